@@ -1,0 +1,268 @@
+package bus
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/razar/razar"
+)
+
+// Version is the payload version this build writes and reads.
+const Version = 1
+
+// Payload is any message body of the wire contract.
+type Payload interface {
+	// Kind names the payload type in errors ("escalation", "result", ...).
+	Kind() string
+	// Check validates required fields after decoding.
+	Check() error
+	version() int
+	setVersion()
+}
+
+type versioned struct {
+	V int `json:"v"`
+}
+
+func (v *versioned) version() int { return v.V }
+func (v *versioned) setVersion()  { v.V = Version }
+
+// Escalation hands one attempt at one incident to one rung, on razar.escalate.<agent>.
+type Escalation struct {
+	versioned
+	Incident  string          `json:"incident"`
+	Component string          `json:"component"`
+	Error     string          `json:"error"`
+	Attempt   int             `json:"attempt"`
+	Rung      string          `json:"rung"`
+	Pass      int             `json:"pass"`
+	Deadline  time.Time       `json:"deadline"`
+	Workdir   string          `json:"workdir,omitempty"`
+	Context   []razar.Attempt `json:"context"`
+}
+
+// Kind implements Payload.
+func (*Escalation) Kind() string { return "escalation" }
+
+// Check implements Payload.
+func (e *Escalation) Check() error {
+	switch {
+	case !ValidToken(e.Incident):
+		return fieldErr("incident", "missing or not a subject token")
+	case e.Component == "":
+		return fieldErr("component", "missing")
+	case e.Attempt < 1:
+		return fieldErr("attempt", "must be 1 or more")
+	case !ValidToken(e.Rung):
+		return fieldErr("rung", "missing or not a subject token")
+	case e.Deadline.IsZero():
+		return fieldErr("deadline", "missing")
+	}
+	return nil
+}
+
+// Task converts the escalation to the domain task a backend sees.
+func (e *Escalation) Task() razar.Task {
+	return razar.Task{
+		Incident: e.Incident, Component: e.Component, Error: e.Error,
+		Attempt: e.Attempt, Pass: e.Pass, Rung: e.Rung, Deadline: e.Deadline,
+		History: e.Context,
+	}
+}
+
+// Result is a rung's answer to one attempt, on razar.result.<incident>.
+type Result struct {
+	versioned
+	Incident string       `json:"incident"`
+	Attempt  int          `json:"attempt"`
+	Rung     string       `json:"rung"`
+	Status   razar.Status `json:"status"`
+	Summary  string       `json:"summary,omitempty"`
+	Diff     string       `json:"diff,omitempty"`
+	Error    string       `json:"error,omitempty"`
+	Host     string       `json:"host,omitempty"` // which rung process answered
+}
+
+// Kind implements Payload.
+func (*Result) Kind() string { return "result" }
+
+// Check implements Payload.
+func (r *Result) Check() error {
+	switch {
+	case !ValidToken(r.Incident):
+		return fieldErr("incident", "missing or not a subject token")
+	case r.Attempt < 1:
+		return fieldErr("attempt", "must be 1 or more")
+	case r.Rung == "":
+		return fieldErr("rung", "missing")
+	case !r.Status.Valid():
+		return fieldErr("status", fmt.Sprintf("%q is not fixed, no_fix or error", r.Status))
+	}
+	return nil
+}
+
+// AuditRecord is one line of the audit trail, on razar.audit.<component>.<event>,
+// and, unchanged, one line of the logs/ mirrors.
+type AuditRecord struct {
+	versioned
+	Event        Event   `json:"event"`
+	Component    string  `json:"component"`
+	Incident     string  `json:"incident,omitempty"`
+	Agent        string  `json:"agent,omitempty"`
+	AgentDisplay string  `json:"agent_display,omitempty"`
+	Attempt      int     `json:"attempt,omitempty"`
+	Pass         int     `json:"pass,omitempty"`
+	Status       string  `json:"status,omitempty"`
+	Outcome      string  `json:"outcome,omitempty"`
+	Error        string  `json:"error,omitempty"`
+	Summary      string  `json:"summary,omitempty"`
+	Diff         string  `json:"diff,omitempty"`
+	Reason       string  `json:"reason,omitempty"`
+	From         string  `json:"from,omitempty"` // escalation: the rung handing over
+	To           string  `json:"to,omitempty"`   // escalation: the rung taking over
+	Escalations  int     `json:"escalations,omitempty"`
+	Failed       int     `json:"failed_attempts,omitempty"`
+	Severity     string  `json:"severity,omitempty"`
+	Message      string  `json:"message,omitempty"`
+	Verb         string  `json:"verb,omitempty"`
+	Actor        string  `json:"actor,omitempty"`
+	Timestamp    float64 `json:"timestamp"`
+	TimestampISO string  `json:"timestamp_iso"`
+	Seq          uint64  `json:"seq,omitempty"` // stream sequence, set by the log mirror
+}
+
+// Kind implements Payload.
+func (*AuditRecord) Kind() string { return "audit" }
+
+// Check implements Payload.
+func (a *AuditRecord) Check() error {
+	switch {
+	case !ValidToken(string(a.Event)):
+		return fieldErr("event", "missing or not a subject token")
+	case !ValidToken(a.Component):
+		return fieldErr("component", "missing or not a subject token")
+	case a.TimestampISO == "":
+		return fieldErr("timestamp_iso", "missing")
+	}
+	return nil
+}
+
+// Stamp sets both timestamps from t.
+func (a *AuditRecord) Stamp(t time.Time) {
+	t = t.UTC()
+	a.Timestamp = float64(t.UnixNano()) / 1e9
+	a.TimestampISO = t.Format(time.RFC3339Nano)
+}
+
+// Subject is the record's audit subject.
+func (a *AuditRecord) Subject() string { return AuditSubject(a.Component, a.Event) }
+
+// LifecycleRequest is an operator command on razar.lifecycle.<verb>.<component>.
+// An empty body is a valid request with no arguments.
+type LifecycleRequest struct {
+	versioned
+	Error string `json:"error,omitempty"` // escalate: the failure to repair
+	Actor string `json:"actor,omitempty"` // who asked, for the audit trail
+	Patch string `json:"patch,omitempty"` // approve/reject/rollback: the patch id
+}
+
+// Kind implements Payload.
+func (*LifecycleRequest) Kind() string { return "lifecycle request" }
+
+// Check implements Payload.
+func (*LifecycleRequest) Check() error { return nil }
+
+// LifecycleReply answers every lifecycle request.
+type LifecycleReply struct {
+	versioned
+	OK        bool            `json:"ok"`
+	Component string          `json:"component"`
+	Error     string          `json:"error,omitempty"`
+	Incident  string          `json:"incident,omitempty"`
+	Message   string          `json:"message,omitempty"`
+	Data      json.RawMessage `json:"data,omitempty"`
+}
+
+// Kind implements Payload.
+func (*LifecycleReply) Kind() string { return "lifecycle reply" }
+
+// Check implements Payload.
+func (*LifecycleReply) Check() error { return nil }
+
+// Heartbeat is a component's or agent's sign of life on razar.heartbeat.<name>.
+type Heartbeat struct {
+	versioned
+	Name   string    `json:"name"`
+	Kind_  string    `json:"kind"` // "agent" or "component"
+	Status string    `json:"status"`
+	Detail string    `json:"detail,omitempty"`
+	Host   string    `json:"host,omitempty"`
+	Time   time.Time `json:"time"`
+}
+
+// Kind implements Payload.
+func (*Heartbeat) Kind() string { return "heartbeat" }
+
+// Check implements Payload.
+func (h *Heartbeat) Check() error {
+	if h.Name == "" {
+		return fieldErr("name", "missing")
+	}
+	return nil
+}
+
+// AlertMsg is a warning or critical alert on razar.alert.<severity>.
+type AlertMsg struct {
+	versioned
+	Severity  Severity  `json:"severity"`
+	Message   string    `json:"message"`
+	Component string    `json:"component,omitempty"`
+	Incident  string    `json:"incident,omitempty"`
+	Time      time.Time `json:"time"`
+}
+
+// Kind implements Payload.
+func (*AlertMsg) Kind() string { return "alert" }
+
+// Check implements Payload.
+func (a *AlertMsg) Check() error {
+	if a.Severity != SeverityWarning && a.Severity != SeverityCritical {
+		return fieldErr("severity", "not warning or critical")
+	}
+	if a.Message == "" {
+		return fieldErr("message", "missing")
+	}
+	return nil
+}
+
+// AgentStatus is a rung's readiness, kept in RAZAR_STATE under AgentKey.
+type AgentStatus struct {
+	versioned
+	Name    string    `json:"name"`
+	Display string    `json:"display,omitempty"`
+	Ready   bool      `json:"ready"`
+	Reason  string    `json:"reason,omitempty"` // why it cannot run
+	Host    string    `json:"host,omitempty"`
+	Updated time.Time `json:"updated"`
+}
+
+// Kind implements Payload.
+func (*AgentStatus) Kind() string { return "agent status" }
+
+// Check implements Payload.
+func (s *AgentStatus) Check() error {
+	if s.Name == "" {
+		return fieldErr("name", "missing")
+	}
+	return nil
+}
+
+type fieldError struct{ field, msg string }
+
+func (e *fieldError) Error() string { return e.msg }
+
+func fieldErr(field, msg string) error { return &fieldError{field, msg} }
+
+var errVersion = errors.New("unsupported payload version")

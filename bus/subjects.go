@@ -1,0 +1,135 @@
+package bus
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Prefix is the root token of every RAZAR subject.
+const Prefix = "razar"
+
+// StreamName is the JetStream stream that holds escalations, results and audit records.
+const StreamName = "RAZAR"
+
+// KVBucket is the JetStream key-value bucket holding component, incident and agent state.
+const KVBucket = "RAZAR_STATE"
+
+// Wildcards the stream and the tools listen on.
+const (
+	EscalateAll  = Prefix + ".escalate.>"
+	ResultAll    = Prefix + ".result.>"
+	AuditAll     = Prefix + ".audit.>"
+	LifecycleAll = Prefix + ".lifecycle.>"
+	HeartbeatAll = Prefix + ".heartbeat.>"
+	AlertAll     = Prefix + ".alert.>"
+	// AgentsReload asks every rung process to drop cached config and credentials.
+	AgentsReload = Prefix + ".agents.reload"
+)
+
+// StreamSubjects are the subjects stream RAZAR captures.
+var StreamSubjects = []string{EscalateAll, ResultAll, AuditAll}
+
+// AllComponents is the component token of a lifecycle request about every
+// component (razar status). It cannot collide with a component name, which
+// must start with a letter or digit.
+const AllComponents = "_all"
+
+// EscalateSubject is the subject an attempt is handed to a rung on: razar.escalate.<agent>.
+func EscalateSubject(agent string) string { return Prefix + ".escalate." + agent }
+
+// ResultSubject is the subject a rung answers an incident on: razar.result.<incident>.
+func ResultSubject(incident string) string { return Prefix + ".result." + incident }
+
+// AuditSubject is the subject of one audit record: razar.audit.<component>.<event>.
+func AuditSubject(component string, event Event) string {
+	return Prefix + ".audit." + component + "." + string(event)
+}
+
+// AuditComponent matches every audit record of one component.
+func AuditComponent(component string) string { return Prefix + ".audit." + component + ".>" }
+
+// LifecycleSubject is an operator command's subject: razar.lifecycle.<verb>.<component>.
+func LifecycleSubject(verb Verb, component string) string {
+	return Prefix + ".lifecycle." + string(verb) + "." + component
+}
+
+// HeartbeatSubject is the subject of a component's or agent's heartbeat.
+func HeartbeatSubject(name string) string { return Prefix + ".heartbeat." + name }
+
+// AlertSubject is the subject of an alert of one severity.
+func AlertSubject(sev Severity) string { return Prefix + ".alert." + string(sev) }
+
+// ConsumerName is the durable consumer every process of one rung shares.
+func ConsumerName(agent string) string { return "agent_" + agent }
+
+// EscalationMsgID is the Nats-Msg-Id of an escalation, so a re-sent attempt is deduplicated.
+func EscalationMsgID(incident string, attempt int) string {
+	return fmt.Sprintf("esc-%s-%d", incident, attempt)
+}
+
+// ResultMsgID is the Nats-Msg-Id of a result, so a redelivered attempt answers once.
+func ResultMsgID(incident string, attempt int) string {
+	return fmt.Sprintf("res-%s-%d", incident, attempt)
+}
+
+// ParseSubject splits a RAZAR subject into its kind ("escalate", "audit", ...)
+// and the remaining tokens. ok is false for a subject outside razar.>.
+func ParseSubject(subject string) (kind string, rest []string, ok bool) {
+	toks := strings.Split(subject, ".")
+	if len(toks) < 2 || toks[0] != Prefix {
+		return "", nil, false
+	}
+	return toks[1], toks[2:], true
+}
+
+// ValidToken reports whether s can stand as one subject token: not empty, and
+// free of '.', '*', '>' and white space.
+func ValidToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	return !strings.ContainsAny(s, ".*> \t\r\n")
+}
+
+// Verb is a lifecycle command.
+type Verb string
+
+// The lifecycle verbs. VerbEscalate opens an incident by hand (razar escalate).
+const (
+	VerbStop     Verb = "stop"
+	VerbStart    Verb = "start"
+	VerbRestart  Verb = "restart"
+	VerbAbort    Verb = "abort"
+	VerbRelease  Verb = "release"
+	VerbStatus   Verb = "status"
+	VerbEscalate Verb = "escalate"
+)
+
+// Verbs lists every lifecycle verb.
+var Verbs = []Verb{VerbStop, VerbStart, VerbRestart, VerbAbort, VerbRelease, VerbStatus, VerbEscalate}
+
+// Event is the last token of an audit subject.
+type Event string
+
+// Audit events.
+const (
+	EventOpened     Event = "opened"     // an incident was opened
+	EventAttempt    Event = "attempt"    // a rung's attempt ended (status and outcome say how)
+	EventSkipped    Event = "skipped"    // a rung could not run and was passed over
+	EventEscalation Event = "escalation" // the incident was handed to another rung
+	EventHealed     Event = "healed"     // the incident ended with a fix that held
+	EventFailed     Event = "failed"     // the incident ended without one
+	EventAborted    Event = "aborted"    // an operator aborted the incident
+	EventLifecycle  Event = "lifecycle"  // an operator command
+	EventAlert      Event = "alert"      // a warning or critical alert
+	EventLate       Event = "late"       // a result that came after its attempt had ended
+)
+
+// Severity is an alert's severity.
+type Severity string
+
+// Alert severities.
+const (
+	SeverityWarning  Severity = "warning"
+	SeverityCritical Severity = "critical"
+)

@@ -1,0 +1,403 @@
+package razar
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Duration is a time.Duration that reads and writes as a Go duration string ("60s").
+type Duration time.Duration
+
+// UnmarshalJSON accepts "90s", "2m" or a number of seconds.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		var n float64
+		if err2 := json.Unmarshal(b, &n); err2 != nil {
+			return fmt.Errorf("want a duration such as \"60s\"")
+		}
+		*d = Duration(n * float64(time.Second))
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("want a duration such as \"60s\", got %q", s)
+	}
+	if v < 0 {
+		return fmt.Errorf("duration %q is negative", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes the duration as a string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// HealthCheck is one of the three probe kinds. Exactly one field is set.
+type HealthCheck struct {
+	Command []string `json:"command,omitempty"`
+	HTTP    string   `json:"http,omitempty"`
+	TCP     string   `json:"tcp,omitempty"`
+	Timeout Duration `json:"timeout,omitempty"`
+}
+
+// Kind names the probe kind: "command", "http", "tcp", or "" when none is set.
+func (h HealthCheck) Kind() string {
+	switch {
+	case len(h.Command) > 0:
+		return "command"
+	case h.HTTP != "":
+		return "http"
+	case h.TCP != "":
+		return "tcp"
+	}
+	return ""
+}
+
+// UnmarshalJSON accepts the object form or a bare command array.
+func (h *HealthCheck) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '[' {
+		var cmd []string
+		if err := json.Unmarshal(b, &cmd); err != nil {
+			return fmt.Errorf("a bare health_check must be an array of strings")
+		}
+		*h = HealthCheck{Command: cmd}
+		return nil
+	}
+	type plain HealthCheck
+	var p plain
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return fmt.Errorf("want {\"command\": [...]}, {\"http\": URL} or {\"tcp\": \"host:port\"}: %v", err)
+	}
+	*h = HealthCheck(p)
+	n := 0
+	for _, set := range []bool{len(h.Command) > 0, h.HTTP != "", h.TCP != ""} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return fmt.Errorf("set exactly one of command, http, tcp (got %d)", n)
+	}
+	return nil
+}
+
+// Component is one entry of config/boot_config.json.
+type Component struct {
+	Name        string            `json:"name"`
+	Priority    int               `json:"priority"`
+	Command     []string          `json:"command"`
+	Workdir     string            `json:"workdir,omitempty"`
+	Env         map[string]string `json:"env,omitempty"`
+	HealthCheck *HealthCheck      `json:"health_check,omitempty"`
+	Validate    []string          `json:"validate,omitempty"`
+	Chakra      string            `json:"chakra,omitempty"`
+	StartGrace  Duration          `json:"start_grace,omitempty"`
+	Approval    string            `json:"approval,omitempty"`
+}
+
+// BootConfig is config/boot_config.json.
+type BootConfig struct {
+	Components []Component `json:"components"`
+}
+
+// Component returns the named component, or ErrNotFound.
+func (c *BootConfig) Component(name string) (Component, error) {
+	for _, comp := range c.Components {
+		if comp.Name == name {
+			return comp, nil
+		}
+	}
+	return Component{}, fmt.Errorf("component %q: %w in boot config", name, ErrNotFound)
+}
+
+// ParseBootConfig decodes and validates a boot config. file names the source in errors.
+// Errors are *ConfigError naming the component, the field and the fix.
+func ParseBootConfig(file string, data []byte) (*BootConfig, error) {
+	var top struct {
+		Components []json.RawMessage `json:"components"`
+	}
+	if err := strictDecode(data, &top); err != nil {
+		return nil, &ConfigError{File: file, Msg: err.Error(), Fix: `the file must be {"components": [...]}`}
+	}
+	if top.Components == nil {
+		return nil, &ConfigError{File: file, Field: "components", Msg: "missing", Fix: `add "components": [...]`}
+	}
+	cfg := &BootConfig{}
+	seen := map[string]int{}
+	for i, raw := range top.Components {
+		field := fmt.Sprintf("components[%d]", i)
+		var c Component
+		if err := strictDecode(raw, &c); err != nil {
+			return nil, &ConfigError{File: file, Field: field, Msg: err.Error(), Fix: "see CONTRACT section 2 for the component fields"}
+		}
+		if c.Name != "" {
+			field += " (" + c.Name + ")"
+		}
+		if err := ValidName(c.Name); err != nil {
+			return nil, &ConfigError{File: file, Field: field + ".name", Msg: err.Error(), Fix: "rename the component"}
+		}
+		if j, dup := seen[c.Name]; dup {
+			return nil, &ConfigError{File: file, Field: field + ".name", Msg: fmt.Sprintf("duplicate of components[%d]", j), Fix: "give each component a unique name"}
+		}
+		seen[c.Name] = i
+		if len(c.Command) == 0 || c.Command[0] == "" {
+			return nil, &ConfigError{File: file, Field: field + ".command", Msg: "missing", Fix: `set "command": ["./bin/x", "--flag"]`}
+		}
+		if c.Approval != "" && c.Approval != "auto" && c.Approval != "manual" {
+			return nil, &ConfigError{File: file, Field: field + ".approval", Msg: fmt.Sprintf("%q is not auto or manual", c.Approval), Fix: `use "auto" (default) or "manual"`}
+		}
+		cfg.Components = append(cfg.Components, c)
+	}
+	return cfg, nil
+}
+
+// LoadBootConfig reads and parses a boot config file.
+func LoadBootConfig(path string) (*BootConfig, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &ConfigError{File: path, Msg: errText(err), Fix: "create it or pass --config"}
+	}
+	return ParseBootConfig(path, data)
+}
+
+// AgentAuth is a roster entry's credential.
+type AgentAuth struct {
+	Type  string `json:"type"`
+	Token string `json:"token"`
+}
+
+// AgentEntry is one entry of config/razar_ai_agents.json, as written: ${VAR}
+// references are kept unexpanded so the entry can be logged and rewritten.
+type AgentEntry struct {
+	Name       string     `json:"name"`
+	Display    string     `json:"display,omitempty"`
+	Backend    string     `json:"backend"`
+	Endpoint   string     `json:"endpoint,omitempty"`
+	Model      string     `json:"model,omitempty"`
+	Auth       *AgentAuth `json:"auth,omitempty"`
+	Command    []string   `json:"command,omitempty"`
+	Timeout    Duration   `json:"timeout,omitempty"`
+	Candidates int        `json:"candidates,omitempty"`
+	Redact     []string   `json:"redact,omitempty"`
+	Takeover   bool       `json:"takeover,omitempty"`
+}
+
+// DisplayName is Display, else Name.
+func (e AgentEntry) DisplayName() string {
+	if e.Display != "" {
+		return e.Display
+	}
+	return e.Name
+}
+
+// Backends a roster entry may name.
+const (
+	BackendBuiltin = "builtin"
+	BackendExec    = "exec"
+	BackendOpenAI  = "openai"
+	BackendHTTP    = "http"
+)
+
+// DefaultAgentTimeout bounds one attempt when the roster gives no timeout.
+const DefaultAgentTimeout = 60 * time.Second
+
+// AttemptTimeout is the entry's timeout, or DefaultAgentTimeout.
+func (e AgentEntry) AttemptTimeout() time.Duration {
+	if e.Timeout > 0 {
+		return time.Duration(e.Timeout)
+	}
+	return DefaultAgentTimeout
+}
+
+// Roster is config/razar_ai_agents.json: the rungs in ladder order.
+type Roster struct {
+	Agents []AgentEntry `json:"agents"`
+}
+
+// Agent returns the entry whose name matches name case-insensitively, or ErrNotFound.
+func (r *Roster) Agent(name string) (AgentEntry, error) {
+	for _, a := range r.Agents {
+		if strings.EqualFold(a.Name, name) {
+			return a, nil
+		}
+	}
+	return AgentEntry{}, fmt.Errorf("agent %q: %w in roster", name, ErrNotFound)
+}
+
+// Takeover returns the takeover rung, if any.
+func (r *Roster) Takeover() (AgentEntry, bool) {
+	for _, a := range r.Agents {
+		if a.Takeover {
+			return a, true
+		}
+	}
+	return AgentEntry{}, false
+}
+
+// Local returns the rungs of the local stack, in order.
+func (r *Roster) Local() []AgentEntry {
+	var out []AgentEntry
+	for _, a := range r.Agents {
+		if !a.Takeover {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// ParseRoster decodes and validates a roster. Names are lower-cased. ${VAR}
+// references stay as written; see Expand.
+func ParseRoster(file string, data []byte) (*Roster, error) {
+	var top struct {
+		Agents []json.RawMessage `json:"agents"`
+	}
+	if err := strictDecode(data, &top); err != nil {
+		return nil, &ConfigError{File: file, Msg: err.Error(), Fix: `the file must be {"agents": [...]}`}
+	}
+	if len(top.Agents) == 0 {
+		return nil, &ConfigError{File: file, Field: "agents", Msg: "no agents", Fix: "list at least one rung, in ladder order"}
+	}
+	r := &Roster{}
+	seen := map[string]int{}
+	takeover := -1
+	for i, raw := range top.Agents {
+		field := fmt.Sprintf("agents[%d]", i)
+		var a AgentEntry
+		if err := strictDecode(raw, &a); err != nil {
+			return nil, &ConfigError{File: file, Field: field, Msg: err.Error(), Fix: "see CONTRACT section 2 for the agent fields"}
+		}
+		a.Name = strings.ToLower(a.Name)
+		if a.Name != "" {
+			field += " (" + a.Name + ")"
+		}
+		if err := ValidName(a.Name); err != nil {
+			return nil, &ConfigError{File: file, Field: field + ".name", Msg: err.Error(), Fix: "rename the agent"}
+		}
+		if j, dup := seen[a.Name]; dup {
+			return nil, &ConfigError{File: file, Field: field + ".name", Msg: fmt.Sprintf("duplicate of agents[%d]", j), Fix: "list each rung once"}
+		}
+		seen[a.Name] = i
+		switch a.Backend {
+		case BackendBuiltin, BackendOpenAI, BackendHTTP:
+		case BackendExec:
+			if len(a.Command) == 0 {
+				return nil, &ConfigError{File: file, Field: field + ".command", Msg: "missing for the exec backend", Fix: `set "command": ["./agent.sh"]`}
+			}
+		case "":
+			return nil, &ConfigError{File: file, Field: field + ".backend", Msg: "missing", Fix: "set backend to builtin, exec, openai or http"}
+		default:
+			return nil, &ConfigError{File: file, Field: field + ".backend", Msg: fmt.Sprintf("unknown backend %q", a.Backend), Fix: "use builtin, exec, openai or http"}
+		}
+		if a.Takeover {
+			if takeover >= 0 {
+				return nil, &ConfigError{File: file, Field: field + ".takeover", Msg: fmt.Sprintf("agents[%d] is already the takeover rung", takeover), Fix: "mark one rung only"}
+			}
+			takeover = i
+		}
+		if a.Candidates < 0 {
+			return nil, &ConfigError{File: file, Field: field + ".candidates", Msg: "negative", Fix: "use a positive count"}
+		}
+		r.Agents = append(r.Agents, a)
+	}
+	return r, nil
+}
+
+// LoadRoster reads and parses a roster file.
+func LoadRoster(path string) (*Roster, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, &ConfigError{File: path, Msg: errText(err), Fix: "create the roster (see CONTRACT section 2)"}
+	}
+	return ParseRoster(path, data)
+}
+
+// Lookup finds an environment variable; os.LookupEnv fits.
+type Lookup func(key string) (string, bool)
+
+// Expand replaces every ${VAR} in s. A variable that is unset or empty makes
+// it fail with *AgentCredentialError naming agent and variable; the error never
+// contains a value.
+func Expand(agent, s string, lookup Lookup) (string, error) {
+	var b strings.Builder
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			b.WriteString(s)
+			return b.String(), nil
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			b.WriteString(s)
+			return b.String(), nil
+		}
+		name := s[i+2 : i+j]
+		v, ok := lookup(name)
+		if !ok || v == "" {
+			return "", &AgentCredentialError{Agent: agent, EnvVar: name, Empty: ok}
+		}
+		b.WriteString(s[:i])
+		b.WriteString(v)
+		s = s[i+j+1:]
+	}
+}
+
+// VarsIn lists the ${VAR} names in s, sorted and unique.
+func VarsIn(s string) []string {
+	set := map[string]bool{}
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			break
+		}
+		set[s[i+2:i+j]] = true
+		s = s[i+j+1:]
+	}
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func strictDecode(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return fmt.Errorf("not valid JSON at byte %d: %v", se.Offset, err)
+		case errors.As(err, &te):
+			return fmt.Errorf("field %q: want %s, got %s", te.Field, te.Type, te.Value)
+		}
+		return errors.New(strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON document")
+	}
+	return nil
+}
+
+func errText(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}

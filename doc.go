@@ -1,0 +1,11 @@
+// Package razar is RAZAR's domain: incidents, attempts, outcomes, rungs,
+// components, the Agent interface, the operator's config files and the errors
+// every other package matches on.
+//
+// It imports the standard library only. Everything that moves bytes (the bus,
+// JetStream, processes, HTTP) lives in the packages below it; this package
+// only says what the words mean.
+//
+// Types here are plain values: safe to copy, safe to share once built, and
+// never mutated behind a caller's back.
+package razar

@@ -1,0 +1,79 @@
+package razar
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Match them with errors.Is.
+var (
+	// ErrInvalidConfig wraps every configuration error: a bad file, field or flag.
+	ErrInvalidConfig = errors.New("invalid configuration")
+	// ErrNotFound is returned when a component, incident, rung or record does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrAborted is returned when an operator aborted an incident.
+	ErrAborted = errors.New("aborted by operator")
+	// ErrRungUnavailable is returned when a rung cannot run at all
+	// (missing credential, no endpoint, backend not built in).
+	ErrRungUnavailable = errors.New("rung unavailable")
+	// ErrBadPayload is returned for a message that cannot be decoded or fails validation.
+	ErrBadPayload = errors.New("bad payload")
+)
+
+// ConfigError is a configuration error that names the file, the field and the fix.
+// It wraps ErrInvalidConfig.
+type ConfigError struct {
+	File  string // the file, or "flag" / "env" for non-file settings
+	Field string // a JSON path such as components[2].health_check
+	Msg   string // what is wrong
+	Fix   string // what to do about it
+}
+
+func (e *ConfigError) Error() string {
+	s := e.File
+	if e.Field != "" {
+		s += ": " + e.Field
+	}
+	s += ": " + e.Msg
+	if e.Fix != "" {
+		s += " (fix: " + e.Fix + ")"
+	}
+	return s
+}
+
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+
+// AgentCredentialError says a rung cannot run because a credential variable is
+// unset or empty. It never holds the credential's value. It wraps ErrRungUnavailable.
+type AgentCredentialError struct {
+	Agent  string
+	EnvVar string
+	Empty  bool // set but empty, as opposed to unset
+}
+
+func (e *AgentCredentialError) Error() string {
+	state := "unset"
+	if e.Empty {
+		state = "empty"
+	}
+	return fmt.Sprintf("agent %s: credential variable %s is %s (fix: export %s before starting the rung)", e.Agent, e.EnvVar, state, e.EnvVar)
+}
+
+func (e *AgentCredentialError) Unwrap() error { return ErrRungUnavailable }
+
+// DecodeError says which field of which payload could not be decoded.
+// It wraps ErrBadPayload.
+type DecodeError struct {
+	Type  string // payload type, e.g. "escalation"
+	Field string // JSON field, empty when the document itself is broken
+	Err   error
+}
+
+func (e *DecodeError) Error() string {
+	if e.Field == "" {
+		return fmt.Sprintf("decode %s: %v", e.Type, e.Err)
+	}
+	return fmt.Sprintf("decode %s: field %q: %v", e.Type, e.Field, e.Err)
+}
+
+func (e *DecodeError) Unwrap() []error { return []error{ErrBadPayload, e.Err} }
