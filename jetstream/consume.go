@@ -1,0 +1,216 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/razar/razar/bus"
+)
+
+// Delivery is one message handed to a consumer's handler. The handler must
+// settle it: Ack, Nak or Term.
+type Delivery struct {
+	msg       jetstream.Msg
+	Subject   string
+	Data      []byte
+	Delivered uint64 // how many times this message has been delivered, from 1
+	Seq       uint64 // stream sequence
+	Time      time.Time
+}
+
+// InProgress tells the server the handler is still working, resetting AckWait.
+func (d *Delivery) InProgress() error { return d.msg.InProgress() }
+
+// Ack settles the message as done.
+func (d *Delivery) Ack() error { return d.msg.Ack() }
+
+// Nak asks for redelivery after delay.
+func (d *Delivery) Nak(delay time.Duration) error { return d.msg.NakWithDelay(delay) }
+
+// Term settles the message as never to be redelivered (a poison message).
+func (d *Delivery) Term() error { return d.msg.Term() }
+
+// ConsumerConfig declares a durable consumer on stream RAZAR.
+type ConsumerConfig struct {
+	Durable    string        // required
+	Filter     string        // required: subject filter
+	AckWait    time.Duration // default DefaultAckWait
+	MaxDeliver int           // default DefaultMaxDeliver
+	Workers    int           // concurrent handlers in this process, default 1
+}
+
+// EnsureAgentConsumer declares durable consumer agent_<name> with filter
+// razar.escalate.<name>. Every process of that rung shares it, so each
+// attempt goes to exactly one of them.
+func (s *Store) EnsureAgentConsumer(ctx context.Context, agent string) error {
+	_, err := s.ensureConsumer(ctx, ConsumerConfig{Durable: bus.ConsumerName(agent), Filter: bus.EscalateSubject(agent)})
+	return err
+}
+
+func (s *Store) ensureConsumer(ctx context.Context, cfg ConsumerConfig) (jetstream.Consumer, error) {
+	if cfg.AckWait <= 0 {
+		cfg.AckWait = DefaultAckWait
+	}
+	if cfg.MaxDeliver == 0 {
+		cfg.MaxDeliver = DefaultMaxDeliver
+	}
+	ctx, cancel := withDefaultTimeout(ctx, 10*time.Second)
+	defer cancel()
+	c, err := s.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       cfg.Durable,
+		FilterSubject: cfg.Filter,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       cfg.AckWait,
+		MaxDeliver:    cfg.MaxDeliver,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		MaxAckPending: 256,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("declare consumer %s: %w", cfg.Durable, err)
+	}
+	return c, nil
+}
+
+// Consume declares the durable consumer and runs fn for each message until
+// ctx ends, with at most cfg.Workers handlers at once. It returns after every
+// handler has returned. fn must settle each delivery.
+func (s *Store) Consume(ctx context.Context, cfg ConsumerConfig, fn func(context.Context, *Delivery)) error {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 1
+	}
+	c, err := s.ensureConsumer(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	it, err := c.Messages(jetstream.PullMaxMessages(1), jetstream.PullExpiry(2*time.Second))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", cfg.Durable, err)
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	sem := make(chan struct{}, cfg.Workers)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		// Take a worker slot before pulling, so this process only pulls what
+		// it can start at once and the other processes of the rung get the rest.
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			it.Stop()
+			return nil
+		}
+		msg, err := it.Next()
+		if err != nil {
+			<-sem
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+				return nil
+			}
+			// A transient pull error (reconnect, leader change): keep going.
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		d := &Delivery{msg: msg, Subject: msg.Subject(), Data: msg.Data()}
+		if md, err := msg.Metadata(); err == nil {
+			d.Delivered = md.NumDelivered
+			d.Seq = md.Sequence.Stream
+			d.Time = md.Timestamp
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			fn(ctx, d)
+		}()
+	}
+}
+
+// LastResult returns the last result stored for an incident, or nil when
+// there is none. It lets a rung that sees a redelivered attempt tell whether
+// it already answered.
+func (s *Store) LastResult(ctx context.Context, incident string) ([]byte, error) {
+	ctx, cancel := withDefaultTimeout(ctx, 5*time.Second)
+	defer cancel()
+	m, err := s.stream.GetLastMsgForSubject(ctx, bus.ResultSubject(incident))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m.Data, nil
+}
+
+// Scan delivers every stored message on filter, oldest first (from since,
+// when it is not zero), to fn, then returns; with follow it keeps delivering
+// new ones until ctx ends. fn returning an error stops the scan with it.
+func (s *Store) Scan(ctx context.Context, filter string, since time.Time, follow bool, fn func(seq uint64, subject string, data []byte) error) error {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverAllPolicy}
+	if !since.IsZero() {
+		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
+		cfg.OptStartTime = &since
+	}
+	c, err := s.js.OrderedConsumer(ctx, bus.StreamName, cfg)
+	if err != nil {
+		return fmt.Errorf("scan %s: %w", filter, err)
+	}
+	if !follow {
+		for {
+			batch, err := c.Fetch(256, jetstream.FetchMaxWait(500*time.Millisecond))
+			if err != nil {
+				return fmt.Errorf("scan %s: %w", filter, err)
+			}
+			n := 0
+			last := false
+			for msg := range batch.Messages() {
+				n++
+				md, err := msg.Metadata()
+				if err != nil {
+					continue
+				}
+				if err := fn(md.Sequence.Stream, msg.Subject(), msg.Data()); err != nil {
+					return err
+				}
+				last = md.NumPending == 0
+			}
+			if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+				return fmt.Errorf("scan %s: %w", filter, err)
+			}
+			if n == 0 || last {
+				return nil
+			}
+		}
+	}
+	it, err := c.Messages()
+	if err != nil {
+		return fmt.Errorf("scan %s: %w", filter, err)
+	}
+	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("scan %s: %w", filter, err)
+		}
+		md, err := msg.Metadata()
+		if err != nil {
+			continue
+		}
+		if err := fn(md.Sequence.Stream, msg.Subject(), msg.Data()); err != nil {
+			return err
+		}
+	}
+}

@@ -1,0 +1,236 @@
+package jetstream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/razar/razar"
+	"github.com/razar/razar/bus"
+)
+
+// Retention of the RAZAR stream: the record of truth keeps 90 days by default.
+const (
+	DefaultMaxAge     = 90 * 24 * time.Hour
+	DuplicateWindow   = 30 * time.Minute
+	DefaultAckWait    = 30 * time.Second
+	DefaultMaxDeliver = 10
+)
+
+// Store is RAZAR's view of JetStream: the RAZAR stream and the RAZAR_STATE bucket.
+type Store struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	kv     jetstream.KeyValue
+}
+
+// Open declares (or updates) stream RAZAR and bucket RAZAR_STATE on nc's
+// server and returns a Store. It is safe to call from every process: the
+// declarations are idempotent.
+func Open(ctx context.Context, nc *nats.Conn) (*Store, error) {
+	ctx, cancel := withDefaultTimeout(ctx, 15*time.Second)
+	defer cancel()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	var stream jetstream.Stream
+	// Retry while JetStream starts up after a restart or a cluster election.
+	for {
+		stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:        bus.StreamName,
+			Description: "RAZAR escalations, results and audit records",
+			Subjects:    bus.StreamSubjects,
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+			MaxAge:      DefaultMaxAge,
+			Duplicates:  DuplicateWindow,
+		})
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("declare stream %s: %w", bus.StreamName, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      bus.KVBucket,
+		Description: "RAZAR component, incident and agent state",
+		History:     10,
+		Storage:     jetstream.FileStorage,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("declare KV bucket %s: %w", bus.KVBucket, err)
+	}
+	return &Store{nc: nc, js: js, stream: stream, kv: kv}, nil
+}
+
+// Conn is the store's NATS connection.
+func (s *Store) Conn() *nats.Conn { return s.nc }
+
+// Publish publishes p on subject through JetStream with msgID as Nats-Msg-Id,
+// so a retried publish within DuplicateWindow is stored once. It waits for
+// the stream's ack.
+func (s *Store) Publish(ctx context.Context, subject, msgID string, p bus.Payload) error {
+	data, err := bus.Encode(p)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := withDefaultTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var opts []jetstream.PublishOpt
+	if msgID != "" {
+		opts = append(opts, jetstream.WithMsgID(msgID))
+	}
+	if _, err := s.js.Publish(ctx, subject, data, opts...); err != nil {
+		return fmt.Errorf("publish %s: %w", subject, err)
+	}
+	return nil
+}
+
+// Audit publishes one audit record on razar.audit.<component>.<event>.
+// msgID, when set, makes the record idempotent.
+func (s *Store) Audit(ctx context.Context, rec *bus.AuditRecord, msgID string) error {
+	if rec.TimestampISO == "" {
+		rec.Stamp(time.Now())
+	}
+	return s.Publish(ctx, rec.Subject(), msgID, rec)
+}
+
+// ErrConflict is returned when a compare-and-set lost to another writer.
+var ErrConflict = errors.New("state changed underneath (compare-and-set lost)")
+
+// CreateIncident stores a new incident; it fails with ErrConflict if the id exists.
+func (s *Store) CreateIncident(ctx context.Context, rec *bus.IncidentRecord) (uint64, error) {
+	data, err := bus.Encode(rec)
+	if err != nil {
+		return 0, err
+	}
+	rev, err := s.kv.Create(ctx, bus.IncidentKey(rec.ID), data)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return 0, fmt.Errorf("incident %s: %w", rec.ID, ErrConflict)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("create incident %s: %w", rec.ID, err)
+	}
+	return rev, nil
+}
+
+// UpdateIncident stores rec if the incident is still at revision rev, and
+// returns the new revision. A lost race returns ErrConflict.
+func (s *Store) UpdateIncident(ctx context.Context, rec *bus.IncidentRecord, rev uint64) (uint64, error) {
+	rec.Updated = time.Now().UTC()
+	data, err := bus.Encode(rec)
+	if err != nil {
+		return 0, err
+	}
+	nrev, err := s.kv.Update(ctx, bus.IncidentKey(rec.ID), data, rev)
+	if err != nil {
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+			return 0, fmt.Errorf("incident %s: %w", rec.ID, ErrConflict)
+		}
+		return 0, fmt.Errorf("update incident %s: %w", rec.ID, err)
+	}
+	return nrev, nil
+}
+
+// Incident loads one incident and its revision, or razar.ErrNotFound.
+func (s *Store) Incident(ctx context.Context, id string) (*bus.IncidentRecord, uint64, error) {
+	e, err := s.kv.Get(ctx, bus.IncidentKey(id))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, 0, fmt.Errorf("incident %s: %w", id, razar.ErrNotFound)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("load incident %s: %w", id, err)
+	}
+	var rec bus.IncidentRecord
+	if err := bus.Decode(e.Value(), &rec); err != nil {
+		return nil, 0, fmt.Errorf("incident %s: %w", id, err)
+	}
+	return &rec, e.Revision(), nil
+}
+
+// Incidents lists every stored incident. A record that cannot be decoded is
+// reported through bad and left out; it never stops the listing.
+func (s *Store) Incidents(ctx context.Context, bad func(key string, err error)) ([]*bus.IncidentRecord, error) {
+	lister, err := s.kv.ListKeysFiltered(ctx, bus.IncidentKeys)
+	if err != nil {
+		return nil, fmt.Errorf("list incidents: %w", err)
+	}
+	var keys []string
+	for k := range lister.Keys() {
+		keys = append(keys, k)
+	}
+	var out []*bus.IncidentRecord
+	for _, k := range keys {
+		e, err := s.kv.Get(ctx, k)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load %s: %w", k, err)
+		}
+		var rec bus.IncidentRecord
+		if err := bus.Decode(e.Value(), &rec); err != nil {
+			if bad != nil {
+				bad(k, err)
+			}
+			continue
+		}
+		out = append(out, &rec)
+	}
+	return out, nil
+}
+
+// PutAgentStatus records a rung's readiness.
+func (s *Store) PutAgentStatus(ctx context.Context, st *bus.AgentStatus) error {
+	data, err := bus.Encode(st)
+	if err != nil {
+		return err
+	}
+	if _, err := s.kv.Put(ctx, bus.AgentKey(st.Name), data); err != nil {
+		return fmt.Errorf("store agent status %s: %w", st.Name, err)
+	}
+	return nil
+}
+
+// AgentStatus loads a rung's readiness, or razar.ErrNotFound when no process
+// of that rung has reported.
+func (s *Store) AgentStatus(ctx context.Context, name string) (*bus.AgentStatus, error) {
+	e, err := s.kv.Get(ctx, bus.AgentKey(name))
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, fmt.Errorf("agent %s: %w", name, razar.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load agent status %s: %w", name, err)
+	}
+	var st bus.AgentStatus
+	if err := bus.Decode(e.Value(), &st); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// PutRaw stores an arbitrary JSON value under key in RAZAR_STATE.
+func (s *Store) PutRaw(ctx context.Context, key string, data []byte) error {
+	if _, err := s.kv.Put(ctx, key, data); err != nil {
+		return fmt.Errorf("store %s: %w", key, err)
+	}
+	return nil
+}
+
+func withDefaultTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
+}

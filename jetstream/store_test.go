@@ -1,0 +1,95 @@
+package jetstream_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/razar/razar"
+	"github.com/razar/razar/bus"
+	"github.com/razar/razar/jetstream"
+	"github.com/razar/razar/jetstream/bustest"
+)
+
+func TestIncidentCompareAndSet(t *testing.T) {
+	env := bustest.New(t)
+	ctx := context.Background()
+	rec := &bus.IncidentRecord{ID: "inc-1", Component: "web", State: razar.IncidentOpen}
+	rev, err := env.Store.CreateIncident(ctx, rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Store.CreateIncident(ctx, rec); !errors.Is(err, jetstream.ErrConflict) {
+		t.Fatalf("second create: %v, want ErrConflict", err)
+	}
+	rec.Escalations = 1
+	rev2, err := env.Store.UpdateIncident(ctx, rec, rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Escalations = 2
+	if _, err := env.Store.UpdateIncident(ctx, rec, rev); !errors.Is(err, jetstream.ErrConflict) {
+		t.Fatalf("stale update: %v, want ErrConflict", err)
+	}
+	got, gotRev, err := env.Store.Incident(ctx, "inc-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotRev != rev2 || got.Escalations != 1 {
+		t.Fatalf("got rev %d escalations %d, want rev %d escalations 1", gotRev, got.Escalations, rev2)
+	}
+	if _, _, err := env.Store.Incident(ctx, "nope"); !errors.Is(err, razar.ErrNotFound) {
+		t.Fatalf("missing incident: %v", err)
+	}
+}
+
+func TestScanAndDedupe(t *testing.T) {
+	env := bustest.New(t)
+	ctx := context.Background()
+	for i := 0; i < 3; i++ {
+		rec := &bus.AuditRecord{Event: bus.EventOpened, Component: "web", Incident: "inc-1"}
+		// The same msg id three times is stored once.
+		if err := env.Store.Audit(ctx, rec, "same-id"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other := &bus.AuditRecord{Event: bus.EventFailed, Component: "db", Incident: "inc-2"}
+	if err := env.Store.Audit(ctx, other, ""); err != nil {
+		t.Fatal(err)
+	}
+	var subjects []string
+	err := env.Store.Scan(ctx, bus.AuditAll, time.Time{}, false, func(_ uint64, subj string, _ []byte) error {
+		subjects = append(subjects, subj)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(subjects) != 2 || subjects[0] != "razar.audit.web.opened" || subjects[1] != "razar.audit.db.failed" {
+		t.Fatalf("scan: %v", subjects)
+	}
+	// A filter that matches nothing returns at once with nothing.
+	n := 0
+	if err := env.Store.Scan(ctx, bus.AuditComponent("nothing"), time.Time{}, false, func(uint64, string, []byte) error { n++; return nil }); err != nil || n != 0 {
+		t.Fatalf("empty scan: n=%d err=%v", n, err)
+	}
+}
+
+func TestURLFileWrittenAndRemoved(t *testing.T) {
+	dir := t.TempDir()
+	urlFile := dir + "/nats.url"
+	srv, err := jetstream.StartServer(jetstream.ServerConfig{StoreDir: dir + "/js", Listen: "127.0.0.1:0", URLFile: urlFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := jetstream.ReadURLFile(urlFile)
+	if err != nil || got != srv.ClientURL() {
+		t.Fatalf("url file: %q %v, want %q", got, err, srv.ClientURL())
+	}
+	srv.Shutdown()
+	srv.Shutdown()
+	if _, err := jetstream.ReadURLFile(urlFile); err == nil {
+		t.Fatal("url file still there after shutdown")
+	}
+}
