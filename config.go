@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -400,4 +401,23 @@ func errText(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
+}
+
+// ResolvePaths makes every relative workdir absolute against home, where
+// CONTRACT section 1 says relative paths live. A component without a
+// workdir gets home itself.
+func (c *BootConfig) ResolvePaths(home string) {
+	abs, err := filepath.Abs(home)
+	if err != nil {
+		abs = home
+	}
+	for i := range c.Components {
+		w := c.Components[i].Workdir
+		switch {
+		case w == "":
+			c.Components[i].Workdir = abs
+		case !filepath.IsAbs(w):
+			c.Components[i].Workdir = filepath.Join(abs, w)
+		}
+	}
 }

@@ -62,6 +62,7 @@ type Task struct {
 	Attempt   int
 	Pass      int
 	Rung      string
+	Workdir   string // the component's workdir, the only tree a fix may touch
 	Deadline  time.Time
 	History   []Attempt
 }

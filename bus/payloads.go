@@ -67,7 +67,7 @@ func (e *Escalation) Check() error {
 func (e *Escalation) Task() razar.Task {
 	return razar.Task{
 		Incident: e.Incident, Component: e.Component, Error: e.Error,
-		Attempt: e.Attempt, Pass: e.Pass, Rung: e.Rung, Deadline: e.Deadline,
+		Attempt: e.Attempt, Pass: e.Pass, Rung: e.Rung, Workdir: e.Workdir, Deadline: e.Deadline,
 		History: e.Context,
 	}
 }

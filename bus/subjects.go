@@ -133,3 +133,10 @@ const (
 	SeverityWarning  Severity = "warning"
 	SeverityCritical Severity = "critical"
 )
+
+// AuditMsgID is the Nats-Msg-Id of an audit record about one step of an
+// incident, so a record re-sent after a crash is stored once. Message ids
+// are unique across the whole stream, so each kind has its own prefix.
+func AuditMsgID(event Event, incident string, n int) string {
+	return fmt.Sprintf("audit-%s-%s-%d", event, incident, n)
+}

@@ -1,0 +1,52 @@
+# RAZAR. `make demo` runs the escalation ladder on the example home;
+# `make test` runs the whole suite. Both need only Go: the rest is installed here.
+SHELL := /bin/bash
+GO    ?= go
+BIN   := bin
+GOBIN := $(shell $(GO) env GOPATH)/bin
+NATS  := $(GOBIN)/nats
+export PATH := $(GOBIN):$(PATH)
+
+.PHONY: all build test test-short demo bench lint tools fuzz clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/razar ./cmd/razar
+
+# The nats CLI (interop tests) and promtool (metrics checks).
+tools: $(NATS) promtool
+
+$(NATS):
+	$(GO) install github.com/nats-io/natscli/nats@v0.5.0
+
+.PHONY: promtool
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  echo "installing promtool (Debian package prometheus)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; fi; }
+
+test: tools
+	$(GO) vet ./...
+	$(GO) test -race -timeout 8m ./...
+
+test-short:
+	$(GO) test -short ./...
+
+demo: build
+	./scripts/demo.sh
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzDecodeEscalation -fuzztime 20s ./bus
+	$(GO) test -run '^$$' -fuzz FuzzParseBootConfig -fuzztime 20s .
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,352 @@
+package agents
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
+
+	"github.com/razar/razar"
+	"github.com/razar/razar/bus"
+)
+
+// Limits of the exec backend.
+const (
+	// MaxExecReply bounds what an exec agent may write to stdout.
+	MaxExecReply = 1 << 20
+	// execStderrTail is how much of a failed script's stderr an error quotes.
+	execStderrTail = 512
+	// execQuote is how much of a garbage reply an error quotes.
+	execQuote = 80
+	// execWaitDelay bounds the wait for the output pipes once the script has
+	// exited or been killed, so an escaped grandchild holding them open
+	// cannot hang the attempt.
+	execWaitDelay = 2 * time.Second
+	// execMaxObjectTries bounds how many multi-line JSON objects the reply
+	// parser tries, so a huge reply cannot make parsing quadratic.
+	execMaxObjectTries = 8
+)
+
+// Exec is the exec backend: it runs an operator's script once per attempt,
+// writes the escalation JSON to its stdin and reads the result JSON from its
+// stdout. It holds no state between attempts and is safe for concurrent use;
+// each Repair runs its own process.
+type Exec struct {
+	name    string
+	command []string
+	dir     string
+	env     []string
+}
+
+var _ razar.Agent = (*Exec)(nil)
+
+// NewExec returns the exec backend of agent name. command is the script and
+// its arguments; a relative command path containing a slash ("./fix.sh")
+// resolves against dir, which is also the script's working directory (the
+// current one when empty). env ("KEY=value" entries) is added to the current
+// environment. An empty command is reported by Repair.
+func NewExec(name string, command []string, dir string, env []string) *Exec {
+	return &Exec{
+		name:    name,
+		command: append([]string(nil), command...),
+		dir:     dir,
+		env:     append([]string(nil), env...),
+	}
+}
+
+// execReply is what a script writes on stdout.
+type execReply struct {
+	Status  razar.Status `json:"status"`
+	Summary string       `json:"summary"`
+	Diff    string       `json:"diff"`
+}
+
+// Repair runs the script for one attempt. The script gets the escalation
+// JSON (bus.Escalation) on stdin and RAZAR_INCIDENT, RAZAR_COMPONENT,
+// RAZAR_ATTEMPT, RAZAR_RUNG and RAZAR_WORKDIR in its environment (the
+// escalation's "workdir" and RAZAR_WORKDIR are the component's workdir, or
+// dir made absolute when the task names none), and
+// answers with {"status": "fixed"|"no_fix"|"error", "summary": ..., "diff": ...}
+// on stdout. Log lines may come first: the last line (or trailing
+// pretty-printed object) that is a JSON object with a valid status is the
+// reply. A valid reply is used even when the script exits non-zero.
+//
+// The script runs in its own process group, killed as a whole when ctx ends;
+// with no deadline on ctx, t.Deadline applies, else razar.DefaultAgentTimeout.
+//
+// Every error names the agent. Repair fails when the command is empty
+// (wrapping razar.ErrInvalidConfig) or cannot start; when the deadline passes
+// ("timed out after ...", matching context.DeadlineExceeded) or ctx is
+// cancelled (matching context.Canceled); when stdout exceeds MaxExecReply
+// ("reply over 1 MiB"); when the script exits non-zero without a valid reply
+// (the exit status and the tail of stderr); and when a zero exit leaves no
+// valid reply (what was wrong with it, quoting at most 80 characters).
+func (e *Exec) Repair(ctx context.Context, t razar.Task) (razar.Fix, error) {
+	if len(e.command) == 0 || e.command[0] == "" {
+		return razar.Fix{}, fmt.Errorf("exec agent %s: %w: no command", e.name, razar.ErrInvalidConfig)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		deadline := t.Deadline
+		if deadline.IsZero() {
+			deadline = time.Now().Add(razar.DefaultAgentTimeout)
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, deadline)
+		defer cancel()
+	}
+	dl, _ := ctx.Deadline()
+	limit := max(time.Until(dl), 0).Round(time.Millisecond)
+
+	dir, err := filepath.Abs(e.dir)
+	if err != nil {
+		return razar.Fix{}, fmt.Errorf("exec agent %s: dir: %w", e.name, err)
+	}
+	// The component's workdir when the escalation names one, else the rung's dir.
+	workdir := t.Workdir
+	if workdir == "" {
+		workdir = dir
+	}
+	esc := bus.Escalation{
+		Incident:  t.Incident,
+		Component: t.Component,
+		Error:     t.Error,
+		Attempt:   t.Attempt,
+		Rung:      t.Rung,
+		Pass:      t.Pass,
+		Deadline:  dl.UTC(),
+		Workdir:   workdir,
+		Context:   t.History,
+	}
+	if esc.Context == nil {
+		esc.Context = []razar.Attempt{} // "context": [] rather than null
+	}
+	payload, err := bus.Encode(&esc)
+	if err != nil {
+		return razar.Fix{}, fmt.Errorf("exec agent %s: %w", e.name, err)
+	}
+
+	path := e.command[0]
+	if e.dir != "" && strings.Contains(path, "/") && !filepath.IsAbs(path) {
+		// The child chdirs into Dir before exec; make the path absolute so
+		// a relative dir is not applied twice.
+		path = filepath.Join(dir, path)
+	}
+	cmd := exec.CommandContext(ctx, path, e.command[1:]...)
+	cmd.Dir = e.dir
+	cmd.Env = append(os.Environ(), e.env...)
+	cmd.Env = append(cmd.Env, // last, so they win over inherited values
+		"RAZAR_INCIDENT="+t.Incident,
+		"RAZAR_COMPONENT="+t.Component,
+		"RAZAR_ATTEMPT="+strconv.Itoa(t.Attempt),
+		"RAZAR_RUNG="+t.Rung,
+		"RAZAR_WORKDIR="+workdir,
+	)
+	cmd.Stdin = bytes.NewReader(payload)
+	stdout := &execLimited{max: MaxExecReply}
+	stderr := &execTail{max: execStderrTail}
+	cmd.Stdout = stdout
+	cmd.Stderr = stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		// The group's id is the leader's pid: the script and its children.
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	cmd.WaitDelay = execWaitDelay
+
+	if err := cmd.Start(); err != nil {
+		if ctx.Err() != nil {
+			return razar.Fix{}, e.ctxErr(ctx, limit)
+		}
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return razar.Fix{}, fmt.Errorf("exec agent %s: start %s: %w", e.name, e.command[0], err)
+	}
+	waitErr := cmd.Wait()
+
+	switch {
+	case stdout.over: // the cause, even if the script then outlived the deadline
+		return razar.Fix{}, fmt.Errorf("exec agent %s: reply over 1 MiB", e.name)
+	case ctx.Err() != nil:
+		return razar.Fix{}, e.ctxErr(ctx, limit)
+	}
+	fix, parseErr := parseExecReply(stdout.buf.Bytes())
+	if parseErr == nil {
+		return fix, nil
+	}
+	var ee *exec.ExitError
+	if errors.As(waitErr, &ee) {
+		tail := strings.TrimSpace(stderr.String())
+		if tail == "" {
+			tail = "(no stderr)"
+		}
+		return razar.Fix{}, fmt.Errorf("exec agent %s: %s and no valid reply: stderr: %s", e.name, ee, tail)
+	}
+	if waitErr != nil { // the pipes outlived the script past the wait delay
+		return razar.Fix{}, fmt.Errorf("exec agent %s: %w", e.name, waitErr)
+	}
+	return razar.Fix{}, fmt.Errorf("exec agent %s: %w", e.name, parseErr)
+}
+
+// ctxErr is the error of an attempt cut off by ctx.
+func (e *Exec) ctxErr(ctx context.Context, limit time.Duration) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("exec agent %s: %w", e.name, execTimeout(limit))
+	}
+	return fmt.Errorf("exec agent %s: %w", e.name, ctx.Err())
+}
+
+// execTimeout is an attempt that ran out of time.
+type execTimeout time.Duration
+
+func (d execTimeout) Error() string { return "timed out after " + time.Duration(d).String() }
+func (execTimeout) Unwrap() error   { return context.DeadlineExceeded }
+
+// Timeout reports true, as net.Error timeouts do.
+func (execTimeout) Timeout() bool { return true }
+
+// parseExecReply finds the reply in a script's stdout: the last line that is
+// a JSON object with a valid status, or failing that the last multi-line
+// object (pretty-printed) that starts on a line of its own. The error says
+// what was wrong with the output; it never panics.
+func parseExecReply(out []byte) (razar.Fix, error) {
+	text := strings.TrimSpace(string(out))
+	if text == "" {
+		return razar.Fix{}, errors.New(`empty reply (want {"status": "fixed"|"no_fix"|"error", ...} on stdout)`)
+	}
+	lines := strings.Split(text, "\n")
+	var badStatus error // the last JSON object whose status was wrong
+	try := func(s string) (razar.Fix, bool) {
+		var r execReply
+		if json.Unmarshal([]byte(s), &r) != nil {
+			return razar.Fix{}, false
+		}
+		if !r.Status.Valid() {
+			if badStatus == nil {
+				if r.Status == "" {
+					badStatus = errors.New(`reply has no "status" (want fixed, no_fix or error)`)
+				} else {
+					badStatus = fmt.Errorf("reply status %s is not fixed, no_fix or error", quoteCut(string(r.Status)))
+				}
+			}
+			return razar.Fix{}, false
+		}
+		return razar.Fix{Status: r.Status, Summary: r.Summary, Diff: r.Diff}, true
+	}
+	// Single-line objects, last first.
+	for i := len(lines) - 1; i >= 0; i-- {
+		line := strings.TrimSpace(lines[i])
+		if !strings.HasPrefix(line, "{") || !strings.HasSuffix(line, "}") {
+			continue
+		}
+		if fix, ok := try(line); ok {
+			return fix, nil
+		}
+	}
+	// A pretty-printed object: from a line that opens one to the end. The
+	// last line alone was tried above.
+	starts := make([]int, len(lines)) // byte offset of each line in text
+	for i := 1; i < len(lines); i++ {
+		starts[i] = starts[i-1] + len(lines[i-1]) + 1
+	}
+	for i, tries := len(lines)-2, 0; i >= 0 && tries < execMaxObjectTries; i-- {
+		if !strings.HasPrefix(strings.TrimSpace(lines[i]), "{") {
+			continue
+		}
+		tries++
+		if fix, ok := try(text[starts[i]:]); ok {
+			return fix, nil
+		}
+	}
+	if badStatus != nil {
+		return razar.Fix{}, badStatus
+	}
+	last := ""
+	for i := len(lines) - 1; i >= 0 && last == ""; i-- {
+		last = strings.TrimSpace(lines[i])
+	}
+	return razar.Fix{}, fmt.Errorf("reply is not JSON: %s", quoteCut(last))
+}
+
+// quoteCut quotes s, cut so the quoted text holds at most execQuote bytes
+// (escapes count at their quoted length; valid runes are not split), with
+// "..." appended when it was cut.
+func quoteCut(s string) string {
+	if q := strconv.Quote(s); len(q) <= execQuote+2 {
+		return q
+	}
+	for cut := min(len(s), execQuote); cut > 0; cut-- {
+		if cut < len(s) && !utf8.RuneStart(s[cut]) {
+			continue
+		}
+		if q := strconv.Quote(s[:cut]); len(q) <= execQuote+2 {
+			return q[:len(q)-1] + `..."`
+		}
+	}
+	return `"..."`
+}
+
+// execLimited keeps up to max bytes. A write past max fails, which closes the
+// pipe so the script gets EPIPE instead of filling memory. It is written by
+// one os/exec goroutine and read after Wait returns.
+type execLimited struct {
+	max  int
+	buf  bytes.Buffer
+	over bool
+}
+
+var errExecReplyTooLarge = errors.New("reply over 1 MiB")
+
+func (l *execLimited) Write(p []byte) (int, error) {
+	if l.buf.Len()+len(p) > l.max {
+		l.over = true
+		return 0, errExecReplyTooLarge
+	}
+	return l.buf.Write(p)
+}
+
+// execTail keeps the last max bytes written to it. It is written by one
+// os/exec goroutine and read after Wait returns.
+type execTail struct {
+	max int
+	buf []byte
+	cut bool
+}
+
+func (t *execTail) Write(p []byte) (int, error) {
+	n := len(p)
+	if len(p) >= t.max {
+		t.cut = t.cut || len(t.buf) > 0 || len(p) > t.max
+		t.buf = append(t.buf[:0], p[len(p)-t.max:]...)
+		return n, nil
+	}
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.cut = true
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return n, nil
+}
+
+// String is the kept tail, prefixed with "..." when earlier output was
+// dropped. A rune cut in half at the start is dropped too.
+func (t *execTail) String() string {
+	if !t.cut {
+		return string(t.buf)
+	}
+	b := t.buf
+	for len(b) > 0 && !utf8.RuneStart(b[0]) {
+		b = b[1:]
+	}
+	return "..." + string(b)
+}

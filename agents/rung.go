@@ -1,0 +1,72 @@
+package agents
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/razar/razar"
+)
+
+// Rung is what one rung package contributes: its identity, role and
+// defaults. The rung packages (crown, kimicho, k2, airstar, rstar) each
+// export one; cmd/razar lists them explicitly.
+type Rung struct {
+	Name    string
+	Display string
+	// Role is the rung's job, sent as its system prompt by LLM backends.
+	Role string
+	// CredentialEnv is the variable that holds the rung's key for remote
+	// backends, "" when the rung needs none.
+	CredentialEnv string
+	// EndpointEnv is the variable that conventionally holds its endpoint.
+	EndpointEnv string
+	// Builtin is the rung's own backend for "backend": "builtin", or nil.
+	Builtin razar.Agent
+}
+
+// Generic is the Rung of a roster agent that no rung package describes.
+func Generic(name string) Rung { return Rung{Name: name, Display: name} }
+
+// Build makes the backend a roster entry asks for. A backend this build
+// cannot run fails with an error wrapping razar.ErrRungUnavailable, so the
+// ladder skips the rung instead of counting an attempt.
+func Build(r Rung, e razar.AgentEntry, home string, lookup razar.Lookup) (razar.Agent, error) {
+	switch e.Backend {
+	case razar.BackendBuiltin:
+		if r.Builtin == nil {
+			return nil, fmt.Errorf("%w: agent %s has no builtin backend (fix: use exec, openai or http in the roster)", razar.ErrRungUnavailable, e.Name)
+		}
+		return r.Builtin, nil
+	case razar.BackendExec:
+		cmd := make([]string, len(e.Command))
+		for i, a := range e.Command {
+			v, err := razar.Expand(e.Name, a, lookup)
+			if err != nil {
+				return nil, err
+			}
+			cmd[i] = v
+		}
+		return NewExec(e.Name, cmd, home, nil), nil
+	default:
+		return nil, fmt.Errorf("%w: agent %s: backend %q is not available in this build", razar.ErrRungUnavailable, e.Name, e.Backend)
+	}
+}
+
+// RosterLoader is the Loader of one rung: on every call (start and each
+// reload) it reads the roster at rosterPath afresh and builds the backend,
+// so nothing is cached across a reload. Relative exec commands resolve
+// against home.
+func RosterLoader(rosterPath, home string, r Rung, lookup razar.Lookup) Loader {
+	return func(context.Context) (razar.Agent, error) {
+		roster, err := razar.LoadRoster(rosterPath)
+		if err != nil {
+			return nil, err
+		}
+		e, err := roster.Agent(r.Name)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v (fix: add it to %s)", razar.ErrRungUnavailable, err, filepath.Base(rosterPath))
+		}
+		return Build(r, e, home, lookup)
+	}
+}

@@ -1,0 +1,293 @@
+package agents
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+
+	"github.com/razar/razar"
+	"github.com/razar/razar/bus"
+	"github.com/razar/razar/jetstream"
+)
+
+// Loader builds a rung's backend from the current roster and environment. It
+// is called at start and again on every razar.agents.reload; an error means
+// the rung cannot run (it answers nothing and reports itself not ready).
+type Loader func(ctx context.Context) (razar.Agent, error)
+
+// Config configures one rung's runtime.
+type Config struct {
+	Name    string // required: the rung's roster name
+	Display string // defaults to Name
+	// Load builds the backend. Required.
+	Load Loader
+	// Workers is how many attempts this process works at once. Default 2.
+	Workers int
+	// AckWait is how long the server waits before redelivering an attempt
+	// whose process went silent. Default jetstream.DefaultAckWait.
+	AckWait time.Duration
+	// Heartbeat is the interval of razar.heartbeat.<name>. Default 10 s.
+	Heartbeat time.Duration
+	// Host names this process in results and heartbeats. Default hostname:pid.
+	Host string
+	Log  zerolog.Logger
+}
+
+func (c *Config) valid() error {
+	if err := razar.ValidName(c.Name); err != nil {
+		return fmt.Errorf("%w: agent name: %v", razar.ErrInvalidConfig, err)
+	}
+	if c.Load == nil {
+		return fmt.Errorf("%w: agent %s: no backend loader", razar.ErrInvalidConfig, c.Name)
+	}
+	if c.Display == "" {
+		c.Display = c.Name
+	}
+	if c.Workers <= 0 {
+		c.Workers = 2
+	}
+	if c.AckWait <= 0 {
+		c.AckWait = jetstream.DefaultAckWait
+	}
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = 10 * time.Second
+	}
+	if c.Host == "" {
+		h, _ := os.Hostname()
+		c.Host = fmt.Sprintf("%s:%d", h, os.Getpid())
+	}
+	return nil
+}
+
+// Runtime is one rung process: it pulls attempts from the rung's durable
+// consumer, calls the backend, and publishes the result.
+type Runtime struct {
+	cfg   Config
+	store *jetstream.Store
+	log   zerolog.Logger
+
+	mu      sync.Mutex
+	backend razar.Agent
+	loadErr error
+
+	handled sync.Map // incident/attempt -> struct{}: answered by this process
+}
+
+// New validates cfg and returns a runtime; Run starts it.
+func New(store *jetstream.Store, cfg Config) (*Runtime, error) {
+	if store == nil {
+		return nil, fmt.Errorf("%w: agent runtime: no store", razar.ErrInvalidConfig)
+	}
+	if err := cfg.valid(); err != nil {
+		return nil, err
+	}
+	return &Runtime{cfg: cfg, store: store, log: cfg.Log.With().Str("agent", cfg.Name).Logger()}, nil
+}
+
+// Run works attempts until ctx ends, then waits for the attempts in hand to
+// finish (their contexts are cancelled) and returns nil. It returns an error
+// only when it cannot start.
+func (r *Runtime) Run(ctx context.Context) error {
+	r.reload(ctx)
+	nc := r.store.Conn()
+	sub, err := nc.Subscribe(bus.AgentsReload, func(*nats.Msg) {
+		r.log.Info().Msg("reload requested: dropping cached config and credentials")
+		r.reload(ctx)
+	})
+	if err != nil {
+		return fmt.Errorf("agent %s: subscribe %s: %w", r.cfg.Name, bus.AgentsReload, err)
+	}
+	defer sub.Unsubscribe()
+
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		r.heartbeats(ctx)
+	}()
+	defer wg.Wait()
+
+	err = r.store.Consume(ctx, jetstream.ConsumerConfig{
+		Durable: bus.ConsumerName(r.cfg.Name),
+		Filter:  bus.EscalateSubject(r.cfg.Name),
+		AckWait: r.cfg.AckWait,
+		Workers: r.cfg.Workers,
+	}, r.handle)
+	if err != nil {
+		return fmt.Errorf("agent %s: %w", r.cfg.Name, err)
+	}
+	return nil
+}
+
+// Ready reports nil when the rung can run, else why not.
+func (r *Runtime) Ready() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.loadErr
+}
+
+func (r *Runtime) reload(ctx context.Context) {
+	b, err := r.cfg.Load(ctx)
+	r.mu.Lock()
+	r.backend, r.loadErr = b, err
+	r.mu.Unlock()
+	if err != nil {
+		r.log.Warn().Err(err).Msg("rung cannot run; it will be skipped")
+	}
+	r.publishStatus(ctx)
+}
+
+func (r *Runtime) publishStatus(ctx context.Context) {
+	st := &bus.AgentStatus{Name: r.cfg.Name, Display: r.cfg.Display, Ready: true, Host: r.cfg.Host, Updated: time.Now().UTC()}
+	if err := r.Ready(); err != nil {
+		st.Ready, st.Reason = false, err.Error()
+	}
+	if err := r.store.PutAgentStatus(ctx, st); err != nil && ctx.Err() == nil {
+		r.log.Warn().Err(err).Msg("could not record rung status")
+	}
+	hb := &bus.Heartbeat{Name: r.cfg.Name, Kind_: "agent", Status: "ready", Detail: st.Reason, Host: r.cfg.Host, Time: st.Updated}
+	if !st.Ready {
+		hb.Status = "unavailable"
+	}
+	if data, err := bus.Encode(hb); err == nil {
+		_ = r.store.Conn().Publish(bus.HeartbeatSubject(r.cfg.Name), data)
+	}
+}
+
+func (r *Runtime) heartbeats(ctx context.Context) {
+	t := time.NewTicker(r.cfg.Heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			r.publishStatus(ctx)
+		}
+	}
+}
+
+func (r *Runtime) handle(ctx context.Context, d *jetstream.Delivery) {
+	var esc bus.Escalation
+	if err := bus.Decode(d.Data, &esc); err != nil {
+		r.log.Warn().Err(err).Str("subject", d.Subject).Uint64("seq", d.Seq).Msg("dropped a malformed escalation")
+		_ = d.Term()
+		return
+	}
+	log := r.log.With().Str("incident", esc.Incident).Int("attempt", esc.Attempt).Str("component", esc.Component).Logger()
+	if esc.Rung != r.cfg.Name {
+		log.Warn().Str("rung", esc.Rung).Msg("dropped an escalation addressed to another rung")
+		_ = d.Term()
+		return
+	}
+	if !time.Now().Before(esc.Deadline) {
+		log.Info().Time("deadline", esc.Deadline).Msg("attempt expired before this rung could take it; not answering")
+		_ = d.Ack()
+		return
+	}
+	key := fmt.Sprintf("%s/%d", esc.Incident, esc.Attempt)
+	if d.Delivered > 1 {
+		if _, done := r.handled.Load(key); done || r.answered(ctx, &esc) {
+			log.Info().Uint64("delivered", d.Delivered).Msg("redelivered attempt already answered; acknowledging")
+			_ = d.Ack()
+			return
+		}
+	}
+
+	r.mu.Lock()
+	backend, loadErr := r.backend, r.loadErr
+	r.mu.Unlock()
+
+	res := &bus.Result{Incident: esc.Incident, Attempt: esc.Attempt, Rung: r.cfg.Name, Host: r.cfg.Host}
+	if loadErr != nil {
+		res.Status, res.Error = razar.StatusError, fmt.Sprintf("rung cannot run: %v", loadErr)
+	} else {
+		actx, cancel := context.WithDeadline(ctx, esc.Deadline)
+		done := make(chan struct{})
+		go func() { // keep the attempt ours while a slow backend works
+			t := time.NewTicker(r.cfg.AckWait / 3)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					_ = d.InProgress()
+				}
+			}
+		}()
+		log.Info().Int("pass", esc.Pass).Msg("attempt started")
+		fix, err := safeRepair(actx, backend, esc.Task())
+		close(done)
+		cancel()
+		if ctx.Err() != nil {
+			// Shutting down: let another process of this rung take it.
+			_ = d.Nak(0)
+			return
+		}
+		switch {
+		case err != nil:
+			res.Status, res.Error = razar.StatusError, err.Error()
+		case !fix.Status.Valid():
+			res.Status, res.Error = razar.StatusError, fmt.Sprintf("backend answered status %q, want fixed, no_fix or error", fix.Status)
+		default:
+			res.Status, res.Summary, res.Diff = fix.Status, fix.Summary, fix.Diff
+		}
+	}
+	res.Summary = bus.Clip(res.Summary, bus.MaxSummaryBytes)
+	res.Diff = bus.Clip(res.Diff, bus.MaxDiffBytes)
+	res.Error = bus.Clip(res.Error, bus.MaxErrorBytes)
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := r.store.Publish(pctx, bus.ResultSubject(esc.Incident), bus.ResultMsgID(esc.Incident, esc.Attempt), res); err != nil {
+		log.Error().Err(err).Msg("could not publish the result; the attempt will be redelivered")
+		_ = d.Nak(time.Second)
+		return
+	}
+	r.handled.Store(key, struct{}{})
+	_ = d.Ack()
+	log.Info().Str("status", string(res.Status)).Str("summary", firstLine(res.Summary)).Str("error", res.Error).Msg("attempt answered")
+}
+
+// answered reports whether a result for this attempt (or a later one) is
+// already on the stream: a redelivery after a crash between publish and ack.
+func (r *Runtime) answered(ctx context.Context, esc *bus.Escalation) bool {
+	data, err := r.store.LastResult(ctx, esc.Incident)
+	if err != nil || data == nil {
+		return false
+	}
+	var last struct {
+		Attempt int `json:"attempt"`
+	}
+	return json.Unmarshal(data, &last) == nil && last.Attempt >= esc.Attempt
+}
+
+// safeRepair calls the backend and turns a panic into an error: a broken
+// backend fails its attempt, never the process.
+func safeRepair(ctx context.Context, a razar.Agent, t razar.Task) (fix razar.Fix, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("backend panicked: %v", p)
+		}
+	}()
+	if a == nil {
+		return razar.Fix{}, errors.New("no backend")
+	}
+	return a.Repair(ctx, t)
+}
+
+func firstLine(s string) string {
+	for i, c := range s {
+		if c == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}

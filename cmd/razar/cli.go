@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+
+	"github.com/razar/razar"
+	"github.com/razar/razar/agents"
+	"github.com/razar/razar/agents/airstar"
+	"github.com/razar/razar/agents/crown"
+	"github.com/razar/razar/agents/k2"
+	"github.com/razar/razar/agents/kimicho"
+	"github.com/razar/razar/agents/rstar"
+	"github.com/razar/razar/bus"
+	"github.com/razar/razar/jetstream"
+)
+
+// cli is what every command shares: the home, the streams, the environment.
+type cli struct {
+	home           string
+	stdout, stderr io.Writer
+	getenv         func(string) string
+	lookup         razar.Lookup
+}
+
+func (c *cli) path(rel string) string { return filepath.Join(c.home, rel) }
+
+// Paths of CONTRACT section 1.
+const (
+	bootConfigFile = "config/boot_config.json"
+	rosterFile     = "config/razar_ai_agents.json"
+	razarLogFile   = "logs/razar.log"
+	stateDir       = "state"
+	natsURLFile    = "state/nats.url"
+)
+
+// rungs lists the five rung packages; a roster agent not among them runs as
+// a generic rung.
+func rungs() []agents.Rung {
+	return []agents.Rung{crown.Rung(), kimicho.Rung(), k2.Rung(), airstar.Rung(), rstar.Rung()}
+}
+
+func rungFor(name string) agents.Rung {
+	for _, r := range rungs() {
+		if r.Name == name {
+			return r
+		}
+	}
+	return agents.Generic(name)
+}
+
+// newFlags makes a flag set that reports errors as usage errors, not exits.
+func (c *cli) newFlags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("razar "+name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	return fs
+}
+
+// parseFlags parses args, letting flags and positional arguments mix.
+func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, &exitError{code: 0, err: errors.New("help shown")}
+			}
+			return nil, usageErr("%v", err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+// daemonLogger logs JSON lines to logs/razar.log and a console view to stderr.
+func (c *cli) daemonLogger(name string) (zerolog.Logger, func(), error) {
+	path := c.path(razarLogFile)
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		return zerolog.Nop(), nil, fmt.Errorf("logs directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	if err != nil {
+		return zerolog.Nop(), nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	console := zerolog.ConsoleWriter{Out: c.stderr, TimeFormat: "15:04:05", NoColor: true}
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	log := zerolog.New(zerolog.MultiLevelWriter(f, console)).With().Timestamp().Str("process", name).Logger()
+	if lvl, err := zerolog.ParseLevel(c.getenv("RAZAR_LOG_LEVEL")); err == nil && lvl != zerolog.NoLevel {
+		log = log.Level(lvl)
+	} else {
+		log = log.Level(zerolog.InfoLevel)
+	}
+	return log, func() { f.Close() }, nil
+}
+
+// cliLogger logs warnings and worse to stderr, for one-shot commands.
+func (c *cli) cliLogger() zerolog.Logger {
+	return zerolog.New(zerolog.ConsoleWriter{Out: c.stderr, TimeFormat: "15:04:05", NoColor: true}).Level(zerolog.WarnLevel).With().Timestamp().Logger()
+}
+
+// busURL finds the bus: --nats, else $RAZAR_NATS_URL, else state/nats.url
+// of a running `razar boot` in this home.
+func (c *cli) busURL(flagURL string) (string, error) {
+	if flagURL != "" {
+		return flagURL, nil
+	}
+	if u := c.getenv("RAZAR_NATS_URL"); u != "" {
+		return u, nil
+	}
+	u, err := jetstream.ReadURLFile(c.path(natsURLFile))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", failed("RAZAR is not running in %s (no %s): start it with `razar boot`, or pass --nats URL", c.home, natsURLFile)
+		}
+		return "", failed("read %s: %v", c.path(natsURLFile), err)
+	}
+	return u, nil
+}
+
+// connect dials the bus within a short deadline.
+func (c *cli) connect(ctx context.Context, flagURL, name string, log zerolog.Logger) (*nats.Conn, error) {
+	url, err := c.busURL(flagURL)
+	if err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	nc, err := bus.Connect(cctx, url, name, log)
+	if err != nil {
+		return nil, failed("%v", err)
+	}
+	return nc, nil
+}
+
+// envInt reads a non-negative integer setting, or def when unset.
+func (c *cli) envInt(name string, def int) (int, error) {
+	v := strings.TrimSpace(c.getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, &razar.ConfigError{File: "env", Field: name, Msg: fmt.Sprintf("%q is not a whole number ≥ 0", v), Fix: fmt.Sprintf("unset it for the default %d, or set a number", def)}
+	}
+	return n, nil
+}
+
+func (c *cli) actor() string {
+	u := c.getenv("USER")
+	if u == "" {
+		u = "operator"
+	}
+	h, _ := os.Hostname()
+	return u + "@" + h
+}
+
+// loadBoot reads the boot config with workdirs resolved against home.
+func loadBoot(path, home string) (*razar.BootConfig, error) {
+	cfg, err := razar.LoadBootConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ResolvePaths(home)
+	return cfg, nil
+}

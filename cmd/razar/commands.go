@@ -1,0 +1,391 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/razar/razar"
+	"github.com/razar/razar/bus"
+	"github.com/razar/razar/jetstream"
+	"github.com/razar/razar/orchestrator"
+)
+
+// agent runs one rung as its own process.
+func (c *cli) agent(ctx context.Context, args []string) error {
+	fs := c.newFlags("agent")
+	natsURL := fs.String("nats", "", "NATS `URL` (default $RAZAR_NATS_URL, else state/nats.url)")
+	workers := fs.Int("workers", 2, "attempts this process works at once")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErr("usage: razar agent <name>")
+	}
+	name := strings.ToLower(pos[0])
+	roster, err := razar.LoadRoster(c.path(rosterFile))
+	if err != nil {
+		return err
+	}
+	if _, err := roster.Agent(name); err != nil {
+		return usageErr("agent %q is not in %s (fix: add it to the roster, or pick one of %s)", name, c.path(rosterFile), agentNames(roster))
+	}
+	log, closeLog, err := c.daemonLogger("agent-" + name)
+	if err != nil {
+		return err
+	}
+	defer closeLog()
+	nc, err := c.connect(ctx, *natsURL, "razar-agent-"+name, log)
+	if err != nil {
+		return err
+	}
+	defer bus.Drain(nc, 5*time.Second)
+	store, err := jetstream.Open(ctx, nc)
+	if err != nil {
+		return failed("%v", err)
+	}
+	rt, err := c.newRung(store, name, log)
+	if err != nil {
+		return err
+	}
+	_ = workers
+	log.Info().Str("agent", name).Str("url", nc.ConnectedUrlRedacted()).Msg("rung is up")
+	return rt.Run(ctx)
+}
+
+func agentNames(r *razar.Roster) string {
+	var n []string
+	for _, a := range r.Agents {
+		n = append(n, a.Name)
+	}
+	return strings.Join(n, ", ")
+}
+
+// escalate opens an incident through the running orchestrator and prints
+// each step of it as it happens.
+func (c *cli) escalate(ctx context.Context, args []string) error {
+	fs := c.newFlags("escalate")
+	errText := fs.String("error", "", "the failure to repair (required)")
+	natsURL := fs.String("nats", "", "NATS `URL` (default $RAZAR_NATS_URL, else state/nats.url)")
+	asJSON := fs.Bool("json", false, "print each audit record as a JSON line")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 || *errText == "" {
+		return usageErr("usage: razar escalate <component> --error TEXT")
+	}
+	component := pos[0]
+	if err := razar.ValidName(component); err != nil {
+		return usageErr("component: %v", err)
+	}
+	log := c.cliLogger()
+	nc, err := c.connect(ctx, *natsURL, "razar-escalate", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+
+	// Subscribe before asking, so no step is missed; hold records until the
+	// reply says which incident is ours.
+	var mu sync.Mutex
+	var incident string
+	var held []*bus.AuditRecord
+	recs := make(chan *bus.AuditRecord, 256)
+	sub, err := nc.Subscribe(bus.AuditComponent(component), func(m *nats.Msg) {
+		var r bus.AuditRecord
+		if bus.Decode(m.Data, &r) != nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if incident == "" {
+			held = append(held, &r)
+			return
+		}
+		if r.Incident == incident {
+			recs <- &r
+		}
+	})
+	if err != nil {
+		return failed("subscribe: %v", err)
+	}
+	defer sub.Unsubscribe()
+
+	rep, err := bus.Command(ctx, nc, bus.VerbEscalate, component, &bus.LifecycleRequest{Error: *errText, Actor: c.actor()})
+	if err != nil {
+		if errors.Is(err, bus.ErrNotRunning) {
+			return failed("%v", err)
+		}
+		return failed("%v", err)
+	}
+	fmt.Fprintf(c.stdout, "%s: %s %s\n", component, rep.Message, rep.Incident)
+	mu.Lock()
+	incident = rep.Incident
+	for _, r := range held {
+		if r.Incident == incident {
+			recs <- r
+		}
+	}
+	held = nil
+	mu.Unlock()
+
+	// If this incident was already open, or ended before we subscribed, the
+	// store has the truth: check it now and then.
+	js, _ := jetstream.Open(ctx, nc)
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return failed("interrupted; the incident goes on (follow it with `razar audit --incident %s`)", incident)
+		case r := <-recs:
+			c.printRecord(r, *asJSON)
+			switch r.Event {
+			case bus.EventHealed:
+				return nil
+			case bus.EventFailed:
+				return failed("incident %s failed: %s", incident, r.Reason)
+			case bus.EventAborted:
+				return failed("incident %s aborted: %s", incident, r.Reason)
+			}
+		case <-tick.C:
+			if js == nil {
+				continue
+			}
+			rec, _, err := js.Incident(ctx, incident)
+			if err != nil || !rec.State.Final() {
+				continue
+			}
+			// Let records still in flight print first.
+			select {
+			case r := <-recs:
+				go func() { recs <- r }()
+				continue
+			case <-time.After(500 * time.Millisecond):
+			}
+			if rec.State == razar.IncidentHealed {
+				fmt.Fprintf(c.stdout, "incident %s healed: %s\n", incident, rec.Reason)
+				return nil
+			}
+			return failed("incident %s %s: %s", incident, rec.State, rec.Reason)
+		}
+	}
+}
+
+// printRecord prints one audit record as a line an operator can read.
+func (c *cli) printRecord(r *bus.AuditRecord, asJSON bool) {
+	if asJSON {
+		b, _ := json.Marshal(r)
+		fmt.Fprintln(c.stdout, string(b))
+		return
+	}
+	ts := r.TimestampISO
+	if t, err := time.Parse(time.RFC3339Nano, r.TimestampISO); err == nil {
+		ts = t.Local().Format("15:04:05")
+	}
+	who := r.AgentDisplay
+	if who == "" {
+		who = r.Agent
+	}
+	var line string
+	switch r.Event {
+	case bus.EventOpened:
+		line = fmt.Sprintf("opened %s: %s", r.Incident, firstLine(r.Error))
+	case bus.EventEscalation:
+		line = fmt.Sprintf("escalation %d: %s → %s (attempt %d, pass %d)", r.Escalations, r.From, who, r.Attempt, r.Pass)
+	case bus.EventSkipped:
+		line = fmt.Sprintf("skipped %s: %s", who, r.Error)
+	case bus.EventAttempt:
+		line = fmt.Sprintf("attempt %d by %s: %s", r.Attempt, who, r.Outcome)
+		if r.Summary != "" {
+			line += ": " + firstLine(r.Summary)
+		}
+		if r.Error != "" {
+			line += " (" + firstLine(r.Error) + ")"
+		}
+		if r.Reason != "" {
+			line += " [" + firstLine(r.Reason) + "]"
+		}
+	case bus.EventHealed:
+		line = fmt.Sprintf("HEALED by %s after %d failed attempts, %d escalations", who, r.Failed, r.Escalations)
+	case bus.EventFailed:
+		line = fmt.Sprintf("FAILED after %d failed attempts, %d escalations: %s", r.Failed, r.Escalations, r.Reason)
+	case bus.EventAborted:
+		line = "ABORTED: " + r.Reason
+	case bus.EventAlert:
+		line = fmt.Sprintf("ALERT %s: %s", r.Severity, r.Message)
+	case bus.EventLifecycle:
+		line = fmt.Sprintf("%s by %s: %s %s", r.Verb, r.Actor, r.Status, r.Error)
+	default:
+		line = fmt.Sprintf("%s %s %s", r.Event, r.Status, r.Message)
+	}
+	fmt.Fprintf(c.stdout, "%s %-14s %s\n", ts, r.Component, line)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// abort asks the orchestrator to abort a component's open incident.
+func (c *cli) abort(ctx context.Context, args []string) error {
+	fs := c.newFlags("abort")
+	natsURL := fs.String("nats", "", "NATS `URL`")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErr("usage: razar abort <component>")
+	}
+	nc, err := c.connect(ctx, *natsURL, "razar-cli", c.cliLogger())
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	rep, err := bus.Command(ctx, nc, bus.VerbAbort, pos[0], &bus.LifecycleRequest{Actor: c.actor()})
+	if err != nil {
+		return failed("%v", err)
+	}
+	fmt.Fprintf(c.stdout, "%s: %s %s\n", rep.Component, rep.Message, rep.Incident)
+	return nil
+}
+
+// status prints the orchestrator's view of incidents and rungs.
+func (c *cli) status(ctx context.Context, args []string) error {
+	fs := c.newFlags("status")
+	natsURL := fs.String("nats", "", "NATS `URL`")
+	asJSON := fs.Bool("json", false, "print the reply as JSON")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return usageErr("usage: razar status [<component>] [--json]")
+	}
+	component := bus.AllComponents
+	if len(pos) == 1 {
+		component = pos[0]
+	}
+	nc, err := c.connect(ctx, *natsURL, "razar-cli", c.cliLogger())
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	rep, err := bus.Command(ctx, nc, bus.VerbStatus, component, nil)
+	if err != nil {
+		return failed("%v", err)
+	}
+	if *asJSON {
+		fmt.Fprintln(c.stdout, string(rep.Data))
+		return nil
+	}
+	var view orchestrator.StatusView
+	if err := json.Unmarshal(rep.Data, &view); err != nil {
+		return failed("status reply: %v", err)
+	}
+	tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUNG\tSTATE\tDETAIL")
+	for _, a := range view.Agents {
+		state := "ready"
+		if !a.Ready {
+			state = "unavailable"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Name, state, a.Reason)
+	}
+	tw.Flush()
+	fmt.Fprintln(c.stdout)
+	tw = tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INCIDENT\tCOMPONENT\tSTATE\tATTEMPTS\tRUNG\tOPENED\tREASON")
+	sort.Slice(view.Incidents, func(i, j int) bool { return view.Incidents[i].Opened.After(view.Incidents[j].Opened) })
+	for i, r := range view.Incidents {
+		if i >= 20 {
+			fmt.Fprintf(tw, "… %d more\n", len(view.Incidents)-20)
+			break
+		}
+		rung := r.LastRung
+		if r.Pending != nil {
+			rung = r.Pending.Rung + " (working)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.Component, r.State, len(r.Attempts), rung, r.Opened.Local().Format(time.DateTime), firstLine(r.Reason))
+	}
+	return tw.Flush()
+}
+
+// audit replays the audit trail from the stream.
+func (c *cli) audit(ctx context.Context, args []string) error {
+	fs := c.newFlags("audit")
+	natsURL := fs.String("nats", "", "NATS `URL`")
+	since := fs.String("since", "", "only records newer than this: a duration (1h) or RFC 3339 time")
+	component := fs.String("component", "", "only this component's records")
+	incident := fs.String("incident", "", "only this incident's records")
+	asJSON := fs.Bool("json", false, "print JSON lines")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErr("audit takes no arguments; use --component or --incident")
+	}
+	var from time.Time
+	if *since != "" {
+		if d, err := time.ParseDuration(*since); err == nil {
+			from = time.Now().Add(-d)
+		} else if t, err := time.Parse(time.RFC3339, *since); err == nil {
+			from = t
+		} else {
+			return usageErr("--since %q: use a duration such as 1h or an RFC 3339 time", *since)
+		}
+	}
+	filter := bus.AuditAll
+	if *component != "" {
+		if err := razar.ValidName(*component); err != nil {
+			return usageErr("--component: %v", err)
+		}
+		filter = bus.AuditComponent(*component)
+	}
+	log := c.cliLogger()
+	nc, err := c.connect(ctx, *natsURL, "razar-audit", log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	store, err := jetstream.Open(ctx, nc)
+	if err != nil {
+		return failed("%v", err)
+	}
+	n := 0
+	err = store.Scan(ctx, filter, from, false, func(seq uint64, subject string, data []byte) error {
+		var r bus.AuditRecord
+		if err := bus.Decode(data, &r); err != nil {
+			log.Warn().Err(err).Uint64("seq", seq).Str("subject", subject).Msg("skipping a malformed record")
+			return nil
+		}
+		if *incident != "" && r.Incident != *incident {
+			return nil
+		}
+		r.Seq = seq
+		n++
+		c.printRecord(&r, *asJSON)
+		return nil
+	})
+	if err != nil {
+		return failed("%v", err)
+	}
+	if n == 0 && *incident != "" {
+		return failed("no audit records for incident %s", *incident)
+	}
+	return nil
+}

@@ -1,0 +1,396 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/razar/razar"
+	"github.com/razar/razar/bus"
+	"github.com/razar/razar/jetstream"
+)
+
+// runIncident drives one incident until it ends or ctx is cancelled. Every
+// transition is stored with compare-and-set before it is acted on; records
+// go to the audit stream after the store, with message ids that make a
+// re-send after a crash harmless.
+func (o *Orchestrator) runIncident(ctx context.Context, id string, resumed bool) {
+	log := o.log.With().Str("incident", id).Logger()
+	for ctx.Err() == nil {
+		rec, rev, err := o.store.Incident(ctx, id)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.Error().Err(err).Msg("cannot load incident; retrying")
+				sleepCtx(ctx, time.Second)
+			}
+			continue
+		}
+		if rec.State.Final() {
+			return
+		}
+		if rec.Pending != nil {
+			if resumed {
+				// The escalation may not have reached the stream before a crash:
+				// send it again; its message id makes a duplicate harmless.
+				resumed = false
+				o.sendEscalation(ctx, rec)
+			}
+			if err := o.settle(ctx, rec, rev); err != nil && ctx.Err() == nil && !errors.Is(err, jetstream.ErrConflict) {
+				log.Error().Err(err).Msg("cannot record attempt; retrying")
+				sleepCtx(ctx, time.Second)
+			}
+			continue
+		}
+		resumed = false
+		if err := o.advance(ctx, rec, rev); err != nil && ctx.Err() == nil && !errors.Is(err, jetstream.ErrConflict) {
+			log.Error().Err(err).Msg("cannot advance incident; retrying")
+			sleepCtx(ctx, time.Second)
+		}
+	}
+}
+
+// advance asks the ladder for the next step and takes it.
+func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev uint64) error {
+	step, cur := Next(rec.Policy, rec.Cursor, func(rung string) error { return o.ready(ctx, rung) }, o.cfg.Backoff)
+	switch step.Kind {
+	case StepFail:
+		return o.finishRec(ctx, rec, rev, razar.IncidentFailed, step.Reason)
+	case StepSkip:
+		rec.Cursor = cur
+		rec.Skips = append(rec.Skips, bus.Skip{Rung: step.Rung, Pass: step.Pass, Reason: step.Reason, Time: time.Now().UTC()})
+		if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
+			return err
+		}
+		n := len(rec.Skips)
+		o.audit(ctx, &bus.AuditRecord{
+			Event: bus.EventSkipped, Component: rec.Component, Incident: rec.ID,
+			Agent: step.Rung, AgentDisplay: o.cfg.Display(step.Rung), Pass: step.Pass,
+			Status: "skipped", Error: step.Reason, Failed: rec.Cursor.Failed,
+		}, bus.AuditMsgID(bus.EventSkipped, rec.ID, n))
+		o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Str("agent", step.Rung).Str("reason", step.Reason).Msg("rung skipped: it cannot run")
+		if o.cfg.Metrics != nil {
+			o.cfg.Metrics.Skipped.WithLabelValues(rec.Component, step.Rung).Inc()
+		}
+		return nil
+	}
+	// StepAttempt.
+	if step.Backoff > 0 {
+		o.log.Info().Str("incident", rec.ID).Dur("backoff", step.Backoff).Str("agent", step.Rung).Msg("long task: waiting before the next attempt")
+		if !sleepCtx(ctx, step.Backoff) {
+			return ctx.Err()
+		}
+		// An operator may have aborted while we waited: take it from the top.
+		if cur, _, err := o.store.Incident(ctx, rec.ID); err != nil || cur.State.Final() {
+			return err
+		}
+	}
+	timeout := razar.DefaultAgentTimeout
+	if roster, err := o.cfg.Roster(); err == nil {
+		if e, err := roster.Agent(step.Rung); err == nil {
+			timeout = e.AttemptTimeout()
+		}
+	}
+	now := time.Now().UTC()
+	from := rec.LastRung
+	handOver := from != step.Rung
+	number := len(rec.Attempts) + 1
+	rec.Cursor = cur
+	rec.Pending = &bus.Pending{Attempt: number, Rung: step.Rung, Pass: step.Pass, Started: now, Deadline: now.Add(timeout)}
+	rec.LastRung = step.Rung
+	if handOver {
+		rec.Escalations++
+	}
+	if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
+		return err
+	}
+	if handOver {
+		if from == "" {
+			from = "razar"
+		}
+		o.audit(ctx, &bus.AuditRecord{
+			Event: bus.EventEscalation, Component: rec.Component, Incident: rec.ID,
+			Agent: step.Rung, AgentDisplay: o.cfg.Display(step.Rung), Attempt: number, Pass: step.Pass,
+			Status: "escalated", From: from, To: step.Rung, Escalations: rec.Escalations, Failed: rec.Cursor.Failed,
+		}, bus.AuditMsgID(bus.EventEscalation, rec.ID, rec.Escalations))
+		o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Str("from", from).Str("to", step.Rung).Int("escalations", rec.Escalations).Msg("escalation")
+		if o.cfg.Metrics != nil {
+			o.cfg.Metrics.Escalations.WithLabelValues(rec.Component).Inc()
+		}
+		if w := rec.Policy.WarnThreshold; w > 0 && rec.Escalations >= w {
+			o.cfg.Alerts.Raise(ctx, bus.SeverityWarning, rec.Component, rec.ID,
+				fmt.Sprintf("%s: escalation %d (RAZAR_ESCALATION_WARNING_THRESHOLD=%d) hands incident %s to %s after %d failed attempts",
+					rec.Component, rec.Escalations, w, rec.ID, o.cfg.Display(step.Rung), rec.Cursor.Failed))
+		}
+	}
+	if number > 1 && o.cfg.Metrics != nil {
+		o.cfg.Metrics.Retries.WithLabelValues(rec.Component, step.Rung).Inc()
+	}
+	o.sendEscalation(ctx, rec)
+	return nil
+}
+
+// sendEscalation publishes the pending attempt with the incident's whole
+// history, bounded in size.
+func (o *Orchestrator) sendEscalation(ctx context.Context, rec *bus.IncidentRecord) {
+	p := rec.Pending
+	esc := &bus.Escalation{
+		Incident: rec.ID, Component: rec.Component, Error: rec.Error,
+		Attempt: p.Attempt, Rung: p.Rung, Pass: p.Pass, Deadline: p.Deadline,
+		Workdir: rec.Workdir, Context: BoundContext(rec.Attempts, bus.MaxContextBytes),
+	}
+	if err := o.store.Publish(ctx, bus.EscalateSubject(p.Rung), bus.EscalationMsgID(rec.ID, p.Attempt), esc); err != nil && ctx.Err() == nil {
+		// The attempt will time out and the ladder moves on; say why.
+		o.log.Error().Err(err).Str("incident", rec.ID).Str("agent", p.Rung).Msg("could not hand the attempt to the rung")
+	}
+}
+
+// settle waits for the pending attempt's answer or deadline, judges it, and
+// stores the finished attempt.
+func (o *Orchestrator) settle(ctx context.Context, rec *bus.IncidentRecord, rev uint64) error {
+	p := rec.Pending
+	res, err := o.waitResult(ctx, rec.ID, p.Attempt, p.Deadline)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	a := razar.Attempt{Number: p.Attempt, Rung: p.Rung, Pass: p.Pass, Started: p.Started, Finished: time.Now().UTC()}
+	switch {
+	case err != nil:
+		a.Outcome = razar.OutcomeTimeout
+		a.Error = err.Error()
+	case res.Status == razar.StatusNoFix:
+		a.Outcome, a.Summary, a.Diff = razar.OutcomeNoFix, res.Summary, res.Diff
+	case res.Status == razar.StatusError:
+		a.Outcome, a.Summary, a.Error = razar.OutcomeError, res.Summary, res.Error
+		if a.Error == "" {
+			a.Error = "rung reported an error without a message"
+		}
+	default: // fixed: does it hold?
+		a.Summary, a.Diff = res.Summary, res.Diff
+		a.Outcome = razar.OutcomeHealed
+		if verr := o.verify(ctx, rec.Component); verr != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			a.Outcome = razar.OutcomeRejected
+			a.Reason = "health check failed after fix: " + verr.Error()
+		}
+	}
+	a.Error = bus.Clip(a.Error, bus.MaxErrorBytes)
+	a.Summary = bus.Clip(a.Summary, bus.MaxSummaryBytes)
+	a.Diff = bus.Clip(a.Diff, bus.MaxDiffBytes)
+	a.Reason = bus.Clip(a.Reason, bus.MaxErrorBytes)
+	rec.Attempts = append(rec.Attempts, a)
+	rec.Cursor = Record(rec.Cursor, a.Failed())
+	rec.Pending = nil
+	if a.Outcome == razar.OutcomeHealed {
+		rec.State = razar.IncidentHealed
+		rec.Reason = fmt.Sprintf("%s fixed it on attempt %d", o.cfg.Display(a.Rung), a.Number)
+	}
+	if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
+		return err
+	}
+	o.recordAttempt(ctx, rec, a)
+	if rec.State.Final() {
+		o.recordEnd(ctx, rec)
+	}
+	return nil
+}
+
+func (o *Orchestrator) recordAttempt(ctx context.Context, rec *bus.IncidentRecord, a razar.Attempt) {
+	status := string(a.Outcome)
+	o.audit(ctx, &bus.AuditRecord{
+		Event: bus.EventAttempt, Component: rec.Component, Incident: rec.ID,
+		Agent: a.Rung, AgentDisplay: o.cfg.Display(a.Rung), Attempt: a.Number, Pass: a.Pass,
+		Status: status, Outcome: string(a.Outcome), Error: a.Error, Summary: a.Summary, Diff: a.Diff, Reason: a.Reason,
+		Failed: rec.Cursor.Failed,
+	}, bus.AuditMsgID(bus.EventAttempt, rec.ID, a.Number))
+	ev := o.log.Info()
+	if a.Failed() {
+		ev = o.log.Warn()
+	}
+	ev.Str("incident", rec.ID).Str("component", rec.Component).Str("agent", a.Rung).Int("attempt", a.Number).
+		Str("outcome", string(a.Outcome)).Str("error", firstLine(a.Error)).Str("reason", a.Reason).Msg("attempt finished")
+	if o.cfg.Metrics != nil {
+		if a.Failed() {
+			o.cfg.Metrics.Failure.WithLabelValues(rec.Component, a.Rung).Inc()
+		} else {
+			o.cfg.Metrics.Success.WithLabelValues(rec.Component, a.Rung).Inc()
+		}
+	}
+}
+
+// finish moves an open incident to a final state, retrying lost races.
+func (o *Orchestrator) finish(ctx context.Context, id string, state razar.IncidentState, reason string) error {
+	for {
+		rec, rev, err := o.store.Incident(ctx, id)
+		if err != nil {
+			return err
+		}
+		if rec.State.Final() {
+			return nil
+		}
+		err = o.finishRec(ctx, rec, rev, state, reason)
+		if !errors.Is(err, jetstream.ErrConflict) {
+			return err
+		}
+	}
+}
+
+func (o *Orchestrator) finishRec(ctx context.Context, rec *bus.IncidentRecord, rev uint64, state razar.IncidentState, reason string) error {
+	rec.State, rec.Reason = state, reason
+	if p := rec.Pending; p != nil && state == razar.IncidentAborted {
+		rec.Attempts = append(rec.Attempts, razar.Attempt{Number: p.Attempt, Rung: p.Rung, Pass: p.Pass,
+			Outcome: razar.OutcomeAborted, Error: reason, Started: p.Started, Finished: time.Now().UTC()})
+		rec.Pending = nil
+	}
+	if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
+		return err
+	}
+	o.recordEnd(ctx, rec)
+	return nil
+}
+
+// recordEnd writes the incident's final record and alert.
+func (o *Orchestrator) recordEnd(ctx context.Context, rec *bus.IncidentRecord) {
+	ev := bus.EventHealed
+	switch rec.State {
+	case razar.IncidentFailed:
+		ev = bus.EventFailed
+	case razar.IncidentAborted:
+		ev = bus.EventAborted
+	}
+	r := &bus.AuditRecord{Event: ev, Component: rec.Component, Incident: rec.ID, Status: string(rec.State),
+		Reason: rec.Reason, Escalations: rec.Escalations, Failed: rec.Cursor.Failed}
+	if n := len(rec.Attempts); n > 0 {
+		last := rec.Attempts[n-1]
+		r.Agent, r.AgentDisplay, r.Attempt, r.Summary = last.Rung, o.cfg.Display(last.Rung), last.Number, last.Summary
+	}
+	o.audit(ctx, r, bus.AuditMsgID(ev, rec.ID, 0))
+	l := o.log.Info()
+	if rec.State != razar.IncidentHealed {
+		l = o.log.Error()
+	}
+	l.Str("incident", rec.ID).Str("component", rec.Component).Str("state", string(rec.State)).Str("reason", rec.Reason).
+		Int("attempts", len(rec.Attempts)).Int("escalations", rec.Escalations).Msg("incident ended")
+	if o.cfg.Metrics != nil {
+		o.cfg.Metrics.Incidents.WithLabelValues(rec.Component, string(rec.State)).Inc()
+	}
+	if rec.State == razar.IncidentFailed {
+		o.cfg.Alerts.Raise(ctx, bus.SeverityCritical, rec.Component, rec.ID,
+			fmt.Sprintf("%s: incident %s failed: %s", rec.Component, rec.ID, rec.Reason))
+	}
+}
+
+// ready reports whether a rung can run, from the status its processes keep
+// in RAZAR_STATE. A rung no process has reported on is assumed able to run:
+// if nothing answers, its attempt times out.
+func (o *Orchestrator) ready(ctx context.Context, rung string) error {
+	st, err := o.store.AgentStatus(ctx, rung)
+	if err != nil {
+		return nil
+	}
+	if !st.Ready {
+		return fmt.Errorf("%w: %s", razar.ErrRungUnavailable, st.Reason)
+	}
+	return nil
+}
+
+func (o *Orchestrator) verify(ctx context.Context, component string) error {
+	boot, err := o.cfg.Components()
+	if err != nil {
+		return err
+	}
+	c, err := boot.Component(component)
+	if err != nil {
+		return err
+	}
+	return o.cfg.Verify(ctx, c)
+}
+
+// waitResult returns the rung's answer to attempt, ignoring answers to
+// earlier attempts and undecodable messages, or an error at the deadline.
+func (o *Orchestrator) waitResult(ctx context.Context, incident string, attempt int, deadline time.Time) (*bus.Result, error) {
+	wctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	var found *bus.Result
+	errFound := errors.New("found")
+	err := o.store.Scan(wctx, bus.ResultSubject(incident), time.Time{}, true, func(seq uint64, subject string, data []byte) error {
+		var r bus.Result
+		if err := bus.Decode(data, &r); err != nil {
+			o.log.Warn().Err(err).Str("subject", subject).Uint64("seq", seq).Msg("dropped a malformed result")
+			return nil
+		}
+		if r.Incident != incident || r.Attempt != attempt {
+			if r.Attempt > 0 && r.Attempt < attempt {
+				o.log.Debug().Str("incident", incident).Int("attempt", r.Attempt).Msg("ignoring an answer to an earlier attempt")
+			}
+			return nil
+		}
+		found = &r
+		return errFound
+	})
+	if found != nil {
+		return found, nil
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if errors.Is(err, context.DeadlineExceeded) || wctx.Err() != nil {
+		return nil, fmt.Errorf("no answer before the attempt's deadline (%s)", deadline.Format(time.RFC3339))
+	}
+	return nil, fmt.Errorf("waiting for the answer: %w", err)
+}
+
+// audit publishes a record to the audit stream. A record that cannot be
+// published is logged with its content, never dropped silently.
+func (o *Orchestrator) audit(ctx context.Context, rec *bus.AuditRecord, msgID string) {
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := o.store.Audit(pctx, rec, msgID); err != nil {
+		o.log.Error().Err(err).Str("event", string(rec.Event)).Str("incident", rec.Incident).Str("component", rec.Component).Msg("could not publish audit record")
+	}
+}
+
+// BoundContext copies the history and cuts it, oldest first, until its
+// encoded size is under max: diffs, then summaries and errors, are clipped
+// with a visible marker. The newest attempts keep the most.
+func BoundContext(history []razar.Attempt, max int) []razar.Attempt {
+	out := make([]razar.Attempt, len(history))
+	copy(out, history)
+	size := func() int {
+		n := 0
+		for _, a := range out {
+			n += len(a.Diff) + len(a.Summary) + len(a.Error) + len(a.Reason) + 256
+		}
+		return n
+	}
+	for _, limit := range []int{16 << 10, 4 << 10, 1 << 10, 256, 64} {
+		for i := range out {
+			if size() <= max {
+				return out
+			}
+			out[i].Diff = bus.Clip(out[i].Diff, limit)
+			out[i].Summary = bus.Clip(out[i].Summary, limit)
+			out[i].Error = bus.Clip(out[i].Error, limit)
+			out[i].Reason = bus.Clip(out[i].Reason, limit)
+		}
+	}
+	// Still too big: keep the newest attempts that fit.
+	for len(out) > 1 && size() > max {
+		out = out[1:]
+	}
+	return out
+}
+
+// sleepCtx waits d or until ctx ends; it reports whether d passed.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,198 @@
+package orchestrator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+
+	"github.com/razar/razar"
+	"github.com/razar/razar/bus"
+	"github.com/razar/razar/jetstream"
+)
+
+// VerbHandler answers one lifecycle verb for one component (or
+// bus.AllComponents). Its error becomes {"ok": false, "error": ...}.
+type VerbHandler func(ctx context.Context, component string, req *bus.LifecycleRequest) (*bus.LifecycleReply, error)
+
+// Lifecycle serves the lifecycle bus, razar.lifecycle.<verb>.<component>:
+// each request is decoded, audited, handed to its verb's handler, and
+// answered with JSON {"ok", "component", "error", ...}. Malformed requests
+// are answered with an error, never dropped silently.
+type Lifecycle struct {
+	store    *jetstream.Store
+	log      zerolog.Logger
+	mu       sync.Mutex
+	handlers map[bus.Verb]VerbHandler
+}
+
+// NewLifecycle returns a lifecycle server with no verbs; add them with Handle.
+func NewLifecycle(store *jetstream.Store, log zerolog.Logger) *Lifecycle {
+	return &Lifecycle{store: store, log: log, handlers: map[bus.Verb]VerbHandler{}}
+}
+
+// Handle sets the handler of verb.
+func (l *Lifecycle) Handle(verb bus.Verb, h VerbHandler) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.handlers[verb] = h
+}
+
+// Run serves until ctx ends.
+func (l *Lifecycle) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	sub, err := l.store.Conn().Subscribe(bus.LifecycleAll, func(m *nats.Msg) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.serve(ctx, m)
+		}()
+	})
+	if err != nil {
+		return fmt.Errorf("subscribe %s: %w", bus.LifecycleAll, err)
+	}
+	<-ctx.Done()
+	_ = sub.Unsubscribe()
+	wg.Wait()
+	return nil
+}
+
+func (l *Lifecycle) serve(ctx context.Context, m *nats.Msg) {
+	_, toks, _ := bus.ParseSubject(m.Subject)
+	rep := &bus.LifecycleReply{}
+	respond := func() {
+		if m.Reply == "" {
+			return
+		}
+		data, err := bus.Encode(rep)
+		if err == nil {
+			_ = m.Respond(data)
+		}
+	}
+	if len(toks) != 2 {
+		rep.Error = fmt.Sprintf("subject %s: want razar.lifecycle.<verb>.<component>", m.Subject)
+		l.log.Warn().Str("subject", m.Subject).Msg("malformed lifecycle subject")
+		respond()
+		return
+	}
+	verb, component := bus.Verb(toks[0]), toks[1]
+	rep.Component = component
+	var req bus.LifecycleRequest
+	if err := bus.Decode(m.Data, &req); err != nil {
+		rep.Error = err.Error()
+		l.log.Warn().Err(err).Str("subject", m.Subject).Msg("malformed lifecycle request")
+		respond()
+		return
+	}
+	if component != bus.AllComponents {
+		if err := razar.ValidName(component); err != nil {
+			rep.Error = "component " + err.Error()
+			respond()
+			return
+		}
+	}
+	l.mu.Lock()
+	h, ok := l.handlers[verb]
+	l.mu.Unlock()
+	if !ok {
+		rep.Error = fmt.Sprintf("unknown verb %q: use one of %v", verb, l.verbs())
+		respond()
+		return
+	}
+	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	got, err := h(hctx, component, &req)
+	if got != nil {
+		rep = got
+		rep.Component = component
+	}
+	rep.OK = err == nil
+	if err != nil {
+		rep.Error = err.Error()
+	}
+	if verb != bus.VerbStatus && component != bus.AllComponents {
+		actor := req.Actor
+		if actor == "" {
+			actor = "unknown"
+		}
+		rec := &bus.AuditRecord{Event: bus.EventLifecycle, Component: component, Incident: rep.Incident,
+			Verb: string(verb), Actor: actor, Status: map[bool]string{true: "ok", false: "refused"}[rep.OK], Error: rep.Error}
+		pctx, pcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if err := l.store.Audit(pctx, rec, ""); err != nil {
+			l.log.Error().Err(err).Msg("could not record lifecycle command")
+		}
+		pcancel()
+		l.log.Info().Str("verb", string(verb)).Str("component", component).Str("actor", actor).Bool("ok", rep.OK).Str("error", rep.Error).Msg("lifecycle command")
+	}
+	respond()
+}
+
+func (l *Lifecycle) verbs() []bus.Verb {
+	var out []bus.Verb
+	for _, v := range bus.Verbs {
+		if _, ok := l.handlers[v]; ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// StatusView is the data of a status reply.
+type StatusView struct {
+	Incidents []*bus.IncidentRecord `json:"incidents"`
+	Agents    []*bus.AgentStatus    `json:"agents,omitempty"`
+}
+
+// Register adds the orchestrator's verbs (escalate, abort, status) to l.
+func (o *Orchestrator) Register(l *Lifecycle) {
+	l.Handle(bus.VerbEscalate, func(ctx context.Context, component string, req *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
+		if req.Error == "" {
+			return nil, errors.New(`escalate needs the failure text: {"error": "..."}`)
+		}
+		id, isNew, err := o.Escalate(ctx, component, req.Error, "")
+		if err != nil {
+			return &bus.LifecycleReply{Incident: id}, err
+		}
+		msg := "incident opened"
+		if !isNew {
+			msg = "an incident is already open for this component; following it"
+		}
+		return &bus.LifecycleReply{Incident: id, Message: msg}, nil
+	})
+	l.Handle(bus.VerbAbort, func(ctx context.Context, component string, req *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
+		id, err := o.Abort(ctx, component, req.Actor)
+		return &bus.LifecycleReply{Incident: id, Message: "incident aborted"}, err
+	})
+	l.Handle(bus.VerbStatus, func(ctx context.Context, component string, _ *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
+		recs, err := o.Incidents(ctx)
+		if err != nil {
+			return nil, err
+		}
+		view := StatusView{Incidents: []*bus.IncidentRecord{}}
+		for _, r := range recs {
+			if component == bus.AllComponents || r.Component == component {
+				view.Incidents = append(view.Incidents, r)
+			}
+		}
+		roster, err := o.cfg.Roster()
+		if err == nil {
+			for _, a := range roster.Agents {
+				if st, err := o.store.AgentStatus(ctx, a.Name); err == nil {
+					view.Agents = append(view.Agents, st)
+				} else {
+					view.Agents = append(view.Agents, &bus.AgentStatus{Name: a.Name, Display: a.DisplayName(), Reason: "no process of this rung has reported"})
+				}
+			}
+		}
+		data, err := json.Marshal(view)
+		if err != nil {
+			return nil, err
+		}
+		return &bus.LifecycleReply{Data: data}, nil
+	})
+}

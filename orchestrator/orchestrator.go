@@ -1,0 +1,325 @@
+package orchestrator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/razar/razar"
+	"github.com/razar/razar/bus"
+	"github.com/razar/razar/jetstream"
+)
+
+// Defaults of CONTRACT section 3.
+const (
+	DefaultThreshold     = 9 // RAZAR_RSTAR_THRESHOLD
+	DefaultWarnThreshold = 3 // RAZAR_ESCALATION_WARNING_THRESHOLD
+)
+
+// Config configures an Orchestrator. Roster and Components are required.
+type Config struct {
+	// Roster returns the current agent roster, read when an incident opens.
+	Roster func() (*razar.Roster, error)
+	// Components returns the current boot config, for health checks.
+	Components func() (*razar.BootConfig, error)
+	// Threshold is RAZAR_RSTAR_THRESHOLD (T). Use DefaultThreshold for the default.
+	Threshold int
+	// WarnThreshold is RAZAR_ESCALATION_WARNING_THRESHOLD (W); 0 disables.
+	WarnThreshold int
+	// RemoteAttempts is --remote-attempts: attempts per turn. Default 1.
+	RemoteAttempts int
+	// LongTask is --long-task.
+	LongTask bool
+	// Backoff paces --long-task attempts past the normal ladder.
+	Backoff Backoff
+	// VerifyWindow is how long a fix has to make the health check pass. Default 10 s.
+	VerifyWindow time.Duration
+	// Verify checks that a component is healthy after a fix; default runs its
+	// health_check with Probe, retrying within VerifyWindow.
+	Verify func(ctx context.Context, c razar.Component) error
+	// Display names a rung in records; default the roster's display name.
+	Display func(agent string) string
+	// Metrics, when set, are updated; see NewMetrics.
+	Metrics *Metrics
+	// Alerts receives warning and critical alerts; default publishes them on the bus.
+	Alerts *Alerter
+	Log    zerolog.Logger
+}
+
+// Orchestrator runs incidents. Create it with New, start it with Run.
+type Orchestrator struct {
+	cfg   Config
+	store *jetstream.Store
+	log   zerolog.Logger
+
+	mu      sync.Mutex
+	running map[string]*runner // incident id -> its goroutine
+	wg      sync.WaitGroup
+	ctx     context.Context // set by Run; incidents opened later run under it
+	done    chan struct{}   // closed once an incident ends, then replaced
+}
+
+type runner struct {
+	component string
+	cancel    context.CancelFunc
+}
+
+// New validates cfg and returns an orchestrator. Errors wrap razar.ErrInvalidConfig.
+func New(store *jetstream.Store, cfg Config) (*Orchestrator, error) {
+	if store == nil {
+		return nil, fmt.Errorf("%w: orchestrator: no store", razar.ErrInvalidConfig)
+	}
+	if cfg.Roster == nil || cfg.Components == nil {
+		return nil, fmt.Errorf("%w: orchestrator: Roster and Components are required", razar.ErrInvalidConfig)
+	}
+	if cfg.Threshold < 0 || cfg.WarnThreshold < 0 || cfg.RemoteAttempts < 0 {
+		return nil, fmt.Errorf("%w: thresholds and --remote-attempts must not be negative", razar.ErrInvalidConfig)
+	}
+	if cfg.RemoteAttempts == 0 {
+		cfg.RemoteAttempts = 1
+	}
+	if cfg.Backoff == (Backoff{}) {
+		cfg.Backoff = DefaultLongTaskBackoff
+	}
+	if cfg.VerifyWindow <= 0 {
+		cfg.VerifyWindow = 10 * time.Second
+	}
+	o := &Orchestrator{cfg: cfg, store: store, log: cfg.Log, running: map[string]*runner{}, done: make(chan struct{})}
+	if o.cfg.Verify == nil {
+		o.cfg.Verify = o.probeUntilHealthy
+	}
+	if o.cfg.Alerts == nil {
+		o.cfg.Alerts = NewAlerter(store, cfg.Log)
+	}
+	if o.cfg.Display == nil {
+		o.cfg.Display = o.rosterDisplay
+	}
+	return o, nil
+}
+
+// Run resumes every open incident found in the store, then works incidents
+// until ctx ends. It returns after every incident goroutine has stopped; the
+// incidents stay open in the store for the next orchestrator.
+func (o *Orchestrator) Run(ctx context.Context) error {
+	o.mu.Lock()
+	o.ctx = ctx
+	o.mu.Unlock()
+	recs, err := o.store.Incidents(ctx, func(key string, err error) {
+		o.log.Error().Err(err).Str("key", key).Msg("unreadable incident record left as is")
+	})
+	if err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		if rec.State == razar.IncidentOpen {
+			o.log.Info().Str("incident", rec.ID).Str("component", rec.Component).Int("attempts", len(rec.Attempts)).Msg("resuming open incident")
+			o.start(rec.ID, rec.Component, true)
+		}
+	}
+	<-ctx.Done()
+	o.wg.Wait()
+	return nil
+}
+
+// Escalate opens an incident for component with the failure text, unless one
+// is already open for it, and starts it up the ladder. It returns the
+// incident id and whether the incident is new. Errors: razar.ErrNotFound for
+// a component not in the boot config, razar.ErrInvalidConfig for a bad roster.
+func (o *Orchestrator) Escalate(ctx context.Context, component, failure, cycle string) (string, bool, error) {
+	if err := razar.ValidName(component); err != nil {
+		return "", false, fmt.Errorf("component: %w", err)
+	}
+	boot, err := o.cfg.Components()
+	if err != nil {
+		return "", false, err
+	}
+	comp, err := boot.Component(component)
+	if err != nil {
+		return "", false, err
+	}
+	if id := o.openIncidentOf(component); id != "" {
+		return id, false, nil
+	}
+	roster, err := o.cfg.Roster()
+	if err != nil {
+		return "", false, err
+	}
+	pol := bus.Policy{Threshold: o.cfg.Threshold, RemoteAttempts: o.cfg.RemoteAttempts, LongTask: o.cfg.LongTask, WarnThreshold: o.cfg.WarnThreshold}
+	for _, a := range roster.Local() {
+		pol.Local = append(pol.Local, a.Name)
+	}
+	if t, ok := roster.Takeover(); ok {
+		pol.Takeover = t.Name
+	}
+	now := time.Now().UTC()
+	rec := &bus.IncidentRecord{
+		ID: newIncidentID(now), Component: component,
+		Error: bus.Clip(failure, bus.MaxErrorBytes), State: razar.IncidentOpen,
+		Opened: now, Updated: now, Policy: pol, Workdir: comp.Workdir, Cycle: cycle,
+	}
+	if _, err := o.store.CreateIncident(ctx, rec); err != nil {
+		return "", false, err
+	}
+	o.audit(ctx, &bus.AuditRecord{Event: bus.EventOpened, Component: component, Incident: rec.ID, Error: rec.Error}, bus.AuditMsgID(bus.EventOpened, rec.ID, 0))
+	o.log.Warn().Str("component", component).Str("incident", rec.ID).Str("error", firstLine(rec.Error)).Msg("incident opened: escalating to the repair ladder")
+	if !o.start(rec.ID, component, false) {
+		return rec.ID, true, errors.New("orchestrator is not running; the incident will resume when it starts")
+	}
+	return rec.ID, true, nil
+}
+
+// Abort ends the open incident of component as aborted. It returns the
+// incident id, or razar.ErrNotFound when none is open.
+func (o *Orchestrator) Abort(ctx context.Context, component, actor string) (string, error) {
+	recs, err := o.store.Incidents(ctx, nil)
+	if err != nil {
+		return "", err
+	}
+	for _, r := range recs {
+		if r.Component != component || r.State != razar.IncidentOpen {
+			continue
+		}
+		if err := o.finish(ctx, r.ID, razar.IncidentAborted, "aborted by "+actor); err != nil {
+			return "", err
+		}
+		o.mu.Lock()
+		if run, ok := o.running[r.ID]; ok {
+			run.cancel()
+		}
+		o.mu.Unlock()
+		return r.ID, nil
+	}
+	return "", fmt.Errorf("no open incident for %s: %w", component, razar.ErrNotFound)
+}
+
+// Wait blocks until incident id has ended or ctx is done, and returns its final record.
+func (o *Orchestrator) Wait(ctx context.Context, id string) (*bus.IncidentRecord, error) {
+	for {
+		o.mu.Lock()
+		done := o.done
+		o.mu.Unlock()
+		rec, _, err := o.store.Incident(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if rec.State.Final() {
+			return rec, nil
+		}
+		select {
+		case <-ctx.Done():
+			return rec, ctx.Err()
+		case <-done:
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// Incidents lists stored incidents, newest first.
+func (o *Orchestrator) Incidents(ctx context.Context) ([]*bus.IncidentRecord, error) {
+	recs, err := o.store.Incidents(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(recs, func(i, j int) bool { return recs[i].Opened.After(recs[j].Opened) })
+	return recs, nil
+}
+
+func (o *Orchestrator) openIncidentOf(component string) string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for id, r := range o.running {
+		if r.component == component {
+			return id
+		}
+	}
+	return ""
+}
+
+// start runs the incident's goroutine unless one runs already. It reports
+// false when Run has not been called.
+func (o *Orchestrator) start(id, component string, resumed bool) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.ctx == nil || o.ctx.Err() != nil {
+		return false
+	}
+	if _, ok := o.running[id]; ok {
+		return true
+	}
+	ctx, cancel := context.WithCancel(o.ctx)
+	o.running[id] = &runner{component: component, cancel: cancel}
+	if o.cfg.Metrics != nil {
+		o.cfg.Metrics.Open.Inc()
+	}
+	o.wg.Add(1)
+	go func() {
+		defer o.wg.Done()
+		defer cancel()
+		o.runIncident(ctx, id, resumed)
+		o.mu.Lock()
+		delete(o.running, id)
+		close(o.done)
+		o.done = make(chan struct{})
+		o.mu.Unlock()
+		if o.cfg.Metrics != nil {
+			o.cfg.Metrics.Open.Dec()
+		}
+	}()
+	return true
+}
+
+func (o *Orchestrator) rosterDisplay(agent string) string {
+	if r, err := o.cfg.Roster(); err == nil {
+		if e, err := r.Agent(agent); err == nil {
+			return e.DisplayName()
+		}
+	}
+	return agent
+}
+
+// probeUntilHealthy runs the component's health check until it passes or
+// VerifyWindow ends, and returns the last failure.
+func (o *Orchestrator) probeUntilHealthy(ctx context.Context, c razar.Component) error {
+	if c.HealthCheck == nil {
+		return errors.New("component has no health_check, so no fix can be verified (fix: add one to boot_config.json)")
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.cfg.VerifyWindow)
+	defer cancel()
+	var env []string
+	for k, v := range c.Env {
+		env = append(env, k+"="+v)
+	}
+	var last error
+	for {
+		if last = Probe(ctx, *c.HealthCheck, c.Workdir, env); last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return last
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+func newIncidentID(t time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return "inc-" + t.Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+}
+
+func firstLine(s string) string {
+	for i, c := range s {
+		if c == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
