@@ -225,11 +225,19 @@ func (r *Runtime) handle(ctx context.Context, d *jetstream.Delivery) {
 		}()
 		log.Info().Int("pass", esc.Pass).Msg("attempt started")
 		fix, err := safeRepair(actx, backend, esc.Task())
+		expired := actx.Err() != nil
 		close(done)
 		cancel()
 		if ctx.Err() != nil {
 			// Shutting down: let another process of this rung take it.
 			_ = d.Nak(0)
+			return
+		}
+		if expired {
+			// Past the deadline the orchestrator has already counted a timeout;
+			// an answer now would only be ignored.
+			log.Warn().Time("deadline", esc.Deadline).Msg("attempt ran past its deadline; not answering")
+			_ = d.Ack()
 			return
 		}
 		switch {

@@ -164,4 +164,3 @@ func (l *serverLog) Fatalf(format string, v ...any)  { l.log.Error().Msgf(format
 func (l *serverLog) Errorf(format string, v ...any)  { l.log.Error().Msgf(format, v...) }
 func (l *serverLog) Debugf(format string, v ...any)  { l.log.Trace().Msgf(format, v...) }
 func (l *serverLog) Tracef(format string, v ...any)  { l.log.Trace().Msgf(format, v...) }
-

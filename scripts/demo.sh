@@ -6,7 +6,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 razar="$root/bin/razar"
 home=$(mktemp -d "${TMPDIR:-/tmp}/razar-demo.XXXXXX")
 cp -R "$root/examples/demo/." "$home/"
-export RAZAR_METRICS_PORT=${RAZAR_METRICS_PORT:-0}
+export RAZAR_METRICS_PORT=${RAZAR_METRICS_PORT:-0} RAZAR_VERIFY_WINDOW=${RAZAR_VERIFY_WINDOW:-2s}
 unset RSTAR_API_KEY RSTAR_ENDPOINT
 
 echo "== RAZAR demo home: $home"

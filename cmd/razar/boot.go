@@ -77,6 +77,10 @@ func (c *cli) boot(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	verifyWindow, err := c.envDuration("RAZAR_VERIFY_WINDOW", 10*time.Second)
+	if err != nil {
+		return err
+	}
 	// Read both config files before starting anything: a bad file is exit 2
 	// with a line that names it, not a half-started mesh.
 	if _, err := razar.LoadBootConfig(f.config); err != nil {
@@ -157,6 +161,7 @@ func (c *cli) boot(ctx context.Context, args []string) error {
 		WarnThreshold:  warn,
 		RemoteAttempts: f.remoteAttempts,
 		LongTask:       f.longTask,
+		VerifyWindow:   verifyWindow,
 		Display:        displayName(c),
 		Metrics:        metrics,
 		Log:            log.With().Str("subsystem", "orchestrator").Logger(),

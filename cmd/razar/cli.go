@@ -177,3 +177,16 @@ func loadBoot(path, home string) (*razar.BootConfig, error) {
 	cfg.ResolvePaths(home)
 	return cfg, nil
 }
+
+// envDuration reads a positive duration setting ("10s"), or def when unset.
+func (c *cli) envDuration(name string, def time.Duration) (time.Duration, error) {
+	v := strings.TrimSpace(c.getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, &razar.ConfigError{File: "env", Field: name, Msg: fmt.Sprintf("%q is not a positive duration", v), Fix: fmt.Sprintf("unset it for the default %v, or set e.g. 10s", def)}
+	}
+	return d, nil
+}
