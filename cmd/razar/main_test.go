@@ -1,0 +1,301 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/razar/razar/bus"
+	"github.com/razar/razar/jetstream/bustest"
+)
+
+// razarBin is the razar binary the tests run as real processes.
+var razarBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "razar-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	razarBin = filepath.Join(dir, "razar")
+	build := exec.Command("go", "build", "-race", "-o", razarBin, ".")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build razar:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// home makes a RAZAR home with the given roster, one component "web" whose
+// health is the file web/healed, and the files of extra (path -> content).
+func home(t *testing.T, roster string, extra map[string]string) string {
+	t.Helper()
+	h := t.TempDir()
+	files := map[string]string{
+		"config/razar_ai_agents.json": roster,
+		"config/boot_config.json": `{"components": [{"name": "web", "priority": 1, "command": ["true"], "workdir": "web",
+			"health_check": {"command": ["test", "-f", "healed"]}}]}`,
+		"web/.keep": "",
+	}
+	for k, v := range extra {
+		files[k] = v
+	}
+	for p, content := range files {
+		full := filepath.Join(h, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(content), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return h
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// syncBuf is a bytes.Buffer safe for a process to write while a test reads.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+type proc struct {
+	cmd  *exec.Cmd
+	out  *syncBuf
+	done chan struct{}
+	err  error
+}
+
+// start runs razar with args in home as a real process, stopped at cleanup.
+func start(t *testing.T, h string, env []string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(razarBin, append([]string{"--home", h}, args...)...)
+	cmd.Env = append(os.Environ(), "RAZAR_METRICS_PORT=0", "RAZAR_VERIFY_WINDOW=1s")
+	cmd.Env = append(cmd.Env, env...)
+	p := &proc{cmd: cmd, out: &syncBuf{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.out, p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("razar %v output:\n%s", args, p.out.String())
+		}
+	})
+	return p
+}
+
+// wait waits for the process to exit and returns its exit code.
+func (p *proc) wait(t *testing.T, d time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+	case <-time.After(d):
+		t.Fatalf("%v did not exit within %v; output:\n%s", p.cmd.Args, d, p.out.String())
+	}
+	if p.err == nil {
+		return 0
+	}
+	if ee, ok := p.err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	t.Fatal(p.err)
+	return -1
+}
+
+// boot starts `razar boot` and waits for its bus.
+func boot(t *testing.T, h string, env []string, args ...string) (*proc, string) {
+	t.Helper()
+	_ = os.Remove(filepath.Join(h, "state/nats.url"))
+	p := start(t, h, env, append([]string{"boot"}, args...)...)
+	var url string
+	bustest.Eventually(t, 20*time.Second, func() bool {
+		b, err := os.ReadFile(filepath.Join(h, "state/nats.url"))
+		url = strings.TrimSpace(string(b))
+		return err == nil && url != ""
+	}, "razar boot did not write state/nats.url; output:\n%s", p.out)
+	// The orchestrator answers once it is up.
+	bustest.Eventually(t, 20*time.Second, func() bool {
+		out, err := exec.Command(razarBin, "--home", h, "status", "--json").CombinedOutput()
+		return err == nil && json.Valid(bytes.TrimSpace(out))
+	}, "orchestrator never answered status")
+	return p, url
+}
+
+func jsonLines(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var out []map[string]any
+	for i, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if line == "" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("%s line %d is not JSON: %v: %q", path, i+1, err, line)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+const execRoster = `{"agents": [
+  {"name": "crown", "backend": "builtin"},
+  {"name": "kimicho", "backend": "exec", "command": ["sh", "agents/kimicho.sh"], "timeout": "%s"},
+  {"name": "k2", "display": "K2 Coder", "backend": "exec", "command": ["sh", "agents/fix.sh"], "timeout": "10s"},
+  {"name": "rstar", "backend": "openai", "endpoint": "${RSTAR_ENDPOINT}", "takeover": true}
+]}`
+
+const fixScript = "#!/bin/sh\ncat >/dev/null\ntouch \"$RAZAR_WORKDIR/healed\"\necho '{\"status\": \"fixed\", \"summary\": \"touched healed\"}'\n"
+
+func TestEscalateHealsAndRecords(t *testing.T) {
+	h := home(t, fmt.Sprintf(execRoster, "10s"), map[string]string{
+		"agents/kimicho.sh": "#!/bin/sh\ncat >/dev/null\necho '{\"status\": \"no_fix\", \"summary\": \"nothing here\"}'\n",
+		"agents/fix.sh":     fixScript,
+	})
+	boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
+	esc := start(t, h, nil, "escalate", "web", "--error", "web: down")
+	if code := esc.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("escalate exit %d:\n%s", code, esc.out)
+	}
+	out := esc.out.String()
+	for _, want := range []string{"escalation 1: razar → Crown", "attempt 2 by Kimi-cho: no_fix", "HEALED by K2 Coder"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("escalate output lacks %q:\n%s", want, out)
+		}
+	}
+	inv := filepath.Join(h, "logs/razar_ai_invocations.json")
+	bustest.Eventually(t, 10*time.Second, func() bool { return len(jsonLines(t, inv)) >= 6 }, "invocations file incomplete")
+	for _, rec := range jsonLines(t, inv) {
+		for _, f := range []string{"component", "incident", "agent", "agent_display", "event", "status", "timestamp", "timestamp_iso"} {
+			if _, ok := rec[f]; !ok {
+				t.Errorf("invocation record lacks %q: %v", f, rec)
+			}
+		}
+	}
+	// The trail replays from JetStream.
+	audit, err := exec.Command(razarBin, "--home", h, "audit", "--component", "web").CombinedOutput()
+	if err != nil || !strings.Contains(string(audit), "HEALED") {
+		t.Fatalf("razar audit: %v\n%s", err, audit)
+	}
+}
+
+func TestEscalateFailureExitsOne(t *testing.T) {
+	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"}]}`, nil)
+	boot(t, h, []string{"RAZAR_RSTAR_THRESHOLD=0"}, "--nats-listen", "127.0.0.1:0")
+	esc := start(t, h, nil, "escalate", "web", "--error", "web: address already in use")
+	if code := esc.wait(t, 60*time.Second); code != 1 {
+		t.Fatalf("escalate exit %d, want 1:\n%s", code, esc.out)
+	}
+	if !strings.Contains(esc.out.String(), "port in use") {
+		t.Fatalf("crown's triage missing:\n%s", esc.out)
+	}
+}
+
+func TestBadConfigExitsTwoWithOneLine(t *testing.T) {
+	h := home(t, `{"agents": [{"name": "crown", "backend": "magic"}]}`, nil)
+	p := start(t, h, nil, "boot", "--nats-listen", "127.0.0.1:0")
+	if code := p.wait(t, 20*time.Second); code != 2 {
+		t.Fatalf("exit %d, want 2:\n%s", code, p.out)
+	}
+	out := strings.TrimSpace(p.out.String())
+	if strings.Count(out, "\n") != 0 || !strings.Contains(out, "razar_ai_agents.json") || !strings.Contains(out, "agents[0] (crown).backend") {
+		t.Fatalf("want one line naming file and field, got:\n%s", out)
+	}
+}
+
+func TestCommandsWithoutRazarRunning(t *testing.T) {
+	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"}]}`, nil)
+	p := start(t, h, nil, "status")
+	if code := p.wait(t, 20*time.Second); code != 1 || !strings.Contains(p.out.String(), "not running") {
+		t.Fatalf("status without razar: exit %d:\n%s", code, p.out)
+	}
+}
+
+// TestKillMidIncident SIGKILLs razar while a rung works on an attempt and
+// starts it again on the same store: the incident resumes where it stood,
+// no finished attempt runs again, none is lost.
+func TestKillMidIncident(t *testing.T) {
+	h := home(t, fmt.Sprintf(execRoster, "4s"), map[string]string{
+		// kimicho records each run and then hangs past its deadline.
+		"agents/kimicho.sh": "#!/bin/sh\ncat >/dev/null\necho run >> kimicho.runs\nsleep 30\n",
+		"agents/fix.sh":     fixScript,
+	})
+	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	first, _ := boot(t, h, nil, "--nats-listen", listen)
+	esc := start(t, h, nil, "escalate", "web", "--error", "web: down")
+	bustest.Eventually(t, 30*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(h, "kimicho.runs"))
+		return err == nil
+	}, "kimicho never started")
+	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	first.wait(t, 10*time.Second)
+
+	boot(t, h, nil, "--nats-listen", listen)
+	if code := esc.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("escalate across the restart: exit %d:\n%s", code, esc.out)
+	}
+	runs, _ := os.ReadFile(filepath.Join(h, "kimicho.runs"))
+	if n := strings.Count(string(runs), "run"); n != 1 {
+		t.Fatalf("kimicho's attempt ran %d times, want once", n)
+	}
+	// The record of truth: every attempt once, in order.
+	out, err := exec.Command(razarBin, "--home", h, "audit", "--json", "--component", "web").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var attempts []string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var r bus.AuditRecord
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Event == bus.EventAttempt {
+			attempts = append(attempts, fmt.Sprintf("%d:%s:%s", r.Attempt, r.Agent, r.Outcome))
+		}
+	}
+	if got := strings.Join(attempts, " "); got != "1:crown:no_fix 2:kimicho:timeout 3:k2:healed" {
+		t.Fatalf("attempts after the kill: %s", got)
+	}
+}
+
+var _ = context.Background
