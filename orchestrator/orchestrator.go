@@ -158,6 +158,13 @@ func (o *Orchestrator) Escalate(ctx context.Context, component, failure, cycle s
 	if t, ok := roster.Takeover(); ok {
 		pol.Takeover = t.Name
 	}
+	// Every rung's durable consumer exists before the first attempt, so an
+	// attempt for a rung with no process yet waits on the stream for it.
+	for _, a := range roster.Agents {
+		if err := o.store.EnsureAgentConsumer(ctx, a.Name); err != nil {
+			return "", false, err
+		}
+	}
 	now := time.Now().UTC()
 	rec := &bus.IncidentRecord{
 		ID: newIncidentID(now), Component: component,
