@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"sort"
@@ -23,7 +24,11 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 		if err2 := json.Unmarshal(b, &n); err2 != nil {
 			return fmt.Errorf("want a duration such as \"60s\"")
 		}
-		*d = Duration(n * float64(time.Second))
+		ns := n * float64(time.Second)
+		if ns < 0 || ns >= math.MaxInt64 {
+			return fmt.Errorf("duration %v seconds is negative or too long", n)
+		}
+		*d = Duration(ns)
 		return nil
 	}
 	v, err := time.ParseDuration(s)
@@ -67,7 +72,10 @@ func (h *HealthCheck) UnmarshalJSON(b []byte) error {
 	if len(b) > 0 && b[0] == '[' {
 		var cmd []string
 		if err := json.Unmarshal(b, &cmd); err != nil {
-			return fmt.Errorf("a bare health_check must be an array of strings")
+			return fmt.Errorf("health_check: a bare array must hold strings only")
+		}
+		if len(cmd) == 0 {
+			return fmt.Errorf("health_check: a bare array must not be empty")
 		}
 		*h = HealthCheck{Command: cmd}
 		return nil
@@ -77,7 +85,7 @@ func (h *HealthCheck) UnmarshalJSON(b []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
-		return fmt.Errorf("want {\"command\": [...]}, {\"http\": URL} or {\"tcp\": \"host:port\"}: %v", err)
+		return fmt.Errorf("health_check: want {\"command\": [...]}, {\"http\": URL} or {\"tcp\": \"host:port\"}: %v", err)
 	}
 	*h = HealthCheck(p)
 	n := 0
@@ -87,7 +95,7 @@ func (h *HealthCheck) UnmarshalJSON(b []byte) error {
 		}
 	}
 	if n != 1 {
-		return fmt.Errorf("set exactly one of command, http, tcp (got %d)", n)
+		return fmt.Errorf("health_check: set exactly one of command, http, tcp (got %d)", n)
 	}
 	return nil
 }
@@ -139,6 +147,7 @@ func ParseBootConfig(file string, data []byte) (*BootConfig, error) {
 		field := fmt.Sprintf("components[%d]", i)
 		var c Component
 		if err := strictDecode(raw, &c); err != nil {
+			field += nameHint(raw)
 			return nil, &ConfigError{File: file, Field: field, Msg: err.Error(), Fix: "see CONTRACT section 2 for the component fields"}
 		}
 		if c.Name != "" {
@@ -275,6 +284,7 @@ func ParseRoster(file string, data []byte) (*Roster, error) {
 		field := fmt.Sprintf("agents[%d]", i)
 		var a AgentEntry
 		if err := strictDecode(raw, &a); err != nil {
+			field += strings.ToLower(nameHint(raw))
 			return nil, &ConfigError{File: file, Field: field, Msg: err.Error(), Fix: "see CONTRACT section 2 for the agent fields"}
 		}
 		a.Name = strings.ToLower(a.Name)
@@ -393,6 +403,18 @@ func strictDecode(data []byte, v any) error {
 		return errors.New("trailing data after the JSON document")
 	}
 	return nil
+}
+
+// nameHint is " (name)" for an entry that failed strict decoding but still
+// has a string name, so the error says which entry is wrong; else "".
+func nameHint(raw json.RawMessage) string {
+	var n struct {
+		Name string `json:"name"`
+	}
+	if json.Unmarshal(raw, &n) != nil || n.Name == "" {
+		return ""
+	}
+	return " (" + n.Name + ")"
 }
 
 func errText(err error) string {

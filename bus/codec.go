@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/razar/razar"
 )
@@ -32,7 +33,9 @@ func Decode(data []byte, p Payload) error {
 	if err := json.Unmarshal(data, p); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
-			return &razar.DecodeError{Type: p.Kind(), Field: te.Field, Err: fmt.Errorf("want %s, got %s", te.Type, te.Value)}
+			// The version lives in the embedded versioned struct, which
+			// encoding/json names in the path; on the wire it is just "v".
+			return &razar.DecodeError{Type: p.Kind(), Field: strings.TrimPrefix(te.Field, "versioned."), Err: fmt.Errorf("want %s, got %s", te.Type, te.Value)}
 		}
 		var se *json.SyntaxError
 		if errors.As(err, &se) {
@@ -45,7 +48,7 @@ func Decode(data []byte, p Payload) error {
 		if _, ok := p.(*LifecycleRequest); !ok {
 			return &razar.DecodeError{Type: p.Kind(), Field: "v", Err: fmt.Errorf("missing: set \"v\": %d", Version)}
 		}
-	case v > Version:
+	case v < 0 || v > Version:
 		return &razar.DecodeError{Type: p.Kind(), Field: "v", Err: fmt.Errorf("%w %d: this build reads %d", errVersion, v, Version)}
 	}
 	if err := p.Check(); err != nil {

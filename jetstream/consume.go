@@ -214,3 +214,17 @@ func (s *Store) Scan(ctx context.Context, filter string, since time.Time, follow
 		}
 	}
 }
+
+// Drained reports whether a durable consumer has delivered and had acked
+// every message stored for it so far.
+func (s *Store) Drained(ctx context.Context, durable string) (bool, error) {
+	c, err := s.stream.Consumer(ctx, durable)
+	if err != nil {
+		return false, err
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return false, err
+	}
+	return info.NumPending == 0 && info.NumAckPending == 0, nil
+}

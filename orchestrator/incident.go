@@ -104,6 +104,7 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 	if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
 		return err
 	}
+	o.setRung(rec.ID, step.Rung)
 	if handOver {
 		if from == "" {
 			from = "razar"
@@ -291,7 +292,7 @@ func (o *Orchestrator) ready(ctx context.Context, rung string) error {
 		return nil
 	}
 	if !st.Ready {
-		return fmt.Errorf("%w: %s", razar.ErrRungUnavailable, st.Reason)
+		return errors.New(st.Reason)
 	}
 	return nil
 }

@@ -142,12 +142,6 @@ func (l *Lifecycle) verbs() []bus.Verb {
 	return out
 }
 
-// StatusView is the data of a status reply.
-type StatusView struct {
-	Incidents []*bus.IncidentRecord `json:"incidents"`
-	Agents    []*bus.AgentStatus    `json:"agents,omitempty"`
-}
-
 // Register adds the orchestrator's verbs (escalate, abort, status) to l.
 func (o *Orchestrator) Register(l *Lifecycle) {
 	l.Handle(bus.VerbEscalate, func(ctx context.Context, component string, req *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
@@ -168,7 +162,12 @@ func (o *Orchestrator) Register(l *Lifecycle) {
 		id, err := o.Abort(ctx, component, req.Actor)
 		return &bus.LifecycleReply{Incident: id, Message: "incident aborted"}, err
 	})
-	l.Handle(bus.VerbStatus, func(ctx context.Context, component string, _ *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
+	l.Handle(bus.VerbStatus, o.statusHandler())
+}
+
+// statusHandler answers status with incidents and rungs.
+func (o *Orchestrator) statusHandler() VerbHandler {
+	return func(ctx context.Context, component string, _ *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
 		recs, err := o.Incidents(ctx)
 		if err != nil {
 			return nil, err
@@ -194,5 +193,5 @@ func (o *Orchestrator) Register(l *Lifecycle) {
 			return nil, err
 		}
 		return &bus.LifecycleReply{Data: data}, nil
-	})
+	}
 }

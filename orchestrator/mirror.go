@@ -50,9 +50,28 @@ func NewMirror(store *jetstream.Store, home string, log zerolog.Logger) *Mirror 
 	return &Mirror{store: store, home: home, log: log, last: map[string]uint64{}}
 }
 
+// MirrorConsumer is the durable consumer the log mirror reads.
+const MirrorConsumer = "razar_mirror"
+
+// Flush waits, at most timeout, until every record stored so far is in the
+// files: a clean shutdown leaves logs/ complete.
+func (m *Mirror) Flush(timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		if done, err := m.store.Drained(ctx, MirrorConsumer); err != nil || done {
+			return
+		}
+		if !sleepCtx(ctx, 20*time.Millisecond) {
+			m.log.Warn().Msg("log mirror still behind at shutdown; the rest is mirrored at the next start")
+			return
+		}
+	}
+}
+
 // Run mirrors records until ctx ends.
 func (m *Mirror) Run(ctx context.Context) error {
-	return m.store.Consume(ctx, jetstream.ConsumerConfig{Durable: "razar_mirror", Filter: bus.AuditAll}, func(_ context.Context, d *jetstream.Delivery) {
+	return m.store.Consume(ctx, jetstream.ConsumerConfig{Durable: MirrorConsumer, Filter: bus.AuditAll}, func(_ context.Context, d *jetstream.Delivery) {
 		var rec bus.AuditRecord
 		if err := bus.Decode(d.Data, &rec); err != nil {
 			m.log.Warn().Err(err).Str("subject", d.Subject).Uint64("seq", d.Seq).Msg("dropped a malformed audit record")

@@ -68,7 +68,27 @@ type Orchestrator struct {
 
 type runner struct {
 	component string
+	rung      string // the rung holding the pending attempt
 	cancel    context.CancelFunc
+}
+
+// runningIncidents returns the incidents this orchestrator works on now.
+func (o *Orchestrator) runningIncidents() map[string]runner {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	out := make(map[string]runner, len(o.running))
+	for id, r := range o.running {
+		out[id] = runner{component: r.component, rung: r.rung}
+	}
+	return out
+}
+
+func (o *Orchestrator) setRung(id, rung string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if r, ok := o.running[id]; ok {
+		r.rung = rung
+	}
 }
 
 // New validates cfg and returns an orchestrator. Errors wrap razar.ErrInvalidConfig.

@@ -81,6 +81,10 @@ func (c *cli) boot(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	probeInterval, err := c.envDuration("RAZAR_HEALTH_PROBE_INTERVAL", 30*time.Second)
+	if err != nil {
+		return err
+	}
 	// Read both config files before starting anything: a bad file is exit 2
 	// with a line that names it, not a half-started mesh.
 	if _, err := razar.LoadBootConfig(f.config); err != nil {
@@ -169,8 +173,19 @@ func (c *cli) boot(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	sup, err := orchestrator.NewSupervisor(store, orch, orchestrator.SupervisorConfig{
+		Home:          c.home,
+		Components:    func() (*razar.BootConfig, error) { return loadBoot(f.config, c.home) },
+		Retries:       f.retries,
+		ProbeInterval: probeInterval,
+		Log:           log.With().Str("subsystem", "supervisor").Logger(),
+	})
+	if err != nil {
+		return err
+	}
 	lc := orchestrator.NewLifecycle(store, log.With().Str("subsystem", "lifecycle").Logger())
 	orch.Register(lc)
+	sup.Register(lc)
 	mirror := orchestrator.NewMirror(store, c.home, log.With().Str("subsystem", "mirror").Logger())
 
 	g, gctx := errgroup.WithContext(orchCtx)
@@ -195,15 +210,36 @@ func (c *cli) boot(ctx context.Context, args []string) error {
 		Bool("long_task", f.longTask).Str("agents", f.agentsMode).Int("rungs", len(roster.Agents)).Str("home", c.home).Msg("RAZAR is up")
 
 	var runErr error
-	select {
-	case <-ctx.Done():
-	case <-gctx.Done():
+	bootErr := sup.Boot(ctx)
+	switch {
+	case bootErr == nil:
+	case errors.Is(bootErr, orchestrator.ErrBootHalted):
+		runErr = failed("%v", bootErr)
+		log.Error().Msg("boot halted: the quarantined component and the escalation history are in logs/; fix it, then `razar release <component>` and `razar start <component>`")
+	case ctx.Err() != nil:
+	default:
+		runErr = failed("boot: %v", bootErr)
+		log.Error().Err(bootErr).Msg("boot cycle failed")
 	}
-	log.Info().Msg("shutting down: rungs, orchestrator, bus")
+	if !f.once && ctx.Err() == nil {
+		supCtx, stopSup := context.WithCancel(ctx)
+		supDone := make(chan struct{})
+		go func() { defer close(supDone); sup.Supervise(supCtx) }()
+		select {
+		case <-ctx.Done():
+		case <-gctx.Done():
+		}
+		stopSup()
+		<-supDone
+		runErr = nil
+	}
+	log.Info().Msg("shutting down: components, rungs, orchestrator, bus")
+	sup.Close()
 	stopAgents()
 	agentWG.Wait()
+	mirror.Flush(5 * time.Second)
 	stopOrch()
-	if err := g.Wait(); err != nil {
+	if err := g.Wait(); err != nil && runErr == nil {
 		runErr = failed("%v", err)
 	}
 	return runErr

@@ -239,27 +239,38 @@ func firstLine(s string) string {
 	return s
 }
 
-// abort asks the orchestrator to abort a component's open incident.
-func (c *cli) abort(ctx context.Context, args []string) error {
-	fs := c.newFlags("abort")
+// lifecycle sends one lifecycle verb about one component and prints the
+// orchestrator's confirmation.
+func (c *cli) lifecycle(ctx context.Context, verb bus.Verb, args []string) error {
+	fs := c.newFlags(string(verb))
 	natsURL := fs.String("nats", "", "NATS `URL`")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
-		return usageErr("usage: razar abort <component>")
+		return usageErr("usage: razar %s <component>", verb)
+	}
+	if err := razar.ValidName(pos[0]); err != nil {
+		return usageErr("component: %v", err)
 	}
 	nc, err := c.connect(ctx, *natsURL, "razar-cli", c.cliLogger())
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	rep, err := bus.Command(ctx, nc, bus.VerbAbort, pos[0], &bus.LifecycleRequest{Actor: c.actor()})
+	// start and restart wait for the component's start grace and probe.
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	rep, err := bus.Command(cctx, nc, verb, pos[0], &bus.LifecycleRequest{Actor: c.actor()})
 	if err != nil {
 		return failed("%v", err)
 	}
-	fmt.Fprintf(c.stdout, "%s: %s %s\n", rep.Component, rep.Message, rep.Incident)
+	msg := rep.Message
+	if rep.Incident != "" {
+		msg += " " + rep.Incident
+	}
+	fmt.Fprintf(c.stdout, "%s: %s\n", rep.Component, msg)
 	return nil
 }
 

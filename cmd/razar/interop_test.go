@@ -49,6 +49,7 @@ func TestNatsCLIPlaysARung(t *testing.T) {
 	defer func() { cancel(); _ = sub.Wait() }()
 	bustest.Eventually(t, 10*time.Second, func() bool { return strings.Contains(subOut.String(), "Subscribing") }, "nats sub did not start: %s", subOut)
 
+	breakWeb(t, h)
 	esc := start(t, h, nil, "escalate", "web", "--error", "web: down")
 
 	// The rung, played by the CLI: take the attempt from agent_k2.
@@ -63,7 +64,7 @@ func TestNatsCLIPlaysARung(t *testing.T) {
 	if msg.Component != "web" || msg.Attempt != 1 || msg.Rung != "k2" || msg.Error != "web: down" {
 		t.Fatalf("escalation %+v", msg)
 	}
-	if err := os.WriteFile(filepath.Join(h, "web", "healed"), nil, 0o644); err != nil {
+	if err := os.Remove(filepath.Join(h, "web", "broken")); err != nil {
 		t.Fatal(err)
 	}
 	result := fmt.Sprintf(`{"v":1,"incident":%q,"attempt":%d,"rung":"k2","status":"fixed","summary":"fixed from the nats CLI"}`, msg.Incident, msg.Attempt)
@@ -129,6 +130,7 @@ func TestGarbageOnEverySubject(t *testing.T) {
 	default:
 	}
 	// The mesh still heals.
+	breakWeb(t, h)
 	esc := start(t, h, nil, "escalate", "web", "--error", "web: down")
 	if code := esc.wait(t, 60*time.Second); code != 0 {
 		t.Fatalf("escalate after garbage: exit %d:\n%s", code, esc.out)

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/bus"
 )
 
 const usage = `razar: a self-healing orchestrator with an escalation ladder of repair agents.
@@ -21,12 +22,16 @@ const usage = `razar: a self-healing orchestrator with an escalation ladder of r
 Usage: razar [--home DIR] <command> [flags]
 
 Commands:
-  boot            run the bus, the in-process rungs and the orchestrator
+  boot            boot the components, run the bus, the rungs and the orchestrator
   agent <name>    run one rung as its own process
   escalate <component> --error TEXT
                   open an incident by hand and follow it; exit 0 healed, 1 failed
+  stop|start|restart <component>
+                  command a component through the running orchestrator
   abort <component>
                   abort the component's open incident
+  release <component>
+                  lift a component's quarantine (then start it)
   status [<component>] [--json]
                   incidents and rungs, from the running orchestrator
   audit [--since 1h|RFC3339] [--component C] [--incident ID] [--json]
@@ -102,8 +107,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return env.agent(ctx, rest)
 	case "escalate":
 		return env.escalate(ctx, rest)
-	case "abort":
-		return env.abort(ctx, rest)
+	case "stop", "start", "restart", "abort", "release":
+		return env.lifecycle(ctx, bus.Verb(cmd), rest)
 	case "status":
 		return env.status(ctx, rest)
 	case "audit":

@@ -40,15 +40,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// home makes a RAZAR home with the given roster, one component "web" whose
-// health is the file web/healed, and the files of extra (path -> content).
+// home makes a RAZAR home with the given roster, one component "web" that is
+// healthy unless the file web/broken exists, and the files of extra.
 func home(t *testing.T, roster string, extra map[string]string) string {
 	t.Helper()
 	h := t.TempDir()
 	files := map[string]string{
 		"config/razar_ai_agents.json": roster,
-		"config/boot_config.json": `{"components": [{"name": "web", "priority": 1, "command": ["true"], "workdir": "web",
-			"health_check": {"command": ["test", "-f", "healed"]}}]}`,
+		"config/boot_config.json": `{"components": [{"name": "web", "priority": 1, "command": ["sleep", "600"], "workdir": "web",
+			"start_grace": "200ms", "health_check": {"command": ["sh", "-c", "test ! -f broken"]}}]}`,
 		"web/.keep": "",
 	}
 	for k, v := range extra {
@@ -183,7 +183,15 @@ const execRoster = `{"agents": [
   {"name": "rstar", "backend": "openai", "endpoint": "${RSTAR_ENDPOINT}", "takeover": true}
 ]}`
 
-const fixScript = "#!/bin/sh\ncat >/dev/null\ntouch \"$RAZAR_WORKDIR/healed\"\necho '{\"status\": \"fixed\", \"summary\": \"touched healed\"}'\n"
+const fixScript = "#!/bin/sh\ncat >/dev/null\nrm -f \"$RAZAR_WORKDIR/broken\"\necho '{\"status\": \"fixed\", \"summary\": \"removed broken\"}'\n"
+
+// breakWeb makes the web component's health check fail.
+func breakWeb(t *testing.T, h string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(h, "web", "broken"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
 
 func TestEscalateHealsAndRecords(t *testing.T) {
 	h := home(t, fmt.Sprintf(execRoster, "10s"), map[string]string{
@@ -191,6 +199,7 @@ func TestEscalateHealsAndRecords(t *testing.T) {
 		"agents/fix.sh":     fixScript,
 	})
 	boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
+	breakWeb(t, h)
 	esc := start(t, h, nil, "escalate", "web", "--error", "web: down")
 	if code := esc.wait(t, 60*time.Second); code != 0 {
 		t.Fatalf("escalate exit %d:\n%s", code, esc.out)
@@ -220,6 +229,7 @@ func TestEscalateHealsAndRecords(t *testing.T) {
 func TestEscalateFailureExitsOne(t *testing.T) {
 	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"}]}`, nil)
 	boot(t, h, []string{"RAZAR_RSTAR_THRESHOLD=0"}, "--nats-listen", "127.0.0.1:0")
+	breakWeb(t, h)
 	esc := start(t, h, nil, "escalate", "web", "--error", "web: address already in use")
 	if code := esc.wait(t, 60*time.Second); code != 1 {
 		t.Fatalf("escalate exit %d, want 1:\n%s", code, esc.out)
@@ -260,6 +270,7 @@ func TestKillMidIncident(t *testing.T) {
 	})
 	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	first, _ := boot(t, h, nil, "--nats-listen", listen)
+	breakWeb(t, h)
 	esc := start(t, h, nil, "escalate", "web", "--error", "web: down")
 	bustest.Eventually(t, 30*time.Second, func() bool {
 		_, err := os.Stat(filepath.Join(h, "kimicho.runs"))

@@ -1,0 +1,54 @@
+package orchestrator
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/razar/razar/bus"
+	"github.com/razar/razar/jetstream"
+)
+
+// Roster files, relative to the RAZAR home.
+const (
+	RosterFile     = "config/razar_ai_agents.json"
+	RosterSnapshot = "config/razar_ai_agents.bak"
+)
+
+// snapshotRoster copies the roster to its .bak snapshot, atomically, at the
+// start of a boot cycle, and records it.
+func (s *Supervisor) snapshotRoster(ctx context.Context) error {
+	src := filepath.Join(s.cfg.Home, RosterFile)
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("snapshot roster: %w", err)
+	}
+	if err := jetstream.WriteFileAtomic(filepath.Join(s.cfg.Home, RosterSnapshot), data, 0o644); err != nil {
+		return fmt.Errorf("snapshot roster: %w", err)
+	}
+	s.orch.audit(ctx, &bus.AuditRecord{Event: "snapshot", Component: SystemComponent, Message: "roster snapshot taken: " + RosterSnapshot}, "")
+	s.log.Info().Str("snapshot", RosterSnapshot).Msg("roster snapshot taken for this boot cycle")
+	return nil
+}
+
+// restoreRoster puts the snapshot back, byte for byte, and tells every rung
+// to drop its cached config.
+func (s *Supervisor) restoreRoster(ctx context.Context) error {
+	snap := filepath.Join(s.cfg.Home, RosterSnapshot)
+	data, err := os.ReadFile(snap)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", snap, err)
+	}
+	dst := filepath.Join(s.cfg.Home, RosterFile)
+	if cur, err := os.ReadFile(dst); err != nil || !bytes.Equal(cur, data) {
+		if err := jetstream.WriteFileAtomic(dst, data, 0o644); err != nil {
+			return fmt.Errorf("restore %s: %w", dst, err)
+		}
+	}
+	_ = s.store.Conn().Publish(bus.AgentsReload, nil)
+	s.orch.audit(ctx, &bus.AuditRecord{Event: "restore", Component: SystemComponent, Message: "roster restored from " + RosterSnapshot}, "")
+	s.log.Warn().Str("snapshot", RosterSnapshot).Msg("roster restored from the boot snapshot")
+	return nil
+}
