@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"gopkg.in/natefinch/lumberjack.v2"
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
@@ -69,7 +68,8 @@ type SupervisorConfig struct {
 	// Sleep waits d or until ctx ends, reporting whether d passed; tests
 	// inject a clock here. Default a real timer.
 	Sleep func(ctx context.Context, d time.Duration) bool
-	// LogMaxMB bounds each logs/components/<name>.log (one rotated copy kept). Default 10.
+	// LogMaxMB bounds each logs/components/<name>.log; one rotated copy,
+	// <name>.log.1, is kept. Default 10.
 	LogMaxMB int
 	Alerts   *Alerter
 	Log      zerolog.Logger
@@ -252,7 +252,11 @@ func (s *Supervisor) startAndCheck(ctx context.Context, name string) error {
 	if old != nil {
 		old.stop(s.cfg.StopGrace)
 	}
-	out := &lumberjack.Logger{Filename: s.componentLog(name), MaxSize: s.cfg.LogMaxMB, MaxBackups: 1}
+	out, err := openBoundedLog(s.componentLog(name), int64(s.cfg.LogMaxMB)<<20)
+	if err != nil {
+		s.setStatus(name, StatusFailed, err.Error())
+		return err
+	}
 	p, err := launch(spec, out)
 	if err != nil {
 		s.setStatus(name, StatusFailed, err.Error())
