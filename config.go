@@ -141,7 +141,8 @@ func ParseBootConfig(file string, data []byte) (*BootConfig, error) {
 	if top.Components == nil {
 		return nil, &ConfigError{File: file, Field: "components", Msg: "missing", Fix: `add "components": [...]`}
 	}
-	cfg := &BootConfig{}
+	// Not nil, so an accepted empty list writes back as [] rather than null.
+	cfg := &BootConfig{Components: []Component{}}
 	seen := map[string]int{}
 	for i, raw := range top.Components {
 		field := fmt.Sprintf("components[%d]", i)

@@ -200,6 +200,17 @@ func TestParseBootConfigValid(t *testing.T) {
 	}
 }
 
+func TestParseBootConfigEmptyList(t *testing.T) {
+	cfg, err := ParseBootConfig("b.json", []byte(`{"components": []}`))
+	if err != nil {
+		t.Fatalf("ParseBootConfig: %v", err)
+	}
+	b, err := json.Marshal(cfg)
+	if err != nil || string(b) != `{"components":[]}` {
+		t.Errorf("empty config writes back as %s, %v; want {\"components\":[]}", b, err)
+	}
+}
+
 func TestHealthCheckKind(t *testing.T) {
 	tests := []struct {
 		input string
@@ -790,6 +801,9 @@ func FuzzParseBootConfig(f *testing.F) {
 	f.Add([]byte(`{"components": [{"name": "a", "command": ["./a"], "health_check": {"tcp": "h:1", "timeout": "1s"}}, {"name": "a", "command": ["x"]}]}`))
 	f.Add([]byte(`{"components": [{"name": "Web", "command": []}]}`))
 	f.Add([]byte(`{"components": null}`))
+	// Found by the fuzzer: an accepted empty list wrote back as null, which
+	// the parser then rejected.
+	f.Add([]byte(`{"Components":[]}`))
 	f.Add([]byte(``))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := ParseBootConfig("fuzz.json", data)

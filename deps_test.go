@@ -1,0 +1,236 @@
+package razar_test
+
+import (
+	"bytes"
+	"os/exec"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// The layering of STYLE.md ("The house"), kept true by go list -deps
+// (after tailscale's cmd/tailscaled/deps_test.go).
+
+const (
+	mod         = "github.com/razar/razar"
+	natsGo      = "github.com/nats-io/nats.go"
+	natsGoJS    = "github.com/nats-io/nats.go/jetstream"
+	natsServer  = "github.com/nats-io/nats-server"
+	zerolog     = "github.com/rs/zerolog"
+	pkgBus      = mod + "/bus"
+	pkgJS       = mod + "/jetstream"
+	pkgOrch     = mod + "/orchestrator"
+	pkgAgents   = mod + "/agents"
+	agentsTree  = pkgAgents + "/..."
+	natsSrvTree = natsServer + "/..."
+)
+
+// rungs are the rung packages; no rung imports another.
+var rungs = []string{"crown", "kimicho", "k2", "airstar", "rstar"}
+
+// depRule says what one package may depend on.
+type depRule struct {
+	pkg        string
+	stdlibOnly bool     // no dependency outside the standard library
+	allow      []string // if set, the only non-stdlib packages pkg itself may import
+	forbid     []string // import paths; "x/..." means x and everything under it
+	// via are packages pkg may import whose own dependencies are pinned by
+	// their own rule: the walk does not go through them.
+	via []string
+}
+
+// graph is an import graph: package -> its direct imports.
+type graph map[string][]string
+
+// matches reports whether path is pattern, or under it for "x/...".
+func matches(pattern, path string) bool {
+	if base, ok := strings.CutSuffix(pattern, "/..."); ok {
+		return path == base || strings.HasPrefix(path, base+"/")
+	}
+	return path == pattern
+}
+
+// isStd reports whether path is a standard-library import path: no dot in
+// its first element.
+func isStd(path string) bool {
+	first, _, _ := strings.Cut(path, "/")
+	return !strings.Contains(first, ".")
+}
+
+// violations walks g from r.pkg and returns one line per forbidden
+// dependency, with the import chain that reaches it.
+func (r depRule) violations(g graph) []string {
+	var out []string
+	for _, imp := range g[r.pkg] {
+		if len(r.allow) > 0 && !isStd(imp) && !slices.Contains(r.allow, imp) {
+			out = append(out, r.pkg+" imports "+imp+", which is not one of "+strings.Join(r.allow, ", "))
+		}
+	}
+	parent := map[string]string{r.pkg: ""}
+	queue := []string{r.pkg}
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		if p != r.pkg {
+			why := ""
+			if r.stdlibOnly && !isStd(p) && !matches(r.pkg, p) {
+				why = "outside the standard library"
+			}
+			for _, f := range r.forbid {
+				if matches(f, p) {
+					why = "forbidden (" + f + ")"
+				}
+			}
+			if why != "" {
+				chain := []string{p}
+				for q := parent[p]; q != ""; q = parent[q] {
+					chain = append(chain, q)
+				}
+				slices.Reverse(chain)
+				out = append(out, p+" is "+why+": "+strings.Join(chain, " -> "))
+			}
+			if slices.Contains(r.via, p) {
+				continue
+			}
+		}
+		for _, imp := range g[p] {
+			if _, seen := parent[imp]; !seen {
+				parent[imp] = p
+				queue = append(queue, imp)
+			}
+		}
+	}
+	return out
+}
+
+// goList runs the go command at the module root (where this file lives).
+func goList(t *testing.T, args ...string) []byte {
+	t.Helper()
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skipf("go command not found: %v", err)
+	}
+	cmd := exec.Command("go", append([]string{"list"}, args...)...)
+	cmd.Dir = "."
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return out
+}
+
+// depGraph is the import graph of pkg and everything it depends on.
+func depGraph(t *testing.T, pkg string) graph {
+	t.Helper()
+	out := goList(t, "-deps", "-f", "{{.ImportPath}}{{range .Imports}} {{.}}{{end}}", pkg)
+	g := graph{}
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		if len(f) > 0 {
+			g[f[0]] = f[1:]
+		}
+	}
+	if _, ok := g[pkg]; !ok {
+		t.Fatalf("go list -deps %s did not list %s itself", pkg, pkg)
+	}
+	return g
+}
+
+func depRules(t *testing.T) []depRule {
+	rules := []depRule{
+		{pkg: mod, stdlibOnly: true},
+		{
+			pkg:    pkgBus,
+			allow:  []string{mod, natsGo, zerolog},
+			forbid: []string{pkgJS + "/...", pkgOrch + "/...", agentsTree, natsGoJS + "/...", natsSrvTree},
+		},
+		{pkg: pkgJS, forbid: []string{pkgOrch + "/...", agentsTree}},
+		{
+			pkg:    pkgOrch,
+			forbid: []string{agentsTree, natsSrvTree},
+			// The orchestrator may use jetstream, the one package that embeds
+			// nats-server; its subtest pins jetstream's own dependencies.
+			via: []string{pkgJS},
+		},
+	}
+	// Every package under agents/, so a new one is covered the day it appears.
+	listed := strings.Fields(string(goList(t, "./agents/...")))
+	for _, r := range rungs {
+		if !slices.Contains(listed, pkgAgents+"/"+r) {
+			t.Errorf("rung package %s/%s is missing from go list ./agents/...", pkgAgents, r)
+		}
+	}
+	for _, p := range listed {
+		rule := depRule{pkg: p, forbid: []string{pkgOrch + "/..."}}
+		// A rung (and anything under it) must not import another rung.
+		self, _, _ := strings.Cut(strings.TrimPrefix(p, pkgAgents+"/"), "/")
+		if p != pkgAgents && slices.Contains(rungs, self) {
+			for _, r := range rungs {
+				if r != self {
+					rule.forbid = append(rule.forbid, pkgAgents+"/"+r+"/...")
+				}
+			}
+		}
+		rules = append(rules, rule)
+	}
+	return rules
+}
+
+func TestDeps(t *testing.T) {
+	for _, r := range depRules(t) {
+		name := strings.TrimPrefix(r.pkg, mod+"/")
+		if r.pkg == mod {
+			name = "razar"
+		}
+		t.Run(name, func(t *testing.T) {
+			for _, v := range r.violations(depGraph(t, r.pkg)) {
+				t.Error(v)
+			}
+		})
+	}
+}
+
+// TestDepRuleCatches runs the rules on made-up graphs, so TestDeps is known
+// to fail when the layering breaks.
+func TestDepRuleCatches(t *testing.T) {
+	orch := depRule{pkg: pkgOrch, forbid: []string{agentsTree, natsSrvTree}, via: []string{pkgJS}}
+	bus := depRule{pkg: pkgBus, allow: []string{mod, natsGo, zerolog}, forbid: []string{natsGoJS + "/..."}}
+	tests := []struct {
+		name string
+		rule depRule
+		g    graph
+		want int // violations
+	}{
+		{"stdlib only", depRule{pkg: mod, stdlibOnly: true}, graph{mod: {"fmt", "encoding/json"}}, 0},
+		{"stdlib only breached", depRule{pkg: mod, stdlibOnly: true}, graph{mod: {"fmt", zerolog}}, 1},
+		{"stdlib only breached deep", depRule{pkg: mod, stdlibOnly: true}, graph{mod: {"fmt"}, "fmt": {"golang.org/x/sys/unix"}}, 1},
+		{"nats-server through jetstream", orch, graph{pkgOrch: {pkgJS, mod}, pkgJS: {natsServer + "/v2/server"}}, 0},
+		{"nats-server directly", orch, graph{pkgOrch: {natsServer + "/v2/server"}}, 1},
+		{"nats-server through another package", orch, graph{pkgOrch: {mod + "/x"}, mod + "/x": {natsServer + "/v2/server"}}, 1},
+		{"rung", orch, graph{pkgOrch: {pkgAgents + "/k2"}, pkgAgents + "/k2": {pkgAgents}}, 2},
+		{"bus allowed", bus, graph{pkgBus: {mod, natsGo, zerolog, "fmt"}, natsGo: {"github.com/nats-io/nkeys"}}, 0},
+		{"bus extra import", bus, graph{pkgBus: {mod, "github.com/prometheus/client_golang/prometheus"}}, 1},
+		{"bus jetstream API", bus, graph{pkgBus: {natsGo}, natsGo: {natsGoJS}}, 1},
+	}
+	for _, tt := range tests {
+		if got := tt.rule.violations(tt.g); len(got) != tt.want {
+			t.Errorf("%s: %d violations, want %d: %q", tt.name, len(got), tt.want, got)
+		}
+	}
+	for _, tt := range []struct {
+		pattern, path string
+		want          bool
+	}{
+		{agentsTree, pkgAgents, true},
+		{agentsTree, pkgAgents + "/k2", true},
+		{agentsTree, mod + "/agentsx", false},
+		{natsSrvTree, natsServer + "/v2/server", true},
+		{natsGoJS + "/...", natsGo, false},
+		{pkgJS, pkgJS + "/bustest", false},
+	} {
+		if got := matches(tt.pattern, tt.path); got != tt.want {
+			t.Errorf("matches(%q, %q) = %v, want %v", tt.pattern, tt.path, got, tt.want)
+		}
+	}
+}
