@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -18,25 +19,29 @@ type Duration time.Duration
 
 // UnmarshalJSON accepts "90s", "2m" or a number of seconds.
 func (d *Duration) UnmarshalJSON(b []byte) error {
+	// A *json.UnmarshalTypeError makes encoding/json name the field.
+	bad := func(what string) error {
+		return &json.UnmarshalTypeError{Value: what, Type: reflect.TypeOf(time.Duration(0))}
+	}
 	var s string
 	if err := json.Unmarshal(b, &s); err != nil {
 		var n float64
 		if err2 := json.Unmarshal(b, &n); err2 != nil {
-			return fmt.Errorf("want a duration such as \"60s\"")
+			return bad(string(b) + ` (use a duration such as "60s")`)
 		}
 		ns := n * float64(time.Second)
 		if ns < 0 || ns >= math.MaxInt64 {
-			return fmt.Errorf("duration %v seconds is negative or too long", n)
+			return bad(fmt.Sprintf("%v seconds (negative or too long)", n))
 		}
 		*d = Duration(ns)
 		return nil
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return fmt.Errorf("want a duration such as \"60s\", got %q", s)
+		return bad(fmt.Sprintf(`%q (use a duration such as "60s")`, s))
 	}
 	if v < 0 {
-		return fmt.Errorf("duration %q is negative", s)
+		return bad(fmt.Sprintf("%q (negative)", s))
 	}
 	*d = Duration(v)
 	return nil

@@ -316,7 +316,7 @@ func TestParseBootConfigErrors(t *testing.T) {
 		{"health_check bad timeout", comp(`, "health_check": {"http": "http://h/", "timeout": "soon"}`), "components[0] (web)", []string{"health_check", `"soon"`}},
 		{"approval unknown", comp(`, "approval": "maybe"`), "components[0] (web).approval", []string{`"maybe"`, "auto or manual"}},
 		{"approval wrong case", comp(`, "approval": "Manual"`), "components[0] (web).approval", nil},
-		{"start_grace not a duration", comp(`, "start_grace": "soon"`), "components[0] (web)", []string{`"soon"`}},
+		{"start_grace not a duration", comp(`, "start_grace": "soon"`), "components[0] (web)", []string{`"soon"`, `"start_grace"`}},
 		{"start_grace negative string", comp(`, "start_grace": "-1s"`), "components[0] (web)", []string{"negative"}},
 		{"start_grace negative number", comp(`, "start_grace": -5`), "components[0] (web)", []string{"negative"}},
 		{"start_grace overflows", comp(`, "start_grace": 1e300`), "components[0] (web)", nil},

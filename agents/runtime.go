@@ -19,7 +19,8 @@ import (
 
 // Loader builds a rung's backend from the current roster and environment. It
 // is called at start and again on every razar.agents.reload; an error means
-// the rung cannot run (it answers nothing and reports itself not ready).
+// the rung cannot run: it reports itself not ready (so the orchestrator
+// skips it), and answers any attempt that still reaches it with status error.
 type Loader func(ctx context.Context) (razar.Agent, error)
 
 // Config configures one rung's runtime.

@@ -1,7 +1,7 @@
 package bus
 
 import (
-	"fmt"
+	"strconv"
 	"unicode/utf8"
 )
 
@@ -17,25 +17,51 @@ const (
 )
 
 // Clip shortens s to at most max bytes, keeping its head and tail around a
-// visible marker that says how much was cut. s is returned as is when it fits.
+// visible marker, "…[razar: cut N bytes]…", where N is exactly what was
+// removed. s is returned as is when it fits; a cut never splits a UTF-8
+// sequence. With max too small for the marker, s is truncated without one.
 func Clip(s string, max int) string {
 	if len(s) <= max {
 		return s
 	}
-	marker := fmt.Sprintf("\n…[razar: cut %d bytes]…\n", len(s)-max)
-	if max <= len(marker)+2 {
-		return marker
+	if max <= 0 {
+		return ""
 	}
-	keep := max - len(marker)
-	head := keep * 2 / 3
-	tail := keep - head
-	h := s[:head]
-	for len(h) > 0 && !utf8.ValidString(h) {
-		h = h[:len(h)-1]
+	// The marker's length depends on N, and N on the marker's length:
+	// settle it with the widest N possible.
+	markerLen := len(clipMarker(len(s)))
+	keep := max - markerLen
+	if keep < 8 {
+		return cutAt(s, max)
 	}
-	t := s[len(s)-tail:]
-	for len(t) > 0 && !utf8.ValidString(t) {
-		t = t[1:]
+	head := cutAt(s, keep*2/3)
+	tail := tailFrom(s, keep-len(head))
+	return head + clipMarker(len(s)-len(head)-len(tail)) + tail
+}
+
+func clipMarker(n int) string { return "\n…[razar: cut " + strconv.Itoa(n) + " bytes]…\n" }
+
+// cutAt returns the longest prefix of s of at most n bytes that does not end
+// inside a UTF-8 sequence.
+func cutAt(s string, n int) string {
+	if n >= len(s) {
+		return s
 	}
-	return h + marker + t
+	for n > 0 && n < len(s) && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// tailFrom returns the longest suffix of s of at most n bytes that does not
+// start inside a UTF-8 sequence.
+func tailFrom(s string, n int) string {
+	if n <= 0 {
+		return ""
+	}
+	i := len(s) - n
+	for i < len(s) && !utf8.RuneStart(s[i]) {
+		i++
+	}
+	return s[i:]
 }

@@ -104,3 +104,31 @@ func Command(ctx context.Context, nc *nats.Conn, verb Verb, component string, re
 	}
 	return &rep, nil
 }
+
+// Request is one core request received by Serve.
+type Request struct {
+	Subject string
+	Data    []byte
+	msg     *nats.Msg
+}
+
+// Respond answers the request; a request sent without a reply subject
+// (a plain publish) is not answered.
+func (r *Request) Respond(data []byte) error {
+	if r.msg.Reply == "" {
+		return nil
+	}
+	return r.msg.Respond(data)
+}
+
+// Serve calls fn for every message on subject until the returned stop is
+// called. fn runs on the connection's delivery goroutine: hand long work off.
+func Serve(nc *nats.Conn, subject string, fn func(*Request)) (stop func(), err error) {
+	sub, err := nc.Subscribe(subject, func(m *nats.Msg) {
+		fn(&Request{Subject: m.Subject, Data: m.Data, msg: m})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("subscribe %s: %w", subject, err)
+	}
+	return func() { _ = sub.Unsubscribe() }, nil
+}

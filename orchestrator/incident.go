@@ -118,10 +118,12 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 		if o.cfg.Metrics != nil {
 			o.cfg.Metrics.Escalations.WithLabelValues(rec.Component).Inc()
 		}
-		if w := rec.Policy.WarnThreshold; w > 0 && rec.Escalations >= w {
-			o.cfg.Alerts.Raise(ctx, bus.SeverityWarning, rec.Component, rec.ID,
-				fmt.Sprintf("%s: escalation %d (RAZAR_ESCALATION_WARNING_THRESHOLD=%d) hands incident %s to %s after %d failed attempts",
-					rec.Component, rec.Escalations, w, rec.ID, o.cfg.Display(step.Rung), rec.Cursor.Failed))
+		if w := rec.Policy.WarnThreshold; w > 0 {
+			if n := o.cycleEscalations(ctx, rec); n >= w {
+				o.cfg.Alerts.Raise(ctx, bus.SeverityWarning, rec.Component, rec.ID,
+					fmt.Sprintf("%s: escalation %d of this cycle (RAZAR_ESCALATION_WARNING_THRESHOLD=%d) hands incident %s to %s after %d failed attempts",
+						rec.Component, n, w, rec.ID, o.cfg.Display(step.Rung), rec.Cursor.Failed))
+			}
 		}
 	}
 	if number > 1 && o.cfg.Metrics != nil {
@@ -129,6 +131,26 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 	}
 	o.sendEscalation(ctx, rec)
 	return nil
+}
+
+// cycleEscalations counts the escalations of rec's boot or repair cycle:
+// an incident opened by hand is a cycle of its own; incidents of one boot
+// cycle count together.
+func (o *Orchestrator) cycleEscalations(ctx context.Context, rec *bus.IncidentRecord) int {
+	n := rec.Escalations
+	if rec.Cycle == "" {
+		return n
+	}
+	others, err := o.store.Incidents(ctx, nil)
+	if err != nil {
+		return n
+	}
+	for _, r := range others {
+		if r.ID != rec.ID && r.Cycle == rec.Cycle {
+			n += r.Escalations
+		}
+	}
+	return n
 }
 
 // sendEscalation publishes the pending attempt with the incident's whole
@@ -150,7 +172,7 @@ func (o *Orchestrator) sendEscalation(ctx context.Context, rec *bus.IncidentReco
 // stores the finished attempt.
 func (o *Orchestrator) settle(ctx context.Context, rec *bus.IncidentRecord, rev uint64) error {
 	p := rec.Pending
-	res, err := o.waitResult(ctx, rec.ID, p.Attempt, p.Deadline)
+	res, err := o.waitResult(ctx, rec.ID, p.Attempt, p.Rung, p.Deadline)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -240,13 +262,18 @@ func (o *Orchestrator) finish(ctx context.Context, id string, state razar.Incide
 
 func (o *Orchestrator) finishRec(ctx context.Context, rec *bus.IncidentRecord, rev uint64, state razar.IncidentState, reason string) error {
 	rec.State, rec.Reason = state, reason
+	var cut *razar.Attempt
 	if p := rec.Pending; p != nil && state == razar.IncidentAborted {
-		rec.Attempts = append(rec.Attempts, razar.Attempt{Number: p.Attempt, Rung: p.Rung, Pass: p.Pass,
-			Outcome: razar.OutcomeAborted, Error: reason, Started: p.Started, Finished: time.Now().UTC()})
+		cut = &razar.Attempt{Number: p.Attempt, Rung: p.Rung, Pass: p.Pass,
+			Outcome: razar.OutcomeAborted, Error: reason, Started: p.Started, Finished: time.Now().UTC()}
+		rec.Attempts = append(rec.Attempts, *cut)
 		rec.Pending = nil
 	}
 	if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
 		return err
+	}
+	if cut != nil { // the attempt an abort cut short has its record too
+		o.recordAttempt(ctx, rec, *cut)
 	}
 	o.recordEnd(ctx, rec)
 	return nil
@@ -311,7 +338,7 @@ func (o *Orchestrator) verify(ctx context.Context, component string) error {
 
 // waitResult returns the rung's answer to attempt, ignoring answers to
 // earlier attempts and undecodable messages, or an error at the deadline.
-func (o *Orchestrator) waitResult(ctx context.Context, incident string, attempt int, deadline time.Time) (*bus.Result, error) {
+func (o *Orchestrator) waitResult(ctx context.Context, incident string, attempt int, rung string, deadline time.Time) (*bus.Result, error) {
 	wctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	var found *bus.Result
@@ -322,7 +349,10 @@ func (o *Orchestrator) waitResult(ctx context.Context, incident string, attempt 
 			o.log.Warn().Err(err).Str("subject", subject).Uint64("seq", seq).Msg("dropped a malformed result")
 			return nil
 		}
-		if r.Incident != incident || r.Attempt != attempt {
+		if r.Incident != incident || r.Attempt != attempt || r.Rung != rung {
+			if r.Attempt == attempt && r.Rung != rung {
+				o.log.Warn().Str("incident", incident).Int("attempt", attempt).Str("rung", r.Rung).Str("want", rung).Msg("dropped an answer from a rung that does not hold the attempt")
+			}
 			if r.Attempt > 0 && r.Attempt < attempt {
 				o.log.Debug().Str("incident", incident).Int("attempt", r.Attempt).Msg("ignoring an answer to an earlier attempt")
 			}

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
 	"github.com/razar/razar"
@@ -46,7 +45,7 @@ func (l *Lifecycle) Handle(verb bus.Verb, h VerbHandler) {
 // Run serves until ctx ends.
 func (l *Lifecycle) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	sub, err := l.store.Conn().Subscribe(bus.LifecycleAll, func(m *nats.Msg) {
+	stop, err := bus.Serve(l.store.Conn(), bus.LifecycleAll, func(m *bus.Request) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -54,21 +53,18 @@ func (l *Lifecycle) Run(ctx context.Context) error {
 		}()
 	})
 	if err != nil {
-		return fmt.Errorf("subscribe %s: %w", bus.LifecycleAll, err)
+		return err
 	}
 	<-ctx.Done()
-	_ = sub.Unsubscribe()
+	stop()
 	wg.Wait()
 	return nil
 }
 
-func (l *Lifecycle) serve(ctx context.Context, m *nats.Msg) {
+func (l *Lifecycle) serve(ctx context.Context, m *bus.Request) {
 	_, toks, _ := bus.ParseSubject(m.Subject)
 	rep := &bus.LifecycleReply{}
 	respond := func() {
-		if m.Reply == "" {
-			return
-		}
 		data, err := bus.Encode(rep)
 		if err == nil {
 			_ = m.Respond(data)
@@ -160,7 +156,10 @@ func (o *Orchestrator) Register(l *Lifecycle) {
 	})
 	l.Handle(bus.VerbAbort, func(ctx context.Context, component string, req *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
 		id, err := o.Abort(ctx, component, req.Actor)
-		return &bus.LifecycleReply{Incident: id, Message: "incident aborted"}, err
+		if err != nil {
+			return nil, err
+		}
+		return &bus.LifecycleReply{Incident: id, Message: "incident aborted"}, nil
 	})
 	l.Handle(bus.VerbStatus, o.statusHandler())
 }
@@ -184,7 +183,8 @@ func (o *Orchestrator) statusHandler() VerbHandler {
 				if st, err := o.store.AgentStatus(ctx, a.Name); err == nil {
 					view.Agents = append(view.Agents, st)
 				} else {
-					view.Agents = append(view.Agents, &bus.AgentStatus{Name: a.Name, Display: a.DisplayName(), Reason: "no process of this rung has reported"})
+					// Treated as able to run (its attempts time out if nothing answers).
+					view.Agents = append(view.Agents, &bus.AgentStatus{Name: a.Name, Display: a.DisplayName(), Ready: true, Reason: "no process of this rung has reported yet"})
 				}
 			}
 		}

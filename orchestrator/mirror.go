@@ -152,15 +152,17 @@ func endsWithNewline(path string, size int64) bool {
 	return b[0] == '\n'
 }
 
-// lastSeq reads the highest "seq" in a JSON-lines file's last 64 KiB.
+// lastSeq reads the highest "seq" in a JSON-lines file's last 512 KiB,
+// several times the largest record (bus.Clip bounds every field).
 func lastSeq(path string) uint64 {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Size() > 64<<10 {
-		_, _ = f.Seek(st.Size()-64<<10, io.SeekStart)
+	const window = 512 << 10
+	if st, err := f.Stat(); err == nil && st.Size() > window {
+		_, _ = f.Seek(st.Size()-window, io.SeekStart)
 	}
 	var max uint64
 	sc := bufio.NewScanner(f)

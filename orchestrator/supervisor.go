@@ -209,11 +209,17 @@ func (s *Supervisor) Boot(ctx context.Context) error {
 			if err != nil {
 				s.log.Error().Err(err).Str("component", groups[p][i].Name).Msg("component could not be brought up")
 				s.halt(ctx, started)
+				s.mu.Lock()
+				s.cycle = ""
+				s.mu.Unlock()
 				return ErrBootHalted
 			}
 		}
 	}
-	s.log.Info().Int("components", len(boot.Components)).Str("cycle", s.cycle).Msg("boot cycle complete: every component is healthy")
+	s.mu.Lock()
+	s.cycle = "" // repairs after boot are each a cycle of their own
+	s.mu.Unlock()
+	s.log.Info().Int("components", len(boot.Components)).Msg("boot cycle complete: every component is healthy")
 	s.writeState()
 	return nil
 }
@@ -297,6 +303,7 @@ func (s *Supervisor) startAndCheck(ctx context.Context, name string) error {
 	c.status, c.lastError, c.healthySince, c.lastProbe = StatusHealthy, "", time.Now(), time.Now()
 	s.mu.Unlock()
 	s.writeState()
+	s.heartbeat(name, StatusHealthy, p.pid)
 	s.log.Info().Str("component", name).Int("pid", p.pid).Msg("component healthy")
 	return nil
 }
@@ -520,6 +527,9 @@ func (s *Supervisor) Supervise(ctx context.Context) {
 			c.lastProbe = time.Now()
 			still := c.wantUp && c.status == StatusHealthy && !c.recovering
 			s.mu.Unlock()
+			if err == nil && still {
+				s.heartbeat(spec.Name, StatusHealthy, 0)
+			}
 			if err != nil && still {
 				s.log.Warn().Err(err).Str("component", spec.Name).Msg("periodic health check failed")
 				s.startRecovery(spec.Name, fmt.Sprintf("%s health check failed: %v", spec.Name, err))
@@ -617,5 +627,16 @@ func (s *Supervisor) loadQuarantines() {
 		if json.Unmarshal(data, &q) == nil {
 			c.status, c.incident, c.lastError = StatusQuarantined, q.Incident, q.Reason
 		}
+	}
+}
+
+// heartbeat publishes a component's sign of life on razar.heartbeat.<name>.
+func (s *Supervisor) heartbeat(name, status string, pid int) {
+	hb := &bus.Heartbeat{Name: name, Kind_: "component", Status: status, Time: time.Now().UTC()}
+	if pid > 0 {
+		hb.Detail = fmt.Sprintf("pid %d", pid)
+	}
+	if data, err := bus.Encode(hb); err == nil {
+		_ = s.store.Conn().Publish(bus.HeartbeatSubject(name), data)
 	}
 }
