@@ -67,11 +67,21 @@ type Task struct {
 	History   []Attempt
 }
 
-// Fix is a rung's answer to a Task.
+// Fix is a rung's answer to a Task. Diff is a git-style unified diff
+// confined to the component's workdir, or empty when the rung changed
+// nothing itself. Candidates are alternative patches (rStar): RAZAR
+// validates each in turn and keeps the first that holds.
 type Fix struct {
-	Status  Status
-	Summary string
-	Diff    string
+	Status     Status
+	Summary    string
+	Diff       string
+	Candidates []Candidate
+}
+
+// Candidate is one alternative patch.
+type Candidate struct {
+	Summary string `json:"summary,omitempty"`
+	Diff    string `json:"diff"`
 }
 
 // Agent is a repair backend: given a task, propose a fix. Repair returns an

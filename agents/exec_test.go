@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -106,7 +107,7 @@ func TestExecRepair(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Repair = %v", err)
 				}
-				if fix != tt.want {
+				if !reflect.DeepEqual(fix, tt.want) {
 					t.Errorf("Repair = %+v, want %+v", fix, tt.want)
 				}
 				return
@@ -342,7 +343,7 @@ func TestParseExecReply(t *testing.T) {
 				}
 				return
 			}
-			if err != nil || fix != tt.want {
+			if err != nil || !reflect.DeepEqual(fix, tt.want) {
 				t.Fatalf("parseExecReply = %+v, %v; want %+v", fix, err, tt.want)
 			}
 		})

@@ -81,8 +81,10 @@ type Result struct {
 	Status   razar.Status `json:"status"`
 	Summary  string       `json:"summary,omitempty"`
 	Diff     string       `json:"diff,omitempty"`
-	Error    string       `json:"error,omitempty"`
-	Host     string       `json:"host,omitempty"` // which rung process answered
+	// Candidates are alternative patches, validated in turn (rStar).
+	Candidates []razar.Candidate `json:"candidates,omitempty"`
+	Error      string            `json:"error,omitempty"`
+	Host       string            `json:"host,omitempty"` // which rung process answered
 }
 
 // Kind implements Payload.
