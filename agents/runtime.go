@@ -29,6 +29,10 @@ type Config struct {
 	Display string // defaults to Name
 	// Load builds the backend. Required.
 	Load Loader
+	// Redactor, when set, is called with Load (at start and on every reload)
+	// for the secrets to scrub from what the backend sees and what this
+	// rung publishes.
+	Redactor func() (*razar.Redactor, error)
 	// Workers is how many attempts this process works at once. Default 2.
 	Workers int
 	// AckWait is how long the server waits before redelivering an attempt
@@ -74,9 +78,10 @@ type Runtime struct {
 	store *jetstream.Store
 	log   zerolog.Logger
 
-	mu      sync.Mutex
-	backend razar.Agent
-	loadErr error
+	mu       sync.Mutex
+	backend  razar.Agent
+	loadErr  error
+	redactor *razar.Redactor
 
 	handled sync.Map // incident/attempt -> struct{}: answered by this process
 }
@@ -136,8 +141,15 @@ func (r *Runtime) Ready() error {
 
 func (r *Runtime) reload(ctx context.Context) {
 	b, err := r.cfg.Load(ctx)
+	var red *razar.Redactor
+	if r.cfg.Redactor != nil {
+		var rerr error
+		if red, rerr = r.cfg.Redactor(); rerr != nil && err == nil {
+			b, err = nil, rerr // a rung that cannot redact must not run
+		}
+	}
 	r.mu.Lock()
-	r.backend, r.loadErr = b, err
+	r.backend, r.loadErr, r.redactor = b, err, red
 	r.mu.Unlock()
 	if err != nil {
 		r.log.Warn().Err(err).Msg("rung cannot run; it will be skipped")
@@ -203,7 +215,7 @@ func (r *Runtime) handle(ctx context.Context, d *jetstream.Delivery) {
 	}
 
 	r.mu.Lock()
-	backend, loadErr := r.backend, r.loadErr
+	backend, loadErr, red := r.backend, r.loadErr, r.redactor
 	r.mu.Unlock()
 
 	res := &bus.Result{Incident: esc.Incident, Attempt: esc.Attempt, Rung: r.cfg.Name, Host: r.cfg.Host}
@@ -225,7 +237,7 @@ func (r *Runtime) handle(ctx context.Context, d *jetstream.Delivery) {
 			}
 		}()
 		log.Info().Int("pass", esc.Pass).Msg("attempt started")
-		fix, err := safeRepair(actx, backend, esc.Task())
+		fix, err := safeRepair(actx, backend, red.Task(esc.Task()))
 		expired := actx.Err() != nil
 		close(done)
 		cancel()
@@ -248,11 +260,15 @@ func (r *Runtime) handle(ctx context.Context, d *jetstream.Delivery) {
 			res.Status, res.Error = razar.StatusError, fmt.Sprintf("backend answered status %q, want fixed, no_fix or error", fix.Status)
 		default:
 			res.Status, res.Summary, res.Diff = fix.Status, fix.Summary, fix.Diff
+			for _, c := range fix.Candidates {
+				res.Candidates = append(res.Candidates, razar.Candidate{
+					Summary: bus.Clip(red.Redact(c.Summary), bus.MaxSummaryBytes), Diff: bus.Clip(red.Redact(c.Diff), bus.MaxDiffBytes)})
+			}
 		}
 	}
-	res.Summary = bus.Clip(res.Summary, bus.MaxSummaryBytes)
-	res.Diff = bus.Clip(res.Diff, bus.MaxDiffBytes)
-	res.Error = bus.Clip(res.Error, bus.MaxErrorBytes)
+	res.Summary = bus.Clip(red.Redact(res.Summary), bus.MaxSummaryBytes)
+	res.Diff = bus.Clip(red.Redact(res.Diff), bus.MaxDiffBytes)
+	res.Error = bus.Clip(red.Redact(res.Error), bus.MaxErrorBytes)
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := r.store.Publish(pctx, bus.ResultSubject(esc.Incident), bus.ResultMsgID(esc.Incident, esc.Attempt), res); err != nil {

@@ -199,10 +199,10 @@ func (o *Orchestrator) settle(ctx context.Context, rec *bus.IncidentRecord, rev 
 			a.Reason = "health check failed after fix: " + verr.Error()
 		}
 	}
-	a.Error = bus.Clip(a.Error, bus.MaxErrorBytes)
-	a.Summary = bus.Clip(a.Summary, bus.MaxSummaryBytes)
-	a.Diff = bus.Clip(a.Diff, bus.MaxDiffBytes)
-	a.Reason = bus.Clip(a.Reason, bus.MaxErrorBytes)
+	a.Error = bus.Clip(o.redact(a.Error), bus.MaxErrorBytes)
+	a.Summary = bus.Clip(o.redact(a.Summary), bus.MaxSummaryBytes)
+	a.Diff = bus.Clip(o.redact(a.Diff), bus.MaxDiffBytes)
+	a.Reason = bus.Clip(o.redact(a.Reason), bus.MaxErrorBytes)
 	rec.Attempts = append(rec.Attempts, a)
 	rec.Cursor = Record(rec.Cursor, a.Failed())
 	rec.Pending = nil
@@ -376,6 +376,9 @@ func (o *Orchestrator) waitResult(ctx context.Context, incident string, attempt 
 // audit publishes a record to the audit stream. A record that cannot be
 // published is logged with its content, never dropped silently.
 func (o *Orchestrator) audit(ctx context.Context, rec *bus.AuditRecord, msgID string) {
+	for _, f := range []*string{&rec.Error, &rec.Summary, &rec.Diff, &rec.Reason, &rec.Message} {
+		*f = o.redact(*f)
+	}
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := o.store.Audit(pctx, rec, msgID); err != nil {

@@ -50,6 +50,9 @@ type Config struct {
 	Metrics *Metrics
 	// Alerts receives warning and critical alerts; default publishes them on the bus.
 	Alerts *Alerter
+	// Redactor, when set, returns the current secrets to scrub from every
+	// text the orchestrator stores, sends to a rung, records or logs.
+	Redactor func() *razar.Redactor
 	Log    zerolog.Logger
 }
 
@@ -188,7 +191,7 @@ func (o *Orchestrator) Escalate(ctx context.Context, component, failure, cycle s
 	now := time.Now().UTC()
 	rec := &bus.IncidentRecord{
 		ID: newIncidentID(now), Component: component,
-		Error: bus.Clip(failure, bus.MaxErrorBytes), State: razar.IncidentOpen,
+		Error: bus.Clip(o.redact(failure), bus.MaxErrorBytes), State: razar.IncidentOpen,
 		Opened: now, Updated: now, Policy: pol, Workdir: comp.Workdir, Cycle: cycle,
 	}
 	if _, err := o.store.CreateIncident(ctx, rec); err != nil {
@@ -334,6 +337,14 @@ func (o *Orchestrator) probeUntilHealthy(ctx context.Context, c razar.Component)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// redact scrubs secrets from s.
+func (o *Orchestrator) redact(s string) string {
+	if o.cfg.Redactor == nil {
+		return s
+	}
+	return o.cfg.Redactor().Redact(s)
 }
 
 func newIncidentID(t time.Time) string {

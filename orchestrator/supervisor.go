@@ -405,7 +405,7 @@ func (s *Supervisor) quarantine(ctx context.Context, name string, rec *bus.Incid
 	if p != nil {
 		p.stop(s.cfg.StopGrace)
 	}
-	q := Quarantine{Component: name, Reason: reason, Incident: rec.ID, State: string(rec.State),
+	q := Quarantine{Component: name, Reason: s.orch.redact(reason), Incident: rec.ID, State: string(rec.State),
 		Attempts: rec.Attempts, Time: time.Now().UTC()}
 	data, _ := json.MarshalIndent(q, "", "  ")
 	if err := jetstream.WriteFileAtomic(s.quarantineFile(name), append(data, '\n'), 0o644); err != nil {
@@ -580,7 +580,7 @@ func (s *Supervisor) setStatus(name, status, detail string) {
 	if c := s.comps[name]; c != nil {
 		c.status = status
 		if detail != "" && status != StatusHealthy {
-			c.lastError = bus.Clip(detail, 2048)
+			c.lastError = bus.Clip(s.orch.redact(detail), 2048)
 		}
 	}
 	s.mu.Unlock()

@@ -168,6 +168,7 @@ func (c *cli) boot(ctx context.Context, args []string) error {
 		VerifyWindow:   verifyWindow,
 		Display:        displayName(c),
 		Metrics:        metrics,
+		Redactor:       c.redactor,
 		Log:            log.With().Str("subsystem", "orchestrator").Logger(),
 	})
 	if err != nil {
@@ -266,7 +267,10 @@ func (c *cli) newRung(store *jetstream.Store, name string, log zerolog.Logger) (
 	return agents.New(store, agents.Config{
 		Name: name, Display: display,
 		Load: agents.RosterLoader(c.path(rosterFile), c.home, r, c.lookup),
-		Log:  log.With().Str("subsystem", "agent").Logger(),
+		Redactor: func() (*razar.Redactor, error) {
+			return (&redactors{c: c}).build()
+		},
+		Log: log.With().Str("subsystem", "agent").Logger(),
 	})
 }
 

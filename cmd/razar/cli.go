@@ -32,6 +32,15 @@ type cli struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	lookup         razar.Lookup
+	secrets        *redactors
+}
+
+// redactor returns the current secrets redactor of the home.
+func (c *cli) redactor() *razar.Redactor {
+	if c.secrets == nil {
+		c.secrets = &redactors{c: c}
+	}
+	return c.secrets.get()
 }
 
 func (c *cli) path(rel string) string { return filepath.Join(c.home, rel) }
@@ -98,7 +107,8 @@ func (c *cli) daemonLogger(name string) (zerolog.Logger, func(), error) {
 	}
 	console := zerolog.ConsoleWriter{Out: c.stderr, TimeFormat: "15:04:05", NoColor: true}
 	zerolog.TimeFieldFormat = time.RFC3339Nano
-	log := zerolog.New(zerolog.MultiLevelWriter(f, console)).With().Timestamp().Str("process", name).Logger()
+	out := redactWriter{w: zerolog.MultiLevelWriter(f, console), red: c.redactor}
+	log := zerolog.New(out).With().Timestamp().Str("process", name).Logger()
 	if lvl, err := zerolog.ParseLevel(c.getenv("RAZAR_LOG_LEVEL")); err == nil && lvl != zerolog.NoLevel {
 		log = log.Level(lvl)
 	} else {

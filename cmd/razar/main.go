@@ -99,6 +99,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		home = "."
 	}
 	env := &cli{home: home, stdout: stdout, stderr: stderr, getenv: os.Getenv, lookup: os.LookupEnv}
+	env.secrets = &redactors{c: env}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "boot":
