@@ -2,6 +2,7 @@ package agents
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -32,6 +33,10 @@ func Generic(name string) Rung { return Rung{Name: name, Display: name} }
 // cannot run fails with an error wrapping razar.ErrRungUnavailable, so the
 // ladder skips the rung instead of counting an attempt.
 func Build(r Rung, e razar.AgentEntry, home string, lookup razar.Lookup) (razar.Agent, error) {
+	res, err := Resolve(r, e, lookup)
+	if err != nil {
+		return nil, err
+	}
 	switch e.Backend {
 	case razar.BackendBuiltin:
 		if r.Builtin == nil {
@@ -39,17 +44,9 @@ func Build(r Rung, e razar.AgentEntry, home string, lookup razar.Lookup) (razar.
 		}
 		return r.Builtin, nil
 	case razar.BackendExec:
-		cmd := make([]string, len(e.Command))
-		for i, a := range e.Command {
-			v, err := razar.Expand(e.Name, a, lookup)
-			if err != nil {
-				return nil, err
-			}
-			cmd[i] = v
-		}
-		return NewExec(e.Name, cmd, home, nil), nil
+		return NewExec(e.Name, res.Command, home, nil), nil
 	default:
-		return nil, fmt.Errorf("%w: agent %s: backend %q is not available in this build", razar.ErrRungUnavailable, e.Name, e.Backend)
+		return buildRemote(r, res)
 	}
 }
 
@@ -70,3 +67,12 @@ func RosterLoader(rosterPath, home string, r Rung, lookup razar.Lookup) Loader {
 		return Build(r, e, home, lookup)
 	}
 }
+
+// buildRemote makes an openai or http backend from a resolved entry.
+func buildRemote(r Rung, res Resolved) (razar.Agent, error) {
+	return nil, fmt.Errorf("%w: agent %s: backend %q: %w", razar.ErrRungUnavailable, res.Entry.Name, res.Entry.Backend, errNotBuilt)
+}
+
+// errNotBuilt marks a backend this build lacks, as opposed to a credential
+// problem: rotation plans tolerate it.
+var errNotBuilt = errors.New("backend not built in")

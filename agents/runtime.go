@@ -33,6 +33,9 @@ type Config struct {
 	// for the secrets to scrub from what the backend sees and what this
 	// rung publishes.
 	Redactor func() (*razar.Redactor, error)
+	// Handshake, when set, answers the mission brief on
+	// razar.handshake.<name> at the start of every boot cycle (Crown).
+	Handshake func(ctx context.Context, brief *bus.MissionBrief) *bus.HandshakeAck
 	// Workers is how many attempts this process works at once. Default 2.
 	Workers int
 	// AckWait is how long the server waits before redelivering an attempt
@@ -111,6 +114,25 @@ func (r *Runtime) Run(ctx context.Context) error {
 		return fmt.Errorf("agent %s: subscribe %s: %w", r.cfg.Name, bus.AgentsReload, err)
 	}
 	defer sub.Unsubscribe()
+	if r.cfg.Handshake != nil {
+		stop, err := bus.Serve(nc, bus.HandshakeSubject(r.cfg.Name), func(m *bus.Request) {
+			var brief bus.MissionBrief
+			if err := bus.Decode(m.Data, &brief); err != nil {
+				r.log.Warn().Err(err).Msg("dropped a malformed mission brief")
+				return
+			}
+			ack := r.cfg.Handshake(ctx, &brief)
+			ack.Agent = r.cfg.Name
+			if data, err := bus.Encode(ack); err == nil {
+				_ = m.Respond(data)
+			}
+			r.log.Info().Str("cycle", brief.Cycle).Int("components", len(brief.Components)).Msg("mission brief acknowledged")
+		})
+		if err != nil {
+			return fmt.Errorf("agent %s: %w", r.cfg.Name, err)
+		}
+		defer stop()
+	}
 
 	var wg sync.WaitGroup
 	wg.Add(1)

@@ -109,30 +109,35 @@ func (r *Result) Check() error {
 // and, unchanged, one line of the logs/ mirrors.
 type AuditRecord struct {
 	versioned
-	Event        Event   `json:"event"`
-	Component    string  `json:"component"`
-	Incident     string  `json:"incident,omitempty"`
-	Agent        string  `json:"agent,omitempty"`
-	AgentDisplay string  `json:"agent_display,omitempty"`
-	Attempt      int     `json:"attempt,omitempty"`
-	Pass         int     `json:"pass,omitempty"`
-	Status       string  `json:"status,omitempty"`
-	Outcome      string  `json:"outcome,omitempty"`
-	Error        string  `json:"error,omitempty"`
-	Summary      string  `json:"summary,omitempty"`
-	Diff         string  `json:"diff,omitempty"`
-	Reason       string  `json:"reason,omitempty"`
-	From         string  `json:"from,omitempty"` // escalation: the rung handing over
-	To           string  `json:"to,omitempty"`   // escalation: the rung taking over
-	Escalations  int     `json:"escalations,omitempty"`
-	Failed       int     `json:"failed_attempts,omitempty"`
-	Severity     string  `json:"severity,omitempty"`
-	Message      string  `json:"message,omitempty"`
-	Verb         string  `json:"verb,omitempty"`
-	Actor        string  `json:"actor,omitempty"`
-	Timestamp    float64 `json:"timestamp"`
-	TimestampISO string  `json:"timestamp_iso"`
-	Seq          uint64  `json:"seq,omitempty"` // stream sequence, set by the log mirror
+	Event        Event  `json:"event"`
+	Component    string `json:"component"`
+	Incident     string `json:"incident,omitempty"`
+	Agent        string `json:"agent,omitempty"`
+	AgentDisplay string `json:"agent_display,omitempty"`
+	Attempt      int    `json:"attempt,omitempty"`
+	Pass         int    `json:"pass,omitempty"`
+	Status       string `json:"status,omitempty"`
+	Outcome      string `json:"outcome,omitempty"`
+	Error        string `json:"error,omitempty"`
+	Summary      string `json:"summary,omitempty"`
+	Diff         string `json:"diff,omitempty"`
+	Reason       string `json:"reason,omitempty"`
+	From         string `json:"from,omitempty"` // escalation: the rung handing over
+	To           string `json:"to,omitempty"`   // escalation: the rung taking over
+	Escalations  int    `json:"escalations,omitempty"`
+	Failed       int    `json:"failed_attempts,omitempty"`
+	Severity     string `json:"severity,omitempty"`
+	Message      string `json:"message,omitempty"`
+	Verb         string `json:"verb,omitempty"`
+	Actor        string `json:"actor,omitempty"`
+	// Role is who spoke in a handshake dialogue: "razar" or "crown".
+	Role string `json:"role,omitempty"`
+	// IdentityFingerprint is on Crown's handshake answers.
+	IdentityFingerprint *Fingerprint    `json:"identity_fingerprint,omitempty"`
+	Data                json.RawMessage `json:"data,omitempty"`
+	Timestamp           float64         `json:"timestamp"`
+	TimestampISO        string          `json:"timestamp_iso"`
+	Seq                 uint64          `json:"seq,omitempty"` // stream sequence, set by the log mirror
 }
 
 // Kind implements Payload.

@@ -123,6 +123,7 @@ const (
 	EventLifecycle  Event = "lifecycle"  // an operator command
 	EventAlert      Event = "alert"      // a warning or critical alert
 	EventLate       Event = "late"       // a result that came after its attempt had ended
+	EventHandshake  Event = "handshake"  // one message of the boot-cycle handshake with Crown
 )
 
 // Severity is an alert's severity.
@@ -140,3 +141,8 @@ const (
 func AuditMsgID(event Event, incident string, n int) string {
 	return fmt.Sprintf("audit-%s-%s-%d", event, incident, n)
 }
+
+// HandshakeSubject is where a rung answers the mission brief at the start of
+// every boot cycle (core request/reply): razar.handshake.<agent>. Crown
+// serves it. An extension beyond CONTRACT section 4; see docs/PROTOCOL.md.
+func HandshakeSubject(agent string) string { return Prefix + ".handshake." + agent }

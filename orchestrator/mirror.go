@@ -28,6 +28,8 @@ func MirrorFile(ev bus.Event) string {
 	switch ev {
 	case bus.EventAttempt, bus.EventSkipped, bus.EventEscalation:
 		return InvocationsFile
+	case bus.EventHandshake:
+		return DialoguesFile
 	}
 	return ""
 }

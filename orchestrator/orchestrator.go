@@ -53,7 +53,7 @@ type Config struct {
 	// Redactor, when set, returns the current secrets to scrub from every
 	// text the orchestrator stores, sends to a rung, records or logs.
 	Redactor func() *razar.Redactor
-	Log    zerolog.Logger
+	Log      zerolog.Logger
 }
 
 // Orchestrator runs incidents. Create it with New, start it with Run.

@@ -179,6 +179,7 @@ func (s *Supervisor) Boot(ctx context.Context) error {
 		return err
 	}
 	s.loadQuarantines()
+	s.handshake(ctx)
 
 	groups := map[int][]razar.Component{}
 	var prios []int

@@ -19,6 +19,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
+	"github.com/razar/razar/agents/crown"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/orchestrator"
@@ -264,8 +265,12 @@ func (c *cli) newRung(store *jetstream.Store, name string, log zerolog.Logger) (
 			display = e.Display
 		}
 	}
+	var handshake func(context.Context, *bus.MissionBrief) *bus.HandshakeAck
+	if name == crown.Name {
+		handshake = crown.Handshake(c.home)
+	}
 	return agents.New(store, agents.Config{
-		Name: name, Display: display,
+		Name: name, Display: display, Handshake: handshake,
 		Load: agents.RosterLoader(c.path(rosterFile), c.home, r, c.lookup),
 		Redactor: func() (*razar.Redactor, error) {
 			return (&redactors{c: c}).build()

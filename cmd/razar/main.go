@@ -36,6 +36,10 @@ Commands:
                   incidents and rungs, from the running orchestrator
   audit [--since 1h|RFC3339] [--component C] [--incident ID] [--json]
                   replay the audit trail from JetStream
+  agents check    one line per rung: ready, or why not; exit 1 if a remote rung lacks its key
+  agents reload   every running rung drops cached config and credentials
+  rotate-keys --secrets-dir DIR (--dry-run | --apply --approver A --approver B)
+                  rotate remote rungs' credentials from manifests
   help            this text
 
 The home is --home DIR, else $RAZAR_HOME, else the current directory.
@@ -114,6 +118,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return env.status(ctx, rest)
 	case "audit":
 		return env.audit(ctx, rest)
+	case "agents":
+		return env.agentsCmd(ctx, rest)
+	case "rotate-keys":
+		return env.rotateKeys(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

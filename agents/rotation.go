@@ -1,0 +1,175 @@
+package agents
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/goccy/go-yaml"
+
+	"github.com/razar/razar"
+)
+
+// RotationEntry is one agent of a credential-rotation manifest: Env names
+// the variable holding the new key; the other fields override the roster.
+type RotationEntry struct {
+	Name     string         `json:"name"`
+	Env      string         `json:"env"`
+	Endpoint string         `json:"endpoint,omitempty"`
+	Model    string         `json:"model,omitempty"`
+	Display  string         `json:"display,omitempty"`
+	Timeout  razar.Duration `json:"timeout,omitempty"`
+}
+
+// Manifest is one file of the secrets directory.
+type Manifest struct {
+	File   string          `json:"-"`
+	Agents []RotationEntry `json:"agents"`
+}
+
+// LoadManifests reads every *.json, *.yaml and *.yml file in dir, in name
+// order. Errors are *razar.ConfigError naming the file and field.
+func LoadManifests(dir string) ([]Manifest, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, &razar.ConfigError{File: dir, Msg: err.Error(), Fix: "pass the directory holding the rotation manifests"}
+	}
+	var out []Manifest
+	for _, de := range entries {
+		name := de.Name()
+		ext := strings.ToLower(filepath.Ext(name))
+		if de.IsDir() || (ext != ".json" && ext != ".yaml" && ext != ".yml") {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, &razar.ConfigError{File: path, Msg: err.Error()}
+		}
+		if ext != ".json" {
+			if data, err = yaml.YAMLToJSON(data); err != nil {
+				return nil, &razar.ConfigError{File: path, Msg: "not valid YAML: " + firstLine(err.Error()), Fix: "check the indentation and quoting"}
+			}
+		}
+		m, err := ParseManifest(path, data)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *m)
+	}
+	if len(out) == 0 {
+		return nil, &razar.ConfigError{File: dir, Msg: "no manifest (*.json, *.yaml)", Fix: `write one: {"agents": [{"name": "k2", "env": "KIMI2_API_KEY_2026_12"}]}`}
+	}
+	return out, nil
+}
+
+// ParseManifest decodes one manifest strictly.
+func ParseManifest(file string, data []byte) (*Manifest, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var m Manifest
+	if err := dec.Decode(&m); err != nil {
+		return nil, &razar.ConfigError{File: file, Msg: strings.TrimPrefix(err.Error(), "json: "), Fix: `a manifest is {"agents": [{"name": ..., "env": ...}]}`}
+	}
+	m.File = file
+	for i, a := range m.Agents {
+		field := fmt.Sprintf("agents[%d]", i)
+		if a.Name == "" {
+			return nil, &razar.ConfigError{File: file, Field: field + ".name", Msg: "missing"}
+		}
+		m.Agents[i].Name = strings.ToLower(a.Name)
+		if a.Env == "" || strings.ContainsAny(a.Env, "${} =") {
+			return nil, &razar.ConfigError{File: file, Field: field + " (" + a.Name + ").env", Msg: fmt.Sprintf("%q is not a variable name", a.Env), Fix: "name the variable that holds the new key, e.g. KIMI2_API_KEY_2026_12"}
+		}
+	}
+	return &m, nil
+}
+
+// RotationItem is one agent's part of a rotation plan.
+type RotationItem struct {
+	Agent string
+	Env   string
+	Set   bool  // the variable is set and not empty
+	Err   error // the new credential fails to load, or nil
+	From  string
+}
+
+// PlanRotation returns the roster as it would be after applying the
+// manifests, and one item per rotated agent. It fails (wrapping
+// razar.ErrInvalidConfig) when the manifests name an unknown agent twice
+// or the new roster would not be valid; credential problems are in the items.
+func PlanRotation(roster *razar.Roster, mans []Manifest, rungFor func(string) Rung, lookup razar.Lookup) (*razar.Roster, []RotationItem, error) {
+	next := &razar.Roster{Agents: append([]razar.AgentEntry(nil), roster.Agents...)}
+	seen := map[string]string{}
+	var items []RotationItem
+	for _, m := range mans {
+		for _, a := range m.Agents {
+			if prev, dup := seen[a.Name]; dup {
+				return nil, nil, &razar.ConfigError{File: m.File, Field: a.Name, Msg: "also rotated in " + prev, Fix: "rotate each agent in one manifest"}
+			}
+			seen[a.Name] = m.File
+			idx := -1
+			for i, e := range next.Agents {
+				if e.Name == a.Name {
+					idx = i
+				}
+			}
+			if idx < 0 {
+				return nil, nil, &razar.ConfigError{File: m.File, Field: a.Name, Msg: "not in the roster", Fix: "rotate only agents listed in config/razar_ai_agents.json"}
+			}
+			e := next.Agents[idx]
+			auth := razar.AgentAuth{Type: "bearer", Token: "${" + a.Env + "}"}
+			if e.Auth != nil && e.Auth.Type != "" {
+				auth.Type = e.Auth.Type
+			}
+			from := strings.Join(CredentialVars(rungFor(e.Name), e), ",")
+			e.Auth = &auth
+			if a.Endpoint != "" {
+				e.Endpoint = a.Endpoint
+			}
+			if a.Model != "" {
+				e.Model = a.Model
+			}
+			if a.Display != "" {
+				e.Display = a.Display
+			}
+			if a.Timeout > 0 {
+				e.Timeout = a.Timeout
+			}
+			next.Agents[idx] = e
+			v, ok := lookup(a.Env)
+			item := RotationItem{Agent: e.Name, Env: a.Env, Set: ok && v != "", From: from}
+			if _, err := Build(rungFor(e.Name), e, "", lookup); err != nil && !errors.Is(err, errNotBuilt) {
+				item.Err = err
+			}
+			items = append(items, item)
+		}
+	}
+	// The new roster must read back as a valid roster.
+	data, err := MarshalRoster(next)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := razar.ParseRoster("rotated roster", data); err != nil {
+		return nil, nil, err
+	}
+	sort.Slice(items, func(i, j int) bool { return items[i].Agent < items[j].Agent })
+	return next, items, nil
+}
+
+// MarshalRoster writes a roster as config/razar_ai_agents.json does.
+func MarshalRoster(r *razar.Roster) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(r); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
