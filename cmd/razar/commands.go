@@ -362,8 +362,8 @@ func (c *cli) audit(ctx context.Context, args []string) error {
 	}
 	filter := bus.AuditAll
 	if *component != "" {
-		if err := razar.ValidName(*component); err != nil {
-			return usageErr("--component: %v", err)
+		if err := razar.ValidName(*component); err != nil && *component != orchestrator.SystemComponent {
+			return usageErr("--component: %v (RAZAR's own records: --component %s)", err, orchestrator.SystemComponent)
 		}
 		filter = bus.AuditComponent(*component)
 	}

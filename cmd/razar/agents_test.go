@@ -1,0 +1,185 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/razar/razar/jetstream/bustest"
+)
+
+// runRazar runs one razar command to completion with extra env.
+func runRazar(t *testing.T, h string, env []string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(razarBin, append([]string{"--home", h}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), code
+}
+
+func treeBytes(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	_ = filepath.Walk(dir, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() {
+			return nil
+		}
+		data, _ := os.ReadFile(p)
+		b.WriteString(p + "\x00" + string(data) + "\x00")
+		return nil
+	})
+	return b.String()
+}
+
+const rotRoster = `{"agents": [
+  {"name": "crown", "backend": "builtin"},
+  {"name": "k2", "display": "K2 Coder", "backend": "exec", "command": ["sh", "agents/fix.sh"],
+   "auth": {"type": "bearer", "token": "${KIMI2_API_KEY}"}}
+]}
+`
+
+func TestAgentsCheck(t *testing.T) {
+	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"},
+		{"name": "k2", "backend": "openai", "endpoint": "http://127.0.0.1:9/v1"}]}`, nil)
+	out, code := runRazar(t, h, []string{"KIMI2_API_KEY="}, "agents", "check")
+	if code != 1 || !strings.Contains(out, "KIMI2_API_KEY is empty") || !strings.Contains(out, "crown") {
+		t.Fatalf("agents check without key: exit %d\n%s", code, out)
+	}
+}
+
+func TestRotateKeys(t *testing.T) {
+	h := home(t, rotRoster, map[string]string{
+		"agents/fix.sh":      fixScript,
+		"secrets/k2.yaml":    "agents:\n  - name: k2\n    env: KIMI2_API_KEY_2026_12\n",
+		"data/identity.json": `{"who": "razar test"}`,
+	})
+	env := []string{"KIMI2_API_KEY=", "KIMI2_API_KEY_2026_12=sk-rotated-7777"}
+	// RAZAR runs with the new key exported but the roster naming the old one.
+	_, url := boot(t, h, env, "--nats-listen", "127.0.0.1:0")
+	st, _ := runRazar(t, h, nil, "status")
+	if !strings.Contains(st, "KIMI2_API_KEY is empty") {
+		t.Fatalf("k2 should be unavailable before the rotation:\n%s", st)
+	}
+	before := treeBytes(t, filepath.Join(h, "config"))
+
+	out, code := runRazar(t, h, env, "rotate-keys", "--secrets-dir", "secrets", "--dry-run")
+	if code != 0 || !strings.Contains(out, "KIMI2_API_KEY -> KIMI2_API_KEY_2026_12 (set): loads") {
+		t.Fatalf("dry run: exit %d\n%s", code, out)
+	}
+	if treeBytes(t, filepath.Join(h, "config")) != before {
+		t.Fatal("dry run changed config/")
+	}
+	out, code = runRazar(t, h, env, "rotate-keys", "--secrets-dir", "secrets", "--apply", "--approver", "alice")
+	if code != 2 || treeBytes(t, filepath.Join(h, "config")) != before {
+		t.Fatalf("apply with one approver: exit %d, config changed? \n%s", code, out)
+	}
+	out, code = runRazar(t, h, env, "rotate-keys", "--secrets-dir", "secrets", "--apply", "--approver", "alice", "--approver", "Alice")
+	if code != 2 {
+		t.Fatalf("apply with the same approver twice: exit %d\n%s", code, out)
+	}
+	out, code = runRazar(t, h, []string{"KIMI2_API_KEY_2026_12="}, "rotate-keys", "--secrets-dir", "secrets", "--apply", "--approver", "alice", "--approver", "bob")
+	if code != 1 || !strings.Contains(out, "nothing changed") || treeBytes(t, filepath.Join(h, "config")) != before {
+		t.Fatalf("apply with the new variable missing: exit %d\n%s", code, out)
+	}
+	out, code = runRazar(t, h, env, "rotate-keys", "--secrets-dir", "secrets", "--apply", "--approver", "alice", "--approver", "bob")
+	if code != 0 {
+		t.Fatalf("apply: exit %d\n%s", code, out)
+	}
+	prev, _ := os.ReadFile(filepath.Join(h, "config/razar_ai_agents.json.prev"))
+	if string(prev) != rotRoster {
+		t.Fatalf("previous roster not kept:\n%s", prev)
+	}
+	// The running rung picked the new credential up.
+	bustest.Eventually(t, 10*time.Second, func() bool {
+		out, _ := runRazar(t, h, nil, "status", "--json")
+		var v struct {
+			Agents []struct {
+				Name  string `json:"name"`
+				Ready bool   `json:"ready"`
+			} `json:"agents"`
+		}
+		if json.Unmarshal([]byte(out), &v) != nil {
+			return false
+		}
+		for _, a := range v.Agents {
+			if a.Name == "k2" {
+				return a.Ready
+			}
+		}
+		return false
+	}, "k2 did not become ready after the rotation")
+	audit, _ := runRazar(t, h, nil, "audit", "--json", "--component", "_razar")
+	if !strings.Contains(audit, `"actor":"alice,bob"`) || !strings.Contains(audit, "k2:KIMI2_API_KEY_2026_12") || strings.Contains(audit, "sk-rotated") {
+		t.Fatalf("rotation audit record:\n%s", audit)
+	}
+	_ = url
+}
+
+// TestSecretsNeverLeak plants a credential value in every channel it could
+// leak through (the component's output, a rung's answer, the operator's
+// failure text) and greps every output RAZAR writes for it.
+func TestSecretsNeverLeak(t *testing.T) {
+	const secret = "sk-planted-c0ffee-9911"
+	h := home(t, `{"agents": [
+		{"name": "crown", "backend": "builtin"},
+		{"name": "k2", "backend": "exec", "command": ["sh", "agents/leak.sh"], "redact": ["token=[a-z0-9]+"]}]}`, map[string]string{
+		"agents/leak.sh": "#!/bin/sh\ncat >/dev/null\necho \"{\\\"status\\\": \\\"no_fix\\\", \\\"summary\\\": \\\"saw $KIMI2_API_KEY and token=abc123\\\"}\"\n",
+		"config/boot_config.json": `{"components": [{"name": "web", "priority": 1, "workdir": "web", "start_grace": "100ms",
+			"command": ["sh", "-c", "echo connecting with $KIMI2_API_KEY; exit 1"]}]}`,
+	})
+	env := []string{"KIMI2_API_KEY=" + secret, "RAZAR_RSTAR_THRESHOLD=0"}
+	p := start(t, h, env, "boot", "--once", "--retries", "0", "--nats-listen", "127.0.0.1:0")
+	if code := p.wait(t, 60*time.Second); code != 1 {
+		t.Fatalf("boot exit %d:\n%s", code, p.out)
+	}
+	if strings.Contains(p.out.String(), secret) {
+		t.Fatal("secret on razar's own output")
+	}
+	// Every file RAZAR wrote, except the component's own output log.
+	_ = filepath.Walk(h, func(path string, info os.FileInfo, err error) error {
+		rel, _ := filepath.Rel(h, path)
+		if err != nil || info.IsDir() || strings.HasPrefix(rel, "logs/components") || strings.HasPrefix(rel, "state") || strings.HasPrefix(rel, "agents") {
+			return nil
+		}
+		data, _ := os.ReadFile(path)
+		if bytes.Contains(data, []byte(secret)) || bytes.Contains(data, []byte("token=abc123")) {
+			t.Errorf("secret in %s", path)
+		}
+		return nil
+	})
+	if data, _ := os.ReadFile(filepath.Join(h, "logs/razar_ai_invocations.json")); !bytes.Contains(data, []byte("[REDACTED]")) {
+		t.Errorf("no redaction marker in the invocation log:\n%s", data)
+	}
+	// The audit stream and the incident state, read back from the store.
+	js := bustest.NewAt(t, filepath.Join(h, "state"), "127.0.0.1:-1")
+	n := 0
+	err := js.Store.Scan(context.Background(), "razar.>", time.Time{}, false, func(_ uint64, subj string, data []byte) error {
+		n++
+		if bytes.Contains(data, []byte(secret)) || bytes.Contains(data, []byte("token=abc123")) {
+			t.Errorf("secret on the stream in %s: %s", subj, data)
+		}
+		return nil
+	})
+	if err != nil || n == 0 {
+		t.Fatalf("scan: %d messages, %v", n, err)
+	}
+	recs, err := js.Store.Incidents(context.Background(), nil)
+	if err != nil || len(recs) != 1 {
+		t.Fatalf("incidents: %d %v", len(recs), err)
+	}
+	if b, _ := json.Marshal(recs[0]); bytes.Contains(b, []byte(secret)) {
+		t.Errorf("secret in the incident state: %s", b)
+	}
+}
