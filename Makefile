@@ -38,7 +38,7 @@ demo: build
 	./scripts/demo.sh
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./... 2>&1 | ./scripts/benchratio.sh
 
 lint:
 	$(GO) vet ./...

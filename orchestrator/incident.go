@@ -392,26 +392,27 @@ func (o *Orchestrator) audit(ctx context.Context, rec *bus.AuditRecord, msgID st
 func BoundContext(history []razar.Attempt, max int) []razar.Attempt {
 	out := make([]razar.Attempt, len(history))
 	copy(out, history)
-	size := func() int {
-		n := 0
-		for _, a := range out {
-			n += len(a.Diff) + len(a.Summary) + len(a.Error) + len(a.Reason) + 256
-		}
-		return n
+	cost := func(a *razar.Attempt) int { return len(a.Diff) + len(a.Summary) + len(a.Error) + len(a.Reason) + 256 }
+	total := 0
+	for i := range out {
+		total += cost(&out[i])
 	}
 	for _, limit := range []int{16 << 10, 4 << 10, 1 << 10, 256, 64} {
 		for i := range out {
-			if size() <= max {
+			if total <= max {
 				return out
 			}
+			before := cost(&out[i])
 			out[i].Diff = bus.Clip(out[i].Diff, limit)
 			out[i].Summary = bus.Clip(out[i].Summary, limit)
 			out[i].Error = bus.Clip(out[i].Error, limit)
 			out[i].Reason = bus.Clip(out[i].Reason, limit)
+			total += cost(&out[i]) - before
 		}
 	}
 	// Still too big: keep the newest attempts that fit.
-	for len(out) > 1 && size() > max {
+	for len(out) > 1 && total > max {
+		total -= cost(&out[0])
 		out = out[1:]
 	}
 	return out

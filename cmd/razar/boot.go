@@ -145,7 +145,7 @@ func (c *cli) boot(ctx context.Context, args []string) error {
 	var agentWG sync.WaitGroup
 	if f.agentsMode == "inproc" {
 		for _, e := range roster.Agents {
-			rt, err := c.newRung(store, e.Name, log)
+			rt, err := c.newRung(store, e.Name, log, 0)
 			if err != nil {
 				return err
 			}
@@ -257,7 +257,7 @@ func metricsMux(reg *prometheus.Registry) *http.ServeMux {
 }
 
 // newRung builds the runtime of one rung, in this process.
-func (c *cli) newRung(store *jetstream.Store, name string, log zerolog.Logger) (*agents.Runtime, error) {
+func (c *cli) newRung(store *jetstream.Store, name string, log zerolog.Logger, workers int) (*agents.Runtime, error) {
 	r := rungFor(name)
 	display := r.Display
 	if roster, err := razar.LoadRoster(c.path(rosterFile)); err == nil {
@@ -270,7 +270,7 @@ func (c *cli) newRung(store *jetstream.Store, name string, log zerolog.Logger) (
 		handshake = crown.Handshake(c.home)
 	}
 	return agents.New(store, agents.Config{
-		Name: name, Display: display, Handshake: handshake,
+		Name: name, Display: display, Handshake: handshake, Workers: workers,
 		Load: agents.RosterLoader(c.path(rosterFile), c.home, r, c.lookup),
 		Redactor: func() (*razar.Redactor, error) {
 			return (&redactors{c: c}).build()

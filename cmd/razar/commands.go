@@ -53,11 +53,13 @@ func (c *cli) agent(ctx context.Context, args []string) error {
 	if err != nil {
 		return failed("%v", err)
 	}
-	rt, err := c.newRung(store, name, log)
+	if *workers < 1 {
+		return usageErr("--workers must be 1 or more")
+	}
+	rt, err := c.newRung(store, name, log, *workers)
 	if err != nil {
 		return err
 	}
-	_ = workers
 	log.Info().Str("agent", name).Str("url", nc.ConnectedUrlRedacted()).Msg("rung is up")
 	return rt.Run(ctx)
 }
