@@ -14,13 +14,20 @@ all: build
 build:
 	$(GO) build -o $(BIN)/razar ./cmd/razar
 
-# The nats CLI (interop tests) and promtool (metrics checks).
-tools: $(NATS) promtool
+# The nats CLI (interop tests), promtool (metrics checks) and Alertmanager
+# (alert delivery tests), the last two from Debian's packages.
+tools: $(NATS) promtool alertmanager
 
 $(NATS):
 	$(GO) install github.com/nats-io/natscli/nats@v0.5.0
 
-.PHONY: promtool
+.PHONY: promtool alertmanager
+alertmanager:
+	@command -v prometheus-alertmanager >/dev/null 2>&1 || { \
+	  echo "installing Alertmanager (Debian package prometheus-alertmanager)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; fi; }
+
 promtool:
 	@command -v promtool >/dev/null 2>&1 || { \
 	  echo "installing promtool (Debian package prometheus)"; \

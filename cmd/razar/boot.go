@@ -159,7 +159,13 @@ func (c *cli) boot(ctx context.Context, args []string) error {
 		}
 	}
 
+	alerts := orchestrator.NewAlerter(store, log.With().Str("subsystem", "alerts").Logger()).WithSinks(orchestrator.AlertSinks{
+		Webhook:      c.getenv("RAZAR_ALERT_WEBHOOK"),
+		Alertmanager: c.getenv("RAZAR_ALERTMANAGER_URL"),
+	})
+	defer alerts.Close()
 	orch, err := orchestrator.New(store, orchestrator.Config{
+		Alerts:         alerts,
 		Roster:         func() (*razar.Roster, error) { return razar.LoadRoster(c.path(rosterFile)) },
 		Components:     func() (*razar.BootConfig, error) { return loadBoot(f.config, c.home) },
 		Threshold:      threshold,
