@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/razar/razar"
 )
@@ -24,6 +25,9 @@ type Rung struct {
 	EndpointEnv string
 	// Builtin is the rung's own backend for "backend": "builtin", or nil.
 	Builtin razar.Agent
+	// Candidates is how many alternative patches an LLM backend asks for
+	// when the roster does not say (rStar: 3).
+	Candidates int
 }
 
 // Generic is the Rung of a roster agent that no rung package describes.
@@ -41,6 +45,16 @@ func Build(r Rung, e razar.AgentEntry, home string, lookup razar.Lookup) (razar.
 	case razar.BackendBuiltin:
 		if r.Builtin == nil {
 			return nil, fmt.Errorf("%w: agent %s has no builtin backend (fix: use exec, openai or http in the roster)", razar.ErrRungUnavailable, e.Name)
+		}
+		// Crown's runbook rules, with an LLM in front when its endpoint is set.
+		if r.EndpointEnv != "" {
+			if ep, ok := lookup(r.EndpointEnv); ok && ep != "" {
+				llm, err := NewOpenAI(OpenAIConfig{Name: e.Name, Endpoint: ep, Model: e.Model, Token: res.Token, Role: r.Role})
+				if err != nil {
+					return nil, fmt.Errorf("%w: agent %s: %s: %v", razar.ErrRungUnavailable, e.Name, r.EndpointEnv, err)
+				}
+				return WithFallback(llm, r.Builtin), nil
+			}
 		}
 		return r.Builtin, nil
 	case razar.BackendExec:
@@ -70,9 +84,40 @@ func RosterLoader(rosterPath, home string, r Rung, lookup razar.Lookup) Loader {
 
 // buildRemote makes an openai or http backend from a resolved entry.
 func buildRemote(r Rung, res Resolved) (razar.Agent, error) {
-	return nil, fmt.Errorf("%w: agent %s: backend %q: %w", razar.ErrRungUnavailable, res.Entry.Name, res.Entry.Backend, errNotBuilt)
+	e := res.Entry
+	switch e.Backend {
+	case razar.BackendOpenAI:
+		n := e.Candidates
+		if n == 0 {
+			n = r.Candidates
+		}
+		return NewOpenAI(OpenAIConfig{Name: e.Name, Endpoint: res.Endpoint, Model: e.Model, Token: res.Token, Role: r.Role, Candidates: n})
+	case razar.BackendHTTP:
+		return NewHTTP(HTTPConfig{Name: e.Name, Endpoint: res.Endpoint, Token: res.Token})
+	}
+	return nil, fmt.Errorf("%w: agent %s: backend %q: %w", razar.ErrRungUnavailable, e.Name, e.Backend, errNotBuilt)
 }
 
 // errNotBuilt marks a backend this build lacks, as opposed to a credential
 // problem: rotation plans tolerate it.
 var errNotBuilt = errors.New("backend not built in")
+
+// WithFallback returns an agent that asks primary and, when primary cannot
+// answer at all, asks fallback, noting why in the summary.
+func WithFallback(primary, fallback razar.Agent) razar.Agent {
+	return razar.AgentFunc(func(ctx context.Context, t razar.Task) (razar.Fix, error) {
+		fix, err := primary.Repair(ctx, t)
+		if err == nil {
+			return fix, nil
+		}
+		if ctx.Err() != nil {
+			return razar.Fix{}, err
+		}
+		fix, ferr := fallback.Repair(ctx, t)
+		if ferr != nil {
+			return razar.Fix{}, fmt.Errorf("%v; fallback: %w", err, ferr)
+		}
+		fix.Summary = strings.TrimSpace(fix.Summary + " (LLM unavailable: " + firstLine(err.Error()) + ")")
+		return fix, nil
+	})
+}

@@ -1,0 +1,254 @@
+package patch
+
+import (
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/bluekeyes/go-gitdiff/gitdiff"
+
+	"github.com/razar/razar"
+)
+
+// limits returns lim with defaults filled in and Protected cleaned, or an
+// error wrapping razar.ErrInvalidConfig.
+func (lim Limits) withDefaults() (Limits, error) {
+	if lim.MaxBytes < 0 || lim.MaxFiles < 0 {
+		return lim, fmt.Errorf("patch limits: MaxBytes %d, MaxFiles %d: negative: %w", lim.MaxBytes, lim.MaxFiles, razar.ErrInvalidConfig)
+	}
+	if lim.MaxBytes == 0 {
+		lim.MaxBytes = DefaultMaxBytes
+	}
+	if lim.MaxFiles == 0 {
+		lim.MaxFiles = DefaultMaxFiles
+	}
+	prot := make([]string, 0, len(lim.Protected))
+	for _, p := range lim.Protected {
+		c, err := cleanRel(filepath.ToSlash(p))
+		if err != nil {
+			return lim, fmt.Errorf("patch limits: protected path %q must be relative to the workdir: %w", p, razar.ErrInvalidConfig)
+		}
+		prot = append(prot, c)
+	}
+	lim.Protected = prot
+	return lim, nil
+}
+
+// Check parses diff, a git-style or plain unified diff, and checks it
+// against workdir without changing anything. It refuses, with a
+// *RejectError (wrapping ErrRejected) whose Reason names the problem and the
+// file:
+//
+//   - an empty diff, or text with no file headers ("not a diff"), or one
+//     go-gitdiff cannot parse;
+//   - a diff over lim.MaxBytes, or touching more than lim.MaxFiles files;
+//   - a path that is absolute, has a ".." component, has control
+//     characters, or names the workdir itself;
+//   - a path through a symlink, or whose target is a symlink, anywhere in
+//     the workdir (symlinks are never followed, wherever they point);
+//   - binary patches, copies, symlinks and submodules (git modes 120000 and
+//     160000);
+//   - a file to modify, delete or rename that is missing or not a regular
+//     file, a file to create that already exists, a file touched twice, a
+//     file with no change, and any path under lim.Protected.
+//
+// Names in git headers ("diff --git a/x b/x") lose their first component, as
+// git apply does; in plain diffs a leading "a/" or "b/" is dropped and the
+// rest kept as written. The Plan's Files have SHA256Before read now; Check
+// does not stage anything. A workdir that is not a directory, or bad Limits
+// (wrapping razar.ErrInvalidConfig), give other errors.
+func Check(diff, workdir string, lim Limits) (*Plan, error) {
+	lim, err := lim.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	root, err := resolveWorkdir(workdir)
+	if err != nil {
+		return nil, err
+	}
+	if strings.TrimSpace(diff) == "" {
+		return nil, reject("empty diff")
+	}
+	if len(diff) > lim.MaxBytes {
+		return nil, reject("diff is %d bytes, over the limit of %d", len(diff), lim.MaxBytes)
+	}
+	files, _, err := gitdiff.Parse(strings.NewReader(diff))
+	if err != nil {
+		return nil, reject("not a valid diff: %v", err)
+	}
+	if len(files) == 0 {
+		return nil, reject("not a diff: no file headers (\"diff --git\" or \"---\"/\"+++\" followed by \"@@\") found")
+	}
+	if len(files) > lim.MaxFiles {
+		return nil, reject("diff touches %d files, over the limit of %d", len(files), lim.MaxFiles)
+	}
+	plain, err := plainHeaders(diff, len(files))
+	if err != nil {
+		return nil, err
+	}
+
+	p := &Plan{ID: NewID(), DiffSHA256: hashBytes([]byte(diff))}
+	seen := map[string]bool{}
+	for _, f := range files {
+		fc, c, err := checkFile(root, f, plain, lim)
+		if err != nil {
+			return nil, err
+		}
+		for _, name := range []string{fc.OldPath, fc.Path} {
+			if name == "" {
+				continue
+			}
+			if seen[name] {
+				return nil, reject("%s: touched more than once in one diff", name)
+			}
+			seen[name] = true
+		}
+		p.Files = append(p.Files, fc)
+		p.changes = append(p.changes, c)
+	}
+	// A file created under a path another change deletes or renames away
+	// (or the reverse) would depend on the order of the changes.
+	for name := range seen {
+		for d := path.Dir(name); d != "."; d = path.Dir(d) {
+			if seen[d] {
+				return nil, reject("%s: %s is touched as a file in the same diff", name, d)
+			}
+		}
+	}
+	return p, nil
+}
+
+// plainHeaders reports whether the diff's file headers are plain unified
+// ones ("--- a/x" "+++ b/x"), whose names go-gitdiff keeps with their
+// prefix, rather than git's, whose names it strips. A mix is refused.
+func plainHeaders(diff string, files int) (bool, error) {
+	git := 0
+	for line := range strings.Lines(diff) {
+		if strings.HasPrefix(line, "diff --git ") {
+			git++
+		}
+	}
+	switch git {
+	case 0:
+		return true, nil
+	case files:
+		return false, nil
+	}
+	return false, reject("diff mixes %d git file headers with %d plain ones", git, files-git)
+}
+
+// checkFile checks one file of the diff against the workdir at root.
+func checkFile(root string, f *gitdiff.File, plain bool, lim Limits) (FileChange, change, error) {
+	var fc FileChange
+	c := change{file: f}
+	name := func(n string) (string, error) {
+		if plain {
+			if rest, ok := strings.CutPrefix(n, "a/"); ok {
+				n = rest
+			} else if rest, ok := strings.CutPrefix(n, "b/"); ok {
+				n = rest
+			}
+		}
+		return cleanRel(n)
+	}
+	var err error
+	switch {
+	case f.IsCopy:
+		return fc, c, reject("%s: copy patches are not supported", show(f.NewName))
+	case f.IsNew && f.IsDelete:
+		return fc, c, reject("%s: both created and deleted", show(f.NewName))
+	case f.IsNew:
+		fc.Op = OpCreate
+		fc.Path, err = name(f.NewName)
+	case f.IsDelete:
+		fc.Op = OpDelete
+		fc.Path, err = name(f.OldName)
+	case f.IsRename:
+		fc.Op = OpRename
+		if fc.OldPath, err = name(f.OldName); err == nil {
+			fc.Path, err = name(f.NewName)
+		}
+	default:
+		fc.Op = OpModify
+		if fc.Path, err = name(f.NewName); err == nil {
+			var old string
+			if old, err = name(f.OldName); err == nil && old != fc.Path {
+				err = reject("%s: old name %s differs but the diff is not a rename", fc.Path, old)
+			}
+		}
+	}
+	if err != nil {
+		return fc, c, err
+	}
+	for _, n := range []string{fc.OldPath, fc.Path} {
+		for _, prot := range lim.Protected {
+			if n != "" && (n == prot || strings.HasPrefix(n, prot+"/")) {
+				return fc, c, reject("%s: protected path %s; patches may not touch it", n, prot)
+			}
+		}
+	}
+
+	if f.IsBinary {
+		return fc, c, reject("%s: binary patch; only text diffs are accepted", fc.Path)
+	}
+	for _, m := range []os.FileMode{f.OldMode, f.NewMode} {
+		if err := checkMode(fc.Path, m); err != nil {
+			return fc, c, err
+		}
+	}
+	switch {
+	case f.IsNew:
+		c.perm = wantExec(0o644, f.NewMode&0o111 != 0)
+	case f.IsDelete:
+	case f.NewMode != 0 && f.NewMode != f.OldMode:
+		x := f.NewMode&0o111 != 0
+		c.exec = &x
+	}
+	for i, frag := range f.TextFragments {
+		if err := frag.Validate(); err != nil {
+			return fc, c, reject("hunk %d of %s is malformed: %v", i+1, fc.Path, err)
+		}
+	}
+	if fc.Op == OpModify && len(f.TextFragments) == 0 && c.exec == nil {
+		return fc, c, reject("%s: no changes", fc.Path)
+	}
+
+	switch fc.Op {
+	case OpCreate:
+		err = absent(root, fc.Path)
+	case OpRename:
+		if fc.SHA256Before, err = sourceHash(root, fc.OldPath); err == nil {
+			err = absent(root, fc.Path)
+		}
+	default:
+		fc.SHA256Before, err = sourceHash(root, fc.Path)
+	}
+	return fc, c, err
+}
+
+// checkMode refuses git modes other than regular files.
+func checkMode(name string, m os.FileMode) error {
+	switch m &^ 0o777 {
+	case 0, 0o100000:
+		return nil
+	case 0o120000:
+		return reject("%s: symlink (git mode 120000); patches may not create or change symlinks", name)
+	case 0o160000:
+		return reject("%s: submodule (git mode 160000); patches may not touch submodules", name)
+	}
+	return reject("%s: unsupported git file mode %o", name, uint32(m))
+}
+
+// sourceHash wants rel to be a regular file under root and hashes it.
+func sourceHash(root, rel string) (string, error) {
+	if _, err := regularFile(root, rel); err != nil {
+		return "", err
+	}
+	h, err := hashFile(filepath.Join(root, filepath.FromSlash(rel)))
+	if err != nil {
+		return "", fmt.Errorf("patch: %s: %w", rel, err)
+	}
+	return h, nil
+}

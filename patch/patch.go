@@ -1,0 +1,144 @@
+package patch
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/bluekeyes/go-gitdiff/gitdiff"
+)
+
+// Sentinel errors. Match them with errors.Is.
+var (
+	// ErrRejected is wrapped by every *RejectError: the diff itself is
+	// unacceptable (hostile, malformed, oversized, or does not apply).
+	ErrRejected = errors.New("patch rejected")
+	// ErrValidationFailed is wrapped by every *ValidateError: the component's
+	// validate command failed, timed out or could not start.
+	ErrValidationFailed = errors.New("patch validation failed")
+	// ErrNothingToRevert is returned by Revert when the backup directory has
+	// no manifest, or its patch was already reverted.
+	ErrNothingToRevert = errors.New("nothing to revert")
+	// ErrConflict is returned by Stage, Promote and Revert when a file the
+	// patch touches changed under them: its sha256 is not the one recorded.
+	ErrConflict = errors.New("workdir changed")
+)
+
+// RejectError says why a diff was refused. Reason names the problem and,
+// where there is one, the file ("../escape: path leaves the workdir (..)").
+// It wraps ErrRejected.
+type RejectError struct {
+	Reason string
+}
+
+func (e *RejectError) Error() string { return "patch rejected: " + e.Reason }
+
+// Unwrap returns ErrRejected.
+func (e *RejectError) Unwrap() error { return ErrRejected }
+
+func reject(format string, args ...any) error {
+	return &RejectError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// Limits bounds what Check accepts. Zero fields take their defaults.
+type Limits struct {
+	// MaxBytes is the largest diff accepted, in bytes (default DefaultMaxBytes).
+	MaxBytes int
+	// MaxFiles is the most files one diff may touch (default DefaultMaxFiles).
+	MaxFiles int
+	// Protected are workdir-relative paths (files or directories) that no
+	// patch may touch, such as the validate script itself.
+	Protected []string
+}
+
+// Defaults for the zero Limits.
+const (
+	DefaultMaxBytes = 256 << 10
+	DefaultMaxFiles = 50
+)
+
+// Operations of a FileChange.
+const (
+	OpModify = "modify"
+	OpCreate = "create"
+	OpDelete = "delete"
+	OpRename = "rename"
+)
+
+// FileChange is one file a patch touches. Paths are workdir-relative,
+// slash-separated and clean. The hashes are lower-case hex sha256 of the
+// file's content, "" when the file is absent on that side.
+type FileChange struct {
+	Path         string `json:"path"`
+	OldPath      string `json:"old_path,omitempty"` // OpRename only: where the file was
+	Op           string `json:"op"`                 // OpModify, OpCreate, OpDelete, OpRename
+	SHA256Before string `json:"sha256_before,omitempty"`
+	SHA256After  string `json:"sha256_after,omitempty"`
+}
+
+// Plan is a checked diff, ready for Stage. Files lists what it touches in
+// diff order, with SHA256Before read at Check time; Stage records what each
+// file will become and Promote fills SHA256After. A Plan is not safe for
+// concurrent use.
+type Plan struct {
+	ID         string
+	Files      []FileChange
+	DiffSHA256 string // of the diff text, for records
+
+	changes []change // parallel to Files
+
+	// beforeSwap, when set (tests only), runs before Promote swaps the
+	// file at rel into the workdir.
+	beforeSwap func(rel string)
+}
+
+// change is the parsed side of one FileChange.
+type change struct {
+	file     *gitdiff.File
+	exec     *bool  // wanted executable bit, nil to keep the file's
+	staged   string // sha256 of the staged result, set by Stage ("" for delete)
+	perm     os.FileMode
+	isStaged bool
+}
+
+// NewID returns a fresh patch id, "p-<UTC yyyymmdd-hhmmss>-<6 hex>".
+func NewID() string {
+	var b [3]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return "p-" + time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// hashFile returns the hex sha256 of the file at name.
+func hashFile(name string) (string, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+func hashBytes(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// short abbreviates a hex hash for messages.
+func short(h string) string {
+	if h == "" {
+		return "(absent)"
+	}
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
+}

@@ -1,0 +1,170 @@
+package patch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+	"unicode/utf8"
+)
+
+// DefaultValidateTimeout bounds Validate when its timeout is not positive.
+const DefaultValidateTimeout = 2 * time.Minute
+
+// ValidateOutputTail is how much of the validate command's combined output
+// Validate returns: the last 4 KiB.
+const ValidateOutputTail = 4 << 10
+
+// validateWaitDelay bounds how long Validate waits for the output pipe after
+// the process exited or was killed, in case a grandchild left the process
+// group holding it open.
+const validateWaitDelay = time.Second
+
+// ValidateError says the validate command did not pass. It wraps
+// ErrValidationFailed and Err: an *exec.ExitError for a non-zero exit,
+// context.DeadlineExceeded for a timeout, the start error otherwise.
+type ValidateError struct {
+	Command  string        // argv joined, as errors show it
+	ExitCode int           // -1 when the command did not exit by itself
+	TimedOut bool          // killed at the deadline
+	Timeout  time.Duration // the deadline it had
+	Err      error
+}
+
+func (e *ValidateError) Error() string {
+	switch {
+	case e.TimedOut:
+		return fmt.Sprintf("validate %s: timed out after %s", e.Command, e.Timeout)
+	case e.ExitCode >= 0:
+		return fmt.Sprintf("validate %s: exit status %d", e.Command, e.ExitCode)
+	}
+	return fmt.Sprintf("validate %s: %v", e.Command, e.Err)
+}
+
+// Unwrap returns ErrValidationFailed and the cause.
+func (e *ValidateError) Unwrap() []error { return []error{ErrValidationFailed, e.Err} }
+
+var errValidateTimeout = errors.New("validate timeout")
+
+// Validate runs argv, the component's validate command, in dir (normally a
+// Stage directory) with env appended to the current environment, in its own
+// process group, and returns the last ValidateOutputTail bytes of its
+// combined stdout and stderr. A relative command path with a slash
+// ("./check.sh") resolves against dir; a bare name is looked up in PATH.
+// Empty argv means there is nothing to validate: "", nil.
+//
+// The command gets timeout (DefaultValidateTimeout when not positive); at the
+// deadline its whole process group is killed and the error is a
+// *ValidateError with TimedOut set, saying "timed out after ...". A non-zero
+// exit is a *ValidateError naming the exit status; both wrap
+// ErrValidationFailed. If ctx ends first the error wraps ctx's error
+// instead, since the patch was not at fault.
+func Validate(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration) (outputTail string, err error) {
+	if len(argv) == 0 {
+		return "", nil
+	}
+	if timeout <= 0 {
+		timeout = DefaultValidateTimeout
+	}
+	name := commandName(argv)
+	path := argv[0]
+	if strings.Contains(path, "/") && !filepath.IsAbs(path) {
+		// The child chdirs into dir before exec; make the path absolute so
+		// it is not resolved against dir twice.
+		if path, err = filepath.Abs(filepath.Join(dir, path)); err != nil {
+			return "", &ValidateError{Command: name, ExitCode: -1, Err: err}
+		}
+	}
+	tctx, cancel := context.WithTimeoutCause(ctx, timeout, errValidateTimeout)
+	defer cancel()
+
+	cmd := exec.CommandContext(tctx, path, argv[1:]...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), env...)
+	out := &tail{max: ValidateOutputTail}
+	// One writer for both streams: os/exec copies them in one goroutine.
+	cmd.Stdout = out
+	cmd.Stderr = out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error {
+		// The group's id is the leader's pid: the script and its children.
+		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	}
+	cmd.WaitDelay = validateWaitDelay
+
+	if err := cmd.Start(); err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		if ctx.Err() != nil {
+			return "", fmt.Errorf("validate %s: %w", name, context.Cause(ctx))
+		}
+		return "", &ValidateError{Command: name, ExitCode: -1, Err: fmt.Errorf("start: %w", err)}
+	}
+	waitErr := cmd.Wait()
+	tailText := out.String()
+
+	// The context's verdict wins over what the killed process reported.
+	switch {
+	case context.Cause(tctx) == errValidateTimeout:
+		return tailText, &ValidateError{Command: name, ExitCode: -1, TimedOut: true, Timeout: timeout, Err: context.DeadlineExceeded}
+	case ctx.Err() != nil:
+		return tailText, fmt.Errorf("validate %s: %w", name, context.Cause(ctx))
+	case waitErr == nil:
+		return tailText, nil
+	}
+	var ee *exec.ExitError
+	if errors.As(waitErr, &ee) {
+		return tailText, &ValidateError{Command: name, ExitCode: ee.ExitCode(), Err: waitErr}
+	}
+	return tailText, &ValidateError{Command: name, ExitCode: -1, Err: waitErr}
+}
+
+// commandName is argv as errors show it.
+func commandName(argv []string) string {
+	s := strings.Join(argv, " ")
+	if len(s) > 80 {
+		s = s[:77] + "..."
+	}
+	return s
+}
+
+// tail keeps the last max bytes written to it. Not safe for concurrent use.
+type tail struct {
+	max int
+	buf []byte
+	cut bool
+}
+
+func (t *tail) Write(p []byte) (int, error) {
+	n := len(p)
+	if len(p) >= t.max {
+		t.cut = t.cut || len(t.buf) > 0 || len(p) > t.max
+		t.buf = append(t.buf[:0], p[len(p)-t.max:]...)
+		return n, nil
+	}
+	t.buf = append(t.buf, p...)
+	if over := len(t.buf) - t.max; over > 0 {
+		t.cut = true
+		t.buf = append(t.buf[:0], t.buf[over:]...)
+	}
+	return n, nil
+}
+
+// String is the kept tail; when earlier output was dropped, a rune cut in
+// half at the start is dropped too.
+func (t *tail) String() string {
+	b := t.buf
+	if t.cut {
+		for len(b) > 0 && !utf8.RuneStart(b[0]) {
+			b = b[1:]
+		}
+	}
+	return string(b)
+}
