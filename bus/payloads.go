@@ -130,6 +130,12 @@ type AuditRecord struct {
 	Message      string `json:"message,omitempty"`
 	Verb         string `json:"verb,omitempty"`
 	Actor        string `json:"actor,omitempty"`
+	// Patch records: the patch, the files it touches (sha256 before and
+	// after), how validation went and the tail of its output.
+	PatchID    string      `json:"patch_id,omitempty"`
+	Files      []PatchFile `json:"files,omitempty"`
+	Validation string      `json:"validation,omitempty"`
+	OutputTail string      `json:"output_tail,omitempty"`
 	// Role is who spoke in a handshake dialogue: "razar" or "crown".
 	Role string `json:"role,omitempty"`
 	// IdentityFingerprint is on Crown's handshake answers.
@@ -138,6 +144,15 @@ type AuditRecord struct {
 	Timestamp           float64         `json:"timestamp"`
 	TimestampISO        string          `json:"timestamp_iso"`
 	Seq                 uint64          `json:"seq,omitempty"` // stream sequence, set by the log mirror
+}
+
+// PatchFile is one file a patch touches, in patch records.
+type PatchFile struct {
+	Path         string `json:"path"`
+	OldPath      string `json:"old_path,omitempty"`
+	Op           string `json:"op"`
+	SHA256Before string `json:"sha256_before,omitempty"`
+	SHA256After  string `json:"sha256_after,omitempty"`
 }
 
 // Kind implements Payload.

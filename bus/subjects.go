@@ -103,10 +103,12 @@ const (
 	VerbRelease  Verb = "release"
 	VerbStatus   Verb = "status"
 	VerbEscalate Verb = "escalate"
+	VerbApprove  Verb = "approve"
+	VerbReject   Verb = "reject"
 )
 
 // Verbs lists every lifecycle verb.
-var Verbs = []Verb{VerbStop, VerbStart, VerbRestart, VerbAbort, VerbRelease, VerbStatus, VerbEscalate}
+var Verbs = []Verb{VerbStop, VerbStart, VerbRestart, VerbAbort, VerbRelease, VerbStatus, VerbEscalate, VerbApprove, VerbReject}
 
 // Event is the last token of an audit subject.
 type Event string
@@ -124,6 +126,11 @@ const (
 	EventAlert      Event = "alert"      // a warning or critical alert
 	EventLate       Event = "late"       // a result that came after its attempt had ended
 	EventHandshake  Event = "handshake"  // one message of the boot-cycle handshake with Crown
+	EventPatch      Event = "patch"      // a patch proposal and its validation result
+	EventPending    Event = "pending"    // a validated patch held for an operator's approval
+	EventApplied    Event = "applied"    // a patch promoted into the workdir
+	EventRejected   Event = "rejected"   // a patch refused (check, validation, operator, promote)
+	EventReverted   Event = "reverted"   // a patch's files restored
 )
 
 // Severity is an alert's severity.

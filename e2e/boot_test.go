@@ -75,6 +75,9 @@ func newBootMesh(t *testing.T, comps []razar.Component, rungs []rung, cfg orches
 		}
 	}
 	m.boot = &razar.BootConfig{Components: comps}
+	m.cfg.Home = home
+	m.stopOrch()
+	m.stopOrch = m.startOrchestrator()
 	sl := &sleepLog{}
 	scfg.Home = home
 	scfg.Components = func() (*razar.BootConfig, error) { return m.boot, nil }

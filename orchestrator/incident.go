@@ -190,13 +190,12 @@ func (o *Orchestrator) settle(ctx context.Context, rec *bus.IncidentRecord, rev 
 		}
 	default: // fixed: does it hold?
 		a.Summary, a.Diff = res.Summary, res.Diff
-		a.Outcome = razar.OutcomeHealed
-		if verr := o.verify(ctx, rec.Component); verr != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			a.Outcome = razar.OutcomeRejected
-			a.Reason = "health check failed after fix: " + verr.Error()
+		if a.Diff == "" && len(res.Candidates) > 0 {
+			a.Diff = res.Candidates[0].Diff
+		}
+		a.Outcome, a.Reason = o.applyFix(ctx, rec, a, res, p.Deadline.Sub(p.Started))
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
 	}
 	a.Error = bus.Clip(o.redact(a.Error), bus.MaxErrorBytes)

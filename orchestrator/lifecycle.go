@@ -162,6 +162,23 @@ func (o *Orchestrator) Register(l *Lifecycle) {
 		return &bus.LifecycleReply{Incident: id, Message: "incident aborted"}, nil
 	})
 	l.Handle(bus.VerbStatus, o.statusHandler())
+	decide := func(approve bool) VerbHandler {
+		return func(_ context.Context, component string, req *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
+			if req.Patch == "" {
+				return nil, errors.New(`name the patch: {"patch": "p-..."}`)
+			}
+			if err := o.Decide(component, req.Patch, approve); err != nil {
+				return nil, err
+			}
+			msg := "patch " + req.Patch + " approved: promoting it"
+			if !approve {
+				msg = "patch " + req.Patch + " rejected"
+			}
+			return &bus.LifecycleReply{Message: msg}, nil
+		}
+	}
+	l.Handle(bus.VerbApprove, decide(true))
+	l.Handle(bus.VerbReject, decide(false))
 }
 
 // statusHandler answers status with incidents and rungs.

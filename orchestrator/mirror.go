@@ -20,7 +20,9 @@ import (
 
 // Mirror files under logs/, relative to the RAZAR home.
 const (
-	InvocationsFile = "logs/razar_ai_invocations.json"
+	InvocationsFile  = "logs/razar_ai_invocations.json"
+	PatchesFile      = "logs/razar_ai_patches.json"
+	PatchHistoryFile = "logs/patch_history.jsonl"
 )
 
 // MirrorFile says which logs/ file mirrors an audit event, or "" for none.
@@ -30,6 +32,10 @@ func MirrorFile(ev bus.Event) string {
 		return InvocationsFile
 	case bus.EventHandshake:
 		return DialoguesFile
+	case bus.EventPatch, bus.EventPending:
+		return PatchesFile
+	case bus.EventApplied, bus.EventRejected, bus.EventReverted:
+		return PatchHistoryFile
 	}
 	return ""
 }

@@ -50,6 +50,10 @@ type Config struct {
 	Metrics *Metrics
 	// Alerts receives warning and critical alerts; default publishes them on the bus.
 	Alerts *Alerter
+	// Home is the RAZAR home; patch backups go under its state/patches.
+	Home string
+	// ValidateTimeout bounds a component's validate command. Default 2 min.
+	ValidateTimeout time.Duration
 	// Redactor, when set, returns the current secrets to scrub from every
 	// text the orchestrator stores, sends to a rung, records or logs.
 	Redactor func() *razar.Redactor
@@ -67,6 +71,8 @@ type Orchestrator struct {
 	wg      sync.WaitGroup
 	ctx     context.Context // set by Run; incidents opened later run under it
 	done    chan struct{}   // closed once an incident ends, then replaced
+
+	approvals approvals
 }
 
 type runner struct {
@@ -113,6 +119,9 @@ func New(store *jetstream.Store, cfg Config) (*Orchestrator, error) {
 	}
 	if cfg.VerifyWindow <= 0 {
 		cfg.VerifyWindow = 10 * time.Second
+	}
+	if cfg.ValidateTimeout <= 0 {
+		cfg.ValidateTimeout = DefaultValidateTimeout
 	}
 	o := &Orchestrator{cfg: cfg, store: store, log: cfg.Log, running: map[string]*runner{}, done: make(chan struct{})}
 	if o.cfg.Verify == nil {

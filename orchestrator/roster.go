@@ -28,6 +28,8 @@ func (s *Supervisor) snapshotRoster(ctx context.Context) error {
 	if err := jetstream.WriteFileAtomic(filepath.Join(s.cfg.Home, RosterSnapshot), data, 0o644); err != nil {
 		return fmt.Errorf("snapshot roster: %w", err)
 	}
+	// A new cycle starts from the roster on disk: every rung reads it afresh.
+	_ = s.store.Conn().Publish(bus.AgentsReload, nil)
 	s.orch.audit(ctx, &bus.AuditRecord{Event: "snapshot", Component: SystemComponent, Message: "roster snapshot taken: " + RosterSnapshot}, "")
 	s.log.Info().Str("snapshot", RosterSnapshot).Msg("roster snapshot taken for this boot cycle")
 	return nil

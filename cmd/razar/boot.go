@@ -166,6 +166,7 @@ func (c *cli) boot(ctx context.Context, args []string) error {
 	defer alerts.Close()
 	orch, err := orchestrator.New(store, orchestrator.Config{
 		Alerts:         alerts,
+		Home:           c.home,
 		Roster:         func() (*razar.Roster, error) { return razar.LoadRoster(c.path(rosterFile)) },
 		Components:     func() (*razar.BootConfig, error) { return loadBoot(f.config, c.home) },
 		Threshold:      threshold,

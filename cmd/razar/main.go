@@ -40,6 +40,10 @@ Commands:
   agents reload   every running rung drops cached config and credentials
   rotate-keys --secrets-dir DIR (--dry-run | --apply --approver A --approver B)
                   rotate remote rungs' credentials from manifests
+  approve|reject <component> <patch-id>
+                  decide on a validated patch held for approval
+  rollback-patch <component> [--patch ID]
+                  restore the files of the last applied patch (or the one named)
   help            this text
 
 The home is --home DIR, else $RAZAR_HOME, else the current directory.
@@ -122,6 +126,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return env.agentsCmd(ctx, rest)
 	case "rotate-keys":
 		return env.rotateKeys(ctx, rest)
+	case "approve", "reject":
+		return env.decide(ctx, bus.Verb(cmd), rest)
+	case "rollback-patch":
+		return env.rollbackPatch(ctx, rest)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

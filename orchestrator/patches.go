@@ -1,0 +1,241 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/razar/razar"
+	"github.com/razar/razar/bus"
+	"github.com/razar/razar/patch"
+)
+
+// PatchDir is where backups of applied patches live, relative to the home:
+// state/patches/<component>/<patch-id>/.
+const PatchDir = "state/patches"
+
+// DefaultValidateTimeout bounds a component's validate command.
+const DefaultValidateTimeout = 2 * time.Minute
+
+// approvals holds validated patches waiting for an operator (approval: manual).
+type approvals struct {
+	mu      sync.Mutex
+	pending map[string]chan bool // component/patch-id -> decision
+}
+
+func (ap *approvals) hold(component, id string) chan bool {
+	ap.mu.Lock()
+	defer ap.mu.Unlock()
+	if ap.pending == nil {
+		ap.pending = map[string]chan bool{}
+	}
+	ch := make(chan bool, 1)
+	ap.pending[component+"/"+id] = ch
+	return ch
+}
+
+func (ap *approvals) drop(component, id string) {
+	ap.mu.Lock()
+	defer ap.mu.Unlock()
+	delete(ap.pending, component+"/"+id)
+}
+
+// Decide approves or rejects a held patch. It fails with razar.ErrNotFound
+// when no such patch waits.
+func (o *Orchestrator) Decide(component, id string, approve bool) error {
+	o.approvals.mu.Lock()
+	ch, ok := o.approvals.pending[component+"/"+id]
+	if ok {
+		delete(o.approvals.pending, component+"/"+id)
+	}
+	o.approvals.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("no patch %s waits for approval on %s: %w (see logs/razar_ai_patches.json for pending ones)", id, component, razar.ErrNotFound)
+	}
+	ch <- approve
+	return nil
+}
+
+// applyFix judges a rung's fixed answer. A diff (or rStar's candidates) is
+// checked, validated in a private copy, approved if the component asks for
+// it, promoted with backups, and verified; a patch that does not hold is
+// reverted at once. An answer without a diff means the rung changed things
+// itself: only the verification runs.
+func (o *Orchestrator) applyFix(ctx context.Context, rec *bus.IncidentRecord, a razar.Attempt, res *bus.Result, window time.Duration) (razar.Outcome, string) {
+	var cands []razar.Candidate
+	if strings.TrimSpace(res.Diff) != "" {
+		cands = append(cands, razar.Candidate{Summary: res.Summary, Diff: res.Diff})
+	}
+	for _, c := range res.Candidates {
+		if strings.TrimSpace(c.Diff) != "" {
+			cands = append(cands, c)
+		}
+	}
+	if len(cands) == 0 {
+		if err := o.verify(ctx, rec.Component); err != nil {
+			return razar.OutcomeRejected, "health check failed after fix: " + err.Error()
+		}
+		return razar.OutcomeHealed, ""
+	}
+	boot, err := o.cfg.Components()
+	if err != nil {
+		return razar.OutcomeRejected, "cannot read the boot config to apply the patch: " + err.Error()
+	}
+	comp, err := boot.Component(rec.Component)
+	if err != nil {
+		return razar.OutcomeRejected, err.Error()
+	}
+	if o.cfg.Home == "" || comp.Workdir == "" {
+		return razar.OutcomeRejected, "patch rejected: no workdir to patch"
+	}
+	var reasons []string
+	for i, c := range cands {
+		outcome, reason := o.tryPatch(ctx, rec, a, comp, c, window)
+		if outcome == razar.OutcomeHealed {
+			return outcome, ""
+		}
+		if ctx.Err() != nil {
+			return razar.OutcomeRejected, "interrupted"
+		}
+		if len(cands) > 1 {
+			reason = fmt.Sprintf("candidate %d: %s", i+1, reason)
+		}
+		reasons = append(reasons, reason)
+	}
+	return razar.OutcomeRejected, strings.Join(reasons, "; ")
+}
+
+// tryPatch takes one patch through the pipeline and records every step.
+func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a razar.Attempt, comp razar.Component, c razar.Candidate, window time.Duration) (razar.Outcome, string) {
+	id := patch.NewID()
+	base := bus.AuditRecord{Component: rec.Component, Incident: rec.ID, Agent: a.Rung, AgentDisplay: o.cfg.Display(a.Rung),
+		Attempt: a.Number, Pass: a.Pass, PatchID: id}
+	record := func(ev bus.Event, mutate func(*bus.AuditRecord)) {
+		r := base
+		r.Event = ev
+		mutate(&r)
+		o.audit(ctx, &r, bus.AuditMsgID(ev, rec.ID+"-"+id, a.Number))
+	}
+	reject := func(stage, reason, tail string, files []patch.FileChange) (razar.Outcome, string) {
+		record(bus.EventPatch, func(r *bus.AuditRecord) {
+			r.Summary, r.Diff, r.Validation, r.Reason, r.OutputTail, r.Files = c.Summary, c.Diff, stage, reason, tail, patchFiles(files)
+		})
+		record(bus.EventRejected, func(r *bus.AuditRecord) { r.Status, r.Reason, r.Files = "rejected", reason, patchFiles(files) })
+		o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Str("patch", id).Str("reason", reason).Msg("patch rejected")
+		return razar.OutcomeRejected, reason
+	}
+
+	plan, err := patch.Check(c.Diff, comp.Workdir, patch.Limits{Protected: protectedPaths(comp)})
+	if err != nil {
+		return reject("rejected", reasonOf(err), "", nil)
+	}
+	stage, cleanup, err := patch.Stage(plan, comp.Workdir)
+	defer cleanup()
+	if err != nil {
+		return reject("rejected", reasonOf(err), "", plan.Files)
+	}
+	tail, err := patch.Validate(ctx, comp.Validate, stage, envOf(comp), o.cfg.ValidateTimeout)
+	if err != nil {
+		return reject("failed", "validation failed: "+err.Error(), o.redact(tail), plan.Files)
+	}
+	validation := "passed"
+	if len(comp.Validate) == 0 {
+		validation = "no validate command"
+	}
+	record(bus.EventPatch, func(r *bus.AuditRecord) {
+		r.Summary, r.Diff, r.Validation, r.OutputTail, r.Files = c.Summary, c.Diff, validation, o.redact(tail), patchFiles(plan.Files)
+	})
+
+	if comp.Approval == "manual" {
+		ch := o.approvals.hold(comp.Name, id)
+		record(bus.EventPending, func(r *bus.AuditRecord) {
+			r.Status = "pending"
+			r.Message = fmt.Sprintf("validated patch %s waits for `razar approve %s %s` or `razar reject %s %s`", id, comp.Name, id, comp.Name, id)
+		})
+		o.cfg.Alerts.Raise(ctx, bus.SeverityWarning, comp.Name, rec.ID, fmt.Sprintf("%s: patch %s from %s is validated and waits for approval (razar approve %s %s)", comp.Name, id, o.cfg.Display(a.Rung), comp.Name, id))
+		var approved, decided bool
+		select {
+		case approved = <-ch:
+			decided = true
+		case <-time.After(window):
+		case <-ctx.Done():
+		}
+		o.approvals.drop(comp.Name, id)
+		switch {
+		case ctx.Err() != nil:
+			return razar.OutcomeRejected, "interrupted while waiting for approval"
+		case !decided:
+			return reject("passed", "no approval within the attempt's timeout", "", plan.Files)
+		case !approved:
+			return reject("passed", "rejected by an operator", "", plan.Files)
+		}
+	}
+
+	backup := filepath.Join(o.cfg.Home, PatchDir, comp.Name, id)
+	if err := patch.Promote(plan, stage, comp.Workdir, backup); err != nil {
+		return reject("passed", "promote failed: "+reasonOf(err), "", plan.Files)
+	}
+	record(bus.EventApplied, func(r *bus.AuditRecord) { r.Status, r.Summary, r.Files = "applied", c.Summary, patchFiles(plan.Files) })
+	o.log.Info().Str("incident", rec.ID).Str("component", comp.Name).Str("patch", id).Int("files", len(plan.Files)).Msg("patch applied")
+
+	if err := o.cfg.Verify(ctx, comp); err != nil {
+		reason := "health check failed after patch: " + err.Error()
+		files, rerr := patch.Revert(comp.Workdir, backup)
+		if rerr != nil {
+			reason += "; REVERT FAILED: " + rerr.Error() + " (restore with `razar rollback-patch " + comp.Name + " --patch " + id + "`)"
+			o.cfg.Alerts.Raise(ctx, bus.SeverityCritical, comp.Name, rec.ID, comp.Name+": patch "+id+" could not be reverted: "+rerr.Error())
+		}
+		record(bus.EventReverted, func(r *bus.AuditRecord) { r.Status, r.Reason, r.Files = "reverted", reason, patchFiles(files) })
+		o.log.Warn().Str("incident", rec.ID).Str("component", comp.Name).Str("patch", id).Str("reason", reason).Msg("patch reverted")
+		return razar.OutcomeRejected, reason
+	}
+	return razar.OutcomeHealed, ""
+}
+
+// protectedPaths are the workdir files a patch may not touch: the
+// validate command's scripts, so a patch cannot make its own check pass.
+func protectedPaths(c razar.Component) []string {
+	var out []string
+	for _, arg := range c.Validate {
+		if arg == "" || strings.HasPrefix(arg, "-") || filepath.IsAbs(arg) {
+			continue
+		}
+		rel := filepath.Clean(arg)
+		if strings.HasPrefix(rel, "..") {
+			continue
+		}
+		if st, err := os.Stat(filepath.Join(c.Workdir, rel)); err == nil && st.Mode().IsRegular() {
+			out = append(out, filepath.ToSlash(rel))
+		}
+	}
+	return out
+}
+
+func envOf(c razar.Component) []string {
+	var env []string
+	for k, v := range c.Env {
+		env = append(env, k+"="+v)
+	}
+	return env
+}
+
+func reasonOf(err error) string {
+	var re *patch.RejectError
+	if errors.As(err, &re) {
+		return "patch rejected: " + re.Reason
+	}
+	return err.Error()
+}
+
+func patchFiles(fs []patch.FileChange) []bus.PatchFile {
+	out := make([]bus.PatchFile, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, bus.PatchFile{Path: f.Path, OldPath: f.OldPath, Op: f.Op, SHA256Before: f.SHA256Before, SHA256After: f.SHA256After})
+	}
+	return out
+}
