@@ -1,0 +1,60 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRollbackPatchWithoutRazarRunning(t *testing.T) {
+	const broken = "# app\nport=abc\n"
+	diffReply := `{"status":"fixed","summary":"port 8080","diff":"--- a/app.conf\n+++ b/app.conf\n@@ -1,2 +1,2 @@\n # app\n-port=abc\n+port=8080\n"}`
+	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"},
+		{"name": "kimicho", "backend": "exec", "command": ["sh", "agents/kimicho.sh"]}]}`, map[string]string{
+		"agents/kimicho.sh": "#!/bin/sh\ncat >/dev/null\nprintf '%s\\n' '" + diffReply + "'\n",
+		"app/app.conf":      broken,
+		"app/check.sh":      "#!/bin/sh\ngrep -Eq '^port=[0-9]+$' app.conf\n",
+		"config/boot_config.json": `{"components": [{"name": "app", "priority": 1, "workdir": "app", "start_grace": "200ms",
+			"command": ["sh", "-c", "grep -q '^port=8080$' app.conf || exit 1; exec sleep 600"],
+			"validate": ["sh", "./check.sh"]}]}`,
+	})
+	p := start(t, h, nil, "boot", "--once", "--retries", "0", "--nats-listen", "127.0.0.1:0")
+	if code := p.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("boot exit %d:\n%s", code, p.out)
+	}
+	conf, _ := os.ReadFile(filepath.Join(h, "app/app.conf"))
+	if !strings.Contains(string(conf), "port=8080") {
+		t.Fatalf("not patched:\n%s", conf)
+	}
+	out, code := runRazar(t, h, nil, "rollback-patch", "app")
+	if code != 0 || !strings.Contains(out, "rolled back") {
+		t.Fatalf("rollback-patch: exit %d\n%s", code, out)
+	}
+	conf, _ = os.ReadFile(filepath.Join(h, "app/app.conf"))
+	if string(conf) != broken {
+		t.Fatalf("app.conf after rollback:\n%q", conf)
+	}
+	hist := jsonLines(t, filepath.Join(h, "logs/patch_history.jsonl"))
+	var events []string
+	for _, r := range hist {
+		events = append(events, r["event"].(string))
+		if r["event"] == "reverted" {
+			files, _ := r["files"].([]any)
+			if len(files) != 1 {
+				t.Fatalf("reverted record files: %v", r)
+			}
+		}
+	}
+	if strings.Join(events, " ") != "applied reverted" {
+		t.Fatalf("patch history events: %v", events)
+	}
+	if patches := jsonLines(t, filepath.Join(h, "logs/razar_ai_patches.json")); len(patches) != 1 || patches[0]["validation"] != "passed" {
+		t.Fatalf("proposals: %v", patches)
+	}
+	out, code = runRazar(t, h, nil, "rollback-patch", "app")
+	if code != 1 || !strings.Contains(out, "nothing to roll back") {
+		t.Fatalf("second rollback: exit %d\n%s", code, out)
+	}
+}
