@@ -103,7 +103,8 @@ func TestWildcardsAndNames(t *testing.T) {
 	}
 	// Message ids of different kinds never collide, even for the same incident and number.
 	ids := []string{EscalationMsgID("i", 1), ResultMsgID("i", 1)}
-	for _, e := range []Event{EventOpened, EventAttempt, EventSkipped, EventEscalation, EventHealed, EventFailed, EventAborted, EventLifecycle, EventAlert, EventLate} {
+	for _, e := range []Event{EventOpened, EventAttempt, EventSkipped, EventEscalation, EventHealed, EventFailed, EventAborted, EventLifecycle, EventAlert, EventLate,
+		EventHandshake, EventPatch, EventPending, EventApplied, EventRejected, EventReverted} {
 		ids = append(ids, AuditMsgID(e, "i", 1))
 	}
 	seen := map[string]bool{}
@@ -122,8 +123,9 @@ func TestWildcardsAndNames(t *testing.T) {
 			t.Errorf("verb %q is not a subject token", v)
 		}
 	}
-	if len(Verbs) != 7 {
-		t.Errorf("Verbs = %q, want the 7 lifecycle verbs", Verbs)
+	// CONTRACT's six verbs, plus escalate, approve and reject.
+	if len(Verbs) != 9 {
+		t.Errorf("Verbs = %q, want the 9 lifecycle verbs", Verbs)
 	}
 }
 
