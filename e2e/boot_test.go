@@ -279,3 +279,39 @@ func TestCloseLeavesNoProcess(t *testing.T) {
 		bustest.Eventually(t, 5*time.Second, func() bool { return !alive(pid) }, "pid %d outlived the supervisor", pid)
 	}
 }
+
+// TestBackoffResetsAfterAHealthyRun: consecutive failures back off further
+// (1 s, then 2 s); after a long enough healthy run the next failure starts
+// again at 1 s.
+func TestBackoffResetsAfterAHealthyRun(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		resetAfter time.Duration
+		second     time.Duration
+	}{
+		{"no reset", time.Hour, 2 * time.Second},
+		{"reset", time.Nanosecond, time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := newBootMesh(t, []razar.Component{{Name: "web", Priority: 1, Command: sh("exec sleep 600")}},
+				fiveRungs(nil), orchestrator.Config{}, orchestrator.SupervisorConfig{Retries: 3, ResetAfter: tc.resetAfter, Jitter: -1})
+			if err := b.sup.Boot(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			for i := 1; i <= 2; i++ {
+				pid := b.component("web").PID
+				if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+				bustest.Eventually(t, 10*time.Second, func() bool {
+					c := b.component("web")
+					return c.Status == orchestrator.StatusHealthy && c.PID != pid && c.Restarts == i
+				}, "restart %d", i)
+			}
+			ds := b.sleeps.all()
+			if len(ds) != 2 || ds[0] != time.Second || ds[1] != tc.second {
+				t.Fatalf("backoffs %v, want [1s %v]", ds, tc.second)
+			}
+		})
+	}
+}

@@ -54,7 +54,8 @@ type SupervisorConfig struct {
 	Retries int
 	// Backoff paces local restarts: 1 s doubling to 60 s by default, with Jitter.
 	Backoff Backoff
-	// Jitter adds up to this fraction of each backoff at random. Default 0.2.
+	// Jitter adds up to this fraction of each backoff at random. Default
+	// 0.2; negative disables it.
 	Jitter float64
 	// ProbeInterval is RAZAR_HEALTH_PROBE_INTERVAL. Default 30 s.
 	ProbeInterval time.Duration

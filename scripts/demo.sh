@@ -31,6 +31,14 @@ else
   cut -c1-200 "$home/logs/razar_ai_invocations.json"
 fi
 echo
+echo "== patches, logs/patch_history.jsonl:"
+if command -v jq >/dev/null 2>&1; then
+  jq -r '[.timestamp_iso[11:19], .event, .patch_id, .agent_display, (.reason // "")] | @tsv' "$home/logs/patch_history.jsonl"
+else
+  cut -c1-200 "$home/logs/patch_history.jsonl"
+fi
+echo "   (undo it with: bin/razar --home $home rollback-patch ledger)"
+echo
 echo "== logs/razar_state.json:"
 cat "$home/logs/razar_state.json"
 exit "$code"
