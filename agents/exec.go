@@ -17,6 +17,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/tailbuf"
 )
 
 // Limits of the exec backend.
@@ -152,7 +153,7 @@ func (e *Exec) Repair(ctx context.Context, t razar.Task) (razar.Fix, error) {
 	)
 	cmd.Stdin = bytes.NewReader(payload)
 	stdout := &execLimited{max: MaxExecReply}
-	stderr := &execTail{max: execStderrTail}
+	stderr := tailbuf.New(execStderrTail)
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -313,40 +314,4 @@ func (l *execLimited) Write(p []byte) (int, error) {
 		return 0, errExecReplyTooLarge
 	}
 	return l.buf.Write(p)
-}
-
-// execTail keeps the last max bytes written to it. It is written by one
-// os/exec goroutine and read after Wait returns.
-type execTail struct {
-	max int
-	buf []byte
-	cut bool
-}
-
-func (t *execTail) Write(p []byte) (int, error) {
-	n := len(p)
-	if len(p) >= t.max {
-		t.cut = t.cut || len(t.buf) > 0 || len(p) > t.max
-		t.buf = append(t.buf[:0], p[len(p)-t.max:]...)
-		return n, nil
-	}
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.cut = true
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
-	return n, nil
-}
-
-// String is the kept tail, prefixed with "..." when earlier output was
-// dropped. A rune cut in half at the start is dropped too.
-func (t *execTail) String() string {
-	if !t.cut {
-		return string(t.buf)
-	}
-	b := t.buf
-	for len(b) > 0 && !utf8.RuneStart(b[0]) {
-		b = b[1:]
-	}
-	return "..." + string(b)
 }

@@ -14,9 +14,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
-	"unicode/utf8"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/internal/tailbuf"
 )
 
 // DefaultProbeTimeout bounds one health check whose HealthCheck.Timeout is unset.
@@ -123,7 +123,7 @@ func probeCommand(ctx context.Context, argv []string, workdir string, env []stri
 	cmd := exec.CommandContext(ctx, path, argv[1:]...)
 	cmd.Dir = workdir
 	cmd.Env = append(os.Environ(), env...)
-	out := &probeTail{max: probeOutputTail}
+	out := tailbuf.New(probeOutputTail)
 	// One writer for both streams: os/exec then copies them in a single
 	// goroutine, so out needs no lock.
 	cmd.Stdout = out
@@ -197,40 +197,4 @@ func probeTCP(ctx context.Context, addr string) error {
 		return err
 	}
 	return conn.Close()
-}
-
-// probeTail keeps the last max bytes written to it. It is not safe for
-// concurrent use.
-type probeTail struct {
-	max int
-	buf []byte
-	cut bool
-}
-
-func (t *probeTail) Write(p []byte) (int, error) {
-	n := len(p)
-	if len(p) >= t.max {
-		t.cut = t.cut || len(t.buf) > 0 || len(p) > t.max
-		t.buf = append(t.buf[:0], p[len(p)-t.max:]...)
-		return n, nil
-	}
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.cut = true
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
-	return n, nil
-}
-
-// String is the kept tail, prefixed with "..." when earlier output was
-// dropped. A rune cut in half at the start is dropped too.
-func (t *probeTail) String() string {
-	if !t.cut {
-		return string(t.buf)
-	}
-	b := t.buf
-	for len(b) > 0 && !utf8.RuneStart(b[0]) {
-		b = b[1:]
-	}
-	return "..." + string(b)
 }

@@ -305,31 +305,3 @@ func TestProbeEmpty(t *testing.T) {
 		t.Fatalf("Probe = %v, want razar.ErrInvalidConfig", err)
 	}
 }
-
-func TestProbeTail(t *testing.T) {
-	tests := []struct {
-		name   string
-		writes []string
-		want   string
-	}{
-		{name: "fits", writes: []string{"ab", "cd"}, want: "abcd"},
-		{name: "exactly max", writes: []string{"abcdef"}, want: "abcdef"},
-		{name: "one big write", writes: []string{"0123456789"}, want: "...456789"},
-		{name: "many small writes", writes: []string{"0123", "4567", "89"}, want: "...456789"},
-		{name: "big after small", writes: []string{"xy", "abcdef"}, want: "...abcdef"},
-		{name: "cut rune dropped", writes: []string{"aé12345"}, want: "...12345"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			b := &probeTail{max: 6}
-			for _, w := range tt.writes {
-				if n, err := b.Write([]byte(w)); n != len(w) || err != nil {
-					t.Fatalf("Write = %d, %v", n, err)
-				}
-			}
-			if got := b.String(); got != tt.want {
-				t.Errorf("String = %q, want %q", got, tt.want)
-			}
-		})
-	}
-}

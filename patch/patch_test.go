@@ -1029,7 +1029,8 @@ func TestValidate(t *testing.T) {
 				timeout = 10 * time.Second
 			}
 			out, err := Validate(context.Background(), tt.argv, dir, tt.env, timeout)
-			if len(out) > ValidateOutputTail {
+			// The tail, plus a "..." marker when earlier output was dropped.
+			if len(strings.TrimPrefix(out, "...")) > ValidateOutputTail {
 				t.Errorf("output tail is %d bytes", len(out))
 			}
 			if !strings.HasSuffix(out, tt.wantOut) {
@@ -1075,21 +1076,6 @@ func TestNewID(t *testing.T) {
 	}
 	if day := time.Now().UTC().Format("20060102"); !strings.HasPrefix(a, "p-"+day) && !strings.HasPrefix(b, "p-"+day) {
 		t.Errorf("NewID() = %q, want UTC date %s", a, day)
-	}
-}
-
-func TestTail(t *testing.T) {
-	tl := &tail{max: 8}
-	for _, s := range []string{"abc", "defgh", "ij", "é", "k"} {
-		tl.Write([]byte(s))
-	}
-	if got := tl.String(); got != "fghijék" && got != "ghijék" {
-		t.Errorf("tail = %q", got)
-	}
-	tl = &tail{max: 4}
-	tl.Write([]byte("0123456789"))
-	if got := tl.String(); got != "6789" {
-		t.Errorf("tail = %q", got)
 	}
 }
 

@@ -10,7 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
-	"unicode/utf8"
+
+	"github.com/razar/razar/internal/tailbuf"
 )
 
 // DefaultValidateTimeout bounds Validate when its timeout is not positive.
@@ -86,7 +87,7 @@ func Validate(ctx context.Context, argv []string, dir string, env []string, time
 	cmd := exec.CommandContext(tctx, path, argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), env...)
-	out := &tail{max: ValidateOutputTail}
+	out := tailbuf.New(ValidateOutputTail)
 	// One writer for both streams: os/exec copies them in one goroutine.
 	cmd.Stdout = out
 	cmd.Stderr = out
@@ -133,38 +134,4 @@ func commandName(argv []string) string {
 		s = s[:77] + "..."
 	}
 	return s
-}
-
-// tail keeps the last max bytes written to it. Not safe for concurrent use.
-type tail struct {
-	max int
-	buf []byte
-	cut bool
-}
-
-func (t *tail) Write(p []byte) (int, error) {
-	n := len(p)
-	if len(p) >= t.max {
-		t.cut = t.cut || len(t.buf) > 0 || len(p) > t.max
-		t.buf = append(t.buf[:0], p[len(p)-t.max:]...)
-		return n, nil
-	}
-	t.buf = append(t.buf, p...)
-	if over := len(t.buf) - t.max; over > 0 {
-		t.cut = true
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
-	return n, nil
-}
-
-// String is the kept tail; when earlier output was dropped, a rune cut in
-// half at the start is dropped too.
-func (t *tail) String() string {
-	b := t.buf
-	if t.cut {
-		for len(b) > 0 && !utf8.RuneStart(b[0]) {
-			b = b[1:]
-		}
-	}
-	return string(b)
 }
