@@ -116,21 +116,9 @@ func (e *Exec) Repair(ctx context.Context, t razar.Task) (razar.Fix, error) {
 	if workdir == "" {
 		workdir = dir
 	}
-	esc := bus.Escalation{
-		Incident:  t.Incident,
-		Component: t.Component,
-		Error:     t.Error,
-		Attempt:   t.Attempt,
-		Rung:      t.Rung,
-		Pass:      t.Pass,
-		Deadline:  dl.UTC(),
-		Workdir:   workdir,
-		Context:   t.History,
-	}
-	if esc.Context == nil {
-		esc.Context = []razar.Attempt{} // "context": [] rather than null
-	}
-	payload, err := bus.Encode(&esc)
+	t.Workdir = workdir
+	esc := bus.EscalationOf(t, dl)
+	payload, err := bus.Encode(esc)
 	if err != nil {
 		return razar.Fix{}, fmt.Errorf("exec agent %s: %w", e.name, err)
 	}

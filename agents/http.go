@@ -79,21 +79,8 @@ func (h *HTTPAgent) Repair(ctx context.Context, t razar.Task) (razar.Fix, error)
 	ctx, cancel, limit := attemptContext(ctx, t)
 	defer cancel()
 	dl, _ := ctx.Deadline()
-	esc := bus.Escalation{
-		Incident:  t.Incident,
-		Component: t.Component,
-		Error:     t.Error,
-		Attempt:   t.Attempt,
-		Rung:      t.Rung,
-		Pass:      t.Pass,
-		Deadline:  dl.UTC(),
-		Workdir:   t.Workdir,
-		Context:   t.History,
-	}
-	if esc.Context == nil {
-		esc.Context = []razar.Attempt{} // "context": [] rather than null
-	}
-	payload, err := bus.Encode(&esc)
+	esc := bus.EscalationOf(t, dl)
+	payload, err := bus.Encode(esc)
 	if err != nil {
 		return razar.Fix{}, h.r.fail(err)
 	}

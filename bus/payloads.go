@@ -63,6 +63,20 @@ func (e *Escalation) Check() error {
 	return nil
 }
 
+// EscalationOf is the escalation that hands task t to a rung, with the
+// given deadline; a task without history carries "context": [], not null.
+func EscalationOf(t razar.Task, deadline time.Time) *Escalation {
+	e := &Escalation{
+		Incident: t.Incident, Component: t.Component, Error: t.Error,
+		Attempt: t.Attempt, Rung: t.Rung, Pass: t.Pass, Deadline: deadline.UTC(),
+		Workdir: t.Workdir, Context: t.History,
+	}
+	if e.Context == nil {
+		e.Context = []razar.Attempt{}
+	}
+	return e
+}
+
 // Task converts the escalation to the domain task a backend sees.
 func (e *Escalation) Task() razar.Task {
 	return razar.Task{
