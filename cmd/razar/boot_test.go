@@ -170,4 +170,14 @@ func TestOnceHaltExitsOne(t *testing.T) {
 	if len(jsonLines(t, filepath.Join(h, "logs/razar_ai_invocations.json"))) == 0 {
 		t.Fatal("no invocation records")
 	}
+	// After the fact, with RAZAR stopped: the trail replays from the store,
+	// and status shows the last recorded state (exit 1: nobody answers).
+	out, code := runRazar(t, h, nil, "audit", "--component", "web")
+	if code != 0 || !strings.Contains(out, "FAILED") || !strings.Contains(out, "attempt 1 by Crown") {
+		t.Fatalf("offline audit: exit %d\n%s", code, out)
+	}
+	out, code = runRazar(t, h, nil, "status")
+	if code != 1 || !strings.Contains(out, "last recorded state") || !strings.Contains(out, "quarantined") {
+		t.Fatalf("offline status: exit %d\n%s", code, out)
+	}
 }

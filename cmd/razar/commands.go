@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -294,11 +296,14 @@ func (c *cli) status(ctx context.Context, args []string) error {
 	}
 	nc, err := c.connect(ctx, *natsURL, "razar-cli", c.cliLogger())
 	if err != nil {
-		return err
+		return c.lastState(component, *asJSON, err)
 	}
 	defer nc.Close()
 	rep, err := bus.Command(ctx, nc, bus.VerbStatus, component, nil)
 	if err != nil {
+		if errors.Is(err, bus.ErrNotRunning) {
+			return c.lastState(component, *asJSON, failed("%v", err))
+		}
 		return failed("%v", err)
 	}
 	if *asJSON {
@@ -308,6 +313,11 @@ func (c *cli) status(ctx context.Context, args []string) error {
 	var view orchestrator.StatusView
 	if err := json.Unmarshal(rep.Data, &view); err != nil {
 		return failed("status reply: %v", err)
+	}
+	if view.Mission != nil {
+		fmt.Fprintf(c.stdout, "mission: %s\n\n", view.Mission.Health)
+		c.printComponents(view.Mission.Components)
+		fmt.Fprintln(c.stdout)
 	}
 	tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUNG\tSTATE\tDETAIL")
@@ -335,6 +345,50 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.Component, r.State, len(r.Attempts), rung, r.Opened.Local().Format(time.DateTime), firstLine(r.Reason))
 	}
 	return tw.Flush()
+}
+
+// printComponents prints one line per component.
+func (c *cli) printComponents(comps []orchestrator.ComponentView) {
+	tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "COMPONENT\tSTATUS\tPID\tRESTARTS\tINCIDENT\tDETAIL")
+	for _, v := range comps {
+		status := v.Status
+		if v.Rung != "" {
+			status += " (" + v.Rung + ")"
+		}
+		pid := "-"
+		if v.PID > 0 {
+			pid = fmt.Sprint(v.PID)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", v.Name, status, pid, v.Restarts, orDash(v.Incident), firstLine(v.LastError))
+	}
+	tw.Flush()
+}
+
+// lastState prints logs/razar_state.json when RAZAR does not answer, and
+// returns why it could not ask.
+func (c *cli) lastState(component string, asJSON bool, why error) error {
+	data, err := os.ReadFile(c.path(orchestrator.StateFile))
+	if err != nil {
+		return why
+	}
+	var st orchestrator.MissionState
+	if json.Unmarshal(data, &st) != nil {
+		return why
+	}
+	if asJSON {
+		fmt.Fprintln(c.stdout, strings.TrimSpace(string(data)))
+		return why
+	}
+	fmt.Fprintf(c.stdout, "RAZAR is not answering; last recorded state (%s, updated %s):\n\n", orchestrator.StateFile, st.Updated.Local().Format(time.DateTime))
+	var comps []orchestrator.ComponentView
+	for _, v := range st.Components {
+		if component == bus.AllComponents || v.Name == component {
+			comps = append(comps, v)
+		}
+	}
+	c.printComponents(comps)
+	return why
 }
 
 // audit replays the audit trail from the stream.
@@ -370,15 +424,11 @@ func (c *cli) audit(ctx context.Context, args []string) error {
 		filter = bus.AuditComponent(*component)
 	}
 	log := c.cliLogger()
-	nc, err := c.connect(ctx, *natsURL, "razar-audit", log)
+	store, closeStore, err := c.openStore(ctx, *natsURL, "razar-audit")
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
-	store, err := jetstream.Open(ctx, nc)
-	if err != nil {
-		return failed("%v", err)
-	}
+	defer closeStore()
 	n := 0
 	err = store.Scan(ctx, filter, from, false, func(seq uint64, subject string, data []byte) error {
 		var r bus.AuditRecord
@@ -401,4 +451,45 @@ func (c *cli) audit(ctx context.Context, args []string) error {
 		return failed("no audit records for incident %s", *incident)
 	}
 	return nil
+}
+
+// openStore connects to the running bus; when RAZAR is not running from
+// this home, it serves the home's JetStream store with a private embedded
+// server for as long as the command needs it, so the record of truth can be
+// read after the fact.
+func (c *cli) openStore(ctx context.Context, natsURL, name string) (*jetstream.Store, func(), error) {
+	log := c.cliLogger()
+	if natsURL == "" && c.getenv("RAZAR_NATS_URL") == "" {
+		if _, err := os.Stat(c.path(natsURLFile)); errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Stat(filepath.Join(c.path(stateDir), "jetstream")); err == nil {
+				srv, err := jetstream.StartServer(jetstream.ServerConfig{StoreDir: c.path(stateDir), Listen: "127.0.0.1:0", Log: log})
+				if err != nil {
+					return nil, nil, failed("read the store in %s: %v", c.path(stateDir), err)
+				}
+				natsURL = srv.ClientURL()
+				nc, err := c.connect(ctx, natsURL, name, log)
+				if err != nil {
+					srv.Shutdown()
+					return nil, nil, err
+				}
+				store, err := jetstream.Open(ctx, nc)
+				if err != nil {
+					nc.Close()
+					srv.Shutdown()
+					return nil, nil, failed("%v", err)
+				}
+				return store, func() { nc.Close(); srv.Shutdown() }, nil
+			}
+		}
+	}
+	nc, err := c.connect(ctx, natsURL, name, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := jetstream.Open(ctx, nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, failed("%v", err)
+	}
+	return store, nc.Close, nil
 }
