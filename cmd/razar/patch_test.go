@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/razar/razar/jetstream/bustest"
 )
 
 func TestRollbackPatchWithoutRazarRunning(t *testing.T) {
@@ -57,4 +59,58 @@ func TestRollbackPatchWithoutRazarRunning(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "nothing to roll back") {
 		t.Fatalf("second rollback: exit %d\n%s", code, out)
 	}
+}
+
+// TestApproveThenRollbackWhileRunning: a validated patch for a component
+// with approval: manual waits for `razar approve`; once applied, `razar
+// rollback-patch` restores the files and restarts the component through
+// the running RAZAR.
+func TestApproveThenRollbackWhileRunning(t *testing.T) {
+	diffReply := `{"status":"fixed","summary":"note","diff":"--- a/notes.txt\n+++ b/notes.txt\n@@ -1 +1 @@\n-old\n+new\n"}`
+	h := home(t, `{"agents": [{"name": "kimicho", "backend": "exec", "command": ["sh", "agents/kimicho.sh"], "timeout": "60s"}]}`, map[string]string{
+		"agents/kimicho.sh": "#!/bin/sh\ncat >/dev/null\nprintf '%s\\n' '" + diffReply + "'\n",
+		"app/notes.txt":     "old\n",
+		"config/boot_config.json": `{"components": [{"name": "app", "priority": 1, "workdir": "app", "start_grace": "100ms",
+			"approval": "manual", "command": ["sleep", "600"]}]}`,
+	})
+	boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
+	esc := start(t, h, nil, "escalate", "app", "--error", "app: stale notes")
+	var id string
+	bustest.Eventually(t, 30*time.Second, func() bool {
+		for _, r := range jsonLines(t, filepath.Join(h, "logs/razar_ai_patches.json")) {
+			if r["event"] == "pending" {
+				id, _ = r["patch_id"].(string)
+			}
+		}
+		return id != ""
+	}, "no pending patch in logs/razar_ai_patches.json")
+	if data, _ := os.ReadFile(filepath.Join(h, "app/notes.txt")); string(data) != "old\n" {
+		t.Fatal("a pending patch touched the workdir")
+	}
+	if out, code := runRazar(t, h, nil, "approve", "app", "p-unknown"); code != 1 || !strings.Contains(out, "no patch p-unknown") {
+		t.Fatalf("approve of an unknown patch: exit %d\n%s", code, out)
+	}
+	if out, code := runRazar(t, h, nil, "approve", "app", id); code != 0 || !strings.Contains(out, "approved") {
+		t.Fatalf("approve: exit %d\n%s", code, out)
+	}
+	if code := esc.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("escalate exit %d:\n%s", code, esc.out)
+	}
+	if data, _ := os.ReadFile(filepath.Join(h, "app/notes.txt")); string(data) != "new\n" {
+		t.Fatalf("notes.txt after approval: %q", data)
+	}
+	out, code := runRazar(t, h, nil, "rollback-patch", "app", "--patch", id)
+	if code != 0 || !strings.Contains(out, "restarted and healthy") {
+		t.Fatalf("rollback-patch while running: exit %d\n%s", code, out)
+	}
+	if data, _ := os.ReadFile(filepath.Join(h, "app/notes.txt")); string(data) != "old\n" {
+		t.Fatalf("notes.txt after rollback: %q", data)
+	}
+	bustest.Eventually(t, 10*time.Second, func() bool {
+		var ev []string
+		for _, r := range jsonLines(t, filepath.Join(h, "logs/patch_history.jsonl")) {
+			ev = append(ev, r["event"].(string))
+		}
+		return strings.Join(ev, " ") == "applied reverted"
+	}, "patch history is not applied, reverted")
 }
