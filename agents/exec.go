@@ -11,12 +11,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 	"unicode/utf8"
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/pgcmd"
 	"github.com/razar/razar/internal/tailbuf"
 )
 
@@ -123,15 +123,10 @@ func (e *Exec) Repair(ctx context.Context, t razar.Task) (razar.Fix, error) {
 		return razar.Fix{}, fmt.Errorf("exec agent %s: %w", e.name, err)
 	}
 
-	path := e.command[0]
-	if e.dir != "" && strings.Contains(path, "/") && !filepath.IsAbs(path) {
-		// The child chdirs into Dir before exec; make the path absolute so
-		// a relative dir is not applied twice.
-		path = filepath.Join(dir, path)
+	cmd, err := pgcmd.Command(ctx, e.command, e.dir, e.env, execWaitDelay)
+	if err != nil {
+		return razar.Fix{}, fmt.Errorf("exec agent %s: %w", e.name, err)
 	}
-	cmd := exec.CommandContext(ctx, path, e.command[1:]...)
-	cmd.Dir = e.dir
-	cmd.Env = append(os.Environ(), e.env...)
 	cmd.Env = append(cmd.Env, // last, so they win over inherited values
 		"RAZAR_INCIDENT="+t.Incident,
 		"RAZAR_COMPONENT="+t.Component,
@@ -144,12 +139,6 @@ func (e *Exec) Repair(ctx context.Context, t razar.Task) (razar.Fix, error) {
 	stderr := tailbuf.New(execStderrTail)
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		// The group's id is the leader's pid: the script and its children.
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	cmd.WaitDelay = execWaitDelay
 
 	if err := cmd.Start(); err != nil {
 		if ctx.Err() != nil {

@@ -10,12 +10,11 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/internal/pgcmd"
 	"github.com/razar/razar/internal/tailbuf"
 )
 
@@ -110,31 +109,15 @@ func probeCommandName(argv []string) string {
 }
 
 func probeCommand(ctx context.Context, argv []string, workdir string, env []string) error {
-	path := argv[0]
-	if workdir != "" && strings.Contains(path, "/") && !filepath.IsAbs(path) {
-		// The child chdirs into Dir before exec, so a relative path would be
-		// resolved twice; make it absolute against our own cwd first.
-		abs, err := filepath.Abs(filepath.Join(workdir, path))
-		if err != nil {
-			return err
-		}
-		path = abs
+	cmd, err := pgcmd.Command(ctx, argv, workdir, env, probeWaitDelay)
+	if err != nil {
+		return err
 	}
-	cmd := exec.CommandContext(ctx, path, argv[1:]...)
-	cmd.Dir = workdir
-	cmd.Env = append(os.Environ(), env...)
 	out := tailbuf.New(probeOutputTail)
 	// One writer for both streams: os/exec then copies them in a single
 	// goroutine, so out needs no lock.
 	cmd.Stdout = out
 	cmd.Stderr = out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		// The group's id is the leader's pid; kill the whole group so a
-		// script's children die with it.
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	cmd.WaitDelay = probeWaitDelay
 
 	if err := cmd.Start(); err != nil {
 		var pe *os.PathError
@@ -143,7 +126,7 @@ func probeCommand(ctx context.Context, argv []string, workdir string, env []stri
 		}
 		return fmt.Errorf("start: %w", err)
 	}
-	err := cmd.Wait()
+	err = cmd.Wait()
 	if err == nil {
 		return nil
 	}

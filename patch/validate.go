@@ -6,11 +6,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/razar/razar/internal/pgcmd"
 	"github.com/razar/razar/internal/tailbuf"
 )
 
@@ -73,30 +72,16 @@ func Validate(ctx context.Context, argv []string, dir string, env []string, time
 		timeout = DefaultValidateTimeout
 	}
 	name := commandName(argv)
-	path := argv[0]
-	if strings.Contains(path, "/") && !filepath.IsAbs(path) {
-		// The child chdirs into dir before exec; make the path absolute so
-		// it is not resolved against dir twice.
-		if path, err = filepath.Abs(filepath.Join(dir, path)); err != nil {
-			return "", &ValidateError{Command: name, ExitCode: -1, Err: err}
-		}
-	}
 	tctx, cancel := context.WithTimeoutCause(ctx, timeout, errValidateTimeout)
 	defer cancel()
-
-	cmd := exec.CommandContext(tctx, path, argv[1:]...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
+	cmd, err := pgcmd.Command(tctx, argv, dir, env, validateWaitDelay)
+	if err != nil {
+		return "", &ValidateError{Command: name, ExitCode: -1, Err: err}
+	}
 	out := tailbuf.New(ValidateOutputTail)
 	// One writer for both streams: os/exec copies them in one goroutine.
 	cmd.Stdout = out
 	cmd.Stderr = out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error {
-		// The group's id is the leader's pid: the script and its children.
-		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	}
-	cmd.WaitDelay = validateWaitDelay
 
 	if err := cmd.Start(); err != nil {
 		var pe *os.PathError
