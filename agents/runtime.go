@@ -280,11 +280,22 @@ func (r *Runtime) handle(ctx context.Context, d *jetstream.Delivery) {
 			res.Status, res.Error = razar.StatusError, err.Error()
 		case !fix.Status.Valid():
 			res.Status, res.Error = razar.StatusError, fmt.Sprintf("backend answered status %q, want fixed, no_fix or error", fix.Status)
+		case len(fix.Diff) > bus.MaxDiffBytes:
+			res.Status, res.Summary = razar.StatusError, fix.Summary
+			res.Error = fmt.Sprintf("patch of %d bytes is over the %d-byte limit; propose a smaller one", len(fix.Diff), bus.MaxDiffBytes)
 		default:
 			res.Status, res.Summary, res.Diff = fix.Status, fix.Summary, fix.Diff
+			// Candidates share the message with the diff: keep them under the
+			// server's max payload, dropping (never cutting) what does not fit.
+			total := len(res.Diff)
 			for _, c := range fix.Candidates {
+				if len(c.Diff) > bus.MaxDiffBytes || total+len(c.Diff) > maxCandidateBytes {
+					log.Warn().Int("bytes", len(c.Diff)).Msg("dropped a candidate patch that does not fit in one result")
+					continue
+				}
+				total += len(c.Diff)
 				res.Candidates = append(res.Candidates, razar.Candidate{
-					Summary: bus.Clip(red.Redact(c.Summary), bus.MaxSummaryBytes), Diff: bus.Clip(red.Redact(c.Diff), bus.MaxDiffBytes)})
+					Summary: bus.Clip(red.Redact(c.Summary), bus.MaxSummaryBytes), Diff: red.Redact(c.Diff)})
 			}
 		}
 	}
@@ -315,6 +326,9 @@ func (r *Runtime) answered(ctx context.Context, esc *bus.Escalation) bool {
 	}
 	return json.Unmarshal(data, &last) == nil && last.Attempt >= esc.Attempt
 }
+
+// maxCandidateBytes bounds the diffs of one result, all candidates together.
+const maxCandidateBytes = 640 << 10
 
 // safeRepair calls the backend and turns a panic into an error: a broken
 // backend fails its attempt, never the process.

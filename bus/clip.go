@@ -10,7 +10,10 @@ import (
 const (
 	MaxErrorBytes   = 8 << 10
 	MaxSummaryBytes = 8 << 10
-	MaxDiffBytes    = 64 << 10
+	// MaxDiffBytes is the largest patch a rung may send, the patch
+	// engine's own limit: a bigger one is refused, not cut (a cut diff no
+	// longer applies).
+	MaxDiffBytes = 256 << 10
 	// MaxContextBytes bounds the encoded escalation; older attempts' diffs and
 	// summaries are cut harder until it fits.
 	MaxContextBytes = 512 << 10

@@ -68,8 +68,11 @@ func (a *HandshakeAck) Check() error {
 	return nil
 }
 
+// ErrNoResponder is returned by Ask when nothing serves the subject.
+var ErrNoResponder = errors.New("no process answers")
+
 // Ask sends req as a core request on subject and decodes the reply into rep.
-// No responder is ErrNotRunning; ctx bounds the wait.
+// No responder is ErrNoResponder; ctx bounds the wait.
 func Ask(ctx context.Context, nc *nats.Conn, subject string, req, rep Payload) error {
 	data, err := Encode(req)
 	if err != nil {
@@ -78,7 +81,7 @@ func Ask(ctx context.Context, nc *nats.Conn, subject string, req, rep Payload) e
 	msg, err := nc.RequestWithContext(ctx, subject, data)
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) {
-			return fmt.Errorf("%s: no responder: %w", subject, ErrNotRunning)
+			return fmt.Errorf("%s: %w", subject, ErrNoResponder)
 		}
 		return fmt.Errorf("%s: %w", subject, err)
 	}

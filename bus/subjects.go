@@ -131,6 +131,9 @@ const (
 	EventApplied    Event = "applied"    // a patch promoted into the workdir
 	EventRejected   Event = "rejected"   // a patch refused (check, validation, operator, promote)
 	EventReverted   Event = "reverted"   // a patch's files restored
+	EventSnapshot   Event = "snapshot"   // the roster snapshot of a boot cycle was taken
+	EventRestore    Event = "restore"    // the roster was restored from its snapshot
+	EventRotation   Event = "rotation"   // credentials were rotated (actor: the approvers)
 )
 
 // Severity is an alert's severity.

@@ -16,6 +16,7 @@ import (
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/orchestrator"
+	"github.com/razar/razar/patch"
 )
 
 const (
@@ -101,8 +102,12 @@ func TestPatchAppliedAndHolds(t *testing.T) {
 			if len(r.Files) != 1 || r.Files[0].Path != "app.conf" || r.Files[0].SHA256Before == "" || r.Files[0].SHA256After == "" || r.Files[0].SHA256Before == r.Files[0].SHA256After {
 				t.Fatalf("applied record files: %+v", r.Files)
 			}
-			if _, err := os.Stat(filepath.Join(b.home, orchestrator.PatchDir, "app", r.PatchID, "manifest.json")); err != nil {
+			m, err := patch.ReadManifest(filepath.Join(b.home, orchestrator.PatchDir, "app", r.PatchID))
+			if err != nil {
 				t.Fatalf("no backup for %s: %v", r.PatchID, err)
+			}
+			if m.PatchID != r.PatchID {
+				t.Fatalf("manifest says patch %s, records say %s", m.PatchID, r.PatchID)
 			}
 		}
 		if r.Event == bus.EventPatch && r.Validation != "passed" {
@@ -208,6 +213,17 @@ func TestManualApproval(t *testing.T) {
 			}
 			if !approve && !errors.Is(err, orchestrator.ErrBootHalted) {
 				t.Fatalf("boot after rejection: %v", err)
+			}
+			var inc string
+			for _, c := range b.sup.View().Components {
+				inc = c.Incident
+			}
+			want := "patch: pending:pending applied:applied"
+			if !approve {
+				want = "patch: pending:pending rejected:rejected"
+			}
+			if got := strings.Join(events(b.audit(inc), bus.EventPatch, bus.EventPending, bus.EventApplied, bus.EventRejected), " "); got != want {
+				t.Fatalf("records\n got %s\nwant %s", got, want)
 			}
 		})
 	}

@@ -37,6 +37,9 @@ type AlertSinks struct {
 // optional webhook and Alertmanager. External deliveries run in the
 // background with bounded retries; Close waits for them.
 type Alerter struct {
+	// Redact, when set, scrubs secrets from every alert's text.
+	Redact func(string) string
+
 	store *jetstream.Store
 	log   zerolog.Logger
 	sinks AlertSinks
@@ -68,6 +71,15 @@ func (a *Alerter) Close() { a.wg.Wait() }
 
 // Raise sends one alert. It never fails: a delivery error is logged.
 func (a *Alerter) Raise(ctx context.Context, sev bus.Severity, component, incident, msg string) {
+	a.RaiseNamed(ctx, "", sev, component, incident, msg)
+}
+
+// RaiseNamed is Raise with the alertname Alertmanager routes on; "" derives
+// it (RazarBootHalted, RazarIncidentFailed, RazarEscalationWarning, RazarAlert).
+func (a *Alerter) RaiseNamed(ctx context.Context, name string, sev bus.Severity, component, incident, msg string) {
+	if a.Redact != nil {
+		msg = a.Redact(msg)
+	}
 	ev := a.log.Warn()
 	if sev == bus.SeverityCritical {
 		ev = a.log.Error()
@@ -92,7 +104,7 @@ func (a *Alerter) Raise(ctx context.Context, sev bus.Severity, component, incide
 		a.deliver("webhook", a.sinks.Webhook, body)
 	}
 	if a.sinks.Alertmanager != "" {
-		body, _ := json.Marshal([]amAlert{toAM(m)})
+		body, _ := json.Marshal([]amAlert{toAM(m, name)})
 		a.deliver("alertmanager", strings.TrimSuffix(a.sinks.Alertmanager, "/")+"/api/v2/alerts", body)
 	}
 }
@@ -104,7 +116,7 @@ type amAlert struct {
 	StartsAt    time.Time         `json:"startsAt"`
 }
 
-func toAM(m *bus.AlertMsg) amAlert {
+func toAM(m *bus.AlertMsg, name string) amAlert {
 	labels := map[string]string{"alertname": "RazarAlert", "severity": string(m.Severity), "service": "razar"}
 	if m.Component != "" {
 		labels["component"] = m.Component
@@ -118,6 +130,9 @@ func toAM(m *bus.AlertMsg) amAlert {
 		labels["alertname"] = "RazarEscalationWarning"
 	} else if m.Incident != "" {
 		labels["alertname"] = "RazarIncidentFailed"
+	}
+	if name != "" {
+		labels["alertname"] = name
 	}
 	return amAlert{Labels: labels, Annotations: map[string]string{"summary": m.Message}, StartsAt: m.Time}
 }

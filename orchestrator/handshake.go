@@ -43,8 +43,12 @@ func (s *Supervisor) handshake(ctx context.Context) {
 		return
 	}
 	ackData, _ := bus.Encode(&ack)
+	status := "ack"
+	if !ack.Ack {
+		status = "nack"
+	}
 	rec := &bus.AuditRecord{Event: bus.EventHandshake, Component: SystemComponent, Role: "crown", Agent: HandshakeAgent,
-		Status: "ack", Message: ack.Message, IdentityFingerprint: ack.IdentityFingerprint, Data: ackData}
+		Status: status, Message: ack.Message, IdentityFingerprint: ack.IdentityFingerprint, Data: ackData}
 	if ack.IdentityFingerprint == nil {
 		rec.Reason = ack.IdentityError
 	}

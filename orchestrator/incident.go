@@ -186,6 +186,9 @@ func (o *Orchestrator) settle(ctx context.Context, rec *bus.IncidentRecord, rev 
 	case res.Status == razar.StatusError:
 		a.Outcome, a.Summary, a.Error = razar.OutcomeError, res.Summary, res.Error
 		if a.Error == "" {
+			a.Error = res.Summary
+		}
+		if a.Error == "" {
 			a.Error = "rung reported an error without a message"
 		}
 	default: // fixed: does it hold?
@@ -193,9 +196,13 @@ func (o *Orchestrator) settle(ctx context.Context, rec *bus.IncidentRecord, rev 
 		if a.Diff == "" && len(res.Candidates) > 0 {
 			a.Diff = res.Candidates[0].Diff
 		}
-		a.Outcome, a.Reason = o.applyFix(ctx, rec, a, res, p.Deadline.Sub(p.Started))
+		var held string
+		a.Outcome, a.Reason, held = o.applyFix(ctx, rec, a, res, p.Deadline.Sub(p.Started))
 		if ctx.Err() != nil {
 			return ctx.Err()
+		}
+		if held != "" {
+			a.Diff = held // the history shows the patch that held
 		}
 	}
 	a.Error = bus.Clip(o.redact(a.Error), bus.MaxErrorBytes)

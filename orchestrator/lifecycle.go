@@ -24,6 +24,9 @@ type VerbHandler func(ctx context.Context, component string, req *bus.LifecycleR
 // answered with JSON {"ok", "component", "error", ...}. Malformed requests
 // are answered with an error, never dropped silently.
 type Lifecycle struct {
+	// Redact, when set, scrubs secrets from the audit record of each command.
+	Redact func(string) string
+
 	store    *jetstream.Store
 	log      zerolog.Logger
 	mu       sync.Mutex
@@ -116,8 +119,12 @@ func (l *Lifecycle) serve(ctx context.Context, m *bus.Request) {
 		if actor == "" {
 			actor = "unknown"
 		}
-		rec := &bus.AuditRecord{Event: bus.EventLifecycle, Component: component, Incident: rep.Incident,
+		rec := &bus.AuditRecord{Event: bus.EventLifecycle, Component: component, Incident: rep.Incident, PatchID: req.Patch,
 			Verb: string(verb), Actor: actor, Status: map[bool]string{true: "ok", false: "refused"}[rep.OK], Error: rep.Error}
+		if l.Redact != nil {
+			rec.Error = l.Redact(rec.Error)
+			rep.Error = l.Redact(rep.Error)
+		}
 		pctx, pcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		if err := l.store.Audit(pctx, rec, ""); err != nil {
 			l.log.Error().Err(err).Msg("could not record lifecycle command")
@@ -201,7 +208,7 @@ func (o *Orchestrator) statusHandler() VerbHandler {
 					view.Agents = append(view.Agents, st)
 				} else {
 					// Treated as able to run (its attempts time out if nothing answers).
-					view.Agents = append(view.Agents, &bus.AgentStatus{Name: a.Name, Display: a.DisplayName(), Ready: true, Reason: "no process of this rung has reported yet"})
+					view.Agents = append(view.Agents, &bus.AgentStatus{Name: a.Name, Display: o.cfg.Display(a.Name), Ready: true, Reason: "no process of this rung has reported yet"})
 				}
 			}
 		}

@@ -66,7 +66,8 @@ func (o *Orchestrator) Decide(component, id string, approve bool) error {
 // it, promoted with backups, and verified; a patch that does not hold is
 // reverted at once. An answer without a diff means the rung changed things
 // itself: only the verification runs.
-func (o *Orchestrator) applyFix(ctx context.Context, rec *bus.IncidentRecord, a razar.Attempt, res *bus.Result, window time.Duration) (razar.Outcome, string) {
+// The returned diff is the patch that held, when one did.
+func (o *Orchestrator) applyFix(ctx context.Context, rec *bus.IncidentRecord, a razar.Attempt, res *bus.Result, window time.Duration) (razar.Outcome, string, string) {
 	var cands []razar.Candidate
 	if strings.TrimSpace(res.Diff) != "" {
 		cands = append(cands, razar.Candidate{Summary: res.Summary, Diff: res.Diff})
@@ -78,36 +79,36 @@ func (o *Orchestrator) applyFix(ctx context.Context, rec *bus.IncidentRecord, a 
 	}
 	if len(cands) == 0 {
 		if err := o.verify(ctx, rec.Component); err != nil {
-			return razar.OutcomeRejected, "health check failed after fix: " + err.Error()
+			return razar.OutcomeRejected, "health check failed after fix: " + err.Error(), ""
 		}
-		return razar.OutcomeHealed, ""
+		return razar.OutcomeHealed, "", ""
 	}
 	boot, err := o.cfg.Components()
 	if err != nil {
-		return razar.OutcomeRejected, "cannot read the boot config to apply the patch: " + err.Error()
+		return razar.OutcomeRejected, "cannot read the boot config to apply the patch: " + err.Error(), ""
 	}
 	comp, err := boot.Component(rec.Component)
 	if err != nil {
-		return razar.OutcomeRejected, err.Error()
+		return razar.OutcomeRejected, err.Error(), ""
 	}
 	if o.cfg.Home == "" || comp.Workdir == "" {
-		return razar.OutcomeRejected, "patch rejected: no workdir to patch"
+		return razar.OutcomeRejected, "patch rejected: no workdir to patch", ""
 	}
 	var reasons []string
 	for i, c := range cands {
 		outcome, reason := o.tryPatch(ctx, rec, a, comp, c, window)
 		if outcome == razar.OutcomeHealed {
-			return outcome, ""
+			return outcome, "", c.Diff
 		}
 		if ctx.Err() != nil {
-			return razar.OutcomeRejected, "interrupted"
+			return razar.OutcomeRejected, "interrupted", ""
 		}
 		if len(cands) > 1 {
 			reason = fmt.Sprintf("candidate %d: %s", i+1, reason)
 		}
 		reasons = append(reasons, reason)
 	}
-	return razar.OutcomeRejected, strings.Join(reasons, "; ")
+	return razar.OutcomeRejected, strings.Join(reasons, "; "), ""
 }
 
 // tryPatch takes one patch through the pipeline and records every step.
@@ -121,10 +122,13 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 		mutate(&r)
 		o.audit(ctx, &r, bus.AuditMsgID(ev, rec.ID+"-"+id, a.Number))
 	}
+	proposed := false // the proposal record is written once, when validation has spoken
 	reject := func(stage, reason, tail string, files []patch.FileChange) (razar.Outcome, string) {
-		record(bus.EventPatch, func(r *bus.AuditRecord) {
-			r.Summary, r.Diff, r.Validation, r.Reason, r.OutputTail, r.Files = c.Summary, c.Diff, stage, reason, tail, patchFiles(files)
-		})
+		if !proposed {
+			record(bus.EventPatch, func(r *bus.AuditRecord) {
+				r.Summary, r.Diff, r.Validation, r.Reason, r.OutputTail, r.Files = c.Summary, c.Diff, stage, reason, tail, patchFiles(files)
+			})
+		}
 		record(bus.EventRejected, func(r *bus.AuditRecord) { r.Status, r.Reason, r.Files = "rejected", reason, patchFiles(files) })
 		o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Str("patch", id).Str("reason", reason).Msg("patch rejected")
 		return razar.OutcomeRejected, reason
@@ -134,6 +138,7 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 	if err != nil {
 		return reject("rejected", reasonOf(err), "", nil)
 	}
+	plan.ID = id // one id in the records, the backup directory and its manifest
 	stage, cleanup, err := patch.Stage(plan, comp.Workdir)
 	defer cleanup()
 	if err != nil {
@@ -150,6 +155,7 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 	record(bus.EventPatch, func(r *bus.AuditRecord) {
 		r.Summary, r.Diff, r.Validation, r.OutputTail, r.Files = c.Summary, c.Diff, validation, o.redact(tail), patchFiles(plan.Files)
 	})
+	proposed = true
 
 	if comp.Approval == "manual" {
 		ch := o.approvals.hold(comp.Name, id)
@@ -157,7 +163,7 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 			r.Status = "pending"
 			r.Message = fmt.Sprintf("validated patch %s waits for `razar approve %s %s` or `razar reject %s %s`", id, comp.Name, id, comp.Name, id)
 		})
-		o.cfg.Alerts.Raise(ctx, bus.SeverityWarning, comp.Name, rec.ID, fmt.Sprintf("%s: patch %s from %s is validated and waits for approval (razar approve %s %s)", comp.Name, id, o.cfg.Display(a.Rung), comp.Name, id))
+		o.cfg.Alerts.RaiseNamed(ctx, "RazarPatchPending", bus.SeverityWarning, comp.Name, rec.ID, fmt.Sprintf("%s: patch %s from %s is validated and waits for approval (razar approve %s %s)", comp.Name, id, o.cfg.Display(a.Rung), comp.Name, id))
 		var approved, decided bool
 		select {
 		case approved = <-ch:
@@ -188,7 +194,7 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 		files, rerr := patch.Revert(comp.Workdir, backup)
 		if rerr != nil {
 			reason += "; REVERT FAILED: " + rerr.Error() + " (restore with `razar rollback-patch " + comp.Name + " --patch " + id + "`)"
-			o.cfg.Alerts.Raise(ctx, bus.SeverityCritical, comp.Name, rec.ID, comp.Name+": patch "+id+" could not be reverted: "+rerr.Error())
+			o.cfg.Alerts.RaiseNamed(ctx, "RazarPatchRevertFailed", bus.SeverityCritical, comp.Name, rec.ID, comp.Name+": patch "+id+" could not be reverted: "+rerr.Error())
 		}
 		record(bus.EventReverted, func(r *bus.AuditRecord) { r.Status, r.Reason, r.Files = "reverted", reason, patchFiles(files) })
 		o.log.Warn().Str("incident", rec.ID).Str("component", comp.Name).Str("patch", id).Str("reason", reason).Msg("patch reverted")

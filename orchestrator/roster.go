@@ -30,7 +30,7 @@ func (s *Supervisor) snapshotRoster(ctx context.Context) error {
 	}
 	// A new cycle starts from the roster on disk: every rung reads it afresh.
 	_ = s.store.Conn().Publish(bus.AgentsReload, nil)
-	s.orch.audit(ctx, &bus.AuditRecord{Event: "snapshot", Component: SystemComponent, Message: "roster snapshot taken: " + RosterSnapshot}, "")
+	s.orch.audit(ctx, &bus.AuditRecord{Event: bus.EventSnapshot, Component: SystemComponent, Message: "roster snapshot taken: " + RosterSnapshot}, "")
 	s.log.Info().Str("snapshot", RosterSnapshot).Msg("roster snapshot taken for this boot cycle")
 	return nil
 }
@@ -50,7 +50,7 @@ func (s *Supervisor) restoreRoster(ctx context.Context) error {
 		}
 	}
 	_ = s.store.Conn().Publish(bus.AgentsReload, nil)
-	s.orch.audit(ctx, &bus.AuditRecord{Event: "restore", Component: SystemComponent, Message: "roster restored from " + RosterSnapshot}, "")
+	s.orch.audit(ctx, &bus.AuditRecord{Event: bus.EventRestore, Component: SystemComponent, Message: "roster restored from " + RosterSnapshot}, "")
 	s.log.Warn().Str("snapshot", RosterSnapshot).Msg("roster restored from the boot snapshot")
 	return nil
 }

@@ -163,6 +163,7 @@ func (c *cli) boot(ctx context.Context, args []string) error {
 		Webhook:      c.getenv("RAZAR_ALERT_WEBHOOK"),
 		Alertmanager: c.getenv("RAZAR_ALERTMANAGER_URL"),
 	})
+	alerts.Redact = func(s string) string { return c.redactor().Redact(s) }
 	defer alerts.Close()
 	orch, err := orchestrator.New(store, orchestrator.Config{
 		Alerts:         alerts,
@@ -193,6 +194,7 @@ func (c *cli) boot(ctx context.Context, args []string) error {
 		return err
 	}
 	lc := orchestrator.NewLifecycle(store, log.With().Str("subsystem", "lifecycle").Logger())
+	lc.Redact = alerts.Redact
 	orch.Register(lc)
 	sup.Register(lc)
 	mirror := orchestrator.NewMirror(store, c.home, log.With().Str("subsystem", "mirror").Logger())

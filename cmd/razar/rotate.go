@@ -105,7 +105,7 @@ func (c *cli) rotateKeys(ctx context.Context, args []string) error {
 	for _, it := range items {
 		changes = append(changes, it.Agent+":"+it.Env)
 	}
-	rec := &bus.AuditRecord{Event: "rotation", Component: orchestrator.SystemComponent, Actor: strings.Join(approvers[:2], ","),
+	rec := &bus.AuditRecord{Event: bus.EventRotation, Component: orchestrator.SystemComponent, Actor: strings.Join(approvers[:2], ","),
 		Status: "applied", Message: "credentials rotated: " + strings.Join(changes, " ")}
 	nc, err := c.connect(ctx, *natsURL, "razar-rotate", c.cliLogger())
 	if err != nil {
