@@ -73,6 +73,7 @@ type Orchestrator struct {
 	done    chan struct{}   // closed once an incident ends, then replaced
 
 	approvals approvals
+	resumed   chan struct{} // closed once Run has resumed the stored open incidents
 }
 
 type runner struct {
@@ -123,7 +124,7 @@ func New(store *jetstream.Store, cfg Config) (*Orchestrator, error) {
 	if cfg.ValidateTimeout <= 0 {
 		cfg.ValidateTimeout = DefaultValidateTimeout
 	}
-	o := &Orchestrator{cfg: cfg, store: store, log: cfg.Log, running: map[string]*runner{}, done: make(chan struct{})}
+	o := &Orchestrator{cfg: cfg, store: store, log: cfg.Log, running: map[string]*runner{}, done: make(chan struct{}), resumed: make(chan struct{})}
 	if o.cfg.Verify == nil {
 		o.cfg.Verify = o.probeUntilHealthy
 	}
@@ -155,10 +156,26 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 			o.start(rec.ID, rec.Component, true)
 		}
 	}
+	close(o.resumed)
 	<-ctx.Done()
 	o.wg.Wait()
 	return nil
 }
+
+// Resumed waits until Run has picked up the open incidents it found in the
+// store, so a caller can tell a component that is already being repaired.
+func (o *Orchestrator) Resumed(ctx context.Context) error {
+	select {
+	case <-o.resumed:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// OpenIncident returns the id of the incident this orchestrator is working
+// on for component, or "".
+func (o *Orchestrator) OpenIncident(component string) string { return o.openIncidentOf(component) }
 
 // Escalate opens an incident for component with the failure text, unless one
 // is already open for it, and starts it up the ladder. It returns the

@@ -99,6 +99,7 @@ type Supervisor struct {
 }
 
 type comp struct {
+	op           sync.Mutex // serialises (re)starts: supervision and fix verification
 	spec         razar.Component
 	proc         *process
 	status       string
@@ -237,6 +238,15 @@ func (s *Supervisor) bringUp(ctx context.Context, name string) error {
 	c.wantUp = true
 	c.cycleStarted = true
 	s.mu.Unlock()
+	// An incident resumed from before a restart owns the component: follow
+	// it rather than start a second repair that would fight it.
+	if err := s.orch.Resumed(ctx); err != nil {
+		return err
+	}
+	if id := s.orch.OpenIncident(name); id != "" {
+		s.log.Info().Str("component", name).Str("incident", id).Msg("component has an open incident from before the restart; following it")
+		return s.follow(ctx, name, id)
+	}
 	err := s.startAndCheck(ctx, name)
 	if err == nil {
 		return nil
@@ -253,6 +263,10 @@ func (s *Supervisor) startAndCheck(ctx context.Context, name string) error {
 		s.mu.Unlock()
 		return fmt.Errorf("component %q: %w", name, razar.ErrNotFound)
 	}
+	s.mu.Unlock()
+	c.op.Lock()
+	defer c.op.Unlock()
+	s.mu.Lock()
 	old := c.proc
 	spec := c.spec
 	c.proc = nil
@@ -325,6 +339,9 @@ func (s *Supervisor) probe(ctx context.Context, spec razar.Component) error {
 // then escalates it up the ladder and waits for the incident. It returns nil
 // when the component is healthy again, else ErrQuarantined (wrapped).
 func (s *Supervisor) recoverSync(ctx context.Context, name, reason string) error {
+	if id := s.orch.OpenIncident(name); id != "" {
+		return s.follow(ctx, name, id) // the ladder is already on it
+	}
 	s.mu.Lock()
 	c := s.comps[name]
 	if !c.healthySince.IsZero() && time.Since(c.healthySince) >= s.cfg.ResetAfter {
@@ -349,6 +366,12 @@ func (s *Supervisor) recoverSync(ctx context.Context, name, reason string) error
 		}
 		reason = err.Error()
 	}
+	return s.escalate(ctx, name, reason)
+}
+
+// escalate hands a component the supervisor could not restore to the ladder
+// and follows the incident.
+func (s *Supervisor) escalate(ctx context.Context, name, reason string) error {
 	s.setStatus(name, StatusEscalated, reason)
 	s.mu.Lock()
 	cycle := s.cycle
@@ -362,8 +385,16 @@ func (s *Supervisor) recoverSync(ctx context.Context, name, reason string) error
 		s.setStatus(name, StatusFailed, err.Error())
 		return fmt.Errorf("escalate %s: %w", name, err)
 	}
+	return s.follow(ctx, name, id)
+}
+
+// follow waits for a component's incident to end: healed, the component is
+// running again; otherwise it is quarantined.
+func (s *Supervisor) follow(ctx context.Context, name, id string) error {
 	s.mu.Lock()
+	c := s.comps[name]
 	c.incident = id
+	c.status = StatusEscalated
 	s.mu.Unlock()
 	s.writeState()
 	rec, err := s.orch.Wait(ctx, id)
