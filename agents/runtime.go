@@ -191,9 +191,7 @@ func (r *Runtime) publishStatus(ctx context.Context) {
 	if !st.Ready {
 		hb.Status = "unavailable"
 	}
-	if data, err := bus.Encode(hb); err == nil {
-		_ = r.store.Conn().Publish(bus.HeartbeatSubject(r.cfg.Name), data)
-	}
+	bus.Beat(r.store.Conn(), hb)
 }
 
 func (r *Runtime) heartbeats(ctx context.Context) {

@@ -132,3 +132,11 @@ func Serve(nc *nats.Conn, subject string, fn func(*Request)) (stop func(), err e
 	}
 	return func() { _ = sub.Unsubscribe() }, nil
 }
+
+// Beat publishes a heartbeat on razar.heartbeat.<name>, best effort: a
+// missed beat is noticed by whoever watches, not by the sender.
+func Beat(nc *nats.Conn, hb *Heartbeat) {
+	if data, err := Encode(hb); err == nil {
+		_ = nc.Publish(HeartbeatSubject(hb.Name), data)
+	}
+}

@@ -669,7 +669,5 @@ func (s *Supervisor) heartbeat(name, status string, pid int) {
 	if pid > 0 {
 		hb.Detail = fmt.Sprintf("pid %d", pid)
 	}
-	if data, err := bus.Encode(hb); err == nil {
-		_ = s.store.Conn().Publish(bus.HeartbeatSubject(name), data)
-	}
+	bus.Beat(s.store.Conn(), hb)
 }

@@ -243,8 +243,8 @@ func firstLine(s string) string {
 	return s
 }
 
-// lifecycle sends one lifecycle verb about one component and prints the
-// orchestrator's confirmation.
+// lifecycle sends one lifecycle verb about one component (approve and
+// reject: and one patch) and prints the orchestrator's confirmation.
 func (c *cli) lifecycle(ctx context.Context, verb bus.Verb, args []string) error {
 	fs := c.newFlags(string(verb))
 	natsURL := fs.String("nats", "", "NATS `URL`")
@@ -252,7 +252,14 @@ func (c *cli) lifecycle(ctx context.Context, verb bus.Verb, args []string) error
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
+	req := &bus.LifecycleRequest{Actor: c.actor()}
+	switch {
+	case verb == bus.VerbApprove || verb == bus.VerbReject:
+		if len(pos) != 2 {
+			return usageErr("usage: razar %s <component> <patch-id>", verb)
+		}
+		req.Patch = pos[1]
+	case len(pos) != 1:
 		return usageErr("usage: razar %s <component>", verb)
 	}
 	if err := razar.ValidName(pos[0]); err != nil {
@@ -266,7 +273,7 @@ func (c *cli) lifecycle(ctx context.Context, verb bus.Verb, args []string) error
 	// start and restart wait for the component's start grace and probe.
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	rep, err := bus.Command(cctx, nc, verb, pos[0], &bus.LifecycleRequest{Actor: c.actor()})
+	rep, err := bus.Command(cctx, nc, verb, pos[0], req)
 	if err != nil {
 		return failed("%v", err)
 	}

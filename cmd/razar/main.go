@@ -116,7 +116,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return env.agent(ctx, rest)
 	case "escalate":
 		return env.escalate(ctx, rest)
-	case "stop", "start", "restart", "abort", "release":
+	case "stop", "start", "restart", "abort", "release", "approve", "reject":
 		return env.lifecycle(ctx, bus.Verb(cmd), rest)
 	case "status":
 		return env.status(ctx, rest)
@@ -126,8 +126,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return env.agentsCmd(ctx, rest)
 	case "rotate-keys":
 		return env.rotateKeys(ctx, rest)
-	case "approve", "reject":
-		return env.decide(ctx, bus.Verb(cmd), rest)
 	case "rollback-patch":
 		return env.rollbackPatch(ctx, rest)
 	case "help", "-h", "--help":

@@ -17,30 +17,6 @@ import (
 	"github.com/razar/razar/patch"
 )
 
-// decide is `razar approve|reject <component> <patch-id>`.
-func (c *cli) decide(ctx context.Context, verb bus.Verb, args []string) error {
-	fs := c.newFlags(string(verb))
-	natsURL := fs.String("nats", "", "NATS `URL`")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 2 {
-		return usageErr("usage: razar %s <component> <patch-id>", verb)
-	}
-	nc, err := c.connect(ctx, *natsURL, "razar-cli", c.cliLogger())
-	if err != nil {
-		return err
-	}
-	defer nc.Close()
-	rep, err := bus.Command(ctx, nc, verb, pos[0], &bus.LifecycleRequest{Patch: pos[1], Actor: c.actor()})
-	if err != nil {
-		return failed("%v", err)
-	}
-	fmt.Fprintf(c.stdout, "%s: %s\n", rep.Component, rep.Message)
-	return nil
-}
-
 // rollbackPatch is `razar rollback-patch <component> [--patch ID]`: it
 // restores the files of the last applied patch (or the one named), records
 // a reverted entry, and restarts the component if RAZAR is running.
