@@ -139,3 +139,26 @@ func TestRotationPlanAndManifests(t *testing.T) {
 		}
 	}
 }
+
+// FuzzParseManifest: no manifest, however broken, panics the parser, and
+// one it accepts names each agent and a plain variable.
+func FuzzParseManifest(f *testing.F) {
+	f.Add([]byte(`{"agents": [{"name": "k2", "env": "KIMI2_API_KEY_2026_12", "endpoint": "https://k2.example/v1"}]}`))
+	f.Add([]byte(`{"agents": [{"name": "AirStar", "env": "AIRSTAR_API_KEY_2", "timeout": "30s", "model": "m"}]}`))
+	f.Add([]byte(`{"agents": [{"name": "k2", "env": "${X}"}]}`))
+	f.Add([]byte(`nope`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := ParseManifest("m.json", data)
+		if err != nil {
+			if !errors.Is(err, razar.ErrInvalidConfig) {
+				t.Fatalf("error %v does not wrap ErrInvalidConfig", err)
+			}
+			return
+		}
+		for _, a := range m.Agents {
+			if a.Name == "" || a.Env == "" || strings.ContainsAny(a.Env, "${} =") || a.Name != strings.ToLower(a.Name) {
+				t.Fatalf("accepted %+v", a)
+			}
+		}
+	})
+}
