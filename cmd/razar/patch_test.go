@@ -30,9 +30,15 @@ func TestRollbackPatchWithoutRazarRunning(t *testing.T) {
 	if !strings.Contains(string(conf), "port=8080") {
 		t.Fatalf("not patched:\n%s", conf)
 	}
+	_ = os.Remove(filepath.Join(h, "config/razar_ai_agents.bak"))
 	out, code := runRazar(t, h, nil, "rollback-patch", "app")
 	if code != 0 || !strings.Contains(out, "rolled back") {
 		t.Fatalf("rollback-patch: exit %d\n%s", code, out)
+	}
+	bak, _ := os.ReadFile(filepath.Join(h, "config/razar_ai_agents.bak"))
+	roster, _ := os.ReadFile(filepath.Join(h, "config/razar_ai_agents.json"))
+	if len(bak) == 0 || string(bak) != string(roster) {
+		t.Fatalf("boot snapshot not updated by the rollback:\n%s", bak)
 	}
 	conf, _ = os.ReadFile(filepath.Join(h, "app/app.conf"))
 	if string(conf) != broken {

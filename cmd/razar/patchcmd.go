@@ -60,6 +60,13 @@ func (c *cli) rollbackPatch(ctx context.Context, args []string) error {
 		return failed("roll back %s patch %s: %v", name, target, err)
 	}
 	fmt.Fprintf(c.stdout, "%s: patch %s rolled back (%d file(s) restored)\n", name, target, len(files))
+	// The runbook's next check is that the roster matches the boot
+	// snapshot: refresh the snapshot from the roster now in force.
+	if roster, err := os.ReadFile(c.path(rosterFile)); err == nil {
+		if err := jetstream.WriteFileAtomic(c.path(orchestrator.RosterSnapshot), roster, 0o644); err == nil {
+			fmt.Fprintf(c.stdout, "boot snapshot %s updated from %s\n", orchestrator.RosterSnapshot, rosterFile)
+		}
+	}
 
 	rec := &bus.AuditRecord{Event: bus.EventReverted, Component: name, PatchID: target, Status: "reverted",
 		Reason: "rolled back by " + c.actor() + " with razar rollback-patch", Actor: c.actor()}
