@@ -93,3 +93,21 @@ func TestURLFileWrittenAndRemoved(t *testing.T) {
 		t.Fatal("url file still there after shutdown")
 	}
 }
+
+func TestLockStoreIsExclusive(t *testing.T) {
+	dir := t.TempDir()
+	unlock, err := jetstream.LockStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// flock locks belong to open files: a second open in this process conflicts too.
+	if _, err := jetstream.LockStore(dir); !errors.Is(err, jetstream.ErrStoreLocked) {
+		t.Fatalf("second lock: %v, want ErrStoreLocked", err)
+	}
+	unlock()
+	again, err := jetstream.LockStore(dir)
+	if err != nil {
+		t.Fatalf("lock after unlock: %v", err)
+	}
+	again()
+}

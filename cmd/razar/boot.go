@@ -105,6 +105,14 @@ func (c *cli) boot(ctx context.Context, args []string) error {
 	url := f.natsURL
 	var srv *jetstream.Server
 	if url == "" {
+		unlock, err := jetstream.LockStore(c.path(stateDir))
+		if err != nil {
+			if errors.Is(err, jetstream.ErrStoreLocked) {
+				return failed("RAZAR is already running in %s: %v (talk to it with `razar status`, or stop it first)", c.home, err)
+			}
+			return failed("lock %s: %v", c.path(stateDir), err)
+		}
+		defer unlock()
 		srv, err = jetstream.StartServer(jetstream.ServerConfig{
 			StoreDir: c.path(stateDir), Listen: f.natsListen, URLFile: c.path(natsURLFile), Log: log,
 		})

@@ -469,23 +469,30 @@ func (c *cli) openStore(ctx context.Context, natsURL, name string) (*jetstream.S
 	if natsURL == "" && c.getenv("RAZAR_NATS_URL") == "" {
 		if _, err := os.Stat(c.path(natsURLFile)); errors.Is(err, os.ErrNotExist) {
 			if _, err := os.Stat(filepath.Join(c.path(stateDir), "jetstream")); err == nil {
+				unlock, err := jetstream.LockStore(c.path(stateDir))
+				if err != nil {
+					return nil, nil, failed("%v: RAZAR runs here without state/nats.url; pass --nats URL", err)
+				}
 				srv, err := jetstream.StartServer(jetstream.ServerConfig{StoreDir: c.path(stateDir), Listen: "127.0.0.1:0", Log: log})
 				if err != nil {
+					unlock()
 					return nil, nil, failed("read the store in %s: %v", c.path(stateDir), err)
 				}
 				natsURL = srv.ClientURL()
 				nc, err := c.connect(ctx, natsURL, name, log)
 				if err != nil {
 					srv.Shutdown()
+					unlock()
 					return nil, nil, err
 				}
 				store, err := jetstream.Open(ctx, nc)
 				if err != nil {
 					nc.Close()
 					srv.Shutdown()
+					unlock()
 					return nil, nil, failed("%v", err)
 				}
-				return store, func() { nc.Close(); srv.Shutdown() }, nil
+				return store, func() { nc.Close(); srv.Shutdown(); unlock() }, nil
 			}
 		}
 	}

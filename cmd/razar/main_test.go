@@ -310,3 +310,18 @@ func TestKillMidIncident(t *testing.T) {
 }
 
 var _ = context.Background
+
+// TestSecondBootInTheSameHomeRefused: two servers must never share one
+// JetStream store.
+func TestSecondBootInTheSameHomeRefused(t *testing.T) {
+	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"}]}`, nil)
+	boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
+	p := start(t, h, nil, "boot", "--nats-listen", "127.0.0.1:0")
+	if code := p.wait(t, 20*time.Second); code != 1 || !strings.Contains(p.out.String(), "already running") {
+		t.Fatalf("second boot: exit %d\n%s", code, p.out)
+	}
+	// The first one still answers.
+	if out, code := runRazar(t, h, nil, "status"); code != 0 {
+		t.Fatalf("status after the refused second boot: exit %d\n%s", code, out)
+	}
+}

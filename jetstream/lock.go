@@ -1,0 +1,48 @@
+package jetstream
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// ErrStoreLocked is returned by LockStore when another process holds the store.
+var ErrStoreLocked = errors.New("the store is in use by another RAZAR")
+
+// LockFile is the lock of a store directory, beside the JetStream data.
+const LockFile = "razar.lock"
+
+// LockStore takes an exclusive lock on dir's store for this process, so two
+// servers never share one JetStream store. The lock dies with the process;
+// unlock releases it earlier. A held lock fails with ErrStoreLocked, naming
+// the holder's pid when it is known.
+func LockStore(dir string) (unlock func(), err error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(dir, LockFile)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		b := make([]byte, 32)
+		n, _ := f.ReadAt(b, 0)
+		f.Close()
+		holder := strings.TrimSpace(string(b[:n]))
+		if _, perr := strconv.Atoi(holder); perr == nil {
+			return nil, fmt.Errorf("%s: %w (pid %s)", dir, ErrStoreLocked, holder)
+		}
+		return nil, fmt.Errorf("%s: %w", dir, ErrStoreLocked)
+	}
+	_ = f.Truncate(0)
+	_, _ = f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
