@@ -17,7 +17,6 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
 	"github.com/razar/razar/bus"
-	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/orchestrator"
 )
@@ -408,5 +407,3 @@ func TestOrchestratorRestartResumes(t *testing.T) {
 		t.Fatalf("kimicho's attempt ran %d times, want once", *(n.(*int)))
 	}
 }
-
-var _ = jetstream.ErrConflict

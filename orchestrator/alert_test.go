@@ -3,7 +3,6 @@ package orchestrator
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -113,5 +112,3 @@ func TestAlertsReachWebhookAndAlertmanager(t *testing.T) {
 		return false
 	}, "alert not in Alertmanager")
 }
-
-var _ = fmt.Sprintf

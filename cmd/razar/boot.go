@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -308,5 +307,3 @@ func displayName(c *cli) func(string) string {
 		return rungFor(name).Display
 	}
 }
-
-var _ = os.Getpid

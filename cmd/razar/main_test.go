@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -308,8 +307,6 @@ func TestKillMidIncident(t *testing.T) {
 		t.Fatalf("attempts after the kill: %s", got)
 	}
 }
-
-var _ = context.Background
 
 // TestSecondBootInTheSameHomeRefused: two servers must never share one
 // JetStream store.
