@@ -522,12 +522,23 @@ func (s *Supervisor) startRecovery(name, reason string) {
 	go func() {
 		defer s.wg.Done()
 		defer cancel()
-		if err := s.recoverSync(ctx, name, reason); err != nil && ctx.Err() == nil {
-			s.log.Error().Err(err).Str("component", name).Msg("recovery failed")
+		for {
+			if err := s.recoverSync(ctx, name, reason); err != nil && ctx.Err() == nil {
+				s.log.Error().Err(err).Str("component", name).Msg("recovery failed")
+			}
+			s.mu.Lock()
+			// The process may have died again after the restart, while this
+			// recovery was still marked running and watch stood aside.
+			p := c.proc
+			again := ctx.Err() == nil && c.wantUp && c.status == StatusHealthy && p != nil && !p.running()
+			if !again {
+				c.recovering, c.cancelRecov = false, nil
+				s.mu.Unlock()
+				return
+			}
+			s.mu.Unlock()
+			reason = fmt.Sprintf("%s %s right after its restart; last output: %s", name, p.exitText(), s.logTail(name, 512))
 		}
-		s.mu.Lock()
-		c.recovering, c.cancelRecov = false, nil
-		s.mu.Unlock()
 	}()
 }
 
