@@ -85,8 +85,6 @@ type Runtime struct {
 	backend  razar.Agent
 	loadErr  error
 	redactor *razar.Redactor
-
-	handled sync.Map // incident/attempt -> struct{}: answered by this process
 }
 
 // New validates cfg and returns a runtime; Run starts it.
@@ -225,9 +223,8 @@ func (r *Runtime) handle(ctx context.Context, d *jetstream.Delivery) {
 		_ = d.Ack()
 		return
 	}
-	key := fmt.Sprintf("%s/%d", esc.Incident, esc.Attempt)
 	if d.Delivered > 1 {
-		if _, done := r.handled.Load(key); done || r.answered(ctx, &esc) {
+		if r.answered(ctx, &esc) {
 			log.Info().Uint64("delivered", d.Delivered).Msg("redelivered attempt already answered; acknowledging")
 			_ = d.Ack()
 			return
@@ -307,7 +304,6 @@ func (r *Runtime) handle(ctx context.Context, d *jetstream.Delivery) {
 		_ = d.Nak(time.Second)
 		return
 	}
-	r.handled.Store(key, struct{}{})
 	_ = d.Ack()
 	log.Info().Str("status", string(res.Status)).Str("summary", firstLine(res.Summary)).Str("error", res.Error).Msg("attempt answered")
 }
