@@ -348,10 +348,7 @@ func (o *Orchestrator) probeUntilHealthy(ctx context.Context, c razar.Component)
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.VerifyWindow)
 	defer cancel()
-	var env []string
-	for k, v := range c.Env {
-		env = append(env, k+"="+v)
-	}
+	env := envOf(c)
 	var last error
 	for {
 		if last = Probe(ctx, *c.HealthCheck, c.Workdir, env); last == nil {

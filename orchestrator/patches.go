@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -222,10 +223,17 @@ func protectedPaths(c razar.Component) []string {
 	return out
 }
 
+// envOf is a component's env from boot_config.json as KEY=VALUE, in key
+// order, for every command RAZAR runs for it.
 func envOf(c razar.Component) []string {
-	var env []string
-	for k, v := range c.Env {
-		env = append(env, k+"="+v)
+	keys := make([]string, 0, len(c.Env))
+	for k := range c.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	env := make([]string, 0, len(keys))
+	for _, k := range keys {
+		env = append(env, k+"="+c.Env[k])
 	}
 	return env
 }

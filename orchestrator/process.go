@@ -1,17 +1,17 @@
 package orchestrator
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"sort"
 	"syscall"
 	"time"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/internal/pgcmd"
 )
 
 // process is one running component: its own process group, its output
@@ -28,27 +28,16 @@ type process struct {
 // launch starts c's command in its own process group with c's env and
 // workdir, stdout and stderr appended to out.
 func launch(c razar.Component, out io.WriteCloser) (*process, error) {
-	argv := c.Command
-	path := argv[0]
-	if filepath.Base(path) != path && !filepath.IsAbs(path) && c.Workdir != "" {
-		path = filepath.Join(c.Workdir, path)
+	// Never cancelled: stop ends the process, with the group's grace period.
+	cmd, err := pgcmd.Command(context.Background(), c.Command, c.Workdir, append(envOf(c), "RAZAR_COMPONENT="+c.Name), 0)
+	if err != nil {
+		out.Close()
+		return nil, fmt.Errorf("start %s: %w", c.Name, err)
 	}
-	cmd := exec.Command(path, argv[1:]...)
-	cmd.Dir = c.Workdir
-	cmd.Env = os.Environ()
-	keys := make([]string, 0, len(c.Env))
-	for k := range c.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		cmd.Env = append(cmd.Env, k+"="+c.Env[k])
-	}
-	cmd.Env = append(cmd.Env, "RAZAR_COMPONENT="+c.Name)
 	cmd.Stdout, cmd.Stderr = out, out
 	// Its own group, so stop reaches every process it forks; and if RAZAR
 	// itself is killed, the kernel kills the leader.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 	if err := cmd.Start(); err != nil {
 		out.Close()
 		var pe *os.PathError

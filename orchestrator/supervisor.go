@@ -328,11 +328,7 @@ func (s *Supervisor) probe(ctx context.Context, spec razar.Component) error {
 	if spec.HealthCheck == nil {
 		return nil // no probe: running through its grace is healthy
 	}
-	env := make([]string, 0, len(spec.Env))
-	for k, v := range spec.Env {
-		env = append(env, k+"="+v)
-	}
-	return Probe(ctx, *spec.HealthCheck, spec.Workdir, env)
+	return Probe(ctx, *spec.HealthCheck, spec.Workdir, envOf(spec))
 }
 
 // recoverSync restarts a failed component up to Retries times with backoff,
