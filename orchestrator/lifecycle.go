@@ -97,9 +97,10 @@ func (l *Lifecycle) serve(ctx context.Context, m *bus.Request) {
 	}
 	l.mu.Lock()
 	h, ok := l.handlers[verb]
+	known := l.verbsLocked()
 	l.mu.Unlock()
 	if !ok {
-		rep.Error = fmt.Sprintf("unknown verb %q: use one of %v", verb, l.verbs())
+		rep.Error = fmt.Sprintf("unknown verb %q: use one of %v", verb, known)
 		respond()
 		return
 	}
@@ -135,7 +136,8 @@ func (l *Lifecycle) serve(ctx context.Context, m *bus.Request) {
 	respond()
 }
 
-func (l *Lifecycle) verbs() []bus.Verb {
+// verbsLocked lists the served verbs; l.mu must be held.
+func (l *Lifecycle) verbsLocked() []bus.Verb {
 	var out []bus.Verb
 	for _, v := range bus.Verbs {
 		if _, ok := l.handlers[v]; ok {

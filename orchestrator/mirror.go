@@ -130,14 +130,17 @@ func AppendLine(path string, line []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o640)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	buf := make([]byte, 0, len(line)+2)
-	if st, err := f.Stat(); err == nil && st.Size() > 0 && !endsWithNewline(path, st.Size()) {
-		buf = append(buf, '\n')
+	if st, err := f.Stat(); err == nil && st.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
+			buf = append(buf, '\n')
+		}
 	}
 	buf = append(buf, line...)
 	buf = append(buf, '\n')
@@ -145,19 +148,6 @@ func AppendLine(path string, line []byte) error {
 		return fmt.Errorf("append %s: %w", path, err)
 	}
 	return nil
-}
-
-func endsWithNewline(path string, size int64) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return true
-	}
-	defer f.Close()
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, size-1); err != nil {
-		return true
-	}
-	return b[0] == '\n'
 }
 
 // lastSeq reads the highest "seq" in a JSON-lines file's last 512 KiB,
