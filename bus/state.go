@@ -36,7 +36,12 @@ type Cursor struct {
 	Failed       int    `json:"failed"`        // failed attempts of the incident, all rungs
 	PassAttempts int    `json:"pass_attempts"` // attempts made in the current pass
 	Extended     bool   `json:"extended"`      // past the normal ladder, in --long-task mode
-	Extra        int    `json:"extra"`         // attempts made in extended mode (drives backoff)
+	Extra        int    `json:"extra"`         // attempts and waits in extended mode (drives backoff)
+	// OtherPass is the pass of the phase not current: in the takeover phase
+	// the local stack's last pass, in the local phase the takeover rung's
+	// last round. --long-task hands turns back to the local stack while the
+	// takeover rung cannot run; this keeps both counts going.
+	OtherPass int `json:"other_pass,omitempty"`
 }
 
 // Pending is the attempt an incident is waiting on.

@@ -73,6 +73,18 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 			o.cfg.Metrics.Skipped.WithLabelValues(rec.Component, step.Rung).Inc()
 		}
 		return nil
+	case StepWait:
+		// --long-task and no rung could run: store the cursor, then pause
+		// before the ladder looks at the rungs again.
+		rec.Cursor = cur
+		if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
+			return err
+		}
+		o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Dur("wait", step.Backoff).Str("reason", step.Reason).Msg("long task: no rung can run")
+		if !sleepCtx(ctx, step.Backoff) {
+			return ctx.Err()
+		}
+		return nil
 	}
 	// StepAttempt.
 	if step.Backoff > 0 {
