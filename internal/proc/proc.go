@@ -20,6 +20,7 @@ type ID struct {
 	Start uint64 `json:"start"`
 }
 
+// String gives the ID for logs: "pid 4242 (start 81234)".
 func (id ID) String() string { return fmt.Sprintf("pid %d (start %d)", id.PID, id.Start) }
 
 // stat is what this package reads from /proc/<pid>/stat.
