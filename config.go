@@ -119,6 +119,21 @@ type Component struct {
 	Approval    string            `json:"approval,omitempty"`
 }
 
+// EnvList is the component's env from boot_config.json as KEY=VALUE, in key
+// order, for every command RAZAR runs for it.
+func (c Component) EnvList() []string {
+	keys := make([]string, 0, len(c.Env))
+	for k := range c.Env {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	env := make([]string, 0, len(keys))
+	for _, k := range keys {
+		env = append(env, k+"="+c.Env[k])
+	}
+	return env
+}
+
 // BootConfig is config/boot_config.json.
 type BootConfig struct {
 	Components []Component `json:"components"`

@@ -34,6 +34,10 @@ var StreamSubjects = []string{EscalateAll, ResultAll, AuditAll}
 // must start with a letter or digit.
 const AllComponents = "_all"
 
+// SystemComponent is the component token of audit records about RAZAR
+// itself (snapshots, halts, reloads). It cannot collide with a component name.
+const SystemComponent = "_razar"
+
 // EscalateSubject is the subject an attempt is handed to a rung on: razar.escalate.<agent>.
 func EscalateSubject(agent string) string { return Prefix + ".escalate." + agent }
 
@@ -105,10 +109,12 @@ const (
 	VerbEscalate Verb = "escalate"
 	VerbApprove  Verb = "approve"
 	VerbReject   Verb = "reject"
+	VerbReload   Verb = "reload" // re-read config/ and config/razar.env (razar reload, SIGHUP)
+	VerbDetach   Verb = "detach" // exit RAZAR and leave the components running, for an upgrade
 )
 
 // Verbs lists every lifecycle verb.
-var Verbs = []Verb{VerbStop, VerbStart, VerbRestart, VerbAbort, VerbRelease, VerbStatus, VerbEscalate, VerbApprove, VerbReject}
+var Verbs = []Verb{VerbStop, VerbStart, VerbRestart, VerbAbort, VerbRelease, VerbStatus, VerbEscalate, VerbApprove, VerbReject, VerbReload, VerbDetach}
 
 // Event is the last token of an audit subject.
 type Event string

@@ -14,30 +14,38 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/orchestrator"
+	"github.com/razar/razar/supervisor"
 )
 
 // bootMesh is a mesh plus a supervisor over real sh components in a home.
 type bootMesh struct {
 	*mesh
 	home   string
-	sup    *orchestrator.Supervisor
+	sup    *supervisor.Supervisor
 	sleeps *sleepLog
 }
 
-// sleepLog is the injected clock: it records each backoff and returns at once,
-// running hook first when set.
+// sleepLog is the injected clock: waits of a second or more (restart
+// backoffs) are recorded and pass at once, running hook first when set;
+// shorter ones (start graces, probe ticks) take their real time.
 type sleepLog struct {
 	mu   sync.Mutex
 	ds   []time.Duration
 	hook func(n int)
 }
 
-func (s *sleepLog) sleep(ctx context.Context, d time.Duration) bool {
+func (s *sleepLog) Now() time.Time { return time.Now() }
+
+func (s *sleepLog) After(d time.Duration) <-chan time.Time {
+	if d < time.Second {
+		return time.After(d)
+	}
 	s.mu.Lock()
 	s.ds = append(s.ds, d)
 	n, hook := len(s.ds), s.hook
@@ -45,7 +53,9 @@ func (s *sleepLog) sleep(ctx context.Context, d time.Duration) bool {
 	if hook != nil {
 		hook(n)
 	}
-	return ctx.Err() == nil
+	ch := make(chan time.Time, 1)
+	ch <- time.Now()
+	return ch
 }
 
 func (s *sleepLog) all() []time.Duration {
@@ -56,7 +66,7 @@ func (s *sleepLog) all() []time.Duration {
 
 const rosterJSON = `{"agents": [{"name": "crown", "backend": "builtin"}, {"name": "kimicho", "backend": "exec", "command": ["x"]}]}` + "\n"
 
-func newBootMesh(t *testing.T, comps []razar.Component, rungs []rung, cfg orchestrator.Config, scfg orchestrator.SupervisorConfig) *bootMesh {
+func newBootMesh(t *testing.T, comps []razar.Component, rungs []rung, cfg orchestrator.Config, scfg supervisor.Config) *bootMesh {
 	t.Helper()
 	m := newMesh(t, rungs, cfg)
 	home := t.TempDir()
@@ -76,16 +86,21 @@ func newBootMesh(t *testing.T, comps []razar.Component, rungs []rung, cfg orches
 	}
 	m.boot = &razar.BootConfig{Components: comps}
 	m.cfg.Home = home
+	// The orchestrator verifies fixes through the supervisor, as cmd wires it.
+	var sup *supervisor.Supervisor
+	m.cfg.Verify = func(ctx context.Context, c razar.Component) error { return sup.Verify(ctx, c) }
 	m.stopOrch()
 	m.stopOrch = m.startOrchestrator()
 	sl := &sleepLog{}
 	scfg.Home = home
-	scfg.Components = func() (*razar.BootConfig, error) { return m.boot, nil }
-	scfg.Sleep = sl.sleep
+	scfg.Clock = sl
+	scfg.HandshakeWait = 200 * time.Millisecond
+	scfg.Alerts = orchestrator.NewAlerter(m.env.Store, zerolog.Nop())
 	if scfg.StopGrace == 0 {
 		scfg.StopGrace = 2 * time.Second
 	}
-	sup, err := orchestrator.NewSupervisor(m.env.Store, m.orch, scfg)
+	var err error
+	sup, err = supervisor.New(m.env.Store, m.orch, m.boot, scfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,14 +110,17 @@ func newBootMesh(t *testing.T, comps []razar.Component, rungs []rung, cfg orches
 
 func sh(script string) []string { return []string{"sh", "-c", script} }
 
-func (b *bootMesh) component(name string) orchestrator.ComponentView {
-	for _, c := range b.sup.View().Components {
-		if c.Name == name {
-			return c
-		}
+func (b *bootMesh) component(name string) bus.ComponentView {
+	v, err := b.sup.View(name)
+	if err != nil {
+		b.t.Fatalf("component %s: %v", name, err)
 	}
-	b.t.Fatalf("no component %s", name)
-	return orchestrator.ComponentView{}
+	return v.Components[0]
+}
+
+func (b *bootMesh) view() *bus.MissionState {
+	v, _ := b.sup.View("")
+	return v
 }
 
 func TestBootOrderByPriority(t *testing.T) {
@@ -112,7 +130,7 @@ func TestBootOrderByPriority(t *testing.T) {
 		{Name: "b", Priority: 2, Command: start("b")},
 		{Name: "a", Priority: 1, Command: start("a")},
 		{Name: "c", Priority: 2, Command: start("c")},
-	}, fiveRungs(nil), orchestrator.Config{}, orchestrator.SupervisorConfig{})
+	}, fiveRungs(nil), orchestrator.Config{}, supervisor.Config{})
 	if err := b.sup.Boot(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -121,14 +139,14 @@ func TestBootOrderByPriority(t *testing.T) {
 	if len(order) != 4 || order[0] != "a" || order[3] != "d" || !((order[1] == "b" && order[2] == "c") || (order[1] == "c" && order[2] == "b")) {
 		t.Fatalf("boot order %v, want a, {b c}, d", order)
 	}
-	for _, c := range b.sup.View().Components {
-		if c.Status != orchestrator.StatusHealthy || c.PID == 0 {
+	for _, c := range b.view().Components {
+		if c.Status != bus.StatusHealthy || c.PID == 0 {
 			t.Errorf("%s: %s pid %d", c.Name, c.Status, c.PID)
 		}
 	}
 	// logs/razar_state.json says the same, written atomically.
-	var st orchestrator.MissionState
-	data, err := os.ReadFile(filepath.Join(b.home, orchestrator.StateFile))
+	var st bus.MissionState
+	data, err := os.ReadFile(filepath.Join(b.home, supervisor.StateFile))
 	if err != nil || json.Unmarshal(data, &st) != nil || st.Health != "healthy" || len(st.Components) != 4 {
 		t.Fatalf("state file: %v %s", err, data)
 	}
@@ -139,7 +157,7 @@ func TestBootHaltsQuarantinesAndRestoresRoster(t *testing.T) {
 		{Name: "ok", Priority: 1, Command: sh("exec sleep 600")},
 		{Name: "bad", Priority: 2, Command: sh("echo cannot open config >&2; exit 3")},
 		{Name: "never", Priority: 3, Command: sh("touch never-started; exec sleep 600")},
-	}, fiveRungs(nil), orchestrator.Config{Threshold: 0}, orchestrator.SupervisorConfig{Retries: 3})
+	}, fiveRungs(nil), orchestrator.Config{Threshold: 0}, supervisor.Config{Retries: 3})
 	rosterPath := filepath.Join(b.home, "config/razar_ai_agents.json")
 	// Something edits the roster mid-cycle; the halt must undo it.
 	b.sleeps.hook = func(n int) {
@@ -160,7 +178,7 @@ func TestBootHaltsQuarantinesAndRestoresRoster(t *testing.T) {
 	defer sub.Unsubscribe()
 
 	err = b.sup.Boot(context.Background())
-	if !errors.Is(err, orchestrator.ErrBootHalted) {
+	if !errors.Is(err, supervisor.ErrBootHalted) {
 		t.Fatalf("boot: %v, want ErrBootHalted", err)
 	}
 	// Backoff: 1 s doubling, with up to 20% jitter, before the escalation.
@@ -178,7 +196,7 @@ func TestBootHaltsQuarantinesAndRestoresRoster(t *testing.T) {
 	if !bytes.Equal(got, []byte(rosterJSON)) {
 		t.Fatalf("roster not restored byte for byte:\n%q", got)
 	}
-	var q orchestrator.Quarantine
+	var q supervisor.Quarantine
 	data, err := os.ReadFile(filepath.Join(b.home, "quarantine/bad.json"))
 	if err != nil || json.Unmarshal(data, &q) != nil || q.Incident == "" || len(q.Attempts) != 4 {
 		t.Fatalf("quarantine file: %v %s", err, data)
@@ -186,10 +204,10 @@ func TestBootHaltsQuarantinesAndRestoresRoster(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(b.workdir, "never-started")); err == nil {
 		t.Fatal("a component after the halt was started")
 	}
-	if c := b.component("ok"); c.Status != orchestrator.StatusStopped || c.PID != 0 {
+	if c := b.component("ok"); c.Status != bus.StatusStopped || c.PID != 0 {
 		t.Fatalf("ok after halt: %+v", c)
 	}
-	if c := b.component("bad"); c.Status != orchestrator.StatusQuarantined {
+	if c := b.component("bad"); c.Status != bus.StatusQuarantined {
 		t.Fatalf("bad after halt: %+v", c)
 	}
 	// The incident's own failure is critical too; the halt follows it.
@@ -221,7 +239,7 @@ func TestBootHaltsQuarantinesAndRestoresRoster(t *testing.T) {
 
 func TestSupervisionRestartsAnExitedComponent(t *testing.T) {
 	b := newBootMesh(t, []razar.Component{{Name: "web", Priority: 1, Command: sh("exec sleep 600")}},
-		fiveRungs(nil), orchestrator.Config{}, orchestrator.SupervisorConfig{Retries: 2})
+		fiveRungs(nil), orchestrator.Config{}, supervisor.Config{Retries: 2})
 	if err := b.sup.Boot(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -231,14 +249,14 @@ func TestSupervisionRestartsAnExitedComponent(t *testing.T) {
 	}
 	bustest.Eventually(t, 10*time.Second, func() bool {
 		c := b.component("web")
-		return c.Status == orchestrator.StatusHealthy && c.PID != 0 && c.PID != first && c.Restarts == 1
+		return c.Status == bus.StatusHealthy && c.PID != 0 && c.PID != first && c.Restarts == 1
 	}, "web was not restarted: %+v", b.component("web"))
 }
 
 func TestPeriodicProbeFailureRestarts(t *testing.T) {
 	b := newBootMesh(t, []razar.Component{{Name: "web", Priority: 1, Command: sh("exec sleep 600"),
 		HealthCheck: &razar.HealthCheck{Command: sh("test ! -f broken")}}},
-		fiveRungs(nil), orchestrator.Config{}, orchestrator.SupervisorConfig{Retries: 2, ProbeInterval: 50 * time.Millisecond})
+		fiveRungs(nil), orchestrator.Config{}, supervisor.Config{Retries: 2, ProbeInterval: 50 * time.Millisecond})
 	broken := filepath.Join(b.workdir, "broken")
 	b.sleeps.hook = func(int) { _ = os.Remove(broken) } // the fault clears before the restart
 	ctx, cancel := context.WithCancel(context.Background())
@@ -255,7 +273,7 @@ func TestPeriodicProbeFailureRestarts(t *testing.T) {
 	}
 	bustest.Eventually(t, 10*time.Second, func() bool {
 		c := b.component("web")
-		return c.Status == orchestrator.StatusHealthy && c.PID != first && c.Restarts == 1
+		return c.Status == bus.StatusHealthy && c.PID != first && c.Restarts == 1
 	}, "web was not restarted after its probe failed: %+v", b.component("web"))
 }
 
@@ -263,7 +281,7 @@ func TestCloseLeavesNoProcess(t *testing.T) {
 	b := newBootMesh(t, []razar.Component{
 		// A component that forks a child and ignores SIGTERM: the group is killed.
 		{Name: "stubborn", Priority: 1, Command: sh("trap '' TERM; sleep 600 & echo $! > child; wait")},
-	}, fiveRungs(nil), orchestrator.Config{}, orchestrator.SupervisorConfig{StopGrace: 200 * time.Millisecond})
+	}, fiveRungs(nil), orchestrator.Config{}, supervisor.Config{StopGrace: 200 * time.Millisecond})
 	if err := b.sup.Boot(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +312,7 @@ func TestBackoffResetsAfterAHealthyRun(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newBootMesh(t, []razar.Component{{Name: "web", Priority: 1, Command: sh("exec sleep 600")}},
-				fiveRungs(nil), orchestrator.Config{}, orchestrator.SupervisorConfig{Retries: 3, ResetAfter: tc.resetAfter, Jitter: -1})
+				fiveRungs(nil), orchestrator.Config{}, supervisor.Config{Retries: 3, StableAfter: tc.resetAfter, Jitter: -1})
 			if err := b.sup.Boot(context.Background()); err != nil {
 				t.Fatal(err)
 			}
@@ -305,7 +323,7 @@ func TestBackoffResetsAfterAHealthyRun(t *testing.T) {
 				}
 				bustest.Eventually(t, 10*time.Second, func() bool {
 					c := b.component("web")
-					return c.Status == orchestrator.StatusHealthy && c.PID != pid && c.Restarts == i
+					return c.Status == bus.StatusHealthy && c.PID != pid && c.Restarts == i
 				}, "restart %d", i)
 			}
 			ds := b.sleeps.all()

@@ -16,6 +16,7 @@ import (
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/orchestrator"
+	"github.com/razar/razar/supervisor"
 	"github.com/razar/razar/patch"
 )
 
@@ -56,7 +57,7 @@ func patchMesh(t *testing.T, kimicho razar.Agent, approval string, T int) *bootM
 		Name: "app", Priority: 1, Approval: approval,
 		Command:  sh("grep -q '^port=8080$' app.conf || { echo wrong port >&2; exit 1; }; exec sleep 600"),
 		Validate: []string{"sh", "./check.sh"},
-	}}, fiveRungs(map[string]rung{"kimicho": {backend: kimicho}}), orchestrator.Config{Threshold: T}, orchestrator.SupervisorConfig{})
+	}}, fiveRungs(map[string]rung{"kimicho": {backend: kimicho}}), orchestrator.Config{Threshold: T}, supervisor.Config{})
 	for name, body := range map[string]string{"app.conf": brokenConf, "check.sh": checkSh} {
 		if err := os.WriteFile(filepath.Join(b.workdir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
@@ -90,7 +91,7 @@ func TestPatchAppliedAndHolds(t *testing.T) {
 	if !strings.Contains(string(data), "port=8080") {
 		t.Fatalf("app.conf not patched:\n%s", data)
 	}
-	if c := b.component("app"); c.Status != orchestrator.StatusHealthy {
+	if c := b.component("app"); c.Status != bus.StatusHealthy {
 		t.Fatalf("app: %+v", c)
 	}
 	recs := b.audit(b.component("app").Incident)
@@ -121,7 +122,7 @@ func TestPatchThatDoesNotHoldIsReverted(t *testing.T) {
 	b := patchMesh(t, answer(razar.Fix{Status: razar.StatusFixed, Diff: portDiff("9999")}), "", 0)
 	before := treeHash(t, b.workdir)
 	err := b.sup.Boot(context.Background())
-	if !errors.Is(err, orchestrator.ErrBootHalted) {
+	if !errors.Is(err, supervisor.ErrBootHalted) {
 		t.Fatalf("boot: %v", err)
 	}
 	if after := treeHash(t, b.workdir); after != before {
@@ -132,7 +133,7 @@ func TestPatchThatDoesNotHoldIsReverted(t *testing.T) {
 		t.Fatalf("quarantine reason:\n%s", q)
 	}
 	var inc string
-	for _, c := range b.sup.View().Components {
+	for _, c := range b.view().Components {
 		inc = c.Incident
 	}
 	got := events(b.audit(inc), bus.EventApplied, bus.EventReverted)
@@ -145,7 +146,7 @@ func TestHostileDiffFromARungIsRejected(t *testing.T) {
 	hostile := "--- a/../escape\n+++ b/../escape\n@@ -0,0 +1 @@\n+owned\n"
 	b := patchMesh(t, answer(razar.Fix{Status: razar.StatusFixed, Diff: hostile}), "", 0)
 	before := treeHash(t, b.workdir)
-	if err := b.sup.Boot(context.Background()); !errors.Is(err, orchestrator.ErrBootHalted) {
+	if err := b.sup.Boot(context.Background()); !errors.Is(err, supervisor.ErrBootHalted) {
 		t.Fatalf("boot: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(filepath.Dir(b.workdir), "escape")); err == nil {
@@ -155,7 +156,7 @@ func TestHostileDiffFromARungIsRejected(t *testing.T) {
 		t.Fatal("workdir changed by a rejected diff")
 	}
 	var inc string
-	for _, c := range b.sup.View().Components {
+	for _, c := range b.view().Components {
 		inc = c.Incident
 	}
 	if got := events(b.audit(inc), bus.EventRejected); len(got) != 1 {
@@ -188,7 +189,7 @@ func TestManualApproval(t *testing.T) {
 			go func() { done <- b.sup.Boot(context.Background()) }()
 			var id string
 			bustest.Eventually(t, 20*time.Second, func() bool {
-				for _, c := range b.sup.View().Components {
+				for _, c := range b.view().Components {
 					for _, r := range b.audit(c.Incident) {
 						if r.Event == bus.EventPending {
 							id = r.PatchID
@@ -211,11 +212,11 @@ func TestManualApproval(t *testing.T) {
 			if approve && err != nil {
 				t.Fatalf("boot after approval: %v", err)
 			}
-			if !approve && !errors.Is(err, orchestrator.ErrBootHalted) {
+			if !approve && !errors.Is(err, supervisor.ErrBootHalted) {
 				t.Fatalf("boot after rejection: %v", err)
 			}
 			var inc string
-			for _, c := range b.sup.View().Components {
+			for _, c := range b.view().Components {
 				inc = c.Incident
 			}
 			want := "patch: pending:pending applied:applied"

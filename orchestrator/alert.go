@@ -124,9 +124,7 @@ func toAM(m *bus.AlertMsg, name string) amAlert {
 	if m.Incident != "" {
 		labels["incident"] = m.Incident
 	}
-	if m.Message == HaltMessage {
-		labels["alertname"] = "RazarBootHalted"
-	} else if m.Severity == bus.SeverityWarning {
+	if m.Severity == bus.SeverityWarning {
 		labels["alertname"] = "RazarEscalationWarning"
 	} else if m.Incident != "" {
 		labels["alertname"] = "RazarIncidentFailed"

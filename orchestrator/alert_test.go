@@ -59,6 +59,9 @@ func startAlertmanager(t *testing.T) string {
 	return base
 }
 
+// haltMessage is the supervisor's boot-halt alert, exactly as operators grep for it.
+const haltMessage = "Boot sequence halted; configuration rolled back to safe defaults"
+
 func TestAlertsReachWebhookAndAlertmanager(t *testing.T) {
 	am := startAlertmanager(t)
 	got := make(chan bus.AlertMsg, 10)
@@ -80,12 +83,12 @@ func TestAlertsReachWebhookAndAlertmanager(t *testing.T) {
 
 	env := bustest.New(t)
 	a := NewAlerter(env.Store, zerolog.Nop()).WithSinks(AlertSinks{Webhook: hook.URL, Alertmanager: am, Timeout: 2 * time.Second})
-	a.Raise(context.Background(), bus.SeverityCritical, SystemComponent, "", HaltMessage)
+	a.RaiseNamed(context.Background(), "RazarBootHalted", bus.SeverityCritical, bus.SystemComponent, "", haltMessage)
 	a.Close()
 
 	select {
 	case m := <-got:
-		if m.Message != HaltMessage || m.Severity != bus.SeverityCritical {
+		if m.Message != haltMessage || m.Severity != bus.SeverityCritical {
 			t.Fatalf("webhook got %+v", m)
 		}
 	case <-time.After(10 * time.Second):
@@ -105,7 +108,7 @@ func TestAlertsReachWebhookAndAlertmanager(t *testing.T) {
 			return false
 		}
 		for _, al := range alerts {
-			if al.Labels["alertname"] == "RazarBootHalted" && al.Labels["severity"] == "critical" && al.Annotations["summary"] == HaltMessage {
+			if al.Labels["alertname"] == "RazarBootHalted" && al.Labels["severity"] == "critical" && al.Annotations["summary"] == haltMessage {
 				return true
 			}
 		}

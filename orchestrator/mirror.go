@@ -23,6 +23,7 @@ const (
 	InvocationsFile  = "logs/razar_ai_invocations.json"
 	PatchesFile      = "logs/razar_ai_patches.json"
 	PatchHistoryFile = "logs/patch_history.jsonl"
+	DialoguesFile    = "logs/razar_crown_dialogues.json"
 )
 
 // MirrorFile says which logs/ file mirrors an audit event, or "" for none.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/probe"
 	"github.com/razar/razar/jetstream"
 )
 
@@ -82,17 +83,6 @@ type runner struct {
 	cancel    context.CancelFunc
 }
 
-// runningIncidents returns the incidents this orchestrator works on now.
-func (o *Orchestrator) runningIncidents() map[string]runner {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	out := make(map[string]runner, len(o.running))
-	for id, r := range o.running {
-		out[id] = runner{component: r.component, rung: r.rung}
-	}
-	return out
-}
-
 func (o *Orchestrator) setRung(id, rung string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -137,6 +127,27 @@ func New(store *jetstream.Store, cfg Config) (*Orchestrator, error) {
 	return o, nil
 }
 
+// Thresholds are the settings of the ladder a new incident takes as its
+// policy: RAZAR_RSTAR_THRESHOLD, RAZAR_ESCALATION_WARNING_THRESHOLD,
+// --remote-attempts and --long-task.
+type Thresholds struct {
+	Threshold, WarnThreshold, RemoteAttempts int
+	LongTask                                 bool
+}
+
+// SetThresholds changes the ladder settings of incidents opened from now
+// on (a reload); open incidents keep the policy they were opened with.
+// Errors wrap razar.ErrInvalidConfig.
+func (o *Orchestrator) SetThresholds(t Thresholds) error {
+	if t.Threshold < 0 || t.WarnThreshold < 0 || t.RemoteAttempts < 1 {
+		return fmt.Errorf("%w: thresholds must not be negative and --remote-attempts must be 1 or more", razar.ErrInvalidConfig)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.cfg.Threshold, o.cfg.WarnThreshold, o.cfg.RemoteAttempts, o.cfg.LongTask = t.Threshold, t.WarnThreshold, t.RemoteAttempts, t.LongTask
+	return nil
+}
+
 // Run resumes every open incident found in the store, then works incidents
 // until ctx ends. It returns after every incident goroutine has stopped; the
 // incidents stay open in the store for the next orchestrator.
@@ -173,9 +184,18 @@ func (o *Orchestrator) Resumed(ctx context.Context) error {
 	}
 }
 
-// OpenIncident returns the id of the incident this orchestrator is working
-// on for component, or "".
-func (o *Orchestrator) OpenIncident(component string) string { return o.openIncidentOf(component) }
+// OpenIncident returns the incident this orchestrator is working on for
+// component and the rung holding its pending attempt, or "".
+func (o *Orchestrator) OpenIncident(component string) (id, rung string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for id, r := range o.running {
+		if r.component == component {
+			return id, r.rung
+		}
+	}
+	return "", ""
+}
 
 // Escalate opens an incident for component with the failure text, unless one
 // is already open for it, and starts it up the ladder. It returns the
@@ -193,14 +213,16 @@ func (o *Orchestrator) Escalate(ctx context.Context, component, failure, cycle s
 	if err != nil {
 		return "", false, err
 	}
-	if id := o.openIncidentOf(component); id != "" {
+	if id, _ := o.OpenIncident(component); id != "" {
 		return id, false, nil
 	}
 	roster, err := o.cfg.Roster()
 	if err != nil {
 		return "", false, err
 	}
+	o.mu.Lock()
 	pol := bus.Policy{Threshold: o.cfg.Threshold, RemoteAttempts: o.cfg.RemoteAttempts, LongTask: o.cfg.LongTask, WarnThreshold: o.cfg.WarnThreshold}
+	o.mu.Unlock()
 	for _, a := range roster.Local() {
 		pol.Local = append(pol.Local, a.Name)
 	}
@@ -287,17 +309,6 @@ func (o *Orchestrator) Incidents(ctx context.Context) ([]*bus.IncidentRecord, er
 	return recs, nil
 }
 
-func (o *Orchestrator) openIncidentOf(component string) string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for id, r := range o.running {
-		if r.component == component {
-			return id
-		}
-	}
-	return ""
-}
-
 // start runs the incident's goroutine unless one runs already. It reports
 // false when Run has not been called.
 func (o *Orchestrator) start(id, component string, resumed bool) bool {
@@ -348,10 +359,10 @@ func (o *Orchestrator) probeUntilHealthy(ctx context.Context, c razar.Component)
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.VerifyWindow)
 	defer cancel()
-	env := envOf(c)
+	env := c.EnvList()
 	var last error
 	for {
-		if last = Probe(ctx, *c.HealthCheck, c.Workdir, env); last == nil {
+		if last = probe.Probe(ctx, *c.HealthCheck, c.Workdir, env); last == nil {
 			return nil
 		}
 		select {

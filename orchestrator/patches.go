@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -145,7 +144,7 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 	if err != nil {
 		return reject("rejected", reasonOf(err), "", plan.Files)
 	}
-	tail, err := patch.Validate(ctx, comp.Validate, stage, envOf(comp), o.cfg.ValidateTimeout)
+	tail, err := patch.Validate(ctx, comp.Validate, stage, comp.EnvList(), o.cfg.ValidateTimeout)
 	if err != nil {
 		return reject("failed", "validation failed: "+err.Error(), o.redact(tail), plan.Files)
 	}
@@ -221,21 +220,6 @@ func protectedPaths(c razar.Component) []string {
 		}
 	}
 	return out
-}
-
-// envOf is a component's env from boot_config.json as KEY=VALUE, in key
-// order, for every command RAZAR runs for it.
-func envOf(c razar.Component) []string {
-	keys := make([]string, 0, len(c.Env))
-	for k := range c.Env {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	env := make([]string, 0, len(keys))
-	for _, k := range keys {
-		env = append(env, k+"="+c.Env[k])
-	}
-	return env
 }
 
 func reasonOf(err error) string {

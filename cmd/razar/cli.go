@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -30,9 +31,59 @@ import (
 type cli struct {
 	home           string
 	stdout, stderr io.Writer
-	getenv         func(string) string
-	lookup         razar.Lookup
+	getenv         func(string) string // the environment, then config/razar.env
+	lookup         razar.Lookup        // likewise, telling unset from empty
 	secrets        *redactors
+
+	osLookup razar.Lookup // the process environment alone
+	envMu    sync.RWMutex
+	envFile  map[string]string // config/razar.env as last read
+}
+
+// envFileName is the optional settings file of CONTRACT section 1.
+const envFileName = "config/razar.env"
+
+// newCLI returns the shared state of one command over home, with the
+// process environment looked up through osLookup. config/razar.env is read
+// by loadEnvFile.
+func newCLI(home string, stdout, stderr io.Writer, osLookup razar.Lookup) *cli {
+	c := &cli{home: home, stdout: stdout, stderr: stderr, osLookup: osLookup}
+	c.lookup = func(key string) (string, bool) {
+		if v, ok := c.osLookup(key); ok {
+			return v, true // a variable set in the environment wins
+		}
+		c.envMu.RLock()
+		defer c.envMu.RUnlock()
+		v, ok := c.envFile[key]
+		return v, ok
+	}
+	c.getenv = func(key string) string { v, _ := c.lookup(key); return v }
+	c.secrets = &redactors{c: c}
+	return c
+}
+
+// readEnvFile reads config/razar.env; a missing file is no settings.
+func (c *cli) readEnvFile() (map[string]string, error) {
+	return razar.LoadEnvFile(c.path(envFileName))
+}
+
+// loadEnvFile reads config/razar.env into the settings every command sees.
+func (c *cli) loadEnvFile() error {
+	env, err := c.readEnvFile()
+	if err != nil {
+		return err
+	}
+	c.swapEnvFile(env)
+	return nil
+}
+
+// swapEnvFile installs env as config/razar.env's settings and returns the old ones.
+func (c *cli) swapEnvFile(env map[string]string) map[string]string {
+	c.envMu.Lock()
+	defer c.envMu.Unlock()
+	old := c.envFile
+	c.envFile = env
+	return old
 }
 
 // redactor returns the current secrets redactor of the home.

@@ -18,7 +18,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream"
-	"github.com/razar/razar/orchestrator"
+	"github.com/razar/razar/supervisor"
 )
 
 // agent runs one rung as its own process.
@@ -317,7 +317,7 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		fmt.Fprintln(c.stdout, string(rep.Data))
 		return nil
 	}
-	var view orchestrator.StatusView
+	var view bus.StatusView
 	if err := json.Unmarshal(rep.Data, &view); err != nil {
 		return failed("status reply: %v", err)
 	}
@@ -355,7 +355,7 @@ func (c *cli) status(ctx context.Context, args []string) error {
 }
 
 // printComponents prints one line per component.
-func (c *cli) printComponents(comps []orchestrator.ComponentView) {
+func (c *cli) printComponents(comps []bus.ComponentView) {
 	tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "COMPONENT\tSTATUS\tPID\tRESTARTS\tINCIDENT\tDETAIL")
 	for _, v := range comps {
@@ -375,11 +375,11 @@ func (c *cli) printComponents(comps []orchestrator.ComponentView) {
 // lastState prints logs/razar_state.json when RAZAR does not answer, and
 // returns why it could not ask.
 func (c *cli) lastState(component string, asJSON bool, why error) error {
-	data, err := os.ReadFile(c.path(orchestrator.StateFile))
+	data, err := os.ReadFile(c.path(supervisor.StateFile))
 	if err != nil {
 		return why
 	}
-	var st orchestrator.MissionState
+	var st bus.MissionState
 	if json.Unmarshal(data, &st) != nil {
 		return why
 	}
@@ -387,8 +387,8 @@ func (c *cli) lastState(component string, asJSON bool, why error) error {
 		fmt.Fprintln(c.stdout, strings.TrimSpace(string(data)))
 		return why
 	}
-	fmt.Fprintf(c.stdout, "RAZAR is not answering; last recorded state (%s, updated %s):\n\n", orchestrator.StateFile, st.Updated.Local().Format(time.DateTime))
-	var comps []orchestrator.ComponentView
+	fmt.Fprintf(c.stdout, "RAZAR is not answering; last recorded state (%s, updated %s):\n\n", supervisor.StateFile, st.Updated.Local().Format(time.DateTime))
+	var comps []bus.ComponentView
 	for _, v := range st.Components {
 		if component == bus.AllComponents || v.Name == component {
 			comps = append(comps, v)
@@ -425,8 +425,8 @@ func (c *cli) audit(ctx context.Context, args []string) error {
 	}
 	filter := bus.AuditAll
 	if *component != "" {
-		if err := razar.ValidName(*component); err != nil && *component != orchestrator.SystemComponent {
-			return usageErr("--component: %v (RAZAR's own records: --component %s)", err, orchestrator.SystemComponent)
+		if err := razar.ValidName(*component); err != nil && *component != bus.SystemComponent {
+			return usageErr("--component: %v (RAZAR's own records: --component %s)", err, bus.SystemComponent)
 		}
 		filter = bus.AuditComponent(*component)
 	}

@@ -106,8 +106,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if home == "" {
 		home = "."
 	}
-	env := &cli{home: home, stdout: stdout, stderr: stderr, getenv: os.Getenv, lookup: os.LookupEnv}
-	env.secrets = &redactors{c: env}
+	env := newCLI(home, stdout, stderr, os.LookupEnv)
+	if err := env.loadEnvFile(); err != nil {
+		return err
+	}
 	cmd, rest := args[0], args[1:]
 	switch cmd {
 	case "boot":

@@ -14,6 +14,7 @@ import (
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/orchestrator"
+	"github.com/razar/razar/supervisor"
 	"github.com/razar/razar/patch"
 )
 
@@ -63,8 +64,8 @@ func (c *cli) rollbackPatch(ctx context.Context, args []string) error {
 	// The runbook's next check is that the roster matches the boot
 	// snapshot: refresh the snapshot from the roster now in force.
 	if roster, err := os.ReadFile(c.path(rosterFile)); err == nil {
-		if err := jetstream.WriteFileAtomic(c.path(orchestrator.RosterSnapshot), roster, 0o644); err == nil {
-			fmt.Fprintf(c.stdout, "boot snapshot %s updated from %s\n", orchestrator.RosterSnapshot, rosterFile)
+		if err := jetstream.WriteFileAtomic(c.path(supervisor.RosterSnapshot), roster, 0o644); err == nil {
+			fmt.Fprintf(c.stdout, "boot snapshot %s updated from %s\n", supervisor.RosterSnapshot, rosterFile)
 		}
 	}
 

@@ -12,7 +12,6 @@ import (
 	"github.com/razar/razar/agents"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream"
-	"github.com/razar/razar/orchestrator"
 )
 
 // multiFlag collects a repeated string flag.
@@ -105,7 +104,7 @@ func (c *cli) rotateKeys(ctx context.Context, args []string) error {
 	for _, it := range items {
 		changes = append(changes, it.Agent+":"+it.Env)
 	}
-	rec := &bus.AuditRecord{Event: bus.EventRotation, Component: orchestrator.SystemComponent, Actor: strings.Join(approvers[:2], ","),
+	rec := &bus.AuditRecord{Event: bus.EventRotation, Component: bus.SystemComponent, Actor: strings.Join(approvers[:2], ","),
 		Status: "applied", Message: "credentials rotated: " + strings.Join(changes, " ")}
 	nc, err := c.connect(ctx, *natsURL, "razar-rotate", c.cliLogger())
 	if err != nil {

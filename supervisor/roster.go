@@ -1,4 +1,4 @@
-package orchestrator
+package supervisor
 
 import (
 	"bytes"
@@ -25,12 +25,12 @@ func (s *Supervisor) snapshotRoster(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("snapshot roster: %w", err)
 	}
-	if err := jetstream.WriteFileAtomic(filepath.Join(s.cfg.Home, RosterSnapshot), data, 0o644); err != nil {
+	if err := jetstream.WriteFileAtomic(filepath.Join(s.cfg.Home, RosterSnapshot), data, 0o640); err != nil {
 		return fmt.Errorf("snapshot roster: %w", err)
 	}
 	// A new cycle starts from the roster on disk: every rung reads it afresh.
 	_ = s.store.Conn().Publish(bus.AgentsReload, nil)
-	s.orch.audit(ctx, &bus.AuditRecord{Event: bus.EventSnapshot, Component: SystemComponent, Message: "roster snapshot taken: " + RosterSnapshot}, "")
+	s.audit(ctx, &bus.AuditRecord{Event: bus.EventSnapshot, Component: bus.SystemComponent, Message: "roster snapshot taken: " + RosterSnapshot})
 	s.log.Info().Str("snapshot", RosterSnapshot).Msg("roster snapshot taken for this boot cycle")
 	return nil
 }
@@ -45,12 +45,12 @@ func (s *Supervisor) restoreRoster(ctx context.Context) error {
 	}
 	dst := filepath.Join(s.cfg.Home, RosterFile)
 	if cur, err := os.ReadFile(dst); err != nil || !bytes.Equal(cur, data) {
-		if err := jetstream.WriteFileAtomic(dst, data, 0o644); err != nil {
+		if err := jetstream.WriteFileAtomic(dst, data, 0o640); err != nil {
 			return fmt.Errorf("restore %s: %w", dst, err)
 		}
 	}
 	_ = s.store.Conn().Publish(bus.AgentsReload, nil)
-	s.orch.audit(ctx, &bus.AuditRecord{Event: bus.EventRestore, Component: SystemComponent, Message: "roster restored from " + RosterSnapshot}, "")
+	s.audit(ctx, &bus.AuditRecord{Event: bus.EventRestore, Component: bus.SystemComponent, Message: "roster restored from " + RosterSnapshot})
 	s.log.Warn().Str("snapshot", RosterSnapshot).Msg("roster restored from the boot snapshot")
 	return nil
 }

@@ -1,0 +1,189 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/rs/zerolog"
+
+	"github.com/razar/razar"
+)
+
+// VerbHandler answers one lifecycle verb for one component (or
+// AllComponents). Its error becomes {"ok": false, "error": ...}; a reply it
+// returns with the error keeps its other fields.
+type VerbHandler func(ctx context.Context, component string, req *LifecycleRequest) (*LifecycleReply, error)
+
+// LifecycleConfig configures a Lifecycle server.
+type LifecycleConfig struct {
+	// Audit records each command (every verb but status) on the audit
+	// stream. Required.
+	Audit func(ctx context.Context, rec *AuditRecord) error
+	// Redact, when set, scrubs secrets from each command's audit record and reply.
+	Redact func(string) string
+	// Timeout bounds one handler. Default 2 min: start and restart wait for
+	// the component's start grace and probe.
+	Timeout time.Duration
+	Log     zerolog.Logger
+}
+
+// Lifecycle serves the lifecycle bus, razar.lifecycle.<verb>.<component>:
+// each request is decoded, handed to its verb's one handler, audited, and
+// answered with JSON {"ok", "component", "error", ...}. Malformed requests
+// are answered with an error, never dropped silently.
+//
+// Handlers are registered with Handle before Run; each verb has one.
+// Requests are served concurrently, each in a goroutine Run waits for.
+type Lifecycle struct {
+	nc  *nats.Conn
+	cfg LifecycleConfig
+
+	mu       sync.Mutex
+	handlers map[Verb]VerbHandler
+}
+
+// NewLifecycle returns a lifecycle server on nc with no verbs; add them with
+// Handle. Errors wrap razar.ErrInvalidConfig.
+func NewLifecycle(nc *nats.Conn, cfg LifecycleConfig) (*Lifecycle, error) {
+	if nc == nil || cfg.Audit == nil {
+		return nil, fmt.Errorf("%w: lifecycle: a connection and Audit are required", razar.ErrInvalidConfig)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 2 * time.Minute
+	}
+	if cfg.Redact == nil {
+		cfg.Redact = func(s string) string { return s }
+	}
+	return &Lifecycle{nc: nc, cfg: cfg, handlers: map[Verb]VerbHandler{}}, nil
+}
+
+// Handle sets the handler of verb. A verb has one handler: registering a
+// second is a wiring bug, and panics.
+func (l *Lifecycle) Handle(verb Verb, h VerbHandler) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, dup := l.handlers[verb]; dup {
+		panic(fmt.Sprintf("lifecycle verb %q registered twice", verb))
+	}
+	l.handlers[verb] = h
+}
+
+// Run serves until ctx ends, then waits for the requests in flight.
+func (l *Lifecycle) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	stop, err := Serve(l.nc, LifecycleAll, func(m *Request) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l.serve(ctx, m)
+		}()
+	})
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	stop()
+	wg.Wait()
+	return nil
+}
+
+func (l *Lifecycle) serve(ctx context.Context, m *Request) {
+	log := l.cfg.Log
+	_, toks, _ := ParseSubject(m.Subject)
+	rep := &LifecycleReply{}
+	respond := func() {
+		rep.Error = l.cfg.Redact(rep.Error)
+		if data, err := Encode(rep); err == nil {
+			_ = m.Respond(data)
+		}
+	}
+	if len(toks) != 2 {
+		rep.Error = fmt.Sprintf("subject %s: want razar.lifecycle.<verb>.<component>", m.Subject)
+		log.Warn().Str("subject", m.Subject).Msg("malformed lifecycle subject")
+		respond()
+		return
+	}
+	verb, component := Verb(toks[0]), toks[1]
+	rep.Component = component
+	var req LifecycleRequest
+	if err := Decode(m.Data, &req); err != nil {
+		rep.Error = err.Error()
+		log.Warn().Err(err).Str("subject", m.Subject).Msg("malformed lifecycle request")
+		respond()
+		return
+	}
+	if component != AllComponents {
+		if err := razar.ValidName(component); err != nil {
+			rep.Error = "component " + err.Error()
+			respond()
+			return
+		}
+	}
+	l.mu.Lock()
+	h, ok := l.handlers[verb]
+	known := l.verbsLocked()
+	l.mu.Unlock()
+	if !ok {
+		rep.Error = fmt.Sprintf("unknown verb %q: use one of %v", verb, known)
+		respond()
+		return
+	}
+	hctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
+	defer cancel()
+	got, err := h(hctx, component, &req)
+	if got != nil {
+		rep = got
+		rep.Component = component
+	}
+	rep.OK = err == nil
+	if err != nil {
+		rep.Error = err.Error()
+	}
+	if verb != VerbStatus {
+		actor := req.Actor
+		if actor == "" {
+			actor = "unknown"
+		}
+		rec := &AuditRecord{Event: EventLifecycle, Component: auditComponent(component), Incident: rep.Incident, PatchID: req.Patch,
+			Verb: string(verb), Actor: actor, Status: map[bool]string{true: "ok", false: "refused"}[rep.OK], Error: l.cfg.Redact(rep.Error)}
+		pctx, pcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if err := l.cfg.Audit(pctx, rec); err != nil {
+			log.Error().Err(err).Msg("could not record lifecycle command")
+		}
+		pcancel()
+		ev := log.Info()
+		if !rep.OK {
+			ev = log.Warn().Str("error", l.cfg.Redact(rep.Error))
+		}
+		ev.Str("verb", string(verb)).Str("component", component).Str("actor", actor).Bool("ok", rep.OK).Msg("lifecycle command")
+	}
+	respond()
+}
+
+// auditComponent is the audit subject token of a command about component:
+// a command about every component (reload, detach) is RAZAR's own record.
+func auditComponent(component string) string {
+	if component == AllComponents {
+		return SystemComponent
+	}
+	return component
+}
+
+// verbsLocked lists the served verbs; l.mu must be held.
+func (l *Lifecycle) verbsLocked() []Verb {
+	var out []Verb
+	for _, v := range Verbs {
+		if _, ok := l.handlers[v]; ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// ErrAllComponents is returned by a verb that needs one component when
+// asked about AllComponents.
+var ErrAllComponents = errors.New("name one component")

@@ -1,0 +1,496 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/razar/razar"
+	"github.com/razar/razar/agents"
+	"github.com/razar/razar/agents/crown"
+	"github.com/razar/razar/bus"
+	"github.com/razar/razar/jetstream"
+	"github.com/razar/razar/orchestrator"
+	"github.com/razar/razar/supervisor"
+)
+
+// boot is `razar boot`: parse the settings, build the daemon, run it.
+func (c *cli) boot(ctx context.Context, args []string) error {
+	set, err := c.bootFlags(args)
+	if err != nil {
+		return err
+	}
+	d, err := newDaemon(ctx, c, set)
+	if err != nil {
+		return err
+	}
+	return d.Run(ctx)
+}
+
+// daemon is a running `razar boot`: the bus, the rungs, the orchestrator,
+// the supervisor, the lifecycle bus, the mirror and the metrics listener,
+// wired together. newDaemon opens what can fail at start (config, store
+// lock, bus, listener); Run starts every goroutine in one errgroup and shuts
+// them down in order: components, rungs, orchestrator, bus.
+type daemon struct {
+	c   *cli
+	set *settings
+	log zerolog.Logger
+
+	closers []func() // run in reverse order by close
+
+	srv   *jetstream.Server
+	nc    *nats.Conn
+	store *jetstream.Store
+	reg   *prometheus.Registry
+	ln    net.Listener
+
+	boot   atomic.Pointer[razar.BootConfig]
+	roster atomic.Pointer[razar.Roster]
+
+	alerts *orchestrator.Alerter
+	orch   *orchestrator.Orchestrator
+	sup    *supervisor.Supervisor
+	lc     *bus.Lifecycle
+	mirror *orchestrator.Mirror
+
+	rungMu  sync.Mutex
+	rungs   map[string]context.CancelFunc // in-process rungs by name
+	rungWG  sync.WaitGroup
+	rungCtx context.Context
+
+	reloadMu sync.Mutex
+	detached atomic.Bool
+	detach   chan struct{} // closed by the detach verb
+}
+
+func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error) {
+	d := &daemon{c: c, set: set, rungs: map[string]context.CancelFunc{}, detach: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			d.close()
+		}
+	}()
+	// Read both config files before starting anything: a bad file is exit 2
+	// with a line that names it, not a half-started mesh.
+	boot, err := loadBoot(set.config, c.home)
+	if err != nil {
+		return nil, err
+	}
+	roster, err := razar.LoadRoster(c.path(rosterFile))
+	if err != nil {
+		return nil, err
+	}
+	d.boot.Store(boot)
+	d.roster.Store(roster)
+
+	log, closeLog, err := c.daemonLogger("boot")
+	if err != nil {
+		return nil, err
+	}
+	d.log = log
+	d.closers = append(d.closers, closeLog)
+
+	url := set.natsURL
+	if url == "" {
+		unlock, err := jetstream.LockStore(c.path(stateDir))
+		if err != nil {
+			if errors.Is(err, jetstream.ErrStoreLocked) {
+				return nil, failed("RAZAR is already running in %s: %v (talk to it with `razar status`, or stop it first)", c.home, err)
+			}
+			return nil, failed("lock %s: %v", c.path(stateDir), err)
+		}
+		d.closers = append(d.closers, unlock)
+		d.srv, err = jetstream.StartServer(jetstream.ServerConfig{
+			StoreDir: c.path(stateDir), Listen: set.natsListen, URLFile: c.path(natsURLFile), Log: log,
+		})
+		if err != nil {
+			return nil, failed("%v", err)
+		}
+		d.closers = append(d.closers, d.srv.Shutdown)
+		url = d.srv.ClientURL()
+		log.Info().Str("url", url).Str("store", c.path(stateDir)).Msg("embedded NATS with JetStream is up")
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	d.nc, err = bus.Connect(cctx, url, "razar-boot", log)
+	cancel()
+	if err != nil {
+		return nil, failed("%v", err)
+	}
+	d.closers = append(d.closers, func() { bus.Drain(d.nc, 5*time.Second) })
+	if d.store, err = jetstream.Open(ctx, d.nc); err != nil {
+		return nil, failed("%v", err)
+	}
+	if d.ln, err = net.Listen("tcp", set.metricsAddr); err != nil {
+		return nil, failed("metrics listener on %s: %v (fix: set RAZAR_METRICS_ADDR or RAZAR_METRICS_PORT to a free port)", set.metricsAddr, err)
+	}
+	d.closers = append(d.closers, func() { d.ln.Close() })
+	if err := d.wire(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// wire builds the orchestrator, the supervisor and the lifecycle bus, and
+// connects them: the supervisor escalates through the orchestrator, the
+// orchestrator verifies fixes through the supervisor.
+func (d *daemon) wire() error {
+	c, set, log := d.c, d.set, d.log
+	d.reg = prometheus.NewRegistry()
+	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := orchestrator.NewMetrics(d.reg)
+	redact := func(s string) string { return c.redactor().Redact(s) }
+
+	d.alerts = orchestrator.NewAlerter(d.store, log.With().Str("subsystem", "alerts").Logger()).WithSinks(orchestrator.AlertSinks{
+		Webhook: set.webhook, Alertmanager: set.alertmanager,
+	})
+	d.alerts.Redact = redact
+	components := func() (*razar.BootConfig, error) { return d.boot.Load(), nil }
+	var sup *supervisor.Supervisor // the orchestrator verifies fixes through it, once it exists
+	orch, err := orchestrator.New(d.store, orchestrator.Config{
+		Alerts:         d.alerts,
+		Home:           c.home,
+		Roster:         func() (*razar.Roster, error) { return d.roster.Load(), nil },
+		Components:     components,
+		Threshold:      set.threshold,
+		WarnThreshold:  set.warn,
+		RemoteAttempts: set.remoteAttempts,
+		LongTask:       set.longTask,
+		VerifyWindow:   set.verifyWindow,
+		Verify:         func(ctx context.Context, comp razar.Component) error { return sup.Verify(ctx, comp) },
+		Display:        d.display,
+		Metrics:        metrics,
+		Redactor:       c.redactor,
+		Log:            log.With().Str("subsystem", "orchestrator").Logger(),
+	})
+	if err != nil {
+		return err
+	}
+	sup, err = supervisor.New(d.store, orch, d.boot.Load(), supervisor.Config{
+		Home:          c.home,
+		Retries:       set.retries,
+		ProbeInterval: set.probeInterval,
+		Alerts:        d.alerts,
+		Redact:        redact,
+		Log:           log.With().Str("subsystem", "supervisor").Logger(),
+	})
+	if err != nil {
+		return err
+	}
+	d.orch, d.sup = orch, sup
+	d.lc, err = bus.NewLifecycle(d.nc, bus.LifecycleConfig{
+		Audit:  func(ctx context.Context, rec *bus.AuditRecord) error { return d.store.Audit(ctx, rec, "") },
+		Redact: redact,
+		Log:    log.With().Str("subsystem", "lifecycle").Logger(),
+	})
+	if err != nil {
+		return err
+	}
+	orch.Register(d.lc)
+	sup.Register(d.lc)
+	d.lc.Handle(bus.VerbStatus, d.status)
+	d.lc.Handle(bus.VerbReload, func(ctx context.Context, _ string, _ *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
+		msg, err := d.reload(ctx)
+		return &bus.LifecycleReply{Message: msg}, err
+	})
+	d.lc.Handle(bus.VerbDetach, func(context.Context, string, *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
+		if d.detached.CompareAndSwap(false, true) {
+			close(d.detach)
+		}
+		return &bus.LifecycleReply{Message: "RAZAR is exiting and leaves the components running; `razar boot` here adopts them"}, nil
+	})
+	d.mirror = orchestrator.NewMirror(d.store, c.home, log.With().Str("subsystem", "mirror").Logger())
+	return nil
+}
+
+// status composes the status reply: the host's components from the
+// supervisor, incidents and rungs from the orchestrator.
+func (d *daemon) status(ctx context.Context, component string, _ *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
+	mission, err := d.sup.View(component)
+	if err != nil {
+		return nil, err
+	}
+	incidents, rungs, err := d.orch.Status(ctx, component)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(&bus.StatusView{Mission: mission, Incidents: incidents, Agents: rungs})
+	if err != nil {
+		return nil, err
+	}
+	return &bus.LifecycleReply{Data: data}, nil
+}
+
+// Run boots the components and serves until ctx ends (SIGTERM, SIGINT),
+// `razar detach`, or, with --once, the end of the boot cycle. SIGHUP reloads.
+func (d *daemon) Run(ctx context.Context) error {
+	defer d.close()
+	log := d.log
+	// Shut down in order: components, rungs, orchestrator, bus; each
+	// layer's context is cut only when the one above it has stopped.
+	var agentStop, orchStop context.CancelFunc
+	d.rungCtx, agentStop = context.WithCancel(context.WithoutCancel(ctx))
+	defer agentStop()
+	orchCtx, orchStop := context.WithCancel(context.WithoutCancel(ctx))
+	defer orchStop()
+
+	if d.set.agentsMode == "inproc" {
+		for _, e := range d.roster.Load().Agents {
+			if err := d.startRung(e.Name); err != nil {
+				return err
+			}
+		}
+	}
+	g, gctx := errgroup.WithContext(orchCtx)
+	g.Go(func() error { return d.orch.Run(gctx) })
+	g.Go(func() error { return d.lc.Run(gctx) })
+	g.Go(func() error { return d.mirror.Run(gctx) })
+	hs := &http.Server{Handler: metricsMux(d.reg), ReadHeaderTimeout: 5 * time.Second}
+	g.Go(func() error {
+		if err := hs.Serve(d.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("metrics server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		return hs.Shutdown(sctx)
+	})
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	g.Go(func() error {
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-hup:
+				if msg, err := d.reload(gctx); err != nil {
+					log.Error().Err(err).Msg("reload refused; nothing changed")
+				} else {
+					log.Info().Str("result", msg).Msg("reloaded on SIGHUP")
+				}
+			}
+		}
+	})
+	log.Info().Str("addr", d.ln.Addr().String()).Msg("serving /metrics")
+	log.Info().Int("rstar_threshold", d.set.threshold).Int("warning_threshold", d.set.warn).Int("remote_attempts", d.set.remoteAttempts).
+		Bool("long_task", d.set.longTask).Str("agents", d.set.agentsMode).Int("rungs", len(d.roster.Load().Agents)).Str("home", d.c.home).Msg("RAZAR is up")
+
+	// The boot cycle runs beside the signal watch, so a stop or detach
+	// during a long boot takes effect at once.
+	bootCtx, stopBoot := context.WithCancel(ctx)
+	defer stopBoot()
+	bootDone := make(chan error, 1)
+	go func() { bootDone <- d.sup.Boot(bootCtx) }()
+	var runErr, bootErr error
+	select {
+	case bootErr = <-bootDone:
+	case <-d.detach:
+		stopBoot()
+		bootErr = <-bootDone
+	case <-gctx.Done():
+		stopBoot()
+		bootErr = <-bootDone
+	}
+	switch {
+	case bootErr == nil:
+	case errors.Is(bootErr, supervisor.ErrBootHalted):
+		runErr = failed("%v", bootErr)
+		log.Error().Msg("boot halted: the quarantined component and the escalation history are in logs/; fix it, then `razar release <component>` (RAZAR running or not) and start it again")
+	case ctx.Err() != nil || d.detached.Load():
+	default:
+		runErr = failed("boot: %v", bootErr)
+		log.Error().Err(bootErr).Msg("boot cycle failed")
+	}
+	if !d.set.once && ctx.Err() == nil && !d.detached.Load() {
+		supCtx, stopSup := context.WithCancel(ctx)
+		supDone := make(chan struct{})
+		go func() { defer close(supDone); d.sup.Supervise(supCtx) }()
+		select {
+		case <-ctx.Done():
+		case <-gctx.Done():
+		case <-d.detach:
+		}
+		stopSup()
+		<-supDone
+		runErr = nil
+	}
+	if d.detached.Load() {
+		log.Info().Msg("detaching: the components keep running; rungs, orchestrator and bus stop")
+		d.sup.Detach()
+	} else {
+		log.Info().Msg("shutting down: components, rungs, orchestrator, bus")
+		d.sup.Close()
+	}
+	agentStop()
+	d.rungWG.Wait()
+	d.mirror.Flush(5 * time.Second)
+	orchStop()
+	if err := g.Wait(); err != nil && runErr == nil {
+		runErr = failed("%v", err)
+	}
+	d.alerts.Close()
+	return runErr
+}
+
+// close releases what newDaemon opened, in reverse order. Idempotent.
+func (d *daemon) close() {
+	for i := len(d.closers) - 1; i >= 0; i-- {
+		d.closers[i]()
+	}
+	d.closers = nil
+}
+
+// startRung runs one rung in this process until the rung context ends or
+// the rung is dropped from the roster.
+func (d *daemon) startRung(name string) error {
+	rt, err := d.c.newRung(d.store, name, d.log, 0)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithCancel(d.rungCtx)
+	d.rungMu.Lock()
+	d.rungs[name] = cancel
+	d.rungMu.Unlock()
+	d.rungWG.Add(1)
+	go func() {
+		defer d.rungWG.Done()
+		defer cancel()
+		if err := rt.Run(ctx); err != nil {
+			d.log.Error().Err(err).Str("agent", name).Msg("rung stopped")
+		}
+	}()
+	return nil
+}
+
+// reload re-reads config/razar.env, the roster and boot_config.json. All
+// are validated first: a reload that fails changes nothing and says why.
+// Then new components start, removed ones stop, changed ones restart;
+// thresholds apply to new incidents; every rung drops its cached config.
+func (d *daemon) reload(ctx context.Context) (string, error) {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	env, err := d.c.readEnvFile()
+	if err != nil {
+		return "", err
+	}
+	next := *d.set
+	restore := d.c.swapEnvFile(env)
+	if err := d.c.readVariables(&next); err != nil {
+		d.c.swapEnvFile(restore)
+		return "", err
+	}
+	boot, err := loadBoot(d.set.config, d.c.home)
+	if err != nil {
+		d.c.swapEnvFile(restore)
+		return "", err
+	}
+	roster, err := razar.LoadRoster(d.c.path(rosterFile))
+	if err != nil {
+		d.c.swapEnvFile(restore)
+		return "", err
+	}
+	if err := d.orch.SetThresholds(next.thresholds()); err != nil {
+		d.c.swapEnvFile(restore)
+		return "", err
+	}
+	if next.metricsAddr != d.set.metricsAddr || next.natsURL != d.set.natsURL {
+		d.log.Warn().Msg("RAZAR_METRICS_ADDR, RAZAR_METRICS_PORT and RAZAR_NATS_URL take effect at the next `razar boot`")
+	}
+	next.metricsAddr, next.natsURL = d.set.metricsAddr, d.set.natsURL
+	*d.set = next
+	d.boot.Store(boot)
+	old := d.roster.Swap(roster)
+	if d.set.agentsMode == "inproc" {
+		d.reconcileRungs(old, roster)
+	}
+	_ = d.nc.Publish(bus.AgentsReload, nil)
+	rep := d.sup.Reload(ctx, boot)
+	return "reloaded: " + rep.String(), nil
+}
+
+// reconcileRungs starts the in-process rungs a reloaded roster adds and
+// stops those it drops.
+func (d *daemon) reconcileRungs(old, next *razar.Roster) {
+	had := map[string]bool{}
+	for _, e := range old.Agents {
+		had[e.Name] = true
+	}
+	for _, e := range next.Agents {
+		if had[e.Name] {
+			delete(had, e.Name)
+			continue
+		}
+		if err := d.startRung(e.Name); err != nil {
+			d.log.Error().Err(err).Str("agent", e.Name).Msg("could not start a rung the roster added")
+		}
+	}
+	d.rungMu.Lock()
+	defer d.rungMu.Unlock()
+	for name := range had {
+		if cancel, ok := d.rungs[name]; ok {
+			cancel()
+			delete(d.rungs, name)
+		}
+	}
+}
+
+// display names a rung in records: the roster's display, else the rung
+// package's, else the name.
+func (d *daemon) display(name string) string {
+	if e, err := d.roster.Load().Agent(name); err == nil && e.Display != "" {
+		return e.Display
+	}
+	return rungFor(name).Display
+}
+
+func metricsMux(reg *prometheus.Registry) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintln(w, "RAZAR: metrics at /metrics")
+	})
+	return mux
+}
+
+// newRung builds the runtime of one rung, in this process.
+func (c *cli) newRung(store *jetstream.Store, name string, log zerolog.Logger, workers int) (*agents.Runtime, error) {
+	r := rungFor(name)
+	display := r.Display
+	if roster, err := razar.LoadRoster(c.path(rosterFile)); err == nil {
+		if e, err := roster.Agent(name); err == nil && e.Display != "" {
+			display = e.Display
+		}
+	}
+	var handshake func(context.Context, *bus.MissionBrief) *bus.HandshakeAck
+	if name == crown.Name {
+		handshake = crown.Handshake(c.home)
+	}
+	return agents.New(store, agents.Config{
+		Name: name, Display: display, Handshake: handshake, Workers: workers,
+		Load: agents.RosterLoader(c.path(rosterFile), c.home, r, c.lookup),
+		Redactor: func() (*razar.Redactor, error) {
+			return (&redactors{c: c}).build()
+		},
+		Log: log.With().Str("subsystem", "agent").Logger(),
+	})
+}

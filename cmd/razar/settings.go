@@ -1,0 +1,125 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/razar/razar"
+	"github.com/razar/razar/jetstream"
+	"github.com/razar/razar/orchestrator"
+)
+
+// settings are everything `razar boot` runs by: its flags, then the
+// variables of CONTRACT (environment first, then config/razar.env). A
+// reload re-reads the variables; the flags stay as given.
+type settings struct {
+	// Flags.
+	config         string
+	retries        int
+	remoteAttempts int
+	longTask       bool
+	once           bool
+	natsListen     string
+	natsURL        string
+	agentsMode     string
+
+	// Variables.
+	threshold     int
+	warn          int
+	metricsAddr   string
+	verifyWindow  time.Duration
+	probeInterval time.Duration
+	webhook       string
+	alertmanager  string
+}
+
+// defaultMetricsAddr is RAZAR_METRICS_ADDR's default: loopback only.
+const defaultMetricsAddr = "127.0.0.1:9360"
+
+// readVariables fills the variable part of s from c's environment. The
+// first bad value is a *razar.ConfigError naming it.
+func (c *cli) readVariables(s *settings) error {
+	var err error
+	if s.threshold, err = c.envInt("RAZAR_RSTAR_THRESHOLD", orchestrator.DefaultThreshold); err != nil {
+		return err
+	}
+	if s.warn, err = c.envInt("RAZAR_ESCALATION_WARNING_THRESHOLD", orchestrator.DefaultWarnThreshold); err != nil {
+		return err
+	}
+	if s.metricsAddr, err = c.metricsAddr(); err != nil {
+		return err
+	}
+	if s.verifyWindow, err = c.envDuration("RAZAR_VERIFY_WINDOW", 10*time.Second); err != nil {
+		return err
+	}
+	if s.probeInterval, err = c.envDuration("RAZAR_HEALTH_PROBE_INTERVAL", 30*time.Second); err != nil {
+		return err
+	}
+	s.webhook = c.getenv("RAZAR_ALERT_WEBHOOK")
+	s.alertmanager = c.getenv("RAZAR_ALERTMANAGER_URL")
+	if s.natsURL == "" {
+		s.natsURL = c.getenv("RAZAR_NATS_URL")
+	}
+	return nil
+}
+
+// metricsAddr is RAZAR_METRICS_ADDR, else 127.0.0.1 with RAZAR_METRICS_PORT,
+// else 127.0.0.1:9360.
+func (c *cli) metricsAddr() (string, error) {
+	if a := strings.TrimSpace(c.getenv("RAZAR_METRICS_ADDR")); a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return "", &razar.ConfigError{File: "env", Field: "RAZAR_METRICS_ADDR", Msg: fmt.Sprintf("%q is not HOST:PORT", a), Fix: "set e.g. 127.0.0.1:9360"}
+		}
+		return a, nil
+	}
+	if p := strings.TrimSpace(c.getenv("RAZAR_METRICS_PORT")); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 0 || n > 65535 {
+			return "", &razar.ConfigError{File: "env", Field: "RAZAR_METRICS_PORT", Msg: fmt.Sprintf("%q is not a port", p), Fix: "set a number from 0 to 65535 (0 picks a free one)"}
+		}
+		return net.JoinHostPort("127.0.0.1", p), nil
+	}
+	return defaultMetricsAddr, nil
+}
+
+// bootFlags parses `razar boot`'s flags into s.
+func (c *cli) bootFlags(args []string) (*settings, error) {
+	s := &settings{}
+	fs := c.newFlags("boot")
+	fs.StringVar(&s.config, "config", "", "boot config `file` (default config/boot_config.json in the home)")
+	fs.IntVar(&s.retries, "retries", 3, "local restarts of a crash loop before it is escalated")
+	fs.IntVar(&s.remoteAttempts, "remote-attempts", 1, "attempts per rung turn")
+	fs.BoolVar(&s.longTask, "long-task", false, "keep escalating past the ladder, with capped backoff, until a fix holds or `razar abort`")
+	fs.BoolVar(&s.once, "once", false, "exit after the boot cycle: 0 when every component is healthy")
+	fs.StringVar(&s.natsListen, "nats-listen", jetstream.DefaultListen, "`HOST:PORT` of the embedded NATS server")
+	fs.StringVar(&s.natsURL, "nats", "", "use the NATS server or cluster at `URL` instead of embedding one (default $RAZAR_NATS_URL)")
+	fs.StringVar(&s.agentsMode, "agents", "inproc", "`MODE` inproc: run every rung in this process; external: run none (start them with `razar agent`)")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) > 0 {
+		return nil, usageErr("boot takes no arguments, got %q", pos[0])
+	}
+	if s.agentsMode != "inproc" && s.agentsMode != "external" {
+		return nil, usageErr("--agents %q: use inproc or external", s.agentsMode)
+	}
+	if s.retries < 0 || s.remoteAttempts < 1 {
+		return nil, usageErr("--retries must be ≥ 0 and --remote-attempts ≥ 1")
+	}
+	if s.config == "" {
+		s.config = c.path(bootConfigFile)
+	}
+	if err := c.readVariables(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// thresholds are the ladder settings of new incidents.
+func (s *settings) thresholds() orchestrator.Thresholds {
+	return orchestrator.Thresholds{Threshold: s.threshold, WarnThreshold: s.warn, RemoteAttempts: s.remoteAttempts, LongTask: s.longTask}
+}

@@ -1,0 +1,357 @@
+package supervisor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/razar/razar"
+	"github.com/razar/razar/bus"
+	"github.com/razar/razar/jetstream"
+)
+
+// errUnknown is the one error for a component not in boot_config.json.
+func errUnknown(name string) error {
+	return fmt.Errorf("unknown component %q (fix: check config/boot_config.json, or `razar status` for the list): %w", name, razar.ErrNotFound)
+}
+
+// Stop stops a component and holds it down, whatever phase it is in
+// (starting, probing, waiting out a restart backoff or its boot-order turn,
+// mid-incident), until an operator starts it: nothing automatic starts it
+// again. An incident open on it is aborted by actor.
+func (s *Supervisor) Stop(ctx context.Context, name, actor string) error {
+	s.mu.Lock()
+	c, ok := s.comps[name]
+	if !ok {
+		s.mu.Unlock()
+		return errUnknown(name)
+	}
+	c.held, c.wantUp = true, false
+	if c.cancelRecov != nil {
+		c.cancelRecov()
+	}
+	p := c.proc
+	c.proc = nil
+	quarantined := c.status == bus.StatusQuarantined
+	s.mu.Unlock()
+	if id, _ := s.esc.OpenIncident(name); id != "" {
+		if _, err := s.esc.Abort(ctx, name, "stopped by "+actor); err != nil && !errors.Is(err, razar.ErrNotFound) {
+			s.log.Warn().Err(err).Str("component", name).Str("incident", id).Msg("could not abort the incident of a stopped component")
+		}
+	}
+	if p != nil {
+		p.stop(s.cfg.StopGrace)
+	}
+	s.removePidFile(name)
+	if !quarantined {
+		s.mu.Lock()
+		c.incident, c.nextRestart, c.backoff = "", time.Time{}, 0
+		s.mu.Unlock()
+		s.setStatus(name, bus.StatusStopped, "")
+	}
+	s.log.Info().Str("component", name).Str("actor", actor).Msg("component stopped; it stays down until `razar start " + name + "`")
+	return nil
+}
+
+// Start lifts an operator's stop and starts the component, waiting until it
+// is healthy. A quarantined component must be released first; one the
+// ladder is repairing is refused.
+func (s *Supervisor) Start(ctx context.Context, name string) error {
+	s.mu.Lock()
+	c, ok := s.comps[name]
+	if !ok {
+		s.mu.Unlock()
+		return errUnknown(name)
+	}
+	if c.status == bus.StatusQuarantined {
+		s.mu.Unlock()
+		return fmt.Errorf("%s is quarantined (incident %s): release it first with `razar release %s`", name, c.incident, name)
+	}
+	if c.recovering {
+		s.mu.Unlock()
+		return fmt.Errorf("%s is being repaired (status %s): wait, or `razar stop %s`", name, c.status, name)
+	}
+	c.held, c.wantUp, c.crashes = false, true, 0
+	s.mu.Unlock()
+	err := s.startAndCheck(ctx, name)
+	if errors.Is(err, ErrHeld) {
+		return fmt.Errorf("%s was stopped again while it started", name)
+	}
+	return err
+}
+
+// Restart stops and starts a component.
+func (s *Supervisor) Restart(ctx context.Context, name, actor string) error {
+	if err := s.Stop(ctx, name, actor); err != nil {
+		return err
+	}
+	return s.Start(ctx, name)
+}
+
+// Release lifts a component's quarantine; it stays stopped until started.
+// Once nothing is quarantined, a halted mission is no longer halted.
+func (s *Supervisor) Release(ctx context.Context, name string) error {
+	s.mu.Lock()
+	c, ok := s.comps[name]
+	if !ok {
+		s.mu.Unlock()
+		return errUnknown(name)
+	}
+	if c.status != bus.StatusQuarantined {
+		s.mu.Unlock()
+		return fmt.Errorf("%s is not quarantined (status %s)", name, c.status)
+	}
+	c.status, c.incident, c.lastError = bus.StatusStopped, "", ""
+	s.mu.Unlock()
+	if err := os.Remove(s.quarantineFile(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove %s: %w", s.quarantineFile(name), err)
+	}
+	s.clearHaltIfReleased()
+	s.writeState()
+	s.log.Info().Str("component", name).Msg("quarantine lifted; start it with `razar start " + name + "`")
+	return nil
+}
+
+// EscalateByHand opens an incident for a component as an operator asked
+// (`razar escalate`), and follows it as the supervisor follows its own: a
+// heal leaves the component running, anything else quarantines it.
+func (s *Supervisor) EscalateByHand(ctx context.Context, name, failure string) (id string, isNew bool, err error) {
+	s.mu.Lock()
+	c, ok := s.comps[name]
+	if !ok {
+		s.mu.Unlock()
+		return "", false, errUnknown(name)
+	}
+	if c.status == bus.StatusQuarantined {
+		s.mu.Unlock()
+		return "", false, fmt.Errorf("%s is quarantined (incident %s): release it first with `razar release %s`", name, c.incident, name)
+	}
+	s.mu.Unlock()
+	id, isNew, err = s.esc.Escalate(ctx, name, failure, "")
+	if err != nil || !isNew {
+		return id, isNew, err
+	}
+	s.mu.Lock()
+	if c.recovering { // a recovery of ours already follows what it opened
+		s.mu.Unlock()
+		return id, isNew, nil
+	}
+	fctx, cancel := context.WithCancel(s.ctx)
+	c.recovering, c.cancelRecov, c.incident, c.status = true, cancel, id, bus.StatusEscalated
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.writeState()
+	go func() {
+		defer s.wg.Done()
+		defer cancel()
+		if err := s.follow(fctx, name, id); err != nil && fctx.Err() == nil && !errors.Is(err, ErrHeld) {
+			s.log.Error().Err(err).Str("component", name).Str("incident", id).Msg("hand-opened incident did not heal")
+		}
+		s.mu.Lock()
+		c.recovering, c.cancelRecov = false, nil
+		s.mu.Unlock()
+	}()
+	return id, isNew, nil
+}
+
+// quarantine stops the component and writes quarantine/<name>.json.
+func (s *Supervisor) quarantine(ctx context.Context, name string, rec *bus.IncidentRecord, reason string) error {
+	s.mu.Lock()
+	c := s.comps[name]
+	p := c.proc
+	c.wantUp = false
+	c.proc = nil
+	c.incident = rec.ID
+	s.mu.Unlock()
+	if p != nil {
+		p.stop(s.cfg.StopGrace)
+	}
+	s.removePidFile(name)
+	q := Quarantine{Component: name, Reason: s.cfg.Redact(reason), Incident: rec.ID, State: string(rec.State),
+		Attempts: rec.Attempts, Time: time.Now().UTC()}
+	data, _ := json.MarshalIndent(q, "", "  ")
+	if err := os.MkdirAll(filepath.Dir(s.quarantineFile(name)), 0o750); err == nil {
+		err = jetstream.WriteFileAtomic(s.quarantineFile(name), append(data, '\n'), 0o640)
+		if err != nil {
+			s.log.Error().Err(err).Str("component", name).Msg("could not write the quarantine file")
+		}
+	}
+	s.setStatus(name, bus.StatusQuarantined, reason)
+	s.log.Error().Str("component", name).Str("incident", rec.ID).Str("reason", firstLine(reason)).
+		Msg("component quarantined; fix it, then `razar release " + name + "`")
+	return fmt.Errorf("%s: %s: %w", name, reason, ErrQuarantined)
+}
+
+// Quarantine is quarantine/<name>.json.
+type Quarantine struct {
+	Component string          `json:"component"`
+	Reason    string          `json:"reason"`
+	Incident  string          `json:"incident"`
+	State     string          `json:"state"`
+	Attempts  []razar.Attempt `json:"attempts"`
+	Time      time.Time       `json:"time"`
+}
+
+func (s *Supervisor) quarantineFile(name string) string { return quarantinePath(s.cfg.Home, name) }
+
+func quarantinePath(home, name string) string {
+	return filepath.Join(home, "quarantine", name+".json")
+}
+
+// loadQuarantines marks components that have a quarantine file.
+func (s *Supervisor) loadQuarantines() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, c := range s.comps {
+		data, err := os.ReadFile(s.quarantineFile(name))
+		if err != nil {
+			continue
+		}
+		var q Quarantine
+		if json.Unmarshal(data, &q) == nil {
+			c.status, c.incident, c.lastError = bus.StatusQuarantined, q.Incident, q.Reason
+		}
+	}
+}
+
+// clearHaltIfReleased ends a halted mission once nothing is quarantined.
+func (s *Supervisor) clearHaltIfReleased() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.comps {
+		if c.status == bus.StatusQuarantined {
+			return
+		}
+	}
+	s.halted = false
+}
+
+// halt stops what the cycle started, restores the roster from its snapshot,
+// and raises the critical alert.
+func (s *Supervisor) halt(ctx context.Context, started []string) {
+	for i := len(started) - 1; i >= 0; i-- {
+		name := started[i]
+		s.mu.Lock()
+		c := s.comps[name]
+		p := c.proc
+		c.proc, c.wantUp = nil, false
+		if c.cancelRecov != nil {
+			c.cancelRecov()
+		}
+		quarantined := c.status == bus.StatusQuarantined
+		s.mu.Unlock()
+		if p != nil {
+			p.stop(s.cfg.StopGrace)
+			s.removePidFile(name)
+		}
+		if !quarantined {
+			s.setStatus(name, bus.StatusStopped, "stopped: boot halted")
+		}
+	}
+	if err := s.restoreRoster(ctx); err != nil {
+		s.log.Error().Err(err).Msg("could not restore the roster snapshot")
+	}
+	s.mu.Lock()
+	s.halted = true
+	s.cycle = ""
+	s.mu.Unlock()
+	s.writeState()
+	s.cfg.Alerts.RaiseNamed(ctx, "RazarBootHalted", bus.SeverityCritical, bus.SystemComponent, "", HaltMessage)
+}
+
+// ReleaseOffline lifts a component's quarantine with RAZAR not running: it
+// removes quarantine/<name>.json and updates logs/razar_state.json to match,
+// so the next `razar boot` starts the component. Errors: razar.ErrNotFound
+// when the component is not quarantined.
+func ReleaseOffline(home, name string) error {
+	path := quarantinePath(home, name)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s is not quarantined (no %s): %w", name, filepath.Join("quarantine", name+".json"), razar.ErrNotFound)
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("remove %s: %w", path, err)
+	}
+	st, err := ReadState(home)
+	if err != nil {
+		return nil // no state file to keep in step
+	}
+	for i := range st.Components {
+		if st.Components[i].Name == name {
+			st.Components[i].Status, st.Components[i].Incident, st.Components[i].LastError = bus.StatusStopped, "", ""
+		}
+	}
+	st.Quarantine = without(st.Quarantine, name)
+	if len(st.Quarantine) == 0 && st.Health == bus.HealthHalted {
+		st.Health = bus.HealthHealthy
+	}
+	st.Health = health(st, false)
+	st.Updated = time.Now().UTC()
+	return writeStateFile(home, st)
+}
+
+func without(list []string, s string) []string {
+	out := list[:0]
+	for _, v := range list {
+		if v != s {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Register adds the supervisor's verbs to l: stop, start, restart, release
+// and escalate (an incident opened by hand is followed like any other).
+func (s *Supervisor) Register(l *bus.Lifecycle) {
+	one := func(f func(ctx context.Context, name string, req *bus.LifecycleRequest) (string, error)) bus.VerbHandler {
+		return func(ctx context.Context, component string, req *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
+			if component == bus.AllComponents {
+				return nil, bus.ErrAllComponents
+			}
+			msg, err := f(ctx, component, req)
+			if err != nil {
+				return nil, err
+			}
+			return &bus.LifecycleReply{Message: msg}, nil
+		}
+	}
+	l.Handle(bus.VerbStop, one(func(ctx context.Context, name string, req *bus.LifecycleRequest) (string, error) {
+		return "stopped; it stays down until `razar start " + name + "`", s.Stop(ctx, name, actorOf(req))
+	}))
+	l.Handle(bus.VerbStart, one(func(ctx context.Context, name string, _ *bus.LifecycleRequest) (string, error) {
+		return "started and healthy", s.Start(ctx, name)
+	}))
+	l.Handle(bus.VerbRestart, one(func(ctx context.Context, name string, req *bus.LifecycleRequest) (string, error) {
+		return "restarted and healthy", s.Restart(ctx, name, actorOf(req))
+	}))
+	l.Handle(bus.VerbRelease, one(func(ctx context.Context, name string, _ *bus.LifecycleRequest) (string, error) {
+		return "quarantine lifted; start it with `razar start " + name + "`", s.Release(ctx, name)
+	}))
+	l.Handle(bus.VerbEscalate, func(ctx context.Context, component string, req *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
+		if component == bus.AllComponents {
+			return nil, bus.ErrAllComponents
+		}
+		if req.Error == "" {
+			return nil, errors.New(`escalate needs the failure text: {"error": "..."}`)
+		}
+		id, isNew, err := s.EscalateByHand(ctx, component, s.cfg.Redact(req.Error))
+		if err != nil {
+			return &bus.LifecycleReply{Incident: id}, err
+		}
+		msg := "incident opened"
+		if !isNew {
+			msg = "an incident is already open for this component; following it"
+		}
+		return &bus.LifecycleReply{Incident: id, Message: msg}, nil
+	})
+}
+
+func actorOf(req *bus.LifecycleRequest) string {
+	if req == nil || req.Actor == "" {
+		return "an operator"
+	}
+	return req.Actor
+}

@@ -1,0 +1,776 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/razar/razar"
+	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/backoff"
+	"github.com/razar/razar/internal/clock"
+	"github.com/razar/razar/internal/logrot"
+	"github.com/razar/razar/internal/probe"
+	"github.com/razar/razar/jetstream"
+)
+
+// HaltMessage is the critical alert of a halted boot, exactly as operators grep for it.
+const HaltMessage = "Boot sequence halted; configuration rolled back to safe defaults"
+
+// ErrBootHalted is returned by Boot when a component could not be healed.
+var ErrBootHalted = errors.New(HaltMessage)
+
+// ErrQuarantined is returned for a component whose incident did not heal it.
+var ErrQuarantined = errors.New("component quarantined")
+
+// ErrHeld is returned by a start the supervisor gave up because an
+// operator stopped the component: an operator's stop wins over every
+// automatic start.
+var ErrHeld = errors.New("stopped by an operator")
+
+// Escalator is what the supervisor needs of the repair ladder. The
+// orchestrator satisfies it; the supervisor calls nothing else of it.
+type Escalator interface {
+	// Escalate opens an incident for component (or returns the open one,
+	// isNew false) and starts it up the ladder.
+	Escalate(ctx context.Context, component, failure, cycle string) (id string, isNew bool, err error)
+	// Wait blocks until incident id has ended, and returns its final record.
+	Wait(ctx context.Context, id string) (*bus.IncidentRecord, error)
+	// Abort ends the component's open incident as aborted by actor.
+	Abort(ctx context.Context, component, actor string) (string, error)
+	// OpenIncident returns the incident open for component and the rung
+	// holding its attempt, or "".
+	OpenIncident(component string) (id, rung string)
+	// Resumed waits until the incidents stored before a restart are picked up.
+	Resumed(ctx context.Context) error
+}
+
+// Alerter raises warning and critical alerts.
+type Alerter interface {
+	// RaiseNamed raises an alert named name (its Alertmanager alertname).
+	RaiseNamed(ctx context.Context, name string, sev bus.Severity, component, incident, msg string)
+}
+
+// Config configures a Supervisor. Home is required.
+type Config struct {
+	// Home is the RAZAR home: logs/, quarantine/, config/ and state/ live under it.
+	Home string
+	// Retries is --retries: local restarts of a crash loop before it is
+	// escalated. A crash counts until the component has run stably for
+	// StableAfter.
+	Retries int
+	// Backoff paces local restarts: 1 s doubling to 60 s by default, with Jitter.
+	Backoff backoff.Backoff
+	// Jitter adds up to this fraction of each backoff at random. Default
+	// 0.2; negative disables it.
+	Jitter float64
+	// ProbeInterval is RAZAR_HEALTH_PROBE_INTERVAL. Default 30 s.
+	ProbeInterval time.Duration
+	// StartGrace is how long a component must stay up before its first
+	// probe, when boot_config gives no start_grace. Default 1 s.
+	StartGrace time.Duration
+	// StopGrace is SIGTERM to SIGKILL. Default 5 s.
+	StopGrace time.Duration
+	// StableAfter is the healthy run after which a crash starts a new
+	// restart budget and backoff, as Kubernetes' CrashLoopBackOff. Default 10 min.
+	StableAfter time.Duration
+	// LogMaxBytes bounds each logs/components/<name>.log (copy-truncate
+	// rotation to <name>.log.1). Default 10 MiB.
+	LogMaxBytes int64
+	// HandshakeWait is how long the boot's handshake waits for Crown to
+	// answer (its subscription may still be starting). Default 5 s.
+	HandshakeWait time.Duration
+	// Clock drives every wait: start graces, backoffs, probe ticks. Default clock.Real.
+	Clock clock.Clock
+	// Alerts receives the boot-halt alert. Required.
+	Alerts Alerter
+	// Redact scrubs secrets from every text the supervisor stores or logs.
+	Redact func(string) string
+	Log    zerolog.Logger
+}
+
+// Supervisor owns the host: it boots components in priority order, keeps
+// them up, restarts what fails with backoff, hands crash loops and
+// components that will not start to the ladder through its Escalator, and
+// quarantines what the ladder cannot heal. An operator's stop holds over all
+// of it.
+//
+// Each component's process, status and recovery are guarded by mu; each
+// component's (re)starts are serialised by its op lock. Recoveries, exit
+// watchers and incident followers run in goroutines the supervisor owns and
+// Close (or Detach) waits for.
+type Supervisor struct {
+	cfg   Config
+	store *jetstream.Store
+	esc   Escalator
+	log   zerolog.Logger
+	rot   *logrot.Rotator
+
+	mu     sync.Mutex
+	comps  map[string]*comp
+	order  []string // names in boot order
+	cycle  string
+	halted bool
+	closed bool
+
+	stateMu sync.Mutex // serialises writes of logs/razar_state.json
+
+	wg     sync.WaitGroup
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+type comp struct {
+	op          sync.Mutex // serialises (re)starts: supervision, operators and fix verification
+	spec        razar.Component
+	proc        *process
+	status      string
+	held        bool // an operator stopped it: nothing starts it but `razar start`
+	incident    string
+	restarts    int       // local restarts since RAZAR started
+	crashes     int       // restarts of the current crash loop
+	healthy     time.Time // healthy since; zero while not healthy
+	nextRestart time.Time
+	backoff     time.Duration
+	lastExit    string
+	lastProbe   time.Time
+	lastError   string
+	wantUp      bool
+	recovering  bool
+	cancelRecov context.CancelFunc
+}
+
+// New returns a supervisor for the components of boot that asks esc for
+// repairs. Errors wrap razar.ErrInvalidConfig.
+func New(store *jetstream.Store, esc Escalator, boot *razar.BootConfig, cfg Config) (*Supervisor, error) {
+	if store == nil || esc == nil || boot == nil {
+		return nil, fmt.Errorf("%w: supervisor: store, escalator and boot config are required", razar.ErrInvalidConfig)
+	}
+	if cfg.Home == "" || cfg.Alerts == nil {
+		return nil, fmt.Errorf("%w: supervisor: Home and Alerts are required", razar.ErrInvalidConfig)
+	}
+	if cfg.Retries < 0 {
+		return nil, fmt.Errorf("%w: --retries must not be negative", razar.ErrInvalidConfig)
+	}
+	if cfg.Backoff == (backoff.Backoff{}) {
+		cfg.Backoff = backoff.Backoff{Base: time.Second, Max: time.Minute}
+	}
+	if cfg.Jitter == 0 {
+		cfg.Jitter = 0.2
+	}
+	if cfg.ProbeInterval <= 0 {
+		cfg.ProbeInterval = 30 * time.Second
+	}
+	if cfg.StartGrace <= 0 {
+		cfg.StartGrace = time.Second
+	}
+	if cfg.StopGrace <= 0 {
+		cfg.StopGrace = 5 * time.Second
+	}
+	if cfg.StableAfter <= 0 {
+		cfg.StableAfter = 10 * time.Minute
+	}
+	if cfg.LogMaxBytes <= 0 {
+		cfg.LogMaxBytes = 10 << 20
+	}
+	if cfg.HandshakeWait <= 0 {
+		cfg.HandshakeWait = 5 * time.Second
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Redact == nil {
+		cfg.Redact = func(s string) string { return s }
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Supervisor{cfg: cfg, store: store, esc: esc, log: cfg.Log, comps: map[string]*comp{}, ctx: ctx, cancel: cancel,
+		rot: logrot.NewRotator(cfg.LogMaxBytes, 5*time.Second)}
+	s.setComponents(boot.Components)
+	s.loadQuarantines()
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.rot.Run(ctx) }()
+	return s, nil
+}
+
+// setComponents adds the components of a boot config it does not know and
+// updates the specs of those it does; the boot order follows the config.
+func (s *Supervisor) setComponents(specs []razar.Component) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.order = s.order[:0]
+	for _, c := range specs {
+		s.order = append(s.order, c.Name)
+		if old, ok := s.comps[c.Name]; ok {
+			old.spec = c
+			continue
+		}
+		s.comps[c.Name] = &comp{spec: c, status: bus.StatusStopped}
+		s.rot.Add(s.componentLog(c.Name))
+	}
+}
+
+// Boot runs one boot cycle: snapshot the roster, then bring up components by
+// priority (lower first; one priority's components together), adopting
+// those an earlier RAZAR left running, each healed locally or up the
+// ladder. A component an operator stopped stays stopped and the cycle goes
+// on. It returns ErrBootHalted, after stopping what the cycle started and
+// restoring the roster, when a component could not be healed.
+func (s *Supervisor) Boot(ctx context.Context) error {
+	s.mu.Lock()
+	s.cycle = "boot-" + s.cfg.Clock.Now().UTC().Format("20060102-150405")
+	s.halted = false
+	var specs []razar.Component
+	for _, name := range s.order {
+		c := s.comps[name]
+		specs = append(specs, c.spec)
+		if c.status == bus.StatusStopped && !c.held {
+			c.status = bus.StatusWaiting
+		}
+	}
+	s.mu.Unlock()
+	s.writeState()
+	if err := s.snapshotRoster(ctx); err != nil {
+		return err
+	}
+	s.handshake(ctx)
+	// An incident resumed from before a restart owns its component: wait
+	// until they are picked up, so bringUp follows rather than fights them.
+	if err := s.esc.Resumed(ctx); err != nil {
+		return err
+	}
+
+	groups := map[int][]razar.Component{}
+	var prios []int
+	for _, c := range specs {
+		if _, ok := groups[c.Priority]; !ok {
+			prios = append(prios, c.Priority)
+		}
+		groups[c.Priority] = append(groups[c.Priority], c)
+	}
+	sort.Ints(prios)
+	var started []string
+	for _, p := range prios {
+		var wg sync.WaitGroup
+		errs := make([]error, len(groups[p]))
+		for i, c := range groups[p] {
+			started = append(started, c.Name)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = s.bringUp(ctx, c.Name)
+			}()
+		}
+		wg.Wait()
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		for i, err := range errs {
+			if err != nil {
+				s.log.Error().Err(err).Str("component", groups[p][i].Name).Msg("component could not be brought up")
+				s.halt(ctx, started)
+				return ErrBootHalted
+			}
+		}
+	}
+	s.mu.Lock()
+	s.cycle = "" // repairs after boot are each a cycle of their own
+	s.mu.Unlock()
+	s.log.Info().Int("components", len(specs)).Msg("boot cycle complete")
+	s.writeState()
+	return nil
+}
+
+// bringUp starts one component at boot, healing it if it will not stay up.
+// A component an operator holds stopped is left alone.
+func (s *Supervisor) bringUp(ctx context.Context, name string) error {
+	s.mu.Lock()
+	c := s.comps[name]
+	if c.held {
+		s.mu.Unlock()
+		s.log.Info().Str("component", name).Msg("left stopped: an operator stopped it (`razar start` brings it up)")
+		return nil
+	}
+	if c.status == bus.StatusQuarantined {
+		s.mu.Unlock()
+		return fmt.Errorf("%s is quarantined from an earlier incident (%s): fix it, then `razar release %s`: %w", name, c.incident, name, ErrQuarantined)
+	}
+	c.wantUp = true
+	s.mu.Unlock()
+	if id, _ := s.esc.OpenIncident(name); id != "" {
+		s.log.Info().Str("component", name).Str("incident", id).Msg("component has an open incident from before the restart; following it")
+		return s.unlessHeld(name, s.follow(ctx, name, id))
+	}
+	if s.tryAdopt(ctx, name) {
+		return nil
+	}
+	err := s.startAndCheck(ctx, name)
+	if err == nil || errors.Is(err, ErrHeld) {
+		return nil
+	}
+	return s.unlessHeld(name, s.recoverSync(ctx, name, err.Error()))
+}
+
+// unlessHeld turns an error that came from an operator's stop into nil: the
+// component is down because an operator wants it down.
+func (s *Supervisor) unlessHeld(name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	s.mu.Lock()
+	h := s.comps[name] != nil && s.comps[name].held
+	s.mu.Unlock()
+	if h || errors.Is(err, ErrHeld) {
+		return nil
+	}
+	return err
+}
+
+// startAndCheck (re)launches a component and waits its start grace: it
+// counts as started only if it is still running and its probe passes. It
+// returns ErrHeld, launching nothing, when an operator holds the component
+// stopped, and when an operator's stop arrives while it waits.
+func (s *Supervisor) startAndCheck(ctx context.Context, name string) error {
+	s.mu.Lock()
+	c := s.comps[name]
+	s.mu.Unlock()
+	if c == nil {
+		return fmt.Errorf("component %q: %w", name, razar.ErrNotFound)
+	}
+	c.op.Lock()
+	defer c.op.Unlock()
+
+	s.mu.Lock()
+	old := c.proc
+	c.proc = nil
+	s.mu.Unlock()
+	if old != nil {
+		old.stop(s.cfg.StopGrace)
+	}
+	s.mu.Lock()
+	// Checked and launched under one lock: a stop either comes first and
+	// nothing starts, or comes after and finds the process to stop.
+	if c.held || s.closed {
+		s.mu.Unlock()
+		return ErrHeld
+	}
+	spec := c.spec
+	p, err := launch(spec, s.componentLog(name))
+	if err != nil {
+		c.status, c.lastError, c.healthy = bus.StatusFailed, s.cfg.Redact(err.Error()), time.Time{}
+		s.mu.Unlock()
+		s.writeState()
+		return err
+	}
+	c.proc, c.status, c.healthy = p, bus.StatusBooting, time.Time{}
+	s.mu.Unlock()
+	s.writePidFile(spec, p)
+	s.writeState()
+	s.log.Info().Str("component", name).Int("pid", p.id.PID).Msg("component started")
+	s.watchExit(name, p)
+
+	grace := time.Duration(spec.StartGrace)
+	if grace <= 0 {
+		grace = s.cfg.StartGrace
+	}
+	select {
+	case <-p.exited:
+		return s.startFailed(name, fmt.Errorf("%s %s during its start grace%s", name, p.exitText(), s.lastOutput(name, p)))
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.cfg.Clock.After(grace):
+	}
+	if err := s.probe(ctx, spec); err != nil {
+		return s.startFailed(name, fmt.Errorf("%s health check failed: %w", name, err))
+	}
+	if !p.running() {
+		return s.startFailed(name, fmt.Errorf("%s %s%s", name, p.exitText(), s.lastOutput(name, p)))
+	}
+	s.mu.Lock()
+	if c.proc != p { // an operator's stop took it while it was probed
+		s.mu.Unlock()
+		return ErrHeld
+	}
+	now := s.cfg.Clock.Now()
+	c.status, c.lastError, c.healthy, c.lastProbe, c.nextRestart, c.backoff = bus.StatusHealthy, "", now, now, time.Time{}, 0
+	s.mu.Unlock()
+	s.writeState()
+	s.heartbeat(name, bus.StatusHealthy, p.id.PID)
+	s.log.Info().Str("component", name).Int("pid", p.id.PID).Msg("component healthy")
+	return nil
+}
+
+// startFailed records why a start failed, unless an operator's stop is the
+// reason, which is ErrHeld.
+func (s *Supervisor) startFailed(name string, err error) error {
+	s.mu.Lock()
+	c := s.comps[name]
+	if c.held {
+		s.mu.Unlock()
+		return ErrHeld
+	}
+	c.status, c.lastError, c.healthy = bus.StatusFailed, bus.Clip(s.cfg.Redact(err.Error()), 2048), time.Time{}
+	s.mu.Unlock()
+	s.writeState()
+	return err
+}
+
+func (s *Supervisor) probe(ctx context.Context, spec razar.Component) error {
+	if spec.HealthCheck == nil {
+		return nil // no probe: running through its grace is healthy
+	}
+	return probe.Probe(ctx, *spec.HealthCheck, spec.Workdir, spec.EnvList())
+}
+
+// recoverSync heals a failed component: restart it with backoff while its
+// crash loop is within --retries, then escalate it up the ladder and follow
+// the incident. A crash counts toward the loop until the component has run
+// stably for StableAfter. It returns nil when the component is healthy
+// again, ErrHeld when an operator stopped it, else an error wrapping
+// ErrQuarantined.
+func (s *Supervisor) recoverSync(ctx context.Context, name, reason string) error {
+	if id, _ := s.esc.OpenIncident(name); id != "" {
+		return s.follow(ctx, name, id) // the ladder is already on it
+	}
+	for {
+		s.mu.Lock()
+		c := s.comps[name]
+		if c.held {
+			s.mu.Unlock()
+			return ErrHeld
+		}
+		now := s.cfg.Clock.Now()
+		if !c.healthy.IsZero() && now.Sub(c.healthy) >= s.cfg.StableAfter {
+			c.crashes = 0 // it ran stably: this is a new failure, not the same loop
+		}
+		c.healthy = time.Time{}
+		if c.crashes >= s.cfg.Retries {
+			n := c.crashes
+			s.mu.Unlock()
+			if n > 0 {
+				reason = fmt.Sprintf("%s (crash loop: %d restarts did not keep it up)", reason, n)
+			}
+			return s.escalate(ctx, name, reason)
+		}
+		c.crashes++
+		c.restarts++
+		n := c.crashes
+		d := s.cfg.Backoff.Jittered(s.cfg.Backoff.For(n), s.cfg.Jitter)
+		c.status, c.lastError = bus.StatusRestarting, bus.Clip(s.cfg.Redact(reason), 2048)
+		c.nextRestart, c.backoff = now.Add(d), d
+		s.mu.Unlock()
+		s.writeState()
+		s.log.Warn().Str("component", name).Int("restart", n).Int("of", s.cfg.Retries).Stringer("backoff", d.Round(time.Millisecond)).
+			Str("reason", firstLine(reason)).Msg("restarting component")
+		if !clock.Sleep(ctx, s.cfg.Clock, d) {
+			return ctx.Err()
+		}
+		err := s.startAndCheck(ctx, name)
+		if err == nil || errors.Is(err, ErrHeld) {
+			return err
+		}
+		reason = err.Error()
+	}
+}
+
+// escalate hands a component the supervisor could not restore to the ladder
+// and follows the incident.
+func (s *Supervisor) escalate(ctx context.Context, name, reason string) error {
+	s.setStatus(name, bus.StatusEscalated, reason)
+	s.mu.Lock()
+	cycle := s.cycle
+	p := s.comps[name].proc
+	s.mu.Unlock()
+	failure := reason
+	if tail := s.lastOutput(name, p); tail != "" && !strings.Contains(reason, strings.TrimSpace(tail)) {
+		failure += "\n--- last output of " + name + " ---\n" + strings.TrimPrefix(tail, "; last output: ")
+	}
+	id, _, err := s.esc.Escalate(ctx, name, failure, cycle)
+	if err != nil {
+		s.setStatus(name, bus.StatusFailed, err.Error())
+		return fmt.Errorf("escalate %s: %w", name, err)
+	}
+	return s.follow(ctx, name, id)
+}
+
+// follow waits for a component's incident to end: healed, the component is
+// running again; failed or aborted, it is quarantined, unless an operator
+// stopped it meanwhile.
+func (s *Supervisor) follow(ctx context.Context, name, id string) error {
+	s.mu.Lock()
+	c := s.comps[name]
+	c.incident = id
+	c.status = bus.StatusEscalated
+	s.mu.Unlock()
+	s.writeState()
+	rec, err := s.esc.Wait(ctx, id)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	held := c.held
+	s.mu.Unlock()
+	if held {
+		s.mu.Lock()
+		c.incident = ""
+		s.mu.Unlock()
+		s.setStatus(name, bus.StatusStopped, "")
+		return ErrHeld
+	}
+	if rec.State == razar.IncidentHealed {
+		s.mu.Lock()
+		healthy := c.status == bus.StatusHealthy && c.proc != nil && c.proc.running()
+		c.crashes = 0 // the fix is new code: a new crash is a new loop
+		s.mu.Unlock()
+		if !healthy { // the fix held for the orchestrator; make sure the process runs
+			if err := s.startAndCheck(ctx, name); err != nil {
+				if errors.Is(err, ErrHeld) {
+					return err
+				}
+				return s.quarantine(ctx, name, rec, "healed by the ladder but would not start again: "+err.Error())
+			}
+		}
+		return nil
+	}
+	return s.quarantine(ctx, name, rec, rec.Reason)
+}
+
+// Verify is the orchestrator's check that a fix holds: relaunch the
+// component and see it through its start grace and probe. A component an
+// operator holds stopped is not started, and the fix is not verified.
+func (s *Supervisor) Verify(ctx context.Context, c razar.Component) error {
+	s.mu.Lock()
+	cc, managed := s.comps[c.Name]
+	if managed {
+		cc.spec = c // the orchestrator's view is the one the fix was made against
+	}
+	s.mu.Unlock()
+	if !managed {
+		return fmt.Errorf("component %q is not supervised here: %w", c.Name, razar.ErrNotFound)
+	}
+	err := s.startAndCheck(ctx, c.Name)
+	if errors.Is(err, ErrHeld) {
+		return fmt.Errorf("%s is stopped by an operator, so the fix was not started (`razar start %s` lets it run)", c.Name, c.Name)
+	}
+	return err
+}
+
+// watchExit notices the exit of p and starts the component's recovery when
+// it should be up. The goroutine is the supervisor's.
+func (s *Supervisor) watchExit(name string, p *process) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		select {
+		case <-p.exited:
+		case <-s.ctx.Done():
+			return
+		}
+		s.mu.Lock()
+		c := s.comps[name]
+		mine := c != nil && c.proc == p
+		should := mine && c.wantUp && !c.held && c.status == bus.StatusHealthy && !c.recovering
+		if mine {
+			c.lastExit = p.exitText()
+		}
+		s.mu.Unlock()
+		if !mine {
+			return
+		}
+		s.log.Warn().Str("component", name).Int("pid", p.id.PID).Str("exit", p.exitText()).Msg("component exited")
+		if should {
+			s.startRecovery(name, fmt.Sprintf("%s %s%s", name, p.exitText(), s.lastOutput(name, p)))
+		}
+	}()
+}
+
+// startRecovery runs recoverSync in a goroutine the supervisor owns.
+func (s *Supervisor) startRecovery(name, reason string) {
+	s.mu.Lock()
+	c := s.comps[name]
+	if c == nil || c.recovering || c.held || s.ctx.Err() != nil {
+		s.mu.Unlock()
+		return
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	c.recovering, c.cancelRecov = true, cancel
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		defer cancel()
+		for {
+			err := s.recoverSync(ctx, name, reason)
+			if err != nil && ctx.Err() == nil && !errors.Is(err, ErrHeld) {
+				s.log.Error().Err(err).Str("component", name).Msg("recovery failed")
+			}
+			s.mu.Lock()
+			// The process may have died again after the restart, while this
+			// recovery was still marked running and watchExit stood aside.
+			p := c.proc
+			again := err == nil && ctx.Err() == nil && c.wantUp && !c.held && c.status == bus.StatusHealthy && p != nil && !p.running()
+			if !again {
+				c.recovering, c.cancelRecov = false, nil
+				s.mu.Unlock()
+				return
+			}
+			c.lastExit = p.exitText()
+			s.mu.Unlock()
+			reason = fmt.Sprintf("%s %s right after its restart%s", name, p.exitText(), s.lastOutput(name, p))
+		}
+	}()
+}
+
+// Supervise probes healthy components every ProbeInterval until ctx ends;
+// a failed probe starts the same restart-then-escalate path as an exit.
+func (s *Supervisor) Supervise(ctx context.Context) {
+	for clock.Sleep(ctx, s.cfg.Clock, s.cfg.ProbeInterval) {
+		s.mu.Lock()
+		var due []razar.Component
+		for _, name := range s.order {
+			c := s.comps[name]
+			if c.wantUp && !c.held && c.status == bus.StatusHealthy && !c.recovering {
+				due = append(due, c.spec)
+			}
+		}
+		s.mu.Unlock()
+		for _, spec := range due {
+			err := s.probe(ctx, spec)
+			if ctx.Err() != nil {
+				return
+			}
+			s.mu.Lock()
+			c := s.comps[spec.Name]
+			still := c != nil && c.wantUp && !c.held && c.status == bus.StatusHealthy && !c.recovering
+			if c != nil {
+				c.lastProbe = s.cfg.Clock.Now()
+			}
+			s.mu.Unlock()
+			if err == nil && still {
+				s.heartbeat(spec.Name, bus.StatusHealthy, 0)
+			}
+			if err != nil && still {
+				s.log.Warn().Err(err).Str("component", spec.Name).Msg("periodic health check failed")
+				s.startRecovery(spec.Name, fmt.Sprintf("%s health check failed: %v", spec.Name, err))
+			}
+		}
+		s.writeState()
+	}
+}
+
+// Close stops every recovery and every component process (SIGTERM, then
+// SIGKILL after StopGrace) and waits for them. Idempotent.
+func (s *Supervisor) Close() { s.shutdown(true) }
+
+// Detach stops supervising and leaves every component running, its pid
+// file in place, for the next `razar boot` on this home to adopt: a clean
+// exit for an upgrade of RAZAR. Idempotent; Close after Detach stops nothing.
+func (s *Supervisor) Detach() { s.shutdown(false) }
+
+func (s *Supervisor) shutdown(stop bool) {
+	s.mu.Lock()
+	already := s.closed
+	s.closed = true
+	s.mu.Unlock()
+	if already {
+		return
+	}
+	s.cancel()
+	s.wg.Wait()
+	s.mu.Lock()
+	var procs []*process
+	var names []string
+	for name, c := range s.comps {
+		c.wantUp = false
+		if c.proc != nil && stop {
+			procs = append(procs, c.proc)
+			names = append(names, name)
+			c.proc = nil
+			if c.status != bus.StatusQuarantined {
+				c.status = bus.StatusStopped
+			}
+		}
+	}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for i, p := range procs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p.stop(s.cfg.StopGrace)
+			s.removePidFile(names[i])
+		}()
+	}
+	wg.Wait()
+	if !stop {
+		s.log.Info().Msg("detached: the components keep running; the next `razar boot` here adopts them")
+	}
+	s.writeState()
+}
+
+func (s *Supervisor) setStatus(name, status, detail string) {
+	s.mu.Lock()
+	if c := s.comps[name]; c != nil {
+		c.status = status
+		if status != bus.StatusHealthy {
+			c.healthy = time.Time{}
+		}
+		if detail != "" && status != bus.StatusHealthy {
+			c.lastError = bus.Clip(s.cfg.Redact(detail), 2048)
+		}
+	}
+	s.mu.Unlock()
+	s.writeState()
+}
+
+func (s *Supervisor) componentLog(name string) string {
+	return filepath.Join(s.cfg.Home, "logs", "components", name+".log")
+}
+
+// lastOutput quotes what p wrote, never an earlier run's lines, as
+// "; last output: ..." or "" when it wrote nothing.
+func (s *Supervisor) lastOutput(name string, p *process) string {
+	var from int64
+	if p != nil {
+		from = p.logFrom
+	}
+	tail := logrot.Tail(s.componentLog(name), from, 512)
+	if tail == "" {
+		return ""
+	}
+	return "; last output: " + s.cfg.Redact(tail)
+}
+
+// heartbeat publishes a component's sign of life on razar.heartbeat.<name>.
+func (s *Supervisor) heartbeat(name, status string, pid int) {
+	hb := &bus.Heartbeat{Name: name, Kind_: "component", Status: status, Time: time.Now().UTC()}
+	if pid > 0 {
+		hb.Detail = fmt.Sprintf("pid %d", pid)
+	}
+	bus.Beat(s.store.Conn(), hb)
+}
+
+// audit records one of RAZAR's own records on the audit stream.
+func (s *Supervisor) audit(ctx context.Context, rec *bus.AuditRecord) {
+	for _, f := range []*string{&rec.Error, &rec.Reason, &rec.Message} {
+		*f = s.cfg.Redact(*f)
+	}
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := s.store.Audit(pctx, rec, ""); err != nil {
+		s.log.Error().Err(err).Str("event", string(rec.Event)).Str("component", rec.Component).Msg("could not publish audit record")
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
