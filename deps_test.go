@@ -21,6 +21,9 @@ const (
 	pkgJS       = mod + "/jetstream"
 	pkgOrch     = mod + "/orchestrator"
 	pkgAgents   = mod + "/agents"
+	pkgSup      = mod + "/supervisor"
+	pkgPatch    = mod + "/patch"
+	pkgInternal = mod + "/internal"
 	agentsTree  = pkgAgents + "/..."
 	natsSrvTree = natsServer + "/..."
 )
@@ -147,12 +150,39 @@ func depRules(t *testing.T) []depRule {
 		},
 		{pkg: pkgJS, forbid: []string{pkgOrch + "/...", agentsTree}},
 		{
+			// The orchestrator reaches rungs only over the bus and the host
+			// only through the Verify callback cmd wires: importing either
+			// would let it call their internals again.
 			pkg:    pkgOrch,
-			forbid: []string{agentsTree, natsSrvTree},
+			forbid: []string{agentsTree, natsSrvTree, pkgSup + "/..."},
 			// The orchestrator may use jetstream, the one package that embeds
 			// nats-server; its subtest pins jetstream's own dependencies.
 			via: []string{pkgJS},
 		},
+		{
+			// The supervisor asks for repairs through the Escalator it
+			// defines, so it must not import the orchestrator that satisfies
+			// it, nor a rung, nor talk NATS itself: bus and jetstream hold
+			// every subject and connection.
+			pkg: pkgSup,
+			allow: []string{mod, pkgBus, pkgJS, zerolog, pkgInternal + "/backoff", pkgInternal + "/clock",
+				pkgInternal + "/logrot", pkgInternal + "/pgcmd", pkgInternal + "/probe", pkgInternal + "/proc"},
+			forbid: []string{pkgOrch + "/...", agentsTree},
+			via:    []string{pkgJS, pkgBus},
+		},
+		{
+			// The patch engine works on files alone: it is fuzzed and reused
+			// offline (rollback-patch with RAZAR stopped), so no bus, no
+			// store, no orchestrator.
+			pkg:    pkgPatch,
+			forbid: []string{pkgBus + "/...", pkgJS + "/...", pkgOrch + "/...", pkgSup + "/...", agentsTree, natsGo + "/...", natsServer + "/..."},
+		},
+	}
+	// Every package under internal/ is a leaf mechanism (a clock, a backoff,
+	// a process identity): importing RAZAR's layers would make it a cycle
+	// waiting to happen.
+	for _, p := range strings.Fields(string(goList(t, "./internal/..."))) {
+		rules = append(rules, depRule{pkg: p, forbid: []string{pkgBus + "/...", pkgJS + "/...", pkgOrch + "/...", pkgSup + "/...", agentsTree, pkgPatch + "/...", natsGo + "/...", natsServer + "/..."}})
 	}
 	// Every package under agents/, so a new one is covered the day it appears.
 	listed := strings.Fields(string(goList(t, "./agents/...")))
@@ -162,7 +192,7 @@ func depRules(t *testing.T) []depRule {
 		}
 	}
 	for _, p := range listed {
-		rule := depRule{pkg: p, forbid: []string{pkgOrch + "/..."}}
+		rule := depRule{pkg: p, forbid: []string{pkgOrch + "/...", pkgSup + "/..."}}
 		// A rung (and anything under it) must not import another rung.
 		self, _, _ := strings.Cut(strings.TrimPrefix(p, pkgAgents+"/"), "/")
 		if p != pkgAgents && slices.Contains(rungs, self) {
@@ -196,6 +226,7 @@ func TestDeps(t *testing.T) {
 func TestDepRuleCatches(t *testing.T) {
 	orch := depRule{pkg: pkgOrch, forbid: []string{agentsTree, natsSrvTree}, via: []string{pkgJS}}
 	bus := depRule{pkg: pkgBus, allow: []string{mod, natsGo, zerolog}, forbid: []string{natsGoJS + "/..."}}
+	sup := depRule{pkg: pkgSup, allow: []string{mod, pkgBus, pkgJS}, forbid: []string{pkgOrch + "/..."}, via: []string{pkgJS, pkgBus}}
 	tests := []struct {
 		name string
 		rule depRule
@@ -212,6 +243,9 @@ func TestDepRuleCatches(t *testing.T) {
 		{"bus allowed", bus, graph{pkgBus: {mod, natsGo, zerolog, "fmt"}, natsGo: {"github.com/nats-io/nkeys"}}, 0},
 		{"bus extra import", bus, graph{pkgBus: {mod, "github.com/prometheus/client_golang/prometheus"}}, 1},
 		{"bus jetstream API", bus, graph{pkgBus: {natsGo}, natsGo: {natsGoJS}}, 1},
+		{"supervisor through jetstream", sup, graph{pkgSup: {pkgJS, mod}, pkgJS: {natsGo, natsServer + "/v2/server"}}, 0},
+		{"supervisor imports nats.go", sup, graph{pkgSup: {natsGo}}, 1},
+		{"supervisor imports the orchestrator", sup, graph{pkgSup: {pkgOrch}}, 2},
 	}
 	for _, tt := range tests {
 		if got := tt.rule.violations(tt.g); len(got) != tt.want {

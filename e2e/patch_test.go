@@ -16,8 +16,8 @@ import (
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/orchestrator"
-	"github.com/razar/razar/supervisor"
 	"github.com/razar/razar/patch"
+	"github.com/razar/razar/supervisor"
 )
 
 const (

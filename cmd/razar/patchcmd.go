@@ -14,8 +14,8 @@ import (
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/orchestrator"
-	"github.com/razar/razar/supervisor"
 	"github.com/razar/razar/patch"
+	"github.com/razar/razar/supervisor"
 )
 
 // rollbackPatch is `razar rollback-patch <component> [--patch ID]`: it
