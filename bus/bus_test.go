@@ -218,7 +218,7 @@ func payloadCases() []struct {
 		{"result", sampleResult(), func() Payload { return &Result{} }},
 		{"audit", sampleAudit(), func() Payload { return &AuditRecord{} }},
 		{"lifecycle request", &LifecycleRequest{Error: "boom", Actor: "ops", Patch: "p-1"}, func() Payload { return &LifecycleRequest{} }},
-		{"lifecycle reply", &LifecycleReply{OK: true, Component: "web", Incident: "inc-7", Message: "restarted", Data: json.RawMessage(`{"pid":42}`)}, func() Payload { return &LifecycleReply{} }},
+		{"lifecycle reply", &LifecycleReply{Component: "web", Error: "web is quarantined", Code: CodeRefused, Incident: "inc-7", Message: "restarted", Data: json.RawMessage(`{"pid":42}`)}, func() Payload { return &LifecycleReply{} }},
 		{"heartbeat", &Heartbeat{Name: "k2", Kind_: "agent", Status: "ready", Detail: "idle", Host: "node-1", Time: t0}, func() Payload { return &Heartbeat{} }},
 		{"alert", sampleAlert(), func() Payload { return &AlertMsg{} }},
 		{"agent status", &AgentStatus{Name: "k2", Display: "K2 Coder", Ready: false, Reason: "credential variable KIMI2_API_KEY is unset", Host: "node-1", Updated: t0}, func() Payload { return &AgentStatus{} }},

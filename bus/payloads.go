@@ -216,10 +216,29 @@ type LifecycleReply struct {
 	OK        bool            `json:"ok"`
 	Component string          `json:"component"`
 	Error     string          `json:"error,omitempty"`
+	Code      string          `json:"code,omitempty"` // with ok=false: CodeNotFound, CodeRefused or CodeBadRequest
 	Incident  string          `json:"incident,omitempty"`
 	Message   string          `json:"message,omitempty"`
 	Data      json.RawMessage `json:"data,omitempty"`
 }
+
+// Codes of a refused lifecycle request (LifecycleReply.Code), so a client
+// can tell the operator's mistake from a job that failed without parsing
+// Error. The razar CLI exits 2 for CodeNotFound and CodeBadRequest, 1 for
+// the rest; a reply without a code counts as CodeRefused.
+const (
+	// CodeNotFound: the component of the subject is not in the boot
+	// config. Only for the component: a missing incident or patch of a
+	// known component is CodeRefused.
+	CodeNotFound = "not_found"
+	// CodeRefused: the request is well formed but cannot be done now (the
+	// component is quarantined, no incident is open, no patch waits, the
+	// action failed).
+	CodeRefused = "refused"
+	// CodeBadRequest: the subject or body is malformed, or the verb is
+	// unknown or lacks an argument it needs.
+	CodeBadRequest = "bad_request"
+)
 
 // Kind implements Payload.
 func (*LifecycleReply) Kind() string { return "lifecycle reply" }
