@@ -13,20 +13,6 @@ import (
 	"github.com/razar/razar/jetstream"
 )
 
-// agentsCmd is `razar agents check | reload`.
-func (c *cli) agentsCmd(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return usageErr("usage: razar agents check | reload")
-	}
-	switch args[0] {
-	case "check":
-		return c.agentsCheck(args[1:])
-	case "reload":
-		return c.agentsReload(ctx, args[1:])
-	}
-	return usageErr("razar agents %q: use check or reload", args[0])
-}
-
 // agentsCheck prints one line per rung and fails when a remote rung lacks
 // its credential.
 func (c *cli) agentsCheck(args []string) error {

@@ -37,7 +37,9 @@ type cli struct {
 
 	osLookup razar.Lookup // the process environment alone
 	envMu    sync.RWMutex
+	envRead  bool              // config/razar.env has been read
 	envFile  map[string]string // config/razar.env as last read
+	envErr   error             // why it could not be read
 }
 
 // envFileName is the optional settings file of CONTRACT section 1.
@@ -45,15 +47,21 @@ const envFileName = "config/razar.env"
 
 // newCLI returns the shared state of one command over home, with the
 // process environment looked up through osLookup. config/razar.env is read
-// by loadEnvFile.
+// at the first look-up, once flags have settled the home.
 func newCLI(home string, stdout, stderr io.Writer, osLookup razar.Lookup) *cli {
 	c := &cli{home: home, stdout: stdout, stderr: stderr, osLookup: osLookup}
 	c.lookup = func(key string) (string, bool) {
 		if v, ok := c.osLookup(key); ok {
 			return v, true // a variable set in the environment wins
 		}
-		c.envMu.RLock()
-		defer c.envMu.RUnlock()
+		c.envMu.Lock()
+		defer c.envMu.Unlock()
+		if !c.envRead {
+			c.envRead = true
+			if c.envFile, c.envErr = c.readEnvFile(); c.envErr != nil {
+				fmt.Fprintf(c.stderr, "razar: warning: %v\n", c.envErr)
+			}
+		}
 		v, ok := c.envFile[key]
 		return v, ok
 	}
@@ -67,14 +75,13 @@ func (c *cli) readEnvFile() (map[string]string, error) {
 	return razar.LoadEnvFile(c.path(envFileName))
 }
 
-// loadEnvFile reads config/razar.env into the settings every command sees.
-func (c *cli) loadEnvFile() error {
-	env, err := c.readEnvFile()
-	if err != nil {
-		return err
-	}
-	c.swapEnvFile(env)
-	return nil
+// envFileErr reads config/razar.env if no look-up has yet, and says why it
+// could not be read: `razar boot` refuses to start on a broken file.
+func (c *cli) envFileErr() error {
+	c.lookup("RAZAR_HOME")
+	c.envMu.Lock()
+	defer c.envMu.Unlock()
+	return c.envErr
 }
 
 // swapEnvFile installs env as config/razar.env's settings and returns the old ones.
@@ -82,7 +89,7 @@ func (c *cli) swapEnvFile(env map[string]string) map[string]string {
 	c.envMu.Lock()
 	defer c.envMu.Unlock()
 	old := c.envFile
-	c.envFile = env
+	c.envFile, c.envRead, c.envErr = env, true, nil
 	return old
 }
 
@@ -120,22 +127,36 @@ func rungFor(name string) agents.Rung {
 	return agents.Generic(name)
 }
 
-// newFlags makes a flag set that reports errors as usage errors, not exits.
+// newFlags makes the flag set of the command name (as in the command
+// table, "agents check"). It reports errors as usage errors, not exits,
+// prints --help to stdout, and defines the global --home, so the home may
+// be given among the command's flags.
 func (c *cli) newFlags(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet("razar "+name, flag.ContinueOnError)
-	fs.SetOutput(c.stderr)
+	fs.SetOutput(flagOutput{w: c.stdout})
+	fs.Usage = func() {} // parseFlags prints the help, and only for --help
+	fs.Func("home", homeUsage, func(v string) error {
+		if v == "" {
+			return errors.New("needs a directory")
+		}
+		c.home = v
+		return nil
+	})
 	return fs
 }
 
-// parseFlags parses args, letting flags and positional arguments mix.
+// parseFlags parses args, letting flags and positional arguments mix. On
+// -h or --help it prints the command's help and returns an error that run
+// turns into exit 0.
 func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, &exitError{code: 0, err: errors.New("help shown")}
+				printHelp(fs)
+				return nil, &exitError{code: 0, err: errHelp}
 			}
-			return nil, usageErr("%v", err)
+			return nil, usageErr("%s: %v (run '%s --help' for its flags)", strings.TrimPrefix(fs.Name(), "razar "), err, fs.Name())
 		}
 		args = fs.Args()
 		if len(args) == 0 {

@@ -78,7 +78,7 @@ func agentNames(r *razar.Roster) string {
 // each step of it as it happens.
 func (c *cli) escalate(ctx context.Context, args []string) error {
 	fs := c.newFlags("escalate")
-	errText := fs.String("error", "", "the failure to repair (required)")
+	errText := fs.String("error", "", "the failure to repair, as `TEXT` such as a log line (required)")
 	natsURL := fs.String("nats", "", "NATS `URL` (default $RAZAR_NATS_URL, else state/nats.url)")
 	asJSON := fs.Bool("json", false, "print each audit record as a JSON line")
 	pos, err := parseFlags(fs, args)

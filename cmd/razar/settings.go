@@ -113,6 +113,9 @@ func (c *cli) bootFlags(args []string) (*settings, error) {
 	if s.config == "" {
 		s.config = c.path(bootConfigFile)
 	}
+	if err := c.envFileErr(); err != nil {
+		return nil, err
+	}
 	if err := c.readVariables(s); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/razar/razar/orchestrator"
+)
+
+// runCLI runs razar in-process, as main does, with no bus in reach.
+func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	t.Setenv("RAZAR_NATS_URL", "")
+	t.Setenv("RAZAR_HOME", "")
+	var out, errb bytes.Buffer
+	err := run(t.Context(), args, &out, &errb)
+	code = exitCode(err, &errb)
+	return out.String(), errb.String(), code
+}
+
+const crownRoster = `{"agents": [{"name": "crown", "backend": "builtin"}]}`
+
+func TestHomeFlagIsAcceptedBeforeAndAfterTheCommand(t *testing.T) {
+	h := home(t, crownRoster, nil)
+	for _, args := range [][]string{
+		{"--home", h, "agents", "check"},
+		{"--home=" + h, "agents", "check"},
+		{"-home", h, "agents", "check"},
+		{"agents", "check", "--home", h},
+		{"agents", "check", "--home=" + h},
+		{"agents", "--home", h, "check"},
+		{"--home", "/nonexistent", "agents", "check", "--home", h}, // the last one wins
+	} {
+		out, stderr, code := runCLI(t, args...)
+		if code != 0 || !strings.Contains(out, "crown") {
+			t.Errorf("razar %q: exit %d, want 0 and the home's roster:\n%s%s", args, code, out, stderr)
+		}
+	}
+}
+
+func TestHomeFlagAmongAStatusCommandsFlagsReadsThatHome(t *testing.T) {
+	h := home(t, crownRoster, map[string]string{orchestrator.StateFile: `{"health": "healthy", "components": [{"name": "web", "status": "healthy"}]}`})
+	out, stderr, code := runCLI(t, "status", "--home", h, "--json")
+	if code != 1 || !strings.Contains(out, `"health": "healthy"`) || !strings.Contains(stderr, "not running in "+h) {
+		t.Fatalf("status --home H --json: exit %d\n%s%s", code, out, stderr)
+	}
+}
+
+func TestHomeThatIsTheValueOfAnotherFlagIsNotTaken(t *testing.T) {
+	h := home(t, crownRoster, nil)
+	// --error takes "--home" as its text; the home stays h.
+	_, stderr, code := runCLI(t, "--home", h, "escalate", "web", "--error", "--home")
+	if code != 1 || !strings.Contains(stderr, "not running in "+h) {
+		t.Fatalf("escalate web --error --home: exit %d, want 1 (RAZAR not running in %s):\n%s", code, h, stderr)
+	}
+}
+
+func TestHomeWithoutADirectoryIsAUsageError(t *testing.T) {
+	for _, args := range [][]string{{"--home"}, {"--home="}, {"status", "--home"}} {
+		if _, stderr, code := runCLI(t, args...); code != 2 || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("razar %q: exit %d, want 2 with one line:\n%s", args, code, stderr)
+		}
+	}
+}
+
+func TestEscalateHelpShowsArgumentsAndFlagsAndExitsZero(t *testing.T) {
+	for _, args := range [][]string{{"escalate", "--help"}, {"escalate", "-h"}, {"help", "escalate"}} {
+		out, stderr, code := runCLI(t, args...)
+		if code != 0 || stderr != "" {
+			t.Fatalf("razar %q: exit %d, stderr %q", args, code, stderr)
+		}
+		if !strings.HasPrefix(out, "Usage: razar escalate <component> --error TEXT\n") {
+			t.Errorf("razar %q: usage line:\n%s", args, out)
+		}
+		if !regexp.MustCompile(`(?m)^  --error TEXT +\S`).MatchString(out) {
+			t.Errorf("razar %q: --error should show TEXT:\n%s", args, out)
+		}
+		if !regexp.MustCompile(`(?m)^  --json {2,}[a-z]`).MatchString(out) {
+			t.Errorf("razar %q: --json is a bool and must show no value:\n%s", args, out)
+		}
+	}
+}
+
+func TestBoolFlagsShowNoValueEvenWhenTheirUsageQuotesACommand(t *testing.T) {
+	out, _, _ := runCLI(t, "boot", "--help")
+	for _, name := range []string{"--long-task", "--once"} {
+		if !regexp.MustCompile(`(?m)^  ` + name + ` {2,}[a-z]`).MatchString(out) {
+			t.Errorf("%s shows a value:\n%s", name, out)
+		}
+	}
+	if !regexp.MustCompile(`(?m)^  --retries N +.*\(default 3\)$`).MatchString(out) {
+		t.Errorf("--retries should show N and its default:\n%s", out)
+	}
+}
+
+func TestEveryCommandHasHelpThatExitsZero(t *testing.T) {
+	for _, cmd := range commands {
+		if cmd.run == nil {
+			continue
+		}
+		words := strings.Fields(cmd.name)
+		out, stderr, code := runCLI(t, append(words, "--help")...)
+		if code != 0 || stderr != "" || !strings.HasPrefix(out, "Usage: "+cmd.usageLine()+"\n\n"+unquoteCode(cmd.desc)+"\n") {
+			t.Errorf("razar %s --help: exit %d, stderr %q:\n%s", cmd.name, code, stderr, out)
+		}
+		if strings.Contains(out+stderr, "help shown") || strings.Contains(out+stderr, "help printed") {
+			t.Errorf("razar %s --help reports the help as an error:\n%s%s", cmd.name, out, stderr)
+		}
+		if via, _, _ := runCLI(t, append([]string{"help"}, words...)...); via != out {
+			t.Errorf("razar help %s differs from razar %s --help", cmd.name, cmd.name)
+		}
+		if !strings.Contains(usageText(), "  "+cmd.name) {
+			t.Errorf("razar help does not list %s", cmd.name)
+		}
+	}
+	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}, {"help", "agents"}, {"agents", "--help"}} {
+		out, stderr, code := runCLI(t, args...)
+		if code != 0 || stderr != "" || out == "" {
+			t.Errorf("razar %q: exit %d, stderr %q", args, code, stderr)
+		}
+	}
+}
+
+func TestATypoSuggestsTheCommandInOneLineWithoutTheUsage(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"stauts"}, `razar: unknown command "stauts"; did you mean "status"?`},
+		{[]string{"rotate"}, `razar: unknown command "rotate"; did you mean "rotate-keys"?`},
+		{[]string{"sta"}, `razar: unknown command "sta"; did you mean "start" or "status"?`},
+		{[]string{"agents", "chek"}, `razar: unknown command "agents chek"; did you mean "agents check"?`},
+		{[]string{"help", "escalte"}, `razar: unknown command "escalte"; did you mean "escalate"?`},
+		{[]string{"frobnicate"}, `razar: unknown command "frobnicate"`},
+	} {
+		out, stderr, code := runCLI(t, tt.args...)
+		if want := tt.want + "\nrun 'razar help' for the commands\n"; code != 2 || stderr != want || out != "" {
+			t.Errorf("razar %q: exit %d, stderr\n%s\nwant exit 2 and\n%s", tt.args, code, stderr, want)
+		}
+	}
+}
+
+func TestABadFlagIsOneLineWithExitTwo(t *testing.T) {
+	out, stderr, code := runCLI(t, "status", "--bogus")
+	if code != 2 || out != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "-bogus") {
+		t.Fatalf("status --bogus: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}
