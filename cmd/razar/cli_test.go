@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"regexp"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -62,6 +64,38 @@ func TestHomeWithoutADirectoryIsAUsageError(t *testing.T) {
 		if _, stderr, code := runCLI(t, args...); code != 2 || strings.Count(stderr, "\n") != 1 {
 			t.Errorf("razar %q: exit %d, want 2 with one line:\n%s", args, code, stderr)
 		}
+	}
+}
+
+func TestVersionNamesTheCommitAndTheGoVersion(t *testing.T) {
+	out, stderr, code := runCLI(t, "--version")
+	if code != 0 || !regexp.MustCompile(`^razar \S+ \(commit \S+, go1\.\d+`).MatchString(out) || !strings.Contains(out, runtime.Version()) {
+		t.Fatalf("razar --version: exit %d: %q %q", code, out, stderr)
+	}
+	if again, _, _ := runCLI(t, "version"); again != out {
+		t.Errorf("razar version %q differs from razar --version %q", again, out)
+	}
+}
+
+func TestBuildInfoReadsTheVCSStampAndTheLinkerVersion(t *testing.T) {
+	bi := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
+		{Key: "vcs.revision", Value: "abc1234def5678abc1234def5678abc1234def56"}, {Key: "vcs.modified", Value: "true"}}}
+	ver, rev, gov := parseBuildInfo("", bi)
+	if ver != "devel" || rev != "abc1234def5678abc1234def5678abc1234def56-dirty" || gov != "go1.26.8" {
+		t.Fatalf("parseBuildInfo = %q %q %q", ver, rev, gov)
+	}
+	if got, want := versionLine(ver, rev, gov), "razar devel (commit abc1234-dirty, go1.26.8)"; got != want {
+		t.Errorf("versionLine = %q, want %q", got, want)
+	}
+	bi.Main.Version = "v0.2.0"
+	if ver, _, _ := parseBuildInfo("", bi); ver != "v0.2.0" {
+		t.Errorf("module version: got %q", ver)
+	}
+	if ver, _, _ := parseBuildInfo("v0.3.1", bi); ver != "v0.3.1" {
+		t.Errorf("-X main.version=v0.3.1 should win over the module version: got %q", ver)
+	}
+	if ver, rev, gov := parseBuildInfo("", nil); ver != "devel" || rev != "unknown" || gov != runtime.Version() {
+		t.Errorf("no build info: %q %q %q", ver, rev, gov)
 	}
 }
 

@@ -76,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case len(rest) == 0:
 		fmt.Fprint(stderr, usageText())
 		return usageErr("no command given")
+	case rest[0] == "--version" || rest[0] == "-version":
+		err = env.dispatch(ctx, append([]string{"version"}, rest[1:]...))
 	default:
 		err = env.dispatch(ctx, rest)
 	}

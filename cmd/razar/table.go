@@ -49,6 +49,7 @@ func init() {
 		{"approve", "<component> <patch-id>", "promote a validated patch held for approval", verb(bus.VerbApprove), ""},
 		{"reject", "<component> <patch-id>", "discard a validated patch held for approval", verb(bus.VerbReject), ""},
 		{"rollback-patch", "<component> [--patch ID]", "restore the files of the last applied patch (or the one named)", (*cli).rollbackPatch, ""},
+		{"version", "", "print the version, the commit and the Go version (also `razar --version`)", (*cli).versionCmd, ""},
 		// help has no run: it reads this table, so the dispatch handles it.
 		{"help", "[<command>]", "this text, or a command's usage and flags", nil, ""},
 	}
