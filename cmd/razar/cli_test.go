@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"regexp"
 	"runtime"
 	"runtime/debug"
 	"strings"
 	"testing"
 
+	"github.com/razar/razar/bus"
 	"github.com/razar/razar/orchestrator"
 )
 
@@ -180,5 +182,53 @@ func TestABadFlagIsOneLineWithExitTwo(t *testing.T) {
 	out, stderr, code := runCLI(t, "status", "--bogus")
 	if code != 2 || out != "" || strings.Count(stderr, "\n") != 1 || !strings.Contains(stderr, "-bogus") {
 		t.Fatalf("status --bogus: exit %d, stdout %q, stderr %q", code, out, stderr)
+	}
+}
+
+// TestUnknownComponentIsTheSameErrorForEveryVerb runs without RAZAR: the
+// home's boot config answers, as the orchestrator would (code not_found).
+func TestUnknownComponentIsTheSameErrorForEveryVerb(t *testing.T) {
+	h := home(t, crownRoster, nil)
+	want := `razar: unknown component "nope" (fix: check config/boot_config.json, or 'razar status' for the list)` + "\n"
+	for _, args := range [][]string{
+		{"stop", "nope"}, {"start", "nope"}, {"restart", "nope"}, {"release", "nope"}, {"abort", "nope"},
+		{"status", "nope"}, {"escalate", "nope", "--error", "down"},
+		{"approve", "nope", "p-1"}, {"reject", "nope", "p-1"}, {"rollback-patch", "nope"},
+	} {
+		_, stderr, code := runCLI(t, append([]string{"--home", h}, args...)...)
+		if code != 2 || stderr != want {
+			t.Errorf("razar %q: exit %d, stderr %q; want exit 2, %q", args, code, stderr, want)
+		}
+	}
+	// The component that is configured gets past the check, to the bus.
+	if _, stderr, code := runCLI(t, "--home", h, "stop", "web"); code != 1 || !strings.Contains(stderr, "not running") {
+		t.Errorf("stop web without RAZAR: exit %d: %s", code, stderr)
+	}
+}
+
+func TestRefusedRepliesMapToExitCodesByTheirCode(t *testing.T) {
+	err := errors.New("stop nope: component \"nope\": not found")
+	for _, tt := range []struct {
+		rep  *bus.LifecycleReply
+		code int
+	}{
+		{&bus.LifecycleReply{Code: bus.CodeNotFound}, 2},
+		{&bus.LifecycleReply{Code: bus.CodeBadRequest}, 2},
+		{&bus.LifecycleReply{Code: bus.CodeRefused}, 1},
+		{&bus.LifecycleReply{}, 1}, // an orchestrator that sends no code
+		{nil, 1},                   // no reply at all
+	} {
+		var stderr bytes.Buffer
+		code := exitCode(replyErr("nope", tt.rep, err), &stderr)
+		if code != tt.code {
+			t.Errorf("reply %+v: exit %d, want %d", tt.rep, code, tt.code)
+		}
+		if tt.rep != nil && tt.rep.Code == bus.CodeNotFound {
+			var local bytes.Buffer
+			exitCode(unknownComponent("nope"), &local)
+			if stderr.String() != local.String() {
+				t.Errorf("not_found from the orchestrator %q differs from the local check %q", stderr.String(), local.String())
+			}
+		}
 	}
 }

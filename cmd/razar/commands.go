@@ -89,8 +89,8 @@ func (c *cli) escalate(ctx context.Context, args []string) error {
 		return usageErr("usage: razar escalate <component> --error TEXT")
 	}
 	component := pos[0]
-	if err := razar.ValidName(component); err != nil {
-		return usageErr("component: %v", err)
+	if err := c.checkComponent(component); err != nil {
+		return err
 	}
 	log := c.cliLogger()
 	nc, err := c.connect(ctx, *natsURL, "razar-escalate", log)
@@ -127,10 +127,7 @@ func (c *cli) escalate(ctx context.Context, args []string) error {
 
 	rep, err := bus.Command(ctx, nc, bus.VerbEscalate, component, &bus.LifecycleRequest{Error: *errText, Actor: c.actor()})
 	if err != nil {
-		if errors.Is(err, bus.ErrNotRunning) {
-			return failed("%v", err)
-		}
-		return failed("%v", err)
+		return replyErr(component, rep, err)
 	}
 	fmt.Fprintf(c.stdout, "%s: %s %s\n", component, rep.Message, rep.Incident)
 	mu.Lock()
@@ -262,8 +259,8 @@ func (c *cli) lifecycle(ctx context.Context, verb bus.Verb, args []string) error
 	case len(pos) != 1:
 		return usageErr("usage: razar %s <component>", verb)
 	}
-	if err := razar.ValidName(pos[0]); err != nil {
-		return usageErr("component: %v", err)
+	if err := c.checkComponent(pos[0]); err != nil {
+		return err
 	}
 	nc, err := c.connect(ctx, *natsURL, "razar-cli", c.cliLogger())
 	if err != nil {
@@ -275,7 +272,7 @@ func (c *cli) lifecycle(ctx context.Context, verb bus.Verb, args []string) error
 	defer cancel()
 	rep, err := bus.Command(cctx, nc, verb, pos[0], req)
 	if err != nil {
-		return failed("%v", err)
+		return replyErr(pos[0], rep, err)
 	}
 	msg := rep.Message
 	if rep.Incident != "" {
@@ -300,6 +297,9 @@ func (c *cli) status(ctx context.Context, args []string) error {
 	component := bus.AllComponents
 	if len(pos) == 1 {
 		component = pos[0]
+		if err := c.checkComponent(component); err != nil {
+			return err
+		}
 	}
 	nc, err := c.connect(ctx, *natsURL, "razar-cli", c.cliLogger())
 	if err != nil {
@@ -311,7 +311,7 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		if errors.Is(err, bus.ErrNotRunning) {
 			return c.lastState(component, *asJSON, failed("%v", err))
 		}
-		return failed("%v", err)
+		return replyErr(component, rep, err)
 	}
 	if *asJSON {
 		fmt.Fprintln(c.stdout, string(rep.Data))

@@ -45,7 +45,9 @@ func (c *cli) rollbackPatch(ctx context.Context, args []string) error {
 		return err
 	}
 	comp, err := boot.Component(name)
-	if err != nil {
+	if errors.Is(err, razar.ErrNotFound) {
+		return unknownComponent(name)
+	} else if err != nil {
 		return usageErr("%v", err)
 	}
 	dir := filepath.Join(c.home, orchestrator.PatchDir, name)
