@@ -146,7 +146,7 @@ func (c *BootConfig) Component(name string) (Component, error) {
 			return comp, nil
 		}
 	}
-	return Component{}, fmt.Errorf("component %q: %w in boot config", name, ErrNotFound)
+	return Component{}, fmt.Errorf("%q: %w (fix: check config/boot_config.json, or `razar status` for the list)", name, ErrUnknownComponent)
 }
 
 // ParseBootConfig decodes and validates a boot config. file names the source in errors.

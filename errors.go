@@ -11,6 +11,9 @@ var (
 	ErrInvalidConfig = errors.New("invalid configuration")
 	// ErrNotFound is returned when a component, incident, rung or record does not exist.
 	ErrNotFound = errors.New("not found")
+	// ErrUnknownComponent is returned for a component that is not in the
+	// boot config. It wraps ErrNotFound.
+	ErrUnknownComponent = fmt.Errorf("unknown component: %w", ErrNotFound)
 	// ErrAborted is returned when an operator aborted an incident.
 	ErrAborted = errors.New("aborted by operator")
 	// ErrRungUnavailable is returned when a rung cannot run at all

@@ -105,7 +105,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 	r.reload(ctx)
 	nc := r.store.Conn()
 	sub, err := nc.Subscribe(bus.AgentsReload, func(*nats.Msg) {
-		r.log.Info().Msg("reload requested: dropping cached config and credentials")
+		r.log.Debug().Msg("reload requested: dropping cached config and credentials")
 		r.reload(ctx)
 	})
 	if err != nil {

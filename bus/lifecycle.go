@@ -102,7 +102,7 @@ func (l *Lifecycle) serve(ctx context.Context, m *Request) {
 		}
 	}
 	if len(toks) != 2 {
-		rep.Error = fmt.Sprintf("subject %s: want razar.lifecycle.<verb>.<component>", m.Subject)
+		rep.Error, rep.Code = fmt.Sprintf("subject %s: want razar.lifecycle.<verb>.<component>", m.Subject), CodeBadRequest
 		log.Warn().Str("subject", m.Subject).Msg("malformed lifecycle subject")
 		respond()
 		return
@@ -111,14 +111,14 @@ func (l *Lifecycle) serve(ctx context.Context, m *Request) {
 	rep.Component = component
 	var req LifecycleRequest
 	if err := Decode(m.Data, &req); err != nil {
-		rep.Error = err.Error()
+		rep.Error, rep.Code = err.Error(), CodeBadRequest
 		log.Warn().Err(err).Str("subject", m.Subject).Msg("malformed lifecycle request")
 		respond()
 		return
 	}
 	if component != AllComponents {
 		if err := razar.ValidName(component); err != nil {
-			rep.Error = "component " + err.Error()
+			rep.Error, rep.Code = "component "+err.Error(), CodeBadRequest
 			respond()
 			return
 		}
@@ -128,7 +128,7 @@ func (l *Lifecycle) serve(ctx context.Context, m *Request) {
 	known := l.verbsLocked()
 	l.mu.Unlock()
 	if !ok {
-		rep.Error = fmt.Sprintf("unknown verb %q: use one of %v", verb, known)
+		rep.Error, rep.Code = fmt.Sprintf("unknown verb %q: use one of %v", verb, known), CodeBadRequest
 		respond()
 		return
 	}
@@ -142,6 +142,7 @@ func (l *Lifecycle) serve(ctx context.Context, m *Request) {
 	rep.OK = err == nil
 	if err != nil {
 		rep.Error = err.Error()
+		rep.Code = codeOf(err)
 	}
 	if verb != VerbStatus {
 		actor := req.Actor
@@ -162,6 +163,19 @@ func (l *Lifecycle) serve(ctx context.Context, m *Request) {
 		ev.Str("verb", string(verb)).Str("component", component).Str("actor", actor).Bool("ok", rep.OK).Msg("lifecycle command")
 	}
 	respond()
+}
+
+// codeOf is the reply code of a handler's error: an unknown component is
+// CodeNotFound (never a missing incident or patch of a known one), a request
+// that cannot be one is CodeBadRequest, anything else CodeRefused.
+func codeOf(err error) string {
+	switch {
+	case errors.Is(err, razar.ErrUnknownComponent):
+		return CodeNotFound
+	case errors.Is(err, ErrAllComponents), errors.Is(err, razar.ErrInvalidConfig), errors.Is(err, razar.ErrBadPayload):
+		return CodeBadRequest
+	}
+	return CodeRefused
 }
 
 // auditComponent is the audit subject token of a command about component:

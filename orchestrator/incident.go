@@ -80,7 +80,7 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 		if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
 			return err
 		}
-		o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Dur("wait", step.Backoff).Str("reason", step.Reason).Msg("long task: no rung can run")
+		o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Stringer("wait", step.Backoff).Str("reason", step.Reason).Msg("long task: no rung can run")
 		if !sleepCtx(ctx, step.Backoff) {
 			return ctx.Err()
 		}
@@ -88,7 +88,7 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 	}
 	// StepAttempt.
 	if step.Backoff > 0 {
-		o.log.Info().Str("incident", rec.ID).Dur("backoff", step.Backoff).Str("agent", step.Rung).Msg("long task: waiting before the next attempt")
+		o.log.Info().Str("incident", rec.ID).Stringer("backoff", step.Backoff).Str("agent", step.Rung).Msg("long task: waiting before the next attempt")
 		if !sleepCtx(ctx, step.Backoff) {
 			return ctx.Err()
 		}

@@ -16,7 +16,7 @@ import (
 
 // errUnknown is the one error for a component not in boot_config.json.
 func errUnknown(name string) error {
-	return fmt.Errorf("unknown component %q (fix: check config/boot_config.json, or `razar status` for the list): %w", name, razar.ErrNotFound)
+	return fmt.Errorf("%q: %w (fix: check config/boot_config.json, or `razar status` for the list)", name, razar.ErrUnknownComponent)
 }
 
 // Stop stops a component and holds it down, whatever phase it is in

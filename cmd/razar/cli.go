@@ -40,6 +40,7 @@ type cli struct {
 	envRead  bool              // config/razar.env has been read
 	envFile  map[string]string // config/razar.env as last read
 	envErr   error             // why it could not be read
+	envSaid  bool              // envErr has been reported
 }
 
 // envFileName is the optional settings file of CONTRACT section 1.
@@ -56,11 +57,10 @@ func newCLI(home string, stdout, stderr io.Writer, osLookup razar.Lookup) *cli {
 		}
 		c.envMu.Lock()
 		defer c.envMu.Unlock()
-		if !c.envRead {
-			c.envRead = true
-			if c.envFile, c.envErr = c.readEnvFile(); c.envErr != nil {
-				fmt.Fprintf(c.stderr, "razar: warning: %v\n", c.envErr)
-			}
+		c.readEnvFileLocked()
+		if c.envErr != nil && !c.envSaid {
+			c.envSaid = true
+			fmt.Fprintf(c.stderr, "razar: warning: %v; its settings are ignored\n", c.envErr)
 		}
 		v, ok := c.envFile[key]
 		return v, ok
@@ -75,12 +75,23 @@ func (c *cli) readEnvFile() (map[string]string, error) {
 	return razar.LoadEnvFile(c.path(envFileName))
 }
 
-// envFileErr reads config/razar.env if no look-up has yet, and says why it
-// could not be read: `razar boot` refuses to start on a broken file.
+// readEnvFileLocked reads config/razar.env once; c.envMu must be held. A
+// broken file gives no settings and its error in envErr.
+func (c *cli) readEnvFileLocked() {
+	if c.envRead {
+		return
+	}
+	c.envRead = true
+	c.envFile, c.envErr = c.readEnvFile()
+}
+
+// envFileErr says why config/razar.env could not be read: `razar boot`
+// refuses to start on a broken file.
 func (c *cli) envFileErr() error {
-	c.lookup("RAZAR_HOME")
 	c.envMu.Lock()
 	defer c.envMu.Unlock()
+	c.readEnvFileLocked()
+	c.envSaid = true // the caller reports it
 	return c.envErr
 }
 

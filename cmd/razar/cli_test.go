@@ -8,9 +8,11 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/razar/razar/bus"
-	"github.com/razar/razar/orchestrator"
+	"github.com/razar/razar/jetstream/bustest"
+	"github.com/razar/razar/supervisor"
 )
 
 // runCLI runs razar in-process, as main does, with no bus in reach.
@@ -45,7 +47,7 @@ func TestHomeFlagIsAcceptedBeforeAndAfterTheCommand(t *testing.T) {
 }
 
 func TestHomeFlagAmongAStatusCommandsFlagsReadsThatHome(t *testing.T) {
-	h := home(t, crownRoster, map[string]string{orchestrator.StateFile: `{"health": "healthy", "components": [{"name": "web", "status": "healthy"}]}`})
+	h := home(t, crownRoster, map[string]string{supervisor.StateFile: `{"health": "healthy", "components": [{"name": "web", "status": "healthy"}]}`})
 	out, stderr, code := runCLI(t, "status", "--home", h, "--json")
 	if code != 1 || !strings.Contains(out, `"health": "healthy"`) || !strings.Contains(stderr, "not running in "+h) {
 		t.Fatalf("status --home H --json: exit %d\n%s%s", code, out, stderr)
@@ -230,5 +232,74 @@ func TestRefusedRepliesMapToExitCodesByTheirCode(t *testing.T) {
 				t.Errorf("not_found from the orchestrator %q differs from the local check %q", stderr.String(), local.String())
 			}
 		}
+	}
+}
+
+func TestStatusVerdictFailsOnHaltQuarantineAndFailure(t *testing.T) {
+	comps := func(statuses ...string) []bus.ComponentView {
+		var out []bus.ComponentView
+		for i, s := range statuses {
+			out = append(out, bus.ComponentView{Name: []string{"web", "db", "cache"}[i], Status: s})
+		}
+		return out
+	}
+	for _, tt := range []struct {
+		name      string
+		m         *bus.MissionState
+		component string
+		want      string // "" for exit 0
+	}{
+		{"healthy", &bus.MissionState{Health: "healthy", Components: comps("healthy", "healthy")}, bus.AllComponents, ""},
+		{"being repaired", &bus.MissionState{Health: "degraded", Components: comps("escalated", "restarting", "stopped")}, bus.AllComponents, ""},
+		{"halted", &bus.MissionState{Health: "halted", Components: comps("healthy", "stopped")}, bus.AllComponents, "mission halted"},
+		{"quarantined", &bus.MissionState{Health: "degraded", Quarantine: []string{"db"}, Components: comps("healthy", "quarantined")}, bus.AllComponents, "quarantined: db"},
+		{"failed", &bus.MissionState{Health: "degraded", Components: comps("healthy", "healthy", "failed")}, bus.AllComponents, "failed: cache"},
+		{"all at once", &bus.MissionState{Health: "halted", Quarantine: []string{"db"}, Components: comps("failed", "quarantined")}, bus.AllComponents, "mission halted; quarantined: db; failed: web"},
+		{"named one healthy, another quarantined", &bus.MissionState{Health: "degraded", Quarantine: []string{"db"}, Components: comps("healthy", "quarantined")}, "web", ""},
+		{"named one quarantined", &bus.MissionState{Health: "degraded", Quarantine: []string{"db"}, Components: comps("healthy", "quarantined")}, "db", "quarantined: db"},
+		{"named one healthy, mission halted", &bus.MissionState{Health: "halted", Components: comps("healthy")}, "web", "mission halted"},
+		{"no mission in the reply", nil, bus.AllComponents, ""},
+	} {
+		err := statusVerdict(tt.m, tt.component)
+		var stderr bytes.Buffer
+		code := exitCode(err, &stderr)
+		switch {
+		case tt.want == "" && code != 0:
+			t.Errorf("%s: exit %d (%s), want 0", tt.name, code, stderr.String())
+		case tt.want != "" && (code != 1 || stderr.String() != "razar: "+tt.want+"\n"):
+			t.Errorf("%s: exit %d %q, want 1 %q", tt.name, code, stderr.String(), tt.want)
+		}
+	}
+}
+
+func TestStatusOfAHaltedMissionWithoutRazarPrintsItAndExitsOne(t *testing.T) {
+	h := home(t, crownRoster, map[string]string{supervisor.StateFile: `{"updated": "2026-11-26T12:44:25Z", "health": "halted",
+		"components": [{"name": "web", "status": "stopped", "restarts": 0, "last_error": "stopped: boot halted"}], "quarantine": [], "open_incidents": []}`})
+	out, stderr, code := runCLI(t, "--home", h, "status")
+	if code != 1 || !strings.Contains(out, "last recorded state") || !strings.Contains(out, "stopped: boot halted") {
+		t.Fatalf("status: exit %d\n%s", code, out)
+	}
+	if !strings.Contains(stderr, "not running") || !strings.Contains(stderr, "last recorded state: mission halted") {
+		t.Errorf("status stderr should say RAZAR is not running and the mission halted: %q", stderr)
+	}
+}
+
+func TestStatusOfARunningHaltedMissionExitsOne(t *testing.T) {
+	h := home(t, crownRoster, map[string]string{
+		"config/boot_config.json": `{"components": [
+			{"name": "web", "priority": 1, "workdir": "web", "start_grace": "100ms", "command": ["sh", "-c", "echo bind: address already in use >&2; exit 1"]}]}`,
+	})
+	boot(t, h, []string{"RAZAR_RSTAR_THRESHOLD=0"}, "--retries", "0", "--nats-listen", "127.0.0.1:0")
+	var out, stderr string
+	var code int
+	bustest.Eventually(t, 60*time.Second, func() bool {
+		out, stderr, code = runCLI(t, "--home", h, "status")
+		return strings.Contains(out, "mission: halted")
+	}, "the mission never halted")
+	if code != 1 || !strings.Contains(stderr, "mission halted") || strings.Contains(stderr, "not running") {
+		t.Fatalf("status of a halted mission: exit %d\n%s%s", code, out, stderr)
+	}
+	if out, _, code := runCLI(t, "--home", h, "status", "--json"); code != 1 || !strings.Contains(out, `"health":"halted"`) {
+		t.Fatalf("status --json of a halted mission: exit %d\n%s", code, out)
 	}
 }

@@ -264,6 +264,9 @@ func (c *cli) lifecycle(ctx context.Context, verb bus.Verb, args []string) error
 	}
 	nc, err := c.connect(ctx, *natsURL, "razar-cli", c.cliLogger())
 	if err != nil {
+		if verb == bus.VerbRelease && c.notRunning(err) {
+			return c.releaseOffline(pos[0])
+		}
 		return err
 	}
 	defer nc.Close()
@@ -271,6 +274,9 @@ func (c *cli) lifecycle(ctx context.Context, verb bus.Verb, args []string) error
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	rep, err := bus.Command(cctx, nc, verb, pos[0], req)
+	if verb == bus.VerbRelease && errors.Is(err, bus.ErrNotRunning) {
+		return c.releaseOffline(pos[0])
+	}
 	if err != nil {
 		return replyErr(pos[0], rep, err)
 	}
@@ -282,7 +288,9 @@ func (c *cli) lifecycle(ctx context.Context, verb bus.Verb, args []string) error
 	return nil
 }
 
-// status prints the orchestrator's view of incidents and rungs.
+// status prints the orchestrator's view of incidents and rungs, and exits
+// 1 while the mission is halted or a component is quarantined or failed
+// (statusVerdict).
 func (c *cli) status(ctx context.Context, args []string) error {
 	fs := c.newFlags("status")
 	natsURL := fs.String("nats", "", "NATS `URL`")
@@ -313,13 +321,16 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		}
 		return replyErr(component, rep, err)
 	}
-	if *asJSON {
-		fmt.Fprintln(c.stdout, string(rep.Data))
-		return nil
-	}
 	var view bus.StatusView
 	if err := json.Unmarshal(rep.Data, &view); err != nil {
+		if *asJSON {
+			fmt.Fprintln(c.stdout, string(rep.Data))
+		}
 		return failed("status reply: %v", err)
+	}
+	if *asJSON {
+		fmt.Fprintln(c.stdout, string(rep.Data))
+		return statusVerdict(view.Mission, component)
 	}
 	if view.Mission != nil {
 		fmt.Fprintf(c.stdout, "mission: %s\n\n", view.Mission.Health)
@@ -351,7 +362,10 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.Component, r.State, len(r.Attempts), rung, r.Opened.Local().Format(time.DateTime), firstLine(r.Reason))
 	}
-	return tw.Flush()
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return statusVerdict(view.Mission, component)
 }
 
 // printComponents prints one line per component.
@@ -373,7 +387,7 @@ func (c *cli) printComponents(comps []bus.ComponentView) {
 }
 
 // lastState prints logs/razar_state.json when RAZAR does not answer, and
-// returns why it could not ask.
+// returns why it could not ask, with what that state says (still exit 1).
 func (c *cli) lastState(component string, asJSON bool, why error) error {
 	data, err := os.ReadFile(c.path(supervisor.StateFile))
 	if err != nil {
@@ -385,7 +399,7 @@ func (c *cli) lastState(component string, asJSON bool, why error) error {
 	}
 	if asJSON {
 		fmt.Fprintln(c.stdout, strings.TrimSpace(string(data)))
-		return why
+		return notRunningVerdict(why, &st, component)
 	}
 	fmt.Fprintf(c.stdout, "RAZAR is not answering; last recorded state (%s, updated %s):\n\n", supervisor.StateFile, st.Updated.Local().Format(time.DateTime))
 	var comps []bus.ComponentView
@@ -395,7 +409,7 @@ func (c *cli) lastState(component string, asJSON bool, why error) error {
 		}
 	}
 	c.printComponents(comps)
-	return why
+	return notRunningVerdict(why, &st, component)
 }
 
 // audit replays the audit trail from the stream.
@@ -506,4 +520,59 @@ func (c *cli) openStore(ctx context.Context, natsURL, name string) (*jetstream.S
 		return nil, nil, failed("%v", err)
 	}
 	return store, nc.Close, nil
+}
+
+// notRunning reports whether err says no RAZAR runs in the home.
+func (c *cli) notRunning(err error) bool {
+	_, statErr := os.Stat(c.path(natsURLFile))
+	return errors.Is(statErr, os.ErrNotExist) || errors.Is(err, bus.ErrNotRunning)
+}
+
+// releaseOffline lifts a quarantine with RAZAR stopped, so the advice a
+// halted `razar boot --once` leaves works as it says.
+func (c *cli) releaseOffline(name string) error {
+	if err := supervisor.ReleaseOffline(c.home, name); err != nil {
+		if errors.Is(err, razar.ErrNotFound) {
+			return failed("%v", err)
+		}
+		return failed("release %s: %v", name, err)
+	}
+	fmt.Fprintf(c.stdout, "%s: quarantine lifted (RAZAR is not running; the next `razar boot` starts it)\n", name)
+	return nil
+}
+
+// reload asks the running RAZAR to re-read config/ and config/razar.env.
+func (c *cli) reload(ctx context.Context, args []string) error {
+	return c.daemonVerb(ctx, "reload", bus.VerbReload, args)
+}
+
+// detach asks the running RAZAR to exit and leave the components running.
+func (c *cli) detach(ctx context.Context, args []string) error {
+	return c.daemonVerb(ctx, "detach", bus.VerbDetach, args)
+}
+
+// daemonVerb sends a verb about RAZAR itself and prints its answer.
+func (c *cli) daemonVerb(ctx context.Context, name string, verb bus.Verb, args []string) error {
+	fs := c.newFlags(name)
+	natsURL := fs.String("nats", "", "NATS `URL`")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageErr("%s takes no arguments, got %q", name, pos[0])
+	}
+	nc, err := c.connect(ctx, *natsURL, "razar-cli", c.cliLogger())
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	rep, err := bus.Command(cctx, nc, verb, bus.AllComponents, &bus.LifecycleRequest{Actor: c.actor()})
+	if err != nil {
+		return replyErr(bus.AllComponents, rep, err)
+	}
+	fmt.Fprintln(c.stdout, rep.Message)
+	return nil
 }

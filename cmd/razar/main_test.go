@@ -147,10 +147,15 @@ func boot(t *testing.T, h string, env []string, args ...string) (*proc, string) 
 		url = strings.TrimSpace(string(b))
 		return err == nil && url != ""
 	}, "razar boot did not write state/nats.url; output:\n%s", p.out)
-	// The orchestrator answers once it is up.
+	// The orchestrator answers once it is up: with its reply (which has
+	// incidents; the last recorded state printed while it is not up has
+	// none), whether status exits 0 or 1 for a halted mission.
 	bustest.Eventually(t, 20*time.Second, func() bool {
-		out, err := exec.Command(razarBin, "--home", h, "status", "--json").CombinedOutput()
-		return err == nil && json.Valid(bytes.TrimSpace(out))
+		out, _ := exec.Command(razarBin, "--home", h, "status", "--json").Output()
+		var rep struct {
+			Incidents json.RawMessage `json:"incidents"`
+		}
+		return json.Unmarshal(bytes.TrimSpace(out), &rep) == nil && rep.Incidents != nil
 	}, "orchestrator never answered status")
 	return p, url
 }

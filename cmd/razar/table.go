@@ -32,16 +32,16 @@ var commands []command
 func init() {
 	commands = []command{
 		{"boot", "[flags]", "boot the components, run the bus, the rungs and the orchestrator", (*cli).boot, ""},
-		// reload goes here, with the daemon that answers it:
-		// {"reload", "", "re-read config/ and config/razar.env (also SIGHUP)", (*cli).reload, ""},
+		{"reload", "", "re-read config/ and config/razar.env (also SIGHUP); a reload that fails changes nothing", (*cli).reload, ""},
+		{"detach", "", "exit RAZAR and leave the components running, for an upgrade; `razar boot` adopts them", (*cli).detach, ""},
 		{"agent", "<name>", "run one rung as its own process", (*cli).agent, ""},
 		{"escalate", "<component> --error TEXT", "open an incident by hand and follow it; exit 0 healed, 1 failed", (*cli).escalate, ""},
 		{"stop", "<component>", "stop a component; it stays stopped until `razar start`", verb(bus.VerbStop), ""},
 		{"start", "<component>", "start a component and wait until it is healthy", verb(bus.VerbStart), ""},
 		{"restart", "<component>", "restart a component and wait until it is healthy", verb(bus.VerbRestart), ""},
 		{"abort", "<component>", "abort the component's open incident", verb(bus.VerbAbort), ""},
-		{"release", "<component>", "lift a component's quarantine (then start it)", verb(bus.VerbRelease), ""},
-		{"status", "[<component>] [--json]", "incidents and rungs, from the running orchestrator", (*cli).status, ""},
+		{"release", "<component>", "lift a component's quarantine (then start it); works with RAZAR stopped too", verb(bus.VerbRelease), ""},
+		{"status", "[<component>] [--json]", "components, incidents and rungs; exit 1 if halted, quarantined or failed", (*cli).status, statusHelp},
 		{"audit", "[--since 1h|RFC3339] [--component C] [--incident ID] [--json]", "replay the audit trail from JetStream", (*cli).audit, ""},
 		{"agents check", "", "one line per rung: ready, or why not; exit 1 if a remote rung lacks its key", func(c *cli, _ context.Context, args []string) error { return c.agentsCheck(args) }, ""},
 		{"agents reload", "", "every running rung drops cached config and credentials", (*cli).agentsReload, ""},

@@ -2,6 +2,9 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
@@ -48,4 +51,67 @@ func replyErr(component string, rep *bus.LifecycleReply, err error) error {
 		}
 	}
 	return failed("%v", err)
+}
+
+const statusHelp = `Exit status, like systemctl is-failed: 0 while RAZAR runs and the mission
+is healthy or degraded (a component restarting or being repaired); 1 while
+the mission is halted or a component is quarantined or failed (with
+<component>: while that one is), and when RAZAR is not running, after the
+last recorded state; 2 bad usage or an unknown component.
+`
+
+// statusVerdict decides status's exit from the mission state it printed:
+// nil while the mission runs, an exit-1 error naming why while it is
+// halted or a component is quarantined or failed. With a component named
+// (not bus.AllComponents), only that component and a halt count. A reply
+// without a mission (an orchestrator without a supervisor) is nil.
+func statusVerdict(m *bus.MissionState, component string) error {
+	if m == nil {
+		return nil
+	}
+	var why []string
+	if m.Health == "halted" {
+		why = append(why, "mission halted")
+	}
+	var quarantined, failedComps []string
+	if component == bus.AllComponents {
+		quarantined = append(quarantined, m.Quarantine...)
+	}
+	for _, v := range m.Components {
+		if component != bus.AllComponents && v.Name != component {
+			continue
+		}
+		switch v.Status {
+		case bus.StatusQuarantined:
+			if !slices.Contains(quarantined, v.Name) {
+				quarantined = append(quarantined, v.Name)
+			}
+		case bus.StatusFailed:
+			failedComps = append(failedComps, v.Name)
+		}
+	}
+	if len(quarantined) > 0 {
+		why = append(why, "quarantined: "+strings.Join(quarantined, ", "))
+	}
+	if len(failedComps) > 0 {
+		why = append(why, "failed: "+strings.Join(failedComps, ", "))
+	}
+	if len(why) == 0 {
+		return nil
+	}
+	return failed("%s", strings.Join(why, "; "))
+}
+
+// notRunningVerdict is status's error when RAZAR did not answer: why it
+// could not ask, and what the last recorded state says.
+func notRunningVerdict(why error, m *bus.MissionState, component string) error {
+	v := statusVerdict(m, component)
+	if v == nil {
+		return why
+	}
+	var ee *exitError
+	if errors.As(why, &ee) {
+		return &exitError{code: ee.code, err: fmt.Errorf("%w; last recorded state: %v", ee.err, v)}
+	}
+	return failed("%v; last recorded state: %v", why, v)
 }
