@@ -2,8 +2,8 @@ package main
 
 import (
 	"io"
-	"regexp"
 	"os"
+	"regexp"
 	"sync"
 	"time"
 
