@@ -407,3 +407,61 @@ func TestOrchestratorRestartResumes(t *testing.T) {
 		t.Fatalf("kimicho's attempt ran %d times, want once", *(n.(*int)))
 	}
 }
+
+// TestLongTaskWithoutATakeoverHealsFromTheLocalStack: under --long-task a
+// takeover rung that cannot run (its key missing) does not end the incident:
+// the local stack keeps its turns, pass after pass, with a warning skip of
+// the takeover each pass, until a fix holds.
+func TestLongTaskWithoutATakeoverHealsFromTheLocalStack(t *testing.T) {
+	missing := &razar.AgentCredentialError{Agent: "rstar", EnvVar: "RSTAR_API_KEY"}
+	var mu sync.Mutex
+	calls := 0
+	// Air Star finds the fix on its third turn: past the threshold and the
+	// takeover's turn that cannot come.
+	airstar := razar.AgentFunc(func(context.Context, razar.Task) (razar.Fix, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		calls++
+		if calls < 3 {
+			return razar.Fix{Status: razar.StatusNoFix, Summary: "not yet"}, nil
+		}
+		return razar.Fix{Status: razar.StatusFixed, Summary: "healed"}, nil
+	})
+	m := newMesh(t, fiveRungs(map[string]rung{"rstar": {unavailable: missing}, "airstar": {backend: airstar}}),
+		orchestrator.Config{Threshold: 4, LongTask: true})
+	m.cfg.Verify = func(context.Context, razar.Component) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if calls >= 3 {
+			return nil
+		}
+		return errors.New("still down")
+	}
+	m.stopOrch()
+	m.stopOrch = m.startOrchestrator()
+	rec := m.escalate("web: down")
+	if rec.State != razar.IncidentHealed {
+		t.Fatalf("incident %s: %s (%s)", rec.State, rec.Reason, attemptsOf(rec))
+	}
+	for _, a := range rec.Attempts {
+		if a.Rung == "rstar" {
+			t.Fatalf("the takeover that cannot run got attempts: %s", attemptsOf(rec))
+		}
+	}
+	last := rec.Attempts[len(rec.Attempts)-1]
+	if last.Rung != "airstar" || last.Outcome != razar.OutcomeHealed || len(rec.Attempts) != 12 {
+		t.Fatalf("attempts %s, want three passes of the local stack ending with Air Star's fix", attemptsOf(rec))
+	}
+	var takeoverSkips int
+	for _, s := range rec.Skips {
+		if s.Rung == "rstar" {
+			takeoverSkips++
+			if !strings.Contains(s.Reason, "RSTAR_API_KEY") || !strings.Contains(s.Reason, "local stack keeps its turns") {
+				t.Errorf("takeover skip reason %q should say why and what happens instead", s.Reason)
+			}
+		}
+	}
+	if takeoverSkips < 1 || takeoverSkips > 3 {
+		t.Fatalf("%d takeover skips, want one per pass past the threshold", takeoverSkips)
+	}
+}

@@ -694,3 +694,27 @@ func TestReloadTouchesOnlyWhatChanged(t *testing.T) {
 		t.Fatalf("keep started %d times", h.starts("keep"))
 	}
 }
+
+// TestAbortDuringBootQuarantinesAndHalts: `razar abort` gives up on the
+// incident: the component is quarantined and, during a boot cycle, the
+// cycle halts as for any incident that did not heal.
+func TestAbortDuringBootQuarantinesAndHalts(t *testing.T) {
+	h := newHost(t, []razar.Component{{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600"), HealthCheck: unhealthy}}, supervisor.Config{Retries: 0})
+	done := h.bootAsync()
+	h.advanceWhen(time.Second)
+	eventually(t, func() error {
+		if id, _ := h.lad.OpenIncident("a"); id == "" {
+			return errors.New("no incident opened")
+		}
+		return nil
+	})
+	if _, err := h.lad.Abort(context.Background(), "a", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.wait(done); !errors.Is(err, supervisor.ErrBootHalted) {
+		t.Fatalf("boot after an abort: %v, want the halt", err)
+	}
+	if a := h.comp("a"); a.Status != bus.StatusQuarantined || a.PID != 0 {
+		t.Fatalf("a after abort: %+v", a)
+	}
+}

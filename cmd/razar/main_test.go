@@ -241,6 +241,52 @@ func TestEscalateFailureExitsOne(t *testing.T) {
 	if !strings.Contains(esc.out.String(), "port in use") {
 		t.Fatalf("crown's triage missing:\n%s", esc.out)
 	}
+	// A failed incident quarantines its component, however it was opened.
+	bustest.Eventually(t, 10*time.Second, func() bool { return statusOf(t, h, "web") == "quarantined" },
+		"web not quarantined after its hand-opened incident failed: %v", state(t, h)["web"])
+	if _, err := os.Stat(filepath.Join(h, "quarantine/web.json")); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := runRazar(t, h, nil, "status"); code != 1 || !strings.Contains(out, "quarantined") {
+		t.Fatalf("status with a quarantine: exit %d, want 1\n%s", code, out)
+	}
+	if out, code := runRazar(t, h, nil, "release", "web"); code != 0 {
+		t.Fatalf("release: exit %d\n%s", code, out)
+	}
+	if out, code := runRazar(t, h, nil, "status"); code != 0 {
+		t.Fatalf("status after the release: exit %d, want 0\n%s", code, out)
+	}
+}
+
+// TestReleaseWorksWithRazarStopped: after `boot --once` halts, the advice
+// its log leaves (`razar release <component>`) works with RAZAR stopped,
+// and the mission is no longer halted.
+func TestReleaseWorksWithRazarStopped(t *testing.T) {
+	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"}]}`, map[string]string{"web/broken": ""})
+	p := start(t, h, []string{"RAZAR_RSTAR_THRESHOLD=0"}, "boot", "--once", "--retries", "0", "--nats-listen", "127.0.0.1:0")
+	if code := p.wait(t, 60*time.Second); code != 1 {
+		t.Fatalf("boot --once: exit %d, want 1 (halted)\n%s", code, p.out)
+	}
+	if !strings.Contains(p.out.String(), "razar release") {
+		t.Fatalf("the halt does not say how to recover:\n%s", p.out)
+	}
+	if out, code := runRazar(t, h, nil, "status"); code != 1 || !strings.Contains(out, "halted") {
+		t.Fatalf("status of a halted mission: exit %d\n%s", code, out)
+	}
+	out, code := runRazar(t, h, nil, "release", "web")
+	if code != 0 || !strings.Contains(out, "quarantine lifted") {
+		t.Fatalf("release with RAZAR stopped: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(h, "quarantine/web.json")); !os.IsNotExist(err) {
+		t.Fatalf("quarantine file after release: %v", err)
+	}
+	st, err := os.ReadFile(filepath.Join(h, "logs/razar_state.json"))
+	if err != nil || strings.Contains(string(st), `"halted"`) {
+		t.Fatalf("state after release: %v\n%s", err, st)
+	}
+	if out, code := runRazar(t, h, nil, "release", "web"); code != 1 || !strings.Contains(out, "not quarantined") {
+		t.Fatalf("second release: exit %d\n%s", code, out)
+	}
 }
 
 func TestBadConfigExitsTwoWithOneLine(t *testing.T) {
