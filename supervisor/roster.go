@@ -7,14 +7,15 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream"
 )
 
-// Roster files, relative to the RAZAR home.
+// The roster and its boot snapshot, relative to the RAZAR home.
 const (
-	RosterFile     = "config/razar_ai_agents.json"
-	RosterSnapshot = "config/razar_ai_agents.bak"
+	RosterFile     = razar.RosterFile
+	RosterSnapshot = razar.RosterSnapshot
 )
 
 // snapshotRoster copies the roster to its .bak snapshot, atomically, at the

@@ -9,11 +9,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
-
-	"github.com/nats-io/nats.go"
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
@@ -98,89 +95,29 @@ func (c *cli) escalate(ctx context.Context, args []string) error {
 		return err
 	}
 	defer nc.Close()
-
-	// Subscribe before asking, so no step is missed; hold records until the
-	// reply says which incident is ours.
-	var mu sync.Mutex
+	store, err := jetstream.Open(ctx, nc)
+	if err != nil {
+		return failed("%v", err)
+	}
 	var incident string
-	var held []*bus.AuditRecord
-	recs := make(chan *bus.AuditRecord, 256)
-	sub, err := nc.Subscribe(bus.AuditComponent(component), func(m *nats.Msg) {
-		var r bus.AuditRecord
-		if bus.Decode(m.Data, &r) != nil {
-			return
+	rec, err := store.FollowIncident(ctx, component, func(ctx context.Context) (string, error) {
+		rep, err := bus.Command(ctx, nc, bus.VerbEscalate, component, &bus.LifecycleRequest{Error: *errText, Actor: c.actor()})
+		if err != nil {
+			return "", replyErr(component, rep, err)
 		}
-		mu.Lock()
-		defer mu.Unlock()
-		if incident == "" {
-			held = append(held, &r)
-			return
-		}
-		if r.Incident == incident {
-			recs <- &r
-		}
-	})
-	if err != nil {
-		return failed("subscribe: %v", err)
+		fmt.Fprintf(c.stdout, "%s: %s %s\n", component, rep.Message, rep.Incident)
+		incident = rep.Incident
+		return rep.Incident, nil
+	}, func(r *bus.AuditRecord) { c.printRecord(r, *asJSON) })
+	switch {
+	case err != nil && incident != "" && ctx.Err() != nil:
+		return failed("interrupted; the incident goes on (follow it with `razar audit --incident %s`)", incident)
+	case err != nil:
+		return err
+	case rec.State == razar.IncidentHealed:
+		return nil
 	}
-	defer sub.Unsubscribe()
-
-	rep, err := bus.Command(ctx, nc, bus.VerbEscalate, component, &bus.LifecycleRequest{Error: *errText, Actor: c.actor()})
-	if err != nil {
-		return replyErr(component, rep, err)
-	}
-	fmt.Fprintf(c.stdout, "%s: %s %s\n", component, rep.Message, rep.Incident)
-	mu.Lock()
-	incident = rep.Incident
-	for _, r := range held {
-		if r.Incident == incident {
-			recs <- r
-		}
-	}
-	held = nil
-	mu.Unlock()
-
-	// If this incident was already open, or ended before we subscribed, the
-	// store has the truth: check it now and then.
-	js, _ := jetstream.Open(ctx, nc)
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return failed("interrupted; the incident goes on (follow it with `razar audit --incident %s`)", incident)
-		case r := <-recs:
-			c.printRecord(r, *asJSON)
-			switch r.Event {
-			case bus.EventHealed:
-				return nil
-			case bus.EventFailed:
-				return failed("incident %s failed: %s", incident, r.Reason)
-			case bus.EventAborted:
-				return failed("incident %s aborted: %s", incident, r.Reason)
-			}
-		case <-tick.C:
-			if js == nil {
-				continue
-			}
-			rec, _, err := js.Incident(ctx, incident)
-			if err != nil || !rec.State.Final() {
-				continue
-			}
-			// Let records still in flight print first.
-			select {
-			case r := <-recs:
-				go func() { recs <- r }()
-				continue
-			case <-time.After(500 * time.Millisecond):
-			}
-			if rec.State == razar.IncidentHealed {
-				fmt.Fprintf(c.stdout, "incident %s healed: %s\n", incident, rec.Reason)
-				return nil
-			}
-			return failed("incident %s %s: %s", incident, rec.State, rec.Reason)
-		}
-	}
+	return failed("incident %s %s: %s", incident, rec.State, rec.Reason)
 }
 
 // printRecord prints one audit record as a line an operator can read.
@@ -371,19 +308,59 @@ func (c *cli) status(ctx context.Context, args []string) error {
 // printComponents prints one line per component.
 func (c *cli) printComponents(comps []bus.ComponentView) {
 	tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "COMPONENT\tSTATUS\tPID\tRESTARTS\tINCIDENT\tDETAIL")
+	fmt.Fprintln(tw, "COMPONENT\tSTATUS\tPID\tRESTARTS\tLAST EXIT\tINCIDENT\tDETAIL")
 	for _, v := range comps {
-		status := v.Status
-		if v.Rung != "" {
-			status += " (" + v.Rung + ")"
-		}
-		pid := "-"
-		if v.PID > 0 {
-			pid = fmt.Sprint(v.PID)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", v.Name, status, pid, v.Restarts, orDash(v.Incident), firstLine(v.LastError))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Name, componentState(v), pidText(v), restartsText(v),
+			orDash(v.LastExit), orDash(v.Incident), sanitize(firstLine(v.LastError)))
 	}
 	tw.Flush()
+}
+
+// componentState is a component's status as an operator reads it: who
+// holds it, which rung works on it, when it restarts next.
+func componentState(v bus.ComponentView) string {
+	s := v.Status
+	switch {
+	case v.Held:
+		s += " (by an operator)"
+	case v.Rung != "":
+		s += " (" + v.Rung + ")"
+	case v.Status == bus.StatusRestarting && !v.NextRestart.IsZero():
+		s += fmt.Sprintf(" (in %s, at %s)", time.Until(v.NextRestart).Round(time.Second).String(), v.NextRestart.Local().Format(time.TimeOnly))
+	case v.Status == bus.StatusWaiting:
+		s += " (for its boot-order turn)"
+	}
+	return s
+}
+
+func pidText(v bus.ComponentView) string {
+	switch {
+	case v.PID <= 0:
+		return "-"
+	case v.Adopted:
+		return fmt.Sprintf("%d (adopted)", v.PID)
+	}
+	return fmt.Sprint(v.PID)
+}
+
+// restartsText is the restart count, and the crash loop's share of the
+// --retries budget while one is going on.
+func restartsText(v bus.ComponentView) string {
+	if v.Crashes > 0 && v.Status != bus.StatusHealthy {
+		return fmt.Sprintf("%d (loop: %d)", v.Restarts, v.Crashes)
+	}
+	return fmt.Sprint(v.Restarts)
+}
+
+// sanitize drops control characters, so a component's or a rung's text
+// cannot drive the operator's terminal.
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 // lastState prints logs/razar_state.json when RAZAR does not answer, and

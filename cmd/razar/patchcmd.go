@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/razar/razar"
@@ -50,33 +47,18 @@ func (c *cli) rollbackPatch(ctx context.Context, args []string) error {
 	} else if err != nil {
 		return usageErr("%v", err)
 	}
-	dir := filepath.Join(c.home, orchestrator.PatchDir, name)
-	target, err := pickPatch(dir, *id)
+	rb, err := orchestrator.RollbackPatch(c.home, comp, *id, c.actor())
 	if err != nil {
-		return failed("nothing to roll back for %s: %v", name, err)
-	}
-	files, err := patch.Revert(comp.Workdir, filepath.Join(dir, target))
-	if err != nil {
-		if errors.Is(err, patch.ErrNothingToRevert) {
+		if errors.Is(err, patch.ErrNothingToRevert) || errors.Is(err, razar.ErrNotFound) {
 			return failed("nothing to roll back for %s: %v", name, err)
 		}
-		return failed("roll back %s patch %s: %v", name, target, err)
+		return failed("%v", err)
 	}
-	fmt.Fprintf(c.stdout, "%s: patch %s rolled back (%d file(s) restored)\n", name, target, len(files))
-	// The runbook's next check is that the roster matches the boot
-	// snapshot: refresh the snapshot from the roster now in force.
-	if roster, err := os.ReadFile(c.path(rosterFile)); err == nil {
-		if err := jetstream.WriteFileAtomic(c.path(supervisor.RosterSnapshot), roster, 0o644); err == nil {
-			fmt.Fprintf(c.stdout, "boot snapshot %s updated from %s\n", supervisor.RosterSnapshot, rosterFile)
-		}
+	fmt.Fprintf(c.stdout, "%s: patch %s rolled back (%d file(s) restored)\n", name, rb.Patch, len(rb.Files))
+	if rb.Snapshot {
+		fmt.Fprintf(c.stdout, "boot snapshot %s updated from %s\n", supervisor.RosterSnapshot, rosterFile)
 	}
-
-	rec := &bus.AuditRecord{Event: bus.EventReverted, Component: name, PatchID: target, Status: "reverted",
-		Reason: "rolled back by " + c.actor() + " with razar rollback-patch", Actor: c.actor()}
-	for _, f := range files {
-		rec.Files = append(rec.Files, bus.PatchFile{Path: f.Path, OldPath: f.OldPath, Op: f.Op, SHA256Before: f.SHA256Before, SHA256After: f.SHA256After})
-	}
-	rec.Stamp(time.Now())
+	rec := rb.Record
 	nc, err := c.connect(ctx, *natsURL, "razar-cli", c.cliLogger())
 	if err != nil {
 		// RAZAR is not running: the mirror is not there to write the record.
@@ -103,38 +85,4 @@ func (c *cli) rollbackPatch(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(c.stdout, "%s: %s\n", name, rep.Message)
 	return nil
-}
-
-// pickPatch returns the named patch, or the newest applied one under dir.
-func pickPatch(dir, id string) (string, error) {
-	if id != "" {
-		m, err := patch.ReadManifest(filepath.Join(dir, id))
-		if err != nil {
-			return "", fmt.Errorf("patch %s: %w", id, err)
-		}
-		if m.State != patch.StateApplied {
-			return "", fmt.Errorf("patch %s is %s, not applied", id, m.State)
-		}
-		return id, nil
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return "", fmt.Errorf("no applied patch under %s", dir)
-	}
-	type cand struct {
-		id      string
-		created time.Time
-	}
-	var cands []cand
-	for _, e := range entries {
-		m, err := patch.ReadManifest(filepath.Join(dir, e.Name()))
-		if err == nil && m.State == patch.StateApplied {
-			cands = append(cands, cand{e.Name(), m.Created})
-		}
-	}
-	if len(cands) == 0 {
-		return "", fmt.Errorf("no applied patch under %s", dir)
-	}
-	sort.Slice(cands, func(i, j int) bool { return cands[i].created.After(cands[j].created) })
-	return cands[0].id, nil
 }
