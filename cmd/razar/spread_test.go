@@ -25,8 +25,8 @@ func TestTwoRungProcessesShareTheWork(t *testing.T) {
 		"w1/.keep": "", "w2/.keep": "",
 	})
 	boot(t, h, nil, "--nats-listen", "127.0.0.1:0", "--agents", "external")
-	a1 := start(t, h, nil, "agent", "k2", "--workers", "1")
-	a2 := start(t, h, nil, "agent", "k2", "--workers", "1")
+	a1 := start(t, h, debugLog, "agent", "k2", "--workers", "1")
+	a2 := start(t, h, debugLog, "agent", "k2", "--workers", "1")
 	for _, a := range []*proc{a1, a2} {
 		bustest.Eventually(t, 20*time.Second, func() bool { return strings.Contains(a.out.String(), "rung is up") }, "rung process did not start:\n%s", a.out)
 	}
@@ -63,3 +63,6 @@ func TestTwoRungProcessesShareTheWork(t *testing.T) {
 			"a rung process did not get the reload:\n%s", a.out)
 	}
 }
+
+// debugLog shows routine chatter, such as a rung's "reload requested".
+var debugLog = []string{"RAZAR_LOG_LEVEL=debug"}
