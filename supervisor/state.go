@@ -42,7 +42,10 @@ func (s *Supervisor) view() *bus.MissionState {
 	for name, c := range s.comps {
 		v := bus.ComponentView{Name: name, Priority: c.spec.Priority, Chakra: c.spec.Chakra, Status: c.status, Held: c.held,
 			Restarts: c.restarts, Crashes: c.crashes, LastExit: c.lastExit, NextRestart: c.nextRestart,
-			LastProbe: c.lastProbe, LastError: c.lastError, Incident: c.incident, Since: c.healthy}
+			LastProbe: c.lastProbe, LastError: c.lastError, Incident: c.incident}
+		if c.status == bus.StatusHealthy {
+			v.Since = c.healthy
+		}
 		if c.backoff > 0 && c.status == bus.StatusRestarting {
 			v.Backoff = c.backoff.Round(time.Millisecond).String()
 		} else {

@@ -454,7 +454,7 @@ func (s *Supervisor) recoverSync(ctx context.Context, name, reason string) error
 			n := c.crashes
 			s.mu.Unlock()
 			if n > 0 {
-				reason = fmt.Sprintf("%s (crash loop: %d restarts did not keep it up)", reason, n)
+				reason = fmt.Sprintf("%s (crash loop: %s did not keep it up)", reason, plural(n, "restart"))
 			}
 			return s.escalate(ctx, name, reason)
 		}
@@ -773,4 +773,12 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// plural is "1 restart", "3 restarts".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
