@@ -718,3 +718,30 @@ func TestAbortDuringBootQuarantinesAndHalts(t *testing.T) {
 		t.Fatalf("a after abort: %+v", a)
 	}
 }
+
+// TestLastOutputIsThisRunsOnly: the failure a restart or the ladder is
+// given quotes what the failing run wrote, never an earlier run's lines.
+func TestLastOutputIsThisRunsOnly(t *testing.T) {
+	h := newHost(t, []razar.Component{{Name: "a", Priority: 1,
+		Command: counted("a", `if [ ! -f ran ]; then touch ran; echo "first run: stale line"; exec sleep 600; fi; echo "second run: bad config"; exit 2`),
+		HealthCheck: &razar.HealthCheck{Command: sh("test -f ran")}}}, supervisor.Config{Retries: 0})
+	done := h.bootAsync()
+	h.advanceWhen(time.Second)
+	if err := h.wait(done); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, func() error {
+		data, _ := os.ReadFile(filepath.Join(h.home, "logs/components/a.log"))
+		if !strings.Contains(string(data), "stale line") {
+			return errors.New("the first run has not written its line")
+		}
+		return nil
+	})
+	if err := h.sup.Stop(context.Background(), "a", "test"); err != nil {
+		t.Fatal(err)
+	}
+	go h.advanceWhen(time.Second)
+	if err := h.sup.Start(context.Background(), "a"); err == nil || !strings.Contains(err.Error(), "second run: bad config") || strings.Contains(err.Error(), "stale line") {
+		t.Fatalf("start error %v: want this run's output and not the earlier run's", err)
+	}
+}
