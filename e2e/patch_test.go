@@ -14,6 +14,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/clock"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/orchestrator"
 	"github.com/razar/razar/patch"
@@ -227,5 +228,51 @@ func TestManualApproval(t *testing.T) {
 				t.Fatalf("records\n got %s\nwant %s", got, want)
 			}
 		})
+	}
+}
+
+// TestApprovalWindowPassesOnTheInjectedClock: a held patch nobody decides
+// on is rejected when its approval window passes, on the orchestrator's
+// clock, not the wall's; the workdir is untouched.
+func TestApprovalWindowPassesOnTheInjectedClock(t *testing.T) {
+	clk := clock.NewFake(time.Now())
+	b := newBootMesh(t, []razar.Component{{
+		Name: "app", Priority: 1, Approval: "manual",
+		Command:  sh("grep -q '^port=8080$' app.conf || { echo wrong port >&2; exit 1; }; exec sleep 600"),
+		Validate: []string{"sh", "./check.sh"},
+	}}, fiveRungs(map[string]rung{"kimicho": {backend: answer(razar.Fix{Status: razar.StatusFixed, Diff: portDiff("8080")})}}),
+		orchestrator.Config{Threshold: 0, Clock: clk}, supervisor.Config{})
+	for name, body := range map[string]string{"app.conf": brokenConf, "check.sh": checkSh} {
+		if err := os.WriteFile(filepath.Join(b.workdir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.sup.Boot(context.Background()) }()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	// The window is the rung's timeout, 5 s: nothing passes it but the clock.
+	if !clk.WaitFor(ctx, func(d time.Duration) bool { return d == 5*time.Second }) {
+		t.Fatal("no patch waited out an approval window")
+	}
+	clk.Advance(5 * time.Second)
+	if err := <-done; !errors.Is(err, supervisor.ErrBootHalted) {
+		t.Fatalf("boot: %v, want halted (the only fix was never approved)", err)
+	}
+	var inc string
+	for _, c := range b.view().Components {
+		inc = c.Incident
+	}
+	var reason string
+	for _, r := range b.audit(inc) {
+		if r.Event == bus.EventRejected {
+			reason = r.Reason
+		}
+	}
+	if !strings.Contains(reason, "no approval within") {
+		t.Fatalf("rejected record reason %q", reason)
+	}
+	if conf, _ := os.ReadFile(filepath.Join(b.workdir, "app.conf")); string(conf) != brokenConf {
+		t.Fatal("an unapproved patch touched the workdir")
 	}
 }

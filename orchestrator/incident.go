@@ -8,6 +8,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/clock"
 	"github.com/razar/razar/jetstream"
 )
 
@@ -81,7 +82,7 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 			return err
 		}
 		o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Stringer("wait", step.Backoff).Str("reason", step.Reason).Msg("long task: no rung can run")
-		if !sleepCtx(ctx, step.Backoff) {
+		if !clock.Sleep(ctx, o.cfg.Clock, step.Backoff) {
 			return ctx.Err()
 		}
 		return nil
@@ -89,7 +90,7 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 	// StepAttempt.
 	if step.Backoff > 0 {
 		o.log.Info().Str("incident", rec.ID).Stringer("backoff", step.Backoff).Str("agent", step.Rung).Msg("long task: waiting before the next attempt")
-		if !sleepCtx(ctx, step.Backoff) {
+		if !clock.Sleep(ctx, o.cfg.Clock, step.Backoff) {
 			return ctx.Err()
 		}
 		// An operator may have aborted while we waited: take it from the top.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/clock"
 	"github.com/razar/razar/internal/probe"
 	"github.com/razar/razar/jetstream"
 )
@@ -55,6 +56,10 @@ type Config struct {
 	Home string
 	// ValidateTimeout bounds a component's validate command. Default 2 min.
 	ValidateTimeout time.Duration
+	// Clock drives the orchestrator's own waits: the approval window of a
+	// held patch, --long-task backoffs, Wait's re-reads. Attempt deadlines
+	// are wall-clock times, stored for every process to read. Default clock.Real.
+	Clock clock.Clock
 	// Redactor, when set, returns the current secrets to scrub from every
 	// text the orchestrator stores, sends to a rung, records or logs.
 	Redactor func() *razar.Redactor
@@ -115,6 +120,9 @@ func New(store *jetstream.Store, cfg Config) (*Orchestrator, error) {
 		cfg.ValidateTimeout = DefaultValidateTimeout
 	}
 	o := &Orchestrator{cfg: cfg, store: store, log: cfg.Log, running: map[string]*runner{}, done: make(chan struct{}), resumed: make(chan struct{})}
+	if o.cfg.Clock == nil {
+		o.cfg.Clock = clock.Real{}
+	}
 	if o.cfg.Verify == nil {
 		o.cfg.Verify = o.probeUntilHealthy
 	}
@@ -294,7 +302,7 @@ func (o *Orchestrator) Wait(ctx context.Context, id string) (*bus.IncidentRecord
 		case <-ctx.Done():
 			return rec, ctx.Err()
 		case <-done:
-		case <-time.After(time.Second):
+		case <-o.cfg.Clock.After(time.Second):
 		}
 	}
 }

@@ -168,7 +168,7 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 		select {
 		case approved = <-ch:
 			decided = true
-		case <-time.After(window):
+		case <-o.cfg.Clock.After(window):
 		case <-ctx.Done():
 		}
 		o.approvals.drop(comp.Name, id)
