@@ -723,7 +723,7 @@ func TestAbortDuringBootQuarantinesAndHalts(t *testing.T) {
 // given quotes what the failing run wrote, never an earlier run's lines.
 func TestLastOutputIsThisRunsOnly(t *testing.T) {
 	h := newHost(t, []razar.Component{{Name: "a", Priority: 1,
-		Command: counted("a", `if [ ! -f ran ]; then touch ran; echo "first run: stale line"; exec sleep 600; fi; echo "second run: bad config"; exit 2`),
+		Command:     counted("a", `if [ ! -f ran ]; then touch ran; echo "first run: stale line"; exec sleep 600; fi; echo "second run: bad config"; exit 2`),
 		HealthCheck: &razar.HealthCheck{Command: sh("test -f ran")}}}, supervisor.Config{Retries: 0})
 	done := h.bootAsync()
 	h.advanceWhen(time.Second)
