@@ -299,7 +299,7 @@ func (r *Runtime) handle(ctx context.Context, d *jetstream.Delivery) {
 	res.Error = bus.Clip(red.Redact(res.Error), bus.MaxErrorBytes)
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := r.store.Publish(pctx, bus.ResultSubject(esc.Incident), bus.ResultMsgID(esc.Incident, esc.Attempt), res); err != nil {
+	if err := r.store.Publish(pctx, bus.ResultSubject(esc.Incident, r.cfg.Name), bus.ResultMsgID(esc.Incident, esc.Attempt), res); err != nil {
 		log.Error().Err(err).Msg("could not publish the result; the attempt will be redelivered")
 		_ = d.Nak(time.Second)
 		return
@@ -311,7 +311,7 @@ func (r *Runtime) handle(ctx context.Context, d *jetstream.Delivery) {
 // answered reports whether a result for this attempt (or a later one) is
 // already on the stream: a redelivery after a crash between publish and ack.
 func (r *Runtime) answered(ctx context.Context, esc *bus.Escalation) bool {
-	data, err := r.store.LastResult(ctx, esc.Incident)
+	data, err := r.store.LastResult(ctx, esc.Incident, r.cfg.Name)
 	if err != nil || data == nil {
 		return false
 	}

@@ -58,7 +58,7 @@ func TestRedeliveredAttemptAnsweredOnce(t *testing.T) {
 		t.Fatalf("the dying process fetched %d messages", got)
 	}
 	res := &bus.Result{Incident: "inc-1", Attempt: 1, Rung: "k2", Status: razar.StatusNoFix, Summary: "first answer"}
-	if err := env.Store.Publish(ctx, bus.ResultSubject("inc-1"), bus.ResultMsgID("inc-1", 1), res); err != nil {
+	if err := env.Store.Publish(ctx, bus.ResultSubject("inc-1", "k2"), bus.ResultMsgID("inc-1", 1), res); err != nil {
 		t.Fatal(err)
 	}
 
@@ -91,7 +91,7 @@ func TestRedeliveredAttemptAnsweredOnce(t *testing.T) {
 		t.Fatalf("the backend ran %d times for an attempt already answered", n)
 	}
 	var results int
-	_ = env.Store.Scan(ctx, bus.ResultSubject("inc-1"), time.Time{}, false, func(uint64, string, []byte) error { results++; return nil })
+	_ = env.Store.Scan(ctx, bus.ResultSubject("inc-1", "k2"), time.Time{}, false, func(uint64, string, []byte) error { results++; return nil })
 	if results != 1 {
 		t.Fatalf("%d results on the stream, want 1", results)
 	}

@@ -41,7 +41,8 @@ func TestSubjects(t *testing.T) {
 		rest     []string
 	}{
 		{"escalate", EscalateSubject("k2"), "razar.escalate.k2", EscalateAll, "escalate", []string{"k2"}},
-		{"result", ResultSubject("inc-7"), "razar.result.inc-7", ResultAll, "result", []string{"inc-7"}},
+		{"result", ResultSubject("inc-7", "k2"), "razar.result.inc-7.k2", ResultAll, "result", []string{"inc-7", "k2"}},
+		{"results of an incident", ResultsOf("inc-7"), "razar.result.inc-7.*", ResultAll, "result", []string{"inc-7", "*"}},
 		{"audit", AuditSubject("crown_router", EventEscalation), "razar.audit.crown_router.escalation", AuditAll, "audit", []string{"crown_router", "escalation"}},
 		{"audit record", (&AuditRecord{Component: "web", Event: EventHealed}).Subject(), "razar.audit.web.healed", AuditAll, "audit", []string{"web", "healed"}},
 		{"audit component", AuditComponent("web"), "razar.audit.web.>", AuditAll, "audit", []string{"web", ">"}},

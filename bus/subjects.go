@@ -41,8 +41,13 @@ const SystemComponent = "_razar"
 // EscalateSubject is the subject an attempt is handed to a rung on: razar.escalate.<agent>.
 func EscalateSubject(agent string) string { return Prefix + ".escalate." + agent }
 
-// ResultSubject is the subject a rung answers an incident on: razar.result.<incident>.
-func ResultSubject(incident string) string { return Prefix + ".result." + incident }
+// ResultSubject is the subject rung answers an incident on:
+// razar.result.<incident>.<rung>. Only that rung's answers count there.
+func ResultSubject(incident, rung string) string { return Prefix + ".result." + incident + "." + rung }
+
+// ResultsOf is the filter of every rung's answers to one incident:
+// razar.result.<incident>.*.
+func ResultsOf(incident string) string { return Prefix + ".result." + incident + ".*" }
 
 // AuditSubject is the subject of one audit record: razar.audit.<component>.<event>.
 func AuditSubject(component string, event Event) string {

@@ -134,13 +134,13 @@ func (s *Store) Consume(ctx context.Context, cfg ConsumerConfig, fn func(context
 	}
 }
 
-// LastResult returns the last result stored for an incident, or nil when
-// there is none. It lets a rung that sees a redelivered attempt tell whether
-// it already answered.
-func (s *Store) LastResult(ctx context.Context, incident string) ([]byte, error) {
+// LastResult returns the last result rung stored for an incident, or nil
+// when there is none. It lets a rung that sees a redelivered attempt tell
+// whether it already answered.
+func (s *Store) LastResult(ctx context.Context, incident, rung string) ([]byte, error) {
 	ctx, cancel := withDefaultTimeout(ctx, 5*time.Second)
 	defer cancel()
-	m, err := s.stream.GetLastMsgForSubject(ctx, bus.ResultSubject(incident))
+	m, err := s.stream.GetLastMsgForSubject(ctx, bus.ResultSubject(incident, rung))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, nil
 	}

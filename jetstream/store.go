@@ -80,9 +80,16 @@ func (s *Store) Conn() *nats.Conn { return s.nc }
 // so a retried publish within DuplicateWindow is stored once. It waits for
 // the stream's ack.
 func (s *Store) Publish(ctx context.Context, subject, msgID string, p bus.Payload) error {
+	_, err := s.PublishSeq(ctx, subject, msgID, p)
+	return err
+}
+
+// PublishSeq is Publish, returning the message's stream sequence: for a
+// duplicate within DuplicateWindow, the sequence of the message first stored.
+func (s *Store) PublishSeq(ctx context.Context, subject, msgID string, p bus.Payload) (uint64, error) {
 	data, err := bus.Encode(p)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	ctx, cancel := withDefaultTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -90,10 +97,11 @@ func (s *Store) Publish(ctx context.Context, subject, msgID string, p bus.Payloa
 	if msgID != "" {
 		opts = append(opts, jetstream.WithMsgID(msgID))
 	}
-	if _, err := s.js.Publish(ctx, subject, data, opts...); err != nil {
-		return fmt.Errorf("publish %s: %w", subject, err)
+	ack, err := s.js.Publish(ctx, subject, data, opts...)
+	if err != nil {
+		return 0, fmt.Errorf("publish %s: %w", subject, err)
 	}
-	return nil
+	return ack.Sequence, nil
 }
 
 // Audit publishes one audit record on razar.audit.<component>.<event>.

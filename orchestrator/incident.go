@@ -18,6 +18,12 @@ import (
 // re-send after a crash harmless.
 func (o *Orchestrator) runIncident(ctx context.Context, id string, resumed bool) {
 	log := o.log.With().Str("incident", id).Logger()
+	// The pending attempt's escalation and its stream sequence: only an
+	// answer stored after it counts.
+	var sent struct {
+		attempt int
+		seq     uint64
+	}
 	for ctx.Err() == nil {
 		rec, rev, err := o.store.Incident(ctx, id)
 		if err != nil {
@@ -31,13 +37,15 @@ func (o *Orchestrator) runIncident(ctx context.Context, id string, resumed bool)
 			return
 		}
 		if rec.Pending != nil {
-			if resumed {
-				// The escalation may not have reached the stream before a crash:
-				// send it again; its message id makes a duplicate harmless.
+			if resumed || sent.attempt != rec.Pending.Attempt {
+				// Hand the attempt over. After a crash the escalation may not
+				// have reached the stream: its message id makes sending it
+				// again harmless, and the stream answers with the sequence of
+				// the one stored first.
 				resumed = false
-				o.sendEscalation(ctx, rec)
+				sent.attempt, sent.seq = rec.Pending.Attempt, o.sendEscalation(ctx, rec)
 			}
-			if err := o.settle(ctx, rec, rev); err != nil && ctx.Err() == nil && !errors.Is(err, jetstream.ErrConflict) {
+			if err := o.settle(ctx, rec, rev, sent.seq); err != nil && ctx.Err() == nil && !errors.Is(err, jetstream.ErrConflict) {
 				log.Error().Err(err).Msg("cannot record attempt; retrying")
 				sleepCtx(ctx, time.Second)
 			}
@@ -142,8 +150,7 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 	if number > 1 && o.cfg.Metrics != nil {
 		o.cfg.Metrics.Retries.WithLabelValues(rec.Component, step.Rung).Inc()
 	}
-	o.sendEscalation(ctx, rec)
-	return nil
+	return nil // runIncident hands the attempt over once it is stored
 }
 
 // cycleEscalations counts the escalations of rec's boot or repair cycle:
@@ -167,25 +174,28 @@ func (o *Orchestrator) cycleEscalations(ctx context.Context, rec *bus.IncidentRe
 }
 
 // sendEscalation publishes the pending attempt with the incident's whole
-// history, bounded in size.
-func (o *Orchestrator) sendEscalation(ctx context.Context, rec *bus.IncidentRecord) {
+// history, bounded in size, and returns its stream sequence (0 when it
+// could not be sent: the attempt then times out).
+func (o *Orchestrator) sendEscalation(ctx context.Context, rec *bus.IncidentRecord) uint64 {
 	p := rec.Pending
 	esc := &bus.Escalation{
 		Incident: rec.ID, Component: rec.Component, Error: rec.Error,
 		Attempt: p.Attempt, Rung: p.Rung, Pass: p.Pass, Deadline: p.Deadline,
 		Workdir: rec.Workdir, Context: BoundContext(rec.Attempts, bus.MaxContextBytes),
 	}
-	if err := o.store.Publish(ctx, bus.EscalateSubject(p.Rung), bus.EscalationMsgID(rec.ID, p.Attempt), esc); err != nil && ctx.Err() == nil {
+	seq, err := o.store.PublishSeq(ctx, bus.EscalateSubject(p.Rung), bus.EscalationMsgID(rec.ID, p.Attempt), esc)
+	if err != nil && ctx.Err() == nil {
 		// The attempt will time out and the ladder moves on; say why.
 		o.log.Error().Err(err).Str("incident", rec.ID).Str("agent", p.Rung).Msg("could not hand the attempt to the rung")
 	}
+	return seq
 }
 
 // settle waits for the pending attempt's answer or deadline, judges it, and
 // stores the finished attempt.
-func (o *Orchestrator) settle(ctx context.Context, rec *bus.IncidentRecord, rev uint64) error {
+func (o *Orchestrator) settle(ctx context.Context, rec *bus.IncidentRecord, rev, escSeq uint64) error {
 	p := rec.Pending
-	res, err := o.waitResult(ctx, rec.ID, p.Attempt, p.Rung, p.Deadline)
+	res, err := o.waitResult(ctx, rec.ID, p.Attempt, p.Rung, p.Deadline, escSeq)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -355,27 +365,41 @@ func (o *Orchestrator) verify(ctx context.Context, component string) error {
 	return o.cfg.Verify(ctx, c)
 }
 
-// waitResult returns the rung's answer to attempt, ignoring answers to
-// earlier attempts and undecodable messages, or an error at the deadline.
-func (o *Orchestrator) waitResult(ctx context.Context, incident string, attempt int, rung string, deadline time.Time) (*bus.Result, error) {
+// waitResult returns the pending rung's answer to attempt, or an error at
+// the deadline. An answer counts only when it is on the pending rung's own
+// subject, razar.result.<incident>.<rung>, was stored after the attempt's
+// escalation (stream sequence after escSeq), and names this incident,
+// attempt and rung. Anything else on the incident's results is logged with
+// its subject, sequence and why, and ignored; answers to earlier attempts
+// at debug level, as they are routine after a timeout.
+func (o *Orchestrator) waitResult(ctx context.Context, incident string, attempt int, rung string, deadline time.Time, escSeq uint64) (*bus.Result, error) {
 	wctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	var found *bus.Result
 	errFound := errors.New("found")
-	err := o.store.Scan(wctx, bus.ResultSubject(incident), time.Time{}, true, func(seq uint64, subject string, data []byte) error {
-		var r bus.Result
-		if err := bus.Decode(data, &r); err != nil {
-			o.log.Warn().Err(err).Str("subject", subject).Uint64("seq", seq).Msg("dropped a malformed result")
+	want := bus.ResultSubject(incident, rung)
+	err := o.store.Scan(wctx, bus.ResultsOf(incident), time.Time{}, true, func(seq uint64, subject string, data []byte) error {
+		ignore := func(why string) error {
+			o.log.Warn().Str("incident", incident).Int("attempt", attempt).Str("subject", subject).Uint64("seq", seq).
+				Str("why", why).Msg("ignored an answer")
 			return nil
 		}
-		if r.Incident != incident || r.Attempt != attempt || r.Rung != rung {
-			if r.Attempt == attempt && r.Rung != rung {
-				o.log.Warn().Str("incident", incident).Int("attempt", attempt).Str("rung", r.Rung).Str("want", rung).Msg("dropped an answer from a rung that does not hold the attempt")
-			}
-			if r.Attempt > 0 && r.Attempt < attempt {
-				o.log.Debug().Str("incident", incident).Int("attempt", r.Attempt).Msg("ignoring an answer to an earlier attempt")
-			}
+		var r bus.Result
+		if err := bus.Decode(data, &r); err != nil {
+			return ignore("malformed: " + err.Error())
+		}
+		switch {
+		case r.Attempt > 0 && r.Attempt < attempt:
+			o.log.Debug().Str("incident", incident).Int("attempt", r.Attempt).Uint64("seq", seq).Msg("ignoring an answer to an earlier attempt")
 			return nil
+		case subject != want:
+			return ignore(fmt.Sprintf("not on the subject of %s, which holds the attempt (%s)", rung, want))
+		case r.Incident != incident || r.Rung != rung:
+			return ignore(fmt.Sprintf("names incident %q and rung %q, not its own subject's", r.Incident, r.Rung))
+		case r.Attempt != attempt:
+			return ignore(fmt.Sprintf("answers attempt %d; attempt %d is pending", r.Attempt, attempt))
+		case escSeq == 0 || seq < escSeq:
+			return ignore(fmt.Sprintf("stored before the attempt's escalation (sequence %d, escalation %d)", seq, escSeq))
 		}
 		found = &r
 		return errFound

@@ -68,7 +68,7 @@ func TestNatsCLIPlaysARung(t *testing.T) {
 		t.Fatal(err)
 	}
 	result := fmt.Sprintf(`{"v":1,"incident":%q,"attempt":%d,"rung":"k2","status":"fixed","summary":"fixed from the nats CLI"}`, msg.Incident, msg.Attempt)
-	pub := exec.Command(nats, "--server", url, "pub", bus.ResultSubject(msg.Incident), result, "-H", "Nats-Msg-Id:"+bus.ResultMsgID(msg.Incident, msg.Attempt))
+	pub := exec.Command(nats, "--server", url, "pub", bus.ResultSubject(msg.Incident, msg.Rung), result, "-H", "Nats-Msg-Id:"+bus.ResultMsgID(msg.Incident, msg.Attempt))
 	if out, err := pub.CombinedOutput(); err != nil {
 		t.Fatalf("nats pub: %v\n%s", err, out)
 	}
@@ -105,7 +105,7 @@ func TestGarbageOnEverySubject(t *testing.T) {
 	p, url := boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
 	garbage := []string{"not json", `{"v": 99}`, `{"v":1,"incident":"x y"}`, `[1,2,3]`, `{"v":1,"attempt":"one"}`, ""}
 	subjects := []string{
-		"razar.escalate.crown", "razar.escalate.k2", "razar.result.inc-x", "razar.audit.web.attempt",
+		"razar.escalate.crown", "razar.escalate.k2", "razar.result.inc-x.k2", "razar.audit.web.attempt",
 		"razar.audit.web.healed", "razar.heartbeat.crown", "razar.agents.reload", "razar.alert.warning",
 	}
 	for _, s := range subjects {
