@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/backoff"
 )
 
 // StepKind is what the ladder says to do next.
@@ -36,28 +37,11 @@ type Step struct {
 }
 
 // Backoff is the capped exponential wait between attempts once --long-task
-// has taken an incident past the normal ladder.
-type Backoff struct {
-	Base, Max time.Duration
-}
+// has taken an incident past the normal ladder: RAZAR's one backoff.
+type Backoff = backoff.Backoff
 
 // DefaultLongTaskBackoff starts at 1 s and doubles up to 60 s.
 var DefaultLongTaskBackoff = Backoff{Base: time.Second, Max: time.Minute}
-
-// For returns the wait before the n-th extended attempt (n from 1).
-func (b Backoff) For(n int) time.Duration {
-	if n <= 0 || b.Base <= 0 {
-		return 0
-	}
-	d := b.Base
-	for i := 1; i < n && d < b.Max; i++ {
-		d *= 2
-	}
-	if b.Max > 0 && d > b.Max {
-		d = b.Max
-	}
-	return d
-}
 
 // Next is the ladder of CONTRACT section 3 as a pure function: given the
 // incident's policy and cursor, and whether each rung can run, it returns the

@@ -135,26 +135,12 @@ func (s *Supervisor) EscalateByHand(ctx context.Context, name, failure string) (
 	if err != nil || !isNew {
 		return id, isNew, err
 	}
-	s.mu.Lock()
-	if c.recovering { // a recovery of ours already follows what it opened
-		s.mu.Unlock()
-		return id, isNew, nil
-	}
-	fctx, cancel := context.WithCancel(s.ctx)
-	c.recovering, c.cancelRecov, c.incident, c.status = true, cancel, id, bus.StatusEscalated
-	s.wg.Add(1)
-	s.mu.Unlock()
-	s.writeState()
-	go func() {
-		defer s.wg.Done()
-		defer cancel()
-		if err := s.follow(fctx, name, id); err != nil && fctx.Err() == nil && !errors.Is(err, ErrHeld) {
+	// A recovery of ours that is already running follows what it opened.
+	s.owned(c, func(ctx context.Context) {
+		if err := s.follow(ctx, name, id); err != nil && ctx.Err() == nil && !errors.Is(err, ErrHeld) {
 			s.log.Error().Err(err).Str("component", name).Str("incident", id).Msg("hand-opened incident did not heal")
 		}
-		s.mu.Lock()
-		c.recovering, c.cancelRecov = false, nil
-		s.mu.Unlock()
-	}()
+	})
 	return id, isNew, nil
 }
 

@@ -108,18 +108,12 @@ func (s *Supervisor) Reload(ctx context.Context, boot *razar.BootConfig) ReloadR
 func (s *Supervisor) startAsync(name, why string) {
 	s.mu.Lock()
 	c := s.comps[name]
-	if c == nil || c.recovering || s.ctx.Err() != nil {
-		s.mu.Unlock()
+	s.mu.Unlock()
+	if c == nil {
 		return
 	}
-	ctx, cancel := context.WithCancel(s.ctx)
-	c.recovering, c.cancelRecov = true, cancel
-	s.wg.Add(1)
-	s.mu.Unlock()
-	s.log.Info().Str("component", name).Msg("starting: " + why)
-	go func() {
-		defer s.wg.Done()
-		defer cancel()
+	s.owned(c, func(ctx context.Context) {
+		s.log.Info().Str("component", name).Msg("starting: " + why)
 		err := s.startAndCheck(ctx, name)
 		if err != nil && !errors.Is(err, ErrHeld) && ctx.Err() == nil {
 			err = s.recoverSync(ctx, name, err.Error())
@@ -127,8 +121,30 @@ func (s *Supervisor) startAsync(name, why string) {
 		if err != nil && !errors.Is(err, ErrHeld) && ctx.Err() == nil {
 			s.log.Error().Err(err).Str("component", name).Msg("component did not come up")
 		}
+	})
+}
+
+// owned runs fn in a goroutine the supervisor owns, with c marked as being
+// repaired (so exits and probes leave it to fn) until fn returns. It reports
+// false, running nothing, when c is already being repaired or the
+// supervisor is closing.
+func (s *Supervisor) owned(c *comp, fn func(ctx context.Context)) bool {
+	s.mu.Lock()
+	if c.recovering || s.ctx.Err() != nil {
+		s.mu.Unlock()
+		return false
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	c.recovering, c.cancelRecov = true, cancel
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		defer cancel()
+		fn(ctx)
 		s.mu.Lock()
 		c.recovering, c.cancelRecov = false, nil
 		s.mu.Unlock()
 	}()
+	return true
 }
