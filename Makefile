@@ -11,8 +11,12 @@ export PATH := $(GOBIN):$(PATH)
 
 all: build
 
+# The commit, for razar --version and razar_build_info, where the Go build
+# records none of its own (GOFLAGS=-buildvcs=false, a tarball).
+COMMIT := $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
+
 build:
-	$(GO) build -o $(BIN)/razar ./cmd/razar
+	$(GO) build -ldflags "-X main.commit=$(COMMIT)" -o $(BIN)/razar ./cmd/razar
 
 # The nats CLI (interop tests), promtool (metrics checks) and Alertmanager
 # (alert delivery tests), the last two from Debian's packages.

@@ -13,6 +13,12 @@ import (
 // build, else "devel".
 var version = ""
 
+// commit is the commit, stamped at build time with
+// -ldflags "-X main.commit=$(git rev-parse HEAD)" where the build records no
+// VCS information itself (GOFLAGS=-buildvcs=false, a tarball); the Makefile
+// does so.
+var commit = ""
+
 // buildInfo says what this binary is: its version, the commit it was
 // built from (the full hash, "-dirty" when the tree had changes, "unknown"
 // when the build recorded none) and the Go version that built it.
@@ -26,6 +32,9 @@ func buildInfo() (ver, revision, goVersion string) {
 
 func parseBuildInfo(stamped string, bi *debug.BuildInfo) (ver, revision, goVersion string) {
 	ver, revision, goVersion = stamped, "unknown", runtime.Version()
+	if commit != "" {
+		revision = commit
+	}
 	if bi != nil {
 		if bi.GoVersion != "" {
 			goVersion = bi.GoVersion
