@@ -488,8 +488,8 @@ func (s *Supervisor) escalate(ctx context.Context, name, reason string) error {
 	p := s.comps[name].proc
 	s.mu.Unlock()
 	failure := reason
-	if tail := s.lastOutput(name, p); tail != "" && !strings.Contains(reason, strings.TrimSpace(tail)) {
-		failure += "\n--- last output of " + name + " ---\n" + strings.TrimPrefix(tail, "; last output: ")
+	if tail := s.rawOutput(name, p); tail != "" {
+		failure += "\n--- last output of " + name + " ---\n" + tail
 	}
 	id, _, err := s.esc.Escalate(ctx, name, failure, cycle)
 	if err != nil {
@@ -607,7 +607,8 @@ func (s *Supervisor) startRecovery(name, reason string) {
 		defer cancel()
 		for {
 			err := s.recoverSync(ctx, name, reason)
-			if err != nil && ctx.Err() == nil && !errors.Is(err, ErrHeld) {
+			// A quarantine was logged where it happened; a hold is an operator's choice.
+			if err != nil && ctx.Err() == nil && !errors.Is(err, ErrHeld) && !errors.Is(err, ErrQuarantined) {
 				s.log.Error().Err(err).Str("component", name).Msg("recovery failed")
 			}
 			s.mu.Lock()
@@ -744,7 +745,17 @@ func (s *Supervisor) lastOutput(name string, p *process) string {
 	if tail == "" {
 		return ""
 	}
-	return "; last output: " + s.cfg.Redact(tail)
+	// One line, so a status table and a log line show the whole of it.
+	return "; last output: " + strings.ReplaceAll(s.cfg.Redact(tail), "\n", " | ")
+}
+
+// rawOutput is the last output of p's run as it was written, for the ladder.
+func (s *Supervisor) rawOutput(name string, p *process) string {
+	var from int64
+	if p != nil {
+		from = p.logFrom
+	}
+	return s.cfg.Redact(logrot.Tail(s.componentLog(name), from, 2048))
 }
 
 // heartbeat publishes a component's sign of life on razar.heartbeat.<name>.
