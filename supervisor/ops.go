@@ -24,6 +24,12 @@ func errUnknown(name string) error {
 // mid-incident), until an operator starts it: nothing automatic starts it
 // again. An incident open on it is aborted by actor.
 func (s *Supervisor) Stop(ctx context.Context, name, actor string) error {
+	return s.stop(ctx, name, actor, true)
+}
+
+// stop is Stop; record keeps the hold across RAZAR restarts (a component a
+// reload removes is gone, not held).
+func (s *Supervisor) stop(ctx context.Context, name, actor string, record bool) error {
 	s.mu.Lock()
 	c, ok := s.comps[name]
 	if !ok {
@@ -47,6 +53,11 @@ func (s *Supervisor) Stop(ctx context.Context, name, actor string) error {
 		p.stop(s.cfg.StopGrace)
 	}
 	s.removePidFile(name)
+	if record {
+		s.writeHold(name, actor)
+	} else {
+		s.removeHold(name)
+	}
 	if !quarantined {
 		s.mu.Lock()
 		c.incident, c.nextRestart, c.backoff = "", time.Time{}, 0
@@ -77,6 +88,7 @@ func (s *Supervisor) Start(ctx context.Context, name string) error {
 	}
 	c.held, c.wantUp, c.crashes = false, true, 0
 	s.mu.Unlock()
+	s.removeHold(name)
 	err := s.startAndCheck(ctx, name)
 	if errors.Is(err, ErrHeld) {
 		return fmt.Errorf("%s was stopped again while it started", name)

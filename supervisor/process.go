@@ -194,3 +194,43 @@ func specHash(c razar.Component) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:8])
 }
+
+// holdPath is state/components/<name>.stopped: an operator's stop, kept
+// across RAZAR restarts until `razar start`.
+func (s *Supervisor) holdPath(name string) string {
+	return filepath.Join(s.cfg.Home, "state", "components", name+".stopped")
+}
+
+// hold is what a .stopped file records.
+type hold struct {
+	Actor string    `json:"actor"`
+	Time  time.Time `json:"time"`
+}
+
+func (s *Supervisor) writeHold(name, actor string) {
+	data, _ := json.Marshal(hold{Actor: actor, Time: time.Now().UTC()})
+	path := s.holdPath(name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err == nil {
+		if err = jetstream.WriteFileAtomic(path, append(data, '\n'), 0o600); err == nil {
+			return
+		}
+	}
+	s.log.Warn().Str("component", name).Str("file", path).Msg("could not record the stop: a RAZAR restart will start this component")
+}
+
+func (s *Supervisor) removeHold(name string) {
+	if err := os.Remove(s.holdPath(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		s.log.Warn().Err(err).Str("component", name).Msg("could not remove the recorded stop")
+	}
+}
+
+// loadHolds marks the components an operator stopped before a restart.
+func (s *Supervisor) loadHolds() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for name, c := range s.comps {
+		if _, err := os.Stat(s.holdPath(name)); err == nil {
+			c.held = true
+		}
+	}
+}

@@ -71,7 +71,7 @@ func (s *Supervisor) Reload(ctx context.Context, boot *razar.BootConfig) ReloadR
 	}
 
 	for _, name := range rep.Removed {
-		if err := s.Stop(ctx, name, "reload"); err != nil {
+		if err := s.stop(ctx, name, "a reload", false); err != nil {
 			s.log.Warn().Err(err).Str("component", name).Msg("could not stop a removed component")
 		}
 		s.mu.Lock()

@@ -194,6 +194,7 @@ func New(store *jetstream.Store, esc Escalator, boot *razar.BootConfig, cfg Conf
 		rot: logrot.NewRotator(cfg.LogMaxBytes, 5*time.Second)}
 	s.setComponents(boot.Components)
 	s.loadQuarantines()
+	s.loadHolds()
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.rot.Run(ctx) }()
 	return s, nil

@@ -751,3 +751,39 @@ func TestLastOutputIsThisRunsOnly(t *testing.T) {
 		t.Fatalf("start error %v: want this run's output and not the earlier run's", err)
 	}
 }
+
+// TestAStopHoldsAcrossARazarRestart: an operator's stop is kept on disk; the
+// next RAZAR on the home leaves the component down until `razar start`.
+func TestAStopHoldsAcrossARazarRestart(t *testing.T) {
+	comps := func() []razar.Component {
+		return []razar.Component{{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600")}}
+	}
+	h := newHost(t, comps(), supervisor.Config{})
+	if err := h.bootTicking(); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.sup.Stop(context.Background(), "a", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	h.sup.Close()
+	h.sup = h.start(comps())
+	if err := h.bootTicking(); err != nil {
+		t.Fatal(err)
+	}
+	if a := h.comp("a"); a.Status != bus.StatusStopped || !a.Held || a.PID != 0 {
+		t.Fatalf("a after a RAZAR restart: %+v, want still stopped by the operator", a)
+	}
+	started := make(chan error, 1)
+	go func() { started <- h.sup.Start(context.Background(), "a") }()
+	if err := h.tickUntil(started); err != nil {
+		t.Fatal(err)
+	}
+	h.sup.Close()
+	h.sup = h.start(comps())
+	if err := h.bootTicking(); err != nil {
+		t.Fatal(err)
+	}
+	if a := h.comp("a"); a.Held || a.Status != bus.StatusHealthy {
+		t.Fatalf("a after start and another restart: %+v, want running", a)
+	}
+}
