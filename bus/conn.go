@@ -100,6 +100,9 @@ func Command(ctx context.Context, nc *nats.Conn, verb Verb, component string, re
 		return nil, fmt.Errorf("%s: %w", subj, err)
 	}
 	if !rep.OK {
+		if component == AllComponents {
+			return &rep, fmt.Errorf("%s: %s", verb, rep.Error)
+		}
 		return &rep, fmt.Errorf("%s %s: %s", verb, component, rep.Error)
 	}
 	return &rep, nil
