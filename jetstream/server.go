@@ -1,13 +1,16 @@
 package jetstream
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -126,12 +129,18 @@ func ReadURLFile(path string) (string, error) {
 
 // WriteFileAtomic writes data to a temp file beside path, syncs it and renames
 // it over path, so a crash leaves the old file or the new one, never half.
+// The new file has mode perm: pass 0o600 or 0o640 for files of the home.
+//
+// It never writes through a symlink: the temp file gets a fresh random name
+// and is created with O_EXCL|O_NOFOLLOW, so nothing planted under that name
+// (a file, a link, even a dangling one) is opened, and the rename replaces a
+// link at path instead of following it.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	f, err := createTemp(dir, "."+filepath.Base(path)+".tmp-")
 	if err != nil {
 		return err
 	}
@@ -152,7 +161,35 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	// Make the rename itself durable; a failure here loses nothing written.
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// createTemp creates a new, empty file (0600) named prefix and a random
+// suffix in dir, trying another name while one is taken.
+func createTemp(dir, prefix string) (*os.File, error) {
+	for range 100 {
+		f, err := openNew(filepath.Join(dir, prefix+rand.Text()))
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return f, err
+	}
+	return nil, fmt.Errorf("create a temp file in %s: every name tried was taken", dir)
+}
+
+// openNew creates name for writing, failing with fs.ErrExist when anything
+// at all is there already, a symlink included: it never opens an existing
+// file or follows a link.
+func openNew(name string) (*os.File, error) {
+	return os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 }
 
 // serverLog routes nats-server's logger through zerolog.

@@ -10,11 +10,13 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/jetstream"
 )
 
@@ -125,13 +127,12 @@ func (m *Mirror) append(path string, rec *bus.AuditRecord) error {
 }
 
 // AppendLine appends one line to a JSON-lines file in a single write, creating
-// the file and its directory. A crash leaves whole lines only: a torn last
-// line (from a crash mid-write on another system) is closed off first.
+// the file (0640) and its directory (0750). A crash leaves whole lines only:
+// a torn last line (from a crash mid-write on another system) is closed off
+// first. A symlink at path is refused, never written through (the error
+// names the file and says to remove the link).
 func AppendLine(path string, line []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o640)
+	f, err := homedir.OpenAppend(path, 0o640)
 	if err != nil {
 		return err
 	}
@@ -154,7 +155,7 @@ func AppendLine(path string, line []byte) error {
 // lastSeq reads the highest "seq" in a JSON-lines file's last 512 KiB,
 // several times the largest record (bus.Clip bounds every field).
 func lastSeq(path string) uint64 {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return 0
 	}

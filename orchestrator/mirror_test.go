@@ -1,9 +1,21 @@
 package orchestrator
 
 import (
+	"bytes"
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/homedir"
+	"github.com/razar/razar/jetstream/bustest"
 )
 
 func TestAppendLineClosesATornLine(t *testing.T) {
@@ -23,3 +35,85 @@ func TestAppendLineClosesATornLine(t *testing.T) {
 		t.Fatalf("file:\n%q", got)
 	}
 }
+
+// plantLink makes home/rel a symlink to a victim file outside the home, as
+// another user who could write logs/ would, and returns the victim's path
+// and content.
+func plantLink(t *testing.T, home, rel string) (string, []byte) {
+	t.Helper()
+	victim := filepath.Join(t.TempDir(), "victim")
+	content := []byte("the victim's own content\n")
+	if err := os.WriteFile(victim, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(home, rel)
+	if err := os.MkdirAll(filepath.Dir(link), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	return victim, content
+}
+
+func TestAppendLineNeverWritesThroughAPlantedSymlink(t *testing.T) {
+	home := t.TempDir()
+	victim, want := plantLink(t, home, InvocationsFile)
+	err := AppendLine(filepath.Join(home, InvocationsFile), []byte(`{"event":"attempt"}`))
+	if err == nil {
+		t.Fatal("AppendLine wrote through a symlink")
+	}
+	if !errors.Is(err, homedir.ErrSymlink) || !strings.Contains(err.Error(), InvocationsFile) || !strings.Contains(err.Error(), "remove the symlink") {
+		t.Fatalf("error %q: want one naming %s and the fix", err, InvocationsFile)
+	}
+	if got, _ := os.ReadFile(victim); !bytes.Equal(got, want) {
+		t.Fatalf("victim changed: %q", got)
+	}
+}
+
+// TestMirrorRefusesAPlantedLinkThenCatchesUpOnceItIsRemoved: the mirror
+// reports the link, leaves its target alone, and mirrors the record once the
+// operator removes the link: the stream keeps it meanwhile.
+func TestMirrorRefusesAPlantedLinkThenCatchesUpOnceItIsRemoved(t *testing.T) {
+	env := bustest.New(t)
+	home := t.TempDir()
+	victim, want := plantLink(t, home, InvocationsFile)
+	logs := &syncWriter{}
+	m := NewMirror(env.Store, home, zerolog.New(logs))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	rec := &bus.AuditRecord{Event: bus.EventAttempt, Component: "web", Incident: "inc-1", Agent: "k2", Attempt: 1, Outcome: "no_fix"}
+	if err := env.Store.Audit(ctx, rec, ""); err != nil {
+		t.Fatal(err)
+	}
+	bustest.Eventually(t, 10*time.Second, func() bool { return strings.Contains(logs.String(), "remove the symlink") },
+		"the mirror did not report the link; log:\n%s", logs)
+	if got, _ := os.ReadFile(victim); !bytes.Equal(got, want) {
+		t.Fatalf("victim changed: %q", got)
+	}
+	if err := os.Remove(filepath.Join(home, InvocationsFile)); err != nil {
+		t.Fatal(err)
+	}
+	bustest.Eventually(t, 10*time.Second, func() bool {
+		b, err := os.ReadFile(filepath.Join(home, InvocationsFile))
+		return err == nil && strings.Contains(string(b), `"incident":"inc-1"`)
+	}, "the record never reached %s once the link was gone", InvocationsFile)
+	if got, _ := os.ReadFile(victim); !bytes.Equal(got, want) {
+		t.Fatalf("victim changed: %q", got)
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+func (w *syncWriter) String() string { w.mu.Lock(); defer w.mu.Unlock(); return w.b.String() }

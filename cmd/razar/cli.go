@@ -24,6 +24,7 @@ import (
 	"github.com/razar/razar/agents/kimicho"
 	"github.com/razar/razar/agents/rstar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/jetstream"
 )
 
@@ -180,13 +181,11 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // daemonLogger logs JSON lines to logs/razar.log and a console view to stderr.
 func (c *cli) daemonLogger(name string) (zerolog.Logger, func(), error) {
-	path := c.path(razarLogFile)
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return zerolog.Nop(), nil, fmt.Errorf("logs directory: %w", err)
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+	// Never through a symlink: one planted at logs/razar.log would have
+	// RAZAR append, with its rights, to whatever it points at.
+	f, err := homedir.OpenAppend(c.path(razarLogFile), 0o640)
 	if err != nil {
-		return zerolog.Nop(), nil, fmt.Errorf("open %s: %w", path, err)
+		return zerolog.Nop(), nil, failed("%v", err)
 	}
 	console := zerolog.ConsoleWriter{Out: c.stderr, TimeFormat: "15:04:05", NoColor: true}
 	zerolog.TimeFieldFormat = time.RFC3339Nano

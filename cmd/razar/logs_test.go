@@ -34,3 +34,34 @@ func TestDaemonLogReadsWellAt3AM(t *testing.T) {
 		}
 	}
 }
+
+// TestDaemonLogRefusesAPlantedSymlink: a link another user planted at
+// logs/razar.log stops the daemon with one line naming the file and the
+// fix; the file it points at is untouched.
+func TestDaemonLogRefusesAPlantedSymlink(t *testing.T) {
+	home := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "victim")
+	want := []byte("the victim's own content\n")
+	if err := os.WriteFile(victim, want, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(home, "logs"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(home, razarLogFile)); err != nil {
+		t.Fatal(err)
+	}
+	var console bytes.Buffer
+	c := newCLI(home, &console, &console, func(string) (string, bool) { return "", false })
+	_, closeLog, err := c.daemonLogger("boot")
+	if err == nil {
+		closeLog()
+		t.Fatal("daemonLogger opened logs/razar.log through a symlink")
+	}
+	if msg := err.Error(); !strings.Contains(msg, razarLogFile) || !strings.Contains(msg, "remove the symlink") || strings.Contains(msg, "\n") {
+		t.Fatalf("error %q: want one line naming %s and the fix", msg, razarLogFile)
+	}
+	if got, _ := os.ReadFile(victim); !bytes.Equal(got, want) {
+		t.Fatalf("victim changed: %q", got)
+	}
+}

@@ -1,0 +1,159 @@
+package homedir_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/razar/razar/internal/homedir"
+)
+
+// victim is a file outside the home that the attacker wants RAZAR to write.
+func victim(t *testing.T) (path string, content []byte) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "victim")
+	content = []byte("the victim's own content\n")
+	if err := os.WriteFile(path, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, content
+}
+
+func TestOpenAppendRefusesAPlantedSymlinkAndLeavesItsTargetAlone(t *testing.T) {
+	vpath, want := victim(t)
+	path := filepath.Join(t.TempDir(), "logs", "razar.log")
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(vpath, path); err != nil {
+		t.Fatal(err)
+	}
+	f, err := homedir.OpenAppend(path, 0o640)
+	if err == nil {
+		f.Close()
+		t.Fatal("OpenAppend followed a symlink")
+	}
+	if !errors.Is(err, homedir.ErrSymlink) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "remove the symlink") {
+		t.Fatalf("error %q: want ErrSymlink naming %s and the fix", err, path)
+	}
+	if got, _ := os.ReadFile(vpath); string(got) != string(want) {
+		t.Fatalf("victim changed: %q", got)
+	}
+	if fi, err := os.Lstat(path); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("the link itself was touched: %v %v", fi, err)
+	}
+}
+
+func TestOpenAppendRefusesADanglingSymlinkWithoutCreatingItsTarget(t *testing.T) {
+	target := filepath.Join(t.TempDir(), "created-by-razar")
+	path := filepath.Join(t.TempDir(), "x.json")
+	if err := os.Symlink(target, path); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := homedir.OpenAppend(path, 0o640); !errors.Is(err, homedir.ErrSymlink) {
+		t.Fatalf("error %v, want ErrSymlink", err)
+	}
+	if _, err := os.Lstat(target); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the link's target was created: %v", err)
+	}
+}
+
+func TestOpenAppendRefusesAFIFOInsteadOfBlocking(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "x.json")
+	if err := syscall.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := homedir.OpenAppend(path, 0o640)
+	if err == nil {
+		f.Close()
+		t.Fatal("OpenAppend took a FIFO")
+	}
+	if !strings.Contains(err.Error(), "not a regular file") {
+		t.Fatalf("error %q", err)
+	}
+}
+
+func TestOpenAppendCreatesAPrivateFileAndAppends(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "logs", "x.json")
+	for _, line := range []string{"a\n", "b\n"} {
+		f, err := homedir.OpenAppend(path, 0o640)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteString(line); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	got, _ := os.ReadFile(path)
+	if string(got) != "a\nb\n" {
+		t.Fatalf("content %q", got)
+	}
+	fi, _ := os.Stat(path)
+	if fi.Mode().Perm()&^0o640 != 0 {
+		t.Fatalf("mode %v, want at most 0640", fi.Mode().Perm())
+	}
+	di, _ := os.Stat(filepath.Dir(path))
+	if di.Mode().Perm()&^0o750 != 0 {
+		t.Fatalf("dir mode %v, want at most 0750", di.Mode().Perm())
+	}
+}
+
+func TestCheckRefusesAWorldWritableDirectoryNamingItAndTheFix(t *testing.T) {
+	home := t.TempDir()
+	state := filepath.Join(home, "state")
+	if err := os.Mkdir(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(state, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	_, err := homedir.Check(home, state)
+	if err == nil {
+		t.Fatal("a world-writable state/ passed")
+	}
+	if msg := err.Error(); !strings.Contains(msg, "chmod o-w "+state) || strings.Contains(msg, "\n") {
+		t.Fatalf("error %q: want one line with `chmod o-w %s`", msg, state)
+	}
+	if fi, _ := os.Stat(state); fi.Mode().Perm() != 0o777 {
+		t.Fatalf("Check changed the mode: %v", fi.Mode().Perm())
+	}
+}
+
+func TestCheckWarnsOnAGroupWritableDirectory(t *testing.T) {
+	home := t.TempDir()
+	if err := os.Chmod(home, 0o770); err != nil {
+		t.Fatal(err)
+	}
+	warns, err := homedir.Check(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warns) != 1 || !strings.Contains(warns[0], home) || !strings.Contains(warns[0], "chmod g-w") {
+		t.Fatalf("warnings %q", warns)
+	}
+}
+
+func TestCheckPassesAPrivateHomeAndAMissingState(t *testing.T) {
+	home := t.TempDir()
+	warns, err := homedir.Check(home, filepath.Join(home, "state"))
+	if err != nil || len(warns) != 0 {
+		t.Fatalf("private home: %v %q", err, warns)
+	}
+}
+
+func TestCheckQuotesADirectoryWithSpacesInTheFix(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "my home")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o707); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := homedir.Check(dir); err == nil || !strings.Contains(err.Error(), "chmod o-w '"+dir+"'") {
+		t.Fatalf("error %v", err)
+	}
+}
