@@ -64,7 +64,7 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	if port == 0 {
 		port = -1
 	}
-	if err := os.MkdirAll(cfg.StoreDir, 0o750); err != nil {
+	if err := os.MkdirAll(cfg.StoreDir, 0o700); err != nil {
 		return nil, fmt.Errorf("embedded NATS store %s: %w", cfg.StoreDir, err)
 	}
 	opts := &server.Options{
@@ -89,7 +89,7 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	}
 	s := &Server{ns: ns, urlFile: cfg.URLFile}
 	if cfg.URLFile != "" {
-		if err := WriteFileAtomic(cfg.URLFile, []byte(ns.ClientURL()+"\n"), 0o644); err != nil {
+		if err := WriteFileAtomic(cfg.URLFile, []byte(ns.ClientURL()+"\n"), 0o640); err != nil {
 			s.Shutdown()
 			return nil, fmt.Errorf("write %s: %w", cfg.URLFile, err)
 		}

@@ -92,10 +92,10 @@ func (c *cli) rotateKeys(ctx context.Context, args []string) error {
 		return failed("%v", err)
 	}
 	prev := rosterPath + ".prev"
-	if err := jetstream.WriteFileAtomic(prev, old, 0o644); err != nil {
+	if err := jetstream.WriteFileAtomic(prev, old, 0o640); err != nil {
 		return failed("keep the previous roster: %v; nothing changed", err)
 	}
-	if err := jetstream.WriteFileAtomic(rosterPath, data, 0o644); err != nil {
+	if err := jetstream.WriteFileAtomic(rosterPath, data, 0o640); err != nil {
 		return failed("rewrite %s: %v; nothing changed", rosterPath, err)
 	}
 	fmt.Fprintf(c.stdout, "roster rewritten (previous kept as %s)\n", filepath.Base(prev))
