@@ -25,6 +25,7 @@ import (
 	"github.com/razar/razar/agents"
 	"github.com/razar/razar/agents/crown"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/orchestrator"
 	"github.com/razar/razar/supervisor"
@@ -87,6 +88,12 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 			d.close()
 		}
 	}()
+	// Whoever else can write the home or state/ could plant the links and
+	// files RAZAR trusts: refuse before touching anything.
+	homeWarnings, err := homedir.Check(c.home, c.path(stateDir))
+	if err != nil {
+		return nil, usageErr("%v", err)
+	}
 	// Read both config files before starting anything: a bad file is exit 2
 	// with a line that names it, not a half-started mesh.
 	boot, err := loadBoot(set.config, c.home)
@@ -106,6 +113,9 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 	}
 	d.log = log
 	d.closers = append(d.closers, closeLog)
+	for _, w := range homeWarnings {
+		log.Warn().Msg(w)
+	}
 
 	url := set.natsURL
 	if url == "" {
