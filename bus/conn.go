@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	neturl "net/url"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -23,7 +25,7 @@ func Connect(ctx context.Context, url, name string, log zerolog.Logger) (*nats.C
 			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
-			log.Info().Str("url", c.ConnectedUrlRedacted()).Msg("bus reconnected")
+			log.Info().Str("url", RedactURL(c.ConnectedUrl())).Msg("bus reconnected")
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, s *nats.Subscription, err error) {
 			subj := ""
@@ -33,20 +35,46 @@ func Connect(ctx context.Context, url, name string, log zerolog.Logger) (*nats.C
 			log.Warn().Err(err).Str("subject", subj).Msg("bus error")
 		}),
 	}
-	var lastErr error
+	shown := RedactURL(url)
 	for {
 		nc, err := nats.Connect(url, opts...)
 		if err == nil {
 			return nc, nil
 		}
-		lastErr = err
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			// A URL that does not parse never will; its error quotes
+			// the URL, credentials and all, so it is not passed on.
+			return nil, fmt.Errorf("connect to NATS: %s is not a valid URL (fix: --nats or RAZAR_NATS_URL as nats://HOST:PORT, comma-separated for a cluster)", shown)
+		}
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("connect to NATS at %s: %w (is RAZAR running? start it with `razar boot` or pass --nats URL)", url, lastErr)
+			return nil, &connectError{url: url, shown: shown, err: err}
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
+
+// connectError is a failed Connect. Its text names the URL with its
+// credentials redacted, and scrubs the URL from the underlying error too.
+type connectError struct {
+	url, shown string
+	err        error
+}
+
+func (e *connectError) Error() string {
+	msg := e.err.Error()
+	if e.shown != e.url {
+		for p := range strings.SplitSeq(e.url, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				msg = strings.ReplaceAll(msg, p, RedactURL(p))
+			}
+		}
+	}
+	return fmt.Sprintf("connect to NATS at %s: %s (is RAZAR running? start it with `razar boot` or pass --nats URL)", e.shown, msg)
+}
+
+func (e *connectError) Unwrap() error { return e.err }
 
 // Drain drains nc, waiting at most timeout for it to close.
 func Drain(nc *nats.Conn, timeout time.Duration) {
