@@ -167,7 +167,8 @@ func (c *cli) printRecord(r *bus.AuditRecord, asJSON bool) {
 	default:
 		line = fmt.Sprintf("%s %s %s", r.Event, r.Status, r.Message)
 	}
-	fmt.Fprintf(c.stdout, "%s %-14s %s\n", ts, r.Component, line)
+	// Every field but the time may come from a rung or a component.
+	fmt.Fprintf(c.stdout, "%s %-14s %s\n", sanitize(ts), sanitize(r.Component), sanitize(line))
 }
 
 func firstLine(s string) string {
@@ -281,7 +282,7 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		if !a.Ready {
 			state = "unavailable"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", a.Name, state, a.Reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", sanitize(a.Name), state, sanitize(firstLine(a.Reason)))
 	}
 	tw.Flush()
 	fmt.Fprintln(c.stdout)
@@ -297,7 +298,7 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		if r.Pending != nil {
 			rung = r.Pending.Rung + " (working)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", r.ID, r.Component, r.State, len(r.Attempts), rung, r.Opened.Local().Format(time.DateTime), firstLine(r.Reason))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", sanitize(r.ID), sanitize(r.Component), sanitize(string(r.State)), len(r.Attempts), sanitize(rung), r.Opened.Local().Format(time.DateTime), sanitize(firstLine(r.Reason)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -310,8 +311,8 @@ func (c *cli) printComponents(comps []bus.ComponentView) {
 	tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "COMPONENT\tSTATUS\tPID\tRESTARTS\tLAST EXIT\tINCIDENT\tDETAIL")
 	for _, v := range comps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", v.Name, componentState(v), pidText(v), restartsText(v),
-			orDash(v.LastExit), orDash(v.Incident), sanitize(firstLine(v.LastError)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sanitize(v.Name), sanitize(componentState(v)), pidText(v), restartsText(v),
+			sanitize(orDash(v.LastExit)), sanitize(orDash(v.Incident)), sanitize(firstLine(v.LastError)))
 	}
 	tw.Flush()
 }
@@ -352,11 +353,20 @@ func restartsText(v bus.ComponentView) string {
 	return fmt.Sprint(v.Restarts)
 }
 
-// sanitize drops control characters, so a component's or a rung's text
-// cannot drive the operator's terminal.
+// sanitize makes text from a component or a rung safe to print on the
+// operator's terminal: tabs and line breaks become spaces, so it stays on
+// its line and in its column; every other control character (escape
+// sequences, carriage returns, C1 controls) and the bidirectional
+// overrides that reorder what is shown are dropped; invalid UTF-8 shows as
+// U+FFFD.
 func sanitize(s string) string {
 	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+		switch {
+		case r == '\t' || r == '\n' || r == '\u2028' || r == '\u2029':
+			return ' '
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			return -1
+		case (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') || r == '\u200e' || r == '\u200f' || r == '\u061c':
 			return -1
 		}
 		return r

@@ -1,11 +1,19 @@
 package main
 
 import (
+	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/razar/razar/bus"
+	"github.com/razar/razar/jetstream"
+	"github.com/razar/razar/jetstream/bustest"
 )
 
 // entries lists what is under dir, to show a refused boot created nothing.
@@ -64,5 +72,79 @@ func TestBootWarnsOnAGroupWritableHome(t *testing.T) {
 	}
 	if out := p.out.String(); !strings.Contains(out, h+" is writable by its group") || !strings.Contains(out, "chmod g-w") {
 		t.Fatalf("no group-writable warning:\n%s", out)
+	}
+}
+
+// hostile is text a rung controls, meant to drive the operator's terminal:
+// retitle the window, clear the screen, overwrite the line, reorder it,
+// and start a line of its own that looks like RAZAR's.
+const hostile = "\x1b]0;owned\x07\x1b[2Jvisible\rtext\u202e\x9b31m\nHEALED by crown\tdone"
+
+// terminalSafe fails the test when out has a control character other
+// than the newline ending each line, or a bidirectional override.
+func terminalSafe(t *testing.T, out string) {
+	t.Helper()
+	for i, r := range out {
+		if (r < 0x20 && r != '\n') || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == '\u202e' {
+			t.Fatalf("output has control character %U at byte %d:\n%q", r, i, out)
+		}
+	}
+}
+
+// TestAuditPrintsRungTextWithoutControlCharacters: a rung's summary, error,
+// reason and alert message reach `razar audit` with escapes stripped and
+// line breaks flattened: one line per record, the words still there.
+func TestAuditPrintsRungTextWithoutControlCharacters(t *testing.T) {
+	env := bustest.New(t)
+	ctx := context.Background()
+	recs := []*bus.AuditRecord{
+		{Event: bus.EventAttempt, Component: "web", Incident: "inc-1", Agent: "k2", Attempt: 1, Outcome: "no_fix", Summary: hostile, Error: hostile, Reason: hostile},
+		{Event: bus.EventFailed, Component: "web", Incident: "inc-1", Reason: hostile},
+		{Event: bus.EventAlert, Component: "web", Severity: "warning", Message: hostile},
+		{Event: bus.EventSkipped, Component: "web", Agent: "k2", Error: hostile},
+	}
+	for _, r := range recs {
+		if err := env.Store.Audit(ctx, r, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := home(t, crownRoster, nil)
+	out, stderr, code := runCLI(t, "--home", h, "audit", "--nats", env.URL)
+	if code != 0 {
+		t.Fatalf("audit exit %d: %s", code, stderr)
+	}
+	terminalSafe(t, out)
+	if n := strings.Count(out, "\n"); n != len(recs) {
+		t.Fatalf("%d lines for %d records:\n%s", n, len(recs), out)
+	}
+	if !strings.Contains(out, "visibletext") {
+		t.Fatalf("the rung's words are gone:\n%s", out)
+	}
+}
+
+// TestStatusPrintsRungReasonsWithoutControlCharacters: a rung that reports
+// its readiness with a hostile reason cannot drive the terminal of the
+// operator who runs `razar status`.
+func TestStatusPrintsRungReasonsWithoutControlCharacters(t *testing.T) {
+	h := home(t, `{"agents": [{"name": "k2", "backend": "exec", "command": ["false"]}]}`, nil)
+	_, url := boot(t, h, nil, "--nats-listen", "127.0.0.1:0", "--agents", "external")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	nc, err := bus.Connect(ctx, url, "hostile-rung", zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	store, err := jetstream.Open(ctx, nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.PutAgentStatus(ctx, &bus.AgentStatus{Name: "k2", Reason: hostile, Updated: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := exec.Command(razarBin, "--home", h, "status").Output()
+	terminalSafe(t, string(out))
+	if !strings.Contains(string(out), "visibletext") {
+		t.Fatalf("status lacks the rung's reason:\n%s", out)
 	}
 }
