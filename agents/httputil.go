@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -141,7 +142,8 @@ func newRemote(kind, name, endpoint, token string, maxReply int64, client *http.
 }
 
 // boundedClient returns a copy of c (http.DefaultTransport when nil) whose
-// responses fail to read past max bytes. c itself is not changed.
+// responses fail to read past max bytes and whose redirects carry the
+// credentials only to the endpoint's own origin. c itself is not changed.
 func boundedClient(c *http.Client, max int64) *http.Client {
 	var bc http.Client
 	if c != nil {
@@ -152,7 +154,48 @@ func boundedClient(c *http.Client, max int64) *http.Client {
 		next = http.DefaultTransport
 	}
 	bc.Transport = &boundedTransport{next: next, max: max}
+	bc.CheckRedirect = sameOriginCredentials(bc.CheckRedirect)
 	return &bc
+}
+
+// credentialHeaders are the request headers that carry a rung's key.
+var credentialHeaders = []string{"Authorization", "Api-Key", "X-Api-Key", "Cookie"}
+
+// sameOriginCredentials returns a CheckRedirect that drops the credential
+// headers from a redirect whose scheme, host or port differ from the first
+// request's, then defers to next (Go's default policy when nil). Go itself
+// drops Authorization only for another host: it would send the key to
+// another port of the same host, or from https to plain http.
+func sameOriginCredentials(next func(*http.Request, []*http.Request) error) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if len(via) > 0 && origin(req.URL) != origin(via[0].URL) {
+			for _, h := range credentialHeaders {
+				req.Header.Del(h)
+			}
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+}
+
+// origin is a URL's scheme, host and port, the port made explicit.
+func origin(u *url.URL) string {
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	if port == "" {
+		switch scheme {
+		case "http":
+			port = "80"
+		case "https":
+			port = "443"
+		}
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port)
 }
 
 // boundedTransport bounds every response body it returns.
