@@ -134,6 +134,9 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 			return nil, failed("%v", err)
 		}
 		d.closers = append(d.closers, d.srv.Shutdown)
+		if w := set.openBusWarning(); w != "" {
+			log.Warn().Str("listen", set.natsListen).Msg(w)
+		}
 		url = d.srv.ClientURL()
 		log.Info().Str("url", url).Str("store", c.path(stateDir)).Msg("embedded NATS with JetStream is up")
 	}

@@ -148,3 +148,36 @@ func TestStatusPrintsRungReasonsWithoutControlCharacters(t *testing.T) {
 		t.Fatalf("status lacks the rung's reason:\n%s", out)
 	}
 }
+
+// TestBootRefusesANonLoopbackNATSListen: the embedded server has no TLS,
+// so `razar boot --nats-listen` on every interface (or any address beyond
+// loopback) exits 2 with one line naming the flag and the way out, before
+// it listens or writes anything.
+func TestBootRefusesANonLoopbackNATSListen(t *testing.T) {
+	for _, listen := range []string{"0.0.0.0:0", ":0", "[::]:0", "192.0.2.1:4222", "nats.example:4222"} {
+		h := home(t, crownRoster, nil)
+		before := entries(t, h)
+		_, stderr, code := runCLI(t, "--home", h, "boot", "--nats-listen", listen)
+		if code != 2 || !strings.Contains(stderr, "--nats-listen "+listen) || !strings.Contains(stderr, "--nats-listen-insecure") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+			t.Fatalf("--nats-listen %s: exit %d, stderr %q: want exit 2 and one line naming the flag and --nats-listen-insecure", listen, code, stderr)
+		}
+		if after := entries(t, h); strings.Join(after, "\n") != strings.Join(before, "\n") {
+			t.Fatalf("--nats-listen %s: a refused boot changed the home:\nbefore %q\nafter  %q", listen, before, after)
+		}
+	}
+}
+
+// TestBootOnANonLoopbackNATSListenWithInsecureWarns: with the explicit
+// --nats-listen-insecure, the bus listens on every interface and RAZAR says
+// loudly what that exposes.
+func TestBootOnANonLoopbackNATSListenWithInsecureWarns(t *testing.T) {
+	h := home(t, crownRoster, nil)
+	p := start(t, h, nil, "boot", "--once", "--nats-listen", "0.0.0.0:0", "--nats-listen-insecure")
+	if code := p.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("boot --once exit %d:\n%s", code, p.out)
+	}
+	out := p.out.String()
+	if !strings.Contains(out, "SECURITY") || !strings.Contains(out, "0.0.0.0:0") || !strings.Contains(out, "stop components and apply patches") {
+		t.Fatalf("no warning about the open bus:\n%s", out)
+	}
+}

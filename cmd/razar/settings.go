@@ -23,6 +23,7 @@ type settings struct {
 	longTask       bool
 	once           bool
 	natsListen     string
+	natsInsecure   bool // --nats-listen-insecure: a non-loopback --nats-listen is meant
 	natsURL        string
 	agentsMode     string
 
@@ -94,7 +95,8 @@ func (c *cli) bootFlags(args []string) (*settings, error) {
 	fs.IntVar(&s.remoteAttempts, "remote-attempts", 1, "attempts per rung turn")
 	fs.BoolVar(&s.longTask, "long-task", false, "keep escalating past the ladder, with capped backoff, until a fix holds or `razar abort`")
 	fs.BoolVar(&s.once, "once", false, "exit after the boot cycle: 0 when every component is healthy")
-	fs.StringVar(&s.natsListen, "nats-listen", jetstream.DefaultListen, "`HOST:PORT` of the embedded NATS server")
+	fs.StringVar(&s.natsListen, "nats-listen", jetstream.DefaultListen, "`HOST:PORT` of the embedded NATS server; loopback only unless --nats-listen-insecure")
+	fs.BoolVar(&s.natsInsecure, "nats-listen-insecure", false, "let --nats-listen be an address other machines reach: the embedded server has no TLS")
 	fs.StringVar(&s.natsURL, "nats", "", "use the NATS server or cluster at `URL` instead of embedding one (default $RAZAR_NATS_URL)")
 	fs.StringVar(&s.agentsMode, "agents", "inproc", "`MODE` inproc: run every rung in this process; external: run none (start them with `razar agent`)")
 	pos, err := parseFlags(fs, args)
@@ -119,7 +121,34 @@ func (c *cli) bootFlags(args []string) (*settings, error) {
 	if err := c.readVariables(s); err != nil {
 		return nil, err
 	}
+	if s.natsURL == "" && !s.natsInsecure && !loopbackListen(s.natsListen) {
+		return nil, usageErr("--nats-listen %s: the embedded NATS server has no TLS, and whoever reaches the bus can stop components and apply patches (fix: listen on 127.0.0.1, the default; use --nats for a TLS cluster; or add --nats-listen-insecure to expose it anyway)", s.natsListen)
+	}
 	return s, nil
+}
+
+// loopbackListen reports whether a HOST:PORT listens on loopback only. An
+// empty host means every interface; a name other than localhost may
+// resolve anywhere. A malformed address passes: the server names it.
+func loopbackListen(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return true
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// openBusWarning is what `razar boot` logs when its embedded bus listens
+// beyond loopback, "" when it does not.
+func (s *settings) openBusWarning() string {
+	if s.natsURL != "" || loopbackListen(s.natsListen) {
+		return ""
+	}
+	return "SECURITY: the embedded NATS bus listens on " + s.natsListen + " without TLS (--nats-listen-insecure): the bus can stop components and apply patches, and it is open to the network; anyone who can sniff it or reach it with an identity has that power"
 }
 
 // thresholds are the ladder settings of new incidents.
