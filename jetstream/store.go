@@ -20,6 +20,79 @@ const (
 	DefaultMaxDeliver = 10
 )
 
+// Default limits of stream RAZAR and bucket RAZAR_STATE (docs/PROTOCOL.md
+// section 4), so no client, hostile or looping, can fill the disk.
+const (
+	// DefaultStreamMaxBytes bounds stream RAZAR; past it the oldest
+	// messages are discarded.
+	DefaultStreamMaxBytes = 1 << 30
+	// DefaultMaxMsgSize is the largest message the stream stores, the
+	// NATS default max payload.
+	DefaultMaxMsgSize = 1 << 20
+	// DefaultStateMaxBytes bounds bucket RAZAR_STATE (every revision it
+	// keeps); past it, writes are refused.
+	DefaultStateMaxBytes = 256 << 20
+	// DefaultMaxValueSize is the largest value the bucket stores.
+	DefaultMaxValueSize = 1 << 20
+)
+
+// Limits bound what the store keeps. A zero field means its default; a
+// negative one, no limit.
+type Limits struct {
+	StreamMaxBytes    int64         // stream RAZAR, in bytes; discards the oldest past it
+	StreamMaxMsgSize  int32         // one message of stream RAZAR, in bytes
+	StreamMaxAge      time.Duration // how long stream RAZAR keeps a message
+	StateMaxBytes     int64         // bucket RAZAR_STATE, in bytes; refuses writes past it
+	StateMaxValueSize int32         // one value of bucket RAZAR_STATE, in bytes
+}
+
+// DefaultLimits are the limits of docs/PROTOCOL.md section 4.
+func DefaultLimits() Limits {
+	return Limits{
+		StreamMaxBytes:    DefaultStreamMaxBytes,
+		StreamMaxMsgSize:  DefaultMaxMsgSize,
+		StreamMaxAge:      DefaultMaxAge,
+		StateMaxBytes:     DefaultStateMaxBytes,
+		StateMaxValueSize: DefaultMaxValueSize,
+	}
+}
+
+// orDefaults fills l's zero fields from DefaultLimits.
+func (l Limits) orDefaults() Limits {
+	d := DefaultLimits()
+	if l.StreamMaxBytes == 0 {
+		l.StreamMaxBytes = d.StreamMaxBytes
+	}
+	if l.StreamMaxMsgSize == 0 {
+		l.StreamMaxMsgSize = d.StreamMaxMsgSize
+	}
+	if l.StreamMaxAge == 0 {
+		l.StreamMaxAge = d.StreamMaxAge
+	}
+	if l.StateMaxBytes == 0 {
+		l.StateMaxBytes = d.StateMaxBytes
+	}
+	if l.StateMaxValueSize == 0 {
+		l.StateMaxValueSize = d.StateMaxValueSize
+	}
+	return l
+}
+
+// Option changes how Open declares the store.
+type Option func(*openOptions)
+
+type openOptions struct {
+	limits *Limits
+}
+
+// WithLimits has Open set the stream's and the bucket's limits to l (zero
+// fields: the defaults). `razar boot` passes it; without it, Open keeps the
+// limits an existing stream and bucket have, so a rung or a CLI command
+// never undoes the operator's settings, and gives new ones the defaults.
+func WithLimits(l Limits) Option {
+	return func(o *openOptions) { o.limits = &l }
+}
+
 // Store is RAZAR's view of JetStream: the RAZAR stream and the RAZAR_STATE bucket.
 type Store struct {
 	nc     *nats.Conn
@@ -28,10 +101,17 @@ type Store struct {
 	kv     jetstream.KeyValue
 }
 
+// kvStream is the stream behind bucket RAZAR_STATE.
+const kvStream = "KV_" + bus.KVBucket
+
 // Open declares (or updates) stream RAZAR and bucket RAZAR_STATE on nc's
 // server and returns a Store. It is safe to call from every process: the
 // declarations are idempotent.
-func Open(ctx context.Context, nc *nats.Conn) (*Store, error) {
+func Open(ctx context.Context, nc *nats.Conn, opts ...Option) (*Store, error) {
+	var o openOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	ctx, cancel := withDefaultTimeout(ctx, 15*time.Second)
 	defer cancel()
 	js, err := jetstream.New(nc)
@@ -39,17 +119,24 @@ func Open(ctx context.Context, nc *nats.Conn) (*Store, error) {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	var stream jetstream.Stream
+	var limits Limits
 	// Retry while JetStream starts up after a restart or a cluster election.
 	for {
-		stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-			Name:        bus.StreamName,
-			Description: "RAZAR escalations, results and audit records",
-			Subjects:    bus.StreamSubjects,
-			Storage:     jetstream.FileStorage,
-			Retention:   jetstream.LimitsPolicy,
-			MaxAge:      DefaultMaxAge,
-			Duplicates:  DuplicateWindow,
-		})
+		limits, err = o.effective(ctx, js)
+		if err == nil {
+			stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+				Name:        bus.StreamName,
+				Description: "RAZAR escalations, results and audit records",
+				Subjects:    bus.StreamSubjects,
+				Storage:     jetstream.FileStorage,
+				Retention:   jetstream.LimitsPolicy,
+				Discard:     jetstream.DiscardOld,
+				MaxAge:      max(limits.StreamMaxAge, 0), // negative: keep forever
+				MaxBytes:    limits.StreamMaxBytes,
+				MaxMsgSize:  limits.StreamMaxMsgSize,
+				Duplicates:  DuplicateWindow,
+			})
+		}
 		if err == nil {
 			break
 		}
@@ -62,15 +149,42 @@ func Open(ctx context.Context, nc *nats.Conn) (*Store, error) {
 		}
 	}
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      bus.KVBucket,
-		Description: "RAZAR component, incident and agent state",
-		History:     10,
-		Storage:     jetstream.FileStorage,
+		Bucket:       bus.KVBucket,
+		Description:  "RAZAR component, incident and agent state",
+		History:      10,
+		Storage:      jetstream.FileStorage,
+		MaxBytes:     limits.StateMaxBytes,
+		MaxValueSize: limits.StateMaxValueSize,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("declare KV bucket %s: %w", bus.KVBucket, err)
 	}
 	return &Store{nc: nc, js: js, stream: stream, kv: kv}, nil
+}
+
+// effective is the limits Open declares: those given, else those the
+// existing stream and bucket have, else the defaults.
+func (o *openOptions) effective(ctx context.Context, js jetstream.JetStream) (Limits, error) {
+	if o.limits != nil {
+		return o.limits.orDefaults(), nil
+	}
+	var l Limits
+	if st, err := js.Stream(ctx, bus.StreamName); err == nil {
+		c := st.CachedInfo().Config
+		l.StreamMaxBytes, l.StreamMaxMsgSize, l.StreamMaxAge = c.MaxBytes, c.MaxMsgSize, c.MaxAge
+		if c.MaxAge == 0 {
+			l.StreamMaxAge = -1 // set to forever, not unset
+		}
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return l, err
+	}
+	if st, err := js.Stream(ctx, kvStream); err == nil {
+		c := st.CachedInfo().Config
+		l.StateMaxBytes, l.StateMaxValueSize = c.MaxBytes, c.MaxMsgSize
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return l, err
+	}
+	return l.orDefaults(), nil
 }
 
 // Conn is the store's NATS connection.

@@ -147,7 +147,7 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 		return nil, failed("%v", err)
 	}
 	d.closers = append(d.closers, func() { bus.Drain(d.nc, 5*time.Second) })
-	if d.store, err = jetstream.Open(ctx, d.nc); err != nil {
+	if d.store, err = jetstream.Open(ctx, d.nc, jetstream.WithLimits(set.limits)); err != nil {
 		return nil, failed("%v", err)
 	}
 	if d.ln, err = net.Listen("tcp", set.metricsAddr); err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/rs/zerolog"
 
 	"github.com/razar/razar/bus"
@@ -179,5 +180,56 @@ func TestBootOnANonLoopbackNATSListenWithInsecureWarns(t *testing.T) {
 	out := p.out.String()
 	if !strings.Contains(out, "SECURITY") || !strings.Contains(out, "0.0.0.0:0") || !strings.Contains(out, "stop components and apply patches") {
 		t.Fatalf("no warning about the open bus:\n%s", out)
+	}
+}
+
+// TestBootSetsTheStoreLimitsFromTheEnvironment: the RAZAR_STREAM_* and
+// RAZAR_STATE_* variables reach the stream and the bucket, and a rung
+// process opening the store afterwards keeps them.
+func TestBootSetsTheStoreLimitsFromTheEnvironment(t *testing.T) {
+	h := home(t, `{"agents": [{"name": "k2", "backend": "exec", "command": ["false"]}]}`, nil)
+	_, url := boot(t, h, []string{"RAZAR_STREAM_MAX_BYTES=512MiB", "RAZAR_STREAM_MAX_MSG_SIZE=256KiB", "RAZAR_STREAM_MAX_AGE=30d",
+		"RAZAR_STATE_MAX_BYTES=64MiB", "RAZAR_STATE_MAX_VALUE_SIZE=128KiB"}, "--nats-listen", "127.0.0.1:0", "--agents", "external")
+	rung := start(t, h, []string{"RAZAR_NATS_URL=" + url}, "agent", "k2")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	nc, err := bus.Connect(ctx, url, "observer", zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	bustest.Eventually(t, 20*time.Second, func() bool {
+		st, err := jetstream.Open(ctx, nc)
+		if err != nil {
+			return false
+		}
+		_, err = st.AgentStatus(ctx, "k2")
+		return err == nil
+	}, "the k2 rung never reported; output:\n%s", rung.out)
+	js, err := natsjs.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string][3]int64{
+		bus.StreamName:       {512 << 20, 256 << 10, int64(30 * 24 * time.Hour)},
+		"KV_" + bus.KVBucket: {64 << 20, 128 << 10, 0},
+	} {
+		st, err := js.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := st.CachedInfo().Config
+		if got := [3]int64{c.MaxBytes, int64(c.MaxMsgSize), int64(c.MaxAge)}; got != want {
+			t.Errorf("%s: max bytes, max message size, max age %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestBootRefusesABadStoreLimitNamingTheVariable(t *testing.T) {
+	h := home(t, crownRoster, nil)
+	t.Setenv("RAZAR_STREAM_MAX_BYTES", "lots")
+	_, stderr, code := runCLI(t, "--home", h, "boot", "--nats-listen", "127.0.0.1:0")
+	if code != 2 || !strings.Contains(stderr, "RAZAR_STREAM_MAX_BYTES") || !strings.Contains(stderr, "MiB") {
+		t.Fatalf("exit %d, stderr %q: want exit 2 naming the variable and the form", code, stderr)
 	}
 }

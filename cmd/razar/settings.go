@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"math"
 	"net"
 	"strconv"
 	"strings"
@@ -35,6 +36,7 @@ type settings struct {
 	probeInterval time.Duration
 	webhook       string
 	alertmanager  string
+	limits        jetstream.Limits // read at boot; a reload keeps the store's
 }
 
 // defaultMetricsAddr is RAZAR_METRICS_ADDR's default: loopback only.
@@ -59,12 +61,91 @@ func (c *cli) readVariables(s *settings) error {
 	if s.probeInterval, err = c.envDuration("RAZAR_HEALTH_PROBE_INTERVAL", 30*time.Second); err != nil {
 		return err
 	}
+	if s.limits, err = c.storeLimits(); err != nil {
+		return err
+	}
 	s.webhook = c.getenv("RAZAR_ALERT_WEBHOOK")
 	s.alertmanager = c.getenv("RAZAR_ALERTMANAGER_URL")
 	if s.natsURL == "" {
 		s.natsURL = c.getenv("RAZAR_NATS_URL")
 	}
 	return nil
+}
+
+// storeLimits reads the limits of stream RAZAR and bucket RAZAR_STATE
+// (docs/PROTOCOL.md section 4); an unset one keeps its default, -1 lifts it.
+func (c *cli) storeLimits() (jetstream.Limits, error) {
+	var l jetstream.Limits
+	var err error
+	if l.StreamMaxBytes, err = c.envSize("RAZAR_STREAM_MAX_BYTES", jetstream.DefaultStreamMaxBytes, math.MaxInt64); err != nil {
+		return l, err
+	}
+	if l.StateMaxBytes, err = c.envSize("RAZAR_STATE_MAX_BYTES", jetstream.DefaultStateMaxBytes, math.MaxInt64); err != nil {
+		return l, err
+	}
+	n, err := c.envSize("RAZAR_STREAM_MAX_MSG_SIZE", jetstream.DefaultMaxMsgSize, math.MaxInt32)
+	if err != nil {
+		return l, err
+	}
+	l.StreamMaxMsgSize = int32(n)
+	if n, err = c.envSize("RAZAR_STATE_MAX_VALUE_SIZE", jetstream.DefaultMaxValueSize, math.MaxInt32); err != nil {
+		return l, err
+	}
+	l.StateMaxValueSize = int32(n)
+	if v := strings.TrimSpace(c.getenv("RAZAR_STREAM_MAX_AGE")); v != "" {
+		if l.StreamMaxAge, err = parseAge(v); err != nil {
+			return l, &razar.ConfigError{File: "env", Field: "RAZAR_STREAM_MAX_AGE", Msg: fmt.Sprintf("%q is not an age", v), Fix: "unset it for 90 days, or set e.g. 30d or 720h; -1 keeps records forever"}
+		}
+	}
+	return l, nil
+}
+
+// envSize reads a size in bytes ("1073741824", "512MiB", "1G"), -1 for no
+// limit, or def when unset.
+func (c *cli) envSize(name string, def, most int64) (int64, error) {
+	v := strings.TrimSpace(c.getenv(name))
+	if v == "" {
+		return def, nil
+	}
+	if v == "-1" {
+		return -1, nil
+	}
+	bad := &razar.ConfigError{File: "env", Field: name, Msg: fmt.Sprintf("%q is not a size in bytes", v), Fix: fmt.Sprintf("unset it for the default %d, or set bytes with an optional KiB, MiB or GiB (e.g. 512MiB); -1 lifts the limit", def)}
+	num, unit := v, int64(1)
+	for _, u := range []struct {
+		suffix string
+		n      int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}} {
+		if len(v) > len(u.suffix) && strings.EqualFold(v[len(v)-len(u.suffix):], u.suffix) {
+			num, unit = strings.TrimSpace(v[:len(v)-len(u.suffix)]), u.n
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 || n > most/unit {
+		return 0, bad
+	}
+	return n * unit, nil
+}
+
+// parseAge reads a Go duration or a whole number of days ("30d"); -1 is
+// forever.
+func parseAge(v string) (time.Duration, error) {
+	if v == "-1" {
+		return -1, nil
+	}
+	if days, ok := strings.CutSuffix(v, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n <= 0 || n > 100*365 {
+			return 0, fmt.Errorf("bad age %q", v)
+		}
+		return time.Duration(n) * 24 * time.Hour, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("bad age %q", v)
+	}
+	return d, nil
 }
 
 // metricsAddr is RAZAR_METRICS_ADDR, else 127.0.0.1 with RAZAR_METRICS_PORT,
