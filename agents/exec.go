@@ -53,8 +53,11 @@ var _ razar.Agent = (*Exec)(nil)
 // NewExec returns the exec backend of agent name. command is the script and
 // its arguments; a relative command path containing a slash ("./fix.sh")
 // resolves against dir, which is also the script's working directory (the
-// current one when empty). env ("KEY=value" entries) is added to the current
-// environment. An empty command is reported by Repair.
+// current one when empty). The script's environment is pgcmd.BaseEnv (PATH,
+// HOME, LANG, TZ, TMPDIR) plus env ("KEY=value" entries: the rung's own
+// credential, see Resolved.Env) plus the task variables Repair documents;
+// nothing else of RAZAR's environment, so no other rung's key, reaches it.
+// An empty command is reported by Repair.
 func NewExec(name string, command []string, dir string, env []string) *Exec {
 	return &Exec{
 		name:    name,
@@ -127,7 +130,7 @@ func (e *Exec) Repair(ctx context.Context, t razar.Task) (razar.Fix, error) {
 	if err != nil {
 		return razar.Fix{}, fmt.Errorf("exec agent %s: %w", e.name, err)
 	}
-	cmd.Env = append(cmd.Env, // last, so they win over inherited values
+	cmd.Env = append(cmd.Env, // last, so they win over any entry of env
 		"RAZAR_INCIDENT="+t.Incident,
 		"RAZAR_COMPONENT="+t.Component,
 		"RAZAR_ATTEMPT="+strconv.Itoa(t.Attempt),
