@@ -46,20 +46,43 @@ func (e *ConfigError) Error() string {
 
 func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
 
-// AgentCredentialError says a rung cannot run because a credential variable is
-// unset or empty. It never holds the credential's value. It wraps ErrRungUnavailable.
+// AgentCredentialError says a rung cannot run because a credential is
+// unset, empty (blank or whitespace only), or cannot be read from the file
+// its V_FILE variable names. It never holds the credential's value. It wraps
+// ErrRungUnavailable.
 type AgentCredentialError struct {
 	Agent  string
-	EnvVar string
-	Empty  bool // set but empty, as opposed to unset
+	EnvVar string // the variable at fault: V, or V_FILE when Path is set
+	Empty  bool   // set (or the file read) but blank, as opposed to unset
+	// Path is the file EnvVar (a V_FILE variable) names, made absolute.
+	Path string
+	// Reason, when set, says what else is wrong: why the file at Path
+	// cannot be read ("permission denied"), or, without Path, a sentence
+	// going on from the variable's name ("is set and so is V_FILE, ...").
+	// Fix says what to do about it.
+	Reason, Fix string
 }
 
 func (e *AgentCredentialError) Error() string {
-	state := "unset"
-	if e.Empty {
-		state = "empty"
+	what := "credential variable " + e.EnvVar
+	if e.Path != "" {
+		what = fmt.Sprintf("credential file %s=%s", e.EnvVar, e.Path)
 	}
-	return fmt.Sprintf("agent %s: credential variable %s is %s (fix: export %s before starting the rung)", e.Agent, e.EnvVar, state, e.EnvVar)
+	state, fix := " is unset", "export "+e.EnvVar+" before starting the rung"
+	switch {
+	case e.Reason != "" && e.Path != "": // why the file cannot be read
+		state, fix = ": "+e.Reason, e.Fix
+	case e.Reason != "":
+		state, fix = " "+e.Reason, e.Fix
+	case e.Empty && e.Path != "":
+		state, fix = " is empty", "write the key to the file"
+	case e.Empty:
+		state = " is empty"
+	}
+	if fix == "" {
+		return fmt.Sprintf("agent %s: %s%s", e.Agent, what, state)
+	}
+	return fmt.Sprintf("agent %s: %s%s (fix: %s)", e.Agent, what, state, fix)
 }
 
 func (e *AgentCredentialError) Unwrap() error { return ErrRungUnavailable }

@@ -1,15 +1,20 @@
 package agents
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/razar/razar"
 )
 
 // Resolved is a roster entry with its ${VAR} references expanded: what a
-// backend needs to run. Token is a secret: never log it.
+// backend needs to run. Token and Env are secrets: never log them.
 type Resolved struct {
 	Entry    razar.AgentEntry
 	Endpoint string
@@ -17,6 +22,10 @@ type Resolved struct {
 	Command  []string
 	// CredentialVars are the variables the entry's credential comes from.
 	CredentialVars []string
+	// Env is what an exec rung's script gets besides the base environment:
+	// its own credential variables as "V=key" (the key read from V or
+	// V_FILE), and no other rung's.
+	Env []string
 }
 
 // Remote reports whether a backend calls a service over the network.
@@ -39,26 +48,168 @@ func CredentialVars(r Rung, e razar.AgentEntry) []string {
 	return nil
 }
 
-// Resolve expands an entry for its rung. A credential variable that is unset
-// or empty fails with *razar.AgentCredentialError naming agent and variable;
-// a remote backend without an endpoint fails wrapping razar.ErrRungUnavailable.
-// Errors never contain a secret's value.
-func Resolve(r Rung, e razar.AgentEntry, lookup razar.Lookup) (Resolved, error) {
-	res := Resolved{Entry: e, CredentialVars: CredentialVars(r, e)}
-	for _, v := range res.CredentialVars {
-		if val, ok := lookup(v); !ok || val == "" {
-			return res, &razar.AgentCredentialError{Agent: e.Name, EnvVar: v, Empty: ok}
+// FileSuffix makes the name of the variable that may name a credential's
+// file: KIMI2_API_KEY_FILE for KIMI2_API_KEY.
+const FileSuffix = "_FILE"
+
+// maxCredentialFile bounds what a credential file may hold.
+const maxCredentialFile = 64 << 10
+
+// Credential reads credential variable v for agent through lookup. When
+// V_FILE (v + FileSuffix) is set and not blank, the key is the content of
+// the file it names (a relative path is relative to home), read afresh on
+// every call so a rewritten file reaches running rungs on reload;
+// otherwise the key is V itself. Surrounding whitespace is trimmed, and a
+// blank or whitespace-only key counts as empty. When both V and V_FILE are
+// set, the key they give must be the same: an operator moving a key to a
+// file must not be left guessing which one a rung uses.
+//
+// Every error is a *razar.AgentCredentialError: V unset, V empty, V_FILE's
+// file unreadable or empty (naming V_FILE and the path), or V and V_FILE
+// disagreeing (naming both). No error holds a key or a file's content.
+func Credential(agent, v, home string, lookup razar.Lookup) (string, error) {
+	fileVar := v + FileSuffix
+	val, ok := lookup(v)
+	val = strings.TrimSpace(val)
+	if name, fok := lookup(fileVar); fok && strings.TrimSpace(name) != "" {
+		key, path, err := readCredentialFile(home, name)
+		if err != nil {
+			return "", &razar.AgentCredentialError{Agent: agent, EnvVar: fileVar, Path: path, Reason: err.Error(),
+				Fix: "make the file readable by RAZAR's user and write the key in it, or unset " + fileVar}
 		}
+		if key == "" {
+			return "", &razar.AgentCredentialError{Agent: agent, EnvVar: fileVar, Path: path, Empty: true}
+		}
+		if ok && val != "" && val != key {
+			return "", &razar.AgentCredentialError{Agent: agent, EnvVar: v,
+				Reason: "is set and so is " + fileVar + ", with a different key",
+				Fix:    "unset " + v + " or " + fileVar + ", so the key has one source"}
+		}
+		return key, nil
+	}
+	if !ok || val == "" {
+		return "", &razar.AgentCredentialError{Agent: agent, EnvVar: v, Empty: ok}
+	}
+	return val, nil
+}
+
+// readCredentialFile reads the key in the file name names, relative to home
+// when not absolute. path is the file, absolute when it can be. The error
+// says why the file cannot be used, never what it holds.
+func readCredentialFile(home, name string) (key, path string, err error) {
+	path = strings.TrimSpace(name)
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(home, path)
+	}
+	if abs, aerr := filepath.Abs(path); aerr == nil {
+		path = abs
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return "", path, errors.New(osErrText(err))
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", path, errors.New(osErrText(err))
+	}
+	if !st.Mode().IsRegular() {
+		return "", path, errors.New("not a regular file")
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxCredentialFile+1))
+	if err != nil {
+		return "", path, errors.New(osErrText(err))
+	}
+	if len(data) > maxCredentialFile {
+		return "", path, errors.New("over 64 KiB, too large for a key")
+	}
+	key = strings.TrimSpace(string(data))
+	if strings.ContainsFunc(key, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
+		return "", path, errors.New("a line break or control character inside the key (write one key on one line)")
+	}
+	return key, path, nil
+}
+
+// osErrText is an os error without the path it repeats.
+func osErrText(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}
+
+// credentialValues is every key credential variable v yields, for the
+// redactor: V's and V_FILE's, even when they disagree or the rung cannot
+// run for another reason.
+func credentialValues(v, home string, lookup razar.Lookup) []string {
+	var out []string
+	if val, ok := lookup(v); ok {
+		out = append(out, strings.TrimSpace(val))
+	}
+	if name, ok := lookup(v + FileSuffix); ok && strings.TrimSpace(name) != "" {
+		if key, _, err := readCredentialFile(home, name); err == nil {
+			out = append(out, key)
+		}
+	}
+	return out
+}
+
+// Resolve expands an entry for its rung. Each credential variable is read
+// with Credential (V, or the file V_FILE names relative to home): one that
+// is unset, empty or unreadable fails with *razar.AgentCredentialError
+// naming agent and variable; a remote backend without an endpoint fails
+// wrapping razar.ErrRungUnavailable. An exec entry's Env holds its
+// credential variables and its rung's own variable when that is set.
+// Errors never contain a secret's value.
+func Resolve(r Rung, e razar.AgentEntry, home string, lookup razar.Lookup) (Resolved, error) {
+	res := Resolved{Entry: e, CredentialVars: CredentialVars(r, e)}
+	keys := map[string]string{}
+	for _, v := range res.CredentialVars {
+		key, err := Credential(e.Name, v, home, lookup)
+		if err != nil {
+			return res, err
+		}
+		keys[v] = key
+	}
+	if e.Backend == razar.BackendExec && r.CredentialEnv != "" && keys[r.CredentialEnv] == "" {
+		// The rung's own key, for a script that calls its model itself;
+		// optional, but a V_FILE that cannot be read is an error.
+		key, err := Credential(e.Name, r.CredentialEnv, home, lookup)
+		var ce *razar.AgentCredentialError
+		switch {
+		case err == nil:
+			keys[r.CredentialEnv] = key
+		case !asCred(err, &ce) || ce.Path != "" || ce.Reason != "":
+			return res, err
+		}
+	}
+	if e.Backend == razar.BackendExec {
+		names := make([]string, 0, len(keys))
+		for v := range keys {
+			names = append(names, v)
+		}
+		sort.Strings(names)
+		for _, v := range names {
+			res.Env = append(res.Env, v+"="+keys[v])
+		}
+	}
+	// ${VAR}s that are credentials expand to the key Credential read.
+	credLookup := func(k string) (string, bool) {
+		if key, ok := keys[k]; ok {
+			return key, true
+		}
+		return lookup(k)
 	}
 	switch {
 	case e.Auth != nil && e.Auth.Token != "":
-		tok, err := razar.Expand(e.Name, e.Auth.Token, lookup)
+		tok, err := razar.Expand(e.Name, e.Auth.Token, credLookup)
 		if err != nil {
 			return res, err
 		}
 		res.Token = tok
 	case len(res.CredentialVars) == 1:
-		res.Token, _ = lookup(res.CredentialVars[0])
+		res.Token = keys[res.CredentialVars[0]]
 	}
 	if e.Auth != nil && e.Auth.Type != "" && e.Auth.Type != "bearer" {
 		return res, fmt.Errorf("%w: agent %s: auth type %q is not supported (fix: use \"bearer\")", razar.ErrRungUnavailable, e.Name, e.Auth.Type)
@@ -122,10 +273,11 @@ func redactURL(s string) string {
 	return strings.TrimSuffix(u.String(), "?")
 }
 
-// SecretValues returns the values of every credential variable the roster
+// SecretValues returns the keys of every credential variable the roster
 // uses, for a razar.Redactor: the rungs' own variables and every ${VAR} an
-// auth names.
-func SecretValues(roster *razar.Roster, rungFor func(string) Rung, lookup razar.Lookup) []string {
+// auth names, each as set and as read from its V_FILE (relative to home),
+// read afresh on every call.
+func SecretValues(roster *razar.Roster, rungFor func(string) Rung, home string, lookup razar.Lookup) []string {
 	seen := map[string]bool{}
 	var out []string
 	add := func(v string) {
@@ -133,8 +285,10 @@ func SecretValues(roster *razar.Roster, rungFor func(string) Rung, lookup razar.
 			return
 		}
 		seen[v] = true
-		if val, ok := lookup(v); ok && val != "" {
-			out = append(out, val)
+		for _, key := range credentialValues(v, home, lookup) {
+			if key != "" {
+				out = append(out, key)
+			}
 		}
 	}
 	for _, e := range roster.Agents {

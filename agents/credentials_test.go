@@ -48,7 +48,7 @@ func TestResolveCredentials(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := Resolve(k2Rung, tt.entry, lookupOf(tt.env))
+			res, err := Resolve(k2Rung, tt.entry, t.TempDir(), lookupOf(tt.env))
 			if err != nil && strings.Contains(err.Error(), secret) {
 				t.Fatalf("error leaks the secret: %v", err)
 			}
@@ -107,7 +107,7 @@ func TestRotationPlanAndManifests(t *testing.T) {
 		}
 		return Generic(n)
 	}
-	next, items, err := PlanRotation(roster, mans, rungs, lookupOf(map[string]string{"KIMI2_API_KEY_2026_12": "new-k2-key-1"}))
+	next, items, err := PlanRotation(roster, mans, rungs, dir, lookupOf(map[string]string{"KIMI2_API_KEY_2026_12": "new-k2-key-1"}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestRotationPlanAndManifests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := PlanRotation(roster, mans, rungs, lookupOf(nil)); err == nil || !strings.Contains(err.Error(), "not in the roster") {
+	if _, _, err := PlanRotation(roster, mans, rungs, dir, lookupOf(nil)); err == nil || !strings.Contains(err.Error(), "not in the roster") {
 		t.Fatalf("unknown agent: %v", err)
 	}
 	for _, bad := range []string{`{"agents": [{"name": "k2", "env": "${X}"}]}`, `{"agents": [{"name": "k2"}]}`, `{"agentz": []}`, `nope`} {

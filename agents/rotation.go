@@ -103,7 +103,8 @@ type RotationItem struct {
 // manifests, and one item per rotated agent. It fails (wrapping
 // razar.ErrInvalidConfig) when the manifests name an unknown agent twice
 // or the new roster would not be valid; credential problems are in the items.
-func PlanRotation(roster *razar.Roster, mans []Manifest, rungFor func(string) Rung, lookup razar.Lookup) (*razar.Roster, []RotationItem, error) {
+// A new key may come from its variable's V_FILE, relative to home.
+func PlanRotation(roster *razar.Roster, mans []Manifest, rungFor func(string) Rung, home string, lookup razar.Lookup) (*razar.Roster, []RotationItem, error) {
 	next := &razar.Roster{Agents: append([]razar.AgentEntry(nil), roster.Agents...)}
 	seen := map[string]string{}
 	var items []RotationItem
@@ -142,9 +143,9 @@ func PlanRotation(roster *razar.Roster, mans []Manifest, rungFor func(string) Ru
 				e.Timeout = a.Timeout
 			}
 			next.Agents[idx] = e
-			v, ok := lookup(a.Env)
-			item := RotationItem{Agent: e.Name, Env: a.Env, Set: ok && v != "", From: from}
-			if _, err := Build(rungFor(e.Name), e, "", lookup); err != nil && !errors.Is(err, errNotBuilt) {
+			_, kerr := Credential(e.Name, a.Env, home, lookup)
+			item := RotationItem{Agent: e.Name, Env: a.Env, Set: kerr == nil, From: from}
+			if _, err := Build(rungFor(e.Name), e, home, lookup); err != nil && !errors.Is(err, errNotBuilt) {
 				item.Err = err
 			}
 			items = append(items, item)

@@ -37,7 +37,7 @@ func Generic(name string) Rung { return Rung{Name: name, Display: name} }
 // cannot run fails with an error wrapping razar.ErrRungUnavailable, so the
 // ladder skips the rung instead of counting an attempt.
 func Build(r Rung, e razar.AgentEntry, home string, lookup razar.Lookup) (razar.Agent, error) {
-	res, err := Resolve(r, e, lookup)
+	res, err := Resolve(r, e, home, lookup)
 	if err != nil {
 		return nil, err
 	}
@@ -58,7 +58,7 @@ func Build(r Rung, e razar.AgentEntry, home string, lookup razar.Lookup) (razar.
 		}
 		return r.Builtin, nil
 	case razar.BackendExec:
-		return NewExec(e.Name, res.Command, home, nil), nil
+		return NewExec(e.Name, res.Command, home, res.Env), nil
 	default:
 		return buildRemote(r, res)
 	}

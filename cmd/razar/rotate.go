@@ -54,7 +54,7 @@ func (c *cli) rotateKeys(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	next, items, err := agents.PlanRotation(roster, mans, rungFor, c.lookup)
+	next, items, err := agents.PlanRotation(roster, mans, rungFor, c.home, c.lookup)
 	if err != nil {
 		return err
 	}

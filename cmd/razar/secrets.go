@@ -49,7 +49,7 @@ func (r *redactors) build() (*razar.Redactor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return razar.NewRedactor(agents.SecretValues(roster, rungFor, r.c.lookup), agents.RedactPatterns(roster))
+	return razar.NewRedactor(agents.SecretValues(roster, rungFor, r.c.home, r.c.lookup), agents.RedactPatterns(roster))
 }
 
 // emptyField is a string field with no value in a zerolog JSON line, such
