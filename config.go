@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -286,7 +287,8 @@ func (r *Roster) Local() []AgentEntry {
 	return out
 }
 
-// ParseRoster decodes and validates a roster. Names are lower-cased. ${VAR}
+// ParseRoster decodes and validates a roster. Names are lower-cased; every
+// "redact" pattern must compile and must not match empty text. ${VAR}
 // references stay as written; see Expand.
 func ParseRoster(file string, data []byte) (*Roster, error) {
 	var top struct {
@@ -338,6 +340,19 @@ func ParseRoster(file string, data []byte) (*Roster, error) {
 		}
 		if a.Candidates < 0 {
 			return nil, &ConfigError{File: file, Field: field + ".candidates", Msg: "negative", Fix: "use a positive count"}
+		}
+		for j, p := range a.Redact {
+			f := fmt.Sprintf("%s.redact[%d]", field, j)
+			re, err := regexp.Compile(p)
+			if err != nil {
+				return nil, &ConfigError{File: file, Field: f,
+					Msg: fmt.Sprintf("pattern %q does not compile: %s", p, strings.TrimPrefix(err.Error(), "error parsing regexp: ")),
+					Fix: `write a Go (RE2) regular expression; in JSON a literal ( is "\\(" and \S is "\\S"`}
+			}
+			if re.MatchString("") {
+				return nil, &ConfigError{File: file, Field: f, Msg: fmt.Sprintf("pattern %q matches empty text, so it would redact between every character", p),
+					Fix: `make it match the secret itself and never nothing: "token=\\S+", not "\\S*" or "(token)?"`}
+			}
 		}
 		r.Agents = append(r.Agents, a)
 	}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -113,6 +114,11 @@ func checkRoster(t testing.TB, r *Roster) {
 			}
 		default:
 			t.Errorf("agents[%d] (%s): accepted backend %q", i, a.Name, a.Backend)
+		}
+		for _, p := range a.Redact {
+			if re, err := regexp.Compile(p); err != nil || re.MatchString("") {
+				t.Errorf("agents[%d] (%s): accepted redact pattern %q that does not compile or matches empty text", i, a.Name, p)
+			}
 		}
 		if a.Takeover {
 			takeovers++

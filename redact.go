@@ -1,7 +1,11 @@
 package razar
 
 import (
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -9,6 +13,10 @@ import (
 
 // Redacted replaces every secret RAZAR knows of in text it writes or sends.
 const Redacted = "[REDACTED]"
+
+// MinSecretLen is the shortest secret value a Redactor replaces: shorter
+// ones would shred ordinary text.
+const MinSecretLen = 4
 
 // Redactor replaces credential values and operator-given patterns with
 // [REDACTED]. The zero value and a nil *Redactor redact nothing. It is safe
@@ -18,28 +26,67 @@ type Redactor struct {
 	patterns []*regexp.Regexp
 }
 
-// NewRedactor returns a redactor for the given secret values (values shorter
-// than 4 bytes are ignored: they would shred ordinary text) and regular
-// expressions. A pattern that does not compile fails with ErrInvalidConfig.
+// NewRedactor returns a redactor for the given secret values and regular
+// expressions. Values are trimmed; those shorter than MinSecretLen bytes are
+// ignored. Each value is also replaced in the forms it travels in: base64
+// (standard and URL alphabets, padded and raw), URL-escaped (query and path)
+// and hex (lower and upper case).
+//
+// A pattern that does not compile fails with ErrInvalidConfig naming it,
+// but the redactor is returned all the same, with every value and every
+// pattern that compiles: a bad pattern never switches redaction off.
 func NewRedactor(values []string, patterns []string) (*Redactor, error) {
 	r := &Redactor{}
 	seen := map[string]bool{}
 	for _, v := range values {
 		v = strings.TrimSpace(v)
-		if len(v) >= 4 && !seen[v] {
-			seen[v] = true
-			r.values = append(r.values, v)
+		if len(v) < MinSecretLen {
+			continue
+		}
+		for _, form := range Encodings(v) {
+			if !seen[form] {
+				seen[form] = true
+				r.values = append(r.values, form)
+			}
 		}
 	}
-	sort.Slice(r.values, func(i, j int) bool { return len(r.values[i]) > len(r.values[j]) })
+	sort.SliceStable(r.values, func(i, j int) bool { return len(r.values[i]) > len(r.values[j]) })
+	var errs []error
 	for _, p := range patterns {
 		re, err := regexp.Compile(p)
 		if err != nil {
-			return nil, fmt.Errorf("%w: redact pattern %q: %v", ErrInvalidConfig, p, err)
+			errs = append(errs, fmt.Errorf("%w: redact pattern %q: %v", ErrInvalidConfig, p, err))
+			continue
 		}
 		r.patterns = append(r.patterns, re)
 	}
-	return r, nil
+	return r, errors.Join(errs...)
+}
+
+// Encodings returns v and the encoded forms of it a Redactor also replaces,
+// v first, without duplicates.
+func Encodings(v string) []string {
+	b := []byte(v)
+	forms := []string{
+		v,
+		base64.StdEncoding.EncodeToString(b),
+		base64.RawStdEncoding.EncodeToString(b),
+		base64.URLEncoding.EncodeToString(b),
+		base64.RawURLEncoding.EncodeToString(b),
+		url.QueryEscape(v),
+		url.PathEscape(v),
+		hex.EncodeToString(b),
+		strings.ToUpper(hex.EncodeToString(b)),
+	}
+	out := forms[:0]
+	seen := map[string]bool{}
+	for _, f := range forms {
+		if !seen[f] {
+			seen[f] = true
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // Redact returns s with every secret replaced.

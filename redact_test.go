@@ -1,7 +1,10 @@
 package razar
 
 import (
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -27,5 +30,62 @@ func TestRedactor(t *testing.T) {
 	}
 	if _, err := NewRedactor(nil, []string{"("}); !errors.Is(err, ErrInvalidConfig) {
 		t.Fatalf("bad pattern: %v", err)
+	}
+}
+
+// A secret is redacted in every form it is commonly written in, not just
+// verbatim: base64 (std, raw, URL, raw URL), URL-escaped and hex.
+func TestRedactorCatchesEncodedForms(t *testing.T) {
+	const secret = "sk-live/ab+cd?ef=gh ij~>>" // written differently in every encoding
+	r, err := NewRedactor([]string{secret}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := []byte(secret)
+	forms := map[string]string{
+		"verbatim":      secret,
+		"base64":        base64.StdEncoding.EncodeToString(b),
+		"base64 raw":    base64.RawStdEncoding.EncodeToString(b),
+		"base64url":     base64.URLEncoding.EncodeToString(b),
+		"base64url raw": base64.RawURLEncoding.EncodeToString(b),
+		"query escape":  url.QueryEscape(secret),
+		"path escape":   url.PathEscape(secret),
+		"hex":           hex.EncodeToString(b),
+		"HEX":           strings.ToUpper(hex.EncodeToString(b)),
+	}
+	distinct := map[string]bool{}
+	for name, form := range forms {
+		distinct[form] = true
+		got := r.Redact("before " + form + " after")
+		if got != "before [REDACTED] after" {
+			t.Errorf("%s form %q: Redact = %q", name, form, got)
+		}
+	}
+	if len(distinct) < 8 {
+		t.Fatalf("the test secret has only %d distinct forms; pick one that tells them apart", len(distinct))
+	}
+}
+
+func TestShortSecretsAreIgnoredInEveryForm(t *testing.T) {
+	r, err := NewRedactor([]string{"abc", " ab "}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"abc", "YWJj", "616263", "ab"} {
+		if got := r.Redact("x " + s); got != "x "+s {
+			t.Errorf("Redact(%q) = %q: a short value shreds ordinary text", s, got)
+		}
+	}
+}
+
+// A pattern that does not compile is an error, but never switches off the
+// redaction of the known secrets or of the patterns that do compile.
+func TestBadPatternKeepsRedactingSecrets(t *testing.T) {
+	r, err := NewRedactor([]string{"sk-live-abcdef"}, []string{"(", `password=\S+`})
+	if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), `"("`) {
+		t.Fatalf("err = %v, want ErrInvalidConfig naming the pattern", err)
+	}
+	if got := r.Redact("key sk-live-abcdef password=hunter2"); got != "key [REDACTED] [REDACTED]" {
+		t.Fatalf("Redact = %q", got)
 	}
 }
