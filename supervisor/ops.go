@@ -142,6 +142,10 @@ func (s *Supervisor) EscalateByHand(ctx context.Context, name, failure string) (
 		s.mu.Unlock()
 		return "", false, fmt.Errorf("%s is quarantined (incident %s): release it first with `razar release %s`", name, c.incident, name)
 	}
+	if c.held { // no fix could be verified: the stop holds
+		s.mu.Unlock()
+		return "", false, fmt.Errorf("%s is stopped by an operator, so no fix could be verified: `razar start %s` first", name, name)
+	}
 	s.mu.Unlock()
 	id, isNew, err = s.esc.Escalate(ctx, name, failure, "")
 	if err != nil || !isNew {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -76,13 +77,15 @@ type daemon struct {
 	rungWG  sync.WaitGroup
 	rungCtx context.Context
 
+	agentsInproc bool // --agents inproc: the daemon runs and reconciles the rungs
+
 	reloadMu sync.Mutex
 	detached atomic.Bool
 	detach   chan struct{} // closed by the detach verb
 }
 
 func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error) {
-	d := &daemon{c: c, set: set, rungs: map[string]context.CancelFunc{}, detach: make(chan struct{})}
+	d := &daemon{c: c, set: set, rungs: map[string]context.CancelFunc{}, detach: make(chan struct{}), agentsInproc: set.agentsMode == "inproc"}
 	defer func() {
 		if err != nil {
 			d.close()
@@ -263,7 +266,7 @@ func (d *daemon) Run(ctx context.Context) error {
 	orchCtx, orchStop := context.WithCancel(context.WithoutCancel(ctx))
 	defer orchStop()
 
-	if d.set.agentsMode == "inproc" {
+	if d.agentsInproc {
 		for _, e := range d.roster.Load().Agents {
 			if err := d.startRung(e.Name); err != nil {
 				return err
@@ -426,14 +429,28 @@ func (d *daemon) reload(ctx context.Context) (string, error) {
 		d.c.swapEnvFile(restore)
 		return "", err
 	}
-	if next.metricsAddr != d.set.metricsAddr || next.natsURL != d.set.natsURL {
-		d.log.Warn().Msg("RAZAR_METRICS_ADDR, RAZAR_METRICS_PORT and RAZAR_NATS_URL take effect at the next `razar boot`")
+	// What a running RAZAR cannot change in place waits for the next boot; say so.
+	var later []string
+	for name, changed := range map[string]bool{
+		"RAZAR_METRICS_ADDR/RAZAR_METRICS_PORT":      next.metricsAddr != d.set.metricsAddr,
+		"RAZAR_NATS_URL":                             next.natsURL != d.set.natsURL,
+		"RAZAR_HEALTH_PROBE_INTERVAL":                next.probeInterval != d.set.probeInterval,
+		"RAZAR_VERIFY_WINDOW":                        next.verifyWindow != d.set.verifyWindow,
+		"RAZAR_ALERT_WEBHOOK/RAZAR_ALERTMANAGER_URL": next.webhook != d.set.webhook || next.alertmanager != d.set.alertmanager,
+	} {
+		if changed {
+			later = append(later, name)
+		}
 	}
-	next.metricsAddr, next.natsURL = d.set.metricsAddr, d.set.natsURL
-	*d.set = next
+	if len(later) > 0 {
+		sort.Strings(later)
+		d.log.Warn().Strs("settings", later).Msg("these changed settings take effect at the next `razar boot`")
+	}
+	// The ladder's thresholds are the orchestrator's now; d.set stays as
+	// booted (Run reads it without the reload lock).
 	d.boot.Store(boot)
 	old := d.roster.Swap(roster)
-	if d.set.agentsMode == "inproc" {
+	if d.agentsInproc {
 		d.reconcileRungs(old, roster)
 	}
 	_ = d.nc.Publish(bus.AgentsReload, nil)
