@@ -65,11 +65,11 @@ func Next(p bus.Policy, c bus.Cursor, ready func(rung string) error, backoff Bac
 	for guard := 0; guard < 4*(len(p.Local)+2); guard++ {
 		if c.Phase == "takeover" {
 			if c.Used < 0 {
-				return Step{Kind: StepFail, Reason: fmt.Sprintf("takeover rung %s cannot run and %d attempts have failed", p.Takeover, c.Failed)}, c
+				return Step{Kind: StepFail, Reason: fmt.Sprintf("takeover rung %s cannot run and %s failed", p.Takeover, attempts(c.Failed))}, c
 			}
 			if c.Used >= per {
 				if !p.LongTask {
-					return Step{Kind: StepFail, Reason: fmt.Sprintf("takeover rung %s failed its turn; %d attempts failed in all", p.Takeover, c.Failed)}, c
+					return Step{Kind: StepFail, Reason: fmt.Sprintf("takeover rung %s failed its turn; %s failed in all", p.Takeover, attempts(c.Failed))}, c
 				}
 				c.Pass++
 				c.Used = 0
@@ -103,7 +103,7 @@ func Next(p bus.Policy, c bus.Cursor, ready func(rung string) error, backoff Bac
 				continue
 			}
 			if !p.LongTask {
-				return Step{Kind: StepFail, Reason: fmt.Sprintf("%d attempts failed (RAZAR_RSTAR_THRESHOLD=%d) and the roster has no takeover rung", c.Failed, p.Threshold)}, c
+				return Step{Kind: StepFail, Reason: fmt.Sprintf("%s failed (RAZAR_RSTAR_THRESHOLD=%d) and the roster has no takeover rung", attempts(c.Failed), p.Threshold)}, c
 			}
 			c.Extended = true
 		}
@@ -211,4 +211,12 @@ func Record(c bus.Cursor, failed bool) bus.Cursor {
 		c.Extra++
 	}
 	return c
+}
+
+// attempts is "1 attempt", "9 attempts".
+func attempts(n int) string {
+	if n == 1 {
+		return "1 attempt"
+	}
+	return fmt.Sprintf("%d attempts", n)
 }
