@@ -52,6 +52,7 @@ func TestSubjects(t *testing.T) {
 		{"alert warning", AlertSubject(SeverityWarning), "razar.alert.warning", AlertAll, "alert", []string{"warning"}},
 		{"alert critical", AlertSubject(SeverityCritical), "razar.alert.critical", AlertAll, "alert", []string{"critical"}},
 		{"agents reload", AgentsReload, "razar.agents.reload", "", "agents", []string{"reload"}},
+		{"agents probe", ProbeSubject("k2"), "razar.agents.probe.k2", ProbeAll, "agents", []string{"probe", "k2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,6 +83,7 @@ func TestWildcardsAndNames(t *testing.T) {
 		{LifecycleAll, "razar.lifecycle.>"},
 		{HeartbeatAll, "razar.heartbeat.>"},
 		{AlertAll, "razar.alert.>"},
+		{ProbeAll, "razar.agents.probe.*"},
 		{StreamName, "RAZAR"},
 		{KVBucket, "RAZAR_STATE"},
 		{ConsumerName("k2"), "agent_k2"},
@@ -222,6 +224,8 @@ func payloadCases() []struct {
 		{"lifecycle reply", &LifecycleReply{Component: "web", Error: "web is quarantined", Code: CodeRefused, Incident: "inc-7", Message: "restarted", Data: json.RawMessage(`{"pid":42}`)}, func() Payload { return &LifecycleReply{} }},
 		{"heartbeat", &Heartbeat{Name: "k2", Kind_: "agent", Status: "ready", Detail: "idle", Host: "node-1", Time: t0}, func() Payload { return &Heartbeat{} }},
 		{"alert", sampleAlert(), func() Payload { return &AlertMsg{} }},
+		{"probe request", &ProbeRequest{Roster: json.RawMessage(`{"agents":[{"name":"k2","backend":"exec","command":["./k2.sh"]}]}`)}, func() Payload { return &ProbeRequest{} }},
+		{"probe reply", &ProbeReply{Rung: "k2", Host: "node-1:4242", PID: 4242, Ready: false, Reason: "agent k2: credential variable KIMI2_API_KEY_2026_12 is unset", Candidate: true}, func() Payload { return &ProbeReply{} }},
 		{"agent status", &AgentStatus{Name: "k2", Display: "K2 Coder", Ready: false, Reason: "credential variable KIMI2_API_KEY is unset", Host: "node-1", Updated: t0}, func() Payload { return &AgentStatus{} }},
 		{"incident", &IncidentRecord{ID: "inc-7", Component: "web", Error: "boom", State: razar.IncidentOpen, Opened: t0, Updated: t1,
 			Policy:   Policy{Local: []string{"crown", "k2"}, Takeover: "rstar", Threshold: 9, RemoteAttempts: 1, WarnThreshold: 3},
@@ -293,6 +297,21 @@ func TestEncodeWireNames(t *testing.T) {
 		if !bytes.Contains(b, []byte(key)) {
 			t.Errorf("audit record lacks %s: %s", key, b)
 		}
+	}
+	// A probe carries the candidate roster as a JSON document, not a string.
+	b, err = Encode(&ProbeRequest{Roster: json.RawMessage(`{"agents":[]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"v":1,"roster":{"agents":[]}}`; string(b) != want {
+		t.Errorf("probe request = %s, want %s", b, want)
+	}
+	b, err = Encode(&ProbeReply{Rung: "k2", Host: "node-1:42", PID: 42})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"v":1,"rung":"k2","host":"node-1:42","pid":42,"ready":false}`; string(b) != want {
+		t.Errorf("probe reply = %s, want %s (ready is always on the wire)", b, want)
 	}
 }
 
@@ -403,6 +422,14 @@ func TestDecodeErrors(t *testing.T) {
 
 		{"heartbeat without name", func() Payload { return &Heartbeat{} },
 			func(*testing.T) []byte { return []byte(`{"v": 1, "kind": "agent"}`) }, "name", ""},
+		{"probe request roster over the limit", func() Payload { return &ProbeRequest{} },
+			func(*testing.T) []byte {
+				return []byte(`{"v": 1, "roster": {"agents": [], "pad": "` + strings.Repeat("x", MaxProbeRosterBytes) + `"}}`)
+			}, "roster", "over the"},
+		{"probe request roster not JSON", func() Payload { return &ProbeRequest{} },
+			func(*testing.T) []byte { return []byte(`{"v": 1, "roster": {agents}}`) }, "", "not JSON"},
+		{"probe reply without rung", func() Payload { return &ProbeReply{} },
+			func(*testing.T) []byte { return []byte(`{"v": 1, "ready": true}`) }, "rung", "missing"},
 		{"agent status without name", func() Payload { return &AgentStatus{} },
 			func(*testing.T) []byte { return []byte(`{"v": 1, "ready": true}`) }, "name", ""},
 		{"incident without state", func() Payload { return &IncidentRecord{} },
@@ -453,11 +480,11 @@ func TestDecodeEmptyBody(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := tt.empty()
 			err := Decode(nil, p)
-			if _, isReq := p.(*LifecycleRequest); isReq {
+			if _, isReq := p.(emptyBody); isReq {
 				if err != nil {
-					t.Fatalf("empty lifecycle request: %v", err)
+					t.Fatalf("empty %s: %v", p.Kind(), err)
 				}
-				if !reflect.DeepEqual(p, &LifecycleRequest{}) {
+				if !reflect.DeepEqual(p, tt.empty()) {
 					t.Errorf("empty body decoded as %+v, want the zero request", p)
 				}
 				return
@@ -484,6 +511,7 @@ func TestDecodeLenient(t *testing.T) {
 			[]byte(`{"actor": "ops", "error": "boom"}`),
 			&LifecycleRequest{Actor: "ops", Error: "boom"}},
 		{"lifecycle request null", &LifecycleRequest{}, []byte(`null`), &LifecycleRequest{}},
+		{"probe request without v, about the current roster", &ProbeRequest{}, []byte(`{}`), &ProbeRequest{}},
 		{"nats CLI style escalation, optional fields absent", &Escalation{},
 			[]byte(`{"v":1,"incident":"inc-1","component":"web","attempt":1,"rung":"crown","deadline":"2026-01-02T03:04:05Z"}`),
 			&Escalation{versioned: versioned{V: 1}, Incident: "inc-1", Component: "web", Attempt: 1, Rung: "crown", Deadline: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}},

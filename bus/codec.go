@@ -22,10 +22,11 @@ func Encode(p Payload) ([]byte, error) {
 // Decode unmarshals data into p and validates it. Unknown fields are allowed
 // (a newer peer may add some); a missing or newer "v", a wrong type or a
 // missing required field fails with *razar.DecodeError naming the field.
-// An empty body decodes as a zero LifecycleRequest.
+// An empty body decodes as a zero LifecycleRequest or ProbeRequest, and
+// those two may leave "v" out.
 func Decode(data []byte, p Payload) error {
 	if len(data) == 0 {
-		if _, ok := p.(*LifecycleRequest); ok {
+		if _, ok := p.(emptyBody); ok {
 			return nil
 		}
 		return &razar.DecodeError{Type: p.Kind(), Err: errors.New("empty message")}
@@ -45,7 +46,7 @@ func Decode(data []byte, p Payload) error {
 	}
 	switch v := p.version(); {
 	case v == 0:
-		if _, ok := p.(*LifecycleRequest); !ok {
+		if _, ok := p.(emptyBody); !ok {
 			return &razar.DecodeError{Type: p.Kind(), Field: "v", Err: fmt.Errorf("missing: set \"v\": %d", Version)}
 		}
 	case v < 0 || v > Version:

@@ -314,6 +314,65 @@ func (s *AgentStatus) Check() error {
 	return nil
 }
 
+// MaxProbeRosterBytes bounds the candidate roster of a ProbeRequest, well
+// under the server's 1 MiB message limit; a roster is a few KiB.
+const MaxProbeRosterBytes = 256 << 10
+
+// ProbeRequest asks every process of one rung, on razar.agents.probe.<rung>,
+// whether it could build its backend from Roster with its own environment
+// (its V or V_FILE), without switching to it. Roster is a whole roster
+// document as config/razar_ai_agents.json holds it (a rotated one); absent,
+// the question is about the roster file as it is now. An empty body is a
+// valid request about the current roster.
+type ProbeRequest struct {
+	versioned
+	Roster json.RawMessage `json:"roster,omitempty"`
+}
+
+// Kind implements Payload.
+func (*ProbeRequest) Kind() string { return "probe request" }
+
+// Check implements Payload.
+func (p *ProbeRequest) Check() error {
+	if len(p.Roster) > MaxProbeRosterBytes {
+		return fieldErr("roster", fmt.Sprintf("%d bytes, over the %d-byte limit", len(p.Roster), MaxProbeRosterBytes))
+	}
+	return nil
+}
+
+func (*ProbeRequest) emptyOK() {}
+
+// ProbeReply is one rung process's answer to a ProbeRequest. Reason says
+// why the process could not run, never with a key in it.
+type ProbeReply struct {
+	versioned
+	Rung   string `json:"rung"`
+	Host   string `json:"host,omitempty"` // the process, as in results and heartbeats (host:pid)
+	PID    int    `json:"pid,omitempty"`
+	Ready  bool   `json:"ready"`
+	Reason string `json:"reason,omitempty"`
+	// Candidate is true when the answer is about the request's roster,
+	// false when about the roster file as it is now.
+	Candidate bool `json:"candidate,omitempty"`
+}
+
+// Kind implements Payload.
+func (*ProbeReply) Kind() string { return "probe reply" }
+
+// Check implements Payload.
+func (p *ProbeReply) Check() error {
+	if p.Rung == "" {
+		return fieldErr("rung", "missing")
+	}
+	return nil
+}
+
+// emptyBody is a request payload an empty message decodes as, with "v"
+// optional, so `nats req SUBJECT ""` works.
+type emptyBody interface{ emptyOK() }
+
+func (*LifecycleRequest) emptyOK() {}
+
 type fieldError struct{ field, msg string }
 
 func (e *fieldError) Error() string { return e.msg }

@@ -24,6 +24,8 @@ const (
 	AlertAll     = Prefix + ".alert.>"
 	// AgentsReload asks every rung process to drop cached config and credentials.
 	AgentsReload = Prefix + ".agents.reload"
+	// ProbeAll matches every rung's probe subject (ProbeSubject).
+	ProbeAll = Prefix + ".agents.probe.*"
 )
 
 // StreamSubjects are the subjects stream RAZAR captures.
@@ -67,6 +69,13 @@ func HeartbeatSubject(name string) string { return Prefix + ".heartbeat." + name
 
 // AlertSubject is the subject of an alert of one severity.
 func AlertSubject(sev Severity) string { return Prefix + ".alert." + string(sev) }
+
+// ProbeSubject is where every process of one rung answers a readiness
+// probe (core request, many replies): razar.agents.probe.<rung>. The
+// request may carry a candidate roster (ProbeRequest); each process answers
+// with a ProbeReply saying whether it could run with it, in its own
+// environment. An extension beyond CONTRACT section 4; see docs/PROTOCOL.md.
+func ProbeSubject(rung string) string { return Prefix + ".agents.probe." + rung }
 
 // ConsumerName is the durable consumer every process of one rung shares.
 func ConsumerName(agent string) string { return "agent_" + agent }
