@@ -55,6 +55,36 @@ const FileSuffix = "_FILE"
 // maxCredentialFile bounds what a credential file may hold.
 const maxCredentialFile = 64 << 10
 
+// FileRef starts a ${...} reference in a roster's auth.token that names a
+// file holding the key instead of a variable: "${file:secrets/k2.key}". The
+// path is relative to the RAZAR home and must stay inside it; the file is
+// read like a V_FILE's, at every load. `razar rotate-keys` writes one for a
+// manifest entry with "file".
+const FileRef = "file:"
+
+// FileRefToken is the auth.token that reads the key from path, relative to the home.
+func FileRefToken(path string) string { return "${" + FileRef + path + "}" }
+
+// fileRefField names a file reference in errors: it lives in the roster, not the environment.
+const fileRefField = "auth.token"
+
+// ValidKeyPath reports why path cannot name a key file of a roster or a
+// manifest, or nil: it must be relative to the home, stay inside it, and
+// hold nothing a ${...} reference cannot carry.
+func ValidKeyPath(path string) error {
+	switch {
+	case path == "":
+		return errors.New("is empty")
+	case strings.ContainsAny(path, "${}"):
+		return errors.New("holds '$', '{' or '}'")
+	case strings.ContainsFunc(path, func(c rune) bool { return c < 0x20 || c == 0x7f }):
+		return errors.New("holds a control character")
+	case filepath.IsAbs(path) || !filepath.IsLocal(path):
+		return errors.New("is not a path inside the RAZAR home (write it relative to the home, without ..)")
+	}
+	return nil
+}
+
 // Credential reads credential variable v for agent through lookup. When
 // V_FILE (v + FileSuffix) is set and not blank, the key is the content of
 // the file it names (a relative path is relative to home), read afresh on
@@ -67,7 +97,14 @@ const maxCredentialFile = 64 << 10
 // Every error is a *razar.AgentCredentialError: V unset, V empty, V_FILE's
 // file unreadable or empty (naming V_FILE and the path), or V and V_FILE
 // disagreeing (naming both). No error holds a key or a file's content.
+//
+// v may also be a file reference (FileRef + path, from "${file:PATH}" in
+// auth.token): the key is then the content of that file inside home, with
+// the same checks, and errors name auth.token and the file.
 func Credential(agent, v, home string, lookup razar.Lookup) (string, error) {
+	if rel, ok := strings.CutPrefix(v, FileRef); ok {
+		return fileCredential(agent, rel, home)
+	}
 	fileVar := v + FileSuffix
 	val, ok := lookup(v)
 	val = strings.TrimSpace(val)
@@ -91,6 +128,23 @@ func Credential(agent, v, home string, lookup razar.Lookup) (string, error) {
 		return "", &razar.AgentCredentialError{Agent: agent, EnvVar: v, Empty: ok}
 	}
 	return val, nil
+}
+
+// fileCredential reads the key of a file reference of agent's auth.token.
+func fileCredential(agent, rel, home string) (string, error) {
+	if err := ValidKeyPath(rel); err != nil {
+		return "", &razar.AgentCredentialError{Agent: agent, EnvVar: fileRefField, Path: rel, Reason: "the path " + err.Error(),
+			Fix: "name a file inside the home, e.g. " + FileRefToken("secrets/"+agent+".key")}
+	}
+	key, path, err := readCredentialFile(home, rel)
+	if err != nil {
+		return "", &razar.AgentCredentialError{Agent: agent, EnvVar: fileRefField, Path: path, Reason: err.Error(),
+			Fix: "make the file readable by the rung's user and write the key in it"}
+	}
+	if key == "" {
+		return "", &razar.AgentCredentialError{Agent: agent, EnvVar: fileRefField, Path: path, Empty: true}
+	}
+	return key, nil
 }
 
 // readCredentialFile reads the key in the file name names, relative to home
@@ -144,6 +198,14 @@ func osErrText(err error) string {
 // run for another reason.
 func credentialValues(v, home string, lookup razar.Lookup) []string {
 	var out []string
+	if rel, ok := strings.CutPrefix(v, FileRef); ok {
+		if ValidKeyPath(rel) == nil {
+			if key, _, err := readCredentialFile(home, rel); err == nil {
+				out = append(out, key)
+			}
+		}
+		return out
+	}
 	if val, ok := lookup(v); ok {
 		out = append(out, strings.TrimSpace(val))
 	}
@@ -160,7 +222,8 @@ func credentialValues(v, home string, lookup razar.Lookup) []string {
 // is unset, empty or unreadable fails with *razar.AgentCredentialError
 // naming agent and variable; a remote backend without an endpoint fails
 // wrapping razar.ErrRungUnavailable. An exec entry's Env holds its
-// credential variables and its rung's own variable when that is set.
+// credential variables and its rung's own variable when that is set; a key
+// from a file reference (${file:PATH}) is passed as the rung's own variable.
 // Errors never contain a secret's value.
 func Resolve(r Rung, e razar.AgentEntry, home string, lookup razar.Lookup) (Resolved, error) {
 	res := Resolved{Entry: e, CredentialVars: CredentialVars(r, e)}
@@ -172,26 +235,43 @@ func Resolve(r Rung, e razar.AgentEntry, home string, lookup razar.Lookup) (Reso
 		}
 		keys[v] = key
 	}
-	if e.Backend == razar.BackendExec && r.CredentialEnv != "" && keys[r.CredentialEnv] == "" {
-		// The rung's own key, for a script that calls its model itself;
-		// optional, but a V_FILE that cannot be read is an error.
-		key, err := Credential(e.Name, r.CredentialEnv, home, lookup)
-		var ce *razar.AgentCredentialError
-		switch {
-		case err == nil:
-			keys[r.CredentialEnv] = key
-		case !asCred(err, &ce) || ce.Path != "" || ce.Reason != "":
-			return res, err
-		}
-	}
 	if e.Backend == razar.BackendExec {
-		names := make([]string, 0, len(keys))
-		for v := range keys {
+		// A script sees its variables; a key from a file reference has no
+		// variable, so it travels as the rung's own (KIMI2_API_KEY for k2).
+		env := map[string]string{}
+		fileKey := ""
+		for _, v := range res.CredentialVars {
+			if strings.HasPrefix(v, FileRef) {
+				if fileKey == "" {
+					fileKey = keys[v]
+				}
+				continue
+			}
+			env[v] = keys[v]
+		}
+		switch {
+		case r.CredentialEnv == "" || env[r.CredentialEnv] != "":
+		case fileKey != "":
+			env[r.CredentialEnv] = fileKey
+		default:
+			// The rung's own key, for a script that calls its model itself;
+			// optional, but a V_FILE that cannot be read is an error.
+			key, err := Credential(e.Name, r.CredentialEnv, home, lookup)
+			var ce *razar.AgentCredentialError
+			switch {
+			case err == nil:
+				env[r.CredentialEnv] = key
+			case !asCred(err, &ce) || ce.Path != "" || ce.Reason != "":
+				return res, err
+			}
+		}
+		names := make([]string, 0, len(env))
+		for v := range env {
 			names = append(names, v)
 		}
 		sort.Strings(names)
 		for _, v := range names {
-			res.Env = append(res.Env, v+"="+keys[v])
+			res.Env = append(res.Env, v+"="+env[v])
 		}
 	}
 	// ${VAR}s that are credentials expand to the key Credential read.

@@ -146,6 +146,8 @@ func FuzzParseManifest(f *testing.F) {
 	f.Add([]byte(`{"agents": [{"name": "k2", "env": "KIMI2_API_KEY_2026_12", "endpoint": "https://k2.example/v1"}]}`))
 	f.Add([]byte(`{"agents": [{"name": "AirStar", "env": "AIRSTAR_API_KEY_2", "timeout": "30s", "model": "m"}]}`))
 	f.Add([]byte(`{"agents": [{"name": "k2", "env": "${X}"}]}`))
+	f.Add([]byte(`{"agents": [{"name": "k2", "file": "secrets/k2.key"}]}`))
+	f.Add([]byte(`{"agents": [{"name": "k2", "file": "../k2.key"}]}`))
 	f.Add([]byte(`nope`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := ParseManifest("m.json", data)
@@ -156,8 +158,14 @@ func FuzzParseManifest(f *testing.F) {
 			return
 		}
 		for _, a := range m.Agents {
-			if a.Name == "" || a.Env == "" || strings.ContainsAny(a.Env, "${} =") || a.Name != strings.ToLower(a.Name) {
+			if a.Name == "" || a.Name != strings.ToLower(a.Name) || (a.Env == "") == (a.File == "") {
 				t.Fatalf("accepted %+v", a)
+			}
+			if a.Env != "" && strings.ContainsAny(a.Env, "${} =:") {
+				t.Fatalf("accepted variable %q", a.Env)
+			}
+			if a.File != "" && ValidKeyPath(a.File) != nil {
+				t.Fatalf("accepted file %q", a.File)
 			}
 		}
 	})

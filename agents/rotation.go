@@ -16,10 +16,12 @@ import (
 )
 
 // RotationEntry is one agent of a credential-rotation manifest: Env names
-// the variable holding the new key; the other fields override the roster.
+// the variable holding the new key, or File a file holding it (relative to
+// the home), one of the two; the other fields override the roster.
 type RotationEntry struct {
 	Name     string         `json:"name"`
-	Env      string         `json:"env"`
+	Env      string         `json:"env,omitempty"`
+	File     string         `json:"file,omitempty"`
 	Endpoint string         `json:"endpoint,omitempty"`
 	Model    string         `json:"model,omitempty"`
 	Display  string         `json:"display,omitempty"`
@@ -74,7 +76,7 @@ func ParseManifest(file string, data []byte) (*Manifest, error) {
 	dec.DisallowUnknownFields()
 	var m Manifest
 	if err := dec.Decode(&m); err != nil {
-		return nil, &razar.ConfigError{File: file, Msg: strings.TrimPrefix(err.Error(), "json: "), Fix: `a manifest is {"agents": [{"name": ..., "env": ...}]}`}
+		return nil, &razar.ConfigError{File: file, Msg: strings.TrimPrefix(err.Error(), "json: "), Fix: `a manifest is {"agents": [{"name": ..., "env": ...}]} ("file": ... instead of "env" for a key in a file)`}
 	}
 	m.File = file
 	for i, a := range m.Agents {
@@ -83,8 +85,16 @@ func ParseManifest(file string, data []byte) (*Manifest, error) {
 			return nil, &razar.ConfigError{File: file, Field: field + ".name", Msg: "missing"}
 		}
 		m.Agents[i].Name = strings.ToLower(a.Name)
-		if a.Env == "" || strings.ContainsAny(a.Env, "${} =") {
-			return nil, &razar.ConfigError{File: file, Field: field + " (" + a.Name + ").env", Msg: fmt.Sprintf("%q is not a variable name", a.Env), Fix: "name the variable that holds the new key, e.g. KIMI2_API_KEY_2026_12"}
+		field += " (" + a.Name + ")"
+		switch {
+		case a.Env != "" && a.File != "":
+			return nil, &razar.ConfigError{File: file, Field: field, Msg: `has both "env" and "file"`, Fix: "give the new key one source: the variable or the file"}
+		case a.File != "":
+			if err := ValidKeyPath(a.File); err != nil {
+				return nil, &razar.ConfigError{File: file, Field: field + ".file", Msg: fmt.Sprintf("%q %v", a.File, err), Fix: "name the file that holds the new key, relative to the home, e.g. secrets/k2-2026-12.key"}
+			}
+		case a.Env == "" || strings.ContainsAny(a.Env, "${} =:") || strings.ContainsFunc(a.Env, func(c rune) bool { return c < 0x20 || c == 0x7f }):
+			return nil, &razar.ConfigError{File: file, Field: field + ".env", Msg: fmt.Sprintf("%q is not a variable name", a.Env), Fix: `name the variable that holds the new key, e.g. KIMI2_API_KEY_2026_12, or a file with "file"`}
 		}
 	}
 	return &m, nil
@@ -93,17 +103,30 @@ func ParseManifest(file string, data []byte) (*Manifest, error) {
 // RotationItem is one agent's part of a rotation plan.
 type RotationItem struct {
 	Agent string
-	Env   string
-	Set   bool  // the variable is set and not empty
-	Err   error // the new credential fails to load, or nil
+	Env   string // the variable of the new key, or ""
+	File  string // the file of the new key, relative to the home, or ""
+	Set   bool   // the variable is set and not empty, or the file holds a key
+	Err   error  // the new credential fails to load here, or nil
 	From  string
+}
+
+// To names where the new key comes from: the variable, or "file PATH".
+func (it RotationItem) To() string {
+	if it.File != "" {
+		return "file " + it.File
+	}
+	return it.Env
 }
 
 // PlanRotation returns the roster as it would be after applying the
 // manifests, and one item per rotated agent. It fails (wrapping
 // razar.ErrInvalidConfig) when the manifests name an unknown agent twice
 // or the new roster would not be valid; credential problems are in the items.
-// A new key may come from its variable's V_FILE, relative to home.
+// A new key may come from its variable's V_FILE, relative to home, or, for
+// an entry with "file", from that file: the rotated auth.token is then
+// ${file:PATH} (FileRef), which every process of the rung reads itself.
+// The items say how the new credentials load here, in lookup's
+// environment; a running rung's own environment is asked with a probe.
 func PlanRotation(roster *razar.Roster, mans []Manifest, rungFor func(string) Rung, home string, lookup razar.Lookup) (*razar.Roster, []RotationItem, error) {
 	next := &razar.Roster{Agents: append([]razar.AgentEntry(nil), roster.Agents...)}
 	seen := map[string]string{}
@@ -124,7 +147,11 @@ func PlanRotation(roster *razar.Roster, mans []Manifest, rungFor func(string) Ru
 				return nil, nil, &razar.ConfigError{File: m.File, Field: a.Name, Msg: "not in the roster", Fix: "rotate only agents listed in config/razar_ai_agents.json"}
 			}
 			e := next.Agents[idx]
-			auth := razar.AgentAuth{Type: "bearer", Token: "${" + a.Env + "}"}
+			source := a.Env
+			if a.File != "" {
+				source = FileRef + a.File
+			}
+			auth := razar.AgentAuth{Type: "bearer", Token: "${" + source + "}"}
 			if e.Auth != nil && e.Auth.Type != "" {
 				auth.Type = e.Auth.Type
 			}
@@ -143,8 +170,8 @@ func PlanRotation(roster *razar.Roster, mans []Manifest, rungFor func(string) Ru
 				e.Timeout = a.Timeout
 			}
 			next.Agents[idx] = e
-			_, kerr := Credential(e.Name, a.Env, home, lookup)
-			item := RotationItem{Agent: e.Name, Env: a.Env, Set: kerr == nil, From: from}
+			_, kerr := Credential(e.Name, source, home, lookup)
+			item := RotationItem{Agent: e.Name, Env: a.Env, File: a.File, Set: kerr == nil, From: from}
 			if _, err := Build(rungFor(e.Name), e, home, lookup); err != nil && !errors.Is(err, errNotBuilt) {
 				item.Err = err
 			}
