@@ -74,12 +74,86 @@ func RosterLoader(rosterPath, home string, r Rung, lookup razar.Lookup) Loader {
 		if err != nil {
 			return nil, err
 		}
-		e, err := roster.Agent(r.Name)
+		e, err := rosterEntry(roster, r, filepath.Base(rosterPath))
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v (fix: add it to %s)", razar.ErrRungUnavailable, err, filepath.Base(rosterPath))
+			return nil, err
 		}
 		return Build(r, e, home, lookup)
 	}
+}
+
+func rosterEntry(roster *razar.Roster, r Rung, file string) (razar.AgentEntry, error) {
+	e, err := roster.Agent(r.Name)
+	if err != nil {
+		return e, fmt.Errorf("%w: %v (fix: add it to %s)", razar.ErrRungUnavailable, err, file)
+	}
+	return e, nil
+}
+
+// Prober answers a readiness probe (razar.agents.probe.<rung>): nil when
+// this process could build its backend from candidate (a roster document;
+// empty: the roster file as it is now) in its own environment, else why
+// not. It builds and drops the backend: nothing the process runs changes,
+// no request leaves it, and no error holds a key.
+type Prober func(ctx context.Context, candidate []byte) error
+
+// RosterProber is the Prober of one rung: the same reading and building as
+// RosterLoader's, from the candidate roster when there is one. Its errors
+// are scrubbed of the value of every variable and key file the entry
+// names, so a candidate roster cannot make the answer carry a secret
+// (an endpoint of "${SOME_SECRET}" fails to parse, and the error would
+// quote it).
+func RosterProber(rosterPath, home string, r Rung, lookup razar.Lookup) Prober {
+	return func(_ context.Context, candidate []byte) error {
+		var (
+			roster *razar.Roster
+			err    error
+			file   = filepath.Base(rosterPath)
+		)
+		if len(candidate) == 0 {
+			roster, err = razar.LoadRoster(rosterPath)
+		} else {
+			file = "candidate roster"
+			roster, err = razar.ParseRoster(file, candidate)
+		}
+		if err != nil {
+			return err
+		}
+		e, err := rosterEntry(roster, r, file)
+		if err != nil {
+			return err
+		}
+		if _, err := Build(r, e, home, lookup); err != nil {
+			red, _ := razar.NewRedactor(entryValues(r, e, home, lookup), nil)
+			if msg := red.Redact(err.Error()); msg != err.Error() {
+				return errors.New(msg)
+			}
+			return err
+		}
+		return nil
+	}
+}
+
+// entryValues is the value of every variable an entry refers to (its
+// ${VAR}s anywhere, its rung's own variables) and of every key file it
+// names, each as set and as read from its V_FILE.
+func entryValues(r Rung, e razar.AgentEntry, home string, lookup razar.Lookup) []string {
+	vars := []string{r.CredentialEnv, r.EndpointEnv}
+	vars = append(vars, razar.VarsIn(e.Endpoint)...)
+	vars = append(vars, CredentialVars(r, e)...)
+	if e.Auth != nil {
+		vars = append(vars, razar.VarsIn(e.Auth.Token)...)
+	}
+	for _, a := range e.Command {
+		vars = append(vars, razar.VarsIn(a)...)
+	}
+	var out []string
+	for _, v := range vars {
+		if v != "" {
+			out = append(out, credentialValues(v, home, lookup)...)
+		}
+	}
+	return out
 }
 
 // buildRemote makes an openai or http backend from a resolved entry.

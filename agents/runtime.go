@@ -33,6 +33,11 @@ type Config struct {
 	// for the secrets to scrub from what the backend sees and what this
 	// rung publishes.
 	Redactor func() (*razar.Redactor, error)
+	// Probe, when set, answers readiness probes on razar.agents.probe.<name>
+	// (razar rotate-keys, razar agents check): whether this process could
+	// run with a candidate roster, or the roster as it is now. Unset, a
+	// probe is answered with the readiness of what was last loaded.
+	Probe Prober
 	// Handshake, when set, answers the mission brief on
 	// razar.handshake.<name> at the start of every boot cycle (Crown).
 	Handshake func(ctx context.Context, brief *bus.MissionBrief) *bus.HandshakeAck
@@ -112,6 +117,15 @@ func (r *Runtime) Run(ctx context.Context) error {
 		return fmt.Errorf("agent %s: subscribe %s: %w", r.cfg.Name, bus.AgentsReload, err)
 	}
 	defer sub.Unsubscribe()
+	stopProbe, err := bus.Serve(nc, bus.ProbeSubject(r.cfg.Name), func(m *bus.Request) {
+		if data, err := bus.Encode(r.probe(ctx, m.Data)); err == nil {
+			_ = m.Respond(data)
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("agent %s: %w", r.cfg.Name, err)
+	}
+	defer stopProbe()
 	if r.cfg.Handshake != nil {
 		stop, err := bus.Serve(nc, bus.HandshakeSubject(r.cfg.Name), func(m *bus.Request) {
 			var brief bus.MissionBrief
@@ -175,6 +189,34 @@ func (r *Runtime) reload(ctx context.Context) {
 		r.log.Warn().Err(err).Msg("rung cannot run; it will be skipped")
 	}
 	r.publishStatus(ctx)
+}
+
+// probe answers one readiness probe. It runs on the probe subscription's
+// delivery goroutine and touches nothing the attempts use: the backend it
+// may build is dropped.
+func (r *Runtime) probe(ctx context.Context, data []byte) *bus.ProbeReply {
+	rep := &bus.ProbeReply{Rung: r.cfg.Name, Host: r.cfg.Host, PID: os.Getpid(), Ready: true}
+	var req bus.ProbeRequest
+	err := bus.Decode(data, &req)
+	switch {
+	case err != nil:
+		err = fmt.Errorf("bad probe request: %w", err)
+	case r.cfg.Probe != nil:
+		rep.Candidate = len(req.Roster) > 0
+		err = r.cfg.Probe(ctx, req.Roster)
+	case len(req.Roster) > 0:
+		err = errors.New("this rung process cannot check a candidate roster (it was started without a prober)")
+	default:
+		err = r.Ready()
+	}
+	if err != nil {
+		r.mu.Lock()
+		red := r.redactor
+		r.mu.Unlock()
+		rep.Ready, rep.Reason = false, bus.Clip(red.Redact(err.Error()), bus.MaxErrorBytes)
+	}
+	r.log.Debug().Bool("candidate", rep.Candidate).Bool("ready", rep.Ready).Str("reason", rep.Reason).Msg("readiness probe answered")
+	return rep
 }
 
 func (r *Runtime) publishStatus(ctx context.Context) {

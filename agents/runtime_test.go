@@ -2,6 +2,9 @@ package agents
 
 import (
 	"context"
+	"encoding/json"
+	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/jetstream/bustest"
 )
 
@@ -94,5 +98,94 @@ func TestRedeliveredAttemptAnsweredOnce(t *testing.T) {
 	_ = env.Store.Scan(ctx, bus.ResultSubject("inc-1", "k2"), time.Time{}, false, func(uint64, string, []byte) error { results++; return nil })
 	if results != 1 {
 		t.Fatalf("%d results on the stream, want 1", results)
+	}
+}
+
+// startRung runs a k2 runtime on its own connection, as one rung process
+// whose environment is env, until the test ends.
+func startRung(t *testing.T, env *bustest.Env, host, rosterPath, home string, procEnv map[string]string) *Runtime {
+	t.Helper()
+	store, err := jetstream.Open(context.Background(), env.Conn(t, "rung-"+host))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lookup := lookupOf(procEnv)
+	rt, err := New(store, Config{Name: "k2", Host: host, Heartbeat: time.Hour, Log: zerolog.Nop(),
+		Load: RosterLoader(rosterPath, home, k2Rung, lookup), Probe: RosterProber(rosterPath, home, k2Rung, lookup)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- rt.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return rt
+}
+
+// Every running process of a rung answers a probe, each from its own
+// environment: the process that has the new variable is ready with the
+// candidate roster, the one that lacks it says which variable; neither
+// switches to the candidate, and a rung with no process gets no answer,
+// at once.
+func TestProbeIsAnsweredByEveryProcessFromItsOwnEnvironment(t *testing.T) {
+	env := bustest.New(t)
+	ctx := context.Background()
+	if err := env.Store.EnsureAgentConsumer(ctx, "k2"); err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	const current = `{"agents": [{"name": "k2", "backend": "exec", "command": ["sh", "k2.sh"]}]}`
+	rosterPath := writeRoster(t, home, current)
+	withKey := startRung(t, env, "node-a:1", rosterPath, home, map[string]string{"KIMI2_API_KEY_2026_12": "sk-rung-env-key-4242"})
+	without := startRung(t, env, "node-b:2", rosterPath, home, nil)
+
+	candidate := json.RawMessage(`{"agents": [{"name": "k2", "backend": "exec", "command": ["sh", "k2.sh"],
+		"auth": {"type": "bearer", "token": "${KIMI2_API_KEY_2026_12}"}}]}`)
+	var answers []bus.ProbeReply
+	bustest.Eventually(t, 10*time.Second, func() bool {
+		var err error
+		answers, err = bus.Probe(ctx, env.NC, "k2", &bus.ProbeRequest{Roster: candidate}, 500*time.Millisecond)
+		return err == nil && len(answers) == 2
+	}, "two k2 processes did not both answer the probe: %+v", answers)
+	byHost := map[string]bus.ProbeReply{}
+	for _, a := range answers {
+		byHost[a.Host] = a
+	}
+	if a := byHost["node-a:1"]; !a.Ready || !a.Candidate || a.Rung != "k2" || a.PID != os.Getpid() {
+		t.Errorf("process with the key: %+v, want ready about the candidate", a)
+	}
+	b := byHost["node-b:2"]
+	if b.Ready || !strings.Contains(b.Reason, "credential variable KIMI2_API_KEY_2026_12 is unset") {
+		t.Errorf("process without the key: %+v, want not ready naming the variable", b)
+	}
+	for _, a := range answers {
+		if strings.Contains(a.Reason, "sk-rung-env-key") {
+			t.Errorf("an answer holds the key: %+v", a)
+		}
+	}
+	// Nothing switched: both still run the roster file as loaded.
+	if withKey.Ready() != nil || without.Ready() != nil {
+		t.Errorf("a probe changed what a process runs: %v, %v", withKey.Ready(), without.Ready())
+	}
+	// Without a roster the question is about the roster file as it is now.
+	cur, err := bus.Probe(ctx, env.NC, "k2", nil, 500*time.Millisecond)
+	if err != nil || len(cur) != 2 || !cur[0].Ready || !cur[1].Ready || cur[0].Candidate {
+		t.Errorf("probe of the current roster: %+v %v", cur, err)
+	}
+	// An oversized candidate is refused by the process, which says why.
+	raw := []byte(`{"v":1,"roster":{"agents":[],"pad":"` + strings.Repeat("x", bus.MaxProbeRosterBytes) + `"}}`)
+	msg, err := env.NC.Request(bus.ProbeSubject("k2"), raw, 5*time.Second)
+	var rep bus.ProbeReply
+	if err != nil || bus.Decode(msg.Data, &rep) != nil || rep.Ready || !strings.Contains(rep.Reason, "over the") {
+		t.Errorf("oversized probe: %v %+v", err, rep)
+	}
+	// No process of airstar runs: no answer, without waiting out the window.
+	start := time.Now()
+	none, err := bus.Probe(ctx, env.NC, "airstar", nil, 10*time.Second)
+	if err != nil || len(none) != 0 {
+		t.Fatalf("probe of a rung with no process: %+v %v", none, err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("probe of a rung with no process took %v; the no-responders status should end it", took)
 	}
 }
