@@ -36,9 +36,10 @@ func (c *cli) rotateKeys(ctx context.Context, args []string) error {
 	if len(pos) > 0 || *dir == "" || *dry == *apply {
 		return usageErr("usage: razar rotate-keys --secrets-dir DIR (--dry-run | --apply --approver A --approver B)")
 	}
+	var approved []string
 	if *apply {
-		if len(approvers) < 2 || strings.EqualFold(strings.TrimSpace(approvers[0]), strings.TrimSpace(approvers[1])) || approvers[0] == "" || approvers[1] == "" {
-			return usageErr("--apply needs two different --approver names (Security Lead and RAZAR owner)")
+		if approved, err = checkApprovers(approvers); err != nil {
+			return usageErr("%v", err)
 		}
 	}
 	secrets := *dir
@@ -104,7 +105,7 @@ func (c *cli) rotateKeys(ctx context.Context, args []string) error {
 	for _, it := range items {
 		changes = append(changes, it.Agent+":"+it.Env)
 	}
-	rec := &bus.AuditRecord{Event: bus.EventRotation, Component: bus.SystemComponent, Actor: strings.Join(approvers[:2], ","),
+	rec := &bus.AuditRecord{Event: bus.EventRotation, Component: bus.SystemComponent, Actor: strings.Join(approved, ","),
 		Status: "applied", Message: "credentials rotated: " + strings.Join(changes, " ")}
 	nc, err := c.connect(ctx, *natsURL, "razar-rotate", c.cliLogger())
 	if err != nil {
