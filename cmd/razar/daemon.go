@@ -517,7 +517,8 @@ func (c *cli) newRung(store *jetstream.Store, name string, log zerolog.Logger, w
 	}
 	return agents.New(store, agents.Config{
 		Name: name, Display: display, Handshake: handshake, Workers: workers,
-		Load: agents.RosterLoader(c.path(rosterFile), c.home, r, c.lookup),
+		Load:  agents.RosterLoader(c.path(rosterFile), c.home, r, c.lookup),
+		Probe: agents.RosterProber(c.path(rosterFile), c.home, r, c.lookup),
 		Redactor: func() (*razar.Redactor, error) {
 			return (&redactors{c: c}).build()
 		},

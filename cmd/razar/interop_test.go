@@ -106,7 +106,7 @@ func TestGarbageOnEverySubject(t *testing.T) {
 	garbage := []string{"not json", `{"v": 99}`, `{"v":1,"incident":"x y"}`, `[1,2,3]`, `{"v":1,"attempt":"one"}`, ""}
 	subjects := []string{
 		"razar.escalate.crown", "razar.escalate.k2", "razar.result.inc-x.k2", "razar.audit.web.attempt",
-		"razar.audit.web.healed", "razar.heartbeat.crown", "razar.agents.reload", "razar.alert.warning",
+		"razar.audit.web.healed", "razar.heartbeat.crown", "razar.agents.reload", "razar.agents.probe.k2", "razar.alert.warning",
 	}
 	for _, s := range subjects {
 		for _, g := range garbage {

@@ -1,12 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
@@ -20,13 +26,34 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
+const rotateHelp = `A manifest entry names the new key's variable ("env") or a file holding
+it, relative to the home ("file"; the roster then reads ${file:PATH}, which a
+running rung picks up on reload). With RAZAR running, every process of each
+rotated rung is asked, with the rotated roster, whether it loads the new
+credential in its own environment; --apply rewrites the roster (keeping
+config/razar_ai_agents.json.prev), records a rotation audit record (run by
+this OS user, approved by both --approver names) and reloads the rungs only
+when all of them are ready. Otherwise it writes nothing and exits 1, one
+line per process that is not ready, or per rung with none running. With
+RAZAR not running, the plan is checked in this shell's environment only.
+The two approvers must differ ignoring case, width, white space and
+invisible characters.
+`
+
 // rotateKeys is `razar rotate-keys --secrets-dir DIR (--dry-run | --apply --approver A --approver B)`.
+//
+// Against a running RAZAR the rotated roster is sent to every process of
+// each rotated rung (razar.agents.probe.<rung>), which says whether it can
+// load the new credential in its own environment; --apply commits only
+// when every rotated rung has a process and every process is ready, and
+// otherwise writes nothing. With RAZAR not running the plan can only be
+// checked in this command's environment, and it says so.
 func (c *cli) rotateKeys(ctx context.Context, args []string) error {
 	fs := c.newFlags("rotate-keys")
 	dir := fs.String("secrets-dir", "", "`DIR` of rotation manifests (*.json, *.yaml), relative to the home")
-	dry := fs.Bool("dry-run", false, "print the plan and validate it; write nothing")
+	dry := fs.Bool("dry-run", false, "print the plan and check it (with the running rungs when RAZAR runs); write nothing")
 	apply := fs.Bool("apply", false, "rewrite the roster (needs two --approver)")
-	natsURL := fs.String("nats", "", "NATS `URL` for the audit record and the reload")
+	natsURL := fs.String("nats", "", "NATS `URL` of the running RAZAR")
 	var approvers multiFlag
 	fs.Var(&approvers, "approver", "a `NAME` who approved the rotation (twice, two different people)")
 	pos, err := parseFlags(fs, args)
@@ -47,7 +74,11 @@ func (c *cli) rotateKeys(ctx context.Context, args []string) error {
 		secrets = c.path(secrets)
 	}
 	rosterPath := c.path(rosterFile)
-	roster, err := razar.LoadRoster(rosterPath)
+	old, err := os.ReadFile(rosterPath)
+	if err != nil {
+		return &razar.ConfigError{File: rosterPath, Msg: err.Error(), Fix: "create the roster (see CONTRACT section 2)"}
+	}
+	roster, err := razar.ParseRoster(rosterPath, old)
 	if err != nil {
 		return err
 	}
@@ -59,13 +90,85 @@ func (c *cli) rotateKeys(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	data, err := agents.MarshalRoster(next)
+	if err != nil {
+		return failed("%v", err)
+	}
+
+	nc, connErr := c.connect(ctx, *natsURL, "razar-rotate", c.cliLogger())
+	if connErr != nil {
+		if !c.razarDown(*natsURL) {
+			return failed("%v: the running rungs cannot be asked whether they load the new credentials; nothing changed", connErr)
+		}
+		return c.rotateOffline(ctx, rosterPath, old, data, items, *dry, approved, connErr)
+	}
+	defer nc.Close()
+
+	// RAZAR runs: the rungs' own environments decide, not this one's.
+	if len(data) > bus.MaxProbeRosterBytes {
+		return failed("the rotated roster is %d bytes, over the %d a probe carries; nothing changed", len(data), bus.MaxProbeRosterBytes)
+	}
+	names := make([]string, len(items))
+	for i, it := range items {
+		names[i] = it.Agent
+	}
+	answers, err := c.probeRungs(ctx, nc, names, data)
+	if err != nil {
+		return failed("ask the running rungs: %v; nothing changed", err)
+	}
+	var problems []string
+	for _, it := range items {
+		fmt.Fprintf(c.stdout, "%-10s %s -> %s\n", it.Agent, orDash(it.From), it.To())
+		problems = append(problems, c.printAnswers(it.Agent, answers[it.Agent], "cannot run with the rotated roster")...)
+	}
+	if *dry {
+		if len(problems) > 0 {
+			c.printProblems(problems)
+			return failed("dry run: %d rotated rung process(es) would not load the new credential; nothing written", len(problems))
+		}
+		fmt.Fprintf(c.stdout, "dry run: every running process of the %d rotated rung(s) loads the new credential; nothing written\n", len(items))
+		return nil
+	}
+	if len(problems) > 0 {
+		c.printProblems(problems)
+		return failed("refusing to apply: %d rotated rung process(es) would not load the new credential; nothing changed", len(problems))
+	}
+	if err := commitRoster(rosterPath, old, data); err != nil {
+		return failed("%v", err)
+	}
+	fmt.Fprintf(c.stdout, "roster rewritten (previous kept as %s)\n", filepath.Base(rosterPath)+".prev")
+	store, err := jetstream.Open(ctx, nc)
+	if err == nil {
+		err = store.Audit(ctx, c.rotationRecord(items, approved, "every running process of each rotated rung"), "")
+	}
+	if err != nil {
+		fmt.Fprintf(c.stderr, "razar: warning: could not record the rotation on the audit stream: %v\n", err)
+	}
+	sent := time.Now().Add(-time.Second) // tolerate a little clock skew
+	if err := nc.Publish(bus.AgentsReload, nil); err != nil || nc.Flush() != nil {
+		return failed("roster rewritten, but the reload could not be sent (%v): run `razar agents reload`", err)
+	}
+	fmt.Fprintf(c.stdout, "reload sent on %s\n", bus.AgentsReload)
+	if store == nil {
+		return nil
+	}
+	if bad := c.awaitReload(ctx, store, names, sent); bad > 0 {
+		return failed("roster rewritten, but %d rotated rung(s) did not come back ready; `razar agents check` says why (the previous roster is %s.prev)", bad, rosterFile)
+	}
+	return nil
+}
+
+// rotateOffline is rotate-keys with RAZAR not running: the plan is checked
+// in this command's environment, the only one at hand, and the output says
+// that the rungs could not be asked.
+func (c *cli) rotateOffline(ctx context.Context, rosterPath string, old, data []byte, items []agents.RotationItem, dry bool, approved []string, why error) error {
 	bad := 0
 	for _, it := range items {
 		state := "set"
 		if !it.Set {
 			state = "NOT SET"
 		}
-		line := fmt.Sprintf("%-10s %s -> %s (%s)", it.Agent, orDash(it.From), it.Env, state)
+		line := fmt.Sprintf("%-10s %s -> %s (%s here)", it.Agent, orDash(it.From), it.To(), state)
 		if it.Err != nil {
 			bad++
 			line += ": " + c.redactor().Redact(it.Err.Error())
@@ -74,57 +177,208 @@ func (c *cli) rotateKeys(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintln(c.stdout, line)
 	}
-	if *dry {
-		fmt.Fprintf(c.stdout, "dry run: the rotated roster is valid; nothing written (%d agent(s), %d problem(s))\n", len(items), bad)
+	fmt.Fprintf(c.stderr, "razar: warning: %v\nrazar: warning: the running rungs could not be asked: the new credentials were checked in this shell's environment only, which need not be the rungs'\n", why)
+	if dry {
+		fmt.Fprintf(c.stdout, "dry run: the rotated roster is valid; nothing written (%d agent(s), %d problem(s) in this shell's environment)\n", len(items), bad)
 		if bad > 0 {
-			return failed("%d new credential(s) would not load", bad)
+			return failed("%d new credential(s) would not load here", bad)
 		}
 		return nil
 	}
 	if bad > 0 {
 		return failed("refusing to apply: %d new credential(s) would not load; nothing changed", bad)
 	}
-	data, err := agents.MarshalRoster(next)
-	if err != nil {
+	if err := commitRoster(rosterPath, old, data); err != nil {
 		return failed("%v", err)
 	}
-	old, err := os.ReadFile(rosterPath)
+	fmt.Fprintf(c.stdout, "roster rewritten (previous kept as %s); rungs read it when they start\n", filepath.Base(rosterPath)+".prev")
+	// The store is the record of truth even with RAZAR stopped; the next
+	// `razar boot` mirrors the record to logs/.
+	if _, err := os.Stat(c.path(natsURLFile)); errors.Is(err, os.ErrNotExist) {
+		if store, closeStore, err := c.openStore(ctx, "", "razar-rotate"); err == nil {
+			defer closeStore()
+			if err := store.Audit(ctx, c.rotationRecord(items, approved, "this shell's environment (RAZAR was not running)"), ""); err == nil {
+				return nil
+			}
+		}
+	}
+	fmt.Fprintln(c.stderr, "razar: warning: no audit record of the rotation could be written (no store to write it to)")
+	return nil
+}
+
+// razarDown reports whether, after a failed connect, RAZAR is known not to
+// run from this home: no bus was named (--nats, $RAZAR_NATS_URL) and either
+// there is no state/nats.url or the store it belongs to is not locked by a
+// running `razar boot` (one killed leaves its URL file behind). A bus that
+// was named, or a store still in use, is a RAZAR that runs but cannot be
+// reached: nothing may be judged without it.
+func (c *cli) razarDown(flagURL string) bool {
+	if flagURL != "" || c.getenv("RAZAR_NATS_URL") != "" {
+		return false
+	}
+	if _, err := os.Stat(c.path(natsURLFile)); errors.Is(err, os.ErrNotExist) {
+		return true
+	}
+	unlock, err := jetstream.LockStore(c.path(stateDir))
 	if err != nil {
-		return failed("%v", err)
+		return false
+	}
+	unlock()
+	return true
+}
+
+// rotationRecord is the audit record of an applied rotation: who ran it
+// (the OS user and host), who approved it, what changed and how the new
+// credentials were checked.
+func (c *cli) rotationRecord(items []agents.RotationItem, approved []string, checked string) *bus.AuditRecord {
+	type change struct {
+		Agent string `json:"agent"`
+		From  string `json:"from,omitempty"`
+		Env   string `json:"env,omitempty"`
+		File  string `json:"file,omitempty"`
+	}
+	var changes []string
+	data := struct {
+		Approvers []string `json:"approvers"`
+		// RunBy is the OS account of the process, from its uid (the
+		// actor comes from $USER, which the caller sets).
+		RunBy   string   `json:"run_by"`
+		Changes []change `json:"changes"`
+		Checked string   `json:"checked"`
+	}{Approvers: approved, RunBy: osAccount(), Checked: checked}
+	for _, it := range items {
+		to := it.Env
+		if it.File != "" {
+			to = agents.FileRef + it.File
+		}
+		changes = append(changes, it.Agent+":"+to)
+		data.Changes = append(data.Changes, change{Agent: it.Agent, From: it.From, Env: it.Env, File: it.File})
+	}
+	raw, _ := json.Marshal(data)
+	rec := &bus.AuditRecord{Event: bus.EventRotation, Component: bus.SystemComponent, Actor: c.actor(), Status: "applied",
+		Message: fmt.Sprintf("credentials rotated: %s; approved by %s; run by %s", strings.Join(changes, " "), strings.Join(approved, " and "), c.actor()),
+		Data:    raw}
+	rec.Stamp(time.Now())
+	return rec
+}
+
+// osAccount names the OS account this process runs as: "name (uid N)@host".
+func osAccount() string {
+	name := "?"
+	if u, err := user.Current(); err == nil {
+		name = u.Username
+	}
+	h, _ := os.Hostname()
+	return fmt.Sprintf("%s (uid %d)@%s", name, os.Getuid(), h)
+}
+
+// commitRoster replaces the roster with data, keeping old as .prev. It
+// refuses when the roster is no longer old (another change came in while
+// the rotation was checked), and a failure leaves both files as they were.
+func commitRoster(rosterPath string, old, data []byte) error {
+	cur, err := os.ReadFile(rosterPath)
+	if err != nil {
+		return fmt.Errorf("re-read %s: %v; nothing changed", rosterPath, err)
+	}
+	if !bytes.Equal(cur, old) {
+		return fmt.Errorf("%s changed while the rotation was checked; nothing changed (run it again)", rosterPath)
 	}
 	prev := rosterPath + ".prev"
+	oldPrev, prevErr := os.ReadFile(prev)
 	if err := jetstream.WriteFileAtomic(prev, old, 0o640); err != nil {
-		return failed("keep the previous roster: %v; nothing changed", err)
+		return fmt.Errorf("keep the previous roster: %v; nothing changed", err)
 	}
 	if err := jetstream.WriteFileAtomic(rosterPath, data, 0o640); err != nil {
-		return failed("rewrite %s: %v; nothing changed", rosterPath, err)
-	}
-	fmt.Fprintf(c.stdout, "roster rewritten (previous kept as %s)\n", filepath.Base(prev))
-
-	var changes []string
-	for _, it := range items {
-		changes = append(changes, it.Agent+":"+it.Env)
-	}
-	rec := &bus.AuditRecord{Event: bus.EventRotation, Component: bus.SystemComponent, Actor: strings.Join(approved, ","),
-		Status: "applied", Message: "credentials rotated: " + strings.Join(changes, " ")}
-	nc, err := c.connect(ctx, *natsURL, "razar-rotate", c.cliLogger())
-	if err != nil {
-		fmt.Fprintln(c.stderr, "razar: warning: RAZAR is not running: no audit record was written and no reload sent; rungs read the new roster when they start")
-		return nil
-	}
-	defer nc.Close()
-	store, err := jetstream.Open(ctx, nc)
-	if err == nil {
-		rec.Stamp(time.Now())
-		err = store.Audit(ctx, rec, "")
-	}
-	if err != nil {
-		fmt.Fprintf(c.stderr, "razar: warning: could not record the rotation on the audit stream: %v\n", err)
-	}
-	if err := nc.Publish(bus.AgentsReload, nil); err == nil && nc.Flush() == nil {
-		fmt.Fprintln(c.stdout, "reload broadcast: running rungs now use the new credentials")
+		if prevErr == nil {
+			_ = jetstream.WriteFileAtomic(prev, oldPrev, 0o640)
+		} else {
+			_ = os.Remove(prev)
+		}
+		return fmt.Errorf("rewrite %s: %v; nothing changed", rosterPath, err)
 	}
 	return nil
+}
+
+// probeRungs asks every process of each rung at once, with the candidate
+// roster (nil: the roster as it is), and returns the answers by rung.
+func (c *cli) probeRungs(ctx context.Context, nc *nats.Conn, names []string, candidate []byte) (map[string][]bus.ProbeReply, error) {
+	type result struct {
+		rung    string
+		answers []bus.ProbeReply
+		err     error
+	}
+	ch := make(chan result, len(names))
+	for _, n := range names {
+		go func() {
+			a, err := bus.Probe(ctx, nc, n, &bus.ProbeRequest{Roster: candidate}, 0)
+			ch <- result{n, a, err}
+		}()
+	}
+	out := map[string][]bus.ProbeReply{}
+	var errs []error
+	for range names {
+		r := <-ch
+		out[r.rung] = r.answers
+		errs = append(errs, r.err)
+	}
+	return out, errors.Join(errs...)
+}
+
+// printAnswers prints one line per process of rung and returns one line
+// per problem: no process answers, or a process is not ready (what it
+// says, from the bus, made safe to print).
+func (c *cli) printAnswers(rung string, answers []bus.ProbeReply, notReady string) []string {
+	if len(answers) == 0 {
+		fmt.Fprintf(c.stdout, "%-10s   no running process answers\n", "")
+		return []string{fmt.Sprintf("%s: no running process of the rung answers on %s (start `razar agent %s`, or `razar boot` with --agents inproc)", rung, bus.ProbeSubject(rung), rung)}
+	}
+	var problems []string
+	for _, a := range answers {
+		if a.Ready {
+			fmt.Fprintf(c.stdout, "%-10s   process %s: ready\n", "", sanitize(a.Host))
+			continue
+		}
+		reason := sanitize(c.redactor().Redact(a.Reason))
+		fmt.Fprintf(c.stdout, "%-10s   process %s: NOT READY: %s\n", "", sanitize(a.Host), reason)
+		problems = append(problems, fmt.Sprintf("%s: process %s %s, in its own environment: %s", rung, sanitize(a.Host), notReady, reason))
+	}
+	return problems
+}
+
+func (c *cli) printProblems(problems []string) {
+	for _, p := range problems {
+		fmt.Fprintln(c.stderr, "razar: "+p)
+	}
+}
+
+// awaitReload waits up to 5 s for each rung's readiness record to pass
+// sent, prints it, and returns how many did not come back ready.
+func (c *cli) awaitReload(ctx context.Context, store *jetstream.Store, names []string, sent time.Time) int {
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	bad := 0
+	for _, n := range names {
+		for {
+			st, err := store.AgentStatus(wctx, n)
+			if err == nil && st.Updated.After(sent) {
+				state := "ready"
+				if !st.Ready {
+					state, bad = sanitize(st.Reason), bad+1
+				}
+				fmt.Fprintf(c.stdout, "%-10s reloaded on %s: %s\n", n, sanitize(st.Host), state)
+				break
+			}
+			select {
+			case <-wctx.Done():
+				bad++
+				fmt.Fprintf(c.stdout, "%-10s no process answered the reload\n", n)
+			case <-time.After(100 * time.Millisecond):
+				continue
+			}
+			break
+		}
+	}
+	return bad
 }
 
 func orDash(s string) string {

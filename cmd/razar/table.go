@@ -45,7 +45,7 @@ func init() {
 		{"audit", "[--since 1h|RFC3339] [--component C] [--incident ID] [--json]", "replay the audit trail from JetStream", (*cli).audit, ""},
 		{"agents check", "", "one line per rung: ready, or why not; exit 1 if a remote rung lacks its key", func(c *cli, _ context.Context, args []string) error { return c.agentsCheck(args) }, ""},
 		{"agents reload", "", "every running rung drops cached config and credentials", (*cli).agentsReload, ""},
-		{"rotate-keys", "--secrets-dir DIR (--dry-run | --apply --approver A --approver B)", "rotate remote rungs' credentials from manifests", (*cli).rotateKeys, ""},
+		{"rotate-keys", "--secrets-dir DIR (--dry-run | --apply --approver A --approver B)", "rotate remote rungs' credentials from manifests", (*cli).rotateKeys, rotateHelp},
 		{"approve", "<component> <patch-id>", "promote a validated patch held for approval", verb(bus.VerbApprove), ""},
 		{"reject", "<component> <patch-id>", "discard a validated patch held for approval", verb(bus.VerbReject), ""},
 		{"rollback-patch", "<component> [--patch ID]", "restore the files of the last applied patch (or the one named)", (*cli).rollbackPatch, ""},
