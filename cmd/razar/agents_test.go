@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -50,12 +51,50 @@ const rotRoster = `{"agents": [
 ]}
 `
 
-func TestAgentsCheck(t *testing.T) {
+// TestAgentsCheckWithRazarStoppedSaysItIsTheShellsView: with nothing to
+// ask, agents check judges in its own environment and says so.
+func TestAgentsCheckWithRazarStoppedSaysItIsTheShellsView(t *testing.T) {
 	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"},
 		{"name": "k2", "backend": "openai", "endpoint": "http://127.0.0.1:9/v1"}]}`, nil)
 	out, code := runRazar(t, h, []string{"KIMI2_API_KEY="}, "agents", "check")
-	if code != 1 || !strings.Contains(out, "KIMI2_API_KEY is empty") || !strings.Contains(out, "crown") {
+	if code != 1 || !strings.Contains(out, "KIMI2_API_KEY is empty") || !strings.Contains(out, "crown") ||
+		!strings.Contains(out, "running rungs could not be asked") {
 		t.Fatalf("agents check without key: exit %d\n%s", code, out)
+	}
+}
+
+// TestAgentsCheckShowsTheRunningRungsView: the key is exported in the
+// operator's shell but not in RAZAR's; agents check reports what the
+// running rung process sees (unset, exit 1), where the shell's own view
+// (--local) would have said ready.
+func TestAgentsCheckShowsTheRunningRungsView(t *testing.T) {
+	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"},
+		{"name": "k2", "backend": "openai", "endpoint": "http://127.0.0.1:9/v1"}]}`, nil)
+	p, _ := boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
+	shell := []string{"KIMI2_API_KEY=sk-only-in-the-shell-3131"}
+	process := fmt.Sprintf(":%d", p.cmd.Process.Pid)
+	var out string
+	var code int
+	bustest.Eventually(t, 20*time.Second, func() bool {
+		out, code = runRazar(t, h, shell, "agents", "check")
+		return strings.Count(out, process) == 2 // crown and k2 both answered
+	}, "the rungs in razar boot did not answer the probe")
+	if code != 1 || !strings.Contains(out, "running rungs' view") {
+		t.Fatalf("agents check with RAZAR running: exit %d, want 1 from the running view\n%s", code, out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "k2 ") && (!strings.Contains(line, process) || !strings.Contains(line, "credential variable KIMI2_API_KEY is unset")) {
+			t.Errorf("k2's line does not give the process and why it cannot run: %q", line)
+		}
+		if strings.HasPrefix(line, "crown ") && !strings.Contains(line, "ready") {
+			t.Errorf("crown's line: %q", line)
+		}
+	}
+	if strings.Contains(out, "sk-only-in-the-shell") {
+		t.Fatalf("agents check printed a key:\n%s", out)
+	}
+	if local, code := runRazar(t, h, shell, "agents", "check", "--local"); code != 0 || !strings.Contains(local, "this shell's environment") {
+		t.Fatalf("agents check --local: exit %d\n%s", code, local)
 	}
 }
 

@@ -43,7 +43,7 @@ func init() {
 		{"release", "<component>", "lift a component's quarantine (then start it); works with RAZAR stopped too", verb(bus.VerbRelease), ""},
 		{"status", "[<component>] [--json]", "components, incidents and rungs; exit 1 if halted, quarantined or failed", (*cli).status, statusHelp},
 		{"audit", "[--since 1h|RFC3339] [--component C] [--incident ID] [--json]", "replay the audit trail from JetStream", (*cli).audit, ""},
-		{"agents check", "", "one line per rung: ready, or why not; exit 1 if a remote rung lacks its key", func(c *cli, _ context.Context, args []string) error { return c.agentsCheck(args) }, ""},
+		{"agents check", "[--local]", "each running rung process: ready, or why not; exit 1 if a remote rung cannot run", (*cli).agentsCheck, ""},
 		{"agents reload", "", "every running rung drops cached config and credentials", (*cli).agentsReload, ""},
 		{"rotate-keys", "--secrets-dir DIR (--dry-run | --apply --approver A --approver B)", "rotate remote rungs' credentials from manifests", (*cli).rotateKeys, rotateHelp},
 		{"approve", "<component> <patch-id>", "promote a validated patch held for approval", verb(bus.VerbApprove), ""},
