@@ -107,16 +107,9 @@ func New(store *jetstream.Store, cfg Config) (*Runtime, error) {
 // finish (their contexts are cancelled) and returns nil. It returns an error
 // only when it cannot start.
 func (r *Runtime) Run(ctx context.Context) error {
-	r.reload(ctx)
 	nc := r.store.Conn()
-	sub, err := nc.Subscribe(bus.AgentsReload, func(*nats.Msg) {
-		r.log.Debug().Msg("reload requested: dropping cached config and credentials")
-		r.reload(ctx)
-	})
-	if err != nil {
-		return fmt.Errorf("agent %s: subscribe %s: %w", r.cfg.Name, bus.AgentsReload, err)
-	}
-	defer sub.Unsubscribe()
+	// Probes are answered from before the first status record, so a tool
+	// that sees this process's agent.<name> can ask it at once.
 	stopProbe, err := bus.Serve(nc, bus.ProbeSubject(r.cfg.Name), func(m *bus.Request) {
 		if data, err := bus.Encode(r.probe(ctx, m.Data)); err == nil {
 			_ = m.Respond(data)
@@ -126,6 +119,15 @@ func (r *Runtime) Run(ctx context.Context) error {
 		return fmt.Errorf("agent %s: %w", r.cfg.Name, err)
 	}
 	defer stopProbe()
+	r.reload(ctx)
+	sub, err := nc.Subscribe(bus.AgentsReload, func(*nats.Msg) {
+		r.log.Debug().Msg("reload requested: dropping cached config and credentials")
+		r.reload(ctx)
+	})
+	if err != nil {
+		return fmt.Errorf("agent %s: subscribe %s: %w", r.cfg.Name, bus.AgentsReload, err)
+	}
+	defer sub.Unsubscribe()
 	if r.cfg.Handshake != nil {
 		stop, err := bus.Serve(nc, bus.HandshakeSubject(r.cfg.Name), func(m *bus.Request) {
 			var brief bus.MissionBrief

@@ -189,3 +189,24 @@ func TestProbeIsAnsweredByEveryProcessFromItsOwnEnvironment(t *testing.T) {
 		t.Errorf("probe of a rung with no process took %v; the no-responders status should end it", took)
 	}
 }
+
+// A process answers probes from before it records its readiness, so a
+// tool that sees agent.<name> can ask the process at once, without retrying.
+func TestProbeAnsweredOnceTheRungRecordsItsStatus(t *testing.T) {
+	env := bustest.New(t)
+	ctx := context.Background()
+	if err := env.Store.EnsureAgentConsumer(ctx, "k2"); err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	rosterPath := writeRoster(t, home, `{"agents": [{"name": "k2", "backend": "exec", "command": ["sh", "k2.sh"]}]}`)
+	startRung(t, env, "node-a:1", rosterPath, home, nil)
+	bustest.Eventually(t, 10*time.Second, func() bool {
+		st, err := env.Store.AgentStatus(ctx, "k2")
+		return err == nil && st.Host == "node-a:1"
+	}, "k2 never recorded its status")
+	answers, err := bus.Probe(ctx, env.NC, "k2", nil, 500*time.Millisecond)
+	if err != nil || len(answers) != 1 || !answers[0].Ready {
+		t.Fatalf("probe right after the status record: %+v %v", answers, err)
+	}
+}
