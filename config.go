@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"path"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -118,6 +119,10 @@ type Component struct {
 	Chakra      string            `json:"chakra,omitempty"`
 	StartGrace  Duration          `json:"start_grace,omitempty"`
 	Approval    string            `json:"approval,omitempty"`
+	// Protect lists globs of workdir files no patch may touch, on top of the
+	// validate and health-check programs, which are always protected. See
+	// ValidProtectGlob for the syntax.
+	Protect []string `json:"protect,omitempty"`
 }
 
 // EnvList is the component's env from boot_config.json as KEY=VALUE, in key
@@ -188,9 +193,45 @@ func ParseBootConfig(file string, data []byte) (*BootConfig, error) {
 		if c.Approval != "" && c.Approval != "auto" && c.Approval != "manual" {
 			return nil, &ConfigError{File: file, Field: field + ".approval", Msg: fmt.Sprintf("%q is not auto or manual", c.Approval), Fix: `use "auto" (default) or "manual"`}
 		}
+		for j, g := range c.Protect {
+			if err := ValidProtectGlob(g); err != nil {
+				return nil, &ConfigError{File: file, Field: fmt.Sprintf("%s.protect[%d]", field, j), Msg: err.Error(),
+					Fix: `write a path relative to the workdir, "*", "?" and "[...]" within a segment, "**" as a whole segment: "secrets/**", "conf/*.key", "bin"`}
+			}
+		}
 		cfg.Components = append(cfg.Components, c)
 	}
 	return cfg, nil
+}
+
+// ValidProtectGlob checks one "protect" glob of a component. A glob is a
+// slash-separated path relative to the workdir; each segment is matched
+// against one path segment with path.Match ("*", "?", "[a-z]", "\\"
+// escapes), and a segment that is exactly "**" matches any number of
+// segments, none included. A glob that matches a directory protects
+// everything under it. It must not be empty, absolute, hold "." or ".."
+// segments, empty segments or a "**" inside a longer segment.
+func ValidProtectGlob(glob string) error {
+	switch {
+	case glob == "":
+		return errors.New("empty glob")
+	case strings.HasPrefix(glob, "/"):
+		return fmt.Errorf("%q is absolute; globs are relative to the workdir", glob)
+	}
+	for seg := range strings.SplitSeq(glob, "/") {
+		switch {
+		case seg == "":
+			return fmt.Errorf("%q has an empty segment (a leading, trailing or doubled /)", glob)
+		case seg == "." || seg == "..":
+			return fmt.Errorf("%q has a %q segment; globs name paths inside the workdir", glob, seg)
+		case seg != "**" && strings.Contains(seg, "**"):
+			return fmt.Errorf("%q: ** must be a whole segment (\"a/**/b\", not \"a**\")", glob)
+		}
+		if _, err := path.Match(seg, ""); err != nil {
+			return fmt.Errorf("%q: segment %q is not a valid pattern (%v)", glob, seg, err)
+		}
+	}
+	return nil
 }
 
 // LoadBootConfig reads and parses a boot config file.

@@ -76,6 +76,11 @@ func checkBootConfig(t testing.TB, cfg *BootConfig) {
 		if c.Approval != "" && c.Approval != "auto" && c.Approval != "manual" {
 			t.Errorf("components[%d] (%s): accepted approval %q", i, c.Name, c.Approval)
 		}
+		for j, g := range c.Protect {
+			if err := ValidProtectGlob(g); err != nil {
+				t.Errorf("components[%d] (%s): accepted protect[%d] %q: %v", i, c.Name, j, g, err)
+			}
+		}
 		if c.StartGrace < 0 {
 			t.Errorf("components[%d] (%s): accepted negative start_grace %v", i, c.Name, time.Duration(c.StartGrace))
 		}
@@ -182,6 +187,11 @@ func TestParseBootConfigValid(t *testing.T) {
 				{Name: "d", Command: []string{"./d"}, HealthCheck: &HealthCheck{TCP: "127.0.0.1:5432"}, Approval: "manual"},
 				{Name: "e-1_x", Priority: -3, Command: []string{"./e"}, Approval: "auto", StartGrace: Duration(1500 * time.Millisecond)},
 			}},
+		},
+		{
+			name:  "protect globs",
+			input: `{"components": [{"name": "a", "command": ["./a"], "protect": ["secrets/**", "*.key", "bin", "conf/**/[a-z]?.pem", "\\*"]}]}`,
+			want:  &BootConfig{Components: []Component{{Name: "a", Command: []string{"./a"}, Protect: []string{"secrets/**", "*.key", "bin", "conf/**/[a-z]?.pem", `\*`}}}},
 		},
 		{
 			name:  "64-character name",
@@ -322,6 +332,15 @@ func TestParseBootConfigErrors(t *testing.T) {
 		{"health_check bad timeout", comp(`, "health_check": {"http": "http://h/", "timeout": "soon"}`), "components[0] (web)", []string{"health_check", `"soon"`}},
 		{"approval unknown", comp(`, "approval": "maybe"`), "components[0] (web).approval", []string{`"maybe"`, "auto or manual"}},
 		{"approval wrong case", comp(`, "approval": "Manual"`), "components[0] (web).approval", nil},
+		{"protect empty glob", comp(`, "protect": [""]`), "components[0] (web).protect[0]", []string{"empty glob"}},
+		{"protect absolute", comp(`, "protect": ["ok", "/etc/*"]`), "components[0] (web).protect[1]", []string{`"/etc/*"`, "absolute"}},
+		{"protect dot-dot", comp(`, "protect": ["a/../../b"]`), "components[0] (web).protect[0]", []string{`".."`}},
+		{"protect dot", comp(`, "protect": ["./x"]`), "components[0] (web).protect[0]", []string{`"."`}},
+		{"protect empty segment", comp(`, "protect": ["a//b"]`), "components[0] (web).protect[0]", []string{"empty segment"}},
+		{"protect trailing slash", comp(`, "protect": ["bin/"]`), "components[0] (web).protect[0]", []string{"empty segment"}},
+		{"protect ** inside a segment", comp(`, "protect": ["a**"]`), "components[0] (web).protect[0]", []string{"whole segment"}},
+		{"protect bad pattern", comp(`, "protect": ["conf/[x"]`), "components[0] (web).protect[0]", []string{`"[x"`, "syntax error in pattern"}},
+		{"protect not a list", comp(`, "protect": "secrets/**"`), "components[0] (web)", []string{`"protect"`}},
 		{"start_grace not a duration", comp(`, "start_grace": "soon"`), "components[0] (web)", []string{`"soon"`, `"start_grace"`}},
 		{"start_grace negative string", comp(`, "start_grace": "-1s"`), "components[0] (web)", []string{"negative"}},
 		{"start_grace negative number", comp(`, "start_grace": -5`), "components[0] (web)", []string{"negative"}},
@@ -806,6 +825,7 @@ func FuzzParseBootConfig(f *testing.F) {
 	f.Add([]byte(`{"components": [{"name": "a", "command": ["./a"], "health_check": ["./p"], "start_grace": 1.5, "approval": "manual"}]}`))
 	f.Add([]byte(`{"components": [{"name": "a", "command": ["./a"], "health_check": {"tcp": "h:1", "timeout": "1s"}}, {"name": "a", "command": ["x"]}]}`))
 	f.Add([]byte(`{"components": [{"name": "Web", "command": []}]}`))
+	f.Add([]byte(`{"components": [{"name": "a", "command": ["./a"], "protect": ["secrets/**", "*.key", "a//b", "[x", "/etc"]}]}`))
 	f.Add([]byte(`{"components": null}`))
 	// Found by the fuzzer: an accepted empty list wrote back as null, which
 	// the parser then rejected.
