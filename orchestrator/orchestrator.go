@@ -160,6 +160,7 @@ func (o *Orchestrator) SetThresholds(t Thresholds) error {
 // until ctx ends. It returns after every incident goroutine has stopped; the
 // incidents stay open in the store for the next orchestrator.
 func (o *Orchestrator) Run(ctx context.Context) error {
+	o.prepareStaging() // before o.ctx is set, so no incident stages meanwhile
 	o.mu.Lock()
 	o.ctx = ctx
 	o.mu.Unlock()

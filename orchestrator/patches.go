@@ -139,7 +139,7 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 		return reject("rejected", reasonOf(err), "", nil)
 	}
 	plan.ID = id // one id in the records, the backup directory and its manifest
-	stage, cleanup, err := patch.Stage(plan, comp.Workdir)
+	stage, cleanup, err := patch.Stage(plan, comp.Workdir, filepath.Join(o.cfg.Home, patch.StagingDir))
 	defer cleanup()
 	if err != nil {
 		return reject("rejected", reasonOf(err), "", plan.Files)
@@ -220,6 +220,19 @@ func protectedPaths(c razar.Component) []string {
 		}
 	}
 	return out
+}
+
+// prepareStaging runs when the orchestrator starts, before any patch is
+// staged: it removes the stages a killed RAZAR left under state/staging.
+func (o *Orchestrator) prepareStaging() {
+	if o.cfg.Home != "" {
+		n, err := patch.CleanStaging(o.cfg.Home)
+		if err != nil {
+			o.log.Error().Err(err).Msg("stale patch staging dirs not removed")
+		} else if n > 0 {
+			o.log.Info().Int("dirs", n).Str("dir", filepath.Join(o.cfg.Home, patch.StagingDir)).Msg("removed patch staging dirs left by an earlier run")
+		}
+	}
 }
 
 func reasonOf(err error) string {

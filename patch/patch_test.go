@@ -161,6 +161,16 @@ Binary files /dev/null and b/logo.bin differ
 `
 )
 
+// stagingIn makes a fresh <home>/state/staging for Stage.
+func stagingIn(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "state", "staging")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // newWorkdir makes the base workdir in a fresh temporary directory.
 func newWorkdir(t testing.TB) string {
 	t.Helper()
@@ -265,7 +275,7 @@ func TestModifyPipeline(t *testing.T) {
 		t.Errorf("DiffSHA256 = %s", p.DiffSHA256)
 	}
 
-	stage, cleanup, err := Stage(p, dir)
+	stage, cleanup, err := Stage(p, dir, stagingIn(t))
 	if err != nil {
 		t.Fatalf("Stage: %v", err)
 	}
@@ -410,7 +420,7 @@ func TestPromoteRevert(t *testing.T) {
 			if fmt.Sprint(ops) != fmt.Sprint(tt.ops) {
 				t.Fatalf("ops = %v, want %v", ops, tt.ops)
 			}
-			stage, cleanup, err := Stage(p, dir)
+			stage, cleanup, err := Stage(p, dir, stagingIn(t))
 			if err != nil {
 				t.Fatalf("Stage: %v", err)
 			}
@@ -646,6 +656,7 @@ func TestHostile(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(t, dir, outside)
 			}
+			staging := stagingIn(t)
 			before, outBefore := digest(t, dir), digest(t, outside)
 			parent := digest(t, filepath.Dir(dir))
 
@@ -656,7 +667,7 @@ func TestHostile(t *testing.T) {
 				}
 				var stage string
 				var cleanup func()
-				stage, cleanup, err = Stage(p, dir)
+				stage, cleanup, err = Stage(p, dir, staging)
 				cleanup()
 				if stage != "" {
 					t.Errorf("Stage returned dir %q with its error", stage)
@@ -711,7 +722,7 @@ func TestSymlinkedWorkdir(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Check: %v", err)
 	}
-	stage, cleanup, err := Stage(p, link)
+	stage, cleanup, err := Stage(p, link, stagingIn(t))
 	if err != nil {
 		t.Fatalf("Stage: %v", err)
 	}
@@ -733,7 +744,7 @@ func TestStageSkipsSymlinks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stage, cleanup, err := Stage(p, dir)
+	stage, cleanup, err := Stage(p, dir, stagingIn(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -755,7 +766,7 @@ func TestStageConflict(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "app.conf"), []byte(appConf+"edited\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	stage, cleanup, err := Stage(p, dir)
+	stage, cleanup, err := Stage(p, dir, stagingIn(t))
 	cleanup()
 	if !errors.Is(err, ErrConflict) || stage != "" {
 		t.Errorf("Stage after an edit: %q, %v; want ErrConflict", stage, err)
@@ -770,7 +781,7 @@ func stagedPlan(t *testing.T, diff string) (p *Plan, dir, stage string) {
 	if err != nil {
 		t.Fatalf("Check: %v", err)
 	}
-	stage, cleanup, err := Stage(p, dir)
+	stage, cleanup, err := Stage(p, dir, stagingIn(t))
 	if err != nil {
 		t.Fatalf("Stage: %v", err)
 	}
@@ -898,6 +909,9 @@ func TestPromoteRefuses(t *testing.T) {
 
 func writeFile(t *testing.T, name, content string) {
 	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(name, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -1097,6 +1111,7 @@ func FuzzCheck(f *testing.F) {
 		f.Fatal(err)
 	}
 	before := digest(f, dir)
+	staging := stagingIn(f)
 	f.Fuzz(func(t *testing.T, diff string) {
 		p, err := Check(diff, dir, Limits{})
 		if err != nil {
@@ -1129,7 +1144,7 @@ func FuzzCheck(f *testing.F) {
 				}
 			}
 		}
-		_, cleanup, _ := Stage(p, dir)
+		_, cleanup, _ := Stage(p, dir, staging)
 		cleanup()
 		if got := digest(t, dir); got != before {
 			t.Fatalf("Check+Stage changed the workdir:\n%s", got)

@@ -11,17 +11,21 @@ import (
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
 )
 
-// Stage copies workdir into a fresh temporary directory (regular files and
-// directories only, permission bits kept; symlinks and special files are
-// left out), applies the plan there and returns that directory with a
-// cleanup func that removes it. It records in p what each staged file
-// became, for Promote. The real workdir is only read.
+// Stage copies workdir into a fresh private directory under staging
+// (normally <home>/StagingDir; made 0700 if missing, and each stage is its
+// own 0700 directory named after the plan), applies the plan there and
+// returns that directory with a cleanup func that removes it, even when
+// what ran in it made parts of it read-only. Regular files and directories
+// are copied with their permission bits; symlinks and special files are
+// left out. It records in p what each staged file became, for Promote. The
+// real workdir is only read.
 //
 // A hunk that does not apply is a *RejectError ("hunk 2 of app.conf does not
 // apply at line 7: conflict: ..."); a file that changed since Check is an
-// error wrapping ErrConflict. On any error Stage removes what it made and
+// error wrapping ErrConflict; a staging path that is a symlink or not a
+// directory a plain error. On any error Stage removes what it made and
 // returns "" and a no-op cleanup; cleanup is never nil.
-func Stage(p *Plan, workdir string) (stageDir string, cleanup func(), err error) {
+func Stage(p *Plan, workdir, staging string) (stageDir string, cleanup func(), err error) {
 	noop := func() {}
 	if p == nil || len(p.changes) != len(p.Files) {
 		return "", noop, errors.New("patch: Stage needs a plan from Check")
@@ -30,11 +34,14 @@ func Stage(p *Plan, workdir string) (stageDir string, cleanup func(), err error)
 	if err != nil {
 		return "", noop, err
 	}
-	dir, err := os.MkdirTemp("", "razar-stage-")
+	if err := stagingRoot(staging); err != nil {
+		return "", noop, err
+	}
+	dir, err := os.MkdirTemp(staging, stagePrefix(p.ID))
 	if err != nil {
 		return "", noop, fmt.Errorf("patch: stage: %w", err)
 	}
-	cleanup = func() { os.RemoveAll(dir) }
+	cleanup = func() { removeTree(dir) }
 	fail := func(err error) (string, func(), error) {
 		cleanup()
 		return "", noop, err
@@ -51,7 +58,7 @@ func Stage(p *Plan, workdir string) (stageDir string, cleanup func(), err error)
 			return fail(err)
 		}
 	}
-	if err := setDirModes(dirs); err != nil {
+	if err := setDirModes(dirs[1:]); err != nil { // the stage itself stays 0700
 		return fail(fmt.Errorf("patch: stage: %w", err))
 	}
 	return dir, cleanup, nil
