@@ -122,11 +122,13 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 		mutate(&r)
 		o.audit(ctx, &r, bus.AuditMsgID(ev, rec.ID+"-"+id, a.Number))
 	}
-	proposed := false // the proposal record is written once, when validation has spoken
+	proposed := false      // the proposal record is written once, when validation has spoken
+	var sandboxNote string // set when the validate command ran with network
 	reject := func(stage, reason, tail string, files []patch.FileChange) (razar.Outcome, string) {
 		if !proposed {
 			record(bus.EventPatch, func(r *bus.AuditRecord) {
 				r.Summary, r.Diff, r.Validation, r.Reason, r.OutputTail, r.Files = c.Summary, c.Diff, stage, reason, tail, patchFiles(files)
+				r.Message = sandboxNote
 			})
 		}
 		record(bus.EventRejected, func(r *bus.AuditRecord) { r.Status, r.Reason, r.Files = "rejected", reason, patchFiles(files) })
@@ -145,6 +147,10 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 		return reject("rejected", reasonOf(err), "", plan.Files)
 	}
 	tail, err := patch.Validate(ctx, comp.Validate, stage, comp.EnvList(), o.cfg.ValidateTimeout)
+	// Asked after Validate, which may have found the namespaces refused.
+	if ok, why := patch.NetworkIsolation(); !ok && len(comp.Validate) > 0 {
+		sandboxNote = "validation ran with network: " + why
+	}
 	if err != nil {
 		return reject("failed", "validation failed: "+err.Error(), o.redact(tail), plan.Files)
 	}
@@ -154,6 +160,7 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 	}
 	record(bus.EventPatch, func(r *bus.AuditRecord) {
 		r.Summary, r.Diff, r.Validation, r.OutputTail, r.Files = c.Summary, c.Diff, validation, o.redact(tail), patchFiles(plan.Files)
+		r.Message = sandboxNote
 	})
 	proposed = true
 
@@ -223,7 +230,9 @@ func protectedPaths(c razar.Component) []string {
 }
 
 // prepareStaging runs when the orchestrator starts, before any patch is
-// staged: it removes the stages a killed RAZAR left under state/staging.
+// staged: it removes the stages a killed RAZAR left under
+// state/staging, and says once when validate commands cannot be kept off
+// the network on this host.
 func (o *Orchestrator) prepareStaging() {
 	if o.cfg.Home != "" {
 		n, err := patch.CleanStaging(o.cfg.Home)
@@ -232,6 +241,9 @@ func (o *Orchestrator) prepareStaging() {
 		} else if n > 0 {
 			o.log.Info().Int("dirs", n).Str("dir", filepath.Join(o.cfg.Home, patch.StagingDir)).Msg("removed patch staging dirs left by an earlier run")
 		}
+	}
+	if ok, why := patch.NetworkIsolation(); !ok {
+		o.log.Warn().Str("why", why).Msg("validation runs with network: " + why)
 	}
 }
 

@@ -20,7 +20,12 @@ import (
 	"github.com/razar/razar"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if helper := os.Getenv(helperEnv); helper != "" {
+		os.Exit(runHelper(helper)) // the test binary as another process: see sandbox_test.go
+	}
+	goleak.VerifyTestMain(m)
+}
 
 // The workdir every test starts from.
 var baseFiles = map[string]struct {

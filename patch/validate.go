@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/razar/razar/internal/pgcmd"
@@ -52,11 +53,20 @@ func (e *ValidateError) Unwrap() []error { return []error{ErrValidationFailed, e
 var errValidateTimeout = errors.New("validate timeout")
 
 // Validate runs argv, the component's validate command, in dir (normally a
-// Stage directory) with env appended to the current environment, in its own
-// process group, and returns the last ValidateOutputTail bytes of its
+// Stage directory) and returns the last ValidateOutputTail bytes of its
 // combined stdout and stderr. A relative command path with a slash
 // ("./check.sh") resolves against dir; a bare name is looked up in PATH.
 // Empty argv means there is nothing to validate: "", nil.
+//
+// The command is untrusted: the patch it judges may have changed any file
+// it reads. So it gets no environment of RAZAR's but the child base
+// (internal/pgcmd: PATH, HOME, LANG, TZ, TMPDIR) plus env, the component's
+// declared variables; it runs in its own process group, which is killed
+// when it exits (what it left running goes with it) or at the deadline; on
+// Linux it gets SIGKILL if RAZAR dies, and, where NetworkIsolation reports
+// ok, it runs in new user, network and PID namespaces: no network at all,
+// and nothing it forks outlives it. Where the kernel refuses the
+// namespaces it runs with the host's network, and NetworkIsolation says so.
 //
 // The command gets timeout (DefaultValidateTimeout when not positive); at the
 // deadline its whole process group is killed and the error is a
@@ -74,16 +84,30 @@ func Validate(ctx context.Context, argv []string, dir string, env []string, time
 	name := commandName(argv)
 	tctx, cancel := context.WithTimeoutCause(ctx, timeout, errValidateTimeout)
 	defer cancel()
-	cmd, err := pgcmd.Command(tctx, argv, dir, env, validateWaitDelay)
-	if err != nil {
+	isolate, _ := NetworkIsolation()
+	start := func(isolate bool) (*exec.Cmd, *tailbuf.Buffer, error) {
+		cmd, err := pgcmd.Command(tctx, argv, dir, env, validateWaitDelay)
+		if err != nil {
+			return nil, nil, err
+		}
+		sandbox(cmd, isolate)
+		out := tailbuf.New(ValidateOutputTail)
+		// One writer for both streams: os/exec copies them in one goroutine.
+		cmd.Stdout = out
+		cmd.Stderr = out
+		return cmd, out, cmd.Start()
+	}
+	cmd, out, err := start(isolate)
+	if err != nil && isolate && cmd != nil && refused(err) && ctx.Err() == nil {
+		// The probe passed but the kernel refuses now (a sysctl changed):
+		// run it anyway, as on a host without namespaces, and say so.
+		loseIsolation(refusal(err))
+		cmd, out, err = start(false)
+	}
+	if cmd == nil {
 		return "", &ValidateError{Command: name, ExitCode: -1, Err: err}
 	}
-	out := tailbuf.New(ValidateOutputTail)
-	// One writer for both streams: os/exec copies them in one goroutine.
-	cmd.Stdout = out
-	cmd.Stderr = out
-
-	if err := cmd.Start(); err != nil {
+	if err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
@@ -92,6 +116,10 @@ func Validate(ctx context.Context, argv []string, dir string, env []string, time
 			return "", fmt.Errorf("validate %s: %w", name, context.Cause(ctx))
 		}
 		return "", &ValidateError{Command: name, ExitCode: -1, Err: fmt.Errorf("start: %w", err)}
+	}
+	if awaitExit(cmd.Process.Pid) {
+		// It exited but is not reaped: its group id is still its own.
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
 	waitErr := cmd.Wait()
 	tailText := out.String()
