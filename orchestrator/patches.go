@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -136,7 +135,11 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 		return razar.OutcomeRejected, reason
 	}
 
-	plan, err := patch.Check(c.Diff, comp.Workdir, patch.Limits{Protected: protectedPaths(comp)})
+	// The diff is untrusted: it may not touch what judges it (the validate
+	// and health-check programs, the component's protect globs), and it is
+	// validated in a private copy, without RAZAR's environment and, where
+	// the kernel allows, without network.
+	plan, err := patch.Check(c.Diff, comp.Workdir, patch.Limits{Protected: patch.ComponentProtections(comp)})
 	if err != nil {
 		return reject("rejected", reasonOf(err), "", nil)
 	}
@@ -208,25 +211,6 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 		return razar.OutcomeRejected, reason
 	}
 	return razar.OutcomeHealed, ""
-}
-
-// protectedPaths are the workdir files a patch may not touch: the
-// validate command's scripts, so a patch cannot make its own check pass.
-func protectedPaths(c razar.Component) []string {
-	var out []string
-	for _, arg := range c.Validate {
-		if arg == "" || strings.HasPrefix(arg, "-") || filepath.IsAbs(arg) {
-			continue
-		}
-		rel := filepath.Clean(arg)
-		if strings.HasPrefix(rel, "..") {
-			continue
-		}
-		if st, err := os.Stat(filepath.Join(c.Workdir, rel)); err == nil && st.Mode().IsRegular() {
-			out = append(out, filepath.ToSlash(rel))
-		}
-	}
-	return out
 }
 
 // prepareStaging runs when the orchestrator starts, before any patch is

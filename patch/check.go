@@ -24,13 +24,26 @@ func (lim Limits) withDefaults() (Limits, error) {
 	if lim.MaxFiles == 0 {
 		lim.MaxFiles = DefaultMaxFiles
 	}
-	prot := make([]string, 0, len(lim.Protected))
+	prot := make([]Protection, 0, len(lim.Protected))
 	for _, p := range lim.Protected {
-		c, err := cleanRel(filepath.ToSlash(p))
-		if err != nil {
-			return lim, fmt.Errorf("patch limits: protected path %q must be relative to the workdir: %w", p, razar.ErrInvalidConfig)
+		switch {
+		case p.Glob != "" && p.Path != "":
+			return lim, fmt.Errorf("patch limits: protection %q/%q sets both Path and Glob: %w", p.Path, p.Glob, razar.ErrInvalidConfig)
+		case p.Glob != "":
+			if err := razar.ValidProtectGlob(p.Glob); err != nil {
+				return lim, fmt.Errorf("patch limits: protect glob: %v: %w", err, razar.ErrInvalidConfig)
+			}
+		default:
+			c, err := cleanRel(filepath.ToSlash(p.Path))
+			if err != nil {
+				return lim, fmt.Errorf("patch limits: protected path %q must be relative to the workdir: %w", p.Path, razar.ErrInvalidConfig)
+			}
+			p.Path = c
 		}
-		prot = append(prot, c)
+		if p.Why == "" {
+			p.Why = "protected by the caller"
+		}
+		prot = append(prot, p)
 	}
 	lim.Protected = prot
 	return lim, nil
@@ -52,7 +65,9 @@ func (lim Limits) withDefaults() (Limits, error) {
 //     160000);
 //   - a file to modify, delete or rename that is missing or not a regular
 //     file, a file to create that already exists, a file touched twice, a
-//     file with no change, and any path under lim.Protected.
+//     file with no change, and any path lim.Protected covers (the reason
+//     says which and why: "check.sh: protected path: the validate script
+//     (validate: sh ./check.sh); patches may not touch it").
 //
 // Names in git headers ("diff --git a/x b/x") lose their first component, as
 // git apply does; in plain diffs a leading "a/" or "b/" is dropped and the
@@ -184,9 +199,13 @@ func checkFile(root string, f *gitdiff.File, plain bool, lim Limits) (FileChange
 	}
 	for _, n := range []string{fc.OldPath, fc.Path} {
 		for _, prot := range lim.Protected {
-			if n != "" && (n == prot || strings.HasPrefix(n, prot+"/")) {
-				return fc, c, reject("%s: protected path %s; patches may not touch it", n, prot)
+			if n == "" || !prot.covers(n) {
+				continue
 			}
+			if prot.Path != "" && prot.Path != n {
+				return fc, c, reject("%s: protected path, under %s: %s; patches may not touch it", n, prot.Path, prot.Why)
+			}
+			return fc, c, reject("%s: protected path: %s; patches may not touch it", n, prot.Why)
 		}
 	}
 

@@ -51,9 +51,9 @@ type Limits struct {
 	MaxBytes int
 	// MaxFiles is the most files one diff may touch (default DefaultMaxFiles).
 	MaxFiles int
-	// Protected are workdir-relative paths (files or directories) that no
-	// patch may touch, such as the validate script itself.
-	Protected []string
+	// Protected are the workdir paths no patch may touch, such as the
+	// validate script itself: see ComponentProtections.
+	Protected []Protection
 }
 
 // Defaults for the zero Limits.

@@ -629,7 +629,7 @@ copy to new.txt
 	{name: "modify a directory", want: "lib: is a directory, not a regular file", diff: "--- a/lib\n+++ b/lib\n@@ -1 +1 @@\n-a\n+b\n"},
 	{name: "create over an existing file", want: "old.txt: already exists", diff: "--- /dev/null\n+++ b/old.txt\n@@ -0,0 +1 @@\n+a\n"},
 	{name: "no changes", want: "app.conf: no changes", diff: "diff --git a/app.conf b/app.conf\n"},
-	{name: "protected file", want: "check.sh: protected path check.sh", lim: Limits{Protected: []string{"check.sh"}}, diff: `diff --git a/check.sh b/check.sh
+	{name: "protected file", want: "check.sh: protected path: the validate script", lim: Limits{Protected: []Protection{{Path: "check.sh", Why: "the validate script"}}}, diff: `diff --git a/check.sh b/check.sh
 --- a/check.sh
 +++ b/check.sh
 @@ -1,3 +1,2 @@
@@ -703,7 +703,9 @@ func TestHostile(t *testing.T) {
 
 func TestCheckLimitsConfig(t *testing.T) {
 	dir := newWorkdir(t)
-	for _, lim := range []Limits{{MaxBytes: -1}, {MaxFiles: -1}, {Protected: []string{"../x"}}, {Protected: []string{"/etc"}}} {
+	for _, lim := range []Limits{{MaxBytes: -1}, {MaxFiles: -1}, {Protected: []Protection{{Path: "../x"}}}, {Protected: []Protection{{Path: "/etc"}}},
+		{Protected: []Protection{{Glob: "/etc/*"}}}, {Protected: []Protection{{Glob: "a/../b"}}}, {Protected: []Protection{{Glob: "[x"}}},
+		{Protected: []Protection{{Path: "a", Glob: "b"}}}} {
 		if _, err := Check(diffModify, dir, lim); !errors.Is(err, razar.ErrInvalidConfig) {
 			t.Errorf("Check with %+v: %v, want ErrInvalidConfig", lim, err)
 		}
@@ -712,8 +714,8 @@ func TestCheckLimitsConfig(t *testing.T) {
 		t.Errorf("Check with a file as workdir: %v, want a plain error", err)
 	}
 	// A protected directory covers what is under it.
-	_, err := Check(diffRename, dir, Limits{Protected: []string{"lib"}})
-	if !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "protected path lib") {
+	_, err := Check(diffRename, dir, Limits{Protected: []Protection{{Path: "lib", Why: "a library"}}})
+	if !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "protected path, under lib: a library") {
 		t.Errorf("rename under a protected dir: %v", err)
 	}
 }
