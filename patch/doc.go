@@ -8,11 +8,15 @@
 //     and refuses anything that could touch a file outside the workdir or
 //     that the engine will not apply: "..", absolute paths, symlinks
 //     anywhere on a path, binary patches, symlink and submodule modes,
-//     oversized diffs, text that is not a diff at all. It only reads.
-//   - Stage copies the workdir into a private temporary directory and
-//     applies the diff there; a hunk that does not apply is a rejection.
-//   - Validate runs the component's validate command in that copy, in its
-//     own process group, killed at its timeout.
+//     oversized diffs, text that is not a diff at all, and any path a
+//     Protection covers (ComponentProtections lists a component's). It
+//     only reads.
+//   - Stage copies the workdir into a private directory under the RAZAR
+//     home (StagingDir, 0700, one 0700 directory per patch) and applies
+//     the diff there; a hunk that does not apply is a rejection.
+//     CleanStaging removes what a killed RAZAR left there.
+//   - Validate runs the component's validate command in that copy,
+//     sandboxed as far as the host allows (below), killed at its timeout.
 //   - Promote backs up every file the patch touches under a backup
 //     directory (state/patches/<component>/<patch-id>/, with manifest.json)
 //     and swaps the staged files in, each atomically (temporary file and
@@ -29,15 +33,75 @@
 // are the caller's to publish: this package writes only the workdir, its
 // staging copies and the backup directory it is given.
 //
-// What it does not defend against: a workdir changed concurrently by a
-// hostile process between a step's checks and its writes. Every step
-// re-checks paths and hashes before writing, which catches a component or
-// operator editing files meanwhile, but it does not use openat-style
-// descriptors, so a well-timed symlink swap by a local attacker could still
-// race it.
+// # Threat model
 //
-// Concurrency: the functions keep no shared state and are safe to call
-// concurrently on different workdirs. Two patches to the same workdir must
-// not overlap: callers serialise patches per component, from Check to
-// Promote or Revert. A Plan is used by one goroutine at a time.
+// A diff is untrusted input from a rung, which may be a remote model or a
+// compromised process, and it runs as code before anyone approves it: the
+// validate command executes the patched copy. What a hostile diff can do:
+//
+//   - change any workdir file that is not protected: the component's own
+//     code and configuration, which is what patches are for.
+//
+// What it cannot do:
+//
+//   - touch a file outside the workdir: "..", absolute paths and paths
+//     through or to symlinks are refused, wherever they point;
+//   - rewrite what judges it: the validate and health-check programs, the
+//     scripts an interpreter or make runs for them, what those scripts
+//     source, include or run by path (a best-effort scan), and the
+//     component's "protect" globs (ComponentProtections says exactly
+//     which). A diff touching any of them is refused, naming the file and
+//     why it is protected, before anything runs;
+//   - reach the network from validation, where the kernel allows user
+//     namespaces (Linux; NetworkIsolation reports whether, and why not):
+//     the validate command runs in new user, network and PID namespaces,
+//     where not even loopback is up;
+//   - read RAZAR's environment: the command gets the child base (PATH,
+//     HOME, LANG, TZ, TMPDIR) and the component's declared env, never the
+//     rungs' keys or RAZAR_* settings;
+//   - run on: the command has a deadline, its process group is killed when
+//     it exits or times out, it gets SIGKILL when RAZAR dies (Linux), and
+//     in a PID namespace everything it forked dies with it;
+//   - leave its copy world-readable or lying around: the stage is private
+//     to RAZAR's user, removed once the patch is applied or refused, and at
+//     the next start if RAZAR was killed first.
+//
+// What is not covered:
+//
+//   - a validator that reads a patched data file and behaves differently
+//     (`grep -q port=ok app.conf`): that is the point of validation, and
+//     data files stay patchable;
+//   - code the protection scan cannot see: a script a protected script
+//     builds the path of at run time ("$DIR/x.sh"), modules a Python, Perl,
+//     Ruby or Node script imports, a program found through PATH. If the
+//     validator runs such code from the workdir, list it in "protect"
+//     (a directory or a glob such as "lib/**"); until then a diff can
+//     change it, and it runs during validation;
+//   - the filesystem: validation runs as RAZAR's user without a mount
+//     namespace, so unprotected code a diff changed and the validator runs
+//     (above) can read and write whatever that user can, the real workdir
+//     and the RAZAR home included. With network isolation it cannot send
+//     what it reads anywhere, and Promote refuses a patch whose staged or
+//     workdir files changed under it; still, run RAZAR as a user that owns
+//     only what it must;
+//   - where the kernel refuses namespaces: then validation has the host's
+//     network, and what the validate command forks and moves out of its
+//     process group can outlive it; RAZAR logs this once at start and notes
+//     it in every patch record;
+//   - the component itself runs the patched code after promotion (and
+//     approval, for "approval": "manual"): that is what a patch does. A
+//     patch that does not hold is reverted, but what it did while it ran is
+//     not undone;
+//   - a workdir changed concurrently by a hostile local process between a
+//     step's checks and its writes. Every step re-checks paths and hashes
+//     before writing, which catches a component or operator editing files
+//     meanwhile, but it does not use openat-style descriptors, so a
+//     well-timed symlink swap by a local attacker could still race it.
+//
+// Concurrency: the functions keep no shared state, but for the one
+// NetworkIsolation probe, and are safe to call concurrently on different
+// workdirs. Two patches to the same workdir must not overlap: callers
+// serialise patches per component, from Check to Promote or Revert.
+// CleanStaging must not run while a patch is staged. A Plan is used by one
+// goroutine at a time.
 package patch
