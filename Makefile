@@ -69,6 +69,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseHTTPReply$$' -fuzztime $(FUZZTIME) ./agents
 	$(GO) test -run '^$$' -fuzz '^FuzzParseManifest$$' -fuzztime $(FUZZTIME) ./agents
 	$(GO) test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./patch
+	$(GO) test -run '^$$' -fuzz '^FuzzComponentProtections$$' -fuzztime $(FUZZTIME) ./patch
 
 clean:
 	rm -rf $(BIN)
