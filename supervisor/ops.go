@@ -156,7 +156,7 @@ func (s *Supervisor) EscalateByHand(ctx context.Context, name, failure string) (
 		if err := s.follow(ctx, name, id); err != nil && ctx.Err() == nil && !errors.Is(err, ErrHeld) {
 			s.log.Error().Err(err).Str("component", name).Str("incident", id).Msg("hand-opened incident did not heal")
 		}
-	})
+	}, nil)
 	return id, isNew, nil
 }
 

@@ -121,16 +121,18 @@ func (s *Supervisor) startAsync(name, why string) {
 		if err != nil && !errors.Is(err, ErrHeld) && ctx.Err() == nil {
 			s.log.Error().Err(err).Str("component", name).Msg("component did not come up")
 		}
-	})
+	}, nil)
 }
 
 // owned runs fn in a goroutine the supervisor owns, with c marked as being
-// repaired (so exits and probes leave it to fn) until fn returns. It reports
-// false, running nothing, when c is already being repaired or the
-// supervisor is closing.
-func (s *Supervisor) owned(c *comp, fn func(ctx context.Context)) bool {
+// repaired (so exits and probes leave it to fn) until it is done: after each
+// run, again (when set) is asked under s.mu, the lock the mark is cleared
+// under, whether fn must run once more. It reports false, running nothing,
+// when c is already being repaired, an operator holds it, or the supervisor
+// is closing.
+func (s *Supervisor) owned(c *comp, fn func(ctx context.Context), again func(ctx context.Context) bool) bool {
 	s.mu.Lock()
-	if c.recovering || s.ctx.Err() != nil {
+	if c.recovering || c.held || s.ctx.Err() != nil {
 		s.mu.Unlock()
 		return false
 	}
@@ -141,10 +143,16 @@ func (s *Supervisor) owned(c *comp, fn func(ctx context.Context)) bool {
 	go func() {
 		defer s.wg.Done()
 		defer cancel()
-		fn(ctx)
-		s.mu.Lock()
-		c.recovering, c.cancelRecov = false, nil
-		s.mu.Unlock()
+		for {
+			fn(ctx)
+			s.mu.Lock()
+			if again == nil || !again(ctx) {
+				c.recovering, c.cancelRecov = false, nil
+				s.mu.Unlock()
+				return
+			}
+			s.mu.Unlock()
+		}
 	}()
 	return true
 }

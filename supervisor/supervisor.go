@@ -591,42 +591,35 @@ func (s *Supervisor) watchExit(name string, p *process) {
 	}()
 }
 
-// startRecovery runs recoverSync in a goroutine the supervisor owns.
+// startRecovery runs recoverSync in a goroutine the supervisor owns, again
+// while the process dies right after each restart (watchExit stands aside
+// while a recovery runs, so the recovery itself must notice).
 func (s *Supervisor) startRecovery(name, reason string) {
 	s.mu.Lock()
 	c := s.comps[name]
-	if c == nil || c.recovering || c.held || s.ctx.Err() != nil {
-		s.mu.Unlock()
+	s.mu.Unlock()
+	if c == nil {
 		return
 	}
-	ctx, cancel := context.WithCancel(s.ctx)
-	c.recovering, c.cancelRecov = true, cancel
-	s.wg.Add(1)
-	s.mu.Unlock()
-	go func() {
-		defer s.wg.Done()
-		defer cancel()
-		for {
-			err := s.recoverSync(ctx, name, reason)
-			// A quarantine was logged where it happened; a hold is an operator's choice.
-			if err != nil && ctx.Err() == nil && !errors.Is(err, ErrHeld) && !errors.Is(err, ErrQuarantined) {
-				s.log.Error().Err(err).Str("component", name).Msg("recovery failed")
-			}
-			s.mu.Lock()
-			// The process may have died again after the restart, while this
-			// recovery was still marked running and watchExit stood aside.
-			p := c.proc
-			again := err == nil && ctx.Err() == nil && c.wantUp && !c.held && c.status == bus.StatusHealthy && p != nil && !p.running()
-			if !again {
-				c.recovering, c.cancelRecov = false, nil
-				s.mu.Unlock()
-				return
-			}
-			c.lastExit = p.exitText()
-			s.mu.Unlock()
-			reason = fmt.Sprintf("%s %s right after its restart%s", name, p.exitText(), s.lastOutput(name, p))
+	var err error
+	var died *process // the process that died right after a restart
+	s.owned(c, func(ctx context.Context) {
+		if died != nil {
+			reason = fmt.Sprintf("%s %s right after its restart%s", name, died.exitText(), s.lastOutput(name, died))
 		}
-	}()
+		err = s.recoverSync(ctx, name, reason)
+		// A quarantine was logged where it happened; a hold is an operator's choice.
+		if err != nil && ctx.Err() == nil && !errors.Is(err, ErrHeld) && !errors.Is(err, ErrQuarantined) {
+			s.log.Error().Err(err).Str("component", name).Msg("recovery failed")
+		}
+	}, func(ctx context.Context) bool {
+		p := c.proc
+		if err == nil && ctx.Err() == nil && c.wantUp && !c.held && c.status == bus.StatusHealthy && p != nil && !p.running() {
+			c.lastExit, died = p.exitText(), p
+			return true
+		}
+		return false
+	})
 }
 
 // Supervise probes healthy components every ProbeInterval until ctx ends;
@@ -736,27 +729,26 @@ func (s *Supervisor) componentLog(name string) string {
 }
 
 // lastOutput quotes what p wrote, never an earlier run's lines, as
-// "; last output: ..." or "" when it wrote nothing.
+// "; last output: ..." on one line (so a status table and a log line show
+// the whole of it), or "" when it wrote nothing.
 func (s *Supervisor) lastOutput(name string, p *process) string {
-	var from int64
-	if p != nil {
-		from = p.logFrom
-	}
-	tail := logrot.Tail(s.componentLog(name), from, 512)
+	tail := s.output(name, p, 512)
 	if tail == "" {
 		return ""
 	}
-	// One line, so a status table and a log line show the whole of it.
-	return "; last output: " + strings.ReplaceAll(s.cfg.Redact(tail), "\n", " | ")
+	return "; last output: " + strings.ReplaceAll(tail, "\n", " | ")
 }
 
 // rawOutput is the last output of p's run as it was written, for the ladder.
-func (s *Supervisor) rawOutput(name string, p *process) string {
+func (s *Supervisor) rawOutput(name string, p *process) string { return s.output(name, p, 2048) }
+
+// output is the last n bytes p's run wrote to its log, redacted.
+func (s *Supervisor) output(name string, p *process, n int64) string {
 	var from int64
 	if p != nil {
 		from = p.logFrom
 	}
-	return s.cfg.Redact(logrot.Tail(s.componentLog(name), from, 2048))
+	return s.cfg.Redact(logrot.Tail(s.componentLog(name), from, n))
 }
 
 // heartbeat publishes a component's sign of life on razar.heartbeat.<name>.
