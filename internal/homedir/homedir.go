@@ -4,8 +4,10 @@
 package homedir
 
 import (
+	"crypto/rand"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -78,4 +80,69 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// WriteAtomic writes data to a temp file beside path, syncs it and renames
+// it over path, so a crash leaves the old file or the new one, never half.
+// The new file has mode perm: pass 0o600 or 0o640 for files of the home.
+//
+// It never writes through a symlink: the temp file gets a fresh random name
+// and is created with O_EXCL|O_NOFOLLOW, so nothing planted under that name
+// (a file, a link, even a dangling one) is opened, and the rename replaces a
+// link at path instead of following it.
+func WriteAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return err
+	}
+	f, err := createTemp(dir, "."+filepath.Base(path)+".tmp-")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	// Make the rename itself durable; a failure here loses nothing written.
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// createTemp creates a new, empty file (0600) named prefix and a random
+// suffix in dir, trying another name while one is taken.
+func createTemp(dir, prefix string) (*os.File, error) {
+	for range 100 {
+		f, err := openNew(filepath.Join(dir, prefix+rand.Text()))
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return f, err
+	}
+	return nil, fmt.Errorf("create a temp file in %s: every name tried was taken", dir)
+}
+
+// openNew creates name for writing, failing with fs.ErrExist when anything
+// at all is there already, a symlink included: it never opens an existing
+// file or follows a link.
+func openNew(name string) (*os.File, error) {
+	return os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 }

@@ -1,4 +1,4 @@
-package jetstream
+package homedir
 
 import (
 	"bytes"
@@ -10,7 +10,7 @@ import (
 )
 
 // TestTempNameCannotBePrePlanted: whatever another user plants under the
-// temp name WriteFileAtomic picks (a link to a file of theirs, a dangling
+// temp name WriteAtomic picks (a link to a file of theirs, a dangling
 // link, a file) makes that name fail; nothing is opened through it.
 func TestTempNameCannotBePrePlanted(t *testing.T) {
 	victim := filepath.Join(t.TempDir(), "victim")
