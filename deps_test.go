@@ -24,6 +24,9 @@ const (
 	pkgSup      = mod + "/supervisor"
 	pkgPatch    = mod + "/patch"
 	pkgInternal = mod + "/internal"
+	pkgAuth     = mod + "/auth"
+	natsJWT     = "github.com/nats-io/jwt/v2"
+	natsNkeys   = "github.com/nats-io/nkeys"
 	agentsTree  = pkgAgents + "/..."
 	natsSrvTree = natsServer + "/..."
 )
@@ -145,8 +148,17 @@ func depRules(t *testing.T) []depRule {
 		{pkg: mod, stdlibOnly: true},
 		{
 			pkg:    pkgBus,
-			allow:  []string{mod, natsGo, zerolog},
+			allow:  []string{mod, pkgAuth, natsGo, zerolog},
 			forbid: []string{pkgJS + "/...", pkgOrch + "/...", agentsTree, natsGoJS + "/...", natsSrvTree},
+			via:    []string{pkgAuth},
+		},
+		{
+			// The identities and their permissions are signed data: keys,
+			// JWTs and files, no connection. The server embeds them
+			// (jetstream), the lifecycle server verifies them (bus).
+			pkg:    pkgAuth,
+			allow:  []string{natsJWT, natsNkeys, pkgInternal + "/homedir"},
+			forbid: []string{natsGo + "/...", natsSrvTree, pkgBus + "/...", pkgJS + "/..."},
 		},
 		{pkg: pkgJS, forbid: []string{pkgOrch + "/...", agentsTree}},
 		{

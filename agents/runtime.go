@@ -226,9 +226,8 @@ func (r *Runtime) publishStatus(ctx context.Context) {
 	if err := r.Ready(); err != nil {
 		st.Ready, st.Reason = false, err.Error()
 	}
-	if err := r.store.PutAgentStatus(ctx, st); err != nil && ctx.Err() == nil {
-		r.log.Warn().Err(err).Msg("could not record rung status")
-	}
+	// The orchestrator records it in RAZAR_STATE from this heartbeat: a
+	// rung's identity may publish its heartbeat, not write the bucket.
 	hb := &bus.Heartbeat{Name: r.cfg.Name, Kind_: "agent", Status: "ready", Detail: st.Reason, Host: r.cfg.Host, Time: st.Updated}
 	if !st.Ready {
 		hb.Status = "unavailable"

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -190,21 +191,37 @@ func TestProbeIsAnsweredByEveryProcessFromItsOwnEnvironment(t *testing.T) {
 	}
 }
 
-// A process answers probes from before it records its readiness, so a
-// tool that sees agent.<name> can ask the process at once, without retrying.
-func TestProbeAnsweredOnceTheRungRecordsItsStatus(t *testing.T) {
+// A process answers probes from before it reports its readiness, so a
+// tool that sees its heartbeat (or agent.<name>, which the orchestrator
+// writes from it) can ask the process at once, without retrying.
+func TestProbeAnsweredOnceTheRungHeartbeats(t *testing.T) {
 	env := bustest.New(t)
 	ctx := context.Background()
 	if err := env.Store.EnsureAgentConsumer(ctx, "k2"); err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex
+	var beats []bus.Heartbeat
+	stop, err := bus.Serve(env.NC, bus.HeartbeatSubject("k2"), func(m *bus.Request) {
+		var hb bus.Heartbeat
+		if bus.Decode(m.Data, &hb) == nil {
+			mu.Lock()
+			beats = append(beats, hb)
+			mu.Unlock()
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
 	home := t.TempDir()
 	rosterPath := writeRoster(t, home, `{"agents": [{"name": "k2", "backend": "exec", "command": ["sh", "k2.sh"]}]}`)
 	startRung(t, env, "node-a:1", rosterPath, home, nil)
 	bustest.Eventually(t, 10*time.Second, func() bool {
-		st, err := env.Store.AgentStatus(ctx, "k2")
-		return err == nil && st.Host == "node-a:1"
-	}, "k2 never recorded its status")
+		mu.Lock()
+		defer mu.Unlock()
+		return len(beats) > 0 && beats[0].Host == "node-a:1"
+	}, "k2 never sent its heartbeat")
 	answers, err := bus.Probe(ctx, env.NC, "k2", nil, 500*time.Millisecond)
 	if err != nil || len(answers) != 1 || !answers[0].Ready {
 		t.Fatalf("probe right after the status record: %+v %v", answers, err)

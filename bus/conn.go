@@ -2,9 +2,11 @@ package bus
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	neturl "net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -12,9 +14,29 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// ConnOption sets up a connection Connect makes.
+type ConnOption func(*connOptions)
+
+type connOptions struct {
+	creds, inbox string
+}
+
+// WithCreds connects as the identity in a NATS creds file (a user JWT and
+// its nkey seed), such as state/identities/operator.creds.
+func WithCreds(path string) ConnOption { return func(o *connOptions) { o.creds = path } }
+
+// WithInboxPrefix makes the connection's reply subjects start with prefix,
+// so its permissions can allow its own replies and nobody else's.
+func WithInboxPrefix(prefix string) ConnOption { return func(o *connOptions) { o.inbox = prefix } }
+
 // Connect dials url as client name, retrying until ctx ends, and logs
 // disconnects and reconnects through log. The connection reconnects forever.
-func Connect(ctx context.Context, url, name string, log zerolog.Logger) (*nats.Conn, error) {
+// An authorization failure is not retried: the error names the creds file.
+func Connect(ctx context.Context, url, name string, log zerolog.Logger, options ...ConnOption) (*nats.Conn, error) {
+	var co connOptions
+	for _, o := range options {
+		o(&co)
+	}
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -35,6 +57,15 @@ func Connect(ctx context.Context, url, name string, log zerolog.Logger) (*nats.C
 			log.Warn().Err(err).Str("subject", subj).Msg("bus error")
 		}),
 	}
+	if co.creds != "" {
+		if _, err := os.Stat(co.creds); err != nil {
+			return nil, fmt.Errorf("connect to NATS: identity %w (fix: --creds FILE, or run from the RAZAR home whose first boot minted state/identities/)", err)
+		}
+		opts = append(opts, nats.UserCredentials(co.creds))
+	}
+	if co.inbox != "" {
+		opts = append(opts, nats.CustomInboxPrefix(co.inbox))
+	}
 	shown := RedactURL(url)
 	for {
 		nc, err := nats.Connect(url, opts...)
@@ -46,6 +77,13 @@ func Connect(ctx context.Context, url, name string, log zerolog.Logger) (*nats.C
 			// A URL that does not parse never will; its error quotes
 			// the URL, credentials and all, so it is not passed on.
 			return nil, fmt.Errorf("connect to NATS: %s is not a valid URL (fix: --nats or RAZAR_NATS_URL as nats://HOST:PORT, comma-separated for a cluster)", shown)
+		}
+		if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) {
+			who := "without an identity"
+			if co.creds != "" {
+				who = "as " + co.creds
+			}
+			return nil, fmt.Errorf("connect to NATS at %s %s: %w (fix: use an identity of this bus: --creds state/identities/<role>.creds, or `razar identity add`)", shown, who, err)
 		}
 		select {
 		case <-ctx.Done():
@@ -140,8 +178,23 @@ func Command(ctx context.Context, nc *nats.Conn, verb Verb, component string, re
 type Request struct {
 	Subject string
 	Data    []byte
-	msg     *nats.Msg
+	// Requester is the Nats-Request-Info header: the identity the server
+	// authenticated, set by the server on requests that cross accounts
+	// (the lifecycle service). Empty otherwise.
+	Requester RequestInfo
+	msg       *nats.Msg
 }
+
+// RequestInfo is the part of the server's Nats-Request-Info header RAZAR reads.
+type RequestInfo struct {
+	Account string `json:"acc,omitempty"`
+	User    string `json:"user,omitempty"` // the user's public nkey
+	JWT     string `json:"jwt,omitempty"`  // the user's JWT, signed by its account
+}
+
+// requestInfoHeader is set by nats-server on service imports, replacing
+// whatever a client put there.
+const requestInfoHeader = "Nats-Request-Info"
 
 // Respond answers the request; a request sent without a reply subject
 // (a plain publish) is not answered.
@@ -156,7 +209,11 @@ func (r *Request) Respond(data []byte) error {
 // called. fn runs on the connection's delivery goroutine: hand long work off.
 func Serve(nc *nats.Conn, subject string, fn func(*Request)) (stop func(), err error) {
 	sub, err := nc.Subscribe(subject, func(m *nats.Msg) {
-		fn(&Request{Subject: m.Subject, Data: m.Data, msg: m})
+		r := &Request{Subject: m.Subject, Data: m.Data, msg: m}
+		if h := m.Header.Get(requestInfoHeader); h != "" {
+			_ = json.Unmarshal([]byte(h), &r.Requester)
+		}
+		fn(r)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("subscribe %s: %w", subject, err)

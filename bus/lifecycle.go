@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/auth"
 )
 
 // VerbHandler answers one lifecycle verb for one component (or
@@ -29,6 +30,12 @@ type LifecycleConfig struct {
 	// the component's start grace and probe.
 	Timeout time.Duration
 	Log     zerolog.Logger
+	// Identify turns the identity the server vouched for into a RAZAR
+	// identity; a request it cannot identify is refused. Status is open to
+	// every role; every other verb needs an operator (or the orchestrator).
+	// Without Identify (a bus with no authentication) requests carry no
+	// identity and the typed actor is recorded as unverified.
+	Identify func(RequestInfo) (auth.Identity, error)
 }
 
 // Lifecycle serves the lifecycle bus, razar.lifecycle.<verb>.<component>:
@@ -116,6 +123,23 @@ func (l *Lifecycle) serve(ctx context.Context, m *Request) {
 		respond()
 		return
 	}
+	if l.cfg.Identify != nil {
+		id, err := l.cfg.Identify(m.Requester)
+		if err == nil && verb != VerbStatus && id.Role != auth.Operator && id.Role != auth.Orchestrator {
+			err = fmt.Errorf("identity %s may not %s: lifecycle commands need an operator identity", id, verb)
+		}
+		if err != nil {
+			rep.Error, rep.Code = "refused: "+err.Error(), CodeForbidden
+			log.Warn().Str("subject", m.Subject).Str("account", m.Requester.Account).Str("user", m.Requester.User).Str("why", err.Error()).Msg("lifecycle request refused")
+			if verb != VerbStatus {
+				l.audit(ctx, &AuditRecord{Event: EventLifecycle, Component: auditComponent(component), Verb: string(verb),
+					Actor: actorOf(&id, ""), Status: "refused", Error: rep.Error})
+			}
+			respond()
+			return
+		}
+		req.Who = &id
+	}
 	if component != AllComponents {
 		if err := razar.ValidName(component); err != nil {
 			rep.Error, rep.Code = "component "+err.Error(), CodeBadRequest
@@ -144,18 +168,10 @@ func (l *Lifecycle) serve(ctx context.Context, m *Request) {
 		rep.Error = err.Error()
 		rep.Code = codeOf(err)
 	}
-	if verb != VerbStatus {
-		actor := req.Actor
-		if actor == "" {
-			actor = "unknown"
-		}
-		rec := &AuditRecord{Event: EventLifecycle, Component: auditComponent(component), Incident: rep.Incident, PatchID: req.Patch,
-			Verb: string(verb), Actor: actor, Status: map[bool]string{true: "ok", false: "refused"}[rep.OK], Error: l.cfg.Redact(rep.Error)}
-		pctx, pcancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		if err := l.cfg.Audit(pctx, rec); err != nil {
-			log.Error().Err(err).Msg("could not record lifecycle command")
-		}
-		pcancel()
+	if verb != VerbStatus && verb != VerbRecord { // a record request is its own record
+		actor := actorOf(req.Who, req.Actor)
+		l.audit(ctx, &AuditRecord{Event: EventLifecycle, Component: auditComponent(component), Incident: rep.Incident, PatchID: req.Patch,
+			Verb: string(verb), Actor: actor, Status: map[bool]string{true: "ok", false: "refused"}[rep.OK], Error: l.cfg.Redact(rep.Error)})
 		ev := log.Info()
 		if !rep.OK {
 			ev = log.Warn().Str("error", l.cfg.Redact(rep.Error))
@@ -165,6 +181,30 @@ func (l *Lifecycle) serve(ctx context.Context, m *Request) {
 	respond()
 }
 
+// ErrForbidden is wrapped by a handler's error when the requester's
+// identity may not do what it asked; the reply's code is CodeForbidden.
+var ErrForbidden = errors.New("forbidden")
+
+func (l *Lifecycle) audit(ctx context.Context, rec *AuditRecord) {
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := l.cfg.Audit(pctx, rec); err != nil {
+		l.cfg.Log.Error().Err(err).Msg("could not record lifecycle command")
+	}
+}
+
+// actorOf is the actor a record names: the authenticated identity, or, on
+// a bus without authentication, the name the request typed, marked so.
+func actorOf(who *auth.Identity, typed string) string {
+	switch {
+	case who != nil && who.Name != "":
+		return who.Name
+	case typed != "":
+		return typed + " (unverified)"
+	}
+	return "unknown (unverified)"
+}
+
 // codeOf is the reply code of a handler's error: an unknown component is
 // CodeNotFound (never a missing incident or patch of a known one), a request
 // that cannot be one is CodeBadRequest, anything else CodeRefused.
@@ -172,6 +212,8 @@ func codeOf(err error) string {
 	switch {
 	case errors.Is(err, razar.ErrUnknownComponent):
 		return CodeNotFound
+	case errors.Is(err, ErrForbidden):
+		return CodeForbidden
 	case errors.Is(err, ErrAllComponents), errors.Is(err, razar.ErrInvalidConfig), errors.Is(err, razar.ErrBadPayload):
 		return CodeBadRequest
 	}

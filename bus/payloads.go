@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/auth"
 )
 
 // Version is the payload version this build writes and reads.
@@ -200,9 +201,21 @@ func (a *AuditRecord) Subject() string { return AuditSubject(a.Component, a.Even
 type LifecycleRequest struct {
 	versioned
 	Error string `json:"error,omitempty"` // escalate: the failure to repair
-	Actor string `json:"actor,omitempty"` // who asked, for the audit trail
+	// Actor is informational: records name the authenticated identity
+	// (Who), and this only on a bus without authentication, as unverified.
+	Actor string `json:"actor,omitempty"`
 	Patch string `json:"patch,omitempty"` // approve/reject/rollback: the patch id
+	// Record is the audit record of a record request (rotation, reverted).
+	Record *AuditRecord `json:"record,omitempty"`
+	// Who is the identity the server authenticated, set by the lifecycle
+	// server; never read from the request.
+	Who *auth.Identity `json:"-"`
 }
+
+// ActorName is who sent the request, for records: the authenticated
+// identity, or on a bus without authentication the typed actor, marked
+// unverified.
+func (r *LifecycleRequest) ActorName() string { return actorOf(r.Who, r.Actor) }
 
 // Kind implements Payload.
 func (*LifecycleRequest) Kind() string { return "lifecycle request" }
@@ -238,6 +251,10 @@ const (
 	// CodeBadRequest: the subject or body is malformed, or the verb is
 	// unknown or lacks an argument it needs.
 	CodeBadRequest = "bad_request"
+	// CodeForbidden: the requester's identity may not do this (an observer
+	// or a rung asking for anything but status, an approval from a
+	// non-operator), or the request carries no identity RAZAR knows.
+	CodeForbidden = "forbidden"
 )
 
 // Kind implements Payload.

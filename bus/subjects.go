@@ -125,10 +125,14 @@ const (
 	VerbReject   Verb = "reject"
 	VerbReload   Verb = "reload" // re-read config/ and config/razar.env (razar reload, SIGHUP)
 	VerbDetach   Verb = "detach" // exit RAZAR and leave the components running, for an upgrade
+	// VerbRecord asks the orchestrator, the only writer of the stream, to
+	// store an audit record a CLI command made (a rollback, a rotation),
+	// under the identity that sent it.
+	VerbRecord Verb = "record"
 )
 
 // Verbs lists every lifecycle verb.
-var Verbs = []Verb{VerbStop, VerbStart, VerbRestart, VerbAbort, VerbRelease, VerbStatus, VerbEscalate, VerbApprove, VerbReject, VerbReload, VerbDetach}
+var Verbs = []Verb{VerbStop, VerbStart, VerbRestart, VerbAbort, VerbRelease, VerbStatus, VerbEscalate, VerbApprove, VerbReject, VerbReload, VerbDetach, VerbRecord}
 
 // Event is the last token of an audit subject.
 type Event string

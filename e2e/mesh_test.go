@@ -63,6 +63,16 @@ func newMesh(t *testing.T, rungs []rung, cfg orchestrator.Config) *mesh {
 		Name: "web", Command: []string{"true"}, Workdir: m.workdir,
 		HealthCheck: &razar.HealthCheck{Command: []string{"test", "-f", "healed"}},
 	}}}
+	cfg.Roster = func() (*razar.Roster, error) { return m.roster, nil }
+	cfg.Components = func() (*razar.BootConfig, error) { return m.boot, nil }
+	if cfg.VerifyWindow == 0 {
+		cfg.VerifyWindow = 200 * time.Millisecond
+	}
+	if cfg.Backoff == (orchestrator.Backoff{}) {
+		cfg.Backoff = orchestrator.Backoff{Base: 5 * time.Millisecond, Max: 20 * time.Millisecond}
+	}
+	m.cfg = cfg
+	m.stopOrch = m.startOrchestrator()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for _, r := range rungs {
@@ -89,16 +99,6 @@ func newMesh(t *testing.T, rungs []rung, cfg orchestrator.Config) *mesh {
 			return err == nil
 		}, "rung %s never reported", r.name)
 	}
-	cfg.Roster = func() (*razar.Roster, error) { return m.roster, nil }
-	cfg.Components = func() (*razar.BootConfig, error) { return m.boot, nil }
-	if cfg.VerifyWindow == 0 {
-		cfg.VerifyWindow = 200 * time.Millisecond
-	}
-	if cfg.Backoff == (orchestrator.Backoff{}) {
-		cfg.Backoff = orchestrator.Backoff{Base: 5 * time.Millisecond, Max: 20 * time.Millisecond}
-	}
-	m.cfg = cfg
-	m.stopOrch = m.startOrchestrator()
 	t.Cleanup(func() { m.stopOrch(); cancel(); wg.Wait() })
 	return m
 }
@@ -112,10 +112,17 @@ func (m *mesh) startOrchestrator() (stop func()) {
 	}
 	m.orch = o
 	ctx, cancel := context.WithCancel(context.Background())
+	if err := o.DeclareRungs(ctx); err != nil {
+		m.t.Fatal(err)
+	}
+	stopWatch, err := o.WatchRungs(ctx)
+	if err != nil {
+		m.t.Fatal(err)
+	}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = o.Run(ctx) }()
 	var once sync.Once
-	stop = func() { once.Do(func() { cancel(); <-done }) }
+	stop = func() { once.Do(func() { cancel(); <-done; stopWatch() }) }
 	m.t.Cleanup(stop)
 	bustest.Eventually(m.t, 5*time.Second, func() bool {
 		_, _, err := o.Escalate(context.Background(), "nosuch", "probe", "")

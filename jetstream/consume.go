@@ -59,6 +59,9 @@ func (s *Store) ensureConsumer(ctx context.Context, cfg ConsumerConfig) (jetstre
 	if cfg.MaxDeliver == 0 {
 		cfg.MaxDeliver = DefaultMaxDeliver
 	}
+	if !s.declares {
+		return s.bindConsumer(ctx, cfg.Durable)
+	}
 	ctx, cancel := withDefaultTimeout(ctx, 10*time.Second)
 	defer cancel()
 	c, err := s.stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
@@ -74,6 +77,35 @@ func (s *Store) ensureConsumer(ctx context.Context, cfg ConsumerConfig) (jetstre
 		return nil, fmt.Errorf("declare consumer %s: %w", cfg.Durable, err)
 	}
 	return c, nil
+}
+
+// bindConsumer attaches to a durable consumer the orchestrator declared,
+// waiting until ctx ends while it does not exist yet: a rung process may
+// start before the orchestrator has declared its consumer. A rung may not
+// declare consumers: its identity could then make one that reads any
+// rung's attempts.
+func (s *Store) bindConsumer(ctx context.Context, name string) (jetstream.Consumer, error) {
+	logged := false
+	for {
+		c, err := s.stream.Consumer(ctx, name)
+		if err == nil {
+			return c, nil
+		}
+		if !errors.Is(err, jetstream.ErrConsumerNotFound) || ctx.Err() != nil {
+			return nil, fmt.Errorf("bind consumer %s: %w", name, err)
+		}
+		if !logged {
+			logged = true
+			if s.log != nil {
+				s.log("consumer %s does not exist yet; waiting for the orchestrator to declare it", name)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("bind consumer %s: %w", name, ctx.Err())
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // Consume declares the durable consumer and runs fn for each message until

@@ -1,20 +1,21 @@
 package jetstream
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/rs/zerolog"
+
+	"github.com/razar/razar/auth"
+	"github.com/razar/razar/internal/homedir"
 )
 
 // DefaultListen is where `razar boot` listens unless --nats-listen says otherwise.
@@ -32,6 +33,11 @@ type ServerConfig struct {
 	Log zerolog.Logger
 	// ReadyTimeout bounds start-up. Default 10 s.
 	ReadyTimeout time.Duration
+	// Trust, when set, runs the server in NATS operator mode: only the
+	// identities its accounts signed may connect, each with the permissions
+	// in its JWT, and JetStream lives in account RAZAR. Without it the
+	// server is open to anyone who reaches it (tests of the bus alone).
+	Trust *auth.ServerTrust
 }
 
 // Server is a running embedded nats-server with JetStream.
@@ -76,6 +82,23 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		NoSigs:                true,
 		DisableShortFirstPing: true,
 	}
+	if t := cfg.Trust; t != nil {
+		if err := adoptOpenStore(cfg.StoreDir, t.RAZAR, cfg.Log); err != nil {
+			return nil, err
+		}
+		res := &server.MemAccResolver{}
+		for pub, tok := range t.Accounts {
+			if err := res.Store(pub, tok); err != nil {
+				return nil, fmt.Errorf("embedded NATS: load account %s: %w", pub, err)
+			}
+		}
+		opts.TrustedOperators = []*jwt.OperatorClaims{t.Operator}
+		opts.AccountResolver = res
+		opts.SystemAccount = t.SystemAccount
+		// A reader's JWT, with its deny list, makes a CONNECT line longer
+		// than the default 4 KiB.
+		opts.MaxControlLine = 64 << 10
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded NATS on %s: %w", cfg.Listen, err)
@@ -95,6 +118,25 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		}
 	}
 	return s, nil
+}
+
+// adoptOpenStore moves the JetStream data of a home that ran before
+// identities (the server's global account, $G) into account RAZAR, once,
+// so an upgrade keeps its stream and bucket.
+func adoptOpenStore(storeDir, account string, log zerolog.Logger) error {
+	js := filepath.Join(storeDir, "jetstream")
+	old, next := filepath.Join(js, "$G"), filepath.Join(js, account)
+	if _, err := os.Stat(filepath.Join(old, "streams")); err != nil {
+		return nil
+	}
+	if _, err := os.Stat(next); err == nil {
+		return nil
+	}
+	if err := os.Rename(old, next); err != nil {
+		return fmt.Errorf("embedded NATS: move the store of the unauthenticated bus (%s) into account RAZAR: %w", old, err)
+	}
+	log.Info().Str("from", old).Str("to", next).Msg("moved the stream and bucket of the bus without identities into account RAZAR")
+	return nil
 }
 
 // ClientURL is the URL clients connect to.
@@ -127,69 +169,10 @@ func ReadURLFile(path string) (string, error) {
 	return string(b), nil
 }
 
-// WriteFileAtomic writes data to a temp file beside path, syncs it and renames
-// it over path, so a crash leaves the old file or the new one, never half.
-// The new file has mode perm: pass 0o600 or 0o640 for files of the home.
-//
-// It never writes through a symlink: the temp file gets a fresh random name
-// and is created with O_EXCL|O_NOFOLLOW, so nothing planted under that name
-// (a file, a link, even a dangling one) is opened, and the rename replaces a
-// link at path instead of following it.
+// WriteFileAtomic writes data to path atomically, never through a symlink;
+// see homedir.WriteAtomic.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return err
-	}
-	f, err := createTemp(dir, "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	// Make the rename itself durable; a failure here loses nothing written.
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
-}
-
-// createTemp creates a new, empty file (0600) named prefix and a random
-// suffix in dir, trying another name while one is taken.
-func createTemp(dir, prefix string) (*os.File, error) {
-	for range 100 {
-		f, err := openNew(filepath.Join(dir, prefix+rand.Text()))
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		return f, err
-	}
-	return nil, fmt.Errorf("create a temp file in %s: every name tried was taken", dir)
-}
-
-// openNew creates name for writing, failing with fs.ErrExist when anything
-// at all is there already, a symlink included: it never opens an existing
-// file or follows a link.
-func openNew(name string) (*os.File, error) {
-	return os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	return homedir.WriteAtomic(path, data, perm)
 }
 
 // serverLog routes nats-server's logger through zerolog.

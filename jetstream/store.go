@@ -99,7 +99,15 @@ type Store struct {
 	js     jetstream.JetStream
 	stream jetstream.Stream
 	kv     jetstream.KeyValue
+	// declares is set on the orchestrator's store (Open): it declares
+	// consumers; a bound store (Bind) only attaches to them.
+	declares bool
+	// log, when set, reports waits a caller may wonder about.
+	log func(format string, args ...any)
 }
+
+// SetLog has the store report waits (a consumer not declared yet) to log.
+func (s *Store) SetLog(log func(format string, args ...any)) { s.log = log }
 
 // kvStream is the stream behind bucket RAZAR_STATE.
 const kvStream = "KV_" + bus.KVBucket
@@ -135,6 +143,10 @@ func Open(ctx context.Context, nc *nats.Conn, opts ...Option) (*Store, error) {
 				MaxBytes:    limits.StreamMaxBytes,
 				MaxMsgSize:  limits.StreamMaxMsgSize,
 				Duplicates:  DuplicateWindow,
+				// Direct gets let a rung read back its own last result
+				// (razar.result.<incident>.<rung>) with a permission that
+				// names the subject, and nothing else of the stream.
+				AllowDirect: true,
 			})
 		}
 		if err == nil {
@@ -159,7 +171,62 @@ func Open(ctx context.Context, nc *nats.Conn, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("declare KV bucket %s: %w", bus.KVBucket, err)
 	}
-	return &Store{nc: nc, js: js, stream: stream, kv: kv}, nil
+	return &Store{nc: nc, js: js, stream: stream, kv: kv, declares: true}, nil
+}
+
+// ErrNotDeclared is wrapped by Bind's error when RAZAR has not declared
+// the stream yet (it is not running, or never ran against this bus).
+var ErrNotDeclared = errors.New("stream RAZAR does not exist yet")
+
+// Bind attaches to the stream and bucket the orchestrator declared, and
+// declares nothing: every identity but the orchestrator's does this (the
+// CLI, an operator's tool). It waits while the stream is missing, until
+// ctx ends.
+func Bind(ctx context.Context, nc *nats.Conn) (*Store, error) { return bind(ctx, nc, true) }
+
+// BindStream is Bind without the bucket, for a rung: its identity may not
+// read RAZAR_STATE, and the store's state methods fail saying so.
+func BindStream(ctx context.Context, nc *nats.Conn) (*Store, error) { return bind(ctx, nc, false) }
+
+func bind(ctx context.Context, nc *nats.Conn, withBucket bool) (*Store, error) {
+	ctx, cancel := withDefaultTimeout(ctx, 15*time.Second)
+	defer cancel()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	for {
+		stream, err := js.Stream(ctx, bus.StreamName)
+		if err == nil {
+			s := &Store{nc: nc, js: js, stream: stream}
+			if withBucket {
+				if s.kv, err = js.KeyValue(ctx, bus.KVBucket); err != nil {
+					return nil, fmt.Errorf("bind bucket %s: %w", bus.KVBucket, err)
+				}
+			}
+			return s, nil
+		}
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			err = ErrNotDeclared
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("bind stream %s: %w (is `razar boot` running on this bus?)", bus.StreamName, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// errNoBucket is the error of a state method on a store bound without the bucket.
+var errNoBucket = errors.New("this identity cannot read bucket " + bus.KVBucket)
+
+func (s *Store) bucket() (jetstream.KeyValue, error) {
+	if s.kv == nil {
+		return nil, errNoBucket
+	}
+	return s.kv, nil
 }
 
 // effective is the limits Open declares: those given, else those the
@@ -236,7 +303,11 @@ func (s *Store) CreateIncident(ctx context.Context, rec *bus.IncidentRecord) (ui
 	if err != nil {
 		return 0, err
 	}
-	rev, err := s.kv.Create(ctx, bus.IncidentKey(rec.ID), data)
+	kv, err := s.bucket()
+	if err != nil {
+		return 0, err
+	}
+	rev, err := kv.Create(ctx, bus.IncidentKey(rec.ID), data)
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return 0, fmt.Errorf("incident %s: %w", rec.ID, ErrConflict)
 	}
@@ -254,7 +325,11 @@ func (s *Store) UpdateIncident(ctx context.Context, rec *bus.IncidentRecord, rev
 	if err != nil {
 		return 0, err
 	}
-	nrev, err := s.kv.Update(ctx, bus.IncidentKey(rec.ID), data, rev)
+	kv, err := s.bucket()
+	if err != nil {
+		return 0, err
+	}
+	nrev, err := kv.Update(ctx, bus.IncidentKey(rec.ID), data, rev)
 	if err != nil {
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
@@ -267,7 +342,11 @@ func (s *Store) UpdateIncident(ctx context.Context, rec *bus.IncidentRecord, rev
 
 // Incident loads one incident and its revision, or razar.ErrNotFound.
 func (s *Store) Incident(ctx context.Context, id string) (*bus.IncidentRecord, uint64, error) {
-	e, err := s.kv.Get(ctx, bus.IncidentKey(id))
+	kv, err := s.bucket()
+	if err != nil {
+		return nil, 0, err
+	}
+	e, err := kv.Get(ctx, bus.IncidentKey(id))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, 0, fmt.Errorf("incident %s: %w", id, razar.ErrNotFound)
 	}
@@ -284,7 +363,11 @@ func (s *Store) Incident(ctx context.Context, id string) (*bus.IncidentRecord, u
 // Incidents lists every stored incident. A record that cannot be decoded is
 // reported through bad and left out; it never stops the listing.
 func (s *Store) Incidents(ctx context.Context, bad func(key string, err error)) ([]*bus.IncidentRecord, error) {
-	lister, err := s.kv.ListKeysFiltered(ctx, bus.IncidentKeys)
+	kv, err := s.bucket()
+	if err != nil {
+		return nil, err
+	}
+	lister, err := kv.ListKeysFiltered(ctx, bus.IncidentKeys)
 	if err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}
@@ -294,7 +377,7 @@ func (s *Store) Incidents(ctx context.Context, bad func(key string, err error)) 
 	}
 	var out []*bus.IncidentRecord
 	for _, k := range keys {
-		e, err := s.kv.Get(ctx, k)
+		e, err := kv.Get(ctx, k)
 		if errors.Is(err, jetstream.ErrKeyNotFound) {
 			continue
 		}
@@ -319,7 +402,11 @@ func (s *Store) PutAgentStatus(ctx context.Context, st *bus.AgentStatus) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.kv.Put(ctx, bus.AgentKey(st.Name), data); err != nil {
+	kv, err := s.bucket()
+	if err != nil {
+		return err
+	}
+	if _, err := kv.Put(ctx, bus.AgentKey(st.Name), data); err != nil {
 		return fmt.Errorf("store agent status %s: %w", st.Name, err)
 	}
 	return nil
@@ -328,7 +415,11 @@ func (s *Store) PutAgentStatus(ctx context.Context, st *bus.AgentStatus) error {
 // AgentStatus loads a rung's readiness, or razar.ErrNotFound when no process
 // of that rung has reported.
 func (s *Store) AgentStatus(ctx context.Context, name string) (*bus.AgentStatus, error) {
-	e, err := s.kv.Get(ctx, bus.AgentKey(name))
+	kv, err := s.bucket()
+	if err != nil {
+		return nil, err
+	}
+	e, err := kv.Get(ctx, bus.AgentKey(name))
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return nil, fmt.Errorf("agent %s: %w", name, razar.ErrNotFound)
 	}
@@ -344,7 +435,11 @@ func (s *Store) AgentStatus(ctx context.Context, name string) (*bus.AgentStatus,
 
 // PutRaw stores an arbitrary JSON value under key in RAZAR_STATE.
 func (s *Store) PutRaw(ctx context.Context, key string, data []byte) error {
-	if _, err := s.kv.Put(ctx, key, data); err != nil {
+	kv, err := s.bucket()
+	if err != nil {
+		return err
+	}
+	if _, err := kv.Put(ctx, key, data); err != nil {
 		return fmt.Errorf("store %s: %w", key, err)
 	}
 	return nil

@@ -3,7 +3,9 @@ package orchestrator
 import (
 	"context"
 	"errors"
+	"fmt"
 
+	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
 )
 
@@ -14,11 +16,7 @@ func (o *Orchestrator) Register(l *bus.Lifecycle) {
 		if component == bus.AllComponents {
 			return nil, bus.ErrAllComponents
 		}
-		actor := req.Actor
-		if actor == "" {
-			actor = "an operator"
-		}
-		id, err := o.Abort(ctx, component, actor)
+		id, err := o.Abort(ctx, component, req.ActorName())
 		if err != nil {
 			return nil, err
 		}
@@ -28,6 +26,11 @@ func (o *Orchestrator) Register(l *bus.Lifecycle) {
 		return func(_ context.Context, component string, req *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
 			if req.Patch == "" {
 				return nil, errors.New(`name the patch: {"patch": "p-..."}`)
+			}
+			// A patch runs as code on the host: only an authenticated
+			// operator decides, never a name typed in a request.
+			if req.Who == nil || req.Who.Role != auth.Operator {
+				return nil, fmt.Errorf("%w: a patch is approved or rejected by an operator identity (razar --creds state/identities/operator.creds, or `razar identity add <name> --role operator`)", bus.ErrForbidden)
 			}
 			if err := o.Decide(component, req.Patch, approve); err != nil {
 				return nil, err

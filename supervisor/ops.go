@@ -352,8 +352,8 @@ func (s *Supervisor) Register(l *bus.Lifecycle) {
 }
 
 func actorOf(req *bus.LifecycleRequest) string {
-	if req == nil || req.Actor == "" {
+	if req == nil {
 		return "an operator"
 	}
-	return req.Actor
+	return req.ActorName()
 }

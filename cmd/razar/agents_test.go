@@ -134,7 +134,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		t.Errorf("no redaction marker in the invocation log:\n%s", data)
 	}
 	// The audit stream and the incident state, read back from the store.
-	js := bustest.NewAt(t, filepath.Join(h, "state"), "127.0.0.1:-1")
+	js := bustest.OpenHome(t, h)
 	n := 0
 	err := js.Store.Scan(context.Background(), "razar.>", time.Time{}, false, func(_ uint64, subj string, data []byte) error {
 		n++

@@ -134,7 +134,7 @@ func (c *cli) agentsReload(ctx context.Context, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	store, err := jetstream.Open(ctx, nc)
+	store, err := jetstream.Bind(ctx, nc)
 	if err != nil {
 		return failed("%v", err)
 	}

@@ -88,7 +88,7 @@ func TestLifecycleAndShutdown(t *testing.T) {
 		t.Fatalf("after stop: %s", s)
 	}
 	req := func(verb string) bus.LifecycleReply {
-		out, err := exec.Command(nats, "--server", url, "req", "razar.lifecycle."+verb+".web", "", "--raw", "--timeout", "30s").Output()
+		out, err := exec.Command(nats, natsAs(h, url, "operator", "req", "razar.lifecycle."+verb+".web", "", "--raw", "--timeout", "30s")...).Output()
 		if err != nil {
 			t.Fatalf("nats req %s: %v", verb, err)
 		}

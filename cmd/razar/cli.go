@@ -23,6 +23,7 @@ import (
 	"github.com/razar/razar/agents/k2"
 	"github.com/razar/razar/agents/kimicho"
 	"github.com/razar/razar/agents/rstar"
+	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/jetstream"
@@ -31,6 +32,7 @@ import (
 // cli is what every command shares: the home, the streams, the environment.
 type cli struct {
 	home           string
+	creds          string // --creds: the NATS identity to connect as
 	stdout, stderr io.Writer
 	getenv         func(string) string // the environment, then config/razar.env
 	lookup         razar.Lookup        // likewise, telling unset from empty
@@ -121,6 +123,7 @@ const (
 	rosterFile     = "config/razar_ai_agents.json"
 	razarLogFile   = "logs/razar.log"
 	stateDir       = "state"
+	identitiesDir  = "state/identities"
 	natsURLFile    = "state/nats.url"
 )
 
@@ -154,8 +157,17 @@ func (c *cli) newFlags(name string) *flag.FlagSet {
 		c.home = v
 		return nil
 	})
+	fs.Func("creds", credsUsage, func(v string) error {
+		if v == "" {
+			return errors.New("needs a creds file")
+		}
+		c.creds = v
+		return nil
+	})
 	return fs
 }
+
+const credsUsage = "NATS identity `FILE` to connect as (default $RAZAR_CREDS, else state/identities/<role>.creds: operator for commands, the rung's own for `razar agent`, orchestrator for `razar boot --nats`)"
 
 // parseFlags parses args, letting flags and positional arguments mix. On
 // -h or --help it prints the command's help and returns an error that run
@@ -223,19 +235,47 @@ func (c *cli) busURL(flagURL string) (string, error) {
 	return u, nil
 }
 
-// connect dials the bus within a short deadline.
+// connect dials the bus within a short deadline, as the operator identity
+// (or --creds).
 func (c *cli) connect(ctx context.Context, flagURL, name string, log zerolog.Logger) (*nats.Conn, error) {
+	return c.connectAs(ctx, flagURL, name, string(auth.Operator), log)
+}
+
+// connectAs dials the bus as identity ident of the home, unless --creds or
+// $RAZAR_CREDS names another. A bus without authentication takes a
+// connection without identity when the home has none.
+func (c *cli) connectAs(ctx context.Context, flagURL, name, ident string, log zerolog.Logger, opts ...bus.ConnOption) (*nats.Conn, error) {
 	url, err := c.busURL(flagURL)
 	if err != nil {
 		return nil, err
 	}
+	if creds := c.credsFor(ident); creds != "" {
+		opts = append(opts, bus.WithCreds(creds))
+	}
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	nc, err := bus.Connect(cctx, url, name, log)
+	nc, err := bus.Connect(cctx, url, name, log, opts...)
 	if err != nil {
 		return nil, failed("%v", err)
 	}
 	return nc, nil
+}
+
+// credsFor is the creds file to connect as identity ident: --creds, else
+// $RAZAR_CREDS, else state/identities/<ident>.creds when it exists, else
+// none.
+func (c *cli) credsFor(ident string) string {
+	if c.creds != "" {
+		return c.creds
+	}
+	if v := c.getenv("RAZAR_CREDS"); v != "" {
+		return v
+	}
+	p := filepath.Join(c.path(identitiesDir), ident+".creds")
+	if _, err := os.Stat(p); err == nil {
+		return p
+	}
+	return ""
 }
 
 // envInt reads a non-negative integer setting, or def when unset.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/supervisor"
@@ -43,12 +44,12 @@ func (c *cli) agent(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeLog()
-	nc, err := c.connect(ctx, *natsURL, "razar-agent-"+name, log)
+	nc, err := c.connectAs(ctx, *natsURL, "razar-agent-"+name, name, log, bus.WithInboxPrefix(auth.InboxPrefix(name)))
 	if err != nil {
 		return err
 	}
 	defer bus.Drain(nc, 5*time.Second)
-	store, err := jetstream.Open(ctx, nc)
+	store, err := jetstream.BindStream(ctx, nc)
 	if err != nil {
 		return failed("%v", err)
 	}
@@ -95,7 +96,7 @@ func (c *cli) escalate(ctx context.Context, args []string) error {
 		return err
 	}
 	defer nc.Close()
-	store, err := jetstream.Open(ctx, nc)
+	store, err := jetstream.Bind(ctx, nc)
 	if err != nil {
 		return failed("%v", err)
 	}
@@ -474,19 +475,27 @@ func (c *cli) openStore(ctx context.Context, natsURL, name string) (*jetstream.S
 				if err != nil {
 					return nil, nil, failed("%v: RAZAR runs here without state/nats.url; pass --nats URL", err)
 				}
-				srv, err := jetstream.StartServer(jetstream.ServerConfig{StoreDir: c.path(stateDir), Listen: "127.0.0.1:0", Log: log})
+				// The private server trusts the home's identities like
+				// `razar boot` does: it is on loopback, but not open.
+				st, err := c.offlineTrust()
+				if err != nil {
+					unlock()
+					return nil, nil, err
+				}
+				srv, err := jetstream.StartServer(jetstream.ServerConfig{StoreDir: c.path(stateDir), Listen: "127.0.0.1:0", Log: log, Trust: st})
 				if err != nil {
 					unlock()
 					return nil, nil, failed("read the store in %s: %v", c.path(stateDir), err)
 				}
 				natsURL = srv.ClientURL()
-				nc, err := c.connect(ctx, natsURL, name, log)
+				// RAZAR is stopped: this command holds the store, as its owner.
+				nc, err := c.connectAs(ctx, natsURL, name, string(auth.Orchestrator), log)
 				if err != nil {
 					srv.Shutdown()
 					unlock()
 					return nil, nil, err
 				}
-				store, err := jetstream.Open(ctx, nc)
+				store, err := jetstream.Bind(ctx, nc)
 				if err != nil {
 					nc.Close()
 					srv.Shutdown()
@@ -501,7 +510,7 @@ func (c *cli) openStore(ctx context.Context, natsURL, name string) (*jetstream.S
 	if err != nil {
 		return nil, nil, err
 	}
-	store, err := jetstream.Open(ctx, nc)
+	store, err := jetstream.Bind(ctx, nc)
 	if err != nil {
 		nc.Close()
 		return nil, nil, failed("%v", err)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -25,6 +26,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
 	"github.com/razar/razar/agents/crown"
+	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/jetstream"
@@ -58,7 +60,9 @@ type daemon struct {
 	closers []func() // run in reverse order by close
 
 	srv   *jetstream.Server
-	nc    *nats.Conn
+	trust *auth.Trust // the embedded bus's identities; nil with --nats
+	nc    *nats.Conn  // as the orchestrator identity
+	ctrl  *nats.Conn  // the lifecycle listener: account CONTROL's identity, or nc
 	store *jetstream.Store
 	reg   *prometheus.Registry
 	ln    net.Listener
@@ -78,6 +82,7 @@ type daemon struct {
 	rungCtx context.Context
 
 	agentsInproc bool // --agents inproc: the daemon runs and reconciles the rungs
+	identify     func(bus.RequestInfo) (auth.Identity, error)
 
 	reloadMu sync.Mutex
 	detached atomic.Bool
@@ -121,6 +126,7 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 	}
 
 	url := set.natsURL
+	orchCreds, ctrlCreds := c.credsFor(string(auth.Orchestrator)), c.externalControlCreds()
 	if url == "" {
 		unlock, err := jetstream.LockStore(c.path(stateDir))
 		if err != nil {
@@ -130,8 +136,12 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 			return nil, failed("lock %s: %v", c.path(stateDir), err)
 		}
 		d.closers = append(d.closers, unlock)
+		st, err := d.openTrust(roster)
+		if err != nil {
+			return nil, err
+		}
 		d.srv, err = jetstream.StartServer(jetstream.ServerConfig{
-			StoreDir: c.path(stateDir), Listen: set.natsListen, URLFile: c.path(natsURLFile), Log: log,
+			StoreDir: c.path(stateDir), Listen: set.natsListen, URLFile: c.path(natsURLFile), Log: log, Trust: st,
 		})
 		if err != nil {
 			return nil, failed("%v", err)
@@ -141,15 +151,33 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 			log.Warn().Str("listen", set.natsListen).Msg(w)
 		}
 		url = d.srv.ClientURL()
-		log.Info().Str("url", url).Str("store", c.path(stateDir)).Msg("embedded NATS with JetStream is up")
+		orchCreds, ctrlCreds = d.trust.Path(string(auth.Orchestrator)), d.trust.ControlPath()
+		log.Info().Str("url", url).Str("store", c.path(stateDir)).Str("identities", c.path(identitiesDir)).Msg("embedded NATS with JetStream is up; anonymous clients are refused")
+	}
+	var opts []bus.ConnOption
+	if orchCreds != "" {
+		opts = append(opts, bus.WithCreds(orchCreds))
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	d.nc, err = bus.Connect(cctx, url, "razar-boot", log)
+	d.nc, err = bus.Connect(cctx, url, "razar-boot", log, opts...)
 	cancel()
 	if err != nil {
 		return nil, failed("%v", err)
 	}
 	d.closers = append(d.closers, func() { bus.Drain(d.nc, 5*time.Second) })
+	d.ctrl = d.nc
+	if ctrlCreds != "" {
+		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		d.ctrl, err = bus.Connect(cctx, url, "razar-lifecycle", log, bus.WithCreds(ctrlCreds))
+		cancel()
+		if err != nil {
+			return nil, failed("lifecycle listener: %v", err)
+		}
+		d.closers = append(d.closers, func() { bus.Drain(d.ctrl, 5*time.Second) })
+	}
+	if d.identify, err = d.identifier(orchCreds, ctrlCreds); err != nil {
+		return nil, err
+	}
 	if d.store, err = jetstream.Open(ctx, d.nc, jetstream.WithLimits(set.limits)); err != nil {
 		return nil, failed("%v", err)
 	}
@@ -160,6 +188,16 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 	if err := d.wire(); err != nil {
 		return nil, err
 	}
+	// Every rung's consumer exists before any rung starts (a rung may only
+	// attach to its own), and rung status flows in from heartbeats.
+	if err := d.orch.DeclareRungs(ctx); err != nil {
+		return nil, failed("%v", err)
+	}
+	stopWatch, err := d.orch.WatchRungs(context.WithoutCancel(ctx))
+	if err != nil {
+		return nil, failed("%v", err)
+	}
+	d.closers = append(d.closers, stopWatch)
 	return d, nil
 }
 
@@ -210,10 +248,11 @@ func (d *daemon) wire() error {
 		return err
 	}
 	d.orch, d.sup = orch, sup
-	d.lc, err = bus.NewLifecycle(d.nc, bus.LifecycleConfig{
-		Audit:  func(ctx context.Context, rec *bus.AuditRecord) error { return d.store.Audit(ctx, rec, "") },
-		Redact: redact,
-		Log:    log.With().Str("subsystem", "lifecycle").Logger(),
+	d.lc, err = bus.NewLifecycle(d.ctrl, bus.LifecycleConfig{
+		Audit:    func(ctx context.Context, rec *bus.AuditRecord) error { return d.store.Audit(ctx, rec, "") },
+		Redact:   redact,
+		Identify: d.identify,
+		Log:      log.With().Str("subsystem", "lifecycle").Logger(),
 	})
 	if err != nil {
 		return err
@@ -225,6 +264,7 @@ func (d *daemon) wire() error {
 		msg, err := d.reload(ctx)
 		return &bus.LifecycleReply{Message: msg}, err
 	})
+	d.lc.Handle(bus.VerbRecord, d.record)
 	d.lc.Handle(bus.VerbDetach, func(context.Context, string, *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
 		if d.detached.CompareAndSwap(false, true) {
 			close(d.detach)
@@ -379,8 +419,30 @@ func (d *daemon) close() {
 // startRung runs one rung in this process until the rung context ends or
 // the rung is dropped from the roster.
 func (d *daemon) startRung(name string) error {
-	rt, err := d.c.newRung(d.store, name, d.log, 0)
+	// Each rung is its own client, as its own identity: the server holds an
+	// in-process rung to the same permissions as one on another host.
+	creds := d.c.credsFor(name)
+	if d.trust != nil {
+		creds = d.trust.Path(name)
+	}
+	opts := []bus.ConnOption{bus.WithInboxPrefix(auth.InboxPrefix(name))}
+	if creds != "" {
+		opts = append(opts, bus.WithCreds(creds))
+	}
+	cctx, ccancel := context.WithTimeout(d.rungCtx, 10*time.Second)
+	nc, err := bus.Connect(cctx, d.url(), "razar-rung-"+name, d.log, opts...)
+	ccancel()
 	if err != nil {
+		return fmt.Errorf("rung %s: %w", name, err)
+	}
+	store, err := jetstream.BindStream(d.rungCtx, nc)
+	if err != nil {
+		nc.Close()
+		return fmt.Errorf("rung %s: %w", name, err)
+	}
+	rt, err := d.c.newRung(store, name, d.log, 0)
+	if err != nil {
+		nc.Close()
 		return err
 	}
 	ctx, cancel := context.WithCancel(d.rungCtx)
@@ -391,6 +453,7 @@ func (d *daemon) startRung(name string) error {
 	go func() {
 		defer d.rungWG.Done()
 		defer cancel()
+		defer bus.Drain(nc, 5*time.Second)
 		if err := rt.Run(ctx); err != nil {
 			d.log.Error().Err(err).Str("agent", name).Msg("rung stopped")
 		}
@@ -449,7 +512,15 @@ func (d *daemon) reload(ctx context.Context) (string, error) {
 	// The ladder's thresholds are the orchestrator's now; d.set stays as
 	// booted (Run reads it without the reload lock).
 	d.boot.Store(boot)
+	if d.trust != nil {
+		if _, err := d.trust.Ensure(rosterNames(roster)); err != nil {
+			d.log.Error().Err(err).Msg("could not mint identities for the rungs the roster added")
+		}
+	}
 	old := d.roster.Swap(roster)
+	if err := d.orch.DeclareRungs(ctx); err != nil {
+		d.log.Error().Err(err).Msg("could not declare the consumers of the reloaded roster's rungs")
+	}
 	if d.agentsInproc {
 		d.reconcileRungs(old, roster)
 	}
@@ -524,4 +595,104 @@ func (c *cli) newRung(store *jetstream.Store, name string, log zerolog.Logger, w
 		},
 		Log: log.With().Str("subsystem", "agent").Logger(),
 	})
+}
+
+// openTrust opens the home's identities (state/identities/), mints the
+// missing standard ones, and returns what the embedded server trusts.
+func (d *daemon) openTrust(roster *razar.Roster) (*auth.ServerTrust, error) {
+	trust, err := auth.Open(d.c.path(identitiesDir))
+	if err != nil {
+		return nil, failed("%v", err)
+	}
+	minted, err := trust.Ensure(rosterNames(roster))
+	if err != nil {
+		return nil, failed("%v", err)
+	}
+	if len(minted) > 0 {
+		d.log.Info().Strs("identities", minted).Str("dir", d.c.path(identitiesDir)).Msg("minted NATS identities")
+	}
+	st, err := trust.Server()
+	if err != nil {
+		return nil, failed("%v", err)
+	}
+	d.trust = trust
+	return st, nil
+}
+
+// identifier is how the lifecycle server knows who sent a request. On the
+// embedded bus: the JWT the server puts in Nats-Request-Info, verified
+// against account RAZAR. On an external bus with a control identity: the
+// same, against the account of RAZAR's own identity. Without one, requests
+// are unauthenticated; approvals are then refused.
+func (d *daemon) identifier(orchCreds, ctrlCreds string) (func(bus.RequestInfo) (auth.Identity, error), error) {
+	if d.trust != nil {
+		return func(ri bus.RequestInfo) (auth.Identity, error) { return d.trust.Identify(ri.JWT, ri.User) }, nil
+	}
+	if ctrlCreds == "" || orchCreds == "" {
+		d.log.Warn().Msg("SECURITY: no control identity for this external bus (state/identities/.trust/control.creds): lifecycle commands carry no authenticated identity and approvals are refused; see docs/SECURITY.md")
+		return nil, nil
+	}
+	acct, err := auth.AccountOf(orchCreds)
+	if err != nil {
+		return nil, failed("%v", err)
+	}
+	return func(ri bus.RequestInfo) (auth.Identity, error) { return auth.IdentifyJWT(ri.JWT, ri.User, acct) }, nil
+}
+
+// url is the bus the daemon is on.
+func (d *daemon) url() string {
+	if d.srv != nil {
+		return d.srv.ClientURL()
+	}
+	return d.set.natsURL
+}
+
+func rosterNames(r *razar.Roster) []string {
+	var out []string
+	for _, a := range r.Agents {
+		out = append(out, strings.ToLower(a.Name))
+	}
+	return out
+}
+
+// recordable are the audit events a CLI command may ask the orchestrator to
+// store: what it did itself, to files, with RAZAR running.
+var recordable = map[bus.Event]bool{bus.EventReverted: true, bus.EventRotation: true}
+
+// record stores an audit record a CLI command sent (razar rollback-patch,
+// razar rotate-keys). The orchestrator is the only writer of the stream;
+// the record names the authenticated identity that sent it.
+func (d *daemon) record(ctx context.Context, component string, req *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
+	rec := req.Record
+	if rec == nil {
+		return nil, fmt.Errorf("%w: record: the request carries no record", razar.ErrBadPayload)
+	}
+	if !recordable[rec.Event] {
+		return nil, fmt.Errorf("%w: record: a %q record is RAZAR's own to write; only reverted and rotation records may be sent", razar.ErrBadPayload, rec.Event)
+	}
+	rec.Component = bus.SystemComponent
+	if component != bus.AllComponents {
+		if _, err := d.boot.Load().Component(component); err != nil {
+			return nil, err
+		}
+		rec.Component = component
+	}
+	rec.Actor = recordActor(req.Who, rec.Actor)
+	rec.Stamp(time.Now())
+	if err := d.store.Audit(ctx, rec, ""); err != nil {
+		return nil, err
+	}
+	return &bus.LifecycleReply{Message: "recorded"}, nil
+}
+
+// recordActor names who sent a record: the identity, and the approvers the
+// record itself names (a rotation's), which are names typed, not identities.
+func recordActor(who *auth.Identity, typed string) string {
+	if who == nil {
+		return typed + " (unverified)"
+	}
+	if typed == "" || typed == who.Name {
+		return who.Name
+	}
+	return who.Name + " for " + typed
 }

@@ -29,6 +29,19 @@ func natsCLI(t *testing.T) string {
 	return p
 }
 
+// natsAs is the nats CLI's global flags to reach a booted RAZAR as one
+// identity of its home: the creds file, the server and, for a rung, its
+// inbox prefix (a rung may receive replies only there).
+func natsAs(h, url, ident string, args ...string) []string {
+	out := []string{"--creds", filepath.Join(h, "state/identities", ident+".creds"), "--server", url}
+	switch ident {
+	case "orchestrator", "operator", "observer":
+	default:
+		out = append(out, "--inbox-prefix", "_INBOX."+ident)
+	}
+	return append(out, args...)
+}
+
 // TestNatsCLIPlaysARung: with no rung process at all, the plain nats CLI
 // watches the mesh, takes the escalation from the rung's durable consumer and
 // answers it; RAZAR verifies the fix and heals the incident. Any language
@@ -40,7 +53,7 @@ func TestNatsCLIPlaysARung(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	sub := exec.CommandContext(ctx, nats, "--server", url, "sub", "razar.>")
+	sub := exec.CommandContext(ctx, nats, natsAs(h, url, "observer", "sub", "razar.>")...)
 	subOut := &syncBuf{}
 	sub.Stdout, sub.Stderr = subOut, subOut
 	if err := sub.Start(); err != nil {
@@ -55,7 +68,7 @@ func TestNatsCLIPlaysARung(t *testing.T) {
 	// The rung, played by the CLI: take the attempt from agent_k2.
 	var msg bus.Escalation
 	bustest.Eventually(t, 20*time.Second, func() bool {
-		out, err := exec.Command(nats, "--server", url, "consumer", "next", "RAZAR", "agent_k2", "--raw", "--count", "1", "--wait", "2s").Output()
+		out, err := exec.Command(nats, natsAs(h, url, "k2", "consumer", "next", "RAZAR", "agent_k2", "--raw", "--count", "1", "--wait", "2s")...).Output()
 		if err != nil {
 			return false
 		}
@@ -68,7 +81,7 @@ func TestNatsCLIPlaysARung(t *testing.T) {
 		t.Fatal(err)
 	}
 	result := fmt.Sprintf(`{"v":1,"incident":%q,"attempt":%d,"rung":"k2","status":"fixed","summary":"fixed from the nats CLI"}`, msg.Incident, msg.Attempt)
-	pub := exec.Command(nats, "--server", url, "pub", bus.ResultSubject(msg.Incident, msg.Rung), result, "-H", "Nats-Msg-Id:"+bus.ResultMsgID(msg.Incident, msg.Attempt))
+	pub := exec.Command(nats, natsAs(h, url, "k2", "pub", bus.ResultSubject(msg.Incident, msg.Rung), result, "-H", "Nats-Msg-Id:"+bus.ResultMsgID(msg.Incident, msg.Attempt))...)
 	if out, err := pub.CombinedOutput(); err != nil {
 		t.Fatalf("nats pub: %v\n%s", err, out)
 	}
@@ -84,7 +97,7 @@ func TestNatsCLIPlaysARung(t *testing.T) {
 	}, "nats sub did not see the escalation and the heal:\n%s", subOut)
 
 	// Operators command the lifecycle bus with `nats req` too.
-	out, err := exec.Command(nats, "--server", url, "req", "razar.lifecycle.status._all", "", "--raw").Output()
+	out, err := exec.Command(nats, natsAs(h, url, "operator", "req", "razar.lifecycle.status._all", "", "--raw")...).Output()
 	if err != nil {
 		t.Fatalf("nats req status: %v", err)
 	}
@@ -110,13 +123,15 @@ func TestGarbageOnEverySubject(t *testing.T) {
 	}
 	for _, s := range subjects {
 		for _, g := range garbage {
-			if out, err := exec.Command(nats, "--server", url, "pub", s, g).CombinedOutput(); err != nil {
+			// As the orchestrator, the one identity that may publish on
+			// every subject: garbage from the most trusted sender.
+			if out, err := exec.Command(nats, natsAs(h, url, "orchestrator", "pub", s, g)...).CombinedOutput(); err != nil {
 				t.Fatalf("nats pub %s: %v\n%s", s, err, out)
 			}
 		}
 	}
 	for _, g := range garbage {
-		out, _ := exec.Command(nats, "--server", url, "req", "razar.lifecycle.escalate.web", g, "--raw").Output()
+		out, _ := exec.Command(nats, natsAs(h, url, "operator", "req", "razar.lifecycle.escalate.web", g, "--raw")...).Output()
 		var rep bus.LifecycleReply
 		if err := json.Unmarshal(out, &rep); err != nil || rep.OK {
 			t.Fatalf("garbage lifecycle request %q answered %s (%v), want ok=false", g, out, err)

@@ -9,7 +9,6 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
-	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/orchestrator"
 	"github.com/razar/razar/patch"
 	"github.com/razar/razar/supervisor"
@@ -70,11 +69,9 @@ func (c *cli) rollbackPatch(ctx context.Context, args []string) error {
 		return nil
 	}
 	defer nc.Close()
-	store, err := jetstream.Open(ctx, nc)
-	if err == nil {
-		err = store.Audit(ctx, rec, "")
-	}
-	if err != nil {
+	// The orchestrator writes the record: it is the only writer of the
+	// stream, and it names the identity that asked.
+	if _, err := bus.Command(ctx, nc, bus.VerbRecord, name, &bus.LifecycleRequest{Record: rec}); err != nil {
 		return failed("files restored, but the reverted record could not be written: %v", err)
 	}
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)

@@ -137,11 +137,8 @@ func (c *cli) rotateKeys(ctx context.Context, args []string) error {
 		return failed("%v", err)
 	}
 	fmt.Fprintf(c.stdout, "roster rewritten (previous kept as %s)\n", filepath.Base(rosterPath)+".prev")
-	store, err := jetstream.Open(ctx, nc)
-	if err == nil {
-		err = store.Audit(ctx, c.rotationRecord(items, approved, "every running process of each rotated rung"), "")
-	}
-	if err != nil {
+	rec := c.rotationRecord(items, approved, "every running process of each rotated rung")
+	if _, err := bus.Command(ctx, nc, bus.VerbRecord, bus.AllComponents, &bus.LifecycleRequest{Record: rec}); err != nil {
 		fmt.Fprintf(c.stderr, "razar: warning: could not record the rotation on the audit stream: %v\n", err)
 	}
 	sent := time.Now().Add(-time.Second) // tolerate a little clock skew
@@ -149,8 +146,9 @@ func (c *cli) rotateKeys(ctx context.Context, args []string) error {
 		return failed("roster rewritten, but the reload could not be sent (%v): run `razar agents reload`", err)
 	}
 	fmt.Fprintf(c.stdout, "reload sent on %s\n", bus.AgentsReload)
-	if store == nil {
-		return nil
+	store, err := jetstream.Bind(ctx, nc)
+	if err != nil {
+		return failed("roster rewritten and reload sent, but the rungs' status cannot be read (%v): check with `razar agents check`", err)
 	}
 	if bad := c.awaitReload(ctx, store, names, sent); bad > 0 {
 		return failed("roster rewritten, but %d rotated rung(s) did not come back ready; `razar agents check` says why (the previous roster is %s.prev)", bad, rosterFile)

@@ -175,7 +175,8 @@ func TestRotateKeysCommitsWhenTheRungHasTheKey(t *testing.T) {
 		t.Fatalf("%d rotation records, want 1", len(recs))
 	}
 	rec, _ := json.Marshal(recs[0])
-	for _, want := range []string{`"actor":"opsuser@`, `"approvers":["alice","bob"]`, `"run_by":`, "k2:KIMI2_API_KEY_2026_12"} {
+	// The identity that sent it (operator), for the OS user who ran it.
+	for _, want := range []string{`"actor":"operator for opsuser@`, `"approvers":["alice","bob"]`, `"run_by":`, "k2:KIMI2_API_KEY_2026_12"} {
 		if !strings.Contains(string(rec), want) {
 			t.Errorf("rotation record lacks %s: %s", want, rec)
 		}

@@ -131,18 +131,19 @@ func TestStatusPrintsRungReasonsWithoutControlCharacters(t *testing.T) {
 	_, url := boot(t, h, nil, "--nats-listen", "127.0.0.1:0", "--agents", "external")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	nc, err := bus.Connect(ctx, url, "hostile-rung", zerolog.Nop())
+	// The rung reports through its heartbeat, as its own identity; the
+	// orchestrator records the reason.
+	nc, err := bus.Connect(ctx, url, "hostile-rung", zerolog.Nop(),
+		bus.WithCreds(filepath.Join(h, "state/identities/k2.creds")), bus.WithInboxPrefix("_INBOX.k2"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	store, err := jetstream.Open(ctx, nc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := store.PutAgentStatus(ctx, &bus.AgentStatus{Name: "k2", Reason: hostile, Updated: time.Now()}); err != nil {
-		t.Fatal(err)
-	}
+	bus.Beat(nc, &bus.Heartbeat{Name: "k2", Kind_: "agent", Status: "unavailable", Detail: hostile, Time: time.Now()})
+	bustest.Eventually(t, 10*time.Second, func() bool {
+		out, _ := exec.Command(razarBin, "--home", h, "status").Output()
+		return strings.Contains(string(out), "visibletext")
+	}, "status never showed the rung's reason")
 	out, _ := exec.Command(razarBin, "--home", h, "status").Output()
 	terminalSafe(t, string(out))
 	if !strings.Contains(string(out), "visibletext") {
@@ -193,13 +194,13 @@ func TestBootSetsTheStoreLimitsFromTheEnvironment(t *testing.T) {
 	rung := start(t, h, []string{"RAZAR_NATS_URL=" + url}, "agent", "k2")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	nc, err := bus.Connect(ctx, url, "observer", zerolog.Nop())
+	nc, err := bus.Connect(ctx, url, "observer", zerolog.Nop(), bus.WithCreds(filepath.Join(h, "state/identities/observer.creds")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer nc.Close()
 	bustest.Eventually(t, 20*time.Second, func() bool {
-		st, err := jetstream.Open(ctx, nc)
+		st, err := jetstream.Bind(ctx, nc)
 		if err != nil {
 			return false
 		}

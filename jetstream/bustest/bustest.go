@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
+	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream"
 )
@@ -36,13 +37,38 @@ func New(t testing.TB) *Env {
 // stop a server and start another on the same store.
 func NewAt(t testing.TB, storeDir, listen string) *Env {
 	t.Helper()
-	srv, err := jetstream.StartServer(jetstream.ServerConfig{StoreDir: storeDir, Listen: listen, Log: zerolog.Nop()})
+	return start(t, storeDir, listen, nil, "")
+}
+
+// OpenHome serves the store of a RAZAR home that `razar boot` wrote (and
+// no longer runs), trusting the home's identities as boot did, and
+// connects as its orchestrator identity: the test reads what RAZAR stored.
+func OpenHome(t testing.TB, home string) *Env {
+	t.Helper()
+	tr, err := auth.Open(filepath.Join(home, "state", auth.Dir))
+	if err != nil {
+		t.Fatalf("identities of %s: %v", home, err)
+	}
+	st, err := tr.Server()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return start(t, filepath.Join(home, "state"), "127.0.0.1:-1", st, tr.Path(string(auth.Orchestrator)))
+}
+
+func start(t testing.TB, storeDir, listen string, trust *auth.ServerTrust, creds string) *Env {
+	t.Helper()
+	srv, err := jetstream.StartServer(jetstream.ServerConfig{StoreDir: storeDir, Listen: listen, Log: zerolog.Nop(), Trust: trust})
 	if err != nil {
 		t.Fatalf("start embedded NATS: %v", err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	nc, err := bus.Connect(ctx, srv.ClientURL(), "bustest", zerolog.Nop())
+	var opts []bus.ConnOption
+	if creds != "" {
+		opts = append(opts, bus.WithCreds(creds))
+	}
+	nc, err := bus.Connect(ctx, srv.ClientURL(), "bustest", zerolog.Nop(), opts...)
 	if err != nil {
 		srv.Shutdown()
 		t.Fatalf("connect: %v", err)

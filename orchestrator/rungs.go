@@ -1,0 +1,90 @@
+package orchestrator
+
+import (
+	"context"
+	"time"
+
+	"github.com/razar/razar/bus"
+)
+
+// DeclareRungs declares the durable consumer of every rung of the roster,
+// so a rung process, which may only attach to its own consumer, finds it
+// there. `razar boot` calls it before it starts any rung and after every
+// reload; it is idempotent.
+func (o *Orchestrator) DeclareRungs(ctx context.Context) error {
+	roster, err := o.cfg.Roster()
+	if err != nil {
+		return err
+	}
+	for _, a := range roster.Agents {
+		if err := o.store.EnsureAgentConsumer(ctx, a.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// WatchRungs records each rung's readiness in bucket RAZAR_STATE (key
+// agent.<name>) from its heartbeats, until the returned stop is called. The
+// orchestrator is the only writer of the bucket: a rung reports on its own
+// heartbeat subject, which only its identity may publish on, and the
+// subject, not the body, says which rung it is.
+func (o *Orchestrator) WatchRungs(ctx context.Context) (stop func(), err error) {
+	// One writer, off the delivery goroutine (a KV write waits for the
+	// server), in the order the beats came.
+	ctx, cancel := context.WithCancel(ctx)
+	puts := make(chan *bus.AgentStatus, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case st := <-puts:
+				pctx, pcancel := context.WithTimeout(ctx, 5*time.Second)
+				if err := o.store.PutAgentStatus(pctx, st); err != nil && ctx.Err() == nil {
+					o.log.Warn().Err(err).Str("agent", st.Name).Msg("could not record rung status")
+				}
+				pcancel()
+			}
+		}
+	}()
+	unsub, err := bus.Serve(o.store.Conn(), bus.HeartbeatSubject("*"), func(m *bus.Request) {
+		var hb bus.Heartbeat
+		if err := bus.Decode(m.Data, &hb); err != nil || hb.Kind_ != "agent" {
+			return
+		}
+		_, toks, _ := bus.ParseSubject(m.Subject)
+		if len(toks) != 1 || toks[0] != hb.Name {
+			o.log.Warn().Str("subject", m.Subject).Str("name", hb.Name).Msg("ignored a rung heartbeat whose name is not its subject's")
+			return
+		}
+		roster, err := o.cfg.Roster()
+		if err != nil {
+			return
+		}
+		e, err := roster.Agent(hb.Name)
+		if err != nil {
+			return
+		}
+		st := &bus.AgentStatus{Name: e.Name, Display: e.Display, Ready: hb.Status == "ready", Host: hb.Host, Updated: hb.Time}
+		if !st.Ready {
+			st.Reason = bus.Clip(o.redact(hb.Detail), bus.MaxErrorBytes)
+		}
+		if st.Updated.IsZero() || time.Since(st.Updated).Abs() > time.Minute {
+			st.Updated = time.Now().UTC()
+		}
+		select {
+		case puts <- st:
+		default:
+			o.log.Warn().Str("agent", st.Name).Msg("rung status writes are behind; dropped one heartbeat's status")
+		}
+	})
+	if err != nil {
+		cancel()
+		<-done
+		return nil, err
+	}
+	return func() { unsub(); cancel(); <-done }, nil
+}
