@@ -2,7 +2,9 @@ package razar_test
 
 import (
 	"bytes"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -277,6 +279,57 @@ func TestDepRuleCatches(t *testing.T) {
 	} {
 		if got := matches(tt.pattern, tt.path); got != tt.want {
 			t.Errorf("matches(%q, %q) = %v, want %v", tt.pattern, tt.path, got, tt.want)
+		}
+	}
+}
+
+// natsImporters are the packages whose own imports may name nats.go.
+func natsImporter(pkg string) bool {
+	return matches(pkgBus, pkg) || matches(pkgJS+"/...", pkg)
+}
+
+// TestNoRawConnOutsideTheBus: nats.go is imported by bus/ and jetstream/
+// alone (and their tests), and no other package reaches for the raw
+// connection behind bus.Conn: every subject, permission and connection
+// option stays where the contract is kept.
+func TestNoRawConnOutsideTheBus(t *testing.T) {
+	out := goList(t, "-f", "{{.ImportPath}}{{range .Imports}} {{.}}{{end}}", "./...")
+	for line := range strings.Lines(string(out)) {
+		f := strings.Fields(line)
+		if len(f) == 0 || natsImporter(f[0]) {
+			continue
+		}
+		for _, imp := range f[1:] {
+			if matches(natsGo+"/...", imp) {
+				t.Errorf("%s imports %s: talk to the bus through package bus (bus.Conn) or jetstream", f[0], imp)
+			}
+		}
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := goList(t, "-f", "{{.Dir}}{{range .GoFiles}} {{.}}{{end}}", "./...")
+	for line := range strings.Lines(string(files)) {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		rel, err := filepath.Rel(wd, f[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rel == "bus" || rel == "jetstream" || strings.HasPrefix(rel, "jetstream"+string(filepath.Separator)) {
+			continue
+		}
+		for _, name := range f[1:] {
+			b, err := os.ReadFile(filepath.Join(f[0], name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(b, []byte(".NATS()")) {
+				t.Errorf("%s calls bus.Conn.NATS(): only package jetstream may hold the raw connection", filepath.Join(rel, name))
+			}
 		}
 	}
 }

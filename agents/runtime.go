@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
 	"github.com/razar/razar"
@@ -120,14 +119,14 @@ func (r *Runtime) Run(ctx context.Context) error {
 	}
 	defer stopProbe()
 	r.reload(ctx)
-	sub, err := nc.Subscribe(bus.AgentsReload, func(*nats.Msg) {
+	stopReload, err := bus.Serve(nc, bus.AgentsReload, func(*bus.Request) {
 		r.log.Debug().Msg("reload requested: dropping cached config and credentials")
 		r.reload(ctx)
 	})
 	if err != nil {
-		return fmt.Errorf("agent %s: subscribe %s: %w", r.cfg.Name, bus.AgentsReload, err)
+		return fmt.Errorf("agent %s: %w", r.cfg.Name, err)
 	}
-	defer sub.Unsubscribe()
+	defer stopReload()
 	if r.cfg.Handshake != nil {
 		stop, err := bus.Serve(nc, bus.HandshakeSubject(r.cfg.Name), func(m *bus.Request) {
 			var brief bus.MissionBrief

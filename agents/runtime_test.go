@@ -36,7 +36,7 @@ func TestRedeliveredAttemptAnsweredOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The process that dies: it takes the attempt and answers, but never acks.
-	js, err := natsjs.New(env.NC)
+	js, err := natsjs.New(env.NATS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func TestProbeIsAnsweredByEveryProcessFromItsOwnEnvironment(t *testing.T) {
 	}
 	// An oversized candidate is refused by the process, which says why.
 	raw := []byte(`{"v":1,"roster":{"agents":[],"pad":"` + strings.Repeat("x", bus.MaxProbeRosterBytes) + `"}}`)
-	msg, err := env.NC.Request(bus.ProbeSubject("k2"), raw, 5*time.Second)
+	msg, err := env.NATS.Request(bus.ProbeSubject("k2"), raw, 5*time.Second)
 	var rep bus.ProbeReply
 	if err != nil || bus.Decode(msg.Data, &rep) != nil || rep.Ready || !strings.Contains(rep.Reason, "over the") {
 		t.Errorf("oversized probe: %v %+v", err, rep)

@@ -29,10 +29,35 @@ func WithCreds(path string) ConnOption { return func(o *connOptions) { o.creds =
 // so its permissions can allow its own replies and nobody else's.
 func WithInboxPrefix(prefix string) ConnOption { return func(o *connOptions) { o.inbox = prefix } }
 
+// Conn is a connection to the bus, as one identity. It is the only handle
+// on NATS the rest of RAZAR has: the nats.go connection stays inside bus
+// and jetstream (deps_test keeps nats.go out of every other package).
+type Conn struct{ nc *nats.Conn }
+
+// Wrap makes a Conn of a nats.go connection, for package jetstream and
+// for tests that dial with nats.go themselves.
+func Wrap(nc *nats.Conn) *Conn { return &Conn{nc: nc} }
+
+// NATS is the nats.go connection, for package jetstream alone
+// (TestNoRawConnOutsideTheBus keeps every other caller out).
+func (c *Conn) NATS() *nats.Conn { return c.nc }
+
+// Publish sends data on subject, core NATS, without waiting.
+func (c *Conn) Publish(subject string, data []byte) error { return c.nc.Publish(subject, data) }
+
+// Flush waits until the server has processed everything sent so far.
+func (c *Conn) Flush() error { return c.nc.Flush() }
+
+// Close closes the connection at once, dropping what is in flight.
+func (c *Conn) Close() { c.nc.Close() }
+
+// ConnectedURL is the server the connection is on, credentials redacted.
+func (c *Conn) ConnectedURL() string { return RedactURL(c.nc.ConnectedUrl()) }
+
 // Connect dials url as client name, retrying until ctx ends, and logs
 // disconnects and reconnects through log. The connection reconnects forever.
 // An authorization failure is not retried: the error names the creds file.
-func Connect(ctx context.Context, url, name string, log zerolog.Logger, options ...ConnOption) (*nats.Conn, error) {
+func Connect(ctx context.Context, url, name string, log zerolog.Logger, options ...ConnOption) (*Conn, error) {
 	var co connOptions
 	for _, o := range options {
 		o(&co)
@@ -70,7 +95,7 @@ func Connect(ctx context.Context, url, name string, log zerolog.Logger, options 
 	for {
 		nc, err := nats.Connect(url, opts...)
 		if err == nil {
-			return nc, nil
+			return &Conn{nc: nc}, nil
 		}
 		var ue *neturl.Error
 		if errors.As(err, &ue) {
@@ -115,10 +140,11 @@ func (e *connectError) Error() string {
 func (e *connectError) Unwrap() error { return e.err }
 
 // Drain drains nc, waiting at most timeout for it to close.
-func Drain(nc *nats.Conn, timeout time.Duration) {
-	if nc == nil || nc.IsClosed() {
+func Drain(c *Conn, timeout time.Duration) {
+	if c == nil || c.nc == nil || c.nc.IsClosed() {
 		return
 	}
+	nc := c.nc
 	closed := make(chan struct{})
 	nc.SetClosedHandler(func(*nats.Conn) { close(closed) })
 	if err := nc.Drain(); err != nil {
@@ -140,7 +166,7 @@ const DefaultCommandTimeout = 10 * time.Second
 
 // Command sends a lifecycle request and decodes the reply. A reply with
 // ok=false is returned together with an error holding its message.
-func Command(ctx context.Context, nc *nats.Conn, verb Verb, component string, req *LifecycleRequest) (*LifecycleReply, error) {
+func Command(ctx context.Context, c *Conn, verb Verb, component string, req *LifecycleRequest) (*LifecycleReply, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, DefaultCommandTimeout)
@@ -154,7 +180,7 @@ func Command(ctx context.Context, nc *nats.Conn, verb Verb, component string, re
 		return nil, err
 	}
 	subj := LifecycleSubject(verb, component)
-	msg, err := nc.RequestWithContext(ctx, subj, body)
+	msg, err := c.nc.RequestWithContext(ctx, subj, body)
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) {
 			return nil, fmt.Errorf("%s: %w (start it with `razar boot`)", subj, ErrNotRunning)
@@ -207,8 +233,8 @@ func (r *Request) Respond(data []byte) error {
 
 // Serve calls fn for every message on subject until the returned stop is
 // called. fn runs on the connection's delivery goroutine: hand long work off.
-func Serve(nc *nats.Conn, subject string, fn func(*Request)) (stop func(), err error) {
-	sub, err := nc.Subscribe(subject, func(m *nats.Msg) {
+func Serve(c *Conn, subject string, fn func(*Request)) (stop func(), err error) {
+	sub, err := c.nc.Subscribe(subject, func(m *nats.Msg) {
 		r := &Request{Subject: m.Subject, Data: m.Data, msg: m}
 		if h := m.Header.Get(requestInfoHeader); h != "" {
 			_ = json.Unmarshal([]byte(h), &r.Requester)
@@ -223,8 +249,8 @@ func Serve(nc *nats.Conn, subject string, fn func(*Request)) (stop func(), err e
 
 // Beat publishes a heartbeat on razar.heartbeat.<name>, best effort: a
 // missed beat is noticed by whoever watches, not by the sender.
-func Beat(nc *nats.Conn, hb *Heartbeat) {
+func Beat(c *Conn, hb *Heartbeat) {
 	if data, err := Encode(hb); err == nil {
-		_ = nc.Publish(HeartbeatSubject(hb.Name), data)
+		_ = c.nc.Publish(HeartbeatSubject(hb.Name), data)
 	}
 }

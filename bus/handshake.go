@@ -73,12 +73,12 @@ var ErrNoResponder = errors.New("no process answers")
 
 // Ask sends req as a core request on subject and decodes the reply into rep.
 // No responder is ErrNoResponder; ctx bounds the wait.
-func Ask(ctx context.Context, nc *nats.Conn, subject string, req, rep Payload) error {
+func Ask(ctx context.Context, c *Conn, subject string, req, rep Payload) error {
 	data, err := Encode(req)
 	if err != nil {
 		return err
 	}
-	msg, err := nc.RequestWithContext(ctx, subject, data)
+	msg, err := c.nc.RequestWithContext(ctx, subject, data)
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) {
 			return fmt.Errorf("%s: %w", subject, ErrNoResponder)

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
 	"github.com/razar/razar"
@@ -46,7 +45,7 @@ type LifecycleConfig struct {
 // Handlers are registered with Handle before Run; each verb has one.
 // Requests are served concurrently, each in a goroutine Run waits for.
 type Lifecycle struct {
-	nc  *nats.Conn
+	nc  *Conn
 	cfg LifecycleConfig
 
 	mu       sync.Mutex
@@ -55,7 +54,7 @@ type Lifecycle struct {
 
 // NewLifecycle returns a lifecycle server on nc with no verbs; add them with
 // Handle. Errors wrap razar.ErrInvalidConfig.
-func NewLifecycle(nc *nats.Conn, cfg LifecycleConfig) (*Lifecycle, error) {
+func NewLifecycle(nc *Conn, cfg LifecycleConfig) (*Lifecycle, error) {
 	if nc == nil || cfg.Audit == nil {
 		return nil, fmt.Errorf("%w: lifecycle: a connection and Audit are required", razar.ErrInvalidConfig)
 	}

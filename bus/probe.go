@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"time"
-
-	"github.com/nats-io/nats.go"
 )
 
 // DefaultProbeWindow is how long Probe collects answers: every process of a
@@ -21,7 +19,7 @@ const DefaultProbeWindow = time.Second
 // that is not ready and says why, so a broken process is never taken for a
 // ready one. Probe returns early, with no answers, when the server reports
 // that nothing subscribes to the rung's probe subject.
-func Probe(ctx context.Context, nc *nats.Conn, rung string, req *ProbeRequest, window time.Duration) ([]ProbeReply, error) {
+func Probe(ctx context.Context, c *Conn, rung string, req *ProbeRequest, window time.Duration) ([]ProbeReply, error) {
 	if !ValidToken(rung) {
 		return nil, fmt.Errorf("probe: rung %q is not a subject token", rung)
 	}
@@ -39,13 +37,13 @@ func Probe(ctx context.Context, nc *nats.Conn, rung string, req *ProbeRequest, w
 		window = DefaultProbeWindow
 	}
 	subj := ProbeSubject(rung)
-	inbox := nc.NewInbox()
-	sub, err := nc.SubscribeSync(inbox)
+	inbox := c.nc.NewInbox()
+	sub, err := c.nc.SubscribeSync(inbox)
 	if err != nil {
 		return nil, fmt.Errorf("probe %s: subscribe: %w", rung, err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	if err := nc.PublishRequest(subj, inbox, body); err != nil {
+	if err := c.nc.PublishRequest(subj, inbox, body); err != nil {
 		return nil, fmt.Errorf("probe %s: publish %s: %w", rung, subj, err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, window)

@@ -166,7 +166,7 @@ func TestBootHaltsQuarantinesAndRestoresRoster(t *testing.T) {
 		}
 	}
 	alerts := make(chan string, 10)
-	sub, err := b.env.NC.Subscribe(bus.AlertSubject(bus.SeverityCritical), func(m *nats.Msg) {
+	sub, err := b.env.NATS.Subscribe(bus.AlertSubject(bus.SeverityCritical), func(m *nats.Msg) {
 		var a bus.AlertMsg
 		if bus.Decode(m.Data, &a) == nil {
 			alerts <- a.Message

@@ -34,7 +34,7 @@ func TestHandshakeRecordsTheFingerprintEveryBoot(t *testing.T) {
 	// Crown's rung starts only once the brief is on its way: the moment
 	// the race was lost in.
 	briefs := make(chan struct{}, boots)
-	sub, err := b.env.NC.Subscribe(bus.AuditSubject(bus.SystemComponent, bus.EventHandshake), func(m *nats.Msg) {
+	sub, err := b.env.NATS.Subscribe(bus.AuditSubject(bus.SystemComponent, bus.EventHandshake), func(m *nats.Msg) {
 		var r bus.AuditRecord
 		if bus.Decode(m.Data, &r) == nil && r.Role == "razar" && r.Status == "" {
 			briefs <- struct{}{}

@@ -41,7 +41,7 @@ func configs(t *testing.T, nc *nats.Conn) (stream, kv natsjs.StreamConfig) {
 
 func TestNewStoreHasTheDocumentedLimits(t *testing.T) {
 	env := bustest.New(t)
-	stream, kv := configs(t, env.NC)
+	stream, kv := configs(t, env.NATS)
 	if stream.MaxBytes != 1<<30 || stream.MaxMsgSize != 1<<20 || stream.MaxAge != 90*24*time.Hour || stream.Discard != natsjs.DiscardOld {
 		t.Errorf("stream RAZAR: max bytes %d, max msg size %d, max age %v, discard %v; want 1 GiB, 1 MiB, 90 days, old",
 			stream.MaxBytes, stream.MaxMsgSize, stream.MaxAge, stream.Discard)
@@ -146,7 +146,7 @@ func TestOpenUpdatesTheLimitsOfAnExistingStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
-	js, err := natsjs.New(nc)
+	js, err := natsjs.New(nc.NATS())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +168,7 @@ func TestOpenUpdatesTheLimitsOfAnExistingStore(t *testing.T) {
 	}
 	check := func(when string) {
 		t.Helper()
-		stream, kv := configs(t, nc)
+		stream, kv := configs(t, nc.NATS())
 		if stream.MaxBytes != want.StreamMaxBytes || stream.MaxMsgSize != want.StreamMaxMsgSize || stream.MaxAge != want.StreamMaxAge || stream.Discard != natsjs.DiscardOld {
 			t.Errorf("%s: stream %d bytes, %d msg size, %v age, discard %v; want %+v", when, stream.MaxBytes, stream.MaxMsgSize, stream.MaxAge, stream.Discard, want)
 		}

@@ -95,6 +95,7 @@ func WithLimits(l Limits) Option {
 
 // Store is RAZAR's view of JetStream: the RAZAR stream and the RAZAR_STATE bucket.
 type Store struct {
+	conn   *bus.Conn
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	stream jetstream.Stream
@@ -115,7 +116,8 @@ const kvStream = "KV_" + bus.KVBucket
 // Open declares (or updates) stream RAZAR and bucket RAZAR_STATE on nc's
 // server and returns a Store. It is safe to call from every process: the
 // declarations are idempotent.
-func Open(ctx context.Context, nc *nats.Conn, opts ...Option) (*Store, error) {
+func Open(ctx context.Context, conn *bus.Conn, opts ...Option) (*Store, error) {
+	nc := conn.NATS()
 	var o openOptions
 	for _, opt := range opts {
 		opt(&o)
@@ -171,7 +173,7 @@ func Open(ctx context.Context, nc *nats.Conn, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("declare KV bucket %s: %w", bus.KVBucket, err)
 	}
-	return &Store{nc: nc, js: js, stream: stream, kv: kv, declares: true}, nil
+	return &Store{conn: conn, nc: nc, js: js, stream: stream, kv: kv, declares: true}, nil
 }
 
 // ErrNotDeclared is wrapped by Bind's error when RAZAR has not declared
@@ -182,13 +184,14 @@ var ErrNotDeclared = errors.New("stream RAZAR does not exist yet")
 // declares nothing: every identity but the orchestrator's does this (the
 // CLI, an operator's tool). It waits while the stream is missing, until
 // ctx ends.
-func Bind(ctx context.Context, nc *nats.Conn) (*Store, error) { return bind(ctx, nc, true) }
+func Bind(ctx context.Context, conn *bus.Conn) (*Store, error) { return bind(ctx, conn, true) }
 
 // BindStream is Bind without the bucket, for a rung: its identity may not
 // read RAZAR_STATE, and the store's state methods fail saying so.
-func BindStream(ctx context.Context, nc *nats.Conn) (*Store, error) { return bind(ctx, nc, false) }
+func BindStream(ctx context.Context, conn *bus.Conn) (*Store, error) { return bind(ctx, conn, false) }
 
-func bind(ctx context.Context, nc *nats.Conn, withBucket bool) (*Store, error) {
+func bind(ctx context.Context, conn *bus.Conn, withBucket bool) (*Store, error) {
+	nc := conn.NATS()
 	ctx, cancel := withDefaultTimeout(ctx, 15*time.Second)
 	defer cancel()
 	js, err := jetstream.New(nc)
@@ -198,7 +201,7 @@ func bind(ctx context.Context, nc *nats.Conn, withBucket bool) (*Store, error) {
 	for {
 		stream, err := js.Stream(ctx, bus.StreamName)
 		if err == nil {
-			s := &Store{nc: nc, js: js, stream: stream}
+			s := &Store{conn: conn, nc: nc, js: js, stream: stream}
 			if withBucket {
 				if s.kv, err = js.KeyValue(ctx, bus.KVBucket); err != nil {
 					return nil, fmt.Errorf("bind bucket %s: %w", bus.KVBucket, err)
@@ -255,7 +258,7 @@ func (o *openOptions) effective(ctx context.Context, js jetstream.JetStream) (Li
 }
 
 // Conn is the store's NATS connection.
-func (s *Store) Conn() *nats.Conn { return s.nc }
+func (s *Store) Conn() *bus.Conn { return s.conn }
 
 // Publish publishes p on subject through JetStream with msgID as Nats-Msg-Id,
 // so a retried publish within DuplicateWindow is stored once. It waits for

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
 	"github.com/razar/razar"
@@ -237,14 +236,14 @@ func (c *cli) busURL(flagURL string) (string, error) {
 
 // connect dials the bus within a short deadline, as the operator identity
 // (or --creds).
-func (c *cli) connect(ctx context.Context, flagURL, name string, log zerolog.Logger) (*nats.Conn, error) {
+func (c *cli) connect(ctx context.Context, flagURL, name string, log zerolog.Logger) (*bus.Conn, error) {
 	return c.connectAs(ctx, flagURL, name, string(auth.Operator), log)
 }
 
 // connectAs dials the bus as identity ident of the home, unless --creds or
 // $RAZAR_CREDS names another. A bus without authentication takes a
 // connection without identity when the home has none.
-func (c *cli) connectAs(ctx context.Context, flagURL, name, ident string, log zerolog.Logger, opts ...bus.ConnOption) (*nats.Conn, error) {
+func (c *cli) connectAs(ctx context.Context, flagURL, name, ident string, log zerolog.Logger, opts ...bus.ConnOption) (*bus.Conn, error) {
 	url, err := c.busURL(flagURL)
 	if err != nil {
 		return nil, err

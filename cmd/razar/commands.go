@@ -60,7 +60,7 @@ func (c *cli) agent(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	log.Info().Str("agent", name).Str("url", bus.RedactURL(nc.ConnectedUrl())).Msg("rung is up")
+	log.Info().Str("agent", name).Str("url", nc.ConnectedURL()).Msg("rung is up")
 	return rt.Run(ctx)
 }
 

@@ -16,7 +16,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -61,8 +60,8 @@ type daemon struct {
 
 	srv   *jetstream.Server
 	trust *auth.Trust // the embedded bus's identities; nil with --nats
-	nc    *nats.Conn  // as the orchestrator identity
-	ctrl  *nats.Conn  // the lifecycle listener: account CONTROL's identity, or nc
+	nc    *bus.Conn   // as the orchestrator identity
+	ctrl  *bus.Conn   // the lifecycle listener: account CONTROL's identity, or nc
 	store *jetstream.Store
 	reg   *prometheus.Registry
 	ln    net.Listener

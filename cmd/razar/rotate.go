@@ -12,8 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
 	"github.com/razar/razar/bus"
@@ -299,7 +297,7 @@ func commitRoster(rosterPath string, old, data []byte) error {
 
 // probeRungs asks every process of each rung at once, with the candidate
 // roster (nil: the roster as it is), and returns the answers by rung.
-func (c *cli) probeRungs(ctx context.Context, nc *nats.Conn, names []string, candidate []byte) (map[string][]bus.ProbeReply, error) {
+func (c *cli) probeRungs(ctx context.Context, nc *bus.Conn, names []string, candidate []byte) (map[string][]bus.ProbeReply, error) {
 	type result struct {
 		rung    string
 		answers []bus.ProbeReply

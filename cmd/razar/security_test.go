@@ -207,7 +207,7 @@ func TestBootSetsTheStoreLimitsFromTheEnvironment(t *testing.T) {
 		_, err = st.AgentStatus(ctx, "k2")
 		return err == nil
 	}, "the k2 rung never reported; output:\n%s", rung.out)
-	js, err := natsjs.New(nc)
+	js, err := natsjs.New(nc.NATS())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,9 +20,11 @@ import (
 type Env struct {
 	Server *jetstream.Server
 	URL    string
-	NC     *nats.Conn
-	Store  *jetstream.Store
-	Dir    string
+	NC     *bus.Conn
+	// NATS is NC's nats.go connection, for a test that needs the raw client.
+	NATS  *nats.Conn
+	Store *jetstream.Store
+	Dir   string
 }
 
 // New starts a server on 127.0.0.1 with a random port and its store in a
@@ -79,7 +81,7 @@ func start(t testing.TB, storeDir, listen string, trust *auth.ServerTrust, creds
 		srv.Shutdown()
 		t.Fatalf("open store: %v", err)
 	}
-	e := &Env{Server: srv, URL: srv.ClientURL(), NC: nc, Store: st, Dir: storeDir}
+	e := &Env{Server: srv, URL: srv.ClientURL(), NC: nc, NATS: nc.NATS(), Store: st, Dir: storeDir}
 	t.Cleanup(e.Close)
 	return e
 }
@@ -91,7 +93,7 @@ func (e *Env) Close() {
 }
 
 // Conn opens another connection to the server, closed in t.Cleanup.
-func (e *Env) Conn(t testing.TB, name string) *nats.Conn {
+func (e *Env) Conn(t testing.TB, name string) *bus.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
