@@ -48,6 +48,12 @@ type Attempt struct {
 	Reason   string    `json:"reason,omitempty"` // why a fix was rejected
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`
+	// Where the attempt's full texts are, when a record holds only their
+	// summary (the stored incident): the stream sequence of its attempt
+	// audit record, and the size and SHA-256 of its diff.
+	Seq        uint64 `json:"seq,omitempty"`
+	DiffBytes  int    `json:"diff_bytes,omitempty"`
+	DiffSHA256 string `json:"diff_sha256,omitempty"`
 }
 
 // Failed reports whether the attempt counts against RAZAR_RSTAR_THRESHOLD.

@@ -1,6 +1,8 @@
 package bus
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"time"
 
 	"github.com/razar/razar"
@@ -75,22 +77,74 @@ type Skip struct {
 // IncidentRecord is an incident's durable state, at RAZAR_STATE incident.<id>.
 type IncidentRecord struct {
 	versioned
-	ID          string              `json:"id"`
-	Component   string              `json:"component"`
-	Error       string              `json:"error"`
-	State       razar.IncidentState `json:"state"`
-	Reason      string              `json:"reason,omitempty"` // why it ended
-	Opened      time.Time           `json:"opened"`
-	Updated     time.Time           `json:"updated"`
-	Policy      Policy              `json:"policy"`
-	Cursor      Cursor              `json:"cursor"`
-	Pending     *Pending            `json:"pending,omitempty"`
-	Attempts    []razar.Attempt     `json:"attempts"`
-	Skips       []Skip              `json:"skips,omitempty"`
-	LastRung    string              `json:"last_rung,omitempty"`
-	Escalations int                 `json:"escalations"`
-	Workdir     string              `json:"workdir,omitempty"`
-	Cycle       string              `json:"cycle,omitempty"` // boot or repair cycle the incident belongs to
+	ID        string              `json:"id"`
+	Component string              `json:"component"`
+	Error     string              `json:"error"`
+	State     razar.IncidentState `json:"state"`
+	Reason    string              `json:"reason,omitempty"` // why it ended
+	Opened    time.Time           `json:"opened"`
+	Updated   time.Time           `json:"updated"`
+	Policy    Policy              `json:"policy"`
+	Cursor    Cursor              `json:"cursor"`
+	Pending   *Pending            `json:"pending,omitempty"`
+	Attempts  []razar.Attempt     `json:"attempts"`
+	// Earlier counts the oldest attempts no longer in Attempts (which keeps
+	// the newest MaxStoredAttempts); their records stay on the stream.
+	Earlier     int    `json:"earlier_attempts,omitempty"`
+	Skips       []Skip `json:"skips,omitempty"`
+	Skipped     int    `json:"skipped,omitempty"` // every skip, kept in Skips or not
+	LastRung    string `json:"last_rung,omitempty"`
+	Escalations int    `json:"escalations"`
+	Workdir     string `json:"workdir,omitempty"`
+	Cycle       string `json:"cycle,omitempty"` // boot or repair cycle the incident belongs to
+}
+
+// Bounds of a stored incident, so no record outgrows the server's max
+// payload however long the incident runs: the newest attempts and skips
+// are kept, each attempt as a summary (SummarizeAttempt); the full texts
+// are in the attempt's audit record on the stream (Attempt.Seq).
+const (
+	MaxStoredAttempts    = 100
+	MaxStoredSkips       = 64
+	MaxStoredAttemptText = 512 // bytes of each text field of a stored attempt
+)
+
+// NextAttempt is the number the incident's next attempt gets.
+func (r *IncidentRecord) NextAttempt() int { return r.Earlier + len(r.Attempts) + 1 }
+
+// AddAttempt appends a finished attempt's summary, dropping the oldest
+// beyond MaxStoredAttempts.
+func (r *IncidentRecord) AddAttempt(a razar.Attempt) {
+	r.Attempts = append(r.Attempts, a)
+	if n := len(r.Attempts) - MaxStoredAttempts; n > 0 {
+		r.Attempts = append([]razar.Attempt(nil), r.Attempts[n:]...)
+		r.Earlier += n
+	}
+}
+
+// AddSkip appends a skip, dropping the oldest beyond MaxStoredSkips.
+func (r *IncidentRecord) AddSkip(s Skip) {
+	r.Skips = append(r.Skips, s)
+	r.Skipped = max(r.Skipped, len(r.Skips)-1) + 1
+	if n := len(r.Skips) - MaxStoredSkips; n > 0 {
+		r.Skips = append([]Skip(nil), r.Skips[n:]...)
+	}
+}
+
+// SummarizeAttempt is what a stored incident keeps of an attempt whose
+// audit record is at stream sequence seq: the outcome and counters, texts
+// clipped to MaxStoredAttemptText, and the diff's size and hash only.
+func SummarizeAttempt(a razar.Attempt, seq uint64) razar.Attempt {
+	a.Seq = seq
+	if a.Diff != "" {
+		sum := sha256.Sum256([]byte(a.Diff))
+		a.DiffBytes, a.DiffSHA256 = len(a.Diff), hex.EncodeToString(sum[:])
+		a.Diff = ""
+	}
+	a.Summary = Clip(a.Summary, MaxStoredAttemptText)
+	a.Error = Clip(a.Error, MaxStoredAttemptText)
+	a.Reason = Clip(a.Reason, MaxStoredAttemptText)
+	return a
 }
 
 // Kind implements Payload.

@@ -260,3 +260,89 @@ func (s *Store) Drained(ctx context.Context, durable string) (bool, error) {
 	}
 	return info.NumPending == 0 && info.NumAckPending == 0, nil
 }
+
+// Follow delivers every message stored on filter from now on to fn, in
+// stream order, until the returned stop is called. The server-side
+// consumer exists when Follow returns, so nothing stored after that is
+// missed. It is one ordered consumer however many messages flow: the
+// orchestrator routes every rung's answers through one, instead of a
+// consumer per attempt. fn runs on one goroutine; keep it short.
+func (s *Store) Follow(ctx context.Context, filter string, fn func(seq uint64, subject string, data []byte)) (stop func(), err error) {
+	c, err := s.js.OrderedConsumer(ctx, bus.StreamName, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverNewPolicy,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("follow %s: %w", filter, err)
+	}
+	it, err := c.Messages()
+	if err != nil {
+		return nil, fmt.Errorf("follow %s: %w", filter, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			msg, err := it.Next()
+			if err != nil {
+				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+					return
+				}
+				// The ordered consumer re-creates itself after a gap or a
+				// reconnect; do not spin while it does.
+				time.Sleep(50 * time.Millisecond)
+				continue
+			}
+			md, err := msg.Metadata()
+			if err != nil {
+				continue
+			}
+			fn(md.Sequence.Stream, msg.Subject(), msg.Data())
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { it.Stop(); <-done }) }, nil
+}
+
+// LastMsg returns the sequence and data of the last message stored on
+// subject (a direct get), or 0 and nil when there is none.
+func (s *Store) LastMsg(ctx context.Context, subject string) (uint64, []byte, error) {
+	ctx, cancel := withDefaultTimeout(ctx, 5*time.Second)
+	defer cancel()
+	m, err := s.stream.GetLastMsgForSubject(ctx, subject)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil, nil
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	return m.Sequence, m.Data, nil
+}
+
+// NextMsg returns the first message stored on subject at or after sequence
+// from (a direct get), or 0 and nil when there is none. Walking a subject
+// this way needs no consumer.
+func (s *Store) NextMsg(ctx context.Context, subject string, from uint64) (uint64, []byte, error) {
+	ctx, cancel := withDefaultTimeout(ctx, 5*time.Second)
+	defer cancel()
+	m, err := s.stream.GetMsg(ctx, max(from, 1), jetstream.WithGetMsgSubject(subject))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil, nil
+	}
+	if err != nil {
+		return 0, nil, err
+	}
+	return m.Sequence, m.Data, nil
+}
+
+// ConsumerNames lists the consumers of stream RAZAR, for tests and tools
+// that check nothing is left behind.
+func (s *Store) ConsumerNames(ctx context.Context) func(yield func(string) bool) {
+	return func(yield func(string) bool) {
+		l := s.stream.ConsumerNames(ctx)
+		for n := range l.Name() {
+			if !yield(n) {
+				return
+			}
+		}
+	}
+}

@@ -297,6 +297,29 @@ func (s *Store) Audit(ctx context.Context, rec *bus.AuditRecord, msgID string) e
 	return s.Publish(ctx, rec.Subject(), msgID, rec)
 }
 
+// AuditSeq is Audit, returning the record's stream sequence.
+func (s *Store) AuditSeq(ctx context.Context, rec *bus.AuditRecord, msgID string) (uint64, error) {
+	if rec.TimestampISO == "" {
+		rec.Stamp(time.Now())
+	}
+	return s.PublishSeq(ctx, rec.Subject(), msgID, rec)
+}
+
+// AuditAt reads the audit record stored at stream sequence seq.
+func (s *Store) AuditAt(ctx context.Context, seq uint64) (*bus.AuditRecord, error) {
+	ctx, cancel := withDefaultTimeout(ctx, 5*time.Second)
+	defer cancel()
+	m, err := s.stream.GetMsg(ctx, seq)
+	if err != nil {
+		return nil, fmt.Errorf("audit record %d: %w", seq, err)
+	}
+	var rec bus.AuditRecord
+	if err := bus.Decode(m.Data, &rec); err != nil {
+		return nil, fmt.Errorf("audit record %d: %w", seq, err)
+	}
+	return &rec, nil
+}
+
 // ErrConflict is returned when a compare-and-set lost to another writer.
 var ErrConflict = errors.New("state changed underneath (compare-and-set lost)")
 

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -23,6 +24,7 @@ func (o *Orchestrator) runIncident(ctx context.Context, id string, resumed bool)
 	var sent struct {
 		attempt int
 		seq     uint64
+		err     error // why the escalation could not be stored
 	}
 	for ctx.Err() == nil {
 		rec, rev, err := o.store.Incident(ctx, id)
@@ -43,9 +45,10 @@ func (o *Orchestrator) runIncident(ctx context.Context, id string, resumed bool)
 				// again harmless, and the stream answers with the sequence of
 				// the one stored first.
 				resumed = false
-				sent.attempt, sent.seq = rec.Pending.Attempt, o.sendEscalation(ctx, rec)
+				sent.attempt = rec.Pending.Attempt
+				sent.seq, sent.err = o.sendEscalation(ctx, rec)
 			}
-			if err := o.settle(ctx, rec, rev, sent.seq); err != nil && ctx.Err() == nil && !errors.Is(err, jetstream.ErrConflict) {
+			if err := o.settle(ctx, rec, rev, sent.seq, sent.err); err != nil && ctx.Err() == nil && !errors.Is(err, jetstream.ErrConflict) {
 				log.Error().Err(err).Msg("cannot record attempt; retrying")
 				sleepCtx(ctx, time.Second)
 			}
@@ -67,11 +70,11 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 		return o.finishRec(ctx, rec, rev, razar.IncidentFailed, step.Reason)
 	case StepSkip:
 		rec.Cursor = cur
-		rec.Skips = append(rec.Skips, bus.Skip{Rung: step.Rung, Pass: step.Pass, Reason: step.Reason, Time: time.Now().UTC()})
+		rec.AddSkip(bus.Skip{Rung: step.Rung, Pass: step.Pass, Reason: step.Reason, Time: time.Now().UTC()})
 		if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
 			return err
 		}
-		n := len(rec.Skips)
+		n := rec.Skipped
 		o.audit(ctx, &bus.AuditRecord{
 			Event: bus.EventSkipped, Component: rec.Component, Incident: rec.ID,
 			Agent: step.Rung, AgentDisplay: o.cfg.Display(step.Rung), Pass: step.Pass,
@@ -115,7 +118,7 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 	now := time.Now().UTC()
 	from := rec.LastRung
 	handOver := from != step.Rung
-	number := len(rec.Attempts) + 1
+	number := rec.NextAttempt()
 	rec.Cursor = cur
 	rec.Pending = &bus.Pending{Attempt: number, Rung: step.Rung, Pass: step.Pass, Started: now, Deadline: now.Add(timeout)}
 	rec.LastRung = step.Rung
@@ -140,7 +143,7 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 			o.cfg.Metrics.Escalations.WithLabelValues(rec.Component).Inc()
 		}
 		if w := rec.Policy.WarnThreshold; w > 0 {
-			if n := o.cycleEscalations(ctx, rec); n >= w {
+			if n := o.cycleEscalations(rec); n >= w {
 				o.cfg.Alerts.Raise(ctx, bus.SeverityWarning, rec.Component, rec.ID,
 					fmt.Sprintf("%s: escalation %d of this cycle (RAZAR_ESCALATION_WARNING_THRESHOLD=%d) hands incident %s to %s after %d failed attempts",
 						rec.Component, n, w, rec.ID, o.cfg.Display(step.Rung), rec.Cursor.Failed))
@@ -153,54 +156,72 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 	return nil // runIncident hands the attempt over once it is stored
 }
 
-// cycleEscalations counts the escalations of rec's boot or repair cycle:
-// an incident opened by hand is a cycle of its own; incidents of one boot
-// cycle count together.
-func (o *Orchestrator) cycleEscalations(ctx context.Context, rec *bus.IncidentRecord) int {
-	n := rec.Escalations
+// cycleEscalations counts the escalations of rec's boot or repair cycle,
+// this hand-over included: an incident opened by hand is a cycle of its
+// own; incidents of one boot cycle count together. The count is kept in
+// memory (countCycles rebuilds it at start), so a hand-over never lists
+// the stored incidents.
+func (o *Orchestrator) cycleEscalations(rec *bus.IncidentRecord) int {
 	if rec.Cycle == "" {
-		return n
+		return rec.Escalations
 	}
-	others, err := o.store.Incidents(ctx, nil)
-	if err != nil {
-		return n
-	}
-	for _, r := range others {
-		if r.ID != rec.ID && r.Cycle == rec.Cycle {
-			n += r.Escalations
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.cycles[rec.Cycle]++
+	return o.cycles[rec.Cycle]
+}
+
+// countCycles sums the escalations of every stored incident per boot
+// cycle, once, when Run starts.
+func (o *Orchestrator) countCycles(recs []*bus.IncidentRecord) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, r := range recs {
+		if r.Cycle != "" {
+			o.cycles[r.Cycle] += r.Escalations
 		}
 	}
-	return n
 }
 
 // sendEscalation publishes the pending attempt with the incident's whole
-// history, bounded in size, and returns its stream sequence (0 when it
-// could not be sent: the attempt then times out).
-func (o *Orchestrator) sendEscalation(ctx context.Context, rec *bus.IncidentRecord) uint64 {
+// history, bounded in size, and returns its stream sequence, or why it
+// could not be stored (the attempt then fails with that reason).
+func (o *Orchestrator) sendEscalation(ctx context.Context, rec *bus.IncidentRecord) (uint64, error) {
 	p := rec.Pending
 	esc := &bus.Escalation{
 		Incident: rec.ID, Component: rec.Component, Error: rec.Error,
 		Attempt: p.Attempt, Rung: p.Rung, Pass: p.Pass, Deadline: p.Deadline,
-		Workdir: rec.Workdir, Context: BoundContext(rec.Attempts, bus.MaxContextBytes),
+		Workdir: rec.Workdir, Context: o.history(ctx, rec),
 	}
 	seq, err := o.store.PublishSeq(ctx, bus.EscalateSubject(p.Rung), bus.EscalationMsgID(rec.ID, p.Attempt), esc)
 	if err != nil && ctx.Err() == nil {
 		// The attempt will time out and the ladder moves on; say why.
 		o.log.Error().Err(err).Str("incident", rec.ID).Str("agent", p.Rung).Msg("could not hand the attempt to the rung")
 	}
-	return seq
+	return seq, err
 }
 
 // settle waits for the pending attempt's answer or deadline, judges it, and
 // stores the finished attempt.
-func (o *Orchestrator) settle(ctx context.Context, rec *bus.IncidentRecord, rev, escSeq uint64) error {
+func (o *Orchestrator) settle(ctx context.Context, rec *bus.IncidentRecord, rev, escSeq uint64, sendErr error) error {
 	p := rec.Pending
-	res, err := o.waitResult(ctx, rec.ID, p.Attempt, p.Rung, p.Deadline, escSeq)
+	var res *bus.Result
+	var err error
+	if escSeq == 0 && sendErr != nil {
+		// Nothing was handed over: fail the attempt now, with the reason,
+		// rather than wait out its deadline.
+		err = fmt.Errorf("the attempt could not be handed to %s: %w", p.Rung, sendErr)
+	} else {
+		res, err = o.waitResult(ctx, rec.ID, p.Attempt, p.Rung, p.Deadline, escSeq)
+	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	a := razar.Attempt{Number: p.Attempt, Rung: p.Rung, Pass: p.Pass, Started: p.Started, Finished: time.Now().UTC()}
 	switch {
+	case err != nil && escSeq == 0 && sendErr != nil:
+		a.Outcome = razar.OutcomeError
+		a.Error = err.Error()
 	case err != nil:
 		a.Outcome = razar.OutcomeTimeout
 		a.Error = err.Error()
@@ -232,8 +253,12 @@ func (o *Orchestrator) settle(ctx context.Context, rec *bus.IncidentRecord, rev,
 	a.Summary = bus.Clip(o.redact(a.Summary), bus.MaxSummaryBytes)
 	a.Diff = bus.Clip(o.redact(a.Diff), bus.MaxDiffBytes)
 	a.Reason = bus.Clip(o.redact(a.Reason), bus.MaxErrorBytes)
-	rec.Attempts = append(rec.Attempts, a)
 	rec.Cursor = Record(rec.Cursor, a.Failed())
+	// The attempt's record, with its full texts, goes to the stream first;
+	// the stored incident keeps a summary pointing at it. A crash between
+	// the two re-sends the record, which its message id makes harmless.
+	seq := o.recordAttempt(ctx, rec, a)
+	rec.AddAttempt(bus.SummarizeAttempt(a, seq))
 	rec.Pending = nil
 	if a.Outcome == razar.OutcomeHealed {
 		rec.State = razar.IncidentHealed
@@ -242,16 +267,17 @@ func (o *Orchestrator) settle(ctx context.Context, rec *bus.IncidentRecord, rev,
 	if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
 		return err
 	}
-	o.recordAttempt(ctx, rec, a)
 	if rec.State.Final() {
 		o.recordEnd(ctx, rec)
 	}
 	return nil
 }
 
-func (o *Orchestrator) recordAttempt(ctx context.Context, rec *bus.IncidentRecord, a razar.Attempt) {
+// recordAttempt publishes the attempt's audit record and returns its
+// stream sequence (0 when it could not be published).
+func (o *Orchestrator) recordAttempt(ctx context.Context, rec *bus.IncidentRecord, a razar.Attempt) uint64 {
 	status := string(a.Outcome)
-	o.audit(ctx, &bus.AuditRecord{
+	seq := o.auditSeq(ctx, &bus.AuditRecord{
 		Event: bus.EventAttempt, Component: rec.Component, Incident: rec.ID,
 		Agent: a.Rung, AgentDisplay: o.cfg.Display(a.Rung), Attempt: a.Number, Pass: a.Pass,
 		Status: status, Outcome: string(a.Outcome), Error: a.Error, Summary: a.Summary, Diff: a.Diff, Reason: a.Reason,
@@ -270,6 +296,7 @@ func (o *Orchestrator) recordAttempt(ctx context.Context, rec *bus.IncidentRecor
 			o.cfg.Metrics.Success.WithLabelValues(rec.Component, a.Rung).Inc()
 		}
 	}
+	return seq
 }
 
 // finish moves an open incident to a final state, retrying lost races.
@@ -365,68 +392,25 @@ func (o *Orchestrator) verify(ctx context.Context, component string) error {
 	return o.cfg.Verify(ctx, c)
 }
 
-// waitResult returns the pending rung's answer to attempt, or an error at
-// the deadline. An answer counts only when it is on the pending rung's own
-// subject, razar.result.<incident>.<rung>, was stored after the attempt's
-// escalation (stream sequence after escSeq), and names this incident,
-// attempt and rung. Anything else on the incident's results is logged with
-// its subject, sequence and why, and ignored; answers to earlier attempts
-// at debug level, as they are routine after a timeout.
-func (o *Orchestrator) waitResult(ctx context.Context, incident string, attempt int, rung string, deadline time.Time, escSeq uint64) (*bus.Result, error) {
-	wctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
-	var found *bus.Result
-	errFound := errors.New("found")
-	want := bus.ResultSubject(incident, rung)
-	err := o.store.Scan(wctx, bus.ResultsOf(incident), time.Time{}, true, func(seq uint64, subject string, data []byte) error {
-		ignore := func(why string) error {
-			o.log.Warn().Str("incident", incident).Int("attempt", attempt).Str("subject", subject).Uint64("seq", seq).
-				Str("why", why).Msg("ignored an answer")
-			return nil
-		}
-		var r bus.Result
-		if err := bus.Decode(data, &r); err != nil {
-			return ignore("malformed: " + err.Error())
-		}
-		switch {
-		case r.Attempt > 0 && r.Attempt < attempt:
-			o.log.Debug().Str("incident", incident).Int("attempt", r.Attempt).Uint64("seq", seq).Msg("ignoring an answer to an earlier attempt")
-			return nil
-		case subject != want:
-			return ignore(fmt.Sprintf("not on the subject of %s, which holds the attempt (%s)", rung, want))
-		case r.Incident != incident || r.Rung != rung:
-			return ignore(fmt.Sprintf("names incident %q and rung %q, not its own subject's", r.Incident, r.Rung))
-		case r.Attempt != attempt:
-			return ignore(fmt.Sprintf("answers attempt %d; attempt %d is pending", r.Attempt, attempt))
-		case escSeq == 0 || seq < escSeq:
-			return ignore(fmt.Sprintf("stored before the attempt's escalation (sequence %d, escalation %d)", seq, escSeq))
-		}
-		found = &r
-		return errFound
-	})
-	if found != nil {
-		return found, nil
-	}
-	if ctx.Err() != nil {
-		return nil, ctx.Err()
-	}
-	if errors.Is(err, context.DeadlineExceeded) || wctx.Err() != nil {
-		return nil, fmt.Errorf("no answer before the attempt's deadline (%s)", deadline.Format(time.RFC3339))
-	}
-	return nil, fmt.Errorf("waiting for the answer: %w", err)
-}
-
 // audit publishes a record to the audit stream. A record that cannot be
 // published is logged with its content, never dropped silently.
 func (o *Orchestrator) audit(ctx context.Context, rec *bus.AuditRecord, msgID string) {
+	o.auditSeq(ctx, rec, msgID)
+}
+
+// auditSeq is audit, returning the record's stream sequence (0 when it
+// could not be published).
+func (o *Orchestrator) auditSeq(ctx context.Context, rec *bus.AuditRecord, msgID string) uint64 {
 	for _, f := range []*string{&rec.Error, &rec.Summary, &rec.Diff, &rec.Reason, &rec.Message} {
 		*f = o.redact(*f)
 	}
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := o.store.Audit(pctx, rec, msgID); err != nil {
+	seq, err := o.store.AuditSeq(pctx, rec, msgID)
+	if err != nil {
 		o.log.Error().Err(err).Str("event", string(rec.Event)).Str("incident", rec.Incident).Str("component", rec.Component).Msg("could not publish audit record")
 	}
+	return seq
 }
 
 // BoundContext copies the history and cuts it, oldest first, until its
@@ -435,7 +419,15 @@ func (o *Orchestrator) audit(ctx context.Context, rec *bus.AuditRecord, msgID st
 func BoundContext(history []razar.Attempt, max int) []razar.Attempt {
 	out := make([]razar.Attempt, len(history))
 	copy(out, history)
-	cost := func(a *razar.Attempt) int { return len(a.Diff) + len(a.Summary) + len(a.Error) + len(a.Reason) + 256 }
+	// The cost is the attempt's encoded size, escapes and all: a diff of
+	// quotes and control characters grows by up to six times in JSON.
+	cost := func(a *razar.Attempt) int {
+		b, err := json.Marshal(a)
+		if err != nil {
+			return len(a.Diff) + len(a.Summary) + len(a.Error) + len(a.Reason) + 256
+		}
+		return len(b) + 1
+	}
 	total := 0
 	for i := range out {
 		total += cost(&out[i])
@@ -463,3 +455,26 @@ func BoundContext(history []razar.Attempt, max int) []razar.Attempt {
 
 // sleepCtx waits d on the wall clock or until ctx ends; it reports whether d passed.
 func sleepCtx(ctx context.Context, d time.Duration) bool { return clock.Sleep(ctx, clock.Real{}, d) }
+
+// history is the context of the next escalation: the incident's attempts
+// with their full texts, newest first fetched from their audit records on
+// the stream (the stored incident keeps summaries), as far as
+// bus.MaxContextBytes allows; older attempts go as their summaries.
+func (o *Orchestrator) history(ctx context.Context, rec *bus.IncidentRecord) []razar.Attempt {
+	out := make([]razar.Attempt, len(rec.Attempts))
+	copy(out, rec.Attempts)
+	budget := bus.MaxContextBytes
+	for i := len(out) - 1; i >= 0 && budget > 0; i-- {
+		a := &out[i]
+		if a.Seq == 0 {
+			continue
+		}
+		full, err := o.store.AuditAt(ctx, a.Seq)
+		if err != nil || full.Incident != rec.ID || full.Attempt != a.Number {
+			continue // keep the summary
+		}
+		a.Summary, a.Error, a.Diff, a.Reason = full.Summary, full.Error, full.Diff, full.Reason
+		budget -= len(a.Diff) + len(a.Summary) + len(a.Error) + len(a.Reason)
+	}
+	return BoundContext(out, bus.MaxContextBytes)
+}

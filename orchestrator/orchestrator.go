@@ -79,7 +79,10 @@ type Orchestrator struct {
 	done    chan struct{}   // closed once an incident ends, then replaced
 
 	approvals approvals
-	resumed   chan struct{} // closed once Run has resumed the stored open incidents
+	resumed   chan struct{}   // closed once Run has resumed the stored open incidents
+	results   *results        // routes the rungs' answers to the waiting attempts
+	cycles    map[string]int  // boot cycle -> escalations so far, under mu
+	declared  map[string]bool // rungs whose consumer this orchestrator declared, under mu
 }
 
 type runner struct {
@@ -119,7 +122,8 @@ func New(store *jetstream.Store, cfg Config) (*Orchestrator, error) {
 	if cfg.ValidateTimeout <= 0 {
 		cfg.ValidateTimeout = DefaultValidateTimeout
 	}
-	o := &Orchestrator{cfg: cfg, store: store, log: cfg.Log, running: map[string]*runner{}, done: make(chan struct{}), resumed: make(chan struct{})}
+	o := &Orchestrator{cfg: cfg, store: store, log: cfg.Log, running: map[string]*runner{}, done: make(chan struct{}), resumed: make(chan struct{}),
+		results: newResults(cfg.Log), cycles: map[string]int{}, declared: map[string]bool{}}
 	if o.cfg.Clock == nil {
 		o.cfg.Clock = clock.Real{}
 	}
@@ -161,6 +165,12 @@ func (o *Orchestrator) SetThresholds(t Thresholds) error {
 // incidents stay open in the store for the next orchestrator.
 func (o *Orchestrator) Run(ctx context.Context) error {
 	o.prepareStaging() // before o.ctx is set, so no incident stages meanwhile
+	// The answers' route is up before any attempt waits on it.
+	stopResults, err := o.store.Follow(ctx, bus.ResultAll, o.results.deliver)
+	if err != nil {
+		return err
+	}
+	defer stopResults()
 	o.mu.Lock()
 	o.ctx = ctx
 	o.mu.Unlock()
@@ -170,6 +180,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	o.countCycles(recs)
 	for _, rec := range recs {
 		if rec.State == razar.IncidentOpen {
 			o.log.Info().Str("incident", rec.ID).Str("component", rec.Component).Int("attempts", len(rec.Attempts)).Msg("resuming open incident")
@@ -240,10 +251,10 @@ func (o *Orchestrator) Escalate(ctx context.Context, component, failure, cycle s
 	}
 	// Every rung's durable consumer exists before the first attempt, so an
 	// attempt for a rung with no process yet waits on the stream for it.
-	for _, a := range roster.Agents {
-		if err := o.store.EnsureAgentConsumer(ctx, a.Name); err != nil {
-			return "", false, err
-		}
+	// Declared once per rung (DeclareRungs does it at start and reload),
+	// not per incident.
+	if err := o.declare(ctx, roster); err != nil {
+		return "", false, err
 	}
 	now := time.Now().UTC()
 	rec := &bus.IncidentRecord{

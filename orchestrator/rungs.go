@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 )
 
@@ -16,10 +17,28 @@ func (o *Orchestrator) DeclareRungs(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	o.mu.Lock()
+	clear(o.declared) // a reload declares them all again: one may have been deleted
+	o.mu.Unlock()
+	return o.declare(ctx, roster)
+}
+
+// declare declares the consumers of the roster's rungs this orchestrator
+// has not declared yet.
+func (o *Orchestrator) declare(ctx context.Context, roster *razar.Roster) error {
 	for _, a := range roster.Agents {
+		o.mu.Lock()
+		done := o.declared[a.Name]
+		o.mu.Unlock()
+		if done {
+			continue
+		}
 		if err := o.store.EnsureAgentConsumer(ctx, a.Name); err != nil {
 			return err
 		}
+		o.mu.Lock()
+		o.declared[a.Name] = true
+		o.mu.Unlock()
 	}
 	return nil
 }

@@ -299,7 +299,7 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		if r.Pending != nil {
 			rung = r.Pending.Rung + " (working)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", sanitize(r.ID), sanitize(r.Component), sanitize(string(r.State)), len(r.Attempts), sanitize(rung), r.Opened.Local().Format(time.DateTime), sanitize(firstLine(r.Reason)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", sanitize(r.ID), sanitize(r.Component), sanitize(string(r.State)), r.Earlier+len(r.Attempts), sanitize(rung), r.Opened.Local().Format(time.DateTime), sanitize(firstLine(r.Reason)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

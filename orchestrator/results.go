@@ -1,0 +1,184 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/razar/razar/bus"
+)
+
+// results routes every rung's answers to the attempt waiting for them,
+// through one ordered consumer on razar.result.> for the whole
+// orchestrator. A wait costs no consumer, so thousands of attempts leave
+// nothing behind on the server.
+type results struct {
+	log     zerolog.Logger
+	mu      sync.Mutex
+	waiters map[string]*resultWait // incident -> its pending attempt
+}
+
+// resultWait is one attempt's wait: the subject its answer must be on, and
+// what arrives there.
+type resultWait struct {
+	subject string
+	ch      chan resultMsg
+	missed  chan struct{} // closed when ch was full: look in the stream
+	once    sync.Once
+}
+
+type resultMsg struct {
+	seq  uint64
+	data []byte
+}
+
+func newResults(log zerolog.Logger) *results {
+	return &results{log: log, waiters: map[string]*resultWait{}}
+}
+
+// deliver hands one stored answer to the attempt of its incident. Answers
+// on another rung's subject than the pending one, and answers nobody waits
+// for, are logged and dropped here.
+func (r *results) deliver(seq uint64, subject string, data []byte) {
+	kind, toks, ok := bus.ParseSubject(subject)
+	if !ok || kind != "result" || len(toks) != 2 {
+		return
+	}
+	r.mu.Lock()
+	w := r.waiters[toks[0]]
+	r.mu.Unlock()
+	switch {
+	case w == nil:
+		r.log.Debug().Str("subject", subject).Uint64("seq", seq).Msg("an answer no attempt waits for (late, or for an incident that ended)")
+		return
+	case w.subject != subject:
+		r.log.Warn().Str("incident", toks[0]).Str("subject", subject).Uint64("seq", seq).
+			Str("why", "not on the subject of the rung that holds the attempt ("+w.subject+")").Msg("ignored an answer")
+		return
+	}
+	select {
+	case w.ch <- resultMsg{seq: seq, data: data}:
+	default:
+		w.once.Do(func() { close(w.missed) })
+	}
+}
+
+// wait registers the pending attempt of incident, answered on subject.
+func (r *results) wait(incident, subject string) *resultWait {
+	w := &resultWait{subject: subject, ch: make(chan resultMsg, 16), missed: make(chan struct{})}
+	r.mu.Lock()
+	r.waiters[incident] = w
+	r.mu.Unlock()
+	return w
+}
+
+func (r *results) done(incident string, w *resultWait) {
+	r.mu.Lock()
+	if r.waiters[incident] == w {
+		delete(r.waiters, incident)
+	}
+	r.mu.Unlock()
+}
+
+// waitResult waits until the deadline for the answer to the pending
+// attempt. Only an answer counts that is on the pending rung's own
+// subject, razar.result.<incident>.<rung>, was stored after the attempt's
+// escalation (stream sequence after escSeq), and names this incident,
+// attempt and rung. Anything else on the incident's results is logged with
+// its subject, sequence and why, and ignored; answers to earlier attempts
+// at debug level, as they are routine after a timeout.
+//
+// The wait is registered before the stream is looked at, so an answer is
+// either already stored (found by walking the subject from the escalation
+// on, with direct gets) or routed to it as it arrives.
+func (o *Orchestrator) waitResult(ctx context.Context, incident string, attempt int, rung string, deadline time.Time, escSeq uint64) (*bus.Result, error) {
+	want := bus.ResultSubject(incident, rung)
+	w := o.results.wait(incident, want)
+	defer o.results.done(incident, w)
+	wctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	seen := escSeq // the highest sequence judged
+	judge := func(seq uint64, data []byte) *bus.Result {
+		if seq != 0 && seq <= seen && seq != escSeq {
+			return nil // judged already (walked, then routed)
+		}
+		seen = max(seen, seq)
+		ignore := func(why string) *bus.Result {
+			o.log.Warn().Str("incident", incident).Int("attempt", attempt).Str("subject", want).Uint64("seq", seq).
+				Str("why", why).Msg("ignored an answer")
+			return nil
+		}
+		var r bus.Result
+		if err := bus.Decode(data, &r); err != nil {
+			return ignore("malformed: " + err.Error())
+		}
+		switch {
+		case r.Attempt > 0 && r.Attempt < attempt:
+			o.log.Debug().Str("incident", incident).Int("attempt", r.Attempt).Uint64("seq", seq).Msg("ignoring an answer to an earlier attempt")
+			return nil
+		case r.Incident != incident || r.Rung != rung:
+			return ignore(fmt.Sprintf("names incident %q and rung %q, not its own subject's", r.Incident, r.Rung))
+		case r.Attempt != attempt:
+			return ignore(fmt.Sprintf("answers attempt %d; attempt %d is pending", r.Attempt, attempt))
+		case escSeq == 0 || seq < escSeq:
+			return ignore(fmt.Sprintf("stored before the attempt's escalation (sequence %d, escalation %d)", seq, escSeq))
+		}
+		return &r
+	}
+	// walk judges what the stream holds on the subject after the last
+	// sequence judged.
+	walk := func() (*bus.Result, error) {
+		for from := seen + 1; ; {
+			seq, data, err := o.store.NextMsg(wctx, want, from)
+			if err != nil || seq == 0 {
+				return nil, err
+			}
+			if r := judge(seq, data); r != nil {
+				return r, nil
+			}
+			from = seq + 1
+		}
+	}
+	if escSeq == 0 {
+		// The escalation was not stored: nothing can count. Report early
+		// answers all the same, then wait out the deadline.
+		seen = 0
+	}
+	for {
+		if r, err := walk(); r != nil {
+			return r, nil
+		} else if err != nil && wctx.Err() == nil {
+			o.log.Warn().Err(err).Str("incident", incident).Msg("could not read the stored answers; waiting for new ones")
+		}
+		select {
+		case m := <-w.ch:
+			if r := judge(m.seq, m.data); r != nil {
+				return r, nil
+			}
+			continue
+		case <-w.missed:
+			// Too many answers at once: the walk above reads them all.
+			w = o.rewait(incident, want, w)
+			continue
+		case <-wctx.Done():
+		}
+		break
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if errors.Is(wctx.Err(), context.DeadlineExceeded) {
+		return nil, fmt.Errorf("no answer before the attempt's deadline (%s)", deadline.Format(time.RFC3339))
+	}
+	return nil, fmt.Errorf("waiting for the answer: %w", wctx.Err())
+}
+
+// rewait replaces a wait whose channel overflowed with a fresh one.
+func (o *Orchestrator) rewait(incident, subject string, old *resultWait) *resultWait {
+	o.results.done(incident, old)
+	return o.results.wait(incident, subject)
+}
