@@ -48,7 +48,10 @@ test-short:
 demo: build
 	./scripts/demo.sh
 
+# The ledger against the bus's own limits (bench/results.json, docs/PERFORMANCE.md),
+# then the micro-benchmarks, each as a ratio against its baseline.
 bench:
+	$(GO) run ./bench -out bench/results.json
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./... 2>&1 | ./scripts/benchratio.sh
 
 lint:

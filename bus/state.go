@@ -104,7 +104,7 @@ type IncidentRecord struct {
 // are kept, each attempt as a summary (SummarizeAttempt); the full texts
 // are in the attempt's audit record on the stream (Attempt.Seq).
 const (
-	MaxStoredAttempts    = 100
+	MaxStoredAttempts    = 16
 	MaxStoredSkips       = 64
 	MaxStoredAttemptText = 512 // bytes of each text field of a stored attempt
 )

@@ -26,8 +26,17 @@ func (o *Orchestrator) runIncident(ctx context.Context, id string, resumed bool)
 		seq     uint64
 		err     error // why the escalation could not be stored
 	}
+	// The record advance just stored, so the hand-over does not read it
+	// back from the bucket.
+	var next *bus.IncidentRecord
+	var nextRev uint64
+	defer o.forget(id)
 	for ctx.Err() == nil {
-		rec, rev, err := o.store.Incident(ctx, id)
+		rec, rev, err := next, nextRev, error(nil)
+		next = nil
+		if rec == nil {
+			rec, rev, err = o.store.Incident(ctx, id)
+		}
 		if err != nil {
 			if ctx.Err() == nil {
 				log.Error().Err(err).Msg("cannot load incident; retrying")
@@ -55,24 +64,26 @@ func (o *Orchestrator) runIncident(ctx context.Context, id string, resumed bool)
 			continue
 		}
 		resumed = false
-		if err := o.advance(ctx, rec, rev); err != nil && ctx.Err() == nil && !errors.Is(err, jetstream.ErrConflict) {
-			log.Error().Err(err).Msg("cannot advance incident; retrying")
+		var err2 error
+		if next, nextRev, err2 = o.advance(ctx, rec, rev); err2 != nil && ctx.Err() == nil && !errors.Is(err2, jetstream.ErrConflict) {
+			log.Error().Err(err2).Msg("cannot advance incident; retrying")
 			sleepCtx(ctx, time.Second)
 		}
 	}
 }
 
-// advance asks the ladder for the next step and takes it.
-func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev uint64) error {
+// advance asks the ladder for the next step and takes it. For an attempt
+// it returns the record it stored and its revision, for the hand-over.
+func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev uint64) (*bus.IncidentRecord, uint64, error) {
 	step, cur := Next(rec.Policy, rec.Cursor, func(rung string) error { return o.ready(ctx, rung) }, o.cfg.Backoff)
 	switch step.Kind {
 	case StepFail:
-		return o.finishRec(ctx, rec, rev, razar.IncidentFailed, step.Reason)
+		return nil, 0, o.finishRec(ctx, rec, rev, razar.IncidentFailed, step.Reason)
 	case StepSkip:
 		rec.Cursor = cur
 		rec.AddSkip(bus.Skip{Rung: step.Rung, Pass: step.Pass, Reason: step.Reason, Time: time.Now().UTC()})
 		if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
-			return err
+			return nil, 0, err
 		}
 		n := rec.Skipped
 		o.audit(ctx, &bus.AuditRecord{
@@ -84,29 +95,29 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 		if o.cfg.Metrics != nil {
 			o.cfg.Metrics.Skipped.WithLabelValues(rec.Component, step.Rung).Inc()
 		}
-		return nil
+		return nil, 0, nil
 	case StepWait:
 		// --long-task and no rung could run: store the cursor, then pause
 		// before the ladder looks at the rungs again.
 		rec.Cursor = cur
 		if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
-			return err
+			return nil, 0, err
 		}
 		o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Stringer("wait", step.Backoff).Str("reason", step.Reason).Msg("long task: no rung can run")
 		if !clock.Sleep(ctx, o.cfg.Clock, step.Backoff) {
-			return ctx.Err()
+			return nil, 0, ctx.Err()
 		}
-		return nil
+		return nil, 0, nil
 	}
 	// StepAttempt.
 	if step.Backoff > 0 {
 		o.log.Info().Str("incident", rec.ID).Stringer("backoff", step.Backoff).Str("agent", step.Rung).Msg("long task: waiting before the next attempt")
 		if !clock.Sleep(ctx, o.cfg.Clock, step.Backoff) {
-			return ctx.Err()
+			return nil, 0, ctx.Err()
 		}
 		// An operator may have aborted while we waited: take it from the top.
 		if cur, _, err := o.store.Incident(ctx, rec.ID); err != nil || cur.State.Final() {
-			return err
+			return nil, 0, err
 		}
 	}
 	timeout := razar.DefaultAgentTimeout
@@ -125,8 +136,9 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 	if handOver {
 		rec.Escalations++
 	}
-	if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
-		return err
+	nrev, err := o.store.UpdateIncident(ctx, rec, rev)
+	if err != nil {
+		return nil, 0, err
 	}
 	o.setRung(rec.ID, step.Rung)
 	if handOver {
@@ -153,7 +165,7 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 	if number > 1 && o.cfg.Metrics != nil {
 		o.cfg.Metrics.Retries.WithLabelValues(rec.Component, step.Rung).Inc()
 	}
-	return nil // runIncident hands the attempt over once it is stored
+	return rec, nrev, nil // runIncident hands the attempt over
 }
 
 // cycleEscalations counts the escalations of rec's boot or repair cycle,
@@ -258,6 +270,7 @@ func (o *Orchestrator) settle(ctx context.Context, rec *bus.IncidentRecord, rev,
 	// the stored incident keeps a summary pointing at it. A crash between
 	// the two re-sends the record, which its message id makes harmless.
 	seq := o.recordAttempt(ctx, rec, a)
+	o.remember(rec.ID, a)
 	rec.AddAttempt(bus.SummarizeAttempt(a, seq))
 	rec.Pending = nil
 	if a.Outcome == razar.OutcomeHealed {
@@ -456,25 +469,65 @@ func BoundContext(history []razar.Attempt, max int) []razar.Attempt {
 // sleepCtx waits d on the wall clock or until ctx ends; it reports whether d passed.
 func sleepCtx(ctx context.Context, d time.Duration) bool { return clock.Sleep(ctx, clock.Real{}, d) }
 
-// history is the context of the next escalation: the incident's attempts
-// with their full texts, newest first fetched from their audit records on
-// the stream (the stored incident keeps summaries), as far as
-// bus.MaxContextBytes allows; older attempts go as their summaries.
+// fullAttempts is how many of the newest attempts an escalation carries
+// with their full texts (a diff alone may be 256 KiB: more would not fit
+// bus.MaxContextBytes anyway); older ones go as their stored summaries.
+// A constant, so an escalation costs the same at attempt 5 and 500.
+const fullAttempts = 4
+
+// history is the context of the next escalation: the incident's stored
+// attempts (summaries), the newest fullAttempts of them with their full
+// texts fetched from their audit records on the stream, bounded by
+// bus.MaxContextBytes.
 func (o *Orchestrator) history(ctx context.Context, rec *bus.IncidentRecord) []razar.Attempt {
 	out := make([]razar.Attempt, len(rec.Attempts))
 	copy(out, rec.Attempts)
 	budget := bus.MaxContextBytes
-	for i := len(out) - 1; i >= 0 && budget > 0; i-- {
+	for i := len(out) - 1; i >= max(0, len(out)-fullAttempts) && budget > 0; i-- {
 		a := &out[i]
-		if a.Seq == 0 {
-			continue
+		if full, ok := o.recalled(rec.ID, a.Number); ok {
+			a.Summary, a.Error, a.Diff, a.Reason = full.Summary, full.Error, full.Diff, full.Reason
+		} else if a.Seq != 0 {
+			// Settled by an earlier run (a crash): read it back once.
+			full, err := o.store.AuditAt(ctx, a.Seq)
+			if err != nil || full.Incident != rec.ID || full.Attempt != a.Number {
+				continue // keep the summary
+			}
+			a.Summary, a.Error, a.Diff, a.Reason = full.Summary, full.Error, full.Diff, full.Reason
+			o.remember(rec.ID, razar.Attempt{Number: a.Number, Summary: a.Summary, Error: a.Error, Diff: a.Diff, Reason: a.Reason})
 		}
-		full, err := o.store.AuditAt(ctx, a.Seq)
-		if err != nil || full.Incident != rec.ID || full.Attempt != a.Number {
-			continue // keep the summary
-		}
-		a.Summary, a.Error, a.Diff, a.Reason = full.Summary, full.Error, full.Diff, full.Reason
 		budget -= len(a.Diff) + len(a.Summary) + len(a.Error) + len(a.Reason)
 	}
 	return BoundContext(out, bus.MaxContextBytes)
+}
+
+// remember keeps the full texts of an incident's newest attempts in
+// memory, for the next escalation's context (fullAttempts of them).
+func (o *Orchestrator) remember(id string, a razar.Attempt) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	r := append(o.recent[id], a)
+	if n := len(r) - fullAttempts; n > 0 {
+		r = append([]razar.Attempt(nil), r[n:]...)
+	}
+	o.recent[id] = r
+}
+
+// recalled returns the remembered full attempt number of incident id.
+func (o *Orchestrator) recalled(id string, number int) (razar.Attempt, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, a := range o.recent[id] {
+		if a.Number == number {
+			return a, true
+		}
+	}
+	return razar.Attempt{}, false
+}
+
+// forget drops what remember kept of an incident whose goroutine ends.
+func (o *Orchestrator) forget(id string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	delete(o.recent, id)
 }

@@ -79,10 +79,11 @@ type Orchestrator struct {
 	done    chan struct{}   // closed once an incident ends, then replaced
 
 	approvals approvals
-	resumed   chan struct{}   // closed once Run has resumed the stored open incidents
-	results   *results        // routes the rungs' answers to the waiting attempts
-	cycles    map[string]int  // boot cycle -> escalations so far, under mu
-	declared  map[string]bool // rungs whose consumer this orchestrator declared, under mu
+	resumed   chan struct{}              // closed once Run has resumed the stored open incidents
+	results   *results                   // routes the rungs' answers to the waiting attempts
+	cycles    map[string]int             // boot cycle -> escalations so far, under mu
+	declared  map[string]bool            // rungs whose consumer this orchestrator declared, under mu
+	recent    map[string][]razar.Attempt // incident -> its newest full attempts, under mu
 }
 
 type runner struct {
@@ -123,7 +124,8 @@ func New(store *jetstream.Store, cfg Config) (*Orchestrator, error) {
 		cfg.ValidateTimeout = DefaultValidateTimeout
 	}
 	o := &Orchestrator{cfg: cfg, store: store, log: cfg.Log, running: map[string]*runner{}, done: make(chan struct{}), resumed: make(chan struct{}),
-		results: newResults(cfg.Log), cycles: map[string]int{}, declared: map[string]bool{}}
+		results: newResults(cfg.Log), cycles: map[string]int{}, declared: map[string]bool{},
+		recent: map[string][]razar.Attempt{}}
 	if o.cfg.Clock == nil {
 		o.cfg.Clock = clock.Real{}
 	}

@@ -1,0 +1,503 @@
+// Command bench measures RAZAR's ledger against the bus's own limits, on
+// one embedded server, in one run, and writes bench/results.json: each
+// figure is a ratio against a baseline measured the same way in the same
+// run (these machines are noisy; absolute times are not comparable).
+//
+//	go run ./bench [-out bench/results.json] [-runs 3] [-incidents 200]
+//
+// It lives beside the packages it measures and may use nats.go directly:
+// its baselines are raw JetStream round trips (TestNoRawConnOutsideTheBus
+// allows this package).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	natsjs "github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/razar/razar"
+	"github.com/razar/razar/agents"
+	"github.com/razar/razar/bus"
+	"github.com/razar/razar/jetstream"
+	"github.com/razar/razar/orchestrator"
+)
+
+// Result is one line of bench/results.json.
+type Result struct {
+	Name     string  `json:"name"`
+	Value    float64 `json:"value"`
+	Unit     string  `json:"unit"`
+	Baseline float64 `json:"baseline"`
+	Ratio    float64 `json:"ratio"`
+	Goal     string  `json:"goal"`
+	Met      bool    `json:"met"`
+}
+
+func main() {
+	out := flag.String("out", "bench/results.json", "where to write the results")
+	runs := flag.Int("runs", 3, "runs of each measurement; the median is reported")
+	incidents := flag.Int("incidents", 200, "concurrent incidents of the throughput run")
+	handovers := flag.Int("handovers", 200, "incidents (of 5 attempts) of the hand-over run")
+	attempts := flag.Int("attempts", 200, "attempts of the history run (at least 20)")
+	flag.Parse()
+	if err := run(*out, sizes{runs: *runs, incidents: *incidents, handovers: *handovers, attempts: *attempts}); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// sizes are how much each measurement does.
+type sizes struct{ runs, incidents, handovers, attempts int }
+
+func run(out string, sz sizes) error {
+	runs, incidents := sz.runs, sz.incidents
+	var results []Result
+	add := func(r Result) { results = append(results, r) }
+
+	var p50, p99, b50, b99, hist, histBase, thr, floor []float64
+	for i := 0; i < runs; i++ {
+		m, err := handover(sz.handovers)
+		if err != nil {
+			return fmt.Errorf("hand-over: %w", err)
+		}
+		p50, p99 = append(p50, m.p50), append(p99, m.p99)
+		b50, b99 = append(b50, m.base50), append(b99, m.base99)
+		h, err := history(max(sz.attempts, 20))
+		if err != nil {
+			return fmt.Errorf("history: %w", err)
+		}
+		hist, histBase = append(hist, h.late), append(histBase, h.early)
+		t, err := throughput(incidents)
+		if err != nil {
+			return fmt.Errorf("throughput: %w", err)
+		}
+		thr, floor = append(thr, t.rate), append(floor, t.floor)
+	}
+	add(ratio("hand-over p50", median(p50), median(b50), "ms", "<= 3", 3, false))
+	add(ratio("hand-over p99", median(p99), median(b99), "ms", "<= 4", 4, false))
+	add(ratio(fmt.Sprintf("history: attempt %d vs attempt 5", max(sz.attempts, 20)), median(hist), median(histBase), "ms", "<= 1.5", 1.5, false))
+	add(ratio(fmt.Sprintf("ladder throughput, %d incidents", incidents), median(thr), median(floor), "incidents/s", ">= 0.25 of the bus floor", 0.25, true))
+
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(results, "", "  ")
+	if err := os.WriteFile(out+".tmp", append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(out+".tmp", out); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tVALUE\tBASELINE\tRATIO\tGOAL\tMET")
+	for _, r := range results {
+		fmt.Fprintf(tw, "%s\t%.3f %s\t%.3f\t%.2f\t%s\t%v\n", r.Name, r.Value, r.Unit, r.Baseline, r.Ratio, r.Goal, r.Met)
+	}
+	tw.Flush()
+	fmt.Printf("median of %d runs; written to %s\n", runs, out)
+	return nil
+}
+
+func ratio(name string, value, base float64, unit, goal string, bound float64, atLeast bool) Result {
+	r := Result{Name: name, Value: value, Unit: unit, Baseline: base, Goal: goal}
+	if base > 0 {
+		r.Ratio = value / base
+	}
+	if atLeast {
+		r.Met = r.Ratio >= bound
+	} else {
+		r.Met = r.Ratio <= bound
+	}
+	return r
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
+
+func percentile(d []time.Duration, p float64) float64 {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := int(float64(len(s)-1) * p)
+	return float64(s[i]) / float64(time.Millisecond)
+}
+
+// env is one embedded server with RAZAR's stream and bucket.
+type env struct {
+	dir   string
+	srv   *jetstream.Server
+	conn  *bus.Conn
+	store *jetstream.Store
+}
+
+func newEnv() (*env, error) {
+	dir, err := os.MkdirTemp("", "razar-bench-")
+	if err != nil {
+		return nil, err
+	}
+	srv, err := jetstream.StartServer(jetstream.ServerConfig{StoreDir: filepath.Join(dir, "state"), Listen: "127.0.0.1:-1", Log: zerolog.Nop()})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := bus.Connect(ctx, srv.ClientURL(), "bench", zerolog.Nop())
+	if err != nil {
+		srv.Shutdown()
+		return nil, err
+	}
+	store, err := jetstream.Open(ctx, conn)
+	if err != nil {
+		conn.Close()
+		srv.Shutdown()
+		return nil, err
+	}
+	return &env{dir: dir, srv: srv, conn: conn, store: store}, nil
+}
+
+func (e *env) close() {
+	e.conn.Close()
+	e.srv.Shutdown()
+	os.RemoveAll(e.dir)
+}
+
+var ladder = []string{"crown", "kimicho", "k2", "airstar", "rstar"}
+
+// mesh runs an orchestrator and the five rungs in this process; fixer is
+// the rung that answers fixed (the others answer no_fix at once).
+type mesh struct {
+	*env
+	orch   *orchestrator.Orchestrator
+	stop   func()
+	boot   *razar.BootConfig
+	roster *razar.Roster
+}
+
+func newMesh(components int, fixer string, cfg orchestrator.Config) (*mesh, error) {
+	e, err := newEnv()
+	if err != nil {
+		return nil, err
+	}
+	m := &mesh{env: e, boot: &razar.BootConfig{}, roster: &razar.Roster{}}
+	for i := 0; i < components; i++ {
+		m.boot.Components = append(m.boot.Components, razar.Component{Name: fmt.Sprintf("c%d", i), Command: []string{"true"}, Workdir: e.dir})
+	}
+	for _, n := range ladder {
+		m.roster.Agents = append(m.roster.Agents, razar.AgentEntry{Name: n, Backend: razar.BackendExec, Takeover: n == "rstar", Timeout: razar.Duration(30 * time.Second)})
+	}
+	cfg.Roster = func() (*razar.Roster, error) { return m.roster, nil }
+	cfg.Components = func() (*razar.BootConfig, error) { return m.boot, nil }
+	cfg.Verify = func(context.Context, razar.Component) error { return nil }
+	cfg.Log = zerolog.Nop()
+	o, err := orchestrator.New(e.store, cfg)
+	if err != nil {
+		e.close()
+		return nil, err
+	}
+	m.orch = o
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := o.DeclareRungs(ctx); err != nil {
+		cancel()
+		e.close()
+		return nil, err
+	}
+	var wg sync.WaitGroup
+	for _, n := range ladder {
+		status := razar.StatusNoFix
+		if n == fixer {
+			status = razar.StatusFixed
+		}
+		rt, err := agents.New(e.store, agents.Config{
+			Name: n, Workers: 64, Heartbeat: time.Hour, Log: zerolog.Nop(),
+			Load: func(context.Context) (razar.Agent, error) {
+				return razar.AgentFunc(func(context.Context, razar.Task) (razar.Fix, error) {
+					return razar.Fix{Status: status, Summary: n + " answers at once"}, nil
+				}), nil
+			},
+		})
+		if err != nil {
+			cancel()
+			e.close()
+			return nil, err
+		}
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = rt.Run(ctx) }()
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = o.Run(ctx) }()
+	if err := o.Resumed(ctx); err != nil {
+		cancel()
+		return nil, err
+	}
+	m.stop = func() { cancel(); <-done; wg.Wait(); e.close() }
+	return m, nil
+}
+
+// incident opens an incident on component and waits for its end.
+func (m *mesh) incident(ctx context.Context, component string) (*bus.IncidentRecord, error) {
+	id, _, err := m.orch.Escalate(ctx, component, component+": down", "")
+	if err != nil {
+		return nil, err
+	}
+	return m.orch.Wait(ctx, id)
+}
+
+type handoverResult struct{ p50, p99, base50, base99 float64 }
+
+// handover measures the attempts of n incidents through the real
+// orchestrator and instant rungs (escalation stored, pulled, answered,
+// routed, judged, stored), against a raw JetStream round trip of an
+// escalation-sized payload (publish, durable pull, publish the reply,
+// consume it).
+func handover(n int) (handoverResult, error) {
+	var r handoverResult
+	m, err := newMesh(1, "rstar", orchestrator.Config{Threshold: 4})
+	if err != nil {
+		return r, err
+	}
+	defer m.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	var samples []time.Duration
+	for i := 0; i < n; i++ {
+		rec, err := m.incident(ctx, "c0")
+		if err != nil {
+			return r, err
+		}
+		if rec.State != razar.IncidentHealed {
+			return r, fmt.Errorf("incident %s %s: %s", rec.ID, rec.State, rec.Reason)
+		}
+		for _, a := range rec.Attempts {
+			samples = append(samples, a.Finished.Sub(a.Started))
+		}
+	}
+	r.p50, r.p99 = percentile(samples, 0.5), percentile(samples, 0.99)
+	base, err := rawRoundTrips(m.conn.NATS(), len(samples))
+	if err != nil {
+		return r, err
+	}
+	r.base50, r.base99 = percentile(base, 0.5), percentile(base, 0.99)
+	return r, nil
+}
+
+// rawRoundTrips is the bus floor of one hand-over: a stored request
+// pulled by a durable consumer, a stored reply read by an ordered one.
+func rawRoundTrips(nc *nats.Conn, n int) ([]time.Duration, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	js, err := natsjs.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	st, err := js.CreateStream(ctx, natsjs.StreamConfig{Name: "BENCH", Subjects: []string{"bench.>"}, Storage: natsjs.FileStorage})
+	if err != nil {
+		return nil, err
+	}
+	pull, err := st.CreateOrUpdateConsumer(ctx, natsjs.ConsumerConfig{Durable: "worker", FilterSubject: "bench.req", AckPolicy: natsjs.AckExplicitPolicy})
+	if err != nil {
+		return nil, err
+	}
+	replies, err := st.OrderedConsumer(ctx, natsjs.OrderedConsumerConfig{FilterSubjects: []string{"bench.rep"}, DeliverPolicy: natsjs.DeliverNewPolicy})
+	if err != nil {
+		return nil, err
+	}
+	it, err := replies.Messages()
+	if err != nil {
+		return nil, err
+	}
+	defer it.Stop()
+	payload, _ := bus.Encode(&bus.Escalation{Incident: "inc-20261201-000000-abcdef", Component: "c0", Error: "c0: down", Attempt: 1, Rung: "crown", Pass: 1, Deadline: time.Now()})
+	out := make([]time.Duration, 0, n)
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		if _, err := js.Publish(ctx, "bench.req", payload); err != nil {
+			return nil, err
+		}
+		batch, err := pull.Fetch(1, natsjs.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return nil, err
+		}
+		for msg := range batch.Messages() {
+			_ = msg.Ack()
+			if _, err := js.Publish(ctx, "bench.rep", msg.Data()); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := it.Next(); err != nil {
+			return nil, err
+		}
+		out = append(out, time.Since(start))
+	}
+	_ = js.DeleteStream(ctx, "BENCH")
+	return out, nil
+}
+
+type historyResult struct{ early, late float64 }
+
+// history measures one long incident (--long-task, every rung no_fix):
+// the median attempt among attempts 3 to 7 against among 196 to 200.
+func history(n int) (historyResult, error) {
+	var r historyResult
+	m, err := newMesh(1, "", orchestrator.Config{Threshold: 4, LongTask: true,
+		Backoff: orchestrator.Backoff{Base: time.Millisecond, Max: time.Millisecond}})
+	if err != nil {
+		return r, err
+	}
+	defer m.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	id, _, err := m.orch.Escalate(ctx, "c0", "c0: down", "")
+	if err != nil {
+		return r, err
+	}
+	// The stored incident keeps the newest attempts: read the early ones
+	// while they are there.
+	pick := func(rec *bus.IncidentRecord, from, to int) []time.Duration {
+		var d []time.Duration
+		for _, a := range rec.Attempts {
+			if a.Number >= from && a.Number <= to {
+				d = append(d, a.Finished.Sub(a.Started))
+			}
+		}
+		return d
+	}
+	var early, late []time.Duration
+	for late == nil {
+		rec, _, err := m.store.Incident(ctx, id)
+		if err != nil {
+			return r, err
+		}
+		if early == nil && rec.NextAttempt() > 10 {
+			early = pick(rec, 3, 7)
+		}
+		if rec.NextAttempt() > n {
+			late = pick(rec, n-4, n)
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return r, ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	_, _ = m.orch.Abort(ctx, "c0", "bench")
+	if len(early) == 0 || len(late) == 0 {
+		return r, fmt.Errorf("attempts 3-7 or %d-%d missing from the stored incident", n-4, n)
+	}
+	r.early, r.late = percentile(early, 0.5), percentile(late, 0.5)
+	return r, nil
+}
+
+type throughputResult struct{ rate, floor float64 }
+
+// throughput runs n concurrent incidents through the ladder (four no_fix,
+// rStar fixes) and compares incidents per second with the bus floor: the
+// raw async publish rate of the same server divided by the bus writes
+// (stream messages and bucket updates) one incident needed.
+func throughput(n int) (throughputResult, error) {
+	var r throughputResult
+	m, err := newMesh(n, "rstar", orchestrator.Config{Threshold: 4})
+	if err != nil {
+		return r, err
+	}
+	defer m.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	js, err := natsjs.New(m.conn.NATS())
+	if err != nil {
+		return r, err
+	}
+	writes := func() (uint64, error) {
+		var total uint64
+		for _, s := range []string{bus.StreamName, "KV_" + bus.KVBucket} {
+			st, err := js.Stream(ctx, s)
+			if err != nil {
+				return 0, err
+			}
+			total += st.CachedInfo().State.LastSeq
+		}
+		return total, nil
+	}
+	before, err := writes()
+	if err != nil {
+		return r, err
+	}
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rec, err := m.incident(ctx, fmt.Sprintf("c%d", i))
+			if err == nil && rec.State != razar.IncidentHealed {
+				err = fmt.Errorf("incident %s %s: %s", rec.ID, rec.State, rec.Reason)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			return r, err
+		}
+	}
+	after, err := writes()
+	if err != nil {
+		return r, err
+	}
+	perIncident := float64(after-before) / float64(n)
+	r.rate = float64(n) / elapsed.Seconds()
+	pubRate, err := asyncPublishRate(js, 20000)
+	if err != nil {
+		return r, err
+	}
+	r.floor = pubRate / perIncident
+	return r, nil
+}
+
+// asyncPublishRate is how many stored messages per second the server takes
+// from async publishes of an audit-record-sized payload.
+func asyncPublishRate(js natsjs.JetStream, n int) (float64, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, natsjs.StreamConfig{Name: "BENCHPUB", Subjects: []string{"benchpub.>"}, Storage: natsjs.FileStorage}); err != nil {
+		return 0, err
+	}
+	defer js.DeleteStream(context.Background(), "BENCHPUB")
+	payload := make([]byte, 512)
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		if _, err := js.PublishAsync("benchpub.x", payload); err != nil {
+			return 0, err
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
