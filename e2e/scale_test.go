@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/orchestrator"
 )
 
@@ -97,5 +99,23 @@ func TestHugeDiffsEndTheIncidentCleanly(t *testing.T) {
 		if n > bus.MaxContextBytes {
 			t.Errorf("attempt %d was handed %d bytes of context, over the %d bound", i+1, n, bus.MaxContextBytes)
 		}
+	}
+}
+
+// TestEndedIncidentsLeaveTheBucketAfterTheRetention: an ended incident is
+// purged from RAZAR_STATE once older than Retention, while its audit
+// records stay on the stream.
+func TestEndedIncidentsLeaveTheBucketAfterTheRetention(t *testing.T) {
+	m := newMesh(t, fiveRungs(nil), orchestrator.Config{Threshold: 1, Retention: 200 * time.Millisecond})
+	rec := m.escalate("web: down")
+	if rec.State != razar.IncidentFailed {
+		t.Fatalf("incident %s %s", rec.ID, rec.State)
+	}
+	bustest.Eventually(t, 10*time.Second, func() bool {
+		_, _, err := m.env.Store.Incident(context.Background(), rec.ID)
+		return errors.Is(err, razar.ErrNotFound)
+	}, "incident %s still in %s after its retention", rec.ID, bus.KVBucket)
+	if recs := m.audit(rec.ID); len(recs) == 0 {
+		t.Fatalf("the incident's audit records went with it")
 	}
 }

@@ -386,6 +386,19 @@ func (s *Store) Incident(ctx context.Context, id string) (*bus.IncidentRecord, u
 	return &rec, e.Revision(), nil
 }
 
+// DeleteIncident removes an incident's key from the bucket, history and
+// all (a purge): the incident's records stay on the stream.
+func (s *Store) DeleteIncident(ctx context.Context, id string) error {
+	kv, err := s.bucket()
+	if err != nil {
+		return err
+	}
+	if err := kv.Purge(ctx, bus.IncidentKey(id)); err != nil {
+		return fmt.Errorf("purge incident %s: %w", id, err)
+	}
+	return nil
+}
+
 // Incidents lists every stored incident. A record that cannot be decoded is
 // reported through bad and left out; it never stops the listing.
 func (s *Store) Incidents(ctx context.Context, bad func(key string, err error)) ([]*bus.IncidentRecord, error) {

@@ -43,6 +43,10 @@ type Config struct {
 	Backoff Backoff
 	// VerifyWindow is how long a fix has to make the health check pass. Default 10 s.
 	VerifyWindow time.Duration
+	// Retention is how long an ended incident stays in RAZAR_STATE
+	// (RAZAR_INCIDENT_RETENTION); its records stay on the stream. Zero
+	// keeps them until the bucket's own limits; default in cmd: 30 days.
+	Retention time.Duration
 	// Verify checks that a component is healthy after a fix; default runs its
 	// health_check with Probe, retrying within VerifyWindow.
 	Verify func(ctx context.Context, c razar.Component) error
@@ -190,9 +194,41 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 		}
 	}
 	close(o.resumed)
+	if o.cfg.Retention > 0 {
+		o.wg.Add(1)
+		go func() { defer o.wg.Done(); o.expire(ctx) }()
+	}
 	<-ctx.Done()
 	o.wg.Wait()
 	return nil
+}
+
+// expire removes ended incidents older than Retention from RAZAR_STATE,
+// at start and then every Retention/10 (at most hourly): the bucket holds
+// what is open and recent, the stream the whole record.
+func (o *Orchestrator) expire(ctx context.Context) {
+	every := min(o.cfg.Retention/10, time.Hour)
+	for {
+		cutoff := time.Now().Add(-o.cfg.Retention)
+		recs, err := o.store.Incidents(ctx, nil)
+		n := 0
+		for _, r := range recs {
+			if r.State.Final() && r.Updated.Before(cutoff) {
+				if err := o.store.DeleteIncident(ctx, r.ID); err == nil {
+					n++
+				}
+			}
+		}
+		if err != nil && ctx.Err() == nil {
+			o.log.Warn().Err(err).Msg("could not list incidents to expire")
+		}
+		if n > 0 {
+			o.log.Info().Int("incidents", n).Stringer("older_than", o.cfg.Retention).Msg("expired ended incidents from " + bus.KVBucket + "; their records stay on the stream")
+		}
+		if !clock.Sleep(ctx, o.cfg.Clock, every) {
+			return
+		}
+	}
 }
 
 // Resumed waits until Run has picked up the open incidents it found in the

@@ -1,12 +1,14 @@
 package supervisor
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/razar/razar/bus"
@@ -99,23 +101,88 @@ func health(st *bus.MissionState, halted bool) string {
 	return bus.HealthHealthy
 }
 
-// writeState rewrites logs/razar_state.json atomically and mirrors each
-// component into RAZAR_STATE.
+// stateInterval is how often, at most, logs/razar_state.json and the
+// components' RAZAR_STATE keys are rewritten: a burst of status changes (a
+// boot of 200 components) is written as the latest state, not once per
+// change.
+const stateInterval = 100 * time.Millisecond
+
+// stateWriter coalesces state writes.
+type stateWriter struct {
+	mu      sync.Mutex
+	last    time.Time         // when the last write began
+	timer   *time.Timer       // the trailing write, when one is scheduled
+	written map[string][]byte // component -> the value last put in RAZAR_STATE
+}
+
+// writeState records a status change: at once when nothing was written in
+// the last stateInterval, else in one trailing write that takes the latest
+// state. flushState writes now.
 func (s *Supervisor) writeState() {
-	st := s.view()
+	w := &s.states
+	w.mu.Lock()
+	if w.timer != nil {
+		w.mu.Unlock()
+		return // the scheduled write takes this change too
+	}
+	if wait := stateInterval - time.Since(w.last); wait > 0 {
+		w.timer = time.AfterFunc(wait, func() {
+			w.mu.Lock()
+			w.timer = nil
+			w.last = time.Now()
+			w.mu.Unlock()
+			s.flushState()
+		})
+		w.mu.Unlock()
+		return
+	}
+	w.last = time.Now()
+	w.mu.Unlock()
+	s.flushState()
+}
+
+// flushState rewrites logs/razar_state.json atomically and puts each
+// component whose view changed into RAZAR_STATE.
+func (s *Supervisor) flushState() {
 	s.stateMu.Lock() // one writer at a time
 	defer s.stateMu.Unlock()
+	st := s.view()
 	if err := writeStateFile(s.cfg.Home, st); err != nil {
 		s.log.Error().Err(err).Msg("could not write " + StateFile)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	w := &s.states
 	for _, c := range st.Components {
 		b, _ := json.Marshal(c)
+		w.mu.Lock()
+		same := bytes.Equal(w.written[c.Name], b)
+		w.mu.Unlock()
+		if same {
+			continue
+		}
 		if err := s.store.PutRaw(ctx, bus.ComponentKey(c.Name), b); err != nil {
 			break
 		}
+		w.mu.Lock()
+		if w.written == nil {
+			w.written = map[string][]byte{}
+		}
+		w.written[c.Name] = b
+		w.mu.Unlock()
 	}
+}
+
+// finalState cancels a scheduled write and writes the state now: at
+// shutdown, so the file holds the last word.
+func (s *Supervisor) finalState() {
+	w := &s.states
+	w.mu.Lock()
+	if w.timer != nil && w.timer.Stop() {
+		w.timer = nil
+	}
+	w.mu.Unlock()
+	s.flushState()
 }
 
 func writeStateFile(home string, st *bus.MissionState) error {

@@ -121,6 +121,7 @@ type Supervisor struct {
 	closed bool
 
 	stateMu sync.Mutex // serialises writes of logs/razar_state.json
+	states  stateWriter
 
 	wg     sync.WaitGroup
 	ctx    context.Context
@@ -706,7 +707,7 @@ func (s *Supervisor) shutdown(stop bool) {
 	if !stop {
 		s.log.Info().Msg("detached: the components keep running; the next `razar boot` here adopts them")
 	}
-	s.writeState()
+	s.finalState()
 }
 
 func (s *Supervisor) setStatus(name, status, detail string) {

@@ -226,6 +226,7 @@ func (d *daemon) wire() error {
 		RemoteAttempts: set.remoteAttempts,
 		LongTask:       set.longTask,
 		VerifyWindow:   set.verifyWindow,
+		Retention:      set.retention,
 		Verify:         func(ctx context.Context, comp razar.Component) error { return sup.Verify(ctx, comp) },
 		Display:        d.display,
 		Metrics:        metrics,

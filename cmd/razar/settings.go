@@ -37,6 +37,7 @@ type settings struct {
 	webhook       string
 	alertmanager  string
 	limits        jetstream.Limits // read at boot; a reload keeps the store's
+	retention     time.Duration    // RAZAR_INCIDENT_RETENTION; 0 keeps ended incidents
 }
 
 // defaultMetricsAddr is RAZAR_METRICS_ADDR's default: loopback only.
@@ -63,6 +64,13 @@ func (c *cli) readVariables(s *settings) error {
 	}
 	if s.limits, err = c.storeLimits(); err != nil {
 		return err
+	}
+	s.retention = 30 * 24 * time.Hour
+	if v := strings.TrimSpace(c.getenv("RAZAR_INCIDENT_RETENTION")); v != "" {
+		if s.retention, err = parseAge(v); err != nil {
+			return &razar.ConfigError{File: "env", Field: "RAZAR_INCIDENT_RETENTION", Msg: fmt.Sprintf("%q is not an age", v), Fix: "unset it for 30 days, or set e.g. 7d or 72h; -1 keeps ended incidents in RAZAR_STATE"}
+		}
+		s.retention = max(s.retention, 0) // -1: keep
 	}
 	s.webhook = c.getenv("RAZAR_ALERT_WEBHOOK")
 	s.alertmanager = c.getenv("RAZAR_ALERTMANAGER_URL")
