@@ -320,3 +320,23 @@ func wantExec(perm os.FileMode, exec bool) os.FileMode {
 	}
 	return perm &^ 0o111
 }
+
+// mkdirSynced makes dir and its missing parents (0700) and fsyncs the
+// directory holding each one it made, so the new names survive a crash as
+// the files later written into them do.
+func mkdirSynced(dir string) error {
+	var made []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || d == filepath.Dir(d) {
+			break
+		}
+		made = append(made, d)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	for _, d := range made {
+		syncDir(filepath.Dir(d))
+	}
+	return nil
+}

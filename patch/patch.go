@@ -95,6 +95,9 @@ type Plan struct {
 	// beforeSwap, when set (tests only), runs before Promote swaps the
 	// file at rel into the workdir.
 	beforeSwap func(rel string)
+	// afterManifest, when set (tests only), runs once Promote's first
+	// manifest is written, before any swap.
+	afterManifest func()
 }
 
 // change is the parsed side of one FileChange.

@@ -326,10 +326,10 @@ func TestModifyPipeline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.PatchID != p.ID || m.State != StateApplied || fmt.Sprint(m.Files) != fmt.Sprint(want) {
+	if m.PatchID != p.ID || m.State != StateApplied || m.DiffSHA256 != p.DiffSHA256 || fmt.Sprint(m.Files) != fmt.Sprint(want) {
 		t.Errorf("manifest = %+v", m)
 	}
-	wantEntry := Entry{Path: "app.conf", Existed: true, Mode: 0o644, Backup: "files/app.conf", SHA256Before: sum(appConf), SHA256After: sum(fixedConf(3, 17))}
+	wantEntry := Entry{Path: "app.conf", Existed: true, Mode: 0o644, Backup: "files/app.conf", SHA256Before: sum(appConf), SHA256After: sum(fixedConf(3, 17)), ModeAfter: 0o644}
 	if len(m.Entries) != 1 || m.Entries[0] != wantEntry {
 		t.Errorf("manifest entries = %+v, want %+v", m.Entries, wantEntry)
 	}

@@ -35,8 +35,9 @@ type Manifest struct {
 	State       string       `json:"state"`   // StatePromoting, StateApplied, StateReverted
 	Created     time.Time    `json:"created"`
 	Reverted    time.Time    `json:"reverted,omitzero"`
-	Files       []FileChange `json:"files"`   // the plan's changes
-	Entries     []Entry      `json:"entries"` // one per path touched
+	DiffSHA256  string       `json:"diff_sha256,omitempty"` // the Plan's; absent in manifests older than Resume
+	Files       []FileChange `json:"files"`                 // the plan's changes, with SHA256After
+	Entries     []Entry      `json:"entries"`               // one per path touched
 	CreatedDirs []string     `json:"created_dirs,omitempty"`
 }
 
@@ -48,6 +49,7 @@ type Entry struct {
 	Backup       string `json:"backup,omitempty"` // the saved copy, relative to the backup dir
 	SHA256Before string `json:"sha256_before,omitempty"`
 	SHA256After  string `json:"sha256_after,omitempty"` // "" when the patch removes it
+	ModeAfter    uint32 `json:"mode_after,omitempty"`   // permission bits the patch gives it; 0 when it removes it or in older manifests
 }
 
 // ReadManifest reads backupDir's manifest. A missing one is an error
@@ -83,6 +85,8 @@ func ReadManifest(backupDir string) (*Manifest, error) {
 	return &m, nil
 }
 
+// writeManifest replaces backupDir's manifest atomically: a temporary file,
+// fsynced, renamed over the old one, and the directory fsynced.
 func writeManifest(backupDir string, m *Manifest) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
@@ -104,7 +108,10 @@ type swap struct {
 // ErrConflict and nothing has changed. Then it copies every touched file
 // that exists into backupDir/files/ and writes backupDir/manifest.json
 // (backupDir is normally state/patches/<component>/<patch-id>/ and must not
-// hold a manifest yet). Then it swaps each file in: a temporary file in the
+// hold a manifest yet), fsynced, in StatePromoting and with the sha256
+// every path has before and will have after, so that a crash at any point
+// after leaves a manifest from which Resume can tell how far the swaps got.
+// Then it swaps each file in: a temporary file in the
 // target's directory renamed over it, or a removal for deletions (a rename
 // writes the new name before removing the old). Missing parent directories
 // are created and recorded. On success it fills each FileChange's
@@ -126,7 +133,7 @@ func Promote(p *Plan, stageDir, workdir, backupDir string) error {
 		return err
 	}
 	if _, err := os.Lstat(filepath.Join(backupDir, ManifestName)); err == nil {
-		return fmt.Errorf("patch %s: %s already holds a %s", p.ID, backupDir, ManifestName)
+		return fmt.Errorf("patch %s: %s already holds a %s: an earlier promotion of this patch was cut short; settle it with Resume first", p.ID, backupDir, ManifestName)
 	}
 	entries, swaps, err := p.promotion(root, stageDir)
 	if err != nil {
@@ -134,7 +141,7 @@ func Promote(p *Plan, stageDir, workdir, backupDir string) error {
 	}
 
 	// Backups, then the manifest, before anything in the workdir changes.
-	if err := os.MkdirAll(backupDir, 0o700); err != nil {
+	if err := mkdirSynced(backupDir); err != nil {
 		return fmt.Errorf("patch %s: backup: %w", p.ID, err)
 	}
 	backedUp := false
@@ -171,20 +178,29 @@ func Promote(p *Plan, stageDir, workdir, backupDir string) error {
 			return fmt.Errorf("patch %s: %s changed while it was backed up (sha256 %s, was %s): %w", p.ID, e.Path, short(h), short(e.SHA256Before), ErrConflict)
 		}
 	}
+	files := append([]FileChange(nil), p.Files...)
+	for i := range files {
+		files[i].SHA256After = p.changes[i].staged
+	}
 	m := &Manifest{
 		V:           manifestVersion,
 		PatchID:     p.ID,
 		Workdir:     root,
 		State:       StatePromoting,
 		Created:     time.Now().UTC(),
-		Files:       append([]FileChange(nil), p.Files...),
+		DiffSHA256:  p.DiffSHA256,
+		Files:       files,
 		Entries:     entries,
 		CreatedDirs: dirs,
 	}
+	// The manifest is on disk, fsynced, before the first workdir file changes.
 	if err := writeManifest(backupDir, m); err != nil {
 		return fmt.Errorf("patch %s: backup manifest: %w", p.ID, err)
 	}
 	backedUp = true
+	if p.afterManifest != nil {
+		p.afterManifest()
+	}
 
 	var done []int
 	var made []string
@@ -207,11 +223,7 @@ func Promote(p *Plan, stageDir, workdir, backupDir string) error {
 			return fail(fmt.Errorf("patch %s: swap %s: %w", p.ID, e.Path, err))
 		}
 	}
-	files := append([]FileChange(nil), p.Files...)
-	for i := range files {
-		files[i].SHA256After = p.changes[i].staged
-	}
-	m.Files, m.State = files, StateApplied
+	m.State = StateApplied
 	if err := writeManifest(backupDir, m); err != nil {
 		return fail(fmt.Errorf("patch %s: backup manifest: %w", p.ID, err))
 	}
@@ -248,7 +260,7 @@ func (p *Plan) promotion(root, stageDir string) ([]Entry, []swap, error) {
 			if err := absent(root, fc.Path); err != nil {
 				return nil, nil, err
 			}
-			add(Entry{Path: fc.Path, SHA256After: c.staged}, staged)
+			add(Entry{Path: fc.Path, SHA256After: c.staged, ModeAfter: uint32(c.perm)}, staged)
 		case OpModify, OpDelete:
 			fi, err := verifyHash(root, fc.Path, fc.SHA256Before)
 			if err != nil {
@@ -257,6 +269,8 @@ func (p *Plan) promotion(root, stageDir string) ([]Entry, []swap, error) {
 			e := Entry{Path: fc.Path, Existed: true, Mode: uint32(fi.Mode().Perm()), SHA256Before: fc.SHA256Before, SHA256After: c.staged}
 			if fc.Op == OpDelete {
 				staged = swap{}
+			} else {
+				e.ModeAfter = uint32(c.perm)
 			}
 			add(e, staged)
 		case OpRename:
@@ -267,7 +281,7 @@ func (p *Plan) promotion(root, stageDir string) ([]Entry, []swap, error) {
 			if err := absent(root, fc.Path); err != nil {
 				return nil, nil, err
 			}
-			add(Entry{Path: fc.Path, SHA256After: c.staged}, staged)
+			add(Entry{Path: fc.Path, SHA256After: c.staged, ModeAfter: uint32(c.perm)}, staged)
 			add(Entry{Path: fc.OldPath, Existed: true, Mode: uint32(fi.Mode().Perm()), SHA256Before: fc.SHA256Before}, swap{})
 		default:
 			return nil, nil, fmt.Errorf("%s: unknown op %q", fc.Path, fc.Op)
