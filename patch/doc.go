@@ -24,6 +24,13 @@
 //   - Revert restores the workdir from a backup directory's manifest: what
 //     the orchestrator does when the health check after a restart fails,
 //     and what `razar rollback-patch` does.
+//   - Applied and Resume read a backup directory's manifest after a crash:
+//     Applied says whether every path holds its state before the patch,
+//     after it, a mix, or neither (a *ConflictError naming the path);
+//     Resume settles a mix, back to before for a promotion cut short (so
+//     the patch can be promoted again), and to the end of a revert for one
+//     cut short. AttemptID gives an attempt's candidate the same patch id,
+//     and so the same backup directory, on every run.
 //
 // Every refusal of the diff itself is a *RejectError wrapping ErrRejected;
 // a failed validate command a *ValidateError wrapping ErrValidationFailed;
