@@ -2,6 +2,8 @@ package orchestrator
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -93,9 +95,21 @@ func (o *Orchestrator) applyFix(ctx context.Context, rec *bus.IncidentRecord, a 
 	if o.cfg.Home == "" || comp.Workdir == "" {
 		return razar.OutcomeRejected, "patch rejected: no workdir to patch", ""
 	}
+	// A restarted RAZAR takes the attempt up at the candidate it had
+	// promoted, or begun to: the ones before it were judged already, and
+	// checking them again against a workdir that holds a later candidate
+	// would judge them against the wrong files.
+	start := 0
+	for i := len(cands) - 1; i > 0; i-- {
+		if _, err := patch.ReadManifest(o.backupDir(comp.Name, patch.AttemptID(rec.ID, a.Number, i, a.Started))); !errors.Is(err, patch.ErrNothingToRevert) {
+			start = i
+			break
+		}
+	}
 	var reasons []string
-	for i, c := range cands {
-		outcome, reason := o.tryPatch(ctx, rec, a, comp, c, window)
+	for i := start; i < len(cands); i++ {
+		c := cands[i]
+		outcome, reason := o.tryPatch(ctx, rec, a, comp, c, i, window)
 		if outcome == razar.OutcomeHealed {
 			return outcome, "", c.Diff
 		}
@@ -110,9 +124,19 @@ func (o *Orchestrator) applyFix(ctx context.Context, rec *bus.IncidentRecord, a 
 	return razar.OutcomeRejected, strings.Join(reasons, "; "), ""
 }
 
-// tryPatch takes one patch through the pipeline and records every step.
-func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a razar.Attempt, comp razar.Component, c razar.Candidate, window time.Duration) (razar.Outcome, string) {
-	id := patch.NewID()
+// backupDir is where the backup of component's patch id lives.
+func (o *Orchestrator) backupDir(component, id string) string {
+	return filepath.Join(o.cfg.Home, PatchDir, component, id)
+}
+
+// tryPatch takes candidate i of attempt a through the pipeline and records
+// every step. The patch id, and so the backup directory, is AttemptID's:
+// the same on every run, so that after a crash the attempt finds what its
+// earlier run promoted (see resumePatch), and the records it sends again
+// carry the message ids the stream already holds and are dropped.
+func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a razar.Attempt, comp razar.Component, c razar.Candidate, i int, window time.Duration) (razar.Outcome, string) {
+	id := patch.AttemptID(rec.ID, a.Number, i, a.Started)
+	backup := o.backupDir(comp.Name, id)
 	base := bus.AuditRecord{Component: rec.Component, Incident: rec.ID, Agent: a.Rung, AgentDisplay: o.cfg.Display(a.Rung),
 		Attempt: a.Number, Pass: a.Pass, PatchID: id}
 	record := func(ev bus.Event, mutate func(*bus.AuditRecord)) {
@@ -133,6 +157,67 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 		record(bus.EventRejected, func(r *bus.AuditRecord) { r.Status, r.Reason, r.Files = "rejected", reason, patchFiles(files) })
 		o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Str("patch", id).Str("reason", reason).Msg("patch rejected")
 		return razar.OutcomeRejected, reason
+	}
+	// verified runs the health check on the promoted patch and reverts it
+	// if it fails. A check cut short by RAZAR stopping says nothing about
+	// the patch: it stays, and the resumed attempt verifies it again.
+	verified := func() (razar.Outcome, string) {
+		err := o.cfg.Verify(ctx, comp)
+		if err == nil {
+			return razar.OutcomeHealed, ""
+		}
+		if ctx.Err() != nil {
+			return razar.OutcomeRejected, "interrupted while verifying the patch"
+		}
+		reason := "health check failed after patch: " + err.Error()
+		files, rerr := patch.Revert(comp.Workdir, backup)
+		if rerr != nil {
+			reason += "; REVERT FAILED: " + rerr.Error() + " (restore with `razar rollback-patch " + comp.Name + " --patch " + id + "`)"
+			o.cfg.Alerts.RaiseNamed(ctx, "RazarPatchRevertFailed", bus.SeverityCritical, comp.Name, rec.ID, comp.Name+": patch "+id+" could not be reverted: "+rerr.Error())
+		}
+		record(bus.EventReverted, func(r *bus.AuditRecord) { r.Status, r.Reason, r.Files = "reverted", reason, patchFiles(files) })
+		o.log.Warn().Str("incident", rec.ID).Str("component", comp.Name).Str("patch", id).Str("reason", reason).Msg("patch reverted")
+		return razar.OutcomeRejected, reason
+	}
+
+	// A manifest for this id means an earlier run of the attempt got as far
+	// as Promote (and past the approval) before RAZAR stopped.
+	promotedBefore := false
+	switch m, err := patch.ReadManifest(backup); {
+	case errors.Is(err, patch.ErrNothingToRevert):
+	case err != nil:
+		return reject("passed", fmt.Sprintf("cannot resume patch %s: %v (inspect %s, then remove it or roll back with `razar rollback-patch %s --patch %s`)", id, err, backup, comp.Name, id), "", nil)
+	default:
+		proposed, promotedBefore = true, true // the proposal and any approval came before the promotion
+		if m.DiffSHA256 != "" && m.DiffSHA256 != diffSHA256(c.Diff) {
+			return reject("passed", fmt.Sprintf("cannot resume patch %s: its backup in %s holds a different diff (sha256 %s)", id, backup, m.DiffSHA256), "", nil)
+		}
+		if m.State == patch.StateReverted {
+			reason := "patch " + id + " was reverted before RAZAR restarted: not applied again"
+			record(bus.EventReverted, func(r *bus.AuditRecord) { r.Status, r.Reason = "reverted", reason })
+			return razar.OutcomeRejected, reason
+		}
+		prog, err := patch.Resume(comp.Workdir, backup)
+		note := func(msg string) {
+			o.log.Info().Str("incident", rec.ID).Str("component", comp.Name).Str("patch", id).Stringer("found", prog).Msg(msg)
+		}
+		switch {
+		case err != nil:
+			return reject("passed", "cannot resume patch "+id+" after a restart: "+reasonOf(err), "", m.Files)
+		case prog == patch.FullyApplied:
+			if m, err = patch.ReadManifest(backup); err != nil {
+				return reject("passed", "cannot resume patch "+id+": "+err.Error(), "", nil)
+			}
+			record(bus.EventApplied, func(r *bus.AuditRecord) { r.Status, r.Summary, r.Files = "applied", c.Summary, patchFiles(m.Files) })
+			note("patch was applied before RAZAR restarted: verifying it")
+			return verified()
+		case m.State == patch.StateApplied:
+			reason := "patch " + id + " was being reverted when RAZAR stopped; the revert is finished: not applied again"
+			record(bus.EventReverted, func(r *bus.AuditRecord) { r.Status, r.Reason, r.Files = "reverted", reason, patchFiles(m.Files) })
+			note("finished reverting a patch after a restart")
+			return razar.OutcomeRejected, reason
+		}
+		note("promotion cut short by a restart undone: promoting the patch again")
 	}
 
 	// The diff is untrusted: it may not touch what judges it (the validate
@@ -167,7 +252,7 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 	})
 	proposed = true
 
-	if comp.Approval == "manual" {
+	if comp.Approval == "manual" && !promotedBefore {
 		ch := o.approvals.hold(comp.Name, id)
 		record(bus.EventPending, func(r *bus.AuditRecord) {
 			r.Status = "pending"
@@ -192,25 +277,18 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 		}
 	}
 
-	backup := filepath.Join(o.cfg.Home, PatchDir, comp.Name, id)
 	if err := patch.Promote(plan, stage, comp.Workdir, backup); err != nil {
 		return reject("passed", "promote failed: "+reasonOf(err), "", plan.Files)
 	}
 	record(bus.EventApplied, func(r *bus.AuditRecord) { r.Status, r.Summary, r.Files = "applied", c.Summary, patchFiles(plan.Files) })
 	o.log.Info().Str("incident", rec.ID).Str("component", comp.Name).Str("patch", id).Int("files", len(plan.Files)).Msg("patch applied")
+	return verified()
+}
 
-	if err := o.cfg.Verify(ctx, comp); err != nil {
-		reason := "health check failed after patch: " + err.Error()
-		files, rerr := patch.Revert(comp.Workdir, backup)
-		if rerr != nil {
-			reason += "; REVERT FAILED: " + rerr.Error() + " (restore with `razar rollback-patch " + comp.Name + " --patch " + id + "`)"
-			o.cfg.Alerts.RaiseNamed(ctx, "RazarPatchRevertFailed", bus.SeverityCritical, comp.Name, rec.ID, comp.Name+": patch "+id+" could not be reverted: "+rerr.Error())
-		}
-		record(bus.EventReverted, func(r *bus.AuditRecord) { r.Status, r.Reason, r.Files = "reverted", reason, patchFiles(files) })
-		o.log.Warn().Str("incident", rec.ID).Str("component", comp.Name).Str("patch", id).Str("reason", reason).Msg("patch reverted")
-		return razar.OutcomeRejected, reason
-	}
-	return razar.OutcomeHealed, ""
+// diffSHA256 is the hex sha256 of a diff's text, as patch.Plan.DiffSHA256.
+func diffSHA256(diff string) string {
+	h := sha256.Sum256([]byte(diff))
+	return hex.EncodeToString(h[:])
 }
 
 // prepareStaging runs when the orchestrator starts, before any patch is
