@@ -1,12 +1,17 @@
 package main
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream/bustest"
 )
 
@@ -119,4 +124,91 @@ func TestApproveThenRollbackWhileRunning(t *testing.T) {
 		}
 		return strings.Join(ev, " ") == "applied reverted"
 	}, "patch history is not applied, reverted")
+}
+
+// TestSigkillJustAfterTheAppliedRecordHealsOnRestartWithTheFixAppliedOnce
+// SIGKILLs razar boot 0, 0.15 and 0.4 s after a patch's applied record
+// reaches the stream (its mirror in logs/patch_history.jsonl), while the
+// patched component is being verified, and boots again on the same store:
+// the resumed attempt finds the patch applied, verifies it and heals the
+// incident. No conflict, no second application, no quarantine.
+func TestSigkillJustAfterTheAppliedRecordHealsOnRestartWithTheFixAppliedOnce(t *testing.T) {
+	const fixed = "# app\nport=8080\n"
+	diffReply := `{"status":"fixed","summary":"port 8080","diff":"--- a/app.conf\n+++ b/app.conf\n@@ -1,2 +1,2 @@\n # app\n-port=abc\n+port=8080\n"}`
+	for _, delay := range []time.Duration{0, 150 * time.Millisecond, 400 * time.Millisecond} {
+		t.Run(delay.String(), func(t *testing.T) {
+			h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"},
+				{"name": "kimicho", "backend": "exec", "command": ["sh", "agents/kimicho.sh"], "timeout": "60s"}]}`, map[string]string{
+				"agents/kimicho.sh": "#!/bin/sh\ncat >/dev/null\necho run >> kimicho.runs\nprintf '%s\\n' '" + diffReply + "'\n",
+				"app/app.conf":      "# app\nport=abc\n",
+				"app/check.sh":      "#!/bin/sh\ngrep -Eq '^port=[0-9]+$' app.conf\n",
+				"config/boot_config.json": `{"components": [{"name": "app", "priority": 1, "workdir": "app", "start_grace": "200ms",
+					"command": ["sh", "-c", "grep -q '^port=8080$' app.conf || exit 1; echo $$ >> ../app.pids; exec sleep 600"],
+					"validate": ["sh", "./check.sh"]}]}`,
+			})
+			// A SIGKILL leaves the component running, and a failed test may
+			// leave any of its runs: each writes its pid for the clean-up.
+			t.Cleanup(func() {
+				pids, _ := os.ReadFile(filepath.Join(h, "app.pids"))
+				for _, f := range strings.Fields(string(pids)) {
+					if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+						_ = syscall.Kill(-pid, syscall.SIGKILL)
+					}
+				}
+			})
+			listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+			first := start(t, h, nil, "boot", "--nats-listen", listen)
+			bustest.Eventually(t, 60*time.Second, func() bool {
+				for _, r := range jsonLines(t, filepath.Join(h, "logs/patch_history.jsonl")) {
+					if r["event"] == "applied" {
+						return true
+					}
+				}
+				return false
+			}, "no applied record; output:\n%s", first.out)
+			<-time.After(delay) // the point of the test: where the kill lands
+			if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			first.wait(t, 10*time.Second)
+
+			boot(t, h, nil, "--nats-listen", listen)
+			bustest.Eventually(t, 60*time.Second, func() bool {
+				for _, r := range jsonLines(t, filepath.Join(h, "logs/razar_ai_invocations.json")) {
+					if r["event"] == "attempt" && r["agent"] == "kimicho" && r["outcome"] != nil {
+						return true
+					}
+				}
+				return false
+			}, "kimicho's attempt never finished after the restart")
+			waitHealthy(t, h, "app")
+
+			if conf, _ := os.ReadFile(filepath.Join(h, "app/app.conf")); string(conf) != fixed {
+				t.Fatalf("app.conf after the restart: %q, want %q", conf, fixed)
+			}
+			if runs, _ := os.ReadFile(filepath.Join(h, "kimicho.runs")); strings.Count(string(runs), "run") != 1 {
+				t.Fatalf("kimicho ran %d times, want once", strings.Count(string(runs), "run"))
+			}
+			out, code := runRazar(t, h, nil, "audit", "--json", "--component", "app")
+			if code != 0 {
+				t.Fatalf("audit: exit %d\n%s", code, out)
+			}
+			var got []string
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				var r bus.AuditRecord
+				if err := json.Unmarshal([]byte(line), &r); err != nil {
+					t.Fatalf("audit line %q: %v", line, err)
+				}
+				switch r.Event {
+				case bus.EventApplied, bus.EventRejected, bus.EventReverted, bus.EventHealed, bus.EventFailed:
+					got = append(got, string(r.Event))
+				case bus.EventAttempt:
+					got = append(got, fmt.Sprintf("attempt:%s:%s", r.Agent, r.Outcome))
+				}
+			}
+			if want := "attempt:crown:no_fix applied attempt:kimicho:healed healed"; strings.Join(got, " ") != want {
+				t.Fatalf("audit after the restart: %s\nwant: %s", strings.Join(got, " "), want)
+			}
+		})
+	}
 }
