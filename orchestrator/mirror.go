@@ -1,15 +1,18 @@
 package orchestrator
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"sync"
+	"strconv"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -45,32 +48,81 @@ func MirrorFile(ev bus.Event) string {
 
 // Mirror copies audit records from the stream, the record of truth, into the
 // JSON-lines files under logs/ for tail and jq. Each record is appended as
-// one line with its stream sequence; a record already in the file (a
-// redelivery after a crash) is not written twice.
+// one whole line carrying its stream sequence ("seq").
+//
+// The mirror never gives a record up. It reads the stream in order from its
+// own position (jetstream.Store.Tail: no consumer on the server that could
+// drop a record after too many deliveries), and a record it cannot write (a
+// full disk, a removed directory, a planted link) is retried with a capped
+// backoff until it is written, holding back the ones after it.
+//
+// Where it is: each file's own last line says the highest sequence in it,
+// which is read once when the file is opened, so a record already in the
+// file (a replay after a crash) is not written twice. The position in the
+// whole stream, past records of no file, is kept in logs/.mirror.seq
+// (MirrorPosFile), written atomically whenever the mirror has caught up,
+// after the files are synced; it only saves the replay of what is already
+// mirrored, so a lost or stale one costs time, never a record. A restart,
+// after any outage, goes on from there.
+//
+// Files stay open between records. Before each write a stat of the path
+// tells whether the file was rotated or removed; it is then reopened. Each
+// file is repaired when opened: a torn last line (no newline, or not JSON:
+// a crash mid-write) is cut off. A write that fails or is short is cut
+// back, so the file only ever holds whole lines.
 type Mirror struct {
 	store *jetstream.Store
 	home  string
 	log   zerolog.Logger
 
-	mu   sync.Mutex
-	last map[string]uint64 // file -> highest sequence written
+	// retryMin and retryMax bound the backoff between attempts to write
+	// a record.
+	retryMin, retryMax time.Duration
+	// write appends b to f; tests replace it to fail.
+	write func(f *os.File, b []byte) (int, error)
+
+	files map[string]*mirrorFile // by path; only Run's goroutine
+	saved uint64                 // position last written to MirrorPosFile
+	done  atomic.Uint64          // highest stream sequence handled
+}
+
+// mirrorFile is one open file of the mirror.
+type mirrorFile struct {
+	path string
+	f    *os.File
+	st   os.FileInfo // f's, to tell the path now names another file
+	last uint64      // highest sequence written to the file
 }
 
 // NewMirror returns a mirror writing under home.
 func NewMirror(store *jetstream.Store, home string, log zerolog.Logger) *Mirror {
-	return &Mirror{store: store, home: home, log: log, last: map[string]uint64{}}
+	return &Mirror{
+		store:    store,
+		home:     home,
+		log:      log,
+		retryMin: 100 * time.Millisecond,
+		retryMax: 5 * time.Second,
+		write:    func(f *os.File, b []byte) (int, error) { return f.Write(b) },
+		files:    map[string]*mirrorFile{},
+	}
 }
 
-// MirrorConsumer is the durable consumer the log mirror reads.
+// MirrorPosFile, relative to the RAZAR home, keeps the sequence up to
+// which the stream is mirrored.
+const MirrorPosFile = "logs/.mirror.seq"
+
+// MirrorConsumer is the durable consumer releases before this one read the
+// audit records through. Run deletes it: the mirror keeps its own position.
 const MirrorConsumer = "razar_mirror"
 
 // Flush waits, at most timeout, until every record stored so far is in the
-// files: a clean shutdown leaves logs/ complete.
+// files: a clean shutdown leaves logs/ complete. It needs Run running.
 func (m *Mirror) Flush(timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	for {
-		if done, err := m.store.Drained(ctx, MirrorConsumer); err != nil || done {
+		next, err := m.store.Next(ctx, bus.AuditAll, m.done.Load()+1)
+		if err == nil && next == nil {
 			return
 		}
 		if !sleepCtx(ctx, 20*time.Millisecond) {
@@ -82,98 +134,297 @@ func (m *Mirror) Flush(timeout time.Duration) {
 
 // Run mirrors records until ctx ends.
 func (m *Mirror) Run(ctx context.Context) error {
-	return m.store.Consume(ctx, jetstream.ConsumerConfig{Durable: MirrorConsumer, Filter: bus.AuditAll}, func(_ context.Context, d *jetstream.Delivery) {
-		var rec bus.AuditRecord
-		if err := bus.Decode(d.Data, &rec); err != nil {
-			m.log.Warn().Err(err).Str("subject", d.Subject).Uint64("seq", d.Seq).Msg("dropped a malformed audit record")
-			_ = d.Term()
-			return
-		}
-		file := MirrorFile(rec.Event)
-		if file == "" {
-			_ = d.Ack()
-			return
-		}
-		rec.Seq = d.Seq
-		if err := m.append(filepath.Join(m.home, file), &rec); err != nil {
-			m.log.Error().Err(err).Str("file", file).Msg("could not mirror audit record; will retry")
-			_ = d.Nak(time.Second)
-			return
-		}
-		_ = d.Ack()
-	})
-}
-
-func (m *Mirror) append(path string, rec *bus.AuditRecord) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	last, ok := m.last[path]
-	if !ok {
-		last = lastSeq(path)
-		m.last[path] = last
+	defer m.close()
+	if err := m.store.DeleteConsumer(ctx, MirrorConsumer); err != nil {
+		m.log.Debug().Err(err).Msg("could not remove the consumer older releases mirrored through")
 	}
-	if rec.Seq <= last {
+	pos := m.position(ctx)
+	m.done.Store(pos)
+	m.saved = pos
+	err := m.store.Tail(ctx, bus.AuditAll, pos+1, func(msg *jetstream.StoredMsg) error {
+		if err := m.mirror(ctx, msg); err != nil {
+			return err
+		}
+		m.done.Store(msg.Seq)
+		return nil
+	}, m.checkpoint)
+	if ctx.Err() != nil {
 		return nil
 	}
-	line, err := json.Marshal(rec)
+	return err
+}
+
+// mirror writes one stored record to its file, retrying until it is
+// written or ctx ends.
+func (m *Mirror) mirror(ctx context.Context, msg *jetstream.StoredMsg) error {
+	var rec bus.AuditRecord
+	if err := bus.Decode(msg.Data, &rec); err != nil {
+		m.log.Warn().Err(err).Str("subject", msg.Subject).Uint64("seq", msg.Seq).Msg("skipped a malformed audit record: no file can hold it")
+		return nil
+	}
+	file := MirrorFile(rec.Event)
+	if file == "" {
+		return nil
+	}
+	rec.Seq = msg.Seq
+	line, err := json.Marshal(&rec)
+	if err != nil {
+		m.log.Warn().Err(err).Uint64("seq", msg.Seq).Msg("skipped an audit record that does not encode")
+		return nil
+	}
+	path := filepath.Join(m.home, file)
+	delay := m.retryMin
+	var since time.Time
+	for attempt := 1; ; attempt++ {
+		err := m.append(path, msg.Seq, line)
+		if err == nil {
+			if !since.IsZero() {
+				m.log.Info().Str("file", file).Uint64("seq", msg.Seq).Int("attempts", attempt).
+					Dur("outage", time.Since(since)).Msg("log mirror writes again; it catches up from the stream")
+			}
+			return nil
+		}
+		if since.IsZero() {
+			since = time.Now()
+			m.log.Warn().Err(err).Str("file", file).Uint64("seq", msg.Seq).
+				Msg("could not mirror audit record; retrying until it is written (the stream keeps it and those after it)")
+		}
+		if !sleepCtx(ctx, delay) {
+			return ctx.Err()
+		}
+		delay = min(2*delay, m.retryMax)
+	}
+}
+
+// append writes line, the record of sequence seq, to the file at path
+// unless the file already holds it.
+func (m *Mirror) append(path string, seq uint64, line []byte) error {
+	mf, err := m.file(path)
 	if err != nil {
 		return err
 	}
-	if err := AppendLine(path, line); err != nil {
+	if seq <= mf.last {
+		return nil
+	}
+	if err := m.writeLine(mf, line); err != nil {
+		mf.drop()
 		return err
 	}
-	m.last[path] = rec.Seq
+	mf.last = seq
 	return nil
 }
 
+// file returns the open file for path, opening it when it is not open or
+// the path no longer names it (rotated or removed).
+func (m *Mirror) file(path string) (*mirrorFile, error) {
+	mf := m.files[path]
+	if mf == nil {
+		mf = &mirrorFile{path: path}
+		m.files[path] = mf
+	}
+	if mf.f != nil {
+		if st, err := os.Lstat(path); err == nil && os.SameFile(st, mf.st) {
+			return mf, nil
+		}
+		mf.drop()
+	}
+	f, err := homedir.OpenAppend(path, 0o640)
+	if err != nil {
+		return nil, err
+	}
+	last, cut, err := repairTail(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if cut > 0 {
+		m.log.Warn().Str("file", path).Int64("bytes", cut).Msg("cut off a torn last line (a crash mid-write); the stream still has its record")
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	mf.f, mf.st = f, st
+	// A rotated file starts empty: what went before is in the old one.
+	mf.last = max(mf.last, last)
+	return mf, nil
+}
+
+// writeLine appends line and its newline in one write. A failed or short
+// write is cut back to the size before it, so no torn line stays.
+func (m *Mirror) writeLine(mf *mirrorFile, line []byte) error {
+	st, err := mf.f.Stat()
+	if err != nil {
+		return fmt.Errorf("append to %s: %w", mf.path, err)
+	}
+	buf := make([]byte, 0, len(line)+1)
+	buf = append(append(buf, line...), '\n')
+	n, err := m.write(mf.f, buf)
+	if err == nil && n != len(buf) {
+		err = io.ErrShortWrite
+	}
+	if err == nil {
+		return nil
+	}
+	if n > 0 {
+		if terr := mf.f.Truncate(st.Size()); terr != nil {
+			// Reopening repairs the tail.
+			return fmt.Errorf("append to %s: %w (and cutting back the partial line: %v)", mf.path, err, terr)
+		}
+	}
+	return fmt.Errorf("append to %s: %w", mf.path, err)
+}
+
+// drop closes the file; the next write reopens it.
+func (mf *mirrorFile) drop() {
+	if mf.f != nil {
+		mf.f.Close()
+		mf.f, mf.st = nil, nil
+	}
+}
+
+// checkpoint keeps the position when the mirror has caught up: the files
+// are synced first, so the position never runs ahead of what is on disk.
+func (m *Mirror) checkpoint() {
+	pos := m.done.Load()
+	if pos == m.saved {
+		return
+	}
+	for _, mf := range m.files {
+		if mf.f == nil {
+			continue
+		}
+		if err := mf.f.Sync(); err != nil {
+			m.log.Warn().Err(err).Str("file", mf.path).Msg("could not sync a mirror file; its position is kept at the next catch-up")
+			mf.drop()
+			return
+		}
+	}
+	path := filepath.Join(m.home, MirrorPosFile)
+	if err := homedir.WriteAtomic(path, []byte(strconv.FormatUint(pos, 10)+"\n"), 0o640); err != nil {
+		m.log.Warn().Err(err).Str("file", path).Msg("could not keep the mirror position; a restart replays from the previous one, writing nothing twice")
+		return
+	}
+	m.saved = pos
+}
+
+// close keeps the position and closes the files.
+func (m *Mirror) close() {
+	m.checkpoint()
+	for _, mf := range m.files {
+		mf.drop()
+	}
+}
+
+// position reads the kept position, 0 (mirror the whole stream, each file
+// skipping what it holds) when there is none or it is past the stream's
+// end (a new store).
+func (m *Mirror) position(ctx context.Context) uint64 {
+	path := filepath.Join(m.home, MirrorPosFile)
+	b, err := readNoFollow(path, 64)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0
+	}
+	var pos uint64
+	if err == nil {
+		pos, err = strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	}
+	if err != nil {
+		m.log.Warn().Err(err).Str("file", path).Msg("unreadable mirror position; mirroring the whole stream again, writing nothing twice (fix: none needed, RAZAR rewrites it)")
+		return 0
+	}
+	if last, err := m.store.LastSeq(ctx); err == nil && pos > last {
+		m.log.Warn().Str("file", path).Uint64("position", pos).Uint64("stream_last", last).Msg("mirror position is past the stream's end (a new store?); mirroring the whole stream")
+		return 0
+	}
+	return pos
+}
+
+// readNoFollow reads at most limit bytes of path, refusing a symlink.
+func readNoFollow(path string, limit int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit))
+}
+
 // AppendLine appends one line to a JSON-lines file in a single write, creating
-// the file (0640) and its directory (0750). A crash leaves whole lines only:
-// a torn last line (from a crash mid-write on another system) is closed off
-// first. A symlink at path is refused, never written through (the error
-// names the file and says to remove the link).
+// the file (0640) and its directory (0750), for a writer that does not run
+// a Mirror (`razar patch` while RAZAR is down). A torn last line (a crash
+// mid-write) is cut off first, and a failed write is cut back: the file
+// holds whole lines only. A symlink at path is refused, never written
+// through (the error names the file and says to remove the link).
 func AppendLine(path string, line []byte) error {
 	f, err := homedir.OpenAppend(path, 0o640)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	buf := make([]byte, 0, len(line)+2)
-	if st, err := f.Stat(); err == nil && st.Size() > 0 {
-		last := make([]byte, 1)
-		if _, err := f.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
-			buf = append(buf, '\n')
-		}
+	if _, _, err := repairTail(f); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
 	}
-	buf = append(buf, line...)
-	buf = append(buf, '\n')
-	if _, err := f.Write(buf); err != nil {
-		return fmt.Errorf("append %s: %w", path, err)
-	}
-	return nil
+	m := Mirror{write: func(f *os.File, b []byte) (int, error) { return f.Write(b) }}
+	return m.writeLine(&mirrorFile{path: path, f: f}, line)
 }
 
-// lastSeq reads the highest "seq" in a JSON-lines file's last 512 KiB,
-// several times the largest record (bus.Clip bounds every field).
-func lastSeq(path string) uint64 {
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+// tailWindow is how much of a file's end repairTail reads: several times
+// the largest record (bus.Clip bounds every field).
+const tailWindow = 512 << 10
+
+// repairTail cuts a torn tail off f: a last line without its newline, or
+// one that is not JSON, as a crash mid-write leaves. It returns the highest
+// "seq" of the lines in f's last tailWindow bytes and how many bytes it cut.
+func repairTail(f *os.File) (last uint64, cut int64, err error) {
+	st, err := f.Stat()
 	if err != nil {
-		return 0
+		return 0, 0, err
 	}
-	defer f.Close()
-	const window = 512 << 10
-	if st, err := f.Stat(); err == nil && st.Size() > window {
-		_, _ = f.Seek(st.Size()-window, io.SeekStart)
+	off := max(st.Size()-tailWindow, 0)
+	buf := make([]byte, st.Size()-off)
+	if _, err := f.ReadAt(buf, off); err != nil && !errors.Is(err, io.EOF) {
+		return 0, 0, err
 	}
-	var max uint64
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
-	for sc.Scan() {
+	end := wholeLines(buf, off > 0)
+	if end < 0 {
+		return 0, 0, fmt.Errorf("the last %d KiB hold no line end: not a JSON-lines file (fix: move it aside, RAZAR starts a new one and fills it from the stream)", tailWindow>>10)
+	}
+	if end < len(buf) {
+		if err := f.Truncate(off + int64(end)); err != nil {
+			return 0, 0, fmt.Errorf("cut off the torn last line: %w", err)
+		}
+	}
+	for line := range bytes.Lines(buf[:end]) {
 		var v struct {
 			Seq uint64 `json:"seq"`
 		}
-		if json.Unmarshal(bytes.TrimSpace(sc.Bytes()), &v) == nil && v.Seq > max {
-			max = v.Seq
+		if json.Unmarshal(line, &v) == nil && v.Seq > last {
+			last = v.Seq
 		}
 	}
-	return max
+	return last, int64(len(buf) - end), nil
+}
+
+// wholeLines returns the length of buf's prefix that ends in a whole JSON
+// (or blank) line, or -1 when there is none and buf does not start the
+// file (clipped): what precedes it is unknown.
+func wholeLines(buf []byte, clipped bool) int {
+	end := len(buf)
+	for end > 0 {
+		i := bytes.LastIndexByte(buf[:end-1], '\n')
+		if i < 0 && clipped {
+			if buf[end-1] == '\n' {
+				return end // one line longer than the window: leave it
+			}
+			return -1
+		}
+		line := bytes.TrimSpace(buf[i+1 : end])
+		if buf[end-1] == '\n' && (len(line) == 0 || json.Valid(line)) {
+			return end
+		}
+		end = i + 1
+	}
+	return end
 }

@@ -18,7 +18,7 @@ import (
 	"github.com/razar/razar/jetstream/bustest"
 )
 
-func TestAppendLineClosesATornLine(t *testing.T) {
+func TestAppendLineCutsOffATornLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "logs", "x.json")
 	if err := AppendLine(path, []byte(`{"a":1}`)); err != nil {
 		t.Fatal(err)
@@ -31,7 +31,7 @@ func TestAppendLineClosesATornLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := os.ReadFile(path)
-	if string(got) != "{\"a\":1}\n{\"b\":\n{\"c\":3}\n" {
+	if string(got) != "{\"a\":1}\n{\"c\":3}\n" {
 		t.Fatalf("file:\n%q", got)
 	}
 }
