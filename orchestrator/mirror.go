@@ -102,7 +102,7 @@ func NewMirror(store *jetstream.Store, home string, log zerolog.Logger) *Mirror 
 		log:      log,
 		retryMin: 100 * time.Millisecond,
 		retryMax: 5 * time.Second,
-		write:    func(f *os.File, b []byte) (int, error) { return f.Write(b) },
+		write:    (*os.File).Write,
 		files:    map[string]*mirrorFile{},
 	}
 }
@@ -206,7 +206,7 @@ func (m *Mirror) append(path string, seq uint64, line []byte) error {
 	if seq <= mf.last {
 		return nil
 	}
-	if err := m.writeLine(mf, line); err != nil {
+	if err := writeLine(mf.f, mf.path, line, m.write); err != nil {
 		mf.drop()
 		return err
 	}
@@ -251,16 +251,17 @@ func (m *Mirror) file(path string) (*mirrorFile, error) {
 	return mf, nil
 }
 
-// writeLine appends line and its newline in one write. A failed or short
-// write is cut back to the size before it, so no torn line stays.
-func (m *Mirror) writeLine(mf *mirrorFile, line []byte) error {
-	st, err := mf.f.Stat()
+// writeLine appends line and its newline to f, the file at path, in one
+// call of write. A failed or short write is cut back to the size before
+// it, so no torn line stays.
+func writeLine(f *os.File, path string, line []byte, write func(*os.File, []byte) (int, error)) error {
+	st, err := f.Stat()
 	if err != nil {
-		return fmt.Errorf("append to %s: %w", mf.path, err)
+		return fmt.Errorf("append to %s: %w", path, err)
 	}
 	buf := make([]byte, 0, len(line)+1)
 	buf = append(append(buf, line...), '\n')
-	n, err := m.write(mf.f, buf)
+	n, err := write(f, buf)
 	if err == nil && n != len(buf) {
 		err = io.ErrShortWrite
 	}
@@ -268,12 +269,12 @@ func (m *Mirror) writeLine(mf *mirrorFile, line []byte) error {
 		return nil
 	}
 	if n > 0 {
-		if terr := mf.f.Truncate(st.Size()); terr != nil {
+		if terr := f.Truncate(st.Size()); terr != nil {
 			// Reopening repairs the tail.
-			return fmt.Errorf("append to %s: %w (and cutting back the partial line: %v)", mf.path, err, terr)
+			return fmt.Errorf("append to %s: %w (and cutting back the partial line: %v)", path, err, terr)
 		}
 	}
-	return fmt.Errorf("append to %s: %w", mf.path, err)
+	return fmt.Errorf("append to %s: %w", path, err)
 }
 
 // drop closes the file; the next write reopens it.
@@ -366,8 +367,7 @@ func AppendLine(path string, line []byte) error {
 	if _, _, err := repairTail(f); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	m := Mirror{write: func(f *os.File, b []byte) (int, error) { return f.Write(b) }}
-	return m.writeLine(&mirrorFile{path: path, f: f}, line)
+	return writeLine(f, path, line, (*os.File).Write)
 }
 
 // tailWindow is how much of a file's end repairTail reads: several times
