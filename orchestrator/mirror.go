@@ -81,6 +81,11 @@ type Mirror struct {
 	// write appends b to f; tests replace it to fail.
 	write func(f *os.File, b []byte) (int, error)
 
+	// MaxBytes is the size past which a file is rotated (renamed to
+	// <file>.1, the older ones shifted to .2 and .3, the oldest dropped)
+	// and a new one started. Default DefaultMirrorMaxBytes; 0 never.
+	MaxBytes int64
+
 	files map[string]*mirrorFile // by path; only Run's goroutine
 	saved uint64                 // position last written to MirrorPosFile
 	done  atomic.Uint64          // highest stream sequence handled
@@ -104,7 +109,31 @@ func NewMirror(store *jetstream.Store, home string, log zerolog.Logger) *Mirror 
 		retryMax: 5 * time.Second,
 		write:    (*os.File).Write,
 		files:    map[string]*mirrorFile{},
+		MaxBytes: DefaultMirrorMaxBytes,
 	}
+}
+
+// DefaultMirrorMaxBytes bounds each logs/ mirror file; three rotated ones
+// are kept beside it, so tail and jq see the recent record and the disk a
+// bounded amount. The stream keeps the whole record.
+const DefaultMirrorMaxBytes = 64 << 20
+
+// mirrorKeep is how many rotated files are kept.
+const mirrorKeep = 3
+
+// rotate moves a full file aside (<file>.1, shifting the older ones) and
+// closes it; the next write starts a new one. Renames never follow links.
+func (m *Mirror) rotate(mf *mirrorFile) {
+	_ = mf.f.Sync()
+	mf.drop()
+	for i := mirrorKeep - 1; i >= 1; i-- {
+		_ = os.Rename(fmt.Sprintf("%s.%d", mf.path, i), fmt.Sprintf("%s.%d", mf.path, i+1))
+	}
+	if err := os.Rename(mf.path, mf.path+".1"); err != nil {
+		m.log.Warn().Err(err).Str("file", mf.path).Msg("could not rotate a full mirror file; it keeps growing")
+		return
+	}
+	m.log.Info().Str("file", mf.path).Int64("max_bytes", m.MaxBytes).Msg("rotated a mirror file")
 }
 
 // MirrorPosFile, relative to the RAZAR home, keeps the sequence up to
@@ -211,6 +240,11 @@ func (m *Mirror) append(path string, seq uint64, line []byte) error {
 		return err
 	}
 	mf.last = seq
+	if m.MaxBytes > 0 {
+		if st, err := mf.f.Stat(); err == nil && st.Size() >= m.MaxBytes {
+			m.rotate(mf)
+		}
+	}
 	return nil
 }
 

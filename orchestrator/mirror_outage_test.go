@@ -362,3 +362,42 @@ func fill(t *testing.T, path string) {
 		}
 	}
 }
+
+// TestMirrorRotatesFullFilesKeepingTheNewestRecordsInOrder: past MaxBytes a
+// file moves to .1 (and .1 to .2, .2 to .3); the newest records are in the
+// current file and the rotated ones hold older ones, none twice, no file
+// much over the bound.
+func TestMirrorRotatesFullFilesKeepingTheNewestRecordsInOrder(t *testing.T) {
+	env := bustest.New(t)
+	home := t.TempDir()
+	m := NewMirror(env.Store, home, zerolog.Nop())
+	m.MaxBytes = 4 << 10
+	runMirror(t, m)
+	publishAttempts(t, env.Store, "r", 200)
+	path := filepath.Join(home, InvocationsFile)
+	var all []bus.AuditRecord
+	bustest.Eventually(t, 20*time.Second, func() bool {
+		all = nil
+		for _, p := range []string{path + ".3", path + ".2", path + ".1", path} {
+			recs, err := mirrored(p)
+			if err != nil && !os.IsNotExist(err) {
+				return false
+			}
+			all = append(all, recs...)
+		}
+		return len(all) > 0 && all[len(all)-1].Incident == "r-199"
+	}, "the newest record never reached %s", path)
+	if _, err := os.Stat(path + ".3"); err != nil {
+		t.Fatalf("200 records over a 4 KiB bound rotated fewer than three times: %v", err)
+	}
+	for i := 1; i < len(all); i++ {
+		if all[i].Seq <= all[i-1].Seq {
+			t.Fatalf("records out of order or twice across the rotated files: seq %d after %d", all[i].Seq, all[i-1].Seq)
+		}
+	}
+	for _, p := range []string{path + ".3", path + ".2", path + ".1", path} {
+		if st, err := os.Stat(p); err == nil && st.Size() > m.MaxBytes+2<<10 {
+			t.Errorf("%s is %d bytes, over the %d bound by more than a line", p, st.Size(), m.MaxBytes)
+		}
+	}
+}
