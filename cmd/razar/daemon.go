@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"sort"
@@ -317,7 +318,7 @@ func (d *daemon) Run(ctx context.Context) error {
 	g.Go(func() error { return d.orch.Run(gctx) })
 	g.Go(func() error { return d.lc.Run(gctx) })
 	g.Go(func() error { return d.mirror.Run(gctx) })
-	hs := &http.Server{Handler: metricsMux(d.reg), ReadHeaderTimeout: 5 * time.Second}
+	hs := &http.Server{Handler: metricsMux(d.reg, d.set.pprof), ReadHeaderTimeout: 5 * time.Second}
 	g.Go(func() error {
 		if err := hs.Serve(d.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("metrics server: %w", err)
@@ -564,9 +565,18 @@ func (d *daemon) display(name string) string {
 	return rungFor(name).Display
 }
 
-func metricsMux(reg *prometheus.Registry) *http.ServeMux {
+// metricsMux serves /metrics and, with RAZAR_PPROF=1, the Go profiles
+// under /debug/pprof/ on the same (loopback by default) listener.
+func metricsMux(reg *prometheus.Registry, profiles bool) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if profiles {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintln(w, "RAZAR: metrics at /metrics")
 	})

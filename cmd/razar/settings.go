@@ -38,6 +38,7 @@ type settings struct {
 	alertmanager  string
 	limits        jetstream.Limits // read at boot; a reload keeps the store's
 	retention     time.Duration    // RAZAR_INCIDENT_RETENTION; 0 keeps ended incidents
+	pprof         bool             // RAZAR_PPROF=1: /debug/pprof/ beside /metrics
 }
 
 // defaultMetricsAddr is RAZAR_METRICS_ADDR's default: loopback only.
@@ -72,6 +73,7 @@ func (c *cli) readVariables(s *settings) error {
 		}
 		s.retention = max(s.retention, 0) // -1: keep
 	}
+	s.pprof = c.getenv("RAZAR_PPROF") == "1"
 	s.webhook = c.getenv("RAZAR_ALERT_WEBHOOK")
 	s.alertmanager = c.getenv("RAZAR_ALERTMANAGER_URL")
 	if s.natsURL == "" {
