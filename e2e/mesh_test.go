@@ -124,10 +124,11 @@ func (m *mesh) startOrchestrator() (stop func()) {
 	var once sync.Once
 	stop = func() { once.Do(func() { cancel(); <-done; stopWatch() }) }
 	m.t.Cleanup(stop)
-	bustest.Eventually(m.t, 5*time.Second, func() bool {
-		_, _, err := o.Escalate(context.Background(), "nosuch", "probe", "")
-		return errors.Is(err, razar.ErrNotFound)
-	}, "orchestrator did not start")
+	rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer rcancel()
+	if err := o.Resumed(rctx); err != nil {
+		m.t.Fatalf("orchestrator did not start: %v", err)
+	}
 	return stop
 }
 

@@ -79,8 +79,8 @@ type Orchestrator struct {
 	mu      sync.Mutex
 	running map[string]*runner // incident id -> its goroutine
 	wg      sync.WaitGroup
-	ctx     context.Context // set by Run; incidents opened later run under it
-	done    chan struct{}   // closed once an incident ends, then replaced
+	ctx     context.Context          // set by Run; incidents opened later run under it
+	ended   map[string]chan struct{} // incident -> closed when its goroutine ends, for Wait
 
 	approvals approvals
 	resumed   chan struct{}              // closed once Run has resumed the stored open incidents
@@ -127,7 +127,7 @@ func New(store *jetstream.Store, cfg Config) (*Orchestrator, error) {
 	if cfg.ValidateTimeout <= 0 {
 		cfg.ValidateTimeout = DefaultValidateTimeout
 	}
-	o := &Orchestrator{cfg: cfg, store: store, log: cfg.Log, running: map[string]*runner{}, done: make(chan struct{}), resumed: make(chan struct{}),
+	o := &Orchestrator{cfg: cfg, store: store, log: cfg.Log, running: map[string]*runner{}, ended: map[string]chan struct{}{}, resumed: make(chan struct{}),
 		results: newResults(cfg.Log), cycles: map[string]int{}, declared: map[string]bool{},
 		recent: map[string][]razar.Attempt{}}
 	if o.cfg.Clock == nil {
@@ -337,10 +337,23 @@ func (o *Orchestrator) Abort(ctx context.Context, component, actor string) (stri
 
 // Wait blocks until incident id has ended or ctx is done, and returns its final record.
 func (o *Orchestrator) Wait(ctx context.Context, id string) (*bus.IncidentRecord, error) {
-	for {
+	// Each wait is woken by its own incident's end, not every incident's:
+	// a thousand waits would otherwise re-read a thousand records at each.
+	o.mu.Lock()
+	done, ok := o.ended[id]
+	if !ok {
+		done = make(chan struct{})
+		o.ended[id] = done
+	}
+	o.mu.Unlock()
+	defer func() {
 		o.mu.Lock()
-		done := o.done
+		if o.ended[id] == done {
+			delete(o.ended, id)
+		}
 		o.mu.Unlock()
+	}()
+	for {
 		rec, _, err := o.store.Incident(ctx, id)
 		if err != nil {
 			return nil, err
@@ -352,6 +365,7 @@ func (o *Orchestrator) Wait(ctx context.Context, id string) (*bus.IncidentRecord
 		case <-ctx.Done():
 			return rec, ctx.Err()
 		case <-done:
+			done = nil // ended here, or this orchestrator stopped: poll from now on
 		case <-o.cfg.Clock.After(time.Second):
 		}
 	}
@@ -390,8 +404,10 @@ func (o *Orchestrator) start(id, component string, resumed bool) bool {
 		o.runIncident(ctx, id, resumed)
 		o.mu.Lock()
 		delete(o.running, id)
-		close(o.done)
-		o.done = make(chan struct{})
+		if ch, ok := o.ended[id]; ok {
+			close(ch)
+			delete(o.ended, id)
+		}
 		o.mu.Unlock()
 		if o.cfg.Metrics != nil {
 			o.cfg.Metrics.Open.Dec()
