@@ -138,12 +138,8 @@ func memory(n int) (memoryResult, error) {
 	// Every incident has handed its first attempt over.
 	for {
 		open := 0
-		recs, err := m.store.Incidents(ctx, nil)
-		if err != nil {
-			return r, err
-		}
-		for _, rec := range recs {
-			if rec.State == razar.IncidentOpen && rec.Pending != nil {
+		for i := 0; i < n; i++ {
+			if _, rung := m.orch.OpenIncident(fmt.Sprintf("c%d", i)); rung != "" {
 				open++
 			}
 		}
@@ -153,7 +149,7 @@ func memory(n int) (memoryResult, error) {
 		select {
 		case <-ctx.Done():
 			return r, fmt.Errorf("%d of %d incidents waiting: %w", open, n, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 	h1, g1 := heap()

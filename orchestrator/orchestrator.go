@@ -300,8 +300,18 @@ func (o *Orchestrator) Escalate(ctx context.Context, component, failure, cycle s
 		Error: bus.Clip(o.redact(failure), bus.MaxErrorBytes), State: razar.IncidentOpen,
 		Opened: now, Updated: now, Policy: pol, Workdir: comp.Workdir, Cycle: cycle,
 	}
-	if _, err := o.store.CreateIncident(ctx, rec); err != nil {
-		return "", false, err
+	// The id's random part is short, for people to read: at thousands of
+	// incidents a second two can draw the same one, and the store's
+	// create-only put says so. Draw again.
+	for tries := 0; ; tries++ {
+		_, err := o.store.CreateIncident(ctx, rec)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, jetstream.ErrConflict) || tries == 9 {
+			return "", false, err
+		}
+		rec.ID = newIncidentID(now)
 	}
 	o.audit(ctx, &bus.AuditRecord{Event: bus.EventOpened, Component: component, Incident: rec.ID, Error: rec.Error}, bus.AuditMsgID(bus.EventOpened, rec.ID, 0))
 	o.log.Warn().Str("component", component).Str("incident", rec.ID).Str("error", firstLine(rec.Error)).Msg("incident opened: escalating to the repair ladder")
@@ -314,9 +324,20 @@ func (o *Orchestrator) Escalate(ctx context.Context, component, failure, cycle s
 // Abort ends the open incident of component as aborted. It returns the
 // incident id, or razar.ErrNotFound when none is open.
 func (o *Orchestrator) Abort(ctx context.Context, component, actor string) (string, error) {
-	recs, err := o.store.Incidents(ctx, nil)
-	if err != nil {
-		return "", err
+	// The incident this orchestrator runs for the component, without
+	// listing the bucket; else (opened by another run, not resumed yet)
+	// the stored ones.
+	var recs []*bus.IncidentRecord
+	if id, _ := o.OpenIncident(component); id != "" {
+		if r, _, err := o.store.Incident(ctx, id); err == nil {
+			recs = []*bus.IncidentRecord{r}
+		}
+	}
+	if len(recs) == 0 {
+		var err error
+		if recs, err = o.store.Incidents(ctx, nil); err != nil {
+			return "", err
+		}
 	}
 	for _, r := range recs {
 		if r.Component != component || r.State != razar.IncidentOpen {
