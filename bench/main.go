@@ -11,6 +11,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
@@ -125,8 +126,14 @@ func run(out string, sz sizes) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
-	b, _ := json.MarshalIndent(results, "", "  ")
-	if err := os.WriteFile(out+".tmp", append(b, '\n'), 0o644); err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // goals read "<= 3", not "\u003c= 3"
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(results); err != nil {
+		return err
+	}
+	if err := os.WriteFile(out+".tmp", buf.Bytes(), 0o644); err != nil {
 		return err
 	}
 	if err := os.Rename(out+".tmp", out); err != nil {
