@@ -70,11 +70,12 @@ type daemon struct {
 	boot   atomic.Pointer[razar.BootConfig]
 	roster atomic.Pointer[razar.Roster]
 
-	alerts *orchestrator.Alerter
-	orch   *orchestrator.Orchestrator
-	sup    *supervisor.Supervisor
-	lc     *bus.Lifecycle
-	mirror *orchestrator.Mirror
+	alerts  *orchestrator.Alerter
+	metrics *orchestrator.Metrics
+	orch    *orchestrator.Orchestrator
+	sup     *supervisor.Supervisor
+	lc      *bus.Lifecycle
+	mirror  *orchestrator.Mirror
 
 	rungMu  sync.Mutex
 	rungs   map[string]context.CancelFunc // in-process rungs by name
@@ -209,6 +210,9 @@ func (d *daemon) wire() error {
 	d.reg = prometheus.NewRegistry()
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := orchestrator.NewMetrics(d.reg)
+	d.metrics = metrics
+	d.reg.MustRegister(newHostCollector(d))
+	zeroSeries(metrics, componentNames(d.boot.Load()), rosterNames(d.roster.Load()))
 	redact := func(s string) string { return c.redactor().Redact(s) }
 
 	d.alerts = orchestrator.NewAlerter(d.store, log.With().Str("subsystem", "alerts").Logger()).WithSinks(orchestrator.AlertSinks{
@@ -519,6 +523,7 @@ func (d *daemon) reload(ctx context.Context) (string, error) {
 		}
 	}
 	old := d.roster.Swap(roster)
+	zeroSeries(d.metrics, componentNames(boot), rosterNames(roster))
 	if err := d.orch.DeclareRungs(ctx); err != nil {
 		d.log.Error().Err(err).Msg("could not declare the consumers of the reloaded roster's rungs")
 	}
@@ -705,4 +710,12 @@ func recordActor(who *auth.Identity, typed string) string {
 		return who.Name
 	}
 	return who.Name + " for " + typed
+}
+
+func componentNames(b *razar.BootConfig) []string {
+	var out []string
+	for _, c := range b.Components {
+		out = append(out, c.Name)
+	}
+	return out
 }

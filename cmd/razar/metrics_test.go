@@ -41,6 +41,15 @@ func TestMetricsServedAndValid(t *testing.T) {
 		`razar_ai_invocation_success_total{agent="k2",component="web"} 1`,
 		`razar_ai_invocation_retries_total{agent="k2",component="web"} 1`,
 		`razar_escalations_total{component="web"} 3`,
+		`razar_component_up{component="web"} 1`,
+		`razar_component_restarts_total{component="web"} 0`,
+		`razar_rung_ready{agent="k2"} 1`,
+		`razar_mission_health{health="healthy"} 1`,
+		`razar_mission_health{health="halted"} 0`,
+		`razar_incidents_open 0`,
+		`razar_build_info{goversion="go`,
+		// Present at 0 before any event: a rung that never ran for web.
+		`razar_ai_invocation_success_total{agent="rstar",component="web"} 0`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %s", want)
