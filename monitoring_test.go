@@ -1,7 +1,11 @@
 package razar_test
 
 import (
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -20,6 +24,48 @@ func TestShippedAlertRulesCheckAndPassTheirTests(t *testing.T) {
 		out, err := exec.Command(promtool, args...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("promtool %v: %v\n%s", args, err, out)
+		}
+	}
+}
+
+// TestEveryAlertLinksToARunbookSection: each runbook_url of the shipped
+// rules, and each alertname RAZAR raises itself, has its section in
+// docs/RUNBOOK.md, so no page links to nothing.
+func TestEveryAlertLinksToARunbookSection(t *testing.T) {
+	book, err := os.ReadFile("docs/RUNBOOK.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sections := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^## (\w+)`).FindAllStringSubmatch(string(book), -1) {
+		sections[strings.ToLower(m[1])] = true
+	}
+	rules, err := os.ReadFile("monitoring/razar.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	anchors := regexp.MustCompile(`RUNBOOK\.md#(\w+)`).FindAllStringSubmatch(string(rules), -1)
+	if len(anchors) == 0 {
+		t.Fatal("the rules carry no runbook_url")
+	}
+	for _, a := range anchors {
+		if !sections[a[1]] {
+			t.Errorf("monitoring/razar.rules.yml links to #%s, which docs/RUNBOOK.md lacks", a[1])
+		}
+	}
+	names := regexp.MustCompile(`"(Razar[A-Z]\w+)"`)
+	for _, dir := range []string{"orchestrator", "supervisor"} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.go"))
+		for _, f := range files {
+			if strings.HasSuffix(f, "_test.go") {
+				continue
+			}
+			b, _ := os.ReadFile(f)
+			for _, m := range names.FindAllStringSubmatch(string(b), -1) {
+				if !sections[strings.ToLower(m[1])] {
+					t.Errorf("%s raises %s, which docs/RUNBOOK.md has no section for", f, m[1])
+				}
+			}
 		}
 	}
 }

@@ -293,6 +293,15 @@ type AlertMsg struct {
 	Component string    `json:"component,omitempty"`
 	Incident  string    `json:"incident,omitempty"`
 	Time      time.Time `json:"time"`
+	// Name is the alert's alertname (RazarIncidentFailed, ...).
+	Name string `json:"alertname,omitempty"`
+	// Status is "firing", or "resolved" once its cause has ended.
+	Status string `json:"status,omitempty"`
+	// Fingerprint is stable for one alert from firing to resolved: a
+	// hash of its name, component and incident.
+	Fingerprint string `json:"fingerprint,omitempty"`
+	// Runbook is the section of docs/RUNBOOK.md that says what to do.
+	Runbook string `json:"runbook_url,omitempty"`
 }
 
 // Kind implements Payload.

@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -114,4 +116,105 @@ func TestAlertsReachWebhookAndAlertmanager(t *testing.T) {
 		}
 		return false
 	}, "alert not in Alertmanager")
+}
+
+// amAlerts lists Alertmanager's active alerts (resolved ones are not active).
+func amAlerts(t *testing.T, am string) []struct {
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+} {
+	t.Helper()
+	var alerts []struct {
+		Labels      map[string]string `json:"labels"`
+		Annotations map[string]string `json:"annotations"`
+	}
+	resp, err := http.Get(am + "/api/v2/alerts?active=true&silenced=false&inhibited=false&unprocessed=true")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	_ = json.NewDecoder(resp.Body).Decode(&alerts)
+	return alerts
+}
+
+// TestHealedIncidentResolvesItsAlertInAlertmanager: a warning for an
+// incident fires in a real Alertmanager with its runbook link, and once
+// the incident's alerts are resolved (it healed) Alertmanager no longer
+// lists it as active; the webhook got the firing and the resolved post,
+// with one fingerprint.
+func TestHealedIncidentResolvesItsAlertInAlertmanager(t *testing.T) {
+	am := startAlertmanager(t)
+	var mu sync.Mutex
+	var posts []bus.AlertMsg
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m bus.AlertMsg
+		if err := json.NewDecoder(r.Body).Decode(&m); err == nil {
+			mu.Lock()
+			posts = append(posts, m)
+			mu.Unlock()
+		}
+	}))
+	defer hook.Close()
+	env := bustest.New(t)
+	a := NewAlerter(env.Store, zerolog.Nop()).WithSinks(AlertSinks{Webhook: hook.URL, Alertmanager: am, Timeout: 2 * time.Second})
+	defer a.Close()
+	ctx := context.Background()
+	a.Raise(ctx, bus.SeverityWarning, "web", "inc-1", "web: escalation 3 of this cycle")
+	bustest.Eventually(t, 10*time.Second, func() bool {
+		for _, al := range amAlerts(t, am) {
+			if al.Labels["incident"] == "inc-1" && strings.HasSuffix(al.Annotations["runbook_url"], "#razarescalationwarning") {
+				return true
+			}
+		}
+		return false
+	}, "the warning with its runbook link never reached Alertmanager")
+	a.Resolve(ctx, "web", "inc-1")
+	bustest.Eventually(t, 10*time.Second, func() bool {
+		for _, al := range amAlerts(t, am) {
+			if al.Labels["incident"] == "inc-1" {
+				return false
+			}
+		}
+		return true
+	}, "Alertmanager still lists the resolved alert as active")
+	bustest.Eventually(t, 10*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(posts) == 2
+	}, "the webhook did not get the firing and the resolved post")
+	mu.Lock()
+	defer mu.Unlock()
+	if posts[0].Status != "firing" || posts[1].Status != "resolved" || posts[0].Fingerprint == "" || posts[0].Fingerprint != posts[1].Fingerprint {
+		t.Fatalf("webhook posts %+v, want firing then resolved with one fingerprint", posts)
+	}
+	if len(a.Firing()) != 0 {
+		t.Fatalf("still firing after the resolve: %+v", a.Firing())
+	}
+}
+
+// TestABurstOfWarningsForOneIncidentIsOneAlert: six raises of one cause in
+// a row reach the webhook once; the alert keeps the latest text.
+func TestABurstOfWarningsForOneIncidentIsOneAlert(t *testing.T) {
+	var mu sync.Mutex
+	n := 0
+	hook := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		mu.Lock()
+		n++
+		mu.Unlock()
+	}))
+	defer hook.Close()
+	env := bustest.New(t)
+	a := NewAlerter(env.Store, zerolog.Nop()).WithSinks(AlertSinks{Webhook: hook.URL, Timeout: 2 * time.Second})
+	for i := 1; i <= 6; i++ {
+		a.Raise(context.Background(), bus.SeverityWarning, "web", "inc-1", fmt.Sprintf("web: escalation %d", i))
+	}
+	a.Close() // waits for the deliveries
+	mu.Lock()
+	defer mu.Unlock()
+	if n != 1 {
+		t.Fatalf("the webhook got %d posts for one incident's burst of warnings, want 1", n)
+	}
+	if f := a.Firing(); len(f) != 1 || f[0].Message != "web: escalation 6" {
+		t.Fatalf("firing %+v, want one alert with the latest text", f)
+	}
 }

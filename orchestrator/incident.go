@@ -357,6 +357,11 @@ func (o *Orchestrator) recordEnd(ctx context.Context, rec *bus.IncidentRecord) {
 	case razar.IncidentAborted:
 		ev = bus.EventAborted
 	}
+	if rec.State != razar.IncidentFailed {
+		// Healed or aborted: what the incident's alerts were about is over.
+		// A failure keeps its page until the quarantine is released.
+		o.cfg.Alerts.Resolve(ctx, rec.Component, rec.ID)
+	}
 	r := &bus.AuditRecord{Event: ev, Component: rec.Component, Incident: rec.ID, Status: string(rec.State),
 		Reason: rec.Reason, Escalations: rec.Escalations, Failed: rec.Cursor.Failed}
 	if n := len(rec.Attempts); n > 0 {

@@ -43,6 +43,10 @@ type Config struct {
 	Backoff Backoff
 	// VerifyWindow is how long a fix has to make the health check pass. Default 10 s.
 	VerifyWindow time.Duration
+	// ApprovalWindow is how long a validated patch of a component with
+	// "approval": "manual" waits for `razar approve` (RAZAR_APPROVAL_WINDOW);
+	// zero: the attempt's timeout.
+	ApprovalWindow time.Duration
 	// Retention is how long an ended incident stays in RAZAR_STATE
 	// (RAZAR_INCIDENT_RETENTION); its records stay on the stream. Zero
 	// keeps them until the bucket's own limits; default in cmd: 30 days.

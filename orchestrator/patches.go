@@ -259,19 +259,28 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 			r.Message = fmt.Sprintf("validated patch %s waits for `razar approve %s %s` or `razar reject %s %s`", id, comp.Name, id, comp.Name, id)
 		})
 		o.cfg.Alerts.RaiseNamed(ctx, "RazarPatchPending", bus.SeverityWarning, comp.Name, rec.ID, fmt.Sprintf("%s: patch %s from %s is validated and waits for approval (razar approve %s %s)", comp.Name, id, o.cfg.Display(a.Rung), comp.Name, id))
+		// The approval window is its own setting (RAZAR_APPROVAL_WINDOW):
+		// a person needs longer than a rung's timeout.
+		wait, waitWhat := window, "the attempt's timeout"
+		if o.cfg.ApprovalWindow > 0 {
+			wait, waitWhat = o.cfg.ApprovalWindow, fmt.Sprintf("the approval window (RAZAR_APPROVAL_WINDOW=%v)", o.cfg.ApprovalWindow)
+		}
 		var approved, decided bool
 		select {
 		case approved = <-ch:
 			decided = true
-		case <-o.cfg.Clock.After(window):
+		case <-o.cfg.Clock.After(wait):
 		case <-ctx.Done():
 		}
 		o.approvals.drop(comp.Name, id)
+		if ctx.Err() == nil {
+			o.cfg.Alerts.Resolve(ctx, comp.Name, rec.ID, "RazarPatchPending")
+		}
 		switch {
 		case ctx.Err() != nil:
 			return razar.OutcomeRejected, "interrupted while waiting for approval"
 		case !decided:
-			return reject("passed", "no approval within the attempt's timeout", "", plan.Files)
+			return reject("passed", "no approval within "+waitWhat, "", plan.Files)
 		case !approved:
 			return reject("passed", "rejected by an operator", "", plan.Files)
 		}

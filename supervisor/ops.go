@@ -124,6 +124,15 @@ func (s *Supervisor) Release(ctx context.Context, name string) error {
 	}
 	s.clearHaltIfReleased()
 	s.writeState()
+	// The cause of the component's alerts (its failed incident) is gone;
+	// so is the boot halt's once nothing is quarantined.
+	s.cfg.Alerts.Resolve(ctx, name, "")
+	s.mu.Lock()
+	halted := s.halted
+	s.mu.Unlock()
+	if !halted {
+		s.cfg.Alerts.Resolve(ctx, bus.SystemComponent, "", "RazarBootHalted")
+	}
 	s.log.Info().Str("component", name).Msg("quarantine lifted; start it with `razar start " + name + "`")
 	return nil
 }

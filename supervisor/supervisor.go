@@ -56,6 +56,11 @@ type Escalator interface {
 type Alerter interface {
 	// RaiseNamed raises an alert named name (its Alertmanager alertname).
 	RaiseNamed(ctx context.Context, name string, sev bus.Severity, component, incident, msg string)
+	// Resolve ends the component's firing alerts (of incident, when set;
+	// of the given names, when any).
+	Resolve(ctx context.Context, component, incident string, names ...string)
+	// ResolveNamed resolves one alert even if an earlier run raised it.
+	ResolveNamed(ctx context.Context, name string, sev bus.Severity, component, incident string)
 }
 
 // Config configures a Supervisor. Home is required.
@@ -225,6 +230,9 @@ func (s *Supervisor) setComponents(specs []razar.Component) {
 // on. It returns ErrBootHalted, after stopping what the cycle started and
 // restoring the roster, when a component could not be healed.
 func (s *Supervisor) Boot(ctx context.Context) error {
+	// A new cycle: the last one's halt page is over (it is raised again
+	// if this cycle halts too).
+	s.cfg.Alerts.ResolveNamed(ctx, "RazarBootHalted", bus.SeverityCritical, bus.SystemComponent, "")
 	s.mu.Lock()
 	s.cycle = "boot-" + s.cfg.Clock.Now().UTC().Format("20060102-150405")
 	s.halted = false

@@ -116,14 +116,27 @@ func (l *ladder) failures() []string {
 }
 
 type alerts struct {
-	mu   sync.Mutex
-	msgs []string
+	mu       sync.Mutex
+	msgs     []string
+	resolved []string
 }
 
 func (a *alerts) RaiseNamed(_ context.Context, name string, _ bus.Severity, _, _, msg string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.msgs = append(a.msgs, name+": "+msg)
+}
+
+func (a *alerts) Resolve(_ context.Context, component, incident string, names ...string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.resolved = append(a.resolved, component+" "+incident+" "+strings.Join(names, ","))
+}
+
+func (a *alerts) ResolveNamed(_ context.Context, name string, _ bus.Severity, component, _ string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.resolved = append(a.resolved, component+" "+name)
 }
 
 // host is a supervisor over real sh components in a temp home, on a real

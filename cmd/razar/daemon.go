@@ -216,7 +216,7 @@ func (d *daemon) wire() error {
 	redact := func(s string) string { return c.redactor().Redact(s) }
 
 	d.alerts = orchestrator.NewAlerter(d.store, log.With().Str("subsystem", "alerts").Logger()).WithSinks(orchestrator.AlertSinks{
-		Webhook: set.webhook, Alertmanager: set.alertmanager,
+		Webhook: set.webhook, Alertmanager: set.alertmanager, Runbook: set.runbook,
 	})
 	d.alerts.Redact = redact
 	components := func() (*razar.BootConfig, error) { return d.boot.Load(), nil }
@@ -232,6 +232,7 @@ func (d *daemon) wire() error {
 		LongTask:       set.longTask,
 		VerifyWindow:   set.verifyWindow,
 		Retention:      set.retention,
+		ApprovalWindow: set.approval,
 		Verify:         func(ctx context.Context, comp razar.Component) error { return sup.Verify(ctx, comp) },
 		Display:        d.display,
 		Metrics:        metrics,

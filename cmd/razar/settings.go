@@ -39,6 +39,8 @@ type settings struct {
 	limits        jetstream.Limits // read at boot; a reload keeps the store's
 	retention     time.Duration    // RAZAR_INCIDENT_RETENTION; 0 keeps ended incidents
 	pprof         bool             // RAZAR_PPROF=1: /debug/pprof/ beside /metrics
+	approval      time.Duration    // RAZAR_APPROVAL_WINDOW
+	runbook       string           // RAZAR_RUNBOOK_URL
 }
 
 // defaultMetricsAddr is RAZAR_METRICS_ADDR's default: loopback only.
@@ -74,6 +76,10 @@ func (c *cli) readVariables(s *settings) error {
 		s.retention = max(s.retention, 0) // -1: keep
 	}
 	s.pprof = c.getenv("RAZAR_PPROF") == "1"
+	if s.approval, err = c.envDuration("RAZAR_APPROVAL_WINDOW", time.Hour); err != nil {
+		return err
+	}
+	s.runbook = c.getenv("RAZAR_RUNBOOK_URL")
 	s.webhook = c.getenv("RAZAR_ALERT_WEBHOOK")
 	s.alertmanager = c.getenv("RAZAR_ALERTMANAGER_URL")
 	if s.natsURL == "" {
