@@ -130,7 +130,12 @@ func (c *cli) printRecord(r *bus.AuditRecord, asJSON bool) {
 	}
 	ts := r.TimestampISO
 	if t, err := time.Parse(time.RFC3339Nano, r.TimestampISO); err == nil {
+		// Today's records by the clock; older ones with their date, so a
+		// timeline over days (--since 2d) reads right.
 		ts = t.Local().Format("15:04:05")
+		if y, m, d := t.Local().Date(); time.Now().Year() != y || time.Now().Month() != m || time.Now().Day() != d {
+			ts = t.Local().Format("01-02 15:04:05")
+		}
 	}
 	who := r.AgentDisplay
 	if who == "" {
@@ -163,10 +168,43 @@ func (c *cli) printRecord(r *bus.AuditRecord, asJSON bool) {
 		line = "ABORTED: " + r.Reason
 	case bus.EventAlert:
 		line = fmt.Sprintf("ALERT %s: %s", r.Severity, r.Message)
+		if r.Status == "resolved" {
+			line = fmt.Sprintf("alert resolved (%s)", r.Reason)
+		}
 	case bus.EventLifecycle:
-		line = fmt.Sprintf("%s by %s: %s %s", r.Verb, r.Actor, r.Status, r.Error)
+		line = fmt.Sprintf("%s by %s: %s", r.Verb, r.Actor, r.Status)
+		if r.PatchID != "" {
+			line += " patch " + r.PatchID
+		}
+		if r.Error != "" {
+			line += ": " + firstLine(r.Error)
+		}
+	case bus.EventPatch:
+		line = fmt.Sprintf("patch %s from %s: validation %s", r.PatchID, who, r.Validation)
+		if r.Summary != "" {
+			line += ": " + firstLine(r.Summary)
+		}
+	case bus.EventPending:
+		line = fmt.Sprintf("patch %s from %s waits for approval: razar approve %s %s", r.PatchID, who, r.Component, r.PatchID)
+	case bus.EventApplied:
+		line = fmt.Sprintf("patch %s from %s applied (%d file(s))", r.PatchID, who, len(r.Files))
+		if r.Summary != "" {
+			line += ": " + firstLine(r.Summary)
+		}
+	case bus.EventRejected:
+		line = fmt.Sprintf("patch %s from %s rejected: %s", r.PatchID, who, firstLine(r.Reason))
+	case bus.EventReverted:
+		line = fmt.Sprintf("patch %s reverted: %s", r.PatchID, firstLine(r.Reason))
+		if r.Actor != "" {
+			line += " (by " + r.Actor + ")"
+		}
+	case bus.EventRotation:
+		line = fmt.Sprintf("credentials rotated by %s: %s", r.Actor, firstLine(r.Message))
 	default:
-		line = fmt.Sprintf("%s %s %s", r.Event, r.Status, r.Message)
+		line = strings.TrimSpace(fmt.Sprintf("%s %s %s", r.Event, r.Status, firstLine(r.Message)))
+		if r.Reason != "" {
+			line += ": " + firstLine(r.Reason)
+		}
 	}
 	// Every field but the time may come from a rung or a component.
 	fmt.Fprintf(c.stdout, "%s %-14s %s\n", sanitize(ts), sanitize(r.Component), sanitize(line))

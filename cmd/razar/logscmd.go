@@ -1,0 +1,146 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// logs prints the tail of a component's output (logs/components/<name>.log)
+// and, with -f, follows it across RAZAR's copy-truncate rotations.
+func (c *cli) logs(ctx context.Context, args []string) error {
+	fs := c.newFlags("logs")
+	n := fs.Int("n", 50, "print the last `N` lines (0: all)")
+	follow := fs.Bool("f", false, "keep printing what the component writes, until interrupted")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageErr("usage: razar logs <component> [-f] [-n N]")
+	}
+	name := pos[0]
+	if err := c.checkComponent(name); err != nil {
+		return err
+	}
+	if *n < 0 {
+		return usageErr("-n must be 0 or more")
+	}
+	path := c.path(filepath.Join("logs", "components", name+".log"))
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) && !*follow {
+		return failed("%s has written nothing yet (no %s)", name, path)
+	}
+	var offset int64
+	if err == nil {
+		offset, err = printTail(c.stdout, f, *n)
+		f.Close()
+		if err != nil {
+			return failed("read %s: %v", path, err)
+		}
+	}
+	if !*follow {
+		return nil
+	}
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		st, err := os.Stat(path)
+		if err != nil {
+			continue // not written yet, or being rotated
+		}
+		if st.Size() < offset {
+			offset = 0 // rotated: the file was copied aside and truncated
+		}
+		if st.Size() == offset {
+			continue
+		}
+		f, err := os.Open(path)
+		if err != nil {
+			continue
+		}
+		if _, err := f.Seek(offset, io.SeekStart); err == nil {
+			m, _ := io.Copy(sanitizingWriter{w: c.stdout}, f)
+			offset += m
+		}
+		f.Close()
+	}
+}
+
+// printTail prints the last n lines of f (all when n is 0), made safe for
+// a terminal, and returns the offset it read to.
+func printTail(w io.Writer, f *os.File, n int) (int64, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	size := st.Size()
+	// Read back from the end in blocks until n newlines are in hand.
+	start := int64(0)
+	if n > 0 {
+		const block = 64 << 10
+		buf := make([]byte, 0)
+		for start = size; start > 0 && bytes.Count(buf, []byte{'\n'}) <= n; {
+			step := min(int64(block), start)
+			start -= step
+			chunk := make([]byte, step)
+			if _, err := f.ReadAt(chunk, start); err != nil && !errors.Is(err, io.EOF) {
+				return 0, err
+			}
+			buf = append(chunk, buf...)
+		}
+		lines := bytes.SplitAfter(buf, []byte{'\n'})
+		if len(lines) > 0 && len(lines[len(lines)-1]) == 0 {
+			lines = lines[:len(lines)-1]
+		}
+		if len(lines) > n {
+			lines = lines[len(lines)-n:]
+		}
+		sw := sanitizingWriter{w: w}
+		for _, l := range lines {
+			if _, err := sw.Write(l); err != nil {
+				return 0, err
+			}
+		}
+		return size, nil
+	}
+	if _, err := f.Seek(start, io.SeekStart); err != nil {
+		return 0, err
+	}
+	r := bufio.NewReader(f)
+	m, err := io.Copy(sanitizingWriter{w: w}, r)
+	return start + m, err
+}
+
+// sanitizingWriter writes component output with terminal control
+// characters stripped, line by line as it comes: a component's bytes must
+// not drive the operator's terminal.
+type sanitizingWriter struct{ w io.Writer }
+
+func (s sanitizingWriter) Write(p []byte) (int, error) {
+	for _, line := range bytes.SplitAfter(p, []byte{'\n'}) {
+		if len(line) == 0 {
+			continue
+		}
+		nl := bytes.HasSuffix(line, []byte{'\n'})
+		text := sanitize(string(bytes.TrimSuffix(line, []byte{'\n'})))
+		if nl {
+			text += "\n"
+		}
+		if _, err := fmt.Fprint(s.w, text); err != nil {
+			return 0, err
+		}
+	}
+	return len(p), nil
+}
