@@ -25,6 +25,7 @@ import (
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/internal/homedir"
+	"github.com/razar/razar/internal/logrot"
 	"github.com/razar/razar/jetstream"
 )
 
@@ -194,7 +195,13 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 func (c *cli) daemonLogger(name string) (zerolog.Logger, func(), error) {
 	// Never through a symlink: one planted at logs/razar.log would have
 	// RAZAR append, with its rights, to whatever it points at.
-	f, err := homedir.OpenAppend(c.path(razarLogFile), 0o640)
+	// It rotates by size (RAZAR_LOG_MAX_BYTES, 64 MiB; three old files
+	// kept), whichever of RAZAR's processes writes it.
+	maxBytes, err := c.envSize("RAZAR_LOG_MAX_BYTES", 64<<20, 1<<40)
+	if err != nil {
+		return zerolog.Nop(), nil, err
+	}
+	f, err := logrot.NewRollingWith(c.path(razarLogFile), maxBytes, 3, 0o640, homedir.OpenAppend)
 	if err != nil {
 		return zerolog.Nop(), nil, failed("%v", err)
 	}
