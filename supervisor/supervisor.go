@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -94,6 +95,8 @@ type Config struct {
 	HandshakeWait time.Duration
 	// Clock drives every wait: start graces, backoffs, probe ticks. Default clock.Real.
 	Clock clock.Clock
+	// Host names this host in the components' heartbeats. Default the hostname.
+	Host string
 	// Alerts receives the boot-halt alert. Required.
 	Alerts Alerter
 	// Redact scrubs secrets from every text the supervisor stores or logs.
@@ -194,6 +197,9 @@ func New(store *jetstream.Store, esc Escalator, boot *razar.BootConfig, cfg Conf
 	}
 	if cfg.Redact == nil {
 		cfg.Redact = func(s string) string { return s }
+	}
+	if cfg.Host == "" {
+		cfg.Host, _ = os.Hostname()
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Supervisor{cfg: cfg, store: store, esc: esc, log: cfg.Log, comps: map[string]*comp{}, ctx: ctx, cancel: cancel,
@@ -760,9 +766,12 @@ func (s *Supervisor) output(name string, p *process, n int64) string {
 	return s.cfg.Redact(logrot.Tail(s.componentLog(name), from, n))
 }
 
-// heartbeat publishes a component's sign of life on razar.heartbeat.<name>.
+// heartbeat publishes a component's sign of life on razar.heartbeat.<name>:
+// each time a probe finds it healthy (at start, on adoption, and after each
+// passing periodic probe), so a component that is not healthy falls silent.
+// The chakra service measures its pulse from these.
 func (s *Supervisor) heartbeat(name, status string, pid int) {
-	hb := &bus.Heartbeat{Name: name, Kind_: "component", Status: status, Time: time.Now().UTC()}
+	hb := &bus.Heartbeat{Name: name, Kind_: "component", Status: status, Host: s.cfg.Host, Time: s.cfg.Clock.Now().UTC()}
 	if pid > 0 {
 		hb.Detail = fmt.Sprintf("pid %d", pid)
 	}

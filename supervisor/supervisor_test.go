@@ -800,3 +800,99 @@ func TestAStopHoldsAcrossARazarRestart(t *testing.T) {
 		t.Fatalf("a after start and another restart: %+v, want running", a)
 	}
 }
+
+// TestHealthyComponentsBeatAtStartAndAfterEachPassingProbe: a component
+// heartbeats (kind component, with the host) when its start probe passes
+// and after each passing periodic probe, and falls silent once a probe
+// fails: the chakra service measures its pulse from exactly these.
+func TestHealthyComponentsBeatAtStartAndAfterEachPassingProbe(t *testing.T) {
+	h := newHost(t, []razar.Component{{Name: "a", Priority: 1, Chakra: "root", Command: sh("exec sleep 600"),
+		HealthCheck: &razar.HealthCheck{Command: sh("test ! -f broken")}}},
+		supervisor.Config{Retries: 3, ProbeInterval: 30 * time.Second, Host: "node-1"})
+	var mu sync.Mutex
+	var beats []bus.Heartbeat
+	sentinels := 0
+	stop, err := bus.Serve(h.env.NC, bus.HeartbeatSubject("*"), func(m *bus.Request) {
+		var hb bus.Heartbeat
+		if err := bus.Decode(m.Data, &hb); err != nil {
+			t.Errorf("undecodable heartbeat on %s: %v", m.Subject, err)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if hb.Name == "sentinel" {
+			sentinels++
+			return
+		}
+		if m.Subject != bus.HeartbeatSubject(hb.Name) {
+			t.Errorf("heartbeat of %s on %s", hb.Name, m.Subject)
+		}
+		beats = append(beats, hb)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	count := func() int { mu.Lock(); defer mu.Unlock(); return len(beats) }
+	// flushed waits until a beat published after everything the supervisor
+	// sent has arrived: one connection's messages arrive in order.
+	flushed := func() {
+		t.Helper()
+		mu.Lock()
+		want := sentinels + 1
+		mu.Unlock()
+		bus.Beat(h.env.NC, &bus.Heartbeat{Name: "sentinel", Kind_: "component"})
+		eventually(t, func() error {
+			mu.Lock()
+			defer mu.Unlock()
+			if sentinels < want {
+				return errors.New("the sentinel beat has not arrived")
+			}
+			return nil
+		})
+	}
+
+	if err := h.bootTicking(); err != nil {
+		t.Fatalf("boot: %v", err)
+	}
+	flushed()
+	if n := count(); n != 1 {
+		t.Fatalf("%d heartbeats after the boot, want 1 (the start probe passed)", n)
+	}
+	mu.Lock()
+	first := beats[0]
+	mu.Unlock()
+	if first.Name != "a" || first.Kind_ != "component" || first.Status != bus.StatusHealthy || first.Host != "node-1" ||
+		!strings.HasPrefix(first.Detail, "pid ") || first.Time.IsZero() || first.Time.After(h.clk.Now()) {
+		t.Fatalf("start heartbeat: %+v", first)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	supDone := make(chan struct{})
+	go func() { defer close(supDone); h.sup.Supervise(ctx) }()
+	defer func() { cancel(); <-supDone }()
+	for i := 2; i <= 3; i++ {
+		h.advanceWhen(30 * time.Second)
+		eventually(t, func() error {
+			if n := count(); n != i {
+				return fmt.Errorf("%d heartbeats, want %d after %d passing periodic probes", n, i, i-1)
+			}
+			return nil
+		})
+	}
+
+	if err := os.WriteFile(filepath.Join(h.workdir, "broken"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h.advanceWhen(30 * time.Second)
+	eventually(t, func() error {
+		if st := h.comp("a").Status; st == bus.StatusHealthy {
+			return errors.New("a is still healthy after a failing probe")
+		}
+		return nil
+	})
+	flushed()
+	if n := count(); n != 3 {
+		t.Fatalf("%d heartbeats, want still 3: a failing probe must not beat", n)
+	}
+}
