@@ -27,6 +27,8 @@ const (
 	pkgPatch    = mod + "/patch"
 	pkgInternal = mod + "/internal"
 	pkgAuth     = mod + "/auth"
+	pkgChakra   = mod + "/chakra"
+	promClient  = "github.com/prometheus/client_golang/prometheus"
 	natsJWT     = "github.com/nats-io/jwt/v2"
 	natsNkeys   = "github.com/nats-io/nkeys"
 	agentsTree  = pkgAgents + "/..."
@@ -183,6 +185,15 @@ func depRules(t *testing.T) []depRule {
 				pkgInternal + "/logrot", pkgInternal + "/pgcmd", pkgInternal + "/probe", pkgInternal + "/proc"},
 			forbid: []string{pkgOrch + "/...", agentsTree},
 			via:    []string{pkgJS, pkgBus},
+		},
+		{
+			// The chakra service is pure bookkeeping of beats and a scrape:
+			// the daemon subscribes and decodes the heartbeats and hands it
+			// names, so it is tested with a fake clock and no bus, and it
+			// cannot reach for a connection or the supervisor it observes.
+			pkg:    pkgChakra,
+			allow:  []string{mod, pkgInternal + "/clock", promClient, promClient + "/promhttp"},
+			forbid: []string{pkgBus + "/...", pkgJS + "/...", pkgOrch + "/...", pkgSup + "/...", agentsTree, natsGo + "/...", natsServer + "/..."},
 		},
 		{
 			// The patch engine works on files alone: it is fuzzed and reused
