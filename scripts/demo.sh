@@ -9,6 +9,7 @@ razar="$root/bin/razar"
 home=$(mktemp -d "${TMPDIR:-/tmp}/razar-demo.XXXXXX")
 cp -R "$root/examples/demo/." "$home/"
 export RAZAR_METRICS_PORT=${RAZAR_METRICS_PORT:-0}
+export RAZAR_CHAKRA_PORT=${RAZAR_CHAKRA_PORT:-0}
 unset RSTAR_API_KEY RSTAR_ENDPOINT
 
 echo "== RAZAR demo home: $home"

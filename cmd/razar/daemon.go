@@ -28,6 +28,7 @@ import (
 	"github.com/razar/razar/agents/crown"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/chakra"
 	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/orchestrator"
@@ -66,6 +67,9 @@ type daemon struct {
 	store *jetstream.Store
 	reg   *prometheus.Registry
 	ln    net.Listener
+
+	chakra   *chakra.Service // the chakra heartbeat service, fed from razar.heartbeat.*
+	chakraLn net.Listener
 
 	boot   atomic.Pointer[razar.BootConfig]
 	roster atomic.Pointer[razar.Roster]
@@ -186,9 +190,18 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 		return nil, failed("metrics listener on %s: %v (fix: set RAZAR_METRICS_ADDR or RAZAR_METRICS_PORT to a free port)", set.metricsAddr, err)
 	}
 	d.closers = append(d.closers, func() { d.ln.Close() })
+	if d.chakraLn, err = net.Listen("tcp", set.chakraAddr); err != nil {
+		return nil, failed("chakra heartbeat listener on %s: %v (fix: set RAZAR_CHAKRA_ADDR or RAZAR_CHAKRA_PORT to a free port)", set.chakraAddr, err)
+	}
+	d.closers = append(d.closers, func() { d.chakraLn.Close() })
 	if err := d.wire(); err != nil {
 		return nil, err
 	}
+	stopBeats, err := d.watchComponentBeats()
+	if err != nil {
+		return nil, failed("chakra heartbeat service: %v", err)
+	}
+	d.closers = append(d.closers, stopBeats)
 	// Every rung's consumer exists before any rung starts (a rung may only
 	// attach to its own), and rung status flows in from heartbeats.
 	if err := d.orch.DeclareRungs(ctx); err != nil {
@@ -254,6 +267,10 @@ func (d *daemon) wire() error {
 		return err
 	}
 	d.orch, d.sup = orch, sup
+	// Three probe intervals: a healthy component beats about three times
+	// per window, so one late beat does not break alignment.
+	d.chakra = chakra.New(chakra.Config{Window: 3 * set.probeInterval})
+	d.chakra.SetComponents(d.boot.Load().Components)
 	d.lc, err = bus.NewLifecycle(d.ctrl, bus.LifecycleConfig{
 		Audit:    func(ctx context.Context, rec *bus.AuditRecord) error { return d.store.Audit(ctx, rec, "") },
 		Redact:   redact,
@@ -279,6 +296,22 @@ func (d *daemon) wire() error {
 	})
 	d.mirror = orchestrator.NewMirror(d.store, c.home, log.With().Str("subsystem", "mirror").Logger())
 	return nil
+}
+
+// watchComponentBeats feeds the chakra service the components' heartbeats
+// (kind component; the rungs' kind agent beats are WatchRungs'), each on
+// its own name's subject.
+func (d *daemon) watchComponentBeats() (stop func(), err error) {
+	return bus.Serve(d.nc, bus.HeartbeatSubject("*"), func(m *bus.Request) {
+		var hb bus.Heartbeat
+		if err := bus.Decode(m.Data, &hb); err != nil || hb.Kind_ != "component" || hb.Status != bus.StatusHealthy {
+			return
+		}
+		if _, toks, _ := bus.ParseSubject(m.Subject); len(toks) != 1 || toks[0] != hb.Name {
+			return
+		}
+		d.chakra.Beat(hb.Name)
+	})
 }
 
 // status composes the status reply: the host's components from the
@@ -330,11 +363,18 @@ func (d *daemon) Run(ctx context.Context) error {
 		}
 		return nil
 	})
+	cs := &http.Server{Handler: d.chakra.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	g.Go(func() error {
+		if err := cs.Serve(d.chakraLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("chakra heartbeat server: %w", err)
+		}
+		return nil
+	})
 	g.Go(func() error {
 		<-gctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
-		return hs.Shutdown(sctx)
+		return errors.Join(hs.Shutdown(sctx), cs.Shutdown(sctx))
 	})
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -354,6 +394,7 @@ func (d *daemon) Run(ctx context.Context) error {
 		}
 	})
 	log.Info().Str("addr", d.ln.Addr().String()).Msg("serving /metrics")
+	log.Info().Str("addr", d.chakraLn.Addr().String()).Stringer("window", d.chakra.Window()).Msg("chakra heartbeat service: serving /metrics and /healthz")
 	log.Info().Int("rstar_threshold", d.set.threshold).Int("warning_threshold", d.set.warn).Int("remote_attempts", d.set.remoteAttempts).
 		Bool("long_task", d.set.longTask).Str("agents", d.set.agentsMode).Int("rungs", len(d.roster.Load().Agents)).Str("home", d.c.home).Msg("RAZAR is up")
 
@@ -502,6 +543,7 @@ func (d *daemon) reload(ctx context.Context) (string, error) {
 	var later []string
 	for name, changed := range map[string]bool{
 		"RAZAR_METRICS_ADDR/RAZAR_METRICS_PORT":      next.metricsAddr != d.set.metricsAddr,
+		"RAZAR_CHAKRA_ADDR/RAZAR_CHAKRA_PORT":        next.chakraAddr != d.set.chakraAddr,
 		"RAZAR_NATS_URL":                             next.natsURL != d.set.natsURL,
 		"RAZAR_HEALTH_PROBE_INTERVAL":                next.probeInterval != d.set.probeInterval,
 		"RAZAR_VERIFY_WINDOW":                        next.verifyWindow != d.set.verifyWindow,
@@ -525,6 +567,7 @@ func (d *daemon) reload(ctx context.Context) (string, error) {
 	}
 	old := d.roster.Swap(roster)
 	zeroSeries(d.metrics, componentNames(boot), rosterNames(roster))
+	d.chakra.SetComponents(boot.Components)
 	if err := d.orch.DeclareRungs(ctx); err != nil {
 		d.log.Error().Err(err).Msg("could not declare the consumers of the reloaded roster's rungs")
 	}

@@ -95,7 +95,7 @@ type proc struct {
 func start(t *testing.T, h string, env []string, args ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(razarBin, append([]string{"--home", h}, args...)...)
-	cmd.Env = append(os.Environ(), "RAZAR_METRICS_PORT=0", "RAZAR_VERIFY_WINDOW=1s")
+	cmd.Env = append(os.Environ(), "RAZAR_METRICS_PORT=0", "RAZAR_CHAKRA_PORT=0", "RAZAR_VERIFY_WINDOW=1s")
 	cmd.Env = append(cmd.Env, env...)
 	p := &proc{cmd: cmd, out: &syncBuf{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out

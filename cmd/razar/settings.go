@@ -32,6 +32,7 @@ type settings struct {
 	threshold     int
 	warn          int
 	metricsAddr   string
+	chakraAddr    string // RAZAR_CHAKRA_ADDR / RAZAR_CHAKRA_PORT: the chakra heartbeat service
 	verifyWindow  time.Duration
 	probeInterval time.Duration
 	webhook       string
@@ -46,6 +47,10 @@ type settings struct {
 // defaultMetricsAddr is RAZAR_METRICS_ADDR's default: loopback only.
 const defaultMetricsAddr = "127.0.0.1:9360"
 
+// defaultChakraAddr is RAZAR_CHAKRA_ADDR's default (CONTRACT section 6):
+// loopback only, as the metrics.
+const defaultChakraAddr = "127.0.0.1:8000"
+
 // readVariables fills the variable part of s from c's environment. The
 // first bad value is a *razar.ConfigError naming it.
 func (c *cli) readVariables(s *settings) error {
@@ -57,6 +62,9 @@ func (c *cli) readVariables(s *settings) error {
 		return err
 	}
 	if s.metricsAddr, err = c.metricsAddr(); err != nil {
+		return err
+	}
+	if s.chakraAddr, err = c.chakraAddr(); err != nil {
 		return err
 	}
 	if s.verifyWindow, err = c.envDuration("RAZAR_VERIFY_WINDOW", 10*time.Second); err != nil {
@@ -167,20 +175,33 @@ func parseAge(v string) (time.Duration, error) {
 // metricsAddr is RAZAR_METRICS_ADDR, else 127.0.0.1 with RAZAR_METRICS_PORT,
 // else 127.0.0.1:9360.
 func (c *cli) metricsAddr() (string, error) {
-	if a := strings.TrimSpace(c.getenv("RAZAR_METRICS_ADDR")); a != "" {
+	return c.listenAddr("RAZAR_METRICS_ADDR", "RAZAR_METRICS_PORT", defaultMetricsAddr)
+}
+
+// chakraAddr is RAZAR_CHAKRA_ADDR, else 127.0.0.1 with RAZAR_CHAKRA_PORT,
+// else 127.0.0.1:8000.
+func (c *cli) chakraAddr() (string, error) {
+	return c.listenAddr("RAZAR_CHAKRA_ADDR", "RAZAR_CHAKRA_PORT", defaultChakraAddr)
+}
+
+// listenAddr reads a listener's HOST:PORT variable, else its port variable
+// on 127.0.0.1, else def: a listener RAZAR opens is on loopback unless an
+// address says otherwise.
+func (c *cli) listenAddr(addrVar, portVar, def string) (string, error) {
+	if a := strings.TrimSpace(c.getenv(addrVar)); a != "" {
 		if _, _, err := net.SplitHostPort(a); err != nil {
-			return "", &razar.ConfigError{File: "env", Field: "RAZAR_METRICS_ADDR", Msg: fmt.Sprintf("%q is not HOST:PORT", a), Fix: "set e.g. 127.0.0.1:9360"}
+			return "", &razar.ConfigError{File: "env", Field: addrVar, Msg: fmt.Sprintf("%q is not HOST:PORT", a), Fix: "set e.g. " + def}
 		}
 		return a, nil
 	}
-	if p := strings.TrimSpace(c.getenv("RAZAR_METRICS_PORT")); p != "" {
+	if p := strings.TrimSpace(c.getenv(portVar)); p != "" {
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 0 || n > 65535 {
-			return "", &razar.ConfigError{File: "env", Field: "RAZAR_METRICS_PORT", Msg: fmt.Sprintf("%q is not a port", p), Fix: "set a number from 0 to 65535 (0 picks a free one)"}
+			return "", &razar.ConfigError{File: "env", Field: portVar, Msg: fmt.Sprintf("%q is not a port", p), Fix: "set a number from 0 to 65535 (0 picks a free one)"}
 		}
 		return net.JoinHostPort("127.0.0.1", p), nil
 	}
-	return defaultMetricsAddr, nil
+	return def, nil
 }
 
 // bootFlags parses `razar boot`'s flags into s.
