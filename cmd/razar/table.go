@@ -48,6 +48,7 @@ func init() {
 		{"logs", "<component> [-f] [-n N]", "a component's output (logs/components/<name>.log), -f to follow it", (*cli).logs, ""},
 		{"agents check", "[--local]", "each running rung process: ready, or why not; exit 1 if a remote rung cannot run", (*cli).agentsCheck, ""},
 		{"agents reload", "", "every running rung drops cached config and credentials", (*cli).agentsReload, ""},
+		{"verify-monitoring", "[--exporter URL]...", "probe the /metrics endpoints (RAZAR, chakra, node exporter, cAdvisor, GPU); exit 1 on any gap", (*cli).verifyMonitoring, verifyMonitoringHelp},
 		{"rotate-keys", "--secrets-dir DIR (--dry-run | --apply --approver A --approver B)", "rotate remote rungs' credentials from manifests", (*cli).rotateKeys, rotateHelp},
 		{"approve", "<component> <patch-id>", "promote a validated patch held for approval", verb(bus.VerbApprove), ""},
 		{"reject", "<component> <patch-id>", "discard a validated patch held for approval", verb(bus.VerbReject), ""},
