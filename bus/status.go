@@ -78,4 +78,16 @@ type StatusView struct {
 	Mission   *MissionState     `json:"mission,omitempty"`
 	Incidents []*IncidentRecord `json:"incidents"`
 	Agents    []*AgentStatus    `json:"agents,omitempty"`
+	// Approvals are the validated patches waiting for `razar approve`.
+	Approvals []PendingApproval `json:"approvals,omitempty"`
+}
+
+// PendingApproval is one validated patch held for an operator.
+type PendingApproval struct {
+	Component string    `json:"component"`
+	Incident  string    `json:"incident"`
+	Patch     string    `json:"patch"`
+	Rung      string    `json:"rung"`
+	Since     time.Time `json:"since"`
+	Until     time.Time `json:"until"` // when the approval window ends
 }

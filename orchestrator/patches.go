@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -26,17 +27,19 @@ const DefaultValidateTimeout = 2 * time.Minute
 // approvals holds validated patches waiting for an operator (approval: manual).
 type approvals struct {
 	mu      sync.Mutex
-	pending map[string]chan bool // component/patch-id -> decision
+	pending map[string]chan bool           // component/patch-id -> decision
+	shown   map[string]bus.PendingApproval // the same, for status
 }
 
-func (ap *approvals) hold(component, id string) chan bool {
+func (ap *approvals) hold(p bus.PendingApproval) chan bool {
 	ap.mu.Lock()
 	defer ap.mu.Unlock()
 	if ap.pending == nil {
-		ap.pending = map[string]chan bool{}
+		ap.pending, ap.shown = map[string]chan bool{}, map[string]bus.PendingApproval{}
 	}
 	ch := make(chan bool, 1)
-	ap.pending[component+"/"+id] = ch
+	ap.pending[p.Component+"/"+p.Patch] = ch
+	ap.shown[p.Component+"/"+p.Patch] = p
 	return ch
 }
 
@@ -44,6 +47,19 @@ func (ap *approvals) drop(component, id string) {
 	ap.mu.Lock()
 	defer ap.mu.Unlock()
 	delete(ap.pending, component+"/"+id)
+	delete(ap.shown, component+"/"+id)
+}
+
+// Approvals lists the validated patches waiting for an operator, oldest first.
+func (o *Orchestrator) Approvals() []bus.PendingApproval {
+	o.approvals.mu.Lock()
+	defer o.approvals.mu.Unlock()
+	out := make([]bus.PendingApproval, 0, len(o.approvals.shown))
+	for _, p := range o.approvals.shown {
+		out = append(out, p)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Since.Before(out[j].Since) })
+	return out
 }
 
 // Decide approves or rejects a held patch. It fails with razar.ErrNotFound
@@ -253,7 +269,12 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 	proposed = true
 
 	if comp.Approval == "manual" && !promotedBefore {
-		ch := o.approvals.hold(comp.Name, id)
+		wait, waitWhat := window, "the attempt's timeout"
+		if o.cfg.ApprovalWindow > 0 {
+			wait, waitWhat = o.cfg.ApprovalWindow, fmt.Sprintf("the approval window (RAZAR_APPROVAL_WINDOW=%v)", o.cfg.ApprovalWindow)
+		}
+		now := o.cfg.Clock.Now().UTC()
+		ch := o.approvals.hold(bus.PendingApproval{Component: comp.Name, Incident: rec.ID, Patch: id, Rung: a.Rung, Since: now, Until: now.Add(wait)})
 		record(bus.EventPending, func(r *bus.AuditRecord) {
 			r.Status = "pending"
 			r.Message = fmt.Sprintf("validated patch %s waits for `razar approve %s %s` or `razar reject %s %s`", id, comp.Name, id, comp.Name, id)
@@ -261,10 +282,6 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 		o.cfg.Alerts.RaiseNamed(ctx, "RazarPatchPending", bus.SeverityWarning, comp.Name, rec.ID, fmt.Sprintf("%s: patch %s from %s is validated and waits for approval (razar approve %s %s)", comp.Name, id, o.cfg.Display(a.Rung), comp.Name, id))
 		// The approval window is its own setting (RAZAR_APPROVAL_WINDOW):
 		// a person needs longer than a rung's timeout.
-		wait, waitWhat := window, "the attempt's timeout"
-		if o.cfg.ApprovalWindow > 0 {
-			wait, waitWhat = o.cfg.ApprovalWindow, fmt.Sprintf("the approval window (RAZAR_APPROVAL_WINDOW=%v)", o.cfg.ApprovalWindow)
-		}
 		var approved, decided bool
 		select {
 		case approved = <-ch:

@@ -314,6 +314,16 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		c.printComponents(view.Mission.Components)
 		fmt.Fprintln(c.stdout)
 	}
+	if len(view.Approvals) > 0 {
+		tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "WAITING FOR APPROVAL\tRUNG\tUNTIL\tRUN")
+		for _, p := range view.Approvals {
+			fmt.Fprintf(tw, "%s %s\t%s\t%s\trazar approve %s %s (or reject)\n", sanitize(p.Component), sanitize(p.Patch), sanitize(p.Rung),
+				p.Until.Local().Format(time.DateTime), sanitize(p.Component), sanitize(p.Patch))
+		}
+		tw.Flush()
+		fmt.Fprintln(c.stdout)
+	}
 	tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUNG\tSTATE\tDETAIL")
 	for _, a := range view.Agents {

@@ -317,6 +317,19 @@ func (d *daemon) watchComponentBeats() (stop func(), err error) {
 // status composes the status reply: the host's components from the
 // supervisor, incidents and rungs from the orchestrator.
 func (d *daemon) status(ctx context.Context, component string, _ *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
+	view, err := d.statusView(ctx, component)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(view)
+	if err != nil {
+		return nil, err
+	}
+	return &bus.LifecycleReply{Data: data}, nil
+}
+
+// statusView is what `razar status` and the status page show.
+func (d *daemon) statusView(ctx context.Context, component string) (*bus.StatusView, error) {
 	mission, err := d.sup.View(component)
 	if err != nil {
 		return nil, err
@@ -325,11 +338,13 @@ func (d *daemon) status(ctx context.Context, component string, _ *bus.LifecycleR
 	if err != nil {
 		return nil, err
 	}
-	data, err := json.Marshal(&bus.StatusView{Mission: mission, Incidents: incidents, Agents: rungs})
-	if err != nil {
-		return nil, err
+	view := &bus.StatusView{Mission: mission, Incidents: incidents, Agents: rungs}
+	for _, p := range d.orch.Approvals() {
+		if component == bus.AllComponents || p.Component == component {
+			view.Approvals = append(view.Approvals, p)
+		}
 	}
-	return &bus.LifecycleReply{Data: data}, nil
+	return view, nil
 }
 
 // Run boots the components and serves until ctx ends (SIGTERM, SIGINT),
@@ -356,7 +371,7 @@ func (d *daemon) Run(ctx context.Context) error {
 	g.Go(func() error { return d.orch.Run(gctx) })
 	g.Go(func() error { return d.lc.Run(gctx) })
 	g.Go(func() error { return d.mirror.Run(gctx) })
-	hs := &http.Server{Handler: metricsMux(d.reg, d.set.pprof), ReadHeaderTimeout: 5 * time.Second}
+	hs := &http.Server{Handler: metricsMux(d.reg, d.set.pprof, d.statusPage), ReadHeaderTimeout: 5 * time.Second}
 	g.Go(func() error {
 		if err := hs.Serve(d.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("metrics server: %w", err)
@@ -616,7 +631,7 @@ func (d *daemon) display(name string) string {
 
 // metricsMux serves /metrics and, with RAZAR_PPROF=1, the Go profiles
 // under /debug/pprof/ on the same (loopback by default) listener.
-func metricsMux(reg *prometheus.Registry, profiles bool) *http.ServeMux {
+func metricsMux(reg *prometheus.Registry, profiles bool, page http.HandlerFunc) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	if profiles {
@@ -626,9 +641,7 @@ func metricsMux(reg *prometheus.Registry, profiles bool) *http.ServeMux {
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	}
-	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "RAZAR: metrics at /metrics")
-	})
+	mux.HandleFunc("/", page)
 	return mux
 }
 

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/razar/razar/jetstream/bustest"
 )
 
 // TestMetricsServedAndValid: /metrics on RAZAR_METRICS_PORT carries the
@@ -61,3 +63,35 @@ func TestMetricsServedAndValid(t *testing.T) {
 		t.Fatalf("promtool check metrics: %v\n%s", err, out)
 	}
 }
+
+// TestStatusPageShowsTheMissionOnTheMetricsListener: GET / on the metrics
+// listener is an HTML page, refreshing itself, with the mission's health,
+// each component under its chakra layer with its state, and the rungs.
+func TestStatusPageShowsTheMissionOnTheMetricsListener(t *testing.T) {
+	h := home(t, crownRoster, map[string]string{
+		"config/boot_config.json": `{"components": [{"name": "web", "priority": 1, "chakra": "heart", "command": ["sleep", "600"], "workdir": "web",
+			"start_grace": "200ms", "health_check": {"command": ["true"]}}]}`,
+	})
+	port := freePort(t)
+	boot(t, h, []string{fmt.Sprintf("RAZAR_METRICS_PORT=%d", port)}, "--nats-listen", "127.0.0.1:0")
+	var page string
+	bustest.Eventually(t, 20*time.Second, func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		page = string(b)
+		return resp.StatusCode == 200 && strings.Contains(page, `class="st-healthy">healthy`)
+	}, "the status page never showed web healthy:\n%s", lazyString(func() string { return page }))
+	for _, want := range []string{`http-equiv="refresh"`, `name="viewport"`, "<h2>heart</h2>", "<td>web", `class="health healthy"`, "Open incidents", "<h2>Rungs</h2>"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the status page lacks %q", want)
+		}
+	}
+}
+
+type lazyString func() string
+
+func (l lazyString) String() string { return l() }
