@@ -153,6 +153,7 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 		o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Str("from", from).Str("to", step.Rung).Int("escalations", rec.Escalations).Msg("escalation")
 		if o.cfg.Metrics != nil {
 			o.cfg.Metrics.Escalations.WithLabelValues(rec.Component).Inc()
+			o.cfg.Metrics.HandOvers.WithLabelValues(from, step.Rung).Inc()
 		}
 		if w := rec.Policy.WarnThreshold; w > 0 {
 			if n := o.cycleEscalations(rec); n >= w {
@@ -303,6 +304,7 @@ func (o *Orchestrator) recordAttempt(ctx context.Context, rec *bus.IncidentRecor
 	ev.Str("incident", rec.ID).Str("component", rec.Component).Str("agent", a.Rung).Int("attempt", a.Number).
 		Str("outcome", string(a.Outcome)).Str("error", firstLine(a.Error)).Str("reason", a.Reason).Msg("attempt finished")
 	if o.cfg.Metrics != nil {
+		o.cfg.Metrics.AttemptDuration.WithLabelValues(a.Rung).Observe(a.Finished.Sub(a.Started).Seconds())
 		if a.Failed() {
 			o.cfg.Metrics.Failure.WithLabelValues(rec.Component, a.Rung).Inc()
 		} else {

@@ -12,6 +12,14 @@ type Metrics struct {
 	Escalations *prometheus.CounterVec
 	Incidents   *prometheus.CounterVec
 	Open        prometheus.Gauge
+	// HandOvers counts hand-overs by the rung handing over and the one
+	// taking over ("razar" for an incident's first attempt).
+	HandOvers *prometheus.CounterVec
+	// AttemptDuration is how long each rung's attempts took, judging included.
+	AttemptDuration *prometheus.HistogramVec
+	// Patches counts patch verdicts by component and outcome (applied,
+	// rejected, reverted).
+	Patches *prometheus.CounterVec
 }
 
 // NewMetrics creates the series and registers them on reg (nil: not registered).
@@ -45,9 +53,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "razar_incidents_open",
 			Help: "Incidents this orchestrator is working on now.",
 		}),
+		HandOvers: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "razar_handovers_total",
+			Help: "Hand-overs of incidents from one rung (from; razar for the first) to another (to).",
+		}, []string{"from", "to"}),
+		AttemptDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "razar_attempt_duration_seconds",
+			Help:    "How long attempts took, from hand-over to verdict, by rung.",
+			Buckets: []float64{0.01, 0.1, 0.5, 1, 5, 15, 60, 300, 900},
+		}, []string{"agent"}),
+		Patches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "razar_patches_total",
+			Help: "Patch verdicts by component and outcome (applied, rejected, reverted).",
+		}, []string{"component", "outcome"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Success, m.Failure, m.Retries, m.Skipped, m.Escalations, m.Incidents, m.Open)
+		reg.MustRegister(m.Success, m.Failure, m.Retries, m.Skipped, m.Escalations, m.Incidents, m.Open, m.HandOvers, m.AttemptDuration, m.Patches)
 	}
 	return m
 }

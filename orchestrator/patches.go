@@ -159,6 +159,9 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 		r := base
 		r.Event = ev
 		mutate(&r)
+		if m := o.cfg.Metrics; m != nil && (ev == bus.EventApplied || ev == bus.EventRejected || ev == bus.EventReverted) {
+			m.Patches.WithLabelValues(comp.Name, string(ev)).Inc()
+		}
 		o.audit(ctx, &r, bus.AuditMsgID(ev, rec.ID+"-"+id, a.Number))
 	}
 	proposed := false      // the proposal record is written once, when validation has spoken

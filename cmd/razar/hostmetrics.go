@@ -94,5 +94,11 @@ func zeroSeries(m *orchestrator.Metrics, components, rungs []string) {
 		for _, st := range []string{"healed", "failed", "aborted"} {
 			m.Incidents.WithLabelValues(c, st)
 		}
+		for _, out := range []string{"applied", "rejected", "reverted"} {
+			m.Patches.WithLabelValues(c, out)
+		}
+	}
+	for _, a := range rungs {
+		m.AttemptDuration.WithLabelValues(a)
 	}
 }
