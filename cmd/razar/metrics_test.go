@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -99,3 +101,54 @@ func TestStatusPageShowsTheMissionOnTheMetricsListener(t *testing.T) {
 type lazyString func() string
 
 func (l lazyString) String() string { return l() }
+
+// TestRealPrometheusScrapesRazarAndLoadsTheRules: Debian's prometheus,
+// pointed at a booted RAZAR's /metrics with the shipped rules, reads
+// razar_component_up for web as 1 and has loaded every alert rule.
+func TestRealPrometheusScrapesRazarAndLoadsTheRules(t *testing.T) {
+	bin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Fatal("prometheus is missing: run `make tools` (Debian package prometheus)")
+	}
+	h := home(t, crownRoster, nil)
+	port := freePort(t)
+	boot(t, h, []string{fmt.Sprintf("RAZAR_METRICS_PORT=%d", port)}, "--nats-listen", "127.0.0.1:0")
+	rules, err := filepath.Abs("../../monitoring/razar.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "prometheus.yml")
+	conf := fmt.Sprintf("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [%q]\nscrape_configs:\n  - job_name: razar\n    static_configs:\n      - targets: ['127.0.0.1:%d']\n", rules, port)
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	promPort := freePort(t)
+	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"), fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort))
+	out := &syncBuf{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	api := fmt.Sprintf("http://127.0.0.1:%d/api/v1/", promPort)
+	get := func(path string) string {
+		resp, err := http.Get(api + path)
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	bustest.Eventually(t, 30*time.Second, func() bool {
+		return strings.Contains(get(`query?query=razar_component_up%7Bcomponent%3D%22web%22%7D`), `"value":[`) &&
+			strings.Contains(get(`query?query=razar_component_up%7Bcomponent%3D%22web%22%7D`), `,"1"]`)
+	}, "prometheus never read razar_component_up{component=\"web\"} 1; its output:\n%s", out)
+	loaded := get("rules")
+	for _, name := range []string{"RazarComponentDown", "RazarCrashLoop", "RazarLadderStalled", "RazarMissionHalted", "RazarChakraOutOfAlignment"} {
+		if !strings.Contains(loaded, `"name":"`+name+`"`) {
+			t.Errorf("prometheus did not load rule %s: %s", name, loaded)
+		}
+	}
+}
