@@ -1,6 +1,7 @@
 package razar_test
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,6 +65,49 @@ func TestEveryAlertLinksToARunbookSection(t *testing.T) {
 			for _, m := range names.FindAllStringSubmatch(string(b), -1) {
 				if !sections[strings.ToLower(m[1])] {
 					t.Errorf("%s raises %s, which docs/RUNBOOK.md has no section for", f, m[1])
+				}
+			}
+		}
+	}
+}
+
+// TestDashboardQueriesOnlySeriesRazarExports: monitoring/razar-dashboard.json
+// is a Grafana dashboard whose every query names metrics RAZAR or its
+// chakra service define, so no panel stays empty for a typo.
+func TestDashboardQueriesOnlySeriesRazarExports(t *testing.T) {
+	b, err := os.ReadFile("monitoring/razar-dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d struct {
+		Title  string `json:"title"`
+		Panels []struct {
+			Title   string `json:"title"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &d); err != nil || d.Title == "" || len(d.Panels) == 0 {
+		t.Fatalf("not a dashboard: %v", err)
+	}
+	defined := map[string]bool{}
+	for _, f := range []string{"orchestrator/metrics.go", "cmd/razar/hostmetrics.go", "chakra/chakra.go"} {
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`"((?:razar|chakra)_[a-z0-9_]+)"`).FindAllStringSubmatch(string(src), -1) {
+			defined[m[1]] = true
+		}
+	}
+	metric := regexp.MustCompile(`\b((?:razar|chakra)_[a-z0-9_]+)`)
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			for _, m := range metric.FindAllString(tg.Expr, -1) {
+				name := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(m, "_bucket"), "_count"), "_sum")
+				if !defined[name] {
+					t.Errorf("panel %q queries %s, which RAZAR does not export", p.Title, m)
 				}
 			}
 		}
