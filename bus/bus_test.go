@@ -126,9 +126,9 @@ func TestWildcardsAndNames(t *testing.T) {
 			t.Errorf("verb %q is not a subject token", v)
 		}
 	}
-	// CONTRACT's six verbs, plus escalate, approve, reject, reload, detach and record.
-	if len(Verbs) != 12 {
-		t.Errorf("Verbs = %q, want the 12 lifecycle verbs", Verbs)
+	// CONTRACT's six verbs, plus escalate, approve, reject, reload, detach, record and memory_audit.
+	if len(Verbs) != 13 {
+		t.Errorf("Verbs = %q, want the 13 lifecycle verbs", Verbs)
 	}
 }
 

@@ -207,6 +207,8 @@ type LifecycleRequest struct {
 	Patch string `json:"patch,omitempty"` // approve/reject/rollback: the patch id
 	// Record is the audit record of a record request (rotation, reverted).
 	Record *AuditRecord `json:"record,omitempty"`
+	// Items is how many items a memory_audit request writes per layer.
+	Items int `json:"items,omitempty"`
 	// Who is the identity the server authenticated, set by the lifecycle
 	// server; never read from the request.
 	Who *auth.Identity `json:"-"`

@@ -129,10 +129,14 @@ const (
 	// store an audit record a CLI command made (a rollback, a rotation),
 	// under the identity that sent it.
 	VerbRecord Verb = "record"
+	// VerbMemoryAudit runs `razar memory audit` in the orchestrator, the
+	// only writer of the stream and the bucket: items written through every
+	// memory layer, read back and verified (body: items).
+	VerbMemoryAudit Verb = "memory_audit"
 )
 
 // Verbs lists every lifecycle verb.
-var Verbs = []Verb{VerbStop, VerbStart, VerbRestart, VerbAbort, VerbRelease, VerbStatus, VerbEscalate, VerbApprove, VerbReject, VerbReload, VerbDetach, VerbRecord}
+var Verbs = []Verb{VerbStop, VerbStart, VerbRestart, VerbAbort, VerbRelease, VerbStatus, VerbEscalate, VerbApprove, VerbReject, VerbReload, VerbDetach, VerbRecord, VerbMemoryAudit}
 
 // Event is the last token of an audit subject.
 type Event string
@@ -158,6 +162,10 @@ const (
 	EventSnapshot   Event = "snapshot"   // the roster snapshot of a boot cycle was taken
 	EventRestore    Event = "restore"    // the roster was restored from its snapshot
 	EventRotation   Event = "rotation"   // credentials were rotated (actor: the approvers)
+	EventMemory     Event = "memory"     // a memory audit ran (razar memory audit); data: its report
+	// EventMemoryItem is one item a memory audit writes through the stream
+	// and removes again once read back; no log mirror holds it.
+	EventMemoryItem Event = "memory_item"
 )
 
 // Severity is an alert's severity.
