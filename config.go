@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -143,7 +144,27 @@ func (c Component) EnvList() []string {
 // BootConfig is config/boot_config.json.
 type BootConfig struct {
 	Components []Component `json:"components"`
+	// Memory lists the memory bundle's layers beyond RAZAR's own stores.
+	Memory *MemoryConfig `json:"memory,omitempty"`
 }
+
+// MemoryConfig is the optional "memory" section of boot_config.json: the
+// layers the memory bundle checks at every boot and in `razar memory init`,
+// besides RAZAR's own (stream, state, patches).
+type MemoryConfig struct {
+	Layers []MemoryLayer `json:"layers"`
+}
+
+// MemoryLayer is one memory layer: a name and the probe that says it is
+// ready, of the health-check kinds (command, http, tcp).
+type MemoryLayer struct {
+	Name  string      `json:"name"`
+	Probe HealthCheck `json:"probe"`
+}
+
+// ReservedMemoryLayers are the names of RAZAR's own memory layers, which a
+// configured layer may not take.
+var ReservedMemoryLayers = []string{"stream", "state", "patches"}
 
 // Component returns the named component, or ErrNotFound.
 func (c *BootConfig) Component(name string) (Component, error) {
@@ -160,9 +181,10 @@ func (c *BootConfig) Component(name string) (Component, error) {
 func ParseBootConfig(file string, data []byte) (*BootConfig, error) {
 	var top struct {
 		Components []json.RawMessage `json:"components"`
+		Memory     json.RawMessage   `json:"memory"`
 	}
 	if err := strictDecode(data, &top); err != nil {
-		return nil, &ConfigError{File: file, Msg: err.Error(), Fix: `the file must be {"components": [...]}`}
+		return nil, &ConfigError{File: file, Msg: err.Error(), Fix: `the file must be {"components": [...]}, with an optional "memory": {"layers": [...]}`}
 	}
 	if top.Components == nil {
 		return nil, &ConfigError{File: file, Field: "components", Msg: "missing", Fix: `add "components": [...]`}
@@ -201,7 +223,52 @@ func ParseBootConfig(file string, data []byte) (*BootConfig, error) {
 		}
 		cfg.Components = append(cfg.Components, c)
 	}
+	if len(top.Memory) > 0 && string(bytes.TrimSpace(top.Memory)) != "null" {
+		mem, err := parseMemory(file, top.Memory)
+		if err != nil {
+			return nil, err
+		}
+		cfg.Memory = mem
+	}
 	return cfg, nil
+}
+
+// parseMemory decodes and validates the "memory" section.
+func parseMemory(file string, data []byte) (*MemoryConfig, error) {
+	const fix = `"memory": {"layers": [{"name": "vector", "probe": {"tcp": "127.0.0.1:6333"}}]}; a probe is {"command": [...]}, {"http": URL} or {"tcp": "host:port"}`
+	var top struct {
+		Layers []json.RawMessage `json:"layers"`
+	}
+	if err := strictDecode(data, &top); err != nil {
+		return nil, &ConfigError{File: file, Field: "memory", Msg: err.Error(), Fix: fix}
+	}
+	mem := &MemoryConfig{Layers: []MemoryLayer{}}
+	seen := map[string]int{}
+	for i, raw := range top.Layers {
+		field := fmt.Sprintf("memory.layers[%d]", i)
+		var l MemoryLayer
+		if err := strictDecode(raw, &l); err != nil {
+			return nil, &ConfigError{File: file, Field: field + nameHint(raw), Msg: err.Error(), Fix: fix}
+		}
+		if l.Name != "" {
+			field += " (" + l.Name + ")"
+		}
+		if err := ValidName(l.Name); err != nil {
+			return nil, &ConfigError{File: file, Field: field + ".name", Msg: err.Error(), Fix: "rename the layer"}
+		}
+		if slices.Contains(ReservedMemoryLayers, l.Name) {
+			return nil, &ConfigError{File: file, Field: field + ".name", Msg: fmt.Sprintf("%q is one of RAZAR's own layers (%s)", l.Name, strings.Join(ReservedMemoryLayers, ", ")), Fix: "rename the layer"}
+		}
+		if j, dup := seen[l.Name]; dup {
+			return nil, &ConfigError{File: file, Field: field + ".name", Msg: fmt.Sprintf("duplicate of memory.layers[%d]", j), Fix: "give each layer a unique name"}
+		}
+		seen[l.Name] = i
+		if l.Probe.Kind() == "" {
+			return nil, &ConfigError{File: file, Field: field + ".probe", Msg: "missing", Fix: fix}
+		}
+		mem.Layers = append(mem.Layers, l)
+	}
+	return mem, nil
 }
 
 // ValidProtectGlob checks one "protect" glob of a component. A glob is a

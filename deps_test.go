@@ -29,6 +29,7 @@ const (
 	pkgAuth     = mod + "/auth"
 	pkgChakra   = mod + "/chakra"
 	promClient  = "github.com/prometheus/client_golang/prometheus"
+	pkgMemory   = mod + "/memory"
 	natsJWT     = "github.com/nats-io/jwt/v2"
 	natsNkeys   = "github.com/nats-io/nkeys"
 	agentsTree  = pkgAgents + "/..."
@@ -201,6 +202,17 @@ func depRules(t *testing.T) []depRule {
 			// store, no orchestrator.
 			pkg:    pkgPatch,
 			forbid: []string{pkgBus + "/...", pkgJS + "/...", pkgOrch + "/...", pkgSup + "/...", agentsTree, natsGo + "/...", natsServer + "/..."},
+		},
+		{
+			// The memory bundle checks and audits RAZAR's stores through
+			// jetstream's methods and probes configured layers like health
+			// checks; it is used by `razar boot` and by the CLI (offline
+			// too), so it must not pull in the orchestrator, the supervisor
+			// or a rung, nor talk NATS itself.
+			pkg:    pkgMemory,
+			allow:  []string{mod, pkgBus, pkgJS, zerolog, pkgInternal + "/homedir", pkgInternal + "/probe"},
+			forbid: []string{pkgOrch + "/...", pkgSup + "/...", agentsTree, pkgPatch + "/..."},
+			via:    []string{pkgJS, pkgBus},
 		},
 	}
 	// Every package under internal/ is a leaf mechanism (a clock, a backoff,
