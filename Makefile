@@ -20,12 +20,19 @@ build:
 
 # The nats CLI (interop tests), promtool (metrics checks) and Alertmanager
 # (alert delivery tests), the last two from Debian's packages.
-tools: $(NATS) promtool alertmanager
+tools: $(NATS) promtool alertmanager node-exporter
 
 $(NATS):
 	$(GO) install github.com/nats-io/natscli/nats@v0.5.0
 
-.PHONY: promtool alertmanager
+.PHONY: promtool alertmanager node-exporter
+# node-exporter: the memory tests scrape monitoring/boot_metrics.prom through
+# the real textfile collector.
+node-exporter:
+	@command -v prometheus-node-exporter >/dev/null 2>&1 || { \
+	  echo "installing node_exporter (Debian package prometheus-node-exporter)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-node-exporter >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-node-exporter >/dev/null; fi; }
 alertmanager:
 	@command -v prometheus-alertmanager >/dev/null 2>&1 || { \
 	  echo "installing Alertmanager (Debian package prometheus-alertmanager)"; \

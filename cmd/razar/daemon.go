@@ -31,6 +31,7 @@ import (
 	"github.com/razar/razar/chakra"
 	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/jetstream"
+	"github.com/razar/razar/memory"
 	"github.com/razar/razar/orchestrator"
 	"github.com/razar/razar/supervisor"
 )
@@ -90,6 +91,7 @@ type daemon struct {
 	identify     func(bus.RequestInfo) (auth.Identity, error)
 
 	reloadMu sync.Mutex
+	memoryMu sync.Mutex // one memory audit at a time
 	detached atomic.Bool
 	detach   chan struct{} // closed by the detach verb
 }
@@ -202,6 +204,9 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 		return nil, failed("chakra heartbeat service: %v", err)
 	}
 	d.closers = append(d.closers, stopBeats)
+	// The memory bundle's boot pass: every layer checked once the store is
+	// open, its gauges in monitoring/boot_metrics.prom, a line in the log.
+	c.initMemory(ctx, memory.SourceBoot, d.store, nil, boot.Memory, log.With().Str("subsystem", "memory").Logger())
 	// Every rung's consumer exists before any rung starts (a rung may only
 	// attach to its own), and rung status flows in from heartbeats.
 	if err := d.orch.DeclareRungs(ctx); err != nil {
@@ -288,6 +293,7 @@ func (d *daemon) wire() error {
 		return &bus.LifecycleReply{Message: msg}, err
 	})
 	d.lc.Handle(bus.VerbRecord, d.record)
+	d.lc.Handle(bus.VerbMemoryAudit, d.memoryAudit)
 	d.lc.Handle(bus.VerbDetach, func(context.Context, string, *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
 		if d.detached.CompareAndSwap(false, true) {
 			close(d.detach)
@@ -755,6 +761,42 @@ func (d *daemon) record(ctx context.Context, component string, req *bus.Lifecycl
 		return nil, err
 	}
 	return &bus.LifecycleReply{Message: "recorded"}, nil
+}
+
+// memoryAudit runs `razar memory audit` for a CLI: the orchestrator is the
+// only writer of the stream and the bucket. The report is the reply's data
+// and a memory audit record.
+func (d *daemon) memoryAudit(ctx context.Context, component string, req *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
+	if component != bus.AllComponents {
+		return nil, fmt.Errorf("%w: memory_audit is about RAZAR's own stores: send it to %s", razar.ErrBadPayload, bus.LifecycleSubject(bus.VerbMemoryAudit, bus.AllComponents))
+	}
+	items := req.Items
+	if items == 0 {
+		items = memory.DefaultAuditItems
+	}
+	if items < 0 || items > memory.MaxAuditItems {
+		return nil, fmt.Errorf("%w: items %d: want 1 to %d", razar.ErrBadPayload, items, memory.MaxAuditItems)
+	}
+	if !d.memoryMu.TryLock() {
+		return nil, errors.New("a memory audit is already running; wait for it")
+	}
+	defer d.memoryMu.Unlock()
+	rep := runMemoryAudit(ctx, d.store, d.c.path(orchestrator.PatchDir), items, nil)
+	actor := req.ActorName()
+	if err := d.store.Audit(ctx, memoryRecord(rep, actor), ""); err != nil {
+		d.log.Error().Err(err).Msg("could not record the memory audit")
+	}
+	ev := d.log.Info()
+	if !rep.OK() {
+		ev = d.log.Warn()
+	}
+	ev.Str("subsystem", "memory").Str("run", rep.Run).Int("items", items).Bool("verified", rep.OK()).Str("actor", actor).
+		Float64("duration", rep.Duration).Msg("memory audit")
+	data, err := json.Marshal(rep)
+	if err != nil {
+		return nil, err
+	}
+	return &bus.LifecycleReply{Message: fmt.Sprintf("memory audit %s done", rep.Run), Data: data}, nil
 }
 
 // recordActor names who sent a record: the identity, and the approvers the

@@ -53,6 +53,8 @@ func init() {
 		{"approve", "<component> <patch-id>", "promote a validated patch held for approval", verb(bus.VerbApprove), ""},
 		{"reject", "<component> <patch-id>", "discard a validated patch held for approval", verb(bus.VerbReject), ""},
 		{"rollback-patch", "<component> [--patch ID]", "restore the files of the last applied patch (or the one named)", (*cli).rollbackPatch, ""},
+		{"memory init", "[--source boot_orchestrator|bootstrap_memory|bootstrap_world]", "check every memory layer; write the gauges to monitoring/boot_metrics.prom", (*cli).memoryInit, memoryHelp},
+		{"memory audit", "[--items N]", "write N items (default 10000) through every store layer, read them back, verify their SHA-256", (*cli).memoryAudit, memoryHelp},
 		{"version", "", "print the version, the commit and the Go version (also `razar --version`)", (*cli).versionCmd, ""},
 		// help has no run: it reads this table, so the dispatch handles it.
 		{"help", "[<command>]", "this text, or a command's usage and flags", nil, ""},
