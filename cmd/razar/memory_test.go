@@ -220,3 +220,41 @@ func TestNodeExporterTextfileCollectorServesTheBootGauges(t *testing.T) {
 		t.Errorf("node exporter reports a textfile scrape error:\n%s", text)
 	}
 }
+
+func TestMemoryInitWithAFailedLayerFlagsTheErrorAndExitsOne(t *testing.T) {
+	h := home(t, crownRoster, map[string]string{"config/boot_config.json": strings.Replace(memoryBoot, `"true"`, `"exit 3"`, 1)})
+	// Never booted: no store to read either, so stream and state fail too.
+	p := start(t, h, nil, "memory", "init")
+	if code := p.wait(t, 30*time.Second); code != 1 {
+		t.Fatalf("memory init exit %d, want 1:\n%s", code, p.out)
+	}
+	text := waitProm(t, h, `razar_memory_init_invocations_total{source="bootstrap_memory"} 1`)
+	for _, want := range []string{
+		`razar_memory_init_error{source="bootstrap_memory"} 1`,
+		`razar_memory_init_layer_ready_total{source="bootstrap_memory"} 1`,
+		`razar_memory_init_layer_failed_total{source="bootstrap_memory"} 3`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("boot_metrics.prom lacks %q:\n%s", want, text)
+		}
+	}
+	if out := p.out.String(); !strings.Contains(out, "vector     failed: command probe sh -c exit 3: exit status 3") {
+		t.Errorf("memory init output does not name the failed probe:\n%s", out)
+	}
+}
+
+func TestMemoryAuditWithRazarStoppedRunsOnTheHomesStore(t *testing.T) {
+	h := memoryHome(t)
+	b := start(t, h, nil, "boot", "--once", "--nats-listen", "127.0.0.1:0")
+	if code := b.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("boot --once exit %d:\n%s", code, b.out)
+	}
+	p := start(t, h, nil, "memory", "audit", "--items", "50")
+	if code := p.wait(t, 60*time.Second); code != 0 {
+		t.Fatalf("offline memory audit exit %d:\n%s", code, p.out)
+	}
+	out := p.out.String()
+	if !strings.Contains(out, "all items verified") || !strings.Contains(out, "stream: 100/100 (100%)") {
+		t.Errorf("offline audit output (plain progress lines, then the report):\n%s", out)
+	}
+}
