@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/razar/razar/internal/homedir"
 )
@@ -39,6 +40,32 @@ var families = []family{
 	{MetricInvocations, "Memory bundle initialization passes, by entry point, across restarts.", "counter"},
 }
 
+// The audit's gauges, per layer, replaced whole by each audit.
+const (
+	MetricAuditItems    = "razar_memory_audit_items"
+	MetricAuditVerified = "razar_memory_audit_verified"
+	MetricAuditFailed   = "razar_memory_audit_failed"
+	MetricAuditDuration = "razar_memory_audit_duration_seconds"
+	MetricAuditTime     = "razar_memory_audit_last_run_timestamp_seconds"
+)
+
+var auditFamilies = []family{
+	{MetricAuditItems, "Items the last memory audit wrote through each layer.", "gauge"},
+	{MetricAuditVerified, "Items of the last memory audit read back with their SHA-256 digest intact, per layer.", "gauge"},
+	{MetricAuditFailed, "Items of the last memory audit that failed to write, read back or verify, per layer.", "gauge"},
+	{MetricAuditDuration, "Seconds the last memory audit spent on each layer.", "gauge"},
+	{MetricAuditTime, "Unix time the last memory audit ended.", "gauge"},
+}
+
+func isAudit(name string) bool {
+	for _, f := range auditFamilies {
+		if f.name == name {
+			return true
+		}
+	}
+	return false
+}
+
 // sample is one sample line of the textfile, kept as written.
 type sample struct {
 	name, source, line string
@@ -49,8 +76,11 @@ type sample struct {
 // family's lines (HELP, TYPE, samples) in their order, kept as written.
 type textfile struct {
 	ours   map[string][]sample // by family name
-	others []string            // lines of families that are not ours
+	others []other             // lines of families that are not ours
 }
+
+// other is a line of a family that is not the init pass's, kept as written.
+type other struct{ name, line string }
 
 var (
 	sampleRE = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)(\s+-?[0-9]+)?$`)
@@ -101,7 +131,7 @@ func parseTextfile(data []byte) (*textfile, error) {
 				continue // a plain comment
 			}
 			if !ours(m[2]) {
-				tf.others = append(tf.others, line)
+				tf.others = append(tf.others, other{m[2], line})
 			}
 			continue
 		}
@@ -118,7 +148,7 @@ func parseTextfile(data []byte) (*textfile, error) {
 			return nil, fmt.Errorf("line %d: %v", i+1, err)
 		}
 		if !ours(m[1]) {
-			tf.others = append(tf.others, line)
+			tf.others = append(tf.others, other{m[1], line})
 			continue
 		}
 		src, ok := labels["source"]
@@ -149,34 +179,46 @@ func (tf *textfile) invocations(source string) float64 {
 
 func formatValue(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 
-// render writes the file: our families first, each with HELP and TYPE and
-// its samples (other sources' lines as they were, then source's new one),
-// then every other family's lines as they were.
+// render writes the file: the init pass's families first, each with HELP
+// and TYPE and its samples (other sources' lines as they were, then r's
+// new one; r may be nil), then every other family's lines as they were.
 func (tf *textfile) render(r *Result) []byte {
-	errv := 0.0
-	if r.Errored() {
-		errv = 1
-	}
-	values := map[string]float64{
-		MetricDuration:    r.Duration.Seconds(),
-		MetricLayers:      float64(len(r.Layers)),
-		MetricReady:       float64(r.Ready()),
-		MetricFailed:      float64(r.Failed()),
-		MetricError:       errv,
-		MetricInvocations: tf.invocations(r.Source) + 1,
+	var values map[string]float64
+	if r != nil {
+		errv := 0.0
+		if r.Errored() {
+			errv = 1
+		}
+		values = map[string]float64{
+			MetricDuration:    r.Duration.Seconds(),
+			MetricLayers:      float64(len(r.Layers)),
+			MetricReady:       float64(r.Ready()),
+			MetricFailed:      float64(r.Failed()),
+			MetricError:       errv,
+			MetricInvocations: tf.invocations(r.Source) + 1,
+		}
 	}
 	var b bytes.Buffer
 	for _, f := range families {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", f.name, f.help, f.name, f.typ)
+		var lines []string
 		for _, s := range tf.ours[f.name] {
-			if s.source != r.Source {
-				b.WriteString(s.line + "\n")
+			if r == nil || s.source != r.Source {
+				lines = append(lines, s.line)
 			}
 		}
-		fmt.Fprintf(&b, "%s{source=%q} %s\n", f.name, r.Source, formatValue(values[f.name]))
+		if r != nil {
+			lines = append(lines, fmt.Sprintf("%s{source=%q} %s", f.name, r.Source, formatValue(values[f.name])))
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", f.name, f.help, f.name, f.typ)
+		for _, l := range lines {
+			b.WriteString(l + "\n")
+		}
 	}
-	for _, l := range tf.others {
-		b.WriteString(l + "\n")
+	for _, o := range tf.others {
+		b.WriteString(o.line + "\n")
 	}
 	return b.Bytes()
 }
@@ -187,6 +229,42 @@ func (tf *textfile) render(r *Result) []byte {
 // kept as they were. A file that does not parse is replaced, and warn is
 // told why; the invocation count then starts again.
 func WriteMetrics(path string, r *Result, warn func(string)) error {
+	return homedir.WriteAtomic(path, readTextfile(path, warn).render(r), 0o644)
+}
+
+// WriteAuditMetrics records an audit in the textfile at path, atomically:
+// the razar_memory_audit_* families are replaced by rep's, per layer; every
+// other line is kept as it was (a file that does not parse is replaced,
+// and warn told why).
+func WriteAuditMetrics(path string, rep *AuditReport, end time.Time, warn func(string)) error {
+	tf := readTextfile(path, warn)
+	kept := tf.others[:0]
+	for _, o := range tf.others {
+		if !isAudit(o.name) {
+			kept = append(kept, o)
+		}
+	}
+	tf.others = kept
+	var b bytes.Buffer
+	b.Write(tf.render(nil))
+	for _, f := range auditFamilies {
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", f.name, f.help, f.name, f.typ)
+		if f.name == MetricAuditTime {
+			fmt.Fprintf(&b, "%s %s\n", f.name, formatValue(float64(end.UnixMilli())/1000))
+			continue
+		}
+		for _, l := range rep.Layers {
+			v := map[string]float64{MetricAuditItems: float64(rep.Items), MetricAuditVerified: float64(l.Verified),
+				MetricAuditFailed: float64(l.Failed), MetricAuditDuration: l.Duration}[f.name]
+			fmt.Fprintf(&b, "%s{layer=%q} %s\n", f.name, l.Layer, formatValue(v))
+		}
+	}
+	return homedir.WriteAtomic(path, b.Bytes(), 0o644)
+}
+
+// readTextfile parses the file at path; a missing file, or one that is not
+// a textfile (warn is told), is an empty one.
+func readTextfile(path string, warn func(string)) *textfile {
 	tf := &textfile{ours: map[string][]sample{}}
 	data, err := readNoFollow(path)
 	switch {
@@ -205,7 +283,7 @@ func WriteMetrics(path string, r *Result, warn func(string)) error {
 			tf = parsed
 		}
 	}
-	return homedir.WriteAtomic(path, tf.render(r), 0o644)
+	return tf
 }
 
 // readNoFollow reads path, refusing a symlink.

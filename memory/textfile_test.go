@@ -173,3 +173,33 @@ func TestInitializeReportsExactWordsPerLayer(t *testing.T) {
 		t.Errorf("an unknown source is not an error of the pass")
 	}
 }
+
+func TestWriteAuditMetricsReplacesTheLastAuditAndKeepsTheInitGauges(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "boot_metrics.prom")
+	write(t, path, result(SourceBoot, StatusReady))
+	end := time.Unix(1796000000, 0)
+	first := &AuditReport{Items: 10, Layers: []LayerReport{{Layer: "stream", Written: 10, Read: 10, Verified: 9, Failed: 1, Duration: 0.5}}}
+	second := &AuditReport{Items: 20, Layers: []LayerReport{{Layer: "stream", Written: 20, Read: 20, Verified: 20}, {Layer: "state", Written: 20, Read: 20, Verified: 20}}}
+	for _, rep := range []*AuditReport{first, second} {
+		if err := WriteAuditMetrics(path, rep, end, func(w string) { t.Errorf("warning: %s", w) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An init pass after the audit keeps the audit's lines too.
+	write(t, path, result(SourceBoot, StatusReady))
+	got := read(t, path)
+	for _, want := range []string{
+		`razar_memory_audit_items{layer="stream"} 20` + "\n",
+		`razar_memory_audit_verified{layer="state"} 20` + "\n",
+		`razar_memory_audit_failed{layer="stream"} 0` + "\n",
+		"razar_memory_audit_last_run_timestamp_seconds 1.796e+09\n",
+		`razar_memory_init_invocations_total{source="boot_orchestrator"} 2` + "\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("metrics file lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, "} 10\n") || strings.Count(got, "# TYPE razar_memory_audit_items gauge") != 1 {
+		t.Errorf("the first audit's lines or headers survived:\n%s", got)
+	}
+}

@@ -782,16 +782,7 @@ func (d *daemon) memoryAudit(ctx context.Context, component string, req *bus.Lif
 	}
 	defer d.memoryMu.Unlock()
 	rep := runMemoryAudit(ctx, d.store, d.c.path(orchestrator.PatchDir), items, nil)
-	actor := req.ActorName()
-	if err := d.store.Audit(ctx, memoryRecord(rep, actor), ""); err != nil {
-		d.log.Error().Err(err).Msg("could not record the memory audit")
-	}
-	ev := d.log.Info()
-	if !rep.OK() {
-		ev = d.log.Warn()
-	}
-	ev.Str("subsystem", "memory").Str("run", rep.Run).Int("items", items).Bool("verified", rep.OK()).Str("actor", actor).
-		Float64("duration", rep.Duration).Msg("memory audit")
+	d.c.recordMemoryAudit(ctx, d.store, rep, req.ActorName(), d.log)
 	data, err := json.Marshal(rep)
 	if err != nil {
 		return nil, err

@@ -133,6 +133,20 @@ func TestMemoryAuditAgainstRunningRazarVerifiesEveryItem(t *testing.T) {
 	if !strings.Contains(out, "all items verified") {
 		t.Errorf("audit output does not say all items verified:\n%s", out)
 	}
+	// The run is in the metrics file and in the log, beside the boot's gauges.
+	text := waitProm(t, h, `razar_memory_audit_verified{layer="patches"} 200`)
+	if !strings.Contains(text, `razar_memory_init_invocations_total{source="boot_orchestrator"} 1`) {
+		t.Errorf("the audit dropped the boot gauges:\n%s", text)
+	}
+	logged := false
+	for _, l := range jsonLines(t, filepath.Join(h, "logs", "razar.log")) {
+		if l["memory_audit_items"] == float64(200) && l["memory_audit_verified"] == true {
+			logged = true
+		}
+	}
+	if !logged {
+		t.Error("logs/razar.log has no memory audit line with memory_audit_items 200 and memory_audit_verified true")
+	}
 	// The items are gone again: no patch-store directory, no stream item
 	// left; the run is one memory record.
 	if _, err := os.Stat(filepath.Join(h, "state", "patches", ".memory-audit")); !os.IsNotExist(err) {

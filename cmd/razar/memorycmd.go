@@ -171,12 +171,37 @@ func (c *cli) memoryAuditOffline(ctx context.Context, items int) (*memory.AuditR
 		return nil, err
 	}
 	defer closeStore()
-	rep := runMemoryAudit(ctx, store, c.path(orchestrator.PatchDir), items, c.progress().bar)
-	if err := store.Audit(ctx, memoryRecord(rep, c.actor()), ""); err != nil {
-		log := c.cliLogger()
-		log.Warn().Err(err).Msg("could not record the memory audit")
+	log, closeLog, err := c.daemonLogger("memory")
+	if err != nil {
+		return nil, err
 	}
+	defer closeLog()
+	rep := runMemoryAudit(ctx, store, c.path(orchestrator.PatchDir), items, c.progress().bar)
+	c.recordMemoryAudit(ctx, store, rep, c.actor(), log)
 	return rep, nil
+}
+
+// recordMemoryAudit records an audit: a memory audit record on the stream,
+// the razar_memory_audit_* gauges in monitoring/boot_metrics.prom and one
+// log line.
+func (c *cli) recordMemoryAudit(ctx context.Context, store *jetstream.Store, rep *memory.AuditReport, actor string, log zerolog.Logger) {
+	if err := store.Audit(ctx, memoryRecord(rep, actor), ""); err != nil {
+		log.Error().Err(err).Msg("could not record the memory audit")
+	}
+	if err := memory.WriteAuditMetrics(c.path(memory.MetricsFile), rep, time.Now(), func(w string) { log.Warn().Msg(w) }); err != nil {
+		log.Error().Err(err).Str("file", memory.MetricsFile).Msg("could not write the memory audit gauges")
+	}
+	layers := zerolog.Dict()
+	for _, l := range rep.Layers {
+		layers.Dict(l.Layer, zerolog.Dict().Int("written", l.Written).Int("read", l.Read).Int("verified", l.Verified).
+			Int("failed", l.Failed).Float64("duration", l.Duration))
+	}
+	ev := log.Info()
+	if !rep.OK() {
+		ev = log.Warn()
+	}
+	ev.Str("subsystem", "memory").Str("run", rep.Run).Int("memory_audit_items", rep.Items).Bool("memory_audit_verified", rep.OK()).
+		Float64("memory_audit_duration", rep.Duration).Dict("memory_audit_layers", layers).Str("actor", actor).Msg("memory audit")
 }
 
 // runMemoryAudit audits RAZAR's store layers.
