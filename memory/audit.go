@@ -13,8 +13,11 @@ import (
 // DefaultAuditItems is how many items `razar memory audit` writes per layer.
 const DefaultAuditItems = 10000
 
-// MaxAuditItems bounds one audit, so a typo cannot fill the store.
-const MaxAuditItems = 1000000
+// MaxAuditItems bounds one audit, so a typo cannot fill the store: at
+// about 400 bytes an item, 100000 stay well inside the stream's and the
+// bucket's default limits, which would otherwise discard old records or
+// refuse state writes.
+const MaxAuditItems = 100000
 
 // AuditLayer is a layer items can be written to and read back from.
 type AuditLayer interface {
