@@ -71,7 +71,11 @@ func (a *attacker) violated(t *testing.T, subject string) {
 			}
 		}
 		return false
-	}, "no permissions violation for %s; errors: %v", subject, a.errs)
+	}, "no permissions violation for %s; errors: %v", subject, lazyString(func() string {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return strings.Join(a.errs, "; ")
+	}))
 }
 
 // deniedRequest sends a request the server must refuse to deliver: the
