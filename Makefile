@@ -20,12 +20,18 @@ build:
 
 # The nats CLI (interop tests), promtool (metrics checks) and Alertmanager
 # (alert delivery tests), the last two from Debian's packages.
-tools: $(NATS) promtool alertmanager node-exporter
+tools: $(NATS) promtool alertmanager node-exporter shelltools
 
 $(NATS):
 	$(GO) install github.com/nats-io/natscli/nats@v0.5.0
 
-.PHONY: promtool alertmanager node-exporter
+.PHONY: promtool alertmanager node-exporter shelltools
+# shelltools: docs/RUNBOOK.md's commands, run by its test, use curl and jq.
+shelltools:
+	@command -v jq >/dev/null 2>&1 && command -v curl >/dev/null 2>&1 || { \
+	  echo "installing jq and curl (Debian packages)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends jq curl >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends jq curl >/dev/null; fi; }
 # node-exporter: the memory tests scrape monitoring/boot_metrics.prom through
 # the real textfile collector.
 node-exporter:

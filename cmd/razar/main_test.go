@@ -357,6 +357,36 @@ func TestKillMidIncident(t *testing.T) {
 	if got := strings.Join(attempts, " "); got != "1:crown:no_fix 2:kimicho:timeout 3:k2:healed" {
 		t.Fatalf("attempts after the kill: %s", got)
 	}
+	// And the incident's whole timeline, across the crash, in order.
+	var id string
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		var r bus.AuditRecord
+		if json.Unmarshal([]byte(line), &r) == nil && r.Event == bus.EventOpened {
+			id = r.Incident
+		}
+	}
+	tl, err := exec.Command(razarBin, "--home", h, "audit", "--json", "--incident", id).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events []string
+	var last uint64
+	for _, line := range strings.Split(strings.TrimSpace(string(tl)), "\n") {
+		var r bus.AuditRecord
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Seq <= last {
+			t.Fatalf("audit --incident out of order: seq %d after %d", r.Seq, last)
+		}
+		last = r.Seq
+		if r.Event != bus.EventAlert && r.Event != bus.EventLifecycle {
+			events = append(events, string(r.Event))
+		}
+	}
+	if got := strings.Join(events, " "); got != "opened escalation attempt escalation attempt escalation attempt healed" {
+		t.Fatalf("the incident's timeline across the kill: %s", got)
+	}
 }
 
 // TestSecondBootInTheSameHomeRefused: two servers must never share one
