@@ -50,6 +50,9 @@ func launch(c razar.Component, logPath string) (*process, error) {
 		return nil, fmt.Errorf("start %s: %w", c.Name, err)
 	}
 	defer out.Close() // the child holds its own descriptor
+	// A timestamped line marks each start, so the raw output reads as
+	// runs in time (razar logs); this run's output is what follows it.
+	fmt.Fprintf(out, "--- razar %s: starting %s\n", time.Now().UTC().Format(time.RFC3339), c.Name)
 	from := logrot.Size(logPath)
 	// Never cancelled: stop ends the process, with the group's grace period.
 	cmd, err := pgcmd.Command(context.Background(), c.Command, c.Workdir, append(c.EnvList(), "RAZAR_COMPONENT="+c.Name), 0)
