@@ -45,6 +45,9 @@ type ComponentView struct {
 	LastProbe   time.Time `json:"last_probe,omitzero"`
 	LastError   string    `json:"last_error,omitempty"`
 	Incident    string    `json:"incident,omitempty"`
+	// ProbesPassed and ProbesFailed count its health checks since RAZAR started.
+	ProbesPassed int `json:"probes_passed,omitempty"`
+	ProbesFailed int `json:"probes_failed,omitempty"`
 }
 
 // MissionState is logs/razar_state.json: mission-level health, quarantine

@@ -44,7 +44,8 @@ func (s *Supervisor) view() *bus.MissionState {
 	for name, c := range s.comps {
 		v := bus.ComponentView{Name: name, Priority: c.spec.Priority, Chakra: c.spec.Chakra, Status: c.status, Held: c.held,
 			Restarts: c.restarts, Crashes: c.crashes, LastExit: c.lastExit, NextRestart: c.nextRestart,
-			LastProbe: c.lastProbe, LastError: c.lastError, Incident: c.incident}
+			LastProbe: c.lastProbe, LastError: c.lastError, Incident: c.incident,
+			ProbesPassed: c.probesPassed, ProbesFailed: c.probesFailed}
 		if c.status == bus.StatusHealthy {
 			v.Since = c.healthy
 		}

@@ -150,10 +150,12 @@ type comp struct {
 	backoff     time.Duration
 	lastExit    string
 	lastProbe   time.Time
-	lastError   string
-	wantUp      bool
-	recovering  bool
-	cancelRecov context.CancelFunc
+	// probesPassed and probesFailed count health checks since RAZAR started.
+	probesPassed, probesFailed int
+	lastError                  string
+	wantUp                     bool
+	recovering                 bool
+	cancelRecov                context.CancelFunc
 }
 
 // New returns a supervisor for the components of boot that asks esc for
@@ -441,7 +443,19 @@ func (s *Supervisor) probe(ctx context.Context, spec razar.Component) error {
 	if spec.HealthCheck == nil {
 		return nil // no probe: running through its grace is healthy
 	}
-	return probe.Probe(ctx, *spec.HealthCheck, spec.Workdir, spec.EnvList())
+	err := probe.Probe(ctx, *spec.HealthCheck, spec.Workdir, spec.EnvList())
+	if ctx.Err() == nil {
+		s.mu.Lock()
+		if c := s.comps[spec.Name]; c != nil {
+			if err == nil {
+				c.probesPassed++
+			} else {
+				c.probesFailed++
+			}
+		}
+		s.mu.Unlock()
+	}
+	return err
 }
 
 // recoverSync heals a failed component: restart it with backoff while its

@@ -17,7 +17,7 @@ import (
 type hostCollector struct {
 	d *daemon
 
-	up, restarts, ready, health, build *prometheus.Desc
+	up, restarts, checks, ready, health, build *prometheus.Desc
 }
 
 func newHostCollector(d *daemon) *hostCollector {
@@ -27,6 +27,8 @@ func newHostCollector(d *daemon) *hostCollector {
 			"1 while the component runs and its health check passes, else 0.", []string{"component"}, nil),
 		restarts: prometheus.NewDesc("razar_component_restarts_total",
 			"Local restarts of the component since RAZAR started.", []string{"component"}, nil),
+		checks: prometheus.NewDesc("razar_health_checks_total",
+			"Health checks of the component since RAZAR started, by result (pass, fail).", []string{"component", "result"}, nil),
 		ready: prometheus.NewDesc("razar_rung_ready",
 			"1 while the rung's processes report they can run, else 0.", []string{"agent"}, nil),
 		health: prometheus.NewDesc("razar_mission_health",
@@ -37,7 +39,7 @@ func newHostCollector(d *daemon) *hostCollector {
 }
 
 func (c *hostCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.restarts, c.ready, c.health, c.build} {
+	for _, d := range []*prometheus.Desc{c.up, c.restarts, c.checks, c.ready, c.health, c.build} {
 		ch <- d
 	}
 }
@@ -54,6 +56,8 @@ func (c *hostCollector) Collect(ch chan<- prometheus.Metric) {
 				}
 				ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up, comp.Name)
 				ch <- prometheus.MustNewConstMetric(c.restarts, prometheus.CounterValue, float64(comp.Restarts), comp.Name)
+				ch <- prometheus.MustNewConstMetric(c.checks, prometheus.CounterValue, float64(comp.ProbesPassed), comp.Name, "pass")
+				ch <- prometheus.MustNewConstMetric(c.checks, prometheus.CounterValue, float64(comp.ProbesFailed), comp.Name, "fail")
 			}
 			for _, h := range []string{bus.HealthHealthy, bus.HealthDegraded, bus.HealthHalted} {
 				v := 0.0

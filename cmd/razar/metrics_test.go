@@ -51,6 +51,8 @@ func TestMetricsServedAndValid(t *testing.T) {
 		`razar_attempt_duration_seconds_count{agent="k2"} 1`,
 		`razar_patches_total{component="web",outcome="applied"} 0`,
 		`razar_component_restarts_total{component="web"} 0`,
+		`razar_health_checks_total{component="web",result="pass"}`,
+		`razar_health_checks_total{component="web",result="fail"}`,
 		`razar_rung_ready{agent="k2"} 1`,
 		`razar_mission_health{health="healthy"} 1`,
 		`razar_mission_health{health="halted"} 0`,
