@@ -20,12 +20,18 @@ build:
 
 # The nats CLI (interop tests), promtool (metrics checks) and Alertmanager
 # (alert delivery tests), the last two from Debian's packages.
-tools: $(NATS) promtool alertmanager node-exporter shelltools
+tools: $(NATS) promtool alertmanager node-exporter shelltools chromium
 
 $(NATS):
 	$(GO) install github.com/nats-io/natscli/nats@v0.5.0
 
-.PHONY: promtool alertmanager node-exporter shelltools
+.PHONY: promtool alertmanager node-exporter shelltools chromium
+# chromium: the status page is loaded in a headless browser by its test.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing chromium (Debian package)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; fi; }
 # shelltools: docs/RUNBOOK.md's commands, run by its test, use curl and jq.
 shelltools:
 	@command -v jq >/dev/null 2>&1 && command -v curl >/dev/null 2>&1 || { \

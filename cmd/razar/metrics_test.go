@@ -154,3 +154,50 @@ func TestRealPrometheusScrapesRazarAndLoadsTheRules(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusPageInHeadlessChromiumShowsAnOpenIncidentAtItsRung: Debian's
+// chromium, headless at a phone's width, renders the status page with the
+// open incident at the rung holding its attempt; the screenshot is kept in
+// the test's output directory.
+func TestStatusPageInHeadlessChromiumShowsAnOpenIncidentAtItsRung(t *testing.T) {
+	browser, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium is missing: run `make tools` (Debian package chromium)")
+	}
+	h := home(t, fmt.Sprintf(execRoster, "60s"), map[string]string{
+		"agents/kimicho.sh": "#!/bin/sh\ncat >/dev/null\nsleep 60\n",
+		"agents/fix.sh":     fixScript,
+	})
+	port := freePort(t)
+	boot(t, h, []string{fmt.Sprintf("RAZAR_METRICS_PORT=%d", port)}, "--nats-listen", "127.0.0.1:0")
+	breakWeb(t, h)
+	start(t, h, nil, "escalate", "web", "--error", "web: down")
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	bustest.Eventually(t, 30*time.Second, func() bool {
+		resp, err := http.Get(url)
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(b), "kimicho (attempt 2")
+	}, "the incident never reached kimicho on the status page")
+	profile := t.TempDir()
+	args := []string{"--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir=" + profile, "--window-size=412,915"}
+	dom, err := exec.Command(browser, append(args, "--dump-dom", url)...).Output()
+	if err != nil {
+		t.Fatalf("chromium --dump-dom: %v", err)
+	}
+	if !strings.Contains(string(dom), "kimicho (attempt 2") || !strings.Contains(string(dom), "Open incidents") {
+		t.Fatalf("the rendered page lacks the open incident at kimicho:\n%s", dom)
+	}
+	// Kept after the test, for a look: $TMPDIR/razar-status-page.png.
+	shot := filepath.Join(os.TempDir(), "razar-status-page.png")
+	if out, err := exec.Command(browser, append(args, "--screenshot="+shot, url)...).CombinedOutput(); err != nil {
+		t.Fatalf("chromium --screenshot: %v\n%s", err, out)
+	}
+	if st, err := os.Stat(shot); err != nil || st.Size() < 1000 {
+		t.Fatalf("no screenshot at %s: %v", shot, err)
+	}
+	t.Logf("screenshot: %s", shot)
+}

@@ -124,6 +124,12 @@ var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap
 		return "in " + time.Until(t).Round(time.Second).String()
 	},
 	"clock": func(t time.Time) string { return t.Local().Format("15:04:05") },
+	"stamp": func(iso string) string {
+		if t, err := time.Parse(time.RFC3339Nano, iso); err == nil {
+			return t.Local().Format("15:04:05")
+		}
+		return iso
+	},
 }).Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -169,11 +175,11 @@ code{background:#eee;padding:1px 4px;border-radius:3px}
 {{range .View.Agents}}<tr><td>{{if .Display}}{{.Display}}{{else}}{{.Name}}{{end}}</td><td>{{if .Ready}}ready{{else}}unavailable{{end}}</td><td class="wide">{{.Reason}}</td></tr>
 {{end}}</table>
 <h2>Recent escalations and attempts</h2>
-{{if .Escalations}}<table>{{range .Escalations}}<tr><td class="small">{{.TimestampISO}}</td><td>{{.Component}}</td>
+{{if .Escalations}}<table>{{range .Escalations}}<tr><td class="small">{{stamp .TimestampISO}}</td><td>{{.Component}}</td>
 <td>{{.Event}} {{if .AgentDisplay}}{{.AgentDisplay}}{{else}}{{.Agent}}{{end}} {{.Outcome}}{{with .Summary}}: {{.}}{{end}}</td></tr>{{end}}</table>
 {{else}}<p class="small">none</p>{{end}}
 <h2>Recent patches</h2>
-{{if .Patches}}<table>{{range .Patches}}<tr><td class="small">{{.TimestampISO}}</td><td>{{.Component}}</td>
+{{if .Patches}}<table>{{range .Patches}}<tr><td class="small">{{stamp .TimestampISO}}</td><td>{{.Component}}</td>
 <td>{{.Event}} {{.PatchID}}{{with .Reason}}: {{.}}{{end}}</td></tr>{{end}}</table>
 {{else}}<p class="small">none</p>{{end}}
 <p class="small"><a href="/metrics">/metrics</a></p>
