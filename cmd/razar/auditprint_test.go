@@ -58,3 +58,15 @@ func TestLogsPrintsTheLastLinesOfAComponentSafely(t *testing.T) {
 		t.Fatalf("logs of an unknown component: exit %d, want 2", code)
 	}
 }
+
+// TestAuditSinceTakesDays: --since 2d is two days, like the other ages of
+// RAZAR's settings; a bad one is exit 2 naming the forms.
+func TestAuditSinceTakesDays(t *testing.T) {
+	h := home(t, crownRoster, nil)
+	if _, stderr, code := runCLI(t, "--home", h, "audit", "--since", "2d"); code == 2 {
+		t.Fatalf("--since 2d refused: %s", stderr)
+	}
+	if _, stderr, code := runCLI(t, "--home", h, "audit", "--since", "two days"); code != 2 || !strings.Contains(stderr, "2d") {
+		t.Fatalf("--since 'two days': exit %d, %q; want 2 naming the forms", code, stderr)
+	}
+}

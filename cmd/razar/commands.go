@@ -452,7 +452,7 @@ func (c *cli) lastState(component string, asJSON bool, why error) error {
 func (c *cli) audit(ctx context.Context, args []string) error {
 	fs := c.newFlags("audit")
 	natsURL := fs.String("nats", "", "NATS `URL`")
-	since := fs.String("since", "", "only records newer than this: a duration (1h) or RFC 3339 time")
+	since := fs.String("since", "", "only records newer than this: a duration (1h, 2d) or RFC 3339 time")
 	component := fs.String("component", "", "only this component's records")
 	incident := fs.String("incident", "", "only this incident's records")
 	asJSON := fs.Bool("json", false, "print JSON lines")
@@ -465,12 +465,12 @@ func (c *cli) audit(ctx context.Context, args []string) error {
 	}
 	var from time.Time
 	if *since != "" {
-		if d, err := time.ParseDuration(*since); err == nil {
-			from = time.Now().Add(-d)
+		if d, err := parseAge(*since); err == nil && d > 0 {
+			from = time.Now().Add(-d) // 1h, 90m, 2d
 		} else if t, err := time.Parse(time.RFC3339, *since); err == nil {
 			from = t
 		} else {
-			return usageErr("--since %q: use a duration such as 1h or an RFC 3339 time", *since)
+			return usageErr("--since %q: use a duration such as 1h or 2d, or an RFC 3339 time", *since)
 		}
 	}
 	filter := bus.AuditAll
