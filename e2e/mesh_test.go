@@ -53,7 +53,13 @@ func (m *mesh) heal() error {
 
 func newMesh(t *testing.T, rungs []rung, cfg orchestrator.Config) *mesh {
 	t.Helper()
-	env := bustest.New(t)
+	return newMeshOn(t, bustest.New(t), rungs, cfg)
+}
+
+// newMeshOn is newMesh on a given server, for a test that needs the store
+// before the mesh (an Alerter on it).
+func newMeshOn(t *testing.T, env *bustest.Env, rungs []rung, cfg orchestrator.Config) *mesh {
+	t.Helper()
 	m := &mesh{t: t, env: env, workdir: t.TempDir()}
 	m.roster = &razar.Roster{}
 	for _, r := range rungs {
