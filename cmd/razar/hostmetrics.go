@@ -17,7 +17,7 @@ import (
 type hostCollector struct {
 	d *daemon
 
-	up, restarts, checks, ready, health, build *prometheus.Desc
+	up, restarts, checks, ready, health, build, pending *prometheus.Desc
 }
 
 func newHostCollector(d *daemon) *hostCollector {
@@ -33,13 +33,15 @@ func newHostCollector(d *daemon) *hostCollector {
 			"1 while the rung's processes report they can run, else 0.", []string{"agent"}, nil),
 		health: prometheus.NewDesc("razar_mission_health",
 			"1 for the mission's current health (healthy, degraded or halted), 0 for the others.", []string{"health"}, nil),
+		pending: prometheus.NewDesc("razar_patches_pending",
+			"Validated patches waiting for `razar approve`, by component.", []string{"component"}, nil),
 		build: prometheus.NewDesc("razar_build_info",
 			"The running RAZAR's version, commit and Go version; always 1.", []string{"version", "revision", "goversion"}, nil),
 	}
 }
 
 func (c *hostCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.restarts, c.checks, c.ready, c.health, c.build} {
+	for _, d := range []*prometheus.Desc{c.up, c.restarts, c.checks, c.ready, c.health, c.build, c.pending} {
 		ch <- d
 	}
 }
@@ -58,6 +60,15 @@ func (c *hostCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(c.restarts, prometheus.CounterValue, float64(comp.Restarts), comp.Name)
 				ch <- prometheus.MustNewConstMetric(c.checks, prometheus.CounterValue, float64(comp.ProbesPassed), comp.Name, "pass")
 				ch <- prometheus.MustNewConstMetric(c.checks, prometheus.CounterValue, float64(comp.ProbesFailed), comp.Name, "fail")
+				n := 0
+				if c.d.orch != nil {
+					for _, p := range c.d.orch.Approvals() {
+						if p.Component == comp.Name {
+							n++
+						}
+					}
+				}
+				ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(n), comp.Name)
 			}
 			for _, h := range []string{bus.HealthHealthy, bus.HealthDegraded, bus.HealthHalted} {
 				v := 0.0

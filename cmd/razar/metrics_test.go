@@ -52,6 +52,7 @@ func TestMetricsServedAndValid(t *testing.T) {
 		`razar_patches_total{component="web",outcome="applied"} 0`,
 		`razar_component_restarts_total{component="web"} 0`,
 		`razar_health_checks_total{component="web",result="pass"}`,
+		`razar_patches_pending{component="web"} 0`,
 		`razar_health_checks_total{component="web",result="fail"}`,
 		`razar_rung_ready{agent="k2"} 1`,
 		`razar_mission_health{health="healthy"} 1`,
