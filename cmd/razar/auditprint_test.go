@@ -70,3 +70,16 @@ func TestAuditSinceTakesDays(t *testing.T) {
 		t.Fatalf("--since 'two days': exit %d, %q; want 2 naming the forms", code, stderr)
 	}
 }
+
+// TestBootRefusesAComponentNamedLikeARung: the two would share
+// razar.heartbeat.<name>, which the rung may publish; boot exits 2 naming
+// the component and the fix.
+func TestBootRefusesAComponentNamedLikeARung(t *testing.T) {
+	h := home(t, crownRoster, map[string]string{
+		"config/boot_config.json": `{"components": [{"name": "crown", "priority": 1, "command": ["sleep", "600"]}]}`,
+	})
+	_, stderr, code := runCLI(t, "--home", h, "boot", "--once", "--nats-listen", "127.0.0.1:0")
+	if code != 2 || !strings.Contains(stderr, "components[0].name") || !strings.Contains(stderr, "rename the component") {
+		t.Fatalf("exit %d, %q: want 2 naming components[0].name and the fix", code, stderr)
+	}
+}

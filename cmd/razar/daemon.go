@@ -119,6 +119,9 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 	if err != nil {
 		return nil, err
 	}
+	if err := distinctNames(boot, roster); err != nil {
+		return nil, err
+	}
 	d.boot.Store(boot)
 	d.roster.Store(roster)
 
@@ -552,6 +555,9 @@ func (d *daemon) reload(ctx context.Context) (string, error) {
 		return "", err
 	}
 	roster, err := razar.LoadRoster(d.c.path(rosterFile))
+	if err == nil {
+		err = distinctNames(boot, roster)
+	}
 	if err != nil {
 		d.c.swapEnvFile(restore)
 		return "", err
@@ -808,4 +814,18 @@ func componentNames(b *razar.BootConfig) []string {
 		out = append(out, c.Name)
 	}
 	return out
+}
+
+// distinctNames refuses a component named like a rung: both beat on
+// razar.heartbeat.<name>, which the rung's identity may publish, so the
+// rung could beat for the component.
+func distinctNames(boot *razar.BootConfig, roster *razar.Roster) error {
+	for i, c := range boot.Components {
+		if _, err := roster.Agent(c.Name); err == nil {
+			return &razar.ConfigError{File: bootConfigFile, Field: fmt.Sprintf("components[%d].name", i),
+				Msg: fmt.Sprintf("%q is also the name of a rung in %s: the two would share razar.heartbeat.%s", c.Name, rosterFile, c.Name),
+				Fix: "rename the component"}
+		}
+	}
+	return nil
 }
