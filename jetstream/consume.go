@@ -72,6 +72,7 @@ func (s *Store) ensureConsumer(ctx context.Context, cfg ConsumerConfig) (jetstre
 		MaxDeliver:    cfg.MaxDeliver,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		MaxAckPending: 256,
+		Replicas:      s.replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("declare consumer %s: %w", cfg.Durable, err)

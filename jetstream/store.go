@@ -82,7 +82,15 @@ func (l Limits) orDefaults() Limits {
 type Option func(*openOptions)
 
 type openOptions struct {
-	limits *Limits
+	limits   *Limits
+	replicas int
+}
+
+// WithReplicas has Open give stream RAZAR, bucket RAZAR_STATE and the
+// consumers it declares n replicas (--replicas, $RAZAR_REPLICAS), after
+// checking that the bus has at least n JetStream servers.
+func WithReplicas(n int) Option {
+	return func(o *openOptions) { o.replicas = n }
 }
 
 // WithLimits has Open set the stream's and the bucket's limits to l (zero
@@ -103,6 +111,7 @@ type Store struct {
 	// declares is set on the orchestrator's store (Open): it declares
 	// consumers; a bound store (Bind) only attaches to them.
 	declares bool
+	replicas int // of the consumers it declares
 	// log, when set, reports waits a caller may wonder about.
 	log func(format string, args ...any)
 }
@@ -128,6 +137,12 @@ func Open(ctx context.Context, conn *bus.Conn, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
+	replicas := max(o.replicas, 1)
+	if replicas > 1 {
+		if err := checkReplicas(nc, replicas); err != nil {
+			return nil, err
+		}
+	}
 	var stream jetstream.Stream
 	var limits Limits
 	// Retry while JetStream starts up after a restart or a cluster election.
@@ -145,6 +160,7 @@ func Open(ctx context.Context, conn *bus.Conn, opts ...Option) (*Store, error) {
 				MaxBytes:    limits.StreamMaxBytes,
 				MaxMsgSize:  limits.StreamMaxMsgSize,
 				Duplicates:  DuplicateWindow,
+				Replicas:    replicas,
 				// Direct gets let a rung read back its own last result
 				// (razar.result.<incident>.<rung>) with a permission that
 				// names the subject, and nothing else of the stream.
@@ -169,11 +185,29 @@ func Open(ctx context.Context, conn *bus.Conn, opts ...Option) (*Store, error) {
 		Storage:      jetstream.FileStorage,
 		MaxBytes:     limits.StateMaxBytes,
 		MaxValueSize: limits.StateMaxValueSize,
+		Replicas:     replicas,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("declare KV bucket %s: %w", bus.KVBucket, err)
 	}
-	return &Store{conn: conn, nc: nc, js: js, stream: stream, kv: kv, declares: true}, nil
+	return &Store{conn: conn, nc: nc, js: js, stream: stream, kv: kv, declares: true, replicas: replicas}, nil
+}
+
+// checkReplicas says, before anything is declared, when the bus cannot
+// hold n replicas: a single server (the embedded one) or a cluster of
+// fewer JetStream servers.
+func checkReplicas(nc *nats.Conn, n int) error {
+	if name := nc.ConnectedClusterName(); name == "" {
+		return fmt.Errorf("--replicas %d: the bus at %s is a single server, not a cluster (fix: --replicas 1, or --nats URL of a NATS cluster of at least %d JetStream servers)", n, bus.RedactURL(nc.ConnectedUrl()), n)
+	}
+	servers := 1 + len(nc.DiscoveredServers())
+	if known := len(nc.Servers()); known > servers {
+		servers = known
+	}
+	if servers < n {
+		return fmt.Errorf("--replicas %d: cluster %s shows %d server(s) (fix: --replicas %d or fewer, or add servers)", n, nc.ConnectedClusterName(), servers, servers)
+	}
+	return nil
 }
 
 // ErrNotDeclared is wrapped by Bind's error when RAZAR has not declared

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -81,5 +83,19 @@ func TestBootRefusesAComponentNamedLikeARung(t *testing.T) {
 	_, stderr, code := runCLI(t, "--home", h, "boot", "--once", "--nats-listen", "127.0.0.1:0")
 	if code != 2 || !strings.Contains(stderr, "components[0].name") || !strings.Contains(stderr, "rename the component") {
 		t.Fatalf("exit %d, %q: want 2 naming components[0].name and the fix", code, stderr)
+	}
+}
+
+// TestReplicasOnTheEmbeddedServerIsAUsageError: the embedded server is one
+// node; --replicas 3 without --nats is exit 2 naming the fix, before
+// anything starts.
+func TestReplicasOnTheEmbeddedServerIsAUsageError(t *testing.T) {
+	h := home(t, crownRoster, nil)
+	_, stderr, code := runCLI(t, "--home", h, "boot", "--replicas", "3", "--nats-listen", "127.0.0.1:0")
+	if code != 2 || !strings.Contains(stderr, "--nats URL of a NATS cluster") {
+		t.Fatalf("exit %d, %q: want 2 naming --nats and a cluster", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(h, "state/nats.url")); !os.IsNotExist(err) {
+		t.Fatalf("a refused boot wrote state/nats.url: %v", err)
 	}
 }

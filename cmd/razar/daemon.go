@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	neturl "net/url"
 	"os"
 	"os/signal"
 	"sort"
@@ -188,7 +189,15 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 	if d.identify, err = d.identifier(orchCreds, ctrlCreds); err != nil {
 		return nil, err
 	}
-	if d.store, err = jetstream.Open(ctx, d.nc, jetstream.WithLimits(set.limits)); err != nil {
+	if set.natsURL != "" {
+		// Every command in the home finds the bus there, as with the
+		// embedded server; without credentials: identities are files.
+		if err := jetstream.WriteFileAtomic(c.path(natsURLFile), []byte(stripUserinfo(set.natsURL)+"\n"), 0o640); err != nil {
+			return nil, failed("write %s: %v", c.path(natsURLFile), err)
+		}
+		d.closers = append(d.closers, func() { _ = os.Remove(c.path(natsURLFile)) })
+	}
+	if d.store, err = jetstream.Open(ctx, d.nc, jetstream.WithLimits(set.limits), jetstream.WithReplicas(set.replicas)); err != nil {
 		return nil, failed("%v", err)
 	}
 	if d.ln, err = net.Listen("tcp", set.metricsAddr); err != nil {
@@ -828,4 +837,19 @@ func distinctNames(boot *razar.BootConfig, roster *razar.Roster) error {
 		}
 	}
 	return nil
+}
+
+// stripUserinfo drops user and password from each URL of a (comma-separated)
+// NATS URL list, for state/nats.url.
+func stripUserinfo(urls string) string {
+	var out []string
+	for _, u := range strings.Split(urls, ",") {
+		u = strings.TrimSpace(u)
+		if p, err := neturl.Parse(u); err == nil && p.User != nil {
+			p.User = nil
+			u = p.String()
+		}
+		out = append(out, u)
+	}
+	return strings.Join(out, ",")
 }

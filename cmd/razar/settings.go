@@ -27,6 +27,7 @@ type settings struct {
 	natsInsecure   bool // --nats-listen-insecure: a non-loopback --nats-listen is meant
 	natsURL        string
 	agentsMode     string
+	replicas       int // --replicas, $RAZAR_REPLICAS
 
 	// Variables.
 	threshold     int
@@ -216,6 +217,7 @@ func (c *cli) bootFlags(args []string) (*settings, error) {
 	fs.StringVar(&s.natsListen, "nats-listen", jetstream.DefaultListen, "`HOST:PORT` of the embedded NATS server; loopback only unless --nats-listen-insecure")
 	fs.BoolVar(&s.natsInsecure, "nats-listen-insecure", false, "let --nats-listen be an address other machines reach: the embedded server has no TLS")
 	fs.StringVar(&s.natsURL, "nats", "", "use the NATS server or cluster at `URL` instead of embedding one (default $RAZAR_NATS_URL)")
+	fs.IntVar(&s.replicas, "replicas", 0, "replicas of stream RAZAR, bucket RAZAR_STATE and the rungs' consumers on a NATS cluster (default $RAZAR_REPLICAS, else 1)")
 	fs.StringVar(&s.agentsMode, "agents", "inproc", "`MODE` inproc: run every rung in this process; external: run none (start them with `razar agent`)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -238,6 +240,17 @@ func (c *cli) bootFlags(args []string) (*settings, error) {
 	}
 	if err := c.readVariables(s); err != nil {
 		return nil, err
+	}
+	if s.replicas == 0 {
+		if s.replicas, err = c.envInt("RAZAR_REPLICAS", 1); err != nil {
+			return nil, err
+		}
+	}
+	if s.replicas < 1 || s.replicas > 5 {
+		return nil, usageErr("--replicas %d: JetStream takes 1 to 5 replicas", s.replicas)
+	}
+	if s.replicas > 1 && s.natsURL == "" {
+		return nil, usageErr("--replicas %d: the embedded server is one node and holds one replica (fix: --nats URL of a NATS cluster of at least %d servers, or --replicas 1)", s.replicas, s.replicas)
 	}
 	if s.natsURL == "" && !s.natsInsecure && !loopbackListen(s.natsListen) {
 		return nil, usageErr("--nats-listen %s: the embedded NATS server has no TLS, and whoever reaches the bus can stop components and apply patches (fix: listen on 127.0.0.1, the default; use --nats for a TLS cluster; or add --nats-listen-insecure to expose it anyway)", s.natsListen)
