@@ -171,16 +171,8 @@ func (s *Store) Consume(ctx context.Context, cfg ConsumerConfig, fn func(context
 // when there is none. It lets a rung that sees a redelivered attempt tell
 // whether it already answered.
 func (s *Store) LastResult(ctx context.Context, incident, rung string) ([]byte, error) {
-	ctx, cancel := withDefaultTimeout(ctx, 5*time.Second)
-	defer cancel()
-	m, err := s.stream.GetLastMsgForSubject(ctx, bus.ResultSubject(incident, rung))
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return m.Data, nil
+	_, data, err := s.LastMsg(ctx, bus.ResultSubject(incident, rung))
+	return data, err
 }
 
 // Scan delivers every stored message on filter, oldest first (from since,
@@ -310,22 +302,6 @@ func (s *Store) LastMsg(ctx context.Context, subject string) (uint64, []byte, er
 	ctx, cancel := withDefaultTimeout(ctx, 5*time.Second)
 	defer cancel()
 	m, err := s.stream.GetLastMsgForSubject(ctx, subject)
-	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		return 0, nil, nil
-	}
-	if err != nil {
-		return 0, nil, err
-	}
-	return m.Sequence, m.Data, nil
-}
-
-// NextMsg returns the first message stored on subject at or after sequence
-// from (a direct get), or 0 and nil when there is none. Walking a subject
-// this way needs no consumer.
-func (s *Store) NextMsg(ctx context.Context, subject string, from uint64) (uint64, []byte, error) {
-	ctx, cancel := withDefaultTimeout(ctx, 5*time.Second)
-	defer cancel()
-	m, err := s.stream.GetMsg(ctx, max(from, 1), jetstream.WithGetMsgSubject(subject))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, nil, nil
 	}

@@ -325,10 +325,8 @@ func (s *Store) PublishSeq(ctx context.Context, subject, msgID string, p bus.Pay
 // Audit publishes one audit record on razar.audit.<component>.<event>.
 // msgID, when set, makes the record idempotent.
 func (s *Store) Audit(ctx context.Context, rec *bus.AuditRecord, msgID string) error {
-	if rec.TimestampISO == "" {
-		rec.Stamp(time.Now())
-	}
-	return s.Publish(ctx, rec.Subject(), msgID, rec)
+	_, err := s.AuditSeq(ctx, rec, msgID)
+	return err
 }
 
 // AuditSeq is Audit, returning the record's stream sequence.
@@ -341,14 +339,12 @@ func (s *Store) AuditSeq(ctx context.Context, rec *bus.AuditRecord, msgID string
 
 // AuditAt reads the audit record stored at stream sequence seq.
 func (s *Store) AuditAt(ctx context.Context, seq uint64) (*bus.AuditRecord, error) {
-	ctx, cancel := withDefaultTimeout(ctx, 5*time.Second)
-	defer cancel()
-	m, err := s.stream.GetMsg(ctx, seq)
+	data, err := s.MsgData(ctx, seq)
 	if err != nil {
-		return nil, fmt.Errorf("audit record %d: %w", seq, err)
+		return nil, err
 	}
 	var rec bus.AuditRecord
-	if err := bus.Decode(m.Data, &rec); err != nil {
+	if err := bus.Decode(data, &rec); err != nil {
 		return nil, fmt.Errorf("audit record %d: %w", seq, err)
 	}
 	return &rec, nil

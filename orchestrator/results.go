@@ -133,14 +133,14 @@ func (o *Orchestrator) waitResult(ctx context.Context, incident string, attempt 
 	// sequence judged.
 	walk := func() (*bus.Result, error) {
 		for from := seen + 1; ; {
-			seq, data, err := o.store.NextMsg(wctx, want, from)
-			if err != nil || seq == 0 {
+			m, err := o.store.Next(wctx, want, from)
+			if err != nil || m == nil {
 				return nil, err
 			}
-			if r := judge(seq, data); r != nil {
+			if r := judge(m.Seq, m.Data); r != nil {
 				return r, nil
 			}
-			from = seq + 1
+			from = m.Seq + 1
 		}
 	}
 	if escSeq == 0 {

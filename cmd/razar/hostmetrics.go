@@ -49,6 +49,12 @@ func (c *hostCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *hostCollector) Collect(ch chan<- prometheus.Metric) {
 	ver, rev, gov := buildInfo()
 	ch <- prometheus.MustNewConstMetric(c.build, prometheus.GaugeValue, 1, ver, rev, gov)
+	held := map[string]int{} // validated patches waiting, by component
+	if c.d.orch != nil {
+		for _, p := range c.d.orch.Approvals() {
+			held[p.Component]++
+		}
+	}
 	if c.d.sup != nil {
 		if m, err := c.d.sup.View(bus.AllComponents); err == nil {
 			for _, comp := range m.Components {
@@ -60,15 +66,7 @@ func (c *hostCollector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(c.restarts, prometheus.CounterValue, float64(comp.Restarts), comp.Name)
 				ch <- prometheus.MustNewConstMetric(c.checks, prometheus.CounterValue, float64(comp.ProbesPassed), comp.Name, "pass")
 				ch <- prometheus.MustNewConstMetric(c.checks, prometheus.CounterValue, float64(comp.ProbesFailed), comp.Name, "fail")
-				n := 0
-				if c.d.orch != nil {
-					for _, p := range c.d.orch.Approvals() {
-						if p.Component == comp.Name {
-							n++
-						}
-					}
-				}
-				ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(n), comp.Name)
+				ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(held[comp.Name]), comp.Name)
 			}
 			for _, h := range []string{bus.HealthHealthy, bus.HealthDegraded, bus.HealthHalted} {
 				v := 0.0

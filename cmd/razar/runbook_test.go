@@ -77,9 +77,9 @@ func TestRunbookCommandsRunAgainstALiveRazar(t *testing.T) {
 	env := append(os.Environ(),
 		"PATH="+filepath.Dir(razarBin)+":"+filepath.Dir(nats)+":"+os.Getenv("PATH"),
 		"RAZAR_HOME="+h, "RAZAR_VERIFY_WINDOW=1s",
-		"RAZAR_METRICS_ADDR=127.0.0.1:"+itoa(metrics), "RAZAR_CHAKRA_ADDR=127.0.0.1:"+itoa(chakra),
+		"RAZAR_METRICS_ADDR=127.0.0.1:"+strconv.Itoa(metrics), "RAZAR_CHAKRA_ADDR=127.0.0.1:"+strconv.Itoa(chakra),
 		"RSTAR_API_KEY=", "RSTAR_ENDPOINT=")
-	p := start(t, h, []string{"RAZAR_METRICS_ADDR=127.0.0.1:" + itoa(metrics), "RAZAR_CHAKRA_ADDR=127.0.0.1:" + itoa(chakra),
+	p := start(t, h, []string{"RAZAR_METRICS_ADDR=127.0.0.1:" + strconv.Itoa(metrics), "RAZAR_CHAKRA_ADDR=127.0.0.1:" + strconv.Itoa(chakra),
 		"RSTAR_API_KEY=", "RSTAR_ENDPOINT="}, "boot", "--retries", "1", "--nats-listen", "127.0.0.1:0")
 	bustest.Eventually(t, 60*time.Second, func() bool {
 		out, _ := exec.Command(razarBin, "--home", h, "status", "--json").Output()
@@ -109,5 +109,3 @@ func TestRunbookCommandsRunAgainstALiveRazar(t *testing.T) {
 		}
 	}
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
