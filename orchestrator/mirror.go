@@ -20,6 +20,7 @@ import (
 
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/internal/homedir"
+	"github.com/razar/razar/internal/logrot"
 	"github.com/razar/razar/jetstream"
 )
 
@@ -126,10 +127,7 @@ const mirrorKeep = 3
 func (m *Mirror) rotate(mf *mirrorFile) {
 	_ = mf.f.Sync()
 	mf.drop()
-	for i := mirrorKeep - 1; i >= 1; i-- {
-		_ = os.Rename(fmt.Sprintf("%s.%d", mf.path, i), fmt.Sprintf("%s.%d", mf.path, i+1))
-	}
-	if err := os.Rename(mf.path, mf.path+".1"); err != nil {
+	if err := logrot.Shift(mf.path, mirrorKeep); err != nil {
 		m.log.Warn().Err(err).Str("file", mf.path).Msg("could not rotate a full mirror file; it keeps growing")
 		return
 	}

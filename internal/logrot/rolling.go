@@ -83,12 +83,22 @@ func (r *Rolling) Write(p []byte) (int, error) {
 	return r.f.Write(p)
 }
 
+// Shift moves path aside to path.1, the older path.1 .. path.(keep-1) one
+// place up, and drops what was path.keep. Renames never follow links. The
+// error is path's own rename's; a missing path is not one.
+func Shift(path string, keep int) error {
+	for i := max1(keep) - 1; i >= 1; i-- {
+		_ = os.Rename(fmt.Sprintf("%s.%d", path, i), fmt.Sprintf("%s.%d", path, i+1))
+	}
+	if err := os.Rename(path, path+".1"); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
+}
+
 func (r *Rolling) rotate() error {
 	r.f.Close()
-	for i := r.keep - 1; i >= 1; i-- {
-		_ = os.Rename(fmt.Sprintf("%s.%d", r.path, i), fmt.Sprintf("%s.%d", r.path, i+1))
-	}
-	if err := os.Rename(r.path, r.path+".1"); err != nil && !os.IsNotExist(err) {
+	if err := Shift(r.path, r.keep); err != nil {
 		// Keep writing to the file we have rather than lose lines.
 		if oerr := r.open(); oerr != nil {
 			return oerr
