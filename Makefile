@@ -18,44 +18,40 @@ COMMIT := $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2
 build:
 	$(GO) build -ldflags "-X main.commit=$(COMMIT)" -o $(BIN)/razar ./cmd/razar
 
-# The nats CLI (interop tests), promtool (metrics checks) and Alertmanager
-# (alert delivery tests), the last two from Debian's packages.
+# The nats CLI (interop tests) and, from Debian's packages, what the other
+# tests drive: promtool and prometheus, Alertmanager, node_exporter,
+# chromium, jq and curl.
 tools: $(NATS) promtool alertmanager node-exporter shelltools chromium
 
 $(NATS):
 	$(GO) install github.com/nats-io/natscli/nats@v0.5.0
 
 .PHONY: promtool alertmanager node-exporter shelltools chromium
+# debian installs the Debian packages $(2), as root or with sudo, unless
+# every command in $(1) is already there.
+define debian
+@missing=; for c in $(1); do command -v $$c >/dev/null 2>&1 || missing=1; done; \
+if [ -n "$$missing" ]; then \
+  echo "installing $(2) (Debian packages)"; \
+  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+  $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(2) >/dev/null; \
+fi
+endef
+
 # chromium: the status page is loaded in a headless browser by its test.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "installing chromium (Debian package)"; \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; fi; }
+	$(call debian,chromium,chromium)
 # shelltools: docs/RUNBOOK.md's commands, run by its test, use curl and jq.
 shelltools:
-	@command -v jq >/dev/null 2>&1 && command -v curl >/dev/null 2>&1 || { \
-	  echo "installing jq and curl (Debian packages)"; \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends jq curl >/dev/null; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends jq curl >/dev/null; fi; }
+	$(call debian,jq curl,jq curl)
 # node-exporter: the memory tests scrape monitoring/boot_metrics.prom through
 # the real textfile collector.
 node-exporter:
-	@command -v prometheus-node-exporter >/dev/null 2>&1 || { \
-	  echo "installing node_exporter (Debian package prometheus-node-exporter)"; \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-node-exporter >/dev/null; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-node-exporter >/dev/null; fi; }
+	$(call debian,prometheus-node-exporter,prometheus-node-exporter)
 alertmanager:
-	@command -v prometheus-alertmanager >/dev/null 2>&1 || { \
-	  echo "installing Alertmanager (Debian package prometheus-alertmanager)"; \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null; fi; }
-
+	$(call debian,prometheus-alertmanager,prometheus-alertmanager)
 promtool:
-	@command -v promtool >/dev/null 2>&1 || { \
-	  echo "installing promtool (Debian package prometheus)"; \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
-	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; fi; }
+	$(call debian,promtool,prometheus)
 
 test: tools
 	$(GO) vet ./...
