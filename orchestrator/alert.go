@@ -209,14 +209,7 @@ func (a *Alerter) Resolve(ctx context.Context, component, incident string, names
 		m.Status, m.Time = "resolved", time.Now().UTC()
 		a.log.Info().Str("alert", m.Name).Str("component", m.Component).Str("incident", m.Incident).Str("fingerprint", m.Fingerprint).Msg("alert resolved")
 		a.publish(ctx, &m)
-		if a.sinks.Webhook != "" {
-			body, _ := json.Marshal(&m)
-			a.deliver("webhook", a.sinks.Webhook, body)
-		}
-		if a.sinks.Alertmanager != "" {
-			body, _ := json.Marshal([]amAlert{a.toAM(&m, m.Time)})
-			a.deliver("alertmanager", a.amURL(), body)
-		}
+		a.toSinks(&m, m.Time)
 	}
 }
 
@@ -261,12 +254,18 @@ func (a *Alerter) RaiseNamed(ctx context.Context, name string, sev bus.Severity,
 	if !send {
 		return
 	}
+	a.toSinks(&m, time.Time{})
+}
+
+// toSinks posts m to the webhook and to Alertmanager, resolved at ended
+// when it is set (see toAM).
+func (a *Alerter) toSinks(m *bus.AlertMsg, ended time.Time) {
 	if a.sinks.Webhook != "" {
-		body, _ := json.Marshal(&m)
+		body, _ := json.Marshal(m)
 		a.deliver("webhook", a.sinks.Webhook, body)
 	}
 	if a.sinks.Alertmanager != "" {
-		body, _ := json.Marshal([]amAlert{a.toAM(&m, time.Time{})})
+		body, _ := json.Marshal([]amAlert{a.toAM(m, ended)})
 		a.deliver("alertmanager", a.amURL(), body)
 	}
 }
