@@ -51,14 +51,15 @@ func TestAnIncidentThatHealsResolvesItsWarning(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		return len(posts) >= 2 && posts[len(posts)-1].Status == "resolved"
-	}, "the warning was never resolved: %v", lazyPosts(func() []bus.AlertMsg { mu.Lock(); defer mu.Unlock(); return posts }))
+	}, "the warning was never resolved: %v", bustest.Lazy(func() string {
+		mu.Lock()
+		defer mu.Unlock()
+		b, _ := json.Marshal(posts)
+		return string(b)
+	}))
 	mu.Lock()
 	defer mu.Unlock()
 	if len(posts) != 2 || posts[0].Status != "firing" || posts[0].Name != "RazarEscalationWarning" || posts[0].Fingerprint != posts[1].Fingerprint {
 		t.Fatalf("webhook posts %+v: want one firing warning (three hand-overs) and its resolve", posts)
 	}
 }
-
-type lazyPosts func() []bus.AlertMsg
-
-func (l lazyPosts) String() string { b, _ := json.Marshal(l()); return string(b) }

@@ -95,7 +95,7 @@ func waitMirrored(t *testing.T, path string, want []string) {
 	bustest.Eventually(t, 20*time.Second, func() bool {
 		got, err = mirrored(path) // a torn or unordered file may be mended yet
 		return err == nil && len(got) >= len(want)
-	}, "%s holds %v of %d records", path, lazy(func() string {
+	}, "%s holds %v of %d records", path, bustest.Lazy(func() string {
 		if err != nil {
 			return fmt.Sprintf("%d whole (%v)", len(got), err)
 		}
@@ -110,12 +110,6 @@ func waitMirrored(t *testing.T, path string, want []string) {
 		}
 	}
 }
-
-// lazy formats as what it returns when a failure message is printed, not
-// when the message's arguments are taken.
-type lazy func() string
-
-func (l lazy) String() string { return l() }
 
 func incidents(prefix string, n int) []string {
 	var s []string

@@ -71,7 +71,7 @@ func (a *attacker) violated(t *testing.T, subject string) {
 			}
 		}
 		return false
-	}, "no permissions violation for %s; errors: %v", subject, lazyString(func() string {
+	}, "no permissions violation for %s; errors: %v", subject, bustest.Lazy(func() string {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		return strings.Join(a.errs, "; ")

@@ -93,17 +93,13 @@ func TestStatusPageShowsTheMissionOnTheMetricsListener(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		page = string(b)
 		return resp.StatusCode == 200 && strings.Contains(page, `class="st-healthy">healthy`)
-	}, "the status page never showed web healthy:\n%s", lazyString(func() string { return page }))
+	}, "the status page never showed web healthy:\n%s", bustest.Lazy(func() string { return page }))
 	for _, want := range []string{`http-equiv="refresh"`, `name="viewport"`, "<h2>heart</h2>", "<td>web", `class="health healthy"`, "Open incidents", "<h2>Rungs</h2>"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("the status page lacks %q", want)
 		}
 	}
 }
-
-type lazyString func() string
-
-func (l lazyString) String() string { return l() }
 
 // TestRealPrometheusScrapesRazarAndLoadsTheRules: Debian's prometheus,
 // pointed at a booted RAZAR's /metrics with the shipped rules, reads

@@ -105,6 +105,13 @@ func (e *Env) Conn(t testing.TB, name string) *bus.Conn {
 	return nc
 }
 
+// Lazy formats as what it returns when a failure message is printed, not
+// when Eventually's arguments are taken: for state that changes while the
+// condition is polled.
+type Lazy func() string
+
+func (l Lazy) String() string { return l() }
+
 // Eventually polls cond until it is true or d passes, then fails the test with msg.
 func Eventually(t testing.TB, d time.Duration, cond func() bool, msg string, args ...any) {
 	t.Helper()
