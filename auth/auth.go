@@ -177,7 +177,18 @@ func (t *Trust) Server() (*ServerTrust, error) {
 func (t *Trust) Path(name string) string { return filepath.Join(t.dir, name+".creds") }
 
 // ControlPath is the creds file of the orchestrator's lifecycle listener.
-func (t *Trust) ControlPath() string { return filepath.Join(t.dir, trustDir, "control.creds") }
+func (t *Trust) ControlPath() string { return ControlPath(t.dir) }
+
+// ControlPath is where the lifecycle listener's creds file is in the
+// identities directory dir (for an external bus, the operator puts it there).
+func ControlPath(dir string) string { return filepath.Join(dir, trustDir, "control.creds") }
+
+// HasTrust reports whether dir holds a home's signing seeds, without
+// creating them as Open would.
+func HasTrust(dir string) bool {
+	st, err := os.Lstat(filepath.Join(dir, trustDir))
+	return err == nil && st.IsDir()
+}
 
 // ValidName reports whether name can name an identity: a letter or digit,
 // then letters, digits, '-', '_' or '@' (alice@ops-1), at most 64.

@@ -123,7 +123,7 @@ const (
 	rosterFile     = "config/razar_ai_agents.json"
 	razarLogFile   = "logs/razar.log"
 	stateDir       = "state"
-	identitiesDir  = "state/identities"
+	identitiesDir  = stateDir + "/" + auth.Dir
 	natsURLFile    = "state/nats.url"
 )
 

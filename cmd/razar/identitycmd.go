@@ -130,7 +130,7 @@ func (c *cli) identityList(ctx context.Context, args []string) error {
 // externalControlCreds is the lifecycle listener's identity on an external
 // bus: state/identities/.trust/control.creds when the operator put one there.
 func (c *cli) externalControlCreds() string {
-	p := filepath.Join(c.path(identitiesDir), ".trust", "control.creds")
+	p := auth.ControlPath(c.path(identitiesDir))
 	if _, err := os.Stat(p); err == nil {
 		return p
 	}
@@ -141,7 +141,7 @@ func (c *cli) externalControlCreds() string {
 // the store while RAZAR is stopped. A home that never booted has none to
 // read, so it is an error, not a fresh set of keys.
 func (c *cli) offlineTrust() (*auth.ServerTrust, error) {
-	if _, err := os.Stat(filepath.Join(c.path(identitiesDir), ".trust")); err != nil {
+	if !auth.HasTrust(c.path(identitiesDir)) {
 		return nil, failed("no identities in %s: the store was not written by this RAZAR home's `razar boot`", c.path(identitiesDir))
 	}
 	t, err := auth.Open(c.path(identitiesDir))
