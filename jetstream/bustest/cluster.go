@@ -1,0 +1,324 @@
+package bustest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Real nats-server processes for cluster and leaf-node tests, built from
+// the nats-server module this project depends on (go.mod's version), once
+// per test binary.
+
+var (
+	serverBinOnce sync.Once
+	serverBin     string
+	serverBinErr  error
+)
+
+// ServerBinary builds the nats-server of go.mod's nats-server/v2 module
+// (once per test binary) and returns its path.
+func ServerBinary(t testing.TB) string {
+	t.Helper()
+	serverBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "razar-nats-server-")
+		if err != nil {
+			serverBinErr = err
+			return
+		}
+		serverBin = filepath.Join(dir, "nats-server")
+		cmd := exec.Command("go", "build", "-o", serverBin, "github.com/nats-io/nats-server/v2")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			serverBinErr = fmt.Errorf("go build nats-server: %v\n%s", err, out)
+		}
+	})
+	if serverBinErr != nil {
+		t.Fatal(serverBinErr)
+	}
+	return serverBin
+}
+
+// Node is one nats-server process of a Cluster.
+type Node struct {
+	Name     string
+	Port     int // client port
+	Cluster  int // route port
+	Leaf     int // leaf-node port, 0 when the cluster takes no leaves
+	StoreDir string
+	Conf     string
+	t        testing.TB
+
+	mu   sync.Mutex
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *os.File
+}
+
+// URL is the node's client URL.
+func (n *Node) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.Port) }
+
+// Cluster is a NATS cluster of real nats-server processes on loopback,
+// each with JetStream in its own temp store, killed at cleanup.
+type Cluster struct {
+	Name  string
+	Nodes []*Node
+	t     testing.TB
+}
+
+// ClusterOption changes how NewCluster configures its servers.
+type ClusterOption func(*clusterConfig)
+
+type clusterConfig struct {
+	leaf  bool
+	extra string
+}
+
+// WithLeafNodes opens a leaf-node listener on every node of the cluster.
+func WithLeafNodes() ClusterOption { return func(c *clusterConfig) { c.leaf = true } }
+
+// WithConfig appends text to every node's configuration file (accounts,
+// authorization, a leafnodes block's authorization, ...).
+func WithConfig(text string) ClusterOption {
+	return func(c *clusterConfig) { c.extra += "\n" + text + "\n" }
+}
+
+// NewCluster starts n real nats-servers clustered on loopback with
+// JetStream and waits until the cluster has a JetStream meta leader.
+func NewCluster(t testing.TB, n int, opts ...ClusterOption) *Cluster {
+	t.Helper()
+	var cfg clusterConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
+	ServerBinary(t) // built before any port is chosen
+	dir := t.TempDir()
+	c := &Cluster{Name: "razar-test", t: t}
+	for i := range n {
+		nd := &Node{Name: fmt.Sprintf("n%d", i+1), Port: FreePort(t), Cluster: FreePort(t), StoreDir: filepath.Join(dir, fmt.Sprintf("n%d", i+1)), t: t}
+		if cfg.leaf {
+			nd.Leaf = FreePort(t)
+		}
+		c.Nodes = append(c.Nodes, nd)
+	}
+	for _, nd := range c.Nodes {
+		var routes []string
+		for _, o := range c.Nodes {
+			if o != nd {
+				routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", o.Cluster))
+			}
+		}
+		conf := fmt.Sprintf(`server_name: %s
+listen: 127.0.0.1:%d
+jetstream { store_dir: %q }
+cluster {
+  name: %s
+  listen: 127.0.0.1:%d
+  routes: [%s]
+}
+`, nd.Name, nd.Port, nd.StoreDir, c.Name, nd.Cluster, strings.Join(routes, ", "))
+		if nd.Leaf != 0 {
+			conf += fmt.Sprintf("leafnodes { listen: 127.0.0.1:%d }\n", nd.Leaf)
+		}
+		conf += cfg.extra
+		nd.Conf = filepath.Join(dir, nd.Name+".conf")
+		if err := os.WriteFile(nd.Conf, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, nd := range c.Nodes {
+		nd.Start()
+	}
+	t.Cleanup(func() {
+		for _, nd := range c.Nodes {
+			nd.Kill()
+		}
+	})
+	c.WaitReady(60 * time.Second)
+	return c
+}
+
+// URLs is every node's client URL, comma-separated, as --nats takes them.
+func (c *Cluster) URLs() string {
+	var u []string
+	for _, n := range c.Nodes {
+		u = append(u, n.URL())
+	}
+	return strings.Join(u, ",")
+}
+
+// Start starts the node's server process (again, after Kill).
+func (n *Node) Start() {
+	n.t.Helper()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd != nil {
+		return
+	}
+	logf, err := os.OpenFile(filepath.Join(filepath.Dir(n.Conf), n.Name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	cmd := exec.Command(ServerBinary(n.t), "-c", n.Conf)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		n.t.Fatalf("start %s: %v", n.Name, err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	n.cmd, n.done, n.log = cmd, done, logf
+}
+
+// Kill SIGKILLs the node's server and waits for it to exit. Idempotent.
+func (n *Node) Kill() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil {
+		return
+	}
+	_ = n.cmd.Process.Signal(syscall.SIGKILL)
+	<-n.done
+	n.log.Close()
+	n.cmd = nil
+}
+
+// Running says whether the node's process is up.
+func (n *Node) Running() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.cmd != nil
+}
+
+// Log is what the node's server has logged so far, for a failure message.
+func (n *Node) Log() string {
+	b, _ := os.ReadFile(filepath.Join(filepath.Dir(n.Conf), n.Name+".log"))
+	return string(b)
+}
+
+// WaitReady waits until every running node answers and JetStream has a
+// meta leader that sees all of them.
+func (c *Cluster) WaitReady(d time.Duration) {
+	c.t.Helper()
+	deadline := time.Now().Add(d)
+	var last error
+	for time.Now().Before(deadline) {
+		if last = c.ready(); last == nil {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var logs strings.Builder
+	for _, n := range c.Nodes {
+		fmt.Fprintf(&logs, "--- %s\n%s\n", n.Name, tail(n.Log(), 3000))
+	}
+	c.t.Fatalf("cluster not ready within %v: %v\n%s", d, last, logs.String())
+}
+
+func (c *Cluster) ready() error {
+	for _, n := range c.Nodes {
+		if !n.Running() {
+			continue
+		}
+		nc, err := nats.Connect(n.URL(), nats.Timeout(time.Second), nats.NoReconnect())
+		if err != nil {
+			return fmt.Errorf("%s: %w", n.Name, err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err = nc.RequestWithContext(ctx, "$JS.API.INFO", nil)
+		cancel()
+		if err == nil {
+			// An account info answer needs the meta leader; then the
+			// leader's view must hold every running peer.
+			err = c.metaPeers(nc)
+		}
+		nc.Close()
+		if err != nil {
+			return fmt.Errorf("%s: %w", n.Name, err)
+		}
+	}
+	return nil
+}
+
+// metaPeers checks, by creating and deleting a probe stream of as many
+// replicas as running nodes, that JetStream can place on all of them.
+func (c *Cluster) metaPeers(nc *nats.Conn) error {
+	up := 0
+	for _, n := range c.Nodes {
+		if n.Running() {
+			up++
+		}
+	}
+	js, err := nc.JetStream(nats.MaxWait(3 * time.Second))
+	if err != nil {
+		return err
+	}
+	name := "READY_PROBE"
+	if _, err := js.AddStream(&nats.StreamConfig{Name: name, Subjects: []string{"razar-test.ready-probe"}, Replicas: up, Storage: nats.MemoryStorage}); err != nil {
+		return fmt.Errorf("probe stream of %d replicas: %w", up, err)
+	}
+	return js.DeleteStream(name)
+}
+
+// StreamLeader is the name of the node leading stream name, as the
+// cluster reports it.
+func (c *Cluster) StreamLeader(name string) string {
+	c.t.Helper()
+	for _, n := range c.Nodes {
+		if !n.Running() {
+			continue
+		}
+		nc, err := nats.Connect(n.URL(), nats.Timeout(time.Second), nats.NoReconnect())
+		if err != nil {
+			continue
+		}
+		js, err := nc.JetStream(nats.MaxWait(3 * time.Second))
+		if err == nil {
+			var info *nats.StreamInfo
+			if info, err = js.StreamInfo(name); err == nil && info.Cluster != nil && info.Cluster.Leader != "" {
+				nc.Close()
+				return info.Cluster.Leader
+			}
+		}
+		nc.Close()
+	}
+	return ""
+}
+
+// Node is the node named name.
+func (c *Cluster) Node(name string) *Node {
+	for _, n := range c.Nodes {
+		if n.Name == name {
+			return n
+		}
+	}
+	c.t.Fatalf("no node %q in the cluster", name)
+	return nil
+}
+
+// FreePort is a loopback TCP port nobody listened on a moment ago.
+func FreePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "..." + s[len(s)-n:]
+}
