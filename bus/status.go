@@ -78,11 +78,21 @@ func (m *MissionState) Problem() bool {
 // StatusView is the data of a status reply: the host's components from the
 // supervisor, incidents and rungs from the orchestrator.
 type StatusView struct {
+	// Host is which RAZAR answered: on a shared bus it tells hosts apart.
+	Host      *HostInfo         `json:"host,omitempty"`
 	Mission   *MissionState     `json:"mission,omitempty"`
 	Incidents []*IncidentRecord `json:"incidents"`
 	Agents    []*AgentStatus    `json:"agents,omitempty"`
 	// Approvals are the validated patches waiting for `razar approve`.
 	Approvals []PendingApproval `json:"approvals,omitempty"`
+}
+
+// HostInfo names the RAZAR that answers a status request.
+type HostInfo struct {
+	Name    string    `json:"name"` // the machine's hostname
+	Home    string    `json:"home"`
+	PID     int       `json:"pid"`
+	Started time.Time `json:"started"`
 }
 
 // PendingApproval is one validated patch held for an operator.

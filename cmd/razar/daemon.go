@@ -56,9 +56,10 @@ func (c *cli) boot(ctx context.Context, args []string) error {
 // lock, bus, listener); Run starts every goroutine in one errgroup and shuts
 // them down in order: components, rungs, orchestrator, bus.
 type daemon struct {
-	c   *cli
-	set *settings
-	log zerolog.Logger
+	c       *cli
+	set     *settings
+	log     zerolog.Logger
+	started time.Time
 
 	closers []func() // run in reverse order by close
 
@@ -98,7 +99,7 @@ type daemon struct {
 }
 
 func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error) {
-	d := &daemon{c: c, set: set, rungs: map[string]context.CancelFunc{}, detach: make(chan struct{}), agentsInproc: set.agentsMode == "inproc"}
+	d := &daemon{c: c, set: set, started: time.Now(), rungs: map[string]context.CancelFunc{}, detach: make(chan struct{}), agentsInproc: set.agentsMode == "inproc"}
 	defer func() {
 		if err != nil {
 			d.close()
@@ -190,6 +191,9 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 		return nil, err
 	}
 	if set.natsURL != "" {
+		if err := d.refuseSharedAccount(ctx); err != nil {
+			return nil, err
+		}
 		// Every command in the home finds the bus there, as with the
 		// embedded server; without credentials: identities are files.
 		if err := jetstream.WriteFileAtomic(c.path(natsURLFile), []byte(stripUserinfo(set.natsURL)+"\n"), 0o640); err != nil {
@@ -346,6 +350,40 @@ func (d *daemon) status(ctx context.Context, component string, _ *bus.LifecycleR
 	return &bus.LifecycleReply{Data: data}, nil
 }
 
+// host names this RAZAR in status replies.
+func (d *daemon) host() *bus.HostInfo {
+	name, _ := os.Hostname()
+	return &bus.HostInfo{Name: name, Home: d.c.home, PID: os.Getpid(), Started: d.started}
+}
+
+// refuseSharedAccount stops a boot on an external bus whose account
+// another RAZAR already serves. Two orchestrators in one account share
+// every subject, key and consumer: a `razar stop web` meant for one host
+// would stop web on all of them, and their rungs would take each other's
+// escalations. One account per host keeps them apart (docs/SCALE.md §5).
+// It asks before this RAZAR listens, so only another one can answer; two
+// boots at the same moment can both pass, which the doc says.
+func (d *daemon) refuseSharedAccount(ctx context.Context) error {
+	cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	rep, err := bus.Command(cctx, d.nc, bus.VerbStatus, bus.AllComponents, nil)
+	if errors.Is(err, bus.ErrNotRunning) || errors.Is(err, context.DeadlineExceeded) {
+		return nil
+	}
+	other := "another RAZAR"
+	if rep != nil {
+		var view bus.StatusView
+		if json.Unmarshal(rep.Data, &view) == nil && view.Host != nil {
+			other = fmt.Sprintf("the RAZAR of host %s (home %s, pid %d)", view.Host.Name, view.Host.Home, view.Host.PID)
+		}
+	} else if err != nil {
+		// Not an answer we can read, but someone listens on the lifecycle bus.
+		d.log.Warn().Err(err).Msg("checking for another RAZAR on the bus")
+		return nil
+	}
+	return failed("%s already serves this bus account at %s: two RAZARs in one account share every subject, key and consumer, so one's commands and rungs would act on the other's components (fix: give each host its own NATS account, docs/SCALE.md section 5, or stop that RAZAR first)", other, bus.RedactURL(d.set.natsURL))
+}
+
 // statusView is what `razar status` and the status page show.
 func (d *daemon) statusView(ctx context.Context, component string) (*bus.StatusView, error) {
 	mission, err := d.sup.View(component)
@@ -356,7 +394,7 @@ func (d *daemon) statusView(ctx context.Context, component string) (*bus.StatusV
 	if err != nil {
 		return nil, err
 	}
-	view := &bus.StatusView{Mission: mission, Incidents: incidents, Agents: rungs}
+	view := &bus.StatusView{Host: d.host(), Mission: mission, Incidents: incidents, Agents: rungs}
 	for _, p := range d.orch.Approvals() {
 		if component == bus.AllComponents || p.Component == component {
 			view.Approvals = append(view.Approvals, p)

@@ -73,6 +73,7 @@ type Cluster struct {
 	Name  string
 	Nodes []*Node
 	t     testing.TB
+	opts  []nats.Option // how the harness itself connects
 }
 
 // ClusterOption changes how NewCluster configures its servers.
@@ -81,6 +82,7 @@ type ClusterOption func(*clusterConfig)
 type clusterConfig struct {
 	leaf  bool
 	extra string
+	user  []nats.Option
 }
 
 // WithLeafNodes opens a leaf-node listener on every node of the cluster.
@@ -90,6 +92,13 @@ func WithLeafNodes() ClusterOption { return func(c *clusterConfig) { c.leaf = tr
 // authorization, a leafnodes block's authorization, ...).
 func WithConfig(text string) ClusterOption {
 	return func(c *clusterConfig) { c.extra += "\n" + text + "\n" }
+}
+
+// WithUser is the user (of an account with JetStream) the harness itself
+// connects as to check readiness and find leaders, for a configuration
+// whose WithConfig requires authentication.
+func WithUser(user, password string) ClusterOption {
+	return func(c *clusterConfig) { c.user = []nats.Option{nats.UserInfo(user, password)} }
 }
 
 // NewCluster starts n real nats-servers clustered on loopback with
@@ -102,7 +111,7 @@ func NewCluster(t testing.TB, n int, opts ...ClusterOption) *Cluster {
 	}
 	ServerBinary(t) // built before any port is chosen
 	dir := t.TempDir()
-	c := &Cluster{Name: "razar-test", t: t}
+	c := &Cluster{Name: "razar-test", t: t, opts: cfg.user}
 	for i := range n {
 		nd := &Node{Name: fmt.Sprintf("n%d", i+1), Port: FreePort(t), Cluster: FreePort(t), StoreDir: filepath.Join(dir, fmt.Sprintf("n%d", i+1)), t: t}
 		if cfg.leaf {
@@ -229,7 +238,7 @@ func (c *Cluster) ready() error {
 		if !n.Running() {
 			continue
 		}
-		nc, err := nats.Connect(n.URL(), nats.Timeout(time.Second), nats.NoReconnect())
+		nc, err := nats.Connect(n.URL(), append([]nats.Option{nats.Timeout(time.Second), nats.NoReconnect()}, c.opts...)...)
 		if err != nil {
 			return fmt.Errorf("%s: %w", n.Name, err)
 		}
@@ -277,7 +286,7 @@ func (c *Cluster) StreamLeader(name string) string {
 		if !n.Running() {
 			continue
 		}
-		nc, err := nats.Connect(n.URL(), nats.Timeout(time.Second), nats.NoReconnect())
+		nc, err := nats.Connect(n.URL(), append([]nats.Option{nats.Timeout(time.Second), nats.NoReconnect()}, c.opts...)...)
 		if err != nil {
 			continue
 		}
