@@ -64,9 +64,11 @@ demo: build
 	./scripts/demo.sh
 
 # The ledger against the bus's own limits (bench/results.json, docs/PERFORMANCE.md),
+# on a 3-node cluster against the embedded server (bench/scale.json, docs/SCALE.md),
 # then the micro-benchmarks, each as a ratio against its baseline.
 bench:
 	$(GO) run ./bench -out bench/results.json
+	$(GO) run ./bench -scale bench/scale.json
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./... 2>&1 | ./scripts/benchratio.sh
 
 lint:

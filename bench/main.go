@@ -55,6 +55,7 @@ func main() {
 	attempts := flag.Int("attempts", 200, "attempts of the history run (at least 20)")
 	components := flag.Int("components", 200, "components of the boot run")
 	open := flag.Int("open", 2000, "open incidents of the memory run")
+	scaleOut := flag.String("scale", "", "instead, measure the ladder on a 3-node cluster (R1 and R3) against the embedded server and write `FILE` (bench/scale.json)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -68,6 +69,13 @@ func main() {
 			os.Exit(1)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *scaleOut != "" {
+		if err := scale(*scaleOut, *runs, *incidents, *handovers); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if err := run(*out, sizes{runs: *runs, incidents: *incidents, handovers: *handovers, attempts: *attempts, components: *components, open: *open}); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -123,6 +131,15 @@ func run(out string, sz sizes) error {
 	add(ratio(fmt.Sprintf("heap per open incident, %d open", sz.open), median(perInc), 16, "KiB", "<= 16 KiB (1.0 of the budget)", 1, false))
 	add(ratio(fmt.Sprintf("goroutines per open incident, %d open", sz.open), median(gor), 4, "goroutines", "<= 4 (1.0 of the budget)", 1, false))
 
+	if err := write(out, results); err != nil {
+		return err
+	}
+	fmt.Printf("median of %d runs; written to %s\n", runs, out)
+	return nil
+}
+
+// write stores results atomically in out and prints them as a table.
+func write(out string, results []Result) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
@@ -145,7 +162,6 @@ func run(out string, sz sizes) error {
 		fmt.Fprintf(tw, "%s\t%.3f %s\t%.3f\t%.2f\t%s\t%v\n", r.Name, r.Value, r.Unit, r.Baseline, r.Ratio, r.Goal, r.Met)
 	}
 	tw.Flush()
-	fmt.Printf("median of %d runs; written to %s\n", runs, out)
 	return nil
 }
 
@@ -189,10 +205,21 @@ type env struct {
 	store *jetstream.Store
 }
 
+// target is the bus the measurements run on: the embedded server (url
+// empty, the default), or an external cluster with the given replicas
+// (the -scale run).
+var target struct {
+	url      string
+	replicas int
+}
+
 func newEnv() (*env, error) {
 	dir, err := os.MkdirTemp("", "razar-bench-")
 	if err != nil {
 		return nil, err
+	}
+	if target.url != "" {
+		return newExternalEnv(dir)
 	}
 	srv, err := jetstream.StartServer(jetstream.ServerConfig{StoreDir: filepath.Join(dir, "state"), Listen: "127.0.0.1:-1", Log: zerolog.Nop()})
 	if err != nil {
@@ -215,8 +242,13 @@ func newEnv() (*env, error) {
 }
 
 func (e *env) close() {
+	if e.srv == nil {
+		e.clean() // an external bus: leave it as it was found
+	}
 	e.conn.Close()
-	e.srv.Shutdown()
+	if e.srv != nil {
+		e.srv.Shutdown()
+	}
 	os.RemoveAll(e.dir)
 }
 

@@ -32,3 +32,32 @@ func TestBenchWritesARatioForEveryMeasurement(t *testing.T) {
 		}
 	}
 }
+
+// TestBenchScaleWritesEveryClusterFigure: a small run of the -scale
+// measurement starts a real 3-node cluster and writes every figure with
+// the embedded server's as its baseline. (Not asserted: the figures.)
+func TestBenchScaleWritesEveryClusterFigure(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three nats-server processes")
+	}
+	out := filepath.Join(t.TempDir(), "scale.json")
+	if err := scale(out, 1, 5, 5); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rs []Result
+	if err := json.Unmarshal(b, &rs); err != nil {
+		t.Fatalf("scale.json: %v\n%s", err, b)
+	}
+	if len(rs) != 6 {
+		t.Fatalf("%d results, want 6 (hand-over p50, p99 and throughput at R1 and R3):\n%s", len(rs), b)
+	}
+	for _, r := range rs {
+		if r.Value <= 0 || r.Baseline <= 0 || r.Ratio <= 0 || r.Goal == "" {
+			t.Errorf("result %+v lacks a value, a baseline, a ratio or a goal", r)
+		}
+	}
+}

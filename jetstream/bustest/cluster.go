@@ -30,6 +30,14 @@ var (
 // (once per test binary) and returns its path.
 func ServerBinary(t testing.TB) string {
 	t.Helper()
+	bin, err := serverBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+func serverBinary() (string, error) {
 	serverBinOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "razar-nats-server-")
 		if err != nil {
@@ -42,10 +50,7 @@ func ServerBinary(t testing.TB) string {
 			serverBinErr = fmt.Errorf("go build nats-server: %v\n%s", err, out)
 		}
 	})
-	if serverBinErr != nil {
-		t.Fatal(serverBinErr)
-	}
-	return serverBin
+	return serverBin, serverBinErr
 }
 
 // Node is one nats-server process of a Cluster.
@@ -56,7 +61,8 @@ type Node struct {
 	Leaf     int // leaf-node port, 0 when the cluster takes no leaves
 	StoreDir string
 	Conf     string
-	t        testing.TB
+	bin      string
+	c        *Cluster
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -72,7 +78,7 @@ func (n *Node) URL() string { return fmt.Sprintf("nats://127.0.0.1:%d", n.Port) 
 type Cluster struct {
 	Name  string
 	Nodes []*Node
-	t     testing.TB
+	t     testing.TB    // nil outside a test
 	opts  []nats.Option // how the harness itself connects
 }
 
@@ -105,17 +111,45 @@ func WithUser(user, password string) ClusterOption {
 // JetStream and waits until the cluster has a JetStream meta leader.
 func NewCluster(t testing.TB, n int, opts ...ClusterOption) *Cluster {
 	t.Helper()
+	c, err := StartCluster(t.TempDir(), n, opts...)
+	if c != nil {
+		c.t = t
+		t.Cleanup(c.Close)
+	}
+	if err != nil {
+		var logs strings.Builder
+		if c != nil {
+			for _, n := range c.Nodes {
+				fmt.Fprintf(&logs, "--- %s\n%s\n", n.Name, tail(n.Log(), 3000))
+			}
+		}
+		t.Fatalf("%v\n%s", err, logs.String())
+	}
+	return c
+}
+
+// StartCluster is NewCluster outside a test (the benchmark command): the
+// configuration and stores in dir, stopped by Close.
+func StartCluster(dir string, n int, opts ...ClusterOption) (*Cluster, error) {
 	var cfg clusterConfig
 	for _, o := range opts {
 		o(&cfg)
 	}
-	ServerBinary(t) // built before any port is chosen
-	dir := t.TempDir()
-	c := &Cluster{Name: "razar-test", t: t, opts: cfg.user}
+	bin, err := serverBinary() // built before any port is chosen
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{Name: "razar-test", opts: cfg.user}
 	for i := range n {
-		nd := &Node{Name: fmt.Sprintf("n%d", i+1), Port: FreePort(t), Cluster: FreePort(t), StoreDir: filepath.Join(dir, fmt.Sprintf("n%d", i+1)), t: t}
+		nd := &Node{Name: fmt.Sprintf("n%d", i+1), StoreDir: filepath.Join(dir, fmt.Sprintf("n%d", i+1)), bin: bin, c: c}
+		ports := []*int{&nd.Port, &nd.Cluster}
 		if cfg.leaf {
-			nd.Leaf = FreePort(t)
+			ports = append(ports, &nd.Leaf)
+		}
+		for _, p := range ports {
+			if *p, err = freePort(); err != nil {
+				return nil, err
+			}
 		}
 		c.Nodes = append(c.Nodes, nd)
 	}
@@ -141,19 +175,27 @@ cluster {
 		conf += cfg.extra
 		nd.Conf = filepath.Join(dir, nd.Name+".conf")
 		if err := os.WriteFile(nd.Conf, []byte(conf), 0o600); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 	}
 	for _, nd := range c.Nodes {
-		nd.Start()
-	}
-	t.Cleanup(func() {
-		for _, nd := range c.Nodes {
-			nd.Kill()
+		if err := nd.start(); err != nil {
+			c.Close()
+			return c, err
 		}
-	})
-	c.WaitReady(60 * time.Second)
-	return c
+	}
+	if err := c.waitReady(60 * time.Second); err != nil {
+		c.Close()
+		return c, err
+	}
+	return c, nil
+}
+
+// Close kills every node. Idempotent.
+func (c *Cluster) Close() {
+	for _, nd := range c.Nodes {
+		nd.Kill()
+	}
 }
 
 // URLs is every node's client URL, comma-separated, as --nats takes them.
@@ -167,25 +209,35 @@ func (c *Cluster) URLs() string {
 
 // Start starts the node's server process (again, after Kill).
 func (n *Node) Start() {
-	n.t.Helper()
+	if err := n.start(); err != nil {
+		if t := n.c.t; t != nil {
+			t.Helper()
+			t.Fatal(err)
+		}
+		panic(err)
+	}
+}
+
+func (n *Node) start() error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if n.cmd != nil {
-		return
+		return nil
 	}
 	logf, err := os.OpenFile(filepath.Join(filepath.Dir(n.Conf), n.Name+".log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		n.t.Fatal(err)
+		return err
 	}
-	cmd := exec.Command(ServerBinary(n.t), "-c", n.Conf)
+	cmd := exec.Command(n.bin, "-c", n.Conf)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		n.t.Fatalf("start %s: %v", n.Name, err)
+		return fmt.Errorf("start %s: %w", n.Name, err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
 	n.cmd, n.done, n.log = cmd, done, logf
+	return nil
 }
 
 // Kill SIGKILLs the node's server and waits for it to exit. Idempotent.
@@ -214,23 +266,29 @@ func (n *Node) Log() string {
 	return string(b)
 }
 
-// WaitReady waits until every running node answers and JetStream has a
-// meta leader that sees all of them.
+// WaitReady waits until every running node answers and JetStream can
+// place a stream on all of them.
 func (c *Cluster) WaitReady(d time.Duration) {
 	c.t.Helper()
+	if err := c.waitReady(d); err != nil {
+		var logs strings.Builder
+		for _, n := range c.Nodes {
+			fmt.Fprintf(&logs, "--- %s\n%s\n", n.Name, tail(n.Log(), 3000))
+		}
+		c.t.Fatalf("%v\n%s", err, logs.String())
+	}
+}
+
+func (c *Cluster) waitReady(d time.Duration) error {
 	deadline := time.Now().Add(d)
 	var last error
 	for time.Now().Before(deadline) {
 		if last = c.ready(); last == nil {
-			return
+			return nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	var logs strings.Builder
-	for _, n := range c.Nodes {
-		fmt.Fprintf(&logs, "--- %s\n%s\n", n.Name, tail(n.Log(), 3000))
-	}
-	c.t.Fatalf("cluster not ready within %v: %v\n%s", d, last, logs.String())
+	return fmt.Errorf("cluster not ready within %v: %v", d, last)
 }
 
 func (c *Cluster) ready() error {
@@ -281,7 +339,6 @@ func (c *Cluster) metaPeers(nc *nats.Conn) error {
 // StreamLeader is the name of the node leading stream name, as the
 // cluster reports it.
 func (c *Cluster) StreamLeader(name string) string {
-	c.t.Helper()
 	for _, n := range c.Nodes {
 		if !n.Running() {
 			continue
@@ -310,19 +367,29 @@ func (c *Cluster) Node(name string) *Node {
 			return n
 		}
 	}
-	c.t.Fatalf("no node %q in the cluster", name)
+	if c.t != nil {
+		c.t.Fatalf("no node %q in the cluster", name)
+	}
 	return nil
 }
 
 // FreePort is a loopback TCP port nobody listened on a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freePort()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func tail(s string, n int) string {
