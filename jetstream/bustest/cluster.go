@@ -86,13 +86,19 @@ type Cluster struct {
 type ClusterOption func(*clusterConfig)
 
 type clusterConfig struct {
-	leaf  bool
-	extra string
-	user  []nats.Option
+	leaf   bool
+	domain string
+	extra  string
+	user   []nats.Option
 }
 
 // WithLeafNodes opens a leaf-node listener on every node of the cluster.
 func WithLeafNodes() ClusterOption { return func(c *clusterConfig) { c.leaf = true } }
+
+// WithJetStreamDomain puts the cluster's JetStream in domain d (the
+// jetstream block's domain), as a hub that leaf nodes with JetStream of
+// their own reach by $JS.<d>.API.
+func WithJetStreamDomain(d string) ClusterOption { return func(c *clusterConfig) { c.domain = d } }
 
 // WithConfig appends text to every node's configuration file (accounts,
 // authorization, a leafnodes block's authorization, ...).
@@ -160,15 +166,19 @@ func StartCluster(dir string, n int, opts ...ClusterOption) (*Cluster, error) {
 				routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", o.Cluster))
 			}
 		}
+		js := fmt.Sprintf("store_dir: %q", nd.StoreDir)
+		if cfg.domain != "" {
+			js += fmt.Sprintf(", domain: %q", cfg.domain)
+		}
 		conf := fmt.Sprintf(`server_name: %s
 listen: 127.0.0.1:%d
-jetstream { store_dir: %q }
+jetstream { %s }
 cluster {
   name: %s
   listen: 127.0.0.1:%d
   routes: [%s]
 }
-`, nd.Name, nd.Port, nd.StoreDir, c.Name, nd.Cluster, strings.Join(routes, ", "))
+`, nd.Name, nd.Port, js, c.Name, nd.Cluster, strings.Join(routes, ", "))
 		if nd.Leaf != 0 {
 			conf += fmt.Sprintf("leafnodes { listen: 127.0.0.1:%d }\n", nd.Leaf)
 		}
