@@ -86,14 +86,22 @@ type Cluster struct {
 type ClusterOption func(*clusterConfig)
 
 type clusterConfig struct {
-	leaf   bool
-	domain string
-	extra  string
-	user   []nats.Option
+	leaf     bool
+	domain   string
+	extra    string
+	user     []nats.Option
+	leafConf string
 }
 
 // WithLeafNodes opens a leaf-node listener on every node of the cluster.
 func WithLeafNodes() ClusterOption { return func(c *clusterConfig) { c.leaf = true } }
+
+// WithLeafNodeConfig puts text inside every node's leafnodes block
+// (implies WithLeafNodes): e.g. "no_advertise: true", so a leaf keeps to
+// the one URL it was given and a test's proxy in front of it can cut it.
+func WithLeafNodeConfig(text string) ClusterOption {
+	return func(c *clusterConfig) { c.leaf, c.leafConf = true, c.leafConf+"\n  "+text }
+}
 
 // WithJetStreamDomain puts the cluster's JetStream in domain d (the
 // jetstream block's domain), as a hub that leaf nodes with JetStream of
@@ -180,7 +188,7 @@ cluster {
 }
 `, nd.Name, nd.Port, js, c.Name, nd.Cluster, strings.Join(routes, ", "))
 		if nd.Leaf != 0 {
-			conf += fmt.Sprintf("leafnodes { listen: 127.0.0.1:%d }\n", nd.Leaf)
+			conf += fmt.Sprintf("leafnodes { listen: 127.0.0.1:%d%s }\n", nd.Leaf, cfg.leafConf)
 		}
 		conf += cfg.extra
 		nd.Conf = filepath.Join(dir, nd.Name+".conf")
