@@ -1,12 +1,15 @@
 package jetstream
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/razar/razar/auth"
+	"github.com/razar/razar/bus"
 	"github.com/razar/razar/internal/homedir"
 )
 
@@ -38,6 +42,109 @@ type ServerConfig struct {
 	// in its JWT, and JetStream lives in account RAZAR. Without it the
 	// server is open to anyone who reaches it (tests of the bus alone).
 	Trust *auth.ServerTrust
+	// Domain is the server's JetStream domain; "" for none. A leaf node
+	// needs one of its own, so its stream and bucket stay local and a hub
+	// reaches them only by $JS.<Domain>.API.
+	Domain string
+	// Leaf, when set, joins the server to a hub as a NATS leaf node; see
+	// Leaf. It needs Trust (account RAZAR is what crosses) and Domain.
+	Leaf *Leaf
+}
+
+// Leaf is the link of a leaf-node host to its hub. Only account RAZAR is
+// bound to it, never CONTROL: lifecycle commands stay on the host. Core
+// razar.> and $KV.> traffic does not cross in either direction (LeafDeny),
+// so hosts sharing a hub account never see each other's escalations, and
+// the hub cannot write a host's records, its bucket or send it lifecycle
+// commands; what the hub gets is JetStream's API of the host's domain, to
+// source stream RAZAR, minus the verbs that would change it.
+type Leaf struct {
+	// URLs is the hub's leaf-node URLs, comma-separated (nats://,
+	// nats-leaf://, tls://). user:password in a URL authenticates to a hub
+	// configured by file; it is never logged.
+	URLs string
+	// Creds is a NATS .creds file for a hub in operator mode; "" for none.
+	Creds string
+}
+
+// LeafDeny is what the leaf link refuses: imports from the hub, exports to
+// it. domain is the host's JetStream domain.
+func LeafDeny(domain string) (imports, exports []string) {
+	imports = []string{"razar.>", "$KV.>"}
+	for _, verb := range []string{"STREAM.CREATE", "STREAM.UPDATE", "STREAM.DELETE", "STREAM.PURGE", "STREAM.MSG.DELETE", "STREAM.RESTORE", "CONSUMER.DELETE", "ACCOUNT.PURGE"} {
+		imports = append(imports, "$JS."+domain+".API."+verb+".>")
+	}
+	return imports, []string{"razar.>", "$KV.>"}
+}
+
+// ValidDomain reports whether d can be a JetStream domain (and part of a
+// stream name): letters, digits, '-' and '_', at most 64.
+func ValidDomain(d string) error {
+	if d == "" || len(d) > 64 {
+		return fmt.Errorf("JetStream domain %q: want 1 to 64 characters", d)
+	}
+	for _, r := range d {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return fmt.Errorf("JetStream domain %q: %q is not allowed (letters, digits, '-' and '_' only)", d, r)
+		}
+	}
+	return nil
+}
+
+// DomainFromHost is a JetStream domain made of a hostname: its first label,
+// lowercased, every character a domain may not hold replaced by '_';
+// "razar" for an empty name.
+func DomainFromHost(host string) string {
+	host, _, _ = strings.Cut(strings.ToLower(strings.TrimSpace(host)), ".")
+	var b strings.Builder
+	for _, r := range host {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			b.WriteRune(r)
+		} else {
+			b.WriteRune('_')
+		}
+		if b.Len() >= 64 {
+			break
+		}
+	}
+	if b.Len() == 0 {
+		return "razar"
+	}
+	return b.String()
+}
+
+// leafRemote is the server's remote for l, bound to account acc.
+func leafRemote(l *Leaf, acc, domain string) (*server.RemoteLeafOpts, error) {
+	r := &server.RemoteLeafOpts{LocalAccount: acc, Credentials: l.Creds}
+	for _, raw := range strings.Split(l.URLs, ",") {
+		raw = strings.TrimSpace(raw)
+		if raw == "" {
+			continue
+		}
+		u, err := url.Parse(raw)
+		if err != nil || u.Host == "" {
+			return nil, fmt.Errorf("--leaf %q: want nats://HOST:PORT, nats-leaf://HOST:PORT or tls://HOST:PORT", bus.RedactURL(raw))
+		}
+		switch u.Scheme {
+		case "nats", "nats-leaf":
+		case "tls":
+			r.TLS = true
+			r.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, ServerName: u.Hostname()}
+		default:
+			return nil, fmt.Errorf("--leaf %s: scheme %q: want nats://, nats-leaf:// or tls://", bus.RedactURL(raw), u.Scheme)
+		}
+		r.URLs = append(r.URLs, u)
+	}
+	if len(r.URLs) == 0 {
+		return nil, errors.New("--leaf: no hub URL")
+	}
+	if l.Creds != "" {
+		if _, err := os.Stat(l.Creds); err != nil {
+			return nil, fmt.Errorf("--leaf-creds: %w", err)
+		}
+	}
+	r.DenyImports, r.DenyExports = LeafDeny(domain)
+	return r, nil
 }
 
 // Server is a running embedded nats-server with JetStream.
@@ -98,6 +205,22 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		// A reader's JWT, with its deny list, makes a CONNECT line longer
 		// than the default 4 KiB.
 		opts.MaxControlLine = 64 << 10
+	}
+	if cfg.Domain != "" {
+		if err := ValidDomain(cfg.Domain); err != nil {
+			return nil, fmt.Errorf("embedded NATS: %w", err)
+		}
+		opts.JetStreamDomain = cfg.Domain
+	}
+	if cfg.Leaf != nil {
+		if cfg.Trust == nil || cfg.Domain == "" {
+			return nil, errors.New("embedded NATS: a leaf node needs the identities (account RAZAR) and a JetStream domain")
+		}
+		r, err := leafRemote(cfg.Leaf, cfg.Trust.RAZAR, cfg.Domain)
+		if err != nil {
+			return nil, err
+		}
+		opts.LeafNode.Remotes = []*server.RemoteLeafOpts{r}
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
