@@ -152,11 +152,19 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 		if err != nil {
 			return nil, err
 		}
-		d.srv, err = jetstream.StartServer(jetstream.ServerConfig{
+		sc := jetstream.ServerConfig{
 			StoreDir: c.path(stateDir), Listen: set.natsListen, URLFile: c.path(natsURLFile), Log: log, Trust: st,
-		})
+		}
+		if l := set.leaf; l.url != "" {
+			sc.Domain, sc.Leaf = l.domain, &jetstream.Leaf{URLs: l.url, Creds: l.creds}
+		}
+		d.srv, err = jetstream.StartServer(sc)
 		if err != nil {
 			return nil, failed("%v", err)
+		}
+		if l := set.leaf; l.url != "" {
+			log.Info().Str("hub", bus.RedactURL(l.url)).Str("domain", l.domain).Str("hub_domain", l.hubDomain).
+				Msg("leaf node of a hub: account RAZAR's JetStream (domain " + l.domain + ") is shared with the hub for sourcing; lifecycle commands, core razar.> and the bucket stay on this host; the host runs on its own while the link is down")
 		}
 		d.closers = append(d.closers, d.srv.Shutdown)
 		if w := set.openBusWarning(); w != "" {
@@ -427,6 +435,12 @@ func (d *daemon) Run(ctx context.Context) error {
 	g.Go(func() error { return d.orch.Run(gctx) })
 	g.Go(func() error { return d.lc.Run(gctx) })
 	g.Go(func() error { return d.mirror.Run(gctx) })
+	if l := d.set.leaf; l.url != "" && l.hubDomain != noHubDomain {
+		g.Go(func() error {
+			d.sourceOnHub(gctx, l)
+			return nil
+		})
+	}
 	hs := &http.Server{Handler: metricsMux(d.reg, d.set.pprof, d.statusPage), ReadHeaderTimeout: 5 * time.Second}
 	g.Go(func() error {
 		if err := hs.Serve(d.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -524,6 +538,22 @@ func (d *daemon) Run(ctx context.Context) error {
 	}
 	d.alerts.Close()
 	return runErr
+}
+
+// sourceOnHub has the hub keep a copy of this host's records: stream
+// RAZAR_<domain> in the hub's domain, sourcing stream RAZAR. It waits for
+// the link as long as RAZAR runs; a refusal is a warning, not a failure:
+// the host works on its own all the same.
+func (d *daemon) sourceOnHub(ctx context.Context, l leafSettings) {
+	created, err := jetstream.SourceOnHub(ctx, d.nc, l.hubDomain, l.domain)
+	switch {
+	case err == nil:
+		d.log.Info().Str("stream", jetstream.HubStream(l.domain)).Str("hub_domain", l.hubDomain).Bool("created", created).
+			Msg("the hub sources this host's stream RAZAR")
+	case ctx.Err() != nil:
+	default:
+		d.log.Warn().Err(err).Msg("the hub keeps no copy of this host's records")
+	}
 }
 
 // close releases what newDaemon opened, in reverse order. Idempotent.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,7 @@ type settings struct {
 	natsURL        string
 	agentsMode     string
 	replicas       int // --replicas, $RAZAR_REPLICAS
+	leaf           leafSettings
 
 	// Variables.
 	threshold     int
@@ -43,6 +45,68 @@ type settings struct {
 	pprof         bool             // RAZAR_PPROF=1: /debug/pprof/ beside /metrics
 	approval      time.Duration    // RAZAR_APPROVAL_WINDOW
 	runbook       string           // RAZAR_RUNBOOK_URL
+}
+
+// leafSettings are --leaf and its companions: the embedded server joins a
+// hub as a NATS leaf node.
+type leafSettings struct {
+	url       string // --leaf, $RAZAR_LEAF_URL; may carry user:password: never log it unredacted
+	creds     string // --leaf-creds, $RAZAR_LEAF_CREDS
+	domain    string // --leaf-domain, $RAZAR_LEAF_DOMAIN; default from the hostname
+	hubDomain string // --leaf-hub-domain, $RAZAR_LEAF_HUB_DOMAIN; "none": declare nothing on the hub
+}
+
+// defaultHubDomain is the JetStream domain of the hub unless
+// --leaf-hub-domain says otherwise.
+const defaultHubDomain = "hub"
+
+// noHubDomain as --leaf-hub-domain: RAZAR declares nothing on the hub
+// (its operator declares the sourcing stream).
+const noHubDomain = "none"
+
+// leafFlags reads the leaf settings' variables for the flags left unset
+// and checks them against the rest of s.
+func (c *cli) leafFlags(s *settings, hostname func() (string, error)) error {
+	l := &s.leaf
+	for _, v := range []struct {
+		dst  *string
+		name string
+	}{{&l.url, "RAZAR_LEAF_URL"}, {&l.creds, "RAZAR_LEAF_CREDS"}, {&l.domain, "RAZAR_LEAF_DOMAIN"}, {&l.hubDomain, "RAZAR_LEAF_HUB_DOMAIN"}} {
+		if *v.dst == "" {
+			*v.dst = strings.TrimSpace(c.getenv(v.name))
+		}
+	}
+	if l.url == "" {
+		if l.creds != "" {
+			return usageErr("--leaf-creds without --leaf: the credential is for the link to a hub (fix: add --leaf URL of the hub's leaf-node port, or drop --leaf-creds)")
+		}
+		return nil
+	}
+	if s.natsURL != "" {
+		return usageErr("--leaf with --nats: --leaf joins this host's embedded NATS server to a hub, and with --nats (or $RAZAR_NATS_URL) there is no embedded server (fix: drop --nats to embed the bus and link it to the hub, or make the external server a leaf node of the hub in its own config)")
+	}
+	if l.domain == "" {
+		h, err := hostname()
+		if err != nil {
+			return usageErr("--leaf: this host's JetStream domain comes from its hostname, which is unknown (%v) (fix: --leaf-domain NAME)", err)
+		}
+		l.domain = jetstream.DomainFromHost(h)
+	}
+	if err := jetstream.ValidDomain(l.domain); err != nil {
+		return usageErr("--leaf-domain: %v", err)
+	}
+	if l.hubDomain == "" {
+		l.hubDomain = defaultHubDomain
+	}
+	if l.hubDomain != noHubDomain {
+		if err := jetstream.ValidDomain(l.hubDomain); err != nil {
+			return usageErr("--leaf-hub-domain: %v (or %q to declare nothing on the hub)", err, noHubDomain)
+		}
+		if l.hubDomain == l.domain {
+			return usageErr("--leaf-domain %s is the hub's JetStream domain too: each JetStream needs its own (fix: --leaf-domain NAME of this host)", l.domain)
+		}
+	}
+	return nil
 }
 
 // defaultMetricsAddr is RAZAR_METRICS_ADDR's default: loopback only.
@@ -218,6 +282,10 @@ func (c *cli) bootFlags(args []string) (*settings, error) {
 	fs.BoolVar(&s.natsInsecure, "nats-listen-insecure", false, "let --nats-listen be an address other machines reach: the embedded server has no TLS")
 	fs.StringVar(&s.natsURL, "nats", "", "use the NATS server or cluster at `URL` instead of embedding one (default $RAZAR_NATS_URL)")
 	fs.IntVar(&s.replicas, "replicas", 0, "replicas of stream RAZAR, bucket RAZAR_STATE and the rungs' consumers on a NATS cluster (default $RAZAR_REPLICAS, else 1)")
+	fs.StringVar(&s.leaf.url, "leaf", "", "join the embedded NATS server to a hub as a leaf node at `URL` (nats://HOST:PORT of the hub's leafnodes listener; user:password@ for a hub configured by file) (default $RAZAR_LEAF_URL)")
+	fs.StringVar(&s.leaf.creds, "leaf-creds", "", "NATS .creds `FILE` of the leaf link, for a hub in operator mode (default $RAZAR_LEAF_CREDS)")
+	fs.StringVar(&s.leaf.domain, "leaf-domain", "", "this host's JetStream `NAME`: its stream stays local, the hub reads it as domain NAME (default $RAZAR_LEAF_DOMAIN, else the hostname)")
+	fs.StringVar(&s.leaf.hubDomain, "leaf-hub-domain", "", "the hub's JetStream domain `NAME`, where RAZAR declares stream RAZAR_<leaf-domain> sourcing this host's records; none: declare nothing (default $RAZAR_LEAF_HUB_DOMAIN, else hub)")
 	fs.StringVar(&s.agentsMode, "agents", "inproc", "`MODE` inproc: run every rung in this process; external: run none (start them with `razar agent`)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -251,6 +319,9 @@ func (c *cli) bootFlags(args []string) (*settings, error) {
 	}
 	if s.replicas > 1 && s.natsURL == "" {
 		return nil, usageErr("--replicas %d: the embedded server is one node and holds one replica (fix: --nats URL of a NATS cluster of at least %d servers, or --replicas 1)", s.replicas, s.replicas)
+	}
+	if err := c.leafFlags(s, os.Hostname); err != nil {
+		return nil, err
 	}
 	if s.natsURL == "" && !s.natsInsecure && !loopbackListen(s.natsListen) {
 		return nil, usageErr("--nats-listen %s: the embedded NATS server has no TLS, and whoever reaches the bus can stop components and apply patches (fix: listen on 127.0.0.1, the default; use --nats for a TLS cluster; or add --nats-listen-insecure to expose it anyway)", s.natsListen)

@@ -1,0 +1,321 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/razar/razar/bus"
+	"github.com/razar/razar/jetstream/bustest"
+)
+
+// leafPassword is the hub's password for the leaf link; it must never reach
+// RAZAR's log or state files.
+const leafPassword = "leaf-pw-9f3c2e71"
+
+// hubConfig is a hub configured by file: account HOSTS takes the leaf
+// links (user leaf) and holds the sourced streams; admin, the no-auth
+// user, is the hub operator reading them.
+const hubConfig = `accounts {
+  HOSTS: { jetstream: enabled, users: [ {user: leaf, password: "` + leafPassword + `"}, {user: admin, password: "admin-pw"} ] }
+  SYS: { users: [ {user: sys, password: "sys-pw"} ] }
+}
+system_account: SYS
+no_auth_user: admin
+`
+
+// newHub starts a hub cluster of n real nats-servers in JetStream domain
+// "hub", taking leaf nodes.
+func newHub(t *testing.T, n int) *bustest.Cluster {
+	t.Helper()
+	return bustest.NewCluster(t, n, bustest.WithLeafNodeConfig("no_advertise: true"), bustest.WithJetStreamDomain("hub"), bustest.WithConfig(hubConfig))
+}
+
+// linkProxy forwards TCP connections from a loopback port to target, so a
+// test can cut a leaf link (Cut: the listener and every forwarded
+// connection closed) and restore it on the same port, hub untouched.
+type linkProxy struct {
+	t      *testing.T
+	addr   string
+	target string
+
+	mu    sync.Mutex
+	ln    net.Listener
+	conns map[net.Conn]struct{}
+	wg    sync.WaitGroup
+}
+
+func newLinkProxy(t *testing.T, target string) *linkProxy {
+	t.Helper()
+	p := &linkProxy{t: t, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), target: target, conns: map[net.Conn]struct{}{}}
+	p.Restore()
+	t.Cleanup(p.Cut)
+	return p
+}
+
+// Restore listens again on the proxy's port.
+func (p *linkProxy) Restore() {
+	p.t.Helper()
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		p.t.Fatalf("link proxy on %s: %v", p.addr, err)
+	}
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			if !p.track(c, up) {
+				return
+			}
+			for _, pair := range [][2]net.Conn{{c, up}, {up, c}} {
+				p.wg.Add(1)
+				go func() {
+					defer p.wg.Done()
+					_, _ = io.Copy(pair[0], pair[1])
+					pair[0].Close()
+					pair[1].Close()
+				}()
+			}
+		}
+	}()
+}
+
+// track records a forwarded pair; false (both closed) once the listener it
+// came from was cut.
+func (p *linkProxy) track(c ...net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln == nil {
+		for _, x := range c {
+			x.Close()
+		}
+		return false
+	}
+	for _, x := range c {
+		p.conns[x] = struct{}{}
+	}
+	return true
+}
+
+// Cut closes the listener and every forwarded connection, and waits for
+// the proxy's goroutines. Idempotent.
+func (p *linkProxy) Cut() {
+	p.mu.Lock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+	p.mu.Unlock()
+	p.wg.Wait()
+}
+
+// hostRecords reads the host's stream RAZAR as its orchestrator.
+func hostRecords(t *testing.T, h, url string) []bustest.Record {
+	t.Helper()
+	return bustest.StreamRecords(t, url, filepath.Join(h, "state/identities/orchestrator.creds"), "", "RAZAR")
+}
+
+// sameRecords says how two streams' records differ by subject and payload,
+// in order; "" when they are the same.
+func sameRecords(host, hub []bustest.Record) string {
+	if len(host) != len(hub) {
+		return fmt.Sprintf("host has %d records, hub %d", len(host), len(hub))
+	}
+	for i := range host {
+		if host[i].Subject != hub[i].Subject || host[i].Data != hub[i].Data {
+			return fmt.Sprintf("record %d: host %s %q, hub %s %q", i, host[i].Subject, host[i].Data, hub[i].Subject, hub[i].Data)
+		}
+	}
+	return ""
+}
+
+// leafRoster: crown cannot fix "web: down"; kimicho can, once the test
+// lets it (the file go in the home), so the test can cut the link while
+// kimicho works.
+const leafRoster = `{"agents": [
+  {"name": "crown", "backend": "builtin"},
+  {"name": "kimicho", "backend": "exec", "command": ["sh", "agents/kimicho.sh"], "timeout": "30s"}
+]}`
+
+const leafKimicho = "#!/bin/sh\ncat >/dev/null\necho run >> kimicho.runs\nwhile [ ! -f go ]; do sleep 0.05; done\nrm -f \"$RAZAR_WORKDIR/broken\"\necho '{\"status\": \"fixed\", \"summary\": \"removed broken\"}'\n"
+
+// TestLeafHubSourcesEveryRecordAcrossALinkOutage: a host booted with
+// --leaf declares its sourcing stream on the hub; the link is cut while a
+// rung works; the incident heals on the host alone; once the link is back
+// the hub's stream RAZAR_h1 holds exactly the host's records (subjects and
+// payloads, in order, no duplicates).
+func TestLeafHubSourcesEveryRecordAcrossALinkOutage(t *testing.T) {
+	hub := newHub(t, 3)
+	hubURL := hub.Nodes[0].URL()
+	proxy := newLinkProxy(t, fmt.Sprintf("127.0.0.1:%d", hub.Nodes[0].Leaf))
+	h := home(t, leafRoster, map[string]string{"agents/kimicho.sh": leafKimicho})
+	_, url := boot(t, h, nil, "--nats-listen", "127.0.0.1:0",
+		"--leaf", "nats://leaf:"+leafPassword+"@"+proxy.addr, "--leaf-domain", "h1")
+
+	var why string
+	inSync := func() bool {
+		got, err := bustest.ReadStream(hubURL, "", "", "RAZAR_h1")
+		if err != nil {
+			why = err.Error()
+			return false
+		}
+		why = sameRecords(hostRecords(t, h, url), got)
+		return why == ""
+	}
+	bustest.Eventually(t, 20*time.Second, inSync, "the hub's RAZAR_h1 never matched the host's RAZAR: %v", bustest.Lazy(func() string { return why }))
+
+	// A hub client listening to razar.> hears none of the host's traffic:
+	// the host's records reach the hub by sourcing alone.
+	nats := natsCLI(t)
+	sub := exec.Command(nats, "--server", hubURL, "sub", "razar.>")
+	subOut := &syncBuf{}
+	sub.Stdout, sub.Stderr = subOut, subOut
+	if err := sub.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Process.Kill(); _ = sub.Wait() })
+	bustest.Eventually(t, 10*time.Second, func() bool { return strings.Contains(subOut.String(), "Subscribing") }, "nats sub did not start: %s", subOut)
+
+	breakWeb(t, h)
+	esc := start(t, h, nil, "escalate", "web", "--error", "web: down")
+	bustest.Eventually(t, 30*time.Second, func() bool {
+		_, err := os.Stat(filepath.Join(h, "kimicho.runs"))
+		return err == nil
+	}, "kimicho never started")
+	// Crown's escalation crossed by sourcing before the cut: any core copy
+	// of it came over the same leaf connection ahead of it.
+	bustest.Eventually(t, 10*time.Second, func() bool {
+		got, err := bustest.ReadStream(hubURL, "", "", "RAZAR_h1")
+		for _, r := range got {
+			if r.Subject == bus.EscalateSubject("crown") {
+				return err == nil
+			}
+		}
+		return false
+	}, "crown's escalation never reached the hub's copy")
+	proxy.Cut()
+	if err := os.WriteFile(filepath.Join(h, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code := esc.wait(t, 30*time.Second); code != 0 || !strings.Contains(esc.out.String(), "HEALED") {
+		t.Fatalf("escalate with the link down: exit %d, want 0 and HEALED:\n%s", code, esc.out)
+	}
+	host := hostRecords(t, h, url)
+	cutAt := len(bustest.StreamRecords(t, hubURL, "", "", "RAZAR_h1"))
+	if cutAt >= len(host) {
+		t.Fatalf("with the link cut the hub has %d records, the host %d: the link was not down during the incident", cutAt, len(host))
+	}
+
+	proxy.Restore()
+	restored := time.Now()
+	bustest.Eventually(t, 30*time.Second, inSync, "after the link came back the hub's RAZAR_h1 never matched the host's RAZAR: %v", bustest.Lazy(func() string { return why }))
+	t.Logf("the hub caught up %v after the link came back (%d records, %d written while it was down)", time.Since(restored).Round(10*time.Millisecond), len(host), len(host)-cutAt)
+	var healed bool
+	for _, r := range bustest.StreamRecords(t, hubURL, "", "", "RAZAR_h1") {
+		healed = healed || strings.Contains(r.Data, `"healed"`)
+	}
+	if !healed {
+		t.Fatal("the hub's copy has no healed record")
+	}
+
+	if strings.Contains(subOut.String(), "Received") {
+		t.Fatalf("core razar.> traffic of the host crossed the leaf link:\n%s", subOut)
+	}
+
+	// The hub may read the host's JetStream, not change it.
+	if out, err := exec.Command(nats, "--server", hubURL, "--js-domain", "h1", "--timeout", "5s", "stream", "info", "RAZAR").CombinedOutput(); err != nil {
+		t.Fatalf("the hub cannot read the host's stream info by domain h1: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(nats, "--server", hubURL, "--js-domain", "h1", "--timeout", "2s", "stream", "rm", "RAZAR", "-f").CombinedOutput(); err == nil {
+		t.Fatalf("the hub deleted the host's stream RAZAR:\n%s", out)
+	}
+	if after := hostRecords(t, h, url); len(after) < len(host) {
+		t.Fatalf("the host's stream lost records to the hub: %d, had %d", len(after), len(host))
+	}
+}
+
+// TestLeafCredentialsNeverInLogsOrState: the leaf link's password (in the
+// --leaf URL) is in no file RAZAR writes and not on its output, while its
+// log names the hub it linked to.
+func TestLeafCredentialsNeverInLogsOrState(t *testing.T) {
+	hub := newHub(t, 2)
+	hubURL := hub.Nodes[0].URL()
+	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"}]}`, nil)
+	leafURL := fmt.Sprintf("nats://leaf:%s@127.0.0.1:%d", leafPassword, hub.Nodes[0].Leaf)
+	p, _ := boot(t, h, []string{"RAZAR_LOG_LEVEL=trace"}, "--nats-listen", "127.0.0.1:0", "--leaf", leafURL, "--leaf-domain", "h2")
+	bustest.Eventually(t, 20*time.Second, func() bool {
+		_, err := bustest.ReadStream(hubURL, "", "", "RAZAR_h2")
+		return err == nil
+	}, "the hub never got stream RAZAR_h2")
+	breakWeb(t, h)
+	if out, code := runRazar(t, h, nil, "escalate", "web", "--error", "web: down"); code > 1 {
+		t.Fatalf("escalate: exit %d\n%s", code, out)
+	}
+	var named bool
+	err := filepath.WalkDir(h, func(path string, e fs.DirEntry, err error) error {
+		if err != nil || e.IsDir() || !e.Type().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if strings.Contains(string(b), leafPassword) {
+			return errors.New(path + " holds the leaf link's password")
+		}
+		named = named || strings.Contains(string(b), fmt.Sprintf("127.0.0.1:%d", hub.Nodes[0].Leaf))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !named {
+		t.Fatal("no file of the home names the hub: the search could not have found the password either")
+	}
+	if strings.Contains(p.out.String(), leafPassword) {
+		t.Fatalf("razar boot printed the leaf link's password:\n%s", p.out)
+	}
+}
+
+// TestLeafWithNatsIsAUsageError: --leaf links the embedded server; with
+// --nats there is none: exit 2 saying why, before anything starts.
+func TestLeafWithNatsIsAUsageError(t *testing.T) {
+	h := home(t, crownRoster, nil)
+	_, stderr, code := runCLI(t, "--home", h, "boot", "--nats", "nats://127.0.0.1:4222", "--leaf", "nats://u:secret-pw@127.0.0.1:7422")
+	if code != 2 || !strings.Contains(stderr, "no embedded server") || strings.Contains(stderr, "secret-pw") {
+		t.Fatalf("exit %d, %q: want 2 saying there is no embedded server, without the password", code, stderr)
+	}
+	_, stderr, code = runCLI(t, "--home", h, "boot", "--leaf-creds", "/nope.creds", "--nats-listen", "127.0.0.1:0")
+	if code != 2 || !strings.Contains(stderr, "without --leaf") {
+		t.Fatalf("--leaf-creds alone: exit %d, %q: want 2 naming --leaf", code, stderr)
+	}
+	_, stderr, code = runCLI(t, "--home", h, "boot", "--leaf", "nats://127.0.0.1:7422", "--leaf-domain", "a.b", "--nats-listen", "127.0.0.1:0")
+	if code != 2 || !strings.Contains(stderr, "--leaf-domain") {
+		t.Fatalf("--leaf-domain a.b: exit %d, %q: want 2 naming --leaf-domain", code, stderr)
+	}
+}
