@@ -31,10 +31,17 @@ func HubSourceConfig(host string) jetstream.StreamConfig {
 	}
 }
 
-// HubSourceCommand is the `nats` command a hub operator runs to declare
-// HubStream(host) by hand, when RAZAR may not.
+// HubSourceJSON is HubSourceConfig(host) as the stream configuration
+// file `nats stream add --config` takes.
+func HubSourceJSON(host string) string {
+	return fmt.Sprintf(`{"name": %q, "storage": "file", "retention": "limits", "sources": [{"name": %q, "external": {"api": "$JS.%s.API"}}]}`,
+		HubStream(host), bus.StreamName, host)
+}
+
+// HubSourceCommand is the shell command a hub operator runs to declare
+// HubStream(host) in the hub's domain by hand, when RAZAR may not.
 func HubSourceCommand(hub, host string) string {
-	return fmt.Sprintf("nats --js-domain %s stream add %s --source %s --source-domain %s --storage file --defaults (it asks nothing else; or let the leaf credential's account create streams)", hub, HubStream(host), bus.StreamName, host)
+	return fmt.Sprintf("echo '%s' > %s.json && nats --js-domain %s stream add --config %s.json", HubSourceJSON(host), HubStream(host), hub, HubStream(host))
 }
 
 // HubSourceError is the hub's JetStream refusing to declare the host's

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/jetstream/bustest"
 )
 
@@ -318,4 +319,37 @@ func TestLeafWithNatsIsAUsageError(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "--leaf-domain") {
 		t.Fatalf("--leaf-domain a.b: exit %d, %q: want 2 naming --leaf-domain", code, stderr)
 	}
+}
+
+// TestLeafHubOperatorDeclaresTheSourceByHand: with --leaf-hub-domain none
+// RAZAR declares nothing on the hub, and the stream configuration the docs
+// and the refusal's message give the hub operator sources the host's
+// records.
+func TestLeafHubOperatorDeclaresTheSourceByHand(t *testing.T) {
+	hub := newHub(t, 2)
+	hubURL := hub.Nodes[0].URL()
+	h := home(t, crownRoster, nil)
+	_, url := boot(t, h, nil, "--nats-listen", "127.0.0.1:0", "--leaf-hub-domain", "none",
+		"--leaf", fmt.Sprintf("nats://leaf:%s@127.0.0.1:%d", leafPassword, hub.Nodes[0].Leaf), "--leaf-domain", "h3")
+	if _, err := bustest.ReadStream(hubURL, "", "", "RAZAR_h3"); err == nil {
+		t.Fatal("with --leaf-hub-domain none RAZAR declared RAZAR_h3 on the hub")
+	}
+	conf := filepath.Join(t.TempDir(), "RAZAR_h3.json")
+	if err := os.WriteFile(conf, []byte(jetstream.HubSourceJSON("h3")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(natsCLI(t), "--server", hubURL, "--js-domain", "hub", "stream", "add", "--config", conf).CombinedOutput(); err != nil {
+		t.Fatalf("nats stream add --config %s: %v\n%s", jetstream.HubSourceJSON("h3"), err, out)
+	}
+	var why string
+	bustest.Eventually(t, 20*time.Second, func() bool {
+		got, err := bustest.ReadStream(hubURL, "", "", "RAZAR_h3")
+		if err != nil {
+			why = err.Error()
+			return false
+		}
+		host := hostRecords(t, h, url)
+		why = sameRecords(host, got)
+		return why == "" && len(host) > 0
+	}, "the hand-declared RAZAR_h3 never matched the host's RAZAR: %v", bustest.Lazy(func() string { return why }))
 }
