@@ -353,3 +353,36 @@ func TestLeafHubOperatorDeclaresTheSourceByHand(t *testing.T) {
 		return why == "" && len(host) > 0
 	}, "the hand-declared RAZAR_h3 never matched the host's RAZAR: %v", bustest.Lazy(func() string { return why }))
 }
+
+// TestLeafNarrowCredentialIsEnough: a leaf user allowed only the subjects
+// docs/SCALE.md lists for host domain h4 declares the hub's copy and
+// fills it. For a leaf user, publish is what the host sends the hub and
+// subscribe what the hub sends the host.
+func TestLeafNarrowCredentialIsEnough(t *testing.T) {
+	conf := strings.Replace(hubConfig, `{user: leaf, password: "`+leafPassword+`"}`, `{user: leaf, password: "`+leafPassword+`", permissions: {
+      publish: ["$JS.hub.API.STREAM.INFO.RAZAR_h4", "$JS.hub.API.STREAM.CREATE.RAZAR_h4", "$JS.S.>", "$JSC.R.>", "_INBOX.>"],
+      subscribe: ["$JS.h4.API.>", "$JS.FC.>", "_INBOX.>"] }}`, 1)
+	if conf == hubConfig {
+		t.Fatal("the leaf user is not in hubConfig")
+	}
+	hub := bustest.NewCluster(t, 2, bustest.WithLeafNodeConfig("no_advertise: true"), bustest.WithJetStreamDomain("hub"), bustest.WithConfig(conf))
+	hubURL := hub.Nodes[0].URL()
+	h := home(t, crownRoster, nil)
+	_, url := boot(t, h, nil, "--nats-listen", "127.0.0.1:0",
+		"--leaf", fmt.Sprintf("nats://leaf:%s@127.0.0.1:%d", leafPassword, hub.Nodes[0].Leaf), "--leaf-domain", "h4")
+	breakWeb(t, h)
+	if out, code := runRazar(t, h, nil, "escalate", "web", "--error", "web: down"); code > 1 {
+		t.Fatalf("escalate: exit %d\n%s", code, out)
+	}
+	var why string
+	bustest.Eventually(t, 20*time.Second, func() bool {
+		got, err := bustest.ReadStream(hubURL, "", "", "RAZAR_h4")
+		if err != nil {
+			why = err.Error()
+			return false
+		}
+		host := hostRecords(t, h, url)
+		why = sameRecords(host, got)
+		return why == "" && len(host) > 0
+	}, "with the narrow leaf credential the hub's RAZAR_h4 never matched the host's RAZAR: %v\nhub log:\n%s", bustest.Lazy(func() string { return why }), bustest.Lazy(func() string { return hub.Nodes[0].Log() }))
+}
