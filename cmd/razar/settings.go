@@ -284,7 +284,7 @@ func (c *cli) bootFlags(args []string) (*settings, error) {
 	fs.IntVar(&s.replicas, "replicas", 0, "replicas of stream RAZAR, bucket RAZAR_STATE and the rungs' consumers on a NATS cluster (default $RAZAR_REPLICAS, else 1)")
 	fs.StringVar(&s.leaf.url, "leaf", "", "join the embedded NATS server to a hub as a leaf node at `URL` (nats://HOST:PORT of the hub's leafnodes listener; user:password@ for a hub configured by file) (default $RAZAR_LEAF_URL)")
 	fs.StringVar(&s.leaf.creds, "leaf-creds", "", "NATS .creds `FILE` of the leaf link, for a hub in operator mode (default $RAZAR_LEAF_CREDS)")
-	fs.StringVar(&s.leaf.domain, "leaf-domain", "", "this host's JetStream `NAME`: its stream stays local, the hub reads it as domain NAME (default $RAZAR_LEAF_DOMAIN, else the hostname)")
+	fs.StringVar(&s.leaf.domain, "leaf-domain", "", "this host's JetStream domain `NAME`: its stream stays local, the hub reaches it by $JS.NAME.API (default $RAZAR_LEAF_DOMAIN, else the hostname)")
 	fs.StringVar(&s.leaf.hubDomain, "leaf-hub-domain", "", "the hub's JetStream domain `NAME`, where RAZAR declares stream RAZAR_<leaf-domain> sourcing this host's records; none: declare nothing (default $RAZAR_LEAF_HUB_DOMAIN, else hub)")
 	fs.StringVar(&s.agentsMode, "agents", "inproc", "`MODE` inproc: run every rung in this process; external: run none (start them with `razar agent`)")
 	pos, err := parseFlags(fs, args)
