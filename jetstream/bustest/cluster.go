@@ -121,6 +121,14 @@ func WithUser(user, password string) ClusterOption {
 	return func(c *clusterConfig) { c.user = []nats.Option{nats.UserInfo(user, password)} }
 }
 
+// WithClientCreds makes the cluster's own probes (WaitReady,
+// StreamLeader) connect as the user of a .creds file: for a cluster in
+// operator mode, where anonymous clients are refused. The user's account
+// needs JetStream.
+func WithClientCreds(path string) ClusterOption {
+	return func(c *clusterConfig) { c.user = []nats.Option{nats.UserCredentials(path)} }
+}
+
 // NewCluster starts n real nats-servers clustered on loopback with
 // JetStream and waits until the cluster has a JetStream meta leader.
 func NewCluster(t testing.TB, n int, opts ...ClusterOption) *Cluster {
@@ -314,7 +322,7 @@ func (c *Cluster) ready() error {
 		if !n.Running() {
 			continue
 		}
-		nc, err := nats.Connect(n.URL(), append([]nats.Option{nats.Timeout(time.Second), nats.NoReconnect()}, c.opts...)...)
+		nc, err := c.connect(n)
 		if err != nil {
 			return fmt.Errorf("%s: %w", n.Name, err)
 		}
@@ -354,6 +362,11 @@ func (c *Cluster) metaPeers(nc *nats.Conn) error {
 	return js.DeleteStream(name)
 }
 
+// connect is a probe's connection to node n.
+func (c *Cluster) connect(n *Node) (*nats.Conn, error) {
+	return nats.Connect(n.URL(), append([]nats.Option{nats.Timeout(time.Second), nats.NoReconnect()}, c.opts...)...)
+}
+
 // StreamLeader is the name of the node leading stream name, as the
 // cluster reports it.
 func (c *Cluster) StreamLeader(name string) string {
@@ -361,7 +374,7 @@ func (c *Cluster) StreamLeader(name string) string {
 		if !n.Running() {
 			continue
 		}
-		nc, err := nats.Connect(n.URL(), append([]nats.Option{nats.Timeout(time.Second), nats.NoReconnect()}, c.opts...)...)
+		nc, err := c.connect(n)
 		if err != nil {
 			continue
 		}
