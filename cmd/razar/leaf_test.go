@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
+	"github.com/nats-io/nkeys"
+
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/jetstream/bustest"
@@ -385,4 +388,106 @@ func TestLeafNarrowCredentialIsEnough(t *testing.T) {
 		why = sameRecords(host, got)
 		return why == "" && len(host) > 0
 	}, "with the narrow leaf credential the hub's RAZAR_h4 never matched the host's RAZAR: %v\nhub log:\n%s", bustest.Lazy(func() string { return why }), bustest.Lazy(func() string { return hub.Nodes[0].Log() }))
+}
+
+// operatorHub is the configuration of a hub in operator mode (accounts
+// SYS and HOSTS, with JetStream, in a memory resolver) and the .creds
+// files of two HOSTS users, leaf and admin, written to dir.
+func operatorHub(t *testing.T, dir string) (conf, leafCreds, adminCreds string, secrets []string) {
+	t.Helper()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	okp, err := nkeys.CreateOperator()
+	must(err)
+	skp, err := nkeys.CreateAccount()
+	must(err)
+	akp, err := nkeys.CreateAccount()
+	must(err)
+	opub, _ := okp.PublicKey()
+	spub, _ := skp.PublicKey()
+	apub, _ := akp.PublicKey()
+	oc := jwt.NewOperatorClaims(opub)
+	oc.SystemAccount = spub
+	ojwt, err := oc.Encode(okp)
+	must(err)
+	sc := jwt.NewAccountClaims(spub)
+	sc.Name = "SYS"
+	sjwt, err := sc.Encode(okp)
+	must(err)
+	ac := jwt.NewAccountClaims(apub)
+	ac.Name = "HOSTS"
+	ac.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
+	ajwt, err := ac.Encode(okp)
+	must(err)
+	user := func(name string) string {
+		ukp, err := nkeys.CreateUser()
+		must(err)
+		upub, _ := ukp.PublicKey()
+		uc := jwt.NewUserClaims(upub)
+		uc.Name = name
+		ujwt, err := uc.Encode(akp)
+		must(err)
+		seed, _ := ukp.Seed()
+		creds, err := jwt.FormatUserConfig(ujwt, seed)
+		must(err)
+		secrets = append(secrets, string(seed), ujwt)
+		p := filepath.Join(dir, name+".creds")
+		must(os.WriteFile(p, creds, 0o600))
+		return p
+	}
+	leafCreds, adminCreds = user("leaf"), user("admin")
+	conf = fmt.Sprintf("operator: %q\nsystem_account: %s\nresolver: MEMORY\nresolver_preload: {\n  %s: %q\n  %s: %q\n}\n", ojwt, spub, spub, sjwt, apub, ajwt)
+	return conf, leafCreds, adminCreds, secrets
+}
+
+// TestLeafCredsFileLinksToAnOperatorModeHub: --leaf-creds logs the link
+// in to a hub in operator mode, the hub's copy fills, and neither the
+// credential's seed nor its JWT is in any file of the home or on the
+// output.
+func TestLeafCredsFileLinksToAnOperatorModeHub(t *testing.T) {
+	conf, leafCreds, adminCreds, secrets := operatorHub(t, t.TempDir())
+	hub := bustest.NewCluster(t, 2, bustest.WithLeafNodeConfig("no_advertise: true"), bustest.WithJetStreamDomain("hub"),
+		bustest.WithConfig(conf), bustest.WithClientCreds(adminCreds))
+	hubURL := hub.Nodes[0].URL()
+	h := home(t, crownRoster, nil)
+	p, url := boot(t, h, []string{"RAZAR_LEAF_CREDS=" + leafCreds, "RAZAR_LOG_LEVEL=trace"}, "--nats-listen", "127.0.0.1:0",
+		"--leaf", fmt.Sprintf("nats://127.0.0.1:%d", hub.Nodes[0].Leaf), "--leaf-domain", "h5")
+	var why string
+	bustest.Eventually(t, 20*time.Second, func() bool {
+		got, err := bustest.ReadStream(hubURL, adminCreds, "", "RAZAR_h5")
+		if err != nil {
+			why = err.Error()
+			return false
+		}
+		host := hostRecords(t, h, url)
+		why = sameRecords(host, got)
+		return why == "" && len(host) > 0
+	}, "the operator-mode hub's RAZAR_h5 never matched the host's RAZAR: %v", bustest.Lazy(func() string { return why }))
+	err := filepath.WalkDir(h, func(path string, e fs.DirEntry, err error) error {
+		if err != nil || !e.Type().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, s := range secrets {
+			if strings.Contains(string(b), s) {
+				return errors.New(path + " holds the leaf credential's seed or JWT")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range secrets {
+		if strings.Contains(p.out.String(), s) {
+			t.Fatal("razar boot printed the leaf credential's seed or JWT")
+		}
+	}
 }
