@@ -66,10 +66,12 @@ var sourceRetry = backoff.Backoff{Base: time.Second, Max: 30 * time.Second}
 // in the hub's JetStream domain hub (HubSourceConfig), unless a stream of
 // that name is there already (a hub operator's own, e.g. with replicas).
 // While the hub does not answer (the link is down, the hub's JetStream is
-// electing a leader) it retries until ctx ends, then returns ctx's error.
-// A refusal by the hub's JetStream is a *HubSourceError. created says
-// whether this call made the stream.
-func SourceOnHub(ctx context.Context, conn *bus.Conn, hub, host string) (created bool, err error) {
+// electing a leader, or the leaf credential may not publish the request,
+// which the hub then drops unanswered) it retries until ctx ends, then
+// returns ctx's error; waiting, when not nil, hears of each unanswered
+// attempt n. A refusal by the hub's JetStream is a *HubSourceError.
+// created says whether this call made the stream.
+func SourceOnHub(ctx context.Context, conn *bus.Conn, hub, host string, waiting func(n int, err error)) (created bool, err error) {
 	js, err := jetstream.NewWithDomain(conn.NATS(), hub)
 	if err != nil {
 		return false, fmt.Errorf("jetstream domain %s: %w", hub, err)
@@ -81,6 +83,9 @@ func SourceOnHub(ctx context.Context, conn *bus.Conn, hub, host string) (created
 				err = &HubSourceError{Hub: hub, Host: host, Err: err}
 			}
 			return created, err
+		}
+		if waiting != nil {
+			waiting(n, err)
 		}
 		t := time.NewTimer(sourceRetry.Jittered(sourceRetry.For(n), 0.2))
 		select {

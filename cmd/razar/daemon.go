@@ -545,7 +545,16 @@ func (d *daemon) Run(ctx context.Context) error {
 // the link as long as RAZAR runs; a refusal is a warning, not a failure:
 // the host works on its own all the same.
 func (d *daemon) sourceOnHub(ctx context.Context, l leafSettings) {
-	created, err := jetstream.SourceOnHub(ctx, d.nc, l.hubDomain, l.domain)
+	// A request the leaf credential may not send is dropped by the hub
+	// unanswered, like one sent while the link is down: say so once.
+	waiting := func(n int, err error) {
+		if n == 5 {
+			d.log.Warn().Err(err).Str("stream", jetstream.HubStream(l.domain)).Str("hub_domain", l.hubDomain).
+				Str("fix", jetstream.HubSourceCommand(l.hubDomain, l.domain)).
+				Msg("the hub has not answered the declaration of this host's copy; still trying: the link is down, or the leaf credential may not publish $JS." + l.hubDomain + ".API.STREAM.CREATE." + jetstream.HubStream(l.domain) + " (then the hub operator runs the fix)")
+		}
+	}
+	created, err := jetstream.SourceOnHub(ctx, d.nc, l.hubDomain, l.domain, waiting)
 	switch {
 	case err == nil:
 		d.log.Info().Str("stream", jetstream.HubStream(l.domain)).Str("hub_domain", l.hubDomain).Bool("created", created).
