@@ -330,6 +330,28 @@ type AgentEntry struct {
 	Candidates int        `json:"candidates,omitempty"`
 	Redact     []string   `json:"redact,omitempty"`
 	Takeover   bool       `json:"takeover,omitempty"`
+	// Schedule, when set, is when the rung may take its turn; outside it
+	// the ladder skips it with the schedule as the reason.
+	Schedule *Schedule `json:"schedule,omitempty"`
+	// AckTimeout is how long an acknowledged page of a human rung holds
+	// the ladder (DefaultAckTimeout); only for backend human.
+	AckTimeout Duration `json:"ack_timeout,omitempty"`
+}
+
+// Human reports whether the entry is a person on call (backend human):
+// its turn pages and waits for an operator's answer, no process runs it.
+func (e AgentEntry) Human() bool { return e.Backend == BackendHuman }
+
+// DefaultAckTimeout is how long an acknowledged page holds the ladder when
+// the roster gives no ack_timeout.
+const DefaultAckTimeout = time.Hour
+
+// AckWindow is the entry's ack_timeout, or DefaultAckTimeout.
+func (e AgentEntry) AckWindow() time.Duration {
+	if e.AckTimeout > 0 {
+		return time.Duration(e.AckTimeout)
+	}
+	return DefaultAckTimeout
 }
 
 // DisplayName is Display, else Name.
@@ -346,6 +368,9 @@ const (
 	BackendExec    = "exec"
 	BackendOpenAI  = "openai"
 	BackendHTTP    = "http"
+	// BackendHuman is a person on call: the orchestrator pages and waits
+	// for `razar ack|resolve|pass` (docs/PROTOCOL.md section 6).
+	BackendHuman = "human"
 )
 
 // DefaultAgentTimeout bounds one attempt when the roster gives no timeout.
@@ -435,10 +460,31 @@ func ParseRoster(file string, data []byte) (*Roster, error) {
 			if len(a.Command) == 0 {
 				return nil, &ConfigError{File: file, Field: field + ".command", Msg: "missing for the exec backend", Fix: `set "command": ["./agent.sh"]`}
 			}
+		case BackendHuman:
+			for _, f := range []struct {
+				name string
+				set  bool
+			}{{"command", len(a.Command) > 0}, {"endpoint", a.Endpoint != ""}, {"model", a.Model != ""}, {"auth", a.Auth != nil}, {"candidates", a.Candidates != 0}} {
+				if f.set {
+					return nil, &ConfigError{File: file, Field: field + "." + f.name, Msg: "set for the human backend, which runs nothing: its turn pages an operator",
+						Fix: `remove it; a human rung has name, display, backend, timeout (how long the page waits for an answer), ack_timeout, schedule and takeover`}
+				}
+			}
 		case "":
-			return nil, &ConfigError{File: file, Field: field + ".backend", Msg: "missing", Fix: "set backend to builtin, exec, openai or http"}
+			return nil, &ConfigError{File: file, Field: field + ".backend", Msg: "missing", Fix: "set backend to builtin, exec, openai, http or human"}
 		default:
-			return nil, &ConfigError{File: file, Field: field + ".backend", Msg: fmt.Sprintf("unknown backend %q", a.Backend), Fix: "use builtin, exec, openai or http"}
+			return nil, &ConfigError{File: file, Field: field + ".backend", Msg: fmt.Sprintf("unknown backend %q", a.Backend), Fix: "use builtin, exec, openai, http or human"}
+		}
+		if a.AckTimeout != 0 && a.Backend != BackendHuman {
+			return nil, &ConfigError{File: file, Field: field + ".ack_timeout", Msg: fmt.Sprintf("only for the human backend, not %s", a.Backend),
+				Fix: "remove it, or set backend to human"}
+		}
+		if a.Schedule != nil {
+			if err := a.Schedule.Check(); err != nil {
+				f, msg, _ := strings.Cut(err.Error(), ": ")
+				return nil, &ConfigError{File: file, Field: field + ".schedule." + f, Msg: msg,
+					Fix: `write "schedule": {"days": "mon-fri", "from": "09:00", "to": "18:00", "tz": "Europe/Berlin"} (days and tz optional: every day, UTC)`}
+			}
 		}
 		if a.Takeover {
 			if takeover >= 0 {

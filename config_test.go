@@ -112,7 +112,7 @@ func checkRoster(t testing.TB, r *Roster) {
 		}
 		seen[a.Name] = true
 		switch a.Backend {
-		case BackendBuiltin, BackendOpenAI, BackendHTTP:
+		case BackendBuiltin, BackendOpenAI, BackendHTTP, BackendHuman:
 		case BackendExec:
 			if len(a.Command) == 0 {
 				t.Errorf("agents[%d] (%s): accepted exec backend without command", i, a.Name)
@@ -536,6 +536,16 @@ func TestParseRosterErrors(t *testing.T) {
 		{"negative candidates", `{"agents": [{"name": "rstar", "backend": "builtin", "candidates": -1}]}`, "agents[0] (rstar).candidates", nil},
 		{"bad timeout", `{"agents": [{"name": "k2", "backend": "builtin", "timeout": "a minute"}]}`, "agents[0] (k2)", []string{`"a minute"`}},
 		{"negative timeout", `{"agents": [{"name": "k2", "backend": "builtin", "timeout": -60}]}`, "agents[0] (k2)", []string{"negative"}},
+		{"human with a command", `{"agents": [{"name": "oncall", "backend": "human", "command": ["./page.sh"]}]}`, "agents[0] (oncall).command", []string{"human backend"}},
+		{"human with an endpoint", `{"agents": [{"name": "oncall", "backend": "human", "endpoint": "http://x"}]}`, "agents[0] (oncall).endpoint", []string{"human backend"}},
+		{"ack_timeout on a model rung", `{"agents": [{"name": "k2", "backend": "builtin", "ack_timeout": "1h"}]}`, "agents[0] (k2).ack_timeout", []string{"only for the human backend"}},
+		{"schedule from not a time", `{"agents": [{"name": "oncall", "backend": "human", "schedule": {"from": "9am", "to": "18:00"}}]}`, "agents[0] (oncall).schedule.from", []string{`"9am"`, "HH:MM"}},
+		{"schedule to missing", `{"agents": [{"name": "oncall", "backend": "human", "schedule": {"from": "09:00"}}]}`, "agents[0] (oncall).schedule.to", []string{"HH:MM"}},
+		{"schedule hour out of range", `{"agents": [{"name": "oncall", "backend": "human", "schedule": {"from": "09:00", "to": "25:00"}}]}`, "agents[0] (oncall).schedule.to", []string{`"25:00"`}},
+		{"schedule empty window", `{"agents": [{"name": "oncall", "backend": "human", "schedule": {"from": "09:00", "to": "09:00"}}]}`, "agents[0] (oncall).schedule.to", []string{"empty"}},
+		{"schedule bad day", `{"agents": [{"name": "oncall", "backend": "human", "schedule": {"days": "mon-fry", "from": "09:00", "to": "18:00"}}]}`, "agents[0] (oncall).schedule.days", []string{`"mon-fry"`}},
+		{"schedule bad time zone", `{"agents": [{"name": "oncall", "backend": "human", "schedule": {"from": "09:00", "to": "18:00", "tz": "Mars/Olympus"}}]}`, "agents[0] (oncall).schedule.tz", []string{`"Mars/Olympus"`}},
+		{"schedule unknown field", `{"agents": [{"name": "oncall", "backend": "human", "schedule": {"from": "09:00", "to": "18:00", "weekdays": "mon"}}]}`, "agents[0] (oncall)", []string{`"weekdays"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -33,6 +33,7 @@ const (
 	OutcomeRejected Outcome = "rejected" // the rung answered fixed but the fix did not hold
 	OutcomeTimeout  Outcome = "timeout"  // no answer before the attempt's deadline
 	OutcomeAborted  Outcome = "aborted"  // an operator aborted the incident mid-attempt
+	OutcomePassed   Outcome = "passed"   // a human rung's operator handed the turn on (razar pass)
 )
 
 // Attempt is one finished turn-step of one rung on one incident. The whole
