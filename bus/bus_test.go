@@ -126,9 +126,10 @@ func TestWildcardsAndNames(t *testing.T) {
 			t.Errorf("verb %q is not a subject token", v)
 		}
 	}
-	// CONTRACT's six verbs, plus escalate, approve, reject, reload, detach, record and memory_audit.
-	if len(Verbs) != 13 {
-		t.Errorf("Verbs = %q, want the 13 lifecycle verbs", Verbs)
+	// CONTRACT's six verbs, plus escalate, approve, reject, reload, detach,
+	// record, memory_audit and a human rung's ack, resolve and pass.
+	if len(Verbs) != 16 {
+		t.Errorf("Verbs = %q, want the 16 lifecycle verbs", Verbs)
 	}
 }
 

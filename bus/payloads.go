@@ -205,6 +205,9 @@ type LifecycleRequest struct {
 	// (Who), and this only on a bus without authentication, as unverified.
 	Actor string `json:"actor,omitempty"`
 	Patch string `json:"patch,omitempty"` // approve/reject/rollback: the patch id
+	// Summary is the operator's note on a human rung's page: resolve,
+	// what was done by hand; ack and pass, why.
+	Summary string `json:"summary,omitempty"`
 	// Record is the audit record of a record request (rotation, reverted).
 	Record *AuditRecord `json:"record,omitempty"`
 	// Items is how many items a memory_audit request writes per layer.

@@ -53,6 +53,10 @@ type Pending struct {
 	Pass     int       `json:"pass"`
 	Started  time.Time `json:"started"`
 	Deadline time.Time `json:"deadline"`
+	// A human rung's acknowledged page: who acknowledged it and when; the
+	// deadline then is the ack's end (the rung's ack_timeout after it).
+	AckedBy string    `json:"acked_by,omitempty"`
+	Acked   time.Time `json:"acked,omitzero"`
 }
 
 // Policy is the ladder an incident was opened with, kept so a restarted

@@ -133,10 +133,17 @@ const (
 	// only writer of the stream and the bucket: items written through every
 	// memory layer, read back and verified (body: items).
 	VerbMemoryAudit Verb = "memory_audit"
+	// VerbAck, VerbResolve and VerbPass answer the page of a human rung
+	// (backend human) holding the component's pending attempt: ack holds
+	// the ladder up to the rung's ack_timeout, resolve ends the attempt as
+	// fixed by hand (then verified), pass hands the turn on.
+	VerbAck     Verb = "ack"
+	VerbResolve Verb = "resolve"
+	VerbPass    Verb = "pass"
 )
 
 // Verbs lists every lifecycle verb.
-var Verbs = []Verb{VerbStop, VerbStart, VerbRestart, VerbAbort, VerbRelease, VerbStatus, VerbEscalate, VerbApprove, VerbReject, VerbReload, VerbDetach, VerbRecord, VerbMemoryAudit}
+var Verbs = []Verb{VerbStop, VerbStart, VerbRestart, VerbAbort, VerbRelease, VerbStatus, VerbEscalate, VerbApprove, VerbReject, VerbReload, VerbDetach, VerbRecord, VerbMemoryAudit, VerbAck, VerbResolve, VerbPass}
 
 // Event is the last token of an audit subject.
 type Event string
