@@ -55,6 +55,9 @@ type Attempt struct {
 	Seq        uint64 `json:"seq,omitempty"`
 	DiffBytes  int    `json:"diff_bytes,omitempty"`
 	DiffSHA256 string `json:"diff_sha256,omitempty"`
+	// Actor is the authenticated operator who answered a human rung's
+	// page (resolve or pass), for the record.
+	Actor string `json:"actor,omitempty"`
 }
 
 // Failed reports whether the attempt counts against RAZAR_RSTAR_THRESHOLD.

@@ -48,6 +48,16 @@ func (o *Orchestrator) runIncident(ctx context.Context, id string, resumed bool)
 			return
 		}
 		if rec.Pending != nil {
+			if e, ok := o.humanEntry(rec.Pending.Rung); ok {
+				// A person's turn: paged and answered here, not on the bus.
+				resumed = false
+				sent.attempt, sent.seq, sent.err = rec.Pending.Attempt, 0, nil
+				if err := o.humanTurn(ctx, rec, rev, e); err != nil && ctx.Err() == nil && !errors.Is(err, jetstream.ErrConflict) {
+					log.Error().Err(err).Msg("cannot record attempt; retrying")
+					sleepCtx(ctx, time.Second)
+				}
+				continue
+			}
 			if resumed || sent.attempt != rec.Pending.Attempt {
 				// Hand the attempt over. After a crash the escalation may not
 				// have reached the stream: its message id makes sending it
@@ -227,14 +237,28 @@ func (o *Orchestrator) settle(ctx context.Context, rec *bus.IncidentRecord, rev,
 	} else {
 		res, err = o.waitResult(ctx, rec.ID, p.Attempt, p.Rung, p.Deadline, escSeq)
 	}
+	return o.conclude(ctx, rec, rev, res, err, escSeq == 0 && sendErr != nil, "")
+}
+
+// conclude judges the pending attempt's answer (res), or why there is none
+// (err; notSent: the attempt never reached the rung), and stores the
+// finished attempt. actor is the operator who answered a human rung.
+func (o *Orchestrator) conclude(ctx context.Context, rec *bus.IncidentRecord, rev uint64, res *bus.Result, err error, notSent bool, actor string) error {
+	p := rec.Pending
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	a := razar.Attempt{Number: p.Attempt, Rung: p.Rung, Pass: p.Pass, Started: p.Started, Finished: time.Now().UTC()}
+	a := razar.Attempt{Number: p.Attempt, Rung: p.Rung, Pass: p.Pass, Started: p.Started, Finished: time.Now().UTC(), Actor: actor}
+	var passed *passedError
 	switch {
-	case err != nil && escSeq == 0 && sendErr != nil:
+	case err != nil && notSent:
 		a.Outcome = razar.OutcomeError
 		a.Error = err.Error()
+	case errors.As(err, &passed):
+		a.Outcome, a.Summary = razar.OutcomePassed, err.Error()
+		if passed.summary != "" {
+			a.Summary += ": " + passed.summary
+		}
 	case err != nil:
 		a.Outcome = razar.OutcomeTimeout
 		a.Error = err.Error()
@@ -277,6 +301,9 @@ func (o *Orchestrator) settle(ctx context.Context, rec *bus.IncidentRecord, rev,
 	if a.Outcome == razar.OutcomeHealed {
 		rec.State = razar.IncidentHealed
 		rec.Reason = fmt.Sprintf("%s fixed it on attempt %d", o.cfg.Display(a.Rung), a.Number)
+		if a.Actor != "" {
+			rec.Reason = fmt.Sprintf("%s (%s) fixed it by hand on attempt %d", a.Actor, o.cfg.Display(a.Rung), a.Number)
+		}
 	}
 	if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
 		return err
@@ -295,7 +322,7 @@ func (o *Orchestrator) recordAttempt(ctx context.Context, rec *bus.IncidentRecor
 		Event: bus.EventAttempt, Component: rec.Component, Incident: rec.ID,
 		Agent: a.Rung, AgentDisplay: o.cfg.Display(a.Rung), Attempt: a.Number, Pass: a.Pass,
 		Status: status, Outcome: string(a.Outcome), Error: a.Error, Summary: a.Summary, Diff: a.Diff, Reason: a.Reason,
-		Failed: rec.Cursor.Failed,
+		Failed: rec.Cursor.Failed, Actor: a.Actor,
 	}, bus.AuditMsgID(bus.EventAttempt, rec.ID, a.Number))
 	ev := o.log.Info()
 	if a.Failed() {
@@ -390,6 +417,16 @@ func (o *Orchestrator) recordEnd(ctx context.Context, rec *bus.IncidentRecord) {
 // in RAZAR_STATE. A rung no process has reported on is assumed able to run:
 // if nothing answers, its attempt times out.
 func (o *Orchestrator) ready(ctx context.Context, rung string) error {
+	if roster, err := o.cfg.Roster(); err == nil {
+		if e, err := roster.Agent(rung); err == nil {
+			if e.Schedule != nil && !e.Schedule.Active(o.cfg.Clock.Now()) {
+				return fmt.Errorf("outside its schedule (%s)", e.Schedule)
+			}
+			if e.Human() {
+				return nil // a person: no process reports on it
+			}
+		}
+	}
 	st, err := o.store.AgentStatus(ctx, rung)
 	if err != nil {
 		return nil

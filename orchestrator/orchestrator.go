@@ -87,6 +87,7 @@ type Orchestrator struct {
 	ended   map[string]chan struct{} // incident -> closed when its goroutine ends, for Wait
 
 	approvals approvals
+	humans    humans                     // the pages of human rungs waiting for an answer
 	resumed   chan struct{}              // closed once Run has resumed the stored open incidents
 	results   *results                   // routes the rungs' answers to the waiting attempts
 	cycles    map[string]int             // boot cycle -> escalations so far, under mu

@@ -9,7 +9,8 @@ import (
 	"github.com/razar/razar/bus"
 )
 
-// Register adds the orchestrator's verbs to l: abort, approve and reject.
+// Register adds the orchestrator's verbs to l: abort, approve, reject, and
+// ack, resolve and pass, which answer a human rung's page (human.go).
 // An incident is opened by hand through the supervisor, which follows it.
 func (o *Orchestrator) Register(l *bus.Lifecycle) {
 	l.Handle(bus.VerbAbort, func(ctx context.Context, component string, req *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
@@ -44,6 +45,9 @@ func (o *Orchestrator) Register(l *bus.Lifecycle) {
 	}
 	l.Handle(bus.VerbApprove, decide(true))
 	l.Handle(bus.VerbReject, decide(false))
+	for _, v := range []bus.Verb{bus.VerbAck, bus.VerbResolve, bus.VerbPass} {
+		l.Handle(v, o.answerVerb(v))
+	}
 }
 
 // Status returns the stored incidents about component (every one for
@@ -65,6 +69,8 @@ func (o *Orchestrator) Status(ctx context.Context, component string) ([]*bus.Inc
 		for _, a := range roster.Agents {
 			if st, err := o.store.AgentStatus(ctx, a.Name); err == nil {
 				rungs = append(rungs, st)
+			} else if a.Human() {
+				rungs = append(rungs, &bus.AgentStatus{Name: a.Name, Display: o.cfg.Display(a.Name), Ready: true, Reason: "a person on call (backend human): paged on its turn"})
 			} else {
 				// Treated as able to run (its attempts time out if nothing answers).
 				rungs = append(rungs, &bus.AgentStatus{Name: a.Name, Display: o.cfg.Display(a.Name), Ready: true, Reason: "no process of this rung has reported yet"})
