@@ -36,8 +36,12 @@ func (c *cli) agent(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := roster.Agent(name); err != nil {
+	e, err := roster.Agent(name)
+	if err != nil {
 		return usageErr("agent %q is not in %s (fix: add it to the roster, or pick one of %s)", name, c.path(rosterFile), agentNames(roster))
+	}
+	if e.Human() {
+		return usageErr("agent %q is a human rung (backend human): no process runs it; RAZAR pages on its turn, and `razar ack|resolve|pass <component>` answers", name)
 	}
 	log, closeLog, err := c.daemonLogger("agent-" + name)
 	if err != nil {
@@ -222,11 +226,18 @@ func firstLine(s string) string {
 func (c *cli) lifecycle(ctx context.Context, verb bus.Verb, args []string) error {
 	fs := c.newFlags(string(verb))
 	natsURL := fs.String("nats", "", "NATS `URL`")
+	var summary *string
+	if verb == bus.VerbAck || verb == bus.VerbResolve || verb == bus.VerbPass {
+		summary = fs.String("summary", "", "a note for the record (resolve: what was done by hand)")
+	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	req := &bus.LifecycleRequest{Actor: c.actor()}
+	if summary != nil {
+		req.Summary = *summary
+	}
 	switch {
 	case verb == bus.VerbApprove || verb == bus.VerbReject:
 		if len(pos) != 2 {

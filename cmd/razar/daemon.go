@@ -576,6 +576,9 @@ func (d *daemon) close() {
 // startRung runs one rung in this process until the rung context ends or
 // the rung is dropped from the roster.
 func (d *daemon) startRung(name string) error {
+	if e, err := d.roster.Load().Agent(name); err == nil && e.Human() {
+		return nil // a person on call: the orchestrator pages on its turn
+	}
 	// Each rung is its own client, as its own identity: the server holds an
 	// in-process rung to the same permissions as one on another host.
 	creds := d.c.credsFor(name)

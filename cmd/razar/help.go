@@ -171,3 +171,19 @@ func typePlaceholder(f *flag.Flag) string {
 func unquoteCode(s string) string {
 	return strings.ReplaceAll(s, "`", "'")
 }
+
+const humanHelp = `A human rung (backend human in config/razar_ai_agents.json) is a person
+on call. Its turn pages (alert RazarHumanPage: webhook, Alertmanager, the
+bus) with the incident's history, the patches proposed so far and these
+commands, and waits for an answer until the rung's timeout:
+
+  razar ack <component>                    the ladder waits for resolve or pass, up to
+                                           the rung's ack_timeout (default 1h)
+  razar resolve <component> --summary TEXT fixed by hand: verified like any fix
+  razar pass <component>                   the next rung takes the incident
+
+Only an operator identity answers (--creds state/identities/operator.creds, or
+one made with ` + "`razar identity add <name> --role operator`" + `); the record names it.
+The nats CLI answers too: nats req razar.lifecycle.<verb>.<component>
+'{"v":1,"summary":"..."}' (docs/PROTOCOL.md section 6).
+`
