@@ -33,6 +33,10 @@ type rung struct {
 	timeout     time.Duration
 	backend     razar.Agent
 	unavailable error
+	// human makes it a human rung (backend human): no runtime, the
+	// orchestrator pages; ackTimeout is its ack_timeout.
+	human      bool
+	ackTimeout time.Duration
 }
 
 type mesh struct {
@@ -63,7 +67,11 @@ func newMeshOn(t *testing.T, env *bustest.Env, rungs []rung, cfg orchestrator.Co
 	m := &mesh{t: t, env: env, workdir: t.TempDir()}
 	m.roster = &razar.Roster{}
 	for _, r := range rungs {
-		m.roster.Agents = append(m.roster.Agents, razar.AgentEntry{Name: r.name, Backend: razar.BackendExec, Takeover: r.takeover, Timeout: razar.Duration(r.timeout)})
+		e := razar.AgentEntry{Name: r.name, Backend: razar.BackendExec, Takeover: r.takeover, Timeout: razar.Duration(r.timeout)}
+		if r.human {
+			e.Backend, e.AckTimeout = razar.BackendHuman, razar.Duration(r.ackTimeout)
+		}
+		m.roster.Agents = append(m.roster.Agents, e)
 	}
 	m.boot = &razar.BootConfig{Components: []razar.Component{{
 		Name: "web", Command: []string{"true"}, Workdir: m.workdir,
@@ -83,6 +91,9 @@ func newMeshOn(t *testing.T, env *bustest.Env, rungs []rung, cfg orchestrator.Co
 	var wg sync.WaitGroup
 	for _, r := range rungs {
 		r := r
+		if r.human {
+			continue
+		}
 		rt, err := agents.New(env.Store, agents.Config{
 			Name: r.name, AckWait: 2 * time.Second, Heartbeat: time.Hour, Log: zerolog.Nop(),
 			Load: func(context.Context) (razar.Agent, error) {
@@ -100,6 +111,9 @@ func newMeshOn(t *testing.T, env *bustest.Env, rungs []rung, cfg orchestrator.Co
 	}
 	// Every rung has reported its readiness before the first incident opens.
 	for _, r := range rungs {
+		if r.human {
+			continue
+		}
 		bustest.Eventually(t, 10*time.Second, func() bool {
 			_, err := env.Store.AgentStatus(ctx, r.name)
 			return err == nil
