@@ -696,15 +696,21 @@ func (d *daemon) reload(ctx context.Context) (string, error) {
 }
 
 // reconcileRungs starts the in-process rungs a reloaded roster adds and
-// stops those it drops.
+// stops those it drops. A human rung has no process: a rung that turns
+// human stops, one that stops being human starts.
 func (d *daemon) reconcileRungs(old, next *razar.Roster) {
-	had := map[string]bool{}
-	for _, e := range old.Agents {
-		had[e.Name] = true
+	runs := func(r *razar.Roster) map[string]bool {
+		out := map[string]bool{}
+		for _, e := range r.Agents {
+			if !e.Human() {
+				out[e.Name] = true
+			}
+		}
+		return out
 	}
+	was, now := runs(old), runs(next)
 	for _, e := range next.Agents {
-		if had[e.Name] {
-			delete(had, e.Name)
+		if !now[e.Name] || was[e.Name] {
 			continue
 		}
 		if err := d.startRung(e.Name); err != nil {
@@ -713,7 +719,10 @@ func (d *daemon) reconcileRungs(old, next *razar.Roster) {
 	}
 	d.rungMu.Lock()
 	defer d.rungMu.Unlock()
-	for name := range had {
+	for name := range was {
+		if now[name] {
+			continue
+		}
 		if cancel, ok := d.rungs[name]; ok {
 			cancel()
 			delete(d.rungs, name)

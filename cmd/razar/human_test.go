@@ -368,3 +368,30 @@ func TestHumanRungOutsideItsScheduleIsSkipped(t *testing.T) {
 		t.Fatalf("no skip of oncall naming its schedule: %+v", skip)
 	}
 }
+
+// TestReloadStopsARungThatTurnsHumanAndStartsOneThatStopsBeing: no process
+// runs a human rung; a reload that makes k2 a person stops its in-process
+// rung, and one that makes it a model again starts it.
+func TestReloadStopsARungThatTurnsHumanAndStartsOneThatStopsBeing(t *testing.T) {
+	model := `{"agents": [{"name": "k2", "backend": "exec", "command": ["sh", "agents/fix.sh"]}]}`
+	person := `{"agents": [{"name": "k2", "display": "on-call human", "backend": "human"}]}`
+	h := home(t, person, map[string]string{"agents/fix.sh": fixScript})
+	boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
+	answers := func() bool {
+		out, _ := runRazar(t, h, nil, "agents", "check")
+		return !strings.Contains(out, "no running process answers")
+	}
+	if answers() {
+		t.Fatal("a process answers for the human rung k2")
+	}
+	for i, roster := range []string{model, person} {
+		if err := os.WriteFile(filepath.Join(h, "config/razar_ai_agents.json"), []byte(roster), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, code := runRazar(t, h, nil, "reload"); code != 0 {
+			t.Fatalf("reload: exit %d\n%s", code, out)
+		}
+		want := i == 0 // the model rung runs; the person has no process
+		bustest.Eventually(t, 15*time.Second, func() bool { return answers() == want }, "after reload %d k2's process answers: want %v", i+1, want)
+	}
+}
