@@ -859,6 +859,8 @@ func FuzzParseRoster(f *testing.F) {
 	f.Add([]byte(`{"agents": [{"name": "k2", "backend": "builtin"}, {"name": "K2", "backend": "builtin"}]}`))
 	f.Add([]byte(`{"agents": [{"name": "a", "backend": "builtin", "takeover": true}, {"name": "b", "backend": "builtin", "takeover": true}]}`))
 	f.Add([]byte(`{"agents": []}`))
+	f.Add([]byte(`{"agents": [{"name": "oncall", "backend": "human", "timeout": "5m", "ack_timeout": "30m", "schedule": {"days": "mon-fri,sun", "from": "22:00", "to": "06:00", "tz": "Europe/Berlin"}}]}`))
+	f.Add([]byte(`{"agents": [{"name": "k2", "backend": "builtin", "schedule": {"days": "fri-mon", "from": "09:00", "to": "24:00"}}]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r, err := ParseRoster("fuzz.json", data)
 		if err != nil {
@@ -867,5 +869,16 @@ func FuzzParseRoster(f *testing.F) {
 		}
 		checkRoster(t, r)
 		reparse(t, r, ParseRoster)
+		for _, a := range r.Agents {
+			if a.Schedule != nil {
+				if err := a.Schedule.Check(); err != nil {
+					t.Errorf("%s: accepted schedule %+v: %v", a.Name, *a.Schedule, err)
+				}
+				_ = a.Schedule.Active(time.Now()) // never panics
+			}
+			if a.AckTimeout != 0 && !a.Human() {
+				t.Errorf("%s: accepted ack_timeout on backend %s", a.Name, a.Backend)
+			}
+		}
 	})
 }
