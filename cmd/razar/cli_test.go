@@ -196,6 +196,7 @@ func TestUnknownComponentIsTheSameErrorForEveryVerb(t *testing.T) {
 		{"stop", "nope"}, {"start", "nope"}, {"restart", "nope"}, {"release", "nope"}, {"abort", "nope"},
 		{"status", "nope"}, {"escalate", "nope", "--error", "down"},
 		{"approve", "nope", "p-1"}, {"reject", "nope", "p-1"}, {"rollback-patch", "nope"},
+		{"ack", "nope"}, {"resolve", "nope", "--summary", "by hand"}, {"pass", "nope"},
 	} {
 		_, stderr, code := runCLI(t, append([]string{"--home", h}, args...)...)
 		if code != 2 || stderr != want {
