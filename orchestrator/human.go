@@ -54,29 +54,37 @@ type humanReply struct {
 // humans routes answers to the pages waiting for them: incident -> its page.
 type humans struct {
 	mu    sync.Mutex
-	pages map[string]chan humanAnswer
+	pages map[string]*page
 }
 
-func (h *humans) open(incident string) chan humanAnswer {
+// page is one waiting page: answers go in on ch until done is closed (the
+// turn ended: answered, timed out, or RAZAR stopping).
+type page struct {
+	ch   chan humanAnswer
+	done chan struct{}
+}
+
+func (h *humans) open(incident string) *page {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.pages == nil {
-		h.pages = map[string]chan humanAnswer{}
+		h.pages = map[string]*page{}
 	}
-	ch := make(chan humanAnswer)
-	h.pages[incident] = ch
-	return ch
+	p := &page{ch: make(chan humanAnswer), done: make(chan struct{})}
+	h.pages[incident] = p
+	return p
 }
 
-func (h *humans) close(incident string, ch chan humanAnswer) {
+func (h *humans) close(incident string, p *page) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.pages[incident] == ch {
+	if h.pages[incident] == p {
 		delete(h.pages, incident)
 	}
+	close(p.done)
 }
 
-func (h *humans) page(incident string) chan humanAnswer {
+func (h *humans) page(incident string) *page {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.pages[incident]
@@ -101,8 +109,8 @@ func (o *Orchestrator) humanEntry(rung string) (razar.AgentEntry, bool) {
 // answer or the deadline, and settle the attempt as conclude does any
 // rung's answer.
 func (o *Orchestrator) humanTurn(ctx context.Context, rec *bus.IncidentRecord, rev uint64, e razar.AgentEntry) error {
-	answers := o.humans.open(rec.ID)
-	defer o.humans.close(rec.ID, answers)
+	pg := o.humans.open(rec.ID)
+	defer o.humans.close(rec.ID, pg)
 	o.cfg.Alerts.RaiseNamed(ctx, HumanPage, bus.SeverityCritical, rec.Component, rec.ID, o.pageText(ctx, rec, e))
 	defer o.cfg.Alerts.Resolve(context.WithoutCancel(ctx), rec.Component, rec.ID, HumanPage)
 	p := rec.Pending
@@ -120,7 +128,7 @@ func (o *Orchestrator) humanTurn(ctx context.Context, rec *bus.IncidentRecord, r
 					fmt.Sprintf("%s: the page of incident %s was %s; the ladder moves on", rec.Component, rec.ID, err))
 			}
 			return o.conclude(ctx, rec, rev, nil, err, false, "")
-		case a := <-answers:
+		case a := <-pg.ch:
 			switch a.verb {
 			case bus.VerbAck:
 				now := time.Now().UTC()
@@ -163,8 +171,8 @@ func (o *Orchestrator) Answer(ctx context.Context, component string, verb bus.Ve
 	if id == "" {
 		return "", "", fmt.Errorf("no open incident for %s: %w", component, razar.ErrNotFound)
 	}
-	page := o.humans.page(id)
-	if page == nil {
+	pg := o.humans.page(id)
+	if pg == nil {
 		who := "no rung yet"
 		if rung != "" {
 			who = o.cfg.Display(rung)
@@ -173,7 +181,9 @@ func (o *Orchestrator) Answer(ctx context.Context, component string, verb bus.Ve
 	}
 	reply := make(chan humanReply, 1)
 	select {
-	case page <- humanAnswer{verb: verb, actor: actor, summary: bus.Clip(o.redact(summary), bus.MaxSummaryBytes), reply: reply}:
+	case pg.ch <- humanAnswer{verb: verb, actor: actor, summary: bus.Clip(o.redact(summary), bus.MaxSummaryBytes), reply: reply}:
+	case <-pg.done:
+		return id, "", fmt.Errorf("the page of incident %s ended before the %s arrived (answered, timed out or aborted): see `razar status %s`", id, verb, component)
 	case <-ctx.Done():
 		return id, "", ctx.Err()
 	}
