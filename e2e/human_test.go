@@ -150,3 +150,50 @@ func TestAbortWhilePagedResolvesThePage(t *testing.T) {
 	}
 	bustest.Eventually(t, 10*time.Second, func() bool { return paged("resolved") }, "the page was never resolved")
 }
+
+// TestHumanAckSurvivesAnOrchestratorRestart: the ack is stored on the
+// pending attempt, so an orchestrator started again on the same store
+// pages again and keeps the ack's deadline, not the rung's timeout; a
+// resolve then heals.
+func TestHumanAckSurvivesAnOrchestratorRestart(t *testing.T) {
+	m, posts := humanMesh(t, 2*time.Second, time.Minute)
+	id := m.answerPage(bus.VerbAck, "on it")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	before, _, err := m.env.Store.Incident(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.stopOrch()
+	m.stopOrch = m.startOrchestrator()
+	firing := func() int {
+		n := 0
+		for _, p := range posts() {
+			if p.Name == orchestrator.HumanPage && p.Incident == id && p.Status == "firing" {
+				n++
+			}
+		}
+		return n
+	}
+	bustest.Eventually(t, 10*time.Second, func() bool { return firing() >= 2 }, "the restarted orchestrator did not page again")
+	after, _, err := m.env.Store.Incident(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := after.Pending
+	if p == nil || p.Attempt != 1 || p.AckedBy != "alice" || !p.Deadline.Equal(before.Pending.Deadline) || !p.Deadline.After(p.Started.Add(30*time.Second)) {
+		t.Fatalf("pending after the restart: %+v (before %+v)", p, before.Pending)
+	}
+	if err := m.heal(); err != nil {
+		t.Fatal(err)
+	}
+	var last error
+	bustest.Eventually(t, 10*time.Second, func() bool {
+		_, _, last = m.orch.Answer(ctx, "web", bus.VerbResolve, "alice", "")
+		return last == nil
+	}, "the restarted page never took the resolve: %v", bustest.Lazy(func() string { return last.Error() }))
+	rec := m.wait(id)
+	if rec.State != razar.IncidentHealed || attemptsOf(rec) != "oncall:healed" || rec.Attempts[0].Actor != "alice" {
+		t.Fatalf("incident %s: %s %+v", rec.State, attemptsOf(rec), rec.Attempts)
+	}
+}
