@@ -8,6 +8,7 @@ import (
 	neturl "net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -32,7 +33,55 @@ func WithInboxPrefix(prefix string) ConnOption { return func(o *connOptions) { o
 // Conn is a connection to the bus, as one identity. It is the only handle
 // on NATS the rest of RAZAR has: the nats.go connection stays inside bus
 // and jetstream (deps_test keeps nats.go out of every other package).
-type Conn struct{ nc *nats.Conn }
+type Conn struct {
+	nc *nats.Conn
+
+	mu     sync.Mutex
+	denied map[*deniedWatch]struct{} // requests waiting, told of permission violations
+}
+
+// deniedWatch is a request told when the server refuses its publish: the
+// server says so only asynchronously, and the request would otherwise
+// wait out its whole timeout for a reply that cannot come.
+type deniedWatch struct {
+	subject string
+	cancel  context.CancelCauseFunc
+}
+
+// watchDenied cancels ctx with the server's refusal when publishing to
+// subject is denied; stop ends the watch.
+func (c *Conn) watchDenied(ctx context.Context, subject string) (_ context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	w := &deniedWatch{subject: subject, cancel: cancel}
+	c.mu.Lock()
+	if c.denied == nil {
+		c.denied = map[*deniedWatch]struct{}{}
+	}
+	c.denied[w] = struct{}{}
+	c.mu.Unlock()
+	return ctx, func() {
+		c.mu.Lock()
+		delete(c.denied, w)
+		c.mu.Unlock()
+		cancel(nil)
+	}
+}
+
+// onError tells the watching requests of a permission violation on their subject.
+func (c *Conn) onError(err error) {
+	if !errors.Is(err, nats.ErrPermissionViolation) {
+		return
+	}
+	// The server's words: Permissions Violation for Publish to "<subject>".
+	text := strings.ToLower(err.Error())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for w := range c.denied {
+		if strings.Contains(text, strings.ToLower(fmt.Sprintf("publish to %q", w.subject))) {
+			w.cancel(fmt.Errorf("%w: the server refused this identity's publish to %s", ErrForbidden, w.subject))
+		}
+	}
+}
 
 // Wrap makes a Conn of a nats.go connection, for package jetstream and
 // for tests that dial with nats.go themselves.
@@ -62,6 +111,7 @@ func Connect(ctx context.Context, url, name string, log zerolog.Logger, options 
 	for _, o := range options {
 		o(&co)
 	}
+	conn := &Conn{}
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
@@ -80,6 +130,7 @@ func Connect(ctx context.Context, url, name string, log zerolog.Logger, options 
 				subj = s.Subject
 			}
 			log.Warn().Err(err).Str("subject", subj).Msg("bus error")
+			conn.onError(err)
 		}),
 	}
 	if co.creds != "" {
@@ -95,7 +146,8 @@ func Connect(ctx context.Context, url, name string, log zerolog.Logger, options 
 	for {
 		nc, err := nats.Connect(url, opts...)
 		if err == nil {
-			return &Conn{nc: nc}, nil
+			conn.nc = nc
+			return conn, nil
 		}
 		var ue *neturl.Error
 		if errors.As(err, &ue) {
@@ -180,7 +232,12 @@ func Command(ctx context.Context, c *Conn, verb Verb, component string, req *Lif
 		return nil, err
 	}
 	subj := LifecycleSubject(verb, component)
+	ctx, stop := c.watchDenied(ctx, subj)
+	defer stop()
 	msg, err := c.nc.RequestWithContext(ctx, subj, body)
+	if cause := context.Cause(ctx); err != nil && errors.Is(cause, ErrForbidden) {
+		return nil, fmt.Errorf("%s: %w (fix: an operator identity: --creds state/identities/operator.creds)", subj, cause)
+	}
 	if err != nil {
 		if errors.Is(err, nats.ErrNoResponders) {
 			return nil, fmt.Errorf("%s: %w (start it with `razar boot`)", subj, ErrNotRunning)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -145,6 +146,7 @@ func TestAttacksFromOutside(t *testing.T) {
 		{"RungCannotSendLifecycleCommandsOrAnswerCrownsHandshake", rungCannotSendLifecycleCommandsOrAnswerCrownsHandshake},
 		{"ReadersCannotPurgeDeleteOrWriteState", readersCannotPurgeDeleteOrWriteState},
 		{"ObserverMayReadAndAskStatusOnly", observerMayReadAndAskStatusOnly},
+		{"ObserversRazarStopIsRefusedAtOnce", observersRazarStopIsRefusedAtOnce},
 		{"ApprovalNeedsAnOperatorIdentity", approvalNeedsAnOperatorIdentity},
 		{"LifecycleActorIsTheAuthenticatedIdentity", lifecycleActorIsTheAuthenticatedIdentity},
 	} {
@@ -288,6 +290,25 @@ func observerMayReadAndAskStatusOnly(t *testing.T, h, url string, _ natsjs.JetSt
 		t.Fatal("the observer reads an empty stream")
 	}
 	obs.deniedRequest(t, bus.LifecycleSubject(bus.VerbStop, "web"), []byte(`{"v":1,"actor":"alice@ops-1"}`))
+	if st := componentStatus(t, h, "web"); st != bus.StatusHealthy {
+		t.Fatalf("web is %q after the refused stop, want healthy", st)
+	}
+}
+
+// observersRazarStopIsRefusedAtOnce: `razar stop` run as the observer
+// ends with the server's refusal, long before the command's two-minute
+// timeout (the server tells of a denied publish only asynchronously), and
+// the component keeps running.
+func observersRazarStopIsRefusedAtOnce(t *testing.T, h, _ string, _ natsjs.JetStream) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, razarBin, "--home", h, "stop", "web", "--creds", filepath.Join(h, "state/identities/observer.creds")).CombinedOutput()
+	if ctx.Err() != nil {
+		t.Fatalf("the observer's razar stop still waited after 30 s:\n%s", out)
+	}
+	if err == nil || !strings.Contains(string(out), "refused this identity's publish") {
+		t.Fatalf("the observer's razar stop: %v, want the server's refusal:\n%s", err, out)
+	}
 	if st := componentStatus(t, h, "web"); st != bus.StatusHealthy {
 		t.Fatalf("web is %q after the refused stop, want healthy", st)
 	}
