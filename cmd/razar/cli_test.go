@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"runtime/debug"
@@ -302,5 +303,20 @@ func TestStatusOfARunningHaltedMissionExitsOne(t *testing.T) {
 	}
 	if out, _, code := runCLI(t, "--home", h, "status", "--json"); code != 1 || !strings.Contains(out, `"health":"halted"`) {
 		t.Fatalf("status --json of a halted mission: exit %d\n%s", code, out)
+	}
+}
+
+// TestCredsBeforeTheCommandIsTheIdentityItConnectsAs: --creds, like
+// --home, may come before the command's name, and the command then
+// connects as that file's identity (a missing file is named).
+func TestCredsBeforeTheCommandIsTheIdentityItConnectsAs(t *testing.T) {
+	h := home(t, crownRoster, map[string]string{"state/nats.url": "nats://127.0.0.1:1\n"})
+	missing := filepath.Join(t.TempDir(), "nobody.creds")
+	_, stderr, code := runCLI(t, "--creds", missing, "--home", h, "stop", "web")
+	if code == 0 || !strings.Contains(stderr, missing) {
+		t.Fatalf("razar --creds F --home H stop web: exit %d, want an error naming %s:\n%s", code, missing, stderr)
+	}
+	if _, stderr, code := runCLI(t, "--creds"); code != 2 || !strings.Contains(stderr, "--creds needs a creds file") {
+		t.Fatalf("razar --creds: exit %d, want 2 and what it needs:\n%s", code, stderr)
 	}
 }

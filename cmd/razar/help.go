@@ -21,11 +21,12 @@ func isHelp(err error) bool {
 
 // globalFlags are defined by every FlagSet newFlags makes and listed
 // apart in each command's help.
-var globalFlags = map[string]bool{"home": true}
+var globalFlags = map[string]bool{"home": true, "creds": true}
 
 const homeUsage = "the `DIR` of the RAZAR home (default $RAZAR_HOME, else the current directory)"
 
 // takeGlobals consumes the global flags at the front of args: --home DIR
+// and --creds FILE
 // (or -home, or =DIR) and -h/--help. It stops at the first other word.
 //
 // The home may also come after the command name, among its flags: there
@@ -43,17 +44,22 @@ func (c *cli) takeGlobals(args []string) (rest []string, help bool, err error) {
 			return args, help, nil
 		}
 		switch {
-		case name == "home":
+		case name == "home" || name == "creds":
+			what := map[string]string{"home": "a directory", "creds": "a creds file"}[name]
 			if !hasVal {
 				if len(args) < 2 {
-					return nil, false, usageErr("--home needs a directory")
+					return nil, false, usageErr("--%s needs %s", name, what)
 				}
 				val, args = args[1], args[1:]
 			}
 			if val == "" {
-				return nil, false, usageErr("--home needs a directory")
+				return nil, false, usageErr("--%s needs %s", name, what)
 			}
-			c.home = val
+			if name == "home" {
+				c.home = val
+			} else {
+				c.creds = val
+			}
 		case (name == "h" || name == "help") && !hasVal:
 			help = true
 		default:
