@@ -36,7 +36,7 @@ var LadderRungs = []string{"crown", "kimicho", "k2", "airstar", "rstar"}
 //     its own last result, answer its probe and, for Crown, the handshake.
 //   - operator: lifecycle requests, rung probes and reloads, and reading
 //     everything (core subjects and JetStream read-only API).
-//   - observer: reading everything, and the status request.
+//   - observer: reading everything, and the read-only requests (status, fixes).
 func Permissions(role Role, name string, rungs []string) jwt.Permissions {
 	var p jwt.Permissions
 	switch role {
@@ -71,7 +71,7 @@ func Permissions(role Role, name string, rungs []string) jwt.Permissions {
 		if role == Operator {
 			p.Pub.Allow.Add("razar.lifecycle.>", "razar.agents.probe.*", "razar.agents.reload")
 		} else {
-			p.Pub.Allow.Add("razar.lifecycle.status.>")
+			p.Pub.Allow.Add("razar.lifecycle.status.>", "razar.lifecycle.fixes.>") // the read-only verbs (bus.Verb.ReadOnly)
 		}
 		// The read API lets a reader make and pull consumers of its own;
 		// RAZAR's durable ones stay out of reach.

@@ -127,9 +127,10 @@ func TestWildcardsAndNames(t *testing.T) {
 		}
 	}
 	// CONTRACT's six verbs, plus escalate, approve, reject, reload, detach,
-	// record, memory_audit and a human rung's ack, resolve and pass.
-	if len(Verbs) != 16 {
-		t.Errorf("Verbs = %q, want the 16 lifecycle verbs", Verbs)
+	// record, memory_audit, a human rung's ack, resolve and pass, and the
+	// fix memory's fixes, fix_forget and fix_pin.
+	if len(Verbs) != 19 {
+		t.Errorf("Verbs = %q, want the 19 lifecycle verbs", Verbs)
 	}
 }
 

@@ -30,8 +30,8 @@ type LifecycleConfig struct {
 	Timeout time.Duration
 	Log     zerolog.Logger
 	// Identify turns the identity the server vouched for into a RAZAR
-	// identity; a request it cannot identify is refused. Status is open to
-	// every role; every other verb needs an operator (or the orchestrator).
+	// identity; a request it cannot identify is refused. Status and the
+	// other read-only verbs (Verb.ReadOnly) are open to every role; every other verb needs an operator (or the orchestrator).
 	// Without Identify (a bus with no authentication) requests carry no
 	// identity and the typed actor is recorded as unverified.
 	Identify func(RequestInfo) (auth.Identity, error)
@@ -124,13 +124,13 @@ func (l *Lifecycle) serve(ctx context.Context, m *Request) {
 	}
 	if l.cfg.Identify != nil {
 		id, err := l.cfg.Identify(m.Requester)
-		if err == nil && verb != VerbStatus && id.Role != auth.Operator && id.Role != auth.Orchestrator {
+		if err == nil && !verb.ReadOnly() && id.Role != auth.Operator && id.Role != auth.Orchestrator {
 			err = fmt.Errorf("identity %s may not %s: lifecycle commands need an operator identity", id, verb)
 		}
 		if err != nil {
 			rep.Error, rep.Code = "refused: "+err.Error(), CodeForbidden
 			log.Warn().Str("subject", m.Subject).Str("account", m.Requester.Account).Str("user", m.Requester.User).Str("why", err.Error()).Msg("lifecycle request refused")
-			if verb != VerbStatus {
+			if !verb.ReadOnly() {
 				l.audit(ctx, &AuditRecord{Event: EventLifecycle, Component: auditComponent(component), Verb: string(verb),
 					Actor: actorOf(&id, ""), Status: "refused", Error: rep.Error})
 			}
@@ -167,7 +167,7 @@ func (l *Lifecycle) serve(ctx context.Context, m *Request) {
 		rep.Error = err.Error()
 		rep.Code = codeOf(err)
 	}
-	if verb != VerbStatus && verb != VerbRecord { // a record request is its own record
+	if !verb.ReadOnly() && verb != VerbRecord { // a record request is its own record
 		actor := actorOf(req.Who, req.Actor)
 		l.audit(ctx, &AuditRecord{Event: EventLifecycle, Component: auditComponent(component), Incident: rep.Incident, PatchID: req.Patch,
 			Verb: string(verb), Actor: actor, Status: map[bool]string{true: "ok", false: "refused"}[rep.OK], Error: l.cfg.Redact(rep.Error)})

@@ -151,6 +151,10 @@ type AuditRecord struct {
 	Files      []PatchFile `json:"files,omitempty"`
 	Validation string      `json:"validation,omitempty"`
 	OutputTail string      `json:"output_tail,omitempty"`
+	// Fix memory records: the failure signature, and the fix's id (the
+	// first 12 hex digits of its diff's sha256).
+	Signature string `json:"signature,omitempty"`
+	Fix       string `json:"fix,omitempty"`
 	// Role is who spoke in a handshake dialogue: "razar" or "crown".
 	Role string `json:"role,omitempty"`
 	// IdentityFingerprint is on Crown's handshake answers.
@@ -212,6 +216,10 @@ type LifecycleRequest struct {
 	Record *AuditRecord `json:"record,omitempty"`
 	// Items is how many items a memory_audit request writes per layer.
 	Items int `json:"items,omitempty"`
+	// Signature and Fix name a failure signature and one of its fixes
+	// (fixes, fix_forget, fix_pin).
+	Signature string `json:"signature,omitempty"`
+	Fix       string `json:"fix,omitempty"`
 	// Who is the identity the server authenticated, set by the lifecycle
 	// server; never read from the request.
 	Who *auth.Identity `json:"-"`

@@ -140,10 +140,22 @@ const (
 	VerbAck     Verb = "ack"
 	VerbResolve Verb = "resolve"
 	VerbPass    Verb = "pass"
+	// VerbFixes reads the fix memory (razar fixes list|show; body:
+	// signature to show one). Like status, open to every role.
+	VerbFixes Verb = "fixes"
+	// VerbFixForget drops every remembered fix of a signature (body:
+	// signature); VerbFixPin makes the newest fix of one (or the one named
+	// by fix) a permanent rule. Operator identities only.
+	VerbFixForget Verb = "fix_forget"
+	VerbFixPin    Verb = "fix_pin"
 )
 
+// ReadOnly reports whether a verb only reads (status, fixes): every role
+// may send it, and it is not recorded on the audit stream.
+func (v Verb) ReadOnly() bool { return v == VerbStatus || v == VerbFixes }
+
 // Verbs lists every lifecycle verb.
-var Verbs = []Verb{VerbStop, VerbStart, VerbRestart, VerbAbort, VerbRelease, VerbStatus, VerbEscalate, VerbApprove, VerbReject, VerbReload, VerbDetach, VerbRecord, VerbMemoryAudit, VerbAck, VerbResolve, VerbPass}
+var Verbs = []Verb{VerbStop, VerbStart, VerbRestart, VerbAbort, VerbRelease, VerbStatus, VerbEscalate, VerbApprove, VerbReject, VerbReload, VerbDetach, VerbRecord, VerbMemoryAudit, VerbAck, VerbResolve, VerbPass, VerbFixes, VerbFixForget, VerbFixPin}
 
 // Event is the last token of an audit subject.
 type Event string
@@ -173,6 +185,14 @@ const (
 	// EventMemoryItem is one item a memory audit writes through the stream
 	// and removes again once read back; no log mirror holds it.
 	EventMemoryItem Event = "memory_item"
+	// The fix memory (docs/FIXES.md): a patch that healed an incident and
+	// held, learned under its failure signature; a remembered fix that
+	// failed when tried again; an operator forgetting a signature or
+	// pinning a fix as a permanent rule.
+	EventFixLearned   Event = "fix_learned"
+	EventFixFailed    Event = "fix_failed"
+	EventFixForgotten Event = "fix_forgotten"
+	EventFixPinned    Event = "fix_pinned"
 )
 
 // Severity is an alert's severity.
