@@ -30,6 +30,7 @@ const (
 	pkgChakra   = mod + "/chakra"
 	promClient  = "github.com/prometheus/client_golang/prometheus"
 	pkgMemory   = mod + "/memory"
+	pkgFixmem   = mod + "/fixmem"
 	natsJWT     = "github.com/nats-io/jwt/v2"
 	natsNkeys   = "github.com/nats-io/nkeys"
 	agentsTree  = pkgAgents + "/..."
@@ -213,6 +214,16 @@ func depRules(t *testing.T) []depRule {
 			allow:  []string{mod, pkgBus, pkgJS, zerolog, pkgInternal + "/homedir", pkgInternal + "/probe"},
 			forbid: []string{pkgOrch + "/...", pkgSup + "/...", agentsTree, pkgPatch + "/..."},
 			via:    []string{pkgJS, pkgBus},
+		},
+		{
+			// The fix memory is signatures and a fold of audit records:
+			// pure bookkeeping, tested without a bus. Trying a fix is the
+			// orchestrator's, through the patch pipeline, so no store, no
+			// patch engine, no orchestrator here.
+			pkg:    pkgFixmem,
+			allow:  []string{mod, pkgBus},
+			forbid: []string{pkgJS + "/...", pkgOrch + "/...", pkgSup + "/...", agentsTree, pkgPatch + "/...", natsGo + "/...", natsServer + "/..."},
+			via:    []string{pkgBus},
 		},
 	}
 	// Every package under internal/ is a leaf mechanism (a clock, a backoff,
