@@ -57,6 +57,9 @@ type Pending struct {
 	// deadline then is the ack's end (the rung's ack_timeout after it).
 	AckedBy string    `json:"acked_by,omitempty"`
 	Acked   time.Time `json:"acked,omitzero"`
+	// Fix is the id of the remembered fix a rung "memory" attempt tries
+	// (docs/FIXES.md), so a restarted orchestrator resumes the same one.
+	Fix string `json:"fix,omitempty"`
 }
 
 // Policy is the ladder an incident was opened with, kept so a restarted
