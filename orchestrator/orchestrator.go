@@ -14,6 +14,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/fixmem"
 	"github.com/razar/razar/internal/clock"
 	"github.com/razar/razar/internal/probe"
 	"github.com/razar/razar/jetstream"
@@ -58,6 +59,12 @@ type Config struct {
 	Display func(agent string) string
 	// Metrics, when set, are updated; see NewMetrics.
 	Metrics *Metrics
+	// FixMetrics, when set, count the fix memory's hits, misses and heals;
+	// see NewFixMetrics.
+	FixMetrics *FixMetrics
+	// NoFixMemory turns the fix memory off (RAZAR_FIX_MEMORY=off): every
+	// incident climbs the ladder from its first rung (docs/FIXES.md).
+	NoFixMemory bool
 	// Alerts receives warning and critical alerts; default publishes them on the bus.
 	Alerts *Alerter
 	// Home is the RAZAR home; patch backups go under its state/patches.
@@ -93,6 +100,7 @@ type Orchestrator struct {
 	cycles    map[string]int             // boot cycle -> escalations so far, under mu
 	declared  map[string]bool            // rungs whose consumer this orchestrator declared, under mu
 	recent    map[string][]razar.Attempt // incident -> its newest full attempts, under mu
+	fixes     *fixmem.Memory             // the fix memory; nil when off
 }
 
 type runner struct {
@@ -138,6 +146,9 @@ func New(store *jetstream.Store, cfg Config) (*Orchestrator, error) {
 	if o.cfg.Clock == nil {
 		o.cfg.Clock = clock.Real{}
 	}
+	if !cfg.NoFixMemory {
+		o.fixes = fixmem.New()
+	}
 	if o.cfg.Verify == nil {
 		o.cfg.Verify = o.probeUntilHealthy
 	}
@@ -176,6 +187,14 @@ func (o *Orchestrator) SetThresholds(t Thresholds) error {
 // incidents stay open in the store for the next orchestrator.
 func (o *Orchestrator) Run(ctx context.Context) error {
 	o.prepareStaging() // before o.ctx is set, so no incident stages meanwhile
+	// The fix memory, before o.ctx is set too: no incident looks it up
+	// half replayed.
+	if o.fixes != nil {
+		if err := o.replayFixes(ctx); err != nil && ctx.Err() == nil {
+			// Not fatal: the ladder works without it, and learns again.
+			o.log.Error().Err(err).Msg("fix memory not replayed from the audit stream; starting empty")
+		}
+	}
 	// The answers' route is up before any attempt waits on it.
 	stopResults, err := o.store.Follow(ctx, bus.ResultAll, o.results.deliver)
 	if err != nil {
