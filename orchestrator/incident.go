@@ -47,6 +47,15 @@ func (o *Orchestrator) runIncident(ctx context.Context, id string, resumed bool)
 		if rec.State.Final() {
 			return
 		}
+		if rec.Pending != nil && rec.Pending.Rung == MemoryRung {
+			// A remembered fix: no rung to hand it to (fixes.go).
+			resumed = false
+			if err := o.settleMemory(ctx, rec, rev); err != nil && ctx.Err() == nil && !errors.Is(err, jetstream.ErrConflict) {
+				log.Error().Err(err).Msg("cannot record attempt; retrying")
+				sleepCtx(ctx, time.Second)
+			}
+			continue
+		}
 		if rec.Pending != nil {
 			if e, ok := o.humanEntry(rec.Pending.Rung); ok {
 				// A person's turn: paged and answered here, not on the bus.
@@ -85,6 +94,10 @@ func (o *Orchestrator) runIncident(ctx context.Context, id string, resumed bool)
 // advance asks the ladder for the next step and takes it. For an attempt
 // it returns the record it stored and its revision, for the hand-over.
 func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev uint64) (*bus.IncidentRecord, uint64, error) {
+	// Before any rung is asked: a remembered fix for a known failure.
+	if next, nrev, handled, err := o.fromMemory(ctx, rec, rev); handled {
+		return next, nrev, err
+	}
 	step, cur := Next(rec.Policy, rec.Cursor, func(rung string) error { return o.ready(ctx, rung) }, o.cfg.Backoff)
 	switch step.Kind {
 	case StepFail:
@@ -250,6 +263,7 @@ func (o *Orchestrator) conclude(ctx context.Context, rec *bus.IncidentRecord, re
 	}
 	a := razar.Attempt{Number: p.Attempt, Rung: p.Rung, Pass: p.Pass, Started: p.Started, Finished: time.Now().UTC(), Actor: actor}
 	var passed *passedError
+	var learned string // the patch that healed and held, unredacted, for the fix memory
 	switch {
 	case err != nil && notSent:
 		a.Outcome = razar.OutcomeError
@@ -284,6 +298,7 @@ func (o *Orchestrator) conclude(ctx context.Context, rec *bus.IncidentRecord, re
 		}
 		if held != "" {
 			a.Diff = held // the history shows the patch that held
+			learned = held
 		}
 	}
 	a.Error = bus.Clip(o.redact(a.Error), bus.MaxErrorBytes)
@@ -307,6 +322,9 @@ func (o *Orchestrator) conclude(ctx context.Context, rec *bus.IncidentRecord, re
 	}
 	if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
 		return err
+	}
+	if learned != "" && rec.State == razar.IncidentHealed {
+		o.learn(ctx, rec, a, learned)
 	}
 	if rec.State.Final() {
 		o.recordEnd(ctx, rec)
