@@ -40,7 +40,7 @@ type rung struct {
 }
 
 type mesh struct {
-	t        *testing.T
+	t        testing.TB
 	env      *bustest.Env
 	workdir  string
 	roster   *razar.Roster
@@ -55,14 +55,14 @@ func (m *mesh) heal() error {
 	return os.WriteFile(filepath.Join(m.workdir, "healed"), []byte("ok"), 0o644)
 }
 
-func newMesh(t *testing.T, rungs []rung, cfg orchestrator.Config) *mesh {
+func newMesh(t testing.TB, rungs []rung, cfg orchestrator.Config) *mesh {
 	t.Helper()
 	return newMeshOn(t, bustest.New(t), rungs, cfg)
 }
 
 // newMeshOn is newMesh on a given server, for a test that needs the store
 // before the mesh (an Alerter on it).
-func newMeshOn(t *testing.T, env *bustest.Env, rungs []rung, cfg orchestrator.Config) *mesh {
+func newMeshOn(t testing.TB, env *bustest.Env, rungs []rung, cfg orchestrator.Config) *mesh {
 	t.Helper()
 	m := &mesh{t: t, env: env, workdir: t.TempDir()}
 	m.roster = &razar.Roster{}
