@@ -36,7 +36,8 @@ var LadderRungs = []string{"crown", "kimicho", "k2", "airstar", "rstar"}
 //     its own last result, answer its probe and, for Crown, the handshake.
 //   - operator: lifecycle requests, rung probes and reloads, and reading
 //     everything (core subjects and JetStream read-only API).
-//   - observer: reading everything, and the read-only requests (status, fixes).
+//   - observer: reading everything, the read-only requests (status, fixes),
+//     and fix_forget and fix_pin, which the lifecycle server refuses it.
 func Permissions(role Role, name string, rungs []string) jwt.Permissions {
 	var p jwt.Permissions
 	switch role {
@@ -72,6 +73,10 @@ func Permissions(role Role, name string, rungs []string) jwt.Permissions {
 			p.Pub.Allow.Add("razar.lifecycle.>", "razar.agents.probe.*", "razar.agents.reload")
 		} else {
 			p.Pub.Allow.Add("razar.lifecycle.status.>", "razar.lifecycle.fixes.>") // the read-only verbs (bus.Verb.ReadOnly)
+			// The fix memory's operator verbs reach the lifecycle server,
+			// which refuses an observer with code forbidden and records the
+			// refusal: `razar fixes forget` says why instead of timing out.
+			p.Pub.Allow.Add("razar.lifecycle.fix_forget.>", "razar.lifecycle.fix_pin.>")
 		}
 		// The read API lets a reader make and pull consumers of its own;
 		// RAZAR's durable ones stay out of reach.
