@@ -84,6 +84,9 @@ type daemon struct {
 	lc      *bus.Lifecycle
 	mirror  *orchestrator.Mirror
 
+	// fixMetrics count the fix memory's hits, misses and heals (status page too).
+	fixMetrics *orchestrator.FixMetrics
+
 	rungMu  sync.Mutex
 	rungs   map[string]context.CancelFunc // in-process rungs by name
 	rungWG  sync.WaitGroup
@@ -253,6 +256,7 @@ func (d *daemon) wire() error {
 	d.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := orchestrator.NewMetrics(d.reg)
 	d.metrics = metrics
+	d.fixMetrics = orchestrator.NewFixMetrics(d.reg)
 	d.reg.MustRegister(newHostCollector(d))
 	zeroSeries(metrics, componentNames(d.boot.Load()), rosterNames(d.roster.Load()))
 	redact := func(s string) string { return c.redactor().Redact(s) }
@@ -278,6 +282,8 @@ func (d *daemon) wire() error {
 		Verify:         func(ctx context.Context, comp razar.Component) error { return sup.Verify(ctx, comp) },
 		Display:        d.display,
 		Metrics:        metrics,
+		FixMetrics:     d.fixMetrics,
+		NoFixMemory:    set.noFixMemory,
 		Redactor:       c.redactor,
 		Log:            log.With().Str("subsystem", "orchestrator").Logger(),
 	})
@@ -310,6 +316,7 @@ func (d *daemon) wire() error {
 		return err
 	}
 	orch.Register(d.lc)
+	orch.RegisterFixes(d.lc)
 	sup.Register(d.lc)
 	d.lc.Handle(bus.VerbStatus, d.status)
 	d.lc.Handle(bus.VerbReload, func(ctx context.Context, _ string, _ *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
@@ -916,8 +923,16 @@ func componentNames(b *razar.BootConfig) []string {
 
 // distinctNames refuses a component named like a rung: both beat on
 // razar.heartbeat.<name>, which the rung's identity may publish, so the
-// rung could beat for the component.
+// rung could beat for the component. It refuses a rung named "memory" too:
+// that is the rung name of attempts made with a remembered fix.
 func distinctNames(boot *razar.BootConfig, roster *razar.Roster) error {
+	for i, a := range roster.Agents {
+		if a.Name == orchestrator.MemoryRung {
+			return &razar.ConfigError{File: rosterFile, Field: fmt.Sprintf("agents[%d].name", i),
+				Msg: fmt.Sprintf("%q is the rung name of attempts made with a remembered fix (docs/FIXES.md): records could not tell the two apart", a.Name),
+				Fix: "rename the rung"}
+		}
+	}
 	for i, c := range boot.Components {
 		if _, err := roster.Agent(c.Name); err == nil {
 			return &razar.ConfigError{File: bootConfigFile, Field: fmt.Sprintf("components[%d].name", i),

@@ -45,6 +45,7 @@ type settings struct {
 	pprof         bool             // RAZAR_PPROF=1: /debug/pprof/ beside /metrics
 	approval      time.Duration    // RAZAR_APPROVAL_WINDOW
 	runbook       string           // RAZAR_RUNBOOK_URL
+	noFixMemory   bool             // RAZAR_FIX_MEMORY=off: every incident climbs the ladder (docs/FIXES.md)
 }
 
 // leafSettings are --leaf and its companions: the embedded server joins a
@@ -153,6 +154,13 @@ func (c *cli) readVariables(s *settings) error {
 		return err
 	}
 	s.runbook = c.getenv("RAZAR_RUNBOOK_URL")
+	switch v := strings.ToLower(strings.TrimSpace(c.getenv("RAZAR_FIX_MEMORY"))); v {
+	case "", "on", "1":
+	case "off", "0":
+		s.noFixMemory = true
+	default:
+		return &razar.ConfigError{File: "env", Field: "RAZAR_FIX_MEMORY", Msg: fmt.Sprintf("%q is neither on nor off", v), Fix: "unset it (on), or set on or off"}
+	}
 	s.webhook = c.getenv("RAZAR_ALERT_WEBHOOK")
 	s.alertmanager = c.getenv("RAZAR_ALERTMANAGER_URL")
 	if s.natsURL == "" {

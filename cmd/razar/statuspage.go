@@ -11,7 +11,11 @@ import (
 	"sort"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/fixmem"
 	"github.com/razar/razar/orchestrator"
 )
 
@@ -50,6 +54,7 @@ func (d *daemon) statusPage(w http.ResponseWriter, r *http.Request) {
 			page.Open = append(page.Open, inc)
 		}
 	}
+	page.Fixes = d.fixMemoryView()
 	page.Escalations = recentRecords(d.c.path(orchestrator.InvocationsFile), 10)
 	page.Patches = recentRecords(d.c.path(orchestrator.PatchHistoryFile), 10)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -66,6 +71,39 @@ type statusPageData struct {
 	Open        []*bus.IncidentRecord
 	Escalations []bus.AuditRecord
 	Patches     []bus.AuditRecord
+	Fixes       *fixMemoryView
+}
+
+// fixMemoryView is the status page's fix memory: its counters and the
+// newest signatures (docs/FIXES.md).
+type fixMemoryView struct {
+	Hits, Misses, Stale, Heals, Learned float64
+	Entries                             []fixmem.Entry
+	More                                int
+}
+
+// fixMemoryView reads the fix memory's counters and newest signatures; nil
+// when the memory is off.
+func (d *daemon) fixMemoryView() *fixMemoryView {
+	mem := d.orch.Fixes()
+	if mem == nil || d.fixMetrics == nil {
+		return nil
+	}
+	v := &fixMemoryView{}
+	for _, c := range []struct {
+		to *float64
+		c  prometheus.Counter
+	}{{&v.Hits, d.fixMetrics.Hits}, {&v.Misses, d.fixMetrics.Misses}, {&v.Stale, d.fixMetrics.Stale}, {&v.Heals, d.fixMetrics.Heals}, {&v.Learned, d.fixMetrics.Learned}} {
+		var m dto.Metric
+		if c.c.Write(&m) == nil {
+			*c.to = m.GetCounter().GetValue()
+		}
+	}
+	v.Entries = mem.List()
+	if n := len(v.Entries) - 10; n > 0 {
+		v.Entries, v.More = v.Entries[:10], n
+	}
+	return v
 }
 
 type chakraLayer struct {
@@ -174,6 +212,12 @@ code{background:#eee;padding:1px 4px;border-radius:3px}
 <table><tr><th>rung</th><th>state</th><th class="wide">detail</th></tr>
 {{range .View.Agents}}<tr><td>{{if .Display}}{{.Display}}{{else}}{{.Name}}{{end}}</td><td>{{if .Ready}}ready{{else}}unavailable{{end}}</td><td class="wide">{{.Reason}}</td></tr>
 {{end}}</table>
+{{with .Fixes}}<h2>Fix memory</h2>
+<p>{{.Heals}} healed from memory · {{.Hits}} hits · {{.Misses}} misses · {{.Stale}} stale · {{.Learned}} learned</p>
+{{if .Entries}}<table><tr><th>signature</th><th>component</th><th>fixes</th><th class="wide">failure</th></tr>
+{{range .Entries}}<tr><td><code>{{.Signature}}</code>{{if .Pinned}} (pinned){{end}}</td><td>{{.Component}}</td><td>{{.Usable}} of {{.Fixes}} usable</td><td class="wide small">{{.Failure}}</td></tr>
+{{end}}</table>{{with .More}}<p class="small">… {{.}} more: <code>razar fixes list</code></p>{{end}}{{else}}<p class="small">nothing remembered yet</p>{{end}}
+{{end}}
 <h2>Recent escalations and attempts</h2>
 {{if .Escalations}}<table>{{range .Escalations}}<tr><td class="small">{{stamp .TimestampISO}}</td><td>{{.Component}}</td>
 <td>{{.Event}} {{if .AgentDisplay}}{{.AgentDisplay}}{{else}}{{.Agent}}{{end}} {{.Outcome}}{{with .Summary}}: {{.}}{{end}}</td></tr>{{end}}</table>

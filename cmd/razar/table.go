@@ -58,6 +58,10 @@ func init() {
 		{"rollback-patch", "<component> [--patch ID]", "restore the files of the last applied patch (or the one named)", (*cli).rollbackPatch, ""},
 		{"memory init", "[--source boot_orchestrator|bootstrap_memory|bootstrap_world]", "check every memory layer; write the gauges to monitoring/boot_metrics.prom", (*cli).memoryInit, memoryHelp},
 		{"memory audit", "[--items N]", "write N items (default 10000) through every store layer, read them back, verify their SHA-256", (*cli).memoryAudit, memoryHelp},
+		{"fixes list", "[--json]", "the fix memory: failure signatures with a remembered fix", fixesVerb("list"), fixesHelp},
+		{"fixes show", "<signature> [--json]", "a signature's remembered fixes: diff, file hashes, who wrote it", fixesVerb("show"), fixesHelp},
+		{"fixes forget", "<signature>", "drop a signature's fixes: its next occurrence climbs the ladder (operator)", fixesVerb("forget"), fixesHelp},
+		{"fixes pin", "<signature> [--fix ID]", "make a remembered fix a permanent rule, tried first (operator)", fixesVerb("pin"), fixesHelp},
 		{"version", "", "print the version, the commit and the Go version (also `razar --version`)", (*cli).versionCmd, ""},
 		// help has no run: it reads this table, so the dispatch handles it.
 		{"help", "[<command>]", "this text, or a command's usage and flags", nil, ""},
