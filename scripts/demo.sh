@@ -3,6 +3,11 @@
 # ledger's config is broken, so it will not start; local restarts cannot help,
 # so RAZAR escalates it up the ladder of repair agents until one fixes it,
 # boots the rest, and shuts down cleanly (--once).
+#
+# Then the same failure happens twice more (docs/FIXES.md): with the fix
+# memory the second occurrence heals from the remembered fix, no rung
+# asked; with RAZAR_FIX_MEMORY=off the third climbs the ladder again. The
+# demo prints each occurrence's rung calls and time to heal.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 razar="$root/bin/razar"
@@ -42,4 +47,52 @@ echo "   (undo it with: bin/razar --home $home rollback-patch ledger)"
 echo
 echo "== logs/razar_state.json:"
 cat "$home/logs/razar_state.json"
-exit "$code"
+[ "$code" -eq 0 ] || exit "$code"
+
+# measure prints the newest ledger incident: how it ended, the rungs asked,
+# the memory's attempt, and the time from opened to healed (the audit
+# stream's timestamps, read from the stopped home's store).
+measure() {
+  "$razar" --home "$home" audit --component ledger --json |
+    jq -rs --arg name "$1" '
+      [.[] | select((.incident // "") != "")] | group_by(.incident) | map({
+        opened: (map(select(.event == "opened"))[0].timestamp),
+        end: (map(select(.event == "healed" or .event == "failed"))[0]),
+        rungs: (map(select(.event == "attempt" and .agent != "memory")) | length),
+        memory: ((map(select(.event == "attempt" and .agent == "memory"))[0].outcome) // "not tried")
+      }) | sort_by(.opened) | last |
+      "\($name)\t\(.end.event)\trung calls: \(.rungs)\tmemory: \(.memory)\ttime to heal: \(((.end.timestamp - .opened) * 1000 | floor)) ms"'
+}
+if ! command -v jq >/dev/null 2>&1; then
+  echo "== jq is missing: the recurrence part of the demo needs it"
+  exit 0
+fi
+results=$(measure "1st occurrence (ladder, learns the fix)")
+
+# rerun breaks the ledger's config as it was and boots again in the same home.
+rerun() {
+  cp "$root/examples/demo/services/ledger/ledger.conf" "$home/services/ledger/ledger.conf"
+  set +e
+  "$razar" --home "$home" boot --once --retries 1 --nats-listen 127.0.0.1:0 >"$home/logs/demo-run-$1.out" 2>&1
+  code=$?
+  set -e
+  if [ "$code" -ne 0 ]; then
+    echo "== run $1 exited $code:"; tail -20 "$home/logs/demo-run-$1.out"; exit "$code"
+  fi
+}
+echo
+echo "== the same failure again: the ledger's config is broken as before; razar boot --once"
+rerun 2
+results="$results
+$(measure "2nd occurrence (fix memory)")"
+echo "== the fix records on the audit stream (razar fixes list shows them while RAZAR runs):"
+"$razar" --home "$home" audit --component ledger --json | jq -r 'select(.event | startswith("fix_")) | "   \(.event) \(.signature) fix \(.fix) by \(.agent)"'
+echo
+echo "== and once more with RAZAR_FIX_MEMORY=off"
+RAZAR_FIX_MEMORY=off rerun 3
+results="$results
+$(measure "3rd occurrence (RAZAR_FIX_MEMORY=off)")"
+echo
+echo "== recurrence of the ledger failure:"
+printf '%s\n' "$results" | sed 's/^/   /'
+exit 0
