@@ -231,3 +231,32 @@ func BenchmarkRecurrence(b *testing.B) {
 		})
 	}
 }
+
+func TestPinnedFixSurvivesTheStreamAgingItsRecordsOut(t *testing.T) {
+	mm := newMemoryMesh(t, orchestrator.Config{})
+	mm.escalate(ledgerFailure(1))
+	sig := fixmem.Signature("web", ledgerFailure(1))
+	ctx := context.Background()
+	if _, err := mm.orch.PinFix(ctx, sig, "", "ops"); err != nil {
+		t.Fatal(err)
+	}
+	// RAZAR_STREAM_MAX_AGE passes over the fix records.
+	if err := mm.env.Store.PurgeSubject(ctx, bus.AuditSubject("*", "*")); err != nil {
+		t.Fatal(err)
+	}
+	mm.stopOrch()
+	mm.stopOrch = mm.startOrchestrator()
+	mm.breakConf("abc")
+	if rec := mm.escalate(ledgerFailure(2)); attemptsOf(rec) != "memory:healed" {
+		t.Fatalf("after the records aged out: %q, want the pinned fix to heal it", attemptsOf(rec))
+	}
+	// Forgetting it removes the permanent copy too.
+	if _, err := mm.orch.ForgetFix(ctx, sig, "ops"); err != nil {
+		t.Fatal(err)
+	}
+	mm.stopOrch()
+	mm.stopOrch = mm.startOrchestrator()
+	if c := mm.orch.Fixes().Candidates(sig); len(c) != 0 {
+		t.Fatalf("after forget and a restart: %+v, want nothing", c)
+	}
+}

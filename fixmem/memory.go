@@ -222,3 +222,37 @@ func (m *Memory) Len() int {
 	defer m.mu.Unlock()
 	return len(m.bySig)
 }
+
+// Pinned returns every pinned fix, for the permanent copy kept beside the
+// stream (whose records age out).
+func (m *Memory) Pinned() []Fix {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Fix
+	for _, fixes := range m.bySig {
+		for _, f := range fixes {
+			if f.Pinned {
+				out = append(out, *f)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Signature+out[i].ID < out[j].Signature+out[j].ID })
+	return out
+}
+
+// Restore puts back a pinned fix the stream no longer holds (its records
+// aged out); a fix the memory knows already is left as the stream says.
+func (m *Memory) Restore(f Fix) {
+	if f.Signature == "" || f.Diff == "" {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, g := range m.bySig[f.Signature] {
+		if g.ID == f.ID {
+			return
+		}
+	}
+	f.Pinned = true
+	m.bySig[f.Signature] = append([]*Fix{&f}, m.bySig[f.Signature]...)
+}

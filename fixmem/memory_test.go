@@ -53,3 +53,25 @@ func TestMemoryFoldsTheFixRecordsOfTheStream(t *testing.T) {
 		t.Fatalf("after forget: candidates = %+v, %d signatures; want none", c, m.Len())
 	}
 }
+
+func TestPinnedFixOutlivesItsStreamRecords(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC)
+	sig := Signature("ledger", "ledger.conf: port missing")
+	old := New()
+	old.Apply(rec(bus.EventFixLearned, sig, "--- a/x\n+++ b/x\n", "", t0), 1)
+	old.Apply(&bus.AuditRecord{Event: bus.EventFixPinned, Component: "ledger", Signature: sig, Actor: "ops"}, 2)
+	kept := old.Pinned()
+	// The stream aged both records out: a new memory starts empty and
+	// gets the pinned fix back from the permanent copy.
+	m := New()
+	for _, f := range kept {
+		m.Restore(f)
+	}
+	if c := m.Candidates(sig); len(c) != 1 || !c[0].Pinned || c[0].PinnedBy != "ops" {
+		t.Fatalf("restored candidates %+v, want the pinned fix", c)
+	}
+	m.Restore(kept[0]) // twice is once
+	if n := len(m.Show(sig)); n != 1 {
+		t.Fatalf("%d fixes after restoring twice, want 1", n)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -28,6 +29,10 @@ import (
 
 // MemoryRung is the rung name of an attempt made with a remembered fix.
 const MemoryRung = fixmem.MemoryRung
+
+// PinnedKey is the RAZAR_STATE key holding the pinned fixes: the stream's
+// records age out (RAZAR_STREAM_MAX_AGE), a permanent rule must not.
+const PinnedKey = "fix.pinned"
 
 // fixEvents are the audit events the memory is folded from.
 var fixEvents = []bus.Event{bus.EventFixLearned, bus.EventFixFailed, bus.EventFixForgotten, bus.EventFixPinned}
@@ -104,6 +109,20 @@ func (o *Orchestrator) replayFixes(ctx context.Context) error {
 	for _, s := range all {
 		o.fixes.Apply(s.rec, s.seq)
 	}
+	// The pinned fixes whose records the stream no longer holds.
+	switch data, err := o.store.GetRaw(ctx, PinnedKey); {
+	case errors.Is(err, razar.ErrNotFound):
+	case err != nil:
+		return err
+	default:
+		var pinned []fixmem.Fix
+		if err := json.Unmarshal(data, &pinned); err != nil {
+			return fmt.Errorf("%s in %s: %w", PinnedKey, bus.KVBucket, err)
+		}
+		for _, f := range pinned {
+			o.fixes.Restore(f)
+		}
+	}
 	o.fixMetric(func(*FixMetrics) {})
 	if len(all) > 0 {
 		o.log.Info().Int("records", len(all)).Int("signatures", o.fixes.Len()).Msg("fix memory replayed from the audit stream")
@@ -120,6 +139,18 @@ func (o *Orchestrator) recordFix(ctx context.Context, r *bus.AuditRecord, msgID 
 	}
 	o.fixes.Apply(r, seq)
 	return nil
+}
+
+// savePinned writes the pinned fixes to RAZAR_STATE, after a pin or a
+// forget; pinMu keeps two of them from crossing.
+func (o *Orchestrator) savePinned(ctx context.Context) error {
+	o.pinMu.Lock()
+	defer o.pinMu.Unlock()
+	data, err := json.Marshal(o.fixes.Pinned())
+	if err != nil {
+		return err
+	}
+	return o.store.PutRaw(ctx, PinnedKey, data)
 }
 
 // learn remembers the patch that healed rec on attempt a and held (diff,
@@ -335,6 +366,11 @@ func (o *Orchestrator) ForgetFix(ctx context.Context, sig, actor string) (int, e
 		return 0, err
 	}
 	o.fixMetric(func(*FixMetrics) {})
+	if slices.ContainsFunc(fixes, func(f fixmem.Fix) bool { return f.Pinned }) {
+		if err := o.savePinned(ctx); err != nil {
+			return 0, fmt.Errorf("forgotten, but the pinned fixes in %s were not rewritten: %w (forget it again)", bus.KVBucket, err)
+		}
+	}
 	return len(fixes), nil
 }
 
@@ -357,6 +393,9 @@ func (o *Orchestrator) PinFix(ctx context.Context, sig, id, actor string) (fixme
 		Message: "a permanent rule: tried first for this signature, kept when it fails"}
 	if err := o.recordFix(ctx, r, ""); err != nil {
 		return fixmem.Fix{}, err
+	}
+	if err := o.savePinned(ctx); err != nil {
+		return fixmem.Fix{}, fmt.Errorf("pinned on the audit stream, but not kept in %s, so it ages out with the stream: %w (pin it again)", bus.KVBucket, err)
 	}
 	f.Pinned, f.PinnedBy = true, actor
 	return f, nil

@@ -101,6 +101,7 @@ type Orchestrator struct {
 	declared  map[string]bool            // rungs whose consumer this orchestrator declared, under mu
 	recent    map[string][]razar.Attempt // incident -> its newest full attempts, under mu
 	fixes     *fixmem.Memory             // the fix memory; nil when off
+	pinMu     sync.Mutex                 // one write of PinnedKey at a time
 }
 
 type runner struct {
