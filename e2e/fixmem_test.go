@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -188,7 +189,7 @@ func TestFailedMemoryIsNotTriedAgain(t *testing.T) {
 	// The fix stops holding, and the ladder cannot heal it either (T=0: one pass).
 	mm.boot.Components[0].HealthCheck = &razar.HealthCheck{Command: []string{"false"}}
 	mm.breakConf("abc")
-	if rec := mm.escalate(ledgerFailure(2)); attemptsOf(rec)[:len("memory:rejected")] != "memory:rejected" {
+	if rec := mm.escalate(ledgerFailure(2)); !strings.HasPrefix(attemptsOf(rec), "memory:rejected ") {
 		t.Fatalf("second: %q, want the memory tried first", attemptsOf(rec))
 	}
 	mm.breakConf("abc")
