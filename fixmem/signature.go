@@ -54,7 +54,12 @@ var space = regexp.MustCompile(`\s+`)
 // (pid <pid>), ports (port <port>, :<port>) and every other number (<n>).
 // White space is collapsed and the result cut at MaxNormalized bytes.
 func Normalize(text string) string {
+	// Masking never needs more than the part that is kept: cut first, so a
+	// long log tail costs no more than MaxNormalized bytes of matching.
 	s := text
+	if len(s) > 2*MaxNormalized {
+		s = strings.ToValidUTF8(s[:2*MaxNormalized], "")
+	}
 	for _, m := range masks {
 		if m.keep == nil {
 			s = m.re.ReplaceAllString(s, m.with)

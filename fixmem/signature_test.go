@@ -100,3 +100,13 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkSignature signs the demo's ledger failure with a 4 KiB log tail,
+// the size the supervisor attaches at most.
+func BenchmarkSignature(b *testing.B) {
+	text := recurrences[0].first + strings.Repeat("2026-12-02T02:38:05Z ledger[pid 4821]: retry 3 on 127.0.0.1:8450 failed\n", 56)
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		Signature("ledger", text)
+	}
+}

@@ -225,8 +225,12 @@ func (o *Orchestrator) fromMemory(ctx context.Context, rec *bus.IncidentRecord, 
 	if o.fixes == nil || rec.Cursor.Phase != "" || rec.Earlier+len(rec.Attempts) > 0 {
 		return nil, 0, false, nil
 	}
-	sig := fixmem.Signature(rec.Component, rec.Error)
-	cands := o.fixes.Candidates(sig)
+	var cands []fixmem.Fix
+	var sig string
+	if o.fixes.Len() > 0 { // an empty memory costs no normalising
+		sig = fixmem.Signature(rec.Component, rec.Error)
+		cands = o.fixes.Candidates(sig)
+	}
 	if len(cands) == 0 {
 		o.fixMetric(func(m *FixMetrics) { m.Misses.Inc() })
 		return nil, 0, false, nil
