@@ -69,6 +69,18 @@ func TestReplicasThreeOnAClusterSurviveTheStreamLeader(t *testing.T) {
 			t.Fatalf("%s has %d replicas, want 3", name, r)
 		}
 	}
+	// The rungs' durable consumers are replicated as the stream is.
+	if err := st.EnsureAgentConsumer(ctx, "k2"); err != nil {
+		t.Fatal(err)
+	}
+	rs, _ := js.Stream(ctx, bus.StreamName)
+	cons, err := rs.Consumer(ctx, bus.ConsumerName("k2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ci := cons.CachedInfo(); ci.Config.Replicas != 3 || ci.Cluster == nil || len(ci.Cluster.Replicas) != 2 {
+		t.Fatalf("consumer %s: %d replicas configured, cluster %+v; want 3 (a leader and 2 followers)", bus.ConsumerName("k2"), ci.Config.Replicas, ci.Cluster)
+	}
 	if _, err := js.Publish(ctx, "razar.audit.before", []byte(`{}`)); err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +97,6 @@ func TestReplicasThreeOnAClusterSurviveTheStreamLeader(t *testing.T) {
 		_, err := js.Publish(ctx, "razar.audit.after", []byte(`{}`))
 		return err == nil
 	}, "the store takes no record after its leader %s was killed", leader)
-	_ = st
 	s, _ := js.Stream(ctx, bus.StreamName)
 	info, err := s.Info(ctx)
 	if err != nil {
@@ -93,5 +104,38 @@ func TestReplicasThreeOnAClusterSurviveTheStreamLeader(t *testing.T) {
 	}
 	if info.State.Msgs < 2 {
 		t.Fatalf("stream holds %d messages after the leader's loss, want both records", info.State.Msgs)
+	}
+}
+
+// TestReplicasFiveOnAThreeNodeClusterAreRefused: JetStream, not the
+// client's view of the cluster, decides; Open turns its refusal into an
+// error naming the replicas asked, the cluster and the fix, and declares
+// nothing.
+func TestReplicasFiveOnAThreeNodeClusterAreRefused(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three nats-server processes")
+	}
+	c := bustest.NewCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := bus.Connect(ctx, c.URLs(), "t", zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	_, err = jetstream.Open(ctx, conn, jetstream.WithReplicas(5))
+	if err == nil {
+		t.Fatal("open with 5 replicas on a 3-node cluster succeeded")
+	}
+	for _, want := range []string{"--replicas 5", c.Name, "3 server(s)", "fix: --replicas 3 or fewer"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("open with 5 replicas on 3 nodes: %v\nwant it to say %q", err, want)
+		}
+	}
+	js, _ := natsjs.New(conn.NATS())
+	for _, name := range []string{bus.StreamName, "KV_" + bus.KVBucket} {
+		if _, err := js.Stream(ctx, name); err == nil {
+			t.Errorf("the refused open declared %s anyway", name)
+		}
 	}
 }

@@ -139,12 +139,13 @@ func Open(ctx context.Context, conn *bus.Conn, opts ...Option) (*Store, error) {
 	}
 	replicas := max(o.replicas, 1)
 	if replicas > 1 {
-		if err := checkReplicas(nc, replicas); err != nil {
+		if err := checkCluster(nc, replicas); err != nil {
 			return nil, err
 		}
 	}
 	var stream jetstream.Stream
 	var limits Limits
+	var placing time.Time // since when JetStream has refused to place the replicas
 	// Retry while JetStream starts up after a restart or a cluster election.
 	for {
 		limits, err = o.effective(ctx, js)
@@ -170,7 +171,20 @@ func Open(ctx context.Context, conn *bus.Conn, opts ...Option) (*Store, error) {
 		if err == nil {
 			break
 		}
+		if placementFailed(err) {
+			// JetStream, not the client's view of the cluster, says
+			// whether n replicas fit. A node still joining may be
+			// missing for a moment: retry a little, then say so.
+			if placing.IsZero() {
+				placing = time.Now()
+			} else if time.Since(placing) > placementGrace {
+				return nil, replicasError(nc, replicas, err)
+			}
+		}
 		if ctx.Err() != nil {
+			if placementFailed(err) {
+				return nil, replicasError(nc, replicas, err)
+			}
 			return nil, fmt.Errorf("declare stream %s: %w", bus.StreamName, err)
 		}
 		select {
@@ -193,21 +207,48 @@ func Open(ctx context.Context, conn *bus.Conn, opts ...Option) (*Store, error) {
 	return &Store{conn: conn, nc: nc, js: js, stream: stream, kv: kv, declares: true, replicas: replicas}, nil
 }
 
-// checkReplicas says, before anything is declared, when the bus cannot
-// hold n replicas: a single server (the embedded one) or a cluster of
-// fewer JetStream servers.
-func checkReplicas(nc *nats.Conn, n int) error {
+// checkCluster says, before anything is declared, when the bus is a
+// single server (the embedded one, or a lone nats-server): it holds one
+// replica. Whether a cluster has enough servers, JetStream itself answers
+// when the stream is declared (placementFailed).
+func checkCluster(nc *nats.Conn, n int) error {
 	if name := nc.ConnectedClusterName(); name == "" {
 		return fmt.Errorf("--replicas %d: the bus at %s is a single server, not a cluster (fix: --replicas 1, or --nats URL of a NATS cluster of at least %d JetStream servers)", n, bus.RedactURL(nc.ConnectedUrl()), n)
 	}
-	servers := 1 + len(nc.DiscoveredServers())
-	if known := len(nc.Servers()); known > servers {
-		servers = known
-	}
-	if servers < n {
-		return fmt.Errorf("--replicas %d: cluster %s shows %d server(s) (fix: --replicas %d or fewer, or add servers)", n, nc.ConnectedClusterName(), servers, servers)
-	}
 	return nil
+}
+
+// placementGrace is how long Open retries a stream JetStream cannot place
+// (a node restarting) before it reports the cluster too small.
+const placementGrace = 3 * time.Second
+
+// placementFailed says whether err is JetStream refusing to place a
+// stream's replicas: fewer servers (or fewer with room) than replicas.
+func placementFailed(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorCode {
+	case jsErrNoPeers, jsErrInsufficientResources:
+		return true
+	}
+	return false
+}
+
+// JetStream API error codes of a stream that cannot be placed
+// (nats-server's errors.json: JSClusterNoPeersErrF, JSInsufficientResourcesErr).
+const (
+	jsErrNoPeers               jetstream.ErrorCode = 10005
+	jsErrInsufficientResources jetstream.ErrorCode = 10023
+)
+
+// replicasError is the error of an Open whose replicas JetStream cannot
+// place: it names the cluster, what the client sees of it, and the fix.
+func replicasError(nc *nats.Conn, n int, err error) error {
+	seen := len(nc.Servers())
+	return fmt.Errorf("--replicas %d: cluster %s cannot place %d replicas of stream %s (JetStream: %w); this client knows %d server(s) of it (fix: --replicas %d or fewer, or add JetStream servers to the cluster, or bring back the ones that are down)",
+		n, nc.ConnectedClusterName(), n, bus.StreamName, err, seen, min(seen, n-1))
 }
 
 // ErrNotDeclared is wrapped by Bind's error when RAZAR has not declared
