@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -112,17 +113,25 @@ func Connect(ctx context.Context, url, name string, log zerolog.Logger, options 
 		o(&co)
 	}
 	conn := &Conn{}
+	// down is when the connection was lost (Unix nanoseconds), 0 while up:
+	// the reconnect line says how long the bus was gone.
+	var down atomic.Int64
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			down.CompareAndSwap(0, time.Now().UnixNano())
 			if err != nil {
 				log.Warn().Err(err).Msg("bus disconnected")
 			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
-			log.Info().Str("url", RedactURL(c.ConnectedUrl())).Msg("bus reconnected")
+			ev := log.Info().Str("url", RedactURL(c.ConnectedUrl()))
+			if since := down.Swap(0); since != 0 {
+				ev = ev.Dur("outage", time.Since(time.Unix(0, since)))
+			}
+			ev.Msg("bus reconnected")
 		}),
 		nats.ErrorHandler(func(_ *nats.Conn, s *nats.Subscription, err error) {
 			subj := ""
