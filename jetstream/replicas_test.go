@@ -139,3 +139,50 @@ func TestReplicasFiveOnAThreeNodeClusterAreRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestWritesDuringALeaderElectionAreStored: right after the node leading
+// stream RAZAR is killed, and again after the one leading bucket
+// RAZAR_STATE is, a publish and a bucket write wait out the election
+// instead of failing with "no response from stream", and the record is
+// stored once.
+func TestWritesDuringALeaderElectionAreStored(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three nats-server processes")
+	}
+	c := bustest.NewCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn, err := bus.Connect(ctx, c.URLs(), "t", zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	st, err := jetstream.Open(ctx, conn, jetstream.WithReplicas(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := c.StreamLeader(bus.StreamName)
+	c.Node(leader).Kill()
+	rec := &bus.AuditRecord{Component: "web", Event: bus.EventLifecycle, Status: "ok"}
+	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+	seq, err := st.AuditSeq(wctx, rec, "election-1")
+	wcancel()
+	if err != nil {
+		t.Fatalf("audit right after the stream leader %s was killed: %v", leader, err)
+	}
+	again, err := st.AuditSeq(ctx, rec, "election-1")
+	if err != nil || again != seq {
+		t.Fatalf("the retried record: seq %d, %v; want it stored once at %d", again, err, seq)
+	}
+	c.Node(leader).Start()
+	c.WaitReady(30 * time.Second)
+
+	kvLeader := c.StreamLeader("KV_" + bus.KVBucket)
+	c.Node(kvLeader).Kill()
+	wctx, wcancel = context.WithTimeout(ctx, 20*time.Second)
+	err = st.PutRaw(wctx, "probe.election", []byte(`{}`))
+	wcancel()
+	if err != nil {
+		t.Fatalf("bucket write right after the bucket leader %s was killed: %v", kvLeader, err)
+	}
+}

@@ -1,9 +1,11 @@
 package jetstream
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -352,15 +354,82 @@ func (s *Store) PublishSeq(ctx context.Context, subject, msgID string, p bus.Pay
 	}
 	ctx, cancel := withDefaultTimeout(ctx, 10*time.Second)
 	defer cancel()
-	var opts []jetstream.PublishOpt
-	if msgID != "" {
-		opts = append(opts, jetstream.WithMsgID(msgID))
+	// No responders (the stream has no leader: an election on a cluster)
+	// means nothing was stored: it is retried until ctx ends.
+	opts := []jetstream.PublishOpt{jetstream.WithRetryWait(electionRetry), jetstream.WithRetryAttempts(math.MaxInt32)}
+	if msgID == "" {
+		ack, err := s.js.Publish(ctx, subject, data, opts...)
+		if err != nil {
+			return 0, fmt.Errorf("publish %s: %w", subject, err)
+		}
+		return ack.Sequence, nil
 	}
-	ack, err := s.js.Publish(ctx, subject, data, opts...)
-	if err != nil {
-		return 0, fmt.Errorf("publish %s: %w", subject, err)
+	// With a message id a retry is stored once, so an ack lost with the
+	// node that was to send it (the leader killed mid-request) is retried
+	// too, each try bounded so the retries fit in ctx.
+	opts = append(opts, jetstream.WithMsgID(msgID))
+	for {
+		actx, acancel := context.WithTimeout(ctx, ackWait)
+		ack, err := s.js.Publish(actx, subject, data, opts...)
+		acancel()
+		if err == nil {
+			return ack.Sequence, nil
+		}
+		if ctx.Err() != nil || !(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || leaderless(err)) {
+			return 0, fmt.Errorf("publish %s: %w", subject, err)
+		}
 	}
-	return ack.Sequence, nil
+}
+
+// electionRetry is how often a write the stream had no leader for is
+// tried again; ackWait bounds one try of an idempotent publish.
+const (
+	electionRetry = 250 * time.Millisecond
+	ackWait       = 3 * time.Second
+)
+
+// leaderless says whether err means no server answered for the stream
+// (no leader yet, during an election), so the write was not stored.
+func leaderless(err error) bool {
+	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)
+}
+
+// untilStored runs a bucket write until it is stored, for at most 10
+// seconds when ctx has no deadline: during an election the stream has no
+// leader (no responders: nothing was stored), or the request died with the
+// leader (a timeout: it may have been stored). Each try is bounded by
+// ackWait so the retries fit in ctx. retried says a try before the last
+// timed out, so a compare-and-set that now loses may have lost to itself.
+func untilStored(ctx context.Context, write func(context.Context) error) (retried bool, err error) {
+	ctx, cancel := withDefaultTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		tctx, tcancel := context.WithTimeout(ctx, ackWait)
+		err = write(tctx)
+		tcancel()
+		timedOut := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)
+		if err == nil || ctx.Err() != nil || !(timedOut || leaderless(err)) {
+			return retried, err
+		}
+		retried = retried || timedOut
+		if !timedOut {
+			select {
+			case <-ctx.Done():
+				return retried, err
+			case <-time.After(electionRetry):
+			}
+		}
+	}
+}
+
+// ownWrite is the revision of key when it holds data, so a compare-and-set
+// that lost after a timed-out try knows the winner was its own first try.
+func ownWrite(ctx context.Context, kv jetstream.KeyValue, key string, data []byte) (uint64, bool) {
+	e, err := kv.Get(ctx, key)
+	if err != nil || !bytes.Equal(e.Value(), data) {
+		return 0, false
+	}
+	return e.Revision(), true
 }
 
 // Audit publishes one audit record on razar.audit.<component>.<event>.
@@ -404,7 +473,16 @@ func (s *Store) CreateIncident(ctx context.Context, rec *bus.IncidentRecord) (ui
 	if err != nil {
 		return 0, err
 	}
-	rev, err := kv.Create(ctx, bus.IncidentKey(rec.ID), data)
+	var rev uint64
+	retried, err := untilStored(ctx, func(ctx context.Context) (err error) {
+		rev, err = kv.Create(ctx, bus.IncidentKey(rec.ID), data)
+		return err
+	})
+	if errors.Is(err, jetstream.ErrKeyExists) && retried {
+		if own, ok := ownWrite(ctx, kv, bus.IncidentKey(rec.ID), data); ok {
+			rev, err = own, nil
+		}
+	}
 	if errors.Is(err, jetstream.ErrKeyExists) {
 		return 0, fmt.Errorf("incident %s: %w", rec.ID, ErrConflict)
 	}
@@ -426,10 +504,17 @@ func (s *Store) UpdateIncident(ctx context.Context, rec *bus.IncidentRecord, rev
 	if err != nil {
 		return 0, err
 	}
-	nrev, err := kv.Update(ctx, bus.IncidentKey(rec.ID), data, rev)
+	var nrev uint64
+	retried, err := untilStored(ctx, func(ctx context.Context) (err error) {
+		nrev, err = kv.Update(ctx, bus.IncidentKey(rec.ID), data, rev)
+		return err
+	})
 	if err != nil {
 		var apiErr *jetstream.APIError
 		if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+			if own, ok := ownWrite(ctx, kv, bus.IncidentKey(rec.ID), data); ok && retried {
+				return own, nil
+			}
 			return 0, fmt.Errorf("incident %s: %w", rec.ID, ErrConflict)
 		}
 		return 0, fmt.Errorf("update incident %s: %w", rec.ID, err)
@@ -516,7 +601,7 @@ func (s *Store) PutAgentStatus(ctx context.Context, st *bus.AgentStatus) error {
 	if err != nil {
 		return err
 	}
-	if _, err := kv.Put(ctx, bus.AgentKey(st.Name), data); err != nil {
+	if _, err := untilStored(ctx, func(ctx context.Context) error { _, err := kv.Put(ctx, bus.AgentKey(st.Name), data); return err }); err != nil {
 		return fmt.Errorf("store agent status %s: %w", st.Name, err)
 	}
 	return nil
@@ -549,7 +634,7 @@ func (s *Store) PutRaw(ctx context.Context, key string, data []byte) error {
 	if err != nil {
 		return err
 	}
-	if _, err := kv.Put(ctx, key, data); err != nil {
+	if _, err := untilStored(ctx, func(ctx context.Context) error { _, err := kv.Put(ctx, key, data); return err }); err != nil {
 		return fmt.Errorf("store %s: %w", key, err)
 	}
 	return nil
