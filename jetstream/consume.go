@@ -88,11 +88,21 @@ func (s *Store) ensureConsumer(ctx context.Context, cfg ConsumerConfig) (jetstre
 func (s *Store) bindConsumer(ctx context.Context, name string) (jetstream.Consumer, error) {
 	logged := false
 	for {
-		c, err := s.stream.Consumer(ctx, name)
+		// Each ask bounded: on a cluster the consumer's leader may be
+		// gone (killed with its node) until the others elect a new one.
+		actx, cancel := context.WithTimeout(ctx, ackWait)
+		c, err := s.stream.Consumer(actx, name)
+		cancel()
 		if err == nil {
 			return c, nil
 		}
-		if !errors.Is(err, jetstream.ErrConsumerNotFound) || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("bind consumer %s: %w", name, err)
+		}
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || leaderless(err) {
+			continue // an election: ask again
+		}
+		if !errors.Is(err, jetstream.ErrConsumerNotFound) {
 			return nil, fmt.Errorf("bind consumer %s: %w", name, err)
 		}
 		if !logged {

@@ -186,3 +186,56 @@ func TestWritesDuringALeaderElectionAreStored(t *testing.T) {
 		t.Fatalf("bucket write right after the bucket leader %s was killed: %v", kvLeader, err)
 	}
 }
+
+// TestBindConsumerWaitsOutItsLeadersLoss: a rung process attaching to its
+// consumer (a bound store) just after the node leading that consumer is
+// killed waits for the new leader instead of failing, which stopped the
+// rung process.
+func TestBindConsumerWaitsOutItsLeadersLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three nats-server processes")
+	}
+	c := bustest.NewCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn, err := bus.Connect(ctx, c.URLs(), "t", zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	st, err := jetstream.Open(ctx, conn, jetstream.WithReplicas(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.EnsureAgentConsumer(ctx, "k2"); err != nil {
+		t.Fatal(err)
+	}
+	js, _ := natsjs.New(conn.NATS())
+	rs, _ := js.Stream(ctx, bus.StreamName)
+	cons, err := rs.Consumer(ctx, bus.ConsumerName("k2"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	leader := cons.CachedInfo().Cluster.Leader
+	var rungURL string
+	for _, n := range c.Nodes {
+		if n.Name != leader {
+			rungURL = n.URL()
+		}
+	}
+	rungConn, err := bus.Connect(ctx, rungURL, "rung", zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rungConn.Close()
+	rung, err := jetstream.BindStream(ctx, rungConn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Node(leader).Kill()
+	bctx, bcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer bcancel()
+	if err := rung.EnsureAgentConsumer(bctx, "k2"); err != nil {
+		t.Fatalf("bind consumer %s right after its leader %s was killed: %v", bus.ConsumerName("k2"), leader, err)
+	}
+}
