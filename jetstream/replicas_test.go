@@ -187,11 +187,12 @@ func TestWritesDuringALeaderElectionAreStored(t *testing.T) {
 	}
 }
 
-// TestBindConsumerWaitsOutItsLeadersLoss: a rung process attaching to its
-// consumer (a bound store) just after the node leading that consumer is
-// killed waits for the new leader instead of failing, which stopped the
-// rung process.
-func TestBindConsumerWaitsOutItsLeadersLoss(t *testing.T) {
+// TestBindWaitsOutALeadersLoss: a rung process attaching to its consumer
+// (a bound store) just after the node leading that consumer is killed, and
+// a CLI binding the bucket just after the node leading it is killed, wait
+// for the new leader instead of failing (which stopped the rung process,
+// and failed `razar escalate`).
+func TestBindWaitsOutALeadersLoss(t *testing.T) {
 	if testing.Short() {
 		t.Skip("three nats-server processes")
 	}
@@ -237,5 +238,13 @@ func TestBindConsumerWaitsOutItsLeadersLoss(t *testing.T) {
 	defer bcancel()
 	if err := rung.EnsureAgentConsumer(bctx, "k2"); err != nil {
 		t.Fatalf("bind consumer %s right after its leader %s was killed: %v", bus.ConsumerName("k2"), leader, err)
+	}
+	c.Node(leader).Start()
+	c.WaitReady(30 * time.Second)
+
+	kvLeader := c.StreamLeader("KV_" + bus.KVBucket)
+	c.Node(kvLeader).Kill()
+	if _, err := jetstream.Bind(bctx, conn); err != nil {
+		t.Fatalf("bind right after the bucket's leader %s was killed: %v", kvLeader, err)
 	}
 }

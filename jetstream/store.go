@@ -276,11 +276,21 @@ func bind(ctx context.Context, conn *bus.Conn, withBucket bool) (*Store, error) 
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
 	for {
-		stream, err := js.Stream(ctx, bus.StreamName)
+		// Each ask bounded: one sent while the stream has no leader (its
+		// node killed, an election under way) is never answered.
+		var stream jetstream.Stream
+		_, err := untilStored(ctx, func(ctx context.Context) (err error) {
+			stream, err = js.Stream(ctx, bus.StreamName)
+			return err
+		})
 		if err == nil {
 			s := &Store{conn: conn, nc: nc, js: js, stream: stream}
 			if withBucket {
-				if s.kv, err = js.KeyValue(ctx, bus.KVBucket); err != nil {
+				_, err = untilStored(ctx, func(ctx context.Context) (err error) {
+					s.kv, err = js.KeyValue(ctx, bus.KVBucket)
+					return err
+				})
+				if err != nil {
 					return nil, fmt.Errorf("bind bucket %s: %w", bus.KVBucket, err)
 				}
 			}
@@ -394,12 +404,13 @@ func leaderless(err error) bool {
 	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)
 }
 
-// untilStored runs a bucket write until it is stored, for at most 10
-// seconds when ctx has no deadline: during an election the stream has no
-// leader (no responders: nothing was stored), or the request died with the
-// leader (a timeout: it may have been stored). Each try is bounded by
-// ackWait so the retries fit in ctx. retried says a try before the last
-// timed out, so a compare-and-set that now loses may have lost to itself.
+// untilStored runs a bucket write (or a request to a stream's leader)
+// until it is answered, for at most 10 seconds when ctx has no deadline:
+// during an election the stream has no leader (no responders: nothing was
+// stored), or the request died with the leader or is never answered (a
+// timeout: a write may have been stored). Each try is bounded by ackWait
+// so the retries fit in ctx. retried says a try before the last timed
+// out, so a compare-and-set that now loses may have lost to itself.
 func untilStored(ctx context.Context, write func(context.Context) error) (retried bool, err error) {
 	ctx, cancel := withDefaultTimeout(ctx, 10*time.Second)
 	defer cancel()
