@@ -265,45 +265,33 @@ func (s *Store) Drained(ctx context.Context, durable string) (bool, error) {
 }
 
 // Follow delivers every message stored on filter from now on to fn, in
-// stream order, until the returned stop is called. The server-side
-// consumer exists when Follow returns, so nothing stored after that is
-// missed. It is one ordered consumer however many messages flow: the
-// orchestrator routes every rung's answers through one, instead of a
-// consumer per attempt. fn runs on one goroutine; keep it short.
+// stream order, until the returned stop is called. Its position is taken
+// when Follow returns, so nothing stored after that is missed. It is Tail
+// from the stream's end: the reader holds its position, no server-side
+// consumer does, so the loss of the node that leads the stream (or would
+// have held an ordered consumer) costs an election's wait, never a
+// message: the orchestrator routes every rung's answer through it. fn
+// runs on one goroutine; keep it short.
 func (s *Store) Follow(ctx context.Context, filter string, fn func(seq uint64, subject string, data []byte)) (stop func(), err error) {
-	c, err := s.js.OrderedConsumer(ctx, bus.StreamName, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{filter}, DeliverPolicy: jetstream.DeliverNewPolicy,
+	var last uint64
+	_, err = untilStored(ctx, func(ctx context.Context) (err error) {
+		last, err = s.LastSeq(ctx)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("follow %s: %w", filter, err)
 	}
-	it, err := c.Messages()
-	if err != nil {
-		return nil, fmt.Errorf("follow %s: %w", filter, err)
-	}
+	ctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		for {
-			msg, err := it.Next()
-			if err != nil {
-				if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-					return
-				}
-				// The ordered consumer re-creates itself after a gap or a
-				// reconnect; do not spin while it does.
-				time.Sleep(50 * time.Millisecond)
-				continue
-			}
-			md, err := msg.Metadata()
-			if err != nil {
-				continue
-			}
-			fn(md.Sequence.Stream, msg.Subject(), msg.Data())
-		}
+		_ = s.Tail(ctx, filter, last+1, func(m *StoredMsg) error {
+			fn(m.Seq, m.Subject, m.Data)
+			return nil
+		}, nil)
 	}()
 	var once sync.Once
-	return func() { once.Do(func() { it.Stop(); <-done }) }, nil
+	return func() { once.Do(func() { cancel(); <-done }) }, nil
 }
 
 // LastMsg returns the sequence and data of the last message stored on

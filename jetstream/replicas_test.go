@@ -2,6 +2,7 @@ package jetstream_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -246,5 +247,72 @@ func TestBindWaitsOutALeadersLoss(t *testing.T) {
 	c.Node(kvLeader).Kill()
 	if _, err := jetstream.Bind(bctx, conn); err != nil {
 		t.Fatalf("bind right after the bucket's leader %s was killed: %v", kvLeader, err)
+	}
+}
+
+// TestFollowKeepsDeliveringAfterANodesLoss: the orchestrator's route for
+// the rungs' answers (Follow) delivers a result stored after the node
+// leading stream RAZAR (or holding Follow's consumer) was killed, and the
+// one stored before, each once: nothing of the route died with the node.
+func TestFollowKeepsDeliveringAfterANodesLoss(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three nats-server processes")
+	}
+	c := bustest.NewCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	conn, err := bus.Connect(ctx, c.URLs(), "t", zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	st, err := jetstream.Open(ctx, conn, jetstream.WithReplicas(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 16)
+	stop, err := st.Follow(ctx, bus.ResultAll, func(_ uint64, subject string, _ []byte) { got <- subject })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	res := &bus.Result{Incident: "inc-1", Rung: "k2", Attempt: 1, Status: "fixed"}
+	if err := st.Publish(ctx, bus.ResultSubject("inc-1", "k2"), "before", res); err != nil {
+		t.Fatal(err)
+	}
+	// The node to lose: the stream's leader, or the one holding the
+	// consumer Follow reads through, if it keeps one.
+	leader := c.StreamLeader(bus.StreamName)
+	js, _ := natsjs.New(conn.NATS())
+	rs, _ := js.Stream(ctx, bus.StreamName)
+	for name := range rs.ConsumerNames(ctx).Name() {
+		if ci, err := rs.Consumer(ctx, name); err == nil && ci.CachedInfo().Cluster != nil {
+			leader = ci.CachedInfo().Cluster.Leader
+		}
+	}
+	c.Node(leader).Kill()
+	killed := time.Now()
+	if err := st.Publish(ctx, bus.ResultSubject("inc-2", "k2"), "after", res); err != nil {
+		t.Fatal(err)
+	}
+	stored := time.Now()
+	t.Logf("result stored %v after %s was killed", stored.Sub(killed).Round(time.Millisecond), leader)
+	// Within a few polls of Tail's 1 s safety net; an ordered consumer
+	// lost with its node took 10 s to notice and be made again.
+	var seen []string
+	bustest.Eventually(t, 5*time.Second, func() bool {
+		for {
+			select {
+			case s := <-got:
+				seen = append(seen, s)
+				continue
+			default:
+			}
+			return len(seen) >= 2
+		}
+	}, "Follow delivered %v within 5s of storing the result after the loss of %s, want both results", bustest.Lazy(func() string { return fmt.Sprint(seen) }), leader)
+	t.Logf("and delivered %v after the kill", time.Since(killed).Round(time.Millisecond))
+	if want := bus.ResultSubject("inc-1", "k2") + " " + bus.ResultSubject("inc-2", "k2"); strings.Join(seen, " ") != want {
+		t.Fatalf("Follow delivered %v, want %s once each", seen, want)
 	}
 }
