@@ -339,7 +339,10 @@ func (r *Runtime) handle(ctx context.Context, d *jetstream.Delivery) {
 	res.Summary = bus.Clip(red.Redact(res.Summary), bus.MaxSummaryBytes)
 	res.Diff = bus.Clip(red.Redact(res.Diff), bus.MaxDiffBytes)
 	res.Error = bus.Clip(red.Redact(res.Error), bus.MaxErrorBytes)
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	// Until the attempt's deadline (at least 10 s): on a cluster the
+	// stream may be electing a leader for longer than 10 s, and an answer
+	// not stored means the attempt runs again.
+	pctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), latest(esc.Deadline, time.Now().Add(10*time.Second)))
 	defer cancel()
 	if err := r.store.Publish(pctx, bus.ResultSubject(esc.Incident, r.cfg.Name), bus.ResultMsgID(esc.Incident, esc.Attempt), res); err != nil {
 		log.Error().Err(err).Msg("could not publish the result; the attempt will be redelivered")
@@ -387,4 +390,12 @@ func firstLine(s string) string {
 		}
 	}
 	return s
+}
+
+// latest is the later of a and b.
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
