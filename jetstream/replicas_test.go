@@ -141,12 +141,12 @@ func TestReplicasFiveOnAThreeNodeClusterAreRefused(t *testing.T) {
 	}
 }
 
-// TestWritesDuringALeaderElectionAreStored: right after the node leading
+// TestClusterWritesDuringALeaderElectionAreStored: right after the node leading
 // stream RAZAR is killed, and again after the one leading bucket
 // RAZAR_STATE is, a publish and a bucket write wait out the election
 // instead of failing with "no response from stream", and the record is
 // stored once.
-func TestWritesDuringALeaderElectionAreStored(t *testing.T) {
+func TestClusterWritesDuringALeaderElectionAreStored(t *testing.T) {
 	if testing.Short() {
 		t.Skip("three nats-server processes")
 	}
@@ -188,12 +188,12 @@ func TestWritesDuringALeaderElectionAreStored(t *testing.T) {
 	}
 }
 
-// TestBindWaitsOutALeadersLoss: a rung process attaching to its consumer
+// TestClusterBindWaitsOutALeadersLoss: a rung process attaching to its consumer
 // (a bound store) just after the node leading that consumer is killed, and
 // a CLI binding the bucket just after the node leading it is killed, wait
 // for the new leader instead of failing (which stopped the rung process,
 // and failed `razar escalate`).
-func TestBindWaitsOutALeadersLoss(t *testing.T) {
+func TestClusterBindWaitsOutALeadersLoss(t *testing.T) {
 	if testing.Short() {
 		t.Skip("three nats-server processes")
 	}
@@ -250,11 +250,11 @@ func TestBindWaitsOutALeadersLoss(t *testing.T) {
 	}
 }
 
-// TestFollowKeepsDeliveringAfterANodesLoss: the orchestrator's route for
+// TestClusterFollowKeepsDeliveringAfterANodesLoss: the orchestrator's route for
 // the rungs' answers (Follow) delivers a result stored after the node
 // leading stream RAZAR (or holding Follow's consumer) was killed, and the
 // one stored before, each once: nothing of the route died with the node.
-func TestFollowKeepsDeliveringAfterANodesLoss(t *testing.T) {
+func TestClusterFollowKeepsDeliveringAfterANodesLoss(t *testing.T) {
 	if testing.Short() {
 		t.Skip("three nats-server processes")
 	}
