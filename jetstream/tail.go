@@ -18,6 +18,8 @@ type StoredMsg struct {
 	Subject string
 	Data    []byte
 	Time    time.Time
+	// MsgID is the message's Nats-Msg-Id header, "" when it has none.
+	MsgID string
 }
 
 // Next returns the first message on filter stored at sequence seq or after
@@ -34,7 +36,7 @@ func (s *Store) Next(ctx context.Context, filter string, seq uint64) (*StoredMsg
 	if err != nil {
 		return nil, fmt.Errorf("read %s from sequence %d: %w", filter, seq, err)
 	}
-	return &StoredMsg{Seq: m.Sequence, Subject: m.Subject, Data: m.Data, Time: m.Time}, nil
+	return &StoredMsg{Seq: m.Sequence, Subject: m.Subject, Data: m.Data, Time: m.Time, MsgID: m.Header.Get(nats.MsgIdHdr)}, nil
 }
 
 // LastSeq returns the sequence of the last message stored in stream RAZAR,
