@@ -1,10 +1,17 @@
 package supervisor
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
 	"time"
 
+	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/proc"
 )
 
 // tryAdopt takes over the component's process when an earlier RAZAR left
@@ -55,4 +62,75 @@ func (s *Supervisor) tryAdopt(ctx context.Context, name string) bool {
 	s.log.Info().Str("component", name).Int("pid", pf.ID.PID).Stringer("running_for", time.Since(pf.Started).Round(time.Second)).
 		Msg("adopted the component left running by the last RAZAR")
 	return true
+}
+
+// stopLeftBehind stops the processes of a component that the last RAZAR
+// started and this one never adopted, before it starts the component
+// afresh, so none runs beside the new one: the process its pid file names
+// (a component with an open incident at boot is followed, not adopted, and
+// its fix's verification restarts it), and any that no pid file names (a
+// RAZAR killed between starting a process and writing its pid file).
+func (s *Supervisor) stopLeftBehind(name string, spec razar.Component) {
+	var ids []proc.ID
+	if pf := s.readPidFile(name); pf != nil && pf.ID.Alive() {
+		ids = append(ids, pf.ID)
+	}
+	for _, id := range leftBehind(name, spec.Workdir) {
+		if len(ids) == 0 || id != ids[0] {
+			ids = append(ids, id)
+		}
+	}
+	for _, id := range ids {
+		s.log.Info().Str("component", name).Int("pid", id.PID).Msg("stopping the process the last RAZAR left running before starting afresh")
+		adopt(s.ctx, &pidFile{Component: name, ID: id}).stop(s.cfg.StopGrace)
+	}
+}
+
+// leftBehind finds the processes launch started for component name that
+// are still running: group leaders (launch gives each its own session)
+// running in workdir with RAZAR_COMPONENT=name in their environment.
+func leftBehind(name, workdir string) []proc.ID {
+	if workdir == "" {
+		return nil
+	}
+	if w, err := filepath.EvalSymlinks(workdir); err == nil {
+		workdir = w // as /proc shows a cwd
+	}
+	want := []byte("RAZAR_COMPONENT=" + name)
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []proc.ID
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if pg, err := syscall.Getpgid(pid); err != nil || pg != pid {
+			continue
+		}
+		dir := filepath.Join("/proc", e.Name())
+		if cwd, err := os.Readlink(filepath.Join(dir, "cwd")); err != nil || cwd != workdir {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join(dir, "environ"))
+		if err != nil || !hasVar(env, want) {
+			continue
+		}
+		if id, err := proc.Identify(pid); err == nil && id.Alive() {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// hasVar reports whether the NUL-separated environment env holds kv.
+func hasVar(env, kv []byte) bool {
+	for v := range bytes.SplitSeq(env, []byte{0}) {
+		if bytes.Equal(v, kv) {
+			return true
+		}
+	}
+	return false
 }

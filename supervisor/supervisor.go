@@ -370,6 +370,8 @@ func (s *Supervisor) startAndCheck(ctx context.Context, name string) error {
 	s.mu.Unlock()
 	if old != nil {
 		old.stop(s.cfg.StopGrace)
+	} else {
+		s.stopLeftBehind(name, c.spec)
 	}
 	s.mu.Lock()
 	// Checked and launched under one lock: a stop either comes first and
