@@ -224,6 +224,27 @@ func (c *Cluster) Close() {
 	}
 }
 
+// NewServer starts one real nats-server process with JetStream in a temp
+// store, not clustered: an external bus a test can SIGKILL and start again
+// on the same store (Node.Kill, Node.Start). It is a Cluster of one node so
+// WaitReady serves it too; it waits until JetStream answers.
+func NewServer(t testing.TB) *Cluster {
+	t.Helper()
+	ServerBinary(t)
+	dir := t.TempDir()
+	nd := &Node{Name: "s1", Port: FreePort(t), StoreDir: filepath.Join(dir, "s1"), t: t}
+	nd.Conf = filepath.Join(dir, nd.Name+".conf")
+	conf := fmt.Sprintf("server_name: %s\nlisten: 127.0.0.1:%d\njetstream { store_dir: %q }\n", nd.Name, nd.Port, nd.StoreDir)
+	if err := os.WriteFile(nd.Conf, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := &Cluster{Name: "", Nodes: []*Node{nd}, t: t}
+	nd.Start()
+	t.Cleanup(nd.Kill)
+	c.WaitReady(60 * time.Second)
+	return c
+}
+
 // URLs is every node's client URL, comma-separated, as --nats takes them.
 func (c *Cluster) URLs() string {
 	var u []string
