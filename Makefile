@@ -7,7 +7,7 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 NATS  := $(GOBIN)/nats
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: all build test test-short demo bench lint tools fuzz clean
+.PHONY: all build test test-short demo bench lint tools fuzz clean chaos
 
 all: build
 
@@ -56,6 +56,11 @@ promtool:
 test: tools
 	$(GO) vet ./...
 	$(GO) test -race -timeout 12m ./...
+
+# The chaos suite in full: more kill moments, 40 incidents at once
+# (docs/SCALE.md, Chaos suite). `make test` runs its bounded slice.
+chaos: tools
+	RAZAR_CHAOS=full $(GO) test -race -count=1 -timeout 30m -v -run . ./chaos
 
 test-short:
 	$(GO) test -short ./...
