@@ -381,7 +381,11 @@ func (o *Orchestrator) Abort(ctx context.Context, component, actor string) (stri
 	return "", fmt.Errorf("no open incident for %s: %w", component, razar.ErrNotFound)
 }
 
-// Wait blocks until incident id has ended or ctx is done, and returns its final record.
+// Wait blocks until incident id has ended or ctx is done, and returns its
+// final record; razar.ErrNotFound when there is no such incident. A record
+// that cannot be read (the bus restarting, a leader election) is read again
+// each second, as the incident's own loop does: an outage of the bus is no
+// end of the incident.
 func (o *Orchestrator) Wait(ctx context.Context, id string) (*bus.IncidentRecord, error) {
 	// Each wait is woken by its own incident's end, not every incident's:
 	// a thousand waits would otherwise re-read a thousand records at each.
@@ -402,7 +406,16 @@ func (o *Orchestrator) Wait(ctx context.Context, id string) (*bus.IncidentRecord
 	for {
 		rec, _, err := o.store.Incident(ctx, id)
 		if err != nil {
-			return nil, err
+			if errors.Is(err, razar.ErrNotFound) || ctx.Err() != nil {
+				return nil, err
+			}
+			o.log.Warn().Err(err).Str("incident", id).Msg("cannot read the incident while waiting for its end; retrying")
+			select {
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			case <-o.cfg.Clock.After(time.Second):
+			}
+			continue
 		}
 		if rec.State.Final() {
 			return rec, nil
