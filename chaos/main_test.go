@@ -331,33 +331,29 @@ func describe(recs []*bus.IncidentRecord) string {
 	return strings.Join(s, "; ")
 }
 
-// supervised is the pid RAZAR's logs/razar_state.json gives each healthy
-// component, once all of markers' components are healthy.
+// supervised is the pid the running RAZAR of h (asked with `razar status
+// --json`, never a state file an earlier RAZAR left) gives each component,
+// once its boot cycle is complete and every one of markers' components is
+// healthy.
 func supervised(t *testing.T, h string, markers map[string]string) map[string]int {
 	t.Helper()
 	var pids map[string]int
 	var last string
 	bustest.Eventually(t, 60*time.Second, func() bool {
-		var st struct {
-			Components []struct {
-				Name   string `json:"name"`
-				Status string `json:"status"`
-				PID    int    `json:"pid"`
-			} `json:"components"`
-		}
-		data, err := os.ReadFile(filepath.Join(h, "logs/razar_state.json"))
-		if err != nil || json.Unmarshal(data, &st) != nil {
+		out, _ := exec.Command(razarBin, "--home", h, "status", "--json").Output()
+		last = string(out)
+		var view bus.StatusView
+		if json.Unmarshal(bytes.TrimSpace(out), &view) != nil || view.Incidents == nil || view.Mission == nil || view.Mission.Cycle != "" {
 			return false
 		}
-		last = string(data)
 		pids = map[string]int{}
-		for _, c := range st.Components {
-			if c.Status == "healthy" && c.PID > 0 {
+		for _, c := range view.Mission.Components {
+			if c.Status == bus.StatusHealthy && c.PID > 0 {
 				pids[c.Name] = c.PID
 			}
 		}
 		return len(pids) == len(markers)
-	}, "not every component became healthy: %v", bustest.Lazy(func() string { return tail(last, 3000) }))
+	}, "RAZAR does not answer with every component healthy: %v", bustest.Lazy(func() string { return tail(last, 3000) }))
 	return pids
 }
 
