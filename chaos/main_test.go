@@ -391,3 +391,14 @@ func lines(path string) int {
 	}
 	return strings.Count(string(b), "\n")
 }
+
+// startSleep runs `sleep 600 <mark>`, killed at cleanup, and returns its pid.
+func startSleep(t *testing.T, mark string) int {
+	t.Helper()
+	cmd := exec.Command("sleep", "600", mark)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd.Process.Pid
+}
