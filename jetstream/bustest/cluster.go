@@ -230,15 +230,16 @@ func (c *Cluster) Close() {
 // WaitReady serves it too; it waits until JetStream answers.
 func NewServer(t testing.TB) *Cluster {
 	t.Helper()
-	ServerBinary(t)
+	bin := ServerBinary(t)
 	dir := t.TempDir()
-	nd := &Node{Name: "s1", Port: FreePort(t), StoreDir: filepath.Join(dir, "s1"), t: t}
+	nd := &Node{Name: "s1", Port: FreePort(t), StoreDir: filepath.Join(dir, "s1"), bin: bin}
 	nd.Conf = filepath.Join(dir, nd.Name+".conf")
 	conf := fmt.Sprintf("server_name: %s\nlisten: 127.0.0.1:%d\njetstream { store_dir: %q }\n", nd.Name, nd.Port, nd.StoreDir)
 	if err := os.WriteFile(nd.Conf, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c := &Cluster{Name: "", Nodes: []*Node{nd}, t: t}
+	nd.c = c
 	nd.Start()
 	t.Cleanup(nd.Kill)
 	c.WaitReady(60 * time.Second)
