@@ -3,6 +3,8 @@ package jetstream
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -450,12 +452,25 @@ func (s *Store) Audit(ctx context.Context, rec *bus.AuditRecord, msgID string) e
 	return err
 }
 
-// AuditSeq is Audit, returning the record's stream sequence.
+// AuditSeq is Audit, returning the record's stream sequence. A record
+// sent without an id gets a random one (audit-once-<hex>): then a try
+// whose ack was lost with a stream leader killed mid-request can be sent
+// again and is still stored once, instead of being given up.
 func (s *Store) AuditSeq(ctx context.Context, rec *bus.AuditRecord, msgID string) (uint64, error) {
 	if rec.TimestampISO == "" {
 		rec.Stamp(time.Now())
 	}
+	if msgID == "" {
+		msgID = onceID()
+	}
 	return s.PublishSeq(ctx, rec.Subject(), msgID, rec)
+}
+
+// onceID is a message id no other record has.
+func onceID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read does not fail
+	return "audit-once-" + hex.EncodeToString(b[:])
 }
 
 // AuditAt reads the audit record stored at stream sequence seq.

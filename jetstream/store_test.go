@@ -3,6 +3,7 @@ package jetstream_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -110,4 +111,31 @@ func TestLockStoreIsExclusive(t *testing.T) {
 		t.Fatalf("lock after unlock: %v", err)
 	}
 	again()
+}
+
+// TestAuditRecordsWithoutANaturalIDGetADistinctOne: records sent without
+// a message id are stored with a random one each, so two such records are
+// both kept and either may be sent again safely after a lost ack.
+func TestAuditRecordsWithoutANaturalIDGetADistinctOne(t *testing.T) {
+	env := bustest.New(t)
+	ctx := context.Background()
+	var ids []string
+	for range 2 {
+		rec := &bus.AuditRecord{Event: bus.EventLifecycle, Component: "web"}
+		seq, err := env.Store.AuditSeq(ctx, rec, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := env.Store.Next(ctx, bus.AuditAll, seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Seq != seq || !strings.HasPrefix(m.MsgID, "audit-once-") {
+			t.Fatalf("record %d stored with message id %q, want audit-once-<hex>", seq, m.MsgID)
+		}
+		ids = append(ids, m.MsgID)
+	}
+	if ids[0] == ids[1] {
+		t.Fatalf("two records share the message id %s", ids[0])
+	}
 }
