@@ -185,6 +185,29 @@ func (s *Store) LastResult(ctx context.Context, incident, rung string) ([]byte, 
 	return data, err
 }
 
+// orderedConsumer creates an ordered consumer of stream RAZAR, asking
+// again while the cluster cannot answer (the meta or stream leader lost
+// with its node, an election under way), for up to a minute.
+func (s *Store) orderedConsumer(ctx context.Context, cfg jetstream.OrderedConsumerConfig) (jetstream.Consumer, error) {
+	giveUp := time.Now().Add(time.Minute)
+	for {
+		cctx, cancel := context.WithTimeout(ctx, ackWait)
+		c, err := s.js.OrderedConsumer(cctx, bus.StreamName, cfg)
+		cancel()
+		if err == nil {
+			return c, nil
+		}
+		if ctx.Err() != nil || time.Now().After(giveUp) || !(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || leaderless(err)) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(electionRetry):
+		}
+	}
+}
+
 // Scan delivers every stored message on filter, oldest first (from since,
 // when it is not zero), to fn, then returns; with follow it keeps delivering
 // new ones until ctx ends. fn returning an error stops the scan with it.
@@ -194,7 +217,7 @@ func (s *Store) Scan(ctx context.Context, filter string, since time.Time, follow
 		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
 		cfg.OptStartTime = &since
 	}
-	c, err := s.js.OrderedConsumer(ctx, bus.StreamName, cfg)
+	c, err := s.orderedConsumer(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", filter, err)
 	}

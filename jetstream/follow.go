@@ -66,11 +66,11 @@ func (s *Store) FollowIncident(ctx context.Context, component string, open func(
 			each(r)
 			switch r.Event {
 			case bus.EventHealed, bus.EventFailed, bus.EventAborted:
-				rec, _, err := s.Incident(ctx, id)
-				if err != nil {
-					return nil, err
+				// On a cluster the bucket may be read from a replica that
+				// has not applied the end yet: then the tick reads again.
+				if rec, _, err := s.Incident(ctx, id); err == nil && rec.State.Final() {
+					return rec, nil
 				}
-				return rec, nil
 			}
 		case <-tick.C:
 			rec, _, err := s.Incident(ctx, id)

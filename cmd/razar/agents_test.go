@@ -54,6 +54,7 @@ const rotRoster = `{"agents": [
 // TestAgentsCheckWithRazarStoppedSaysItIsTheShellsView: with nothing to
 // ask, agents check judges in its own environment and says so.
 func TestAgentsCheckWithRazarStoppedSaysItIsTheShellsView(t *testing.T) {
+	t.Parallel()
 	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"},
 		{"name": "k2", "backend": "openai", "endpoint": "http://127.0.0.1:9/v1"}]}`, nil)
 	out, code := runRazar(t, h, []string{"KIMI2_API_KEY="}, "agents", "check")
@@ -68,6 +69,7 @@ func TestAgentsCheckWithRazarStoppedSaysItIsTheShellsView(t *testing.T) {
 // running rung process sees (unset, exit 1), where the shell's own view
 // (--local) would have said ready.
 func TestAgentsCheckShowsTheRunningRungsView(t *testing.T) {
+	t.Parallel()
 	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"},
 		{"name": "k2", "backend": "openai", "endpoint": "http://127.0.0.1:9/v1"}]}`, nil)
 	p, _ := boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
@@ -102,6 +104,7 @@ func TestAgentsCheckShowsTheRunningRungsView(t *testing.T) {
 // leak through (the component's output, a rung's answer, the operator's
 // failure text) and greps every output RAZAR writes for it.
 func TestSecretsNeverLeak(t *testing.T) {
+	t.Parallel()
 	const secret = "sk-planted-c0ffee-9911"
 	h := home(t, `{"agents": [
 		{"name": "crown", "backend": "builtin"},

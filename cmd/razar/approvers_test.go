@@ -7,6 +7,7 @@ import (
 
 // TestApproversCompareAsPeople pins the comparison itself.
 func TestApproversCompareAsPeople(t *testing.T) {
+	t.Parallel()
 	refused := [][]string{
 		{" ", "alice"}, {"alice", "alice\u200b"}, {"Alice", "ALICE"}, {"alice", "\talice\n"},
 		{"ａｌｉｃｅ", "alice"},       // full width

@@ -14,6 +14,7 @@ import (
 // TestAuditLinesNamePatchesReasonsAndActors: the readable timeline says
 // which patch, from whom, and why, instead of "applied applied".
 func TestAuditLinesNamePatchesReasonsAndActors(t *testing.T) {
+	t.Parallel()
 	var out bytes.Buffer
 	c := newCLI(t.TempDir(), &out, &out, func(string) (string, bool) { return "", false })
 	now := time.Now()

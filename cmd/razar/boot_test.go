@@ -58,6 +58,7 @@ func alivePID(pid int) bool {
 // `razar stop|start` and through `nats req`, every command is audited, and
 // after SIGTERM to RAZAR no component process is left running.
 func TestLifecycleAndShutdown(t *testing.T) {
+	t.Parallel()
 	nats := natsCLI(t)
 	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"}]}`, map[string]string{
 		"config/boot_config.json": `{"components": [
@@ -137,6 +138,7 @@ func TestLifecycleAndShutdown(t *testing.T) {
 // TestOnceHaltExitsOne: an unhealable component halts the boot, --once
 // exits 1, and the critical alert is in logs/razar.log with its severity.
 func TestOnceHaltExitsOne(t *testing.T) {
+	t.Parallel()
 	roster := `{"agents": [{"name": "crown", "backend": "builtin"}]}` + "\n"
 	h := home(t, roster, map[string]string{
 		"config/boot_config.json": `{"components": [

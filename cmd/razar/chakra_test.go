@@ -54,6 +54,7 @@ func scrapeChakra(port int) (string, map[string]float64, error) {
 // the component heartbeats of its probes; promtool accepts the scrape; a
 // component that stops passing its probe takes its chakra out of alignment.
 func TestChakraServiceMeasuresTheBeatsOfHealthyComponents(t *testing.T) {
+	t.Parallel()
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
 		t.Fatal("promtool is missing: run `make tools` (Debian package prometheus)")
@@ -100,6 +101,7 @@ func TestChakraServiceMeasuresTheBeatsOfHealthyComponents(t *testing.T) {
 
 // TestABusyChakraPortIsAStartupErrorNamingTheAddressAndTheFix.
 func TestABusyChakraPortIsAStartupErrorNamingTheAddressAndTheFix(t *testing.T) {
+	t.Parallel()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

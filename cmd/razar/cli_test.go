@@ -83,6 +83,7 @@ func TestVersionNamesTheCommitAndTheGoVersion(t *testing.T) {
 }
 
 func TestBuildInfoReadsTheVCSStampAndTheLinkerVersion(t *testing.T) {
+	t.Parallel()
 	bi := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
 		{Key: "vcs.revision", Value: "abc1234def5678abc1234def5678abc1234def56"}, {Key: "vcs.modified", Value: "true"}}}
 	ver, rev, gov := parseBuildInfo("", bi)
@@ -211,6 +212,7 @@ func TestUnknownComponentIsTheSameErrorForEveryVerb(t *testing.T) {
 }
 
 func TestRefusedRepliesMapToExitCodesByTheirCode(t *testing.T) {
+	t.Parallel()
 	err := errors.New("stop nope: component \"nope\": not found")
 	for _, tt := range []struct {
 		rep  *bus.LifecycleReply
@@ -238,6 +240,7 @@ func TestRefusedRepliesMapToExitCodesByTheirCode(t *testing.T) {
 }
 
 func TestStatusVerdictFailsOnHaltQuarantineAndFailure(t *testing.T) {
+	t.Parallel()
 	comps := func(statuses ...string) []bus.ComponentView {
 		var out []bus.ComponentView
 		for i, s := range statuses {

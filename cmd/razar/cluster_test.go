@@ -79,6 +79,7 @@ func auditOf(t *testing.T, h, component string) []bus.AuditRecord {
 // works on an attempt; the rung's answer still heals the incident, and
 // the record (stream, bucket, logs/ mirror) holds every step exactly once.
 func TestClusterIncidentSurvivesTheStreamLeadersLoss(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("three nats-server processes")
 	}
@@ -177,6 +178,7 @@ func TestClusterIncidentSurvivesTheStreamLeadersLoss(t *testing.T) {
 // node it learned from the cluster, and both go on taking attempts: two
 // incidents at once, one worker each, are answered by both, healed.
 func TestClusterRungPoolSurvivesANodeLoss(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("three nats-server processes")
 	}

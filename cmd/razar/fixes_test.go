@@ -90,6 +90,7 @@ func razarAs(h, ident string, args ...string) *exec.Cmd {
 }
 
 func TestRecurrenceHealsFromMemoryWithNoRungRun(t *testing.T) {
+	t.Parallel()
 	h := fixMemoryHome(t)
 	port := freePort(t)
 	boot(t, h, []string{fmt.Sprintf("RAZAR_METRICS_PORT=%d", port)}, "--nats-listen", "127.0.0.1:0")
@@ -161,6 +162,7 @@ func TestRecurrenceHealsFromMemoryWithNoRungRun(t *testing.T) {
 }
 
 func TestStaleMemoryIsSkippedWhenTheFileChanged(t *testing.T) {
+	t.Parallel()
 	h := fixMemoryHome(t)
 	boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
 	breakPort(t, h, "abc")
@@ -184,6 +186,7 @@ func TestStaleMemoryIsSkippedWhenTheFileChanged(t *testing.T) {
 }
 
 func TestFailingMemoryIsMarkedAndTheLadderGoesOn(t *testing.T) {
+	t.Parallel()
 	h := fixMemoryHome(t)
 	boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
 	breakPort(t, h, "abc")
@@ -217,6 +220,7 @@ func TestFailingMemoryIsMarkedAndTheLadderGoesOn(t *testing.T) {
 }
 
 func TestRungNamedMemoryRefused(t *testing.T) {
+	t.Parallel()
 	h := home(t, `{"agents": [{"name": "memory", "backend": "exec", "command": ["true"]}]}`, nil)
 	p := start(t, h, nil, "boot", "--nats-listen", "127.0.0.1:0")
 	if code := p.wait(t, 20*time.Second); code != 2 {

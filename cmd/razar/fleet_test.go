@@ -98,6 +98,7 @@ func bootFleetHost(t *testing.T, c *bustest.Cluster, node int, name, user, passw
 // a second RAZAR booting into that account is refused, naming the first,
 // and the first keeps running untouched.
 func TestFleetOnOneAccountCollidesAndIsRefused(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("three nats-server processes")
 	}
@@ -146,6 +147,7 @@ func TestFleetOnOneAccountCollidesAndIsRefused(t *testing.T) {
 // own incident, a stop on one host stops only that host's web, and the
 // FLEET account reaches each host by its token.
 func TestFleetOfThreeWithAnAccountEachKeepsHostsApart(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("three nats-server processes")
 	}

@@ -144,6 +144,7 @@ func auditAttempts(t *testing.T, h string) (attempts []string, all []bus.AuditRe
 // resolves; RAZAR verifies the fix, the incident heals naming alice, and
 // the page is resolved in Alertmanager.
 func TestHumanPageReachesAlertmanagerAndAnOperatorsResolveHeals(t *testing.T) {
+	t.Parallel()
 	am := amServer(t)
 	h := home(t, humanRoster(`, "timeout": "60s"`), map[string]string{"agents/fix.sh": fixScript})
 	boot(t, h, []string{"RAZAR_ALERTMANAGER_URL=" + am}, "--nats-listen", "127.0.0.1:0")
@@ -216,6 +217,7 @@ func TestHumanPageReachesAlertmanagerAndAnOperatorsResolveHeals(t *testing.T) {
 // lifecycle requests) is refused as forbidden through the nats CLI, and
 // the attempt still waits on the person, unanswered.
 func TestHumanPageRefusesAnswersFromNonOperators(t *testing.T) {
+	t.Parallel()
 	nats := natsCLI(t)
 	h := home(t, humanRoster(`, "timeout": "60s"`), map[string]string{"agents/fix.sh": fixScript})
 	_, url := boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
@@ -255,6 +257,7 @@ func TestHumanPageRefusesAnswersFromNonOperators(t *testing.T) {
 // is 2 s; the operator acks, and the attempt is still the person's after
 // twice that has passed since it began; a resolve then heals.
 func TestHumanAckHoldsTheLadderPastTheRungsTimeout(t *testing.T) {
+	t.Parallel()
 	const timeout = 2 * time.Second
 	h := home(t, humanRoster(`, "timeout": "2s", "ack_timeout": "1m"`), map[string]string{"agents/fix.sh": fixScript})
 	_, url := boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
@@ -319,6 +322,7 @@ func TestHumanAckHoldsTheLadderPastTheRungsTimeout(t *testing.T) {
 // TestHumanPassByTheNatsCLIHandsOnToTheNextRung: the plain nats CLI, as the
 // operator identity, passes the page; K2 takes the incident and heals it.
 func TestHumanPassByTheNatsCLIHandsOnToTheNextRung(t *testing.T) {
+	t.Parallel()
 	nats := natsCLI(t)
 	h := home(t, humanRoster(`, "timeout": "60s"`), map[string]string{"agents/fix.sh": fixScript})
 	_, url := boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
@@ -345,6 +349,7 @@ func TestHumanPassByTheNatsCLIHandsOnToTheNextRung(t *testing.T) {
 // is only the day after tomorrow is skipped with the schedule as the reason, and K2
 // heals the incident.
 func TestHumanRungOutsideItsScheduleIsSkipped(t *testing.T) {
+	t.Parallel()
 	// The day after tomorrow: no run of this test reaches it.
 	day := strings.ToLower(time.Now().UTC().Add(48 * time.Hour).Weekday().String()[:3])
 	h := home(t, humanRoster(`, "schedule": {"days": "`+day+`", "from": "00:00", "to": "24:00", "tz": "UTC"}`), map[string]string{"agents/fix.sh": fixScript})
@@ -373,6 +378,7 @@ func TestHumanRungOutsideItsScheduleIsSkipped(t *testing.T) {
 // runs a human rung; a reload that makes k2 a person stops its in-process
 // rung, and one that makes it a model again starts it.
 func TestReloadStopsARungThatTurnsHumanAndStartsOneThatStopsBeing(t *testing.T) {
+	t.Parallel()
 	model := `{"agents": [{"name": "k2", "backend": "exec", "command": ["sh", "agents/fix.sh"]}]}`
 	person := `{"agents": [{"name": "k2", "display": "on-call human", "backend": "human"}]}`
 	h := home(t, person, map[string]string{"agents/fix.sh": fixScript})

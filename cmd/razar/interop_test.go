@@ -47,6 +47,7 @@ func natsAs(h, url, ident string, args ...string) []string {
 // answers it; RAZAR verifies the fix and heals the incident. Any language
 // that can speak NATS can be a rung.
 func TestNatsCLIPlaysARung(t *testing.T) {
+	t.Parallel()
 	nats := natsCLI(t)
 	h := home(t, `{"agents": [{"name": "k2", "display": "K2 Coder", "backend": "exec", "command": ["false"], "timeout": "60s"}]}`, nil)
 	_, url := boot(t, h, nil, "--nats-listen", "127.0.0.1:0", "--agents", "external")
@@ -110,6 +111,7 @@ func TestNatsCLIPlaysARung(t *testing.T) {
 // TestGarbageOnEverySubject: a malformed message on any razar subject is
 // logged and dropped; no process dies and the mesh still works after it.
 func TestGarbageOnEverySubject(t *testing.T) {
+	t.Parallel()
 	nats := natsCLI(t)
 	h := home(t, fmt.Sprintf(execRoster, "10s"), map[string]string{
 		"agents/kimicho.sh": "#!/bin/sh\ncat >/dev/null\necho '{\"status\": \"no_fix\"}'\n",

@@ -174,6 +174,7 @@ const leafKimicho = "#!/bin/sh\ncat >/dev/null\necho run >> kimicho.runs\nwhile 
 // the hub's stream RAZAR_h1 holds exactly the host's records (subjects and
 // payloads, in order, no duplicates).
 func TestLeafHubSourcesEveryRecordAcrossALinkOutage(t *testing.T) {
+	t.Parallel()
 	hub := newHub(t, 3)
 	hubURL := hub.Nodes[0].URL()
 	proxy := newLinkProxy(t, fmt.Sprintf("127.0.0.1:%d", hub.Nodes[0].Leaf))
@@ -267,6 +268,7 @@ func TestLeafHubSourcesEveryRecordAcrossALinkOutage(t *testing.T) {
 // --leaf URL) is in no file RAZAR writes and not on its output, while its
 // log names the hub it linked to.
 func TestLeafCredentialsNeverInLogsOrState(t *testing.T) {
+	t.Parallel()
 	hub := newHub(t, 2)
 	hubURL := hub.Nodes[0].URL()
 	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"}]}`, nil)
@@ -281,14 +283,7 @@ func TestLeafCredentialsNeverInLogsOrState(t *testing.T) {
 		t.Fatalf("escalate: exit %d\n%s", code, out)
 	}
 	var named bool
-	err := filepath.WalkDir(h, func(path string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() || !e.Type().IsRegular() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
+	err := readHomeFiles(h, func(path string, b []byte) error {
 		if strings.Contains(string(b), leafPassword) {
 			return errors.New(path + " holds the leaf link's password")
 		}
@@ -329,6 +324,7 @@ func TestLeafWithNatsIsAUsageError(t *testing.T) {
 // and the refusal's message give the hub operator sources the host's
 // records.
 func TestLeafHubOperatorDeclaresTheSourceByHand(t *testing.T) {
+	t.Parallel()
 	hub := newHub(t, 2)
 	hubURL := hub.Nodes[0].URL()
 	h := home(t, crownRoster, nil)
@@ -362,6 +358,7 @@ func TestLeafHubOperatorDeclaresTheSourceByHand(t *testing.T) {
 // fills it. For a leaf user, publish is what the host sends the hub and
 // subscribe what the hub sends the host.
 func TestLeafNarrowCredentialIsEnough(t *testing.T) {
+	t.Parallel()
 	conf := strings.Replace(hubConfig, `{user: leaf, password: "`+leafPassword+`"}`, `{user: leaf, password: "`+leafPassword+`", permissions: {
       publish: ["$JS.hub.API.STREAM.INFO.RAZAR_h4", "$JS.hub.API.STREAM.CREATE.RAZAR_h4", "$JS.S.>", "$JSC.R.>", "_INBOX.>"],
       subscribe: ["$JS.h4.API.>", "$JS.FC.>", "_INBOX.>"] }}`, 1)
@@ -449,6 +446,7 @@ func operatorHub(t *testing.T, dir string) (conf, leafCreds, adminCreds string, 
 // credential's seed nor its JWT is in any file of the home or on the
 // output.
 func TestLeafCredsFileLinksToAnOperatorModeHub(t *testing.T) {
+	t.Parallel()
 	conf, leafCreds, adminCreds, secrets := operatorHub(t, t.TempDir())
 	hub := bustest.NewCluster(t, 2, bustest.WithLeafNodeConfig("no_advertise: true"), bustest.WithJetStreamDomain("hub"),
 		bustest.WithConfig(conf), bustest.WithClientCreds(adminCreds))
@@ -467,14 +465,7 @@ func TestLeafCredsFileLinksToAnOperatorModeHub(t *testing.T) {
 		why = sameRecords(host, got)
 		return why == "" && len(host) > 0
 	}, "the operator-mode hub's RAZAR_h5 never matched the host's RAZAR: %v", bustest.Lazy(func() string { return why }))
-	err := filepath.WalkDir(h, func(path string, e fs.DirEntry, err error) error {
-		if err != nil || !e.Type().IsRegular() {
-			return err
-		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
+	err := readHomeFiles(h, func(path string, b []byte) error {
 		for _, s := range secrets {
 			if strings.Contains(string(b), s) {
 				return errors.New(path + " holds the leaf credential's seed or JWT")
@@ -490,4 +481,26 @@ func TestLeafCredsFileLinksToAnOperatorModeHub(t *testing.T) {
 			t.Fatal("razar boot printed the leaf credential's seed or JWT")
 		}
 	}
+}
+
+// readHomeFiles calls fn with each regular file under root and its
+// content, skipping the files RAZAR renames or removes while the walk goes
+// by (its atomic writes' temp files).
+func readHomeFiles(root string, fn func(path string, b []byte) error) error {
+	return filepath.WalkDir(root, func(path string, e fs.DirEntry, err error) error {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil || !e.Type().IsRegular() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return fn(path, b)
+	})
 }

@@ -12,6 +12,7 @@ import (
 // TestDaemonLogReadsWellAt3AM: no empty fields, durations as durations, on
 // the console and in logs/razar.log alike.
 func TestDaemonLogReadsWellAt3AM(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	var console bytes.Buffer
 	c := newCLI(home, &console, &console, func(string) (string, bool) { return "", false })
@@ -39,6 +40,7 @@ func TestDaemonLogReadsWellAt3AM(t *testing.T) {
 // logs/razar.log stops the daemon with one line naming the file and the
 // fix; the file it points at is untouched.
 func TestDaemonLogRefusesAPlantedSymlink(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	victim := filepath.Join(t.TempDir(), "victim")
 	want := []byte("the victim's own content\n")

@@ -198,6 +198,7 @@ func breakWeb(t *testing.T, h string) {
 }
 
 func TestEscalateHealsAndRecords(t *testing.T) {
+	t.Parallel()
 	h := home(t, fmt.Sprintf(execRoster, "10s"), map[string]string{
 		"agents/kimicho.sh": "#!/bin/sh\ncat >/dev/null\necho '{\"status\": \"no_fix\", \"summary\": \"nothing here\"}'\n",
 		"agents/fix.sh":     fixScript,
@@ -231,6 +232,7 @@ func TestEscalateHealsAndRecords(t *testing.T) {
 }
 
 func TestEscalateFailureExitsOne(t *testing.T) {
+	t.Parallel()
 	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"}]}`, nil)
 	boot(t, h, []string{"RAZAR_RSTAR_THRESHOLD=0"}, "--nats-listen", "127.0.0.1:0")
 	breakWeb(t, h)
@@ -262,6 +264,7 @@ func TestEscalateFailureExitsOne(t *testing.T) {
 // its log leaves (`razar release <component>`) works with RAZAR stopped,
 // and the mission is no longer halted.
 func TestReleaseWorksWithRazarStopped(t *testing.T) {
+	t.Parallel()
 	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"}]}`, map[string]string{"web/broken": ""})
 	p := start(t, h, []string{"RAZAR_RSTAR_THRESHOLD=0"}, "boot", "--once", "--retries", "0", "--nats-listen", "127.0.0.1:0")
 	if code := p.wait(t, 60*time.Second); code != 1 {
@@ -290,6 +293,7 @@ func TestReleaseWorksWithRazarStopped(t *testing.T) {
 }
 
 func TestBadConfigExitsTwoWithOneLine(t *testing.T) {
+	t.Parallel()
 	h := home(t, `{"agents": [{"name": "crown", "backend": "magic"}]}`, nil)
 	p := start(t, h, nil, "boot", "--nats-listen", "127.0.0.1:0")
 	if code := p.wait(t, 20*time.Second); code != 2 {
@@ -302,6 +306,7 @@ func TestBadConfigExitsTwoWithOneLine(t *testing.T) {
 }
 
 func TestCommandsWithoutRazarRunning(t *testing.T) {
+	t.Parallel()
 	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"}]}`, nil)
 	p := start(t, h, nil, "status")
 	if code := p.wait(t, 20*time.Second); code != 1 || !strings.Contains(p.out.String(), "not running") {
@@ -313,6 +318,7 @@ func TestCommandsWithoutRazarRunning(t *testing.T) {
 // starts it again on the same store: the incident resumes where it stood,
 // no finished attempt runs again, none is lost.
 func TestKillMidIncident(t *testing.T) {
+	t.Parallel()
 	h := home(t, fmt.Sprintf(execRoster, "4s"), map[string]string{
 		// kimicho records each run and then hangs past its deadline.
 		"agents/kimicho.sh": "#!/bin/sh\ncat >/dev/null\necho run >> kimicho.runs\nsleep 30\n",
@@ -392,6 +398,7 @@ func TestKillMidIncident(t *testing.T) {
 // TestSecondBootInTheSameHomeRefused: two servers must never share one
 // JetStream store.
 func TestSecondBootInTheSameHomeRefused(t *testing.T) {
+	t.Parallel()
 	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"}]}`, nil)
 	boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
 	p := start(t, h, nil, "boot", "--nats-listen", "127.0.0.1:0")

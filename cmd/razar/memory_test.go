@@ -56,6 +56,7 @@ func sourceLines(text, source string) []string {
 }
 
 func TestBootWritesMemoryGaugesAndTheFourLogFields(t *testing.T) {
+	t.Parallel()
 	h := memoryHome(t)
 	boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
 	text := waitProm(t, h, `razar_memory_init_invocations_total{source="boot_orchestrator"} 1`)
@@ -91,6 +92,7 @@ func TestBootWritesMemoryGaugesAndTheFourLogFields(t *testing.T) {
 }
 
 func TestMemoryInitAddsItsSourceAndKeepsBootOrchestratorsLines(t *testing.T) {
+	t.Parallel()
 	h := memoryHome(t)
 	boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
 	before := sourceLines(waitProm(t, h, `razar_memory_init_invocations_total{source="boot_orchestrator"} 1`), "boot_orchestrator")
@@ -117,6 +119,7 @@ func TestMemoryInitAddsItsSourceAndKeepsBootOrchestratorsLines(t *testing.T) {
 }
 
 func TestMemoryAuditAgainstRunningRazarVerifiesEveryItem(t *testing.T) {
+	t.Parallel()
 	h := memoryHome(t)
 	boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
 	p := start(t, h, nil, "memory", "audit", "--items", "200")
@@ -197,6 +200,7 @@ func nodeExporter(t *testing.T) string {
 }
 
 func TestNodeExporterTextfileCollectorServesTheBootGauges(t *testing.T) {
+	t.Parallel()
 	exporter := nodeExporter(t)
 	h := memoryHome(t)
 	boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
@@ -236,6 +240,7 @@ func TestNodeExporterTextfileCollectorServesTheBootGauges(t *testing.T) {
 }
 
 func TestMemoryInitWithAFailedLayerFlagsTheErrorAndExitsOne(t *testing.T) {
+	t.Parallel()
 	h := home(t, crownRoster, map[string]string{"config/boot_config.json": strings.Replace(memoryBoot, `"true"`, `"exit 3"`, 1)})
 	// Never booted: no store to read either, so stream and state fail too.
 	p := start(t, h, nil, "memory", "init")
@@ -258,6 +263,7 @@ func TestMemoryInitWithAFailedLayerFlagsTheErrorAndExitsOne(t *testing.T) {
 }
 
 func TestMemoryAuditWithRazarStoppedRunsOnTheHomesStore(t *testing.T) {
+	t.Parallel()
 	h := memoryHome(t)
 	b := start(t, h, nil, "boot", "--once", "--nats-listen", "127.0.0.1:0")
 	if code := b.wait(t, 60*time.Second); code != 0 {

@@ -17,6 +17,7 @@ import (
 // TestMetricsServedAndValid: /metrics on RAZAR_METRICS_PORT carries the
 // runbook's counters per component and agent, and promtool accepts it.
 func TestMetricsServedAndValid(t *testing.T) {
+	t.Parallel()
 	promtool, err := exec.LookPath("promtool")
 	if err != nil {
 		t.Fatal("promtool is missing: run `make tools` (Debian package prometheus)")
@@ -77,6 +78,7 @@ func TestMetricsServedAndValid(t *testing.T) {
 // listener is an HTML page, refreshing itself, with the mission's health,
 // each component under its chakra layer with its state, and the rungs.
 func TestStatusPageShowsTheMissionOnTheMetricsListener(t *testing.T) {
+	t.Parallel()
 	h := home(t, crownRoster, map[string]string{
 		"config/boot_config.json": `{"components": [{"name": "web", "priority": 1, "chakra": "heart", "command": ["sleep", "600"], "workdir": "web",
 			"start_grace": "200ms", "health_check": {"command": ["true"]}}]}`,
@@ -105,6 +107,7 @@ func TestStatusPageShowsTheMissionOnTheMetricsListener(t *testing.T) {
 // pointed at a booted RAZAR's /metrics with the shipped rules, reads
 // razar_component_up for web as 1 and has loaded every alert rule.
 func TestRealPrometheusScrapesRazarAndLoadsTheRules(t *testing.T) {
+	t.Parallel()
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
 		t.Fatal("prometheus is missing: run `make tools` (Debian package prometheus)")
@@ -157,6 +160,7 @@ func TestRealPrometheusScrapesRazarAndLoadsTheRules(t *testing.T) {
 // open incident at the rung holding its attempt; the screenshot is kept in
 // the test's output directory.
 func TestStatusPageInHeadlessChromiumShowsAnOpenIncidentAtItsRung(t *testing.T) {
+	t.Parallel()
 	browser, err := exec.LookPath("chromium")
 	if err != nil {
 		t.Fatal("chromium is missing: run `make tools` (Debian package chromium)")

@@ -16,6 +16,7 @@ import (
 )
 
 func TestRollbackPatchWithoutRazarRunning(t *testing.T) {
+	t.Parallel()
 	const broken = "# app\nport=abc\n"
 	diffReply := `{"status":"fixed","summary":"port 8080","diff":"--- a/app.conf\n+++ b/app.conf\n@@ -1,2 +1,2 @@\n # app\n-port=abc\n+port=8080\n"}`
 	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"},
@@ -77,6 +78,7 @@ func TestRollbackPatchWithoutRazarRunning(t *testing.T) {
 // rollback-patch` restores the files and restarts the component through
 // the running RAZAR.
 func TestApproveThenRollbackWhileRunning(t *testing.T) {
+	t.Parallel()
 	diffReply := `{"status":"fixed","summary":"note","diff":"--- a/notes.txt\n+++ b/notes.txt\n@@ -1 +1 @@\n-old\n+new\n"}`
 	h := home(t, `{"agents": [{"name": "kimicho", "backend": "exec", "command": ["sh", "agents/kimicho.sh"], "timeout": "60s"}]}`, map[string]string{
 		"agents/kimicho.sh": "#!/bin/sh\ncat >/dev/null\nprintf '%s\\n' '" + diffReply + "'\n",
@@ -133,6 +135,7 @@ func TestApproveThenRollbackWhileRunning(t *testing.T) {
 // the resumed attempt finds the patch applied, verifies it and heals the
 // incident. No conflict, no second application, no quarantine.
 func TestSigkillJustAfterTheAppliedRecordHealsOnRestartWithTheFixAppliedOnce(t *testing.T) {
+	t.Parallel()
 	const fixed = "# app\nport=8080\n"
 	diffReply := `{"status":"fixed","summary":"port 8080","diff":"--- a/app.conf\n+++ b/app.conf\n@@ -1,2 +1,2 @@\n # app\n-port=abc\n+port=8080\n"}`
 	for _, delay := range []time.Duration{0, 150 * time.Millisecond, 400 * time.Millisecond} {

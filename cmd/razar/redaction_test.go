@@ -13,6 +13,7 @@ import (
 // anything starts: exit 2, one line naming the file, the agent's field and
 // the fix, no component started, the config untouched.
 func TestBootRefusesAnUncompilableRedactPattern(t *testing.T) {
+	t.Parallel()
 	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"},
 		{"name": "k2", "backend": "exec", "command": ["sh", "fix.sh"], "redact": ["("]}]}`, map[string]string{
 		"config/boot_config.json": `{"components": [{"name": "web", "priority": 1, "workdir": "web", "command": ["sh", "-c", "touch started; sleep 600"]}]}`,
@@ -49,6 +50,7 @@ func writeHomeFile(t *testing.T, h, rel, body string) {
 // must not switch redaction off: the keys the rung packages and the file's
 // auth tokens name are still redacted, and so are its good patterns.
 func TestLogRedactionSurvivesABadRoster(t *testing.T) {
+	t.Parallel()
 	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"},
 		{"name": "k2", "backend": "openai", "endpoint": "http://k2/v1", "auth": {"type": "bearer", "token": "${K2_ROTATED}"}, "redact": ["token=\\S+", "("]},
 		{"name": "airstar", "backend": "openai", "endpoint": "http://a/v1"}]}`, nil)
@@ -71,6 +73,7 @@ func TestLogRedactionSurvivesABadRoster(t *testing.T) {
 // A key read from its V_FILE is redacted, and a rewritten file is redacted
 // at the next log line, with no change to the roster.
 func TestLogRedactionFollowsARewrittenKeyFile(t *testing.T) {
+	t.Parallel()
 	h := home(t, `{"agents": [{"name": "k2", "backend": "openai", "endpoint": "http://k2/v1"}]}`, nil)
 	writeHomeFile(t, h, "secrets/k2.key", "sk-file-key-one\n")
 	env := map[string]string{"KIMI2_API_KEY_FILE": "secrets/k2.key"}

@@ -72,6 +72,7 @@ const k2Manifest = "agents:\n  - name: k2\n    env: KIMI2_API_KEY_2026_12\n"
 // in white space, case, width or invisible characters are one person, and
 // a blank name is no one; each refusal leaves the roster as it was.
 func TestRotateKeysRefusesApproversThatAreOnePerson(t *testing.T) {
+	t.Parallel()
 	h := home(t, rotRoster, map[string]string{"agents/fix.sh": fixScript, "secrets/k2.yaml": k2Manifest})
 	before := rosterState(t, h)
 	env := []string{"KIMI2_API_KEY_2026_12=sk-here-5050"}
@@ -95,6 +96,7 @@ func TestRotateKeysRefusesApproversThatAreOnePerson(t *testing.T) {
 // key; nothing is written (roster and .prev byte for byte, no audit
 // record) and the refusal names the rung and the variable.
 func TestRotateKeysRefusedWhenOnlyTheCLIHasTheNewKey(t *testing.T) {
+	t.Parallel()
 	h := home(t, rotRoster, map[string]string{
 		"agents/fix.sh":                    fixScript,
 		"secrets/k2.yaml":                  k2Manifest,
@@ -135,6 +137,7 @@ func TestRotateKeysRefusedWhenOnlyTheCLIHasTheNewKey(t *testing.T) {
 // old one kept as .prev, audit record naming who ran it and both
 // approvers), reloads, and k2 reports ready on the new key.
 func TestRotateKeysCommitsWhenTheRungHasTheKey(t *testing.T) {
+	t.Parallel()
 	h := home(t, rotRoster, map[string]string{
 		"agents/fix.sh":      fixScript,
 		"secrets/k2.yaml":    k2Manifest,
@@ -191,6 +194,7 @@ func TestRotateKeysCommitsWhenTheRungHasTheKey(t *testing.T) {
 // never had the variable) reads it, the apply commits, and the rung's next
 // attempt sends that key to its endpoint.
 func TestRotateKeysFromAFileManifestEndToEnd(t *testing.T) {
+	t.Parallel()
 	const key = "sk-from-a-file-8888"
 	var mu sync.Mutex
 	var auth []string
@@ -243,6 +247,7 @@ func TestRotateKeysFromAFileManifestEndToEnd(t *testing.T) {
 // TestRotateKeysWithRazarStoppedSaysTheRungsWereNotAsked: with no RAZAR to
 // ask, the apply is checked in the shell's environment and says so.
 func TestRotateKeysWithRazarStoppedSaysTheRungsWereNotAsked(t *testing.T) {
+	t.Parallel()
 	h := home(t, rotRoster, map[string]string{"agents/fix.sh": fixScript, "secrets/k2.yaml": k2Manifest})
 	before := rosterState(t, h)
 	out, code := runRazar(t, h, []string{"KIMI2_API_KEY_2026_12="}, "rotate-keys", "--secrets-dir", "secrets", "--apply", "--approver", "alice", "--approver", "bob")

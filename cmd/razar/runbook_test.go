@@ -53,6 +53,7 @@ func runbookBlocks(t *testing.T) []runbookBlock {
 // booted on examples/demo (the stopped ones after it stopped); every razar
 // command in the example blocks is one the CLI has. The runbook cannot rot.
 func TestRunbookCommandsRunAgainstALiveRazar(t *testing.T) {
+	t.Parallel()
 	nats := natsCLI(t)
 	blocks := runbookBlocks(t)
 	if len(blocks) < 8 {

@@ -63,6 +63,7 @@ func TestBootRefusesAHomeOrStateOthersCanWrite(t *testing.T) {
 // TestBootWarnsOnAGroupWritableHome: a group-writable home boots, with a
 // warning that names it.
 func TestBootWarnsOnAGroupWritableHome(t *testing.T) {
+	t.Parallel()
 	h := home(t, crownRoster, nil)
 	if err := os.Chmod(h, 0o770); err != nil {
 		t.Fatal(err)
@@ -127,6 +128,7 @@ func TestAuditPrintsRungTextWithoutControlCharacters(t *testing.T) {
 // its readiness with a hostile reason cannot drive the terminal of the
 // operator who runs `razar status`.
 func TestStatusPrintsRungReasonsWithoutControlCharacters(t *testing.T) {
+	t.Parallel()
 	h := home(t, `{"agents": [{"name": "k2", "backend": "exec", "command": ["false"]}]}`, nil)
 	_, url := boot(t, h, nil, "--nats-listen", "127.0.0.1:0", "--agents", "external")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -173,6 +175,7 @@ func TestBootRefusesANonLoopbackNATSListen(t *testing.T) {
 // --nats-listen-insecure, the bus listens on every interface and RAZAR says
 // loudly what that exposes.
 func TestBootOnANonLoopbackNATSListenWithInsecureWarns(t *testing.T) {
+	t.Parallel()
 	h := home(t, crownRoster, nil)
 	p := start(t, h, nil, "boot", "--once", "--nats-listen", "0.0.0.0:0", "--nats-listen-insecure")
 	if code := p.wait(t, 60*time.Second); code != 0 {
@@ -188,6 +191,7 @@ func TestBootOnANonLoopbackNATSListenWithInsecureWarns(t *testing.T) {
 // RAZAR_STATE_* variables reach the stream and the bucket, and a rung
 // process opening the store afterwards keeps them.
 func TestBootSetsTheStoreLimitsFromTheEnvironment(t *testing.T) {
+	t.Parallel()
 	h := home(t, `{"agents": [{"name": "k2", "backend": "exec", "command": ["false"]}]}`, nil)
 	_, url := boot(t, h, []string{"RAZAR_STREAM_MAX_BYTES=512MiB", "RAZAR_STREAM_MAX_MSG_SIZE=256KiB", "RAZAR_STREAM_MAX_AGE=30d",
 		"RAZAR_STATE_MAX_BYTES=64MiB", "RAZAR_STATE_MAX_VALUE_SIZE=128KiB"}, "--nats-listen", "127.0.0.1:0", "--agents", "external")

@@ -14,6 +14,7 @@ import (
 // durable consumer agent_k2; with one worker each and two attempts at once,
 // each process takes one. A reload reaches both.
 func TestTwoRungProcessesShareTheWork(t *testing.T) {
+	t.Parallel()
 	script := "#!/bin/sh\ncat >/dev/null\necho $PPID >> hosts\n" +
 		"while [ ! -f release ]; do sleep 0.05; done\n" +
 		"rm -f \"$RAZAR_WORKDIR/broken\"\necho '{\"status\": \"fixed\", \"summary\": \"fixed\"}'\n"

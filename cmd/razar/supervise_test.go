@@ -52,6 +52,7 @@ func waitHealthy(t *testing.T, h, name string) {
 // running; the next boot adopts each by pid, restarts none, and a SIGTERM
 // to it then stops them as ever.
 func TestKilledRazarLeavesComponentsAndTheNextBootAdoptsThem(t *testing.T) {
+	t.Parallel()
 	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"}]}`, map[string]string{"config/boot_config.json": countingBoot("web", "api")})
 	first, _ := boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
 	waitHealthy(t, h, "web")
@@ -90,6 +91,7 @@ func TestKilledRazarLeavesComponentsAndTheNextBootAdoptsThem(t *testing.T) {
 // TestDetachLeavesComponentsRunningForTheNextBoot: `razar detach` is the
 // clean exit for an upgrade.
 func TestDetachLeavesComponentsRunningForTheNextBoot(t *testing.T) {
+	t.Parallel()
 	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"}]}`, map[string]string{"config/boot_config.json": countingBoot("web")})
 	first, _ := boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
 	waitHealthy(t, h, "web")
@@ -115,6 +117,7 @@ func TestDetachLeavesComponentsRunningForTheNextBoot(t *testing.T) {
 // new, stops the removed, restarts the changed and leaves the rest; a
 // reload that fails validation changes nothing and says why.
 func TestReloadAppliesBootConfigAndRefusesABadOne(t *testing.T) {
+	t.Parallel()
 	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"}]}`, map[string]string{"config/boot_config.json": countingBoot("keep", "change", "drop")})
 	boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
 	for _, n := range []string{"keep", "change", "drop"} {
@@ -158,6 +161,7 @@ func TestReloadAppliesBootConfigAndRefusesABadOne(t *testing.T) {
 // config/razar.env; a bad value is refused and changes nothing; a good one
 // is the policy of the next incident; a variable in the environment wins.
 func TestReloadAppliesNewThresholdsFromTheEnvFile(t *testing.T) {
+	t.Parallel()
 	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"}]}`, map[string]string{
 		"config/razar.env": "RAZAR_RSTAR_THRESHOLD=2\nRAZAR_ESCALATION_WARNING_THRESHOLD=5\n"})
 	boot(t, h, []string{"RAZAR_ESCALATION_WARNING_THRESHOLD=7"}, "--nats-listen", "127.0.0.1:0")
