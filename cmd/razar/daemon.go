@@ -667,12 +667,17 @@ func (d *daemon) reload(ctx context.Context) (string, error) {
 	for name, changed := range map[string]bool{
 		"RAZAR_METRICS_ADDR/RAZAR_METRICS_PORT":      next.metricsAddr != d.set.metricsAddr,
 		"RAZAR_CHAKRA_ADDR/RAZAR_CHAKRA_PORT":        next.chakraAddr != d.set.chakraAddr,
-		"RAZAR_NATS_URL":                             next.natsURL != d.set.natsURL,
 		"RAZAR_HEALTH_PROBE_INTERVAL":                next.probeInterval != d.set.probeInterval,
 		"RAZAR_VERIFY_WINDOW":                        next.verifyWindow != d.set.verifyWindow,
 		"RAZAR_ALERT_WEBHOOK/RAZAR_ALERTMANAGER_URL": next.webhook != d.set.webhook || next.alertmanager != d.set.alertmanager,
 	} {
 		if changed {
+			later = append(later, name)
+		}
+	}
+	// The bus is joined once, at boot: a changed variable of it waits too.
+	for name, v := range d.c.busVariables() {
+		if v != d.set.busEnv[name] {
 			later = append(later, name)
 		}
 	}

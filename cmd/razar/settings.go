@@ -30,6 +30,7 @@ type settings struct {
 	agentsMode     string
 	replicas       int // --replicas, $RAZAR_REPLICAS
 	leaf           leafSettings
+	busEnv         map[string]string // busVariables at boot, for reload to tell what changed
 
 	// Variables.
 	threshold     int
@@ -64,6 +65,16 @@ const defaultHubDomain = "hub"
 // noHubDomain as --leaf-hub-domain: RAZAR declares nothing on the hub
 // (its operator declares the sourcing stream).
 const noHubDomain = "none"
+
+// busVariables are the variables of how RAZAR reaches its bus, as the
+// environment and config/razar.env set them now. They take effect at boot only.
+func (c *cli) busVariables() map[string]string {
+	vars := map[string]string{}
+	for _, name := range []string{"RAZAR_NATS_URL", "RAZAR_REPLICAS", "RAZAR_LEAF_URL", "RAZAR_LEAF_CREDS", "RAZAR_LEAF_DOMAIN", "RAZAR_LEAF_HUB_DOMAIN"} {
+		vars[name] = strings.TrimSpace(c.getenv(name))
+	}
+	return vars
+}
 
 // leafFlags reads the leaf settings' variables for the flags left unset
 // and checks them against the rest of s.
@@ -331,6 +342,7 @@ func (c *cli) bootFlags(args []string) (*settings, error) {
 	if err := c.leafFlags(s, os.Hostname); err != nil {
 		return nil, err
 	}
+	s.busEnv = c.busVariables()
 	if s.natsURL == "" && !s.natsInsecure && !loopbackListen(s.natsListen) {
 		return nil, usageErr("--nats-listen %s: the embedded NATS server has no TLS, and whoever reaches the bus can stop components and apply patches (fix: listen on 127.0.0.1, the default; use --nats for a TLS cluster; or add --nats-listen-insecure to expose it anyway)", s.natsListen)
 	}

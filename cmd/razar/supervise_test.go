@@ -204,3 +204,26 @@ func TestReloadAppliesNewThresholdsFromTheEnvFile(t *testing.T) {
 			inc.Policy.Threshold, len(inc.Attempts), inc.Policy.WarnThreshold)
 	}
 }
+
+// TestReloadNamesTheBusSettingsThatWaitForTheNextBoot: a reload that
+// changes how RAZAR reaches its bus (leaf link, replicas) cannot apply it
+// to the running bus; it says so in the log, naming the variables.
+func TestReloadNamesTheBusSettingsThatWaitForTheNextBoot(t *testing.T) {
+	t.Parallel()
+	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"}]}`, nil)
+	boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
+	if err := os.WriteFile(filepath.Join(h, "config/razar.env"), []byte("RAZAR_LEAF_HUB_DOMAIN=central\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := runRazar(t, h, nil, "reload"); code != 0 {
+		t.Fatalf("reload: exit %d\n%s", code, out)
+	}
+	bustest.Eventually(t, 10*time.Second, func() bool {
+		for _, l := range jsonLines(t, filepath.Join(h, "logs/razar.log")) {
+			if strings.Contains(fmt.Sprint(l["message"]), "take effect at the next") && strings.Contains(fmt.Sprint(l["settings"]), "RAZAR_LEAF_HUB_DOMAIN") {
+				return true
+			}
+		}
+		return false
+	}, "the reload did not say the leaf settings wait for the next boot")
+}
