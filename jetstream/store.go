@@ -208,7 +208,36 @@ func Open(ctx context.Context, conn *bus.Conn, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("declare KV bucket %s: %w", bus.KVBucket, err)
 	}
+	if replicas > 1 {
+		if kv, err = leaderReads(ctx, js); err != nil {
+			return nil, err
+		}
+	}
 	return &Store{conn: conn, nc: nc, js: js, stream: stream, kv: kv, declares: true, replicas: replicas}, nil
+}
+
+// leaderReads turns direct gets off for the bucket of a replicated store
+// and binds it again. A direct get is answered by any replica, and one
+// that lags does not yet hold what was just written: an incident created
+// a moment ago read back as not found, a healed one as still open. Read
+// by its leader, the bucket returns what was last written.
+func leaderReads(ctx context.Context, js jetstream.JetStream) (jetstream.KeyValue, error) {
+	name := "KV_" + bus.KVBucket
+	st, err := js.Stream(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", bus.KVBucket, err)
+	}
+	if cfg := st.CachedInfo().Config; cfg.AllowDirect {
+		cfg.AllowDirect = false
+		if _, err := js.UpdateStream(ctx, cfg); err != nil {
+			return nil, fmt.Errorf("bucket %s: read it by its leader: %w", bus.KVBucket, err)
+		}
+	}
+	kv, err := js.KeyValue(ctx, bus.KVBucket)
+	if err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", bus.KVBucket, err)
+	}
+	return kv, nil
 }
 
 // checkCluster says, before anything is declared, when the bus is a

@@ -89,21 +89,35 @@ func (s *Store) Tail(ctx context.Context, filter string, from uint64, fn func(*S
 	poll := time.NewTicker(tailPoll)
 	defer poll.Stop()
 	next := max(from, 1)
+	// soon is set after a notification found nothing stored yet: on a
+	// cluster the publish reaches subscribers before the stream's
+	// replicas hold it, so look again shortly, backing off, rather than
+	// at the next poll.
+	var soon time.Duration
 	for ctx.Err() == nil {
 		m, err := s.Next(ctx, filter, next)
 		if err == nil && m != nil {
 			if err := fn(m); err != nil {
 				return err
 			}
-			next = m.Seq + 1
+			next, soon = m.Seq+1, 0
 			continue
 		}
 		if err == nil && idle != nil {
 			idle()
 		}
+		var again <-chan time.Time
+		if soon > 0 {
+			again = time.After(soon)
+		}
 		select {
 		case <-ctx.Done():
 		case <-wake:
+			soon = time.Millisecond
+		case <-again:
+			if soon *= 2; soon > tailPoll/4 {
+				soon = 0
+			}
 		case <-poll.C:
 		}
 	}

@@ -148,6 +148,12 @@ func (o *Orchestrator) waitResult(ctx context.Context, incident string, attempt 
 		// answers all the same, then wait out the deadline.
 		seen = 0
 	}
+	// The walk reads by direct gets, which on a cluster any replica
+	// answers: one that lags may not hold an answer the router passed on
+	// before this wait registered. Walking again each second finds it
+	// once the replica has it, instead of at the attempt's deadline.
+	poll := time.NewTicker(time.Second)
+	defer poll.Stop()
 	for {
 		if r, err := walk(); r != nil {
 			return r, nil
@@ -163,6 +169,8 @@ func (o *Orchestrator) waitResult(ctx context.Context, incident string, attempt 
 		case <-w.missed:
 			// Too many answers at once: the walk above reads them all.
 			w = o.rewait(incident, want, w)
+			continue
+		case <-poll.C:
 			continue
 		case <-wctx.Done():
 		}
