@@ -45,21 +45,7 @@ func TestReplicasOnASingleServerSayWhatIsWrong(t *testing.T) {
 // replicated, and a record stored before the stream leader is killed is
 // still there, and the store takes new ones, after it is gone.
 func TestReplicasThreeOnAClusterSurviveTheStreamLeader(t *testing.T) {
-	if testing.Short() {
-		t.Skip("three nats-server processes")
-	}
-	c := bustest.NewCluster(t, 3)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	conn, err := bus.Connect(ctx, c.URLs(), "t", zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	st, err := jetstream.Open(ctx, conn, jetstream.WithReplicas(3))
-	if err != nil {
-		t.Fatalf("open with 3 replicas on a 3-node cluster: %v", err)
-	}
+	c, ctx, conn, st := replicatedStore(t)
 	js, _ := natsjs.New(conn.NATS())
 	for _, name := range []string{bus.StreamName, "KV_" + bus.KVBucket} {
 		s, err := js.Stream(ctx, name)
@@ -147,21 +133,7 @@ func TestReplicasFiveOnAThreeNodeClusterAreRefused(t *testing.T) {
 // instead of failing with "no response from stream", and the record is
 // stored once.
 func TestClusterWritesDuringALeaderElectionAreStored(t *testing.T) {
-	if testing.Short() {
-		t.Skip("three nats-server processes")
-	}
-	c := bustest.NewCluster(t, 3)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	conn, err := bus.Connect(ctx, c.URLs(), "t", zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	st, err := jetstream.Open(ctx, conn, jetstream.WithReplicas(3))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, ctx, _, st := replicatedStore(t)
 	leader := c.StreamLeader(bus.StreamName)
 	c.Node(leader).Kill()
 	rec := &bus.AuditRecord{Component: "web", Event: bus.EventLifecycle, Status: "ok"}
@@ -194,21 +166,7 @@ func TestClusterWritesDuringALeaderElectionAreStored(t *testing.T) {
 // for the new leader instead of failing (which stopped the rung process,
 // and failed `razar escalate`).
 func TestClusterBindWaitsOutALeadersLoss(t *testing.T) {
-	if testing.Short() {
-		t.Skip("three nats-server processes")
-	}
-	c := bustest.NewCluster(t, 3)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	conn, err := bus.Connect(ctx, c.URLs(), "t", zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	st, err := jetstream.Open(ctx, conn, jetstream.WithReplicas(3))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, ctx, conn, st := replicatedStore(t)
 	if err := st.EnsureAgentConsumer(ctx, "k2"); err != nil {
 		t.Fatal(err)
 	}
@@ -255,21 +213,7 @@ func TestClusterBindWaitsOutALeadersLoss(t *testing.T) {
 // leading stream RAZAR (or holding Follow's consumer) was killed, and the
 // one stored before, each once: nothing of the route died with the node.
 func TestClusterFollowKeepsDeliveringAfterANodesLoss(t *testing.T) {
-	if testing.Short() {
-		t.Skip("three nats-server processes")
-	}
-	c := bustest.NewCluster(t, 3)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	conn, err := bus.Connect(ctx, c.URLs(), "t", zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	st, err := jetstream.Open(ctx, conn, jetstream.WithReplicas(3))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, ctx, conn, st := replicatedStore(t)
 	got := make(chan string, 16)
 	stop, err := st.Follow(ctx, bus.ResultAll, func(_ uint64, subject string, _ []byte) { got <- subject })
 	if err != nil {
@@ -315,4 +259,26 @@ func TestClusterFollowKeepsDeliveringAfterANodesLoss(t *testing.T) {
 	if want := bus.ResultSubject("inc-1", "k2") + " " + bus.ResultSubject("inc-2", "k2"); strings.Join(seen, " ") != want {
 		t.Fatalf("Follow delivered %v, want %s once each", seen, want)
 	}
+}
+
+// replicatedStore opens RAZAR's store with 3 replicas on a cluster of
+// three real nats-servers, for a test of up to a minute.
+func replicatedStore(t *testing.T) (*bustest.Cluster, context.Context, *bus.Conn, *jetstream.Store) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("three nats-server processes")
+	}
+	c := bustest.NewCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	conn, err := bus.Connect(ctx, c.URLs(), "t", zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(conn.Close)
+	st, err := jetstream.Open(ctx, conn, jetstream.WithReplicas(3))
+	if err != nil {
+		t.Fatalf("open with 3 replicas on a 3-node cluster: %v", err)
+	}
+	return c, ctx, conn, st
 }
