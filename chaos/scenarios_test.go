@@ -57,7 +57,7 @@ func killBootMidLadder(t *testing.T) {
 	for _, m := range moments {
 		t.Run(m.String(), func(t *testing.T) {
 			h, markers := chaosHome(t, ladderRoster, 1, map[string]string{"agents/kimicho.sh": hangScript, "agents/fix.sh": fixScript})
-			listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+			listen := fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(t))
 			first := boot(t, h, nil, "--nats-listen", listen)
 			bustest.Eventually(t, 60*time.Second, func() bool { return lines(filepath.Join(h, "kimicho.runs")) == 1 },
 				"kimicho never started; output:\n%s", bustest.Lazy(func() string { return tail(first.out.String(), 6000) }))
@@ -103,7 +103,7 @@ func killBootAfterApplied(t *testing.T) {
 					_ = syscall.Kill(pid, syscall.SIGKILL)
 				}
 			})
-			listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+			listen := fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(t))
 			first := boot(t, h, nil, "--nats-listen", listen)
 			bustest.Eventually(t, 60*time.Second, func() bool {
 				data, _ := os.ReadFile(filepath.Join(h, "logs/patch_history.jsonl"))

@@ -60,7 +60,7 @@ func TestChakraServiceMeasuresTheBeatsOfHealthyComponents(t *testing.T) {
 		t.Fatal("promtool is missing: run `make tools` (Debian package prometheus)")
 	}
 	h := home(t, crownRoster, map[string]string{"config/boot_config.json": chakraBoot})
-	port := freePort(t)
+	port := bustest.FreePort(t)
 	boot(t, h, []string{fmt.Sprintf("RAZAR_CHAKRA_PORT=%d", port), "RAZAR_HEALTH_PROBE_INTERVAL=200ms"}, "--nats-listen", "127.0.0.1:0")
 	var text string
 	var got map[string]float64

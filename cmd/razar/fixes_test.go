@@ -92,7 +92,7 @@ func razarAs(h, ident string, args ...string) *exec.Cmd {
 func TestRecurrenceHealsFromMemoryWithNoRungRun(t *testing.T) {
 	t.Parallel()
 	h := fixMemoryHome(t)
-	port := freePort(t)
+	port := bustest.FreePort(t)
 	boot(t, h, []string{fmt.Sprintf("RAZAR_METRICS_PORT=%d", port)}, "--nats-listen", "127.0.0.1:0")
 	breakPort(t, h, "abc")
 	occurrence(t, h, 1)

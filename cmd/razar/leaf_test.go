@@ -60,7 +60,7 @@ type linkProxy struct {
 
 func newLinkProxy(t *testing.T, target string) *linkProxy {
 	t.Helper()
-	p := &linkProxy{t: t, addr: fmt.Sprintf("127.0.0.1:%d", freePort(t)), target: target, conns: map[net.Conn]struct{}{}}
+	p := &linkProxy{t: t, addr: fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(t)), target: target, conns: map[net.Conn]struct{}{}}
 	p.Restore()
 	t.Cleanup(p.Cut)
 	return p

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,16 +62,6 @@ func home(t *testing.T, roster string, extra map[string]string) string {
 		}
 	}
 	return h
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // syncBuf is a bytes.Buffer safe for a process to write while a test reads.
@@ -324,7 +313,7 @@ func TestKillMidIncident(t *testing.T) {
 		"agents/kimicho.sh": "#!/bin/sh\ncat >/dev/null\necho run >> kimicho.runs\nsleep 30\n",
 		"agents/fix.sh":     fixScript,
 	})
-	listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	listen := fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(t))
 	first, _ := boot(t, h, nil, "--nats-listen", listen)
 	breakWeb(t, h)
 	esc := start(t, h, nil, "escalate", "web", "--error", "web: down")

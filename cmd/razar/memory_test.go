@@ -205,7 +205,7 @@ func TestNodeExporterTextfileCollectorServesTheBootGauges(t *testing.T) {
 	h := memoryHome(t)
 	boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
 	waitProm(t, h, `razar_memory_init_invocations_total{source="boot_orchestrator"} 1`)
-	port := freePort(t)
+	port := bustest.FreePort(t)
 	cmd := exec.Command(exporter, "--collector.disable-defaults", "--collector.textfile",
 		"--collector.textfile.directory="+filepath.Join(h, "monitoring"),
 		fmt.Sprintf("--web.listen-address=127.0.0.1:%d", port))

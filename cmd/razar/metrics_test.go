@@ -26,7 +26,7 @@ func TestMetricsServedAndValid(t *testing.T) {
 		"agents/kimicho.sh": "#!/bin/sh\ncat >/dev/null\necho '{\"status\": \"no_fix\"}'\n",
 		"agents/fix.sh":     fixScript,
 	})
-	port := freePort(t)
+	port := bustest.FreePort(t)
 	boot(t, h, []string{fmt.Sprintf("RAZAR_METRICS_PORT=%d", port)}, "--nats-listen", "127.0.0.1:0")
 	breakWeb(t, h)
 	esc := start(t, h, nil, "escalate", "web", "--error", "web: down")
@@ -83,7 +83,7 @@ func TestStatusPageShowsTheMissionOnTheMetricsListener(t *testing.T) {
 		"config/boot_config.json": `{"components": [{"name": "web", "priority": 1, "chakra": "heart", "command": ["sleep", "600"], "workdir": "web",
 			"start_grace": "200ms", "health_check": {"command": ["true"]}}]}`,
 	})
-	port := freePort(t)
+	port := bustest.FreePort(t)
 	boot(t, h, []string{fmt.Sprintf("RAZAR_METRICS_PORT=%d", port)}, "--nats-listen", "127.0.0.1:0")
 	var page string
 	bustest.Eventually(t, 20*time.Second, func() bool {
@@ -113,7 +113,7 @@ func TestRealPrometheusScrapesRazarAndLoadsTheRules(t *testing.T) {
 		t.Fatal("prometheus is missing: run `make tools` (Debian package prometheus)")
 	}
 	h := home(t, crownRoster, nil)
-	port := freePort(t)
+	port := bustest.FreePort(t)
 	boot(t, h, []string{fmt.Sprintf("RAZAR_METRICS_PORT=%d", port)}, "--nats-listen", "127.0.0.1:0")
 	rules, err := filepath.Abs("../../monitoring/razar.rules.yml")
 	if err != nil {
@@ -125,7 +125,7 @@ func TestRealPrometheusScrapesRazarAndLoadsTheRules(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	promPort := freePort(t)
+	promPort := bustest.FreePort(t)
 	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.tsdb.path="+filepath.Join(dir, "data"), fmt.Sprintf("--web.listen-address=127.0.0.1:%d", promPort))
 	out := &syncBuf{}
 	cmd.Stdout, cmd.Stderr = out, out
@@ -169,7 +169,7 @@ func TestStatusPageInHeadlessChromiumShowsAnOpenIncidentAtItsRung(t *testing.T) 
 		"agents/kimicho.sh": "#!/bin/sh\ncat >/dev/null\nsleep 60\n",
 		"agents/fix.sh":     fixScript,
 	})
-	port := freePort(t)
+	port := bustest.FreePort(t)
 	boot(t, h, []string{fmt.Sprintf("RAZAR_METRICS_PORT=%d", port)}, "--nats-listen", "127.0.0.1:0")
 	breakWeb(t, h)
 	start(t, h, nil, "escalate", "web", "--error", "web: down")

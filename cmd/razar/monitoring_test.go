@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/razar/razar/jetstream/bustest"
 )
 
 const goodScrape = `# HELP up_total A counter.
@@ -47,7 +49,7 @@ func TestVerifyMonitoringNamesEachGapAndExitsOne(t *testing.T) {
 	comments := serve(t, http.StatusOK, "# HELP nothing here\n")
 	garbage := serve(t, http.StatusOK, "this is { not metrics\n")
 	broken := serve(t, http.StatusInternalServerError, "collector exploded\n")
-	closed := fmt.Sprintf("http://127.0.0.1:%d/metrics", freePort(t))
+	closed := fmt.Sprintf("http://127.0.0.1:%d/metrics", bustest.FreePort(t))
 	out, stderr, code := runCLI(t, "verify-monitoring", "--exporter", good, "--exporter", empty, "--exporter", comments,
 		"--exporter", garbage, "--exporter", broken, "--exporter", closed)
 	if code != 1 {

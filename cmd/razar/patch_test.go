@@ -159,7 +159,7 @@ func TestSigkillJustAfterTheAppliedRecordHealsOnRestartWithTheFixAppliedOnce(t *
 					}
 				}
 			})
-			listen := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+			listen := fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(t))
 			first := start(t, h, nil, "boot", "--nats-listen", listen)
 			bustest.Eventually(t, 60*time.Second, func() bool {
 				for _, r := range jsonLines(t, filepath.Join(h, "logs/patch_history.jsonl")) {

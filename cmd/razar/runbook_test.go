@@ -74,7 +74,7 @@ func TestRunbookCommandsRunAgainstALiveRazar(t *testing.T) {
 	if out, err := exec.Command("cp", "-R", "../../examples/demo/.", h).CombinedOutput(); err != nil {
 		t.Fatalf("copy the demo: %v\n%s", err, out)
 	}
-	metrics, chakra := freePort(t), freePort(t)
+	metrics, chakra := bustest.FreePort(t), bustest.FreePort(t)
 	env := append(os.Environ(),
 		"PATH="+filepath.Dir(razarBin)+":"+filepath.Dir(nats)+":"+os.Getenv("PATH"),
 		"RAZAR_HOME="+h, "RAZAR_VERIFY_WINDOW=1s",
