@@ -99,7 +99,7 @@ func (s *Store) bindConsumer(ctx context.Context, name string) (jetstream.Consum
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("bind consumer %s: %w", name, err)
 		}
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || leaderless(err) {
+		if unanswered(err) {
 			continue // an election: ask again
 		}
 		if !errors.Is(err, jetstream.ErrConsumerNotFound) {
@@ -188,24 +188,14 @@ func (s *Store) LastResult(ctx context.Context, incident, rung string) ([]byte, 
 // orderedConsumer creates an ordered consumer of stream RAZAR, asking
 // again while the cluster cannot answer (the meta or stream leader lost
 // with its node, an election under way), for up to a minute.
-func (s *Store) orderedConsumer(ctx context.Context, cfg jetstream.OrderedConsumerConfig) (jetstream.Consumer, error) {
-	giveUp := time.Now().Add(time.Minute)
-	for {
-		cctx, cancel := context.WithTimeout(ctx, ackWait)
-		c, err := s.js.OrderedConsumer(cctx, bus.StreamName, cfg)
-		cancel()
-		if err == nil {
-			return c, nil
-		}
-		if ctx.Err() != nil || time.Now().After(giveUp) || !(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || leaderless(err)) {
-			return nil, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(electionRetry):
-		}
-	}
+func (s *Store) orderedConsumer(ctx context.Context, cfg jetstream.OrderedConsumerConfig) (c jetstream.Consumer, err error) {
+	ctx, cancel := withDefaultTimeout(ctx, time.Minute)
+	defer cancel()
+	_, err = untilStored(ctx, func(ctx context.Context) (err error) {
+		c, err = s.js.OrderedConsumer(ctx, bus.StreamName, cfg)
+		return err
+	})
+	return c, err
 }
 
 // Scan delivers every stored message on filter, oldest first (from since,

@@ -416,7 +416,7 @@ func (s *Store) PublishSeq(ctx context.Context, subject, msgID string, p bus.Pay
 		if err == nil {
 			return ack.Sequence, nil
 		}
-		if ctx.Err() != nil || !(errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || leaderless(err)) {
+		if ctx.Err() != nil || !unanswered(err) {
 			return 0, fmt.Errorf("publish %s: %w", subject, err)
 		}
 	}
@@ -428,6 +428,16 @@ const (
 	electionRetry = 250 * time.Millisecond
 	ackWait       = 3 * time.Second
 )
+
+// timedOut says whether a request got no answer in time: it may have
+// been done (a write stored) all the same.
+func timedOut(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)
+}
+
+// unanswered says whether err is a request the cluster did not answer,
+// timed out or leaderless: worth asking again during an election.
+func unanswered(err error) bool { return timedOut(err) || leaderless(err) }
 
 // leaderless says whether err means no server answered for the stream
 // (no leader yet, during an election), so the write was not stored.
@@ -449,12 +459,12 @@ func untilStored(ctx context.Context, write func(context.Context) error) (retrie
 		tctx, tcancel := context.WithTimeout(ctx, ackWait)
 		err = write(tctx)
 		tcancel()
-		timedOut := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)
-		if err == nil || ctx.Err() != nil || !(timedOut || leaderless(err)) {
+		if err == nil || ctx.Err() != nil || !unanswered(err) {
 			return retried, err
 		}
-		retried = retried || timedOut
-		if !timedOut {
+		late := timedOut(err)
+		retried = retried || late
+		if !late {
 			select {
 			case <-ctx.Done():
 				return retried, err
