@@ -75,6 +75,16 @@ type Task struct {
 	Workdir   string // the component's workdir, the only tree a fix may touch
 	Deadline  time.Time
 	History   []Attempt
+	// Shortened counts the attempts of History sent as one line (number,
+	// rung, outcome, reason, the diff's size and hash) rather than in full;
+	// the `attempt` tool returns any of them whole.
+	Shortened int
+	// Workspace is what the rung is shown of the component (nil from an
+	// orchestrator that sends none).
+	Workspace *Workspace
+	// Tools, when set, serve the rung's razar.context requests for this
+	// attempt; nil where the rung has no bus (a test).
+	Tools Tools
 }
 
 // Fix is a rung's answer to a Task. Diff is a git-style unified diff
@@ -86,6 +96,8 @@ type Fix struct {
 	Summary    string
 	Diff       string
 	Candidates []Candidate
+	// Usage is what the model spent on the attempt, all turns summed.
+	Usage Usage
 }
 
 // Candidate is one alternative patch.

@@ -42,6 +42,11 @@ type Escalation struct {
 	Deadline  time.Time       `json:"deadline"`
 	Workdir   string          `json:"workdir,omitempty"`
 	Context   []razar.Attempt `json:"context"`
+	// Shortened counts the attempts of Context sent as one line; the
+	// context tool's `attempt` returns any of them whole.
+	Shortened int `json:"shortened,omitempty"`
+	// Workspace is what the rung is shown of the component.
+	Workspace *razar.Workspace `json:"workspace,omitempty"`
 }
 
 // Kind implements Payload.
@@ -70,7 +75,7 @@ func EscalationOf(t razar.Task, deadline time.Time) *Escalation {
 	e := &Escalation{
 		Incident: t.Incident, Component: t.Component, Error: t.Error,
 		Attempt: t.Attempt, Rung: t.Rung, Pass: t.Pass, Deadline: deadline.UTC(),
-		Workdir: t.Workdir, Context: t.History,
+		Workdir: t.Workdir, Context: t.History, Shortened: t.Shortened, Workspace: t.Workspace,
 	}
 	if e.Context == nil {
 		e.Context = []razar.Attempt{}
@@ -83,7 +88,7 @@ func (e *Escalation) Task() razar.Task {
 	return razar.Task{
 		Incident: e.Incident, Component: e.Component, Error: e.Error,
 		Attempt: e.Attempt, Pass: e.Pass, Rung: e.Rung, Workdir: e.Workdir, Deadline: e.Deadline,
-		History: e.Context,
+		History: e.Context, Shortened: e.Shortened, Workspace: e.Workspace,
 	}
 }
 
@@ -100,6 +105,8 @@ type Result struct {
 	Candidates []razar.Candidate `json:"candidates,omitempty"`
 	Error      string            `json:"error,omitempty"`
 	Host       string            `json:"host,omitempty"` // which rung process answered
+	// Usage is the model's token count for the attempt (openai backends).
+	Usage *razar.Usage `json:"usage,omitempty"`
 }
 
 // Kind implements Payload.
@@ -419,3 +426,41 @@ func (e *fieldError) Error() string { return e.msg }
 func fieldErr(field, msg string) error { return &fieldError{field, msg} }
 
 var errVersion = errors.New("unsupported payload version")
+
+// ContextRequest is one call of a rung's tools, on
+// razar.context.<incident>.<rung>; the reply is a ContextReply.
+type ContextRequest struct {
+	versioned
+	razar.ToolRequest
+}
+
+// Kind implements Payload.
+func (*ContextRequest) Kind() string { return "context request" }
+
+// Check implements Payload.
+func (r *ContextRequest) Check() error {
+	switch r.Op {
+	case razar.ToolList, razar.ToolRead, razar.ToolSearch, razar.ToolLog, razar.ToolAttempt, razar.ToolCheck:
+		return nil
+	case "":
+		return fieldErr("op", "missing: one of list, read, search, log, attempt, check")
+	}
+	return fieldErr("op", fmt.Sprintf("%q is not one of list, read, search, log, attempt, check", r.Op))
+}
+
+// ContextReply answers a ContextRequest.
+type ContextReply struct {
+	versioned
+	razar.ToolReply
+}
+
+// Kind implements Payload.
+func (*ContextReply) Kind() string { return "context reply" }
+
+// Check implements Payload.
+func (r *ContextReply) Check() error {
+	if !r.OK && r.Error == "" {
+		return fieldErr("error", "missing on a refusal")
+	}
+	return nil
+}

@@ -26,6 +26,8 @@ const (
 	AgentsReload = Prefix + ".agents.reload"
 	// ProbeAll matches every rung's probe subject (ProbeSubject).
 	ProbeAll = Prefix + ".agents.probe.*"
+	// ContextAll matches every rung's context tools subject (ContextSubject).
+	ContextAll = Prefix + ".context.*.*"
 )
 
 // StreamSubjects are the subjects stream RAZAR captures.
@@ -50,6 +52,16 @@ func ResultSubject(incident, rung string) string { return Prefix + ".result." + 
 // ResultsOf is the filter of every rung's answers to one incident:
 // razar.result.<incident>.*.
 func ResultsOf(incident string) string { return Prefix + ".result." + incident + ".*" }
+
+// ContextSubject is where rung asks for its tools on an incident while its
+// attempt is pending: razar.context.<incident>.<rung> (core request/reply).
+func ContextSubject(incident, rung string) string {
+	return Prefix + ".context." + incident + "." + rung
+}
+
+// ContextOf is the subject a rung may publish its tool requests on, for any
+// incident: razar.context.*.<rung>.
+func ContextOf(rung string) string { return Prefix + ".context.*." + rung }
 
 // AuditSubject is the subject of one audit record: razar.audit.<component>.<event>.
 func AuditSubject(component string, event Event) string {
