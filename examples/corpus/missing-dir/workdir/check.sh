@@ -1,0 +1,2 @@
+#!/bin/sh
+[ -d spool ] || { echo "spool/: missing" >&2; exit 1; }

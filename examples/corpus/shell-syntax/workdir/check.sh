@@ -1,0 +1,3 @@
+#!/bin/sh
+# The script parses.
+sh -n < run.sh
