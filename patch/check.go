@@ -89,6 +89,16 @@ func Check(diff, workdir string, lim Limits) (*Plan, error) {
 	if len(diff) > lim.MaxBytes {
 		return nil, reject("diff is %d bytes, over the limit of %d", len(diff), lim.MaxBytes)
 	}
+	// Placement first, then every check below on the diff as placed:
+	// nothing placement does can get past them.
+	text := diff
+	diff, notes, err := normalize(text, root, lim)
+	if err != nil {
+		return nil, err
+	}
+	if len(diff) > lim.MaxBytes {
+		return nil, reject("diff is %d bytes once placed, over the limit of %d", len(diff), lim.MaxBytes)
+	}
 	files, _, err := gitdiff.Parse(strings.NewReader(diff))
 	if err != nil {
 		return nil, reject("not a valid diff: %v", err)
@@ -104,7 +114,7 @@ func Check(diff, workdir string, lim Limits) (*Plan, error) {
 		return nil, err
 	}
 
-	p := &Plan{ID: NewID(), DiffSHA256: hashBytes([]byte(diff))}
+	p := &Plan{ID: NewID(), DiffSHA256: hashBytes([]byte(text)), Diff: diff, Placement: notes}
 	seen := map[string]bool{}
 	for _, f := range files {
 		fc, c, err := checkFile(root, f, plain, lim)
@@ -198,14 +208,11 @@ func checkFile(root string, f *gitdiff.File, plain bool, lim Limits) (FileChange
 		return fc, c, err
 	}
 	for _, n := range []string{fc.OldPath, fc.Path} {
-		for _, prot := range lim.Protected {
-			if n == "" || !prot.covers(n) {
-				continue
-			}
-			if prot.Path != "" && prot.Path != n {
-				return fc, c, reject("%s: protected path, under %s: %s; patches may not touch it", n, prot.Path, prot.Why)
-			}
-			return fc, c, reject("%s: protected path: %s; patches may not touch it", n, prot.Why)
+		if n == "" {
+			continue
+		}
+		if err := protected(n, lim); err != nil {
+			return fc, c, err
 		}
 	}
 

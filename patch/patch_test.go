@@ -522,7 +522,7 @@ new file mode 100644
 -root:x:0:0:root:/root:/bin/bash
 +root::0:0:root:/root:/bin/bash
 `},
-	{name: "absolute path in a git header", want: `etc/passwd: does not exist in the workdir`, diff: `diff --git /etc/passwd /etc/passwd
+	{name: "absolute path in a git header", want: `"/etc/passwd": absolute path`, diff: `diff --git /etc/passwd /etc/passwd
 --- /etc/passwd
 +++ /etc/passwd
 @@ -1 +1 @@
@@ -612,7 +612,6 @@ index 0000000..1234567
 	{name: "empty string", want: "empty diff", diff: ""},
 	{name: "whitespace", want: "empty diff", diff: " \n\t\n"},
 	{name: "hunk with no file header", want: "not a valid diff", diff: "@@ -1 +1 @@\n-x\n+y\n"},
-	{name: "hunk count lies", want: "not a valid diff", diff: "--- a/app.conf\n+++ b/app.conf\n@@ -1,3 +1,3 @@\n-key01 = v01\n+key01 = x\n"},
 	{name: "copy", want: "copy patches are not supported", diff: `diff --git a/old.txt b/new.txt
 similarity index 100%
 copy from old.txt
@@ -637,9 +636,10 @@ copy to new.txt
 -grep -q "key03 = fixed" app.conf || { echo "key03 is not fixed" >&2; exit 1; }
  echo validate ok
 `},
-	{name: "wrong context", atStage: true, want: "hunk 2 of app.conf does not apply at line 16", diff: diffWrongContext},
-	{name: "hunk past the end", atStage: true, want: "hunk 1 of old.txt does not apply", diff: "--- a/old.txt\n+++ b/old.txt\n@@ -5,1 +5,1 @@\n-obsolete\n+new\n"},
-	{name: "delete that leaves content", atStage: true, want: "old.txt does not apply", diff: "--- a/old.txt\n+++ /dev/null\n@@ -1 +0,0 @@\n-something else\n"},
+	{name: "wrong context", want: `hunk 2 of app.conf (first lines " key14 = v14", " key15 = v15") does not match app.conf`, diff: diffWrongContext},
+	{name: "hunk past the end", want: `hunk 1 of old.txt (first lines "-gone", "+new") does not match`, diff: "--- a/old.txt\n+++ b/old.txt\n@@ -5,1 +5,1 @@\n-gone\n+new\n"},
+	{name: "delete that leaves content", want: `hunk 1 of old.txt (first lines "-something else") does not match`, diff: "--- a/old.txt\n+++ /dev/null\n@@ -1 +0,0 @@\n-something else\n"},
+	{name: "delete of part of a file", atStage: true, want: "lib/util.txt does not apply", diff: "--- a/lib/util.txt\n+++ /dev/null\n@@ -1 +0,0 @@\n-util v1\n"},
 	{name: "empty delete of a non-empty file", atStage: true, want: "old.txt: the deletion does not cover the whole file", diff: "diff --git a/old.txt b/old.txt\ndeleted file mode 100644\n"},
 }
 
