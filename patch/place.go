@@ -46,10 +46,10 @@ type hunk struct {
 	kind   string // "hunk" or "search/replace block"
 	header string // "@@ ..." as written ("" for blocks)
 	// stated is true when the header gives line numbers.
-	stated                               bool
+	stated                                 bool
 	oldStart, oldCount, newStart, newCount int
-	heading                              string // what follows the closing @@
-	lines                                []hline
+	heading                                string // what follows the closing @@
+	lines                                  []hline
 
 	pos int // 0-based index of the first old line in the file, once placed
 }
