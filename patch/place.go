@@ -447,12 +447,16 @@ func (s *section) place(root string, lim Limits, notes *[]string) error {
 		}
 	}
 	creating := plainName(s.oldName) == "/dev/null" || s.has("new file mode")
-	if creating || s.oldName == "" {
+	if s.srPath == "" && (creating || s.oldName == "") {
 		s.fixCounts(notes)
 		return nil
 	}
 	name := sectionName(s)
-	rel, err := cleanRel(relName(s.oldName))
+	src := relName(s.oldName)
+	if s.srPath != "" {
+		src = s.srPath
+	}
+	rel, err := cleanRel(src)
 	if err != nil {
 		return err
 	}
@@ -837,16 +841,25 @@ func (f *fileText) noMatch(h *hunk, name, rel string, want []int, lim Limits) er
 		return reject("%s", b.String())
 	}
 	lo, hi := max(best, 0), min(best+len(want), len(f.lines))
-	old := h.old()
+	var old []string // as written, with the op
+	for _, l := range h.lines {
+		if l.op != '+' {
+			if h.kind == "hunk" {
+				old = append(old, string(l.op)+l.text)
+			} else {
+				old = append(old, l.text)
+			}
+		}
+	}
 	fmt.Fprintf(&b, ". The nearest place is lines %d-%d (%d of its %d unchanged or removed lines match)", lo+1, hi, bestVotes, len(want))
 	for j, id := range want {
 		x := best + j
 		if x < 0 || x >= len(f.lines) {
-			fmt.Fprintf(&b, "; its line %d %q is past the %s of the file", j+1, clip(old[j]), map[bool]string{true: "start", false: "end"}[x < 0])
+			fmt.Fprintf(&b, "; its line %q would be past the %s of the file", clip(old[j]), map[bool]string{true: "start", false: "end"}[x < 0])
 			break
 		}
 		if f.looseFile[x] != id {
-			fmt.Fprintf(&b, "; its line %d %q differs from line %d of the file", j+1, clip(old[j]), x+1)
+			fmt.Fprintf(&b, "; its line %q differs from line %d of the file", clip(old[j]), x+1)
 			break
 		}
 	}
