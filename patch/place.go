@@ -25,6 +25,14 @@ import (
 // larger one gets its hunks as written and must match them exactly.
 const maxPlaceBytes = 8 << 20
 
+// placeBudget bounds the lines one Check may scan to place hunks that are
+// not at their stated line: each such hunk scans its file once or twice,
+// so thousands of sloppy hunks on a large file would take minutes.
+const placeBudget = 1 << 25
+
+// maxNotes bounds the notes one Check returns, for the patch record.
+const maxNotes = 50
+
 // The most lines of the file a refusal quotes, and how much of each.
 const (
 	quoteLines = 8
@@ -109,6 +117,8 @@ type section struct {
 	newName string   // "+++ " name as written
 	hunks   []*hunk
 	srPath  string // search/replace: the path as written
+	// busy are the old-line ranges of the hunks placed so far, sorted.
+	busy [][2]int
 }
 
 var hunkHeader = regexp.MustCompile(`^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@ ?(.*)$`)
@@ -350,15 +360,19 @@ func normalize(text, root string, lim Limits) (string, []string, error) {
 		return "", nil, reject("diff touches %d files, over the limit of %d", len(secs), lim.MaxFiles)
 	}
 	var notes []string
+	budget := placeBudget
 	if crlf {
 		notes = append(notes, "the diff's CRLF line endings were read as LF")
 	}
 	var b strings.Builder
 	for _, s := range secs {
-		if err := s.place(root, lim, &notes); err != nil {
+		if err := s.place(root, lim, &budget, &notes); err != nil {
 			return "", nil, err
 		}
 		s.write(&b)
+	}
+	if len(notes) > maxNotes {
+		notes = append(notes[:maxNotes-1], fmt.Sprintf("and %d more placement notes", len(notes)-maxNotes+1))
 	}
 	return b.String(), notes, nil
 }
@@ -434,7 +448,7 @@ func relName(n string) string {
 // place finds where each hunk of the section goes, reading the file it
 // changes from the workdir at root with the same checks Check makes
 // before anything is read, and rewrites the hunks exactly.
-func (s *section) place(root string, lim Limits, notes *[]string) error {
+func (s *section) place(root string, lim Limits, budget *int, notes *[]string) error {
 	if s.git {
 		s.fixGitNames(notes)
 	}
@@ -505,9 +519,18 @@ func (s *section) place(root string, lim Limits, notes *[]string) error {
 	}
 	f := newFileText(string(data))
 	for _, h := range s.hunks {
-		if err := f.placeHunk(h, s.hunks, name, rel, lim, notes); err != nil {
+		if err := f.placeHunk(h, s, name, rel, lim, budget, notes); err != nil {
 			return err
 		}
+		o, _ := h.counts()
+		r := [2]int{h.pos, h.pos + o}
+		i, _ := slices.BinarySearchFunc(s.busy, r, func(a, b [2]int) int {
+			if a[0] != b[0] {
+				return a[0] - b[0]
+			}
+			return a[1] - b[1]
+		})
+		s.busy = slices.Insert(s.busy, i, r)
 	}
 	return s.rewrite(f, notes)
 }
@@ -682,14 +705,17 @@ func matches(file, want []int, busy [][2]int, max int) []int {
 	}
 }
 
-// free reports whether lines [q, q+m) overlap no placed hunk.
+// free reports whether lines [q, q+m) overlap no placed hunk. busy is
+// sorted and its ranges disjoint, so their ends are sorted too: only the
+// first range ending after q can overlap.
 func free(q, m int, busy [][2]int) bool {
-	for _, b := range busy {
-		if q < b[1] && b[0] < q+m {
-			return false
+	i, _ := slices.BinarySearchFunc(busy, q, func(b [2]int, q int) int {
+		if b[1] <= q {
+			return -1
 		}
-	}
-	return true
+		return 1
+	})
+	return i == len(busy) || busy[i][0] >= q+m || (busy[i][0] == busy[i][1] && busy[i][0] <= q)
 }
 
 func (f *fileText) idsOf(lines []string, loosely bool) []int {
@@ -708,15 +734,8 @@ func (f *fileText) idsOf(lines []string, loosely bool) []int {
 // removed lines are there exactly; else the one place they are exactly;
 // else the one place they are when trailing whitespace and line endings
 // are ignored. Two places, or none, are refusals a model can act on.
-func (f *fileText) placeHunk(h *hunk, all []*hunk, name, rel string, lim Limits, notes *[]string) error {
-	var busy [][2]int
-	for _, o := range all {
-		if o == h {
-			break
-		}
-		oc, _ := o.counts()
-		busy = append(busy, [2]int{o.pos, o.pos + oc})
-	}
+func (f *fileText) placeHunk(h *hunk, s *section, name, rel string, lim Limits, budget *int, notes *[]string) error {
+	busy := s.busy
 	old := h.old()
 	n := len(f.lines)
 	if len(old) == 0 {
@@ -744,6 +763,9 @@ func (f *fileText) placeHunk(h *hunk, all []*hunk, name, rel string, lim Limits,
 	case at(f.exactFile, wantExact):
 		h.pos = stated
 	default:
+		if *budget -= 2 * n; *budget < 0 {
+			return reject("%s (%s) is not at its stated line, and the diff has too many such hunks to search for in files this size: give exact @@ -line,count +line,count @@ headers, or send fewer hunks", h.name(name), h.firstLines())
+		}
 		ms := matches(f.exactFile, wantExact, busy, 10)
 		if len(ms) == 0 {
 			tier = "loose"
@@ -914,7 +936,7 @@ func (s *section) rewrite(f *fileText, notes *[]string) error {
 			p := merged[k]
 			po, _ := p.counts()
 			if p.pos+po == h.pos {
-				p.lines = append(slices.Clone(p.lines), h.lines...)
+				p.lines = append(p.lines, h.lines...) // p.lines is merged's own copy
 				continue
 			}
 		}

@@ -2,10 +2,15 @@ package patch
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"unicode"
+
+	"github.com/bluekeyes/go-gitdiff/gitdiff"
 )
 
 // Files the placement tests add to the base workdir.
@@ -221,4 +226,260 @@ func TestPlacementRefuses(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzPlace feeds Check a file and a diff for it, seeded with the sloppy
+// diffs models write: it must refuse with a *RejectError or accept a diff
+// that Stage applies as placed (placement writes only exact diffs), never
+// change the workdir, and placing its own output again must change
+// nothing and note nothing.
+func FuzzPlace(f *testing.F) {
+	for _, tt := range tolerances {
+		for name := range tt.want {
+			content, ok := placeFiles[name]
+			if !ok && name == "app.conf" {
+				content = appConf
+			} else if !ok {
+				content = "obsolete\n"
+			}
+			f.Add(content, strings.ReplaceAll(tt.diff, name, "f.conf"))
+		}
+	}
+	for _, tt := range placeRefusals {
+		f.Add(appConf, strings.ReplaceAll(tt.diff, "app.conf", "f.conf"))
+	}
+	f.Fuzz(func(t *testing.T, file, diff string) {
+		if len(file) > 64<<10 || len(diff) > 64<<10 {
+			return
+		}
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "f.conf"), []byte(file), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		before := digest(t, dir)
+		p, err := Check(diff, dir, Limits{})
+		if err != nil {
+			if !errors.Is(err, ErrRejected) {
+				t.Fatalf("Check error that is not a rejection: %v", err)
+			}
+			return
+		}
+		// Stage applies each file as applyPlan does, without the copies
+		// and fsyncs that would make fuzzing crawl.
+		var applied bool
+		if len(p.Files) == 1 && p.Files[0].Path == "f.conf" && p.Files[0].Op == OpModify {
+			_, err = applyPlan(p, file)
+			if err != nil && len(p.Placement) > 0 {
+				t.Fatalf("a placed diff does not apply: %v\nplaced:\n%s\nnotes: %q", err, p.Diff, p.Placement)
+			}
+			applied = err == nil
+		}
+		if got := digest(t, dir); got != before {
+			t.Fatalf("Check and Stage changed the workdir")
+		}
+		if !applied || p.Diff == diff {
+			return
+		}
+		again, err := Check(p.Diff, dir, Limits{})
+		if err != nil {
+			t.Fatalf("the placed diff is refused: %v\nplaced:\n%s", err, p.Diff)
+		}
+		if again.Diff != p.Diff || len(again.Placement) > 0 {
+			t.Fatalf("placing the placed diff again changed it:\n%s\nto:\n%s\nnotes %q", p.Diff, again.Diff, again.Placement)
+		}
+	})
+}
+
+// Sloppiness FuzzPlaceOracle applies to an exact diff, one bit each.
+const (
+	sloppyNoNumbers     = 1 << iota // "@@ ... @@"
+	sloppyWrongNumbers              // the stated line off by 7
+	sloppyNoPrefixes                // "--- f.conf" in a plain diff
+	sloppyTrailing                  // trailing whitespace dropped from context and removed lines
+	sloppyCRLF                      // the diff's lines end in CRLF
+	sloppyNoFinalNL                 // the diff text has no final newline
+	sloppyGitNoPrefix               // "diff --git f.conf f.conf"
+	sloppySearchReplace             // a search/replace block instead
+)
+
+// FuzzPlaceOracle makes the one-hunk diff between two versions of a file,
+// makes it sloppy as models do, and checks the answer against the only
+// right ones: refused, or the file with the hunk's old lines replaced by
+// its new ones at one of the places those old lines are.
+func FuzzPlaceOracle(f *testing.F) {
+	f.Add(appConf, fixedConf(3), uint8(0))
+	f.Add(appConf, fixedConf(17), uint8(sloppyNoNumbers|sloppyNoPrefixes))
+	f.Add("a = 1  \nb = 2\t\nc = 3\n", "a = 1  \nb = 5\nc = 3\n", uint8(sloppyTrailing|sloppyWrongNumbers))
+	f.Add("x\ny\nx\ny\n", "x\ny\nx\nz\n", uint8(sloppyNoNumbers))
+	f.Add("a\nb", "a\nc", uint8(sloppyCRLF|sloppyNoFinalNL))
+	f.Add(appConf, strings.Replace(appConf, "key10 = v10\n", "", 1), uint8(sloppySearchReplace|sloppyTrailing))
+	f.Add("one\n\ntwo\n\nthree\n", "one\n\n2\n\nthree\n", uint8(sloppyGitNoPrefix|sloppyTrailing))
+	f.Fuzz(func(t *testing.T, old, new string, how uint8) {
+		if old == "" || old == new || len(old) > 16<<10 || len(new) > 16<<10 || strings.ContainsAny(old+new, "\r\x00") {
+			return
+		}
+		split := func(s string) []string { return strings.Split(strings.TrimSuffix(s, "\n"), "\n") }
+		ol, nl := split(old), split(new)
+		pre := 0
+		for pre < len(ol) && pre < len(nl) && ol[pre] == nl[pre] {
+			pre++
+		}
+		suf := 0
+		for suf < len(ol)-pre && suf < len(nl)-pre && ol[len(ol)-1-suf] == nl[len(nl)-1-suf] {
+			suf++
+		}
+		cb, ca := min(pre, 2), min(suf, 2)
+		type op struct {
+			c byte
+			s string
+		}
+		var ops []op
+		for _, l := range ol[pre-cb : pre] {
+			ops = append(ops, op{' ', l})
+		}
+		for _, l := range ol[pre : len(ol)-suf] {
+			ops = append(ops, op{'-', l})
+		}
+		for _, l := range nl[pre : len(nl)-suf] {
+			ops = append(ops, op{'+', l})
+		}
+		for _, l := range ol[len(ol)-suf : len(ol)-suf+ca] {
+			ops = append(ops, op{' ', l})
+		}
+		var oldSide []string
+		nOld, nNew := 0, 0
+		for _, o := range ops {
+			if o.c != '+' {
+				oldSide = append(oldSide, o.s)
+				nOld++
+			}
+			if o.c != '-' {
+				nNew++
+			}
+		}
+		if nOld == 0 {
+			return
+		}
+		isMarker := func(s string) bool {
+			return srSearch.MatchString(s) || srDivider.MatchString(s) || srReplace.MatchString(s)
+		}
+		trail := func(s string) string {
+			if how&sloppyTrailing != 0 {
+				return strings.TrimRightFunc(s, unicode.IsSpace)
+			}
+			return s
+		}
+		var b strings.Builder
+		if how&sloppySearchReplace != 0 {
+			b.WriteString("f.conf\n<<<<<<< SEARCH\n")
+			for _, o := range ops {
+				if isMarker(o.s) {
+					return
+				}
+				if o.c != '+' {
+					b.WriteString(trail(o.s) + "\n")
+				}
+			}
+			b.WriteString("=======\n")
+			for _, o := range ops {
+				if o.c != '-' {
+					b.WriteString(o.s + "\n")
+				}
+			}
+			b.WriteString(">>>>>>> REPLACE\n")
+		} else {
+			switch {
+			case how&sloppyGitNoPrefix != 0:
+				b.WriteString("diff --git f.conf f.conf\n--- f.conf\n+++ f.conf\n")
+			case how&sloppyNoPrefixes != 0:
+				b.WriteString("--- f.conf\n+++ f.conf\n")
+			default:
+				b.WriteString("--- a/f.conf\n+++ b/f.conf\n")
+			}
+			start := pre - cb + 1
+			if how&sloppyWrongNumbers != 0 {
+				start += 7
+			}
+			if how&sloppyNoNumbers != 0 {
+				b.WriteString("@@ ... @@\n")
+			} else {
+				fmt.Fprintf(&b, "@@ -%d,%d +%d,%d @@\n", start, nOld, start, nNew)
+			}
+			for _, o := range ops {
+				line := string(o.c) + o.s
+				if o.c != '+' && how&sloppyTrailing != 0 {
+					line = strings.TrimRightFunc(line, unicode.IsSpace)
+				}
+				b.WriteString(line + "\n")
+			}
+		}
+		diff := b.String()
+		if how&sloppyCRLF != 0 {
+			diff = strings.ReplaceAll(diff, "\n", "\r\n")
+		}
+		if how&sloppyNoFinalNL != 0 {
+			diff = strings.TrimSuffix(strings.TrimSuffix(diff, "\n"), "\r")
+		}
+
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "f.conf"), []byte(old), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		p, err := Check(diff, dir, Limits{})
+		if err != nil {
+			if !errors.Is(err, ErrRejected) {
+				t.Fatalf("Check error that is not a rejection: %v", err)
+			}
+			return
+		}
+		got, err := applyPlan(p, old)
+		if err != nil {
+			t.Fatalf("the placed diff does not apply: %v\ndiff:\n%s\nplaced:\n%s", err, diff, p.Diff)
+		}
+		// The right answers: the hunk's new side at a place where its old
+		// side is, the file's own final newline kept.
+		loose := func(s string) string { return strings.TrimRightFunc(s, unicode.IsSpace) }
+		for q := 0; q+len(oldSide) <= len(ol); q++ {
+			match := true
+			for j, l := range oldSide {
+				if loose(ol[q+j]) != loose(l) {
+					match = false
+					break
+				}
+			}
+			if !match {
+				continue
+			}
+			res := slices.Clone(ol[:q])
+			x := q
+			for _, o := range ops {
+				switch o.c {
+				case ' ':
+					res = append(res, ol[x])
+					x++
+				case '-':
+					x++
+				case '+':
+					res = append(res, o.s)
+				}
+			}
+			res = append(res, ol[q+len(oldSide):]...)
+			want := strings.Join(res, "\n")
+			if len(res) > 0 && strings.HasSuffix(old, "\n") {
+				want += "\n"
+			}
+			if got == want {
+				return
+			}
+		}
+		t.Fatalf("placed wrong: got %q from %q\ndiff:\n%s\nplaced:\n%s\nnotes %q", got, old, diff, p.Diff, p.Placement)
+	})
+}
+
+// applyPlan applies a one-file plan to content in memory, as Stage applies
+// it to the staged file.
+func applyPlan(p *Plan, content string) (string, error) {
+	var out strings.Builder
+	err := gitdiff.Apply(&out, strings.NewReader(content), p.changes[0].file)
+	return out.String(), err
 }
