@@ -1146,6 +1146,9 @@ func FuzzCheck(f *testing.F) {
 			f.Add(h.diff)
 		}
 	}
+	for _, tt := range tolerances { // the sloppy diffs models write
+		f.Add(tt.diff)
+	}
 	dir := newWorkdir(f)
 	outside := f.TempDir()
 	if err := os.Symlink(outside, filepath.Join(dir, "link")); err != nil {
