@@ -384,7 +384,8 @@ func normalize(text, root string, lim Limits) (string, []string, error) {
 func (s *section) fixGitNames(notes *[]string) {
 	fixed := false
 	prefix := func(n, p string) string {
-		if n == "" || n == "/dev/null" || strings.HasPrefix(n, `"`) || strings.HasPrefix(n, p) {
+		// a/ and b/, and git's one-letter mnemonic prefixes (i/, w/, c/).
+		if n == "" || n == "/dev/null" || strings.HasPrefix(n, `"`) || len(n) > 2 && n[1] == '/' {
 			return n
 		}
 		fixed = true
@@ -399,7 +400,7 @@ func (s *section) fixGitNames(notes *[]string) {
 	case strings.Count(rest, " ") == 1:
 		a, b, _ = strings.Cut(rest, " ")
 	}
-	if a != "" && !(strings.HasPrefix(a, "a/") && strings.HasPrefix(b, "b/")) {
+	if a != "" && (prefix(a, "a/") != a || prefix(b, "b/") != b) {
 		a, b = prefix(a, "a/"), prefix(b, "b/")
 		s.header[0] = "diff --git " + a + " " + b
 	}
@@ -433,9 +434,15 @@ func (s *section) has(p string) bool {
 	return slices.ContainsFunc(s.header, func(l string) bool { return strings.HasPrefix(l, p) })
 }
 
-// relName is a header name as Check will read it: without its a/ or b/.
-func relName(n string) string {
+// relName is a header name as Check will read it: in a git diff without
+// its first component, as git reads it; in a plain one without its a/ or
+// b/.
+func relName(n string, git bool) string {
 	n = plainName(n)
+	if git {
+		_, r, _ := strings.Cut(n, "/")
+		return r
+	}
 	if r, ok := strings.CutPrefix(n, "a/"); ok {
 		return r
 	}
@@ -466,7 +473,7 @@ func (s *section) place(root string, lim Limits, budget *int, notes *[]string) e
 		return nil
 	}
 	name := sectionName(s)
-	src := relName(s.oldName)
+	src := relName(s.oldName, s.git)
 	if s.srPath != "" {
 		src = s.srPath
 	}
@@ -777,6 +784,9 @@ func (f *fileText) placeHunk(h *hunk, s *section, name, rel string, lim Limits, 
 		}
 		switch len(ms) {
 		case 0:
+			if at := matches(f.looseFile, wantLoose, nil, 1); len(at) > 0 {
+				return reject("%s (%s) matches line %d of %s only where an earlier hunk or block already changes lines: make them one", h.name(name), h.firstLines(), at[0]+1, name)
+			}
 			return f.noMatch(h, name, rel, wantLoose, lim)
 		case 1:
 			h.pos = ms[0]
