@@ -275,7 +275,7 @@ func parseBody(lines []string, i int, h *hunk, s *section, startsFile func(int) 
 				h.lines[len(h.lines)-1].noEOL = true
 			}
 		default:
-			if blanks > 0 || isFence(l) || exhausted() {
+			if blanks > 0 || isFence(l) || exhausted() || prose(lines, i, startsFile) {
 				// The hunk is over: what follows is prose or another
 				// tool's lines, up to the next file or hunk.
 				finish(h, i, blanks, remOld, remNew, commit)
@@ -296,6 +296,17 @@ func finish(h *hunk, i, blanks, remOld, remNew int, commit func()) int {
 		commit()
 	}
 	return i
+}
+
+// prose reports whether lines from i to the next file or hunk have none
+// that could be a hunk's: a model's explanation after its diff.
+func prose(lines []string, i int, startsFile func(int) bool) bool {
+	for ; i < len(lines) && !startsFile(i) && !strings.HasPrefix(lines[i], "@@"); i++ {
+		if l := lines[i]; l != "" && strings.ContainsRune(" +-\\", rune(l[0])) {
+			return false
+		}
+	}
+	return true
 }
 
 // skipTrailer skips lines up to the next file header or hunk.

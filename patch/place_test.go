@@ -93,6 +93,8 @@ var tolerances = []struct {
 	{name: "deletion without numbers", diff: "--- a/old.txt\n+++ /dev/null\n@@ ... @@\n-obsolete\n", want: map[string]string{"old.txt": ""}},
 	{name: "diff in a fence after prose", diff: "Here is the fix:\n\n```diff\n--- a/app.conf\n+++ b/app.conf\n@@ ... @@\n-key03 = v03\n+key03 = fixed\n```\nThis sets key03.\n",
 		want: map[string]string{"app.conf": fixedConf(3)}},
+	{name: "prose right after the diff", diff: "--- a/app.conf\n+++ b/app.conf\n@@ ... @@\n-key03 = v03\n+key03 = fixed\nThis sets key03.\n",
+		want: map[string]string{"app.conf": fixedConf(3)}},
 	{name: "two files, one sloppy", diff: "--- a/app.conf\n+++ b/app.conf\n@@ -2,1 +2,1 @@\n-key03 = v03\n+key03 = fixed\n--- a/old.txt\n+++ b/old.txt\n@@ -1 +1 @@\n-obsolete\n+current\n",
 		want: map[string]string{"app.conf": fixedConf(3), "old.txt": "current\n"}, notes: []string{"placed at line 3, not 2 as stated"}},
 
