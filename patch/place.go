@@ -1035,9 +1035,6 @@ func (s *section) rewrite(f *fileText, notes *[]string) error {
 func (s *section) lastLine(h *hunk, f *fileText, markedOld, markedNew bool, notes *[]string) {
 	oldNoEOL := f.noEOL
 	newNoEOL := markedNew || (!markedOld && f.noEOL)
-	if !markedOld && !markedNew && f.noEOL {
-		*notes = append(*notes, fmt.Sprintf("%s: %s has no newline at its end; kept so", h.name(sectionName(s)), sectionName(s)))
-	}
 	lastOld, lastNew := -1, -1
 	for i, l := range h.lines {
 		if l.op != '+' {
@@ -1046,6 +1043,9 @@ func (s *section) lastLine(h *hunk, f *fileText, markedOld, markedNew bool, note
 		if l.op != '-' {
 			lastNew = i
 		}
+	}
+	if !markedOld && !markedNew && f.noEOL && lastNew >= 0 {
+		*notes = append(*notes, fmt.Sprintf("%s: %s has no newline at its end; kept so", h.name(sectionName(s)), sectionName(s)))
 	}
 	out := make([]hline, 0, len(h.lines)+1)
 	for i, l := range h.lines {

@@ -489,3 +489,38 @@ func applyPlan(p *Plan, content string) (string, error) {
 	err := gitdiff.Apply(&out, strings.NewReader(content), p.changes[0].file)
 	return out.String(), err
 }
+
+// Placement's search is bounded: a diff with more hunks off their stated
+// line than a file that size allows is refused, saying what to send
+// instead; the same hunks with their stated lines right are placed.
+func TestPlacementSearchIsBounded(t *testing.T) {
+	dir := t.TempDir()
+	var file strings.Builder
+	const lines = 100_000
+	for i := range lines {
+		fmt.Fprintf(&file, "line %d\n", i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "big.txt"), []byte(file.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	hunks := placeBudget/(2*lines) + 10
+	var sloppy, exact strings.Builder
+	sloppy.WriteString("--- a/big.txt\n+++ b/big.txt\n")
+	exact.WriteString("--- a/big.txt\n+++ b/big.txt\n")
+	for k := range hunks {
+		fmt.Fprintf(&sloppy, "@@ ... @@\n-line %d\n+changed %d\n", k*100, k)
+		fmt.Fprintf(&exact, "@@ -%d +%d @@\n-line %d\n+changed %d\n", k*100+1, k*100+1, k*100, k)
+	}
+	_, err := Check(sloppy.String(), dir, Limits{})
+	var re *RejectError
+	if !errors.As(err, &re) || !strings.Contains(re.Reason, "too many such hunks to search for in files this size: give exact @@ -line,count +line,count @@ headers") {
+		t.Fatalf("Check = %v, want the search budget refusal", err)
+	}
+	p, err := Check(exact.String(), dir, Limits{})
+	if err != nil {
+		t.Fatalf("Check of the same hunks at their stated lines: %v", err)
+	}
+	if len(p.Placement) > 0 {
+		t.Errorf("exact hunks got notes %q", p.Placement[:1])
+	}
+}
