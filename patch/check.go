@@ -49,13 +49,19 @@ func (lim Limits) withDefaults() (Limits, error) {
 	return lim, nil
 }
 
-// Check parses diff, a git-style or plain unified diff, and checks it
-// against workdir without changing anything. It refuses, with a
-// *RejectError (wrapping ErrRejected) whose Reason names the problem and the
-// file:
+// Check places diff, a git-style or plain unified diff (exact or sloppy)
+// or search/replace blocks, against workdir (see Placement in the package
+// doc), then parses the placed diff and checks it, without changing
+// anything. It refuses, with a *RejectError (wrapping ErrRejected) whose
+// Reason names the problem and the file:
 //
 //   - an empty diff, or text with no file headers ("not a diff"), or one
 //     go-gitdiff cannot parse;
+//   - a hunk or block that matches nowhere in its file, or in more than one
+//     place and not at its stated line ("hunk 2 of app.conf (first lines
+//     ...) does not match app.conf ... The nearest place is lines 14-20
+//     ..."), a malformed hunk or block, or more misplaced hunks than the
+//     search budget allows;
 //   - a diff over lim.MaxBytes, or touching more than lim.MaxFiles files;
 //   - a path that is absolute, has a ".." component, has control
 //     characters, or names the workdir itself;
@@ -71,9 +77,11 @@ func (lim Limits) withDefaults() (Limits, error) {
 //
 // Names in git headers ("diff --git a/x b/x") lose their first component, as
 // git apply does; in plain diffs a leading "a/" or "b/" is dropped and the
-// rest kept as written. The Plan's Files have SHA256Before read now; Check
-// does not stage anything. A workdir that is not a directory, or bad Limits
-// (wrapping razar.ErrInvalidConfig), give other errors.
+// rest kept as written; a git header without any prefix gets a/ and b/.
+// The Plan's Files have SHA256Before read now, its Diff is the placed diff
+// and its Placement the notes on every hunk not placed exactly as written;
+// Check does not stage anything. A workdir that is not a directory, or bad
+// Limits (wrapping razar.ErrInvalidConfig), give other errors.
 func Check(diff, workdir string, lim Limits) (*Plan, error) {
 	lim, err := lim.withDefaults()
 	if err != nil {
