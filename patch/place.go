@@ -165,7 +165,7 @@ func (s *section) place(root string, lim Limits, budget *int, notes *[]string) e
 	}
 	for _, h := range s.hunks {
 		if len(h.lines) == 0 {
-			return reject("%s (%s) has no lines", h.name(sectionName(s)), h.header)
+			return reject("%s (%s) has no lines", h.name(sectionName(s)), clip(h.header))
 		}
 	}
 	creating := plainName(s.oldName) == "/dev/null" || s.has("new file mode")
@@ -295,7 +295,7 @@ func (s *section) fixCounts(notes *[]string) error {
 				return reject("%s (%s) has no line numbers, and %s is too large to search (over %d bytes): give its exact @@ -line,count +line,count @@ header", h.name(sectionName(s)), h.firstLines(), sectionName(s), maxPlaceBytes)
 			}
 			if h.stated {
-				*notes = append(*notes, fmt.Sprintf("%s: line counts corrected (%s as written)", h.name(sectionName(s)), h.header))
+				*notes = append(*notes, fmt.Sprintf("%s: line counts corrected (%s as written)", h.name(sectionName(s)), clip(h.header)))
 			}
 			h.header = fmt.Sprintf("@@ -%s +%s @@", rng(h.oldStart, o), rng(h.newStart, n))
 			if h.heading != "" {
@@ -504,7 +504,7 @@ func (f *fileText) placeHunk(h *hunk, s *section, name, rel string, lim Limits, 
 		*notes = append(*notes, fmt.Sprintf("%s placed at line %d, not %d as stated", h.name(name), h.pos+1, h.oldStart))
 	}
 	if o, nw := h.counts(); h.stated && (o != h.oldCount || nw != h.newCount) {
-		*notes = append(*notes, fmt.Sprintf("%s: line counts corrected (%s as written)", h.name(name), h.header))
+		*notes = append(*notes, fmt.Sprintf("%s: line counts corrected (%s as written)", h.name(name), clip(h.header)))
 	}
 	if tier == "loose" {
 		*notes = append(*notes, h.name(name)+" matched ignoring trailing whitespace and line endings")
