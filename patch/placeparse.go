@@ -293,15 +293,15 @@ func skipTrailer(lines []string, i int, startsFile func(int) bool) int {
 // sectionName is a section's path for messages, before it is checked.
 func sectionName(s *section) string {
 	if s.srPath != "" {
-		return s.srPath
+		return clip(s.srPath)
 	}
 	for _, n := range []string{s.newName, s.oldName} {
 		if n = plainName(n); n != "" && n != "/dev/null" {
-			return strings.TrimPrefix(strings.TrimPrefix(n, "a/"), "b/")
+			return clip(strings.TrimPrefix(strings.TrimPrefix(n, "a/"), "b/"))
 		}
 	}
 	if f := strings.Fields(strings.TrimPrefix(s.header[0], "diff --git ")); len(f) > 0 {
-		return strings.TrimPrefix(f[len(f)-1], "b/")
+		return clip(strings.TrimPrefix(f[len(f)-1], "b/"))
 	}
 	return "the file"
 }

@@ -74,7 +74,7 @@ func parseSearchReplace(lines []string) ([]*section, error) {
 				h.lines = append(h.lines, hline{op: '-', text: lines[j]})
 			}
 			if j >= len(lines) {
-				return nil, reject("search/replace block %d of %s: no \"=======\" after its SEARCH lines; a block is \"<<<<<<< SEARCH\", the lines to find, \"=======\", the lines to put there, \">>>>>>> REPLACE\"", block, path)
+				return nil, reject("search/replace block %d of %s: no \"=======\" after its SEARCH lines; a block is \"<<<<<<< SEARCH\", the lines to find, \"=======\", the lines to put there, \">>>>>>> REPLACE\"", block, clip(path))
 			}
 			k := j + 1
 			for ; k < len(lines) && !srReplace.MatchString(lines[k]); k++ {
@@ -85,7 +85,7 @@ func parseSearchReplace(lines []string) ([]*section, error) {
 				h.lines = append(h.lines, hline{op: '+', text: lines[k]})
 			}
 			if k >= len(lines) {
-				return nil, reject("search/replace block %d of %s: no \">>>>>>> REPLACE\" after its replacement lines", block, path)
+				return nil, reject("search/replace block %d of %s: no \">>>>>>> REPLACE\" after its replacement lines", block, clip(path))
 			}
 			s := byPath[path]
 			if s == nil {
