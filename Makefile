@@ -94,6 +94,8 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseHTTPReply$$' -fuzztime $(FUZZTIME) ./agents
 	$(GO) test -run '^$$' -fuzz '^FuzzParseManifest$$' -fuzztime $(FUZZTIME) ./agents
 	$(GO) test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) ./patch
+	$(GO) test -run '^$$' -fuzz '^FuzzPlace$$' -fuzztime $(FUZZTIME) ./patch
+	$(GO) test -run '^$$' -fuzz '^FuzzPlaceOracle$$' -fuzztime $(FUZZTIME) ./patch
 	$(GO) test -run '^$$' -fuzz '^FuzzComponentProtections$$' -fuzztime $(FUZZTIME) ./patch
 
 clean:

@@ -158,6 +158,9 @@ type AuditRecord struct {
 	Files      []PatchFile `json:"files,omitempty"`
 	Validation string      `json:"validation,omitempty"`
 	OutputTail string      `json:"output_tail,omitempty"`
+	// Placement says how each hunk that did not apply as written was
+	// placed ("hunk 2 of app.conf placed at line 14, not 12 as stated").
+	Placement []string `json:"placement,omitempty"`
 	// Fix memory records: the failure signature, and the fix's id (the
 	// first 12 hex digits of its diff's sha256).
 	Signature string `json:"signature,omitempty"`

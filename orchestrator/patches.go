@@ -166,11 +166,12 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 	}
 	proposed := false      // the proposal record is written once, when validation has spoken
 	var sandboxNote string // set when the validate command ran with network
+	var placement []string // how the diff's hunks were placed, once checked
 	reject := func(stage, reason, tail string, files []patch.FileChange) (razar.Outcome, string) {
 		if !proposed {
 			record(bus.EventPatch, func(r *bus.AuditRecord) {
 				r.Summary, r.Diff, r.Validation, r.Reason, r.OutputTail, r.Files = c.Summary, c.Diff, stage, reason, tail, patchFiles(files)
-				r.Message = sandboxNote
+				r.Message, r.Placement = sandboxNote, placement
 			})
 		}
 		record(bus.EventRejected, func(r *bus.AuditRecord) { r.Status, r.Reason, r.Files = "rejected", reason, patchFiles(files) })
@@ -248,6 +249,7 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 		return reject("rejected", reasonOf(err), "", nil)
 	}
 	plan.ID = id // one id in the records, the backup directory and its manifest
+	placement = plan.Placement
 	stage, cleanup, err := patch.Stage(plan, comp.Workdir, filepath.Join(o.cfg.Home, patch.StagingDir))
 	defer cleanup()
 	if err != nil {
@@ -267,7 +269,7 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 	}
 	record(bus.EventPatch, func(r *bus.AuditRecord) {
 		r.Summary, r.Diff, r.Validation, r.OutputTail, r.Files = c.Summary, c.Diff, validation, o.redact(tail), patchFiles(plan.Files)
-		r.Message = sandboxNote
+		r.Message, r.Placement = sandboxNote, plan.Placement
 	})
 	proposed = true
 

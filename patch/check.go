@@ -49,13 +49,19 @@ func (lim Limits) withDefaults() (Limits, error) {
 	return lim, nil
 }
 
-// Check parses diff, a git-style or plain unified diff, and checks it
-// against workdir without changing anything. It refuses, with a
-// *RejectError (wrapping ErrRejected) whose Reason names the problem and the
-// file:
+// Check places diff, a git-style or plain unified diff (exact or sloppy)
+// or search/replace blocks, against workdir (see Placement in the package
+// doc), then parses the placed diff and checks it, without changing
+// anything. It refuses, with a *RejectError (wrapping ErrRejected) whose
+// Reason names the problem and the file:
 //
 //   - an empty diff, or text with no file headers ("not a diff"), or one
 //     go-gitdiff cannot parse;
+//   - a hunk or block that matches nowhere in its file, or in more than one
+//     place and not at its stated line ("hunk 2 of app.conf (first lines
+//     ...) does not match app.conf ... The nearest place is lines 14-20
+//     ..."), a malformed hunk or block, or more misplaced hunks than the
+//     search budget allows;
 //   - a diff over lim.MaxBytes, or touching more than lim.MaxFiles files;
 //   - a path that is absolute, has a ".." component, has control
 //     characters, or names the workdir itself;
@@ -71,9 +77,11 @@ func (lim Limits) withDefaults() (Limits, error) {
 //
 // Names in git headers ("diff --git a/x b/x") lose their first component, as
 // git apply does; in plain diffs a leading "a/" or "b/" is dropped and the
-// rest kept as written. The Plan's Files have SHA256Before read now; Check
-// does not stage anything. A workdir that is not a directory, or bad Limits
-// (wrapping razar.ErrInvalidConfig), give other errors.
+// rest kept as written; a git header without any prefix gets a/ and b/.
+// The Plan's Files have SHA256Before read now, its Diff is the placed diff
+// and its Placement the notes on every hunk not placed exactly as written;
+// Check does not stage anything. A workdir that is not a directory, or bad
+// Limits (wrapping razar.ErrInvalidConfig), give other errors.
 func Check(diff, workdir string, lim Limits) (*Plan, error) {
 	lim, err := lim.withDefaults()
 	if err != nil {
@@ -88,6 +96,16 @@ func Check(diff, workdir string, lim Limits) (*Plan, error) {
 	}
 	if len(diff) > lim.MaxBytes {
 		return nil, reject("diff is %d bytes, over the limit of %d", len(diff), lim.MaxBytes)
+	}
+	// Placement first, then every check below on the diff as placed:
+	// nothing placement does can get past them.
+	text := diff
+	diff, notes, err := normalize(text, root, lim)
+	if err != nil {
+		return nil, err
+	}
+	if len(diff) > lim.MaxBytes {
+		return nil, reject("diff is %d bytes once placed, over the limit of %d", len(diff), lim.MaxBytes)
 	}
 	files, _, err := gitdiff.Parse(strings.NewReader(diff))
 	if err != nil {
@@ -104,7 +122,7 @@ func Check(diff, workdir string, lim Limits) (*Plan, error) {
 		return nil, err
 	}
 
-	p := &Plan{ID: NewID(), DiffSHA256: hashBytes([]byte(diff))}
+	p := &Plan{ID: NewID(), DiffSHA256: hashBytes([]byte(text)), Diff: diff, Placement: notes}
 	seen := map[string]bool{}
 	for _, f := range files {
 		fc, c, err := checkFile(root, f, plain, lim)
@@ -198,14 +216,11 @@ func checkFile(root string, f *gitdiff.File, plain bool, lim Limits) (FileChange
 		return fc, c, err
 	}
 	for _, n := range []string{fc.OldPath, fc.Path} {
-		for _, prot := range lim.Protected {
-			if n == "" || !prot.covers(n) {
-				continue
-			}
-			if prot.Path != "" && prot.Path != n {
-				return fc, c, reject("%s: protected path, under %s: %s; patches may not touch it", n, prot.Path, prot.Why)
-			}
-			return fc, c, reject("%s: protected path: %s; patches may not touch it", n, prot.Why)
+		if n == "" {
+			continue
+		}
+		if err := protected(n, lim); err != nil {
+			return fc, c, err
 		}
 	}
 

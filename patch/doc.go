@@ -1,11 +1,16 @@
-// Package patch is RAZAR's patch engine: it takes the unified diff a rung's
-// fix carries and gets it into a component's workdir safely, or refuses it
-// with a reason.
+// Package patch is RAZAR's patch engine: it takes the unified diff (or the
+// search/replace blocks) a rung's fix carries and gets it into a
+// component's workdir safely, or refuses it with a reason.
 //
 // It owns five steps, each a function the orchestrator calls in turn:
 //
-//   - Check parses the diff (git-style or plain unified, with go-gitdiff)
-//     and refuses anything that could touch a file outside the workdir or
+//   - Check first places the rung's text: it turns a diff with wrong,
+//     missing or miscounted hunk headers, names without a/ and b/, context
+//     that lost its trailing whitespace or line endings, or search/replace
+//     blocks, into the exact diff git would have written (placement,
+//     below). Then it parses that diff (git-style or plain unified, with
+//     go-gitdiff) and refuses anything that could touch a file outside the
+//     workdir or
 //     that the engine will not apply: "..", absolute paths, symlinks
 //     anywhere on a path, binary patches, symlink and submodule modes,
 //     oversized diffs, text that is not a diff at all, and any path a
@@ -13,7 +18,7 @@
 //     only reads.
 //   - Stage copies the workdir into a private directory under the RAZAR
 //     home (StagingDir, 0700, one 0700 directory per patch) and applies
-//     the diff there; a hunk that does not apply is a rejection.
+//     the placed diff there, exactly.
 //     CleanStaging removes what a killed RAZAR left there.
 //   - Validate runs the component's validate command in that copy,
 //     sandboxed as far as the host allows (below), killed at its timeout.
@@ -31,6 +36,31 @@
 //     the patch can be promoted again), and to the end of a revert for one
 //     cut short. AttemptID gives an attempt's candidate the same patch id,
 //     and so the same backup directory, on every run.
+//
+// # Placement
+//
+// A hunk goes at its stated line when its context and removed lines are
+// there exactly; else at the one place in the file where they are exactly;
+// else at the one place where they are when trailing whitespace and line
+// endings are ignored. A search/replace block is a hunk without a stated
+// line whose SEARCH lines are removed and REPLACE lines added; an empty
+// SEARCH creates a missing file. No match, or two, is a *RejectError naming
+// the hunk (number and first lines) and the nearest lines of the file: by
+// number, and quoted only when Limits.Quote allows that file, so a refusal
+// never shows a model a file it could not read. The hunks of a file are
+// placed against the file as it was, may not overlap, are merged when they
+// touch, and get a context line where they would have no old or new
+// lines; the file's context lines replace the model's, and a missing final
+// newline is kept unless the diff marks the change. Plan.Placement notes
+// every hunk not placed exactly as written, for the patch record;
+// Plan.Diff is the placed diff, Plan.DiffSHA256 the hash of the text sent.
+//
+// Placement cannot weaken the checks: it reads a file only after the same
+// path checks Check makes (clean relative path, no symlink on the way, not
+// protected, a regular file, at most 8 MiB), and everything Check, Stage
+// and Promote check runs on the placed diff. Its work is bounded: line ids
+// and a rolling hash make each search linear in the file, and a budget of
+// lines scanned refuses a diff with more misplaced hunks than that allows.
 //
 // Every refusal of the diff itself is a *RejectError wrapping ErrRejected;
 // a failed validate command a *ValidateError wrapping ErrValidationFailed;

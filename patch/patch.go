@@ -54,6 +54,12 @@ type Limits struct {
 	// Protected are the workdir paths no patch may touch, such as the
 	// validate script itself: see ComponentProtections.
 	Protected []Protection
+	// Quote reports whether a refusal may quote lines of the workdir file
+	// at path (slash-separated, relative to the workdir) to show a model
+	// where its hunk nearly matched. Nil quotes none: the refusal gives
+	// line numbers only. Pass the gate that decides what a rung may read,
+	// so a refusal never shows a file the rung could not have read.
+	Quote func(path string) bool
 }
 
 // Defaults for the zero Limits.
@@ -88,7 +94,15 @@ type FileChange struct {
 type Plan struct {
 	ID         string
 	Files      []FileChange
-	DiffSHA256 string // of the diff text, for records
+	DiffSHA256 string // of the diff text as the rung sent it, for records
+	// Diff is the diff as placed: what Stage applies, every hunk at its
+	// real line with the file's own context lines.
+	Diff string
+	// Placement says how every hunk that did not apply as written was
+	// placed ("hunk 2 of app.conf placed at line 14, not 12 as stated",
+	// "hunk 1 of app.conf matched ignoring trailing whitespace and line
+	// endings"); nil when the diff was exact.
+	Placement []string
 
 	changes []change // parallel to Files
 

@@ -522,7 +522,7 @@ new file mode 100644
 -root:x:0:0:root:/root:/bin/bash
 +root::0:0:root:/root:/bin/bash
 `},
-	{name: "absolute path in a git header", want: `etc/passwd: does not exist in the workdir`, diff: `diff --git /etc/passwd /etc/passwd
+	{name: "absolute path in a git header", want: `"/etc/passwd": absolute path`, diff: `diff --git /etc/passwd /etc/passwd
 --- /etc/passwd
 +++ /etc/passwd
 @@ -1 +1 @@
@@ -612,7 +612,6 @@ index 0000000..1234567
 	{name: "empty string", want: "empty diff", diff: ""},
 	{name: "whitespace", want: "empty diff", diff: " \n\t\n"},
 	{name: "hunk with no file header", want: "not a valid diff", diff: "@@ -1 +1 @@\n-x\n+y\n"},
-	{name: "hunk count lies", want: "not a valid diff", diff: "--- a/app.conf\n+++ b/app.conf\n@@ -1,3 +1,3 @@\n-key01 = v01\n+key01 = x\n"},
 	{name: "copy", want: "copy patches are not supported", diff: `diff --git a/old.txt b/new.txt
 similarity index 100%
 copy from old.txt
@@ -637,9 +636,44 @@ copy to new.txt
 -grep -q "key03 = fixed" app.conf || { echo "key03 is not fixed" >&2; exit 1; }
  echo validate ok
 `},
-	{name: "wrong context", atStage: true, want: "hunk 2 of app.conf does not apply at line 16", diff: diffWrongContext},
-	{name: "hunk past the end", atStage: true, want: "hunk 1 of old.txt does not apply", diff: "--- a/old.txt\n+++ b/old.txt\n@@ -5,1 +5,1 @@\n-obsolete\n+new\n"},
-	{name: "delete that leaves content", atStage: true, want: "old.txt does not apply", diff: "--- a/old.txt\n+++ /dev/null\n@@ -1 +0,0 @@\n-something else\n"},
+	{name: "wrong context", want: `hunk 2 of app.conf (first lines " key14 = v14", " key15 = v15") does not match app.conf`, diff: diffWrongContext},
+	{name: "hunk past the end", want: `hunk 1 of old.txt (first lines "-gone", "+new") does not match`, diff: "--- a/old.txt\n+++ b/old.txt\n@@ -5,1 +5,1 @@\n-gone\n+new\n"},
+	{name: "delete that leaves content", want: `hunk 1 of old.txt (first lines "-something else") does not match`, diff: "--- a/old.txt\n+++ /dev/null\n@@ -1 +0,0 @@\n-something else\n"},
+	{name: "delete of part of a file", atStage: true, want: "lib/util.txt does not apply", diff: "--- a/lib/util.txt\n+++ /dev/null\n@@ -1 +0,0 @@\n-util v1\n"},
+	// Placement is tolerant of a model's sloppiness, never of where a diff
+	// points: the same refusals come through a sloppy hunk or a
+	// search/replace block, before any file is read.
+	{
+		name: "hunk without numbers through a symlink", want: "link/target.txt: path goes through symlink link",
+		setup: func(t *testing.T, dir, outside string) { symlink(t, outside, filepath.Join(dir, "link")) },
+		diff:  "--- link/target.txt\n+++ link/target.txt\n@@ ... @@\n-secret\n+pwned\n",
+	},
+	{
+		name: "search/replace through a symlink", want: "link/target.txt: path goes through symlink link",
+		setup: func(t *testing.T, dir, outside string) { symlink(t, outside, filepath.Join(dir, "link")) },
+		diff:  "link/target.txt\n<<<<<<< SEARCH\nsecret\n=======\npwned\n>>>>>>> REPLACE\n",
+	},
+	{
+		name: "search/replace creating through a symlinked directory", want: "link/new.txt: path goes through symlink link",
+		setup: func(t *testing.T, dir, outside string) { symlink(t, outside, filepath.Join(dir, "link")) },
+		diff:  "link/new.txt\n<<<<<<< SEARCH\n=======\npwned\n>>>>>>> REPLACE\n",
+	},
+	{
+		name: "search/replace on a symlinked file", want: "cfg: is a symlink",
+		setup: func(t *testing.T, dir, outside string) {
+			symlink(t, filepath.Join(outside, "target.txt"), filepath.Join(dir, "cfg"))
+		},
+		diff: "cfg\n<<<<<<< SEARCH\nsecret\n=======\npwned\n>>>>>>> REPLACE\n",
+	},
+	{name: "search/replace escaping by ..", want: `"../escape": path leaves the workdir`, diff: "../escape\n<<<<<<< SEARCH\n=======\npwned\n>>>>>>> REPLACE\n"},
+	{name: "search/replace on an absolute path", want: `"/etc/passwd": absolute path`, diff: "/etc/passwd\n<<<<<<< SEARCH\nroot:x:0:0:root:/root:/bin/bash\n=======\nroot::0:0:root:/root:/bin/bash\n>>>>>>> REPLACE\n"},
+	{name: "git header without prefixes escaping by ..", want: `"../x": path leaves the workdir`, diff: "diff --git ../x ../x\n--- ../x\n+++ ../x\n@@ ... @@\n-a\n+b\n"},
+	{name: "hunk without numbers on a protected file", want: "check.sh: protected path: the validate script", lim: Limits{Protected: []Protection{{Path: "check.sh", Why: "the validate script"}}},
+		diff: "--- check.sh\n+++ check.sh\n@@ ... @@\n-echo validate ok\n+echo pwned\n"},
+	{name: "search/replace on a protected file", want: "check.sh: protected path: the validate script", lim: Limits{Protected: []Protection{{Path: "check.sh", Why: "the validate script"}}},
+		diff: "check.sh\n<<<<<<< SEARCH\necho validate ok\n=======\necho pwned\n>>>>>>> REPLACE\n"},
+	{name: "search/replace over MaxBytes", want: "over the limit of 60", lim: Limits{MaxBytes: 60}, diff: "app.conf\n<<<<<<< SEARCH\nkey03 = v03\n=======\nkey03 = fixed\n>>>>>>> REPLACE\n"},
+	{name: "search/replace over MaxFiles", want: "diff touches 2 files, over the limit of 1", lim: Limits{MaxFiles: 1}, diff: "app.conf\n<<<<<<< SEARCH\nkey03 = v03\n=======\nx\n>>>>>>> REPLACE\nold.txt\n<<<<<<< SEARCH\nobsolete\n=======\nx\n>>>>>>> REPLACE\n"},
 	{name: "empty delete of a non-empty file", atStage: true, want: "old.txt: the deletion does not cover the whole file", diff: "diff --git a/old.txt b/old.txt\ndeleted file mode 100644\n"},
 }
 
@@ -1111,6 +1145,9 @@ func FuzzCheck(f *testing.F) {
 		if len(h.diff) < 4096 {
 			f.Add(h.diff)
 		}
+	}
+	for _, tt := range tolerances { // the sloppy diffs models write
+		f.Add(tt.diff)
 	}
 	dir := newWorkdir(f)
 	outside := f.TempDir()

@@ -20,8 +20,10 @@ import (
 // left out. It records in p what each staged file became, for Promote. The
 // real workdir is only read.
 //
-// A hunk that does not apply is a *RejectError ("hunk 2 of app.conf does not
-// apply at line 7: conflict: ..."); a file that changed since Check is an
+// Check placed every hunk, so a hunk that does not apply is rare: a
+// deletion that does not cover its file, a hunk of a file too large to
+// search. It is a *RejectError ("hunk 2 of app.conf does not apply at line
+// 7: conflict: ..."); a file that changed since Check is an
 // error wrapping ErrConflict; a staging path that is a symlink or not a
 // directory a plain error. On any error Stage removes what it made and
 // returns "" and a no-op cleanup; cleanup is never nil.
