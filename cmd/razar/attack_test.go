@@ -189,9 +189,10 @@ func rungCannotForgeAnotherRungsResultOrStealItsAttempts(t *testing.T, h, url st
 	k2.violated(t, forged)
 	k2.deniedRequest(t, "$JS.API.CONSUMER.MSG.NEXT.RAZAR.agent_rstar", []byte(`{"batch":1,"expires":1000000000}`))
 	k2.deniedRequest(t, "$JS.API.DIRECT.GET.RAZAR."+forged, nil)
+	k2.deniedRequest(t, "$JS.API.DIRECT.GET.RAZAR_RESULTS."+forged, nil)
 	k2.deniedRequest(t, "$JS.API.CONSUMER.CREATE.RAZAR.thief.razar.escalate.rstar", []byte(`{"stream_name":"RAZAR","config":{"name":"thief","filter_subject":"razar.escalate.rstar"}}`))
 
-	st, err := js.Stream(ctx, bus.StreamName)
+	st, err := js.Stream(ctx, bus.StreamOf(forged))
 	if err != nil {
 		t.Fatal(err)
 	}
