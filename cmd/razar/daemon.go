@@ -159,7 +159,7 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 			StoreDir: c.path(stateDir), Listen: set.natsListen, URLFile: c.path(natsURLFile), Log: log, Trust: st,
 		}
 		if l := set.leaf; l.url != "" {
-			sc.Domain, sc.Leaf = l.domain, &jetstream.Leaf{URLs: l.url, Creds: l.creds}
+			sc.Domain, sc.Leaf = l.domain, &jetstream.Leaf{URLs: l.url, Creds: l.creds, Rungs: rosterNames(roster)}
 		}
 		d.srv, err = jetstream.StartServer(sc)
 		if err != nil {
