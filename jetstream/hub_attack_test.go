@@ -212,3 +212,42 @@ func TestLeafHubCannotPausePullOrTakeOverARungsConsumer(t *testing.T) {
 		t.Errorf("k2's consumer: %v", err)
 	}
 }
+
+// TestLeafHubStreamDeclaredBeforeTheFilterIsGivenIt: a hub stream declared
+// by an older RAZAR sources stream RAZAR without a filter, by the legacy
+// consumer request the leaf link now refuses; SourceOnHub at boot gives
+// it the filter ">", and the hub again holds every record of the host.
+func TestLeafHubStreamDeclaredBeforeTheFilterIsGivenIt(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	h := newLeafHost(t, ctx)
+	for i := range 3 {
+		if err := h.store.Audit(ctx, &bus.AuditRecord{Event: bus.EventOpened, Component: "web", Incident: fmt.Sprintf("inc-%d", i)}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hubJS, err := natsjs.NewWithDomain(h.hub, "hub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := jetstream.HubSourceConfig("h1")
+	old.Sources[0].FilterSubject = ""
+	bustest.Eventually(t, 20*time.Second, func() bool {
+		_, err := hubJS.CreateStream(ctx, old)
+		return err == nil
+	}, "the hub never took the old-style stream")
+	if _, err := jetstream.SourceOnHub(ctx, h.orch, "hub", "h1", nil); err != nil {
+		t.Fatalf("SourceOnHub on the old-style stream: %v", err)
+	}
+	st, err := hubJS.Stream(ctx, jetstream.HubStream("h1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if src := st.CachedInfo().Config.Sources; len(src) != 1 || src[0].FilterSubject != ">" {
+		t.Fatalf("the hub stream's sources after SourceOnHub: %+v; want one, filtered \">\"", src)
+	}
+	bustest.Eventually(t, 20*time.Second, func() bool {
+		st, err := hubJS.Stream(ctx, jetstream.HubStream("h1"))
+		return err == nil && st.CachedInfo().State.Msgs == 3
+	}, "the hub's stream never held the host's 3 records")
+}
