@@ -20,8 +20,9 @@ import (
 
 // oldStreamConfig is stream RAZAR as the RAZAR before RAZAR_RESULTS
 // declared it: escalations, results and audit records in one stream.
-func oldStreamConfig() natsjs.StreamConfig {
+func oldStreamConfig(replicas int) natsjs.StreamConfig {
 	return natsjs.StreamConfig{
+		Replicas:    replicas,
 		Name:        bus.StreamName,
 		Description: "RAZAR escalations, results and audit records",
 		Subjects:    []string{bus.EscalateAll, bus.ResultAll, bus.AuditAll},
@@ -47,16 +48,16 @@ type oldHome struct {
 // fills them as an old RAZAR did: audit records of two components (a fix
 // learned among them), escalations, and results, one rung's answers to one
 // incident more than RAZAR_RESULTS keeps on a subject by default.
-func writeOldLayout(t *testing.T, ctx context.Context, nc *nats.Conn) oldHome {
+func writeOldLayout(t *testing.T, ctx context.Context, nc *nats.Conn, replicas int) oldHome {
 	t.Helper()
 	js, err := natsjs.New(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := js.CreateStream(ctx, oldStreamConfig()); err != nil {
+	if _, err := js.CreateStream(ctx, oldStreamConfig(replicas)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := js.CreateKeyValue(ctx, natsjs.KeyValueConfig{Bucket: bus.KVBucket, History: 10, Storage: natsjs.FileStorage}); err != nil {
+	if _, err := js.CreateKeyValue(ctx, natsjs.KeyValueConfig{Bucket: bus.KVBucket, History: 10, Storage: natsjs.FileStorage, Replicas: replicas}); err != nil {
 		t.Fatal(err)
 	}
 	var h oldHome
@@ -124,36 +125,48 @@ func storedOn(t *testing.T, ctx context.Context, nc *nats.Conn, name, filter str
 // the old one did, each where it now belongs.
 func assertUpgraded(t *testing.T, ctx context.Context, nc *nats.Conn, h oldHome, when string) {
 	t.Helper()
+	for _, p := range upgradeProblems(t, ctx, nc, h, 1) {
+		t.Errorf("%s: %s", when, p)
+	}
+}
+
+// upgradeProblems says what an upgraded store lacks, nothing when it
+// holds everything the old one did, each where it now belongs, with
+// replicas replicas.
+func upgradeProblems(t *testing.T, ctx context.Context, nc *nats.Conn, h oldHome, replicas int) []string {
+	t.Helper()
+	var out []string
+	bad := func(f string, a ...any) { out = append(out, fmt.Sprintf(f, a...)) }
 	js, err := natsjs.New(nc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	rec, err := js.Stream(ctx, bus.StreamName)
 	if err != nil {
-		t.Fatal(err)
+		return []string{err.Error()}
 	}
 	if got := rec.CachedInfo().Config.Subjects; !slices.Equal(got, bus.StreamSubjects) {
-		t.Errorf("%s: stream RAZAR captures %q, want %q", when, got, bus.StreamSubjects)
+		bad("stream RAZAR captures %q, want %q", got, bus.StreamSubjects)
 	}
 	res, err := js.Stream(ctx, bus.ResultsStreamName)
 	if err != nil {
-		t.Fatalf("%s: stream %s: %v", when, bus.ResultsStreamName, err)
+		return append(out, fmt.Sprintf("stream %s: %v", bus.ResultsStreamName, err))
 	}
 	rc := res.CachedInfo().Config
-	if len(rc.Sources) != 0 || !slices.Equal(rc.Subjects, bus.ResultsStreamSubjects) || rc.Discard != natsjs.DiscardNew {
-		t.Errorf("%s: stream %s: sources %v, subjects %q, discard %v; want none, %q, new", when, bus.ResultsStreamName, rc.Sources, rc.Subjects, rc.Discard, bus.ResultsStreamSubjects)
+	if len(rc.Sources) != 0 || !slices.Equal(rc.Subjects, bus.ResultsStreamSubjects) || rc.Discard != natsjs.DiscardNew || rc.Replicas != replicas {
+		bad("stream %s: sources %v, subjects %q, discard %v, %d replicas; want none, %q, new, %d", bus.ResultsStreamName, rc.Sources, rc.Subjects, rc.Discard, rc.Replicas, bus.ResultsStreamSubjects, replicas)
 	}
 	if got := storedOn(t, ctx, nc, bus.StreamName, bus.AuditAll); !slices.Equal(got, h.audit) {
-		t.Errorf("%s: stream RAZAR holds %d audit records, want the %d stored before, unchanged", when, len(got), len(h.audit))
+		bad("stream RAZAR holds %d audit records, want the %d stored before, unchanged", len(got), len(h.audit))
 	}
 	if got := storedOn(t, ctx, nc, bus.StreamName, bus.EscalateAll); !slices.Equal(got, h.escalations) {
-		t.Errorf("%s: stream RAZAR holds %d escalations, want the %d stored before", when, len(got), len(h.escalations))
+		bad("stream RAZAR holds %d escalations, want the %d stored before", len(got), len(h.escalations))
 	}
 	if got := storedOn(t, ctx, nc, bus.StreamName, bus.ResultAll); len(got) != 0 {
-		t.Errorf("%s: stream RAZAR still holds %d results", when, len(got))
+		bad("stream RAZAR still holds %d results", len(got))
 	}
 	if got := storedOn(t, ctx, nc, bus.ResultsStreamName, bus.ResultAll); !slices.Equal(got, h.results) {
-		t.Errorf("%s: stream %s holds %d results, want the %d stored before, in order, unchanged", when, bus.ResultsStreamName, len(got), len(h.results))
+		bad("stream %s holds %d results, want the %d stored before, in order, unchanged", bus.ResultsStreamName, len(got), len(h.results))
 	}
 	mem := fixmem.New()
 	for i, r := range storedOn(t, ctx, nc, bus.StreamName, bus.AuditAll) {
@@ -163,8 +176,9 @@ func assertUpgraded(t *testing.T, ctx context.Context, nc *nats.Conn, h oldHome,
 		}
 	}
 	if len(mem.Show(h.fix)) != 1 {
-		t.Errorf("%s: the fix memory folded from the record has %d fixes for the learned signature, want 1", when, len(mem.Show(h.fix)))
+		bad("the fix memory folded from the record has %d fixes for the learned signature, want 1", len(mem.Show(h.fix)))
 	}
+	return out
 }
 
 // TestOpenMovesTheResultsOfAnOldStoreLosingNothing: a home created before
@@ -189,7 +203,7 @@ func TestOpenMovesTheResultsOfAnOldStoreLosingNothing(t *testing.T) {
 		return srv, nc
 	}
 	srv, nc := serve()
-	h := writeOldLayout(t, ctx, nc.NATS())
+	h := writeOldLayout(t, ctx, nc.NATS(), 1)
 	var logged []string
 	store, err := jetstream.Open(ctx, nc, jetstream.WithLimits(jetstream.DefaultLimits()), jetstream.WithLog(func(f string, a ...any) { logged = append(logged, fmt.Sprintf(f, a...)) }))
 	if err != nil {
@@ -232,14 +246,14 @@ func TestOpenFinishesAnUpgradeCutShort(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	h := writeOldLayout(t, ctx, env.NATS)
+	h := writeOldLayout(t, ctx, env.NATS, 1)
 	// What the first steps of the move leave: the copy, and RAZAR no
 	// longer capturing results.
 	if _, err := js.CreateStream(ctx, natsjs.StreamConfig{Name: bus.ResultsStreamName, Storage: natsjs.FileStorage, MaxBytes: -1, MaxMsgSize: jetstream.DefaultMaxMsgSize,
 		Sources: []*natsjs.StreamSource{{Name: bus.StreamName, FilterSubject: bus.ResultAll}}}); err != nil {
 		t.Fatal(err)
 	}
-	cfg := oldStreamConfig()
+	cfg := oldStreamConfig(1)
 	cfg.Subjects = bus.StreamSubjects
 	if _, err := js.UpdateStream(ctx, cfg); err != nil {
 		t.Fatal(err)
@@ -248,4 +262,31 @@ func TestOpenFinishesAnUpgradeCutShort(t *testing.T) {
 		t.Fatalf("Open after the cut-short upgrade: %v", err)
 	}
 	assertUpgraded(t, ctx, env.NATS, h, "after finishing the upgrade")
+}
+
+// TestClusterOpenUpgradesAnOldStoreWithItsReplicas: on three real
+// nats-servers, an old store of 3 replicas is upgraded by Open with
+// --replicas 3 as on one server: RAZAR_RESULTS replicated, nothing lost.
+func TestClusterOpenUpgradesAnOldStoreWithItsReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("three nats-server processes")
+	}
+	c := bustest.NewCluster(t, 3)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	conn, err := bus.Connect(ctx, c.URLs(), "t", zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	h := writeOldLayout(t, ctx, conn.NATS(), 3)
+	if _, err := jetstream.Open(ctx, conn, jetstream.WithReplicas(3), jetstream.WithLimits(jetstream.DefaultLimits())); err != nil {
+		t.Fatalf("Open with 3 replicas on the old store: %v", err)
+	}
+	var why []string
+	// Direct gets are answered by any replica: one may lag a moment.
+	bustest.Eventually(t, 30*time.Second, func() bool {
+		why = upgradeProblems(t, ctx, conn.NATS(), h, 3)
+		return len(why) == 0
+	}, "the upgraded cluster store: %v", bustest.Lazy(func() string { return strings.Join(why, "; ") }))
 }

@@ -212,7 +212,9 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 		}
 		d.closers = append(d.closers, func() { _ = os.Remove(c.path(natsURLFile)) })
 	}
-	if d.store, err = jetstream.Open(ctx, d.nc, jetstream.WithLimits(set.limits), jetstream.WithReplicas(set.replicas)); err != nil {
+	storeLog := log.With().Str("component", "store").Logger()
+	if d.store, err = jetstream.Open(ctx, d.nc, jetstream.WithLimits(set.limits), jetstream.WithReplicas(set.replicas),
+		jetstream.WithLog(func(f string, a ...any) { storeLog.Info().Msgf(f, a...) })); err != nil {
 		return nil, failed("%v", err)
 	}
 	if d.ln, err = net.Listen("tcp", set.metricsAddr); err != nil {
