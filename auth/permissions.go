@@ -11,6 +11,7 @@ import (
 // keeps the two in step.
 const (
 	stream        = "RAZAR"
+	resultsStream = "RAZAR_RESULTS"
 	mirrorDurable = "razar_mirror"
 )
 
@@ -32,8 +33,10 @@ var LadderRungs = []string{"crown", "kimicho", "k2", "airstar", "rstar"}
 //     stream's records and the bucket, the only one who may purge or delete.
 //   - control: the lifecycle requests (imported from RAZAR) and their replies.
 //   - rung r: pull its consumer agent_r, ack its deliveries, publish its
-//     results razar.result.*.r and heartbeat razar.heartbeat.r, read back
-//     its own last result, answer its probe and, for Crown, the handshake.
+//     results razar.result.*.r (stored in stream RAZAR_RESULTS) and
+//     heartbeat razar.heartbeat.r, read back its own last result, answer
+//     its probe and, for Crown, the handshake. Never razar.audit.> nor an
+//     escalation: the record and the fix memory are not its to write.
 //   - operator: lifecycle requests, rung probes and reloads, and reading
 //     everything (core subjects and JetStream read-only API).
 //   - observer: reading everything, the read-only requests (status, fixes),
@@ -55,7 +58,10 @@ func Permissions(role Role, name string, rungs []string) jwt.Permissions {
 			"$JS.API.CONSUMER.INFO."+stream+"."+c,
 			"$JS.API.CONSUMER.MSG.NEXT."+stream+"."+c,
 			"$JS.ACK."+stream+"."+c+".>",
-			"$JS.API.DIRECT.GET."+stream+".razar.result.*."+name,
+			// Its answers live in stream RAZAR_RESULTS: it reads back its
+			// own, and nothing of stream RAZAR but its consumer.
+			"$JS.API.STREAM.INFO."+resultsStream,
+			"$JS.API.DIRECT.GET."+resultsStream+".razar.result.*."+name,
 			"razar.result.*."+name,
 			"razar.heartbeat."+name,
 		)

@@ -510,7 +510,7 @@ func throughput(n int) (throughputResult, error) {
 	}
 	writes := func() (uint64, error) {
 		var total uint64
-		for _, s := range []string{bus.StreamName, "KV_" + bus.KVBucket} {
+		for _, s := range []string{bus.StreamName, bus.ResultsStreamName, "KV_" + bus.KVBucket} {
 			st, err := js.Stream(ctx, s)
 			if err != nil {
 				return 0, err

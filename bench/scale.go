@@ -88,7 +88,7 @@ func newExternalEnv(dir string) (*env, error) {
 	return e, nil
 }
 
-// clean deletes RAZAR's stream and bucket from an external bus, so every
+// clean deletes RAZAR's streams and bucket from an external bus, so every
 // measurement starts from nothing.
 func (e *env) clean() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -98,5 +98,6 @@ func (e *env) clean() {
 		return
 	}
 	_ = js.DeleteStream(ctx, bus.StreamName)
+	_ = js.DeleteStream(ctx, bus.ResultsStreamName)
 	_ = js.DeleteKeyValue(ctx, bus.KVBucket)
 }

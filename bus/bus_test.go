@@ -63,9 +63,16 @@ func TestSubjects(t *testing.T) {
 				t.Errorf("%q is not captured by %q", tt.got, tt.wildcard)
 			}
 			inStream := slices.ContainsFunc(StreamSubjects, func(w string) bool { return subjectMatches(w, tt.got) })
-			wantStream := tt.kind == "escalate" || tt.kind == "result" || tt.kind == "audit"
+			wantStream := tt.kind == "escalate" || tt.kind == "audit"
 			if inStream != wantStream {
 				t.Errorf("%q in stream %s = %v, want %v", tt.got, StreamName, inStream, wantStream)
+			}
+			inResults := slices.ContainsFunc(ResultsStreamSubjects, func(w string) bool { return subjectMatches(w, tt.got) })
+			if inResults != (tt.kind == "result") {
+				t.Errorf("%q in stream %s = %v, want %v", tt.got, ResultsStreamName, inResults, tt.kind == "result")
+			}
+			if want := map[bool]string{true: ResultsStreamName, false: StreamName}[tt.kind == "result"]; StreamOf(tt.got) != want {
+				t.Errorf("StreamOf(%q) = %q, want %q", tt.got, StreamOf(tt.got), want)
 			}
 			kind, rest, ok := ParseSubject(tt.got)
 			if !ok || kind != tt.kind || !slices.Equal(rest, tt.rest) {
@@ -85,6 +92,7 @@ func TestWildcardsAndNames(t *testing.T) {
 		{AlertAll, "razar.alert.>"},
 		{ProbeAll, "razar.agents.probe.*"},
 		{StreamName, "RAZAR"},
+		{ResultsStreamName, "RAZAR_RESULTS"},
 		{KVBucket, "RAZAR_STATE"},
 		{ConsumerName("k2"), "agent_k2"},
 		{EscalationMsgID("inc-7", 3), "esc-inc-7-3"},
@@ -101,8 +109,11 @@ func TestWildcardsAndNames(t *testing.T) {
 			t.Errorf("got %q, want %q", tt.got, tt.want)
 		}
 	}
-	if !slices.Equal(StreamSubjects, []string{"razar.escalate.>", "razar.result.>", "razar.audit.>"}) {
+	if !slices.Equal(StreamSubjects, []string{"razar.escalate.>", "razar.audit.>"}) {
 		t.Errorf("StreamSubjects = %q", StreamSubjects)
+	}
+	if !slices.Equal(ResultsStreamSubjects, []string{"razar.result.>"}) {
+		t.Errorf("ResultsStreamSubjects = %q", ResultsStreamSubjects)
 	}
 	// Message ids of different kinds never collide, even for the same incident and number.
 	ids := []string{EscalationMsgID("i", 1), ResultMsgID("i", 1)}

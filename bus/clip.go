@@ -17,6 +17,11 @@ const (
 	// MaxContextBytes bounds the encoded escalation; older attempts' diffs and
 	// summaries are cut harder until it fits.
 	MaxContextBytes = 512 << 10
+	// MaxResultBytes is the largest encoded result stream RAZAR_RESULTS
+	// stores: the diffs of every candidate together (the rung runtime
+	// keeps them under 640 KiB), their summaries, the error, and the JSON
+	// escaping of all of it. A bigger publish is refused, nothing stored.
+	MaxResultBytes = 1 << 20
 )
 
 // Clip shortens s to at most max bytes, keeping its head and tail around a

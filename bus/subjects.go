@@ -8,8 +8,14 @@ import (
 // Prefix is the root token of every RAZAR subject.
 const Prefix = "razar"
 
-// StreamName is the JetStream stream that holds escalations, results and audit records.
+// StreamName is the JetStream stream that holds escalations and audit
+// records (the fix memory's among them): what only the orchestrator writes.
 const StreamName = "RAZAR"
+
+// ResultsStreamName is the JetStream stream that holds the rungs' answers
+// (razar.result.>), apart from stream RAZAR: a rung writes there, and
+// nothing it writes may evict a record (docs/PROTOCOL.md section 4).
+const ResultsStreamName = "RAZAR_RESULTS"
 
 // KVBucket is the JetStream key-value bucket holding component, incident and agent state.
 const KVBucket = "RAZAR_STATE"
@@ -31,7 +37,20 @@ const (
 )
 
 // StreamSubjects are the subjects stream RAZAR captures.
-var StreamSubjects = []string{EscalateAll, ResultAll, AuditAll}
+var StreamSubjects = []string{EscalateAll, AuditAll}
+
+// ResultsStreamSubjects are the subjects stream RAZAR_RESULTS captures.
+var ResultsStreamSubjects = []string{ResultAll}
+
+// StreamOf names the stream that holds the messages of subject (or of a
+// filter within one kind): ResultsStreamName for razar.result.*,
+// StreamName for everything else.
+func StreamOf(subject string) string {
+	if kind, _, ok := ParseSubject(subject); ok && kind == "result" {
+		return ResultsStreamName
+	}
+	return StreamName
+}
 
 // AllComponents is the component token of a lifecycle request about every
 // component (razar status). It cannot collide with a component name, which

@@ -185,20 +185,23 @@ func (s *Store) LastResult(ctx context.Context, incident, rung string) ([]byte, 
 	return data, err
 }
 
-// orderedConsumer creates an ordered consumer of stream RAZAR, asking
-// again while the cluster cannot answer (the meta or stream leader lost
-// with its node, an election under way), for up to a minute.
-func (s *Store) orderedConsumer(ctx context.Context, cfg jetstream.OrderedConsumerConfig) (c jetstream.Consumer, err error) {
+// orderedConsumer creates an ordered consumer of the stream holding
+// filter, asking again while the cluster cannot answer (the meta or
+// stream leader lost with its node, an election under way), for up to a
+// minute.
+func (s *Store) orderedConsumer(ctx context.Context, filter string, cfg jetstream.OrderedConsumerConfig) (c jetstream.Consumer, err error) {
 	ctx, cancel := withDefaultTimeout(ctx, time.Minute)
 	defer cancel()
+	name := s.streamName(filter)
 	_, err = untilStored(ctx, func(ctx context.Context) (err error) {
-		c, err = s.js.OrderedConsumer(ctx, bus.StreamName, cfg)
+		c, err = s.js.OrderedConsumer(ctx, name, cfg)
 		return err
 	})
 	return c, err
 }
 
-// Scan delivers every stored message on filter, oldest first (from since,
+// Scan delivers every stored message on filter (of stream RAZAR_RESULTS
+// for razar.result.*, else of stream RAZAR), oldest first (from since,
 // when it is not zero), to fn, then returns; with follow it keeps delivering
 // new ones until ctx ends. fn returning an error stops the scan with it.
 func (s *Store) Scan(ctx context.Context, filter string, since time.Time, follow bool, fn func(seq uint64, subject string, data []byte) error) error {
@@ -207,7 +210,7 @@ func (s *Store) Scan(ctx context.Context, filter string, since time.Time, follow
 		cfg.DeliverPolicy = jetstream.DeliverByStartTimePolicy
 		cfg.OptStartTime = &since
 	}
-	c, err := s.orderedConsumer(ctx, cfg)
+	c, err := s.orderedConsumer(ctx, filter, cfg)
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", filter, err)
 	}
@@ -288,7 +291,7 @@ func (s *Store) Drained(ctx context.Context, durable string) (bool, error) {
 func (s *Store) Follow(ctx context.Context, filter string, fn func(seq uint64, subject string, data []byte)) (stop func(), err error) {
 	var last uint64
 	_, err = untilStored(ctx, func(ctx context.Context) (err error) {
-		last, err = s.LastSeq(ctx)
+		last, err = s.lastSeqOf(ctx, filter)
 		return err
 	})
 	if err != nil {
@@ -312,7 +315,7 @@ func (s *Store) Follow(ctx context.Context, filter string, fn func(seq uint64, s
 func (s *Store) LastMsg(ctx context.Context, subject string) (uint64, []byte, error) {
 	ctx, cancel := withDefaultTimeout(ctx, 5*time.Second)
 	defer cancel()
-	m, err := s.stream.GetLastMsgForSubject(ctx, subject)
+	m, err := s.streamFor(subject).GetLastMsgForSubject(ctx, subject)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return 0, nil, nil
 	}

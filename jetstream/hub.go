@@ -18,24 +18,34 @@ import (
 func HubStream(host string) string { return bus.StreamName + "_" + host }
 
 // HubSourceConfig is the hub's stream HubStream(host): no subjects of its
-// own, every record of the host's stream RAZAR, sourced across the leaf
-// link by the host's domain. Sourcing resumes where it stopped after the
-// link comes back.
+// own, every record of the host's stream RAZAR (escalations and the audit
+// trail; the rungs' answers stay on the host, in RAZAR_RESULTS, and reach
+// the record as attempt and patch records), sourced across the leaf link
+// by the host's domain. Sourcing resumes where it stopped after the link
+// comes back.
+//
+// The filter ">" takes every record, as no filter would, and has the hub
+// create its sourcing consumer by the named request the leaf link lets
+// through (LeafDeny); without it the hub would use the legacy request,
+// which the link refuses.
 func HubSourceConfig(host string) jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        HubStream(host),
 		Description: "RAZAR records of leaf host " + host + ", sourced from its stream " + bus.StreamName,
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
-		Sources:     []*jetstream.StreamSource{{Name: bus.StreamName, Domain: host}},
+		Sources:     []*jetstream.StreamSource{{Name: bus.StreamName, Domain: host, FilterSubject: hubSourceFilter}},
 	}
 }
+
+// hubSourceFilter is the filter of the hub's source of stream RAZAR: all of it.
+const hubSourceFilter = ">"
 
 // HubSourceJSON is HubSourceConfig(host) as the stream configuration
 // file `nats stream add --config` takes.
 func HubSourceJSON(host string) string {
-	return fmt.Sprintf(`{"name": %q, "storage": "file", "retention": "limits", "sources": [{"name": %q, "external": {"api": "$JS.%s.API"}}]}`,
-		HubStream(host), bus.StreamName, host)
+	return fmt.Sprintf(`{"name": %q, "storage": "file", "retention": "limits", "sources": [{"name": %q, "filter_subject": %q, "external": {"api": "$JS.%s.API"}}]}`,
+		HubStream(host), bus.StreamName, hubSourceFilter, host)
 }
 
 // HubSourceCommand is the shell command a hub operator runs to declare
@@ -100,8 +110,8 @@ func SourceOnHub(ctx context.Context, conn *bus.Conn, hub, host string, waiting 
 func sourceOnce(ctx context.Context, js jetstream.JetStream, host string) (bool, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := js.Stream(ctx, HubStream(host)); err == nil {
-		return false, nil
+	if st, err := js.Stream(ctx, HubStream(host)); err == nil {
+		return false, upgradeSource(ctx, js, st, host)
 	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return false, err
 	}
@@ -112,6 +122,29 @@ func sourceOnce(ctx context.Context, js jetstream.JetStream, host string) (bool,
 		return false, err
 	}
 	return true, nil
+}
+
+// upgradeSource gives the filter ">" to a hub stream's unfiltered source
+// of the host's stream RAZAR, declared before the leaf link refused the
+// legacy consumer request: without it the source stalls. The filter
+// changes nothing of what is sourced, nor where sourcing resumes (the
+// server names a source by its filter, an empty one as ">").
+func upgradeSource(ctx context.Context, js jetstream.JetStream, st jetstream.Stream, host string) error {
+	cfg := st.CachedInfo().Config
+	changed := false
+	for _, src := range cfg.Sources {
+		if src.Name == bus.StreamName && src.FilterSubject == "" && len(src.SubjectTransforms) == 0 &&
+			(src.Domain == host || src.External != nil && src.External.APIPrefix == "$JS."+host+".API") {
+			src.FilterSubject, changed = hubSourceFilter, true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		return fmt.Errorf("give its source of stream %s the filter %q, which the leaf link needs: %w", bus.StreamName, hubSourceFilter, err)
+	}
+	return nil
 }
 
 // hubUnreachable says whether err means the hub did not answer (yet),

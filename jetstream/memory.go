@@ -16,12 +16,15 @@ import (
 // its layers: these are the raw reads and writes it needs, so no other
 // package touches nats.go.
 
-// CheckStream asks the server for stream RAZAR's info: nil when it answers.
+// CheckStream asks the server for the info of streams RAZAR and
+// RAZAR_RESULTS: nil when both answer.
 func (s *Store) CheckStream(ctx context.Context) error {
 	ctx, cancel := withDefaultTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if _, err := s.stream.Info(ctx); err != nil {
-		return fmt.Errorf("stream %s: %w", bus.StreamName, err)
+	for _, subject := range []string{bus.AuditAll, bus.ResultAll} {
+		if _, err := s.streamFor(subject).Info(ctx); err != nil {
+			return fmt.Errorf("stream %s: %w", s.streamName(subject), err)
+		}
 	}
 	return nil
 }
@@ -63,11 +66,12 @@ func (s *Store) MsgData(ctx context.Context, seq uint64) ([]byte, error) {
 	return m.Data, nil
 }
 
-// PurgeSubject removes every message of stream RAZAR stored on subject.
+// PurgeSubject removes every message stored on subject (from stream
+// RAZAR_RESULTS for razar.result.*, else from stream RAZAR).
 func (s *Store) PurgeSubject(ctx context.Context, subject string) error {
 	ctx, cancel := withDefaultTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := s.stream.Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
+	if err := s.streamFor(subject).Purge(ctx, jetstream.WithPurgeSubject(subject)); err != nil {
 		return fmt.Errorf("purge %s: %w", subject, err)
 	}
 	return nil

@@ -47,7 +47,7 @@ func TestReplicasOnASingleServerSayWhatIsWrong(t *testing.T) {
 func TestReplicasThreeOnAClusterSurviveTheStreamLeader(t *testing.T) {
 	c, ctx, conn, st := replicatedStore(t)
 	js, _ := natsjs.New(conn.NATS())
-	for _, name := range []string{bus.StreamName, "KV_" + bus.KVBucket} {
+	for _, name := range []string{bus.StreamName, bus.ResultsStreamName, "KV_" + bus.KVBucket} {
 		s, err := js.Stream(ctx, name)
 		if err != nil {
 			t.Fatal(err)

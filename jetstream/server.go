@@ -57,7 +57,8 @@ type ServerConfig struct {
 // so hosts sharing a hub account never see each other's escalations, and
 // the hub cannot write a host's records, its bucket or send it lifecycle
 // commands; what the hub gets is JetStream's API of the host's domain, to
-// source stream RAZAR, minus the verbs that would change it.
+// source stream RAZAR and read, minus every verb that would change a
+// stream or touch a consumer it did not make: a hub can only read.
 type Leaf struct {
 	// URLs is the hub's leaf-node URLs, comma-separated (nats://,
 	// nats-leaf://, tls://). user:password in a URL authenticates to a hub
@@ -65,14 +66,50 @@ type Leaf struct {
 	URLs string
 	// Creds is a NATS .creds file for a hub in operator mode; "" for none.
 	Creds string
+	// Rungs are the roster's rungs: the hub may not create, update or
+	// delete their consumers agent_<rung> (nor those of the contract's
+	// ladder, auth.LadderRungs, always included). A rung added by a reload
+	// is covered from the next start.
+	Rungs []string
 }
 
 // LeafDeny is what the leaf link refuses: imports from the hub, exports to
-// it. domain is the host's JetStream domain.
-func LeafDeny(domain string) (imports, exports []string) {
-	imports = []string{"razar.>", "$KV.>"}
-	for _, verb := range []string{"STREAM.CREATE", "STREAM.UPDATE", "STREAM.DELETE", "STREAM.PURGE", "STREAM.MSG.DELETE", "STREAM.RESTORE", "CONSUMER.DELETE", "ACCOUNT.PURGE"} {
-		imports = append(imports, "$JS."+domain+".API."+verb+".>")
+// it. domain is the host's JetStream domain; rungs name the durable
+// consumers (agent_<rung>) of stream RAZAR besides auth.LadderRungs'.
+//
+// The hub may source stream RAZAR and read (stream and consumer info,
+// message gets). Denied: every write to a stream, and every consumer verb
+// a hub could use against the host's rungs: pulling (MSG.NEXT) or acking
+// ($JS.ACK) their escalations, pausing, unpinning, resetting, deleting,
+// moving or stepping down a consumer, and creating one by a legacy
+// request (CONSUMER.CREATE.<stream>, whose consumer name is in the body,
+// so it could name agent_k2 and update it) or under a rung's durable name.
+// The hub's sourcing consumer is created by the named request
+// CONSUMER.CREATE.RAZAR.JS_SRC_<id>.<filter>, which HubSourceConfig's
+// filter ">" makes the server use.
+func LeafDeny(domain string, rungs []string) (imports, exports []string) {
+	api := "$JS." + domain + ".API."
+	imports = []string{"razar.>", "$KV.>", "$JS.ACK.>"}
+	for _, verb := range []string{
+		"STREAM.CREATE", "STREAM.UPDATE", "STREAM.DELETE", "STREAM.PURGE", "STREAM.MSG.DELETE", "STREAM.RESTORE",
+		"STREAM.LEADER.STEPDOWN", "STREAM.PEER", "STREAM.CANCEL_MOVE",
+		"CONSUMER.DELETE", "CONSUMER.MSG.NEXT", "CONSUMER.PAUSE", "CONSUMER.UNPIN", "CONSUMER.RESET",
+		"CONSUMER.DURABLE.CREATE", "CONSUMER.LEADER.STEPDOWN", "CONSUMER.PEER",
+		"ACCOUNT", "META", "SERVER",
+	} {
+		imports = append(imports, api+verb+".>")
+	}
+	for _, st := range []string{bus.StreamName, bus.ResultsStreamName, kvStream} {
+		imports = append(imports, api+"CONSUMER.CREATE."+st) // legacy: the name is in the body
+	}
+	seen := map[string]bool{}
+	for _, r := range append(append([]string(nil), auth.LadderRungs...), rungs...) {
+		if seen[r] || !bus.ValidToken(r) {
+			continue
+		}
+		seen[r] = true
+		c := bus.ConsumerName(r)
+		imports = append(imports, api+"CONSUMER.CREATE."+bus.StreamName+"."+c, api+"CONSUMER.CREATE."+bus.StreamName+"."+c+".>")
 	}
 	return imports, []string{"razar.>", "$KV.>"}
 }
@@ -143,7 +180,7 @@ func leafRemote(l *Leaf, acc, domain string) (*server.RemoteLeafOpts, error) {
 			return nil, fmt.Errorf("--leaf-creds: %w", err)
 		}
 	}
-	r.DenyImports, r.DenyExports = LeafDeny(domain)
+	r.DenyImports, r.DenyExports = LeafDeny(domain, l.Rungs)
 	return r, nil
 }
 

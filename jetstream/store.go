@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -24,15 +25,25 @@ const (
 	DefaultMaxDeliver = 10
 )
 
-// Default limits of stream RAZAR and bucket RAZAR_STATE (docs/PROTOCOL.md
-// section 4), so no client, hostile or looping, can fill the disk.
+// Default limits of stream RAZAR, stream RAZAR_RESULTS and bucket
+// RAZAR_STATE (docs/PROTOCOL.md section 4), so no client, hostile or
+// looping, can fill the disk, and no rung can evict a record.
 const (
-	// DefaultStreamMaxBytes bounds stream RAZAR; past it the oldest
+	// DefaultStreamMaxBytes bounds stream RAZAR (escalations and the audit
+	// trail, written by the orchestrator alone); past it the oldest
 	// messages are discarded.
 	DefaultStreamMaxBytes = 1 << 30
-	// DefaultMaxMsgSize is the largest message the stream stores, the
+	// DefaultMaxMsgSize is the largest message stream RAZAR stores, the
 	// NATS default max payload.
 	DefaultMaxMsgSize = 1 << 20
+	// DefaultResultsMaxBytes bounds stream RAZAR_RESULTS (the rungs'
+	// answers); past it new answers are refused, never an old one
+	// discarded.
+	DefaultResultsMaxBytes = 1 << 30
+	// DefaultResultsMaxPerSubject is how many answers RAZAR_RESULTS keeps
+	// on one razar.result.<incident>.<rung>: a rung that sends more to
+	// one incident loses its own oldest there, and nothing else.
+	DefaultResultsMaxPerSubject = 64
 	// DefaultStateMaxBytes bounds bucket RAZAR_STATE (every revision it
 	// keeps); past it, writes are refused.
 	DefaultStateMaxBytes = 256 << 20
@@ -40,24 +51,32 @@ const (
 	DefaultMaxValueSize = 1 << 20
 )
 
-// Limits bound what the store keeps. A zero field means its default; a
-// negative one, no limit.
+// Limits bound what the store keeps. A zero field means its default (or,
+// for ResultsMaxPerSubject, what the existing stream has); a negative one,
+// no limit.
 type Limits struct {
-	StreamMaxBytes    int64         // stream RAZAR, in bytes; discards the oldest past it
-	StreamMaxMsgSize  int32         // one message of stream RAZAR, in bytes
-	StreamMaxAge      time.Duration // how long stream RAZAR keeps a message
-	StateMaxBytes     int64         // bucket RAZAR_STATE, in bytes; refuses writes past it
-	StateMaxValueSize int32         // one value of bucket RAZAR_STATE, in bytes
+	StreamMaxBytes   int64         // stream RAZAR, in bytes; discards the oldest past it
+	StreamMaxMsgSize int32         // one message of stream RAZAR, in bytes
+	StreamMaxAge     time.Duration // how long streams RAZAR and RAZAR_RESULTS keep a message
+	// ResultsMaxBytes bounds stream RAZAR_RESULTS, in bytes; refuses new
+	// answers past it. Its messages are at most bus.MaxResultBytes.
+	ResultsMaxBytes int64
+	// ResultsMaxPerSubject is the answers kept per incident and rung.
+	ResultsMaxPerSubject int64
+	StateMaxBytes        int64 // bucket RAZAR_STATE, in bytes; refuses writes past it
+	StateMaxValueSize    int32 // one value of bucket RAZAR_STATE, in bytes
 }
 
 // DefaultLimits are the limits of docs/PROTOCOL.md section 4.
 func DefaultLimits() Limits {
 	return Limits{
-		StreamMaxBytes:    DefaultStreamMaxBytes,
-		StreamMaxMsgSize:  DefaultMaxMsgSize,
-		StreamMaxAge:      DefaultMaxAge,
-		StateMaxBytes:     DefaultStateMaxBytes,
-		StateMaxValueSize: DefaultMaxValueSize,
+		StreamMaxBytes:       DefaultStreamMaxBytes,
+		StreamMaxMsgSize:     DefaultMaxMsgSize,
+		StreamMaxAge:         DefaultMaxAge,
+		ResultsMaxBytes:      DefaultResultsMaxBytes,
+		ResultsMaxPerSubject: DefaultResultsMaxPerSubject,
+		StateMaxBytes:        DefaultStateMaxBytes,
+		StateMaxValueSize:    DefaultMaxValueSize,
 	}
 }
 
@@ -72,6 +91,12 @@ func (l Limits) orDefaults() Limits {
 	}
 	if l.StreamMaxAge == 0 {
 		l.StreamMaxAge = d.StreamMaxAge
+	}
+	if l.ResultsMaxBytes == 0 {
+		l.ResultsMaxBytes = d.ResultsMaxBytes
+	}
+	if l.ResultsMaxPerSubject == 0 {
+		l.ResultsMaxPerSubject = d.ResultsMaxPerSubject
 	}
 	if l.StateMaxBytes == 0 {
 		l.StateMaxBytes = d.StateMaxBytes
@@ -88,6 +113,13 @@ type Option func(*openOptions)
 type openOptions struct {
 	limits   *Limits
 	replicas int
+	log      func(format string, args ...any)
+}
+
+// WithLog has Open report what it changes in an existing store (an
+// upgrade moving the rungs' answers to stream RAZAR_RESULTS) to log.
+func WithLog(log func(format string, args ...any)) Option {
+	return func(o *openOptions) { o.log = log }
 }
 
 // WithReplicas has Open give stream RAZAR, bucket RAZAR_STATE and the
@@ -105,13 +137,17 @@ func WithLimits(l Limits) Option {
 	return func(o *openOptions) { o.limits = &l }
 }
 
-// Store is RAZAR's view of JetStream: the RAZAR stream and the RAZAR_STATE bucket.
+// Store is RAZAR's view of JetStream: streams RAZAR and RAZAR_RESULTS and
+// the RAZAR_STATE bucket.
 type Store struct {
 	conn   *bus.Conn
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	stream jetstream.Stream
-	kv     jetstream.KeyValue
+	// results holds razar.result.>: stream RAZAR_RESULTS, or stream RAZAR
+	// itself when a bound store reads a home not upgraded yet.
+	results jetstream.Stream
+	kv      jetstream.KeyValue
 	// declares is set on the orchestrator's store (Open): it declares
 	// consumers; a bound store (Bind) only attaches to them.
 	declares bool
@@ -147,30 +183,14 @@ func Open(ctx context.Context, conn *bus.Conn, opts ...Option) (*Store, error) {
 			return nil, err
 		}
 	}
-	var stream jetstream.Stream
+	var stream, results jetstream.Stream
 	var limits Limits
 	var placing time.Time // since when JetStream has refused to place the replicas
 	// Retry while JetStream starts up after a restart or a cluster election.
 	for {
 		limits, err = o.effective(ctx, js)
 		if err == nil {
-			stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-				Name:        bus.StreamName,
-				Description: "RAZAR escalations, results and audit records",
-				Subjects:    bus.StreamSubjects,
-				Storage:     jetstream.FileStorage,
-				Retention:   jetstream.LimitsPolicy,
-				Discard:     jetstream.DiscardOld,
-				MaxAge:      max(limits.StreamMaxAge, 0), // negative: keep forever
-				MaxBytes:    limits.StreamMaxBytes,
-				MaxMsgSize:  limits.StreamMaxMsgSize,
-				Duplicates:  DuplicateWindow,
-				Replicas:    replicas,
-				// Direct gets let a rung read back its own last result
-				// (razar.result.<incident>.<rung>) with a permission that
-				// names the subject, and nothing else of the stream.
-				AllowDirect: true,
-			})
+			stream, results, err = declareStreams(ctx, js, limits, replicas, o.log)
 		}
 		if err == nil {
 			break
@@ -189,7 +209,7 @@ func Open(ctx context.Context, conn *bus.Conn, opts ...Option) (*Store, error) {
 			if placementFailed(err) {
 				return nil, replicasError(nc, replicas, err)
 			}
-			return nil, fmt.Errorf("declare stream %s: %w", bus.StreamName, err)
+			return nil, err
 		}
 		select {
 		case <-ctx.Done():
@@ -213,7 +233,7 @@ func Open(ctx context.Context, conn *bus.Conn, opts ...Option) (*Store, error) {
 			return nil, err
 		}
 	}
-	return &Store{conn: conn, nc: nc, js: js, stream: stream, kv: kv, declares: true, replicas: replicas}, nil
+	return &Store{conn: conn, nc: nc, js: js, stream: stream, results: results, kv: kv, declares: true, replicas: replicas}, nil
 }
 
 // leaderReads turns direct gets off for the bucket of a replicated store
@@ -314,8 +334,12 @@ func bind(ctx context.Context, conn *bus.Conn, withBucket bool) (*Store, error) 
 			stream, err = js.Stream(ctx, bus.StreamName)
 			return err
 		})
+		var results jetstream.Stream
 		if err == nil {
-			s := &Store{conn: conn, nc: nc, js: js, stream: stream}
+			results, err = bindResults(ctx, js, stream)
+		}
+		if err == nil {
+			s := &Store{conn: conn, nc: nc, js: js, stream: stream, results: results}
 			if withBucket {
 				_, err = untilStored(ctx, func(ctx context.Context) (err error) {
 					s.kv, err = js.KeyValue(ctx, bus.KVBucket)
@@ -354,7 +378,16 @@ func (s *Store) bucket() (jetstream.KeyValue, error) {
 // existing stream and bucket have, else the defaults.
 func (o *openOptions) effective(ctx context.Context, js jetstream.JetStream) (Limits, error) {
 	if o.limits != nil {
-		return o.limits.orDefaults(), nil
+		l := *o.limits
+		if l.ResultsMaxPerSubject == 0 {
+			// Not a setting of its own: keep what the stream has.
+			if st, err := js.Stream(ctx, bus.ResultsStreamName); err == nil && len(st.CachedInfo().Config.Sources) == 0 {
+				l.ResultsMaxPerSubject = st.CachedInfo().Config.MaxMsgsPerSubject
+			} else if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+				return l, err
+			}
+		}
+		return l.orDefaults(), nil
 	}
 	var l Limits
 	if st, err := js.Stream(ctx, bus.StreamName); err == nil {
@@ -370,6 +403,12 @@ func (o *openOptions) effective(ctx context.Context, js jetstream.JetStream) (Li
 		c := st.CachedInfo().Config
 		l.StateMaxBytes, l.StateMaxValueSize = c.MaxBytes, c.MaxMsgSize
 	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return l, err
+	}
+	if st, err := js.Stream(ctx, bus.ResultsStreamName); err == nil && len(st.CachedInfo().Config.Sources) == 0 {
+		c := st.CachedInfo().Config
+		l.ResultsMaxBytes, l.ResultsMaxPerSubject = c.MaxBytes, c.MaxMsgsPerSubject
+	} else if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return l, err
 	}
 	return l.orDefaults(), nil
@@ -393,17 +432,26 @@ func (s *Store) PublishSeq(ctx context.Context, subject, msgID string, p bus.Pay
 	if err != nil {
 		return 0, err
 	}
+	ack, err := s.publishMsg(ctx, &nats.Msg{Subject: subject, Data: data}, msgID)
+	if err != nil {
+		return 0, err
+	}
+	return ack.Sequence, nil
+}
+
+func (s *Store) publishMsg(ctx context.Context, msg *nats.Msg, msgID string) (*jetstream.PubAck, error) {
+	subject := msg.Subject
 	ctx, cancel := withDefaultTimeout(ctx, 10*time.Second)
 	defer cancel()
 	// No responders (the stream has no leader: an election on a cluster)
 	// means nothing was stored: it is retried until ctx ends.
 	opts := []jetstream.PublishOpt{jetstream.WithRetryWait(electionRetry), jetstream.WithRetryAttempts(math.MaxInt32)}
 	if msgID == "" {
-		ack, err := s.js.Publish(ctx, subject, data, opts...)
+		ack, err := s.js.PublishMsg(ctx, msg, opts...)
 		if err != nil {
-			return 0, fmt.Errorf("publish %s: %w", subject, err)
+			return nil, fmt.Errorf("publish %s: %w", subject, err)
 		}
-		return ack.Sequence, nil
+		return ack, nil
 	}
 	// With a message id a retry is stored once, so an ack lost with the
 	// node that was to send it (the leader killed mid-request) is retried
@@ -411,15 +459,64 @@ func (s *Store) PublishSeq(ctx context.Context, subject, msgID string, p bus.Pay
 	opts = append(opts, jetstream.WithMsgID(msgID))
 	for {
 		actx, acancel := context.WithTimeout(ctx, ackWait)
-		ack, err := s.js.Publish(actx, subject, data, opts...)
+		ack, err := s.js.PublishMsg(actx, msg, opts...)
 		acancel()
 		if err == nil {
-			return ack.Sequence, nil
+			return ack, nil
 		}
 		if ctx.Err() != nil || !unanswered(err) {
-			return 0, fmt.Errorf("publish %s: %w", subject, err)
+			return nil, fmt.Errorf("publish %s: %w", subject, err)
 		}
 	}
+}
+
+// ResultsAfterHeader, on an escalation, is the last sequence of stream
+// RAZAR_RESULTS before the escalation was stored: only an answer stored
+// after it can answer the attempt.
+const ResultsAfterHeader = "Razar-Results-After"
+
+// Handed is an escalation stored on stream RAZAR: its sequence, and the
+// last sequence of stream RAZAR_RESULTS before it was stored.
+type Handed struct {
+	Seq          uint64
+	ResultsAfter uint64
+}
+
+// Escalate stores escalation p on subject with msgID, and returns where it
+// stands in stream RAZAR and what stream RAZAR_RESULTS held before it, so
+// the answer can be told from answers stored earlier: the two streams
+// number their messages apart. An escalation stored already (a re-send
+// after a crash, within DuplicateWindow) returns what was recorded with
+// the one stored first.
+func (s *Store) Escalate(ctx context.Context, subject, msgID string, p bus.Payload) (Handed, error) {
+	data, err := bus.Encode(p)
+	if err != nil {
+		return Handed{}, err
+	}
+	after, err := s.ResultsLastSeq(ctx)
+	if err != nil {
+		return Handed{}, fmt.Errorf("publish %s: %w", subject, err)
+	}
+	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
+	msg.Header.Set(ResultsAfterHeader, strconv.FormatUint(after, 10))
+	ack, err := s.publishMsg(ctx, msg, msgID)
+	if err != nil {
+		return Handed{}, err
+	}
+	h := Handed{Seq: ack.Sequence, ResultsAfter: after}
+	if ack.Duplicate {
+		h.ResultsAfter = 0 // an escalation stored before the header existed: judge by attempt alone
+		ctx, cancel := withDefaultTimeout(ctx, 5*time.Second)
+		defer cancel()
+		m, err := s.stream.GetMsg(ctx, ack.Sequence)
+		if err != nil {
+			return Handed{}, fmt.Errorf("read back %s at %d: %w", subject, ack.Sequence, err)
+		}
+		if v, err := strconv.ParseUint(m.Header.Get(ResultsAfterHeader), 10, 64); err == nil {
+			h.ResultsAfter = v
+		}
+	}
+	return h, nil
 }
 
 // electionRetry is how often a write the stream had no leader for is

@@ -12,7 +12,8 @@ import (
 	"github.com/razar/razar/bus"
 )
 
-// StoredMsg is one message of stream RAZAR, read by its sequence.
+// StoredMsg is one message of stream RAZAR (or, for an answer,
+// RAZAR_RESULTS), read by its sequence.
 type StoredMsg struct {
 	Seq     uint64
 	Subject string
@@ -23,13 +24,15 @@ type StoredMsg struct {
 }
 
 // Next returns the first message on filter stored at sequence seq or after
-// (seq 0 is read as 1), or nil when there is none yet. It is a direct get:
+// (seq 0 is read as 1), or nil when there is none yet. A filter on
+// razar.result.> reads stream RAZAR_RESULTS, whose sequences are its own;
+// any other, stream RAZAR. It is a direct get:
 // it keeps no consumer, so a reader that stops for as long as it likes
 // resumes exactly where it says.
 func (s *Store) Next(ctx context.Context, filter string, seq uint64) (*StoredMsg, error) {
 	ctx, cancel := withDefaultTimeout(ctx, 5*time.Second)
 	defer cancel()
-	m, err := s.stream.GetMsg(ctx, max(seq, 1), jetstream.WithGetMsgSubject(filter))
+	m, err := s.streamFor(filter).GetMsg(ctx, max(seq, 1), jetstream.WithGetMsgSubject(filter))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, nil
 	}
@@ -42,11 +45,29 @@ func (s *Store) Next(ctx context.Context, filter string, seq uint64) (*StoredMsg
 // LastSeq returns the sequence of the last message stored in stream RAZAR,
 // 0 when it is empty.
 func (s *Store) LastSeq(ctx context.Context) (uint64, error) {
+	return s.lastSeqOf(ctx, bus.AuditAll)
+}
+
+// ResultsLastSeq returns the sequence of the last answer stored in stream
+// RAZAR_RESULTS, 0 when it is empty: an answer stored after it has a
+// higher one.
+func (s *Store) ResultsLastSeq(ctx context.Context) (uint64, error) {
+	var last uint64
+	_, err := untilStored(ctx, func(ctx context.Context) (err error) {
+		last, err = s.lastSeqOf(ctx, bus.ResultAll)
+		return err
+	})
+	return last, err
+}
+
+// lastSeqOf is the last sequence of the stream holding subject.
+func (s *Store) lastSeqOf(ctx context.Context, subject string) (uint64, error) {
 	ctx, cancel := withDefaultTimeout(ctx, 5*time.Second)
 	defer cancel()
-	info, err := s.stream.Info(ctx)
+	st := s.streamFor(subject)
+	info, err := st.Info(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("stream %s info: %w", bus.StreamName, err)
+		return 0, fmt.Errorf("stream %s info: %w", s.streamName(subject), err)
 	}
 	return info.State.LastSeq, nil
 }

@@ -19,11 +19,11 @@ import (
 // re-send after a crash harmless.
 func (o *Orchestrator) runIncident(ctx context.Context, id string, resumed bool) {
 	log := o.log.With().Str("incident", id).Logger()
-	// The pending attempt's escalation and its stream sequence: only an
+	// The pending attempt's escalation and where it was stored: only an
 	// answer stored after it counts.
 	var sent struct {
 		attempt int
-		seq     uint64
+		esc     jetstream.Handed
 		err     error // why the escalation could not be stored
 	}
 	// The record advance just stored, so the hand-over does not read it
@@ -60,7 +60,7 @@ func (o *Orchestrator) runIncident(ctx context.Context, id string, resumed bool)
 			if e, ok := o.humanEntry(rec.Pending.Rung); ok {
 				// A person's turn: paged and answered here, not on the bus.
 				resumed = false
-				sent.attempt, sent.seq, sent.err = rec.Pending.Attempt, 0, nil
+				sent.attempt, sent.esc, sent.err = rec.Pending.Attempt, jetstream.Handed{}, nil
 				if err := o.humanTurn(ctx, rec, rev, e); err != nil && ctx.Err() == nil && !errors.Is(err, jetstream.ErrConflict) {
 					log.Error().Err(err).Msg("cannot record attempt; retrying")
 					sleepCtx(ctx, time.Second)
@@ -74,9 +74,9 @@ func (o *Orchestrator) runIncident(ctx context.Context, id string, resumed bool)
 				// the one stored first.
 				resumed = false
 				sent.attempt = rec.Pending.Attempt
-				sent.seq, sent.err = o.sendEscalation(ctx, rec)
+				sent.esc, sent.err = o.sendEscalation(ctx, rec)
 			}
-			if err := o.settle(ctx, rec, rev, sent.seq, sent.err); err != nil && ctx.Err() == nil && !errors.Is(err, jetstream.ErrConflict) {
+			if err := o.settle(ctx, rec, rev, sent.esc, sent.err); err != nil && ctx.Err() == nil && !errors.Is(err, jetstream.ErrConflict) {
 				log.Error().Err(err).Msg("cannot record attempt; retrying")
 				sleepCtx(ctx, time.Second)
 			}
@@ -220,35 +220,36 @@ func (o *Orchestrator) countCycles(recs []*bus.IncidentRecord) {
 }
 
 // sendEscalation publishes the pending attempt with the incident's whole
-// history, bounded in size, and returns its stream sequence, or why it
-// could not be stored (the attempt then fails with that reason).
-func (o *Orchestrator) sendEscalation(ctx context.Context, rec *bus.IncidentRecord) (uint64, error) {
+// history, bounded in size, and returns where it was stored, or why it
+// could not be (the attempt then fails with that reason).
+func (o *Orchestrator) sendEscalation(ctx context.Context, rec *bus.IncidentRecord) (jetstream.Handed, error) {
 	p := rec.Pending
 	esc := &bus.Escalation{
 		Incident: rec.ID, Component: rec.Component, Error: rec.Error,
 		Attempt: p.Attempt, Rung: p.Rung, Pass: p.Pass, Deadline: p.Deadline,
 		Workdir: rec.Workdir, Context: o.history(ctx, rec),
 	}
-	seq, err := o.store.PublishSeq(ctx, bus.EscalateSubject(p.Rung), bus.EscalationMsgID(rec.ID, p.Attempt), esc)
+	h, err := o.store.Escalate(ctx, bus.EscalateSubject(p.Rung), bus.EscalationMsgID(rec.ID, p.Attempt), esc)
 	if err != nil && ctx.Err() == nil {
 		// The attempt will time out and the ladder moves on; say why.
 		o.log.Error().Err(err).Str("incident", rec.ID).Str("agent", p.Rung).Msg("could not hand the attempt to the rung")
 	}
-	return seq, err
+	return h, err
 }
 
 // settle waits for the pending attempt's answer or deadline, judges it, and
 // stores the finished attempt.
-func (o *Orchestrator) settle(ctx context.Context, rec *bus.IncidentRecord, rev, escSeq uint64, sendErr error) error {
+func (o *Orchestrator) settle(ctx context.Context, rec *bus.IncidentRecord, rev uint64, esc jetstream.Handed, sendErr error) error {
 	p := rec.Pending
 	var res *bus.Result
 	var err error
+	escSeq := esc.Seq
 	if escSeq == 0 && sendErr != nil {
 		// Nothing was handed over: fail the attempt now, with the reason,
 		// rather than wait out its deadline.
 		err = fmt.Errorf("the attempt could not be handed to %s: %w", p.Rung, sendErr)
 	} else {
-		res, err = o.waitResult(ctx, rec.ID, p.Attempt, p.Rung, p.Deadline, escSeq)
+		res, err = o.waitResult(ctx, rec.ID, p.Attempt, p.Rung, p.Deadline, esc)
 	}
 	return o.conclude(ctx, rec, rev, res, err, escSeq == 0 && sendErr != nil, "")
 }

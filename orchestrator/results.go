@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/jetstream"
 )
 
 // results routes every rung's answers to the attempt waiting for them,
@@ -87,7 +88,8 @@ func (r *results) done(incident string, w *resultWait) {
 // waitResult waits until the deadline for the answer to the pending
 // attempt. Only an answer counts that is on the pending rung's own
 // subject, razar.result.<incident>.<rung>, was stored after the attempt's
-// escalation (stream sequence after escSeq), and names this incident,
+// escalation esc (a sequence of stream RAZAR_RESULTS past
+// esc.ResultsAfter, its last before the escalation), and names this incident,
 // attempt and rung. Anything else on the incident's results is logged with
 // its subject, sequence and why, and ignored; answers to earlier attempts
 // at debug level, as they are routine after a timeout.
@@ -95,16 +97,17 @@ func (r *results) done(incident string, w *resultWait) {
 // The wait is registered before the stream is looked at, so an answer is
 // either already stored (found by walking the subject from the escalation
 // on, with direct gets) or routed to it as it arrives.
-func (o *Orchestrator) waitResult(ctx context.Context, incident string, attempt int, rung string, deadline time.Time, escSeq uint64) (*bus.Result, error) {
+func (o *Orchestrator) waitResult(ctx context.Context, incident string, attempt int, rung string, deadline time.Time, esc jetstream.Handed) (*bus.Result, error) {
 	want := bus.ResultSubject(incident, rung)
 	w := o.results.wait(incident, want)
 	defer o.results.done(incident, w)
 	wctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
-	seen := escSeq // the highest sequence judged
+	escSeq, after := esc.Seq, esc.ResultsAfter
+	seen := after // the highest sequence judged
 	judge := func(seq uint64, data []byte) *bus.Result {
-		if seq != 0 && seq <= seen && seq != escSeq {
-			return nil // judged already (walked, then routed)
+		if seq != 0 && seq <= seen && escSeq != 0 {
+			return nil // judged already (walked, then routed), or stored before the escalation
 		}
 		seen = max(seen, seq)
 		ignore := func(why string) *bus.Result {
@@ -124,8 +127,8 @@ func (o *Orchestrator) waitResult(ctx context.Context, incident string, attempt 
 			return ignore(fmt.Sprintf("names incident %q and rung %q, not its own subject's", r.Incident, r.Rung))
 		case r.Attempt != attempt:
 			return ignore(fmt.Sprintf("answers attempt %d; attempt %d is pending", r.Attempt, attempt))
-		case escSeq == 0 || seq < escSeq:
-			return ignore(fmt.Sprintf("stored before the attempt's escalation (sequence %d, escalation %d)", seq, escSeq))
+		case escSeq == 0 || seq <= after:
+			return ignore(fmt.Sprintf("stored before the attempt's escalation (sequence %d of stream %s, which held %d before the escalation)", seq, bus.ResultsStreamName, after))
 		}
 		return &r
 	}

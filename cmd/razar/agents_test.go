@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream/bustest"
 )
 
@@ -138,16 +139,19 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 	// The audit stream and the incident state, read back from the store.
 	js := bustest.OpenHome(t, h)
-	n := 0
-	err := js.Store.Scan(context.Background(), "razar.>", time.Time{}, false, func(_ uint64, subj string, data []byte) error {
-		n++
-		if bytes.Contains(data, []byte(secret)) || bytes.Contains(data, []byte("token=abc123")) {
-			t.Errorf("secret on the stream in %s: %s", subj, data)
+	// Stream RAZAR (razar.>) and the rungs' answers in RAZAR_RESULTS.
+	for _, filter := range []string{"razar.>", bus.ResultAll} {
+		n := 0
+		err := js.Store.Scan(context.Background(), filter, time.Time{}, false, func(_ uint64, subj string, data []byte) error {
+			n++
+			if bytes.Contains(data, []byte(secret)) || bytes.Contains(data, []byte("token=abc123")) {
+				t.Errorf("secret on the stream in %s: %s", subj, data)
+			}
+			return nil
+		})
+		if err != nil || n == 0 {
+			t.Fatalf("scan %s: %d messages, %v", filter, n, err)
 		}
-		return nil
-	})
-	if err != nil || n == 0 {
-		t.Fatalf("scan: %d messages, %v", n, err)
 	}
 	recs, err := js.Store.Incidents(context.Background(), nil)
 	if err != nil || len(recs) != 1 {

@@ -189,9 +189,10 @@ func rungCannotForgeAnotherRungsResultOrStealItsAttempts(t *testing.T, h, url st
 	k2.violated(t, forged)
 	k2.deniedRequest(t, "$JS.API.CONSUMER.MSG.NEXT.RAZAR.agent_rstar", []byte(`{"batch":1,"expires":1000000000}`))
 	k2.deniedRequest(t, "$JS.API.DIRECT.GET.RAZAR."+forged, nil)
+	k2.deniedRequest(t, "$JS.API.DIRECT.GET.RAZAR_RESULTS."+forged, nil)
 	k2.deniedRequest(t, "$JS.API.CONSUMER.CREATE.RAZAR.thief.razar.escalate.rstar", []byte(`{"stream_name":"RAZAR","config":{"name":"thief","filter_subject":"razar.escalate.rstar"}}`))
 
-	st, err := js.Stream(ctx, bus.StreamName)
+	st, err := js.Stream(ctx, bus.StreamOf(forged))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,6 +247,9 @@ func readersCannotPurgeDeleteOrWriteState(t *testing.T, h, url string, js natsjs
 		a.deniedRequest(t, "$JS.API.STREAM.MSG.DELETE.RAZAR", []byte(`{"seq":1}`))
 		a.deniedRequest(t, "$JS.API.STREAM.UPDATE.RAZAR", []byte(`{"name":"RAZAR","subjects":["x"]}`))
 		a.deniedRequest(t, "$JS.API.STREAM.PURGE.KV_RAZAR_STATE", nil)
+		a.deniedRequest(t, "$JS.API.STREAM.PURGE.RAZAR_RESULTS", nil)
+		a.deniedRequest(t, "$JS.API.STREAM.DELETE.RAZAR_RESULTS", nil)
+		a.deniedRequest(t, "$JS.API.STREAM.UPDATE.RAZAR_RESULTS", []byte(`{"name":"RAZAR_RESULTS","subjects":["razar.result.>"],"max_msgs_per_subject":1}`))
 		a.deniedRequest(t, "$KV.RAZAR_STATE.incident.inc-20261201-000000-planted", []byte(`{"v":1,"id":"inc-20261201-000000-planted","component":"web","state":"open"}`))
 		a.deniedRequest(t, "$JS.API.CONSUMER.DELETE.RAZAR.agent_k2", nil)
 		a.deniedRequest(t, "$JS.API.CONSUMER.MSG.NEXT.RAZAR.agent_k2", []byte(`{"batch":1,"expires":1000000000}`))

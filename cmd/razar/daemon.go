@@ -159,7 +159,7 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 			StoreDir: c.path(stateDir), Listen: set.natsListen, URLFile: c.path(natsURLFile), Log: log, Trust: st,
 		}
 		if l := set.leaf; l.url != "" {
-			sc.Domain, sc.Leaf = l.domain, &jetstream.Leaf{URLs: l.url, Creds: l.creds}
+			sc.Domain, sc.Leaf = l.domain, &jetstream.Leaf{URLs: l.url, Creds: l.creds, Rungs: rosterNames(roster)}
 		}
 		d.srv, err = jetstream.StartServer(sc)
 		if err != nil {
@@ -212,7 +212,9 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 		}
 		d.closers = append(d.closers, func() { _ = os.Remove(c.path(natsURLFile)) })
 	}
-	if d.store, err = jetstream.Open(ctx, d.nc, jetstream.WithLimits(set.limits), jetstream.WithReplicas(set.replicas)); err != nil {
+	storeLog := log.With().Str("component", "store").Logger()
+	if d.store, err = jetstream.Open(ctx, d.nc, jetstream.WithLimits(set.limits), jetstream.WithReplicas(set.replicas),
+		jetstream.WithLog(func(f string, a ...any) { storeLog.Info().Msgf(f, a...) })); err != nil {
 		return nil, failed("%v", err)
 	}
 	if d.ln, err = net.Listen("tcp", set.metricsAddr); err != nil {

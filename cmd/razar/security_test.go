@@ -187,14 +187,14 @@ func TestBootOnANonLoopbackNATSListenWithInsecureWarns(t *testing.T) {
 	}
 }
 
-// TestBootSetsTheStoreLimitsFromTheEnvironment: the RAZAR_STREAM_* and
-// RAZAR_STATE_* variables reach the stream and the bucket, and a rung
-// process opening the store afterwards keeps them.
+// TestBootSetsTheStoreLimitsFromTheEnvironment: the RAZAR_STREAM_*,
+// RAZAR_RESULTS_* and RAZAR_STATE_* variables reach the streams and the
+// bucket, and a rung process opening the store afterwards keeps them.
 func TestBootSetsTheStoreLimitsFromTheEnvironment(t *testing.T) {
 	t.Parallel()
 	h := home(t, `{"agents": [{"name": "k2", "backend": "exec", "command": ["false"]}]}`, nil)
 	_, url := boot(t, h, []string{"RAZAR_STREAM_MAX_BYTES=512MiB", "RAZAR_STREAM_MAX_MSG_SIZE=256KiB", "RAZAR_STREAM_MAX_AGE=30d",
-		"RAZAR_STATE_MAX_BYTES=64MiB", "RAZAR_STATE_MAX_VALUE_SIZE=128KiB"}, "--nats-listen", "127.0.0.1:0", "--agents", "external")
+		"RAZAR_STATE_MAX_BYTES=64MiB", "RAZAR_STATE_MAX_VALUE_SIZE=128KiB", "RAZAR_RESULTS_MAX_BYTES=96MiB"}, "--nats-listen", "127.0.0.1:0", "--agents", "external")
 	rung := start(t, h, []string{"RAZAR_NATS_URL=" + url}, "agent", "k2")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -216,8 +216,9 @@ func TestBootSetsTheStoreLimitsFromTheEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, want := range map[string][3]int64{
-		bus.StreamName:       {512 << 20, 256 << 10, int64(30 * 24 * time.Hour)},
-		"KV_" + bus.KVBucket: {64 << 20, 128 << 10, 0},
+		bus.StreamName:        {512 << 20, 256 << 10, int64(30 * 24 * time.Hour)},
+		bus.ResultsStreamName: {96 << 20, bus.MaxResultBytes, int64(30 * 24 * time.Hour)},
+		"KV_" + bus.KVBucket:  {64 << 20, 128 << 10, 0},
 	} {
 		st, err := js.Stream(ctx, name)
 		if err != nil {

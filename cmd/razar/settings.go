@@ -180,8 +180,9 @@ func (c *cli) readVariables(s *settings) error {
 	return nil
 }
 
-// storeLimits reads the limits of stream RAZAR and bucket RAZAR_STATE
-// (docs/PROTOCOL.md section 4); an unset one keeps its default, -1 lifts it.
+// storeLimits reads the limits of streams RAZAR and RAZAR_RESULTS and
+// bucket RAZAR_STATE (docs/PROTOCOL.md section 4); an unset one keeps its
+// default, -1 lifts it.
 func (c *cli) storeLimits() (jetstream.Limits, error) {
 	var l jetstream.Limits
 	var err error
@@ -189,6 +190,9 @@ func (c *cli) storeLimits() (jetstream.Limits, error) {
 		return l, err
 	}
 	if l.StateMaxBytes, err = c.envSize("RAZAR_STATE_MAX_BYTES", jetstream.DefaultStateMaxBytes, math.MaxInt64); err != nil {
+		return l, err
+	}
+	if l.ResultsMaxBytes, err = c.envSize("RAZAR_RESULTS_MAX_BYTES", jetstream.DefaultResultsMaxBytes, math.MaxInt64); err != nil {
 		return l, err
 	}
 	n, err := c.envSize("RAZAR_STREAM_MAX_MSG_SIZE", jetstream.DefaultMaxMsgSize, math.MaxInt32)
