@@ -89,6 +89,13 @@ func AlertSubject(sev Severity) string { return Prefix + ".alert." + string(sev)
 // environment. An extension beyond CONTRACT section 4; see docs/PROTOCOL.md.
 func ProbeSubject(rung string) string { return Prefix + ".agents.probe." + rung }
 
+// AccountUpdateSubject is where the server takes a new JWT of account
+// (its public key) from a user of the system account: the claims update
+// that carries a revocation to a running server.
+func AccountUpdateSubject(account string) string {
+	return "$SYS.REQ.ACCOUNT." + account + ".CLAIMS.UPDATE"
+}
+
 // ConsumerName is the durable consumer every process of one rung shares.
 func ConsumerName(agent string) string { return "agent_" + agent }
 

@@ -798,12 +798,18 @@ func (d *daemon) openTrust(roster *razar.Roster) (*auth.ServerTrust, error) {
 	if err != nil {
 		return nil, failed("%v", err)
 	}
-	minted, err := trust.Ensure(rosterNames(roster))
+	if moved := trust.Moved(); len(moved) > 0 {
+		d.log.Info().Strs("files", moved).Str("to", trust.Root()).Msg("moved the trust root out of state/identities/, which operators hand out, into its own directory")
+	}
+	done, err := trust.Ensure(rosterNames(roster))
 	if err != nil {
 		return nil, failed("%v", err)
 	}
-	if len(minted) > 0 {
-		d.log.Info().Strs("identities", minted).Str("dir", d.c.path(identitiesDir)).Msg("minted NATS identities")
+	if len(done.Minted) > 0 {
+		d.log.Info().Strs("identities", done.Minted).Str("dir", d.c.path(identitiesDir)).Msg("minted NATS identities")
+	}
+	if len(done.Renewed) > 0 {
+		d.log.Info().Strs("identities", done.Renewed).Msg("renewed people's standard identities that were about to expire (same keys, new expiry)")
 	}
 	st, err := trust.Server()
 	if err != nil {
@@ -816,21 +822,22 @@ func (d *daemon) openTrust(roster *razar.Roster) (*auth.ServerTrust, error) {
 // identifier is how the lifecycle server knows who sent a request. On the
 // embedded bus: the JWT the server puts in Nats-Request-Info, verified
 // against account RAZAR. On an external bus with a control identity: the
-// same, against the account of RAZAR's own identity. Without one, requests
+// same, against the key that signed RAZAR's own identity (identities
+// signed by another key of that account are not trusted). Without one, requests
 // are unauthenticated; approvals are then refused.
 func (d *daemon) identifier(orchCreds, ctrlCreds string) (func(bus.RequestInfo) (auth.Identity, error), error) {
 	if d.trust != nil {
 		return func(ri bus.RequestInfo) (auth.Identity, error) { return d.trust.Identify(ri.JWT, ri.User) }, nil
 	}
 	if ctrlCreds == "" || orchCreds == "" {
-		d.log.Warn().Msg("SECURITY: no control identity for this external bus (state/identities/.trust/control.creds): lifecycle commands carry no authenticated identity and approvals are refused; see docs/SECURITY.md")
+		d.log.Warn().Msg("SECURITY: no control identity for this external bus (state/trust/control.creds): lifecycle commands carry no authenticated identity and approvals are refused; see docs/SECURITY.md")
 		return nil, nil
 	}
-	acct, err := auth.AccountOf(orchCreds)
+	signer, err := auth.SignerOf(orchCreds)
 	if err != nil {
 		return nil, failed("%v", err)
 	}
-	return func(ri bus.RequestInfo) (auth.Identity, error) { return auth.IdentifyJWT(ri.JWT, ri.User, acct) }, nil
+	return func(ri bus.RequestInfo) (auth.Identity, error) { return auth.IdentifyJWT(ri.JWT, ri.User, signer) }, nil
 }
 
 // url is the bus the daemon is on.
@@ -872,6 +879,7 @@ func (d *daemon) record(ctx context.Context, component string, req *bus.Lifecycl
 		rec.Component = component
 	}
 	rec.Actor = recordActor(req.Who, rec.Actor)
+	rec.ActorKey = req.ActorKey()
 	rec.Stamp(time.Now())
 	if err := d.store.Audit(ctx, rec, ""); err != nil {
 		return nil, err
