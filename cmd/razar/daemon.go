@@ -68,11 +68,11 @@ type daemon struct {
 	// rotations are the credential rotations waiting for two operator
 	// identities (rotation verbs); in memory only.
 	rotations *auth.Approvals
-	nc    *bus.Conn   // as the orchestrator identity
-	ctrl  *bus.Conn   // the lifecycle listener: account CONTROL's identity, or nc
-	store *jetstream.Store
-	reg   *prometheus.Registry
-	ln    net.Listener
+	nc        *bus.Conn // as the orchestrator identity
+	ctrl      *bus.Conn // the lifecycle listener: account CONTROL's identity, or nc
+	store     *jetstream.Store
+	reg       *prometheus.Registry
+	ln        net.Listener
 
 	chakra   *chakra.Service // the chakra heartbeat service, fed from razar.heartbeat.*
 	chakraLn net.Listener
