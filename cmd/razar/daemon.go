@@ -65,14 +65,15 @@ type daemon struct {
 
 	srv   *jetstream.Server
 	trust *auth.Trust // the embedded bus's identities; nil with --nats
+	nc    *bus.Conn   // as the orchestrator identity
+	ctrl  *bus.Conn   // the lifecycle listener: account CONTROL's identity, or nc
+	store *jetstream.Store
+	reg   *prometheus.Registry
+	ln    net.Listener
+
 	// rotations are the credential rotations waiting for two operator
 	// identities (rotation verbs); in memory only.
 	rotations *auth.Approvals
-	nc        *bus.Conn // as the orchestrator identity
-	ctrl      *bus.Conn // the lifecycle listener: account CONTROL's identity, or nc
-	store     *jetstream.Store
-	reg       *prometheus.Registry
-	ln        net.Listener
 
 	chakra   *chakra.Service // the chakra heartbeat service, fed from razar.heartbeat.*
 	chakraLn net.Listener
