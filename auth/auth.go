@@ -2,10 +2,14 @@
 // do on the bus.
 //
 // The embedded server runs in NATS operator mode (decentralised JWT auth).
-// state/identities/.trust/ keeps the signing seeds: a NATS operator, the
-// system account, account RAZAR (the stream, the bucket and every role's
-// user) and account CONTROL, where only the orchestrator's lifecycle
-// listener lives. CONTROL exports the lifecycle service razar.lifecycle.>
+// The trust root, state/trust/ (TrustDir: 0700, its files 0600, beside
+// state/identities/ and never under it, since identities are handed out),
+// keeps the signing seeds: a NATS operator, the system account, account
+// RAZAR (the stream, the bucket and every role's user) and account
+// CONTROL, where only the orchestrator's lifecycle listener lives; and the
+// revocation list (revoked.json). Seeds are read with os.ReadFile, which
+// opens them close-on-exec: no child process inherits them, and they are
+// never put in an environment variable. CONTROL exports the lifecycle service razar.lifecycle.>
 // and RAZAR imports it with share, so the server stamps every lifecycle
 // request with the requester's own signed user JWT (header
 // Nats-Request-Info). The orchestrator verifies that JWT against account
@@ -15,7 +19,9 @@
 // Each identity is a .creds file (user JWT and nkey seed) the nats CLI
 // takes with --creds, 0600 in the 0700 directory state/identities/. Its
 // permissions (Permissions) are signed into its JWT, so the server enforces
-// them; minting one more needs no server restart.
+// them; minting one more needs no server restart. People's identities
+// expire (DefaultExpiry); any identity can be revoked (Revoke), which the
+// account JWT's revocation list carries to the server.
 package auth
 
 import (
@@ -68,8 +74,17 @@ const (
 // Dir is the identities directory under the home's state/.
 const Dir = "identities"
 
-// trustDir holds the signing seeds, beside the identities.
-const trustDir = ".trust"
+// TrustRoot is the trust root's directory under the home's state/,
+// beside Dir.
+const TrustRoot = "trust"
+
+// legacyTrustDir is where homes before the trust root kept the seeds:
+// inside the identities directory, which operators hand out.
+const legacyTrustDir = ".trust"
+
+// TrustDir is the trust root of the identities directory dir:
+// state/trust/ for state/identities/.
+func TrustDir(dir string) string { return filepath.Join(filepath.Dir(filepath.Clean(dir)), TrustRoot) }
 
 // roleTag is the JWT tag carrying an identity's role.
 const roleTag = "razar-role:"
@@ -86,22 +101,32 @@ func (id Identity) String() string { return id.Name + " (" + string(id.Role) + "
 
 // Trust is the signing material of one RAZAR home.
 type Trust struct {
-	dir                      string
+	dir, root                string
 	operator, sys, acc, ctrl nkeys.KeyPair
 	accPub                   string
+	moved                    []string
 }
 
 // Open loads the trust of the identities directory dir, creating the
-// directory (0700) and the seeds on first use. It refuses a directory or
-// seed that others can read.
+// directory and the trust root (TrustDir, 0700) and the seeds on first
+// use. A trust root still inside dir (state/identities/.trust/, before
+// this version) is moved to TrustDir first, losing nothing (Moved says
+// what). It refuses a directory, seed or creds file that others can read,
+// naming it and the chmod that fixes it.
 func Open(dir string) (*Trust, error) {
 	if err := ensurePrivateDir(dir); err != nil {
 		return nil, err
 	}
-	if err := ensurePrivateDir(filepath.Join(dir, trustDir)); err != nil {
+	t := &Trust{dir: dir, root: TrustDir(dir)}
+	if err := t.moveLegacy(); err != nil {
 		return nil, err
 	}
-	t := &Trust{dir: dir}
+	if err := ensurePrivateDir(t.root); err != nil {
+		return nil, err
+	}
+	if err := checkCredsPrivate(dir); err != nil {
+		return nil, err
+	}
 	var err error
 	for _, k := range []struct {
 		name   string
@@ -113,7 +138,7 @@ func Open(dir string) (*Trust, error) {
 		{"account-razar", nkeys.PrefixByteAccount, &t.acc},
 		{"account-control", nkeys.PrefixByteAccount, &t.ctrl},
 	} {
-		if *k.kp, err = loadOrCreateSeed(filepath.Join(dir, trustDir, k.name+".nk"), k.prefix); err != nil {
+		if *k.kp, err = loadOrCreateSeed(filepath.Join(t.root, k.name+".nk"), k.prefix); err != nil {
 			return nil, err
 		}
 	}
@@ -132,8 +157,13 @@ type ServerTrust struct {
 }
 
 // Server signs the operator and account JWTs for the embedded server. They
-// are signed afresh at every start from the seeds: nothing to keep in sync.
+// are signed afresh at every start from the seeds and the revocation list:
+// nothing to keep in sync.
 func (t *Trust) Server() (*ServerTrust, error) {
+	revoked, err := t.Revoked()
+	if err != nil {
+		return nil, err
+	}
 	opPub, _ := t.operator.PublicKey()
 	sysPub, _ := t.sys.PublicKey()
 	ctrlPub, _ := t.ctrl.PublicKey()
@@ -155,6 +185,9 @@ func (t *Trust) Server() (*ServerTrust, error) {
 		Name: "lifecycle", Subject: "razar.lifecycle.>", Account: ctrlPub, Type: jwt.Service,
 		Share: true, // the server puts the requester's JWT in Nats-Request-Info
 	})
+	for _, r := range revoked {
+		razar.RevokeAt(r.Key, r.At) // every JWT of the key issued up to then
+	}
 
 	ctrl := jwt.NewAccountClaims(ctrlPub)
 	ctrl.Name = AccountControl
@@ -179,15 +212,32 @@ func (t *Trust) Path(name string) string { return filepath.Join(t.dir, name+".cr
 // ControlPath is the creds file of the orchestrator's lifecycle listener.
 func (t *Trust) ControlPath() string { return ControlPath(t.dir) }
 
-// ControlPath is where the lifecycle listener's creds file is in the
-// identities directory dir (for an external bus, the operator puts it there).
-func ControlPath(dir string) string { return filepath.Join(dir, trustDir, "control.creds") }
+// ControlPath is where the lifecycle listener's creds file is for the
+// identities directory dir: in the trust root (for an external bus, the
+// operator puts it there).
+func ControlPath(dir string) string { return filepath.Join(TrustDir(dir), "control.creds") }
 
-// HasTrust reports whether dir holds a home's signing seeds, without
-// creating them as Open would.
+// LegacyControlPath is where homes before the trust root kept the
+// lifecycle listener's creds: inside the identities directory dir.
+func LegacyControlPath(dir string) string { return filepath.Join(dir, legacyTrustDir, "control.creds") }
+
+// Root is the trust root's directory.
+func (t *Trust) Root() string { return t.root }
+
+// Moved lists the files Open moved from a trust root inside the
+// identities directory into the trust root, for the log; nil when none.
+func (t *Trust) Moved() []string { return t.moved }
+
+// HasTrust reports whether the identities directory dir has a home's
+// signing seeds (in its trust root, or still inside dir from before it),
+// without creating them as Open would.
 func HasTrust(dir string) bool {
-	st, err := os.Lstat(filepath.Join(dir, trustDir))
-	return err == nil && st.IsDir()
+	for _, d := range []string{TrustDir(dir), filepath.Join(dir, legacyTrustDir)} {
+		if _, err := os.Lstat(filepath.Join(d, "account-razar.nk")); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // ValidName reports whether name can name an identity: a letter or digit,
@@ -209,10 +259,12 @@ func ValidName(name string) error {
 var ErrExists = errors.New("identity exists")
 
 // Mint creates identity name with role and writes its creds file (0600).
-// An existing file is an error wrapping ErrExists: minting never replaces a
+// expires is when its JWT stops being accepted (the server refuses it at
+// connect and closes a connection it holds then); zero never expires. An
+// existing file is an error wrapping ErrExists: minting never replaces a
 // key someone holds. rungs are the rung names the ladder has, so a
 // reader's permissions keep it off their consumers.
-func (t *Trust) Mint(name string, role Role, rungs []string) (string, error) {
+func (t *Trust) Mint(name string, role Role, rungs []string, expires time.Time) (string, error) {
 	if err := ValidName(name); err != nil {
 		return "", err
 	}
@@ -221,22 +273,50 @@ func (t *Trust) Mint(name string, role Role, rungs []string) (string, error) {
 		path = t.ControlPath()
 	}
 	if _, err := os.Lstat(path); err == nil {
-		return path, fmt.Errorf("%s: %w (remove the file first to replace it; whoever holds the old one keeps access until the server restarts)", path, ErrExists)
+		return path, fmt.Errorf("%s: %w (to replace it: `razar identity revoke %s`, then add it again)", path, ErrExists, name)
 	}
-	data, err := t.creds(name, role, rungs)
+	kp, err := nkeys.CreateUser()
 	if err != nil {
 		return "", err
 	}
-	if err := homedir.WriteAtomic(path, data, 0o600); err != nil {
-		return "", fmt.Errorf("write %s: %w", path, err)
+	if err := t.write(path, kp, name, role, rungs, expires); err != nil {
+		return "", err
 	}
 	return path, nil
 }
 
+// write signs identity name for kp and writes its creds file at path.
+func (t *Trust) write(path string, kp nkeys.KeyPair, name string, role Role, rungs []string, expires time.Time) error {
+	data, err := t.creds(kp, name, role, rungs, expires)
+	if err != nil {
+		return err
+	}
+	if err := homedir.WriteAtomic(path, data, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// Ensured is what Ensure did.
+type Ensured struct {
+	Minted  []string // standard identities that were missing
+	Renewed []string // people's standard identities re-signed, same key, with a new expiry
+}
+
 // Ensure mints whichever of the standard identities are missing: the
 // orchestrator, the operator, the observer, the control listener, and one
-// per rung. It returns the names it minted.
-func (t *Trust) Ensure(rungs []string) ([]string, error) {
+// per rung. The operator and observer (people's) expire after
+// DefaultExpiry; one that expires within RenewBefore, and is not revoked,
+// is re-signed for its own key with a new expiry, so the host's file
+// stays usable while a copy taken from it ends. The machine identities
+// (orchestrator, control, the rungs on this host) do not expire: RAZAR's
+// own connections must outlive any date, and they never leave the host;
+// revocation ends them.
+func (t *Trust) Ensure(rungs []string) (Ensured, error) {
+	return t.ensureAt(rungs, time.Now())
+}
+
+func (t *Trust) ensureAt(rungs []string, now time.Time) (Ensured, error) {
 	type want struct {
 		name string
 		role Role
@@ -245,31 +325,87 @@ func (t *Trust) Ensure(rungs []string) ([]string, error) {
 	for _, r := range rungs {
 		all = append(all, want{r, Rung})
 	}
-	var minted []string
+	revoked, err := t.Revoked()
+	if err != nil {
+		return Ensured{}, err
+	}
+	var done Ensured
 	for _, w := range all {
-		_, err := t.Mint(w.name, w.role, rungs)
+		var expires time.Time
+		if w.role.Person() {
+			expires = now.Add(DefaultExpiry)
+		}
+		path, err := t.Mint(w.name, w.role, rungs, expires)
 		switch {
 		case errors.Is(err, ErrExists):
+			if !w.role.Person() {
+				continue
+			}
+			renewed, err := t.renew(path, rungs, revoked, now)
+			if err != nil {
+				return done, err
+			}
+			if renewed {
+				done.Renewed = append(done.Renewed, w.name)
+			}
 		case err != nil:
-			return minted, err
+			return done, err
 		default:
-			minted = append(minted, w.name)
+			done.Minted = append(done.Minted, w.name)
 		}
 	}
-	return minted, nil
+	return done, nil
 }
 
-func (t *Trust) creds(name string, role Role, rungs []string) ([]byte, error) {
-	kp, err := nkeys.CreateUser()
+// renew re-signs the identity at path for its own key when it expires
+// within RenewBefore of now and is not revoked, with the permissions of
+// its role for the rungs of the roster.
+func (t *Trust) renew(path string, rungs []string, revoked []Revocation, now time.Time) (bool, error) {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return nil, err
+		return false, err
 	}
+	tok, err := jwt.ParseDecoratedJWT(b)
+	if err != nil {
+		return false, fmt.Errorf("%s is not a NATS creds file: %w (fix: `razar identity revoke` it and boot again)", path, err)
+	}
+	uc, err := jwt.DecodeUserClaims(tok)
+	if err != nil || uc.Issuer != t.accPub {
+		return false, nil // not this home's: left alone, and it does not connect
+	}
+	if uc.Expires == 0 || time.Unix(uc.Expires, 0).After(now.Add(RenewBefore)) {
+		return false, nil
+	}
+	for _, r := range revoked {
+		if r.Key == uc.Subject {
+			return false, nil
+		}
+	}
+	kp, err := jwt.ParseDecoratedNKey(b)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", path, err)
+	}
+	id, err := identityOf(uc)
+	if err != nil {
+		return false, fmt.Errorf("%s: %w", path, err)
+	}
+	if err := t.write(path, kp, id.Name, id.Role, rungs, now.Add(DefaultExpiry)); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// creds signs a user JWT for kp and formats the creds file.
+func (t *Trust) creds(kp nkeys.KeyPair, name string, role Role, rungs []string, expires time.Time) ([]byte, error) {
 	pub, _ := kp.PublicKey()
 	seed, _ := kp.Seed()
 	uc := jwt.NewUserClaims(pub)
 	uc.Name = name
 	uc.Tags.Add(roleTag + string(role))
 	uc.Permissions = Permissions(role, name, rungs)
+	if !expires.IsZero() {
+		uc.Expires = expires.Unix()
+	}
 	signer := t.acc
 	if role == Control {
 		signer = t.ctrl
@@ -282,15 +418,33 @@ func (t *Trust) creds(name string, role Role, rungs []string) ([]byte, error) {
 }
 
 // Identify verifies a user JWT the server vouched for (Nats-Request-Info)
-// and returns its identity. The JWT must be signed by account RAZAR and
-// name a role; userKey, when set, must be its subject.
+// and returns its identity. The JWT must be signed by account RAZAR's own
+// key, name a role, be unexpired and not revoked; userKey, when set, must
+// be its subject.
 func (t *Trust) Identify(userJWT, userKey string) (Identity, error) {
-	return IdentifyJWT(userJWT, userKey, t.accPub)
+	id, err := IdentifyJWT(userJWT, userKey, t.accPub)
+	if err != nil {
+		return id, err
+	}
+	revoked, err := t.Revoked()
+	if err != nil {
+		return Identity{}, err
+	}
+	for _, r := range revoked {
+		if r.Key == id.Key {
+			return Identity{}, fmt.Errorf("identity %s was revoked %s", id, r.At.UTC().Format(time.RFC3339))
+		}
+	}
+	return id, nil
 }
 
-// IdentifyJWT is Identify against the given account keys: for an external
-// server, whose accounts RAZAR does not sign.
-func IdentifyJWT(userJWT, userKey string, accounts ...string) (Identity, error) {
+// IdentifyJWT is Identify against the given signing keys, for an external
+// server, whose accounts RAZAR does not sign. The key that signed the JWT
+// (its issuer) must be one of signers: a JWT that merely claims an
+// account (issuer_account) is not trusted for it, since anyone can sign
+// such a claim with a key of their own. With no signers, any signer is
+// taken (ReadCreds, for display only).
+func IdentifyJWT(userJWT, userKey string, signers ...string) (Identity, error) {
 	if userJWT == "" {
 		return Identity{}, errors.New("the request carries no authenticated identity")
 	}
@@ -298,16 +452,25 @@ func IdentifyJWT(userJWT, userKey string, accounts ...string) (Identity, error) 
 	if err != nil {
 		return Identity{}, fmt.Errorf("the requester's JWT does not verify: %w", err)
 	}
-	issuer := uc.Issuer
-	if uc.IssuerAccount != "" {
-		issuer = uc.IssuerAccount
-	}
-	if len(accounts) > 0 && !slices.Contains(accounts, issuer) {
-		return Identity{}, errors.New("the requester's JWT is not signed by a RAZAR account")
+	if len(signers) > 0 {
+		if !slices.Contains(signers, uc.Issuer) {
+			return Identity{}, errors.New("the requester's JWT is not signed by a RAZAR account's key")
+		}
+		if uc.IssuerAccount != "" && uc.IssuerAccount != uc.Issuer && !slices.Contains(signers, uc.IssuerAccount) {
+			return Identity{}, errors.New("the requester's JWT names an account that is not RAZAR's")
+		}
+		if uc.Expires != 0 && time.Now().Unix() >= uc.Expires {
+			return Identity{}, fmt.Errorf("identity %q expired %s", uc.Name, time.Unix(uc.Expires, 0).UTC().Format(time.RFC3339))
+		}
 	}
 	if userKey != "" && uc.Subject != userKey {
 		return Identity{}, errors.New("the requester's JWT is not its connection's")
 	}
+	return identityOf(uc)
+}
+
+// identityOf reads the name, role and key of a decoded user JWT.
+func identityOf(uc *jwt.UserClaims) (Identity, error) {
 	id := Identity{Name: uc.Name, Key: uc.Subject}
 	for _, tag := range uc.Tags {
 		if r, ok := strings.CutPrefix(tag, roleTag); ok {
@@ -401,8 +564,9 @@ func loadOrCreateSeed(path string, prefix nkeys.PrefixByte) (nkeys.KeyPair, erro
 	return kp, nil
 }
 
-// AccountOf is the account that signed a creds file's identity.
-func AccountOf(path string) (string, error) {
+// SignerOf is the key that signed a creds file's identity: on an external
+// bus, the key RAZAR trusts for the identities of its account.
+func SignerOf(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", err
@@ -414,9 +578,6 @@ func AccountOf(path string) (string, error) {
 	uc, err := jwt.DecodeUserClaims(tok)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", path, err)
-	}
-	if uc.IssuerAccount != "" {
-		return uc.IssuerAccount, nil
 	}
 	return uc.Issuer, nil
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/nats-io/jwt/v2"
 
@@ -41,12 +42,12 @@ func userJWT(t *testing.T, path string) string {
 // creds file 0600, and a second Open signs with the same account key.
 func TestOpenCreatesPrivateFilesAndKeepsTheKeys(t *testing.T) {
 	tr, dir := openTrust(t)
-	minted, err := tr.Ensure([]string{"k2"})
+	done, err := tr.Ensure([]string{"k2"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"orchestrator", "operator", "observer", "control", "k2"}; !slices.Equal(minted, want) {
-		t.Fatalf("minted %v, want %v", minted, want)
+	if want := []string{"orchestrator", "operator", "observer", "control", "k2"}; !slices.Equal(done.Minted, want) {
+		t.Fatalf("minted %v, want %v", done.Minted, want)
 	}
 	st, err := os.Stat(dir)
 	if err != nil || st.Mode().Perm() != 0o700 {
@@ -65,8 +66,8 @@ func TestOpenCreatesPrivateFilesAndKeepsTheKeys(t *testing.T) {
 	if _, err := again.Identify(userJWT(t, tr.Path("operator")), ""); err != nil {
 		t.Fatalf("an identity minted before a reopen does not verify after it: %v", err)
 	}
-	if minted, err := again.Ensure([]string{"k2"}); err != nil || len(minted) != 0 {
-		t.Fatalf("a second Ensure minted %v (%v), want nothing", minted, err)
+	if done, err := again.Ensure([]string{"k2"}); err != nil || len(done.Minted)+len(done.Renewed) != 0 {
+		t.Fatalf("a second Ensure did %+v (%v), want nothing", done, err)
 	}
 }
 
@@ -74,12 +75,12 @@ func TestOpenCreatesPrivateFilesAndKeepsTheKeys(t *testing.T) {
 // ErrExists and leaves the file as it was.
 func TestMintNeverReplacesAnIdentity(t *testing.T) {
 	tr, _ := openTrust(t)
-	p, err := tr.Mint("alice", auth.Operator, nil)
+	p, err := tr.Mint("alice", auth.Operator, nil, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	before, _ := os.ReadFile(p)
-	if _, err := tr.Mint("alice", auth.Observer, nil); !errors.Is(err, auth.ErrExists) {
+	if _, err := tr.Mint("alice", auth.Observer, nil, time.Time{}); !errors.Is(err, auth.ErrExists) {
 		t.Fatalf("second mint: %v, want ErrExists", err)
 	}
 	if after, _ := os.ReadFile(p); string(after) != string(before) {
@@ -108,8 +109,8 @@ func TestOpenRefusesADirectoryOthersCanRead(t *testing.T) {
 func TestIdentifyTrustsOnlyItsOwnAccount(t *testing.T) {
 	tr, _ := openTrust(t)
 	other, _ := openTrust(t)
-	p, _ := tr.Mint("alice", auth.Operator, nil)
-	q, _ := other.Mint("alice", auth.Operator, nil)
+	p, _ := tr.Mint("alice", auth.Operator, nil, time.Time{})
+	q, _ := other.Mint("alice", auth.Operator, nil, time.Time{})
 	id, err := tr.Identify(userJWT(t, p), "")
 	if err != nil || id.Name != "alice" || id.Role != auth.Operator {
 		t.Fatalf("Identify = %+v, %v", id, err)

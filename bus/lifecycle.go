@@ -132,7 +132,7 @@ func (l *Lifecycle) serve(ctx context.Context, m *Request) {
 			log.Warn().Str("subject", m.Subject).Str("account", m.Requester.Account).Str("user", m.Requester.User).Str("why", err.Error()).Msg("lifecycle request refused")
 			if !verb.ReadOnly() {
 				l.audit(ctx, &AuditRecord{Event: EventLifecycle, Component: auditComponent(component), Verb: string(verb),
-					Actor: actorOf(&id, ""), Status: "refused", Error: rep.Error})
+					Actor: actorOf(&id, ""), ActorKey: id.Key, Status: "refused", Error: rep.Error})
 			}
 			respond()
 			return
@@ -170,7 +170,7 @@ func (l *Lifecycle) serve(ctx context.Context, m *Request) {
 	if !verb.ReadOnly() && verb != VerbRecord { // a record request is its own record
 		actor := actorOf(req.Who, req.Actor)
 		l.audit(ctx, &AuditRecord{Event: EventLifecycle, Component: auditComponent(component), Incident: rep.Incident, PatchID: req.Patch,
-			Verb: string(verb), Actor: actor, Status: map[bool]string{true: "ok", false: "refused"}[rep.OK], Error: l.cfg.Redact(rep.Error)})
+			Verb: string(verb), Actor: actor, ActorKey: req.ActorKey(), Status: map[bool]string{true: "ok", false: "refused"}[rep.OK], Error: l.cfg.Redact(rep.Error)})
 		ev := log.Info()
 		if !rep.OK {
 			ev = log.Warn().Str("error", l.cfg.Redact(rep.Error))

@@ -152,6 +152,9 @@ type AuditRecord struct {
 	Message      string `json:"message,omitempty"`
 	Verb         string `json:"verb,omitempty"`
 	Actor        string `json:"actor,omitempty"`
+	// ActorKey is the public nkey of the identity the server authenticated
+	// for Actor: two identities minted with the same name are told apart.
+	ActorKey string `json:"actor_key,omitempty"`
 	// Patch records: the patch, the files it touches (sha256 before and
 	// after), how validation went and the tail of its output.
 	PatchID    string      `json:"patch_id,omitempty"`
@@ -230,6 +233,9 @@ type LifecycleRequest struct {
 	// (fixes, fix_forget, fix_pin).
 	Signature string `json:"signature,omitempty"`
 	Fix       string `json:"fix,omitempty"`
+	// Digest binds a rotation's approvals to the exact change (rotation:
+	// the rotated roster's sha256).
+	Digest string `json:"digest,omitempty"`
 	// Who is the identity the server authenticated, set by the lifecycle
 	// server; never read from the request.
 	Who *auth.Identity `json:"-"`
@@ -239,6 +245,15 @@ type LifecycleRequest struct {
 // identity, or on a bus without authentication the typed actor, marked
 // unverified.
 func (r *LifecycleRequest) ActorName() string { return actorOf(r.Who, r.Actor) }
+
+// ActorKey is the public key of the authenticated identity that sent the
+// request, "" when none did.
+func (r *LifecycleRequest) ActorKey() string {
+	if r.Who == nil {
+		return ""
+	}
+	return r.Who.Key
+}
 
 // Kind implements Payload.
 func (*LifecycleRequest) Kind() string { return "lifecycle request" }

@@ -71,6 +71,10 @@ type daemon struct {
 	reg   *prometheus.Registry
 	ln    net.Listener
 
+	// rotations are the credential rotations waiting for two operator
+	// identities (rotation verbs); in memory only.
+	rotations *auth.Approvals
+
 	chakra   *chakra.Service // the chakra heartbeat service, fed from razar.heartbeat.*
 	chakraLn net.Listener
 
@@ -327,6 +331,7 @@ func (d *daemon) wire() error {
 	})
 	d.lc.Handle(bus.VerbRecord, d.record)
 	d.lc.Handle(bus.VerbMemoryAudit, d.memoryAudit)
+	d.registerRotations(d.lc)
 	d.lc.Handle(bus.VerbDetach, func(context.Context, string, *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
 		if d.detached.CompareAndSwap(false, true) {
 			close(d.detach)
@@ -449,6 +454,9 @@ func (d *daemon) Run(ctx context.Context) error {
 			d.sourceOnHub(gctx, l)
 			return nil
 		})
+	}
+	if d.trust != nil {
+		g.Go(func() error { d.renewIdentities(gctx); return nil })
 	}
 	hs := &http.Server{Handler: metricsMux(d.reg, d.set.pprof, d.statusPage), ReadHeaderTimeout: 5 * time.Second}
 	g.Go(func() error {
@@ -800,12 +808,18 @@ func (d *daemon) openTrust(roster *razar.Roster) (*auth.ServerTrust, error) {
 	if err != nil {
 		return nil, failed("%v", err)
 	}
-	minted, err := trust.Ensure(rosterNames(roster))
+	if moved := trust.Moved(); len(moved) > 0 {
+		d.log.Info().Strs("files", moved).Str("to", trust.Root()).Msg("moved the trust root out of state/identities/, which operators hand out, into its own directory")
+	}
+	done, err := trust.Ensure(rosterNames(roster))
 	if err != nil {
 		return nil, failed("%v", err)
 	}
-	if len(minted) > 0 {
-		d.log.Info().Strs("identities", minted).Str("dir", d.c.path(identitiesDir)).Msg("minted NATS identities")
+	if len(done.Minted) > 0 {
+		d.log.Info().Strs("identities", done.Minted).Str("dir", d.c.path(identitiesDir)).Msg("minted NATS identities")
+	}
+	if len(done.Renewed) > 0 {
+		d.log.Info().Strs("identities", done.Renewed).Msg("renewed people's standard identities that were about to expire (same keys, new expiry)")
 	}
 	st, err := trust.Server()
 	if err != nil {
@@ -815,24 +829,52 @@ func (d *daemon) openTrust(roster *razar.Roster) (*auth.ServerTrust, error) {
 	return st, nil
 }
 
+// renewInterval is how often a running RAZAR renews the host's standard
+// people's identities, so one running for months keeps a usable
+// operator.creds (auth.Trust.Ensure renews in the last 30 days).
+const renewInterval = 12 * time.Hour
+
+// renewIdentities renews the host's standard operator and observer in
+// their last days, every renewInterval, until ctx ends.
+func (d *daemon) renewIdentities(ctx context.Context) {
+	t := time.NewTicker(renewInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		done, err := d.trust.Ensure(rosterNames(d.roster.Load()))
+		if err != nil {
+			d.log.Error().Err(err).Msg("could not renew the standard identities")
+			continue
+		}
+		if len(done.Renewed) > 0 {
+			d.log.Info().Strs("identities", done.Renewed).Msg("renewed people's standard identities that were about to expire (same keys, new expiry)")
+		}
+	}
+}
+
 // identifier is how the lifecycle server knows who sent a request. On the
 // embedded bus: the JWT the server puts in Nats-Request-Info, verified
 // against account RAZAR. On an external bus with a control identity: the
-// same, against the account of RAZAR's own identity. Without one, requests
+// same, against the key that signed RAZAR's own identity (identities
+// signed by another key of that account are not trusted). Without one, requests
 // are unauthenticated; approvals are then refused.
 func (d *daemon) identifier(orchCreds, ctrlCreds string) (func(bus.RequestInfo) (auth.Identity, error), error) {
 	if d.trust != nil {
 		return func(ri bus.RequestInfo) (auth.Identity, error) { return d.trust.Identify(ri.JWT, ri.User) }, nil
 	}
 	if ctrlCreds == "" || orchCreds == "" {
-		d.log.Warn().Msg("SECURITY: no control identity for this external bus (state/identities/.trust/control.creds): lifecycle commands carry no authenticated identity and approvals are refused; see docs/SECURITY.md")
+		d.log.Warn().Msg("SECURITY: no control identity for this external bus (state/trust/control.creds): lifecycle commands carry no authenticated identity and approvals are refused; see docs/SECURITY.md")
 		return nil, nil
 	}
-	acct, err := auth.AccountOf(orchCreds)
+	signer, err := auth.SignerOf(orchCreds)
 	if err != nil {
 		return nil, failed("%v", err)
 	}
-	return func(ri bus.RequestInfo) (auth.Identity, error) { return auth.IdentifyJWT(ri.JWT, ri.User, acct) }, nil
+	return func(ri bus.RequestInfo) (auth.Identity, error) { return auth.IdentifyJWT(ri.JWT, ri.User, signer) }, nil
 }
 
 // url is the bus the daemon is on.
@@ -873,7 +915,13 @@ func (d *daemon) record(ctx context.Context, component string, req *bus.Lifecycl
 		}
 		rec.Component = component
 	}
+	if rec.Event == bus.EventRotation {
+		if err := d.approvedRotation(ctx, rec); err != nil {
+			return nil, err
+		}
+	}
 	rec.Actor = recordActor(req.Who, rec.Actor)
+	rec.ActorKey = req.ActorKey()
 	rec.Stamp(time.Now())
 	if err := d.store.Audit(ctx, rec, ""); err != nil {
 		return nil, err
