@@ -42,7 +42,7 @@ type failure struct {
 	shown []string
 	// fixed is a file and a line it must hold once repaired.
 	fixedFile, fixedLine string
-	needs     string // a program the validator needs
+	needs                string // a program the validator needs
 }
 
 var failures = []failure{
@@ -91,7 +91,7 @@ var failures = []failure{
 	{
 		name: "shell script error",
 		files: map[string]string{
-			"run.sh": "#!/bin/sh\nif [ ! -s data.txt ]; then\n  echo 'no data' >&2\n  exit 1\n\nexec sleep 1000\n",
+			"run.sh":   "#!/bin/sh\nif [ ! -s data.txt ]; then\n  echo 'no data' >&2\n  exit 1\n\nexec sleep 1000\n",
 			"data.txt": "42\n",
 		},
 		command: []string{"sh", "./run.sh"}, validate: []string{"sh", "-n", "run.sh"},

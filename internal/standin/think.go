@@ -72,7 +72,9 @@ func learn(msgs []Message) *knowledge {
 		text := string(m.Content)
 		switch m.Role {
 		case "user":
-			if strings.HasPrefix(text, "RAZAR placed your diff") {
+			// Told a diff did not hold, now or by an earlier attempt's
+			// rejection in the history: write hunk headers exactly.
+			if strings.HasPrefix(text, "RAZAR placed your diff") || strings.Contains(text, `"outcome":"rejected"`) {
 				k.told = true
 			}
 			k.user(text)
