@@ -7,7 +7,7 @@ GOBIN := $(shell $(GO) env GOPATH)/bin
 NATS  := $(GOBIN)/nats
 export PATH := $(GOBIN):$(PATH)
 
-.PHONY: all build test test-short demo bench lint tools fuzz clean chaos
+.PHONY: all build test test-short demo standin bench lint tools fuzz clean chaos
 
 all: build
 
@@ -65,8 +65,13 @@ chaos: tools
 test-short:
 	$(GO) test -short ./...
 
-demo: build
+# The demo's remote rungs are openai rungs served by the stand-in model
+# (internal/standin, not a model) on a loopback port.
+demo: build standin
 	./scripts/demo.sh
+
+standin:
+	$(GO) build -o $(BIN)/razar-standin ./cmd/razar-standin
 
 # The ledger against the bus's own limits (bench/results.json, docs/PERFORMANCE.md),
 # on a 3-node cluster against the embedded server (bench/scale.json, docs/SCALE.md),

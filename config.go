@@ -328,8 +328,11 @@ type AgentEntry struct {
 	Command    []string   `json:"command,omitempty"`
 	Timeout    Duration   `json:"timeout,omitempty"`
 	Candidates int        `json:"candidates,omitempty"`
-	Redact     []string   `json:"redact,omitempty"`
-	Takeover   bool       `json:"takeover,omitempty"`
+	// MaxTurns bounds an openai rung's tool turns per attempt
+	// (agents.DefaultMaxTurns when 0; -1 offers no tools).
+	MaxTurns int      `json:"max_turns,omitempty"`
+	Redact   []string `json:"redact,omitempty"`
+	Takeover bool     `json:"takeover,omitempty"`
 	// Schedule, when set, is when the rung may take its turn; outside it
 	// the ladder skips it with the schedule as the reason.
 	Schedule *Schedule `json:"schedule,omitempty"`
@@ -491,6 +494,14 @@ func ParseRoster(file string, data []byte) (*Roster, error) {
 				return nil, &ConfigError{File: file, Field: field + ".takeover", Msg: fmt.Sprintf("agents[%d] is already the takeover rung", takeover), Fix: "mark one rung only"}
 			}
 			takeover = i
+		}
+		if a.MaxTurns != 0 && a.Backend != BackendOpenAI && a.Backend != BackendBuiltin {
+			return nil, &ConfigError{File: file, Field: field + ".max_turns", Msg: fmt.Sprintf("only for the openai backend, not %s", a.Backend),
+				Fix: "remove it: only an openai rung takes tool turns"}
+		}
+		if a.MaxTurns < -1 {
+			return nil, &ConfigError{File: file, Field: field + ".max_turns", Msg: fmt.Sprintf("%d is below -1", a.MaxTurns),
+				Fix: "use a positive count of tool turns, or -1 to offer the model no tools"}
 		}
 		if a.Candidates < 0 {
 			return nil, &ConfigError{File: file, Field: field + ".candidates", Msg: "negative", Fix: "use a positive count"}

@@ -539,6 +539,8 @@ func TestParseRosterErrors(t *testing.T) {
 		{"human with a command", `{"agents": [{"name": "oncall", "backend": "human", "command": ["./page.sh"]}]}`, "agents[0] (oncall).command", []string{"human backend"}},
 		{"human with an endpoint", `{"agents": [{"name": "oncall", "backend": "human", "endpoint": "http://x"}]}`, "agents[0] (oncall).endpoint", []string{"human backend"}},
 		{"ack_timeout on a model rung", `{"agents": [{"name": "k2", "backend": "builtin", "ack_timeout": "1h"}]}`, "agents[0] (k2).ack_timeout", []string{"only for the human backend"}},
+		{"max_turns on an exec rung", `{"agents": [{"name": "k2", "backend": "exec", "command": ["x"], "max_turns": 3}]}`, "agents[0] (k2).max_turns", []string{"only for the openai backend"}},
+		{"max_turns below -1", `{"agents": [{"name": "k2", "backend": "openai", "max_turns": -2}]}`, "agents[0] (k2).max_turns", []string{"-2 is below -1", "-1 to offer the model no tools"}},
 		{"schedule from not a time", `{"agents": [{"name": "oncall", "backend": "human", "schedule": {"from": "9am", "to": "18:00"}}]}`, "agents[0] (oncall).schedule.from", []string{`"9am"`, "HH:MM"}},
 		{"schedule to missing", `{"agents": [{"name": "oncall", "backend": "human", "schedule": {"from": "09:00"}}]}`, "agents[0] (oncall).schedule.to", []string{"HH:MM"}},
 		{"schedule hour out of range", `{"agents": [{"name": "oncall", "backend": "human", "schedule": {"from": "09:00", "to": "25:00"}}]}`, "agents[0] (oncall).schedule.to", []string{`"25:00"`}},

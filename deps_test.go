@@ -232,6 +232,10 @@ func depRules(t *testing.T) []depRule {
 	for _, p := range strings.Fields(string(goList(t, "./internal/..."))) {
 		rules = append(rules, depRule{pkg: p, forbid: []string{pkgBus + "/...", pkgJS + "/...", pkgOrch + "/...", pkgSup + "/...", agentsTree, pkgPatch + "/...", natsGo + "/...", natsServer + "/..."}})
 	}
+	// The stand-in model plays a remote model: it must know nothing of
+	// RAZAR but the chat-completions API, so no RAZAR type can hand it
+	// what a real model would not be sent.
+	rules = append(rules, depRule{pkg: pkgInternal + "/standin", stdlibOnly: true})
 	// Every package under agents/, so a new one is covered the day it appears.
 	listed := strings.Fields(string(goList(t, "./agents/...")))
 	for _, r := range rungs {

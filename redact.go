@@ -1,6 +1,7 @@
 package razar
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -105,7 +106,9 @@ func (r *Redactor) Redact(s string) string {
 	return s
 }
 
-// Task returns a copy of t with every text field redacted.
+// Task returns a copy of t with every text field redacted: the error, the
+// history, the workspace's log tail and file texts, and every answer of
+// its tools.
 func (r *Redactor) Task(t Task) Task {
 	if r == nil {
 		return t
@@ -117,5 +120,42 @@ func (r *Redactor) Task(t Task) Task {
 		h[i] = a
 	}
 	t.History = h
+	if w := t.Workspace; w != nil {
+		c := *w
+		c.LogTail = r.Redact(c.LogTail)
+		c.Files = make([]FileText, len(w.Files))
+		for i, f := range w.Files {
+			f.Text = r.Redact(f.Text)
+			c.Files[i] = f
+		}
+		t.Workspace = &c
+	}
+	if t.Tools != nil {
+		t.Tools = redactedTools{r, t.Tools}
+	}
 	return t
+}
+
+// redactedTools redacts the texts of every answer of the tools it wraps.
+type redactedTools struct {
+	r    *Redactor
+	next Tools
+}
+
+// Call implements Tools.
+func (rt redactedTools) Call(ctx context.Context, req ToolRequest) (ToolReply, error) {
+	rep, err := rt.next.Call(ctx, req)
+	rep.Text, rep.Error = rt.r.Redact(rep.Text), rt.r.Redact(rep.Error)
+	for i := range rep.Matches {
+		rep.Matches[i].Text = rt.r.Redact(rep.Matches[i].Text)
+	}
+	for i := range rep.Placement {
+		rep.Placement[i] = rt.r.Redact(rep.Placement[i])
+	}
+	if a := rep.Attempt; a != nil {
+		c := *a
+		c.Error, c.Summary, c.Diff, c.Reason = rt.r.Redact(c.Error), rt.r.Redact(c.Summary), rt.r.Redact(c.Diff), rt.r.Redact(c.Reason)
+		rep.Attempt = &c
+	}
+	return rep, err
 }

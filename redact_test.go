@@ -1,6 +1,7 @@
 package razar
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -23,6 +24,16 @@ func TestRedactor(t *testing.T) {
 	task := r.Task(Task{Error: "boom sk-live-abcdef", History: []Attempt{{Summary: "password=x", Diff: "+sk-live-abcdef"}}})
 	if strings.Contains(task.Error+task.History[0].Summary+task.History[0].Diff, "sk-live") || strings.Contains(task.History[0].Summary, "password=x") {
 		t.Fatalf("task not redacted: %+v", task)
+	}
+	task = r.Task(Task{
+		Workspace: &Workspace{LogTail: "key sk-live-abcdef", Files: []FileText{{Path: "a.conf", Text: "token=sk-live-abcdef"}}},
+		Tools: ToolsFunc(func(context.Context, ToolRequest) (ToolReply, error) {
+			return ToolReply{OK: true, Text: "1\tsk-live-abcdef", Matches: []Match{{Text: "password=hunter2"}}}, nil
+		}),
+	})
+	rep, _ := task.Tools.Call(context.Background(), ToolRequest{Op: ToolRead})
+	if seen := task.Workspace.LogTail + task.Workspace.Files[0].Text + rep.Text + rep.Matches[0].Text; strings.Contains(seen, "sk-live") || strings.Contains(seen, "hunter2") {
+		t.Fatalf("workspace or tool answer not redacted: %q", seen)
 	}
 	var nilR *Redactor
 	if nilR.Redact("x sk") != "x sk" {

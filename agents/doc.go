@@ -11,7 +11,10 @@
 // Backends turn one razar.Task into one razar.Fix: Exec runs an operator's
 // script (the escalation JSON on stdin, the result JSON on stdout); OpenAI
 // speaks any OpenAI-compatible chat-completions endpoint through the
-// official client; HTTPAgent POSTs the escalation JSON with a bearer token.
+// official client, shows the model the task's workspace and, when the task
+// has razar.Tools, lets it list, read, search and check through function
+// calling, turn after turn within MaxTurns and the deadline, summing every
+// response's token usage into the fix; HTTPAgent POSTs the escalation JSON with a bearer token.
 // A rung package (agents/crown, ...) may bring a builtin one. Build makes the
 // backend a roster entry asks for, after Resolve has expanded its ${VAR}s
 // and checked its credential (an *razar.AgentCredentialError when missing).

@@ -1,8 +1,6 @@
 package agents
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,7 +42,16 @@ type OpenAIConfig struct {
 	// MaxRetries bounds the retries of a 429, a 5xx or a connection error
 	// within one attempt. 0 means DefaultMaxRetries; negative means none.
 	MaxRetries int
+	// MaxTurns bounds the tool turns of one attempt (the roster's
+	// "max_turns"): answers that call tools, and answers RAZAR sends back
+	// because they could not be read or their diff did not place or
+	// validate. 0 means DefaultMaxTurns; negative offers no tools.
+	MaxTurns int
 }
+
+// DefaultMaxTurns is how many tool turns an attempt may take when the
+// roster does not say.
+const DefaultMaxTurns = 8
 
 // OpenAI is the openai backend: one chat completion per attempt from any
 // OpenAI-compatible endpoint (OpenAI, vLLM, llama.cpp, Kimi, ...). It holds
@@ -54,7 +61,10 @@ type OpenAI struct {
 	model      string
 	system     string
 	candidates int
-	chat       openai.ChatCompletionService
+	maxTurns   int
+	// systemTools is the system prompt when the model is offered tools.
+	systemTools string
+	chat        openai.ChatCompletionService
 }
 
 var _ razar.Agent = (*OpenAI)(nil)
@@ -80,11 +90,20 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 	if cfg.Token != "" {
 		opts = append(opts, option.WithAPIKey(cfg.Token))
 	}
+	turns := cfg.MaxTurns
+	switch {
+	case turns == 0:
+		turns = DefaultMaxTurns
+	case turns < 0:
+		turns = 0
+	}
 	return &OpenAI{
-		r:          r,
-		model:      model,
-		system:     openAISystemPrompt(cfg.Role, cfg.Candidates),
-		candidates: max(cfg.Candidates, 0),
+		r:           r,
+		model:       model,
+		system:      openAISystemPrompt(cfg.Role, cfg.Candidates, false),
+		candidates:  max(cfg.Candidates, 0),
+		maxTurns:    turns,
+		systemTools: openAISystemPrompt(cfg.Role, cfg.Candidates, true),
 		// The service alone, not openai.NewClient: the client reads
 		// OPENAI_API_KEY, OPENAI_BASE_URL and more from the environment,
 		// which would send an operator's OpenAI key to an endpoint that
@@ -93,8 +112,9 @@ func NewOpenAI(cfg OpenAIConfig) (*OpenAI, error) {
 	}, nil
 }
 
-// openAISystemPrompt is the rung's role followed by the answer format.
-func openAISystemPrompt(role string, candidates int) string {
+// openAISystemPrompt is the rung's role followed by the answer format and,
+// with tools, how to use them.
+func openAISystemPrompt(role string, candidates int, tools bool) string {
 	const head = "Answer with ONLY one JSON object, no prose or code fence before or after it:\n"
 	const status = `- status: "fixed" when you propose a repair, "no_fix" when you cannot, "error" when you could not work on the task.` + "\n"
 	const diff = `a git-style unified diff ("--- a/<path>", "+++ b/<path>", "@@" hunks) with paths relative to the component's workdir; it must not touch anything outside the workdir`
@@ -115,118 +135,18 @@ func openAISystemPrompt(role string, candidates int) string {
 		b.WriteString("- summary: the cause of the failure and your repair, in one or two sentences.\n")
 		fmt.Fprintf(&b, "- diff: %s. Use \"\" when you propose no change.\n", diff)
 	}
+	b.WriteString("Instead of a diff you may give search/replace blocks: the file's path on a line, then \"<<<<<<< SEARCH\", the exact lines to replace, \"=======\", the new lines, \">>>>>>> REPLACE\".\n")
+	if tools {
+		b.WriteString("\nYou may call the tools before you answer: list (the workdir's files), read (a file, or a range of its lines), search (a regular expression over the workdir's text files), log (the component's log), attempt (an earlier attempt in full) and check (place your diff in a staged copy of the workdir and run the component's validator). Read a file before you change it, check your diff, then answer with the JSON object. Nothing you do touches the component: RAZAR places and validates your final diff itself.\n")
+	}
 	return b.String()
 }
 
-// openAIHistory is one earlier attempt as the model sees it.
-type openAIHistory struct {
-	Attempt int           `json:"attempt"`
-	Rung    string        `json:"rung"`
-	Outcome razar.Outcome `json:"outcome"`
-	Error   string        `json:"error,omitempty"`
-	Summary string        `json:"summary,omitempty"`
-	Diff    string        `json:"diff,omitempty"`
-	Reason  string        `json:"reason,omitempty"`
-}
-
-// openAIUserPrompt describes the failure and every earlier attempt.
-func openAIUserPrompt(t razar.Task) string {
-	var b strings.Builder
-	b.WriteString("A component failed. Propose a repair.\n\n")
-	fmt.Fprintf(&b, "component: %s\n", t.Component)
-	if t.Workdir != "" {
-		fmt.Fprintf(&b, "workdir: %s\n", t.Workdir)
-	}
-	fmt.Fprintf(&b, "attempt: %d (pass %d)\n", t.Attempt, t.Pass)
-	fmt.Fprintf(&b, "error:\n%s\n\n", strings.TrimSpace(t.Error))
-	if len(t.History) == 0 {
-		b.WriteString("earlier attempts: none\n")
-		return b.String()
-	}
-	hist := make([]openAIHistory, len(t.History))
-	for i, a := range t.History {
-		hist[i] = openAIHistory{Attempt: a.Number, Rung: a.Rung, Outcome: a.Outcome, Error: a.Error, Summary: a.Summary, Diff: a.Diff, Reason: a.Reason}
-	}
-	var js bytes.Buffer
-	enc := json.NewEncoder(&js)
-	enc.SetEscapeHTML(false) // diffs hold < > &; keep them readable
-	_ = enc.Encode(hist)     // strings and ints only: cannot fail
-	b.WriteString("earlier attempts, oldest first (JSON; do not repeat a rejected diff):\n")
-	b.Write(js.Bytes())
-	return b.String()
-}
-
-// Repair asks the model for a fix: one chat completion with the rung's
-// role and the answer format as the system message, the failure and its
-// history as the user message. The answer is a JSON object
-// {"status", "summary", "diff"} (with Candidates > 1, "candidates" instead
-// of "diff"), bare, in a ```json fence, or the last such object in the text.
-//
-// With no deadline on ctx, t.Deadline applies, else razar.DefaultAgentTimeout.
-// A 429, a 5xx or a connection error is retried (200 ms, doubling, or the
-// server's Retry-After) while a retry can start before the deadline.
-//
-// Every error names the agent and never holds the token. Repair fails when
-// the deadline passes ("timed out after ...", matching
-// context.DeadlineExceeded) or ctx is cancelled (matching context.Canceled);
-// on a non-2xx status it gave up on (a *StatusError: "HTTP 401 Unauthorized
-// from <host>"); on a connection error it gave up on; when the body exceeds
-// MaxReplyBytes ("reply over N bytes"); and when the answer holds no usable
-// object (what was wrong, quoting at most 80 characters).
-func (o *OpenAI) Repair(ctx context.Context, t razar.Task) (razar.Fix, error) {
-	ctx, cancel, limit := attemptContext(ctx, t)
-	defer cancel()
-	params := openai.ChatCompletionNewParams{
-		Model: o.model,
-		Messages: []openai.ChatCompletionMessageParamUnion{
-			openai.SystemMessage(o.system),
-			openai.UserMessage(openAIUserPrompt(t)),
-		},
-	}
-	var fix razar.Fix
-	err := o.r.retry(ctx, limit, func(ctx context.Context) error {
-		var err error
-		fix, err = o.once(ctx, params)
-		return err
-	})
-	if err != nil {
-		return razar.Fix{}, o.r.fail(err)
-	}
-	return fix, nil
-}
-
-// once is one request and the parse of its answer.
-func (o *OpenAI) once(ctx context.Context, params openai.ChatCompletionNewParams) (razar.Fix, error) {
-	var res *http.Response
-	comp, err := o.chat.New(ctx, params, option.WithResponseInto(&res))
-	if err != nil {
-		var tl *replyTooLargeError
-		switch {
-		case ctx.Err() != nil:
-			return razar.Fix{}, ctx.Err()
-		case errors.As(err, &tl):
-			return razar.Fix{}, tl
-		case res != nil && res.StatusCode >= 300:
-			// The client has read the body and put it back for us.
-			return razar.Fix{}, o.r.statusErr(res)
-		case res == nil:
-			return razar.Fix{}, o.r.transportErr(ctx, err)
-		}
-		if ct := res.Header.Get("Content-Type"); !strings.Contains(ct, "json") {
-			return razar.Fix{}, fmt.Errorf("reply is not a chat completion: Content-Type %s, want application/json", quoteCut(ct))
-		}
-		return razar.Fix{}, fmt.Errorf("reply is not a chat completion: %s", quoteCut(err.Error()))
-	}
-	if len(comp.Choices) == 0 {
-		return razar.Fix{}, errors.New("reply has no choices")
-	}
-	choice := comp.Choices[0]
-	content := choice.Message.Content
-	if strings.TrimSpace(content) == "" && choice.Message.Refusal != "" {
-		return razar.Fix{}, fmt.Errorf("model refused: %s", quoteCut(choice.Message.Refusal))
-	}
-	fix, err := parseChatReply(content, o.candidates)
-	if err != nil && choice.FinishReason == "length" {
+// parseAnswer is parseChatReply with a note when the answer was cut off at
+// the model's token limit.
+func parseAnswer(content, finishReason string, candidates int) (razar.Fix, error) {
+	fix, err := parseChatReply(content, candidates)
+	if err != nil && finishReason == "length" {
 		err = fmt.Errorf(`%w (finish_reason "length": the answer was cut off at the model's token limit)`, err)
 	}
 	return fix, err
@@ -235,8 +155,11 @@ func (o *OpenAI) once(ctx context.Context, params openai.ChatCompletionNewParams
 // parseChatReply finds the reply object in a model's answer: the whole
 // answer, else the last ``` fenced block that is one, else the last
 // top-level {...} object in the text; the first of these with a valid
-// status wins. With candidates > 1 at most that many candidates are kept.
-// The error says what was wrong; it never panics.
+// status wins. Without such an object, an answer that holds a unified
+// diff (bare or fenced) or search/replace blocks is a "fixed" reply with
+// that text as its diff (placing it is the patch engine's work) and the
+// prose before it as its summary. With candidates > 1 at most that many
+// candidates are kept. The error says what was wrong; it never panics.
 func parseChatReply(content string, candidates int) (razar.Fix, error) {
 	text := strings.TrimSpace(content)
 	if text == "" {
@@ -276,7 +199,72 @@ func parseChatReply(content string, candidates int) (razar.Fix, error) {
 	if badStatus != nil {
 		return razar.Fix{}, badStatus
 	}
+	if fix, ok := bareDiff(text); ok {
+		return fix, nil
+	}
 	return razar.Fix{}, fmt.Errorf("reply is not JSON: %s", quoteCut(text))
+}
+
+// bareDiff finds a diff in an answer that is not a JSON object: the last
+// ``` block holding a unified diff, else the answer from its first
+// "diff --git" or "--- " line followed by "+++ ", else its search/replace
+// blocks (from the path line before the first "<<<<<<< SEARCH" to the last
+// ">>>>>>> REPLACE", fence lines dropped). The prose before it, first line
+// only, is the summary.
+func bareDiff(text string) (razar.Fix, bool) {
+	fix := func(diff string, at int) (razar.Fix, bool) {
+		summary := strings.TrimSpace(text[:at])
+		summary = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(firstLine(summary)), "```diff"))
+		if !strings.HasSuffix(diff, "\n") {
+			diff += "\n"
+		}
+		return razar.Fix{Status: razar.StatusFixed, Summary: strings.TrimSuffix(summary, ":"), Diff: diff}, true
+	}
+	if i := strings.Index(text, "<<<<<<< SEARCH"); i >= 0 {
+		j := strings.LastIndex(text, ">>>>>>> REPLACE")
+		if j < i {
+			return razar.Fix{}, false
+		}
+		// The path is the last non-fence line before the first block.
+		start := strings.LastIndexByte(strings.TrimRight(text[:i], "\n"), '\n') + 1
+		for start > 0 && strings.HasPrefix(strings.TrimSpace(text[start:i]), "```") {
+			start = strings.LastIndexByte(strings.TrimRight(text[:start], "\n"), '\n') + 1
+		}
+		var kept []string
+		for line := range strings.Lines(text[start : j+len(">>>>>>> REPLACE")]) {
+			if !strings.HasPrefix(strings.TrimSpace(line), "```") {
+				kept = append(kept, line)
+			}
+		}
+		return fix(strings.Join(kept, ""), start)
+	}
+	blocks := fencedBlocks(text)
+	for i := len(blocks) - 1; i >= 0; i-- {
+		if isUnifiedDiff(blocks[i]) {
+			return fix(blocks[i], strings.Index(text, "```"))
+		}
+	}
+	for _, head := range []string{"diff --git ", "--- "} {
+		at := 0
+		if !strings.HasPrefix(text, head) {
+			if at = strings.Index(text, "\n"+head); at < 0 {
+				continue
+			}
+			at++
+		}
+		if body := text[at:]; isUnifiedDiff(body) {
+			if k := strings.Index(body, "\n```"); k >= 0 {
+				body = body[:k+1]
+			}
+			return fix(body, at)
+		}
+	}
+	return razar.Fix{}, false
+}
+
+// isUnifiedDiff reports whether s holds a file header pair and a hunk.
+func isUnifiedDiff(s string) bool {
+	return strings.Contains(s, "+++ ") && (strings.HasPrefix(s, "--- ") || strings.HasPrefix(s, "diff --git ") || strings.Contains(s, "\n--- ")) && strings.Contains(s, "@@")
 }
 
 // fencedBlocks returns the trimmed bodies of the ``` fenced blocks in text,

@@ -178,6 +178,7 @@ func TestOpenAIRepairRequest(t *testing.T) {
 		t.Fatalf("Repair = %v", err)
 	}
 	want := razar.Fix{Status: razar.StatusFixed, Summary: "moved to a free port", Diff: diff}
+	fix = withoutUsage(t, fix) // the fake server reports 1 and 1
 	if !reflect.DeepEqual(fix, want) {
 		t.Errorf("Repair = %+v, want %+v", fix, want)
 	}
@@ -302,6 +303,7 @@ func TestOpenAIRepairAnswers(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Repair = %v", err)
 				}
+				fix = withoutUsage(t, fix) // the fake server reports 1 and 1
 				if !reflect.DeepEqual(fix, tt.want) {
 					t.Errorf("Repair = %+v, want %+v", fix, tt.want)
 				}
@@ -340,6 +342,7 @@ func TestOpenAIRepairCandidates(t *testing.T) {
 		t.Fatalf("Repair = %v", err)
 	}
 	want := razar.Fix{Status: razar.StatusFixed, Summary: "port clash", Candidates: cands}
+	fix = withoutUsage(t, fix) // the fake server reports 1 and 1
 	if !reflect.DeepEqual(fix, want) {
 		t.Errorf("Repair = %+v, want %+v", fix, want)
 	}
@@ -690,6 +693,14 @@ func TestParseChatReply(t *testing.T) {
 		{name: "candidates kept up to N, empty dropped", candidates: 2,
 			content: `{"status":"fixed","candidates":[{"summary":"1","diff":"d1"},{"summary":"empty","diff":" "},{"summary":"2","diff":"d2"},{"summary":"3","diff":"d3"}]}`,
 			want:    razar.Fix{Status: razar.StatusFixed, Candidates: []razar.Candidate{{Summary: "1", Diff: "d1"}, {Summary: "2", Diff: "d2"}}}},
+		{name: "a bare diff is a fix", content: "The key is misspelt.\n--- a/app.conf\n+++ b/app.conf\n@@ ... @@\n-prot=1\n+port=1",
+			want: razar.Fix{Status: razar.StatusFixed, Summary: "The key is misspelt.", Diff: "--- a/app.conf\n+++ b/app.conf\n@@ ... @@\n-prot=1\n+port=1\n"}},
+		{name: "a fenced diff is a fix", content: "Fix:\n```diff\n--- app.conf\n+++ app.conf\n@@ -2 +2 @@\n-prot=1\n+port=1\n```\nDone.",
+			want: razar.Fix{Status: razar.StatusFixed, Summary: "Fix", Diff: "--- app.conf\n+++ app.conf\n@@ -2 +2 @@\n-prot=1\n+port=1\n"}},
+		{name: "search/replace blocks are a fix", content: "Rename the key:\n```\nconfig/app.conf\n<<<<<<< SEARCH\nprot=1\n=======\nport=1\n>>>>>>> REPLACE\n```",
+			want: razar.Fix{Status: razar.StatusFixed, Summary: "Rename the key", Diff: "config/app.conf\n<<<<<<< SEARCH\nprot=1\n=======\nport=1\n>>>>>>> REPLACE\n"}},
+		{name: "a JSON reply wins over a diff in prose", content: "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n" + `{"status":"no_fix"}`, want: razar.Fix{Status: razar.StatusNoFix}},
+		{name: "diff headers without a hunk are prose", content: "--- a/x\n+++ b/x\n", wantErr: "reply is not JSON"},
 		{name: "status wrong type", content: `{"status":1}`, wantErr: `reply is not JSON: "{\"status\":1}"`},
 		{name: "array", content: `["fixed"]`, wantErr: `reply is not JSON: "[\"fixed\"]"`},
 		{name: "empty", content: "\n", wantErr: "empty reply"},
@@ -721,6 +732,9 @@ func FuzzParseChatReply(f *testing.F) {
 		"{{{{",
 		`{"status":"done"}`,
 		"",
+		"--- a/x\n+++ b/x\n@@ ... @@\n-a\n+b\n",
+		"x.conf\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE\n",
+		">>>>>>> REPLACE\n<<<<<<< SEARCH\n",
 	} {
 		f.Add(s, 0)
 		f.Add(s, 3)
@@ -737,4 +751,15 @@ func FuzzParseChatReply(f *testing.F) {
 			t.Fatalf("parseChatReply(%q) error is %d bytes", content, len(err.Error()))
 		}
 	})
+}
+
+// withoutUsage asserts the usage of one fake completion (1 prompt token, 1
+// completion token) and returns fix without it.
+func withoutUsage(t *testing.T, fix razar.Fix) razar.Fix {
+	t.Helper()
+	if fix.Usage != (razar.Usage{Prompt: 1, Completion: 1}) {
+		t.Errorf("Usage = %+v, want the one completion's 1 + 1 tokens", fix.Usage)
+	}
+	fix.Usage = razar.Usage{}
+	return fix
 }

@@ -49,7 +49,7 @@ func Build(r Rung, e razar.AgentEntry, home string, lookup razar.Lookup) (razar.
 		// Crown's runbook rules, with an LLM in front when its endpoint is set.
 		if r.EndpointEnv != "" {
 			if ep, ok := lookup(r.EndpointEnv); ok && ep != "" {
-				llm, err := NewOpenAI(OpenAIConfig{Name: e.Name, Endpoint: ep, Model: e.Model, Token: res.Token, Role: r.Role})
+				llm, err := NewOpenAI(OpenAIConfig{Name: e.Name, Endpoint: ep, Model: e.Model, Token: res.Token, Role: r.Role, MaxTurns: e.MaxTurns})
 				if err != nil {
 					return nil, fmt.Errorf("%w: agent %s: %s: %v", razar.ErrRungUnavailable, e.Name, r.EndpointEnv, err)
 				}
@@ -165,7 +165,7 @@ func buildRemote(r Rung, res Resolved) (razar.Agent, error) {
 		if n == 0 {
 			n = r.Candidates
 		}
-		return NewOpenAI(OpenAIConfig{Name: e.Name, Endpoint: res.Endpoint, Model: e.Model, Token: res.Token, Role: r.Role, Candidates: n})
+		return NewOpenAI(OpenAIConfig{Name: e.Name, Endpoint: res.Endpoint, Model: e.Model, Token: res.Token, Role: r.Role, Candidates: n, MaxTurns: e.MaxTurns})
 	case razar.BackendHTTP:
 		return NewHTTP(HTTPConfig{Name: e.Name, Endpoint: res.Endpoint, Token: res.Token})
 	}

@@ -312,6 +312,11 @@ func (r *Runtime) handle(ctx context.Context, d *jetstream.Delivery) {
 			_ = d.Ack()
 			return
 		}
+		if fix.Usage != (razar.Usage{}) {
+			// What the model spent counts whether or not it answered well.
+			u := fix.Usage
+			res.Usage = &u
+		}
 		switch {
 		case err != nil:
 			res.Status, res.Error = razar.StatusError, err.Error()

@@ -227,3 +227,50 @@ func TestProbeAnsweredOnceTheRungHeartbeats(t *testing.T) {
 		t.Fatalf("probe right after the status record: %+v %v", answers, err)
 	}
 }
+
+// TestResultCarriesTheModelsUsage: the tokens a backend reports are on
+// the published result, for a fix and for a failed attempt alike.
+func TestResultCarriesTheModelsUsage(t *testing.T) {
+	env := bustest.New(t)
+	ctx := context.Background()
+	if err := env.Store.EnsureAgentConsumer(ctx, "k2"); err != nil {
+		t.Fatal(err)
+	}
+	answers := map[string]func() (razar.Fix, error){
+		"inc-fix": func() (razar.Fix, error) {
+			return razar.Fix{Status: razar.StatusNoFix, Summary: "nothing", Usage: razar.Usage{Prompt: 1200, Completion: 80}}, nil
+		},
+		"inc-err": func() (razar.Fix, error) {
+			return razar.Fix{Usage: razar.Usage{Prompt: 900, Completion: 40}}, os.ErrDeadlineExceeded
+		},
+	}
+	rt, err := New(env.Store, Config{Name: "k2", Heartbeat: time.Hour, Log: zerolog.Nop(),
+		Load: func(context.Context) (razar.Agent, error) {
+			return razar.AgentFunc(func(_ context.Context, task razar.Task) (razar.Fix, error) { return answers[task.Incident]() }), nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- rt.Run(rctx) }()
+	defer func() { cancel(); <-done }()
+	for inc := range answers {
+		esc := &bus.Escalation{Incident: inc, Component: "web", Error: "down", Attempt: 1, Rung: "k2", Pass: 1,
+			Deadline: time.Now().Add(time.Minute), Context: []razar.Attempt{}}
+		if err := env.Store.Publish(ctx, bus.EscalateSubject("k2"), bus.EscalationMsgID(inc, 1), esc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]razar.Usage{"inc-fix": {Prompt: 1200, Completion: 80}, "inc-err": {Prompt: 900, Completion: 40}}
+	for inc, u := range want {
+		var res bus.Result
+		bustest.Eventually(t, 20*time.Second, func() bool {
+			data, err := env.Store.LastResult(ctx, inc, "k2")
+			return err == nil && data != nil && bus.Decode(data, &res) == nil
+		}, "no result for %s", inc)
+		if res.Usage == nil || *res.Usage != u {
+			t.Errorf("%s: result usage = %+v, want %+v", inc, res.Usage, u)
+		}
+	}
+}

@@ -144,14 +144,16 @@ type AuditRecord struct {
 	Summary      string `json:"summary,omitempty"`
 	Diff         string `json:"diff,omitempty"`
 	Reason       string `json:"reason,omitempty"`
-	From         string `json:"from,omitempty"` // escalation: the rung handing over
-	To           string `json:"to,omitempty"`   // escalation: the rung taking over
-	Escalations  int    `json:"escalations,omitempty"`
-	Failed       int    `json:"failed_attempts,omitempty"`
-	Severity     string `json:"severity,omitempty"`
-	Message      string `json:"message,omitempty"`
-	Verb         string `json:"verb,omitempty"`
-	Actor        string `json:"actor,omitempty"`
+	// Usage is an attempt's model tokens, as its rung reported them.
+	Usage       *razar.Usage `json:"usage,omitempty"`
+	From        string       `json:"from,omitempty"` // escalation: the rung handing over
+	To          string       `json:"to,omitempty"`   // escalation: the rung taking over
+	Escalations int          `json:"escalations,omitempty"`
+	Failed      int          `json:"failed_attempts,omitempty"`
+	Severity    string       `json:"severity,omitempty"`
+	Message     string       `json:"message,omitempty"`
+	Verb        string       `json:"verb,omitempty"`
+	Actor       string       `json:"actor,omitempty"`
 	// ActorKey is the public nkey of the identity the server authenticated
 	// for Actor: two identities minted with the same name are told apart.
 	ActorKey string `json:"actor_key,omitempty"`

@@ -71,6 +71,10 @@ type Policy struct {
 	RemoteAttempts int      `json:"remote_attempts"`
 	LongTask       bool     `json:"long_task"`
 	WarnThreshold  int      `json:"warn_threshold"`
+	// TokenBudget is RAZAR_TOKEN_BUDGET: the model tokens (prompt and
+	// completion) the incident may spend; reached, the ladder ends. 0: no
+	// budget.
+	TokenBudget int64 `json:"token_budget,omitempty"`
 }
 
 // Skip is a rung passed over because it could not run.
@@ -104,6 +108,9 @@ type IncidentRecord struct {
 	Escalations int    `json:"escalations"`
 	Workdir     string `json:"workdir,omitempty"`
 	Cycle       string `json:"cycle,omitempty"` // boot or repair cycle the incident belongs to
+	// Tokens is what the rungs' models spent on the incident, every
+	// attempt's usage summed.
+	Tokens razar.Usage `json:"tokens,omitzero"`
 }
 
 // Bounds of a stored incident, so no record outgrows the server's max

@@ -314,7 +314,7 @@ func (o *Orchestrator) settleMemory(ctx context.Context, rec *bus.IncidentRecord
 		// Counted toward T, without using up the first rung's turn.
 		rec.Cursor.Failed++
 	}
-	seq := o.recordAttempt(ctx, rec, a)
+	seq := o.recordAttempt(ctx, rec, a, razar.Usage{})
 	o.remember(rec.ID, a)
 	rec.AddAttempt(bus.SummarizeAttempt(a, seq))
 	rec.Pending = nil

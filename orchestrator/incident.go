@@ -98,6 +98,9 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 	if next, nrev, handled, err := o.fromMemory(ctx, rec, rev); handled {
 		return next, nrev, err
 	}
+	if reason := tokensSpent(rec); reason != "" {
+		return nil, 0, o.finishRec(ctx, rec, rev, razar.IncidentFailed, reason)
+	}
 	step, cur := Next(rec.Policy, rec.Cursor, func(rung string) error { return o.ready(ctx, rung) }, o.cfg.Backoff)
 	switch step.Kind {
 	case StepFail:
@@ -306,11 +309,16 @@ func (o *Orchestrator) conclude(ctx context.Context, rec *bus.IncidentRecord, re
 	a.Summary = bus.Clip(o.redact(a.Summary), bus.MaxSummaryBytes)
 	a.Diff = bus.Clip(o.redact(a.Diff), bus.MaxDiffBytes)
 	a.Reason = bus.Clip(o.redact(a.Reason), bus.MaxErrorBytes)
+	var usage razar.Usage
+	if res != nil && res.Usage != nil {
+		usage = *res.Usage
+	}
+	rec.Tokens = rec.Tokens.Add(usage)
 	rec.Cursor = Record(rec.Cursor, a.Failed())
 	// The attempt's record, with its full texts, goes to the stream first;
 	// the stored incident keeps a summary pointing at it. A crash between
 	// the two re-sends the record, which its message id makes harmless.
-	seq := o.recordAttempt(ctx, rec, a)
+	seq := o.recordAttempt(ctx, rec, a, usage)
 	o.remember(rec.ID, a)
 	rec.AddAttempt(bus.SummarizeAttempt(a, seq))
 	rec.Pending = nil
@@ -333,15 +341,20 @@ func (o *Orchestrator) conclude(ctx context.Context, rec *bus.IncidentRecord, re
 	return nil
 }
 
-// recordAttempt publishes the attempt's audit record and returns its
-// stream sequence (0 when it could not be published).
-func (o *Orchestrator) recordAttempt(ctx context.Context, rec *bus.IncidentRecord, a razar.Attempt) uint64 {
+// recordAttempt publishes the attempt's audit record, with the tokens its
+// model spent (usage), and returns its stream sequence (0 when it could
+// not be published).
+func (o *Orchestrator) recordAttempt(ctx context.Context, rec *bus.IncidentRecord, a razar.Attempt, usage razar.Usage) uint64 {
 	status := string(a.Outcome)
+	var spent *razar.Usage
+	if usage != (razar.Usage{}) {
+		spent = &usage
+	}
 	seq := o.auditSeq(ctx, &bus.AuditRecord{
 		Event: bus.EventAttempt, Component: rec.Component, Incident: rec.ID,
 		Agent: a.Rung, AgentDisplay: o.cfg.Display(a.Rung), Attempt: a.Number, Pass: a.Pass,
 		Status: status, Outcome: string(a.Outcome), Error: a.Error, Summary: a.Summary, Diff: a.Diff, Reason: a.Reason,
-		Failed: rec.Cursor.Failed, Actor: a.Actor,
+		Failed: rec.Cursor.Failed, Actor: a.Actor, Usage: spent,
 	}, bus.AuditMsgID(bus.EventAttempt, rec.ID, a.Number))
 	ev := o.log.Info()
 	if a.Failed() {
@@ -356,8 +369,23 @@ func (o *Orchestrator) recordAttempt(ctx context.Context, rec *bus.IncidentRecor
 		} else {
 			o.cfg.Metrics.Success.WithLabelValues(rec.Component, a.Rung).Inc()
 		}
+		o.cfg.Metrics.Tokens.WithLabelValues(a.Rung, rec.Component, "prompt").Add(float64(usage.Prompt))
+		o.cfg.Metrics.Tokens.WithLabelValues(a.Rung, rec.Component, "completion").Add(float64(usage.Completion))
 	}
 	return seq
+}
+
+// tokensSpent is why the incident's ladder ends for its token budget, ""
+// while the budget (RAZAR_TOKEN_BUDGET, kept in its policy) allows another
+// attempt.
+func tokensSpent(rec *bus.IncidentRecord) string {
+	budget := rec.Policy.TokenBudget
+	spent := rec.Tokens.Prompt + rec.Tokens.Completion
+	if budget <= 0 || spent < budget {
+		return ""
+	}
+	return fmt.Sprintf("token budget reached: the rungs' models spent %d tokens (%d prompt, %d completion) of RAZAR_TOKEN_BUDGET=%d; no rung is asked again",
+		spent, rec.Tokens.Prompt, rec.Tokens.Completion, budget)
 }
 
 // finish moves an open incident to a final state, retrying lost races.
@@ -390,7 +418,7 @@ func (o *Orchestrator) finishRec(ctx context.Context, rec *bus.IncidentRecord, r
 		return err
 	}
 	if cut != nil { // the attempt an abort cut short has its record too
-		o.recordAttempt(ctx, rec, *cut)
+		o.recordAttempt(ctx, rec, *cut, razar.Usage{})
 	}
 	o.recordEnd(ctx, rec)
 	return nil

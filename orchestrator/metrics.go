@@ -20,7 +20,13 @@ type Metrics struct {
 	// Patches counts patch verdicts by component and outcome (applied,
 	// rejected, reverted).
 	Patches *prometheus.CounterVec
+	// Tokens counts the model tokens rungs reported, by rung, component
+	// and kind (prompt, completion).
+	Tokens *prometheus.CounterVec
 }
+
+// TokenKinds are the values of razar_ai_tokens_total's kind label.
+var TokenKinds = []string{"prompt", "completion"}
 
 // NewMetrics creates the series and registers them on reg (nil: not registered).
 func NewMetrics(reg prometheus.Registerer) *Metrics {
@@ -66,9 +72,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "razar_patches_total",
 			Help: "Patch verdicts by component and outcome (applied, rejected, reverted).",
 		}, []string{"component", "outcome"}),
+		Tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "razar_ai_tokens_total",
+			Help: "Model tokens the rungs reported spending on attempts, by agent, component and kind (prompt, completion).",
+		}, []string{"agent", "component", "kind"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.Success, m.Failure, m.Retries, m.Skipped, m.Escalations, m.Incidents, m.Open, m.HandOvers, m.AttemptDuration, m.Patches)
+		reg.MustRegister(m.Success, m.Failure, m.Retries, m.Skipped, m.Escalations, m.Incidents, m.Open, m.HandOvers, m.AttemptDuration, m.Patches, m.Tokens)
 	}
 	return m
 }

@@ -40,6 +40,9 @@ type Config struct {
 	RemoteAttempts int
 	// LongTask is --long-task.
 	LongTask bool
+	// TokenBudget is RAZAR_TOKEN_BUDGET: the model tokens one incident may
+	// spend before its ladder ends; 0 sets none.
+	TokenBudget int64
 	// Backoff paces --long-task attempts past the normal ladder.
 	Backoff Backoff
 	// VerifyWindow is how long a fix has to make the health check pass. Default 10 s.
@@ -168,18 +171,20 @@ func New(store *jetstream.Store, cfg Config) (*Orchestrator, error) {
 type Thresholds struct {
 	Threshold, WarnThreshold, RemoteAttempts int
 	LongTask                                 bool
+	TokenBudget                              int64 // RAZAR_TOKEN_BUDGET; 0: none
 }
 
 // SetThresholds changes the ladder settings of incidents opened from now
 // on (a reload); open incidents keep the policy they were opened with.
 // Errors wrap razar.ErrInvalidConfig.
 func (o *Orchestrator) SetThresholds(t Thresholds) error {
-	if t.Threshold < 0 || t.WarnThreshold < 0 || t.RemoteAttempts < 1 {
+	if t.Threshold < 0 || t.WarnThreshold < 0 || t.RemoteAttempts < 1 || t.TokenBudget < 0 {
 		return fmt.Errorf("%w: thresholds must not be negative and --remote-attempts must be 1 or more", razar.ErrInvalidConfig)
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.cfg.Threshold, o.cfg.WarnThreshold, o.cfg.RemoteAttempts, o.cfg.LongTask = t.Threshold, t.WarnThreshold, t.RemoteAttempts, t.LongTask
+	o.cfg.TokenBudget = t.TokenBudget
 	return nil
 }
 
@@ -304,7 +309,8 @@ func (o *Orchestrator) Escalate(ctx context.Context, component, failure, cycle s
 		return "", false, err
 	}
 	o.mu.Lock()
-	pol := bus.Policy{Threshold: o.cfg.Threshold, RemoteAttempts: o.cfg.RemoteAttempts, LongTask: o.cfg.LongTask, WarnThreshold: o.cfg.WarnThreshold}
+	pol := bus.Policy{Threshold: o.cfg.Threshold, RemoteAttempts: o.cfg.RemoteAttempts, LongTask: o.cfg.LongTask, WarnThreshold: o.cfg.WarnThreshold,
+		TokenBudget: o.cfg.TokenBudget}
 	o.mu.Unlock()
 	for _, a := range roster.Local() {
 		pol.Local = append(pol.Local, a.Name)

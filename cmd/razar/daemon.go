@@ -282,6 +282,7 @@ func (d *daemon) wire() error {
 		WarnThreshold:  set.warn,
 		RemoteAttempts: set.remoteAttempts,
 		LongTask:       set.longTask,
+		TokenBudget:    int64(set.tokenBudget),
 		VerifyWindow:   set.verifyWindow,
 		Retention:      set.retention,
 		ApprovalWindow: set.approval,

@@ -103,6 +103,9 @@ func zeroSeries(m *orchestrator.Metrics, components, rungs []string) {
 			m.Failure.WithLabelValues(c, a)
 			m.Retries.WithLabelValues(c, a)
 			m.Skipped.WithLabelValues(c, a)
+			for _, k := range orchestrator.TokenKinds {
+				m.Tokens.WithLabelValues(a, c, k)
+			}
 		}
 		for _, st := range []string{"healed", "failed", "aborted"} {
 			m.Incidents.WithLabelValues(c, st)

@@ -62,6 +62,8 @@ func TestMetricsServedAndValid(t *testing.T) {
 		`razar_build_info{goversion="go`,
 		// Present at 0 before any event: a rung that never ran for web.
 		`razar_ai_invocation_success_total{agent="rstar",component="web"} 0`,
+		`razar_ai_tokens_total{agent="rstar",component="web",kind="prompt"} 0`,
+		`razar_ai_tokens_total{agent="k2",component="web",kind="completion"} 0`, // an exec rung reports none
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("/metrics lacks %s", want)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/standin"
 	"github.com/razar/razar/jetstream/bustest"
 )
 
@@ -75,13 +77,18 @@ func TestRunbookCommandsRunAgainstALiveRazar(t *testing.T) {
 		t.Fatalf("copy the demo: %v\n%s", err, out)
 	}
 	metrics, chakra := bustest.FreePort(t), bustest.FreePort(t)
+	// The demo's openai rungs are served by the stand-in model, as in make demo.
+	model := httptest.NewServer(standin.New(standin.Config{}))
+	t.Cleanup(model.Close)
+	rungs := []string{"KIMI2_ENDPOINT=" + model.URL + "/v1", "KIMI2_API_KEY=demo-key", "AIRSTAR_ENDPOINT=" + model.URL + "/v1", "AIRSTAR_API_KEY=demo-key",
+		"RSTAR_API_KEY=", "RSTAR_ENDPOINT="}
 	env := append(os.Environ(),
 		"PATH="+filepath.Dir(razarBin)+":"+filepath.Dir(nats)+":"+os.Getenv("PATH"),
 		"RAZAR_HOME="+h, "RAZAR_VERIFY_WINDOW=1s",
-		"RAZAR_METRICS_ADDR=127.0.0.1:"+strconv.Itoa(metrics), "RAZAR_CHAKRA_ADDR=127.0.0.1:"+strconv.Itoa(chakra),
-		"RSTAR_API_KEY=", "RSTAR_ENDPOINT=")
-	p := start(t, h, []string{"RAZAR_METRICS_ADDR=127.0.0.1:" + strconv.Itoa(metrics), "RAZAR_CHAKRA_ADDR=127.0.0.1:" + strconv.Itoa(chakra),
-		"RSTAR_API_KEY=", "RSTAR_ENDPOINT="}, "boot", "--retries", "1", "--nats-listen", "127.0.0.1:0")
+		"RAZAR_METRICS_ADDR=127.0.0.1:"+strconv.Itoa(metrics), "RAZAR_CHAKRA_ADDR=127.0.0.1:"+strconv.Itoa(chakra))
+	env = append(env, rungs...)
+	p := start(t, h, append([]string{"RAZAR_METRICS_ADDR=127.0.0.1:" + strconv.Itoa(metrics), "RAZAR_CHAKRA_ADDR=127.0.0.1:" + strconv.Itoa(chakra)}, rungs...),
+		"boot", "--retries", "1", "--nats-listen", "127.0.0.1:0")
 	bustest.Eventually(t, 60*time.Second, func() bool {
 		out, _ := exec.Command(razarBin, "--home", h, "status", "--json").Output()
 		return strings.Contains(string(out), `"name":"ledger"`) && strings.Contains(string(out), `"status":"`+bus.StatusHealthy+`"`) &&

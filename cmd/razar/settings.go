@@ -35,6 +35,7 @@ type settings struct {
 	// Variables.
 	threshold     int
 	warn          int
+	tokenBudget   int // RAZAR_TOKEN_BUDGET: model tokens per incident, 0 none
 	metricsAddr   string
 	chakraAddr    string // RAZAR_CHAKRA_ADDR / RAZAR_CHAKRA_PORT: the chakra heartbeat service
 	verifyWindow  time.Duration
@@ -136,6 +137,9 @@ func (c *cli) readVariables(s *settings) error {
 		return err
 	}
 	if s.warn, err = c.envInt("RAZAR_ESCALATION_WARNING_THRESHOLD", orchestrator.DefaultWarnThreshold); err != nil {
+		return err
+	}
+	if s.tokenBudget, err = c.envInt("RAZAR_TOKEN_BUDGET", 0); err != nil {
 		return err
 	}
 	if s.metricsAddr, err = c.metricsAddr(); err != nil {
@@ -379,5 +383,6 @@ func (s *settings) openBusWarning() string {
 
 // thresholds are the ladder settings of new incidents.
 func (s *settings) thresholds() orchestrator.Thresholds {
-	return orchestrator.Thresholds{Threshold: s.threshold, WarnThreshold: s.warn, RemoteAttempts: s.remoteAttempts, LongTask: s.longTask}
+	return orchestrator.Thresholds{Threshold: s.threshold, WarnThreshold: s.warn, RemoteAttempts: s.remoteAttempts, LongTask: s.longTask,
+		TokenBudget: int64(s.tokenBudget)}
 }
