@@ -30,9 +30,11 @@ var LadderRungs = []string{"crown", "kimicho", "k2", "airstar", "rstar"}
 //
 //   - orchestrator: everything in account RAZAR; the only writer of the
 //     stream's records and the bucket, the only one who may purge or delete.
-//   - control: the lifecycle requests (imported from RAZAR) and their replies.
+//   - control: the lifecycle requests and the rungs' context tool requests
+//     (imported from RAZAR, each stamped with its sender) and their replies.
 //   - rung r: pull its consumer agent_r, ack its deliveries, publish its
-//     results razar.result.*.r and heartbeat razar.heartbeat.r, read back
+//     results razar.result.*.r and heartbeat razar.heartbeat.r, ask its
+//     context tools on razar.context.*.r, read back
 //     its own last result, answer its probe and, for Crown, the handshake.
 //   - operator: lifecycle requests, rung probes and reloads, and reading
 //     everything (core subjects and JetStream read-only API).
@@ -45,7 +47,7 @@ func Permissions(role Role, name string, rungs []string) jwt.Permissions {
 		p.Pub.Allow.Add(">")
 		p.Sub.Allow.Add(">")
 	case Control:
-		p.Sub.Allow.Add("razar.lifecycle.>")
+		p.Sub.Allow.Add("razar.lifecycle.>", "razar.context.*.*")
 		p.Pub.Deny.Add(">")
 		p.Resp = &jwt.ResponsePermission{MaxMsgs: 1, Expires: 10 * time.Minute}
 	case Rung:
@@ -58,6 +60,7 @@ func Permissions(role Role, name string, rungs []string) jwt.Permissions {
 			"$JS.API.DIRECT.GET."+stream+".razar.result.*."+name,
 			"razar.result.*."+name,
 			"razar.heartbeat."+name,
+			"razar.context.*."+name, // its tools (bus.ContextOf), answered on its inbox
 		)
 		p.Sub.Allow.Add(
 			InboxPrefix(name)+".>",
