@@ -177,7 +177,11 @@ func (o *Orchestrator) ServeContext(c *bus.Conn, identify func(bus.RequestInfo) 
 func (o *Orchestrator) serveTool(ctx context.Context, m *bus.Request, identify func(bus.RequestInfo) (auth.Identity, error)) {
 	rec := &bus.AuditRecord{Event: bus.EventContext, Component: bus.SystemComponent, Status: "refused"}
 	var a workspace.Answer
+	var asked string // the path or glob the request named, for the record
 	respond := func() {
+		if a.Path == "" {
+			a.Path = asked
+		}
 		a.Reply.Error = o.redact(a.Reply.Error)
 		if !a.Reply.OK && a.Reply.Error == "" {
 			a.Reply.Error = "refused"
@@ -210,6 +214,10 @@ func (o *Orchestrator) serveTool(ctx context.Context, m *bus.Request, identify f
 		return
 	}
 	rec.Op = req.Op
+	asked = req.Path
+	if asked == "" {
+		asked = req.Glob
+	}
 	if identify != nil {
 		id, err := identify(m.Requester)
 		if err == nil && (id.Role != auth.Rung || id.Name != rung) {
