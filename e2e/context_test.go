@@ -426,3 +426,55 @@ func TestContextToolsCloseAtTheAttemptsDeadline(t *testing.T) {
 	}
 	e.expectContext(id, 2, "read", "config/ledger.conf", "refused: not pending")
 }
+
+// TestRungRuntimeGivesEveryBackendTheWorkspaceAndItsTools: a backend run
+// by the rung runtime finds the workspace in its task and reads a file
+// through Task.Tools, on the bus, before it answers with a fix.
+func TestRungRuntimeGivesEveryBackendTheWorkspaceAndItsTools(t *testing.T) {
+	type seen struct {
+		files []string
+		read  string
+		err   error
+	}
+	got := make(chan seen, 1)
+	backend := razar.AgentFunc(func(ctx context.Context, task razar.Task) (razar.Fix, error) {
+		var s seen
+		if task.Workspace != nil {
+			for _, f := range task.Workspace.Files {
+				s.files = append(s.files, f.Path)
+			}
+		}
+		if task.Tools == nil {
+			s.err = errors.New("no tools in the task")
+		} else {
+			rep, err := task.Tools.Call(ctx, razar.ToolRequest{Op: razar.ToolRead, Path: "app.conf", From: 2, To: 2})
+			s.read, s.err = rep.Text, err
+			if err == nil && !rep.OK {
+				s.err = errors.New(rep.Error)
+			}
+		}
+		select {
+		case got <- s:
+		default:
+		}
+		return razar.Fix{Status: razar.StatusFixed, Summary: "mark healed", Diff: "--- /dev/null\n+++ b/healed\n@@ -0,0 +1 @@\n+ok\n"}, nil
+	})
+	m := newMesh(t, []rung{{name: "k2", timeout: 30 * time.Second, backend: backend}}, orchestrator.Config{Home: t.TempDir()})
+	writeFile(t, filepath.Join(m.workdir, "app.conf"), "name=web\nport=99999\n")
+	stop, err := m.orch.ServeContext(m.env.NC, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	rec := m.escalate("web: port 99999 out of range in app.conf")
+	s := <-got
+	if s.err != nil || s.read != "     2\tport=99999\n(lines 2-2 of 2)\n" {
+		t.Errorf("the backend's read: %q, %v", s.read, s.err)
+	}
+	if len(s.files) == 0 || s.files[0] != "app.conf" {
+		t.Errorf("the workspace's files: %v", s.files)
+	}
+	if rec.State != razar.IncidentHealed {
+		t.Errorf("incident %s: %s", rec.State, rec.Reason)
+	}
+}
