@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -176,7 +177,7 @@ func (v *View) Entry() razar.WorkspaceEntry {
 	}
 	if h := c.HealthCheck; h != nil {
 		hc := *h
-		hc.Command, hc.HTTP, hc.TCP = v.redactAll(h.Command), v.redact(h.HTTP), v.redact(h.TCP)
+		hc.Command, hc.HTTP, hc.TCP = v.redactAll(h.Command), v.redact(stripUserinfo(h.HTTP)), v.redact(h.TCP)
 		e.HealthCheck = &hc
 	}
 	for k := range c.Env {
@@ -184,6 +185,16 @@ func (v *View) Entry() razar.WorkspaceEntry {
 	}
 	sort.Strings(e.Env)
 	return e
+}
+
+// stripUserinfo hides a password in a health check's URL.
+func stripUserinfo(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	u.User = url.User(razar.Redacted)
+	return u.String()
 }
 
 func (v *View) redactAll(ss []string) []string {

@@ -368,3 +368,13 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestEntryShowsEnvNamesNeverValuesNorAURLPassword(t *testing.T) {
+	h, c := home(t, map[string]string{"x": "y"}, "")
+	c.HealthCheck = &razar.HealthCheck{HTTP: "http://admin:hunter2pass@127.0.0.1:8450/ready"}
+	c.Command = append(c.Command, "--key="+plantedKey)
+	b, _ := json.Marshal(view(t, h, c).Build("").Entry)
+	if strings.Contains(string(b), "hunter2pass") || strings.Contains(string(b), plantedKey) || strings.Contains(string(b), "info") {
+		t.Errorf("entry leaks: %s", b)
+	}
+}
