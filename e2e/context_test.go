@@ -260,6 +260,26 @@ func TestContextToolsServeTheirRungAndRefuseEveryOtherRoute(t *testing.T) {
 			t.Errorf("shown a file it must not: %s", f.Path)
 		}
 	}
+	// What went to k2 on the bus: the workspace, without a denied file's
+	// text, the symlinked file or the planted key.
+	m, err := e.store.Next(context.Background(), bus.EscalateSubject("k2"), 1)
+	if err != nil || m == nil {
+		t.Fatalf("the escalation: %v", err)
+	}
+	var esc bus.Escalation
+	if err := bus.Decode(m.Data, &esc); err != nil {
+		t.Fatal(err)
+	}
+	if esc.Workspace == nil || len(esc.Workspace.Files) == 0 || !strings.Contains(esc.Workspace.Files[0].Text, "prot=8450") ||
+		!strings.Contains(esc.Workspace.LogTail, "unknown key prot") || esc.Workspace.Entry.Validate[1] != "./check.sh" {
+		t.Errorf("the escalation's workspace: %+v", esc.Workspace)
+	}
+	noLeak(t, "the escalation on the bus", string(m.Data))
+	for _, enc := range razar.Encodings(ctxKey) {
+		if strings.Contains(string(m.Data), enc) {
+			t.Errorf("the escalation carries the key encoded: %s", enc)
+		}
+	}
 	k2 := e.rung("k2")
 	n := 0
 	step := func(req razar.ToolRequest, ok bool, op, path, verdict string) razar.ToolReply {
@@ -339,7 +359,7 @@ func TestContextToolsServeTheirRungAndRefuseEveryOtherRoute(t *testing.T) {
 	// subject, and airstar on its own subject is refused by the orchestrator.
 	air := e.rung("airstar")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	_, err := bus.Tools(air, id, "k2").Call(ctx, razar.ToolRequest{Op: razar.ToolList})
+	_, err = bus.Tools(air, id, "k2").Call(ctx, razar.ToolRequest{Op: razar.ToolList})
 	cancel()
 	if !errors.Is(err, bus.ErrForbidden) {
 		t.Errorf("airstar on k2's subject: %v, want the server's refusal", err)
