@@ -71,3 +71,31 @@ func TestBootServesContextToolsToTheRungTheServerAuthenticated(t *testing.T) {
 		t.Fatalf("context records: %+v", got)
 	}
 }
+
+// TestContextSettingsOutOfRangeAreConfigErrorsNamingTheVariable: a budget
+// of 0, one over the cap, or a word, is refused with the variable's name
+// and the fix; unset gives the defaults.
+func TestContextSettingsOutOfRangeAreConfigErrorsNamingTheVariable(t *testing.T) {
+	for _, tc := range []struct {
+		env   map[string]string
+		field string
+	}{
+		{map[string]string{"RAZAR_CONTEXT_BYTES": "0"}, "RAZAR_CONTEXT_BYTES"},
+		{map[string]string{"RAZAR_CONTEXT_BYTES": "999999999"}, "RAZAR_CONTEXT_BYTES"},
+		{map[string]string{"RAZAR_CONTEXT_BYTES": "lots"}, "RAZAR_CONTEXT_BYTES"},
+		{map[string]string{"RAZAR_CONTEXT_CALLS": "-3"}, "RAZAR_CONTEXT_CALLS"},
+	} {
+		c := &cli{getenv: func(k string) string { return tc.env[k] }}
+		var s settings
+		err := c.readVariables(&s)
+		var ce *razar.ConfigError
+		if !errors.As(err, &ce) || ce.Field != tc.field || ce.Fix == "" {
+			t.Errorf("%v: %v, want a config error naming %s", tc.env, err, tc.field)
+		}
+	}
+	c := &cli{getenv: func(string) string { return "" }}
+	var s settings
+	if err := c.readVariables(&s); err != nil || s.contextBytes != 32<<10 || s.contextCalls != 40 {
+		t.Errorf("defaults: %d bytes, %d calls, %v", s.contextBytes, s.contextCalls, err)
+	}
+}
