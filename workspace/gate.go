@@ -134,16 +134,46 @@ func (v *View) denied(rel string) string {
 			return ""
 		}
 	}
-	for _, seg := range strings.Split(rel, "/") {
-		low := strings.ToLower(seg)
-		for _, d := range DefaultDeny {
-			if ok, _ := path.Match(d, low); ok {
-				return fmt.Sprintf("the deny-list (%s)", d)
-			}
+	for seg := range strings.SplitSeq(rel, "/") {
+		if d := defaultDenied(strings.ToLower(seg)); d != "" {
+			return "the deny-list (" + d + ")"
 		}
 	}
 	return ""
 }
+
+// defaultDenied is the DefaultDeny pattern a lower-case name matches, or
+// "": DefaultDeny's globs spelled as string tests, since every path of a
+// listing passes here (TestDefaultDeniedIsDefaultDeny keeps them one).
+func defaultDenied(name string) string {
+	switch {
+	case strings.HasPrefix(name, ".env"):
+		return ".env*"
+	case strings.HasSuffix(name, ".pem"):
+		return "*.pem"
+	case strings.HasSuffix(name, ".key"):
+		return "*.key"
+	case strings.HasSuffix(name, ".p12"):
+		return "*.p12"
+	case strings.HasPrefix(name, "id_"):
+		return "id_*"
+	case strings.Contains(name, "secret"):
+		return "*secret*"
+	case strings.Contains(name, "credential"):
+		return "*credential*"
+	case strings.HasSuffix(name, ".creds"):
+		return "*.creds"
+	case strings.Contains(name, "token"):
+		return "*token*"
+	case name == ".git", name == ".ssh":
+		return name
+	}
+	return ""
+}
+
+// DefaultDenied reports the DefaultDeny pattern name (one path segment)
+// matches, case-insensitively, or "".
+func DefaultDenied(name string) string { return defaultDenied(strings.ToLower(name)) }
 
 // gate checks a rung's path before anything is read: inside the workdir,
 // not denied, no symlink on the way. It returns the clean relative path.

@@ -29,6 +29,11 @@ const (
 	MaxListing = 500
 	// LogTailBytes is how much of the log's end an escalation carries.
 	LogTailBytes = 8 << 10
+	// MaxFiles is the most file texts one escalation carries.
+	MaxFiles = 100
+	// fileOverhead is what a file text costs the budget beyond its text
+	// and path: its hash, size and why, encoded.
+	fileOverhead = 112
 	// maxWalk bounds the entries one walk of the workdir visits.
 	maxWalk = 100_000
 	// fileShare is the most of the budget one file takes when others wait:
@@ -244,7 +249,7 @@ func (v *View) Build(errText string) *razar.Workspace {
 	w.Listing = list
 	left := v.budget
 	for _, c := range v.relevant(errText, w.LogTail) {
-		if left < 64 {
+		if left < 64 || len(w.Files) == MaxFiles {
 			w.FilesOmitted++
 			continue
 		}
@@ -267,7 +272,7 @@ func (v *View) Build(errText string) *razar.Workspace {
 		}
 		ft.Text, ft.Bytes, ft.SHA256 = text, len(text), hash(text)
 		w.Files = append(w.Files, ft)
-		left -= len(text)
+		left -= len(text) + len(c.path) + fileOverhead
 	}
 	return w
 }

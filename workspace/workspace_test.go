@@ -378,3 +378,23 @@ func TestEntryShowsEnvNamesNeverValuesNorAURLPassword(t *testing.T) {
 		t.Errorf("entry leaks: %s", b)
 	}
 }
+
+// TestDefaultDeniedIsDefaultDeny: the fast matcher agrees with the
+// documented globs on names that match each, and on names that match none.
+func TestDefaultDeniedIsDefaultDeny(t *testing.T) {
+	names := []string{".env", ".env.local", ".ENV", "a.pem", "x.key", "k.p12", "id_rsa", "ID_ED25519", "mysecret.yaml", "secrets",
+		"aws_credentials", "Credentials.json", "nats.creds", "api_token", "TOKENS", ".git", ".ssh",
+		"env", "app.yaml", "keys", "x.keys", "pem", "idrsa", ".gitignore", ".sshd", "creds", "tok"}
+	for _, n := range names {
+		want := ""
+		for _, g := range workspace.DefaultDeny {
+			if ok, _ := filepath.Match(g, strings.ToLower(n)); ok {
+				want = g
+				break
+			}
+		}
+		if got := workspace.DefaultDenied(n); (got == "") != (want == "") {
+			t.Errorf("%s: matcher says %q, globs say %q", n, got, want)
+		}
+	}
+}
