@@ -18,7 +18,9 @@
 // before and after the open, under an os.Root that keeps every open inside
 // the workdir); files over MaxFileBytes, binaries (a NUL byte or invalid
 // UTF-8) and the deny-list (DefaultDeny, extended by the component's
-// context.exclude, narrowed by context.include) are never read. Every
+// context.exclude, narrowed by context.include) are never read, nor, when
+// the workdir holds the RAZAR home, the home's own directories (state/,
+// config/, secrets/, logs/, ...), whatever include says. Every
 // text shown passes the redactor the View was given, the same one that
 // scrubs records, and a file's hash and size are those of what was sent.
 //

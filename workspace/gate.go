@@ -124,6 +124,11 @@ func (v *View) denied(rel string) string {
 	if rel == "." {
 		return ""
 	}
+	for _, h := range v.hidden {
+		if rel == h || strings.HasPrefix(rel, h+"/") {
+			return "RAZAR's own files (" + h + ")"
+		}
+	}
 	for _, g := range v.exclude {
 		if globMatch(g, rel) {
 			return fmt.Sprintf("context.exclude %q", g)

@@ -41,6 +41,9 @@ const (
 	fileShare = 2
 )
 
+// homeDirs are the RAZAR home's own directories.
+var homeDirs = []string{"state", "config", "secrets", "logs", "quarantine", "data", "monitoring"}
+
 // Options configure a View. The zero value works: the default budget and
 // no redaction (a caller that has secrets passes Redact).
 type Options struct {
@@ -67,6 +70,7 @@ type View struct {
 	redact  func(string) string
 	now     func() time.Time
 
+	hidden  []string         // RAZAR's own directories when the home is inside the workdir
 	files   []razar.FileInfo // every visible file, walk order (lexical)
 	dirs    []razar.FileInfo
 	skipped int // entries past maxWalk
@@ -87,6 +91,16 @@ func New(comp razar.Component, home string, opt Options) (*View, error) {
 	v := &View{comp: comp, home: home, workdir: comp.Workdir, root: root, budget: opt.Budget, redact: opt.Redact, now: opt.Now}
 	if home != "" {
 		v.logPath = filepath.Join(home, "logs", "components", comp.Name+".log")
+	}
+	// A workdir that holds the RAZAR home (a component without a workdir
+	// runs in the home) never shows RAZAR's own files: its identities and
+	// their seeds, razar.env, the store, other components' logs.
+	if home != "" {
+		if rel, err := filepath.Rel(comp.Workdir, home); err == nil && (rel == "." || filepath.IsLocal(rel)) {
+			for _, d := range homeDirs {
+				v.hidden = append(v.hidden, path.Join(filepath.ToSlash(rel), d))
+			}
+		}
 	}
 	if v.budget <= 0 {
 		v.budget = DefaultBudget
@@ -132,8 +146,10 @@ func (v *View) walk() {
 		if d.Type()&fs.ModeSymlink != 0 {
 			return nil
 		}
-		if v.denied(p) != "" {
-			if d.IsDir() && len(v.include) == 0 {
+		if why := v.denied(p); why != "" {
+			// Only the default deny-list can be lifted below a directory
+			// (by an include glob): descend only then.
+			if d.IsDir() && (len(v.include) == 0 || !strings.HasPrefix(why, "the deny-list")) {
 				return fs.SkipDir
 			}
 			return nil

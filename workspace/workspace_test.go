@@ -398,3 +398,38 @@ func TestDefaultDeniedIsDefaultDeny(t *testing.T) {
 		}
 	}
 }
+
+// TestAWorkdirHoldingTheHomeNeverShowsRAZARsOwnFiles: a component without
+// a workdir runs in the RAZAR home; its rungs never see the identities'
+// seeds, razar.env, the store or the logs of other components, even with
+// a context.include that names them.
+func TestAWorkdirHoldingTheHomeNeverShowsRAZARsOwnFiles(t *testing.T) {
+	h := t.TempDir()
+	for p, text := range map[string]string{
+		"config/razar.env":                        "LEAK_RAZAR_ENV\n",
+		"config/boot_config.json":                 "{\"LEAK_BOOT\": 1}\n",
+		"state/identities/.trust/account-razar.nk": "LEAK_SEED\n",
+		"state/nats.url":                          "LEAK_URL\n",
+		"logs/components/other.log":               "LEAK_OTHER_LOG\n",
+		"app.py":                                  "print(1)\n",
+	} {
+		write(t, filepath.Join(h, p), text)
+	}
+	c := razar.Component{Name: "tool", Command: []string{"python3", "app.py"}, Workdir: h,
+		Context: &razar.ContextConfig{Include: []string{"config/**", "state/**"}}}
+	v := view(t, h, c)
+	b, _ := json.Marshal(v.Build("error in config/razar.env and state/nats.url"))
+	if strings.Contains(string(b), "LEAK_") || strings.Contains(string(b), "razar.env") {
+		t.Errorf("the workspace shows RAZAR's files: %s", b)
+	}
+	for _, p := range []string{"config/razar.env", "state/identities/.trust/account-razar.nk", "logs/components/other.log"} {
+		a := v.Serve(context.Background(), razar.ToolRequest{Op: razar.ToolRead, Path: p})
+		if a.Reply.OK || a.Verdict != workspace.VerdictDenied {
+			t.Errorf("read %s: %+v", p, a)
+		}
+	}
+	a := v.Serve(context.Background(), razar.ToolRequest{Op: razar.ToolSearch, Pattern: "LEAK"})
+	if len(a.Reply.Matches) != 0 {
+		t.Errorf("search: %+v", a.Reply.Matches)
+	}
+}
