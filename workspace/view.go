@@ -115,6 +115,13 @@ func New(comp razar.Component, home string, opt Options) (*View, error) {
 	if v.redact == nil {
 		v.redact = func(s string) string { return s }
 	}
+	// The component's own secrets, from its env, wherever they surface
+	// (a config file, its log): the records' redactor may not know them.
+	if vals := secretEnv(comp.Env); len(vals) > 0 {
+		own, _ := razar.NewRedactor(vals, nil)
+		outer := v.redact
+		v.redact = func(s string) string { return own.Redact(outer(s)) }
+	}
 	if v.now == nil {
 		v.now = time.Now
 	}
@@ -206,6 +213,22 @@ func (v *View) Entry() razar.WorkspaceEntry {
 	}
 	sort.Strings(e.Env)
 	return e
+}
+
+// secretEnv are the values of a component's env variables whose names say
+// they hold a secret, 8 bytes or longer.
+func secretEnv(env map[string]string) []string {
+	var out []string
+	for k, v := range env {
+		up := strings.ToUpper(k)
+		for _, w := range []string{"KEY", "TOKEN", "SECRET", "PASS", "PWD", "CREDENTIAL", "AUTH", "DSN", "PRIVATE", "CERT"} {
+			if strings.Contains(up, w) && len(strings.TrimSpace(v)) >= 8 {
+				out = append(out, v)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // stripUserinfo hides a password in a health check's URL.

@@ -433,3 +433,23 @@ func TestAWorkdirHoldingTheHomeNeverShowsRAZARsOwnFiles(t *testing.T) {
 		t.Errorf("search: %+v", a.Reply.Matches)
 	}
 }
+
+// TestTheComponentsOwnSecretEnvValuesAreRedactedEverywhere: a value of the
+// component's env whose name says secret is hidden in its files and its
+// log even when the records' redactor does not know it; an ordinary
+// value (LOG_LEVEL=info) is left alone.
+func TestTheComponentsOwnSecretEnvValuesAreRedactedEverywhere(t *testing.T) {
+	const dbPass = "correct-horse-battery"
+	h, c := home(t, map[string]string{"db.conf": "password=" + dbPass + "\nlevel=info\n"}, "connecting with "+dbPass+"\n")
+	c.Env["DB_PASSWORD"] = dbPass
+	v, err := workspace.New(c, h, workspace.Options{}) // no records' redactor at all
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	b, _ := json.Marshal(v.Build(""))
+	r := v.Serve(context.Background(), razar.ToolRequest{Op: razar.ToolRead, Path: "db.conf"})
+	if strings.Contains(string(b), dbPass) || strings.Contains(r.Reply.Text, dbPass) || !strings.Contains(r.Reply.Text, "level=info") {
+		t.Errorf("workspace %s\nread %q", b, r.Reply.Text)
+	}
+}
