@@ -391,5 +391,8 @@ func (o *Orchestrator) toolCheck(ctx context.Context, e *deskEntry, diff string)
 	if ok, why := patch.NetworkIsolation(); !ok {
 		a.Reply.Text += "\n(validation ran with the host's network: " + why + ")"
 	}
+	if e.view != nil { // the component's own secrets, from its env
+		a.Reply.Text = e.view.Redact(a.Reply.Text)
+	}
 	return a
 }

@@ -132,6 +132,10 @@ func New(comp razar.Component, home string, opt Options) (*View, error) {
 // Close releases the workdir.
 func (v *View) Close() error { return v.root.Close() }
 
+// Redact scrubs s as every text the view shows: the records' redactor,
+// then the component's own secret env values.
+func (v *View) Redact(s string) string { return v.redact(s) }
+
 // Budget is the byte budget of the file texts.
 func (v *View) Budget() int { return v.budget }
 
