@@ -426,7 +426,7 @@ func TestContextToolsServeTheirRungAndRefuseEveryOtherRoute(t *testing.T) {
 
 func TestContextToolsCloseAtTheAttemptsDeadline(t *testing.T) {
 	e := newToolsEnv(t, []razar.AgentEntry{
-		{Name: "k2", Backend: razar.BackendExec, Timeout: razar.Duration(3 * time.Second)},
+		{Name: "k2", Backend: razar.BackendExec, Timeout: razar.Duration(6 * time.Second)},
 		{Name: "airstar", Backend: razar.BackendExec, Timeout: razar.Duration(time.Hour)},
 	}, 0)
 	id := e.openIncident("k2")
