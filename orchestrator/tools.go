@@ -27,8 +27,38 @@ const maxEscalationBytes = 960 << 10
 // desk holds the tools of the pending attempts: one entry per incident,
 // replaced at each hand-over, dropped when its deadline has passed.
 type desk struct {
-	mu   sync.Mutex
-	open map[string]*deskEntry // incident -> its pending attempt's tools
+	mu      sync.Mutex
+	open    map[string]*deskEntry    // incident -> its pending attempt's tools
+	refused map[string]*refusalCount // rung -> its refusals outside any budget, this minute
+}
+
+// refusalCount bounds the records of calls refused before any attempt's
+// budget counts them (no pending attempt, another rung's, a bad subject):
+// a rung looping on them cannot fill the audit stream.
+type refusalCount struct {
+	minute time.Time
+	n      int
+}
+
+// maxUnbudgetedRefusals is how many such refusals of one rung a minute are
+// recorded; the rest are answered, not recorded, and one line is logged.
+const maxUnbudgetedRefusals = 60
+
+// recordRefusal reports whether a refusal outside any budget is recorded.
+func (d *desk) recordRefusal(rung string, now time.Time) (record, first bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.refused == nil {
+		d.refused = map[string]*refusalCount{}
+	}
+	m := now.Truncate(time.Minute)
+	c := d.refused[rung]
+	if c == nil || !c.minute.Equal(m) {
+		c = &refusalCount{minute: m}
+		d.refused[rung] = c
+	}
+	c.n++
+	return c.n <= maxUnbudgetedRefusals, c.n == maxUnbudgetedRefusals+1
 }
 
 // deskEntry is one pending attempt's tools.
@@ -178,6 +208,7 @@ func (o *Orchestrator) serveTool(ctx context.Context, m *bus.Request, identify f
 	rec := &bus.AuditRecord{Event: bus.EventContext, Component: bus.SystemComponent, Status: "refused"}
 	var a workspace.Answer
 	var asked string // the path or glob the request named, for the record
+	budgeted := false // the call counted against an attempt's budget
 	respond := func() {
 		if a.Path == "" {
 			a.Path = asked
@@ -194,6 +225,16 @@ func (o *Orchestrator) serveTool(ctx context.Context, m *bus.Request, identify f
 			rec.Status = "ok"
 		} else {
 			rec.Reason = a.Reply.Error
+		}
+		if !budgeted {
+			record, first := o.desk.recordRefusal(rec.Agent, time.Now())
+			if first {
+				o.log.Warn().Str("rung", rec.Agent).Int("per_minute", maxUnbudgetedRefusals).
+					Msg("context tools: too many refused calls outside any attempt; answering the rest of this minute's without a record")
+			}
+			if !record {
+				return
+			}
 		}
 		o.audit(ctx, rec, "")
 	}
@@ -244,6 +285,7 @@ func (o *Orchestrator) serveTool(ctx context.Context, m *bus.Request, identify f
 	e.calls++
 	left := limit - e.calls
 	e.mu.Unlock()
+	budgeted = true
 	if left < 0 {
 		refuse("refused: over the call budget", "the call budget of this attempt (%d calls) is spent: answer now with your fix, or no_fix", limit)
 		return

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
@@ -38,5 +39,32 @@ func TestEscalationWithAWorkspaceStaysUnderTheMaxPayload(t *testing.T) {
 	}
 	if len(w.Files) == 0 || w.Files[0].Path != "f0" || w.FilesOmitted != 20-len(w.Files) {
 		t.Errorf("kept %d files (first %q), %d omitted", len(w.Files), w.Files[0].Path, w.FilesOmitted)
+	}
+}
+
+// TestRefusalsOutsideAnyBudgetAreRecordedUpToALimitPerRungAndMinute: a rung
+// looping on calls no attempt's budget counts cannot fill the audit
+// stream; another rung, and the next minute, are counted afresh.
+func TestRefusalsOutsideAnyBudgetAreRecordedUpToALimitPerRungAndMinute(t *testing.T) {
+	var d desk
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	recorded, warned := 0, 0
+	for range 100 {
+		r, first := d.recordRefusal("k2", now)
+		if r {
+			recorded++
+		}
+		if first {
+			warned++
+		}
+	}
+	if recorded != maxUnbudgetedRefusals || warned != 1 {
+		t.Errorf("recorded %d, warned %d", recorded, warned)
+	}
+	if r, _ := d.recordRefusal("airstar", now); !r {
+		t.Error("another rung's refusal was not recorded")
+	}
+	if r, _ := d.recordRefusal("k2", now.Add(time.Minute)); !r {
+		t.Error("the next minute's first refusal was not recorded")
 	}
 }
