@@ -124,7 +124,26 @@ type Component struct {
 	// validate and health-check programs, which are always protected. See
 	// ValidProtectGlob for the syntax.
 	Protect []string `json:"protect,omitempty"`
+	// Context narrows or widens what the component's rungs are shown of
+	// its workdir (the deny-list, the byte budget); nil: the defaults.
+	Context *ContextConfig `json:"context,omitempty"`
 }
+
+// ContextConfig is a component's "context" in boot_config.json. Include
+// globs lift the default deny-list for the paths they name and put those
+// files first; exclude globs hide more; MaxBytes is the byte budget of the
+// file texts an escalation carries (0: the host's, RAZAR_CONTEXT_BYTES).
+// Globs have ValidProtectGlob's syntax.
+type ContextConfig struct {
+	Include  []string `json:"include,omitempty"`
+	Exclude  []string `json:"exclude,omitempty"`
+	MaxBytes int      `json:"max_bytes,omitempty"`
+}
+
+// MaxContextBudget is the largest byte budget of a workspace's file texts
+// (context.max_bytes, RAZAR_CONTEXT_BYTES): an escalation must stay well
+// under the bus's largest message.
+const MaxContextBudget = 256 << 10
 
 // EnvList is the component's env from boot_config.json as KEY=VALUE, in key
 // order, for every command RAZAR runs for it.
@@ -221,6 +240,9 @@ func ParseBootConfig(file string, data []byte) (*BootConfig, error) {
 					Fix: `write a path relative to the workdir, "*", "?" and "[...]" within a segment, "**" as a whole segment: "secrets/**", "conf/*.key", "bin"`}
 			}
 		}
+		if err := checkContext(file, field, c.Context); err != nil {
+			return nil, err
+		}
 		cfg.Components = append(cfg.Components, c)
 	}
 	if len(top.Memory) > 0 && string(bytes.TrimSpace(top.Memory)) != "null" {
@@ -231,6 +253,29 @@ func ParseBootConfig(file string, data []byte) (*BootConfig, error) {
 		cfg.Memory = mem
 	}
 	return cfg, nil
+}
+
+// checkContext validates a component's "context".
+func checkContext(file, field string, c *ContextConfig) error {
+	if c == nil {
+		return nil
+	}
+	const fix = `write a path relative to the workdir, "*", "?" and "[...]" within a segment, "**" as a whole segment: "conf/*.yaml", "scripts/**"`
+	for _, l := range []struct {
+		name  string
+		globs []string
+	}{{"include", c.Include}, {"exclude", c.Exclude}} {
+		for j, g := range l.globs {
+			if err := ValidProtectGlob(g); err != nil {
+				return &ConfigError{File: file, Field: fmt.Sprintf("%s.context.%s[%d]", field, l.name, j), Msg: err.Error(), Fix: fix}
+			}
+		}
+	}
+	if c.MaxBytes < 0 || c.MaxBytes > MaxContextBudget {
+		return &ConfigError{File: file, Field: field + ".context.max_bytes", Msg: fmt.Sprintf("%d is out of range", c.MaxBytes),
+			Fix: fmt.Sprintf("set a byte budget from 1 to %d, or leave it out for the default (32768, RAZAR_CONTEXT_BYTES)", MaxContextBudget)}
+	}
+	return nil
 }
 
 // parseMemory decodes and validates the "memory" section.

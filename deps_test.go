@@ -31,6 +31,7 @@ const (
 	promClient  = "github.com/prometheus/client_golang/prometheus"
 	pkgMemory   = mod + "/memory"
 	pkgFixmem   = mod + "/fixmem"
+	pkgWS       = mod + "/workspace"
 	natsJWT     = "github.com/nats-io/jwt/v2"
 	natsNkeys   = "github.com/nats-io/nkeys"
 	agentsTree  = pkgAgents + "/..."
@@ -203,6 +204,16 @@ func depRules(t *testing.T) []depRule {
 			// store, no orchestrator.
 			pkg:    pkgPatch,
 			forbid: []string{pkgBus + "/...", pkgJS + "/...", pkgOrch + "/...", pkgSup + "/...", agentsTree, natsGo + "/...", natsServer + "/..."},
+		},
+		{
+			// The workspace is the gate between a component's files and a
+			// model: files in, redacted text out. It answers the tools but
+			// never talks on the bus itself (the orchestrator does), so it
+			// is tested on files alone and cannot reach a connection, a
+			// store or the patch engine.
+			pkg:    pkgWS,
+			allow:  []string{mod, pkgInternal + "/logrot"},
+			forbid: []string{pkgBus + "/...", pkgJS + "/...", pkgOrch + "/...", pkgSup + "/...", agentsTree, pkgPatch + "/...", natsGo + "/...", natsServer + "/..."},
 		},
 		{
 			// The memory bundle checks and audits RAZAR's stores through

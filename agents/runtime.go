@@ -296,7 +296,11 @@ func (r *Runtime) handle(ctx context.Context, d *jetstream.Delivery) {
 			}
 		}()
 		log.Info().Int("pass", esc.Pass).Msg("attempt started")
-		fix, err := safeRepair(actx, backend, red.Task(esc.Task()))
+		task := red.Task(esc.Task())
+		// The rung's context tools for this attempt, on
+		// razar.context.<incident>.<rung>, for every backend.
+		task.Tools = bus.Tools(r.store.Conn(), esc.Incident, r.cfg.Name)
+		fix, err := safeRepair(actx, backend, task)
 		expired := actx.Err() != nil
 		close(done)
 		cancel()

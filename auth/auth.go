@@ -188,11 +188,19 @@ func (t *Trust) Server() (*ServerTrust, error) {
 	for _, r := range revoked {
 		razar.RevokeAt(r.Key, r.At) // every JWT of the key issued up to then
 	}
+	// A rung's context tools are served by the same listener, so each
+	// request carries the rung's identity as the server authenticated it.
+	razar.Imports.Add(&jwt.Import{
+		Name: "context", Subject: "razar.context.*.*", Account: ctrlPub, Type: jwt.Service, Share: true,
+	})
 
 	ctrl := jwt.NewAccountClaims(ctrlPub)
 	ctrl.Name = AccountControl
 	ctrl.Exports.Add(&jwt.Export{
 		Name: "lifecycle", Subject: "razar.lifecycle.>", Type: jwt.Service, ResponseType: jwt.ResponseTypeSingleton,
+	})
+	ctrl.Exports.Add(&jwt.Export{
+		Name: "context", Subject: "razar.context.*.*", Type: jwt.Service, ResponseType: jwt.ResponseTypeSingleton,
 	})
 
 	st := &ServerTrust{Operator: oc, Accounts: map[string]string{}, SystemAccount: sysPub, RAZAR: t.accPub}

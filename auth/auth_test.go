@@ -136,6 +136,7 @@ func TestPermissionSubjectsMatchBus(t *testing.T) {
 		"$JS.API.CONSUMER.MSG.NEXT." + bus.StreamName + "." + bus.ConsumerName("k2"),
 		bus.ResultSubject("*", "k2"),
 		bus.HeartbeatSubject("k2"),
+		bus.ContextOf("k2"),
 	} {
 		if !slices.Contains(p.Pub.Allow, want) {
 			t.Errorf("rung k2 may not publish %s", want)
@@ -148,6 +149,9 @@ func TestPermissionSubjectsMatchBus(t *testing.T) {
 	}
 	if slices.Contains(p.Pub.Allow, ">") || slices.Contains(p.Sub.Allow, ">") || len(p.Pub.Deny)+len(p.Sub.Deny) != 0 {
 		t.Errorf("rung permissions are not an allow list: %+v", p)
+	}
+	if c := auth.Permissions(auth.Control, "control", nil); !slices.Contains(c.Sub.Allow, bus.ContextAll) {
+		t.Errorf("the lifecycle listener may not serve %s", bus.ContextAll)
 	}
 	r := auth.Permissions(auth.Observer, "observer", []string{"extra"})
 	for _, want := range []string{"$JS.API.CONSUMER.MSG.NEXT.RAZAR." + bus.ConsumerName("extra"), "$JS.API.CONSUMER.MSG.NEXT.RAZAR." + orchestrator.MirrorConsumer} {

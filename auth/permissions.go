@@ -31,11 +31,13 @@ var LadderRungs = []string{"crown", "kimicho", "k2", "airstar", "rstar"}
 //
 //   - orchestrator: everything in account RAZAR; the only writer of the
 //     stream's records and the bucket, the only one who may purge or delete.
-//   - control: the lifecycle requests (imported from RAZAR) and their replies.
+//   - control: the lifecycle requests and the rungs' context tool requests
+//     (imported from RAZAR, each stamped with its sender) and their replies.
 //   - rung r: pull its consumer agent_r, ack its deliveries, publish its
 //     results razar.result.*.r (stored in stream RAZAR_RESULTS) and
-//     heartbeat razar.heartbeat.r, read back its own last result, answer
-//     its probe and, for Crown, the handshake. Never razar.audit.> nor an
+//     heartbeat razar.heartbeat.r, ask its context tools on
+//     razar.context.*.r, read back its own last result, answer its probe
+//     and, for Crown, the handshake. Never razar.audit.> nor an
 //     escalation: the record and the fix memory are not its to write.
 //   - operator: lifecycle requests, rung probes and reloads, and reading
 //     everything (core subjects and JetStream read-only API).
@@ -48,7 +50,7 @@ func Permissions(role Role, name string, rungs []string) jwt.Permissions {
 		p.Pub.Allow.Add(">")
 		p.Sub.Allow.Add(">")
 	case Control:
-		p.Sub.Allow.Add("razar.lifecycle.>")
+		p.Sub.Allow.Add("razar.lifecycle.>", "razar.context.*.*")
 		p.Pub.Deny.Add(">")
 		p.Resp = &jwt.ResponsePermission{MaxMsgs: 1, Expires: 10 * time.Minute}
 	case Rung:
@@ -64,6 +66,7 @@ func Permissions(role Role, name string, rungs []string) jwt.Permissions {
 			"$JS.API.DIRECT.GET."+resultsStream+".razar.result.*."+name,
 			"razar.result.*."+name,
 			"razar.heartbeat."+name,
+			"razar.context.*."+name, // its tools (bus.ContextOf), answered on its inbox
 		)
 		p.Sub.Allow.Add(
 			InboxPrefix(name)+".>",

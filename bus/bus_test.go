@@ -118,7 +118,7 @@ func TestWildcardsAndNames(t *testing.T) {
 	// Message ids of different kinds never collide, even for the same incident and number.
 	ids := []string{EscalationMsgID("i", 1), ResultMsgID("i", 1)}
 	for _, e := range []Event{EventOpened, EventAttempt, EventSkipped, EventEscalation, EventHealed, EventFailed, EventAborted, EventLifecycle, EventAlert, EventLate,
-		EventHandshake, EventPatch, EventPending, EventApplied, EventRejected, EventReverted} {
+		EventHandshake, EventPatch, EventPending, EventApplied, EventRejected, EventReverted, EventShown, EventContext} {
 		ids = append(ids, AuditMsgID(e, "i", 1))
 	}
 	seen := map[string]bool{}

@@ -170,6 +170,16 @@ type AuditRecord struct {
 	// first 12 hex digits of its diff's sha256).
 	Signature string `json:"signature,omitempty"`
 	Fix       string `json:"fix,omitempty"`
+	// Shown lists the file texts an escalation showed its rung (shown
+	// records): path, bytes and sha256 of what was sent, no text.
+	Shown []razar.FileText `json:"shown,omitempty"`
+	// Context tool calls (context records): the op, the path or glob it
+	// named, the bytes of text it answered and the verdict ("ok" or
+	// "refused: ..."); Reason holds a refusal's text.
+	Op      string `json:"op,omitempty"`
+	Path    string `json:"path,omitempty"`
+	Bytes   int    `json:"bytes,omitempty"`
+	Verdict string `json:"verdict,omitempty"`
 	// Role is who spoke in a handshake dialogue: "razar" or "crown".
 	Role string `json:"role,omitempty"`
 	// IdentityFingerprint is on Crown's handshake answers.

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/razar/razar"
 )
 
 // The JSON Schemas of docs/PROTOCOL.md are the protocol a rung in another
@@ -119,10 +121,15 @@ func TestProtocolSchemasMatchWhatEncodeWrites(t *testing.T) {
 		"HandshakeAck":     &HandshakeAck{Agent: "crown", Ack: true, Message: "ok", Time: t0},
 		"MissionState":     mission,
 		"IncidentRecord":   payloadCases()[len(payloadCases())-1].full,
+		"ContextRequest":   &ContextRequest{ToolRequest: razar.ToolRequest{Op: razar.ToolRead, Path: "conf/app.yaml", From: 1, To: 40}},
+		"ContextReply": &ContextReply{ToolReply: razar.ToolReply{OK: true, Text: "     1\tport: 1\n", Entries: []razar.FileInfo{{Path: "conf", Modified: t0, Dir: true}},
+			Matches: []razar.Match{{Path: "conf/app.yaml", Line: 1, Text: "port: 1"}}, Attempt: &razar.Attempt{Number: 1, Rung: "crown", Pass: 1, Outcome: razar.OutcomeNoFix, Started: t0, Finished: t1},
+			Applied: true, Placement: []string{"hunk 1: at line 1"}, CallsLeft: 3}},
+		"Escalation with workspace": withWorkspace(sampleEscalation()),
 	}
 	for title, v := range cases {
 		t.Run(title, func(t *testing.T) {
-			s := schemas[title]
+			s := schemas[strings.TrimSuffix(title, " with workspace")]
 			if s == nil {
 				t.Fatalf("PROTOCOL.md has no schema titled %s", title)
 			}
@@ -180,4 +187,16 @@ func TestProtocolExamplesMatchTheirSchemas(t *testing.T) {
 			t.Errorf("an example does not validate against its section's schemas %v: %s\n%s", tried, strings.Join(errs, "; "), ex.body)
 		}
 	}
+}
+
+func withWorkspace(e *Escalation) *Escalation {
+	e.Shortened = 1
+	e.Workspace = &razar.Workspace{
+		Entry:   razar.WorkspaceEntry{Name: "web", Command: []string{"./run.sh"}, Workdir: "services/web", Validate: []string{"./check.sh"}, Env: []string{"API_KEY"}},
+		LogTail: "error: port in use",
+		Listing: []razar.FileInfo{{Path: "run.sh", Size: 20, Modified: t0}},
+		Files:   []razar.FileText{{Path: "run.sh", Bytes: 20, SHA256: "ab", Text: "#!/bin/sh\nexec ./web\n", Why: "run by the command"}},
+		Budget:  32768,
+	}
+	return e
 }

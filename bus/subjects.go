@@ -243,6 +243,11 @@ const (
 	EventFixFailed    Event = "fix_failed"
 	EventFixForgotten Event = "fix_forgotten"
 	EventFixPinned    Event = "fix_pinned"
+	// The workspace: what an escalation showed a rung of its component
+	// (shown: path, bytes, sha256 of each file text), and each call of
+	// its context tools (op, path, bytes, verdict).
+	EventShown   Event = "shown"
+	EventContext Event = "context"
 )
 
 // Severity is an alert's severity.

@@ -232,10 +232,24 @@ func (o *Orchestrator) sendEscalation(ctx context.Context, rec *bus.IncidentReco
 		Attempt: p.Attempt, Rung: p.Rung, Pass: p.Pass, Deadline: p.Deadline,
 		Workdir: rec.Workdir, Context: o.history(ctx, rec),
 	}
+	// The workspace: what the rung is shown of the component (tools.go).
+	ws, view, viewErr := o.workspaceFor(rec)
+	esc.Workspace = ws
+	fitEscalation(esc)
 	h, err := o.store.Escalate(ctx, bus.EscalateSubject(p.Rung), bus.EscalationMsgID(rec.ID, p.Attempt), esc)
 	if err != nil && ctx.Err() == nil {
 		// The attempt will time out and the ladder moves on; say why.
 		o.log.Error().Err(err).Str("incident", rec.ID).Str("agent", p.Rung).Msg("could not hand the attempt to the rung")
+	}
+	if err != nil {
+		if view != nil {
+			view.Close()
+		}
+		return h, err
+	}
+	o.openTools(rec, view, viewErr, h.ResultsAfter)
+	if ws != nil {
+		o.auditShown(ctx, rec, ws)
 	}
 	return h, err
 }

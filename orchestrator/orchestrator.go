@@ -78,6 +78,13 @@ type Config struct {
 	// held patch, --long-task backoffs, Wait's re-reads. Attempt deadlines
 	// are wall-clock times, stored for every process to read. Default clock.Real.
 	Clock clock.Clock
+	// ContextBytes is the byte budget of the file texts each escalation
+	// shows a rung (RAZAR_CONTEXT_BYTES); 0: workspace.DefaultBudget. A
+	// component's context.max_bytes wins over it.
+	ContextBytes int
+	// ContextCalls is a rung's call budget for its context tools per
+	// attempt (RAZAR_CONTEXT_CALLS); 0: DefaultContextCalls.
+	ContextCalls int
 	// Redactor, when set, returns the current secrets to scrub from every
 	// text the orchestrator stores, sends to a rung, records or logs.
 	Redactor func() *razar.Redactor
@@ -105,6 +112,7 @@ type Orchestrator struct {
 	recent    map[string][]razar.Attempt // incident -> its newest full attempts, under mu
 	fixes     *fixmem.Memory             // the fix memory; nil when off
 	pinMu     sync.Mutex                 // one write of PinnedKey at a time
+	desk      desk                       // the pending attempts' context tools (tools.go)
 }
 
 type runner struct {

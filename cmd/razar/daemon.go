@@ -250,6 +250,13 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 		return nil, failed("%v", err)
 	}
 	d.closers = append(d.closers, stopWatch)
+	// The rungs' context tools, on the lifecycle listener's connection,
+	// where the server stamps each request with its sender's identity.
+	stopTools, err := d.orch.ServeContext(d.ctrl, d.identify)
+	if err != nil {
+		return nil, failed("context tools: %v", err)
+	}
+	d.closers = append(d.closers, stopTools)
 	return d, nil
 }
 
@@ -291,6 +298,8 @@ func (d *daemon) wire() error {
 		Metrics:        metrics,
 		FixMetrics:     d.fixMetrics,
 		NoFixMemory:    set.noFixMemory,
+		ContextBytes:   set.contextBytes,
+		ContextCalls:   set.contextCalls,
 		Redactor:       c.redactor,
 		Log:            log.With().Str("subsystem", "orchestrator").Logger(),
 	})

@@ -12,6 +12,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/orchestrator"
+	"github.com/razar/razar/workspace"
 )
 
 // settings are everything `razar boot` runs by: its flags, then the
@@ -48,6 +49,8 @@ type settings struct {
 	approval      time.Duration    // RAZAR_APPROVAL_WINDOW
 	runbook       string           // RAZAR_RUNBOOK_URL
 	noFixMemory   bool             // RAZAR_FIX_MEMORY=off: every incident climbs the ladder (docs/FIXES.md)
+	contextBytes  int              // RAZAR_CONTEXT_BYTES: the workspace's byte budget of file texts
+	contextCalls  int              // RAZAR_CONTEXT_CALLS: a rung's context tool calls per attempt
 }
 
 // leafSettings are --leaf and its companions: the embedded server joins a
@@ -169,6 +172,16 @@ func (c *cli) readVariables(s *settings) error {
 		return err
 	}
 	s.runbook = c.getenv("RAZAR_RUNBOOK_URL")
+	if s.contextBytes, err = c.envInt("RAZAR_CONTEXT_BYTES", workspace.DefaultBudget); err != nil {
+		return err
+	}
+	if s.contextBytes == 0 || s.contextBytes > razar.MaxContextBudget {
+		return &razar.ConfigError{File: "env", Field: "RAZAR_CONTEXT_BYTES", Msg: fmt.Sprintf("%d is out of range", s.contextBytes),
+			Fix: fmt.Sprintf("unset it for the default %d, or set a byte budget from 1 to %d", workspace.DefaultBudget, razar.MaxContextBudget)}
+	}
+	if s.contextCalls, err = c.envInt("RAZAR_CONTEXT_CALLS", orchestrator.DefaultContextCalls); err != nil {
+		return err
+	}
 	switch v := strings.ToLower(strings.TrimSpace(c.getenv("RAZAR_FIX_MEMORY"))); v {
 	case "", "on", "1":
 	case "off", "0":

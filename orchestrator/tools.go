@@ -1,0 +1,440 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/razar/razar"
+	"github.com/razar/razar/auth"
+	"github.com/razar/razar/bus"
+	"github.com/razar/razar/patch"
+	"github.com/razar/razar/workspace"
+)
+
+// DefaultContextCalls is a rung's call budget for its context tools per
+// attempt (RAZAR_CONTEXT_CALLS).
+const DefaultContextCalls = 40
+
+// maxEscalationBytes bounds the encoded escalation, workspace included,
+// under the server's 1 MiB max payload.
+const maxEscalationBytes = 960 << 10
+
+// desk holds the tools of the pending attempts: one entry per incident,
+// replaced at each hand-over, dropped when its deadline has passed.
+type desk struct {
+	mu      sync.Mutex
+	open    map[string]*deskEntry    // incident -> its pending attempt's tools
+	refused map[string]*refusalCount // rung -> its refusals outside any budget, this minute
+}
+
+// refusalCount bounds the records of calls refused before any attempt's
+// budget counts them (no pending attempt, another rung's, a bad subject):
+// a rung looping on them cannot fill the audit stream.
+type refusalCount struct {
+	minute time.Time
+	n      int
+}
+
+// maxUnbudgetedRefusals is how many such refusals of one rung a minute are
+// recorded; the rest are answered, not recorded, and one line is logged.
+const maxUnbudgetedRefusals = 60
+
+// recordRefusal reports whether a refusal outside any budget is recorded.
+func (d *desk) recordRefusal(rung string, now time.Time) (record, first bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.refused == nil {
+		d.refused = map[string]*refusalCount{}
+	}
+	m := now.Truncate(time.Minute)
+	c := d.refused[rung]
+	if c == nil || !c.minute.Equal(m) {
+		c = &refusalCount{minute: m}
+		d.refused[rung] = c
+	}
+	c.n++
+	return c.n <= maxUnbudgetedRefusals, c.n == maxUnbudgetedRefusals+1
+}
+
+// deskEntry is one pending attempt's tools.
+type deskEntry struct {
+	incident, rung, component string
+	attempt                   int
+	deadline                  time.Time
+	resultsAfter              uint64
+	earlier                   []razar.Attempt // the incident's settled attempts (summaries, Seq set)
+	view                      *workspace.View // nil when the workdir could not be opened
+	viewErr                   string
+
+	mu    sync.Mutex // calls; one check at a time
+	calls int
+	check sync.Mutex
+}
+
+func (e *deskEntry) close() {
+	if e.view != nil {
+		e.view.Close()
+	}
+}
+
+// workspaceFor builds the workspace of rec's component for its pending
+// attempt, and the view its tools read through (nil, with why, when the
+// workdir cannot be opened).
+func (o *Orchestrator) workspaceFor(rec *bus.IncidentRecord) (*razar.Workspace, *workspace.View, string) {
+	boot, err := o.cfg.Components()
+	if err != nil {
+		return nil, nil, "the boot config cannot be read: " + err.Error()
+	}
+	comp, err := boot.Component(rec.Component)
+	if err != nil {
+		return nil, nil, err.Error()
+	}
+	v, err := workspace.New(comp, o.cfg.Home, workspace.Options{Budget: o.cfg.ContextBytes, Redact: o.redact})
+	if err != nil {
+		return nil, nil, o.redact(err.Error())
+	}
+	return v.Build(rec.Error), v, ""
+}
+
+// fitEscalation drops file texts, newest-ranked first, then listing
+// entries, until the escalation encodes under maxEscalationBytes.
+func fitEscalation(esc *bus.Escalation) {
+	w := esc.Workspace
+	if w == nil {
+		return
+	}
+	for {
+		b, err := bus.Encode(esc)
+		if err != nil || len(b) <= maxEscalationBytes {
+			return
+		}
+		switch {
+		case len(w.Files) > 0:
+			w.Files = w.Files[:len(w.Files)-1]
+			w.FilesOmitted++
+		case len(w.Listing) > 50:
+			n := len(w.Listing) / 2
+			w.ListingOmitted += len(w.Listing) - n
+			w.Listing = w.Listing[:n]
+		default:
+			w.LogTail = ""
+			return
+		}
+	}
+}
+
+// openTools makes the pending attempt's tools servable until its deadline
+// or its answer, replacing the incident's earlier entry.
+func (o *Orchestrator) openTools(rec *bus.IncidentRecord, view *workspace.View, viewErr string, resultsAfter uint64) {
+	p := rec.Pending
+	e := &deskEntry{incident: rec.ID, rung: p.Rung, component: rec.Component, attempt: p.Attempt, deadline: p.Deadline,
+		resultsAfter: resultsAfter, earlier: append([]razar.Attempt(nil), rec.Attempts...), view: view, viewErr: viewErr}
+	now := time.Now()
+	o.desk.mu.Lock()
+	defer o.desk.mu.Unlock()
+	if o.desk.open == nil {
+		o.desk.open = map[string]*deskEntry{}
+	}
+	if old := o.desk.open[rec.ID]; old != nil {
+		old.close()
+	}
+	o.desk.open[rec.ID] = e
+	for id, x := range o.desk.open { // sweep what has expired
+		if now.After(x.deadline) {
+			x.close()
+			delete(o.desk.open, id)
+		}
+	}
+}
+
+// auditShown records what the escalation showed its rung.
+func (o *Orchestrator) auditShown(ctx context.Context, rec *bus.IncidentRecord, ws *razar.Workspace) {
+	p := rec.Pending
+	shown := ws.Shown()
+	total := 0
+	for _, f := range shown {
+		total += f.Bytes
+	}
+	o.audit(ctx, &bus.AuditRecord{Event: bus.EventShown, Component: rec.Component, Incident: rec.ID,
+		Agent: p.Rung, AgentDisplay: o.cfg.Display(p.Rung), Attempt: p.Attempt, Pass: p.Pass,
+		Status: "shown", Shown: shown, Bytes: total}, bus.AuditMsgID(bus.EventShown, rec.ID, p.Attempt))
+}
+
+// ServeContext answers the rungs' context tools on razar.context.*.* over
+// c until stop is called; stop waits for the calls in flight. identify,
+// when set, turns the identity the server stamped on each request
+// (Nats-Request-Info, on the lifecycle listener's connection) into a RAZAR
+// identity: only the rung the subject names may ask. Without it (a bus
+// without authentication) the server's permissions are the only guard:
+// rung r may publish only on razar.context.*.r.
+func (o *Orchestrator) ServeContext(c *bus.Conn, identify func(bus.RequestInfo) (auth.Identity, error)) (stop func(), err error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	unsub, err := bus.Serve(c, bus.ContextAll, func(m *bus.Request) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			o.serveTool(ctx, m, identify)
+		}()
+	})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			unsub()
+			cancel()
+			wg.Wait()
+			o.desk.mu.Lock()
+			for id, e := range o.desk.open {
+				e.close()
+				delete(o.desk.open, id)
+			}
+			o.desk.mu.Unlock()
+		})
+	}, nil
+}
+
+// serveTool answers one tool call: who asks, whether the attempt is
+// pending, the budget, then the op; every call is audited.
+func (o *Orchestrator) serveTool(ctx context.Context, m *bus.Request, identify func(bus.RequestInfo) (auth.Identity, error)) {
+	rec := &bus.AuditRecord{Event: bus.EventContext, Component: bus.SystemComponent, Status: "refused"}
+	var a workspace.Answer
+	var asked string // the path or glob the request named, for the record
+	budgeted := false // the call counted against an attempt's budget
+	respond := func() {
+		if a.Path == "" {
+			a.Path = asked
+		}
+		a.Reply.Error = o.redact(a.Reply.Error)
+		if !a.Reply.OK && a.Reply.Error == "" {
+			a.Reply.Error = "refused"
+		}
+		if data, err := bus.Encode(&bus.ContextReply{ToolReply: a.Reply}); err == nil {
+			_ = m.Respond(data)
+		}
+		rec.Verdict, rec.Path, rec.Bytes = a.Verdict, o.redact(a.Path), a.Bytes
+		if a.Reply.OK {
+			rec.Status = "ok"
+		} else {
+			rec.Reason = a.Reply.Error
+		}
+		if !budgeted {
+			record, first := o.desk.recordRefusal(rec.Agent, time.Now())
+			if first {
+				o.log.Warn().Str("rung", rec.Agent).Int("per_minute", maxUnbudgetedRefusals).
+					Msg("context tools: too many refused calls outside any attempt; answering the rest of this minute's without a record")
+			}
+			if !record {
+				return
+			}
+		}
+		o.audit(ctx, rec, "")
+	}
+	refuse := func(verdict, format string, args ...any) {
+		a = workspace.Answer{Verdict: verdict, Reply: razar.ToolReply{Error: fmt.Sprintf(format, args...)}}
+		respond()
+	}
+	_, toks, _ := bus.ParseSubject(m.Subject)
+	if len(toks) != 2 || !bus.ValidToken(toks[0]) || !bus.ValidToken(toks[1]) {
+		refuse(workspace.VerdictBad, "subject %s: want razar.context.<incident>.<rung>", m.Subject)
+		return
+	}
+	incident, rung := toks[0], toks[1]
+	rec.Incident, rec.Agent = incident, rung
+	var req bus.ContextRequest
+	if err := bus.Decode(m.Data, &req); err != nil {
+		refuse(workspace.VerdictBad, "%v", err)
+		return
+	}
+	rec.Op = req.Op
+	asked = req.Path
+	if asked == "" {
+		asked = req.Glob
+	}
+	if identify != nil {
+		id, err := identify(m.Requester)
+		if err == nil && (id.Role != auth.Rung || id.Name != rung) {
+			err = fmt.Errorf("identity %s may not use the tools of rung %s", id, rung)
+		}
+		if err != nil {
+			rec.Actor = id.Name
+			refuse("refused: identity", "refused: %v", err)
+			return
+		}
+		rec.Actor = id.Name
+	}
+	e, why := o.pendingTools(ctx, incident, rung)
+	if e == nil {
+		refuse("refused: not pending", "%s", why)
+		return
+	}
+	rec.Component, rec.Attempt, rec.AgentDisplay = e.component, e.attempt, o.cfg.Display(rung)
+	limit := o.cfg.ContextCalls
+	if limit <= 0 {
+		limit = DefaultContextCalls
+	}
+	e.mu.Lock()
+	e.calls++
+	left := limit - e.calls
+	e.mu.Unlock()
+	budgeted = true
+	if left < 0 {
+		refuse("refused: over the call budget", "the call budget of this attempt (%d calls) is spent: answer now with your fix, or no_fix", limit)
+		return
+	}
+	// A call ends with the attempt: its deadline bounds a search or a check.
+	cctx, cancel := context.WithDeadline(ctx, e.deadline)
+	defer cancel()
+	switch req.Op {
+	case razar.ToolAttempt:
+		a = o.toolAttempt(cctx, e, req.Attempt)
+	case razar.ToolCheck:
+		a = o.toolCheck(cctx, e, req.Diff)
+	default:
+		if e.view == nil {
+			a = workspace.Answer{Verdict: workspace.VerdictMissing, Reply: razar.ToolReply{Error: "the workdir cannot be shown: " + e.viewErr}}
+			break
+		}
+		a = e.view.Serve(cctx, req.ToolRequest)
+	}
+	a.Reply.CallsLeft = left
+	respond()
+}
+
+// pendingTools returns the tools of rung's pending attempt on incident,
+// or why there are none: no such attempt, another rung's, past its
+// deadline, or answered already.
+func (o *Orchestrator) pendingTools(ctx context.Context, incident, rung string) (*deskEntry, string) {
+	o.desk.mu.Lock()
+	e := o.desk.open[incident]
+	o.desk.mu.Unlock()
+	switch {
+	case e == nil:
+		return nil, fmt.Sprintf("no attempt of incident %s is pending: the tools serve an attempt only while it is open", incident)
+	case e.rung != rung:
+		return nil, fmt.Sprintf("the pending attempt of incident %s is not %s's: a rung may use the tools of its own attempt only", incident, rung)
+	case !time.Now().Before(e.deadline):
+		return nil, fmt.Sprintf("attempt %d of incident %s passed its deadline (%s): its tools are closed", e.attempt, incident, e.deadline.Format(time.RFC3339))
+	}
+	want := bus.ResultSubject(incident, rung)
+	o.results.mu.Lock()
+	w := o.results.waiters[incident]
+	o.results.mu.Unlock()
+	if w != nil && w.subject == want {
+		return e, ""
+	}
+	// Nobody waits: the attempt was answered (or is about to be waited
+	// for, the instant after its hand-over). The stream says which.
+	if r, _, err := o.store.Incident(ctx, incident); err != nil || r.Pending == nil || r.Pending.Attempt != e.attempt || r.Pending.Rung != rung {
+		return nil, fmt.Sprintf("attempt %d of incident %s is over: its tools are closed", e.attempt, incident)
+	}
+	if m, err := o.store.Next(ctx, want, e.resultsAfter+1); err != nil || m != nil {
+		return nil, fmt.Sprintf("attempt %d of incident %s has been answered: its tools are closed", e.attempt, incident)
+	}
+	return e, ""
+}
+
+// toolAttempt answers an earlier attempt of the incident in full, from
+// its stored record.
+func (o *Orchestrator) toolAttempt(ctx context.Context, e *deskEntry, n int) workspace.Answer {
+	bad := func(format string, args ...any) workspace.Answer {
+		return workspace.Answer{Verdict: workspace.VerdictBad, Reply: razar.ToolReply{Error: fmt.Sprintf(format, args...)}}
+	}
+	if n <= 0 || n >= e.attempt {
+		return bad("attempt %d: give the number of an earlier attempt, 1 to %d", n, e.attempt-1)
+	}
+	var sum *razar.Attempt
+	for i := range e.earlier {
+		if e.earlier[i].Number == n {
+			sum = &e.earlier[i]
+		}
+	}
+	if sum == nil {
+		return bad("attempt %d was not settled (skipped or cut short): the escalation's history lists those there are", n)
+	}
+	full := *sum
+	if r, ok := o.recalled(e.incident, n); ok {
+		full.Summary, full.Error, full.Diff, full.Reason = r.Summary, r.Error, r.Diff, r.Reason
+	} else if sum.Seq != 0 {
+		r, err := o.store.AuditAt(ctx, sum.Seq)
+		if err != nil || r.Incident != e.incident || r.Attempt != n {
+			return workspace.Answer{Verdict: workspace.VerdictMissing, Reply: razar.ToolReply{Error: fmt.Sprintf("attempt %d's record cannot be read now; its summary is in the escalation's history", n)}}
+		}
+		full.Summary, full.Error, full.Diff, full.Reason = r.Summary, r.Error, r.Diff, r.Reason
+	}
+	full.Summary, full.Error, full.Diff, full.Reason = o.redact(full.Summary), o.redact(full.Error), o.redact(full.Diff), o.redact(full.Reason)
+	return workspace.Answer{Verdict: workspace.VerdictOK, Path: fmt.Sprintf("attempt %d", n),
+		Bytes: len(full.Summary) + len(full.Error) + len(full.Diff) + len(full.Reason), Reply: razar.ToolReply{OK: true, Attempt: &full}}
+}
+
+// toolCheck places a candidate diff in a staged copy of the workdir and
+// runs the validate command there, with the functions a real patch goes
+// through (patch.Check, Stage, Validate), within the attempt's deadline.
+// Nothing is promoted.
+func (o *Orchestrator) toolCheck(ctx context.Context, e *deskEntry, diff string) workspace.Answer {
+	refuse := func(verdict, format string, args ...any) workspace.Answer {
+		return workspace.Answer{Verdict: verdict, Reply: razar.ToolReply{Error: fmt.Sprintf(format, args...)}}
+	}
+	if strings.TrimSpace(diff) == "" {
+		return refuse(workspace.VerdictBad, "no diff: give the unified diff to check")
+	}
+	if len(diff) > bus.MaxDiffBytes {
+		return refuse(workspace.VerdictBad, "the diff is %d bytes, over the %d-byte limit: propose a smaller one", len(diff), bus.MaxDiffBytes)
+	}
+	boot, err := o.cfg.Components()
+	if err != nil {
+		return refuse(workspace.VerdictNotServed, "validation is not possible now: the boot config cannot be read")
+	}
+	comp, err := boot.Component(e.component)
+	if err != nil || o.cfg.Home == "" || comp.Workdir == "" {
+		return refuse(workspace.VerdictNotServed, "validation is not possible: component %s has no workdir to patch", e.component)
+	}
+	if len(comp.Validate) == 0 {
+		return refuse(workspace.VerdictNotServed, "validation is not possible: component %s has no validate command; answer with the diff and RAZAR places it and runs the health check", e.component)
+	}
+	e.check.Lock() // one staged copy per attempt at a time
+	defer e.check.Unlock()
+	a := workspace.Answer{Verdict: workspace.VerdictOK, Path: "diff", Bytes: len(diff)}
+	a.Reply.OK = true
+	plan, err := patch.Check(diff, comp.Workdir, patch.Limits{Protected: patch.ComponentProtections(comp)})
+	if err != nil {
+		a.Reply.Text = o.redact(reasonOf(err))
+		return a
+	}
+	stage, cleanup, err := patch.Stage(plan, comp.Workdir, filepath.Join(o.cfg.Home, patch.StagingDir))
+	defer cleanup()
+	if err != nil {
+		a.Reply.Text = o.redact(reasonOf(err))
+		return a
+	}
+	a.Reply.Applied = true
+	timeout := o.cfg.ValidateTimeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	tail, err := patch.Validate(ctx, comp.Validate, stage, comp.EnvList(), timeout)
+	switch {
+	case err == nil:
+		a.Reply.Validated = true
+		a.Reply.Text = "the diff places and the validate command passes"
+	case errors.Is(err, patch.ErrValidationFailed):
+		a.Reply.Text = o.redact("validation failed: " + err.Error() + "\n" + tail)
+	default:
+		a.Reply.Text = o.redact("validation did not finish: " + err.Error())
+	}
+	if ok, why := patch.NetworkIsolation(); !ok {
+		a.Reply.Text += "\n(validation ran with the host's network: " + why + ")"
+	}
+	if e.view != nil { // the component's own secrets, from its env
+		a.Reply.Text = e.view.Redact(a.Reply.Text)
+	}
+	return a
+}
