@@ -207,7 +207,7 @@ func (o *Orchestrator) ServeContext(c *bus.Conn, identify func(bus.RequestInfo) 
 func (o *Orchestrator) serveTool(ctx context.Context, m *bus.Request, identify func(bus.RequestInfo) (auth.Identity, error)) {
 	rec := &bus.AuditRecord{Event: bus.EventContext, Component: bus.SystemComponent, Status: "refused"}
 	var a workspace.Answer
-	var asked string // the path or glob the request named, for the record
+	var asked string  // the path or glob the request named, for the record
 	budgeted := false // the call counted against an attempt's budget
 	respond := func() {
 		if a.Path == "" {
