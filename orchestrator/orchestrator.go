@@ -76,7 +76,8 @@ type Config struct {
 	// are wall-clock times, stored for every process to read. Default clock.Real.
 	Clock clock.Clock
 	// Redactor, when set, returns the current secrets to scrub from every
-	// text the orchestrator stores, sends to a rung, records or logs.
+	// text the orchestrator stores, sends to a rung, records or logs. The
+	// shapes of secrets are scrubbed with or without it.
 	Redactor func() *razar.Redactor
 	Log      zerolog.Logger
 }
@@ -509,7 +510,7 @@ func (o *Orchestrator) probeUntilHealthy(ctx context.Context, c razar.Component)
 // redact scrubs secrets from s.
 func (o *Orchestrator) redact(s string) string {
 	if o.cfg.Redactor == nil {
-		return s
+		return razar.ScrubShapes(s)
 	}
 	return o.cfg.Redactor().Redact(s)
 }

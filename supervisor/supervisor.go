@@ -100,6 +100,7 @@ type Config struct {
 	// Alerts receives the boot-halt alert. Required.
 	Alerts Alerter
 	// Redact scrubs secrets from every text the supervisor stores or logs.
+	// Default razar.ScrubShapes: the shapes of secrets are always scrubbed.
 	Redact func(string) string
 	Log    zerolog.Logger
 }
@@ -198,7 +199,7 @@ func New(store *jetstream.Store, esc Escalator, boot *razar.BootConfig, cfg Conf
 		cfg.Clock = clock.Real{}
 	}
 	if cfg.Redact == nil {
-		cfg.Redact = func(s string) string { return s }
+		cfg.Redact = razar.ScrubShapes
 	}
 	if cfg.Host == "" {
 		cfg.Host, _ = os.Hostname()
