@@ -11,6 +11,7 @@ import (
 	neturl "net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -448,7 +449,7 @@ func (d *daemon) Run(ctx context.Context) error {
 			return nil
 		})
 	}
-	hs := &http.Server{Handler: metricsMux(d.reg, d.set.pprof, d.statusPage), ReadHeaderTimeout: 5 * time.Second}
+	hs := &http.Server{Handler: newHostGuard(d.set.metricsAddr, d.set.statusHosts, metricsMux(d.reg, d.set.pprof, d.statusPage)), ReadHeaderTimeout: 5 * time.Second}
 	g.Go(func() error {
 		if err := hs.Serve(d.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("metrics server: %w", err)
@@ -666,6 +667,7 @@ func (d *daemon) reload(ctx context.Context) (string, error) {
 	var later []string
 	for name, changed := range map[string]bool{
 		"RAZAR_METRICS_ADDR/RAZAR_METRICS_PORT":      next.metricsAddr != d.set.metricsAddr,
+		"RAZAR_STATUS_HOSTS":                         !slices.Equal(next.statusHosts, d.set.statusHosts),
 		"RAZAR_CHAKRA_ADDR/RAZAR_CHAKRA_PORT":        next.chakraAddr != d.set.chakraAddr,
 		"RAZAR_HEALTH_PROBE_INTERVAL":                next.probeInterval != d.set.probeInterval,
 		"RAZAR_VERIFY_WINDOW":                        next.verifyWindow != d.set.verifyWindow,
