@@ -493,10 +493,9 @@ func (o *Orchestrator) probeUntilHealthy(ctx context.Context, c razar.Component)
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.VerifyWindow)
 	defer cancel()
-	env := c.EnvList()
 	var last error
 	for {
-		if last = probe.Probe(ctx, *c.HealthCheck, c.Workdir, env); last == nil {
+		if last = probe.Component(ctx, c); last == nil {
 			return nil
 		}
 		select {

@@ -121,6 +121,9 @@ type Supervisor struct {
 	esc   Escalator
 	log   zerolog.Logger
 	rot   *logrot.Rotator
+	// markKey signs the start markers in the components' logs; nil when
+	// it could not be made (every marker then reads as the component's).
+	markKey []byte
 
 	mu     sync.Mutex
 	comps  map[string]*comp
@@ -207,6 +210,10 @@ func New(store *jetstream.Store, esc Escalator, boot *razar.BootConfig, cfg Conf
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Supervisor{cfg: cfg, store: store, esc: esc, log: cfg.Log, comps: map[string]*comp{}, ctx: ctx, cancel: cancel,
 		rot: logrot.NewRotator(cfg.LogMaxBytes, 5*time.Second)}
+	var err error
+	if s.markKey, err = logrot.EnsureMarkKey(filepath.Join(cfg.Home, logrot.MarkKeyFile)); err != nil {
+		s.log.Warn().Err(err).Msg("start markers in the components' logs cannot be told from a component's copies")
+	}
 	s.setComponents(boot.Components)
 	s.loadQuarantines()
 	s.loadHolds()
@@ -382,7 +389,7 @@ func (s *Supervisor) startAndCheck(ctx context.Context, name string) error {
 		return ErrHeld
 	}
 	spec := c.spec
-	p, err := launch(spec, s.componentLog(name))
+	p, err := launch(spec, s.componentLog(name), logrot.StartMarker(s.markKey, name, s.cfg.Clock.Now()))
 	if err != nil {
 		c.status, c.lastError, c.healthy = bus.StatusFailed, s.cfg.Redact(err.Error()), time.Time{}
 		s.mu.Unlock()
@@ -446,7 +453,7 @@ func (s *Supervisor) probe(ctx context.Context, spec razar.Component) error {
 	if spec.HealthCheck == nil {
 		return nil // no probe: running through its grace is healthy
 	}
-	err := probe.Probe(ctx, *spec.HealthCheck, spec.Workdir, spec.EnvList())
+	err := probe.Component(ctx, spec)
 	if ctx.Err() == nil {
 		s.mu.Lock()
 		if c := s.comps[spec.Name]; c != nil {
@@ -780,7 +787,8 @@ func (s *Supervisor) output(name string, p *process, n int64) string {
 	if p != nil {
 		from = p.logFrom
 	}
-	return s.cfg.Redact(logrot.Tail(s.componentLog(name), from, n))
+	m := logrot.Markers{Key: s.markKey, Name: name}
+	return s.cfg.Redact(m.Text(logrot.Tail(s.componentLog(name), from, n)))
 }
 
 // heartbeat publishes a component's sign of life on razar.heartbeat.<name>:

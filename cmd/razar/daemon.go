@@ -128,6 +128,10 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 	if err := distinctNames(boot, roster); err != nil {
 		return nil, err
 	}
+	runAsWarnings, err := checkRunAs(set.config, boot)
+	if err != nil {
+		return nil, err
+	}
 	d.boot.Store(boot)
 	d.roster.Store(roster)
 
@@ -138,6 +142,9 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 	d.log = log
 	d.closers = append(d.closers, closeLog)
 	for _, w := range homeWarnings {
+		log.Warn().Msg(w)
+	}
+	for _, w := range runAsWarnings {
 		log.Warn().Msg(w)
 	}
 
@@ -655,6 +662,10 @@ func (d *daemon) reload(ctx context.Context) (string, error) {
 	if err == nil {
 		err = distinctNames(boot, roster)
 	}
+	var runAsWarnings []string
+	if err == nil {
+		runAsWarnings, err = checkRunAs(d.set.config, boot)
+	}
 	if err != nil {
 		d.c.swapEnvFile(restore)
 		return "", err
@@ -686,6 +697,9 @@ func (d *daemon) reload(ctx context.Context) (string, error) {
 	if len(later) > 0 {
 		sort.Strings(later)
 		d.log.Warn().Strs("settings", later).Msg("these changed settings take effect at the next `razar boot`")
+	}
+	for _, w := range runAsWarnings {
+		d.log.Warn().Msg(w)
 	}
 	// The ladder's thresholds are the orchestrator's now; d.set stays as
 	// booted (Run reads it without the reload lock).
