@@ -239,10 +239,15 @@ func Command(ctx context.Context, c *Conn, verb Verb, component string, req *Lif
 		req = &LifecycleRequest{}
 	}
 	// A request travels on core NATS, where every reader of the bus sees
-	// it: its text leaves without the shapes of secrets (a seed pasted
+	// it: its texts leave without the shapes of secrets (a seed pasted
 	// into `razar escalate --error`).
 	scrubbed := *req
-	scrubbed.Error = razar.ScrubShapes(scrubbed.Error)
+	scrubbed.Error, scrubbed.Summary = razar.ScrubShapes(scrubbed.Error), razar.ScrubShapes(scrubbed.Summary)
+	if scrubbed.Record != nil {
+		rec := *scrubbed.Record
+		rec.Scrub(razar.ScrubShapes)
+		scrubbed.Record = &rec
+	}
 	body, err := Encode(&scrubbed)
 	if err != nil {
 		return nil, err

@@ -41,12 +41,14 @@ func (c *cli) logs(ctx context.Context, args []string) error {
 	}
 	// RAZAR's start markers are told from the component's copies by their
 	// mark; without the key none can be, and every one is shown as the
-	// component's.
+	// component's, which the first such line explains.
 	key, kerr := logrot.ReadMarkKey(c.path(logrot.MarkKeyFile))
-	if kerr != nil {
-		fmt.Fprintf(c.stderr, "razar: %v: RAZAR's start markers cannot be verified and are shown as the component's\n", kerr)
-	}
 	out := &logWriter{w: c.stdout, marks: &logrot.Markers{Key: key, Name: name}}
+	if kerr != nil {
+		out.unverified = func() {
+			fmt.Fprintf(c.stderr, "razar: %v: RAZAR's start markers cannot be verified and are shown as the component's\n", kerr)
+		}
+	}
 	var offset int64
 	if err == nil {
 		offset, err = printTail(out, f, *n)
@@ -146,6 +148,9 @@ type logWriter struct {
 	w       io.Writer
 	marks   *logrot.Markers
 	partial []byte
+	// unverified, when set, is called once, at the first marker-looking
+	// line, when the marks cannot be checked.
+	unverified func()
 }
 
 func (l *logWriter) Write(p []byte) (int, error) {
@@ -172,6 +177,10 @@ func (l *logWriter) lines(p []byte) error {
 		}
 		body, nl := bytes.CutSuffix(line, []byte{'\n'})
 		text := l.marks.Line(sanitize(string(body)))
+		if l.marks.Flagged > 0 && l.unverified != nil {
+			l.unverified()
+			l.unverified = nil
+		}
 		if nl {
 			text += "\n"
 		}

@@ -130,7 +130,9 @@ func Genuine(key []byte, name, line string) bool {
 type Markers struct {
 	Key  []byte
 	Name string
-	seen map[string]bool // times of the genuine markers seen
+	// Flagged counts the lines Line has shown as the component's.
+	Flagged int
+	seen    map[string]bool // times of the genuine markers seen
 }
 
 // Line returns line (without its newline) as a reader shows it: a genuine
@@ -151,6 +153,7 @@ func (m *Markers) Line(line string) string {
 			return line
 		}
 	}
+	m.Flagged++
 	return ForgedPrefix + line
 }
 
