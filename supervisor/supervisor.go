@@ -805,9 +805,7 @@ func (s *Supervisor) heartbeat(name, status string, pid int) {
 
 // audit records one of RAZAR's own records on the audit stream.
 func (s *Supervisor) audit(ctx context.Context, rec *bus.AuditRecord) {
-	for _, f := range []*string{&rec.Error, &rec.Reason, &rec.Message} {
-		*f = s.cfg.Redact(*f)
-	}
+	rec.Scrub(s.cfg.Redact)
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := s.store.Audit(pctx, rec, ""); err != nil {
