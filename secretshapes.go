@@ -55,6 +55,12 @@ func tokenLike(s string) bool {
 	return strings.ContainsAny(s, "0123456789")
 }
 
+// notMasked reports whether s is not already a mask: "xxxxx" (the bus's
+// RedactURL), "****", Redacted.
+func notMasked(s string) bool {
+	return s != Redacted && strings.Trim(s, "x*") != ""
+}
+
 // shapes are the secret shapes every Redactor replaces. Each is anchored on
 // a fixed prefix or a structure ordinary text does not have: hex digests,
 // UUIDs, paths and words pass untouched (redact_test.go checks).
@@ -75,7 +81,7 @@ var shapes = []shape{
 	{name: "authorization header", re: regexp.MustCompile(`(?i)(authorization\\?["']?\s*[:=]\s*\\?["']?(?:bearer|basic|token|digest)\s+)[A-Za-z0-9\-._~+/]{4,}=*`), keep: 1},
 	{name: "authorization value", re: regexp.MustCompile(`(?i)(authorization\\?["']?\s*[:=]\s*\\?["']?)[A-Za-z0-9\-._~+/]{8,}=*`), keep: 1, secret: tokenLike},
 	// The password of a URL's user information (scheme://user:password@host).
-	{name: "URL password", re: regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@`), keep: 1, suffix: "@"},
+	{name: "URL password", re: regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@`), keep: 1, suffix: "@", secret: notMasked},
 	// A bearer token anywhere else.
 	{name: "bearer token", re: regexp.MustCompile(`(?i)(\bbearer\s+)[A-Za-z0-9\-._~+/]{8,}=*`), keep: 1, secret: tokenLike},
 	// API keys of the common providers.

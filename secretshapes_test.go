@@ -126,6 +126,7 @@ func TestOrdinaryTextIsNotMangled(t *testing.T) {
 		"SUCCESSFULLY STARTED ALL COMPONENTS IN THE ROOT LAYER",
 		"--- a/app.py\n+++ b/app.py\n@@ -1,3 +1,3 @@\n-import os\n+import sys\n print('eyJ is how base64 JSON starts')\n",
 		"https://hub.example:7422/path?x=1",
+		"nats://razar:xxxxx@hub.example:7422 (password masked already)",
 		"-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----",
 		"-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----",
 		"ASK-ABOUT-IT and risk-assessment-for-the-whole-project-2024",
