@@ -127,6 +127,13 @@ type Component struct {
 	// Context narrows or widens what the component's rungs are shown of
 	// its workdir (the deny-list, the byte budget); nil: the defaults.
 	Context *ContextConfig `json:"context,omitempty"`
+	// User and Group, when set, are who the component's processes (its
+	// command and its health check) run as: a name or a numeric id, set
+	// before exec like systemd's User= and Group=. Unset, the component
+	// runs as RAZAR's own user and can act as RAZAR. Switching needs
+	// RAZAR to run as root.
+	User  string `json:"user,omitempty"`
+	Group string `json:"group,omitempty"`
 }
 
 // ContextConfig is a component's "context" in boot_config.json. Include
@@ -233,6 +240,12 @@ func ParseBootConfig(file string, data []byte) (*BootConfig, error) {
 		}
 		if c.Approval != "" && c.Approval != "auto" && c.Approval != "manual" {
 			return nil, &ConfigError{File: file, Field: field + ".approval", Msg: fmt.Sprintf("%q is not auto or manual", c.Approval), Fix: `use "auto" (default) or "manual"`}
+		}
+		for _, f := range []struct{ name, v string }{{"user", c.User}, {"group", c.Group}} {
+			if f.v != "" && (strings.TrimSpace(f.v) != f.v || strings.ContainsAny(f.v, ": \t\n/")) {
+				return nil, &ConfigError{File: file, Field: field + "." + f.name, Msg: fmt.Sprintf("%q is not a %s name or id", f.v, f.name),
+					Fix: fmt.Sprintf(`set "%s" to an existing %s's name or numeric id, such as "razar-web" or "1001"`, f.name, f.name)}
+			}
 		}
 		for j, g := range c.Protect {
 			if err := ValidProtectGlob(g); err != nil {

@@ -182,10 +182,11 @@ func depRules(t *testing.T) []depRule {
 			// The supervisor asks for repairs through the Escalator it
 			// defines, so it must not import the orchestrator that satisfies
 			// it, nor a rung, nor talk NATS itself: bus and jetstream hold
-			// every subject and connection.
+			// every subject and connection. It runs each component as its
+			// "user" through internal/runas, the one place that resolves one.
 			pkg: pkgSup,
 			allow: []string{mod, pkgBus, pkgJS, zerolog, pkgInternal + "/backoff", pkgInternal + "/clock",
-				pkgInternal + "/logrot", pkgInternal + "/pgcmd", pkgInternal + "/probe", pkgInternal + "/proc"},
+				pkgInternal + "/logrot", pkgInternal + "/pgcmd", pkgInternal + "/probe", pkgInternal + "/proc", pkgInternal + "/runas"},
 			forbid: []string{pkgOrch + "/...", agentsTree},
 			via:    []string{pkgJS, pkgBus},
 		},

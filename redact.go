@@ -1,9 +1,11 @@
 package razar
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -19,9 +21,12 @@ const Redacted = "[REDACTED]"
 // ones would shred ordinary text.
 const MinSecretLen = 4
 
-// Redactor replaces credential values and operator-given patterns with
-// [REDACTED]. The zero value and a nil *Redactor redact nothing. It is safe
-// for concurrent use once built.
+// Redactor replaces credential values, operator-given patterns and the
+// shapes of secrets (NATS seeds, JWTs, private key blocks, bearer tokens,
+// the common API keys: see ScrubShapes) with [REDACTED]. It is the one
+// scrubber of everything RAZAR writes or sends: records, the bus, logs,
+// alerts and what a model sees. The zero value and a nil *Redactor replace
+// the shapes only. It is safe for concurrent use once built.
 type Redactor struct {
 	values   []string // longest first, so a value containing another goes whole
 	patterns []*regexp.Regexp
@@ -65,7 +70,9 @@ func NewRedactor(values []string, patterns []string) (*Redactor, error) {
 }
 
 // Encodings returns v and the encoded forms of it a Redactor also replaces,
-// v first, without duplicates.
+// v first, without duplicates: base64 (four alphabets), URL-escaped, hex
+// (both cases) and JSON-escaped (with and without HTML escaping), so a key
+// is caught inside a JSON line as well.
 func Encodings(v string) []string {
 	b := []byte(v)
 	forms := []string{
@@ -78,6 +85,8 @@ func Encodings(v string) []string {
 		url.PathEscape(v),
 		hex.EncodeToString(b),
 		strings.ToUpper(hex.EncodeToString(b)),
+		jsonEscaped(v, true),
+		jsonEscaped(v, false),
 	}
 	out := forms[:0]
 	seen := map[string]bool{}
@@ -90,10 +99,26 @@ func Encodings(v string) []string {
 	return out
 }
 
-// Redact returns s with every secret replaced.
+// jsonEscaped is v as it appears inside a JSON string.
+func jsonEscaped(v string, html bool) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(html)
+	if enc.Encode(v) != nil {
+		return v
+	}
+	out := strings.TrimSuffix(buf.String(), "\n")
+	return strings.TrimSuffix(strings.TrimPrefix(out, `"`), `"`)
+}
+
+// Redact returns s with every known value, pattern and secret shape
+// replaced. A nil Redactor replaces the shapes.
 func (r *Redactor) Redact(s string) string {
-	if r == nil || s == "" {
+	if s == "" {
 		return s
+	}
+	if r == nil {
+		return ScrubShapes(s)
 	}
 	for _, v := range r.values {
 		if strings.Contains(s, v) {
@@ -103,16 +128,13 @@ func (r *Redactor) Redact(s string) string {
 	for _, re := range r.patterns {
 		s = re.ReplaceAllString(s, Redacted)
 	}
-	return s
+	return ScrubShapes(s)
 }
 
 // Task returns a copy of t with every text field redacted: the error, the
 // history, the workspace's log tail and file texts, and every answer of
 // its tools.
 func (r *Redactor) Task(t Task) Task {
-	if r == nil {
-		return t
-	}
 	t.Error = r.Redact(t.Error)
 	h := make([]Attempt, len(t.History))
 	for i, a := range t.History {

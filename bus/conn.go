@@ -14,6 +14,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
+
+	"github.com/razar/razar"
 )
 
 // ConnOption sets up a connection Connect makes.
@@ -236,7 +238,17 @@ func Command(ctx context.Context, c *Conn, verb Verb, component string, req *Lif
 	if req == nil {
 		req = &LifecycleRequest{}
 	}
-	body, err := Encode(req)
+	// A request travels on core NATS, where every reader of the bus sees
+	// it: its texts leave without the shapes of secrets (a seed pasted
+	// into `razar escalate --error`).
+	scrubbed := *req
+	scrubbed.Error, scrubbed.Summary = razar.ScrubShapes(scrubbed.Error), razar.ScrubShapes(scrubbed.Summary)
+	if scrubbed.Record != nil {
+		rec := *scrubbed.Record
+		rec.Scrub(razar.ScrubShapes)
+		scrubbed.Record = &rec
+	}
+	body, err := Encode(&scrubbed)
 	if err != nil {
 		return nil, err
 	}

@@ -23,7 +23,8 @@ type LifecycleConfig struct {
 	// Audit records each command (every verb but status) on the audit
 	// stream. Required.
 	Audit func(ctx context.Context, rec *AuditRecord) error
-	// Redact, when set, scrubs secrets from each command's audit record and reply.
+	// Redact scrubs secrets from each command's audit record and reply.
+	// Default razar.ScrubShapes: the shapes of secrets are always scrubbed.
 	Redact func(string) string
 	// Timeout bounds one handler. Default 2 min: start and restart wait for
 	// the component's start grace and probe.
@@ -62,7 +63,7 @@ func NewLifecycle(nc *Conn, cfg LifecycleConfig) (*Lifecycle, error) {
 		cfg.Timeout = 2 * time.Minute
 	}
 	if cfg.Redact == nil {
-		cfg.Redact = func(s string) string { return s }
+		cfg.Redact = razar.ScrubShapes
 	}
 	return &Lifecycle{nc: nc, cfg: cfg, handlers: map[Verb]VerbHandler{}}, nil
 }

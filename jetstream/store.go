@@ -588,11 +588,16 @@ func (s *Store) Audit(ctx context.Context, rec *bus.AuditRecord, msgID string) e
 	return err
 }
 
-// AuditSeq is Audit, returning the record's stream sequence. A record
+// AuditSeq is Audit, returning the record's stream sequence. The record's
+// free texts are scrubbed of the shapes of secrets first (razar.ScrubShapes),
+// in place. A record
 // sent without an id gets a random one (audit-once-<hex>): then a try
 // whose ack was lost with a stream leader killed mid-request can be sent
 // again and is still stored once, instead of being given up.
 func (s *Store) AuditSeq(ctx context.Context, rec *bus.AuditRecord, msgID string) (uint64, error) {
+	// The last seam before every reader of the record: whatever a caller
+	// forgot to redact, the shapes of secrets do not reach the stream.
+	rec.Scrub(razar.ScrubShapes)
 	if rec.TimestampISO == "" {
 		rec.Stamp(time.Now())
 	}

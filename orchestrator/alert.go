@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream"
 )
@@ -54,7 +55,8 @@ const updateEvery = 30 * time.Second
 // optional webhook and Alertmanager. External deliveries run in the
 // background with bounded retries; Close waits for them.
 type Alerter struct {
-	// Redact, when set, scrubs secrets from every alert's text.
+	// Redact, when set, scrubs secrets from every alert's text; unset, the
+	// shapes of secrets are scrubbed all the same (razar.ScrubShapes).
 	Redact func(string) string
 
 	store *jetstream.Store
@@ -223,6 +225,8 @@ func (a *Alerter) Raise(ctx context.Context, sev bus.Severity, component, incide
 func (a *Alerter) RaiseNamed(ctx context.Context, name string, sev bus.Severity, component, incident, msg string) {
 	if a.Redact != nil {
 		msg = a.Redact(msg)
+	} else {
+		msg = razar.ScrubShapes(msg)
 	}
 	ev := a.log.Warn()
 	if sev == bus.SeverityCritical {

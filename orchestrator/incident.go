@@ -519,9 +519,7 @@ func (o *Orchestrator) audit(ctx context.Context, rec *bus.AuditRecord, msgID st
 // auditSeq is audit, returning the record's stream sequence (0 when it
 // could not be published).
 func (o *Orchestrator) auditSeq(ctx context.Context, rec *bus.AuditRecord, msgID string) uint64 {
-	for _, f := range []*string{&rec.Error, &rec.Summary, &rec.Diff, &rec.Reason, &rec.Message} {
-		*f = o.redact(*f)
-	}
+	rec.Scrub(o.redact)
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	seq, err := o.store.AuditSeq(pctx, rec, msgID)

@@ -86,7 +86,8 @@ type Config struct {
 	// attempt (RAZAR_CONTEXT_CALLS); 0: DefaultContextCalls.
 	ContextCalls int
 	// Redactor, when set, returns the current secrets to scrub from every
-	// text the orchestrator stores, sends to a rung, records or logs.
+	// text the orchestrator stores, sends to a rung, records or logs. The
+	// shapes of secrets are scrubbed with or without it.
 	Redactor func() *razar.Redactor
 	Log      zerolog.Logger
 }
@@ -506,10 +507,9 @@ func (o *Orchestrator) probeUntilHealthy(ctx context.Context, c razar.Component)
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.cfg.VerifyWindow)
 	defer cancel()
-	env := c.EnvList()
 	var last error
 	for {
-		if last = probe.Probe(ctx, *c.HealthCheck, c.Workdir, env); last == nil {
+		if last = probe.Component(ctx, c); last == nil {
 			return nil
 		}
 		select {
@@ -523,7 +523,7 @@ func (o *Orchestrator) probeUntilHealthy(ctx context.Context, c razar.Component)
 // redact scrubs secrets from s.
 func (o *Orchestrator) redact(s string) string {
 	if o.cfg.Redactor == nil {
-		return s
+		return razar.ScrubShapes(s)
 	}
 	return o.cfg.Redactor().Redact(s)
 }

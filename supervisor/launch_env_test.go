@@ -28,7 +28,7 @@ func TestComponentSeesItsDeclaredEnvAndNoneOfRazars(t *testing.T) {
 	dir := t.TempDir()
 	c := razar.Component{Name: "web", Command: []string{"env"}, Workdir: dir, Env: map[string]string{"LOG_LEVEL": "info"}}
 	logPath := filepath.Join(dir, "web.log")
-	p, err := launch(c, logPath)
+	p, err := launch(c, logPath, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/razar/razar/internal/logrot"
 	"github.com/razar/razar/internal/pgcmd"
 	"github.com/razar/razar/internal/proc"
+	"github.com/razar/razar/internal/runas"
 	"github.com/razar/razar/jetstream"
 )
 
@@ -43,30 +44,45 @@ type pidFile struct {
 }
 
 // launch starts c's command in its own session with c's env and workdir,
-// stdout and stderr appended to logPath.
-func launch(c razar.Component, logPath string) (*process, error) {
+// as c's user and group when set, stdout and stderr appended to logPath
+// after marker (the start marker line, see logrot.StartMarker).
+//
+// RAZAR opens the log and the child inherits the descriptor, so a
+// component running as another user writes its log without any right on
+// the file; its workdir it must reach (and write, if it writes there) by
+// its own rights.
+func launch(c razar.Component, logPath, marker string) (*process, error) {
+	who, err := runas.Resolve(c.User, c.Group)
+	if err != nil {
+		return nil, fmt.Errorf("start %s: %w (fix: set an existing \"user\"/\"group\" in boot_config.json, and run RAZAR as root to switch users)", c.Name, err)
+	}
 	out, err := logrot.Open(logPath, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", c.Name, err)
 	}
 	defer out.Close() // the child holds its own descriptor
-	// A timestamped line marks each start, so the raw output reads as
-	// runs in time (razar logs); this run's output is what follows it.
-	fmt.Fprintf(out, "--- razar %s: starting %s\n", time.Now().UTC().Format(time.RFC3339), c.Name)
+	// A marked line before each start, so the raw output reads as runs in
+	// time (razar logs); this run's output is what follows it.
+	_, _ = out.WriteString(marker)
 	from := logrot.Size(logPath)
 	// Never cancelled: stop ends the process, with the group's grace period.
-	cmd, err := pgcmd.Command(context.Background(), c.Command, c.Workdir, append(c.EnvList(), "RAZAR_COMPONENT="+c.Name), 0)
+	env := append(who.Env(), c.EnvList()...)
+	cmd, err := pgcmd.Command(context.Background(), c.Command, c.Workdir, append(env, "RAZAR_COMPONENT="+c.Name), 0)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w", c.Name, err)
 	}
 	cmd.Stdout, cmd.Stderr = out, out
 	// A session of its own: its group id is its pid, so stop reaches every
 	// process it forks, and no terminal signal of RAZAR's reaches it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: who.Credential()}
 	if err := cmd.Start(); err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("start %s: %s: %v (fix: check command and workdir in boot_config.json)", c.Name, pe.Path, pe.Err)
+			fix := "check command and workdir in boot_config.json"
+			if who != nil && errors.Is(pe.Err, os.ErrPermission) {
+				fix = fmt.Sprintf("let uid %d reach the workdir and run the command (chmod/chown them; RAZAR changes no owner itself)", who.Cred.Uid)
+			}
+			return nil, fmt.Errorf("start %s: %s: %v (fix: %s)", c.Name, pe.Path, pe.Err, fix)
 		}
 		return nil, fmt.Errorf("start %s: %w", c.Name, err)
 	}

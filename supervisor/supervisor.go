@@ -100,6 +100,7 @@ type Config struct {
 	// Alerts receives the boot-halt alert. Required.
 	Alerts Alerter
 	// Redact scrubs secrets from every text the supervisor stores or logs.
+	// Default razar.ScrubShapes: the shapes of secrets are always scrubbed.
 	Redact func(string) string
 	Log    zerolog.Logger
 }
@@ -120,6 +121,9 @@ type Supervisor struct {
 	esc   Escalator
 	log   zerolog.Logger
 	rot   *logrot.Rotator
+	// markKey signs the start markers in the components' logs; nil when
+	// it could not be made (every marker then reads as the component's).
+	markKey []byte
 
 	mu     sync.Mutex
 	comps  map[string]*comp
@@ -198,7 +202,7 @@ func New(store *jetstream.Store, esc Escalator, boot *razar.BootConfig, cfg Conf
 		cfg.Clock = clock.Real{}
 	}
 	if cfg.Redact == nil {
-		cfg.Redact = func(s string) string { return s }
+		cfg.Redact = razar.ScrubShapes
 	}
 	if cfg.Host == "" {
 		cfg.Host, _ = os.Hostname()
@@ -206,6 +210,10 @@ func New(store *jetstream.Store, esc Escalator, boot *razar.BootConfig, cfg Conf
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Supervisor{cfg: cfg, store: store, esc: esc, log: cfg.Log, comps: map[string]*comp{}, ctx: ctx, cancel: cancel,
 		rot: logrot.NewRotator(cfg.LogMaxBytes, 5*time.Second)}
+	var err error
+	if s.markKey, err = logrot.EnsureMarkKey(filepath.Join(cfg.Home, logrot.MarkKeyFile)); err != nil {
+		s.log.Warn().Err(err).Msg("start markers in the components' logs cannot be told from a component's copies")
+	}
 	s.setComponents(boot.Components)
 	s.loadQuarantines()
 	s.loadHolds()
@@ -381,7 +389,7 @@ func (s *Supervisor) startAndCheck(ctx context.Context, name string) error {
 		return ErrHeld
 	}
 	spec := c.spec
-	p, err := launch(spec, s.componentLog(name))
+	p, err := launch(spec, s.componentLog(name), logrot.StartMarker(s.markKey, name, s.cfg.Clock.Now()))
 	if err != nil {
 		c.status, c.lastError, c.healthy = bus.StatusFailed, s.cfg.Redact(err.Error()), time.Time{}
 		s.mu.Unlock()
@@ -445,7 +453,7 @@ func (s *Supervisor) probe(ctx context.Context, spec razar.Component) error {
 	if spec.HealthCheck == nil {
 		return nil // no probe: running through its grace is healthy
 	}
-	err := probe.Probe(ctx, *spec.HealthCheck, spec.Workdir, spec.EnvList())
+	err := probe.Component(ctx, spec)
 	if ctx.Err() == nil {
 		s.mu.Lock()
 		if c := s.comps[spec.Name]; c != nil {
@@ -779,7 +787,8 @@ func (s *Supervisor) output(name string, p *process, n int64) string {
 	if p != nil {
 		from = p.logFrom
 	}
-	return s.cfg.Redact(logrot.Tail(s.componentLog(name), from, n))
+	m := logrot.Markers{Key: s.markKey, Name: name}
+	return s.cfg.Redact(m.Text(logrot.Tail(s.componentLog(name), from, n)))
 }
 
 // heartbeat publishes a component's sign of life on razar.heartbeat.<name>:
@@ -796,9 +805,7 @@ func (s *Supervisor) heartbeat(name, status string, pid int) {
 
 // audit records one of RAZAR's own records on the audit stream.
 func (s *Supervisor) audit(ctx context.Context, rec *bus.AuditRecord) {
-	for _, f := range []*string{&rec.Error, &rec.Reason, &rec.Message} {
-		*f = s.cfg.Redact(*f)
-	}
+	rec.Scrub(s.cfg.Redact)
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	if err := s.store.Audit(pctx, rec, ""); err != nil {

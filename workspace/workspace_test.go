@@ -406,12 +406,12 @@ func TestDefaultDeniedIsDefaultDeny(t *testing.T) {
 func TestAWorkdirHoldingTheHomeNeverShowsRAZARsOwnFiles(t *testing.T) {
 	h := t.TempDir()
 	for p, text := range map[string]string{
-		"config/razar.env":                        "LEAK_RAZAR_ENV\n",
-		"config/boot_config.json":                 "{\"LEAK_BOOT\": 1}\n",
+		"config/razar.env":                         "LEAK_RAZAR_ENV\n",
+		"config/boot_config.json":                  "{\"LEAK_BOOT\": 1}\n",
 		"state/identities/.trust/account-razar.nk": "LEAK_SEED\n",
-		"state/nats.url":                          "LEAK_URL\n",
-		"logs/components/other.log":               "LEAK_OTHER_LOG\n",
-		"app.py":                                  "print(1)\n",
+		"state/nats.url":                           "LEAK_URL\n",
+		"logs/components/other.log":                "LEAK_OTHER_LOG\n",
+		"app.py":                                   "print(1)\n",
 	} {
 		write(t, filepath.Join(h, p), text)
 	}

@@ -94,6 +94,11 @@ func (c *cli) escalate(ctx context.Context, args []string) error {
 	if err := c.checkComponent(component); err != nil {
 		return err
 	}
+	// Every reader of the bus sees the request: no key leaves in it.
+	text := c.redactor().Redact(*errText)
+	if text != *errText {
+		fmt.Fprintln(c.stderr, "razar: the error text held secrets; they are sent as "+razar.Redacted)
+	}
 	log := c.cliLogger()
 	nc, err := c.connect(ctx, *natsURL, "razar-escalate", log)
 	if err != nil {
@@ -106,7 +111,7 @@ func (c *cli) escalate(ctx context.Context, args []string) error {
 	}
 	var incident string
 	rec, err := store.FollowIncident(ctx, component, func(ctx context.Context) (string, error) {
-		rep, err := bus.Command(ctx, nc, bus.VerbEscalate, component, &bus.LifecycleRequest{Error: *errText, Actor: c.actor()})
+		rep, err := bus.Command(ctx, nc, bus.VerbEscalate, component, &bus.LifecycleRequest{Error: text, Actor: c.actor()})
 		if err != nil {
 			return "", replyErr(component, rep, err)
 		}

@@ -11,6 +11,7 @@ import (
 	neturl "net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -131,6 +132,10 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 	if err := distinctNames(boot, roster); err != nil {
 		return nil, err
 	}
+	runAsWarnings, err := checkRunAs(set.config, boot)
+	if err != nil {
+		return nil, err
+	}
 	d.boot.Store(boot)
 	d.roster.Store(roster)
 
@@ -141,6 +146,9 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 	d.log = log
 	d.closers = append(d.closers, closeLog)
 	for _, w := range homeWarnings {
+		log.Warn().Msg(w)
+	}
+	for _, w := range runAsWarnings {
 		log.Warn().Msg(w)
 	}
 
@@ -468,7 +476,7 @@ func (d *daemon) Run(ctx context.Context) error {
 	if d.trust != nil {
 		g.Go(func() error { d.renewIdentities(gctx); return nil })
 	}
-	hs := &http.Server{Handler: metricsMux(d.reg, d.set.pprof, d.statusPage), ReadHeaderTimeout: 5 * time.Second}
+	hs := &http.Server{Handler: newHostGuard(d.set.metricsAddr, d.set.statusHosts, metricsMux(d.reg, d.set.pprof, d.statusPage)), ReadHeaderTimeout: 5 * time.Second}
 	g.Go(func() error {
 		if err := hs.Serve(d.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("metrics server: %w", err)
@@ -674,6 +682,10 @@ func (d *daemon) reload(ctx context.Context) (string, error) {
 	if err == nil {
 		err = distinctNames(boot, roster)
 	}
+	var runAsWarnings []string
+	if err == nil {
+		runAsWarnings, err = checkRunAs(d.set.config, boot)
+	}
 	if err != nil {
 		d.c.swapEnvFile(restore)
 		return "", err
@@ -686,6 +698,7 @@ func (d *daemon) reload(ctx context.Context) (string, error) {
 	var later []string
 	for name, changed := range map[string]bool{
 		"RAZAR_METRICS_ADDR/RAZAR_METRICS_PORT":      next.metricsAddr != d.set.metricsAddr,
+		"RAZAR_STATUS_HOSTS":                         !slices.Equal(next.statusHosts, d.set.statusHosts),
 		"RAZAR_CHAKRA_ADDR/RAZAR_CHAKRA_PORT":        next.chakraAddr != d.set.chakraAddr,
 		"RAZAR_HEALTH_PROBE_INTERVAL":                next.probeInterval != d.set.probeInterval,
 		"RAZAR_VERIFY_WINDOW":                        next.verifyWindow != d.set.verifyWindow,
@@ -704,6 +717,9 @@ func (d *daemon) reload(ctx context.Context) (string, error) {
 	if len(later) > 0 {
 		sort.Strings(later)
 		d.log.Warn().Strs("settings", later).Msg("these changed settings take effect at the next `razar boot`")
+	}
+	for _, w := range runAsWarnings {
+		d.log.Warn().Msg(w)
 	}
 	// The ladder's thresholds are the orchestrator's now; d.set stays as
 	// booted (Run reads it without the reload lock).

@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/razar/razar/internal/logrot"
 )
 
 // logs prints the tail of a component's output (logs/components/<name>.log)
@@ -37,10 +39,23 @@ func (c *cli) logs(ctx context.Context, args []string) error {
 	if errors.Is(err, os.ErrNotExist) && !*follow {
 		return failed("%s has written nothing yet (no %s)", name, path)
 	}
+	// RAZAR's start markers are told from the component's copies by their
+	// mark; without the key none can be, and every one is shown as the
+	// component's, which the first such line explains.
+	key, kerr := logrot.ReadMarkKey(c.path(logrot.MarkKeyFile))
+	out := &logWriter{w: c.stdout, marks: &logrot.Markers{Key: key, Name: name}}
+	if kerr != nil {
+		out.unverified = func() {
+			fmt.Fprintf(c.stderr, "razar: %v: RAZAR's start markers cannot be verified and are shown as the component's\n", kerr)
+		}
+	}
 	var offset int64
 	if err == nil {
-		offset, err = printTail(c.stdout, f, *n)
+		offset, err = printTail(out, f, *n)
 		f.Close()
+		if err == nil {
+			err = out.Flush()
+		}
 		if err != nil {
 			return failed("read %s: %v", path, err)
 		}
@@ -71,7 +86,9 @@ func (c *cli) logs(ctx context.Context, args []string) error {
 			continue
 		}
 		if _, err := f.Seek(offset, io.SeekStart); err == nil {
-			m, _ := io.Copy(sanitizingWriter{w: c.stdout}, f)
+			// A line is shown once it is whole: a marker's mark is checked
+			// on the whole line, never on a piece of it.
+			m, _ := io.Copy(out, f)
 			offset += m
 		}
 		f.Close()
@@ -121,6 +138,57 @@ func printTail(w io.Writer, f *os.File, n int) (int64, error) {
 	r := bufio.NewReader(f)
 	m, err := io.Copy(sanitizingWriter{w: w}, r)
 	return start + m, err
+}
+
+// logWriter writes a component's output whole line by whole line, made
+// safe for a terminal, with the lines that look like RAZAR's start
+// markers but are the component's shown as such (logrot.Markers). A
+// line without its newline waits for it, or for Flush.
+type logWriter struct {
+	w       io.Writer
+	marks   *logrot.Markers
+	partial []byte
+	// unverified, when set, is called once, at the first marker-looking
+	// line, when the marks cannot be checked.
+	unverified func()
+}
+
+func (l *logWriter) Write(p []byte) (int, error) {
+	data := append(l.partial, p...)
+	end := bytes.LastIndexByte(data, '\n') + 1
+	l.partial = append([]byte(nil), data[end:]...)
+	if err := l.lines(data[:end]); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}
+
+// Flush writes the line still waiting for its newline.
+func (l *logWriter) Flush() error {
+	rest := l.partial
+	l.partial = nil
+	return l.lines(rest)
+}
+
+func (l *logWriter) lines(p []byte) error {
+	for _, line := range bytes.SplitAfter(p, []byte{'\n'}) {
+		if len(line) == 0 {
+			continue
+		}
+		body, nl := bytes.CutSuffix(line, []byte{'\n'})
+		text := l.marks.Line(sanitize(string(body)))
+		if l.marks.Flagged > 0 && l.unverified != nil {
+			l.unverified()
+			l.unverified = nil
+		}
+		if nl {
+			text += "\n"
+		}
+		if _, err := io.WriteString(l.w, text); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // sanitizingWriter writes component output with terminal control

@@ -38,7 +38,8 @@ type settings struct {
 	warn          int
 	tokenBudget   int // RAZAR_TOKEN_BUDGET: model tokens per incident, 0 none
 	metricsAddr   string
-	chakraAddr    string // RAZAR_CHAKRA_ADDR / RAZAR_CHAKRA_PORT: the chakra heartbeat service
+	statusHosts   []string // RAZAR_STATUS_HOSTS: more host names the metrics listener answers to (hostguard.go)
+	chakraAddr    string   // RAZAR_CHAKRA_ADDR / RAZAR_CHAKRA_PORT: the chakra heartbeat service
 	verifyWindow  time.Duration
 	probeInterval time.Duration
 	webhook       string
@@ -148,6 +149,7 @@ func (c *cli) readVariables(s *settings) error {
 	if s.metricsAddr, err = c.metricsAddr(); err != nil {
 		return err
 	}
+	s.statusHosts = statusHosts(c.getenv("RAZAR_STATUS_HOSTS"))
 	if s.chakraAddr, err = c.chakraAddr(); err != nil {
 		return err
 	}

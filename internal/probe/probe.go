@@ -11,10 +11,12 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/internal/pgcmd"
+	"github.com/razar/razar/internal/runas"
 	"github.com/razar/razar/internal/tailbuf"
 )
 
@@ -48,6 +50,24 @@ const probeWaitDelay = time.Second
 // cancelled ctx gives an error matching context.Canceled. A health check with
 // no command, http or tcp set gives an error matching razar.ErrInvalidConfig.
 func Probe(ctx context.Context, hc razar.HealthCheck, workdir string, env []string) error {
+	return probeAs(ctx, hc, workdir, env, nil)
+}
+
+// Component runs c's health check as c's own processes run: in its
+// workdir, with its env, as its "user" and "group" (internal/runas) when
+// set. A user that cannot be resolved fails the probe with the reason.
+func Component(ctx context.Context, c razar.Component) error {
+	if c.HealthCheck == nil {
+		return fmt.Errorf("health check: none: %w", razar.ErrInvalidConfig)
+	}
+	who, err := runas.Resolve(c.User, c.Group)
+	if err != nil {
+		return fmt.Errorf("%s probe: %w", c.HealthCheck.Kind(), err)
+	}
+	return probeAs(ctx, *c.HealthCheck, c.Workdir, append(who.Env(), c.EnvList()...), who.Credential())
+}
+
+func probeAs(ctx context.Context, hc razar.HealthCheck, workdir string, env []string, cred *syscall.Credential) error {
 	timeout := DefaultProbeTimeout
 	if hc.Timeout > 0 {
 		timeout = time.Duration(hc.Timeout)
@@ -66,7 +86,7 @@ func Probe(ctx context.Context, hc razar.HealthCheck, workdir string, env []stri
 	switch kind = hc.Kind(); kind {
 	case "command":
 		target = probeCommandName(hc.Command)
-		err = probeCommand(ctx, hc.Command, workdir, env)
+		err = probeCommand(ctx, hc.Command, workdir, env, cred)
 	case "http":
 		target = hc.HTTP
 		err = probeHTTP(ctx, hc.HTTP)
@@ -108,11 +128,12 @@ func probeCommandName(argv []string) string {
 	return s
 }
 
-func probeCommand(ctx context.Context, argv []string, workdir string, env []string) error {
+func probeCommand(ctx context.Context, argv []string, workdir string, env []string, cred *syscall.Credential) error {
 	cmd, err := pgcmd.Command(ctx, argv, workdir, env, probeWaitDelay)
 	if err != nil {
 		return err
 	}
+	cmd.SysProcAttr.Credential = cred
 	out := tailbuf.New(probeOutputTail)
 	// One writer for both streams: os/exec then copies them in a single
 	// goroutine, so out needs no lock.
