@@ -300,7 +300,7 @@ func (o *Orchestrator) settleMemory(ctx context.Context, rec *bus.IncidentRecord
 		a.Summary = fmt.Sprintf("remembered fix %s of %s, written by %s for %s on %s", f.ID, sig, o.cfg.Display(f.Rung), f.Incident, f.Learned.Format(time.RFC3339))
 		a.Diff = f.Diff
 		res := &bus.Result{Incident: rec.ID, Attempt: a.Number, Rung: MemoryRung, Status: razar.StatusFixed, Summary: a.Summary, Diff: f.Diff}
-		a.Outcome, a.Reason, _ = o.applyFix(ctx, rec, a, res, p.Deadline.Sub(p.Started))
+		a.Outcome, a.Reason, _ = o.applyFix(ctx, rec, a, res, answerBounds{limit: 1, deadline: p.Deadline, window: p.Deadline.Sub(p.Started)})
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

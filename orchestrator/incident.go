@@ -292,7 +292,7 @@ func (o *Orchestrator) conclude(ctx context.Context, rec *bus.IncidentRecord, re
 			a.Diff = res.Candidates[0].Diff
 		}
 		var held string
-		a.Outcome, a.Reason, held = o.applyFix(ctx, rec, a, res, p.Deadline.Sub(p.Started))
+		a.Outcome, a.Reason, held = o.applyFix(ctx, rec, a, res, o.boundsFor(p))
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
