@@ -127,6 +127,10 @@ type openAIHistory struct {
 	Summary string        `json:"summary,omitempty"`
 	Diff    string        `json:"diff,omitempty"`
 	Reason  string        `json:"reason,omitempty"`
+	// A shortened attempt is one line: its diff's size and hash only.
+	DiffBytes  int    `json:"diff_bytes,omitempty"`
+	DiffSHA256 string `json:"diff_sha256,omitempty"`
+	Shortened  bool   `json:"shortened,omitempty"`
 }
 
 // openAIUserPrompt describes the failure and every earlier attempt.
@@ -145,13 +149,15 @@ func openAIUserPrompt(t razar.Task) string {
 	}
 	hist := make([]openAIHistory, len(t.History))
 	for i, a := range t.History {
-		hist[i] = openAIHistory{Attempt: a.Number, Rung: a.Rung, Outcome: a.Outcome, Error: a.Error, Summary: a.Summary, Diff: a.Diff, Reason: a.Reason}
+		hist[i] = openAIHistory{Attempt: a.Number, Rung: a.Rung, Outcome: a.Outcome, Error: a.Error, Summary: a.Summary, Diff: a.Diff, Reason: a.Reason,
+			DiffBytes: a.DiffBytes, DiffSHA256: a.DiffSHA256, Shortened: a.Shortened}
 	}
 	var js bytes.Buffer
 	enc := json.NewEncoder(&js)
 	enc.SetEscapeHTML(false) // diffs hold < > &; keep them readable
 	_ = enc.Encode(hist)     // strings and ints only: cannot fail
 	b.WriteString("earlier attempts, oldest first (JSON; do not repeat a rejected diff):\n")
+	b.WriteString(shortenedNote(t))
 	b.Write(js.Bytes())
 	return b.String()
 }

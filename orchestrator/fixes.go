@@ -316,7 +316,9 @@ func (o *Orchestrator) settleMemory(ctx context.Context, rec *bus.IncidentRecord
 	}
 	seq := o.recordAttempt(ctx, rec, a)
 	o.remember(rec.ID, a)
-	rec.AddAttempt(bus.SummarizeAttempt(a, seq))
+	line := bus.SummarizeAttempt(a, seq)
+	o.keepLine(rec.ID, line)
+	rec.AddAttempt(line)
 	rec.Pending = nil
 	if a.Outcome == razar.OutcomeHealed {
 		rec.State = razar.IncidentHealed

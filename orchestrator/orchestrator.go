@@ -100,6 +100,7 @@ type Orchestrator struct {
 	cycles    map[string]int             // boot cycle -> escalations so far, under mu
 	declared  map[string]bool            // rungs whose consumer this orchestrator declared, under mu
 	recent    map[string][]razar.Attempt // incident -> its newest full attempts, under mu
+	lines     map[string][]razar.Attempt // incident -> every finished attempt's summary (keepLine), under mu
 	fixes     *fixmem.Memory             // the fix memory; nil when off
 	pinMu     sync.Mutex                 // one write of PinnedKey at a time
 }
@@ -143,7 +144,7 @@ func New(store *jetstream.Store, cfg Config) (*Orchestrator, error) {
 	}
 	o := &Orchestrator{cfg: cfg, store: store, log: cfg.Log, running: map[string]*runner{}, ended: map[string]chan struct{}{}, resumed: make(chan struct{}),
 		results: newResults(cfg.Log), cycles: map[string]int{}, declared: map[string]bool{},
-		recent: map[string][]razar.Attempt{}}
+		recent: map[string][]razar.Attempt{}, lines: map[string][]razar.Attempt{}}
 	if o.cfg.Clock == nil {
 		o.cfg.Clock = clock.Real{}
 	}
