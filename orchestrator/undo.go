@@ -79,9 +79,10 @@ func (o *Orchestrator) PatchRolledBack(ctx context.Context, component, id string
 	if note.Recorded {
 		return nil
 	}
-	o.pinMu.Lock() // one undo at a time: the boot scan and a live rollback may meet
+	// The boot scan and a live rollback may meet on one note: marking a
+	// fix undone twice is harmless (Carrying skips undone fixes, and the
+	// records share a message id).
 	fixes := o.fixes.Carrying(component, note.DiffSHA256, id)
-	o.pinMu.Unlock()
 	pinned := false
 	for _, f := range fixes {
 		r := &bus.AuditRecord{Event: bus.EventFixFailed, Component: component, Agent: MemoryRung, Signature: f.Signature, Fix: f.ID,
