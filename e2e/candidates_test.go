@@ -71,13 +71,13 @@ func TestFortyCandidatesInOneAnswerCostAtMostThreeValidations(t *testing.T) {
 
 func TestACandidatesValidationEndsAtTheAttemptsDeadline(t *testing.T) {
 	// Every candidate's validation would run for ten minutes; the rung's
-	// attempt has 3 s. The first validation is stopped at the deadline and
+	// attempt has 5 s. The first validation is stopped at the deadline and
 	// no other candidate is staged.
 	b := patchMesh(t, answer(fortyCandidates()), "", 0)
 	b.boot.Components[0].Validate = []string{"sleep", "600"}
 	for i := range b.roster.Agents {
 		if b.roster.Agents[i].Name == "kimicho" {
-			b.roster.Agents[i].Timeout = razar.Duration(3 * time.Second)
+			b.roster.Agents[i].Timeout = razar.Duration(5 * time.Second)
 		}
 	}
 	done := make(chan error, 1)
