@@ -242,6 +242,7 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 		}
 		record(bus.EventReverted, func(r *bus.AuditRecord) { r.Status, r.Reason, r.Files = "reverted", reason, patchFiles(files) })
 		o.log.Warn().Str("incident", rec.ID).Str("component", comp.Name).Str("patch", id).Str("reason", reason).Msg("patch reverted")
+		o.revertedFix(ctx, rec, a, id, diffSHA256(c.Diff), reason)
 		return razar.OutcomeRejected, reason
 	}
 

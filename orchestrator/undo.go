@@ -110,6 +110,31 @@ func (o *Orchestrator) PatchRolledBack(ctx context.Context, component, id string
 	return homedir.WriteAtomic(filepath.Join(dir, RollbackNote), data, 0o600)
 }
 
+// revertedFix marks failed the remembered fixes of rec's component whose
+// diff a rung proposed again in attempt a and which did not hold (patch id,
+// reverted for reason): the memory should not replay what just failed.
+// The memory's own attempts are marked by settleMemory.
+func (o *Orchestrator) revertedFix(ctx context.Context, rec *bus.IncidentRecord, a razar.Attempt, id, diffSHA, reason string) {
+	if o.fixes == nil || a.Rung == MemoryRung {
+		return
+	}
+	for _, f := range o.fixes.Carrying(rec.Component, diffSHA, "") {
+		if f.Failed && !f.Pinned {
+			continue // marked already
+		}
+		r := &bus.AuditRecord{Event: bus.EventFixFailed, Component: rec.Component, Incident: rec.ID, Agent: a.Rung, Attempt: a.Number,
+			Signature: f.Signature, Fix: f.ID, PatchID: id, Status: "failed",
+			Reason:  bus.Clip(fmt.Sprintf("the same diff, proposed again by %s, did not hold and was reverted: %s", o.cfg.Display(a.Rung), reason), bus.MaxErrorBytes),
+			Message: "not tried again for this signature until it heals an incident anew"}
+		if f.Pinned {
+			r.Message = "pinned: kept, and tried again next time"
+		}
+		if err := o.recordFix(ctx, r, bus.AuditMsgID(bus.EventFixFailed, rec.ID+"-"+id+"-"+f.Signature, a.Number)); err != nil {
+			o.log.Error().Err(err).Str("incident", rec.ID).Str("fix", f.ID).Msg("reverted fix not marked failed")
+		}
+	}
+}
+
 // recordRollbacks reads the rollback notes not yet recorded (rollbacks done
 // while RAZAR was stopped, or whose record did not reach it) and marks
 // what they carried, once when Run starts, after the memory is replayed.
