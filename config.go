@@ -445,6 +445,24 @@ func (e AgentEntry) AttemptTimeout() time.Duration {
 	return DefaultAgentTimeout
 }
 
+// DefaultCandidates is how many alternative patches of one answer RAZAR
+// stages and validates when the roster entry sets no "candidates"; the rest
+// are refused, so one answer cannot buy unbounded work.
+const DefaultCandidates = 3
+
+// MaxCandidates caps an entry's "candidates": a roster asking for more is
+// a config error.
+const MaxCandidates = 8
+
+// CandidateLimit is how many alternatives of one answer from this rung are
+// staged and validated: the entry's candidates, else DefaultCandidates.
+func (e AgentEntry) CandidateLimit() int {
+	if e.Candidates <= 0 {
+		return DefaultCandidates
+	}
+	return min(e.Candidates, MaxCandidates)
+}
+
 // Roster is config/razar_ai_agents.json: the rungs in ladder order.
 type Roster struct {
 	Agents []AgentEntry `json:"agents"`
@@ -563,6 +581,10 @@ func ParseRoster(file string, data []byte) (*Roster, error) {
 		}
 		if a.Candidates < 0 {
 			return nil, &ConfigError{File: file, Field: field + ".candidates", Msg: "negative", Fix: "use a positive count"}
+		}
+		if a.Candidates > MaxCandidates {
+			return nil, &ConfigError{File: file, Field: field + ".candidates", Msg: fmt.Sprintf("%d is over the cap of %d alternatives RAZAR stages and validates per answer", a.Candidates, MaxCandidates),
+				Fix: fmt.Sprintf("use 1 to %d", MaxCandidates)}
 		}
 		for j, p := range a.Redact {
 			f := fmt.Sprintf("%s.redact[%d]", field, j)

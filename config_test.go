@@ -128,8 +128,11 @@ func checkRoster(t testing.TB, r *Roster) {
 		if a.Takeover {
 			takeovers++
 		}
-		if a.Candidates < 0 {
-			t.Errorf("agents[%d] (%s): accepted negative candidates", i, a.Name)
+		if a.Candidates < 0 || a.Candidates > MaxCandidates {
+			t.Errorf("agents[%d] (%s): accepted candidates %d, outside 0 to %d", i, a.Name, a.Candidates, MaxCandidates)
+		}
+		if n := a.CandidateLimit(); n < 1 || n > MaxCandidates {
+			t.Errorf("agents[%d] (%s): CandidateLimit %d, outside 1 to %d", i, a.Name, n, MaxCandidates)
 		}
 		if a.Timeout < 0 || a.AttemptTimeout() <= 0 {
 			t.Errorf("agents[%d] (%s): accepted timeout %v", i, a.Name, time.Duration(a.Timeout))
@@ -539,6 +542,7 @@ func TestParseRosterErrors(t *testing.T) {
 		{"two takeover rungs", `{"agents": [{"name": "crown", "backend": "builtin"}, {"name": "airstar", "backend": "builtin", "takeover": true}, {"name": "rstar", "backend": "builtin", "takeover": true}]}`,
 			"agents[2] (rstar).takeover", []string{"agents[1]"}},
 		{"negative candidates", `{"agents": [{"name": "rstar", "backend": "builtin", "candidates": -1}]}`, "agents[0] (rstar).candidates", nil},
+		{"candidates over the cap", `{"agents": [{"name": "rstar", "backend": "builtin", "candidates": 40}]}`, "agents[0] (rstar).candidates", []string{"40 is over the cap of 8", "1 to 8"}},
 		{"bad timeout", `{"agents": [{"name": "k2", "backend": "builtin", "timeout": "a minute"}]}`, "agents[0] (k2)", []string{`"a minute"`}},
 		{"negative timeout", `{"agents": [{"name": "k2", "backend": "builtin", "timeout": -60}]}`, "agents[0] (k2)", []string{"negative"}},
 		{"human with a command", `{"agents": [{"name": "oncall", "backend": "human", "command": ["./page.sh"]}]}`, "agents[0] (oncall).command", []string{"human backend"}},

@@ -58,6 +58,10 @@ type Attempt struct {
 	// Actor is the authenticated operator who answered a human rung's
 	// page (resolve or pass), for the record.
 	Actor string `json:"actor,omitempty"`
+	// Shortened marks an attempt of an escalation's history sent as one
+	// line (number, rung, outcome, reason clipped, the diff's size and
+	// hash) rather than in full; the `attempt` tool returns it whole.
+	Shortened bool `json:"shortened,omitempty"`
 }
 
 // Failed reports whether the attempt counts against RAZAR_RSTAR_THRESHOLD.

@@ -518,3 +518,16 @@ func statusProblem(s razar.Status) error {
 		return fmt.Errorf("reply status %s is not fixed, no_fix or error", quoteCut(string(s)))
 	}
 }
+
+// shortenedNote says how many earlier attempts of t are one line, and
+// where the rest of each is; "" when none is.
+func shortenedNote(t razar.Task) string {
+	var b strings.Builder
+	if len(t.History) > 0 && t.History[0].Number > 1 {
+		fmt.Fprintf(&b, "attempts 1 to %d are not listed: the history outgrew its budget; the `attempt` tool returns any of them.\n", t.History[0].Number-1)
+	}
+	if t.Shortened > 0 {
+		fmt.Fprintf(&b, "%d of the %d earlier attempts listed are shortened to one line (\"shortened\": true: no diff text, only its size and sha256); the `attempt` tool returns any of them in full.\n", t.Shortened, len(t.History))
+	}
+	return b.String()
+}

@@ -22,6 +22,7 @@ type openAIHistory struct {
 	Reason     string        `json:"reason,omitempty"`
 	DiffBytes  int           `json:"diff_bytes,omitempty"`
 	DiffSHA256 string        `json:"diff_sha256,omitempty"`
+	Shortened  bool          `json:"shortened,omitempty"`
 }
 
 // File texts are framed by these lines in the prompt, so neither a model
@@ -116,7 +117,7 @@ func writeHistory(b *strings.Builder, t razar.Task) {
 	}
 	hist := make([]openAIHistory, len(t.History))
 	for i, a := range t.History {
-		h := openAIHistory{Attempt: a.Number, Rung: a.Rung, Outcome: a.Outcome, Error: a.Error, Summary: a.Summary, Diff: a.Diff, Reason: a.Reason}
+		h := openAIHistory{Attempt: a.Number, Rung: a.Rung, Outcome: a.Outcome, Error: a.Error, Summary: a.Summary, Diff: a.Diff, Reason: a.Reason, Shortened: a.Shortened}
 		if a.Diff == "" {
 			h.DiffBytes, h.DiffSHA256 = a.DiffBytes, a.DiffSHA256
 		}
@@ -124,10 +125,8 @@ func writeHistory(b *strings.Builder, t razar.Task) {
 	}
 	js, _ := compactJSON(hist) // strings and ints only: cannot fail
 	b.WriteString("earlier attempts, oldest first (JSON; do not repeat a rejected diff):\n")
+	b.WriteString(shortenedNote(t))
 	b.WriteString(js)
-	if t.Shortened > 0 {
-		fmt.Fprintf(b, "%d of them were shortened to one line (no texts, the diff's size and hash only); the `attempt` tool returns any of them in full.\n", t.Shortened)
-	}
 }
 
 // compactJSON encodes v on one line, with < > & left as they are (diffs

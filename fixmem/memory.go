@@ -27,7 +27,8 @@ type Fix struct {
 	Rung      string          `json:"rung"` // the rung that wrote it
 	Incident  string          `json:"incident"`
 	Learned   time.Time       `json:"learned"`
-	Seq       uint64          `json:"seq,omitempty"` // the fix_learned record's stream sequence
+	Seq       uint64          `json:"seq,omitempty"`   // the fix_learned record's stream sequence
+	Patch     string          `json:"patch,omitempty"` // the patch id it was learned from
 	// Failed is set when the fix was tried again and did not hold; it is
 	// not tried again for its signature until it heals an incident anew.
 	Failed       bool      `json:"failed,omitempty"`
@@ -37,10 +38,19 @@ type Fix struct {
 	// (the failure is recorded), dropped only by forget.
 	Pinned   bool   `json:"pinned,omitempty"`
 	PinnedBy string `json:"pinned_by,omitempty"`
+	// Undone is set when a patch carrying the fix was rolled back by an
+	// operator (razar rollback-patch): the fix is failed and unpinned, and
+	// never tried again, even when a rung writes it anew; only pinning it
+	// again (an operator's say-so) or forgetting the signature lifts it.
+	Undone bool `json:"undone,omitempty"`
 }
 
 // Usable reports whether the fix may be tried.
-func (f *Fix) Usable() bool { return f.Pinned || !f.Failed }
+func (f *Fix) Usable() bool { return !f.Undone && (f.Pinned || !f.Failed) }
+
+// StatusUndone is the status of a fix_failed record that marks a fix
+// undone (Fix.Undone) rather than failed once.
+const StatusUndone = "undone"
 
 // FixID is the id of a fix: the first 12 hex digits of its diff's sha256.
 func FixID(diff string) string {
@@ -70,8 +80,9 @@ type Memory struct {
 func New() *Memory { return &Memory{bySig: map[string][]*Fix{}} }
 
 // Apply folds one audit record into the memory: fix_learned adds (or
-// renews) a fix, fix_failed marks it, fix_forgotten drops the signature,
-// fix_pinned pins a fix. Other records, and fix records missing their
+// renews) a fix, fix_failed marks it (with status "undone": for good,
+// unpinned), fix_forgotten drops the signature, fix_pinned pins a fix (and
+// lifts an undo). Other records, and fix records missing their
 // signature, are ignored; Apply reports whether the record changed
 // anything. Records are applied in stream order (seq).
 func (m *Memory) Apply(r *bus.AuditRecord, seq uint64) bool {
@@ -96,10 +107,14 @@ func (m *Memory) Apply(r *bus.AuditRecord, seq uint64) bool {
 			return false
 		}
 		f := &Fix{ID: FixID(r.Diff), Signature: r.Signature, Component: r.Component, Failure: r.Error, Diff: r.Diff,
-			Files: r.Files, Rung: r.Agent, Incident: r.Incident, Learned: at, Seq: seq}
+			Files: r.Files, Rung: r.Agent, Incident: r.Incident, Learned: at, Seq: seq, Patch: r.PatchID}
 		if old := find(f.ID); old != nil {
-			// A new heal with the same diff: it is good again, and newest.
+			// A new heal with the same diff: it is good again, and newest;
+			// but what an operator undid stays undone.
 			f.Pinned, f.PinnedBy = old.Pinned, old.PinnedBy
+			if old.Undone {
+				f.Undone, f.Failed, f.FailedAt, f.FailedReason = true, true, old.FailedAt, old.FailedReason
+			}
 			fixes = without(fixes, old)
 		}
 		m.bySig[r.Signature] = append(fixes, f)
@@ -109,6 +124,9 @@ func (m *Memory) Apply(r *bus.AuditRecord, seq uint64) bool {
 			return false
 		}
 		f.Failed, f.FailedAt, f.FailedReason = true, at, r.Reason
+		if r.Status == StatusUndone {
+			f.Undone, f.Pinned, f.PinnedBy = true, false, ""
+		}
 	case bus.EventFixForgotten:
 		if len(fixes) == 0 {
 			return false
@@ -119,7 +137,7 @@ func (m *Memory) Apply(r *bus.AuditRecord, seq uint64) bool {
 		if f == nil {
 			return false
 		}
-		f.Pinned, f.PinnedBy = true, r.Actor
+		f.Pinned, f.PinnedBy, f.Undone = true, r.Actor, false
 	default:
 		return false
 	}
@@ -174,6 +192,27 @@ func (m *Memory) Fix(sig, id string) (Fix, bool) {
 		}
 	}
 	return Fix{}, false
+}
+
+// Carrying returns the fixes of component a patch carried: those whose
+// diff's SHA-256 is diffSHA256 (a patch manifest's), or learned from patch
+// id. Undone fixes are left out: they are undone already.
+func (m *Memory) Carrying(component, diffSHA256, patch string) []Fix {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Fix
+	for _, fixes := range m.bySig {
+		for _, f := range fixes {
+			if f.Component != component || f.Undone {
+				continue
+			}
+			if (len(diffSHA256) >= len(f.ID) && diffSHA256[:len(f.ID)] == f.ID) || (patch != "" && f.Patch == patch) {
+				out = append(out, *f)
+			}
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Signature+out[i].ID < out[j].Signature+out[j].ID })
+	return out
 }
 
 // Show returns every fix of sig, usable or not, newest first.

@@ -75,3 +75,39 @@ func TestPinnedFixOutlivesItsStreamRecords(t *testing.T) {
 		t.Fatalf("%d fixes after restoring twice, want 1", n)
 	}
 }
+
+func TestUndoneFixIsNeverTriedAgainUntilPinned(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 2, 0, 0, 0, time.UTC)
+	sig := Signature("ledger", "ledger.conf: port missing")
+	d := "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n"
+	m := New()
+	learned := rec(bus.EventFixLearned, sig, d, "", t0)
+	learned.PatchID = "p-1"
+	m.Apply(learned, 1)
+	m.Apply(&bus.AuditRecord{Event: bus.EventFixPinned, Component: "ledger", Signature: sig, Fix: FixID(d), Actor: "ops"}, 2)
+	if c := m.Carrying("ledger", "", "p-1"); len(c) != 1 || c[0].ID != FixID(d) {
+		t.Fatalf("carrying patch p-1: %+v, want the fix learned from it", c)
+	}
+	undo := rec(bus.EventFixFailed, sig, "", FixID(d), t0.Add(time.Minute))
+	undo.Status = StatusUndone
+	m.Apply(undo, 3)
+	if c := m.Candidates(sig); len(c) != 0 {
+		t.Fatalf("after an undo: candidates %+v, want none (pinned or not)", c)
+	}
+	if p := m.Pinned(); len(p) != 0 {
+		t.Fatalf("after an undo: pinned %+v, want the pin lifted (so no permanent copy brings it back)", p)
+	}
+	// A rung writes the same diff again and it heals: still undone.
+	m.Apply(rec(bus.EventFixLearned, sig, d, "", t0.Add(2*time.Minute)), 4)
+	if c := m.Candidates(sig); len(c) != 0 {
+		t.Fatalf("after a renewed heal: candidates %+v, want the undone fix still not tried", c)
+	}
+	if c := m.Carrying("ledger", "", "p-1"); len(c) != 0 {
+		t.Fatalf("carrying an undone fix: %+v, want none", c)
+	}
+	// Only an operator's pin lifts it.
+	m.Apply(&bus.AuditRecord{Event: bus.EventFixPinned, Component: "ledger", Signature: sig, Fix: FixID(d), Actor: "ops"}, 5)
+	if c := m.Candidates(sig); len(c) != 1 || c[0].Undone {
+		t.Fatalf("after pinning again: candidates %+v, want the fix back", c)
+	}
+}

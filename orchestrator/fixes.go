@@ -244,11 +244,19 @@ func (o *Orchestrator) fromMemory(ctx context.Context, rec *bus.IncidentRecord, 
 		return nil, 0, false, nil
 	}
 	var pick *fixmem.Fix
-	var stale []string
+	var stale, refused []string
+	hold := false
 	for i := range cands {
 		if err := o.fits(comp, cands[i]); err != nil {
 			stale = append(stale, fmt.Sprintf("fix %s: %v", cands[i].ID, err))
 			continue
+		}
+		if adds := addsCode(comp, cands[i]); adds != "" {
+			if o.cfg.FixMemoryNewFiles == NewFilesNever {
+				refused = append(refused, fmt.Sprintf("fix %s %s: never replayed (RAZAR_FIX_MEMORY_NEW_FILES=never)", cands[i].ID, adds))
+				continue
+			}
+			hold = true
 		}
 		pick = &cands[i]
 		break
@@ -256,6 +264,9 @@ func (o *Orchestrator) fromMemory(ctx context.Context, rec *bus.IncidentRecord, 
 	rec.Cursor = bus.Cursor{Phase: "local", Pass: 1} // the memory's turn is taken, whatever comes of it
 	if pick == nil {
 		reason := fmt.Sprintf("remembered fixes of %s are stale: %s", sig, strings.Join(stale, "; "))
+		if len(refused) > 0 {
+			reason = fmt.Sprintf("remembered fixes of %s not tried: %s", sig, strings.Join(append(refused, stale...), "; "))
+		}
 		rec.AddSkip(bus.Skip{Rung: MemoryRung, Pass: 1, Reason: bus.Clip(reason, bus.MaxErrorBytes), Time: time.Now().UTC()})
 		if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
 			return nil, 0, true, err
@@ -269,7 +280,7 @@ func (o *Orchestrator) fromMemory(ctx context.Context, rec *bus.IncidentRecord, 
 	}
 	now := time.Now().UTC()
 	timeout := razar.DefaultAgentTimeout
-	if o.cfg.ApprovalWindow > timeout && comp.Approval == "manual" {
+	if o.cfg.ApprovalWindow > timeout && (comp.Approval == "manual" || hold) {
 		timeout = o.cfg.ApprovalWindow
 	}
 	rec.Pending = &bus.Pending{Attempt: rec.NextAttempt(), Rung: MemoryRung, Pass: 1, Started: now, Deadline: now.Add(timeout), Fix: pick.ID}
@@ -300,7 +311,22 @@ func (o *Orchestrator) settleMemory(ctx context.Context, rec *bus.IncidentRecord
 		a.Summary = fmt.Sprintf("remembered fix %s of %s, written by %s for %s on %s", f.ID, sig, o.cfg.Display(f.Rung), f.Incident, f.Learned.Format(time.RFC3339))
 		a.Diff = f.Diff
 		res := &bus.Result{Incident: rec.ID, Attempt: a.Number, Rung: MemoryRung, Status: razar.StatusFixed, Summary: a.Summary, Diff: f.Diff}
-		a.Outcome, a.Reason, _ = o.applyFix(ctx, rec, a, res, p.Deadline.Sub(p.Started))
+		b := answerBounds{limit: 1, deadline: p.Deadline, window: p.Deadline.Sub(p.Started)}
+		var adds string
+		if boot, err := o.cfg.Components(); err == nil {
+			if comp, err := boot.Component(rec.Component); err == nil {
+				adds = addsCode(comp, f)
+			}
+		}
+		switch {
+		case adds != "" && o.cfg.FixMemoryNewFiles == NewFilesNever:
+			a.Outcome, a.Reason = razar.OutcomeRejected, fmt.Sprintf("remembered fix %s %s: never replayed (RAZAR_FIX_MEMORY_NEW_FILES=never)", f.ID, adds)
+		default:
+			if adds != "" {
+				b.hold = fmt.Sprintf("remembered fix %s %s: an operator approves its replay (RAZAR_FIX_MEMORY_NEW_FILES=approve)", f.ID, adds)
+			}
+			a.Outcome, a.Reason, _ = o.applyFix(ctx, rec, a, res, b)
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -316,7 +342,9 @@ func (o *Orchestrator) settleMemory(ctx context.Context, rec *bus.IncidentRecord
 	}
 	seq := o.recordAttempt(ctx, rec, a, razar.Usage{})
 	o.remember(rec.ID, a)
-	rec.AddAttempt(bus.SummarizeAttempt(a, seq))
+	line := bus.SummarizeAttempt(a, seq)
+	o.keepLine(rec.ID, line)
+	rec.AddAttempt(line)
 	rec.Pending = nil
 	if a.Outcome == razar.OutcomeHealed {
 		rec.State = razar.IncidentHealed

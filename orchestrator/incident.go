@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/razar/razar"
@@ -235,6 +237,7 @@ func (o *Orchestrator) sendEscalation(ctx context.Context, rec *bus.IncidentReco
 	// The workspace: what the rung is shown of the component (tools.go).
 	ws, view, viewErr := o.workspaceFor(rec)
 	esc.Workspace = ws
+	esc.Shortened = Shortened(esc.Context)
 	fitEscalation(esc)
 	h, err := o.store.Escalate(ctx, bus.EscalateSubject(p.Rung), bus.EscalationMsgID(rec.ID, p.Attempt), esc)
 	if err != nil && ctx.Err() == nil {
@@ -310,7 +313,7 @@ func (o *Orchestrator) conclude(ctx context.Context, rec *bus.IncidentRecord, re
 			a.Diff = res.Candidates[0].Diff
 		}
 		var held string
-		a.Outcome, a.Reason, held = o.applyFix(ctx, rec, a, res, p.Deadline.Sub(p.Started))
+		a.Outcome, a.Reason, held = o.applyFix(ctx, rec, a, res, o.boundsFor(p))
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
@@ -334,7 +337,9 @@ func (o *Orchestrator) conclude(ctx context.Context, rec *bus.IncidentRecord, re
 	// the two re-sends the record, which its message id makes harmless.
 	seq := o.recordAttempt(ctx, rec, a, usage)
 	o.remember(rec.ID, a)
-	rec.AddAttempt(bus.SummarizeAttempt(a, seq))
+	line := bus.SummarizeAttempt(a, seq)
+	o.keepLine(rec.ID, line)
+	rec.AddAttempt(line)
 	rec.Pending = nil
 	if a.Outcome == razar.OutcomeHealed {
 		rec.State = razar.IncidentHealed
@@ -529,9 +534,21 @@ func (o *Orchestrator) auditSeq(ctx context.Context, rec *bus.AuditRecord, msgID
 	return seq
 }
 
-// BoundContext copies the history and cuts it, oldest first, until its
-// encoded size is under max: diffs, then summaries and errors, are clipped
-// with a visible marker. The newest attempts keep the most.
+// Line limits of BoundContext: a shortened attempt's texts are clipped
+// to lineText bytes, then harder; its reason keeps at least lineReason.
+const (
+	lineText   = 256
+	lineReason = 64
+)
+
+// BoundContext copies the history and cuts it until its encoded size is
+// under max, losing no attempt while one line each fits: first the older
+// attempts sent in full become one line each (oldest first; Shortened set:
+// number, rung, outcome, reason clipped, the diff's size and hash), then
+// those lines' texts are clipped harder, then the newest attempt's own
+// texts, each cut with a visible marker. Only when even the shortest lines
+// do not fit are the oldest left out, the newest kept (the first number
+// listed says where the list starts).
 func BoundContext(history []razar.Attempt, max int) []razar.Attempt {
 	out := make([]razar.Attempt, len(history))
 	copy(out, history)
@@ -544,24 +561,43 @@ func BoundContext(history []razar.Attempt, max int) []razar.Attempt {
 		}
 		return len(b) + 1
 	}
-	total := 0
+	total := 2 // the array's brackets
 	for i := range out {
 		total += cost(&out[i])
 	}
-	for _, limit := range []int{16 << 10, 4 << 10, 1 << 10, 256, 64} {
-		for i := range out {
-			if total <= max {
-				return out
-			}
-			before := cost(&out[i])
-			out[i].Diff = bus.Clip(out[i].Diff, limit)
-			out[i].Summary = bus.Clip(out[i].Summary, limit)
-			out[i].Error = bus.Clip(out[i].Error, limit)
-			out[i].Reason = bus.Clip(out[i].Reason, limit)
-			total += cost(&out[i]) - before
+	cut := func(i int, f func(*razar.Attempt)) {
+		before := cost(&out[i])
+		f(&out[i])
+		total += cost(&out[i]) - before
+	}
+	// The older attempts in full become lines, oldest first.
+	for i := 0; i < len(out)-1 && total > max; i++ {
+		if !out[i].Shortened {
+			cut(i, func(a *razar.Attempt) { shorten(a, lineText, lineText) })
 		}
 	}
-	// Still too big: keep the newest attempts that fit.
+	// The lines' texts, harder.
+	for _, l := range []struct{ text, reason int }{{64, 128}, {0, lineReason}} {
+		for i := 0; i < len(out)-1 && total > max; i++ {
+			cut(i, func(a *razar.Attempt) { shorten(a, l.text, l.reason) })
+		}
+	}
+	// The newest attempt's own texts: a diff alone may be 256 KiB.
+	if n := len(out) - 1; n >= 0 {
+		for _, limit := range []int{64 << 10, 16 << 10, 4 << 10, 1 << 10, lineText} {
+			if total <= max {
+				break
+			}
+			cut(n, func(a *razar.Attempt) {
+				for _, f := range []*string{&a.Diff, &a.Summary, &a.Error, &a.Reason} {
+					if c := bus.Clip(*f, limit); c != *f {
+						*f, a.Shortened = c, true
+					}
+				}
+			})
+		}
+	}
+	// Still too big: even one line each does not fit. Keep the newest.
 	for len(out) > 1 && total > max {
 		total -= cost(&out[0])
 		out = out[1:]
@@ -569,39 +605,181 @@ func BoundContext(history []razar.Attempt, max int) []razar.Attempt {
 	return out
 }
 
+// shorten makes a one line: no diff text (its size and hash stay), the
+// summary and error clipped to text bytes, the reason to reason bytes.
+// An attempt that loses anything is marked Shortened.
+func shorten(a *razar.Attempt, text, reason int) {
+	if a.Diff != "" {
+		if a.DiffSHA256 == "" {
+			s := bus.SummarizeAttempt(razar.Attempt{Diff: a.Diff}, 0)
+			a.DiffBytes, a.DiffSHA256 = s.DiffBytes, s.DiffSHA256
+		}
+		a.Diff, a.Shortened = "", true
+	}
+	for _, f := range []struct {
+		s   *string
+		max int
+	}{{&a.Summary, text}, {&a.Error, text}, {&a.Reason, reason}} {
+		if c := bus.Clip(*f.s, f.max); c != *f.s {
+			*f.s, a.Shortened = c, true
+		}
+	}
+}
+
+// Shortened counts the attempts of an escalation's history sent as one
+// line, for bus.Escalation.Shortened.
+func Shortened(history []razar.Attempt) int {
+	n := 0
+	for _, a := range history {
+		if a.Shortened {
+			n++
+		}
+	}
+	return n
+}
+
 // sleepCtx waits d on the wall clock or until ctx ends; it reports whether d passed.
 func sleepCtx(ctx context.Context, d time.Duration) bool { return clock.Sleep(ctx, clock.Real{}, d) }
 
 // fullAttempts is how many of the newest attempts an escalation carries
 // with their full texts (a diff alone may be 256 KiB: more would not fit
-// bus.MaxContextBytes anyway); older ones go as their stored summaries.
-// A constant, so an escalation costs the same at attempt 5 and 500.
+// bus.MaxContextBytes anyway); older ones go as one line each.
 const fullAttempts = 4
 
-// history is the context of the next escalation: the incident's stored
-// attempts (summaries), the newest fullAttempts of them with their full
-// texts fetched from their audit records on the stream, bounded by
-// bus.MaxContextBytes.
+// maxLines bounds how many attempts an escalation lists, the newest: far
+// more than one line each fits in bus.MaxContextBytes, so what is kept in
+// memory per incident stays bounded too.
+const maxLines = 4096
+
+// history is the context of the next escalation: every earlier attempt of
+// the incident, at least as one line, the newest fullAttempts of them with
+// their full texts fetched from their audit records on the stream,
+// bounded by bus.MaxContextBytes (BoundContext).
 func (o *Orchestrator) history(ctx context.Context, rec *bus.IncidentRecord) []razar.Attempt {
-	out := make([]razar.Attempt, len(rec.Attempts))
-	copy(out, rec.Attempts)
+	out := o.attemptLines(ctx, rec)
+	for i := range out {
+		// A stored summary has lost its diff, and its texts if it clipped them.
+		a := &out[i]
+		a.Shortened = a.DiffBytes > 0 || clipped(a.Summary) || clipped(a.Error) || clipped(a.Reason)
+	}
 	budget := bus.MaxContextBytes
 	for i := len(out) - 1; i >= max(0, len(out)-fullAttempts) && budget > 0; i-- {
 		a := &out[i]
 		if full, ok := o.recalled(rec.ID, a.Number); ok {
-			a.Summary, a.Error, a.Diff, a.Reason = full.Summary, full.Error, full.Diff, full.Reason
+			a.Summary, a.Error, a.Diff, a.Reason, a.Shortened = full.Summary, full.Error, full.Diff, full.Reason, false
 		} else if a.Seq != 0 {
 			// Settled by an earlier run (a crash): read it back once.
 			full, err := o.store.AuditAt(ctx, a.Seq)
 			if err != nil || full.Incident != rec.ID || full.Attempt != a.Number {
-				continue // keep the summary
+				continue // keep the line
 			}
-			a.Summary, a.Error, a.Diff, a.Reason = full.Summary, full.Error, full.Diff, full.Reason
+			a.Summary, a.Error, a.Diff, a.Reason, a.Shortened = full.Summary, full.Error, full.Diff, full.Reason, false
 			o.remember(rec.ID, razar.Attempt{Number: a.Number, Summary: a.Summary, Error: a.Error, Diff: a.Diff, Reason: a.Reason})
 		}
 		budget -= len(a.Diff) + len(a.Summary) + len(a.Error) + len(a.Reason)
 	}
 	return BoundContext(out, bus.MaxContextBytes)
+}
+
+// clipped reports whether s carries bus.Clip's marker.
+func clipped(s string) bool { return strings.Contains(s, "…[razar: cut ") }
+
+// attemptLines returns every finished attempt of rec (the newest maxLines)
+// as its stored summary, oldest first: the stored incident keeps only the
+// newest bus.MaxStoredAttempts, so the older ones come from what this
+// orchestrator kept (keepLine), or, after a restart, from their attempt
+// records on the stream, read once.
+func (o *Orchestrator) attemptLines(ctx context.Context, rec *bus.IncidentRecord) []razar.Attempt {
+	stored := rec.Attempts
+	first := rec.Earlier + 1 // the oldest stored attempt's number
+	if len(stored) > 0 {
+		first = stored[0].Number
+	}
+	from := max(1, rec.NextAttempt()-maxLines) // the oldest attempt listed
+	var earlier []razar.Attempt
+	if from < first {
+		o.mu.Lock()
+		kept := o.lines[rec.ID]
+		o.mu.Unlock()
+		earlier = linesBetween(kept, from, first)
+		if earlier == nil {
+			earlier = o.readLines(ctx, rec, from, first)
+			o.mu.Lock()
+			o.lines[rec.ID] = append(earlier[:len(earlier):len(earlier)], stored...)
+			o.mu.Unlock()
+		}
+	}
+	out := make([]razar.Attempt, 0, len(earlier)+len(stored))
+	out = append(out, earlier...)
+	for _, a := range stored {
+		if a.Number >= from {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// linesBetween returns the lines of numbers from to to-1 out of kept, or
+// nil when kept does not hold every one of them.
+func linesBetween(kept []razar.Attempt, from, to int) []razar.Attempt {
+	i := sort.Search(len(kept), func(i int) bool { return kept[i].Number >= from })
+	j := i + (to - from)
+	if i >= len(kept) || j > len(kept) || kept[i].Number != from || kept[j-1].Number != to-1 {
+		return nil
+	}
+	return append([]razar.Attempt(nil), kept[i:j]...)
+}
+
+// readLines reads the summaries of rec's attempts numbered from to to-1
+// from their attempt records on the stream. An attempt whose record cannot
+// be read is listed with outcome unknown and says why, so the numbers
+// listed stay whole.
+func (o *Orchestrator) readLines(ctx context.Context, rec *bus.IncidentRecord, from, to int) []razar.Attempt {
+	got := map[int]razar.Attempt{}
+	// Read to the end: a scan stopped mid-batch leaves its fetch running.
+	err := o.store.Scan(ctx, bus.AuditSubject(rec.Component, bus.EventAttempt), rec.Opened, false, func(seq uint64, _ string, data []byte) error {
+		var r bus.AuditRecord
+		if bus.Decode(data, &r) != nil || r.Incident != rec.ID || r.Attempt < from || r.Attempt >= to {
+			return nil
+		}
+		if _, dup := got[r.Attempt]; !dup {
+			a := razar.Attempt{Number: r.Attempt, Rung: r.Agent, Pass: r.Pass, Outcome: razar.Outcome(r.Outcome),
+				Error: r.Error, Summary: r.Summary, Diff: r.Diff, Reason: r.Reason, Actor: r.Actor}
+			if t, err := time.Parse(time.RFC3339Nano, r.TimestampISO); err == nil {
+				a.Finished = t.UTC()
+			}
+			got[r.Attempt] = bus.SummarizeAttempt(a, seq)
+		}
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		o.log.Warn().Err(err).Str("incident", rec.ID).Msg("earlier attempts not read back from the stream: listed without their texts")
+	}
+	out := make([]razar.Attempt, 0, to-from)
+	for n := from; n < to; n++ {
+		a, ok := got[n]
+		if !ok {
+			a = razar.Attempt{Number: n, Outcome: razar.OutcomeError, Error: "unknown: its attempt record could not be read back from the stream", Shortened: true}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// keepLine keeps the summary of an incident's finished attempt, for the
+// lines of its later escalations (attemptLines); the newest maxLines.
+func (o *Orchestrator) keepLine(id string, a razar.Attempt) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	l := o.lines[id]
+	if n := len(l); n > 0 && l[n-1].Number >= a.Number {
+		return // kept already (a re-settled attempt)
+	}
+	l = append(l, a)
+	if n := len(l) - maxLines; n > 0 {
+		l = append([]razar.Attempt(nil), l[n:]...)
+	}
+	o.lines[id] = l
 }
 
 // remember keeps the full texts of an incident's newest attempts in
@@ -628,9 +806,11 @@ func (o *Orchestrator) recalled(id string, number int) (razar.Attempt, bool) {
 	return razar.Attempt{}, false
 }
 
-// forget drops what remember kept of an incident whose goroutine ends.
+// forget drops what remember and keepLine kept of an incident whose
+// goroutine ends.
 func (o *Orchestrator) forget(id string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	delete(o.recent, id)
+	delete(o.lines, id)
 }

@@ -68,6 +68,10 @@ type Config struct {
 	// NoFixMemory turns the fix memory off (RAZAR_FIX_MEMORY=off): every
 	// incident climbs the ladder from its first rung (docs/FIXES.md).
 	NoFixMemory bool
+	// FixMemoryNewFiles is RAZAR_FIX_MEMORY_NEW_FILES: a remembered fix
+	// that adds files or executable bits is replayed only once an operator
+	// approves it (NewFilesApprove, the default) or never (NewFilesNever).
+	FixMemoryNewFiles NewFilesPolicy
 	// Alerts receives warning and critical alerts; default publishes them on the bus.
 	Alerts *Alerter
 	// Home is the RAZAR home; patch backups go under its state/patches.
@@ -111,6 +115,7 @@ type Orchestrator struct {
 	cycles    map[string]int             // boot cycle -> escalations so far, under mu
 	declared  map[string]bool            // rungs whose consumer this orchestrator declared, under mu
 	recent    map[string][]razar.Attempt // incident -> its newest full attempts, under mu
+	lines     map[string][]razar.Attempt // incident -> every finished attempt's summary (keepLine), under mu
 	fixes     *fixmem.Memory             // the fix memory; nil when off
 	pinMu     sync.Mutex                 // one write of PinnedKey at a time
 	desk      desk                       // the pending attempts' context tools (tools.go)
@@ -153,9 +158,16 @@ func New(store *jetstream.Store, cfg Config) (*Orchestrator, error) {
 	if cfg.ValidateTimeout <= 0 {
 		cfg.ValidateTimeout = DefaultValidateTimeout
 	}
+	switch cfg.FixMemoryNewFiles {
+	case "":
+		cfg.FixMemoryNewFiles = NewFilesApprove
+	case NewFilesApprove, NewFilesNever:
+	default:
+		return nil, fmt.Errorf("%w: RAZAR_FIX_MEMORY_NEW_FILES %q: want approve or never", razar.ErrInvalidConfig, cfg.FixMemoryNewFiles)
+	}
 	o := &Orchestrator{cfg: cfg, store: store, log: cfg.Log, running: map[string]*runner{}, ended: map[string]chan struct{}{}, resumed: make(chan struct{}),
 		results: newResults(cfg.Log), cycles: map[string]int{}, declared: map[string]bool{},
-		recent: map[string][]razar.Attempt{}}
+		recent: map[string][]razar.Attempt{}, lines: map[string][]razar.Attempt{}}
 	if o.cfg.Clock == nil {
 		o.cfg.Clock = clock.Real{}
 	}
@@ -209,6 +221,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 			// Not fatal: the ladder works without it, and learns again.
 			o.log.Error().Err(err).Msg("fix memory not replayed from the audit stream; starting empty")
 		}
+		o.recordRollbacks(ctx) // what was rolled back while RAZAR was stopped
 	}
 	// The answers' route is up before any attempt waits on it.
 	stopResults, err := o.store.Follow(ctx, bus.ResultAll, o.results.deliver)

@@ -78,13 +78,40 @@ func (o *Orchestrator) Decide(component, id string, approve bool) error {
 	return nil
 }
 
+// answerBounds are what judging one answer may cost: at most limit of its
+// candidates are staged and validated, none is started at or past deadline,
+// and a validation running at the deadline is stopped there. window is how
+// long a held patch waits for approval when RAZAR_APPROVAL_WINDOW is not
+// set; hold, when not empty, holds the patch for an operator's approval
+// whatever the component says, and says why.
+type answerBounds struct {
+	limit    int
+	deadline time.Time
+	window   time.Duration
+	hold     string
+}
+
+// boundsFor are the bounds of the pending attempt p of rung: its roster
+// entry's candidates (razar.DefaultCandidates when it has none) and its
+// deadline.
+func (o *Orchestrator) boundsFor(p *bus.Pending) answerBounds {
+	b := answerBounds{limit: razar.DefaultCandidates, deadline: p.Deadline, window: p.Deadline.Sub(p.Started)}
+	if roster, err := o.cfg.Roster(); err == nil {
+		if e, err := roster.Agent(p.Rung); err == nil {
+			b.limit = e.CandidateLimit()
+		}
+	}
+	return b
+}
+
 // applyFix judges a rung's fixed answer. A diff (or rStar's candidates) is
 // checked, validated in a private copy, approved if the component asks for
 // it, promoted with backups, and verified; a patch that does not hold is
 // reverted at once. An answer without a diff means the rung changed things
-// itself: only the verification runs.
+// itself: only the verification runs. At most b.limit candidates are
+// tried; the rest are refused, and the returned reason says so.
 // The returned diff is the patch that held, when one did.
-func (o *Orchestrator) applyFix(ctx context.Context, rec *bus.IncidentRecord, a razar.Attempt, res *bus.Result, window time.Duration) (razar.Outcome, string, string) {
+func (o *Orchestrator) applyFix(ctx context.Context, rec *bus.IncidentRecord, a razar.Attempt, res *bus.Result, b answerBounds) (razar.Outcome, string, string) {
 	var cands []razar.Candidate
 	if strings.TrimSpace(res.Diff) != "" {
 		cands = append(cands, razar.Candidate{Summary: res.Summary, Diff: res.Diff})
@@ -99,6 +126,15 @@ func (o *Orchestrator) applyFix(ctx context.Context, rec *bus.IncidentRecord, a 
 			return razar.OutcomeRejected, "health check failed after fix: " + err.Error(), ""
 		}
 		return razar.OutcomeHealed, "", ""
+	}
+	// One answer buys at most b.limit stagings and validations: the rest
+	// are refused unread, whatever the rung sent.
+	var refused string
+	if b.limit > 0 && len(cands) > b.limit {
+		refused = fmt.Sprintf("candidates %d to %d refused: at most %d alternatives of one answer are staged and validated (the roster's \"candidates\" for %s, default %d, cap %d)",
+			b.limit+1, len(cands), b.limit, a.Rung, razar.DefaultCandidates, razar.MaxCandidates)
+		o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Str("agent", a.Rung).Int("candidates", len(cands)).Int("limit", b.limit).Msg("answer over its candidate limit: the rest refused")
+		cands = cands[:b.limit]
 	}
 	boot, err := o.cfg.Components()
 	if err != nil {
@@ -125,9 +161,9 @@ func (o *Orchestrator) applyFix(ctx context.Context, rec *bus.IncidentRecord, a 
 	var reasons []string
 	for i := start; i < len(cands); i++ {
 		c := cands[i]
-		outcome, reason := o.tryPatch(ctx, rec, a, comp, c, i, window)
+		outcome, reason := o.tryPatch(ctx, rec, a, comp, c, i, b)
 		if outcome == razar.OutcomeHealed {
-			return outcome, "", c.Diff
+			return outcome, refused, c.Diff
 		}
 		if ctx.Err() != nil {
 			return razar.OutcomeRejected, "interrupted", ""
@@ -136,9 +172,19 @@ func (o *Orchestrator) applyFix(ctx context.Context, rec *bus.IncidentRecord, a 
 			reason = fmt.Sprintf("candidate %d: %s", i+1, reason)
 		}
 		reasons = append(reasons, reason)
+		if i+1 < len(cands) && b.past() {
+			reasons = append(reasons, fmt.Sprintf("candidates %d to %d not staged: the attempt's deadline (%s) passed", i+2, len(cands), b.deadline.UTC().Format(time.RFC3339)))
+			break
+		}
+	}
+	if refused != "" {
+		reasons = append(reasons, refused)
 	}
 	return razar.OutcomeRejected, strings.Join(reasons, "; "), ""
 }
+
+// past reports whether the attempt's deadline has come.
+func (b answerBounds) past() bool { return !b.deadline.IsZero() && !time.Now().Before(b.deadline) }
 
 // backupDir is where the backup of component's patch id lives.
 func (o *Orchestrator) backupDir(component, id string) string {
@@ -150,7 +196,7 @@ func (o *Orchestrator) backupDir(component, id string) string {
 // the same on every run, so that after a crash the attempt finds what its
 // earlier run promoted (see resumePatch), and the records it sends again
 // carry the message ids the stream already holds and are dropped.
-func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a razar.Attempt, comp razar.Component, c razar.Candidate, i int, window time.Duration) (razar.Outcome, string) {
+func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a razar.Attempt, comp razar.Component, c razar.Candidate, i int, b answerBounds) (razar.Outcome, string) {
 	id := patch.AttemptID(rec.ID, a.Number, i, a.Started)
 	backup := o.backupDir(comp.Name, id)
 	base := bus.AuditRecord{Component: rec.Component, Incident: rec.ID, Agent: a.Rung, AgentDisplay: o.cfg.Display(a.Rung),
@@ -197,6 +243,7 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 		}
 		record(bus.EventReverted, func(r *bus.AuditRecord) { r.Status, r.Reason, r.Files = "reverted", reason, patchFiles(files) })
 		o.log.Warn().Str("incident", rec.ID).Str("component", comp.Name).Str("patch", id).Str("reason", reason).Msg("patch reverted")
+		o.revertedFix(ctx, rec, a, id, diffSHA256(c.Diff), reason)
 		return razar.OutcomeRejected, reason
 	}
 
@@ -240,6 +287,18 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 		note("promotion cut short by a restart undone: promoting the patch again")
 	}
 
+	// Nothing is staged at or past the attempt's deadline, and the
+	// validation gets no more than the time left.
+	timeout, cut := o.cfg.ValidateTimeout, false
+	if !b.deadline.IsZero() {
+		left := time.Until(b.deadline)
+		if left <= 0 {
+			return reject("rejected", "not staged: the attempt's deadline ("+b.deadline.UTC().Format(time.RFC3339)+") passed", "", nil)
+		}
+		if left < timeout {
+			timeout, cut = left, true
+		}
+	}
 	// The diff is untrusted: it may not touch what judges it (the validate
 	// and health-check programs, the component's protect globs), and it is
 	// validated in a private copy, without RAZAR's environment and, where
@@ -255,13 +314,18 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 	if err != nil {
 		return reject("rejected", reasonOf(err), "", plan.Files)
 	}
-	tail, err := patch.Validate(ctx, comp.Validate, stage, comp.EnvList(), o.cfg.ValidateTimeout)
+	tail, err := patch.Validate(ctx, comp.Validate, stage, comp.EnvList(), timeout)
 	// Asked after Validate, which may have found the namespaces refused.
 	if ok, why := patch.NetworkIsolation(); !ok && len(comp.Validate) > 0 {
 		sandboxNote = "validation ran with network: " + why
 	}
 	if err != nil {
-		return reject("failed", "validation failed: "+err.Error(), o.redact(tail), plan.Files)
+		reason := "validation failed: " + err.Error()
+		var ve *patch.ValidateError
+		if cut && errors.As(err, &ve) && ve.TimedOut {
+			reason += " (stopped at the attempt's deadline)"
+		}
+		return reject("failed", reason, o.redact(tail), plan.Files)
 	}
 	validation := "passed"
 	if len(comp.Validate) == 0 {
@@ -273,8 +337,8 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 	})
 	proposed = true
 
-	if comp.Approval == "manual" && !promotedBefore {
-		wait, waitWhat := window, "the attempt's timeout"
+	if (comp.Approval == "manual" || b.hold != "") && !promotedBefore {
+		wait, waitWhat := b.window, "the attempt's timeout"
 		if o.cfg.ApprovalWindow > 0 {
 			wait, waitWhat = o.cfg.ApprovalWindow, fmt.Sprintf("the approval window (RAZAR_APPROVAL_WINDOW=%v)", o.cfg.ApprovalWindow)
 		}
@@ -283,6 +347,9 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 		record(bus.EventPending, func(r *bus.AuditRecord) {
 			r.Status = "pending"
 			r.Message = fmt.Sprintf("validated patch %s waits for `razar approve %s %s` or `razar reject %s %s`", id, comp.Name, id, comp.Name, id)
+			if b.hold != "" {
+				r.Message += ": " + b.hold
+			}
 		})
 		o.cfg.Alerts.RaiseNamed(ctx, "RazarPatchPending", bus.SeverityWarning, comp.Name, rec.ID, fmt.Sprintf("%s: patch %s from %s is validated and waits for approval (razar approve %s %s)", comp.Name, id, o.cfg.Display(a.Rung), comp.Name, id))
 		// The approval window is its own setting (RAZAR_APPROVAL_WINDOW):

@@ -24,8 +24,9 @@ type Rollback struct {
 }
 
 // RollbackPatch restores the files of comp's patch id under home's patch
-// store, or of its newest applied patch when id is "", and refreshes the
-// roster's boot snapshot as the runbook's helper does. It works whether
+// store, or of its newest applied patch when id is "", leaves its
+// RollbackNote for the fix memory, and refreshes the roster's boot
+// snapshot as the runbook's helper does. It works whether
 // RAZAR runs or not. Errors: patch.ErrNothingToRevert, razar.ErrNotFound
 // for a patch id that does not exist under state/.
 func RollbackPatch(home string, comp razar.Component, id, actor string) (*Rollback, error) {
@@ -34,11 +35,20 @@ func RollbackPatch(home string, comp razar.Component, id, actor string) (*Rollba
 	if err != nil {
 		return nil, err
 	}
+	var diffSHA string
+	if m, err := patch.ReadManifest(filepath.Join(dir, target)); err == nil {
+		diffSHA = m.DiffSHA256
+	}
 	files, err := patch.Revert(comp.Workdir, filepath.Join(dir, target))
 	if err != nil {
 		return nil, fmt.Errorf("roll back %s patch %s: %w", comp.Name, target, err)
 	}
 	rb := &Rollback{Patch: target, Files: files}
+	// The fix memory forgets what an operator undid: the note tells the
+	// running orchestrator (on the reverted record) or the next one.
+	if err := writeRollbackNote(filepath.Join(dir, target), target, actor, diffSHA); err != nil {
+		return nil, fmt.Errorf("%s patch %s rolled back, but its note for the fix memory was not written: %w (a remembered fix it carried may be replayed: `razar fixes forget` it)", comp.Name, target, err)
+	}
 	// The runbook's next check is that the roster matches the boot
 	// snapshot: refresh the snapshot from the roster now in force.
 	if roster, err := os.ReadFile(filepath.Join(home, razar.RosterFile)); err == nil {

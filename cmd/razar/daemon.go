@@ -289,27 +289,28 @@ func (d *daemon) wire() error {
 	components := func() (*razar.BootConfig, error) { return d.boot.Load(), nil }
 	var sup *supervisor.Supervisor // the orchestrator verifies fixes through it, once it exists
 	orch, err := orchestrator.New(d.store, orchestrator.Config{
-		Alerts:         d.alerts,
-		Home:           c.home,
-		Roster:         func() (*razar.Roster, error) { return d.roster.Load(), nil },
-		Components:     components,
-		Threshold:      set.threshold,
-		WarnThreshold:  set.warn,
-		RemoteAttempts: set.remoteAttempts,
-		LongTask:       set.longTask,
-		TokenBudget:    int64(set.tokenBudget),
-		VerifyWindow:   set.verifyWindow,
-		Retention:      set.retention,
-		ApprovalWindow: set.approval,
-		Verify:         func(ctx context.Context, comp razar.Component) error { return sup.Verify(ctx, comp) },
-		Display:        d.display,
-		Metrics:        metrics,
-		FixMetrics:     d.fixMetrics,
-		NoFixMemory:    set.noFixMemory,
-		ContextBytes:   set.contextBytes,
-		ContextCalls:   set.contextCalls,
-		Redactor:       c.redactor,
-		Log:            log.With().Str("subsystem", "orchestrator").Logger(),
+		Alerts:            d.alerts,
+		Home:              c.home,
+		Roster:            func() (*razar.Roster, error) { return d.roster.Load(), nil },
+		Components:        components,
+		Threshold:         set.threshold,
+		WarnThreshold:     set.warn,
+		RemoteAttempts:    set.remoteAttempts,
+		LongTask:          set.longTask,
+		TokenBudget:       int64(set.tokenBudget),
+		VerifyWindow:      set.verifyWindow,
+		Retention:         set.retention,
+		ApprovalWindow:    set.approval,
+		Verify:            func(ctx context.Context, comp razar.Component) error { return sup.Verify(ctx, comp) },
+		Display:           d.display,
+		Metrics:           metrics,
+		FixMetrics:        d.fixMetrics,
+		NoFixMemory:       set.noFixMemory,
+		FixMemoryNewFiles: set.fixNewFiles,
+		ContextBytes:      set.contextBytes,
+		ContextCalls:      set.contextCalls,
+		Redactor:          c.redactor,
+		Log:               log.With().Str("subsystem", "orchestrator").Logger(),
 	})
 	if err != nil {
 		return err
@@ -951,6 +952,12 @@ func (d *daemon) record(ctx context.Context, component string, req *bus.Lifecycl
 	rec.Stamp(time.Now())
 	if err := d.store.Audit(ctx, rec, ""); err != nil {
 		return nil, err
+	}
+	if rec.Event == bus.EventReverted && rec.PatchID != "" && d.orch != nil {
+		// A rollback-patch: what the patch carried, the fix memory forgets.
+		if err := d.orch.PatchRolledBack(ctx, rec.Component, rec.PatchID); err != nil {
+			return nil, fmt.Errorf("recorded, but the fix memory was not told of the rollback (it is at the next start): %w", err)
+		}
 	}
 	return &bus.LifecycleReply{Message: "recorded"}, nil
 }

@@ -18,7 +18,10 @@ and its failure text with times, temp paths, ids, pids, ports and numbers
 masked, hashed). The next incident with that signature tries the remembered
 fix first, as an attempt of rung "memory", through the same checks as any
 patch; a fix whose files changed since is skipped, one that fails is marked
-and not tried again until it heals anew.
+and not tried again until it heals anew. A fix whose patch was rolled back
+(razar rollback-patch) is marked undone and never replayed unless pinned
+again; one that adds files or executable bits waits for razar approve
+(RAZAR_FIX_MEMORY_NEW_FILES=never: it is never replayed).
 
 fixes list and fixes show read the memory of the running RAZAR (every
 identity may). fixes forget drops a signature's fixes, so its next
@@ -103,6 +106,8 @@ func (c *cli) fixes(ctx context.Context, name string, args []string) error {
 			}
 			state := "usable"
 			switch {
+			case f.Undone:
+				state = "undone " + f.FailedAt.Local().Format(time.DateTime) + ": " + sanitize(firstLine(f.FailedReason)) + "; never replayed unless pinned again"
 			case f.Pinned:
 				state = "pinned by " + sanitize(f.PinnedBy)
 			case f.Failed:

@@ -44,14 +44,15 @@ type settings struct {
 	probeInterval time.Duration
 	webhook       string
 	alertmanager  string
-	limits        jetstream.Limits // read at boot; a reload keeps the store's
-	retention     time.Duration    // RAZAR_INCIDENT_RETENTION; 0 keeps ended incidents
-	pprof         bool             // RAZAR_PPROF=1: /debug/pprof/ beside /metrics
-	approval      time.Duration    // RAZAR_APPROVAL_WINDOW
-	runbook       string           // RAZAR_RUNBOOK_URL
-	noFixMemory   bool             // RAZAR_FIX_MEMORY=off: every incident climbs the ladder (docs/FIXES.md)
-	contextBytes  int              // RAZAR_CONTEXT_BYTES: the workspace's byte budget of file texts
-	contextCalls  int              // RAZAR_CONTEXT_CALLS: a rung's context tool calls per attempt
+	limits        jetstream.Limits            // read at boot; a reload keeps the store's
+	retention     time.Duration               // RAZAR_INCIDENT_RETENTION; 0 keeps ended incidents
+	pprof         bool                        // RAZAR_PPROF=1: /debug/pprof/ beside /metrics
+	approval      time.Duration               // RAZAR_APPROVAL_WINDOW
+	runbook       string                      // RAZAR_RUNBOOK_URL
+	noFixMemory   bool                        // RAZAR_FIX_MEMORY=off: every incident climbs the ladder (docs/FIXES.md)
+	contextBytes  int                         // RAZAR_CONTEXT_BYTES: the workspace's byte budget of file texts
+	contextCalls  int                         // RAZAR_CONTEXT_CALLS: a rung's context tool calls per attempt
+	fixNewFiles   orchestrator.NewFilesPolicy // RAZAR_FIX_MEMORY_NEW_FILES: approve (default) or never
 }
 
 // leafSettings are --leaf and its companions: the embedded server joins a
@@ -190,6 +191,15 @@ func (c *cli) readVariables(s *settings) error {
 		s.noFixMemory = true
 	default:
 		return &razar.ConfigError{File: "env", Field: "RAZAR_FIX_MEMORY", Msg: fmt.Sprintf("%q is neither on nor off", v), Fix: "unset it (on), or set on or off"}
+	}
+	switch v := orchestrator.NewFilesPolicy(strings.ToLower(strings.TrimSpace(c.getenv("RAZAR_FIX_MEMORY_NEW_FILES")))); v {
+	case "", orchestrator.NewFilesApprove:
+		s.fixNewFiles = orchestrator.NewFilesApprove
+	case orchestrator.NewFilesNever:
+		s.fixNewFiles = v
+	default:
+		return &razar.ConfigError{File: "env", Field: "RAZAR_FIX_MEMORY_NEW_FILES", Msg: fmt.Sprintf("%q is neither approve nor never", v),
+			Fix: "unset it (approve: a remembered fix that adds files or executable bits waits for `razar approve`), or set never (such a fix is never replayed)"}
 	}
 	s.webhook = c.getenv("RAZAR_ALERT_WEBHOOK")
 	s.alertmanager = c.getenv("RAZAR_ALERTMANAGER_URL")

@@ -1,0 +1,213 @@
+package orchestrator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/razar/razar"
+	"github.com/razar/razar/bus"
+	"github.com/razar/razar/fixmem"
+	"github.com/razar/razar/internal/homedir"
+	"github.com/razar/razar/patch"
+)
+
+// What an operator undid, the fix memory forgets (docs/FIXES.md): a patch
+// rolled back with `razar rollback-patch` leaves a note beside its backup
+// (RollbackNote), and every remembered fix that patch carried is marked
+// undone: never replayed, pinned or not. The note is how a rollback done
+// with RAZAR stopped still reaches the memory: Run reads the notes not yet
+// recorded when it starts.
+
+// RollbackNote is the file RollbackPatch leaves in a rolled-back patch's
+// backup directory.
+const RollbackNote = "rollback.json"
+
+// rollbackNote is RollbackNote's content.
+type rollbackNote struct {
+	V          int       `json:"v"`
+	Patch      string    `json:"patch_id"`
+	Actor      string    `json:"actor"`
+	Time       time.Time `json:"time"`
+	DiffSHA256 string    `json:"diff_sha256,omitempty"`
+	// Recorded is set once the fix memory has marked what the patch
+	// carried (or found nothing to mark).
+	Recorded bool `json:"recorded,omitempty"`
+}
+
+// writeRollbackNote leaves the note of patch id, rolled back by actor, in
+// its backup directory dir.
+func writeRollbackNote(dir, id, actor, diffSHA string) error {
+	data, err := json.Marshal(rollbackNote{V: 1, Patch: id, Actor: actor, Time: time.Now().UTC(), DiffSHA256: diffSHA})
+	if err != nil {
+		return err
+	}
+	return homedir.WriteAtomic(filepath.Join(dir, RollbackNote), data, 0o600)
+}
+
+// PatchRolledBack marks undone every remembered fix that component's patch
+// id carried, once its rollback note says it was rolled back (a record of
+// a revert without one changes nothing), and notes that it did. A note
+// recorded already, or the memory off, is nothing to do.
+func (o *Orchestrator) PatchRolledBack(ctx context.Context, component, id string) error {
+	if o.fixes == nil || o.cfg.Home == "" {
+		return nil
+	}
+	if razar.ValidName(component) != nil || id == "" || filepath.Base(id) != id || id == "." || id == ".." {
+		return fmt.Errorf("%w: patch %q of %q is not a patch of the store", razar.ErrBadPayload, id, component)
+	}
+	dir := o.backupDir(component, id)
+	data, err := os.ReadFile(filepath.Join(dir, RollbackNote))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var note rollbackNote
+	if err := json.Unmarshal(data, &note); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(dir, RollbackNote), err)
+	}
+	if note.Recorded {
+		return nil
+	}
+	// The boot scan and a live rollback may meet on one note: marking a
+	// fix undone twice is harmless (Carrying skips undone fixes, and the
+	// records share a message id).
+	fixes := o.fixes.Carrying(component, note.DiffSHA256, id)
+	pinned := false
+	for _, f := range fixes {
+		r := &bus.AuditRecord{Event: bus.EventFixFailed, Component: component, Agent: MemoryRung, Signature: f.Signature, Fix: f.ID,
+			PatchID: id, Actor: note.Actor, Status: fixmem.StatusUndone,
+			Reason:  fmt.Sprintf("patch %s carrying it was rolled back by %s at %s (razar rollback-patch)", id, note.Actor, note.Time.Format(time.RFC3339)),
+			Message: "undone: never replayed for this signature, even if a rung writes it again; `razar fixes pin` brings it back"}
+		if err := o.recordFix(ctx, r, bus.AuditMsgID(bus.EventFixFailed, "undo-"+id+"-"+f.Signature+"-"+f.ID, 0)); err != nil {
+			return err
+		}
+		pinned = pinned || f.Pinned
+		o.log.Warn().Str("component", component).Str("patch", id).Str("signature", f.Signature).Str("fix", f.ID).Str("actor", note.Actor).
+			Msg("remembered fix undone: its patch was rolled back; it is never replayed")
+	}
+	if pinned {
+		if err := o.savePinned(ctx); err != nil {
+			return fmt.Errorf("undone, but the pinned fixes in %s were not rewritten: %w", bus.KVBucket, err)
+		}
+	}
+	o.fixMetric(func(*FixMetrics) {})
+	note.Recorded = true
+	data, err = json.Marshal(note)
+	if err != nil {
+		return err
+	}
+	return homedir.WriteAtomic(filepath.Join(dir, RollbackNote), data, 0o600)
+}
+
+// revertedFix marks failed the remembered fixes of rec's component whose
+// diff a rung proposed again in attempt a and which did not hold (patch id,
+// reverted for reason): the memory should not replay what just failed.
+// The memory's own attempts are marked by settleMemory.
+func (o *Orchestrator) revertedFix(ctx context.Context, rec *bus.IncidentRecord, a razar.Attempt, id, diffSHA, reason string) {
+	if o.fixes == nil || a.Rung == MemoryRung {
+		return
+	}
+	for _, f := range o.fixes.Carrying(rec.Component, diffSHA, "") {
+		if f.Failed && !f.Pinned {
+			continue // marked already
+		}
+		r := &bus.AuditRecord{Event: bus.EventFixFailed, Component: rec.Component, Incident: rec.ID, Agent: a.Rung, Attempt: a.Number,
+			Signature: f.Signature, Fix: f.ID, PatchID: id, Status: "failed",
+			Reason:  bus.Clip(fmt.Sprintf("the same diff, proposed again by %s, did not hold and was reverted: %s", o.cfg.Display(a.Rung), reason), bus.MaxErrorBytes),
+			Message: "not tried again for this signature until it heals an incident anew"}
+		if f.Pinned {
+			r.Message = "pinned: kept, and tried again next time"
+		}
+		if err := o.recordFix(ctx, r, bus.AuditMsgID(bus.EventFixFailed, rec.ID+"-"+id+"-"+f.Signature, a.Number)); err != nil {
+			o.log.Error().Err(err).Str("incident", rec.ID).Str("fix", f.ID).Msg("reverted fix not marked failed")
+		}
+	}
+}
+
+// recordRollbacks reads the rollback notes not yet recorded (rollbacks done
+// while RAZAR was stopped, or whose record did not reach it) and marks
+// what they carried, once when Run starts, after the memory is replayed.
+func (o *Orchestrator) recordRollbacks(ctx context.Context) {
+	if o.fixes == nil || o.cfg.Home == "" {
+		return
+	}
+	notes, _ := filepath.Glob(filepath.Join(o.cfg.Home, PatchDir, "*", "*", RollbackNote))
+	for _, n := range notes {
+		id := filepath.Base(filepath.Dir(n))
+		component := filepath.Base(filepath.Dir(filepath.Dir(n)))
+		if err := o.PatchRolledBack(ctx, component, id); err != nil && ctx.Err() == nil {
+			o.log.Error().Err(err).Str("component", component).Str("patch", id).Msg("a rolled-back patch's fixes not marked undone; tried again at the next start")
+		}
+	}
+}
+
+// NewFilesPolicy is RAZAR_FIX_MEMORY_NEW_FILES: what becomes of a
+// remembered fix that adds files or sets an executable bit.
+type NewFilesPolicy string
+
+const (
+	// NewFilesApprove replays such a fix only once an operator approves
+	// it, as a component with "approval": "manual" (the default).
+	NewFilesApprove NewFilesPolicy = "approve"
+	// NewFilesNever never replays such a fix: the ladder is asked.
+	NewFilesNever NewFilesPolicy = "never"
+)
+
+// modeLine is a git diff's mode header.
+var modeLine = regexp.MustCompile(`^(?:new file mode|new mode) ([0-7]{6})\s*$`)
+
+// addsCode says what in remembered fix f adds files or executable bits
+// ("" when nothing does): the files its diff creates (from Check's plan,
+// when it applies; else from its stored file list) and the files it gives
+// an executable mode.
+func addsCode(comp razar.Component, f fixmem.Fix) string {
+	var created, exec []string
+	if plan, err := patch.Check(f.Diff, comp.Workdir, patch.Limits{Protected: patch.ComponentProtections(comp)}); err == nil {
+		for _, fc := range plan.Files {
+			if fc.Op == patch.OpCreate || fc.Op == patch.OpRename {
+				created = append(created, fc.Path)
+			}
+		}
+	} else {
+		for _, fc := range f.Files {
+			if fc.Op == patch.OpCreate || fc.Op == patch.OpRename {
+				created = append(created, fc.Path)
+			}
+		}
+	}
+	path := ""
+	for _, line := range strings.Split(f.Diff, "\n") {
+		switch {
+		case strings.HasPrefix(line, "diff --git "):
+			if i := strings.LastIndex(line, " b/"); i >= 0 {
+				path = line[i+3:]
+			}
+		case strings.HasPrefix(line, "+++ "):
+			path = strings.TrimPrefix(strings.TrimPrefix(line, "+++ "), "b/")
+		}
+		if m := modeLine.FindStringSubmatch(line); m != nil {
+			if mode, err := strconv.ParseUint(m[1], 8, 32); err == nil && mode&0o111 != 0 {
+				exec = append(exec, path)
+			}
+		}
+	}
+	var what []string
+	if len(created) > 0 {
+		what = append(what, "adds "+strings.Join(created, ", "))
+	}
+	if len(exec) > 0 {
+		what = append(what, "makes "+strings.Join(exec, ", ")+" executable")
+	}
+	return strings.Join(what, " and ")
+}
