@@ -26,6 +26,10 @@ type RotationEntry struct {
 	Model    string         `json:"model,omitempty"`
 	Display  string         `json:"display,omitempty"`
 	Timeout  razar.Duration `json:"timeout,omitempty"`
+	// SharedKey says the new key's variable or file may be another rung's
+	// too; without it a manifest that hands one rung another's key
+	// variable is refused (PlanRotation).
+	SharedKey bool `json:"shared_key,omitempty"`
 }
 
 // Manifest is one file of the secrets directory.
@@ -121,7 +125,9 @@ func (it RotationItem) To() string {
 // PlanRotation returns the roster as it would be after applying the
 // manifests, and one item per rotated agent. It fails (wrapping
 // razar.ErrInvalidConfig) when the manifests name an unknown agent twice
-// or the new roster would not be valid; credential problems are in the items.
+// or the new roster would not be valid, or an entry hands its rung another
+// rung's key variable or file (k2 given RSTAR_API_KEY) without
+// "shared_key": true; credential problems are in the items.
 // A new key may come from its variable's V_FILE, relative to home, or, for
 // an entry with "file", from that file: the rotated auth.token is then
 // ${file:PATH} (FileRef), which every process of the rung reads itself.
@@ -132,7 +138,7 @@ func PlanRotation(roster *razar.Roster, mans []Manifest, rungFor func(string) Ru
 	seen := map[string]string{}
 	var items []RotationItem
 	for _, m := range mans {
-		for _, a := range m.Agents {
+		for i, a := range m.Agents {
 			if prev, dup := seen[a.Name]; dup {
 				return nil, nil, &razar.ConfigError{File: m.File, Field: a.Name, Msg: "also rotated in " + prev, Fix: "rotate each agent in one manifest"}
 			}
@@ -150,6 +156,13 @@ func PlanRotation(roster *razar.Roster, mans []Manifest, rungFor func(string) Ru
 			source := a.Env
 			if a.File != "" {
 				source = FileRef + a.File
+			}
+			if !a.SharedKey {
+				if other, ok := keyOwner(roster, mans, rungFor, e.Name, source); ok {
+					return nil, nil, &razar.ConfigError{File: m.File, Field: fmt.Sprintf("agents[%d] (%s).%s", i, a.Name, map[bool]string{true: "file", false: "env"}[a.File != ""]),
+						Msg: fmt.Sprintf("%s holds rung %s's key: %s would be handed %s's key", strings.TrimPrefix(source, FileRef), other, e.Name, other),
+						Fix: fmt.Sprintf(`give %s a key of its own (a variable or file only it uses), or, if the two rungs really share one key, say so with "shared_key": true in this entry`, e.Name)}
+				}
 			}
 			auth := razar.AgentAuth{Type: "bearer", Token: "${" + source + "}"}
 			if e.Auth != nil && e.Auth.Type != "" {
@@ -188,6 +201,39 @@ func PlanRotation(roster *razar.Roster, mans []Manifest, rungFor func(string) Ru
 	}
 	sort.Slice(items, func(i, j int) bool { return items[i].Agent < items[j].Agent })
 	return next, items, nil
+}
+
+// keyOwner returns another rung whose key source is: the variable or file
+// its roster entry reads, its rung's own variable (RSTAR_API_KEY for
+// rstar, whatever the roster says), or the one a manifest rotates it to.
+// A variable's V_FILE counts as the variable.
+func keyOwner(roster *razar.Roster, mans []Manifest, rungFor func(string) Rung, rung, source string) (string, bool) {
+	norm := func(v string) string { return strings.TrimSuffix(v, FileSuffix) }
+	want := norm(source)
+	for _, e := range roster.Agents {
+		if e.Name == rung {
+			continue
+		}
+		vars := CredentialVars(rungFor(e.Name), e)
+		if env := rungFor(e.Name).CredentialEnv; env != "" {
+			vars = append(vars, env)
+		}
+		for _, m := range mans {
+			for _, a := range m.Agents {
+				if a.Name == e.Name && a.Env != "" {
+					vars = append(vars, a.Env)
+				} else if a.Name == e.Name && a.File != "" {
+					vars = append(vars, FileRef+a.File)
+				}
+			}
+		}
+		for _, v := range vars {
+			if norm(v) == want {
+				return e.Name, true
+			}
+		}
+	}
+	return "", false
 }
 
 // MarshalRoster writes a roster as config/razar_ai_agents.json does.

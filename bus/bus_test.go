@@ -127,10 +127,12 @@ func TestWildcardsAndNames(t *testing.T) {
 		}
 	}
 	// CONTRACT's six verbs, plus escalate, approve, reject, reload, detach,
-	// record, memory_audit, a human rung's ack, resolve and pass, and the
-	// fix memory's fixes, fix_forget and fix_pin.
-	if len(Verbs) != 19 {
-		t.Errorf("Verbs = %q, want the 19 lifecycle verbs", Verbs)
+	// record, memory_audit, a human rung's ack, resolve and pass, the
+	// fix memory's fixes, fix_forget and fix_pin, and a credential
+	// rotation's rotation, rotation_wait, approve_rotation and
+	// reject_rotation.
+	if len(Verbs) != 23 {
+		t.Errorf("Verbs = %q, want the 23 lifecycle verbs", Verbs)
 	}
 }
 

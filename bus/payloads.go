@@ -230,6 +230,9 @@ type LifecycleRequest struct {
 	// (fixes, fix_forget, fix_pin).
 	Signature string `json:"signature,omitempty"`
 	Fix       string `json:"fix,omitempty"`
+	// Digest binds a rotation's approvals to the exact change (rotation:
+	// the rotated roster's sha256).
+	Digest string `json:"digest,omitempty"`
 	// Who is the identity the server authenticated, set by the lifecycle
 	// server; never read from the request.
 	Who *auth.Identity `json:"-"`

@@ -167,14 +167,26 @@ const (
 	// by fix) a permanent rule. Operator identities only.
 	VerbFixForget Verb = "fix_forget"
 	VerbFixPin    Verb = "fix_pin"
+	// VerbRotation opens a credential rotation that waits for two operator
+	// identities (body: summary, the plan; digest, the rotated roster's
+	// sha256); the reply's data is the request (auth.Request).
+	VerbRotation Verb = "rotation"
+	// VerbRotationWait waits a little (at most 25 s) for rotation patch
+	// (its id) to be decided and returns it; read-only, not recorded.
+	VerbRotationWait Verb = "rotation_wait"
+	// VerbApproveRotation and VerbRejectRotation answer a rotation (body:
+	// patch, its id) as the operator identity that sends them: two
+	// distinct ones approve it, one rejects it.
+	VerbApproveRotation Verb = "approve_rotation"
+	VerbRejectRotation  Verb = "reject_rotation"
 )
 
 // ReadOnly reports whether a verb only reads (status, fixes): every role
 // may send it, and it is not recorded on the audit stream.
-func (v Verb) ReadOnly() bool { return v == VerbStatus || v == VerbFixes }
+func (v Verb) ReadOnly() bool { return v == VerbStatus || v == VerbFixes || v == VerbRotationWait }
 
 // Verbs lists every lifecycle verb.
-var Verbs = []Verb{VerbStop, VerbStart, VerbRestart, VerbAbort, VerbRelease, VerbStatus, VerbEscalate, VerbApprove, VerbReject, VerbReload, VerbDetach, VerbRecord, VerbMemoryAudit, VerbAck, VerbResolve, VerbPass, VerbFixes, VerbFixForget, VerbFixPin}
+var Verbs = []Verb{VerbStop, VerbStart, VerbRestart, VerbAbort, VerbRelease, VerbStatus, VerbEscalate, VerbApprove, VerbReject, VerbReload, VerbDetach, VerbRecord, VerbMemoryAudit, VerbAck, VerbResolve, VerbPass, VerbFixes, VerbFixForget, VerbFixPin, VerbRotation, VerbRotationWait, VerbApproveRotation, VerbRejectRotation}
 
 // Event is the last token of an audit subject.
 type Event string

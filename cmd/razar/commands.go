@@ -238,17 +238,25 @@ func (c *cli) lifecycle(ctx context.Context, verb bus.Verb, args []string) error
 	if summary != nil {
 		req.Summary = *summary
 	}
+	component := ""
 	switch {
+	case (verb == bus.VerbApprove || verb == bus.VerbReject) && len(pos) == 2 && pos[0] == "rotation" && strings.HasPrefix(pos[1], rotationPrefix):
+		// razar approve|reject rotation <rot-id>: a credential rotation.
+		req.Patch, component = pos[1], bus.AllComponents
+		verb = map[bus.Verb]bus.Verb{bus.VerbApprove: bus.VerbApproveRotation, bus.VerbReject: bus.VerbRejectRotation}[verb]
 	case verb == bus.VerbApprove || verb == bus.VerbReject:
 		if len(pos) != 2 {
-			return usageErr("usage: razar %s <component> <patch-id>", verb)
+			return usageErr("usage: razar %s <component> <patch-id>, or razar %s rotation <rotation-id>", verb, verb)
 		}
 		req.Patch = pos[1]
 	case len(pos) != 1:
 		return usageErr("usage: razar %s <component>", verb)
 	}
-	if err := c.checkComponent(pos[0]); err != nil {
-		return err
+	if component == "" {
+		component = pos[0]
+		if err := c.checkComponent(component); err != nil {
+			return err
+		}
 	}
 	nc, err := c.connect(ctx, *natsURL, "razar-cli", c.cliLogger())
 	if err != nil {
@@ -261,16 +269,20 @@ func (c *cli) lifecycle(ctx context.Context, verb bus.Verb, args []string) error
 	// start and restart wait for the component's start grace and probe.
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	rep, err := bus.Command(cctx, nc, verb, pos[0], req)
+	rep, err := bus.Command(cctx, nc, verb, component, req)
 	if verb == bus.VerbRelease && errors.Is(err, bus.ErrNotRunning) {
 		return c.releaseOffline(pos[0])
 	}
 	if err != nil {
-		return replyErr(pos[0], rep, err)
+		return replyErr(component, rep, err)
 	}
 	msg := rep.Message
 	if rep.Incident != "" {
 		msg += " " + rep.Incident
+	}
+	if component == bus.AllComponents {
+		fmt.Fprintln(c.stdout, sanitize(msg))
+		return nil
 	}
 	fmt.Fprintf(c.stdout, "%s: %s\n", rep.Component, msg)
 	return nil

@@ -71,6 +71,10 @@ type daemon struct {
 	reg   *prometheus.Registry
 	ln    net.Listener
 
+	// rotations are the credential rotations waiting for two operator
+	// identities (rotation verbs); in memory only.
+	rotations *auth.Approvals
+
 	chakra   *chakra.Service // the chakra heartbeat service, fed from razar.heartbeat.*
 	chakraLn net.Listener
 
@@ -325,6 +329,7 @@ func (d *daemon) wire() error {
 	})
 	d.lc.Handle(bus.VerbRecord, d.record)
 	d.lc.Handle(bus.VerbMemoryAudit, d.memoryAudit)
+	d.registerRotations(d.lc)
 	d.lc.Handle(bus.VerbDetach, func(context.Context, string, *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
 		if d.detached.CompareAndSwap(false, true) {
 			close(d.detach)
@@ -877,6 +882,11 @@ func (d *daemon) record(ctx context.Context, component string, req *bus.Lifecycl
 			return nil, err
 		}
 		rec.Component = component
+	}
+	if rec.Event == bus.EventRotation {
+		if err := d.approvedRotation(ctx, rec); err != nil {
+			return nil, err
+		}
 	}
 	rec.Actor = recordActor(req.Who, rec.Actor)
 	rec.ActorKey = req.ActorKey()

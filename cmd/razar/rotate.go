@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
+	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream"
 )
@@ -28,17 +31,28 @@ const rotateHelp = `A manifest entry names the new key's variable ("env") or a f
 it, relative to the home ("file"; the roster then reads ${file:PATH}, which a
 running rung picks up on reload). With RAZAR running, every process of each
 rotated rung is asked, with the rotated roster, whether it loads the new
-credential in its own environment; --apply rewrites the roster (keeping
+credential in its own environment. --apply then opens a rotation on the
+bus and waits (--wait, default 30m) for two distinct operator identities to
+approve it, each with their own creds file:
+
+  razar --creds state/identities/alice.creds approve rotation <id>
+  razar --creds state/identities/bob.creds approve rotation <id>
+  (razar reject rotation <id> ends it)
+
+Two approvals by one identity, or by two identities with one name, count
+once. Once approved it rewrites the roster (keeping
 config/razar_ai_agents.json.prev), records a rotation audit record (run by
-this OS user, approved by both --approver names) and reloads the rungs only
-when all of them are ready. Otherwise it writes nothing and exits 1, one
-line per process that is not ready, or per rung with none running. With
-RAZAR not running, the plan is checked in this shell's environment only.
-The two approvers must differ ignoring case, width, white space and
-invisible characters.
+this OS user, approved by both identities, names and public keys) and
+reloads the rungs. When a process is not ready, it writes nothing and exits
+1, one line per process that is not ready, or per rung with none running.
+With RAZAR not running, --dry-run checks the plan in this shell's
+environment only, and --apply is refused: nobody can approve it.
+
+A manifest entry whose new key is another rung's variable or file (k2 given
+RSTAR_API_KEY) is refused unless it says "shared_key": true.
 `
 
-// rotateKeys is `razar rotate-keys --secrets-dir DIR (--dry-run | --apply --approver A --approver B)`.
+// rotateKeys is `razar rotate-keys --secrets-dir DIR (--dry-run | --apply [--wait 30m])`.
 //
 // Against a running RAZAR the rotated roster is sent to every process of
 // each rotated rung (razar.agents.probe.<rung>), which says whether it can
@@ -50,22 +64,23 @@ func (c *cli) rotateKeys(ctx context.Context, args []string) error {
 	fs := c.newFlags("rotate-keys")
 	dir := fs.String("secrets-dir", "", "`DIR` of rotation manifests (*.json, *.yaml), relative to the home")
 	dry := fs.Bool("dry-run", false, "print the plan and check it (with the running rungs when RAZAR runs); write nothing")
-	apply := fs.Bool("apply", false, "rewrite the roster (needs two --approver)")
+	apply := fs.Bool("apply", false, "open the rotation, wait for two operator identities to approve it, then rewrite the roster")
+	wait := fs.Duration("wait", 30*time.Minute, "how long --apply waits for the approvals (at most 30m)")
 	natsURL := fs.String("nats", "", "NATS `URL` of the running RAZAR")
 	var approvers multiFlag
-	fs.Var(&approvers, "approver", "a `NAME` who approved the rotation (twice, two different people)")
+	fs.Var(&approvers, "approver", "no longer taken: two operator identities approve on the bus (razar approve rotation <id>)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) > 0 || *dir == "" || *dry == *apply {
-		return usageErr("usage: razar rotate-keys --secrets-dir DIR (--dry-run | --apply --approver A --approver B)")
+		return usageErr("usage: razar rotate-keys --secrets-dir DIR (--dry-run | --apply [--wait 30m])")
 	}
-	var approved []string
-	if *apply {
-		if approved, err = checkApprovers(approvers); err != nil {
-			return usageErr("%v", err)
-		}
+	if len(approvers) > 0 {
+		return usageErr("--approver: a name typed here approves nothing; two operator identities approve the rotation on the bus, each with `razar approve rotation <id>` (rotate-keys --apply prints the id): drop --approver")
+	}
+	if *wait <= 0 || *wait > rotationTTL {
+		return usageErr("--wait %v: want a duration up to %v", *wait, rotationTTL)
 	}
 	secrets := *dir
 	if !filepath.IsAbs(secrets) {
@@ -98,7 +113,7 @@ func (c *cli) rotateKeys(ctx context.Context, args []string) error {
 		if !c.razarDown(*natsURL) {
 			return failed("%v: the running rungs cannot be asked whether they load the new credentials; nothing changed", connErr)
 		}
-		return c.rotateOffline(ctx, rosterPath, old, data, items, *dry, approved, connErr)
+		return c.rotateOffline(rosterPath, items, *dry, connErr)
 	}
 	defer nc.Close()
 
@@ -131,11 +146,15 @@ func (c *cli) rotateKeys(ctx context.Context, args []string) error {
 		c.printProblems(problems)
 		return failed("refusing to apply: %d rotated rung process(es) would not load the new credential; nothing changed", len(problems))
 	}
+	approval, err := c.awaitRotationApproval(ctx, nc, items, data, *wait)
+	if err != nil {
+		return err
+	}
 	if err := commitRoster(rosterPath, old, data); err != nil {
 		return failed("%v", err)
 	}
 	fmt.Fprintf(c.stdout, "roster rewritten (previous kept as %s)\n", filepath.Base(rosterPath)+".prev")
-	rec := c.rotationRecord(items, approved, "every running process of each rotated rung")
+	rec := c.rotationRecord(items, approval, "every running process of each rotated rung")
 	if _, err := bus.Command(ctx, nc, bus.VerbRecord, bus.AllComponents, &bus.LifecycleRequest{Record: rec}); err != nil {
 		fmt.Fprintf(c.stderr, "razar: warning: could not record the rotation on the audit stream: %v\n", err)
 	}
@@ -156,8 +175,9 @@ func (c *cli) rotateKeys(ctx context.Context, args []string) error {
 
 // rotateOffline is rotate-keys with RAZAR not running: the plan is checked
 // in this command's environment, the only one at hand, and the output says
-// that the rungs could not be asked.
-func (c *cli) rotateOffline(ctx context.Context, rosterPath string, old, data []byte, items []agents.RotationItem, dry bool, approved []string, why error) error {
+// that the rungs could not be asked. --apply is refused: a rotation is
+// approved by two operator identities on the bus, and there is none.
+func (c *cli) rotateOffline(rosterPath string, items []agents.RotationItem, dry bool, why error) error {
 	bad := 0
 	for _, it := range items {
 		state := "set"
@@ -174,32 +194,71 @@ func (c *cli) rotateOffline(ctx context.Context, rosterPath string, old, data []
 		fmt.Fprintln(c.stdout, line)
 	}
 	fmt.Fprintf(c.stderr, "razar: warning: %v\nrazar: warning: the running rungs could not be asked: the new credentials were checked in this shell's environment only, which need not be the rungs'\n", why)
-	if dry {
-		fmt.Fprintf(c.stdout, "dry run: the rotated roster is valid; nothing written (%d agent(s), %d problem(s) in this shell's environment)\n", len(items), bad)
-		if bad > 0 {
-			return failed("%d new credential(s) would not load here", bad)
-		}
-		return nil
+	if !dry {
+		return failed("refusing to apply with RAZAR not running: a rotation is approved by two operator identities on the bus (`razar approve rotation <id>`), and there is no bus; start RAZAR (`razar boot`) and run it again; nothing changed (%s untouched)", rosterPath)
 	}
+	fmt.Fprintf(c.stdout, "dry run: the rotated roster is valid; nothing written (%d agent(s), %d problem(s) in this shell's environment)\n", len(items), bad)
 	if bad > 0 {
-		return failed("refusing to apply: %d new credential(s) would not load; nothing changed", bad)
+		return failed("%d new credential(s) would not load here", bad)
 	}
-	if err := commitRoster(rosterPath, old, data); err != nil {
-		return failed("%v", err)
+	return nil
+}
+
+// rotationApproval is a rotation as the orchestrator answers about it.
+type rotationApproval struct {
+	auth.Request
+	State string `json:"state"`
+}
+
+// awaitRotationApproval opens the rotation of the rotated roster data on
+// the bus and waits, up to wait, for two operator identities to approve
+// it. A rejection, the end of its time or of wait is an error: nothing
+// changed.
+func (c *cli) awaitRotationApproval(ctx context.Context, nc *bus.Conn, items []agents.RotationItem, data []byte, wait time.Duration) (*rotationApproval, error) {
+	var plan []string
+	for _, it := range items {
+		plan = append(plan, fmt.Sprintf("%s: %s -> %s", it.Agent, orDash(it.From), it.To()))
 	}
-	fmt.Fprintf(c.stdout, "roster rewritten (previous kept as %s); rungs read it when they start\n", filepath.Base(rosterPath)+".prev")
-	// The store is the record of truth even with RAZAR stopped; the next
-	// `razar boot` mirrors the record to logs/.
-	if _, err := os.Stat(c.path(natsURLFile)); errors.Is(err, os.ErrNotExist) {
-		if store, closeStore, err := c.openStore(ctx, "", "razar-rotate"); err == nil {
-			defer closeStore()
-			if err := store.Audit(ctx, c.rotationRecord(items, approved, "this shell's environment (RAZAR was not running)"), ""); err == nil {
-				return nil
-			}
+	sum := sha256.Sum256(data)
+	rep, err := bus.Command(ctx, nc, bus.VerbRotation, bus.AllComponents, &bus.LifecycleRequest{Summary: strings.Join(plan, "; "), Digest: hex.EncodeToString(sum[:])})
+	if err != nil {
+		return nil, replyErr(bus.AllComponents, rep, fmt.Errorf("open the rotation: %w; nothing changed", err))
+	}
+	var a rotationApproval
+	if err := json.Unmarshal(rep.Data, &a); err != nil || a.ID == "" {
+		return nil, failed("the orchestrator's answer to the rotation names no rotation; nothing changed")
+	}
+	fmt.Fprintf(c.stdout, "rotation %s waits for %d operator identities (up to %v), each with their own identity:\n  razar --creds state/identities/<name>.creds approve rotation %s\n  (razar reject rotation %s ends it)\n", a.ID, auth.Required, wait, a.ID, a.ID)
+	deadline := time.Now().Add(wait)
+	seen := 0
+	for a.State == "pending" {
+		if !time.Now().Before(deadline) {
+			return nil, failed("rotation %s: no second approval within %v; nothing changed", a.ID, wait)
+		}
+		wctx, cancel := context.WithTimeout(ctx, rotationWaitMax+5*time.Second)
+		rep, err := bus.Command(wctx, nc, bus.VerbRotationWait, bus.AllComponents, &bus.LifecycleRequest{Patch: a.ID})
+		cancel()
+		if ctx.Err() != nil {
+			return nil, failed("rotation %s: interrupted; nothing changed", a.ID)
+		}
+		if err != nil {
+			return nil, replyErr(bus.AllComponents, rep, fmt.Errorf("rotation %s: %w; nothing changed", a.ID, err))
+		}
+		if err := json.Unmarshal(rep.Data, &a); err != nil {
+			return nil, failed("rotation %s: %v; nothing changed", a.ID, err)
+		}
+		for ; seen < len(a.Approvers); seen++ {
+			fmt.Fprintf(c.stdout, "approved by %s (%s)\n", sanitize(a.Approvers[seen].Name), a.Approvers[seen].Key)
 		}
 	}
-	fmt.Fprintln(c.stderr, "razar: warning: no audit record of the rotation could be written (no store to write it to)")
-	return nil
+	if a.State != "approved" {
+		who := ""
+		if a.Rejected != nil {
+			who = " by " + sanitize(a.Rejected.String())
+		}
+		return nil, failed("rotation %s %s%s; nothing changed", a.ID, a.State, who)
+	}
+	return &a, nil
 }
 
 // razarDown reports whether, after a failed connect, RAZAR is known not to
@@ -226,7 +285,7 @@ func (c *cli) razarDown(flagURL string) bool {
 // rotationRecord is the audit record of an applied rotation: who ran it
 // (the OS user and host), who approved it, what changed and how the new
 // credentials were checked.
-func (c *cli) rotationRecord(items []agents.RotationItem, approved []string, checked string) *bus.AuditRecord {
+func (c *cli) rotationRecord(items []agents.RotationItem, approval *rotationApproval, checked string) *bus.AuditRecord {
 	type change struct {
 		Agent string `json:"agent"`
 		From  string `json:"from,omitempty"`
@@ -235,13 +294,22 @@ func (c *cli) rotationRecord(items []agents.RotationItem, approved []string, che
 	}
 	var changes []string
 	data := struct {
-		Approvers []string `json:"approvers"`
+		// Rotation and Digest name the approved rotation; the orchestrator
+		// records its approvers (names and keys) from the approvals it
+		// received, not from this.
+		Rotation  string          `json:"rotation"`
+		Digest    string          `json:"digest"`
+		Approvers []auth.Identity `json:"approvers"`
 		// RunBy is the OS account of the process, from its uid (the
 		// actor comes from $USER, which the caller sets).
 		RunBy   string   `json:"run_by"`
 		Changes []change `json:"changes"`
 		Checked string   `json:"checked"`
-	}{Approvers: approved, RunBy: osAccount(), Checked: checked}
+	}{Rotation: approval.ID, Digest: approval.Digest, Approvers: approval.Approvers, RunBy: osAccount(), Checked: checked}
+	var approved []string
+	for _, a := range approval.Approvers {
+		approved = append(approved, a.Name+" ("+a.Key+")")
+	}
 	for _, it := range items {
 		to := it.Env
 		if it.File != "" {
@@ -252,7 +320,7 @@ func (c *cli) rotationRecord(items []agents.RotationItem, approved []string, che
 	}
 	raw, _ := json.Marshal(data)
 	rec := &bus.AuditRecord{Event: bus.EventRotation, Component: bus.SystemComponent, Actor: c.actor(), Status: "applied",
-		Message: fmt.Sprintf("credentials rotated: %s; approved by %s; run by %s", strings.Join(changes, " "), strings.Join(approved, " and "), c.actor()),
+		Message: fmt.Sprintf("credentials rotated: %s; rotation %s approved by %s; run by %s", strings.Join(changes, " "), approval.ID, strings.Join(approved, " and "), c.actor()),
 		Data:    raw}
 	rec.Stamp(time.Now())
 	return rec

@@ -68,26 +68,62 @@ func k2Ready(t *testing.T, h string) bool {
 
 const k2Manifest = "agents:\n  - name: k2\n    env: KIMI2_API_KEY_2026_12\n"
 
-// TestRotateKeysRefusesApproversThatAreOnePerson: names that differ only
-// in white space, case, width or invisible characters are one person, and
-// a blank name is no one; each refusal leaves the roster as it was.
-func TestRotateKeysRefusesApproversThatAreOnePerson(t *testing.T) {
+// TestRotateKeysRefusesTypedApprovers: a name typed on the command line
+// approves nothing: --approver is refused (exit 2, naming the command that
+// approves), and the roster is as it was.
+func TestRotateKeysRefusesTypedApprovers(t *testing.T) {
 	t.Parallel()
 	h := home(t, rotRoster, map[string]string{"agents/fix.sh": fixScript, "secrets/k2.yaml": k2Manifest})
 	before := rosterState(t, h)
-	env := []string{"KIMI2_API_KEY_2026_12=sk-here-5050"}
-	for _, pair := range [][2]string{{" ", "alice"}, {"alice", "alice\u200b"}, {"Alice", "ALICE"}, {"alice", " alice "}, {"\u200b", "bob"}} {
-		out, code := runRazar(t, h, env, "rotate-keys", "--secrets-dir", "secrets", "--apply", "--approver", pair[0], "--approver", pair[1])
-		if code != 2 || rosterState(t, h) != before {
-			t.Fatalf("approvers %q: exit %d, want 2 with nothing changed\n%s", pair, code, out)
+	out, code := runRazar(t, h, []string{"KIMI2_API_KEY_2026_12=sk-here-5050"}, "rotate-keys", "--secrets-dir", "secrets", "--apply", "--approver", "alice", "--approver", "\u0430lice")
+	if code != 2 || !strings.Contains(out, "razar approve rotation") || rosterState(t, h) != before {
+		t.Fatalf("typed approvers: exit %d, want 2 naming `razar approve rotation`, nothing changed\n%s", code, out)
+	}
+}
+
+// rotationID waits until rotate-keys --apply (p) has opened its rotation
+// and returns its id.
+func rotationID(t *testing.T, p *proc) string {
+	t.Helper()
+	var id string
+	bustest.Eventually(t, 30*time.Second, func() bool {
+		_, rest, ok := strings.Cut(p.out.String(), "approve rotation ")
+		if !ok {
+			return false
+		}
+		id, _, ok = strings.Cut(rest, "\n")
+		return ok
+	}, "rotate-keys --apply opened no rotation:\n%s", p.out)
+	return strings.TrimSpace(id)
+}
+
+// approveAs answers rotation id as identity ident of the home (minted as
+// an operator when missing) and returns the output and exit code.
+func approveAs(t *testing.T, h, ident, verb, id string) (string, int) {
+	t.Helper()
+	creds := filepath.Join(h, "state/identities", ident+".creds")
+	if _, err := os.Stat(creds); err != nil {
+		if out, code := runRazar(t, h, nil, "identity", "add", ident, "--role", "operator"); code != 0 {
+			t.Fatalf("identity add %s: exit %d\n%s", ident, code, out)
 		}
 	}
-	if out, code := runRazar(t, h, env, "rotate-keys", "--secrets-dir", "secrets", "--apply", "--approver", "alice"); code != 2 || rosterState(t, h) != before {
-		t.Fatalf("one approver: exit %d\n%s", code, out)
+	return runRazar(t, h, nil, "--creds", creds, verb, "rotation", id)
+}
+
+// applyApproved runs rotate-keys --apply and has alice and bob, two
+// operator identities, approve it; it returns the command's output and
+// exit code.
+func applyApproved(t *testing.T, h string, env []string) (string, int) {
+	t.Helper()
+	p := start(t, h, env, "rotate-keys", "--secrets-dir", "secrets", "--apply")
+	id := rotationID(t, p)
+	for _, who := range []string{"alice", "bob"} {
+		if out, code := approveAs(t, h, who, "approve", id); code != 0 {
+			t.Fatalf("%s's approval: exit %d\n%s", who, code, out)
+		}
 	}
-	if out, code := runRazar(t, h, env, "rotate-keys", "--secrets-dir", "secrets", "--apply", "--approver", "alice", "--approver", "bob"); code != 0 {
-		t.Fatalf("alice and bob: exit %d\n%s", code, out)
-	}
+	code := p.wait(t, 60*time.Second)
+	return p.out.String(), code
 }
 
 // TestRotateKeysRefusedWhenOnlyTheCLIHasTheNewKey is the outage measured
@@ -107,7 +143,7 @@ func TestRotateKeysRefusedWhenOnlyTheCLIHasTheNewKey(t *testing.T) {
 	before := rosterState(t, h)
 	shell := []string{"KIMI2_API_KEY_2026_12=sk-only-in-the-shell-2020"}
 
-	for _, mode := range [][]string{{"--dry-run"}, {"--apply", "--approver", "alice", "--approver", "bob"}} {
+	for _, mode := range [][]string{{"--dry-run"}, {"--apply"}} {
 		out, code := runRazar(t, h, shell, append([]string{"rotate-keys", "--secrets-dir", "secrets"}, mode...)...)
 		if code != 1 {
 			t.Fatalf("rotate-keys %v: exit %d, want 1\n%s", mode, code, out)
@@ -135,7 +171,8 @@ func TestRotateKeysRefusedWhenOnlyTheCLIHasTheNewKey(t *testing.T) {
 // the rung process's own environment only (`razar agent k2`), not in the
 // operator's shell. The apply asks the rung, commits (roster rewritten,
 // old one kept as .prev, audit record naming who ran it and both
-// approvers), reloads, and k2 reports ready on the new key.
+// approving identities by name and public key), reloads, and k2 reports
+// ready on the new key.
 func TestRotateKeysCommitsWhenTheRungHasTheKey(t *testing.T) {
 	t.Parallel()
 	h := home(t, rotRoster, map[string]string{
@@ -160,7 +197,7 @@ func TestRotateKeysCommitsWhenTheRungHasTheKey(t *testing.T) {
 	if rosterState(t, h) != before {
 		t.Fatal("dry run changed the roster")
 	}
-	out, code = runRazar(t, h, []string{"USER=opsuser"}, "rotate-keys", "--secrets-dir", "secrets", "--apply", "--approver", "alice", "--approver", "bob")
+	out, code = applyApproved(t, h, []string{"USER=opsuser"})
 	if code != 0 || !strings.Contains(out, "reloaded on") || !strings.Contains(out, ": ready") {
 		t.Fatalf("apply: exit %d\n%s", code, out)
 	}
@@ -174,12 +211,19 @@ func TestRotateKeysCommitsWhenTheRungHasTheKey(t *testing.T) {
 	}
 	bustest.Eventually(t, 10*time.Second, func() bool { return k2Ready(t, h) }, "k2 did not become ready after the rotation")
 	recs := rotationRecords(t, h)
-	if len(recs) != 1 {
-		t.Fatalf("%d rotation records, want 1", len(recs))
+	if len(recs) != 2 || recs[0]["status"] != "approved" || recs[1]["status"] != "applied" {
+		t.Fatalf("rotation records %v, want approved then applied", recs)
 	}
-	rec, _ := json.Marshal(recs[0])
-	// The identity that sent it (operator), for the OS user who ran it.
-	for _, want := range []string{`"actor":"operator for opsuser@`, `"approvers":["alice","bob"]`, `"run_by":`, "k2:KIMI2_API_KEY_2026_12"} {
+	rec, _ := json.Marshal(recs[1])
+	aliceKey, bobKey := credsKey(t, h, "alice"), credsKey(t, h, "bob")
+	// The identity that sent it (operator), for the OS user who ran it;
+	// the approvers by name and key, as the orchestrator received them.
+	data, _ := recs[1]["data"].(map[string]any)
+	approvers, _ := json.Marshal(data["approvers"])
+	if want := `[{"key":"` + aliceKey + `","name":"alice","role":"operator"},{"key":"` + bobKey + `","name":"bob","role":"operator"}]`; string(approvers) != want {
+		t.Errorf("approvers %s, want %s", approvers, want)
+	}
+	for _, want := range []string{`"actor":"operator for opsuser@`, `"run_by":`, `"message":"credentials rotated: k2: KIMI2_API_KEY -`, `"env":"KIMI2_API_KEY_2026_12"`, aliceKey, bobKey} {
 		if !strings.Contains(string(rec), want) {
 			t.Errorf("rotation record lacks %s: %s", want, rec)
 		}
@@ -226,7 +270,7 @@ func TestRotateKeysFromAFileManifestEndToEnd(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(h, "secrets/k2-2026-12.key"), []byte(key+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out, code = runRazar(t, h, nil, "rotate-keys", "--secrets-dir", "secrets", "--apply", "--approver", "alice", "--approver", "bob")
+	out, code = applyApproved(t, h, nil)
 	if code != 0 || !strings.Contains(out, "KIMI2_API_KEY -> file secrets/k2-2026-12.key") || strings.Contains(out, key) {
 		t.Fatalf("apply: exit %d\n%s", code, out)
 	}
@@ -245,20 +289,120 @@ func TestRotateKeysFromAFileManifestEndToEnd(t *testing.T) {
 }
 
 // TestRotateKeysWithRazarStoppedSaysTheRungsWereNotAsked: with no RAZAR to
-// ask, the apply is checked in the shell's environment and says so.
+// ask, the dry run is checked in the shell's environment and says so; the
+// apply is refused, since no identity can approve it, and changes nothing.
 func TestRotateKeysWithRazarStoppedSaysTheRungsWereNotAsked(t *testing.T) {
 	t.Parallel()
 	h := home(t, rotRoster, map[string]string{"agents/fix.sh": fixScript, "secrets/k2.yaml": k2Manifest})
 	before := rosterState(t, h)
-	out, code := runRazar(t, h, []string{"KIMI2_API_KEY_2026_12="}, "rotate-keys", "--secrets-dir", "secrets", "--apply", "--approver", "alice", "--approver", "bob")
-	if code != 1 || !strings.Contains(out, "nothing changed") || rosterState(t, h) != before {
-		t.Fatalf("apply with the new variable missing here: exit %d\n%s", code, out)
-	}
-	out, code = runRazar(t, h, []string{"KIMI2_API_KEY_2026_12=sk-here-4040"}, "rotate-keys", "--secrets-dir", "secrets", "--apply", "--approver", "alice", "--approver", "bob")
+	env := []string{"KIMI2_API_KEY_2026_12=sk-here-4040"}
+	out, code := runRazar(t, h, env, "rotate-keys", "--secrets-dir", "secrets", "--dry-run")
 	if code != 0 || !strings.Contains(out, "running rungs could not be asked") || !strings.Contains(out, "this shell's environment only") {
-		t.Fatalf("apply with RAZAR stopped: exit %d\n%s", code, out)
+		t.Fatalf("dry run with RAZAR stopped: exit %d\n%s", code, out)
 	}
-	if prev, _ := os.ReadFile(filepath.Join(h, "config/razar_ai_agents.json.prev")); string(prev) != rotRoster {
-		t.Fatalf("previous roster not kept:\n%s", prev)
+	out, code = runRazar(t, h, env, "rotate-keys", "--secrets-dir", "secrets", "--apply")
+	if code != 1 || !strings.Contains(out, "two operator identities") || !strings.Contains(out, "nothing changed") || rosterState(t, h) != before {
+		t.Fatalf("apply with RAZAR stopped: exit %d, want 1 and nothing changed\n%s", code, out)
 	}
+}
+
+// TestRotateKeysRefusesAManifestHandingARungAnotherRungsKey: k2 given
+// RSTAR_API_KEY, rstar's variable, is refused (exit 2, naming the
+// manifest's entry, the variable, rstar and the fix), the roster as it
+// was; with "shared_key": true the same plan is accepted.
+func TestRotateKeysRefusesAManifestHandingARungAnotherRungsKey(t *testing.T) {
+	t.Parallel()
+	roster := `{"agents": [
+  {"name": "k2", "backend": "openai", "endpoint": "http://127.0.0.1:9/v1", "auth": {"type": "bearer", "token": "${KIMI2_API_KEY}"}},
+  {"name": "rstar", "backend": "openai", "endpoint": "http://127.0.0.1:9/v1", "takeover": true, "auth": {"type": "bearer", "token": "${RSTAR_API_KEY}"}}
+]}`
+	for _, c := range []struct {
+		name, manifest string
+	}{
+		{"rstar's variable", `{"agents": [{"name": "k2", "env": "RSTAR_API_KEY"}]}`},
+		{"rstar's variable's file", `{"agents": [{"name": "k2", "env": "RSTAR_API_KEY_FILE"}]}`},
+		{"rotated to one variable", `{"agents": [{"name": "k2", "env": "NEW_KEY"}, {"name": "rstar", "env": "NEW_KEY"}]}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := home(t, roster, map[string]string{"secrets/m.json": c.manifest})
+			before := rosterState(t, h)
+			out, code := runRazar(t, h, []string{"RSTAR_API_KEY=sk-rstar-3030", "NEW_KEY=sk-new-3131"}, "rotate-keys", "--secrets-dir", "secrets", "--dry-run")
+			if code != 2 || !strings.Contains(out, "agents[0] (k2).env") || !strings.Contains(out, "rung rstar's key") || !strings.Contains(out, `"shared_key": true`) {
+				t.Fatalf("exit %d, want 2 naming k2's entry, rstar and shared_key:\n%s", code, out)
+			}
+			if strings.Contains(out, "sk-rstar") || rosterState(t, h) != before {
+				t.Fatalf("the refusal leaked the key or changed the roster:\n%s", out)
+			}
+		})
+	}
+	h := home(t, roster, map[string]string{"secrets/m.json": `{"agents": [{"name": "k2", "env": "RSTAR_API_KEY", "shared_key": true}]}`})
+	if out, code := runRazar(t, h, []string{"RSTAR_API_KEY=sk-rstar-3030"}, "rotate-keys", "--secrets-dir", "secrets", "--dry-run"); code != 0 {
+		t.Fatalf("shared_key: true: exit %d\n%s", code, out)
+	}
+}
+
+// TestRotationApprovalsByOneIdentityDoNotComplete: against a running
+// RAZAR, one operator identity approving twice, a second identity whose
+// name differs only in case, and an observer count as one approval at
+// most; a rejection then ends the rotation: the roster as it was and no
+// rotation record.
+func TestRotationApprovalsByOneIdentityDoNotComplete(t *testing.T) {
+	t.Parallel()
+	h := home(t, rotRoster, map[string]string{"agents/fix.sh": fixScript, "secrets/k2.yaml": k2Manifest})
+	env := []string{"KIMI2_API_KEY=sk-old-1010", "KIMI2_API_KEY_2026_12=sk-new-2020"}
+	boot(t, h, env, "--nats-listen", "127.0.0.1:0")
+	bustest.Eventually(t, 20*time.Second, func() bool { return k2Ready(t, h) }, "k2 never became ready")
+	before := rosterState(t, h)
+	p := start(t, h, env, "rotate-keys", "--secrets-dir", "secrets", "--apply")
+	id := rotationID(t, p)
+
+	if out, code := approveAs(t, h, "alice", "approve", id); code != 0 || !strings.Contains(out, "1 of 2") {
+		t.Fatalf("alice's approval: exit %d\n%s", code, out)
+	}
+	if out, code := approveAs(t, h, "alice", "approve", id); code == 0 || !strings.Contains(out, "already approved") {
+		t.Fatalf("alice's second approval: exit %d, want refused\n%s", code, out)
+	}
+	if out, code := approveAs(t, h, "Alice", "approve", id); code == 0 || !strings.Contains(out, "already approved") {
+		t.Fatalf("Alice (another key, the same name) approving: exit %d, want refused\n%s", code, out)
+	}
+	obs := filepath.Join(h, "state/identities/observer.creds")
+	if out, code := runRazar(t, h, nil, "--creds", obs, "approve", "rotation", id); code == 0 {
+		t.Fatalf("the observer's approval: exit 0\n%s", out)
+	}
+	select {
+	case <-p.done:
+		t.Fatalf("the rotation completed on one identity's approvals:\n%s", p.out)
+	default:
+	}
+	if out, code := approveAs(t, h, "bob", "reject", id); code != 0 {
+		t.Fatalf("bob's rejection: exit %d\n%s", code, out)
+	}
+	if code := p.wait(t, 60*time.Second); code != 1 || !strings.Contains(p.out.String(), "rejected by bob") {
+		t.Fatalf("rotate-keys after the rejection: exit %d, want 1\n%s", code, p.out)
+	}
+	if got := rosterState(t, h); got != before {
+		t.Fatalf("a rotation without two approvals changed the roster:\n%s", got)
+	}
+	if recs := rotationRecords(t, h); len(recs) != 0 {
+		t.Fatalf("rotation records %v, want none", recs)
+	}
+	if out, code := approveAs(t, h, "bob", "approve", id); code == 0 {
+		t.Fatalf("approving a rejected rotation: exit 0\n%s", out)
+	}
+}
+
+// credsKey is the public key of identity ident of the home.
+func credsKey(t *testing.T, h, ident string) string {
+	t.Helper()
+	out, code := runRazar(t, h, nil, "identity", "list")
+	if code != 0 {
+		t.Fatalf("identity list: exit %d\n%s", code, out)
+	}
+	for line := range strings.Lines(out) {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == ident {
+			return f[2]
+		}
+	}
+	t.Fatalf("identity %s not listed:\n%s", ident, out)
+	return ""
 }
