@@ -217,6 +217,10 @@ func (t *Trust) ControlPath() string { return ControlPath(t.dir) }
 // operator puts it there).
 func ControlPath(dir string) string { return filepath.Join(TrustDir(dir), "control.creds") }
 
+// LegacyControlPath is where homes before the trust root kept the
+// lifecycle listener's creds: inside the identities directory dir.
+func LegacyControlPath(dir string) string { return filepath.Join(dir, legacyTrustDir, "control.creds") }
+
 // Root is the trust root's directory.
 func (t *Trust) Root() string { return t.root }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -205,11 +206,18 @@ func (c *cli) identityRevoke(ctx context.Context, args []string) error {
 }
 
 // externalControlCreds is the lifecycle listener's identity on an external
-// bus: state/trust/control.creds when the operator put one there.
+// bus: state/trust/control.creds when the operator put one there, else
+// where homes before the trust root kept it (state/identities/.trust/),
+// with a warning to move it.
 func (c *cli) externalControlCreds() string {
 	p := auth.ControlPath(c.path(identitiesDir))
 	if _, err := os.Stat(p); err == nil {
 		return p
+	}
+	old := auth.LegacyControlPath(c.path(identitiesDir))
+	if _, err := os.Stat(old); err == nil {
+		fmt.Fprintf(c.stderr, "razar: warning: SECURITY: %s is inside the identities directory, which operators hand out; move it: mkdir -m 700 -p %s && mv %s %s\n", old, filepath.Dir(p), old, p)
+		return old
 	}
 	return ""
 }
