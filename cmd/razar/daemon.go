@@ -453,6 +453,9 @@ func (d *daemon) Run(ctx context.Context) error {
 			return nil
 		})
 	}
+	if d.trust != nil {
+		g.Go(func() error { d.renewIdentities(gctx); return nil })
+	}
 	hs := &http.Server{Handler: metricsMux(d.reg, d.set.pprof, d.statusPage), ReadHeaderTimeout: 5 * time.Second}
 	g.Go(func() error {
 		if err := hs.Serve(d.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -822,6 +825,33 @@ func (d *daemon) openTrust(roster *razar.Roster) (*auth.ServerTrust, error) {
 	}
 	d.trust = trust
 	return st, nil
+}
+
+// renewInterval is how often a running RAZAR renews the host's standard
+// people's identities, so one running for months keeps a usable
+// operator.creds (auth.Trust.Ensure renews in the last 30 days).
+const renewInterval = 12 * time.Hour
+
+// renewIdentities renews the host's standard operator and observer in
+// their last days, every renewInterval, until ctx ends.
+func (d *daemon) renewIdentities(ctx context.Context) {
+	t := time.NewTicker(renewInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		done, err := d.trust.Ensure(rosterNames(d.roster.Load()))
+		if err != nil {
+			d.log.Error().Err(err).Msg("could not renew the standard identities")
+			continue
+		}
+		if len(done.Renewed) > 0 {
+			d.log.Info().Strs("identities", done.Renewed).Msg("renewed people's standard identities that were about to expire (same keys, new expiry)")
+		}
+	}
 }
 
 // identifier is how the lifecycle server knows who sent a request. On the
