@@ -341,7 +341,7 @@ func (t *Trust) ensureAt(rungs []string, now time.Time) (Ensured, error) {
 			if !w.role.Person() {
 				continue
 			}
-			renewed, err := t.renew(path, revoked, now)
+			renewed, err := t.renew(path, rungs, revoked, now)
 			if err != nil {
 				return done, err
 			}
@@ -358,8 +358,9 @@ func (t *Trust) ensureAt(rungs []string, now time.Time) (Ensured, error) {
 }
 
 // renew re-signs the identity at path for its own key when it expires
-// within RenewBefore of now and is not revoked.
-func (t *Trust) renew(path string, revoked []Revocation, now time.Time) (bool, error) {
+// within RenewBefore of now and is not revoked, with the permissions of
+// its role for the rungs of the roster.
+func (t *Trust) renew(path string, rungs []string, revoked []Revocation, now time.Time) (bool, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return false, err
@@ -388,7 +389,7 @@ func (t *Trust) renew(path string, revoked []Revocation, now time.Time) (bool, e
 	if err != nil {
 		return false, fmt.Errorf("%s: %w", path, err)
 	}
-	if err := t.write(path, kp, id.Name, id.Role, nil, now.Add(DefaultExpiry)); err != nil {
+	if err := t.write(path, kp, id.Name, id.Role, rungs, now.Add(DefaultExpiry)); err != nil {
 		return false, err
 	}
 	return true, nil
