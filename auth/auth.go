@@ -572,20 +572,18 @@ func loadOrCreateSeed(path string, prefix nkeys.PrefixByte) (nkeys.KeyPair, erro
 	return kp, nil
 }
 
-// SignerOf is the key that signed a creds file's identity: on an external
-// bus, the key RAZAR trusts for the identities of its account.
-func SignerOf(path string) (string, error) {
-	b, err := os.ReadFile(path)
+// SignerOf returns the keys to trust for identities like the one in a
+// creds file, on an external bus: the key that signed it and, when that
+// is a signing key of an account, the account. An identity signed by
+// another signing key of the account is not trusted.
+func SignerOf(path string) ([]string, error) {
+	uc, err := readClaims(path)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	tok, err := jwt.ParseDecoratedJWT(b)
-	if err != nil {
-		return "", fmt.Errorf("%s is not a NATS creds file: %w", path, err)
+	keys := []string{uc.Issuer}
+	if uc.IssuerAccount != "" && uc.IssuerAccount != uc.Issuer {
+		keys = append(keys, uc.IssuerAccount)
 	}
-	uc, err := jwt.DecodeUserClaims(tok)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", path, err)
-	}
-	return uc.Issuer, nil
+	return keys, nil
 }

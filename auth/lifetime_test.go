@@ -254,3 +254,49 @@ func resign(t *testing.T, tr *auth.Trust, path string, exp time.Time) {
 		t.Fatal(err)
 	}
 }
+
+// TestExternalSignersAreTheSigningKeyAndItsAccount: on an external bus
+// whose account signs with a signing key, identities signed by that key
+// verify; one signed by a foreign key claiming the account does not.
+func TestExternalSignersAreTheSigningKeyAndItsAccount(t *testing.T) {
+	acc, _ := nkeys.CreateAccount()
+	accPub, _ := acc.PublicKey()
+	sk, _ := nkeys.CreateAccount()
+	var last nkeys.KeyPair
+	mint := func(signer nkeys.KeyPair, name, role string) (string, string) {
+		u, _ := nkeys.CreateUser()
+		last = u
+		pub, _ := u.PublicKey()
+		uc := jwt.NewUserClaims(pub)
+		uc.Name, uc.IssuerAccount = name, accPub
+		uc.Tags.Add("razar-role:" + role)
+		tok, err := uc.Encode(signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok, pub
+	}
+	orch, _ := mint(sk, "orchestrator", "orchestrator")
+	s, _ := last.Seed()
+	data, err := jwt.FormatUserConfig(orch, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "orchestrator.creds")
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	signers, err := auth.SignerOf(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op, opKey := mint(sk, "alice", "operator")
+	if id, err := auth.IdentifyJWT(op, opKey, signers...); err != nil || id.Name != "alice" {
+		t.Fatalf("an operator signed by the account's signing key: %v, %v", id, err)
+	}
+	foreign, _ := nkeys.CreateAccount()
+	forged, forgedKey := mint(foreign, "alice", "operator")
+	if _, err := auth.IdentifyJWT(forged, forgedKey, signers...); err == nil {
+		t.Fatal("a JWT signed by a foreign key claiming the account verified")
+	}
+}

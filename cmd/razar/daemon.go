@@ -897,11 +897,11 @@ func (d *daemon) identifier(orchCreds, ctrlCreds string) (func(bus.RequestInfo) 
 		d.log.Warn().Msg("SECURITY: no control identity for this external bus (state/trust/control.creds): lifecycle commands carry no authenticated identity and approvals are refused; see docs/SECURITY.md")
 		return nil, nil
 	}
-	signer, err := auth.SignerOf(orchCreds)
+	signers, err := auth.SignerOf(orchCreds)
 	if err != nil {
 		return nil, failed("%v", err)
 	}
-	return func(ri bus.RequestInfo) (auth.Identity, error) { return auth.IdentifyJWT(ri.JWT, ri.User, signer) }, nil
+	return func(ri bus.RequestInfo) (auth.Identity, error) { return auth.IdentifyJWT(ri.JWT, ri.User, signers...) }, nil
 }
 
 // url is the bus the daemon is on.

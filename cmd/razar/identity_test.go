@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,6 +76,7 @@ func TestIdentitiesEndFromOutside(t *testing.T) {
 	}{
 		{"TrustRootMovedOutOfTheIdentitiesLosingNothing", trustRootMovedOutOfTheIdentitiesLosingNothing},
 		{"AnotherUserCannotReadTheTrustRoot", anotherUserCannotReadTheTrustRoot},
+		{"ComponentInheritsNoSeed", componentInheritsNoSeed},
 		{"ForgedIssuerJWTIsRefusedAtConnect", forgedIssuerJWTIsRefusedAtConnect},
 		{"ExpiredIdentityIsRefusedAtConnect", expiredIdentityIsRefusedAtConnect},
 		{"RevokedIdentityIsCutOffWhileRunning", revokedIdentityIsCutOffWhileRunning},
@@ -146,6 +149,45 @@ func anotherUserCannotReadTheTrustRoot(t *testing.T, h, _ string, _ natsjs.JetSt
 	}
 	if after, _ := os.ReadFile(seed); string(after) != string(before) {
 		t.Fatal("the seed changed")
+	}
+}
+
+// componentInheritsNoSeed: the component RAZAR started holds no open
+// descriptor into the trust root and no seed in its environment.
+func componentInheritsNoSeed(t *testing.T, h, _ string, _ natsjs.JetStream) {
+	out, _, _ := runCLI(t, "--home", h, "status", "--json")
+	var v bus.StatusView
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatal(err)
+	}
+	pid := 0
+	for _, c := range v.Mission.Components {
+		if c.Name == "web" {
+			pid = c.PID
+		}
+	}
+	if pid == 0 {
+		t.Fatalf("no pid for web:\n%s", out)
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Skipf("cannot read web's descriptors: %v", err)
+	}
+	for _, fd := range fds {
+		if target, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); strings.Contains(target, "state/trust") || strings.Contains(target, "identities") {
+			t.Errorf("web holds fd %s open on %s", fd.Name(), target)
+		}
+	}
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed, _ := os.ReadFile(filepath.Join(h, "state/trust/account-razar.nk"))
+	for _, kv := range strings.Split(string(env), "\x00") {
+		_, val, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(val, "SA") || strings.HasPrefix(val, "SO") || strings.HasPrefix(val, "SU") || strings.Contains(kv, strings.TrimSpace(string(seed))) || strings.Contains(kv, ".creds") {
+			t.Errorf("web's environment holds %q", kv)
+		}
 	}
 }
 

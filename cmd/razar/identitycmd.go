@@ -167,7 +167,7 @@ func (c *cli) identityRevoke(ctx context.Context, args []string) error {
 	name := pos[0]
 	dir := c.path(identitiesDir)
 	if !auth.HasTrust(dir) {
-		return failed("no identities in %s: nothing to revoke", dir)
+		return failed("no identities in %s: nothing to revoke (an external bus's identities are revoked where they were signed, e.g. `nsc revocations add-user`)", dir)
 	}
 	down := c.razarDown(*natsURL)
 	if (name == string(auth.Orchestrator) || name == "control") && !down {
