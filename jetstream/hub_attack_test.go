@@ -251,3 +251,51 @@ func TestLeafHubStreamDeclaredBeforeTheFilterIsGivenIt(t *testing.T) {
 		return err == nil && st.CachedInfo().State.Msgs == 3
 	}, "the hub's stream never held the host's 3 records")
 }
+
+// TestSourceGivenTheFilterResumesWithoutCopyingAgain: the server names a
+// source by its filter, an empty one as ">", so giving a running source the
+// filter ">" (what SourceOnHub does to an old hub stream) neither copies
+// what it has again nor misses what comes next.
+func TestSourceGivenTheFilterResumesWithoutCopyingAgain(t *testing.T) {
+	env := bustest.New(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	js, err := natsjs.New(env.NATS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if err := env.Store.Audit(ctx, &bus.AuditRecord{Event: bus.EventOpened, Component: "web", Incident: fmt.Sprintf("inc-%d", i)}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := natsjs.StreamConfig{Name: "COPY", Storage: natsjs.FileStorage, Sources: []*natsjs.StreamSource{{Name: bus.StreamName}}}
+	if _, err := js.CreateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	copied := func(n uint64) func() bool {
+		return func() bool {
+			st, err := js.Stream(ctx, "COPY")
+			return err == nil && st.CachedInfo().State.Msgs == n
+		}
+	}
+	bustest.Eventually(t, 10*time.Second, copied(5), "the copy never held the 5 records")
+	cfg.Sources[0].FilterSubject = ">"
+	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	for i := 5; i < 8; i++ {
+		if err := env.Store.Audit(ctx, &bus.AuditRecord{Event: bus.EventOpened, Component: "web", Incident: fmt.Sprintf("inc-%d", i)}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bustest.Eventually(t, 10*time.Second, copied(8), "after the filter the copy does not hold exactly the 8 records")
+	// And stays so: nothing is copied twice a moment later.
+	st, err := js.Stream(ctx, "COPY")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := st.Info(ctx); err != nil || info.State.Msgs != 8 {
+		t.Fatalf("the copy holds %v messages, want 8: %v", info.State.Msgs, err)
+	}
+}

@@ -72,6 +72,29 @@ func (s *Store) lastSeqOf(ctx context.Context, subject string) (uint64, error) {
 	return info.State.LastSeq, nil
 }
 
+// DeleteAt removes the message stored at seq in the stream that holds
+// subject, if it is on subject: the orchestrator's way to drop an answer
+// to a question never asked. A message already gone is no error.
+func (s *Store) DeleteAt(ctx context.Context, subject string, seq uint64) error {
+	ctx, cancel := withDefaultTimeout(ctx, 5*time.Second)
+	defer cancel()
+	st := s.streamFor(subject)
+	m, err := st.GetMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read %s at %d: %w", s.streamName(subject), seq, err)
+	}
+	if m.Subject != subject {
+		return fmt.Errorf("%s at %d is on %s, not %s: not deleted", s.streamName(subject), seq, m.Subject, subject)
+	}
+	if err := st.DeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		return fmt.Errorf("delete %s at %d: %w", s.streamName(subject), seq, err)
+	}
+	return nil
+}
+
 // DeleteConsumer removes durable consumer name; one that does not exist is
 // no error.
 func (s *Store) DeleteConsumer(ctx context.Context, name string) error {

@@ -229,6 +229,13 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 		return err
 	}
 	defer stopResults()
+	// Answers to questions never asked are deleted as they come, so a rung
+	// flooding made-up incidents cannot fill RAZAR_RESULTS (results.go).
+	stopSweep, err := o.store.Follow(ctx, bus.ResultAll, o.sweepUnasked(ctx))
+	if err != nil {
+		return err
+	}
+	defer stopSweep()
 	o.mu.Lock()
 	o.ctx = ctx
 	o.mu.Unlock()

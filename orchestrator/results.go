@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream"
 )
@@ -192,4 +194,55 @@ func (o *Orchestrator) waitResult(ctx context.Context, incident string, attempt 
 func (o *Orchestrator) rewait(incident, subject string, old *resultWait) *resultWait {
 	o.results.done(incident, old)
 	return o.results.wait(incident, subject)
+}
+
+// sweepUnasked returns the answer sweeper: every answer stored on
+// razar.result.<incident>.<rung> whose incident does not exist (never
+// opened, or ended and expired from the bucket) or whose rung is not on
+// that incident's ladder is deleted from stream RAZAR_RESULTS as it comes.
+// Such an answer answers nothing (waitResult would ignore it), and without
+// the sweep a rung flooding made-up incidents would fill the stream, which
+// then refuses every rung's answers. What stays is bounded per rung: at
+// most the stream's per-subject limit of answers to each incident it may
+// be asked about. An answer is kept whenever the incident cannot be read.
+// It runs on the follower's goroutine, behind the answers it judges.
+func (o *Orchestrator) sweepUnasked(ctx context.Context) func(seq uint64, subject string, data []byte) {
+	warned := map[string]time.Time{} // rung -> last warning, one a minute
+	swept := map[string]int{}        // rung -> answers deleted since
+	return func(seq uint64, subject string, _ []byte) {
+		kind, toks, ok := bus.ParseSubject(subject)
+		if !ok || kind != "result" || len(toks) != 2 {
+			return
+		}
+		incident, rung := toks[0], toks[1]
+		rec, _, err := o.store.Incident(ctx, incident)
+		switch {
+		case errors.Is(err, razar.ErrNotFound):
+		case err != nil:
+			return // cannot tell: keep it
+		case onLadder(rec, rung):
+			return
+		}
+		if err := o.store.DeleteAt(ctx, subject, seq); err != nil {
+			if ctx.Err() == nil {
+				o.log.Warn().Err(err).Str("subject", subject).Uint64("seq", seq).Msg("could not delete an answer to a question never asked")
+			}
+			return
+		}
+		swept[rung]++
+		if time.Since(warned[rung]) >= time.Minute {
+			o.log.Warn().Str("agent", rung).Int("deleted", swept[rung]).Str("last_subject", subject).
+				Msg("deleted answers to incidents that do not exist or never asked this rung (a rung flooding " + bus.ResultsStreamName + "?)")
+			warned[rung], swept[rung] = time.Now(), 0
+		}
+	}
+}
+
+// onLadder says whether rung may be asked about rec: a rung of its ladder,
+// or one it handed an attempt.
+func onLadder(rec *bus.IncidentRecord, rung string) bool {
+	if rung == rec.Policy.Takeover || slices.Contains(rec.Policy.Local, rung) || rec.Pending != nil && rec.Pending.Rung == rung {
+		return true
+	}
+	return slices.ContainsFunc(rec.Attempts, func(a razar.Attempt) bool { return a.Rung == rung })
 }
