@@ -158,6 +158,9 @@ type AuditRecord struct {
 	Files      []PatchFile `json:"files,omitempty"`
 	Validation string      `json:"validation,omitempty"`
 	OutputTail string      `json:"output_tail,omitempty"`
+	// Sandbox says how the validate command was contained: the sandbox,
+	// its uid and Landlock ABI, or the weak sandbox and why.
+	Sandbox string `json:"sandbox,omitempty"`
 	// Fix memory records: the failure signature, and the fix's id (the
 	// first 12 hex digits of its diff's sha256).
 	Signature string `json:"signature,omitempty"`

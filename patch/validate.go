@@ -210,3 +210,17 @@ func commandName(argv []string) string {
 	}
 	return s
 }
+
+// Probe builds s once, around `true` in a scratch directory, and reports
+// how a validate command would be contained: what RAZAR logs at start. The
+// error is a *SandboxError when the strict sandbox cannot be built (with
+// s.Weak, the Isolation says weak instead), or the probe's own failure.
+func (s Sandbox) Probe(ctx context.Context) (Isolation, error) {
+	dir, err := os.MkdirTemp("", "razar-sandbox-probe-")
+	if err != nil {
+		return Isolation{}, fmt.Errorf("sandbox probe: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	r, err := s.Validate(ctx, []string{"true"}, dir, nil, 30*time.Second)
+	return r.Isolation, err
+}

@@ -284,6 +284,7 @@ func (d *daemon) wire() error {
 		Metrics:        metrics,
 		FixMetrics:     d.fixMetrics,
 		NoFixMemory:    set.noFixMemory,
+		Sandbox:        set.sandbox,
 		Redactor:       c.redactor,
 		Log:            log.With().Str("subsystem", "orchestrator").Logger(),
 	})
