@@ -12,7 +12,8 @@ import (
 // TestSandboxSettings: RAZAR_SANDBOX, RAZAR_SANDBOX_UID and
 // RAZAR_SANDBOX_READONLY become the orchestrator's patch.Sandbox; unset is
 // the strict sandbox; a bad value is a ConfigError naming the variable,
-// and root is never accepted as the sandbox's uid.
+// root is never accepted as the sandbox's uid, and no read-only path may
+// show the home (or a directory above it, or one in it).
 func TestSandboxSettings(t *testing.T) {
 	tests := []struct {
 		env  map[string]string
@@ -30,9 +31,13 @@ func TestSandboxSettings(t *testing.T) {
 		{env: map[string]string{"RAZAR_SANDBOX_UID": "nobody"}, bad: "RAZAR_SANDBOX_UID"},
 		{env: map[string]string{"RAZAR_SANDBOX_READONLY": "/opt/venv: /usr/local/go/"}, want: patch.Sandbox{ReadOnly: []string{"/opt/venv", "/usr/local/go"}}},
 		{env: map[string]string{"RAZAR_SANDBOX_READONLY": "venv"}, bad: "RAZAR_SANDBOX_READONLY"},
+		{env: map[string]string{"RAZAR_SANDBOX_READONLY": "/srv"}, bad: "RAZAR_SANDBOX_READONLY"},
+		{env: map[string]string{"RAZAR_SANDBOX_READONLY": "/opt/venv:/srv/razar/state/identities"}, bad: "RAZAR_SANDBOX_READONLY"},
+		{env: map[string]string{"RAZAR_SANDBOX_READONLY": "/srv/razar"}, bad: "RAZAR_SANDBOX_READONLY"},
+		{env: map[string]string{"RAZAR_SANDBOX_READONLY": "/srv/razar-tools"}, want: patch.Sandbox{ReadOnly: []string{"/srv/razar-tools"}}},
 	}
 	for _, tt := range tests {
-		c := &cli{getenv: func(k string) string { return tt.env[k] }}
+		c := &cli{home: "/srv/razar", getenv: func(k string) string { return tt.env[k] }}
 		got, err := c.sandbox()
 		var ce *razar.ConfigError
 		switch {

@@ -127,7 +127,8 @@ func (c *cli) leafFlags(s *settings, hostname func() (string, error)) error {
 // sandbox reads where validate commands run: RAZAR_SANDBOX (strict, the
 // default, or weak), RAZAR_SANDBOX_UID ("uid" or "uid:gid", the ids they
 // run as when RAZAR is root) and RAZAR_SANDBOX_READONLY (absolute paths,
-// colon-separated, shown to them read-only).
+// colon-separated, shown to them read-only; none at, above or in the
+// home).
 func (c *cli) sandbox() (patch.Sandbox, error) {
 	var s patch.Sandbox
 	switch v := strings.ToLower(strings.TrimSpace(c.getenv("RAZAR_SANDBOX"))); v {
@@ -156,7 +157,11 @@ func (c *cli) sandbox() (patch.Sandbox, error) {
 		if !filepath.IsAbs(p) {
 			return s, &razar.ConfigError{File: "env", Field: "RAZAR_SANDBOX_READONLY", Msg: fmt.Sprintf("%q is not an absolute path", p), Fix: "list absolute paths separated by colons, e.g. /opt/venv:/usr/local/go"}
 		}
-		s.ReadOnly = append(s.ReadOnly, filepath.Clean(p))
+		p = filepath.Clean(p)
+		if home, err := filepath.Abs(c.home); err == nil && c.home != "" && (p == home || strings.HasPrefix(home, p+"/") || strings.HasPrefix(p, home+"/") || p == "/") {
+			return s, &razar.ConfigError{File: "env", Field: "RAZAR_SANDBOX_READONLY", Msg: fmt.Sprintf("%s would show validators the RAZAR home %s (its config, identities and seeds)", p, home), Fix: "list only what validators need outside the system directories, never the home or a directory above it"}
+		}
+		s.ReadOnly = append(s.ReadOnly, p)
 	}
 	return s, nil
 }
