@@ -13,6 +13,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/orchestrator"
+	"github.com/razar/razar/patch"
 	"github.com/razar/razar/supervisor"
 )
 
@@ -187,5 +188,43 @@ func TestHostileTestFileCannotEscapeValidation(t *testing.T) {
 	}
 	if !strings.HasPrefix(proposal.Sandbox, "sandbox: ") || strings.Contains(proposal.Sandbox, "uid 0,") || proposal.Message != "" {
 		t.Errorf("patch record sandbox %q, message %q: want the sandbox, a non-root uid, no weak note", proposal.Sandbox, proposal.Message)
+	}
+}
+
+// TestPatchIsRefusedWhenTheSandboxCannotBeBuilt: when the validation
+// sandbox cannot be built (here a sandbox uid that is no uid), the rung's
+// diff is refused unvalidated: its validator never runs (no output), the
+// rejection says why, and the workdir is unchanged.
+func TestPatchIsRefusedWhenTheSandboxCannotBeBuilt(t *testing.T) {
+	workdir := t.TempDir()
+	conf := "port=bad\n"
+	if err := os.WriteFile(filepath.Join(workdir, "app.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fix := razar.Fix{Status: razar.StatusFixed, Summary: "right value", Diff: rewrite("app.conf", conf, "port=ok\n")}
+	b := newBootMesh(t, []razar.Component{{
+		Name: "app", Priority: 1, Workdir: workdir,
+		Command:  sh("grep -q '^port=ok$' app.conf || { echo bad port >&2; exit 1; }; exec sleep 600"),
+		Validate: sh("echo validator ran; grep -q port=ok app.conf"),
+	}}, fiveRungs(map[string]rung{"kimicho": {backend: answer(fix)}}), orchestrator.Config{Threshold: 0, Sandbox: patch.Sandbox{UID: -1}}, supervisor.Config{})
+	before := treeHash(t, workdir)
+
+	if err := b.sup.Boot(context.Background()); !errors.Is(err, supervisor.ErrBootHalted) {
+		t.Fatalf("boot: %v, want it halted (the only fix could not be validated)", err)
+	}
+	if treeHash(t, workdir) != before {
+		t.Error("the workdir changed although the patch was never validated")
+	}
+	recs := incidentRecords(b)
+	if got := strings.Join(events(recs, bus.EventApplied, bus.EventRejected), " "); got != "rejected:rejected" {
+		t.Fatalf("patch history: %s", got)
+	}
+	for _, r := range recs {
+		if r.Event == bus.EventRejected && !strings.Contains(r.Reason, "validation refused") {
+			t.Errorf("rejection reason %q, want it to say validation was refused", r.Reason)
+		}
+		if r.Event == bus.EventPatch && (r.OutputTail != "" || r.Sandbox != "") {
+			t.Errorf("patch record output %q, sandbox %q: the validator ran", r.OutputTail, r.Sandbox)
+		}
 	}
 }
