@@ -343,3 +343,45 @@ func TestUnprivilegedRazarGetsTheSandboxToo(t *testing.T) {
 		t.Errorf("the validator read the file beside its copy:\n%s", got)
 	}
 }
+
+// TestWhatAValidatorLeavesInItsCopyCannotHangPromote: a validator that
+// replaces a staged file with a FIFO or a symlink to /dev/zero (named, not
+// reached, from inside) gets the patch refused at Promote at once, instead
+// of RAZAR blocking on the FIFO or reading /dev/zero for ever; the workdir
+// is unchanged.
+func TestWhatAValidatorLeavesInItsCopyCannotHangPromote(t *testing.T) {
+	for name, trick := range map[string]string{
+		"fifo":              "rm app.conf && mkfifo app.conf",
+		"symlink /dev/zero": "rm app.conf && ln -s /dev/zero app.conf",
+	} {
+		t.Run(name, func(t *testing.T) {
+			workdir := newWorkdir(t)
+			before := digest(t, workdir)
+			plan, err := Check(diffModify, workdir, Limits{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stage, cleanup, err := Stage(plan, workdir, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cleanup()
+			if res, err := (Sandbox{}).Validate(context.Background(), []string{"sh", "-c", trick}, stage, nil, 10*time.Second); err != nil {
+				t.Fatalf("validate: %v\n%s", err, res.Output)
+			}
+			done := make(chan error, 1)
+			go func() { done <- Promote(plan, stage, workdir, filepath.Join(t.TempDir(), "backup")) }()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), "not a regular file") && !errors.Is(err, syscall.ELOOP) {
+					t.Errorf("promote: %v, want the staged app.conf refused", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("Promote hung on what the validator left in its copy")
+			}
+			if digest(t, workdir) != before {
+				t.Errorf("workdir changed")
+			}
+		})
+	}
+}
