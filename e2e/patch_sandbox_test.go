@@ -58,6 +58,7 @@ class TestEvil(unittest.TestCase):
         attempt("write identities", lambda: write(H + "/state/identities/evil.creds", "x"))
         for f in [H + "/state/identities/.trust/account-razar.nk", H + "/state/identities/operator.creds"] + glob.glob(H + "/state/identities/.trust/*"):
             attempt("read " + f, lambda f=f: show(f))
+        print("the workdir path shows the copy:", os.path.exists(W) and os.stat(W).st_ino == os.stat(".").st_ino)
         print("uid=%%d" %% os.getuid())
         self.fail("failing on purpose: nothing may be promoted")
 `
@@ -72,6 +73,7 @@ try "printf '#!/bin/sh\nexit 0\n' > $W/health.sh" "rewrite the health check"
 try "echo RAZAR_SANDBOX=weak >> $H/config/razar.env" "write config"
 try "echo x > $H/state/identities/evil.creds" "write identities"
 try "cat $H/state/identities/.trust/account-razar.nk $H/state/identities/operator.creds" "read the seed"
+[ -d "$W" ] && [ "$(stat -c %%i "$W")" = "$(stat -c %%i .)" ] && echo "the workdir path shows the copy: True"
 echo "uid=$(id -u)"
 exit 1
 `
@@ -79,14 +81,14 @@ exit 1
 // TestHostileTestFileCannotEscapeValidation is issue 18's finding 1 and 2
 // end to end: a rung's diff adds a test file that the component's
 // unremarkable validate command runs before any approval. Every write it
-// tries outside its copy is denied, the real workdir (with its protected
-// health check), config/ and state/identities/ are byte for byte as they
-// were with no new file, the account seed and the operator's creds appear
+// tries outside its copy is denied (at the workdir's path it finds its
+// copy), the real workdir (with its protected health check), config/ and
+// state/identities/ are byte for byte as they were with no new file, the account seed and the operator's creds appear
 // in no record, and the record says the validator ran in the sandbox as a
 // non-root uid.
 func TestHostileTestFileCannotEscapeValidation(t *testing.T) {
 	workdir := t.TempDir()
-	validate, name, evil := []string{"sh", "tests/test_evil.sh"}, "tests/test_evil.sh", evilShell
+	validate, name, evil := sh(`for f in tests/*.sh; do sh "$f" || exit 1; done`), "tests/test_evil.sh", evilShell
 	if _, err := os.Stat("/usr/bin/python3"); err == nil {
 		validate, name, evil = []string{"python3", "-m", "unittest", "discover", "-s", "tests"}, "tests/test_evil.py", evilPython
 	}
@@ -178,13 +180,21 @@ func TestHostileTestFileCannotEscapeValidation(t *testing.T) {
 	if proposal.Validation != "failed" {
 		t.Errorf("validation %q, want failed (the test file fails on purpose)", proposal.Validation)
 	}
-	for _, want := range []string{"denied: write the workdir", "denied: rewrite the health check", "denied: write config", "denied: write identities", "uid="} {
+	for _, want := range []string{"write the workdir", "rewrite the health check", "denied: write config", "denied: write identities", "uid="} {
 		if !strings.Contains(proposal.OutputTail, want) {
 			t.Errorf("output_tail lacks %q: did the test file run?", want)
 		}
 	}
-	if strings.Contains(proposal.OutputTail, "GOT:") || strings.Contains(proposal.OutputTail, "uid=0\n") {
-		t.Errorf("the test file got out, or ran as root:\n%s", proposal.OutputTail)
+	// At the workdir's path the validator finds its own copy (so that a
+	// validate command naming the workdir judges the patch): writes there
+	// land in the copy, as the unchanged workdir above shows.
+	if strings.Contains(proposal.OutputTail, "GOT: write the workdir") && !strings.Contains(proposal.OutputTail, "the workdir path shows the copy: True") {
+		t.Errorf("the test file wrote at the workdir's path, which is not its copy:\n%s", proposal.OutputTail)
+	}
+	for _, got := range []string{"GOT: write config", "GOT: write identities", "GOT: read", "uid=0\n"} {
+		if strings.Contains(proposal.OutputTail, got) {
+			t.Errorf("the test file got out (%q), or ran as root:\n%s", got, proposal.OutputTail)
+		}
 	}
 	if !strings.HasPrefix(proposal.Sandbox, "sandbox: ") || strings.Contains(proposal.Sandbox, "uid 0,") || proposal.Message != "" {
 		t.Errorf("patch record sandbox %q, message %q: want the sandbox, a non-root uid, no weak note", proposal.Sandbox, proposal.Message)

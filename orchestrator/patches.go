@@ -253,7 +253,11 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 	if err != nil {
 		return reject("rejected", reasonOf(err), "", plan.Files)
 	}
-	res, err := o.cfg.Sandbox.Validate(ctx, comp.Validate, stage, comp.EnvList(), o.cfg.ValidateTimeout)
+	// The copy is shown at the workdir's path too: a validate command
+	// naming the workdir by absolute path judges the copy.
+	sb := o.cfg.Sandbox
+	sb.Workdir = comp.Workdir
+	res, err := sb.Validate(ctx, comp.Validate, stage, comp.EnvList(), o.cfg.ValidateTimeout)
 	tail, iso := res.Output, res.Isolation
 	if errors.Is(err, patch.ErrSandboxRefused) {
 		o.log.Error().Str("incident", rec.ID).Str("component", comp.Name).Str("patch", id).Err(err).Msg("SECURITY: the validation sandbox cannot be built: the patch is refused unvalidated")

@@ -63,8 +63,9 @@
 //     why it is protected, before anything runs;
 //   - reach anything of the host's filesystem from validation but its
 //     copy: the validate command runs in new mount, PID and network
-//     namespaces under a root of its own, where the copy (at its own path)
-//     and a private /tmp are the only writable places, the system
+//     namespaces under a root of its own, where the copy (at its own path,
+//     and at the workdir's in place of the real one) and a private /tmp
+//     are the only writable places, the system
 //     directories (/usr, /bin, /sbin, /lib*, /etc) and the operator's
 //     Sandbox.ReadOnly paths are read-only, and the RAZAR home, the real
 //     workdir and every other component's files are not there at all;

@@ -44,9 +44,9 @@ const refusedFix = "fix: run RAZAR where the kernel allows new mount, PID and ne
 // own: the system directories (/usr, /bin, /sbin, /lib*, /etc) and
 // ReadOnly read-only, a private tmpfs /tmp (also its HOME and TMPDIR), its
 // own /proc, a /dev with null, zero, full, random, urandom and tty, and the
-// directory it validates, at its own path, the one writable tree. Nothing
-// else of the host is there: not the RAZAR home, not the real workdir, not
-// another component's files. It runs as an unprivileged uid, never root:
+// directory it validates, at its own path (and at Workdir), the one
+// writable tree. Nothing else of the host is there: not the RAZAR home,
+// not the real workdir, not another component's files. It runs as an unprivileged uid, never root:
 // UID and GID when RAZAR is root (the copy is handed to them for the run
 // and back after), RAZAR's own ids otherwise; with no capabilities, no new
 // privileges (setuid bits do nothing), and, where the kernel has Landlock,
@@ -71,6 +71,13 @@ type Sandbox struct {
 	// read-only, at their own paths: a toolchain or a virtualenv outside
 	// /usr. None may hold the directory validated (and so the RAZAR home).
 	ReadOnly []string
+	// Workdir, when set, is the real workdir the directory validated is a
+	// copy of: the copy is shown there too, so a validate command that
+	// names the workdir by absolute path ("/srv/app/check.sh", "cd
+	// /srv/app") runs and judges the copy. The real workdir is never
+	// shown. (Not where Workdir lies under a read-only path, or holds the
+	// copy or lies in it.)
+	Workdir string
 }
 
 // SandboxMain makes this process the validation sandbox's init when it
@@ -100,6 +107,7 @@ type initConfig struct {
 	Argv     []string `json:"argv"`      // the command
 	Env      []string `json:"env"`       // its whole environment
 	ReadOnly []string `json:"read_only"` // host paths shown read-only
+	Workdir  string   `json:"workdir"`   // where the copy is shown too; "" for nowhere
 	UID      int      `json:"uid"`       // the ids to drop to, with SetIDs
 	GID      int      `json:"gid"`
 	SetIDs   bool     `json:"set_ids"` // RAZAR is root: drop to UID and GID

@@ -385,3 +385,35 @@ func TestWhatAValidatorLeavesInItsCopyCannotHangPromote(t *testing.T) {
 		})
 	}
 }
+
+// TestValidatorNamingTheWorkdirByAbsolutePathJudgesTheCopy: with Workdir
+// set, a validate command given by absolute path into the real workdir
+// runs the copy's program, reads the copy's patched files there, and what
+// it writes there lands in the copy; the real workdir is unchanged.
+func TestValidatorNamingTheWorkdirByAbsolutePathJudgesTheCopy(t *testing.T) {
+	workdir := newWorkdir(t)
+	before := digest(t, workdir)
+	plan, err := Check(diffModify, workdir, Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stage, cleanup, err := Stage(plan, workdir, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	argv := []string{"sh", "-c", "cd " + workdir + " && ./check.sh && grep key17 app.conf && echo wrote > wrote.txt"}
+	res, err := Sandbox{Workdir: workdir}.Validate(context.Background(), argv, stage, nil, 10*time.Second)
+	if err != nil {
+		t.Fatalf("validate: %v\n%s", err, res.Output)
+	}
+	if !strings.Contains(res.Output, "validate ok") || !strings.Contains(res.Output, "key17 = fixed") {
+		t.Errorf("the validator did not judge the patched copy at %s:\n%s", workdir, res.Output)
+	}
+	if _, err := os.Stat(filepath.Join(stage, "wrote.txt")); err != nil {
+		t.Errorf("what the validator wrote at the workdir's path is not in the copy: %v", err)
+	}
+	if digest(t, workdir) != before {
+		t.Error("the real workdir changed")
+	}
+}

@@ -160,6 +160,19 @@ func buildRoot(c *initConfig) error {
 	if err := remount(nr+c.Dir, unix.MS_NOSUID|unix.MS_NODEV); err != nil {
 		return err
 	}
+	// And where the real workdir is, so that absolute paths into it
+	// reach the copy.
+	if c.Workdir != "" {
+		if err := os.MkdirAll(nr+c.Workdir, 0o755); err != nil {
+			return err
+		}
+		if err := mount(old+c.Dir, nr+c.Workdir, "", unix.MS_BIND, ""); err != nil {
+			return err
+		}
+		if err := remount(nr+c.Workdir, unix.MS_NOSUID|unix.MS_NODEV); err != nil {
+			return err
+		}
+	}
 	// Into the new root; the old one (the scratch tmpfs, and the host's
 	// root under it) is stacked on top by pivot_root and detached.
 	if err := os.Chdir(nr); err != nil {
@@ -425,13 +438,21 @@ func restrictLandlock(c *initConfig) (abi int, why string) {
 	err = landlock.V11.BestEffort().Restrict(
 		landlock.RODirs(roDirs...),
 		landlock.ROFiles(roFiles...),
-		landlock.RWDirs(c.Dir, sandboxTmp, "/dev/shm"),
+		landlock.RWDirs(append([]string{c.Dir, sandboxTmp, "/dev/shm"}, listOf(c.Workdir)...)...),
 		landlock.RWFiles(devFiles...).IgnoreIfMissing(),
 	)
 	if err != nil {
 		return 0, "Landlock refused: " + err.Error()
 	}
 	return v, ""
+}
+
+// listOf is s as a list: none when it is empty.
+func listOf(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return []string{s}
 }
 
 // lookPathEnv finds prog as the command's own PATH (the last PATH= of env)

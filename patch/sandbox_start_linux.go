@@ -82,6 +82,12 @@ func startSandboxed(ctx context.Context, s Sandbox, argv []string, dir string, e
 		return nil, Isolation{}, func() {}, why, nil
 	}
 
+	alias := ""
+	if s.Workdir != "" {
+		if w, err := filepath.EvalSymlinks(s.Workdir); err == nil && filepath.IsAbs(w) && aliasable(w, abs, ro) {
+			alias = w
+		}
+	}
 	prog := argv[0]
 	if strings.Contains(prog, "/") && !filepath.IsAbs(prog) {
 		prog = filepath.Join(abs, prog)
@@ -92,6 +98,7 @@ func startSandboxed(ctx context.Context, s Sandbox, argv []string, dir string, e
 		Argv:     argv,
 		Env:      dedupeEnv(append(append(pgcmd.BaseEnv(), "HOME="+sandboxTmp, "TMPDIR="+sandboxTmp), env...)),
 		ReadOnly: ro,
+		Workdir:  alias,
 		UID:      uid,
 		GID:      gid,
 		SetIDs:   root,
@@ -137,6 +144,21 @@ func startSandboxed(ctx context.Context, s Sandbox, argv []string, dir string, e
 	}
 	iso = Isolation{Sandboxed: true, UID: uid, GID: gid, Landlock: st.Landlock, NoLandlock: st.NoLandlock}
 	return started.Cmd, iso, done, "", nil
+}
+
+// aliasable reports whether the copy dir may also be shown at workdir: not
+// a place the sandbox makes its own or shows read-only (nor above one),
+// not holding the copy or lying in it.
+func aliasable(workdir, dir string, ro []string) bool {
+	if workdir == "/" || within(workdir, dir) || within(dir, workdir) {
+		return false
+	}
+	for _, p := range append([]string{sandboxTmp, "/proc", "/dev"}, ro...) {
+		if within(p, workdir) || within(workdir, p) && !(p == sandboxTmp && workdir != sandboxTmp) {
+			return false
+		}
+	}
+	return true
 }
 
 // initMode is how the sandbox init is started.
