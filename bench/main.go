@@ -34,6 +34,7 @@ import (
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/orchestrator"
+	"github.com/razar/razar/patch"
 )
 
 // Result is one line of bench/results.json.
@@ -48,6 +49,7 @@ type Result struct {
 }
 
 func main() {
+	patch.SandboxMain() // the validation sandbox's init, when this binary was started as one
 	out := flag.String("out", "bench/results.json", "where to write the results")
 	runs := flag.Int("runs", 3, "runs of each measurement; the median is reported")
 	incidents := flag.Int("incidents", 200, "concurrent incidents of the throughput run")

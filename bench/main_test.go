@@ -5,7 +5,14 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/razar/razar/patch"
 )
+
+func TestMain(m *testing.M) {
+	patch.SandboxMain() // the validation sandbox's init, when this binary was started as one
+	os.Exit(m.Run())
+}
 
 // TestBenchWritesARatioForEveryMeasurement: a small run of `make bench`
 // writes results.json with every measurement, each against a baseline of

@@ -166,6 +166,9 @@ type AuditRecord struct {
 	// Placement says how each hunk that did not apply as written was
 	// placed ("hunk 2 of app.conf placed at line 14, not 12 as stated").
 	Placement []string `json:"placement,omitempty"`
+	// Sandbox says how the validate command was contained: the sandbox,
+	// its uid and Landlock ABI, or the weak sandbox and why.
+	Sandbox string `json:"sandbox,omitempty"`
 	// Fix memory records: the failure signature, and the fix's id (the
 	// first 12 hex digits of its diff's sha256).
 	Signature string `json:"signature,omitempty"`

@@ -20,6 +20,7 @@ import (
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/jetstream/bustest"
+	"github.com/razar/razar/patch"
 )
 
 // razarBin is the -race razar binary the scenarios run as real processes.
@@ -29,6 +30,7 @@ var razarBin string
 var full = os.Getenv("RAZAR_CHAOS") == "full"
 
 func TestMain(m *testing.M) {
+	patch.SandboxMain() // the validation sandbox's init, when this binary was started as one
 	dir, err := os.MkdirTemp("", "razar-chaos-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

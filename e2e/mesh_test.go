@@ -19,9 +19,11 @@ import (
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/orchestrator"
+	"github.com/razar/razar/patch"
 )
 
 func TestMain(m *testing.M) {
+	patch.SandboxMain() // the validation sandbox's init, when this binary was started as one
 	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/nats-io/nats-server/v2/server.(*Server).startGoRoutine.func1"))
 }
 

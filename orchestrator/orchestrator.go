@@ -18,6 +18,7 @@ import (
 	"github.com/razar/razar/internal/clock"
 	"github.com/razar/razar/internal/probe"
 	"github.com/razar/razar/jetstream"
+	"github.com/razar/razar/patch"
 )
 
 // Defaults of CONTRACT section 3.
@@ -78,6 +79,11 @@ type Config struct {
 	Home string
 	// ValidateTimeout bounds a component's validate command. Default 2 min.
 	ValidateTimeout time.Duration
+	// Sandbox is where validate commands run (patch.Sandbox: the zero
+	// value is the strict sandbox, which refuses a patch rather than run
+	// it with less isolation; RAZAR_SANDBOX, RAZAR_SANDBOX_UID and
+	// RAZAR_SANDBOX_READONLY set it).
+	Sandbox patch.Sandbox
 	// Clock drives the orchestrator's own waits: the approval window of a
 	// held patch, --long-task backoffs, Wait's re-reads. Attempt deadlines
 	// are wall-clock times, stored for every process to read. Default clock.Real.

@@ -210,14 +210,15 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 		}
 		o.audit(ctx, &r, bus.AuditMsgID(ev, rec.ID+"-"+id, a.Number))
 	}
-	proposed := false      // the proposal record is written once, when validation has spoken
-	var sandboxNote string // set when the validate command ran with network
+	proposed := false // the proposal record is written once, when validation has spoken
+	var iso patch.Isolation
 	var placement []string // how the diff's hunks were placed, once checked
 	reject := func(stage, reason, tail string, files []patch.FileChange) (razar.Outcome, string) {
 		if !proposed {
 			record(bus.EventPatch, func(r *bus.AuditRecord) {
 				r.Summary, r.Diff, r.Validation, r.Reason, r.OutputTail, r.Files = c.Summary, c.Diff, stage, reason, tail, patchFiles(files)
-				r.Message, r.Placement = sandboxNote, placement
+				r.Placement = placement
+				sandboxNote(r, iso)
 			})
 		}
 		record(bus.EventRejected, func(r *bus.AuditRecord) { r.Status, r.Reason, r.Files = "rejected", reason, patchFiles(files) })
@@ -314,10 +315,15 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 	if err != nil {
 		return reject("rejected", reasonOf(err), "", plan.Files)
 	}
-	tail, err := patch.Validate(ctx, comp.Validate, stage, comp.EnvList(), timeout)
-	// Asked after Validate, which may have found the namespaces refused.
-	if ok, why := patch.NetworkIsolation(); !ok && len(comp.Validate) > 0 {
-		sandboxNote = "validation ran with network: " + why
+	// The copy is shown at the workdir's path too: a validate command
+	// naming the workdir by absolute path judges the copy.
+	sb := o.cfg.Sandbox
+	sb.Workdir = comp.Workdir
+	res, err := sb.Validate(ctx, comp.Validate, stage, comp.EnvList(), timeout)
+	tail, iso := res.Output, res.Isolation
+	if errors.Is(err, patch.ErrSandboxRefused) {
+		o.log.Error().Str("incident", rec.ID).Str("component", comp.Name).Str("patch", id).Err(err).Msg("SECURITY: the validation sandbox cannot be built: the patch is refused unvalidated")
+		return reject("failed", err.Error(), "", plan.Files)
 	}
 	if err != nil {
 		reason := "validation failed: " + err.Error()
@@ -333,7 +339,8 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 	}
 	record(bus.EventPatch, func(r *bus.AuditRecord) {
 		r.Summary, r.Diff, r.Validation, r.OutputTail, r.Files = c.Summary, c.Diff, validation, o.redact(tail), patchFiles(plan.Files)
-		r.Message, r.Placement = sandboxNote, plan.Placement
+		r.Placement = plan.Placement
+		sandboxNote(r, iso)
 	})
 	proposed = true
 
@@ -389,10 +396,25 @@ func diffSHA256(diff string) string {
 	return hex.EncodeToString(h[:])
 }
 
+// sandboxNote puts in a patch record how its validate command was
+// contained: the sandbox field always (when one ran), and for the weak
+// sandbox a SECURITY message as well.
+func sandboxNote(r *bus.AuditRecord, iso patch.Isolation) {
+	r.Sandbox = iso.String()
+	if iso.Weak != "" {
+		r.Message = "SECURITY: validation ran in the weak sandbox (RAZAR_SANDBOX=weak), seeing RAZAR's files: " + iso.Weak
+		if iso.Network {
+			r.Message += "; and with the host's network"
+		}
+	}
+}
+
 // prepareStaging runs when the orchestrator starts, before any patch is
 // staged: it removes the stages a killed RAZAR left under
-// state/staging, and says once when validate commands cannot be kept off
-// the network on this host.
+// state/staging, and says once how validate commands will be contained on
+// this host: a SECURITY warning for the weak sandbox (the operator's
+// RAZAR_SANDBOX=weak), an error when the strict sandbox cannot be built
+// and every patch with a validate command will be refused.
 func (o *Orchestrator) prepareStaging() {
 	if o.cfg.Home != "" {
 		n, err := patch.CleanStaging(o.cfg.Home)
@@ -402,8 +424,18 @@ func (o *Orchestrator) prepareStaging() {
 			o.log.Info().Int("dirs", n).Str("dir", filepath.Join(o.cfg.Home, patch.StagingDir)).Msg("removed patch staging dirs left by an earlier run")
 		}
 	}
-	if ok, why := patch.NetworkIsolation(); !ok {
-		o.log.Warn().Str("why", why).Msg("validation runs with network: " + why)
+	iso, err := o.cfg.Sandbox.Probe(context.Background())
+	switch {
+	case errors.Is(err, patch.ErrSandboxRefused):
+		o.log.Error().Err(err).Msg("SECURITY: the validation sandbox cannot be built here: every patch with a validate command will be refused")
+	case err != nil:
+		o.log.Error().Err(err).Msg("SECURITY: the validation sandbox probe failed")
+	case iso.Weak != "":
+		o.log.Warn().Str("why", iso.Weak).Bool("network", iso.Network).Msg("SECURITY: RAZAR_SANDBOX=weak and the sandbox cannot be built: validation runs as RAZAR's user, seeing RAZAR's files (the seeds included): " + iso.String())
+	case o.cfg.Sandbox.Weak:
+		o.log.Warn().Str("sandbox", iso.String()).Msg("SECURITY: RAZAR_SANDBOX=weak is set: where the sandbox cannot be built, validation will run as RAZAR's user, seeing RAZAR's files; it can be built now")
+	default:
+		o.log.Info().Str("sandbox", iso.String()).Msg("validation sandbox ready")
 	}
 }
 

@@ -404,10 +404,17 @@ func (o *Orchestrator) toolCheck(ctx context.Context, e *deskEntry, diff string)
 	defer e.check.Unlock()
 	a := workspace.Answer{Verdict: workspace.VerdictOK, Path: "diff", Bytes: len(diff)}
 	a.Reply.OK = true
-	plan, err := patch.Check(diff, comp.Workdir, patch.Limits{Protected: patch.ComponentProtections(comp)})
+	lim := patch.Limits{Protected: patch.ComponentProtections(comp)}
+	if e.view != nil {
+		lim.Quote = e.view.Shows // a refusal quotes only what the rung may read
+	}
+	plan, err := patch.Check(diff, comp.Workdir, lim)
 	if err != nil {
 		a.Reply.Text = o.redact(reasonOf(err))
 		return a
+	}
+	for _, n := range plan.Placement {
+		a.Reply.Placement = append(a.Reply.Placement, o.redact(n))
 	}
 	stage, cleanup, err := patch.Stage(plan, comp.Workdir, filepath.Join(o.cfg.Home, patch.StagingDir))
 	defer cleanup()
@@ -420,18 +427,20 @@ func (o *Orchestrator) toolCheck(ctx context.Context, e *deskEntry, diff string)
 	if d, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(d))
 	}
-	tail, err := patch.Validate(ctx, comp.Validate, stage, comp.EnvList(), timeout)
+	// The same sandbox a real patch is validated in (tryPatch).
+	sb := o.cfg.Sandbox
+	sb.Workdir = comp.Workdir
+	res, err := sb.Validate(ctx, comp.Validate, stage, comp.EnvList(), timeout)
 	switch {
 	case err == nil:
 		a.Reply.Validated = true
 		a.Reply.Text = "the diff places and the validate command passes"
+	case errors.Is(err, patch.ErrSandboxRefused):
+		a.Reply.Text = "validation is not possible on this host: the sandbox cannot be built; answer with the diff"
 	case errors.Is(err, patch.ErrValidationFailed):
-		a.Reply.Text = o.redact("validation failed: " + err.Error() + "\n" + tail)
+		a.Reply.Text = o.redact("validation failed: " + err.Error() + "\n" + res.Output)
 	default:
 		a.Reply.Text = o.redact("validation did not finish: " + err.Error())
-	}
-	if ok, why := patch.NetworkIsolation(); !ok {
-		a.Reply.Text += "\n(validation ran with the host's network: " + why + ")"
 	}
 	if e.view != nil { // the component's own secrets, from its env
 		a.Reply.Text = e.view.Redact(a.Reply.Text)

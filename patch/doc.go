@@ -20,8 +20,10 @@
 //     home (StagingDir, 0700, one 0700 directory per patch) and applies
 //     the placed diff there, exactly.
 //     CleanStaging removes what a killed RAZAR left there.
-//   - Validate runs the component's validate command in that copy,
-//     sandboxed as far as the host allows (below), killed at its timeout.
+//   - Validate runs the component's validate command (or any check a rung
+//     asks for) in that copy, inside a Sandbox (below) where the copy is
+//     the only writable tree, killed at its timeout. SandboxMain, called
+//     first thing in main and in TestMain, is the sandbox's init.
 //   - Promote backs up every file the patch touches under a backup
 //     directory (state/patches/<component>/<patch-id>/, with manifest.json)
 //     and swaps the staged files in, each atomically (temporary file and
@@ -89,10 +91,21 @@
 //     component's "protect" globs (ComponentProtections says exactly
 //     which). A diff touching any of them is refused, naming the file and
 //     why it is protected, before anything runs;
-//   - reach the network from validation, where the kernel allows user
-//     namespaces (Linux; NetworkIsolation reports whether, and why not):
-//     the validate command runs in new user, network and PID namespaces,
-//     where not even loopback is up;
+//   - reach anything of the host's filesystem from validation but its
+//     copy: the validate command runs in new mount, PID and network
+//     namespaces under a root of its own, where the copy (at its own path,
+//     and at the workdir's in place of the real one) and a private /tmp
+//     are the only writable places, the system
+//     directories (/usr, /bin, /sbin, /lib*, /etc) and the operator's
+//     Sandbox.ReadOnly paths are read-only, and the RAZAR home, the real
+//     workdir and every other component's files are not there at all;
+//     as an unprivileged uid (65534 when RAZAR is root), without
+//     capabilities or new privileges, and inside a Landlock domain where
+//     the kernel has Landlock. Where the kernel refuses the namespaces the
+//     command does not run (a *SandboxError), unless the operator chose
+//     Sandbox.Weak;
+//   - reach the network from validation: in the sandbox's network
+//     namespace not even loopback is up;
 //   - read RAZAR's environment: the command gets the child base (PATH,
 //     HOME, LANG, TZ, TMPDIR) and the component's declared env, never the
 //     rungs' keys or RAZAR_* settings;
@@ -114,17 +127,20 @@
 //     validator runs such code from the workdir, list it in "protect"
 //     (a directory or a glob such as "lib/**"); until then a diff can
 //     change it, and it runs during validation;
-//   - the filesystem: validation runs as RAZAR's user without a mount
-//     namespace, so unprotected code a diff changed and the validator runs
-//     (above) can read and write whatever that user can, the real workdir
-//     and the RAZAR home included. With network isolation it cannot send
-//     what it reads anywhere, and Promote refuses a patch whose staged or
-//     workdir files changed under it; still, run RAZAR as a user that owns
-//     only what it must;
-//   - where the kernel refuses namespaces: then validation has the host's
-//     network, and what the validate command forks and moves out of its
-//     process group can outlive it; RAZAR logs this once at start and notes
-//     it in every patch record;
+//   - what the sandbox shows read-only: the system directories, /etc
+//     included (what RAZAR's user could read there the validator can, as
+//     65534 or RAZAR's uid), and Sandbox.ReadOnly; what it may write: its
+//     copy (Promote refuses a patch whose staged files changed under it)
+//     and its private /tmp, bounded by memory only;
+//   - the kernel itself: a validator that exploits a kernel bug from
+//     inside the namespaces escapes them, as from any container;
+//   - the weak sandbox (Sandbox.Weak, RAZAR_SANDBOX=weak) where the kernel
+//     refuses namespaces: then the validator runs as RAZAR's user and can
+//     read and write whatever that user can, the RAZAR home and its seeds
+//     included, without network only where user and network namespaces
+//     are allowed (NetworkIsolation), and what it forks and moves out of
+//     its process group can outlive it; RAZAR logs a SECURITY warning at
+//     start and says so in every patch record;
 //   - the component itself runs the patched code after promotion (and
 //     approval, for "approval": "manual"): that is what a patch does. A
 //     patch that does not hold is reverted, but what it did while it ran is
@@ -137,7 +153,8 @@
 //
 // Concurrency: the functions keep no shared state, but for the one
 // NetworkIsolation probe, and are safe to call concurrently on different
-// workdirs. Two patches to the same workdir must not overlap: callers
+// workdirs (and Sandbox.Validate on different directories: when RAZAR is
+// root it hands the directory to the sandbox's uid for the run). Two patches to the same workdir must not overlap: callers
 // serialise patches per component, from Check to Promote or Revert.
 // CleanStaging must not run while a patch is staged. A Plan is used by one
 // goroutine at a time.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
@@ -130,13 +131,24 @@ func NewID() string {
 	return "p-" + time.Now().UTC().Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
 }
 
-// hashFile returns the hex sha256 of the file at name.
+// hashFile returns the hex sha256 of the regular file at name; a symlink
+// or any other kind of file is an error.
 func hashFile(name string) (string, error) {
-	f, err := os.Open(name)
+	// What a validator left in its copy is read as RAZAR's user: never
+	// through a symlink (to /dev/zero, to a seed), never a FIFO that
+	// would block the open forever.
+	f, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return "", err
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return "", err
+	}
+	if !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("%s: not a regular file (%v)", name, fi.Mode().Type())
+	}
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
 		return "", err

@@ -21,6 +21,7 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	SandboxMain() // the sandbox init, when Validate started this binary as one
 	if helper := os.Getenv(helperEnv); helper != "" {
 		os.Exit(runHelper(helper)) // the test binary as another process: see sandbox_test.go
 	}

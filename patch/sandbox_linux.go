@@ -18,7 +18,8 @@ const sandboxSupported = true
 // which in Go is when the process goes. With isolate it also starts in new
 // user, network and PID namespaces: no network but a loopback that is down,
 // and, as PID 1 of its namespace, everything it forks dies with it, even
-// what left its process group.
+// what left its process group. This is the weak sandbox (Sandbox.Weak);
+// the full one is startSandboxed's.
 //
 // The user namespace maps the ids RAZAR has: when RAZAR is root, every id
 // it can see, to itself (root in the namespace keeps root's access to

@@ -175,7 +175,10 @@ func TestValidatorCannotReachTheNetwork(t *testing.T) {
 	}
 	<-accepted
 
-	out, err := Validate(context.Background(), []string{self}, t.TempDir(), env, 30*time.Second)
+	// The test binary is shown to the sandbox read-only, as a toolchain
+	// outside /usr would be.
+	res, err := Sandbox{ReadOnly: []string{self}}.Validate(context.Background(), []string{self}, t.TempDir(), env, 30*time.Second)
+	out := res.Output
 	var ve *ValidateError
 	if !errors.As(err, &ve) || ve.ExitCode != 3 {
 		t.Fatalf("validator's dial: %v, output %q; want it refused (exit 3)", err, out)

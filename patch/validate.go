@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -52,31 +53,54 @@ func (e *ValidateError) Unwrap() []error { return []error{ErrValidationFailed, e
 
 var errValidateTimeout = errors.New("validate timeout")
 
-// Validate runs argv, the component's validate command, in dir (normally a
-// Stage directory) and returns the last ValidateOutputTail bytes of its
-// combined stdout and stderr. A relative command path with a slash
-// ("./check.sh") resolves against dir; a bare name is looked up in PATH.
-// Empty argv means there is nothing to validate: "", nil.
+// Result is what one validate command left: the last ValidateOutputTail
+// bytes of its combined stdout and stderr, and how it was contained.
+type Result struct {
+	Output    string
+	Isolation Isolation
+}
+
+// Validate runs argv in dir in the strict sandbox: Sandbox{}.Validate,
+// returning the output tail alone.
+func Validate(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration) (outputTail string, err error) {
+	r, err := Sandbox{}.Validate(ctx, argv, dir, env, timeout)
+	return r.Output, err
+}
+
+// Validate runs argv, a component's validate command or any check a rung
+// asks for, in dir (normally a Stage directory) inside s (see Sandbox:
+// dir is the only tree it can write, and nothing of the RAZAR home or the
+// real workdir is there), and returns the last ValidateOutputTail bytes of
+// its combined stdout and stderr with how it was contained. A relative
+// command path with a slash ("./check.sh") resolves against dir; a bare
+// name is looked up, inside the sandbox, in the PATH the command gets.
+// Empty argv means there is nothing to validate: a zero Result, nil.
 //
 // The command is untrusted: the patch it judges may have changed any file
 // it reads. So it gets no environment of RAZAR's but the child base
-// (internal/pgcmd: PATH, HOME, LANG, TZ, TMPDIR) plus env, the component's
-// declared variables; it runs in its own process group, which is killed
-// when it exits (what it left running goes with it) or at the deadline; on
-// Linux it gets SIGKILL if RAZAR dies, and, where NetworkIsolation reports
-// ok, it runs in new user, network and PID namespaces: no network at all,
-// and nothing it forks outlives it. Where the kernel refuses the
-// namespaces it runs with the host's network, and NetworkIsolation says so.
+// (internal/pgcmd: PATH, LANG, TZ, with HOME and TMPDIR the sandbox's
+// private /tmp) plus env, the component's declared variables; it runs in
+// its own process group, which is killed when it exits (what it left
+// running goes with it) or at the deadline; it gets SIGKILL if RAZAR dies,
+// and as PID 1 of its own PID namespace nothing it forks outlives it.
 //
-// The command gets timeout (DefaultValidateTimeout when not positive); at the
-// deadline its whole process group is killed and the error is a
-// *ValidateError with TimedOut set, saying "timed out after ...". A non-zero
-// exit is a *ValidateError naming the exit status; both wrap
+// Where the sandbox cannot be built the command does not run: the error is
+// a *SandboxError wrapping ErrSandboxRefused, saying why and the fix. With
+// s.Weak the command runs anyway, as RAZAR's user with RAZAR's view of the
+// filesystem (and without network where NetworkIsolation reports ok), and
+// the Result's Isolation says so. A sandbox setting that is wrong
+// (ReadOnly holding dir, a root UID) is a *SandboxError in either mode.
+//
+// The command gets timeout (DefaultValidateTimeout when not positive); at
+// the deadline its whole process group is killed and the error is a
+// *ValidateError with TimedOut set, saying "timed out after ...". A
+// non-zero exit, or a command that cannot be started, is a *ValidateError
+// naming the exit status or the start error; both wrap
 // ErrValidationFailed. If ctx ends first the error wraps ctx's error
 // instead, since the patch was not at fault.
-func Validate(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration) (outputTail string, err error) {
+func (s Sandbox) Validate(ctx context.Context, argv []string, dir string, env []string, timeout time.Duration) (Result, error) {
 	if len(argv) == 0 {
-		return "", nil
+		return Result{}, nil
 	}
 	if timeout <= 0 {
 		timeout = DefaultValidateTimeout
@@ -84,38 +108,45 @@ func Validate(ctx context.Context, argv []string, dir string, env []string, time
 	name := commandName(argv)
 	tctx, cancel := context.WithTimeoutCause(ctx, timeout, errValidateTimeout)
 	defer cancel()
-	isolate, _ := NetworkIsolation()
-	start := func(isolate bool) (*exec.Cmd, *tailbuf.Buffer, error) {
-		cmd, err := pgcmd.Command(tctx, argv, dir, env, validateWaitDelay)
-		if err != nil {
-			return nil, nil, err
+	// verdict is the context's, when it ended: it wins over what a killed
+	// process reported.
+	verdict := func(tail string) (Result, error, bool) {
+		switch {
+		case context.Cause(tctx) == errValidateTimeout:
+			return Result{Output: tail}, &ValidateError{Command: name, ExitCode: -1, TimedOut: true, Timeout: timeout, Err: context.DeadlineExceeded}, true
+		case ctx.Err() != nil:
+			return Result{Output: tail}, fmt.Errorf("validate %s: %w", name, context.Cause(ctx)), true
 		}
-		sandbox(cmd, isolate)
-		out := tailbuf.New(ValidateOutputTail)
-		// One writer for both streams: os/exec copies them in one goroutine.
-		cmd.Stdout = out
-		cmd.Stderr = out
-		return cmd, out, cmd.Start()
+		return Result{}, nil, false
 	}
-	cmd, out, err := start(isolate)
-	if err != nil && isolate && cmd != nil && refused(err) && ctx.Err() == nil {
-		// The probe passed but the kernel refuses now (a sysctl changed):
-		// run it anyway, as on a host without namespaces, and say so.
-		loseIsolation(refusal(err))
-		cmd, out, err = start(false)
+
+	out := tailbuf.New(ValidateOutputTail)
+	var iso Isolation
+	cmd, iso, done, why, err := startSandboxed(tctx, s, argv, dir, env, out)
+	if why != "" {
+		if r, err, ok := verdict(""); ok {
+			return r, err
+		}
+		if !s.Weak {
+			return Result{}, &SandboxError{Why: "the sandbox that keeps rung-written code to its copy cannot be built: " + why + " (" + refusedFix + ")"}
+		}
+		cmd, iso, err = startWeak(tctx, argv, dir, env, out)
+		iso.Weak = why
 	}
-	if cmd == nil {
-		return "", &ValidateError{Command: name, ExitCode: -1, Err: err}
+	defer done()
+	var se *SandboxError
+	if errors.As(err, &se) {
+		return Result{}, err
 	}
-	if err != nil {
+	if cmd == nil || err != nil {
 		var pe *os.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
 		}
-		if ctx.Err() != nil {
-			return "", fmt.Errorf("validate %s: %w", name, context.Cause(ctx))
+		if r, err, ok := verdict(""); ok {
+			return r, err
 		}
-		return "", &ValidateError{Command: name, ExitCode: -1, Err: fmt.Errorf("start: %w", err)}
+		return Result{Isolation: iso}, &ValidateError{Command: name, ExitCode: -1, Err: fmt.Errorf("start: %w", err)}
 	}
 	if awaitExit(cmd.Process.Pid) {
 		// It exited but is not reaped: its group id is still its own.
@@ -124,20 +155,51 @@ func Validate(ctx context.Context, argv []string, dir string, env []string, time
 	waitErr := cmd.Wait()
 	tailText := out.String()
 
-	// The context's verdict wins over what the killed process reported.
-	switch {
-	case context.Cause(tctx) == errValidateTimeout:
-		return tailText, &ValidateError{Command: name, ExitCode: -1, TimedOut: true, Timeout: timeout, Err: context.DeadlineExceeded}
-	case ctx.Err() != nil:
-		return tailText, fmt.Errorf("validate %s: %w", name, context.Cause(ctx))
-	case waitErr == nil:
-		return tailText, nil
+	if r, err, ok := verdict(tailText); ok {
+		r.Isolation = iso
+		return r, err
+	}
+	res := Result{Output: tailText, Isolation: iso}
+	if waitErr == nil {
+		return res, nil
 	}
 	var ee *exec.ExitError
 	if errors.As(waitErr, &ee) {
-		return tailText, &ValidateError{Command: name, ExitCode: ee.ExitCode(), Err: waitErr}
+		return res, &ValidateError{Command: name, ExitCode: ee.ExitCode(), Err: waitErr}
 	}
-	return tailText, &ValidateError{Command: name, ExitCode: -1, Err: waitErr}
+	return res, &ValidateError{Command: name, ExitCode: -1, Err: waitErr}
+}
+
+// startWeak starts argv as validate commands ran before the sandbox: as
+// RAZAR's user, in new user, network and PID namespaces where
+// NetworkIsolation reports ok, with nothing but a process group otherwise.
+func startWeak(ctx context.Context, argv []string, dir string, env []string, out io.Writer) (*exec.Cmd, Isolation, error) {
+	iso := Isolation{UID: os.Getuid(), GID: os.Getgid()}
+	isolate, _ := NetworkIsolation()
+	start := func(isolate bool) (*exec.Cmd, error) {
+		cmd, err := pgcmd.Command(ctx, argv, dir, env, validateWaitDelay)
+		if err != nil {
+			return nil, err
+		}
+		sandbox(cmd, isolate)
+		// One writer for both streams: os/exec copies them in one goroutine.
+		cmd.Stdout = out
+		cmd.Stderr = out
+		return cmd, cmd.Start()
+	}
+	cmd, err := start(isolate)
+	if err != nil && isolate && cmd != nil && refused(err) && ctx.Err() == nil {
+		// The probe passed but the kernel refuses now (a sysctl changed):
+		// run it anyway, as on a host without namespaces, and say so.
+		loseIsolation(refusal(err))
+		isolate = false
+		cmd, err = start(false)
+	}
+	iso.Network = !isolate
+	if err != nil {
+		return nil, iso, err
+	}
+	return cmd, iso, nil
 }
 
 // commandName is argv as errors show it.
@@ -147,4 +209,18 @@ func commandName(argv []string) string {
 		s = s[:77] + "..."
 	}
 	return s
+}
+
+// Probe builds s once, around `true` in a scratch directory, and reports
+// how a validate command would be contained: what RAZAR logs at start. The
+// error is a *SandboxError when the strict sandbox cannot be built (with
+// s.Weak, the Isolation says weak instead), or the probe's own failure.
+func (s Sandbox) Probe(ctx context.Context) (Isolation, error) {
+	dir, err := os.MkdirTemp("", "razar-sandbox-probe-")
+	if err != nil {
+		return Isolation{}, fmt.Errorf("sandbox probe: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	r, err := s.Validate(ctx, []string{"true"}, dir, nil, 30*time.Second)
+	return r.Isolation, err
 }

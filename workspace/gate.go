@@ -291,3 +291,11 @@ func (v *View) readText(rel string) (string, *refusal) {
 func isText(b []byte) bool {
 	return bytes.IndexByte(b, 0) < 0 && utf8.Valid(b)
 }
+
+// Shows reports whether the gate lets a rung see the workdir file p: inside
+// the workdir, not denied, no symlink on the way. The patch engine asks it
+// before it quotes a file's lines in a refusal (patch.Limits.Quote).
+func (v *View) Shows(p string) bool {
+	_, r := v.gate(p)
+	return r == nil
+}

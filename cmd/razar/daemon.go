@@ -309,6 +309,7 @@ func (d *daemon) wire() error {
 		FixMemoryNewFiles: set.fixNewFiles,
 		ContextBytes:      set.contextBytes,
 		ContextCalls:      set.contextCalls,
+		Sandbox:           set.sandbox,
 		Redactor:          c.redactor,
 		Log:               log.With().Str("subsystem", "orchestrator").Logger(),
 	})

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/patch"
 )
 
 // exitError carries an exit status with its one-line message.
@@ -34,6 +35,9 @@ func failed(format string, a ...any) error {
 }
 
 func main() {
+	// First: when Validate started this binary as the validation
+	// sandbox's init, it builds the sandbox and execs the validate command.
+	patch.SandboxMain()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()

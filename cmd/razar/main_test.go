@@ -15,12 +15,14 @@ import (
 
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream/bustest"
+	"github.com/razar/razar/patch"
 )
 
 // razarBin is the razar binary the tests run as real processes.
 var razarBin string
 
 func TestMain(m *testing.M) {
+	patch.SandboxMain() // the validation sandbox's init, when this binary was started as one
 	dir, err := os.MkdirTemp("", "razar-bin-")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

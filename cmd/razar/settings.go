@@ -5,6 +5,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/orchestrator"
+	"github.com/razar/razar/patch"
 	"github.com/razar/razar/workspace"
 )
 
@@ -53,6 +55,7 @@ type settings struct {
 	contextBytes  int                         // RAZAR_CONTEXT_BYTES: the workspace's byte budget of file texts
 	contextCalls  int                         // RAZAR_CONTEXT_CALLS: a rung's context tool calls per attempt
 	fixNewFiles   orchestrator.NewFilesPolicy // RAZAR_FIX_MEMORY_NEW_FILES: approve (default) or never
+	sandbox       patch.Sandbox               // RAZAR_SANDBOX, RAZAR_SANDBOX_UID, RAZAR_SANDBOX_READONLY: where validate commands run
 }
 
 // leafSettings are --leaf and its companions: the embedded server joins a
@@ -125,6 +128,48 @@ func (c *cli) leafFlags(s *settings, hostname func() (string, error)) error {
 		}
 	}
 	return nil
+}
+
+// sandbox reads where validate commands run: RAZAR_SANDBOX (strict, the
+// default, or weak), RAZAR_SANDBOX_UID ("uid" or "uid:gid", the ids they
+// run as when RAZAR is root) and RAZAR_SANDBOX_READONLY (absolute paths,
+// colon-separated, shown to them read-only; none at, above or in the
+// home).
+func (c *cli) sandbox() (patch.Sandbox, error) {
+	var s patch.Sandbox
+	switch v := strings.ToLower(strings.TrimSpace(c.getenv("RAZAR_SANDBOX"))); v {
+	case "", "strict":
+	case "weak":
+		s.Weak = true
+	default:
+		return s, &razar.ConfigError{File: "env", Field: "RAZAR_SANDBOX", Msg: fmt.Sprintf("%q is neither strict nor weak", v), Fix: "unset it (strict: a patch is refused where the sandbox cannot be built), or set weak to let validation run as RAZAR's user there (docs/SECURITY.md)"}
+	}
+	if v := strings.TrimSpace(c.getenv("RAZAR_SANDBOX_UID")); v != "" {
+		u, g, hasGID := strings.Cut(v, ":")
+		uid, err := strconv.Atoi(u)
+		gid := uid
+		if err == nil && hasGID {
+			gid, err = strconv.Atoi(g)
+		}
+		if err != nil || uid <= 0 || gid <= 0 {
+			return s, &razar.ConfigError{File: "env", Field: "RAZAR_SANDBOX_UID", Msg: fmt.Sprintf("%q is not an unprivileged uid or uid:gid", v), Fix: fmt.Sprintf("unset it for %d:%d (nobody), or set e.g. 64000 or 64000:64000; never 0", patch.DefaultSandboxID, patch.DefaultSandboxID)}
+		}
+		s.UID, s.GID = uid, gid
+	}
+	for _, p := range filepath.SplitList(c.getenv("RAZAR_SANDBOX_READONLY")) {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		if !filepath.IsAbs(p) {
+			return s, &razar.ConfigError{File: "env", Field: "RAZAR_SANDBOX_READONLY", Msg: fmt.Sprintf("%q is not an absolute path", p), Fix: "list absolute paths separated by colons, e.g. /opt/venv:/usr/local/go"}
+		}
+		p = filepath.Clean(p)
+		if home, err := filepath.Abs(c.home); err == nil && c.home != "" && (p == home || strings.HasPrefix(home, p+"/") || strings.HasPrefix(p, home+"/") || p == "/") {
+			return s, &razar.ConfigError{File: "env", Field: "RAZAR_SANDBOX_READONLY", Msg: fmt.Sprintf("%s would show validators the RAZAR home %s (its config, identities and seeds)", p, home), Fix: "list only what validators need outside the system directories, never the home or a directory above it"}
+		}
+		s.ReadOnly = append(s.ReadOnly, p)
+	}
+	return s, nil
 }
 
 // defaultMetricsAddr is RAZAR_METRICS_ADDR's default: loopback only.
@@ -200,6 +245,9 @@ func (c *cli) readVariables(s *settings) error {
 	default:
 		return &razar.ConfigError{File: "env", Field: "RAZAR_FIX_MEMORY_NEW_FILES", Msg: fmt.Sprintf("%q is neither approve nor never", v),
 			Fix: "unset it (approve: a remembered fix that adds files or executable bits waits for `razar approve`), or set never (such a fix is never replayed)"}
+	}
+	if s.sandbox, err = c.sandbox(); err != nil {
+		return err
 	}
 	s.webhook = c.getenv("RAZAR_ALERT_WEBHOOK")
 	s.alertmanager = c.getenv("RAZAR_ALERTMANAGER_URL")
