@@ -120,8 +120,10 @@ type Event struct {
 // Load reads incident id's view from src: its stored record and its audit
 // records, in one scan of its component's records from a minute before it
 // opened (of every record from the time in its id when its key has
-// expired). An id that cannot be an incident's is ErrBadID; one that
-// neither the store nor the stream knows wraps razar.ErrNotFound.
+// expired), and one of the tool calls RAZAR refused outside any attempt
+// (recorded as RAZAR's own). An id that cannot be an incident's is
+// ErrBadID; one that neither the store nor the stream knows wraps
+// razar.ErrNotFound.
 func Load(ctx context.Context, src Source, id string) (*Incident, error) {
 	if !bus.ValidToken(id) || len(id) > 128 {
 		return nil, fmt.Errorf("%q: %w (incident ids look like inc-20260102-150405-a1b2c3)", clip(id, 64), ErrBadID)
@@ -140,14 +142,43 @@ func Load(ctx context.Context, src Source, id string) (*Incident, error) {
 	if !since.IsZero() {
 		since = since.Add(-time.Minute)
 	}
-	var recs []bus.AuditRecord
-	scanned, truncated := 0, false
-	var ended time.Time
-	errStop := errors.New("stop")
-	err = src.Scan(ctx, filter, since, false, func(seq uint64, _ string, data []byte) error {
-		scanned++
-		if scanned > MaxScanned {
-			truncated = true
+	sc := &scan{id: id}
+	if err := sc.run(ctx, src, filter, since); err != nil {
+		return nil, err
+	}
+	if rec != nil && len(sc.recs) > 0 {
+		// Calls refused outside any attempt (after its deadline, from
+		// another identity) are RAZAR's own records, not the component's.
+		if err := sc.run(ctx, src, bus.AuditSubject(bus.SystemComponent, bus.EventContext), since); err != nil {
+			return nil, err
+		}
+		sort.SliceStable(sc.recs, func(i, j int) bool { return stamp(&sc.recs[i]).Before(stamp(&sc.recs[j])) })
+	}
+	if rec == nil && len(sc.recs) == 0 {
+		return nil, fmt.Errorf("incident %s: %w: neither RAZAR_STATE nor the audit stream holds it", id, razar.ErrNotFound)
+	}
+	inc := Build(id, rec, sc.recs)
+	inc.Truncated = sc.truncated
+	return inc, nil
+}
+
+// scan collects one incident's records over one or more scans, within
+// MaxRecords and MaxScanned.
+type scan struct {
+	id        string
+	recs      []bus.AuditRecord
+	scanned   int
+	truncated bool
+	ended     time.Time // the incident's final record, once seen
+}
+
+var errStop = errors.New("stop")
+
+func (sc *scan) run(ctx context.Context, src Source, filter string, since time.Time) error {
+	err := src.Scan(ctx, filter, since, false, func(seq uint64, _ string, data []byte) error {
+		sc.scanned++
+		if sc.scanned > MaxScanned {
+			sc.truncated = true
 			return errStop
 		}
 		var r bus.AuditRecord
@@ -157,33 +188,28 @@ func Load(ctx context.Context, src Source, id string) (*Incident, error) {
 		t := stamp(&r)
 		// Records come a little after the end (a late result, the fix
 		// memory learning); a minute past it, the incident has no more.
-		if !ended.IsZero() && t.After(ended.Add(time.Minute)) {
+		if !sc.ended.IsZero() && t.After(sc.ended.Add(time.Minute)) {
 			return errStop
 		}
-		if r.Incident != id {
+		if r.Incident != sc.id {
 			return nil
 		}
-		if len(recs) == MaxRecords {
-			truncated = true
+		if len(sc.recs) >= MaxRecords {
+			sc.truncated = true
 			return errStop
 		}
 		r.Seq = seq
-		recs = append(recs, r)
+		sc.recs = append(sc.recs, r)
 		switch r.Event {
 		case bus.EventHealed, bus.EventFailed, bus.EventAborted:
-			ended = t
+			sc.ended = t
 		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, errStop) {
-		return nil, err
+		return err
 	}
-	if rec == nil && len(recs) == 0 {
-		return nil, fmt.Errorf("incident %s: %w: neither RAZAR_STATE nor the audit stream holds it", id, razar.ErrNotFound)
-	}
-	inc := Build(id, rec, recs)
-	inc.Truncated = truncated
-	return inc, nil
+	return nil
 }
 
 // idTime is the time in an incident id (inc-20060102-150405-xxxxxx, UTC),

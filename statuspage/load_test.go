@@ -3,6 +3,7 @@ package statuspage
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,7 +14,9 @@ import (
 
 // TestLoadReadsTheStoreAndTheStreamOfOneIncident: on a real JetStream
 // store, Load finds an incident's records among another incident's, from
-// its stored key or, once the key has expired, from the time in its id;
+// its stored key (with the tool calls refused outside its attempts, which
+// are RAZAR's own records) or, once the key has expired, from the time in
+// its id;
 // an unknown id is razar.ErrNotFound, a malformed one ErrBadID.
 func TestLoadReadsTheStoreAndTheStreamOfOneIncident(t *testing.T) {
 	env := bustest.New(t)
@@ -30,6 +33,7 @@ func TestLoadReadsTheStoreAndTheStreamOfOneIncident(t *testing.T) {
 		{Event: bus.EventContext, Component: "web", Incident: stored, Agent: "k2", Attempt: 1, Op: "read", Path: "app.conf", Verdict: "ok", Bytes: 12},
 		{Event: bus.EventAttempt, Component: "db", Incident: expired, Agent: "k2", Attempt: 1, Outcome: "no_fix", Usage: &razar.Usage{Prompt: 9}},
 		{Event: bus.EventAttempt, Component: "web", Incident: stored, Agent: "k2", Attempt: 1, Outcome: "no_fix"},
+		{Event: bus.EventContext, Component: bus.SystemComponent, Incident: stored, Agent: "k2", Op: "read", Path: "late.conf", Verdict: "refused: not pending"},
 	} {
 		if err := env.Store.Audit(ctx, r, ""); err != nil {
 			t.Fatal(err)
@@ -41,6 +45,9 @@ func TestLoadReadsTheStoreAndTheStreamOfOneIncident(t *testing.T) {
 	}
 	if !inc.Stored || inc.Component != "web" || inc.Tokens.Prompt != 40 || len(inc.Attempts) != 1 || len(inc.Attempts[0].Calls) != 1 || inc.Attempts[0].Outcome != "no_fix" {
 		t.Fatalf("stored incident: %+v", inc)
+	}
+	if n := len(inc.Events); n != 1 || !strings.Contains(inc.Events[0].Text, "read late.conf by k2 outside any attempt: refused: not pending") {
+		t.Errorf("the call refused after the attempt, recorded as RAZAR's own: %+v", inc.Events)
 	}
 	inc, err = Load(ctx, env.Store, expired)
 	if err != nil {
