@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -77,7 +78,8 @@ func toolModel(t *testing.T) (*httptest.Server, *atomic.Int32) {
 // `razar audit --incident`, attempt by attempt: the rung, its outcome, the
 // file it was shown, its tool call, the placement note and its tokens;
 // the rung's hostile summary is escaped on the page and stripped of its
-// escape byte in the terminal; an unknown incident is a 404 page.
+// escape byte in the terminal, and chromium renders it as text; an unknown
+// incident is a 404 page.
 func TestIncidentViewShowsWhatTheModelSawAndDid(t *testing.T) {
 	model, reads := toolModel(t)
 	roster := `{"agents": [
@@ -177,6 +179,20 @@ func TestIncidentViewShowsWhatTheModelSawAndDid(t *testing.T) {
 	}
 	if strings.Contains(page, "<script>") || strings.ContainsRune(page, 0x1b) {
 		t.Errorf("the rung's summary reached the page unescaped:\n%s", page)
+	}
+	// As a browser renders it at a phone's width: the summary is text, no
+	// script element came of it.
+	browser, err := exec.LookPath("chromium")
+	if err != nil {
+		t.Fatal("chromium is missing: run `make tools` (Debian package chromium)")
+	}
+	dom, err := exec.Command(browser, "--headless", "--no-sandbox", "--disable-gpu", "--user-data-dir="+t.TempDir(), "--window-size=412,915",
+		"--dump-dom", fmt.Sprintf("http://127.0.0.1:%d/incident/%s", port, id)).Output()
+	if err != nil {
+		t.Fatalf("chromium --dump-dom: %v", err)
+	}
+	if !strings.Contains(string(dom), "Attempt 2 · K2 Coder") || !strings.Contains(string(dom), "&lt;script&gt;alert") || strings.Contains(string(dom), "<script") {
+		t.Errorf("the rendered incident page lacks attempt 2 or runs the rung's script:\n%s", dom)
 	}
 	for _, bad := range []string{"/incident/inc-20990101-000000-c0ffee", "/incident/no.such"} {
 		status, page := get(bad)
