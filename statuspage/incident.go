@@ -121,7 +121,9 @@ type Event struct {
 // records, in one scan of its component's records from a minute before it
 // opened (of every record from the time in its id when its key has
 // expired), and one of the tool calls RAZAR refused outside any attempt
-// (recorded as RAZAR's own). An id that cannot be an incident's is
+// (recorded as RAZAR's own). An id without a time that the store does
+// not hold is not looked for on the stream. An id that cannot be an
+// incident's is
 // ErrBadID; one that neither the store nor the stream knows wraps
 // razar.ErrNotFound.
 func Load(ctx context.Context, src Source, id string) (*Incident, error) {
@@ -136,6 +138,11 @@ func Load(ctx context.Context, src Source, id string) (*Incident, error) {
 		return nil, err
 	}
 	filter, since := bus.AuditAll, idTime(id)
+	if rec == nil && since.IsZero() {
+		// Not stored, and no time to start a scan from: reading the whole
+		// stream for an id RAZAR never made would make a slow page.
+		return nil, fmt.Errorf("incident %s: %w: RAZAR_STATE does not hold it, and its id has no time to look for its records from", id, razar.ErrNotFound)
+	}
 	if rec != nil {
 		filter, since = bus.AuditComponent(rec.Component), rec.Opened
 	}

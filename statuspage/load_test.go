@@ -56,8 +56,10 @@ func TestLoadReadsTheStoreAndTheStreamOfOneIncident(t *testing.T) {
 	if inc.Stored || inc.Component != "db" || inc.Tokens.Prompt != 9 || len(inc.Attempts) != 1 || len(inc.Attempts[0].Calls) != 0 {
 		t.Fatalf("expired incident: %+v", inc)
 	}
-	if _, err := Load(ctx, env.Store, "inc-20990101-000000-c0ffee"); !errors.Is(err, razar.ErrNotFound) {
-		t.Errorf("unknown incident: %v, want razar.ErrNotFound", err)
+	for _, unknown := range []string{"inc-20990101-000000-c0ffee", "a/b", "inc-timeless"} {
+		if _, err := Load(ctx, env.Store, unknown); !errors.Is(err, razar.ErrNotFound) {
+			t.Errorf("unknown incident %s: %v, want razar.ErrNotFound", unknown, err)
+		}
 	}
 	for _, bad := range []string{"", "inc.>", "a b"} {
 		if _, err := Load(ctx, env.Store, bad); !errors.Is(err, ErrBadID) {
