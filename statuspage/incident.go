@@ -121,11 +121,10 @@ type Event struct {
 // records, in one scan of its component's records from a minute before it
 // opened (of every record from the time in its id when its key has
 // expired), and one of the tool calls RAZAR refused outside any attempt
-// (recorded as RAZAR's own). An id without a time that the store does
-// not hold is not looked for on the stream. An id that cannot be an
-// incident's is
-// ErrBadID; one that neither the store nor the stream knows wraps
-// razar.ErrNotFound.
+// (recorded as RAZAR's own). An id that cannot be an incident's is
+// ErrBadID. One that neither the store nor the stream knows wraps
+// razar.ErrNotFound, as does one the store does not hold whose id has no
+// time to start a scan from.
 func Load(ctx context.Context, src Source, id string) (*Incident, error) {
 	if !bus.ValidToken(id) || len(id) > 128 {
 		return nil, fmt.Errorf("%q: %w (incident ids look like inc-20260102-150405-a1b2c3)", clip(id, 64), ErrBadID)
