@@ -237,6 +237,16 @@ func depRules(t *testing.T) []depRule {
 			forbid: []string{pkgJS + "/...", pkgOrch + "/...", pkgSup + "/...", agentsTree, pkgPatch + "/...", natsGo + "/...", natsServer + "/..."},
 			via:    []string{pkgBus},
 		},
+		{
+			// The status page's views read the record of truth through the
+			// Source interface the store satisfies and render it: no
+			// connection, no store, no orchestrator, so a view is only
+			// ever a reading, and it can leave cmd (issue 21) as it is.
+			pkg:    mod + "/statuspage",
+			allow:  []string{mod, pkgBus},
+			forbid: []string{pkgJS + "/...", pkgOrch + "/...", pkgSup + "/...", agentsTree, pkgPatch + "/...", natsGo + "/...", natsServer + "/..."},
+			via:    []string{pkgBus},
+		},
 	}
 	// Every package under internal/ is a leaf mechanism (a clock, a backoff,
 	// a process identity): importing RAZAR's layers would make it a cycle

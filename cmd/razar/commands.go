@@ -16,6 +16,7 @@ import (
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream"
+	"github.com/razar/razar/statuspage"
 	"github.com/razar/razar/supervisor"
 )
 
@@ -193,6 +194,13 @@ func (c *cli) printRecord(r *bus.AuditRecord, asJSON bool) {
 		if r.Summary != "" {
 			line += ": " + firstLine(r.Summary)
 		}
+		if n := len(r.Placement); n > 0 {
+			line += fmt.Sprintf(" (placed: %s", firstLine(r.Placement[0]))
+			if n > 1 {
+				line += fmt.Sprintf("; %d more notes", n-1)
+			}
+			line += ")"
+		}
 	case bus.EventPending:
 		line = fmt.Sprintf("patch %s from %s waits for approval: razar approve %s %s", r.PatchID, who, r.Component, r.PatchID)
 	case bus.EventApplied:
@@ -209,6 +217,17 @@ func (c *cli) printRecord(r *bus.AuditRecord, asJSON bool) {
 		}
 	case bus.EventRotation:
 		line = fmt.Sprintf("credentials rotated by %s: %s", r.Actor, firstLine(r.Message))
+	case bus.EventShown:
+		paths := make([]string, 0, len(r.Shown))
+		for _, f := range r.Shown {
+			paths = append(paths, f.Path)
+		}
+		line = fmt.Sprintf("shown to %s (attempt %d): %d file(s), %d bytes", who, r.Attempt, len(r.Shown), r.Bytes)
+		if len(paths) > 0 {
+			line += ": " + strings.Join(paths, ", ")
+		}
+	case bus.EventContext:
+		line = fmt.Sprintf("tool call by %s (attempt %d): %s %s: %s, %d bytes", who, r.Attempt, r.Op, r.Path, r.Verdict, r.Bytes)
 	default:
 		line = strings.TrimSpace(fmt.Sprintf("%s %s %s", r.Event, r.Status, firstLine(r.Message)))
 		if r.Reason != "" {
@@ -476,13 +495,14 @@ func (c *cli) lastState(component string, asJSON bool, why error) error {
 	return notRunningVerdict(why, &st, component)
 }
 
-// audit replays the audit trail from the stream.
+// audit replays the audit trail from the stream; --incident shows one
+// incident attempt by attempt (statuspage.WriteText).
 func (c *cli) audit(ctx context.Context, args []string) error {
 	fs := c.newFlags("audit")
 	natsURL := fs.String("nats", "", "NATS `URL`")
 	since := fs.String("since", "", "only records newer than this: a duration (1h, 2d) or RFC 3339 time")
 	component := fs.String("component", "", "only this component's records")
-	incident := fs.String("incident", "", "only this incident's records")
+	incident := fs.String("incident", "", "this incident: each attempt with what its rung saw and did (with --json, its raw records)")
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -501,6 +521,9 @@ func (c *cli) audit(ctx context.Context, args []string) error {
 			return usageErr("--since %q: use a duration such as 1h or 2d, or an RFC 3339 time", *since)
 		}
 	}
+	if *incident != "" && !bus.ValidToken(*incident) {
+		return usageErr("--incident %q: not an incident id (they look like inc-20260102-150405-a1b2c3)", *incident)
+	}
 	filter := bus.AuditAll
 	if *component != "" {
 		if err := razar.ValidName(*component); err != nil && *component != bus.SystemComponent {
@@ -514,6 +537,18 @@ func (c *cli) audit(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeStore()
+	if *incident != "" && !*asJSON {
+		// One incident, read as a whole: each attempt with what its rung
+		// saw and did (--json keeps the raw records).
+		inc, err := statuspage.Load(ctx, store, *incident)
+		if errors.Is(err, razar.ErrNotFound) {
+			return failed("no audit records for incident %s", *incident)
+		}
+		if err != nil {
+			return failed("%v", err)
+		}
+		return statuspage.WriteText(c.stdout, inc)
+	}
 	n := 0
 	err = store.Scan(ctx, filter, from, false, func(seq uint64, subject string, data []byte) error {
 		var r bus.AuditRecord

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,10 +22,15 @@ import (
 
 // statusPage serves the status page at / on the metrics listener: the
 // components by chakra layer, open incidents at their rung, patches waiting
-// for approval, and the latest escalations and patches. It refreshes
+// for approval, and the latest escalations and patches, each incident
+// linked to its view (/incident/<id>, statuspage_incident.go). It refreshes
 // itself and fits a phone. Everything in it is escaped: component output
 // and rung text are not trusted.
 func (d *daemon) statusPage(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, incidentPrefix) {
+		d.incidentPage(w, r)
+		return
+	}
 	if r.URL.Path != "/" {
 		http.NotFound(w, r)
 		return
@@ -199,7 +205,7 @@ code{background:#eee;padding:1px 4px;border-radius:3px}
 {{end}}
 <h2>Open incidents</h2>
 {{if .Open}}<table><tr><th>incident</th><th>component</th><th>rung</th><th>attempts</th><th class="wide">opened</th></tr>
-{{range .Open}}<tr><td>{{.ID}}</td><td>{{.Component}}</td>
+{{range .Open}}<tr><td><a href="/incident/{{.ID}}">{{.ID}}</a></td><td>{{.Component}}</td>
 <td>{{with .Pending}}{{.Rung}} (attempt {{.Attempt}}, pass {{.Pass}}){{else}}{{.LastRung}}{{end}}</td>
 <td>{{len .Attempts}}</td><td class="wide">{{ago .Opened}}</td></tr>
 {{end}}</table>{{else}}<p class="small">none</p>{{end}}
@@ -220,11 +226,11 @@ code{background:#eee;padding:1px 4px;border-radius:3px}
 {{end}}
 <h2>Recent escalations and attempts</h2>
 {{if .Escalations}}<table>{{range .Escalations}}<tr><td class="small">{{stamp .TimestampISO}}</td><td>{{.Component}}</td>
-<td>{{.Event}} {{if .AgentDisplay}}{{.AgentDisplay}}{{else}}{{.Agent}}{{end}} {{.Outcome}}{{with .Summary}}: {{.}}{{end}}</td></tr>{{end}}</table>
+<td>{{.Event}} {{if .AgentDisplay}}{{.AgentDisplay}}{{else}}{{.Agent}}{{end}} {{.Outcome}}{{with .Summary}}: {{.}}{{end}}{{with .Incident}} <a href="/incident/{{.}}">{{.}}</a>{{end}}</td></tr>{{end}}</table>
 {{else}}<p class="small">none</p>{{end}}
 <h2>Recent patches</h2>
 {{if .Patches}}<table>{{range .Patches}}<tr><td class="small">{{stamp .TimestampISO}}</td><td>{{.Component}}</td>
-<td>{{.Event}} {{.PatchID}}{{with .Reason}}: {{.}}{{end}}</td></tr>{{end}}</table>
+<td>{{.Event}} {{.PatchID}}{{with .Reason}}: {{.}}{{end}}{{with .Incident}} <a href="/incident/{{.}}">{{.}}</a>{{end}}</td></tr>{{end}}</table>
 {{else}}<p class="small">none</p>{{end}}
 <p class="small"><a href="/metrics">/metrics</a></p>
 </body></html>

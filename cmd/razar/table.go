@@ -45,7 +45,7 @@ func init() {
 		{"abort", "<component>", "abort the component's open incident", verb(bus.VerbAbort), ""},
 		{"release", "<component>", "lift a component's quarantine (then start it); works with RAZAR stopped too", verb(bus.VerbRelease), ""},
 		{"status", "[<component>] [--json]", "components, incidents and rungs; exit 1 if halted, quarantined or failed", (*cli).status, statusHelp},
-		{"audit", "[--since 1h|RFC3339] [--component C] [--incident ID] [--json]", "replay the audit trail from JetStream", (*cli).audit, ""},
+		{"audit", "[--since 1h|RFC3339] [--component C] [--incident ID] [--json]", "replay the audit trail from JetStream; --incident: each attempt, what its rung saw and did", (*cli).audit, ""},
 		{"logs", "<component> [-f] [-n N]", "a component's output (logs/components/<name>.log), -f to follow it", (*cli).logs, ""},
 		{"agents check", "[--local]", "each running rung process: ready, or why not; exit 1 if a remote rung cannot run", (*cli).agentsCheck, ""},
 		{"agents reload", "", "every running rung drops cached config and credentials", (*cli).agentsReload, ""},
