@@ -223,7 +223,7 @@ func ParseBootConfig(file string, data []byte) (*BootConfig, error) {
 		var c Component
 		if err := strictDecode(raw, &c); err != nil {
 			field += nameHint(raw)
-			return nil, &ConfigError{File: file, Field: field, Msg: err.Error(), Fix: "see CONTRACT section 2 for the component fields"}
+			return nil, &ConfigError{File: file, Field: field, Msg: err.Error(), Fix: "see docs/CONTRACT.md section 2 for the component fields"}
 		}
 		if c.Name != "" {
 			field += " (" + c.Name + ")"
@@ -520,7 +520,7 @@ func ParseRoster(file string, data []byte) (*Roster, error) {
 		var a AgentEntry
 		if err := strictDecode(raw, &a); err != nil {
 			field += strings.ToLower(nameHint(raw))
-			return nil, &ConfigError{File: file, Field: field, Msg: err.Error(), Fix: "see CONTRACT section 2 for the agent fields"}
+			return nil, &ConfigError{File: file, Field: field, Msg: err.Error(), Fix: "see docs/CONTRACT.md section 2 for the agent fields"}
 		}
 		a.Name = strings.ToLower(a.Name)
 		if a.Name != "" {
@@ -608,7 +608,7 @@ func ParseRoster(file string, data []byte) (*Roster, error) {
 func LoadRoster(path string) (*Roster, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &ConfigError{File: path, Msg: errText(err), Fix: "create the roster (see CONTRACT section 2)"}
+		return nil, &ConfigError{File: path, Msg: errText(err), Fix: "create the roster (see docs/CONTRACT.md section 2)"}
 	}
 	return ParseRoster(path, data)
 }

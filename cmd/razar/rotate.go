@@ -89,7 +89,7 @@ func (c *cli) rotateKeys(ctx context.Context, args []string) error {
 	rosterPath := c.path(rosterFile)
 	old, err := os.ReadFile(rosterPath)
 	if err != nil {
-		return &razar.ConfigError{File: rosterPath, Msg: err.Error(), Fix: "create the roster (see CONTRACT section 2)"}
+		return &razar.ConfigError{File: rosterPath, Msg: err.Error(), Fix: "create the roster (see docs/CONTRACT.md section 2)"}
 	}
 	roster, err := razar.ParseRoster(rosterPath, old)
 	if err != nil {
