@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestBenchWritesARatioForEveryMeasurement: a small run of `make bench`
@@ -59,5 +63,48 @@ func TestBenchScaleWritesEveryClusterFigure(t *testing.T) {
 		if r.Value <= 0 || r.Baseline <= 0 || r.Ratio <= 0 || r.Goal == "" {
 			t.Errorf("result %+v lacks a value, a baseline, a ratio or a goal", r)
 		}
+	}
+}
+
+// TestCorpusSliceHealsWithTheStandInFromWhatTheRecordSays: a bounded slice
+// of `make bench`'s corpus run: each case booted by the real razar binary
+// with openai rungs served by the stand-in (sloppy hunk headers), healed
+// by one model attempt, and the record shows the bytes shown, the tokens,
+// the tool calls and the placement that was not exact.
+func TestCorpusSliceHealsWithTheStandInFromWhatTheRecordSays(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and boots razar")
+	}
+	cases := []string{"config-typo", "missing-dir", "exec-bit"}
+	for _, tools := range []bool{true, false} {
+		rs, err := runCorpus(context.Background(), corpusOpts{Dir: "../examples/corpus", Only: cases, Tools: tools, Sloppy: true, Timeout: 2 * time.Minute}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := summarize("slice", rs)
+		if s.Healed != len(cases) {
+			t.Fatalf("tools=%v: healed %d of %d: %+v", tools, s.Healed, len(cases), rs)
+		}
+		for _, r := range rs {
+			if r.Attempts != 1 || r.Bytes <= 0 || r.Prompt <= 0 || r.Complete <= 0 || r.Requests == 0 || r.Sent <= 0 {
+				t.Errorf("tools=%v %s: attempts %d, bytes shown %d, tokens %d+%d, requests %d (%d bytes): want one attempt and every figure counted",
+					tools, r.Case, r.Attempts, r.Bytes, r.Prompt, r.Complete, r.Requests, r.Sent)
+			}
+			if tools != (r.ToolCalls > 0) {
+				t.Errorf("tools=%v %s: %d tool calls recorded", tools, r.Case, r.ToolCalls)
+			}
+			if r.Case == "config-typo" && !slices.ContainsFunc(r.Placement, func(n string) bool { return strings.Contains(n, "no line numbers") }) {
+				t.Errorf("tools=%v config-typo: the sloppy hunk header's placement is not noted: %q", tools, r.Placement)
+			}
+		}
+	}
+}
+
+// TestCorpusRefusesAnUnknownCase: a case name not in the corpus is an
+// error naming the cases there are.
+func TestCorpusRefusesAnUnknownCase(t *testing.T) {
+	_, err := runCorpus(context.Background(), corpusOpts{Dir: "../examples/corpus", Only: []string{"no-such-case"}, Razar: "/nonexistent"}, nil)
+	if err == nil || !strings.Contains(err.Error(), `"no-such-case"`) || !strings.Contains(err.Error(), "config-typo") {
+		t.Fatalf("err = %v, want one naming the case and the corpus's cases", err)
 	}
 }
