@@ -368,8 +368,10 @@ func unified(f *file, e edit, sloppy bool) string {
 		ctx = 3
 	}
 	first := e.line
+	// A line RAZAR redacted is not the file's text: it cannot be context.
+	usable := func(n int) bool { l, ok := lines[n]; return ok && !strings.Contains(l, "[REDACTED]") }
 	for first > 1 && e.line-first < ctx {
-		if _, ok := lines[first-1]; !ok {
+		if !usable(first - 1) {
 			break
 		}
 		first--
@@ -382,11 +384,10 @@ func unified(f *file, e edit, sloppy bool) string {
 		removed = append(removed, lines[n])
 	}
 	for n := e.line + e.del; n < e.line+e.del+ctx; n++ {
-		l, ok := lines[n]
-		if !ok {
+		if !usable(n) {
 			break
 		}
-		after = append(after, l)
+		after = append(after, lines[n])
 	}
 	oldN := len(before) + len(removed) + len(after)
 	newN := len(before) + len(e.add) + len(after)
