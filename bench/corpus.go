@@ -24,7 +24,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/razar/razar"
+	"github.com/razar/razar/agents"
 	"github.com/razar/razar/internal/standin"
+	"github.com/razar/razar/orchestrator"
 )
 
 // The failure corpus (examples/corpus) run through RAZAR's ladder: each
@@ -577,7 +580,15 @@ func corpusBench(ctx context.Context, out string, o corpusOpts, w io.Writer) err
 		ss = append(ss, summarize(mode, rs))
 	}
 	printCorpus(w, ss)
-	b, err := json.MarshalIndent(ss, "", "  ")
+	hist, err := promptHistory([]int{1, 2, 5, 10, 20, 40, 80})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "one incident's request to the model against its history (workspace-only prompt): attempt, request bytes, prompt tokens")
+	for _, p := range hist {
+		fmt.Fprintf(w, "  %3d  %7d  %6d\n", p.Attempt, p.Bytes, p.Prompt)
+	}
+	b, err := json.MarshalIndent(map[string]any{"corpus": ss, "history": hist}, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -595,8 +606,93 @@ func writeFileAtomic(name string, b []byte) error {
 		f.Close()
 		return err
 	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
 	if err := f.Close(); err != nil {
 		return err
 	}
 	return os.Rename(f.Name(), name)
+}
+
+// historyPoint is what one attempt's request to the model weighed.
+type historyPoint struct {
+	Attempt int `json:"attempt"`
+	Bytes   int `json:"request_bytes"`
+	Prompt  int `json:"prompt_tokens"`
+}
+
+// promptHistory runs one long incident (every attempt's diff rejected)
+// whose rungs are the openai backend on the stand-in without tools, and
+// returns the request's size and prompt tokens at the given attempts:
+// the history RAZAR sends grows with the incident until its budget, then
+// stays flat.
+func promptHistory(at []int) ([]historyPoint, error) {
+	last := at[len(at)-1]
+	var mu sync.Mutex
+	var bodyBytes int
+	model := standin.New(standin.Config{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		bodyBytes = len(b)
+		mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		model.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	o, err := agents.NewOpenAI(agents.OpenAIConfig{Name: "k2", Endpoint: srv.URL + "/v1", Model: "standin", MaxTurns: -1})
+	if err != nil {
+		return nil, err
+	}
+	want := map[int]bool{}
+	for _, n := range at {
+		want[n] = true
+	}
+	var pts []historyPoint
+	// A diff of a file the workdir lacks, with lines to remove: rejected,
+	// and kept in the history with its reason.
+	var diff strings.Builder
+	diff.WriteString("--- a/missing.conf\n+++ b/missing.conf\n@@ -1,30 +1,1 @@\n")
+	for i := 0; i < 30; i++ {
+		fmt.Fprintf(&diff, "-setting_%02d = a value the model thought was there\n", i)
+	}
+	diff.WriteString("+port = 8450\n")
+	reached := make(chan struct{})
+	var once sync.Once
+	m, err := newMeshWith(1, func(ctx context.Context, t razar.Task) (razar.Fix, error) {
+		fix, err := o.Repair(ctx, t)
+		if err != nil {
+			return fix, err
+		}
+		mu.Lock()
+		if want[t.Attempt] {
+			pts = append(pts, historyPoint{Attempt: t.Attempt, Bytes: bodyBytes, Prompt: int(fix.Usage.Prompt)})
+		}
+		mu.Unlock()
+		if t.Attempt >= last {
+			once.Do(func() { close(reached) })
+		}
+		return razar.Fix{Status: razar.StatusFixed, Summary: "set the port in missing.conf", Diff: diff.String(), Usage: fix.Usage}, nil
+	}, orchestrator.Config{Threshold: 4, LongTask: true, Backoff: orchestrator.Backoff{Base: time.Millisecond, Max: time.Millisecond}})
+	if err != nil {
+		return nil, err
+	}
+	defer m.stop()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if _, _, err := m.orch.Escalate(ctx, "c0", "c0 exited 1: no port configured", ""); err != nil {
+		return nil, err
+	}
+	select {
+	case <-reached:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("history: attempt %d never came: %w", last, ctx.Err())
+	}
+	_, _ = m.orch.Abort(ctx, "c0", "bench")
+	mu.Lock()
+	defer mu.Unlock()
+	sort.Slice(pts, func(i, j int) bool { return pts[i].Attempt < pts[j].Attempt })
+	return pts, nil
 }

@@ -108,3 +108,24 @@ func TestCorpusRefusesAnUnknownCase(t *testing.T) {
 		t.Fatalf("err = %v, want one naming the case and the corpus's cases", err)
 	}
 }
+
+// TestPromptStaysFlatBeyondTheHistoryBudget: the request RAZAR sends the
+// model at attempt 40 of one incident is no bigger than at attempt 20
+// (within 10%), while attempt 5's is bigger than attempt 1's: the
+// history grows, then its budget holds it.
+func TestPromptStaysFlatBeyondTheHistoryBudget(t *testing.T) {
+	pts, err := promptHistory([]int{1, 5, 20, 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pts) != 4 {
+		t.Fatalf("points %+v, want attempts 1, 5, 20 and 40", pts)
+	}
+	if pts[1].Bytes <= pts[0].Bytes {
+		t.Errorf("attempt 5's request (%d bytes) is not bigger than attempt 1's (%d): the history is not sent", pts[1].Bytes, pts[0].Bytes)
+	}
+	if float64(pts[3].Bytes) > 1.1*float64(pts[2].Bytes) || float64(pts[3].Prompt) > 1.1*float64(pts[2].Prompt) {
+		t.Errorf("attempt 40's request (%d bytes, %d tokens) outgrows attempt 20's (%d bytes, %d tokens): the history has no budget",
+			pts[3].Bytes, pts[3].Prompt, pts[2].Bytes, pts[2].Prompt)
+	}
+}
