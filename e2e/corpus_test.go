@@ -248,7 +248,7 @@ func TestOpenAIRungHealsCorpusFailuresFromWhatItIsShown(t *testing.T) {
 // file and in the component's log, and an error that names the denied
 // files, and a model that asks for each of them first. The component is healed, and no
 // request body the model received holds the key (raw, base64, hex) or
-// any denied file's contents.
+// any denied file's contents, and the denied files are as they were.
 func TestModelNeverReceivesDeniedFilesOrPlantedKeys(t *testing.T) {
 	const key = "sk-corpus-PLANTED-0a1b2c3d4e5f6789"
 	denied := map[string]string{
@@ -273,7 +273,7 @@ func TestModelNeverReceivesDeniedFilesOrPlantedKeys(t *testing.T) {
 		writeFile(t, filepath.Join(wd, "app.conf"), string(conf)+"api_key="+key+"\n")
 		writeTree(t, filepath.Join(home, "logs", "components", "web.log"),
 			"web: loading app.conf, .env, certs/server.pem, id_rsa and db_secret.txt\nweb: auth with "+key+
-				" ("+base64.StdEncoding.EncodeToString([]byte(key))+")\nweb: fatal: no port configured (expected port=N in app.conf)\n")
+				" ("+base64.StdEncoding.EncodeToString([]byte(key))+", hex "+hex.EncodeToString([]byte(key))+")\nweb: fatal: no port configured (expected port=N in app.conf)\n")
 	}
 	for _, mode := range []struct {
 		name     string
@@ -281,7 +281,7 @@ func TestModelNeverReceivesDeniedFilesOrPlantedKeys(t *testing.T) {
 	}{{"tools", 0}, {"workspace only", -1}} {
 		t.Run(mode.name, func(t *testing.T) {
 			model := newModelRecorder(t, standin.Config{Sloppy: true}, true)
-			rec, audit, _ := healCase(t, "config-typo", model, mode.maxTurns, red, plant)
+			rec, audit, c := healCase(t, "config-typo", model, mode.maxTurns, red, plant)
 			if rec.State != razar.IncidentHealed {
 				t.Fatalf("incident %s: %s\n%s", rec.State, rec.Reason, rejections(audit))
 			}
@@ -303,6 +303,11 @@ func TestModelNeverReceivesDeniedFilesOrPlantedKeys(t *testing.T) {
 					if bytes.Contains(b, []byte(f)) {
 						t.Errorf("request %d to the model holds %q", i+1, f)
 					}
+				}
+			}
+			for p, text := range denied {
+				if b, err := os.ReadFile(filepath.Join(c.Workdir, p)); err != nil || string(b) != text {
+					t.Errorf("%s changed: %q, %v", p, b, err)
 				}
 			}
 			if mode.maxTurns >= 0 {
