@@ -28,6 +28,7 @@ import (
 	"github.com/razar/razar/agents"
 	"github.com/razar/razar/internal/standin"
 	"github.com/razar/razar/orchestrator"
+	"github.com/razar/razar/patch"
 )
 
 // The failure corpus (examples/corpus) run through RAZAR's ladder: each
@@ -76,7 +77,11 @@ type caseResult struct {
 	// (its HTTP answers); the rest of the rungs' time up to their
 	// patch record (the rung's runtime, RAZAR's tool answers, placing the
 	// diff in a stage and validating it); promotion, restart and probe.
-	Detection, Handover, Model, Placement2, Restart, Total float64
+	// Place is the placement and validation alone: the healing diff
+	// replayed through the patch engine on a fresh copy of the broken
+	// workdir (Check, Stage, Validate), part of Placement2.
+	Detection, Handover, Model, Placement2, Place, Restart, Total float64
+	diff                                                          string
 }
 
 // razarShare is RAZAR's own share of a heal: the hand-over and the
@@ -342,7 +347,47 @@ func runCase(ctx context.Context, o corpusOpts, model *modelTap, home, name stri
 	if !r.Healed && r.Reason == "" {
 		r.Reason = fmt.Sprintf("boot: %v; %s", bootErr, tail(log.String(), 300))
 	}
+	if r.Healed && r.diff != "" {
+		var v struct {
+			Validate []string `json:"validate"`
+		}
+		_ = json.Unmarshal(comp, &v)
+		d, err := replay(ctx, r.diff, filepath.Join(src, "workdir"), filepath.Join(home, "replay"), v.Validate)
+		if err != nil {
+			return r, fmt.Errorf("replaying the healing diff: %w", err)
+		}
+		r.Place = min(ms(d), r.Placement2)
+	}
 	return r, nil
+}
+
+// replay times the patch engine on diff: placed and checked against a
+// fresh copy of the broken workdir, staged, and validated.
+func replay(ctx context.Context, diff, workdir, tmp string, validate []string) (time.Duration, error) {
+	dir := filepath.Join(tmp, "workdir")
+	if err := copyDir(workdir, dir); err != nil {
+		return 0, err
+	}
+	staging := filepath.Join(tmp, "staging")
+	if err := os.MkdirAll(staging, 0o700); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	plan, err := patch.Check(diff, dir, patch.Limits{})
+	if err != nil {
+		return 0, err
+	}
+	stage, cleanup, err := patch.Stage(plan, dir, staging)
+	if err != nil {
+		return 0, err
+	}
+	defer cleanup()
+	if len(validate) > 0 {
+		if out, err := patch.Validate(ctx, validate, stage, nil, time.Minute); err != nil {
+			return 0, fmt.Errorf("%v: %s", err, out)
+		}
+	}
+	return time.Since(start), nil
 }
 
 // record is what the corpus reads of an audit record.
@@ -355,6 +400,7 @@ type record struct {
 	Reason    string   `json:"reason"`
 	Bytes     int      `json:"bytes"`
 	Placement []string `json:"placement"`
+	Diff      string   `json:"diff"`
 	Usage     *struct {
 		Prompt     int `json:"prompt_tokens"`
 		Completion int `json:"completion_tokens"`
@@ -409,6 +455,9 @@ func readRecord(r *caseResult, js []byte) error {
 			if rec.Usage != nil {
 				r.Prompt += rec.Usage.Prompt
 				r.Complete += rec.Usage.Completion
+			}
+			if rec.Outcome == "healed" {
+				r.diff = rec.Diff
 			}
 			if t, ok := shown[rec.Attempt]; ok {
 				// No patch: the attempt's whole time was the rung's.
@@ -503,7 +552,7 @@ type corpusSummary struct {
 	Tokens     float64      `json:"tokens_per_heal"`
 	ToolCalls  float64      `json:"tool_calls_per_heal"`
 	RazarShare float64      `json:"razar_share"`
-	Phases     [5]float64   `json:"phases_ms"` // mean per heal: detection, hand-over, model, placement and validation, restart and probe
+	Phases     [6]float64   `json:"phases_ms"` // mean per heal: detection, hand-over, the model, the rung's runtime and tool answers, placement and validation, restart and probe
 	Results    []caseResult `json:"results"`
 }
 
@@ -525,7 +574,7 @@ func summarize(mode string, rs []caseResult) corpusSummary {
 		s.Tokens += float64(r.Prompt + r.Complete)
 		s.ToolCalls += float64(r.ToolCalls)
 		share += r.razarShare()
-		for i, v := range []float64{r.Detection, r.Handover, r.Model, r.Placement2, r.Restart} {
+		for i, v := range []float64{r.Detection, r.Handover, r.Model, r.Placement2 - r.Place, r.Place, r.Restart} {
 			s.Phases[i] += v
 		}
 	}
@@ -549,9 +598,9 @@ func printCorpus(w io.Writer, ss []corpusSummary) {
 		fmt.Fprintf(tw, "%s\t%d/%d (%.0f%%)\t%.2f\t%.0f\t%.0f\t%.1f\t%.2f\n", s.Mode, s.Healed, s.Cases, 100*s.HealRate, s.Attempts, s.Bytes, s.Tokens, s.ToolCalls, s.RazarShare)
 	}
 	tw.Flush()
-	fmt.Fprintln(w, "time to heal, mean per heal (ms): detection, hand-over, the model, the rest of the rung's time (runtime, tools, placement, validation), restart and probe")
+	fmt.Fprintln(w, "time to heal, mean per heal (ms): detection, hand-over, the model, the rung's runtime and RAZAR's tool answers, placement and validation, promotion, restart and probe")
 	for _, s := range ss {
-		fmt.Fprintf(w, "  %s: %.0f, %.0f, %.0f, %.0f, %.0f\n", s.Mode, s.Phases[0], s.Phases[1], s.Phases[2], s.Phases[3], s.Phases[4])
+		fmt.Fprintf(w, "  %s: %.0f, %.0f, %.0f, %.0f, %.0f, %.0f\n", s.Mode, s.Phases[0], s.Phases[1], s.Phases[2], s.Phases[3], s.Phases[4], s.Phases[5])
 	}
 	for _, s := range ss {
 		for _, r := range s.Results {
