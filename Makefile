@@ -75,9 +75,11 @@ standin:
 
 # The ledger against the bus's own limits (bench/results.json, docs/PERFORMANCE.md),
 # on a 3-node cluster against the embedded server (bench/scale.json, docs/SCALE.md),
-# then the micro-benchmarks, each as a ratio against its baseline.
+# the failure corpus through the ladder with the stand-in model (bench/corpus.json,
+# examples/corpus/README.md), then the micro-benchmarks, each as a ratio against its baseline.
 bench:
 	$(GO) run ./bench -out bench/results.json
+	$(GO) run ./bench -corpus bench/corpus.json
 	$(GO) run ./bench -scale bench/scale.json
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./... 2>&1 | ./scripts/benchratio.sh
 

@@ -21,6 +21,7 @@ import (
 	"runtime/pprof"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -59,6 +60,14 @@ func main() {
 	open := flag.Int("open", 2000, "open incidents of the memory run")
 	scaleOut := flag.String("scale", "", "instead, measure the ladder on a 3-node cluster (R1 and R3) against the embedded server and write `FILE` (bench/scale.json)")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to `FILE`")
+	corpusOut := flag.String("corpus", "", "instead, run the failure corpus (examples/corpus) through the ladder and write `FILE` (bench/corpus.json)")
+	corpusDir := flag.String("corpus-dir", "examples/corpus", "the corpus to run")
+	endpoint := flag.String("endpoint", "", "with -corpus: the OpenAI-compatible endpoint the rungs use (default: the stand-in model, in process)")
+	model := flag.String("model", "", "with -endpoint: the model's name")
+	keyEnv := flag.String("key-env", "", "with -endpoint: the environment variable `VAR` that holds the endpoint's key (never the key itself)")
+	cases := flag.String("cases", "", "with -corpus: only these cases, comma-separated")
+	razarBin := flag.String("razar", "", "with -corpus: the razar binary to run (default: built from ./cmd/razar)")
+	sloppy := flag.Bool("sloppy", true, "with -corpus and the stand-in: hunk headers without line numbers (@@ ... @@)")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -71,6 +80,27 @@ func main() {
 			os.Exit(1)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *corpusOut != "" {
+		o := corpusOpts{Dir: *corpusDir, Razar: *razarBin, Endpoint: *endpoint, Model: *model, Sloppy: *sloppy}
+		if *cases != "" {
+			o.Only = strings.Split(*cases, ",")
+		}
+		if *keyEnv != "" {
+			if o.Key = os.Getenv(*keyEnv); o.Key == "" {
+				fmt.Fprintf(os.Stderr, "bench: -key-env %s: the variable is empty or unset; export the endpoint's key in it\n", *keyEnv)
+				os.Exit(2)
+			}
+		}
+		if *endpoint == "" && (*model != "" || *keyEnv != "") {
+			fmt.Fprintln(os.Stderr, "bench: -model and -key-env go with -endpoint")
+			os.Exit(2)
+		}
+		if err := corpusBench(context.Background(), *corpusOut, o, os.Stdout); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
 	}
 	if *scaleOut != "" {
 		if err := scale(*scaleOut, *runs, *incidents, *handovers); err != nil {

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/razar/razar/patch"
 )
@@ -66,5 +70,72 @@ func TestBenchScaleWritesEveryClusterFigure(t *testing.T) {
 		if r.Value <= 0 || r.Baseline <= 0 || r.Ratio <= 0 || r.Goal == "" {
 			t.Errorf("result %+v lacks a value, a baseline, a ratio or a goal", r)
 		}
+	}
+}
+
+// TestCorpusSliceHealsWithTheStandInFromWhatTheRecordSays: a bounded slice
+// of `make bench`'s corpus run: each case booted by the real razar binary
+// with openai rungs served by the stand-in (sloppy hunk headers), healed
+// by a model rung, and the record shows the bytes shown, the tokens,
+// the tool calls and the placement that was not exact.
+func TestCorpusSliceHealsWithTheStandInFromWhatTheRecordSays(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and boots razar")
+	}
+	cases := []string{"config-typo", "missing-dir", "exec-bit"}
+	for _, tools := range []bool{true, false} {
+		rs, err := runCorpus(context.Background(), corpusOpts{Dir: "../examples/corpus", Only: cases, Tools: tools, Sloppy: true, Timeout: 2 * time.Minute}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := summarize("slice", rs)
+		if s.Healed != len(cases) {
+			t.Fatalf("tools=%v: healed %d of %d: %+v", tools, s.Healed, len(cases), rs)
+		}
+		for _, r := range rs {
+			if r.Attempts < 1 || r.Bytes <= 0 || r.Prompt <= 0 || r.Complete <= 0 || r.Requests == 0 || r.Sent <= 0 {
+				t.Errorf("tools=%v %s: attempts %d, bytes shown %d, tokens %d+%d, requests %d (%d bytes): want every figure counted",
+					tools, r.Case, r.Attempts, r.Bytes, r.Prompt, r.Complete, r.Requests, r.Sent)
+			}
+			if r.Place <= 0 || r.Place > r.Placement2 {
+				t.Errorf("tools=%v %s: placement and validation %.1f ms, outside the rung's %.1f ms", tools, r.Case, r.Place, r.Placement2)
+			}
+			if tools != (r.ToolCalls > 0) {
+				t.Errorf("tools=%v %s: %d tool calls recorded", tools, r.Case, r.ToolCalls)
+			}
+			if r.Case == "config-typo" && !slices.ContainsFunc(r.Placement, func(n string) bool { return strings.Contains(n, "no line numbers") }) {
+				t.Errorf("tools=%v config-typo: the sloppy hunk header's placement is not noted: %q", tools, r.Placement)
+			}
+		}
+	}
+}
+
+// TestCorpusRefusesAnUnknownCase: a case name not in the corpus is an
+// error naming the cases there are.
+func TestCorpusRefusesAnUnknownCase(t *testing.T) {
+	_, err := runCorpus(context.Background(), corpusOpts{Dir: "../examples/corpus", Only: []string{"no-such-case"}, Razar: "/nonexistent"}, nil)
+	if err == nil || !strings.Contains(err.Error(), `"no-such-case"`) || !strings.Contains(err.Error(), "config-typo") {
+		t.Fatalf("err = %v, want one naming the case and the corpus's cases", err)
+	}
+}
+
+// TestPromptStaysFlatBeyondTheHistoryBudget: the request RAZAR sends the
+// model at attempt 40 of one incident is no bigger than at attempt 20
+// (within 10%), while attempt 5's is bigger than attempt 1's: the
+// history grows, then its budget holds it.
+func TestPromptStaysFlatBeyondTheHistoryBudget(t *testing.T) {
+	pts, err := promptHistory([]int{1, 5, 20, 40})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pts) != 4 {
+		t.Fatalf("points %+v, want attempts 1, 5, 20 and 40", pts)
+	}
+	if pts[1].Bytes <= pts[0].Bytes {
+		t.Errorf("attempt 5's request (%d bytes) is not bigger than attempt 1's (%d): the history is not sent", pts[1].Bytes, pts[0].Bytes)
+	}
+	if float64(pts[3].Bytes) > 1.1*float64(pts[2].Bytes) || float64(pts[3].Prompt) > 1.1*float64(pts[2].Prompt) {
+		t.Errorf("attempt 40's request (%d bytes, %d tokens) outgrows attempt 20's (%d bytes, %d tokens): the history has no budget",
+			pts[3].Bytes, pts[3].Prompt, pts[2].Bytes, pts[2].Prompt)
 	}
 }

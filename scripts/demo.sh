@@ -14,8 +14,9 @@
 # asked; with RAZAR_FIX_MEMORY=off the third climbs the ladder again. The
 # demo prints each occurrence's rung calls, tokens and time to heal.
 #
-# STANDIN_SLOPPY=1 makes the stand-in write hunk headers without line
-# numbers (@@ ... @@), as models often do.
+# The stand-in writes hunk headers without line numbers (@@ ... @@), as
+# models often do; RAZAR places the hunk by its content and the patch
+# record notes how. STANDIN_SLOPPY=0 makes it write exact headers.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 razar="$root/bin/razar"
@@ -29,7 +30,7 @@ export RAZAR_CHAKRA_PORT=${RAZAR_CHAKRA_PORT:-0}
 # like a hosted API would. The key is a made-up one for the demo.
 export RAZAR_DEMO_KEY="demo-key-not-a-secret"
 sloppy=()
-[ "${STANDIN_SLOPPY:-0}" = 1 ] && sloppy=(-sloppy)
+[ "${STANDIN_SLOPPY:-1}" = 1 ] && sloppy=(-sloppy)
 "$standin" -listen 127.0.0.1:0 -url-file "$home/standin.url" -key-env RAZAR_DEMO_KEY "${sloppy[@]}" >"$home/standin.out" 2>&1 &
 standin_pid=$!
 trap 'kill "$standin_pid" 2>/dev/null || true' EXIT
@@ -71,6 +72,12 @@ else
   cut -c1-200 "$home/logs/patch_history.jsonl"
 fi
 echo "   (undo it with: bin/razar --home $home rollback-patch ledger)"
+if command -v jq >/dev/null 2>&1; then
+  echo
+  echo "== the diff K2 Coder sent and how RAZAR placed it (the patch record, razar audit --json):"
+  "$razar" --home "$home" audit --component ledger --json |
+    jq -r 'select(.event == "patch") | (.diff | rtrimstr("\n") | split("\n") | map("   " + .) | join("\n")), ((.placement // ["placed exactly as written"]) | map("   placement: " + .) | join("\n"))'
+fi
 echo
 echo "== logs/razar_state.json:"
 cat "$home/logs/razar_state.json"

@@ -17,6 +17,9 @@ type edit struct {
 	del  int
 	add  []string
 	why  string
+	// create makes a new file at path with add as its text; mode gives
+	// path the executable bit. Neither has a line.
+	create, mode bool
 }
 
 // diagnose looks for a failure it knows in the files it was shown, the
@@ -25,17 +28,23 @@ func diagnose(k *knowledge) (edit, bool) {
 	paths := append([]string(nil), k.order...)
 	sort.SliceStable(paths, func(i, j int) bool { return k.files[paths[i]].full && !k.files[paths[j]].full })
 	words := wanted(k)
-	ports := evidencePorts(k)
+	ports := append(evidencePorts(k), commentPorts(k)...)
 	for _, rule := range []func(*file) (edit, bool){
-		jsonTrailingComma, pythonColon, shellUnclosed,
+		jsonTrailingComma, pythonColon, shellUnclosed, iniSection, yamlColon,
 		func(f *file) (edit, bool) { return keyTypo(f, words) },
 		func(f *file) (edit, bool) { return portRange(f, ports) },
+		wrongPath(k), unsetVar(k),
 	} {
 		for _, p := range paths {
 			if e, ok := rule(k.files[p]); ok {
 				e.path = p
 				return e, true
 			}
+		}
+	}
+	for _, rule := range []func(*knowledge) (edit, bool){missingDirectory, execBit} {
+		if e, ok := rule(k); ok {
+			return e, true
 		}
 	}
 	return edit{}, false
@@ -337,14 +346,32 @@ func portRange(f *file, ports []int) (edit, bool) {
 // when the stand-in has the whole file, none when it saw only some lines.
 // sloppy writes the hunk header without line numbers.
 func unified(f *file, e edit, sloppy bool) string {
+	switch {
+	case e.mode:
+		return fmt.Sprintf("diff --git a/%s b/%s\nold mode 100644\nnew mode 100755\n", e.path, e.path)
+	case e.create:
+		var b strings.Builder
+		fmt.Fprintf(&b, "--- /dev/null\n+++ b/%s\n", e.path)
+		if sloppy {
+			b.WriteString("@@ ... @@\n")
+		} else {
+			fmt.Fprintf(&b, "@@ -0,0 +%s @@\n", span(1, len(e.add)))
+		}
+		for _, l := range e.add {
+			b.WriteString("+" + l + "\n")
+		}
+		return b.String()
+	}
 	lines := known(f)
 	ctx := 0
 	if f.full {
 		ctx = 3
 	}
 	first := e.line
+	// A line RAZAR redacted is not the file's text: it cannot be context.
+	usable := func(n int) bool { l, ok := lines[n]; return ok && !strings.Contains(l, "[REDACTED]") }
 	for first > 1 && e.line-first < ctx {
-		if _, ok := lines[first-1]; !ok {
+		if !usable(first - 1) {
 			break
 		}
 		first--
@@ -357,11 +384,10 @@ func unified(f *file, e edit, sloppy bool) string {
 		removed = append(removed, lines[n])
 	}
 	for n := e.line + e.del; n < e.line+e.del+ctx; n++ {
-		l, ok := lines[n]
-		if !ok {
+		if !usable(n) {
 			break
 		}
-		after = append(after, l)
+		after = append(after, lines[n])
 	}
 	oldN := len(before) + len(removed) + len(after)
 	newN := len(before) + len(e.add) + len(after)

@@ -2,8 +2,11 @@
 // chat-completions server that the demo, the tests and `make bench` put
 // behind RAZAR's openai rungs. It is NOT a model. It knows a handful of
 // ordinary failures (a config key typo such as prot=8450, a Python block
-// line missing its colon, a JSON trailing comma, an out-of-range port, a
-// shell `if` without its `fi`) and repairs them the way a model would,
+// line missing its colon, a JSON trailing comma, an unclosed INI section
+// header, a YAML line without its colon, an out-of-range port, a shell
+// `if` without its `fi`, a path a typo away from one the listing has, a
+// missing directory, a script run directly without its executable bit, an
+// unset variable) and repairs them the way a model would,
 // from what it is sent and nothing else: the file texts in the prompt, and
 // what it asks for with the tools RAZAR offers (list, read, search, check).
 // It never reads the disk; its diffs are built from the lines it was shown.

@@ -209,3 +209,39 @@ func FuzzThink(f *testing.F) {
 		}
 	})
 }
+
+// TestThinkRepairsWhatTheErrorListingOrEntryShows: the rules keyed on the
+// error, the workdir's listing and the component's entry, from the prompt
+// alone: names chosen unlike the corpus's, so no answer is remembered.
+func TestThinkRepairsWhatTheErrorListingOrEntryShows(t *testing.T) {
+	tests := []struct {
+		name, entry, err, listing, path, text, want string
+	}{
+		{"ini header", "", "MissingSectionHeaderError", "  db.cfg 30\n", "db.cfg", "[main\nuser = x\n", "-[main\n+[main]\n"},
+		{"yaml colon", "", "settings.yml: line 2: bad", "  settings.yml 30\n", "settings.yml", "name: q\nworkers 4\n", "-workers 4\n+workers: 4\n"},
+		{"wrong path", "", "cannot open dtaa/input.csv", "  start.sh 40\n  data/input.csv 9\n", "start.sh", "#!/bin/sh\ncat ./dtaa/input.csv\n",
+			"-cat ./dtaa/input.csv\n+cat ./data/input.csv\n"},
+		{"unset var", "", "start.sh: line 2: CACHE_PATH: parameter not set", "  start.sh 40\n", "start.sh", "#!/bin/sh\nmkdir -p \"${CACHE_PATH:?}\"\n",
+			"+CACHE_PATH=${CACHE_PATH:-./cache}\n mkdir"},
+		{"missing dir", "", "queue/: directory missing", "  start.sh 40\n", "start.sh", "#!/bin/sh\nexit 1\n", "--- /dev/null\n+++ b/queue/.keep\n"},
+		{"exec bit", `{"name":"p","command":["./bin/go.sh"]}`, "fork/exec /srv/p/bin/go.sh: permission denied", "  bin/go.sh 20\n", "bin/go.sh", "#!/bin/sh\nexit 0\n",
+			"diff --git a/bin/go.sh b/bin/go.sh\nold mode 100644\nnew mode 100755\n"},
+		{"port a comment names", "", "listen: invalid port", "  net.conf 30\n", "net.conf", "# our port is 7002\nlisten_port=700200\n", "+listen_port=7002\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			prompt := "A component failed. Propose a repair.\n\nerror:\n" + tt.err + "\n\n"
+			if tt.entry != "" {
+				prompt += "the component's entry in boot_config.json (paths relative to the workdir; env values withheld):\n" + tt.entry + "\n"
+			}
+			prompt += "the workdir's files (path, bytes):\n" + tt.listing + "\nthe files that matter most, with their text:\n" +
+				"=== file: " + tt.path + " (1 bytes) ===\n" + tt.text + "=== end of " + tt.path + " ===\n"
+			turn := Think([]Message{{Role: "user", Content: Content(prompt)}}, false, true)
+			var reply struct{ Status, Diff string }
+			_ = json.Unmarshal([]byte(turn.Content), &reply)
+			if reply.Status != "fixed" || !strings.Contains(reply.Diff, tt.want) {
+				t.Errorf("answer %q; diff =\n%s\nwant it to hold %q", turn.Content, reply.Diff, tt.want)
+			}
+		})
+	}
+}

@@ -280,7 +280,10 @@ func Think(msgs []Message, tools bool, sloppy bool) Turn {
 	canCall := tools && k.turns < maxToolTurns
 	if e, ok := diagnose(k); ok {
 		f := k.files[e.path]
-		if !f.full && canCall && !k.read[e.path] {
+		if f == nil {
+			f = &file{path: e.path}
+		}
+		if !f.full && !e.create && !e.mode && canCall && !k.read[e.path] {
 			// Seen a line, not the file: read it for the context lines.
 			return Turn{Calls: []Call{{Name: "read", Args: map[string]any{"path": e.path}}}}
 		}
