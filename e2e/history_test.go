@@ -60,14 +60,15 @@ func TestEveryEarlierAttemptIsInEachEscalationWithinTheBudget(t *testing.T) {
 	for _, n := range []string{"crown", "kimicho", "k2", "airstar", "rstar"} {
 		rungs[n] = rung{backend: tap.agent()}
 	}
-	// T=199: 199 attempts round the local stack, then rStar's, attempt 200.
-	m := newMesh(t, fiveRungs(rungs), orchestrator.Config{Threshold: 199})
+	// T=29: 29 attempts round the local stack, then rStar's, attempt 30:
+	// past the budget, which ~19 attempts of 27 KB fill.
+	m := newMesh(t, fiveRungs(rungs), orchestrator.Config{Threshold: 29})
 	rec := m.escalate("web: port is not a number")
-	if rec.State != razar.IncidentFailed || rec.Earlier+len(rec.Attempts) != 200 {
-		t.Fatalf("incident %s after %d attempts, want failed after 200", rec.State, rec.Earlier+len(rec.Attempts))
+	if rec.State != razar.IncidentFailed || rec.Earlier+len(rec.Attempts) != 30 {
+		t.Fatalf("incident %s after %d attempts, want failed after 30", rec.State, rec.Earlier+len(rec.Attempts))
 	}
 	sizes := map[int]int{}
-	for _, n := range []int{5, 17, 200} {
+	for _, n := range []int{5, 17, 30} {
 		task := tap.task(t, n)
 		esc := bus.EscalationOf(task, time.Now().Add(time.Minute))
 		data, err := bus.Encode(esc)
@@ -102,9 +103,9 @@ func TestEveryEarlierAttemptIsInEachEscalationWithinTheBudget(t *testing.T) {
 			t.Errorf("attempt %d: the newest earlier attempt is not in full (shortened %v, %d diff bytes)", n, newest.Shortened, len(newest.Diff))
 		}
 	}
-	// Flat beyond the budget: 195 more attempts cost no more than a line each.
-	if grow := sizes[200] - sizes[5]; grow > 195*1024 {
-		t.Errorf("escalation grew %d bytes from attempt 5 to 200, want at most a line (1 KiB) per attempt", grow)
+	// Flat beyond the budget: 25 more attempts cost no more than a line each.
+	if grow := sizes[30] - sizes[5]; grow > 25*1024 {
+		t.Errorf("escalation grew %d bytes from attempt 5 to 30, want at most a line (1 KiB) per attempt", grow)
 	}
 }
 

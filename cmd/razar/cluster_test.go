@@ -137,7 +137,7 @@ func TestClusterIncidentSurvivesTheStreamLeadersLoss(t *testing.T) {
 			events = append(events, string(r.Event))
 		}
 	}
-	if got := strings.Join(events, " "); got != "opened escalation attempt healed" {
+	if got := strings.Join(events, " "); got != "opened escalation shown attempt healed" {
 		t.Errorf("the incident's record across the leader's loss: %s", got)
 	}
 	if got := strings.Join(attempts, " "); got != "1:k2:healed" {

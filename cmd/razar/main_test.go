@@ -381,7 +381,7 @@ func TestKillMidIncident(t *testing.T) {
 			events = append(events, string(r.Event))
 		}
 	}
-	if got := strings.Join(events, " "); got != "opened escalation attempt escalation attempt escalation attempt healed" {
+	if got := strings.Join(events, " "); got != "opened escalation shown attempt escalation shown attempt escalation shown attempt healed" {
 		t.Fatalf("the incident's timeline across the kill: %s", got)
 	}
 }
