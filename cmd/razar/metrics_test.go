@@ -47,6 +47,7 @@ func TestMetricsServedAndValid(t *testing.T) {
 		`razar_ai_invocation_retries_total{agent="k2",component="web"} 1`,
 		`razar_escalations_total{component="web"} 3`,
 		`razar_component_up{component="web"} 1`,
+		`razar_component_held{component="web"} 0`, // present before any stop
 		`razar_handovers_total{from="razar",to="crown"} 1`,
 		`razar_handovers_total{from="kimicho",to="k2"} 1`,
 		`razar_attempt_duration_seconds_count{agent="k2"} 1`,
