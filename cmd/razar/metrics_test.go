@@ -122,9 +122,27 @@ func TestRealPrometheusScrapesRazarAndLoadsTheRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	get := startPrometheus(t, bin, fmt.Sprintf("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [%q]\nscrape_configs:\n  - job_name: razar\n    static_configs:\n      - targets: ['127.0.0.1:%d']\n", rules, port))
+	bustest.Eventually(t, 30*time.Second, func() bool {
+		return strings.Contains(get(`query?query=razar_component_up%7Bcomponent%3D%22web%22%7D`), `"value":[`) &&
+			strings.Contains(get(`query?query=razar_component_up%7Bcomponent%3D%22web%22%7D`), `,"1"]`)
+	}, "prometheus never read razar_component_up{component=\"web\"} 1")
+	loaded := get("rules")
+	for _, name := range []string{"RazarComponentDown", "RazarCrashLoop", "RazarLadderStalled", "RazarMissionHalted", "RazarChakraOutOfAlignment"} {
+		if !strings.Contains(loaded, `"name":"`+name+`"`) {
+			t.Errorf("prometheus did not load rule %s: %s", name, loaded)
+		}
+	}
+}
+
+// startPrometheus runs Debian's prometheus (bin) with the configuration
+// conf on a loopback port, stopped at cleanup, and returns a getter of its
+// HTTP API (path under /api/v1/; "" while it cannot answer). A failed
+// test prints prometheus's output.
+func startPrometheus(t *testing.T, bin, conf string) (get func(path string) string) {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
-	conf := fmt.Sprintf("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [%q]\nscrape_configs:\n  - job_name: razar\n    static_configs:\n      - targets: ['127.0.0.1:%d']\n", rules, port)
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -135,9 +153,15 @@ func TestRealPrometheusScrapesRazarAndLoadsTheRules(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("prometheus's output:\n%s", out)
+		}
+	})
 	api := fmt.Sprintf("http://127.0.0.1:%d/api/v1/", promPort)
-	get := func(path string) string {
+	return func(path string) string {
 		resp, err := http.Get(api + path)
 		if err != nil {
 			return ""
@@ -145,16 +169,6 @@ func TestRealPrometheusScrapesRazarAndLoadsTheRules(t *testing.T) {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		return string(b)
-	}
-	bustest.Eventually(t, 30*time.Second, func() bool {
-		return strings.Contains(get(`query?query=razar_component_up%7Bcomponent%3D%22web%22%7D`), `"value":[`) &&
-			strings.Contains(get(`query?query=razar_component_up%7Bcomponent%3D%22web%22%7D`), `,"1"]`)
-	}, "prometheus never read razar_component_up{component=\"web\"} 1; its output:\n%s", out)
-	loaded := get("rules")
-	for _, name := range []string{"RazarComponentDown", "RazarCrashLoop", "RazarLadderStalled", "RazarMissionHalted", "RazarChakraOutOfAlignment"} {
-		if !strings.Contains(loaded, `"name":"`+name+`"`) {
-			t.Errorf("prometheus did not load rule %s: %s", name, loaded)
-		}
 	}
 }
 
