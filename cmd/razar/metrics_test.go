@@ -219,3 +219,45 @@ func TestStatusPageInHeadlessChromiumShowsAnOpenIncidentAtItsRung(t *testing.T) 
 	}
 	t.Logf("screenshot: %s", shot)
 }
+
+// TestComponentHeldSaysAnOperatorStoppedIt: razar_component_held is 0 for
+// a running component from the first scrape, 1 with razar_component_up 0
+// once an operator stops it, and 0 again after `razar start`.
+func TestComponentHeldSaysAnOperatorStoppedIt(t *testing.T) {
+	t.Parallel()
+	h := home(t, crownRoster, nil)
+	port := bustest.FreePort(t)
+	boot(t, h, []string{fmt.Sprintf("RAZAR_METRICS_PORT=%d", port)}, "--nats-listen", "127.0.0.1:0")
+	scrape := func() string {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	has := func(lines ...string) func() bool {
+		return func() bool {
+			text := scrape()
+			for _, l := range lines {
+				if !strings.Contains(text, l+"\n") {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	bustest.Eventually(t, 20*time.Second, has(`razar_component_up{component="web"} 1`, `razar_component_held{component="web"} 0`),
+		"web running: no held 0 beside up 1:\n%s", bustest.Lazy(scrape))
+	if out, code := runRazar(t, h, nil, "stop", "web"); code != 0 {
+		t.Fatalf("razar stop web: exit %d\n%s", code, out)
+	}
+	bustest.Eventually(t, 20*time.Second, has(`razar_component_up{component="web"} 0`, `razar_component_held{component="web"} 1`),
+		"web stopped by an operator: no held 1 beside up 0:\n%s", bustest.Lazy(scrape))
+	if out, code := runRazar(t, h, nil, "start", "web"); code != 0 {
+		t.Fatalf("razar start web: exit %d\n%s", code, out)
+	}
+	bustest.Eventually(t, 20*time.Second, has(`razar_component_up{component="web"} 1`, `razar_component_held{component="web"} 0`),
+		"web started again: held is not back to 0:\n%s", bustest.Lazy(scrape))
+}
