@@ -73,3 +73,21 @@ func TestTwoHomesOnOneAlertmanagerAndAnOfflineReleaseResolvedAtNextBoot(t *testi
 	bustest.Eventually(t, 20*time.Second, func() bool { return strings.Join(active(), ",") == want },
 		"after node-a's next boot Alertmanager holds %v, want node-b's pages alone", bustest.Lazy(func() string { return strings.Join(active(), ",") }))
 }
+
+// TestBadStatusURLIsRefusedWithTheFix: a RAZAR_STATUS_URL that is no
+// http(s) URL stops the boot with exit 2 and a line naming the variable
+// and an example of a good one; nothing is written to state/.
+func TestBadStatusURLIsRefusedWithTheFix(t *testing.T) {
+	t.Parallel()
+	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"}]}`, nil)
+	p := start(t, h, []string{"RAZAR_STATUS_URL=razar-1:9360"}, "boot", "--nats-listen", "127.0.0.1:0")
+	if code := p.wait(t, 20*time.Second); code != 2 {
+		t.Fatalf("exit %d, want 2:\n%s", code, p.out)
+	}
+	if out := p.out.String(); !strings.Contains(out, "RAZAR_STATUS_URL") || !strings.Contains(out, "http://") {
+		t.Fatalf("want an error naming RAZAR_STATUS_URL and the fix, got:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(h, "state/home.id")); !os.IsNotExist(err) {
+		t.Fatalf("a refused boot wrote state/home.id: %v", err)
+	}
+}

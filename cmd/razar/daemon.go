@@ -767,6 +767,7 @@ func (d *daemon) reload(ctx context.Context) (string, error) {
 		"RAZAR_HEALTH_PROBE_INTERVAL":                next.probeInterval != d.set.probeInterval,
 		"RAZAR_VERIFY_WINDOW":                        next.verifyWindow != d.set.verifyWindow,
 		"RAZAR_ALERT_WEBHOOK/RAZAR_ALERTMANAGER_URL": next.webhook != d.set.webhook || next.alertmanager != d.set.alertmanager,
+		"RAZAR_HOST/RAZAR_STATUS_URL":                next.hostName != d.set.hostName || next.statusURL != d.set.statusURL,
 	} {
 		if changed {
 			later = append(later, name)
