@@ -519,6 +519,9 @@ func (d *daemon) Run(ctx context.Context) error {
 	orchCtx, orchStop := context.WithCancel(context.WithoutCancel(ctx))
 	defer orchStop()
 
+	// The last run's open alerts are settled before anything here can
+	// raise one (the orchestrator resuming an incident, the boot cycle).
+	d.reconcileAlerts(ctx)
 	if d.agentsInproc {
 		for _, e := range d.roster.Load().Agents {
 			if err := d.startRung(e.Name); err != nil {
@@ -585,7 +588,6 @@ func (d *daemon) Run(ctx context.Context) error {
 	// during a long boot takes effect at once.
 	bootCtx, stopBoot := context.WithCancel(ctx)
 	defer stopBoot()
-	d.reconcileAlerts(ctx)
 	bootDone := make(chan error, 1)
 	go func() { bootDone <- d.sup.Boot(bootCtx) }()
 	var runErr, bootErr error
