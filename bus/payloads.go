@@ -369,10 +369,18 @@ type AlertMsg struct {
 	// Status is "firing", or "resolved" once its cause has ended.
 	Status string `json:"status,omitempty"`
 	// Fingerprint is stable for one alert from firing to resolved: a
-	// hash of its name, component and incident.
+	// hash of its name, component, incident, host and home.
 	Fingerprint string `json:"fingerprint,omitempty"`
 	// Runbook is the section of docs/RUNBOOK.md that says what to do.
 	Runbook string `json:"runbook_url,omitempty"`
+	// Host is the machine whose RAZAR raised it (RAZAR_HOST, by default
+	// the hostname).
+	Host string `json:"host,omitempty"`
+	// Home is the identity of the RAZAR home that raised it (its
+	// state/home.id), so two homes on one host are told apart too.
+	Home string `json:"razar_home,omitempty"`
+	// GeneratorURL is the raising RAZAR's status page (RAZAR_STATUS_URL).
+	GeneratorURL string `json:"generator_url,omitempty"`
 }
 
 // Kind implements Payload.

@@ -41,6 +41,18 @@ type AlertSinks struct {
 	// Runbook is the base URL of docs/RUNBOOK.md; each alert links to
 	// its section (#<alertname, lower case>). Default DefaultRunbook.
 	Runbook string
+	// Host names the machine in every alert: the host label (RAZAR_HOST,
+	// by default the hostname), so two RAZARs never share an alert.
+	Host string
+	// Home is the RAZAR home's identity, the razar_home label: two homes
+	// on one host are two alert sources too.
+	Home string
+	// StatusURL is the status page each alert links to (generatorURL).
+	StatusURL string
+	// StateFile, when set, keeps the open alerts across restarts (written
+	// atomically at each raise and resolve), so the next run's Reconcile
+	// can resolve those whose cause ended while RAZAR was stopped.
+	StateFile string
 }
 
 // DefaultRunbook is where alerts link when RAZAR_RUNBOOK_URL is unset.
@@ -66,6 +78,7 @@ type Alerter struct {
 
 	mu     sync.Mutex
 	active map[string]*firing // by fingerprint
+	saveMu sync.Mutex         // orders the writes of StateFile
 	stop   chan struct{}      // closed by Close: ends the resender
 	once   sync.Once
 }
@@ -165,25 +178,33 @@ func alertName(name string, sev bus.Severity, incident string) string {
 	return "RazarAlert"
 }
 
-func fingerprint(name, component, incident string) string {
-	sum := sha256.Sum256([]byte(name + "\x00" + component + "\x00" + incident))
+// fingerprint names one alert of one RAZAR: its host and home are part of
+// it, so two RAZARs' alerts of one cause are two alerts.
+func fingerprint(name, component, incident, host, home string) string {
+	sum := sha256.Sum256([]byte(name + "\x00" + component + "\x00" + incident + "\x00" + host + "\x00" + home))
 	return hex.EncodeToString(sum[:8])
+}
+
+// stamp puts this RAZAR's identity and status page on m.
+func (a *Alerter) stamp(m *bus.AlertMsg) {
+	m.Host, m.Home, m.GeneratorURL = a.sinks.Host, a.sinks.Home, a.sinks.StatusURL
+	m.Fingerprint = fingerprint(m.Name, m.Component, m.Incident, m.Host, m.Home)
 }
 
 // ResolveNamed resolves alert name of component (and incident) wherever
 // it may fire, even one an earlier run raised: `razar boot` resolves the
 // last run's boot halt as its cycle starts.
 func (a *Alerter) ResolveNamed(ctx context.Context, name string, sev bus.Severity, component, incident string) {
-	fp := fingerprint(name, component, incident)
+	m := bus.AlertMsg{Severity: sev, Component: component, Incident: incident, Time: time.Now().UTC(), Name: name,
+		Status: "resolved", Runbook: a.sinks.Runbook + "#" + strings.ToLower(name), Message: name + " resolved"}
+	a.stamp(&m)
 	a.mu.Lock()
-	_, known := a.active[fp]
+	_, known := a.active[m.Fingerprint]
 	a.mu.Unlock()
 	if known {
 		a.Resolve(ctx, component, incident, name)
 		return
 	}
-	m := bus.AlertMsg{Severity: sev, Component: component, Incident: incident, Time: time.Now().UTC(), Name: name,
-		Status: "resolved", Fingerprint: fp, Runbook: a.sinks.Runbook + "#" + strings.ToLower(name), Message: name + " resolved"}
 	if a.sinks.Alertmanager != "" {
 		body, _ := json.Marshal([]amAlert{a.toAM(&m, m.Time)})
 		a.deliver("alertmanager", a.amURL(), body)
@@ -207,6 +228,9 @@ func (a *Alerter) Resolve(ctx context.Context, component, incident string, names
 		done = append(done, f.msg)
 	}
 	a.mu.Unlock()
+	if len(done) > 0 {
+		a.save()
+	}
 	for _, m := range done {
 		m.Status, m.Time = "resolved", time.Now().UTC()
 		a.log.Info().Str("alert", m.Name).Str("component", m.Component).Str("incident", m.Incident).Str("fingerprint", m.Fingerprint).Msg("alert resolved")
@@ -234,10 +258,11 @@ func (a *Alerter) RaiseNamed(ctx context.Context, name string, sev bus.Severity,
 	}
 	ev.Str("severity", string(sev)).Str("component", component).Str("incident", incident).Msg(msg)
 	name = alertName(name, sev, incident)
-	fp := fingerprint(name, component, incident)
 	now := time.Now().UTC()
 	m := bus.AlertMsg{Severity: sev, Message: msg, Component: component, Incident: incident, Time: now,
-		Name: name, Status: "firing", Fingerprint: fp, Runbook: a.sinks.Runbook + "#" + strings.ToLower(name)}
+		Name: name, Status: "firing", Runbook: a.sinks.Runbook + "#" + strings.ToLower(name)}
+	a.stamp(&m)
+	fp := m.Fingerprint
 	// One alert per cause: a raise of a firing one updates its text, and
 	// reaches the external sinks at most every updateEvery.
 	a.mu.Lock()
@@ -254,6 +279,9 @@ func (a *Alerter) RaiseNamed(ctx context.Context, name string, sev bus.Severity,
 		f.sent = now
 	}
 	a.mu.Unlock()
+	if !again {
+		a.save()
+	}
 	a.publish(ctx, &m)
 	if !send {
 		return
@@ -307,6 +335,12 @@ type amAlert struct {
 // re-sends (RAZAR down) expires, and one it does never does.
 func (a *Alerter) toAM(m *bus.AlertMsg, ended time.Time) amAlert {
 	labels := map[string]string{"alertname": m.Name, "severity": string(m.Severity), "service": "razar"}
+	if m.Host != "" {
+		labels["host"] = m.Host
+	}
+	if m.Home != "" {
+		labels["razar_home"] = m.Home
+	}
 	if m.Component != "" {
 		labels["component"] = m.Component
 	}
@@ -328,7 +362,7 @@ func (a *Alerter) toAM(m *bus.AlertMsg, ended time.Time) amAlert {
 		ends = time.Now().UTC().Add(keep)
 	}
 	return amAlert{Labels: labels, Annotations: map[string]string{"summary": m.Message, "runbook_url": m.Runbook},
-		StartsAt: m.Time, EndsAt: ends}
+		StartsAt: m.Time, EndsAt: ends, GeneratorURL: m.GeneratorURL}
 }
 
 // deliver POSTs body to url in the background, retrying with backoff.

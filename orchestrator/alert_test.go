@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/jetstream/bustest"
 )
 
@@ -216,5 +217,145 @@ func TestABurstOfWarningsForOneIncidentIsOneAlert(t *testing.T) {
 	}
 	if f := a.Firing(); len(f) != 1 || f[0].Message != "web: escalation 6" {
 		t.Fatalf("firing %+v, want one alert with the latest text", f)
+	}
+}
+
+// amAlertsFull lists Alertmanager's active alerts with their generatorURL.
+func amAlertsFull(am string) []amAlert {
+	var alerts []amAlert
+	resp, err := http.Get(am + "/api/v2/alerts?active=true&silenced=false&inhibited=false&unprocessed=true")
+	if err != nil {
+		return nil
+	}
+	defer resp.Body.Close()
+	_ = json.NewDecoder(resp.Body).Decode(&alerts)
+	return alerts
+}
+
+// homeAlerter is the Alerter of one RAZAR home on host, as the daemon
+// builds it: the home's id from its state/home.id, its open alerts in
+// state/alerts.json, its status page.
+func homeAlerter(t *testing.T, env *bustest.Env, am, host, home string) *Alerter {
+	t.Helper()
+	id, err := homedir.ID(filepath.Join(home, "state", "home.id"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return NewAlerter(env.Store, zerolog.Nop()).WithSinks(AlertSinks{Alertmanager: am, Timeout: 2 * time.Second,
+		Host: host, Home: id, StatusURL: "http://" + host + ":9360/", StateFile: filepath.Join(home, "state", "alerts.json")})
+}
+
+// TestTwoRazarsOnOneAlertmanagerNeverResolveEachOthersAlert: two RAZAR
+// homes (two hosts, and two homes on one host) raise the same boot halt
+// in one real Alertmanager: it lists three alerts, each with its host,
+// home and status page; when one RAZAR resolves its own, the other two
+// stay active.
+func TestTwoRazarsOnOneAlertmanagerNeverResolveEachOthersAlert(t *testing.T) {
+	am := startAlertmanager(t)
+	env := bustest.New(t)
+	ctx := context.Background()
+	one := homeAlerter(t, env, am, "node-1", t.TempDir())
+	two := homeAlerter(t, env, am, "node-2", t.TempDir())
+	twin := homeAlerter(t, env, am, "node-1", t.TempDir()) // a second home on node-1
+	for _, a := range []*Alerter{one, two, twin} {
+		defer a.Close()
+		a.RaiseNamed(ctx, "RazarBootHalted", bus.SeverityCritical, bus.SystemComponent, "", haltMessage)
+	}
+	halts := func() map[string]amAlert {
+		got := map[string]amAlert{}
+		for _, al := range amAlertsFull(am) {
+			if al.Labels["alertname"] == "RazarBootHalted" {
+				got[al.Labels["host"]+"/"+al.Labels["razar_home"]] = al
+			}
+		}
+		return got
+	}
+	key := func(a *Alerter) string { return a.sinks.Host + "/" + a.sinks.Home }
+	bustest.Eventually(t, 10*time.Second, func() bool { return len(halts()) == 3 },
+		"Alertmanager does not list three boot halts, one per RAZAR home: %v", bustest.Lazy(func() string { return fmt.Sprint(halts()) }))
+	for _, a := range []*Alerter{one, two, twin} {
+		al := halts()[key(a)]
+		if al.GeneratorURL != a.sinks.StatusURL || a.sinks.Home == "" {
+			t.Errorf("%s's alert %+v lacks its status page %s or its home", a.sinks.Host, al, a.sinks.StatusURL)
+		}
+	}
+	one.ResolveNamed(ctx, "RazarBootHalted", bus.SeverityCritical, bus.SystemComponent, "")
+	bustest.Eventually(t, 10*time.Second, func() bool { _, ok := halts()[key(one)]; return !ok },
+		"node-1's resolved halt is still active in Alertmanager")
+	if got := halts(); len(got) != 2 || got[key(two)].Labels == nil || got[key(twin)].Labels == nil {
+		t.Fatalf("node-1 resolving its halt ended another RAZAR's: active now %v", got)
+	}
+}
+
+// TestNextBootResolvesAnAlertWhoseCauseEndedWhileStopped: a RAZAR raises
+// two incident failures and stops; while it is down, one component is
+// released. The next run's Reconcile resolves that one's alert in a real
+// Alertmanager and keeps the other firing, and the open-alerts file says
+// so.
+func TestNextBootResolvesAnAlertWhoseCauseEndedWhileStopped(t *testing.T) {
+	am := startAlertmanager(t)
+	env := bustest.New(t)
+	ctx := context.Background()
+	home := t.TempDir()
+	first := homeAlerter(t, env, am, "node-1", home)
+	first.Raise(ctx, bus.SeverityCritical, "web", "inc-1", "web: incident inc-1 failed: no fix held")
+	first.Raise(ctx, bus.SeverityCritical, "db", "inc-2", "db: incident inc-2 failed: no fix held")
+	first.Close()
+	active := func() map[string]bool {
+		got := map[string]bool{}
+		for _, al := range amAlertsFull(am) {
+			got[al.Labels["component"]] = true
+		}
+		return got
+	}
+	bustest.Eventually(t, 10*time.Second, func() bool { a := active(); return a["web"] && a["db"] }, "the two failures never reached Alertmanager")
+
+	next := homeAlerter(t, env, am, "node-1", home)
+	defer next.Close()
+	var asked []string
+	kept, resolved, err := next.Reconcile(ctx, func(m bus.AlertMsg) bool {
+		asked = append(asked, m.Component)
+		return m.Component == "db" // web was released while RAZAR was stopped
+	})
+	if err != nil || kept != 1 || resolved != 1 || len(asked) != 2 {
+		t.Fatalf("Reconcile kept %d, resolved %d (asked about %v), err %v; want 1, 1, both asked", kept, resolved, asked, err)
+	}
+	bustest.Eventually(t, 10*time.Second, func() bool { return !active()["web"] }, "web's alert is still active after the next boot")
+	if !active()["db"] {
+		t.Fatal("db's alert, whose cause lasts, was resolved too")
+	}
+	if f := next.Firing(); len(f) != 1 || f[0].Component != "db" {
+		t.Fatalf("firing after Reconcile %+v, want db's alone", f)
+	}
+	// Released online now: the resolve reaches the alert the last run raised.
+	next.Resolve(ctx, "db", "")
+	bustest.Eventually(t, 10*time.Second, func() bool { return !active()["db"] }, "db's alert from the last run did not resolve")
+	b, err := os.ReadFile(filepath.Join(home, "state", "alerts.json"))
+	if err != nil || strings.Contains(string(b), `"db"`) || strings.Contains(string(b), `"web"`) {
+		t.Fatalf("state/alerts.json still lists an ended alert: %s (%v)", b, err)
+	}
+}
+
+// TestAnUnreadableOpenAlertsFileIsSetAsideWithItsName: garbage in
+// state/alerts.json is an error naming the file, set aside as .bad, and
+// the alerter goes on.
+func TestAnUnreadableOpenAlertsFileIsSetAsideWithItsName(t *testing.T) {
+	env := bustest.New(t)
+	home := t.TempDir()
+	file := filepath.Join(home, "state", "alerts.json")
+	if err := os.MkdirAll(filepath.Dir(file), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, []byte("{torn"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	a := homeAlerter(t, env, "", "node-1", home)
+	defer a.Close()
+	_, _, err := a.Reconcile(context.Background(), func(bus.AlertMsg) bool { return true })
+	if err == nil || !strings.Contains(err.Error(), file) {
+		t.Fatalf("Reconcile of a torn file: %v, want an error naming %s", err, file)
+	}
+	if _, err := os.Stat(file + ".bad"); err != nil {
+		t.Fatalf("the torn file was not set aside: %v", err)
 	}
 }

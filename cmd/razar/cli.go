@@ -125,6 +125,11 @@ const (
 	stateDir       = "state"
 	identitiesDir  = stateDir + "/" + auth.Dir
 	natsURLFile    = "state/nats.url"
+	// homeIDFile is the home's identity, the razar_home label of its alerts.
+	homeIDFile = "state/home.id"
+	// alertsFile keeps the open alerts across restarts, so the next boot
+	// resolves those whose cause ended while RAZAR was stopped.
+	alertsFile = "state/alerts.json"
 )
 
 // rungs lists the five rung packages; a roster agent not among them runs as

@@ -282,8 +282,13 @@ func (d *daemon) wire() error {
 	zeroSeries(metrics, componentNames(d.boot.Load()), rosterNames(d.roster.Load()))
 	redact := func(s string) string { return c.redactor().Redact(s) }
 
+	homeID, err := homedir.ID(c.path(homeIDFile))
+	if err != nil {
+		return err
+	}
 	d.alerts = orchestrator.NewAlerter(d.store, log.With().Str("subsystem", "alerts").Logger()).WithSinks(orchestrator.AlertSinks{
 		Webhook: set.webhook, Alertmanager: set.alertmanager, Runbook: set.runbook,
+		Host: set.hostName, Home: homeID, StatusURL: d.statusURL(), StateFile: c.path(alertsFile),
 	})
 	d.alerts.Redact = redact
 	components := func() (*razar.BootConfig, error) { return d.boot.Load(), nil }
@@ -393,6 +398,62 @@ func (d *daemon) status(ctx context.Context, component string, _ *bus.LifecycleR
 }
 
 // host names this RAZAR in status replies.
+// statusURL is the status page alerts link to: RAZAR_STATUS_URL, else the
+// metrics listener's address, named by the first RAZAR_STATUS_HOSTS name
+// or the host name (RAZAR_HOST) when it listens on every address.
+func (d *daemon) statusURL() string {
+	if d.set.statusURL != "" {
+		return d.set.statusURL
+	}
+	addr := d.set.metricsAddr
+	if d.ln != nil {
+		addr = d.ln.Addr().String()
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = d.set.hostName
+		if len(d.set.statusHosts) > 0 {
+			host = d.set.statusHosts[0]
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
+}
+
+// reconcileAlerts settles the alerts the last run left open before the
+// boot cycle starts: one whose cause lasts (its component still
+// quarantined, its incident still open, a boot-cycle alert the cycle
+// settles itself) fires on; one whose cause ended while RAZAR was stopped
+// (`razar release` offline) is resolved.
+func (d *daemon) reconcileAlerts(ctx context.Context) {
+	quarantined := map[string]bool{}
+	if m, err := d.sup.View(bus.AllComponents); err == nil {
+		for _, c := range m.Components {
+			quarantined[c.Name] = c.Status == bus.StatusQuarantined
+		}
+	}
+	open := map[string]bool{}
+	recs, err := d.orch.Incidents(ctx)
+	if err != nil {
+		d.log.Warn().Err(err).Msg("could not list incidents; the last run's open alerts stay open")
+		return
+	}
+	for _, r := range recs {
+		open[r.ID] = !r.State.Final()
+	}
+	kept, resolved, err := d.alerts.Reconcile(ctx, func(m bus.AlertMsg) bool {
+		return m.Component == bus.SystemComponent || quarantined[m.Component] || (m.Incident != "" && open[m.Incident])
+	})
+	if err != nil {
+		d.log.Warn().Err(err).Msg("the last run's open alerts")
+	}
+	if kept+resolved > 0 {
+		d.log.Info().Int("still_firing", kept).Int("resolved", resolved).Msg("settled the alerts the last run left open")
+	}
+}
+
 func (d *daemon) host() *bus.HostInfo {
 	name, _ := os.Hostname()
 	return &bus.HostInfo{Name: name, Home: d.c.home, PID: os.Getpid(), Started: d.started}
@@ -458,6 +519,9 @@ func (d *daemon) Run(ctx context.Context) error {
 	orchCtx, orchStop := context.WithCancel(context.WithoutCancel(ctx))
 	defer orchStop()
 
+	// The last run's open alerts are settled before anything here can
+	// raise one (the orchestrator resuming an incident, the boot cycle).
+	d.reconcileAlerts(ctx)
 	if d.agentsInproc {
 		for _, e := range d.roster.Load().Agents {
 			if err := d.startRung(e.Name); err != nil {
@@ -705,6 +769,7 @@ func (d *daemon) reload(ctx context.Context) (string, error) {
 		"RAZAR_HEALTH_PROBE_INTERVAL":                next.probeInterval != d.set.probeInterval,
 		"RAZAR_VERIFY_WINDOW":                        next.verifyWindow != d.set.verifyWindow,
 		"RAZAR_ALERT_WEBHOOK/RAZAR_ALERTMANAGER_URL": next.webhook != d.set.webhook || next.alertmanager != d.set.alertmanager,
+		"RAZAR_HOST/RAZAR_STATUS_URL":                next.hostName != d.set.hostName || next.statusURL != d.set.statusURL,
 	} {
 		if changed {
 			later = append(later, name)

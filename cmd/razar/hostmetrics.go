@@ -13,11 +13,12 @@ import (
 // hostCollector exports what an operator alerts on about the host, read
 // at scrape time from the supervisor and the orchestrator, so every series
 // is there from the first scrape: each component up or not and its
-// restarts, each rung ready or not, the mission's health, the build.
+// restarts, whether an operator holds it stopped, each rung ready or not,
+// the mission's health, the build.
 type hostCollector struct {
 	d *daemon
 
-	up, restarts, checks, ready, health, build, pending *prometheus.Desc
+	up, held, restarts, checks, ready, health, build, pending *prometheus.Desc
 }
 
 func newHostCollector(d *daemon) *hostCollector {
@@ -25,6 +26,8 @@ func newHostCollector(d *daemon) *hostCollector {
 		d: d,
 		up: prometheus.NewDesc("razar_component_up",
 			"1 while the component runs and its health check passes, else 0.", []string{"component"}, nil),
+		held: prometheus.NewDesc("razar_component_held",
+			"1 while an operator holds the component stopped (razar stop), else 0: a component down and held is no outage.", []string{"component"}, nil),
 		restarts: prometheus.NewDesc("razar_component_restarts_total",
 			"Local restarts of the component since RAZAR started.", []string{"component"}, nil),
 		checks: prometheus.NewDesc("razar_health_checks_total",
@@ -41,7 +44,7 @@ func newHostCollector(d *daemon) *hostCollector {
 }
 
 func (c *hostCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.restarts, c.checks, c.ready, c.health, c.build, c.pending} {
+	for _, d := range []*prometheus.Desc{c.up, c.held, c.restarts, c.checks, c.ready, c.health, c.build, c.pending} {
 		ch <- d
 	}
 }
@@ -63,6 +66,11 @@ func (c *hostCollector) Collect(ch chan<- prometheus.Metric) {
 					up = 1
 				}
 				ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up, comp.Name)
+				hold := 0.0
+				if comp.Held {
+					hold = 1
+				}
+				ch <- prometheus.MustNewConstMetric(c.held, prometheus.GaugeValue, hold, comp.Name)
 				ch <- prometheus.MustNewConstMetric(c.restarts, prometheus.CounterValue, float64(comp.Restarts), comp.Name)
 				ch <- prometheus.MustNewConstMetric(c.checks, prometheus.CounterValue, float64(comp.ProbesPassed), comp.Name, "pass")
 				ch <- prometheus.MustNewConstMetric(c.checks, prometheus.CounterValue, float64(comp.ProbesFailed), comp.Name, "fail")

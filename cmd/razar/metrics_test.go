@@ -47,6 +47,7 @@ func TestMetricsServedAndValid(t *testing.T) {
 		`razar_ai_invocation_retries_total{agent="k2",component="web"} 1`,
 		`razar_escalations_total{component="web"} 3`,
 		`razar_component_up{component="web"} 1`,
+		`razar_component_held{component="web"} 0`, // present before any stop
 		`razar_handovers_total{from="razar",to="crown"} 1`,
 		`razar_handovers_total{from="kimicho",to="k2"} 1`,
 		`razar_attempt_duration_seconds_count{agent="k2"} 1`,
@@ -121,9 +122,27 @@ func TestRealPrometheusScrapesRazarAndLoadsTheRules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	get := startPrometheus(t, bin, fmt.Sprintf("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [%q]\nscrape_configs:\n  - job_name: razar\n    static_configs:\n      - targets: ['127.0.0.1:%d']\n", rules, port))
+	bustest.Eventually(t, 30*time.Second, func() bool {
+		return strings.Contains(get(`query?query=razar_component_up%7Bcomponent%3D%22web%22%7D`), `"value":[`) &&
+			strings.Contains(get(`query?query=razar_component_up%7Bcomponent%3D%22web%22%7D`), `,"1"]`)
+	}, "prometheus never read razar_component_up{component=\"web\"} 1")
+	loaded := get("rules")
+	for _, name := range []string{"RazarComponentDown", "RazarCrashLoop", "RazarLadderStalled", "RazarMissionHalted", "RazarChakraOutOfAlignment"} {
+		if !strings.Contains(loaded, `"name":"`+name+`"`) {
+			t.Errorf("prometheus did not load rule %s: %s", name, loaded)
+		}
+	}
+}
+
+// startPrometheus runs Debian's prometheus (bin) with the configuration
+// conf on a loopback port, stopped at cleanup, and returns a getter of its
+// HTTP API (path under /api/v1/; "" while it cannot answer). A failed
+// test prints prometheus's output.
+func startPrometheus(t *testing.T, bin, conf string) (get func(path string) string) {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "prometheus.yml")
-	conf := fmt.Sprintf("global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [%q]\nscrape_configs:\n  - job_name: razar\n    static_configs:\n      - targets: ['127.0.0.1:%d']\n", rules, port)
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -134,9 +153,15 @@ func TestRealPrometheusScrapesRazarAndLoadsTheRules(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("prometheus's output:\n%s", out)
+		}
+	})
 	api := fmt.Sprintf("http://127.0.0.1:%d/api/v1/", promPort)
-	get := func(path string) string {
+	return func(path string) string {
 		resp, err := http.Get(api + path)
 		if err != nil {
 			return ""
@@ -144,16 +169,6 @@ func TestRealPrometheusScrapesRazarAndLoadsTheRules(t *testing.T) {
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
 		return string(b)
-	}
-	bustest.Eventually(t, 30*time.Second, func() bool {
-		return strings.Contains(get(`query?query=razar_component_up%7Bcomponent%3D%22web%22%7D`), `"value":[`) &&
-			strings.Contains(get(`query?query=razar_component_up%7Bcomponent%3D%22web%22%7D`), `,"1"]`)
-	}, "prometheus never read razar_component_up{component=\"web\"} 1; its output:\n%s", out)
-	loaded := get("rules")
-	for _, name := range []string{"RazarComponentDown", "RazarCrashLoop", "RazarLadderStalled", "RazarMissionHalted", "RazarChakraOutOfAlignment"} {
-		if !strings.Contains(loaded, `"name":"`+name+`"`) {
-			t.Errorf("prometheus did not load rule %s: %s", name, loaded)
-		}
 	}
 }
 
@@ -203,4 +218,46 @@ func TestStatusPageInHeadlessChromiumShowsAnOpenIncidentAtItsRung(t *testing.T) 
 		t.Fatalf("no screenshot at %s: %v", shot, err)
 	}
 	t.Logf("screenshot: %s", shot)
+}
+
+// TestComponentHeldSaysAnOperatorStoppedIt: razar_component_held is 0 for
+// a running component from the first scrape, 1 with razar_component_up 0
+// once an operator stops it, and 0 again after `razar start`.
+func TestComponentHeldSaysAnOperatorStoppedIt(t *testing.T) {
+	t.Parallel()
+	h := home(t, crownRoster, nil)
+	port := bustest.FreePort(t)
+	boot(t, h, []string{fmt.Sprintf("RAZAR_METRICS_PORT=%d", port)}, "--nats-listen", "127.0.0.1:0")
+	scrape := func() string {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", port))
+		if err != nil {
+			return ""
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	has := func(lines ...string) func() bool {
+		return func() bool {
+			text := scrape()
+			for _, l := range lines {
+				if !strings.Contains(text, l+"\n") {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	bustest.Eventually(t, 20*time.Second, has(`razar_component_up{component="web"} 1`, `razar_component_held{component="web"} 0`),
+		"web running: no held 0 beside up 1:\n%s", bustest.Lazy(scrape))
+	if out, code := runRazar(t, h, nil, "stop", "web"); code != 0 {
+		t.Fatalf("razar stop web: exit %d\n%s", code, out)
+	}
+	bustest.Eventually(t, 20*time.Second, has(`razar_component_up{component="web"} 0`, `razar_component_held{component="web"} 1`),
+		"web stopped by an operator: no held 1 beside up 0:\n%s", bustest.Lazy(scrape))
+	if out, code := runRazar(t, h, nil, "start", "web"); code != 0 {
+		t.Fatalf("razar start web: exit %d\n%s", code, out)
+	}
+	bustest.Eventually(t, 20*time.Second, has(`razar_component_up{component="web"} 1`, `razar_component_held{component="web"} 0`),
+		"web started again: held is not back to 0:\n%s", bustest.Lazy(scrape))
 }

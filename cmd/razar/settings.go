@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -51,6 +52,8 @@ type settings struct {
 	pprof         bool                        // RAZAR_PPROF=1: /debug/pprof/ beside /metrics
 	approval      time.Duration               // RAZAR_APPROVAL_WINDOW
 	runbook       string                      // RAZAR_RUNBOOK_URL
+	hostName      string                      // RAZAR_HOST, else the hostname: the host label of every alert
+	statusURL     string                      // RAZAR_STATUS_URL: the status page alerts link to ("": from the metrics listener)
 	noFixMemory   bool                        // RAZAR_FIX_MEMORY=off: every incident climbs the ladder (docs/FIXES.md)
 	contextBytes  int                         // RAZAR_CONTEXT_BYTES: the workspace's byte budget of file texts
 	contextCalls  int                         // RAZAR_CONTEXT_CALLS: a rung's context tool calls per attempt
@@ -220,6 +223,12 @@ func (c *cli) readVariables(s *settings) error {
 		return err
 	}
 	s.runbook = c.getenv("RAZAR_RUNBOOK_URL")
+	if s.hostName, err = c.hostName(); err != nil {
+		return err
+	}
+	if s.statusURL, err = c.statusURL(); err != nil {
+		return err
+	}
 	if s.contextBytes, err = c.envInt("RAZAR_CONTEXT_BYTES", workspace.DefaultBudget); err != nil {
 		return err
 	}
@@ -335,6 +344,35 @@ func parseAge(v string) (time.Duration, error) {
 		return 0, fmt.Errorf("bad age %q", v)
 	}
 	return d, nil
+}
+
+// hostName is RAZAR_HOST, else the machine's hostname: the name alerts
+// carry as their host label.
+func (c *cli) hostName() (string, error) {
+	if h := strings.TrimSpace(c.getenv("RAZAR_HOST")); h != "" {
+		return h, nil
+	}
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "", &razar.ConfigError{File: "env", Field: "RAZAR_HOST", Msg: fmt.Sprintf("unset, and the hostname is unknown (%v)", err),
+			Fix: "set RAZAR_HOST to the name alerts should carry for this machine"}
+	}
+	return h, nil
+}
+
+// statusURL is RAZAR_STATUS_URL, the status page as an operator reaches
+// it, which alerts link to; "" lets the daemon derive it from the metrics
+// listener. A value must be an absolute http or https URL.
+func (c *cli) statusURL() (string, error) {
+	v := strings.TrimSpace(c.getenv("RAZAR_STATUS_URL"))
+	if v == "" {
+		return "", nil
+	}
+	if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", &razar.ConfigError{File: "env", Field: "RAZAR_STATUS_URL", Msg: fmt.Sprintf("%q is not an http(s) URL", v),
+			Fix: "set the status page's address as operators open it, e.g. http://razar-1.example:9360/, or unset it"}
+	}
+	return v, nil
 }
 
 // metricsAddr is RAZAR_METRICS_ADDR, else 127.0.0.1 with RAZAR_METRICS_PORT,

@@ -5,6 +5,7 @@ package homedir
 
 import (
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -145,4 +146,32 @@ func createTemp(dir, prefix string) (*os.File, error) {
 // file or follows a link.
 func openNew(name string) (*os.File, error) {
 	return os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+}
+
+// ID returns the identity of a RAZAR home, kept in file (state/home.id):
+// 16 random bytes in hex, created once, atomically, and read back after.
+// It stays the same when the home is moved or RAZAR restarts, and differs
+// between two homes, even copies made before their first boot. A file
+// that is not such an id is an error naming it and the fix.
+func ID(file string) (string, error) {
+	b, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		raw := make([]byte, 16)
+		if _, err := rand.Read(raw); err != nil {
+			return "", err
+		}
+		id := hex.EncodeToString(raw)
+		if err := WriteAtomic(file, []byte(id+"\n"), 0o640); err != nil {
+			return "", err
+		}
+		return id, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	id := strings.TrimSpace(string(b))
+	if raw, err := hex.DecodeString(id); err != nil || len(raw) != 16 {
+		return "", fmt.Errorf("%s is not a home id (32 hex digits) (fix: remove it; RAZAR writes a new one, and alerts from before then no longer match)", file)
+	}
+	return id, nil
 }

@@ -157,3 +157,28 @@ func TestCheckQuotesADirectoryWithSpacesInTheFix(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// TestHomeIDIsStablePerHomeAndDistinctBetweenHomes: the id is written
+// once and read back the same; another home gets another; a file that is
+// no id is an error naming it.
+func TestHomeIDIsStablePerHomeAndDistinctBetweenHomes(t *testing.T) {
+	a := filepath.Join(t.TempDir(), "state", "home.id")
+	first, err := homedir.ID(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := homedir.ID(a)
+	if err != nil || again != first || len(first) != 32 {
+		t.Fatalf("ID read back %q (%v), first %q: want the same 32 hex digits", again, err, first)
+	}
+	other, err := homedir.ID(filepath.Join(t.TempDir(), "state", "home.id"))
+	if err != nil || other == first {
+		t.Fatalf("a second home got %q (%v), the first %q: want another id", other, err, first)
+	}
+	if err := os.WriteFile(a, []byte("not an id\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := homedir.ID(a); err == nil || !strings.Contains(err.Error(), a) || !strings.Contains(err.Error(), "fix:") {
+		t.Fatalf("ID of a garbage file: %v, want an error naming %s and the fix", err, a)
+	}
+}
