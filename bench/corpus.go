@@ -675,8 +675,8 @@ type historyPoint struct {
 // promptHistory runs one long incident (every attempt's diff rejected)
 // whose rungs are the openai backend on the stand-in without tools, and
 // returns the request's size and prompt tokens at the given attempts:
-// the history RAZAR sends grows with the incident until its budget, then
-// stays flat.
+// the history RAZAR sends grows with the incident, by one line per
+// earlier attempt once the newest are sent in full.
 func promptHistory(at []int) ([]historyPoint, error) {
 	last := at[len(at)-1]
 	var mu sync.Mutex
