@@ -280,3 +280,46 @@ func TestAbortDuringBootQuarantinesThatComponentAndTheBootGoesOn(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestStatusShowsTheNextAttemptDuringALongTaskBackoff: while a --long-task
+// incident waits out its backoff, no rung holds it: `razar status web`,
+// its JSON and the status page say when the next attempt starts, not the
+// rung that last answered.
+func TestStatusShowsTheNextAttemptDuringALongTaskBackoff(t *testing.T) {
+	t.Parallel()
+	h := home(t, crownRoster, map[string]string{"web/broken": ""})
+	port := bustest.FreePort(t)
+	boot(t, h, []string{"RAZAR_RSTAR_THRESHOLD=0", fmt.Sprintf("RAZAR_METRICS_PORT=%d", port)}, "--long-task", "--retries", "0", "--nats-listen", "127.0.0.1:0")
+	var web bus.ComponentView
+	var out string
+	bustest.Eventually(t, 60*time.Second, func() bool {
+		js, _ := runRazar(t, h, nil, "status", "web", "--json")
+		var view bus.StatusView
+		if json.Unmarshal([]byte(js), &view) != nil || view.Mission == nil || len(view.Mission.Components) != 1 {
+			return false
+		}
+		web = view.Mission.Components[0]
+		// A backoff long enough to read the text before it ends.
+		if web.Status != bus.StatusEscalated || time.Until(web.NextAttempt) < 3*time.Second {
+			return false
+		}
+		out, _ = runRazar(t, h, nil, "status", "web")
+		return strings.Contains(out, "escalated (next attempt in")
+	}, "status never showed the next attempt of a --long-task backoff: %+v\n%s", bustest.Lazy(func() string { return fmt.Sprintf("%+v", web) }), bustest.Lazy(func() string { return out }))
+	if web.Rung != "" {
+		t.Fatalf("between attempts the view names rung %q as holding the incident", web.Rung)
+	}
+	if strings.Contains(out, "escalated (crown)") || !strings.Contains(out, "between attempts (last: crown)") {
+		t.Fatalf("status names the rung that answered as holding the incident:\n%s", out)
+	}
+	bustest.Eventually(t, 60*time.Second, func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", port))
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		out = string(b)
+		return strings.Contains(out, "escalated · next attempt in") && strings.Contains(out, "between attempts (last: crown)")
+	}, "the status page never showed the next attempt:\n%s", bustest.Lazy(func() string { return out }))
+}

@@ -199,7 +199,7 @@ code{background:#eee;padding:1px 4px;border-radius:3px}
 <h2>{{.Name}}</h2>
 <table><tr><th>component</th><th>state</th><th>restarts</th><th class="wide">last exit</th><th>next</th></tr>
 {{range .Components}}<tr><td>{{.Name}}{{if .Held}} (stopped by an operator){{end}}</td>
-<td class="st-{{.Status}}">{{.Status}}{{with .Rung}} · {{.}}{{end}}{{if not .NextAttempt.IsZero}} · next attempt {{in .NextAttempt}} ({{clock .NextAttempt}}){{end}}</td>
+<td class="st-{{.Status}}">{{.Status}}{{with .Rung}} · {{.}}{{end}}{{if not .NextAttempt.IsZero}} · next attempt {{in .NextAttempt}} ({{clock .NextAttempt}}){{else if and (eq .Status "escalated") (not .Rung)}} · between attempts{{end}}</td>
 <td>{{.Restarts}}</td><td class="wide">{{.LastExit}}</td>
 <td>{{if not .NextRestart.IsZero}}restart {{in .NextRestart}}{{with .Backoff}} (backoff {{.}}){{end}}{{end}}</td></tr>
 {{end}}</table>
