@@ -306,9 +306,9 @@ func (s *Supervisor) Resume(ctx context.Context, done func(error)) (string, erro
 	}
 	cycle := s.haltedCycle
 	s.cycle, s.haltedCycle = cycle, ""
+	s.wg.Add(1) // under mu: shutdown sets closed under it before it waits
 	s.mu.Unlock()
 	s.log.Info().Str("cycle", cycle).Msg("resuming the halted boot cycle")
-	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		err := s.runCycle(s.ctx)

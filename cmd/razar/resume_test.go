@@ -172,6 +172,18 @@ func TestHaltFixReleaseStartResumeEveryViewTellsTheTruth(t *testing.T) {
 	if !strings.Contains(v.status, "next: `razar resume`") {
 		t.Fatalf("status after the release lacks the next step:\n%s", v.status)
 	}
+	// An observer may read the mission but not resume it: refused by the
+	// server, and nothing starts.
+	out, code := runRazar(t, h, nil, "resume", "--creds", filepath.Join(h, "state/identities/observer.creds"))
+	if code == 0 || !strings.Contains(out, "refused this identity's publish") {
+		t.Fatalf("the observer's resume: exit %d, want the server's refusal\n%s", code, out)
+	}
+	expectViews(t, h, port, "after the observer's refused resume", bus.HealthHalted, 1, func(v views) error {
+		if statusIn(v, "clock") != bus.StatusStopped || statusIn(v, "ledger") != bus.StatusStopped || statusIn(v, "courier") != bus.StatusWaiting {
+			return fmt.Errorf("the refused resume changed the components: %+v", v.state.Components)
+		}
+		return nil
+	})
 	// 4. ledger started by hand: clock and courier are still down, and
 	// every view says so.
 	if out, code := runRazar(t, h, nil, "start", "ledger"); code != 0 {
