@@ -344,7 +344,13 @@ func (s *Supervisor) Register(l *bus.Lifecycle) {
 		return "restarted and healthy", s.Restart(ctx, name, actorOf(req))
 	}))
 	l.Handle(bus.VerbRelease, one(func(ctx context.Context, name string, _ *bus.LifecycleRequest) (string, error) {
-		return "quarantine lifted; start it with `razar start " + name + "`", s.Release(ctx, name)
+		if err := s.Release(ctx, name); err != nil {
+			return "", err
+		}
+		if st := s.view(); st.Health == bus.HealthHalted {
+			return "quarantine lifted; next: " + st.Next + " (the halted boot cycle goes on; `razar start " + name + "` starts this one alone)", nil
+		}
+		return "quarantine lifted; start it with `razar start " + name + "`", nil
 	}))
 	l.Handle(bus.VerbResume, func(ctx context.Context, component string, _ *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
 		if component != bus.AllComponents {

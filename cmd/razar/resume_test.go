@@ -160,8 +160,8 @@ func TestHaltFixReleaseStartResumeEveryViewTellsTheTruth(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(h, "ledger/ledger.conf"), []byte("ok\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, code := runRazar(t, h, nil, "release", "ledger"); code != 0 {
-		t.Fatalf("release: exit %d\n%s", code, out)
+	if out, code := runRazar(t, h, nil, "release", "ledger"); code != 0 || !strings.Contains(out, "next: `razar resume`") {
+		t.Fatalf("release: exit %d, want 0 and the next step\n%s", code, out)
 	}
 	v = expectViews(t, h, port, "after the release", bus.HealthHalted, 1, func(v views) error {
 		if statusIn(v, "ledger") != bus.StatusStopped {
