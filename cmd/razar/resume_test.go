@@ -335,3 +335,18 @@ func TestStatusShowsTheNextAttemptDuringALongTaskBackoff(t *testing.T) {
 		return strings.Contains(out, "escalated · next attempt in") && strings.Contains(out, "between attempts (last: crown)")
 	}, "the status page never showed the next attempt:\n%s", bustest.Lazy(func() string { return out }))
 }
+
+// TestResumeWithoutRazarRunningSaysToBoot: with RAZAR stopped (a halted
+// `razar boot --once` has exited) no cycle waits in memory: resume exits 1
+// and names `razar boot` as the way back.
+func TestResumeWithoutRazarRunningSaysToBoot(t *testing.T) {
+	t.Parallel()
+	h := home(t, crownRoster, nil)
+	out, code := runRazar(t, h, nil, "resume")
+	if code != 1 || !strings.Contains(out, "not running") || !strings.Contains(out, "`razar boot` starts a new one") {
+		t.Fatalf("resume without RAZAR: exit %d, want 1 naming razar boot\n%s", code, out)
+	}
+	if out, code := runRazar(t, h, nil, "resume", "now"); code != 2 {
+		t.Fatalf("resume with an argument: exit %d, want 2\n%s", code, out)
+	}
+}
