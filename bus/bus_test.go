@@ -141,9 +141,9 @@ func TestWildcardsAndNames(t *testing.T) {
 	// record, memory_audit, a human rung's ack, resolve and pass, the
 	// fix memory's fixes, fix_forget and fix_pin, and a credential
 	// rotation's rotation, rotation_wait, approve_rotation and
-	// reject_rotation.
-	if len(Verbs) != 23 {
-		t.Errorf("Verbs = %q, want the 23 lifecycle verbs", Verbs)
+	// reject_rotation, and resume (a halted boot cycle).
+	if len(Verbs) != 24 {
+		t.Errorf("Verbs = %q, want the 24 lifecycle verbs", Verbs)
 	}
 }
 

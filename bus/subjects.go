@@ -163,6 +163,9 @@ const (
 	VerbReject   Verb = "reject"
 	VerbReload   Verb = "reload" // re-read config/ and config/razar.env (razar reload, SIGHUP)
 	VerbDetach   Verb = "detach" // exit RAZAR and leave the components running, for an upgrade
+	// VerbResume takes a halted boot cycle on from where it stopped
+	// (razar resume; component _all).
+	VerbResume Verb = "resume"
 	// VerbRecord asks the orchestrator, the only writer of the stream, to
 	// store an audit record a CLI command made (a rollback, a rotation),
 	// under the identity that sent it.
@@ -205,7 +208,7 @@ const (
 func (v Verb) ReadOnly() bool { return v == VerbStatus || v == VerbFixes || v == VerbRotationWait }
 
 // Verbs lists every lifecycle verb.
-var Verbs = []Verb{VerbStop, VerbStart, VerbRestart, VerbAbort, VerbRelease, VerbStatus, VerbEscalate, VerbApprove, VerbReject, VerbReload, VerbDetach, VerbRecord, VerbMemoryAudit, VerbAck, VerbResolve, VerbPass, VerbFixes, VerbFixForget, VerbFixPin, VerbRotation, VerbRotationWait, VerbApproveRotation, VerbRejectRotation}
+var Verbs = []Verb{VerbStop, VerbStart, VerbRestart, VerbAbort, VerbRelease, VerbResume, VerbStatus, VerbEscalate, VerbApprove, VerbReject, VerbReload, VerbDetach, VerbRecord, VerbMemoryAudit, VerbAck, VerbResolve, VerbPass, VerbFixes, VerbFixForget, VerbFixPin, VerbRotation, VerbRotationWait, VerbApproveRotation, VerbRejectRotation}
 
 // Event is the last token of an audit subject.
 type Event string

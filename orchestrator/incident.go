@@ -49,6 +49,13 @@ func (o *Orchestrator) runIncident(ctx context.Context, id string, resumed bool)
 		if rec.State.Final() {
 			return
 		}
+		// The rung holding the incident now: the pending attempt's, or
+		// none between attempts.
+		if rec.Pending != nil {
+			o.setRung(rec.ID, rec.Pending.Rung)
+		} else {
+			o.setRung(rec.ID, "")
+		}
 		if rec.Pending != nil && rec.Pending.Rung == MemoryRung {
 			// A remembered fix: no rung to hand it to (fixes.go).
 			resumed = false
@@ -132,6 +139,8 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 			return nil, 0, err
 		}
 		o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Stringer("wait", step.Backoff).Str("reason", step.Reason).Msg("long task: no rung can run")
+		o.setNext(rec.ID, o.cfg.Clock.Now().Add(step.Backoff))
+		defer o.setNext(rec.ID, time.Time{})
 		if !clock.Sleep(ctx, o.cfg.Clock, step.Backoff) {
 			return nil, 0, ctx.Err()
 		}
@@ -140,7 +149,10 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 	// StepAttempt.
 	if step.Backoff > 0 {
 		o.log.Info().Str("incident", rec.ID).Stringer("backoff", step.Backoff).Str("agent", step.Rung).Msg("long task: waiting before the next attempt")
-		if !clock.Sleep(ctx, o.cfg.Clock, step.Backoff) {
+		o.setNext(rec.ID, o.cfg.Clock.Now().Add(step.Backoff))
+		slept := clock.Sleep(ctx, o.cfg.Clock, step.Backoff)
+		o.setNext(rec.ID, time.Time{})
+		if !slept {
 			return nil, 0, ctx.Err()
 		}
 		// An operator may have aborted while we waited: take it from the top.

@@ -129,7 +129,8 @@ type Orchestrator struct {
 
 type runner struct {
 	component string
-	rung      string // the rung holding the pending attempt
+	rung      string    // the rung holding the pending attempt; "" between attempts
+	next      time.Time // when the next attempt starts, during a --long-task backoff
 	cancel    context.CancelFunc
 }
 
@@ -139,6 +140,29 @@ func (o *Orchestrator) setRung(id, rung string) {
 	if r, ok := o.running[id]; ok {
 		r.rung = rung
 	}
+}
+
+// setNext records when incident id's next attempt starts (zero: none
+// waited for).
+func (o *Orchestrator) setNext(id string, at time.Time) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if r, ok := o.running[id]; ok {
+		r.next = at
+	}
+}
+
+// NextAttempt is when the open incident of component starts its next
+// attempt while it waits out a --long-task backoff; zero otherwise.
+func (o *Orchestrator) NextAttempt(component string) time.Time {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, r := range o.running {
+		if r.component == component {
+			return r.next
+		}
+	}
+	return time.Time{}
 }
 
 // New validates cfg and returns an orchestrator. Errors wrap razar.ErrInvalidConfig.

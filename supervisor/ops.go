@@ -65,6 +65,7 @@ func (s *Supervisor) stop(ctx context.Context, name, actor string, record bool) 
 		s.setStatus(name, bus.StatusStopped, "")
 	}
 	s.log.Info().Str("component", name).Str("actor", actor).Msg("component stopped; it stays down until `razar start " + name + "`")
+	s.endHaltIfUp(ctx)
 	return nil
 }
 
@@ -93,6 +94,9 @@ func (s *Supervisor) Start(ctx context.Context, name string) error {
 	if errors.Is(err, ErrHeld) {
 		return fmt.Errorf("%s was stopped again while it started", name)
 	}
+	if err == nil {
+		s.endHaltIfUp(ctx)
+	}
 	return err
 }
 
@@ -104,8 +108,8 @@ func (s *Supervisor) Restart(ctx context.Context, name, actor string) error {
 	return s.Start(ctx, name)
 }
 
-// Release lifts a component's quarantine; it stays stopped until started.
-// Once nothing is quarantined, a halted mission is no longer halted.
+// Release lifts a component's quarantine; it stays stopped until started
+// (`razar start`, or `razar resume` for a halted boot cycle).
 func (s *Supervisor) Release(ctx context.Context, name string) error {
 	s.mu.Lock()
 	c, ok := s.comps[name]
@@ -122,17 +126,11 @@ func (s *Supervisor) Release(ctx context.Context, name string) error {
 	if err := os.Remove(s.quarantineFile(name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("remove %s: %w", s.quarantineFile(name), err)
 	}
-	s.clearHaltIfReleased()
 	s.writeState()
-	// The cause of the component's alerts (its failed incident) is gone;
-	// so is the boot halt's once nothing is quarantined.
+	// The cause of the component's alerts (its failed incident) is gone.
+	// The boot halt's page lasts until the halted cycle's components are
+	// up (endHaltIfUp).
 	s.cfg.Alerts.Resolve(ctx, name, "")
-	s.mu.Lock()
-	halted := s.halted
-	s.mu.Unlock()
-	if !halted {
-		s.cfg.Alerts.Resolve(ctx, bus.SystemComponent, "", "RazarBootHalted")
-	}
 	s.log.Info().Str("component", name).Msg("quarantine lifted; start it with `razar start " + name + "`")
 	return nil
 }
@@ -229,16 +227,26 @@ func (s *Supervisor) loadQuarantines() {
 	}
 }
 
-// clearHaltIfReleased ends a halted mission once nothing is quarantined.
-func (s *Supervisor) clearHaltIfReleased() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, c := range s.comps {
-		if c.status == bus.StatusQuarantined {
-			return
-		}
+// endHaltIfUp ends a halted boot cycle once none of its components is
+// down (an operator started each, or `razar resume` finished it) and
+// resolves the halt's page.
+func (s *Supervisor) endHaltIfUp(ctx context.Context) {
+	st := s.view()
+	if st.Halted == "" || len(st.Problems) > 0 {
+		return
 	}
-	s.halted = false
+	s.mu.Lock()
+	was := s.haltedCycle
+	if s.haltedCycle == st.Halted {
+		s.haltedCycle = ""
+	}
+	s.mu.Unlock()
+	if was != st.Halted {
+		return
+	}
+	s.writeState()
+	s.cfg.Alerts.ResolveNamed(ctx, "RazarBootHalted", bus.SeverityCritical, bus.SystemComponent, "")
+	s.log.Info().Str("cycle", was).Msg("halted boot cycle is over: every component is up or stopped by an operator")
 }
 
 // halt stops what the cycle started, restores the roster from its snapshot,
@@ -267,7 +275,7 @@ func (s *Supervisor) halt(ctx context.Context, started []string) {
 		s.log.Error().Err(err).Msg("could not restore the roster snapshot")
 	}
 	s.mu.Lock()
-	s.halted = true
+	s.haltedCycle = s.cycle
 	s.cycle = ""
 	s.mu.Unlock()
 	s.writeState()
@@ -296,10 +304,7 @@ func ReleaseOffline(home, name string) error {
 		}
 	}
 	st.Quarantine = without(st.Quarantine, name)
-	if len(st.Quarantine) == 0 && st.Health == bus.HealthHalted {
-		st.Health = bus.HealthHealthy
-	}
-	st.Health = health(st, false)
+	st.Assess()
 	st.Updated = time.Now().UTC()
 	return writeStateFile(home, st)
 }
@@ -314,8 +319,8 @@ func without(list []string, s string) []string {
 	return out
 }
 
-// Register adds the supervisor's verbs to l: stop, start, restart, release
-// and escalate (an incident opened by hand is followed like any other).
+// Register adds the supervisor's verbs to l: stop, start, restart, release,
+// resume (the halted boot cycle, component bus.AllComponents) and escalate (an incident opened by hand is followed like any other).
 func (s *Supervisor) Register(l *bus.Lifecycle) {
 	one := func(f func(ctx context.Context, name string, req *bus.LifecycleRequest) (string, error)) bus.VerbHandler {
 		return func(ctx context.Context, component string, req *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
@@ -339,8 +344,24 @@ func (s *Supervisor) Register(l *bus.Lifecycle) {
 		return "restarted and healthy", s.Restart(ctx, name, actorOf(req))
 	}))
 	l.Handle(bus.VerbRelease, one(func(ctx context.Context, name string, _ *bus.LifecycleRequest) (string, error) {
-		return "quarantine lifted; start it with `razar start " + name + "`", s.Release(ctx, name)
+		if err := s.Release(ctx, name); err != nil {
+			return "", err
+		}
+		if st := s.view(); st.Health == bus.HealthHalted {
+			return "quarantine lifted; next: " + st.Next + " (the halted boot cycle goes on; `razar start " + name + "` starts this one alone)", nil
+		}
+		return "quarantine lifted; start it with `razar start " + name + "`", nil
 	}))
+	l.Handle(bus.VerbResume, func(ctx context.Context, component string, _ *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
+		if component != bus.AllComponents {
+			return nil, fmt.Errorf("resume takes the whole halted boot cycle on, not one component: `razar resume`")
+		}
+		cycle, err := s.Resume(ctx, nil)
+		if err != nil {
+			return nil, err
+		}
+		return &bus.LifecycleReply{Message: "resuming boot cycle " + cycle + ": its components come up in priority order; `razar status` follows it"}, nil
+	})
 	l.Handle(bus.VerbEscalate, func(ctx context.Context, component string, req *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
 		if component == bus.AllComponents {
 			return nil, bus.ErrAllComponents

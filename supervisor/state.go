@@ -40,7 +40,8 @@ func (s *Supervisor) View(component string) (*bus.MissionState, error) {
 
 func (s *Supervisor) view() *bus.MissionState {
 	s.mu.Lock()
-	st := &bus.MissionState{Updated: time.Now().UTC(), Cycle: s.cycle, Components: []bus.ComponentView{}, Quarantine: []string{}, Incidents: []string{}}
+	st := &bus.MissionState{Updated: time.Now().UTC(), Host: s.cfg.Host, Cycle: s.cycle, Halted: s.haltedCycle,
+		Components: []bus.ComponentView{}, Quarantine: []string{}, Incidents: []string{}}
 	for name, c := range s.comps {
 		v := bus.ComponentView{Name: name, Priority: c.spec.Priority, Chakra: c.spec.Chakra, Status: c.status, Held: c.held,
 			Restarts: c.restarts, Crashes: c.crashes, LastExit: c.lastExit, NextRestart: c.nextRestart,
@@ -62,7 +63,6 @@ func (s *Supervisor) view() *bus.MissionState {
 		}
 		st.Components = append(st.Components, v)
 	}
-	halted := s.halted
 	s.mu.Unlock()
 	for i := range st.Components {
 		v := &st.Components[i]
@@ -70,10 +70,10 @@ func (s *Supervisor) view() *bus.MissionState {
 			st.Incidents = append(st.Incidents, id)
 			if v.Status == bus.StatusEscalated {
 				v.Rung = rung
+				v.NextAttempt = s.esc.NextAttempt(v.Name)
 			}
 		}
 	}
-	st.Health = health(st, halted)
 	sort.Slice(st.Components, func(i, j int) bool {
 		a, b := st.Components[i], st.Components[j]
 		if a.Priority != b.Priority {
@@ -83,23 +83,8 @@ func (s *Supervisor) view() *bus.MissionState {
 	})
 	sort.Strings(st.Quarantine)
 	sort.Strings(st.Incidents)
+	st.Assess()
 	return st
-}
-
-// health is the mission's health: halted while a halted boot's quarantine
-// stands, degraded while any component is quarantined, failed or being
-// repaired, else healthy. Stopped components are an operator's choice.
-func health(st *bus.MissionState, halted bool) string {
-	if halted && len(st.Quarantine) > 0 {
-		return bus.HealthHalted
-	}
-	for _, c := range st.Components {
-		switch c.Status {
-		case bus.StatusQuarantined, bus.StatusFailed, bus.StatusEscalated, bus.StatusRestarting:
-			return bus.HealthDegraded
-		}
-	}
-	return bus.HealthHealthy
 }
 
 // stateInterval is how often, at most, logs/razar_state.json and the

@@ -31,6 +31,14 @@ var ErrBootHalted = errors.New(HaltMessage)
 // ErrQuarantined is returned for a component whose incident did not heal it.
 var ErrQuarantined = errors.New("component quarantined")
 
+// ErrAborted is returned for a component whose incident an operator
+// aborted (`razar abort`): the operator took the incident, so a boot cycle
+// quarantines the component and goes on rather than halt.
+var ErrAborted = errors.New("incident aborted by an operator")
+
+// ErrNotHalted is returned by Resume when no halted boot cycle waits.
+var ErrNotHalted = errors.New("no halted boot cycle to resume")
+
 // ErrHeld is returned by a start the supervisor gave up because an
 // operator stopped the component: an operator's stop wins over every
 // automatic start.
@@ -47,8 +55,11 @@ type Escalator interface {
 	// Abort ends the component's open incident as aborted by actor.
 	Abort(ctx context.Context, component, actor string) (string, error)
 	// OpenIncident returns the incident open for component and the rung
-	// holding its attempt, or "".
+	// holding its pending attempt now ("" between attempts), or "".
 	OpenIncident(component string) (id, rung string)
+	// NextAttempt is when the open incident of component starts its next
+	// attempt while it waits out a --long-task backoff; zero otherwise.
+	NextAttempt(component string) time.Time
 	// Resumed waits until the incidents stored before a restart are picked up.
 	Resumed(ctx context.Context) error
 }
@@ -125,12 +136,14 @@ type Supervisor struct {
 	// it could not be made (every marker then reads as the component's).
 	markKey []byte
 
-	mu     sync.Mutex
-	comps  map[string]*comp
-	order  []string // names in boot order
-	cycle  string
-	halted bool
-	closed bool
+	mu    sync.Mutex
+	comps map[string]*comp
+	order []string // names in boot order
+	cycle string
+	// haltedCycle is the boot cycle that halted and has not gone on since
+	// (Resume, a new Boot, or every component up again).
+	haltedCycle string
+	closed      bool
 
 	stateMu sync.Mutex // serialises writes of logs/razar_state.json
 	states  stateWriter
@@ -243,15 +256,83 @@ func (s *Supervisor) setComponents(specs []razar.Component) {
 // priority (lower first; one priority's components together), adopting
 // those an earlier RAZAR left running, each healed locally or up the
 // ladder. A component an operator stopped stays stopped and the cycle goes
-// on. It returns ErrBootHalted, after stopping what the cycle started and
-// restoring the roster, when a component could not be healed.
+// on; so does the cycle when an operator aborts a component's incident
+// (the component is quarantined). It returns ErrBootHalted, after stopping
+// what the cycle started and restoring the roster, when a component could
+// not be healed; Resume takes the cycle on from there.
 func (s *Supervisor) Boot(ctx context.Context) error {
 	// A new cycle: the last one's halt page is over (it is raised again
 	// if this cycle halts too).
 	s.cfg.Alerts.ResolveNamed(ctx, "RazarBootHalted", bus.SeverityCritical, bus.SystemComponent, "")
 	s.mu.Lock()
 	s.cycle = "boot-" + s.cfg.Clock.Now().UTC().Format("20060102-150405")
-	s.halted = false
+	s.haltedCycle = ""
+	s.mu.Unlock()
+	if err := s.runCycle(ctx); err != nil {
+		return err
+	}
+	s.log.Info().Msg("boot cycle complete")
+	return nil
+}
+
+// Resume takes a halted boot cycle on from where it stopped: every
+// component the halt left down (and those released from quarantine since)
+// is brought up in priority order, as Boot does; what runs or an operator
+// stopped is left alone. It refuses, changing nothing, while a component is
+// still quarantined (release it first) and returns ErrNotHalted when no
+// halted cycle waits. The cycle runs in the background; done, if not nil,
+// gets its end (nil, or ErrBootHalted when it halted again). The halt's
+// page is resolved when the cycle completes.
+func (s *Supervisor) Resume(ctx context.Context, done func(error)) (string, error) {
+	s.mu.Lock()
+	if s.haltedCycle == "" || s.closed {
+		s.mu.Unlock()
+		return "", ErrNotHalted
+	}
+	var quarantined []string
+	for _, name := range s.order {
+		if s.comps[name].status == bus.StatusQuarantined {
+			quarantined = append(quarantined, name)
+		}
+	}
+	if len(quarantined) > 0 {
+		s.mu.Unlock()
+		var rel []string
+		for _, q := range quarantined {
+			rel = append(rel, "`razar release "+q+"`")
+		}
+		return "", fmt.Errorf("%s still quarantined: fix it, then %s, then `razar resume`: %w",
+			strings.Join(quarantined, ", "), strings.Join(rel, ", "), ErrQuarantined)
+	}
+	cycle := s.haltedCycle
+	s.cycle, s.haltedCycle = cycle, ""
+	s.wg.Add(1) // under mu: shutdown sets closed under it before it waits
+	s.mu.Unlock()
+	s.log.Info().Str("cycle", cycle).Msg("resuming the halted boot cycle")
+	go func() {
+		defer s.wg.Done()
+		err := s.runCycle(s.ctx)
+		switch {
+		case err == nil:
+			s.cfg.Alerts.ResolveNamed(context.WithoutCancel(ctx), "RazarBootHalted", bus.SeverityCritical, bus.SystemComponent, "")
+			s.log.Info().Str("cycle", cycle).Msg("resumed boot cycle complete")
+		case errors.Is(err, ErrBootHalted):
+			s.log.Error().Str("cycle", cycle).Msg(HaltMessage + "; fix it, then `razar release <component>` and `razar resume`")
+		case s.ctx.Err() == nil:
+			s.log.Error().Err(err).Str("cycle", cycle).Msg("resumed boot cycle failed")
+		}
+		if done != nil {
+			done(err)
+		}
+	}()
+	return cycle, nil
+}
+
+// runCycle brings up the components of the cycle s.cycle names in priority
+// order, leaving alone those that run and those an operator holds, and
+// halts when one cannot be healed.
+func (s *Supervisor) runCycle(ctx context.Context) error {
+	s.mu.Lock()
 	var specs []razar.Component
 	for _, name := range s.order {
 		c := s.comps[name]
@@ -286,6 +367,9 @@ func (s *Supervisor) Boot(ctx context.Context) error {
 		var wg sync.WaitGroup
 		errs := make([]error, len(groups[p]))
 		for i, c := range groups[p] {
+			if s.isUp(c.Name) {
+				continue // running already: an operator started it since a halt
+			}
 			started = append(started, c.Name)
 			wg.Add(1)
 			go func() {
@@ -298,6 +382,12 @@ func (s *Supervisor) Boot(ctx context.Context) error {
 			return ctx.Err()
 		}
 		for i, err := range errs {
+			if errors.Is(err, ErrAborted) {
+				// The operator took the incident: the component stays
+				// quarantined and the cycle goes on.
+				s.log.Warn().Str("component", groups[p][i].Name).Msg("incident aborted by an operator: component quarantined, boot goes on")
+				continue
+			}
 			if err != nil {
 				s.log.Error().Err(err).Str("component", groups[p][i].Name).Msg("component could not be brought up")
 				s.halt(ctx, started)
@@ -308,9 +398,16 @@ func (s *Supervisor) Boot(ctx context.Context) error {
 	s.mu.Lock()
 	s.cycle = "" // repairs after boot are each a cycle of their own
 	s.mu.Unlock()
-	s.log.Info().Int("components", len(specs)).Msg("boot cycle complete")
 	s.writeState()
 	return nil
+}
+
+// isUp reports whether a component's process runs and it is healthy.
+func (s *Supervisor) isUp(name string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.comps[name]
+	return c != nil && c.status == bus.StatusHealthy && c.proc != nil && c.proc.running()
 }
 
 // bringUp starts one component at boot, healing it if it will not stay up.
@@ -578,7 +675,11 @@ func (s *Supervisor) follow(ctx context.Context, name, id string) error {
 		}
 		return nil
 	}
-	return s.quarantine(ctx, name, rec, rec.Reason)
+	err = s.quarantine(ctx, name, rec, rec.Reason)
+	if rec.State == razar.IncidentAborted {
+		return fmt.Errorf("%w (%w)", err, ErrAborted)
+	}
+	return err
 }
 
 // Verify is the orchestrator's check that a fix holds: relaunch the

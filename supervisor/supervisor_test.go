@@ -107,6 +107,8 @@ func (l *ladder) OpenIncident(component string) (string, string) {
 	return l.open[component], "k2"
 }
 
+func (l *ladder) NextAttempt(string) time.Time { return time.Time{} }
+
 func (l *ladder) Resumed(context.Context) error { return nil }
 
 func (l *ladder) failures() []string {
@@ -545,14 +547,23 @@ func TestHandOpenedIncidentThatFailsQuarantines(t *testing.T) {
 	if err := h.sup.Release(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
-	if m, _ := h.sup.View(""); m.Health != bus.HealthHealthy || m.Problem() {
+	// Released but down, and nothing will start it: not healthy.
+	if m, _ := h.sup.View(""); m.Health != bus.HealthDegraded || !m.Problem() {
 		t.Fatalf("mission after release: %+v", m)
+	}
+	// An operator's stop is a choice, not an outage.
+	if err := h.sup.Stop(ctx, "a", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := h.sup.View(""); m.Health != bus.HealthHealthy || m.Problem() {
+		t.Fatalf("mission with a held stop: %+v", m)
 	}
 }
 
-// TestHaltedMissionIsHealthyOnceReleased: a halted boot's mission is halted
-// until its quarantine is lifted, with RAZAR running or not.
-func TestHaltedMissionIsHealthyOnceReleased(t *testing.T) {
+// TestHaltedMissionStaysHaltedAfterAnOfflineRelease: a release lifts the
+// quarantine but starts nothing, so the state file still says halted, with
+// the component down and the next step, until the cycle goes on.
+func TestHaltedMissionStaysHaltedAfterAnOfflineRelease(t *testing.T) {
 	h := newHost(t, []razar.Component{{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600"), HealthCheck: unhealthy}}, supervisor.Config{Retries: 0})
 	h.lad.verdict = razar.IncidentFailed
 	done := h.bootAsync()
@@ -560,8 +571,8 @@ func TestHaltedMissionIsHealthyOnceReleased(t *testing.T) {
 	if err := h.wait(done); !errors.Is(err, supervisor.ErrBootHalted) {
 		t.Fatalf("boot: %v", err)
 	}
-	if m, _ := h.sup.View(""); m.Health != bus.HealthHalted {
-		t.Fatalf("health %s, want halted", m.Health)
+	if m, _ := h.sup.View(""); m.Health != bus.HealthHalted || !strings.Contains(m.Next, "razar release a") || !strings.Contains(m.Next, "razar resume") {
+		t.Fatalf("halted mission: %+v", m)
 	}
 	h.sup.Close()
 	// RAZAR is stopped: release works on the files alone.
@@ -572,7 +583,7 @@ func TestHaltedMissionIsHealthyOnceReleased(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Health != bus.HealthHealthy || len(st.Quarantine) != 0 || st.Components[0].Status != bus.StatusStopped {
+	if st.Health != bus.HealthHalted || len(st.Quarantine) != 0 || st.Components[0].Status != bus.StatusStopped || st.Next != "`razar resume`" || !st.Problem() {
 		t.Fatalf("state after an offline release: %+v", st)
 	}
 	if err := supervisor.ReleaseOffline(h.home, "a"); !errors.Is(err, razar.ErrNotFound) {
@@ -714,11 +725,15 @@ func TestReloadTouchesOnlyWhatChanged(t *testing.T) {
 	}
 }
 
-// TestAbortDuringBootQuarantinesAndHalts: `razar abort` gives up on the
-// incident: the component is quarantined and, during a boot cycle, the
-// cycle halts as for any incident that did not heal.
-func TestAbortDuringBootQuarantinesAndHalts(t *testing.T) {
-	h := newHost(t, []razar.Component{{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600"), HealthCheck: unhealthy}}, supervisor.Config{Retries: 0})
+// TestAbortDuringBootQuarantinesAndTheBootGoesOn: `razar abort` during a
+// boot is the operator taking the incident: the component is quarantined,
+// the cycle goes on to the next priority, nothing is rolled back and no
+// halt is paged.
+func TestAbortDuringBootQuarantinesAndTheBootGoesOn(t *testing.T) {
+	h := newHost(t, []razar.Component{
+		{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600"), HealthCheck: unhealthy},
+		{Name: "b", Priority: 2, Command: counted("b", "exec sleep 600")},
+	}, supervisor.Config{Retries: 0})
 	done := h.bootAsync()
 	h.advanceWhen(time.Second)
 	eventually(t, func() error {
@@ -730,11 +745,99 @@ func TestAbortDuringBootQuarantinesAndHalts(t *testing.T) {
 	if _, err := h.lad.Abort(context.Background(), "a", "alice"); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.wait(done); !errors.Is(err, supervisor.ErrBootHalted) {
-		t.Fatalf("boot after an abort: %v, want the halt", err)
+	h.advanceWhen(time.Second) // b's start grace
+	if err := h.wait(done); err != nil {
+		t.Fatalf("boot after an abort: %v, want it to go on", err)
 	}
 	if a := h.comp("a"); a.Status != bus.StatusQuarantined || a.PID != 0 {
 		t.Fatalf("a after abort: %+v", a)
+	}
+	if b := h.comp("b"); b.Status != bus.StatusHealthy || b.PID == 0 {
+		t.Fatalf("b after a's abort: %+v", b)
+	}
+	al := h.cfg.Alerts.(*alerts)
+	al.mu.Lock()
+	defer al.mu.Unlock()
+	for _, m := range al.msgs {
+		if strings.HasPrefix(m, "RazarBootHalted") {
+			t.Fatalf("an abort paged the halt: %q", al.msgs)
+		}
+	}
+	if m, _ := h.sup.View(""); m.Health != bus.HealthDegraded || m.Halted != "" || !m.Problem() {
+		t.Fatalf("mission after an abort: %+v", m)
+	}
+}
+
+// TestResumeTakesTheHaltedCycleOnInPriorityOrder: after a halt, resume is
+// refused while the quarantine stands; once released, it brings up every
+// component the halt left down, lower priority first, leaves alone what an
+// operator stopped, and resolves the halt's page.
+func TestResumeTakesTheHaltedCycleOnInPriorityOrder(t *testing.T) {
+	h := newHost(t, []razar.Component{
+		{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600")},
+		{Name: "b", Priority: 2, Command: counted("b", "if [ -f fixed ]; then exec sleep 600; fi; exit 3")},
+		{Name: "c", Priority: 3, Command: counted("c", "exec sleep 600")},
+		{Name: "d", Priority: 3, Command: counted("d", "exec sleep 600")},
+	}, supervisor.Config{Retries: 0})
+	h.lad.verdict = razar.IncidentFailed
+	ctx := context.Background()
+	if _, err := h.sup.Resume(ctx, nil); !errors.Is(err, supervisor.ErrNotHalted) {
+		t.Fatalf("resume before any halt: %v, want ErrNotHalted", err)
+	}
+	if err := h.bootTicking(); !errors.Is(err, supervisor.ErrBootHalted) {
+		t.Fatalf("boot: %v, want the halt", err)
+	}
+	m, _ := h.sup.View("")
+	if m.Health != bus.HealthHalted || m.Halted == "" {
+		t.Fatalf("after the halt: %+v", m)
+	}
+	if _, err := h.sup.Resume(ctx, nil); !errors.Is(err, supervisor.ErrQuarantined) || !strings.Contains(err.Error(), "razar release b") {
+		t.Fatalf("resume with b quarantined: %v", err)
+	}
+	if got := h.starts("a") + h.starts("c"); got != 1 { // a, once, by the boot
+		t.Fatalf("a refused resume started something: a+c started %d times", got)
+	}
+	if err := h.sup.Stop(ctx, "d", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(h.workdir, "fixed"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.sup.Release(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := h.sup.View(""); m.Health != bus.HealthHalted || m.Next != "`razar resume`" {
+		t.Fatalf("after the release: %+v", m)
+	}
+	resumed := make(chan error, 1)
+	cycle, err := h.sup.Resume(ctx, func(err error) { resumed <- err })
+	if err != nil || cycle != m.Halted {
+		t.Fatalf("resume: %q %v, want cycle %q", cycle, err, m.Halted)
+	}
+	if err := h.tickUntil(resumed); err != nil {
+		t.Fatalf("resumed cycle: %v", err)
+	}
+	m, _ = h.sup.View("")
+	if m.Health != bus.HealthHealthy || m.Halted != "" || m.Next != "" {
+		t.Fatalf("after resume: %+v", m)
+	}
+	for _, n := range []string{"a", "b", "c"} {
+		if c := h.comp(n); c.Status != bus.StatusHealthy || c.PID == 0 {
+			t.Fatalf("%s after resume: %+v", n, c)
+		}
+	}
+	if d := h.comp("d"); d.Status != bus.StatusStopped || !d.Held || h.starts("d") != 0 {
+		t.Fatalf("d, stopped by an operator, after resume: %+v (started %d times)", d, h.starts("d"))
+	}
+	order, _ := os.ReadFile(filepath.Join(h.workdir, "starts"))
+	if got := strings.Join(strings.Fields(string(order)), " "); got != "a b a b c" {
+		t.Fatalf("start order %q, want the boot's a b, then the resumed cycle's a b c", got)
+	}
+	al := h.cfg.Alerts.(*alerts)
+	al.mu.Lock()
+	defer al.mu.Unlock()
+	if last := al.resolved[len(al.resolved)-1]; last != bus.SystemComponent+" RazarBootHalted" {
+		t.Fatalf("resolved %q, want the halt's page resolved last", al.resolved)
 	}
 }
 

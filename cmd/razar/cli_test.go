@@ -255,8 +255,12 @@ func TestStatusVerdictFailsOnHaltQuarantineAndFailure(t *testing.T) {
 		want      string // "" for exit 0
 	}{
 		{"healthy", &bus.MissionState{Health: "healthy", Components: comps("healthy", "healthy")}, bus.AllComponents, ""},
-		{"being repaired", &bus.MissionState{Health: "degraded", Components: comps("escalated", "restarting", "stopped")}, bus.AllComponents, ""},
-		{"halted", &bus.MissionState{Health: "halted", Components: comps("healthy", "stopped")}, bus.AllComponents, "mission halted"},
+		{"being repaired", &bus.MissionState{Health: "degraded", Components: comps("escalated", "restarting", "booting")}, bus.AllComponents, ""},
+		{"stopped by an operator", &bus.MissionState{Health: "healthy", Components: []bus.ComponentView{{Name: "web", Status: "stopped", Held: true}}}, bus.AllComponents, ""},
+		{"left stopped by a halt or a release", &bus.MissionState{Health: "degraded", Components: comps("healthy", "stopped")}, bus.AllComponents, "stopped and not by an operator: db"},
+		{"waiting on a halted cycle", &bus.MissionState{Health: "halted", Halted: "boot-1", Components: comps("stopped", "waiting")}, bus.AllComponents, "mission halted; stopped and not by an operator: web; waiting on a halted boot cycle: db"},
+		{"waiting for its turn in a running cycle", &bus.MissionState{Health: "healthy", Cycle: "boot-1", Components: comps("healthy", "waiting")}, bus.AllComponents, ""},
+		{"halted", &bus.MissionState{Health: "halted", Components: comps("healthy", "stopped")}, bus.AllComponents, "mission halted; stopped and not by an operator: db"},
 		{"quarantined", &bus.MissionState{Health: "degraded", Quarantine: []string{"db"}, Components: comps("healthy", "quarantined")}, bus.AllComponents, "quarantined: db"},
 		{"failed", &bus.MissionState{Health: "degraded", Components: comps("healthy", "healthy", "failed")}, bus.AllComponents, "failed: cache"},
 		{"all at once", &bus.MissionState{Health: "halted", Quarantine: []string{"db"}, Components: comps("failed", "quarantined")}, bus.AllComponents, "mission halted; quarantined: db; failed: web"},

@@ -357,7 +357,11 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		return statusVerdict(view.Mission, component)
 	}
 	if view.Mission != nil {
-		fmt.Fprintf(c.stdout, "mission: %s\n\n", view.Mission.Health)
+		host := view.Mission.Host
+		if host == "" && view.Host != nil {
+			host = view.Host.Name
+		}
+		c.printMission(view.Mission, host, true)
 		c.printComponents(view.Mission.Components)
 		fmt.Fprintln(c.stdout)
 	}
@@ -391,8 +395,11 @@ func (c *cli) status(ctx context.Context, args []string) error {
 			break
 		}
 		rung := r.LastRung
-		if r.Pending != nil {
+		switch {
+		case r.Pending != nil:
 			rung = r.Pending.Rung + " (working)"
+		case r.State == razar.IncidentOpen && r.LastRung != "":
+			rung = "between attempts (last: " + r.LastRung + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", sanitize(r.ID), sanitize(r.Component), sanitize(string(r.State)), r.Earlier+len(r.Attempts), sanitize(rung), r.Opened.Local().Format(time.DateTime), sanitize(firstLine(r.Reason)))
 	}
@@ -400,6 +407,28 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		return err
 	}
 	return statusVerdict(view.Mission, component)
+}
+
+// printMission prints the mission's health, whose it is, why it is not
+// healthy and, while it is halted, the operator's next step (running: RAZAR
+// answers; else the next step is a new `razar boot`).
+func (c *cli) printMission(m *bus.MissionState, host string, running bool) {
+	line := "mission: " + m.Health
+	if host != "" {
+		line += " (host " + host + ")"
+	}
+	fmt.Fprintln(c.stdout, sanitize(line))
+	for _, p := range m.Problems {
+		fmt.Fprintln(c.stdout, "  down: "+sanitize(p))
+	}
+	if m.Health == bus.HealthHalted {
+		next := m.Next
+		if !running {
+			next = "release what is quarantined (`razar release <component>`), then `razar boot` starts a new cycle"
+		}
+		fmt.Fprintf(c.stdout, "boot cycle %s halted; next: %s\n", sanitize(m.Halted), sanitize(next))
+	}
+	fmt.Fprintln(c.stdout)
 }
 
 // printComponents prints one line per component.
@@ -422,6 +451,10 @@ func componentState(v bus.ComponentView) string {
 		s += " (by an operator)"
 	case v.Rung != "":
 		s += " (" + v.Rung + ")"
+	case v.Status == bus.StatusEscalated && !v.NextAttempt.IsZero():
+		s += fmt.Sprintf(" (next attempt in %s, at %s)", max(0, time.Until(v.NextAttempt)).Round(time.Second).String(), v.NextAttempt.Local().Format(time.TimeOnly))
+	case v.Status == bus.StatusEscalated:
+		s += " (between attempts)"
 	case v.Status == bus.StatusRestarting && !v.NextRestart.IsZero():
 		s += fmt.Sprintf(" (in %s, at %s)", time.Until(v.NextRestart).Round(time.Second).String(), v.NextRestart.Local().Format(time.TimeOnly))
 	case v.Status == bus.StatusWaiting:
@@ -485,6 +518,7 @@ func (c *cli) lastState(component string, asJSON bool, why error) error {
 		return notRunningVerdict(why, &st, component)
 	}
 	fmt.Fprintf(c.stdout, "RAZAR is not answering; last recorded state (%s, updated %s):\n\n", supervisor.StateFile, st.Updated.Local().Format(time.DateTime))
+	c.printMission(&st, st.Host, false)
 	var comps []bus.ComponentView
 	for _, v := range st.Components {
 		if component == bus.AllComponents || v.Name == component {
@@ -651,6 +685,27 @@ func (c *cli) releaseOffline(name string) error {
 // reload asks the running RAZAR to re-read config/ and config/razar.env.
 func (c *cli) reload(ctx context.Context, args []string) error {
 	return c.daemonVerb(ctx, "reload", bus.VerbReload, args)
+}
+
+const resumeHelp = `After a halt (Boot sequence halted; configuration rolled back to safe
+defaults), fix the component the halt names, release it with
+` + "`razar release <component>`" + `, then ` + "`razar resume`" + `: the halted boot cycle goes on
+from where it stopped, bringing up in priority order every component the
+halt left down; what runs or an operator stopped is left alone. It refuses
+while a component is still quarantined. The cycle runs in RAZAR: follow it
+with ` + "`razar status`" + `; the halt's alert resolves when it completes.
+With RAZAR stopped (a halted ` + "`razar boot --once`" + ` has exited), release, then
+` + "`razar boot`" + ` starts a new cycle.
+`
+
+// resume asks the running RAZAR to take its halted boot cycle on.
+func (c *cli) resume(ctx context.Context, args []string) error {
+	err := c.daemonVerb(ctx, "resume", bus.VerbResume, args)
+	var ee *exitError
+	if err != nil && !(errors.As(err, &ee) && (ee.code == 2 || isHelp(err))) && c.notRunning(err) {
+		return failed("%v (RAZAR is not running, so no halted cycle waits: `razar boot` starts a new one)", err)
+	}
+	return err
 }
 
 // detach asks the running RAZAR to exit and leave the components running.

@@ -604,7 +604,11 @@ func (d *daemon) Run(ctx context.Context) error {
 	case bootErr == nil:
 	case errors.Is(bootErr, supervisor.ErrBootHalted):
 		runErr = failed("%v", bootErr)
-		log.Error().Msg("boot halted: the quarantined component and the escalation history are in logs/; fix it, then `razar release <component>` (RAZAR running or not) and start it again")
+		next := "`razar resume` takes the cycle on from where it stopped"
+		if d.set.once {
+			next = "`razar boot` starts a new cycle (RAZAR exits: --once)"
+		}
+		log.Error().Msg("boot halted: the quarantined component and the escalation history are in logs/; fix it, then `razar release <component>`; then " + next)
 	case ctx.Err() != nil || d.detached.Load():
 	default:
 		runErr = failed("boot: %v", bootErr)

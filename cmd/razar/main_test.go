@@ -246,14 +246,24 @@ func TestEscalateFailureExitsOne(t *testing.T) {
 	if out, code := runRazar(t, h, nil, "release", "web"); code != 0 {
 		t.Fatalf("release: exit %d\n%s", code, out)
 	}
+	// Released, web is down and nothing starts it: not healthy yet.
+	if out, code := runRazar(t, h, nil, "status"); code != 1 || !strings.Contains(out, "stopped and not by an operator") {
+		t.Fatalf("status after the release: exit %d, want 1\n%s", code, out)
+	}
+	if err := os.Remove(filepath.Join(h, "web", "broken")); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := runRazar(t, h, nil, "start", "web"); code != 0 {
+		t.Fatalf("start: exit %d\n%s", code, out)
+	}
 	if out, code := runRazar(t, h, nil, "status"); code != 0 {
-		t.Fatalf("status after the release: exit %d, want 0\n%s", code, out)
+		t.Fatalf("status after the start: exit %d, want 0\n%s", code, out)
 	}
 }
 
 // TestReleaseWorksWithRazarStopped: after `boot --once` halts, the advice
-// its log leaves (`razar release <component>`) works with RAZAR stopped,
-// and the mission is no longer halted.
+// its log leaves (`razar release <component>`) works with RAZAR stopped;
+// web is still down, so the mission stays halted until the next boot.
 func TestReleaseWorksWithRazarStopped(t *testing.T) {
 	t.Parallel()
 	h := home(t, `{"agents": [{"name": "crown", "backend": "builtin"}]}`, map[string]string{"web/broken": ""})
@@ -275,8 +285,11 @@ func TestReleaseWorksWithRazarStopped(t *testing.T) {
 		t.Fatalf("quarantine file after release: %v", err)
 	}
 	st, err := os.ReadFile(filepath.Join(h, "logs/razar_state.json"))
-	if err != nil || strings.Contains(string(st), `"halted"`) {
+	if err != nil || !strings.Contains(string(st), `"quarantine": []`) || !strings.Contains(string(st), `"health": "halted"`) {
 		t.Fatalf("state after release: %v\n%s", err, st)
+	}
+	if out, code := runRazar(t, h, nil, "status"); code != 1 || !strings.Contains(out, "then `razar boot` starts a new cycle") {
+		t.Fatalf("status after an offline release: exit %d, want 1 and the next step\n%s", code, out)
 	}
 	if out, code := runRazar(t, h, nil, "release", "web"); code != 1 || !strings.Contains(out, "not quarantined") {
 		t.Fatalf("second release: exit %d\n%s", code, out)

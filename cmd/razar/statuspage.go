@@ -42,7 +42,10 @@ func (d *daemon) statusPage(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "status: "+err.Error(), http.StatusServiceUnavailable)
 		return
 	}
-	page := statusPageData{Now: time.Now(), View: view}
+	page := statusPageData{Now: time.Now(), View: view, Host: view.Mission.Host}
+	if page.Host == "" && view.Host != nil {
+		page.Host = view.Host.Name
+	}
 	layers := map[string][]bus.ComponentView{}
 	for _, c := range view.Mission.Components {
 		layer := c.Chakra
@@ -72,6 +75,7 @@ func (d *daemon) statusPage(w http.ResponseWriter, r *http.Request) {
 
 type statusPageData struct {
 	Now         time.Time
+	Host        string // whose mission this is
 	View        *bus.StatusView
 	Layers      []chakraLayer
 	Open        []*bus.IncidentRecord
@@ -178,11 +182,12 @@ var statusTemplate = template.Must(template.New("status").Funcs(template.FuncMap
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="refresh" content="5">
-<title>RAZAR: {{.View.Mission.Health}}</title>
+<title>RAZAR {{.Host}}: {{.View.Mission.Health}}</title>
 <style>
 body{font:15px/1.4 system-ui,sans-serif;margin:0;padding:12px;background:#fafafa;color:#222}
 h1{font-size:20px;margin:0 0 8px} h2{font-size:16px;margin:18px 0 6px}
 .health{padding:2px 8px;border-radius:4px;color:#fff}
+.next{background:#ffebee;border-left:4px solid #c62828;padding:6px 10px;margin:8px 0}
 .healthy{background:#2e7d32}.degraded{background:#ef6c00}.halted{background:#c62828}
 table{border-collapse:collapse;width:100%;background:#fff}
 td,th{border-bottom:1px solid #e0e0e0;padding:4px 6px;text-align:left;vertical-align:top}
@@ -192,13 +197,15 @@ code{background:#eee;padding:1px 4px;border-radius:3px}
 .small{color:#666;font-size:13px}
 @media (max-width:600px){.wide{display:none}}
 </style></head><body>
-<h1>RAZAR <span class="health {{.View.Mission.Health}}">{{.View.Mission.Health}}</span></h1>
-<div class="small">updated {{clock .Now}}{{with .View.Mission.Cycle}} · cycle {{.}}{{end}} · refreshes every 5 s</div>
+<h1>RAZAR {{.Host}} <span class="health {{.View.Mission.Health}}">{{.View.Mission.Health}}</span></h1>
+<div class="small">host {{.Host}}{{with .View.Host}} · home {{.Home}}{{end}} · updated {{clock .Now}}{{with .View.Mission.Cycle}} · cycle {{.}}{{end}} · refreshes every 5 s</div>
+{{with .View.Mission}}{{if .Next}}<p class="next">Boot cycle {{.Halted}} halted. Next step: <b>{{.Next}}</b></p>{{end}}
+{{if .Problems}}<ul class="problems">{{range .Problems}}<li>{{.}}</li>{{end}}</ul>{{end}}{{end}}
 {{range .Layers}}
 <h2>{{.Name}}</h2>
 <table><tr><th>component</th><th>state</th><th>restarts</th><th class="wide">last exit</th><th>next</th></tr>
 {{range .Components}}<tr><td>{{.Name}}{{if .Held}} (stopped by an operator){{end}}</td>
-<td class="st-{{.Status}}">{{.Status}}{{with .Rung}} · {{.}}{{end}}</td>
+<td class="st-{{.Status}}">{{.Status}}{{with .Rung}} · {{.}}{{end}}{{if not .NextAttempt.IsZero}} · next attempt {{in .NextAttempt}} ({{clock .NextAttempt}}){{else if and (eq .Status "escalated") (not .Rung)}} · between attempts{{end}}</td>
 <td>{{.Restarts}}</td><td class="wide">{{.LastExit}}</td>
 <td>{{if not .NextRestart.IsZero}}restart {{in .NextRestart}}{{with .Backoff}} (backoff {{.}}){{end}}{{end}}</td></tr>
 {{end}}</table>
@@ -206,7 +213,7 @@ code{background:#eee;padding:1px 4px;border-radius:3px}
 <h2>Open incidents</h2>
 {{if .Open}}<table><tr><th>incident</th><th>component</th><th>rung</th><th>attempts</th><th class="wide">opened</th></tr>
 {{range .Open}}<tr><td><a href="/incident/{{.ID}}">{{.ID}}</a></td><td>{{.Component}}</td>
-<td>{{with .Pending}}{{.Rung}} (attempt {{.Attempt}}, pass {{.Pass}}){{else}}{{.LastRung}}{{end}}</td>
+<td>{{with .Pending}}{{.Rung}} (attempt {{.Attempt}}, pass {{.Pass}}){{else}}between attempts{{with .LastRung}} (last: {{.}}){{end}}{{end}}</td>
 <td>{{len .Attempts}}</td><td class="wide">{{ago .Opened}}</td></tr>
 {{end}}</table>{{else}}<p class="small">none</p>{{end}}
 {{if .View.Approvals}}<h2>Waiting for approval</h2>

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -53,53 +54,71 @@ func replyErr(component string, rep *bus.LifecycleReply, err error) error {
 	return failed("%v", err)
 }
 
-const statusHelp = `Exit status, like systemctl is-failed: 0 while RAZAR runs and the mission
-is healthy or degraded (a component restarting or being repaired); 1 while
-the mission is halted or a component is quarantined or failed (with
-<component>: while that one is), and when RAZAR is not running, after the
-last recorded state; 2 bad usage or an unknown component.
+const statusHelp = `Exit status, like systemctl is-failed: 0 while RAZAR runs and every
+component runs, is being brought up or repaired (restarting, escalated), or
+was stopped by an operator; 1 while the mission is halted or a component is
+down with nothing bringing it up (quarantined, failed, left stopped by a
+halt or a release, waiting on a halted boot cycle; with <component>: while
+that one is), and when RAZAR is not running, after the last recorded state;
+2 bad usage or an unknown component. The mission line names the host; a
+halted mission says its next step (` + "`razar resume`" + ` once nothing is
+quarantined). An escalated component shows the rung holding its incident
+now, or when the next attempt starts during a --long-task backoff.
 `
 
 // statusVerdict decides status's exit from the mission state it printed:
 // nil while the mission runs, an exit-1 error naming why while it is
-// halted or a component is quarantined or failed. With a component named
-// (not bus.AllComponents), only that component and a halt count. A reply
-// without a mission (an orchestrator without a supervisor) is nil.
+// halted or a component is down with nothing bringing it up
+// (bus.ComponentView.Down, the rule bus.MissionState.Assess uses for the
+// health). With a component named (not bus.AllComponents), only that
+// component and a halt count. A reply without a mission (an orchestrator
+// without a supervisor) is nil.
 func statusVerdict(m *bus.MissionState, component string) error {
 	if m == nil {
 		return nil
 	}
 	var why []string
-	if m.Health == "halted" {
+	if m.Health == bus.HealthHalted {
 		why = append(why, "mission halted")
 	}
-	var quarantined, failedComps []string
-	if component == bus.AllComponents {
-		quarantined = append(quarantined, m.Quarantine...)
-	}
+	byReason := map[string][]string{}
 	for _, v := range m.Components {
 		if component != bus.AllComponents && v.Name != component {
 			continue
 		}
-		switch v.Status {
-		case bus.StatusQuarantined:
-			if !slices.Contains(quarantined, v.Name) {
-				quarantined = append(quarantined, v.Name)
-			}
-		case bus.StatusFailed:
-			failedComps = append(failedComps, v.Name)
+		if d := v.Down(m.Cycle); d != "" {
+			byReason[d] = append(byReason[d], v.Name)
 		}
 	}
-	if len(quarantined) > 0 {
-		why = append(why, "quarantined: "+strings.Join(quarantined, ", "))
+	if component == bus.AllComponents {
+		for _, q := range m.Quarantine { // a state file may list one no view shows
+			if !slices.Contains(byReason["quarantined"], q) {
+				byReason["quarantined"] = append(byReason["quarantined"], q)
+			}
+		}
 	}
-	if len(failedComps) > 0 {
-		why = append(why, "failed: "+strings.Join(failedComps, ", "))
+	reasons := slices.Sorted(maps.Keys(byReason))
+	slices.SortStableFunc(reasons, func(a, b string) int { return downRank(a) - downRank(b) })
+	for _, r := range reasons {
+		why = append(why, r+": "+strings.Join(byReason[r], ", "))
 	}
 	if len(why) == 0 {
 		return nil
 	}
 	return failed("%s", strings.Join(why, "; "))
+}
+
+// downRank orders the reasons a status gives, worst first.
+func downRank(reason string) int {
+	switch {
+	case reason == "quarantined":
+		return 0
+	case reason == "failed":
+		return 1
+	case strings.HasPrefix(reason, "stopped"):
+		return 2
+	}
+	return 3
 }
 
 // notRunningVerdict is status's error when RAZAR did not answer: why it
