@@ -80,7 +80,7 @@ func ParseManifest(file string, data []byte) (*Manifest, error) {
 	dec.DisallowUnknownFields()
 	var m Manifest
 	if err := dec.Decode(&m); err != nil {
-		return nil, &razar.ConfigError{File: file, Msg: strings.TrimPrefix(err.Error(), "json: "), Fix: `a manifest is {"agents": [{"name": ..., "env": ...}]} ("file": ... instead of "env" for a key in a file)`}
+		return nil, &razar.ConfigError{File: file, Msg: razar.JSONError(data, err).Error(), Fix: `a manifest is {"agents": [{"name": ..., "env": ...}]} ("file": ... instead of "env" for a key in a file)`}
 	}
 	m.File = file
 	for i, a := range m.Agents {
