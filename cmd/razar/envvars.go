@@ -67,6 +67,7 @@ func knownVariables(roster *razar.Roster) map[string]bool {
 	for _, v := range variables {
 		known[v] = true
 	}
+	known[agents.CredentialsDirectoryEnv] = true // systemd's, where key files may be
 	cred := func(v string) {
 		if v != "" {
 			known[v] = true
