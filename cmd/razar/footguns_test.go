@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/orchestrator"
 )
 
 // notSettings are RAZAR_ names in the code that are not variables RAZAR
@@ -227,4 +228,38 @@ func TestVerifyMonitoringRefusesAnUnknownExporterNameWithTheNearest(t *testing.T
 	if code != 2 || !strings.Contains(stderr, `"cadvsor"`) || !strings.Contains(stderr, "did you mean cadvisor?") {
 		t.Fatalf("exit %d, want 2 naming the typo and cadvisor:\n%s", code, stderr)
 	}
+}
+
+// TestDocsSayWhatTMeansWithTheShippedRoster: T's passes, as README,
+// docs/RUNBOOK.md and `razar help boot` state them, follow from the
+// shipped roster's local rungs and T's default; no "three passes" is left.
+func TestDocsSayWhatTMeansWithTheShippedRoster(t *testing.T) {
+	roster, err := razar.LoadRoster("../../examples/demo/config/razar_ai_agents.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := len(roster.Local())
+	if local != 4 || orchestrator.DefaultThreshold != 9 {
+		t.Fatalf("the shipped roster has %d local rungs and T defaults to %d: the docs say four and 9 (2¼ passes); update them", local, orchestrator.DefaultThreshold)
+	}
+	help, _, _ := runCLI(t, "help", "boot")
+	top, _, _ := runCLI(t, "help")
+	for name, text := range map[string]string{"README.md": readText(t, "../../README.md"), "docs/RUNBOOK.md": readText(t, "../../docs/RUNBOOK.md"),
+		"razar help boot": help, "razar help": top} {
+		if !strings.Contains(text, "2¼ passes") || !strings.Contains(text, "4 × N") {
+			t.Errorf("%s does not say T = 9 is 2¼ passes and 4 × N is N passes", name)
+		}
+		if regexp.MustCompile(`(?i)three (full )?passes`).MatchString(text) {
+			t.Errorf("%s still says three passes", name)
+		}
+	}
+}
+
+func readText(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
