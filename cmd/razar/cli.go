@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -180,6 +181,9 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 				printHelp(fs)
 				return nil, &exitError{code: 0, err: errHelp}
 			}
+			if msg := durationFlagErr(fs, err); msg != "" {
+				return nil, usageErr("%s: %s", strings.TrimPrefix(fs.Name(), "razar "), msg)
+			}
 			return nil, usageErr("%s: %v (run '%s --help' for its flags)", strings.TrimPrefix(fs.Name(), "razar "), err, fs.Name())
 		}
 		args = fs.Args()
@@ -189,6 +193,30 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// badValue matches the flag package's error for a value it could not parse.
+var badValue = regexp.MustCompile(`^invalid value "(.*)" for flag -(\S+): `)
+
+// durationFlagErr explains a bad value of a duration flag in words (the
+// flag package says only "parse error"), or returns "" for any other error.
+func durationFlagErr(fs *flag.FlagSet, err error) string {
+	m := badValue.FindStringSubmatch(err.Error())
+	if m == nil {
+		return ""
+	}
+	f := fs.Lookup(m[2])
+	if f == nil {
+		return ""
+	}
+	g, ok := f.Value.(flag.Getter)
+	if !ok {
+		return ""
+	}
+	if _, ok := g.Get().(time.Duration); !ok {
+		return ""
+	}
+	return fmt.Sprintf("--%s %q is not a duration: use a number and a unit, e.g. 90s, 5m, 1h", m[2], m[1])
 }
 
 // daemonLogger logs JSON lines to logs/razar.log and a console view to stderr.

@@ -170,6 +170,14 @@ func TestABadDurationIsExplainedInWords(t *testing.T) {
 	}
 }
 
+func TestABadDurationFlagIsExplainedInWords(t *testing.T) {
+	_, stderr, code := runCLI(t, "--home", t.TempDir(), "verify-monitoring", "--timeout", "5x")
+	want := `verify-monitoring: --timeout "5x" is not a duration: use a number and a unit, e.g. 90s, 5m, 1h`
+	if code != 2 || !strings.Contains(stderr, want) || strings.Contains(stderr, "parse error") {
+		t.Fatalf("exit %d, want 2 with %q:\n%s", code, want, stderr)
+	}
+}
+
 func TestStatusOfAHomeThatDoesNotExistSaysSoWithExitTwo(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "nonexistent")
 	for _, args := range [][]string{{"--home", missing, "status"}, {"status", "--home", missing}, {"--home", missing, "stop", "web"}} {
@@ -262,4 +270,51 @@ func readText(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+const typoEnv = "RAZAR_RSTAR_TRESHOLD=5\n"
+
+// twoComponents is home's boot config with a second component, extra.
+const twoComponents = `{"components": [{"name": "web", "priority": 1, "command": ["sleep", "600"], "workdir": "web",
+	"start_grace": "200ms", "health_check": {"command": ["sh", "-c", "test ! -f broken"]}},
+ {"name": "extra", "priority": 2, "command": ["sleep", "600"], "workdir": "web", "start_grace": "200ms"}]}`
+
+func TestReloadAnswersWithTheWarningAboutATypo(t *testing.T) {
+	t.Parallel()
+	h := home(t, crownRoster, nil)
+	boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
+	if err := os.WriteFile(filepath.Join(h, envFileName), []byte(typoEnv), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, code := runRazar(t, h, nil, "reload")
+	if code != 0 || !strings.Contains(out, "warning: config/razar.env sets RAZAR_RSTAR_TRESHOLD") || !strings.Contains(out, "did you mean RAZAR_RSTAR_THRESHOLD?") {
+		t.Fatalf("reload: exit %d, want 0 with the warning:\n%s", code, out)
+	}
+}
+
+func TestReloadOfAStrictRazarRefusesATypoAndChangesNothing(t *testing.T) {
+	t.Parallel()
+	h := home(t, crownRoster, nil)
+	boot(t, h, nil, "--strict", "--nats-listen", "127.0.0.1:0")
+	write := func(rel, text string) {
+		if err := os.WriteFile(filepath.Join(h, rel), []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(envFileName, typoEnv)
+	write(bootConfigFile, twoComponents)
+	out, code := runRazar(t, h, nil, "reload")
+	if code == 0 || !strings.Contains(out, "--strict") || !strings.Contains(out, "did you mean RAZAR_RSTAR_THRESHOLD?") {
+		t.Fatalf("reload: exit %d, want a refusal naming the typo:\n%s", code, out)
+	}
+	if st, _ := runRazar(t, h, nil, "status", "--json"); strings.Contains(st, `"extra"`) {
+		t.Fatalf("a refused reload started the new component:\n%s", st)
+	}
+	write(envFileName, "RAZAR_RSTAR_THRESHOLD=5\n")
+	if out, code := runRazar(t, h, nil, "reload"); code != 0 {
+		t.Fatalf("reload with the typo fixed: exit %d\n%s", code, out)
+	}
+	if st, _ := runRazar(t, h, nil, "status", "--json"); !strings.Contains(st, `"extra"`) {
+		t.Fatalf("the reload with the typo fixed did not add the new component:\n%s", st)
+	}
 }
