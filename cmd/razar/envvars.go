@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -144,20 +145,22 @@ func nearestOf(typed string, names []string) string {
 	return best
 }
 
-// nearestName is the name in names (sorted) closest to typed by edit
-// distance, or "" when none is close enough to be what was meant: within
-// three edits and a third of its length.
+// nearestName is the name in names closest to typed by edit distance,
+// letter case aside, or "" when none is close enough to be what was
+// meant: within three edits and a third of its length.
 func nearestName(typed string, names []string) string {
-	best, bestD := "", -1
-	for _, n := range names {
-		if d := editDistance(strings.ToUpper(typed), strings.ToUpper(n)); bestD < 0 || d < bestD {
-			best, bestD = n, d
-		}
+	upper := make([]string, len(names))
+	for i, n := range names {
+		upper[i] = strings.ToUpper(n)
 	}
-	if bestD < 0 || bestD > 3 || bestD*3 > len(typed) {
+	best := nearestOf(strings.ToUpper(typed), upper)
+	if best == "" {
 		return ""
 	}
-	return best
+	if d := editDistance(strings.ToUpper(typed), best); d > 3 || d*3 > len(typed) {
+		return ""
+	}
+	return names[slices.Index(upper, best)]
 }
 
 // settingWarnings are the values RAZAR accepts but the runbook advises

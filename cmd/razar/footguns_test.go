@@ -318,3 +318,20 @@ func TestReloadOfAStrictRazarRefusesATypoAndChangesNothing(t *testing.T) {
 		t.Fatalf("the reload with the typo fixed did not add the new component:\n%s", st)
 	}
 }
+
+// razar reload --strict checks config/razar.env before it sends anything:
+// with a typo it is exit 2 even before it looks for a running RAZAR.
+func TestReloadStrictRefusesATypoBeforeSending(t *testing.T) {
+	h := home(t, crownRoster, map[string]string{envFileName: typoEnv})
+	_, stderr, code := runCLI(t, "--home", h, "reload", "--strict")
+	if code != 2 || !strings.Contains(stderr, "did you mean RAZAR_RSTAR_THRESHOLD?") || strings.Contains(stderr, "not running") {
+		t.Fatalf("exit %d, want 2 naming the typo before any connection:\n%s", code, stderr)
+	}
+	// Without the typo it goes on to the bus, where no RAZAR runs: exit 1.
+	if err := os.WriteFile(filepath.Join(h, envFileName), []byte("RAZAR_RSTAR_THRESHOLD=5\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := runCLI(t, "--home", h, "reload", "--strict"); code != 1 || !strings.Contains(stderr, "not running") {
+		t.Fatalf("exit %d, want 1 (no RAZAR to reload):\n%s", code, stderr)
+	}
+}
