@@ -20,13 +20,13 @@ build:
 
 # The nats CLI (interop tests) and, from Debian's packages, what the other
 # tests drive: promtool and prometheus, Alertmanager, node_exporter,
-# chromium, jq and curl.
-tools: $(NATS) promtool alertmanager node-exporter shelltools chromium
+# chromium, jq and curl; systemd-analyze for dist/razar.service.
+tools: $(NATS) promtool alertmanager node-exporter shelltools chromium systemd
 
 $(NATS):
 	$(GO) install github.com/nats-io/natscli/nats@v0.5.0
 
-.PHONY: promtool alertmanager node-exporter shelltools chromium
+.PHONY: promtool alertmanager node-exporter shelltools chromium systemd
 # debian installs the Debian packages $(2), as root or with sudo, unless
 # every command in $(1) is already there.
 define debian
@@ -52,6 +52,9 @@ alertmanager:
 	$(call debian,prometheus-alertmanager,prometheus-alertmanager)
 promtool:
 	$(call debian,promtool,prometheus)
+# systemd: `systemd-analyze verify` checks dist/razar.service (docs/SYSTEMD.md).
+systemd:
+	$(call debian,systemd-analyze,systemd)
 
 test: tools
 	$(GO) vet ./...

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"path"
@@ -15,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Duration is a time.Duration that reads and writes as a Go duration string ("60s").
@@ -30,7 +32,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	if err := json.Unmarshal(b, &s); err != nil {
 		var n float64
 		if err2 := json.Unmarshal(b, &n); err2 != nil {
-			return bad(string(b) + ` (use a duration such as "60s")`)
+			return bad(string(b))
 		}
 		ns := n * float64(time.Second)
 		if ns < 0 || ns >= math.MaxInt64 {
@@ -41,7 +43,7 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	}
 	v, err := time.ParseDuration(s)
 	if err != nil {
-		return bad(fmt.Sprintf(`%q (use a duration such as "60s")`, s))
+		return bad(fmt.Sprintf("%q", s))
 	}
 	if v < 0 {
 		return bad(fmt.Sprintf("%q (negative)", s))
@@ -93,7 +95,7 @@ func (h *HealthCheck) UnmarshalJSON(b []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&p); err != nil {
-		return fmt.Errorf("health_check: want {\"command\": [...]}, {\"http\": URL} or {\"tcp\": \"host:port\"}: %v", err)
+		return fmt.Errorf("health_check: want {\"command\": [...]}, {\"http\": URL} or {\"tcp\": \"host:port\"}: %v", JSONError(b, err))
 	}
 	*h = HealthCheck(p)
 	n := 0
@@ -670,20 +672,75 @@ func strictDecode(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		var se *json.SyntaxError
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &se):
-			return fmt.Errorf("not valid JSON at byte %d: %v", se.Offset, err)
-		case errors.As(err, &te):
-			return fmt.Errorf("field %q: want %s, got %s", te.Field, te.Type, te.Value)
-		}
-		return errors.New(strings.TrimPrefix(err.Error(), "json: "))
+		return JSONError(data, err)
 	}
 	if dec.More() {
 		return errors.New("trailing data after the JSON document")
 	}
 	return nil
+}
+
+// JSONError says in words what is wrong with data, which failed to decode
+// with err: a syntax error names its line and column (not a byte offset),
+// a value of the wrong type names its field and what it should be (not a
+// Go type), the end of data inside the document says so.
+func JSONError(data []byte, err error) error {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		line, col := LineColumn(data, int(se.Offset)-1)
+		return fmt.Errorf("not valid JSON at line %d, column %d: %s", line, col, strings.TrimPrefix(se.Error(), "json: "))
+	case errors.As(err, &te):
+		field := te.Field
+		if field == "" {
+			return fmt.Errorf("want %s, got %s", typeWords(te.Type), te.Value)
+		}
+		return fmt.Errorf("field %q: want %s, got %s", field, typeWords(te.Type), te.Value)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		line, col := LineColumn(data, len(data))
+		return fmt.Errorf("not valid JSON: the text ends at line %d, column %d inside the document (a missing closing } or ]?)", line, col)
+	case errors.Is(err, io.EOF):
+		return errors.New("empty: no JSON document")
+	}
+	return errors.New(strings.TrimPrefix(err.Error(), "json: "))
+}
+
+// LineColumn is the 1-based line and column (in characters) of byte
+// offset off of data; an offset past the end is the end.
+func LineColumn(data []byte, off int) (line, col int) {
+	off = max(min(off, len(data)), 0)
+	before := data[:off]
+	line = 1 + bytes.Count(before, []byte{'\n'})
+	start := bytes.LastIndexByte(before, '\n') + 1
+	return line, utf8.RuneCount(before[start:]) + 1
+}
+
+// typeWords names a JSON value of Go type t as an operator writes it.
+func typeWords(t reflect.Type) string {
+	if t == nil {
+		return "another value"
+	}
+	if t == reflect.TypeOf(time.Duration(0)) || t == reflect.TypeOf(Duration(0)) {
+		return "a duration (a number and a unit, e.g. 90s, 5m, 1h)"
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list [...]"
+	case reflect.Map, reflect.Struct:
+		return "an object {...}"
+	case reflect.Pointer:
+		return typeWords(t.Elem())
+	}
+	return "another value"
 }
 
 // nameHint is " (name)" for an entry that failed strict decoding but still

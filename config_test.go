@@ -302,8 +302,9 @@ func TestParseBootConfigErrors(t *testing.T) {
 		msg   []string // further text the message must hold
 	}{
 		{"not JSON", `components: [web]`, "", []string{"not valid JSON"}},
-		{"truncated JSON", `{"components": [`, "", []string{"EOF"}},
-		{"empty file", ``, "", []string{"EOF"}},
+		{"truncated JSON", `{"components": [`, "", []string{"ends at line 1, column 17"}},
+		{"empty file", ``, "", []string{"empty"}},
+		{"syntax error gives line and column", "{\"components\": [\n  {\"name\": \"web\",\n   \"command\": [\"./web\"],}\n]}", "", []string{"line 3, column 25", "not valid JSON"}},
 		{"trailing document", `{"components": []} {"components": []}`, "", []string{"trailing data"}},
 		{"top level is an array", `[{"name": "web"}]`, "", []string{"array"}},
 		{"components missing", `{}`, "components", []string{"missing"}},
@@ -522,7 +523,8 @@ func TestParseRosterErrors(t *testing.T) {
 		msg   []string
 	}{
 		{"not JSON", `agents = [crown]`, "", []string{"not valid JSON"}},
-		{"truncated JSON", `{"agents": [{"name": "crown"`, "", []string{"EOF"}},
+		{"truncated JSON", `{"agents": [{"name": "crown"`, "", []string{"ends at line 1"}},
+		{"syntax error gives line and column", "{\"agents\": [\n\t{\"name\": \"crown\" \"backend\": \"builtin\"}\n]}", "", []string{"line 2, column 19"}},
 		{"unknown top-level field", `{"agents": [{"name": "crown", "backend": "builtin"}], "threshold": 9}`, "", []string{`unknown field "threshold"`}},
 		{"agents missing", `{}`, "agents", []string{"no agents"}},
 		{"agents empty", `{"agents": []}`, "agents", []string{"no agents"}},
@@ -595,8 +597,10 @@ func TestDurationJSON(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var d Duration
-		err := json.Unmarshal([]byte(tt.input), &d)
+		err := strictDecode([]byte(tt.input), &d) // as the config files are read
 		switch {
+		case err != nil && strings.Contains(err.Error(), "time.Duration"):
+			t.Errorf("%s: error %q names a Go type, not what to write", tt.input, err)
 		case tt.wantErr == "" && err != nil:
 			t.Errorf("%s: %v", tt.input, err)
 		case tt.wantErr == "" && time.Duration(d) != tt.want:

@@ -68,7 +68,7 @@ func (e *AgentCredentialError) Error() string {
 	if e.Path != "" {
 		what = fmt.Sprintf("credential file %s=%s", e.EnvVar, e.Path)
 	}
-	state, fix := " is unset", "export "+e.EnvVar+" before starting the rung"
+	state, fix := " is unset", "set "+e.EnvVar+" in config/razar.env and run `razar reload` (a variable exported in a shell reaches only what that shell starts), or name a key file with "+e.EnvVar+"_FILE"
 	switch {
 	case e.Reason != "" && e.Path != "": // why the file cannot be read
 		state, fix = ": "+e.Reason, e.Fix

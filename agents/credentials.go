@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -69,8 +70,10 @@ func FileRefToken(path string) string { return "${" + FileRef + path + "}" }
 const fileRefField = "auth.token"
 
 // ValidKeyPath reports why path cannot name a key file of a roster or a
-// manifest, or nil: it must be relative to the home, stay inside it, and
-// hold nothing a ${...} reference cannot carry.
+// manifest, or nil: relative to the home and staying inside it, or
+// absolute and clean (where a secrets manager or systemd's LoadCredential=
+// puts keys; see ReadKeyFile for the rule such a file must meet); and
+// holding nothing a ${...} reference cannot carry.
 func ValidKeyPath(path string) error {
 	switch {
 	case path == "":
@@ -79,11 +82,21 @@ func ValidKeyPath(path string) error {
 		return errors.New("holds '$', '{' or '}'")
 	case strings.ContainsFunc(path, func(c rune) bool { return c < 0x20 || c == 0x7f }):
 		return errors.New("holds a control character")
-	case filepath.IsAbs(path) || !filepath.IsLocal(path):
-		return errors.New("is not a path inside the RAZAR home (write it relative to the home, without ..)")
+	case filepath.IsAbs(path):
+		if filepath.Clean(path) != path {
+			return fmt.Errorf("is not a clean absolute path (write %s)", filepath.Clean(path))
+		}
+	case !filepath.IsLocal(path):
+		return errors.New("is neither absolute nor a path inside the RAZAR home (write it relative to the home, without .., or as an absolute path)")
 	}
 	return nil
 }
+
+// CredentialsDirectoryEnv is the variable systemd sets for a service with
+// LoadCredential= or SetCredential=: the directory holding its
+// credentials, one file each, readable by the service's user alone. A
+// relative key file name not found in the home is read from there.
+const CredentialsDirectoryEnv = "CREDENTIALS_DIRECTORY"
 
 // Credential reads credential variable v for agent through lookup. When
 // V_FILE (v + FileSuffix) is set and not blank, the key is the content of
@@ -103,7 +116,7 @@ func ValidKeyPath(path string) error {
 // the same checks, and errors name auth.token and the file.
 func Credential(agent, v, home string, lookup razar.Lookup) (string, error) {
 	if rel, ok := strings.CutPrefix(v, FileRef); ok {
-		return fileCredential(agent, rel, home)
+		return fileCredential(agent, rel, home, lookup)
 	}
 	fileVar := v + FileSuffix
 	val, ok := lookup(v)
@@ -130,19 +143,118 @@ func Credential(agent, v, home string, lookup razar.Lookup) (string, error) {
 	return val, nil
 }
 
-// fileCredential reads the key of a file reference of agent's auth.token.
-func fileCredential(agent, rel, home string) (string, error) {
-	if err := ValidKeyPath(rel); err != nil {
-		return "", &razar.AgentCredentialError{Agent: agent, EnvVar: fileRefField, Path: rel, Reason: "the path " + err.Error(),
-			Fix: "name a file inside the home, e.g. " + FileRefToken("secrets/"+agent+".key")}
+// fileCredential reads the key of a file reference of agent's auth.token:
+// a path inside home; else, when $CREDENTIALS_DIRECTORY is set and the
+// home has no such file, the credential of that name systemd loaded; or
+// an absolute path. A file outside the home must meet the rule sshd
+// applies to a private key (ReadKeyFile).
+func fileCredential(agent, ref, home string, lookup razar.Lookup) (string, error) {
+	if err := ValidKeyPath(ref); err != nil {
+		return "", &razar.AgentCredentialError{Agent: agent, EnvVar: fileRefField, Path: ref, Reason: "the path " + err.Error(),
+			Fix: "name a file inside the home, e.g. " + FileRefToken("secrets/"+agent+".key") + ", or an absolute path"}
 	}
-	key, path, err := readCredentialFile(home, rel)
+	key, path, err := keyFileOf(ref, home, lookup)
 	if err != nil {
-		return "", &razar.AgentCredentialError{Agent: agent, EnvVar: fileRefField, Path: path, Reason: err.Error(),
-			Fix: "make the file readable by the rung's user and write the key in it"}
+		fix := "make the file readable by the rung's user and write the key in it"
+		var kp *keyFileProblem
+		if errors.As(err, &kp) {
+			fix = kp.fix
+		}
+		return "", &razar.AgentCredentialError{Agent: agent, EnvVar: fileRefField, Path: path, Reason: err.Error(), Fix: fix}
 	}
 	if key == "" {
 		return "", &razar.AgentCredentialError{Agent: agent, EnvVar: fileRefField, Path: path, Empty: true}
+	}
+	return key, nil
+}
+
+// keyFileOf reads the key file a roster or manifest names by ref (valid by
+// ValidKeyPath): see fileCredential for where it is looked up.
+func keyFileOf(ref, home string, lookup razar.Lookup) (key, path string, err error) {
+	if filepath.IsAbs(ref) {
+		key, err = ReadKeyFile(ref)
+		return key, ref, err
+	}
+	if dir := credentialsDirectory(lookup); dir != "" {
+		if _, serr := os.Lstat(filepath.Join(home, ref)); errors.Is(serr, fs.ErrNotExist) {
+			path = filepath.Join(dir, ref)
+			key, err = ReadKeyFile(path)
+			if errors.Is(err, fs.ErrNotExist) {
+				err = &keyFileProblem{msg: fmt.Sprintf("neither in the home (%s) nor in $%s (%s)", filepath.Join(home, ref), CredentialsDirectoryEnv, path),
+					fix: "write the key to one of them, or name the file by its absolute path", err: err}
+			}
+			return key, path, err
+		}
+	}
+	return readCredentialFile(home, ref)
+}
+
+// credentialsDirectory is $CREDENTIALS_DIRECTORY when it is set to an
+// absolute path, else "".
+func credentialsDirectory(lookup razar.Lookup) string {
+	if lookup == nil {
+		return ""
+	}
+	dir, _ := lookup(CredentialsDirectoryEnv)
+	if dir = strings.TrimSpace(dir); !filepath.IsAbs(dir) {
+		return ""
+	}
+	return filepath.Clean(dir)
+}
+
+// keyFileProblem is why a key file outside the home may not be used, and
+// what to do about it. It never holds the file's content.
+type keyFileProblem struct {
+	msg, fix string
+	err      error // the os error behind it, if any
+}
+
+func (e *keyFileProblem) Error() string { return e.msg }
+func (e *keyFileProblem) Unwrap() error { return e.err }
+
+// ReadKeyFile reads the key in the file at the absolute path abs, which
+// must be what sshd demands of a private key: a regular file (a symlink
+// is followed: secrets managers mount keys through them), owned by
+// RAZAR's user or root, with no access for group or others. Anyone else
+// who can write it could hand the rungs their key, and anyone else who
+// can read it has the key. The error (a problem with its fix) names the
+// file and never what it holds.
+func ReadKeyFile(abs string) (string, error) {
+	f, err := os.Open(abs)
+	if err != nil {
+		return "", &keyFileProblem{msg: osErrText(err), fix: "write the key to " + abs + " as RAZAR's user, mode 600, or name the file that holds it", err: err}
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return "", &keyFileProblem{msg: osErrText(err), fix: "make " + abs + " readable by RAZAR's user", err: err}
+	}
+	if !st.Mode().IsRegular() {
+		return "", &keyFileProblem{msg: "not a regular file", fix: "name the file that holds the key itself"}
+	}
+	if uid, ok := fileOwner(st); ok && uid != os.Geteuid() && uid != 0 {
+		return "", &keyFileProblem{msg: fmt.Sprintf("owned by uid %d, neither RAZAR's user (uid %d) nor root: whoever owns it can hand the rungs a key", uid, os.Geteuid()),
+			fix: fmt.Sprintf("chown %d %s (or root), as sshd demands of a private key", os.Geteuid(), abs)}
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return "", &keyFileProblem{msg: fmt.Sprintf("open to group or others (mode %04o): they could read the key", perm),
+			fix: "chmod 600 " + abs + ", as sshd demands of a private key"}
+	}
+	return readKey(f)
+}
+
+// readKey reads one key from f: at most 64 KiB, one line, trimmed.
+func readKey(f io.Reader) (string, error) {
+	data, err := io.ReadAll(io.LimitReader(f, maxCredentialFile+1))
+	if err != nil {
+		return "", errors.New(osErrText(err))
+	}
+	if len(data) > maxCredentialFile {
+		return "", errors.New("over 64 KiB, too large for a key")
+	}
+	key := strings.TrimSpace(string(data))
+	if strings.ContainsFunc(key, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
+		return "", errors.New("a line break or control character inside the key (write one key on one line)")
 	}
 	return key, nil
 }
@@ -170,18 +282,8 @@ func readCredentialFile(home, name string) (key, path string, err error) {
 	if !st.Mode().IsRegular() {
 		return "", path, errors.New("not a regular file")
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxCredentialFile+1))
-	if err != nil {
-		return "", path, errors.New(osErrText(err))
-	}
-	if len(data) > maxCredentialFile {
-		return "", path, errors.New("over 64 KiB, too large for a key")
-	}
-	key = strings.TrimSpace(string(data))
-	if strings.ContainsFunc(key, func(c rune) bool { return c < 0x20 || c == 0x7f }) {
-		return "", path, errors.New("a line break or control character inside the key (write one key on one line)")
-	}
-	return key, path, nil
+	key, err = readKey(f)
+	return key, path, err
 }
 
 // osErrText is an os error without the path it repeats.
@@ -200,7 +302,7 @@ func credentialValues(v, home string, lookup razar.Lookup) []string {
 	var out []string
 	if rel, ok := strings.CutPrefix(v, FileRef); ok {
 		if ValidKeyPath(rel) == nil {
-			if key, _, err := readCredentialFile(home, rel); err == nil {
+			if key, _, err := keyFileOf(rel, home, lookup); err == nil {
 				out = append(out, key)
 			}
 		}

@@ -80,7 +80,7 @@ func ParseManifest(file string, data []byte) (*Manifest, error) {
 	dec.DisallowUnknownFields()
 	var m Manifest
 	if err := dec.Decode(&m); err != nil {
-		return nil, &razar.ConfigError{File: file, Msg: strings.TrimPrefix(err.Error(), "json: "), Fix: `a manifest is {"agents": [{"name": ..., "env": ...}]} ("file": ... instead of "env" for a key in a file)`}
+		return nil, &razar.ConfigError{File: file, Msg: razar.JSONError(data, err).Error(), Fix: `a manifest is {"agents": [{"name": ..., "env": ...}]} ("file": ... instead of "env" for a key in a file)`}
 	}
 	m.File = file
 	for i, a := range m.Agents {
@@ -95,7 +95,7 @@ func ParseManifest(file string, data []byte) (*Manifest, error) {
 			return nil, &razar.ConfigError{File: file, Field: field, Msg: `has both "env" and "file"`, Fix: "give the new key one source: the variable or the file"}
 		case a.File != "":
 			if err := ValidKeyPath(a.File); err != nil {
-				return nil, &razar.ConfigError{File: file, Field: field + ".file", Msg: fmt.Sprintf("%q %v", a.File, err), Fix: "name the file that holds the new key, relative to the home, e.g. secrets/k2-2026-12.key"}
+				return nil, &razar.ConfigError{File: file, Field: field + ".file", Msg: fmt.Sprintf("%q %v", a.File, err), Fix: "name the file that holds the new key, relative to the home (e.g. secrets/k2-2026-12.key; a name the home lacks is read from $CREDENTIALS_DIRECTORY), or by its absolute path"}
 			}
 		case a.Env == "" || strings.ContainsAny(a.Env, "${} =:") || strings.ContainsFunc(a.Env, func(c rune) bool { return c < 0x20 || c == 0x7f }):
 			return nil, &razar.ConfigError{File: file, Field: field + ".env", Msg: fmt.Sprintf("%q is not a variable name", a.Env), Fix: `name the variable that holds the new key, e.g. KIMI2_API_KEY_2026_12, or a file with "file"`}

@@ -230,7 +230,7 @@ func TestLadderOnTheBus(t *testing.T) {
 		want  string
 		state razar.IncidentState
 	}{
-		{"T=9 three passes then rStar", 9, 1, all + " " + all + " crown:no_fix rstar:no_fix", razar.IncidentFailed},
+		{"T=9 two and a quarter passes (4+4+1) then rStar", 9, 1, all + " " + all + " crown:no_fix rstar:no_fix", razar.IncidentFailed},
 		{"T=2 rStar after two", 2, 1, "crown:no_fix kimicho:no_fix rstar:no_fix", razar.IncidentFailed},
 		{"T=0 one pass, no takeover", 0, 1, all, razar.IncidentFailed},
 		{"two attempts per turn", 2, 2, "crown:no_fix crown:no_fix rstar:no_fix rstar:no_fix", razar.IncidentFailed},

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -185,6 +186,9 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 				printHelp(fs)
 				return nil, &exitError{code: 0, err: errHelp}
 			}
+			if msg := durationFlagErr(fs, err); msg != "" {
+				return nil, usageErr("%s: %s", strings.TrimPrefix(fs.Name(), "razar "), msg)
+			}
 			return nil, usageErr("%s: %v (run '%s --help' for its flags)", strings.TrimPrefix(fs.Name(), "razar "), err, fs.Name())
 		}
 		args = fs.Args()
@@ -194,6 +198,30 @@ func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// badValue matches the flag package's error for a value it could not parse.
+var badValue = regexp.MustCompile(`^invalid value "(.*)" for flag -(\S+): `)
+
+// durationFlagErr explains a bad value of a duration flag in words (the
+// flag package says only "parse error"), or returns "" for any other error.
+func durationFlagErr(fs *flag.FlagSet, err error) string {
+	m := badValue.FindStringSubmatch(err.Error())
+	if m == nil {
+		return ""
+	}
+	f := fs.Lookup(m[2])
+	if f == nil {
+		return ""
+	}
+	g, ok := f.Value.(flag.Getter)
+	if !ok {
+		return ""
+	}
+	if _, ok := g.Get().(time.Duration); !ok {
+		return ""
+	}
+	return fmt.Sprintf("--%s %q is not a duration: use a number and a unit, e.g. 90s, 5m, 1h", m[2], m[1])
 }
 
 // daemonLogger logs JSON lines to logs/razar.log and a console view to stderr.
@@ -239,11 +267,30 @@ func (c *cli) busURL(flagURL string) (string, error) {
 	u, err := jetstream.ReadURLFile(c.path(natsURLFile))
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
+			if err := c.homeExists(); err != nil {
+				return "", err
+			}
 			return "", failed("RAZAR is not running in %s (no %s): start it with `razar boot`, or pass --nats URL", c.home, natsURLFile)
 		}
 		return "", failed("read %s: %v", c.path(natsURLFile), err)
 	}
 	return u, nil
+}
+
+// homeExists says, as a usage error, that the home is missing or not a
+// directory: "not running" would send the operator looking for a RAZAR
+// that was never there.
+func (c *cli) homeExists() error {
+	fi, err := os.Stat(c.home)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return usageErr("the RAZAR home %s does not exist (fix: --home DIR of the directory holding config/, or set RAZAR_HOME; run razar from that directory to use it as the home)", c.home)
+	case err != nil:
+		return usageErr("the RAZAR home %s cannot be read: %v (fix: --home DIR of a home RAZAR's user can read)", c.home, errors.Unwrap(err))
+	case !fi.IsDir():
+		return usageErr("the RAZAR home %s is not a directory (fix: --home DIR of the directory holding config/)", c.home)
+	}
+	return nil
 }
 
 // connect dials the bus within a short deadline, as the operator identity
@@ -322,6 +369,7 @@ func loadBoot(path, home string) (*razar.BootConfig, error) {
 }
 
 // envDuration reads a positive duration setting ("10s"), or def when unset.
+// A bad value is explained in words, never with Go's parser's message.
 func (c *cli) envDuration(name string, def time.Duration) (time.Duration, error) {
 	v := strings.TrimSpace(c.getenv(name))
 	if v == "" {
@@ -329,7 +377,23 @@ func (c *cli) envDuration(name string, def time.Duration) (time.Duration, error)
 	}
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
-		return 0, &razar.ConfigError{File: "env", Field: name, Msg: fmt.Sprintf("%q is not a positive duration", v), Fix: fmt.Sprintf("unset it for the default %v, or set e.g. 10s", def)}
+		msg := fmt.Sprintf("%q is not a duration: use a number and a unit, e.g. 90s, 5m, 1h", v)
+		if err == nil {
+			msg = fmt.Sprintf("%q is not a positive duration: use a number above 0 and a unit, e.g. 90s, 5m, 1h", v)
+		}
+		return 0, &razar.ConfigError{File: "env", Field: name, Msg: msg, Fix: "unset it for the default " + shortDuration(def) + ", or set a duration"}
 	}
 	return d, nil
+}
+
+// shortDuration writes d as an operator would: 1h, 90s, 1h30m, not 1h0m0s.
+func shortDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -684,7 +685,22 @@ func (c *cli) releaseOffline(name string) error {
 
 // reload asks the running RAZAR to re-read config/ and config/razar.env.
 func (c *cli) reload(ctx context.Context, args []string) error {
-	return c.daemonVerb(ctx, "reload", bus.VerbReload, args)
+	return c.daemonVerbWith(ctx, "reload", bus.VerbReload, args, func(fs *flag.FlagSet) func() error {
+		strict := fs.Bool("strict", false, "refuse to send the reload (exit 2) when config/razar.env sets a variable RAZAR does not read or RAZAR_ESCALATION_WARNING_THRESHOLD=0 (a RAZAR booted with --strict refuses such a reload itself)")
+		return func() error {
+			if !*strict {
+				return nil
+			}
+			if err := c.envFileErr(); err != nil {
+				return err
+			}
+			s := &settings{}
+			if err := c.readVariables(s); err != nil {
+				return err
+			}
+			return strictErr(c.configWarnings(s))
+		}
+	})
 }
 
 const resumeHelp = `After a halt (Boot sequence halted; configuration rolled back to safe
@@ -715,14 +731,29 @@ func (c *cli) detach(ctx context.Context, args []string) error {
 
 // daemonVerb sends a verb about RAZAR itself and prints its answer.
 func (c *cli) daemonVerb(ctx context.Context, name string, verb bus.Verb, args []string) error {
+	return c.daemonVerbWith(ctx, name, verb, args, nil)
+}
+
+// daemonVerbWith is daemonVerb with more flags: more defines them and
+// returns a check run once they are parsed, before anything is sent.
+func (c *cli) daemonVerbWith(ctx context.Context, name string, verb bus.Verb, args []string, more func(*flag.FlagSet) func() error) error {
 	fs := c.newFlags(name)
 	natsURL := fs.String("nats", "", "NATS `URL`")
+	var check func() error
+	if more != nil {
+		check = more(fs)
+	}
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) > 0 {
 		return usageErr("%s takes no arguments, got %q", name, pos[0])
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return err
+		}
 	}
 	nc, err := c.connect(ctx, *natsURL, "razar-cli", c.cliLogger())
 	if err != nil {

@@ -151,6 +151,9 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 	for _, w := range runAsWarnings {
 		log.Warn().Msg(w)
 	}
+	for _, w := range set.warnings {
+		log.Warn().Msg(w)
+	}
 
 	url := set.natsURL
 	orchCreds, ctrlCreds := c.credsFor(string(auth.Orchestrator)), c.externalControlCreds()
@@ -760,6 +763,13 @@ func (d *daemon) reload(ctx context.Context) (string, error) {
 		d.c.swapEnvFile(restore)
 		return "", err
 	}
+	warnings := d.c.configWarnings(&next)
+	if d.set.strict {
+		if err := strictErr(warnings); err != nil {
+			d.c.swapEnvFile(restore)
+			return "", err
+		}
+	}
 	if err := d.orch.SetThresholds(next.thresholds()); err != nil {
 		d.c.swapEnvFile(restore)
 		return "", err
@@ -811,7 +821,12 @@ func (d *daemon) reload(ctx context.Context) (string, error) {
 	}
 	_ = d.nc.Publish(bus.AgentsReload, nil)
 	rep := d.sup.Reload(ctx, boot)
-	return "reloaded: " + rep.String(), nil
+	msg := "reloaded: " + rep.String()
+	for _, w := range warnings {
+		d.log.Warn().Msg(w)
+		msg += "\nwarning: " + w
+	}
+	return msg, nil
 }
 
 // reconcileRungs starts the in-process rungs a reloaded roster adds and

@@ -178,6 +178,21 @@ func unquoteCode(s string) string {
 	return strings.ReplaceAll(s, "`", "'")
 }
 
+const bootHelp = `The ladder: each incident goes round the local rungs of
+config/razar_ai_agents.json, one turn each per pass (--remote-attempts attempts
+a turn), until RAZAR_RSTAR_THRESHOLD (T, default 9) attempts have failed; then
+the takeover rung (rStar) has its turn. With the shipped roster's four local
+rungs (Crown, Kimi-cho, K2 Coder, Air Star) and one attempt a turn, T = 9 is
+2¼ passes: two full passes, then Crown once more, then rStar. For N full
+passes set T = 4 × N. T = 0: one pass, no takeover.
+RAZAR_ESCALATION_WARNING_THRESHOLD (W, default 3; keep it ≥ 1): the warning
+alert from the W-th hand-over on.
+
+Settings come from the environment, then config/razar.env; a variable there
+that RAZAR does not read is a warning naming the nearest one it does (with
+--strict, exit 2: nothing is started).
+`
+
 const humanHelp = `A human rung (backend human in config/razar_ai_agents.json) is a person
 on call. Its turn pages (alert RazarHumanPage: webhook, Alertmanager, the
 bus) with the incident's history, the patches proposed so far and these

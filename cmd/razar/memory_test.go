@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -242,7 +243,8 @@ func TestNodeExporterTextfileCollectorServesTheBootGauges(t *testing.T) {
 func TestMemoryInitWithAFailedLayerFlagsTheErrorAndExitsOne(t *testing.T) {
 	t.Parallel()
 	h := home(t, crownRoster, map[string]string{"config/boot_config.json": strings.Replace(memoryBoot, `"true"`, `"exit 3"`, 1)})
-	// Never booted: no store to read either, so stream and state fail too.
+	b := start(t, h, nil, "boot", "--once", "--nats-listen", "127.0.0.1:0")
+	b.wait(t, 60*time.Second) // its own memory pass fails too; the store exists now
 	p := start(t, h, nil, "memory", "init")
 	if code := p.wait(t, 30*time.Second); code != 1 {
 		t.Fatalf("memory init exit %d, want 1:\n%s", code, p.out)
@@ -250,8 +252,8 @@ func TestMemoryInitWithAFailedLayerFlagsTheErrorAndExitsOne(t *testing.T) {
 	text := waitProm(t, h, `razar_memory_init_invocations_total{source="bootstrap_memory"} 1`)
 	for _, want := range []string{
 		`razar_memory_init_error{source="bootstrap_memory"} 1`,
-		`razar_memory_init_layer_ready_total{source="bootstrap_memory"} 1`,
-		`razar_memory_init_layer_failed_total{source="bootstrap_memory"} 3`,
+		`razar_memory_init_layer_ready_total{source="bootstrap_memory"} 3`,
+		`razar_memory_init_layer_failed_total{source="bootstrap_memory"} 1`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("boot_metrics.prom lacks %q:\n%s", want, text)
@@ -277,4 +279,41 @@ func TestMemoryAuditWithRazarStoppedRunsOnTheHomesStore(t *testing.T) {
 	if !strings.Contains(out, "all items verified") || !strings.Contains(out, "stream: 100/100 (100%)") {
 		t.Errorf("offline audit output (plain progress lines, then the report):\n%s", out)
 	}
+}
+
+func TestMemoryInitOnANeverBootedHomeFailsAndWritesNothing(t *testing.T) {
+	t.Parallel()
+	h := home(t, crownRoster, map[string]string{"config/boot_config.json": memoryBoot})
+	before := treeOf(t, h)
+	p := start(t, h, nil, "memory", "init")
+	if code := p.wait(t, 30*time.Second); code != 1 {
+		t.Fatalf("memory init exit %d, want 1:\n%s", code, p.out)
+	}
+	if out := p.out.String(); !strings.Contains(out, "never run") || !strings.Contains(out, "razar boot") {
+		t.Errorf("the refusal does not say why and what to do:\n%s", out)
+	}
+	if after := treeOf(t, h); after != before {
+		t.Errorf("a failed memory init wrote to the home:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// treeOf lists every path under dir with its size, one a line.
+func treeOf(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %d\n", p, info.Size())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -59,6 +60,15 @@ func (c *cli) memoryInit(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Check before writing: on a home RAZAR never ran in, the stream and
+	// state layers cannot exist, and the log, gauges and patch store this
+	// command would create there are litter, not a record.
+	if *natsURL == "" && c.getenv("RAZAR_NATS_URL") == "" && neverBooted(c) {
+		if err := c.homeExists(); err != nil {
+			return err
+		}
+		return failed("memory init: RAZAR has never run in %s (no %s, no %s): its stream and state layers do not exist yet, so nothing was checked or written (fix: `razar boot` first, or --nats URL of the bus RAZAR uses)", c.home, natsURLFile, stateDir+"/jetstream")
+	}
 	log, closeLog, err := c.daemonLogger("memory")
 	if err != nil {
 		return err
@@ -85,6 +95,17 @@ func (c *cli) memoryInit(ctx context.Context, args []string) error {
 		return failed("memory init: %d of %d layers failed", r.Failed(), len(r.Layers))
 	}
 	return nil
+}
+
+// neverBooted reports whether RAZAR has never run in c's home: no bus
+// address of a running RAZAR and no store of a stopped one.
+func neverBooted(c *cli) bool {
+	for _, p := range []string{c.path(natsURLFile), filepath.Join(c.path(stateDir), "jetstream")} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			return false
+		}
+	}
+	return true
 }
 
 // initMemory runs one initialization pass and records it in

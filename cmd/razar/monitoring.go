@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -15,20 +16,72 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/razar/razar"
 )
 
 const verifyMonitoringHelp = `Without --exporter it probes RAZAR's own /metrics (RAZAR_METRICS_ADDR), the
-chakra heartbeat service's (RAZAR_CHAKRA_ADDR), node exporter on :9100,
-cAdvisor on :8080 and a GPU exporter (DCGM) on :9400, all on 127.0.0.1.
-With --exporter (repeatable) it probes exactly the URLs given.
+chakra heartbeat service's (RAZAR_CHAKRA_ADDR) and the host exporters this
+host runs, as RAZAR_EXPORTERS lists them (comma-separated, default
+node-exporter; none for none): node-exporter on :9100, cadvisor on :8080,
+gpu-exporter (DCGM) on :9400, all on 127.0.0.1. An exporter not listed is
+reported as "not configured" and is no gap. With --exporter (repeatable) it
+probes exactly the URLs given.
 
 Each endpoint is one line: ok (it answered with series), missing (no
 answer), empty (no series), unparseable (not the Prometheus text format),
-or the HTTP status it answered with; and why.`
+the HTTP status it answered with, or not configured; and why.`
+
+// hostExporters are the host exporters verify-monitoring knows, in the
+// order it lists them, and where each listens by default.
+var hostExporters = []monitoringEndpoint{
+	{name: "node-exporter", url: "http://127.0.0.1:9100/metrics"},
+	{name: "cadvisor", url: "http://127.0.0.1:8080/metrics"},
+	{name: "gpu-exporter", url: "http://127.0.0.1:9400/metrics"},
+}
+
+// defaultExporters is RAZAR_EXPORTERS unset: node exporter, which the
+// shipped rules read; cAdvisor and a GPU exporter are for hosts that run
+// them.
+const defaultExporters = "node-exporter"
+
+// stateNotConfigured is the state of a host exporter RAZAR_EXPORTERS does
+// not list: not probed, no gap.
+const stateNotConfigured = "not configured"
+
+// configuredExporters reads RAZAR_EXPORTERS: the names of the host
+// exporters this host runs.
+func (c *cli) configuredExporters() (map[string]bool, error) {
+	v := strings.TrimSpace(c.getenv("RAZAR_EXPORTERS"))
+	if v == "" {
+		v = defaultExporters
+	}
+	names := make([]string, len(hostExporters))
+	for i, e := range hostExporters {
+		names[i] = e.name
+	}
+	out := map[string]bool{}
+	for _, n := range strings.Split(v, ",") {
+		n = strings.ToLower(strings.TrimSpace(n))
+		switch {
+		case n == "" || n == "none":
+		case slices.Contains(names, n):
+			out[n] = true
+		default:
+			fix := "list host exporters from " + strings.Join(names, ", ") + ", comma-separated, or none"
+			if near := nearestName(n, names); near != "" {
+				fix = "did you mean " + near + "? " + fix
+			}
+			return nil, &razar.ConfigError{File: "env", Field: "RAZAR_EXPORTERS", Msg: fmt.Sprintf("%q is not a host exporter verify-monitoring knows", n), Fix: fix}
+		}
+	}
+	return out, nil
+}
 
 // monitoringEndpoint is one /metrics endpoint verify-monitoring probes.
 type monitoringEndpoint struct {
 	name, url string
+	skip      bool // a host exporter RAZAR_EXPORTERS does not list
 }
 
 // monitoringResult is what one probe found.
@@ -64,7 +117,7 @@ func (c *cli) verifyMonitoring(ctx context.Context, args []string) error {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return usageErr("--exporter %q: want an http(s) URL such as http://127.0.0.1:9100/metrics", e)
 		}
-		eps = append(eps, monitoringEndpoint{"exporter", e})
+		eps = append(eps, monitoringEndpoint{name: "exporter", url: e})
 	}
 	if len(eps) == 0 {
 		metrics, err := c.metricsAddr()
@@ -75,18 +128,30 @@ func (c *cli) verifyMonitoring(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
+		configured, err := c.configuredExporters()
+		if err != nil {
+			return err
+		}
 		eps = []monitoringEndpoint{
-			{"razar", "http://" + metrics + "/metrics"},
-			{"chakra", "http://" + chakra + "/metrics"},
-			{"node-exporter", "http://127.0.0.1:9100/metrics"},
-			{"cadvisor", "http://127.0.0.1:8080/metrics"},
-			{"gpu-exporter", "http://127.0.0.1:9400/metrics"},
+			{name: "razar", url: "http://" + metrics + "/metrics"},
+			{name: "chakra", url: "http://" + chakra + "/metrics"},
+		}
+		for _, e := range hostExporters {
+			if !configured[e.name] {
+				e.skip = true
+			}
+			eps = append(eps, e)
 		}
 	}
 	results := make([]monitoringResult, len(eps))
 	client := &http.Client{Timeout: *timeout}
 	var wg sync.WaitGroup
 	for i, ep := range eps {
+		if ep.skip {
+			results[i] = monitoringResult{monitoringEndpoint: ep, state: stateNotConfigured,
+				detail: "not in RAZAR_EXPORTERS: not probed (add " + ep.name + " there, or --exporter URL, to check it)"}
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -100,7 +165,7 @@ func (c *cli) verifyMonitoring(ctx context.Context, args []string) error {
 	var gaps []string
 	for _, r := range results {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", r.name, r.url, r.state, r.series, r.detail)
-		if r.state != stateOK {
+		if r.state != stateOK && r.state != stateNotConfigured {
 			gaps = append(gaps, r.url+" "+r.state)
 		}
 	}

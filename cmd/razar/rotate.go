@@ -137,6 +137,7 @@ func (c *cli) rotateKeys(ctx context.Context, args []string) error {
 	if *dry {
 		if len(problems) > 0 {
 			c.printProblems(problems)
+			c.printLiveKeyHint(items)
 			return failed("dry run: %d rotated rung process(es) would not load the new credential; nothing written", len(problems))
 		}
 		fmt.Fprintf(c.stdout, "dry run: every running process of the %d rotated rung(s) loads the new credential; nothing written\n", len(items))
@@ -144,6 +145,7 @@ func (c *cli) rotateKeys(ctx context.Context, args []string) error {
 	}
 	if len(problems) > 0 {
 		c.printProblems(problems)
+		c.printLiveKeyHint(items)
 		return failed("refusing to apply: %d rotated rung process(es) would not load the new credential; nothing changed", len(problems))
 	}
 	approval, err := c.awaitRotationApproval(ctx, nc, items, data, *wait)
@@ -407,6 +409,21 @@ func (c *cli) printAnswers(rung string, answers []bus.ProbeReply, notReady strin
 		problems = append(problems, fmt.Sprintf("%s: process %s %s, in its own environment: %s", rung, sanitize(a.Host), notReady, reason))
 	}
 	return problems
+}
+
+// printLiveKeyHint says, after running rungs refused a rotation to a new
+// variable, how to rotate without a restart: a running rung sees only the
+// environment it started with, so "export" in a shell never reaches it,
+// while a key file named by the manifest is read at every reload.
+func (c *cli) printLiveKeyHint(items []agents.RotationItem) {
+	for _, it := range items {
+		if it.Env == "" {
+			continue
+		}
+		fmt.Fprintf(c.stderr, "razar: hint: a running rung sees only the environment it started with, so exporting %s now does not reach it; "+
+			"write the new key to a file only RAZAR's user can read and name it in the manifest instead, read at every reload: "+
+			"{\"agents\": [{\"name\": %q, \"file\": \"secrets/%s.key\"}]} (or an absolute path, e.g. under $CREDENTIALS_DIRECTORY)\n", it.Env, it.Agent, it.Agent)
+	}
 }
 
 func (c *cli) printProblems(problems []string) {

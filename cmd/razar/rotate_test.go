@@ -151,6 +151,9 @@ func TestRotateKeysRefusedWhenOnlyTheCLIHasTheNewKey(t *testing.T) {
 		if !strings.Contains(out, "razar: k2: process ") || !strings.Contains(out, "credential variable KIMI2_API_KEY_2026_12 is unset") {
 			t.Errorf("rotate-keys %v does not name the rung and the variable:\n%s", mode, out)
 		}
+		if !strings.Contains(out, `"file": "secrets/k2.key"`) || strings.Contains(out, "export KIMI2_API_KEY_2026_12") {
+			t.Errorf("rotate-keys %v does not advise the key file a running rung reads at reload (or still advises export):\n%s", mode, out)
+		}
 		if strings.Contains(out, "sk-only-in-the-shell") || strings.Contains(out, "now use the new credentials") {
 			t.Errorf("rotate-keys %v:\n%s", mode, out)
 		}

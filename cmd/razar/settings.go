@@ -28,6 +28,8 @@ type settings struct {
 	remoteAttempts int
 	longTask       bool
 	once           bool
+	strict         bool     // --strict: a warning about the settings is exit 2
+	warnings       []string // configWarnings at boot, logged once the log is open
 	natsListen     string
 	natsInsecure   bool // --nats-listen-insecure: a non-loopback --nats-listen is meant
 	natsURL        string
@@ -416,6 +418,7 @@ func (c *cli) bootFlags(args []string) (*settings, error) {
 	fs.IntVar(&s.remoteAttempts, "remote-attempts", 1, "attempts per rung turn")
 	fs.BoolVar(&s.longTask, "long-task", false, "keep escalating past the ladder, with capped backoff, until a fix holds or `razar abort`")
 	fs.BoolVar(&s.once, "once", false, "exit after the boot cycle: 0 when every component is healthy")
+	fs.BoolVar(&s.strict, "strict", false, "refuse to boot (exit 2) on a warning about the settings: a variable in config/razar.env RAZAR does not read, RAZAR_ESCALATION_WARNING_THRESHOLD=0")
 	fs.StringVar(&s.natsListen, "nats-listen", jetstream.DefaultListen, "`HOST:PORT` of the embedded NATS server; loopback only unless --nats-listen-insecure")
 	fs.BoolVar(&s.natsInsecure, "nats-listen-insecure", false, "let --nats-listen be an address other machines reach: the embedded server has no TLS")
 	fs.StringVar(&s.natsURL, "nats", "", "use the NATS server or cluster at `URL` instead of embedding one (default $RAZAR_NATS_URL)")
@@ -446,6 +449,12 @@ func (c *cli) bootFlags(args []string) (*settings, error) {
 	}
 	if err := c.readVariables(s); err != nil {
 		return nil, err
+	}
+	s.warnings = c.configWarnings(s)
+	if s.strict {
+		if err := strictErr(s.warnings); err != nil {
+			return nil, err
+		}
 	}
 	if s.replicas == 0 {
 		if s.replicas, err = c.envInt("RAZAR_REPLICAS", 1); err != nil {

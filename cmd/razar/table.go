@@ -31,7 +31,7 @@ var commands []command
 
 func init() {
 	commands = []command{
-		{"boot", "[flags]", "boot the components, run the bus, the rungs and the orchestrator", (*cli).boot, ""},
+		{"boot", "[flags]", "boot the components, run the bus, the rungs and the orchestrator", (*cli).boot, bootHelp},
 		{"reload", "", "re-read config/ and config/razar.env (also SIGHUP); a reload that fails changes nothing", (*cli).reload, ""},
 		{"detach", "", "exit RAZAR and leave the components running, for an upgrade; `razar boot` adopts them", (*cli).detach, ""},
 		{"agent", "<name> [--nats URL] [--creds F]", "run one rung as its own process", (*cli).agent, ""},
@@ -138,6 +138,9 @@ Run 'razar help <command>' or 'razar <command> --help' for a command's flags.
 The home is --home DIR (before or after the command), else $RAZAR_HOME, else
 the current directory.
 Exit status: 0 done, 1 the job failed, 2 bad usage or a config error.
+The ladder: RAZAR_RSTAR_THRESHOLD (T, 9) failed attempts round the local rungs
+before rStar; with the shipped four local rungs T = 9 is 2¼ passes, 4 × N is N
+full passes ('razar help boot').
 `)
 	return b.String()
 }
