@@ -251,18 +251,27 @@ func (o *Orchestrator) sendEscalation(ctx context.Context, rec *bus.IncidentReco
 	esc.Workspace = ws
 	esc.Shortened = Shortened(esc.Context)
 	fitEscalation(esc)
+	// The tools open before the hand-over: a rung may call them the
+	// instant it has the escalation. No answer counts from before it.
+	after, err := o.store.ResultsLastSeq(ctx)
+	if err != nil {
+		if view != nil {
+			view.Close()
+		}
+		o.log.Error().Err(err).Str("incident", rec.ID).Str("agent", p.Rung).Msg("could not hand the attempt to the rung")
+		return jetstream.Handed{}, err
+	}
+	tools := o.openTools(rec, view, viewErr, after)
 	h, err := o.store.Escalate(ctx, bus.EscalateSubject(p.Rung), bus.EscalationMsgID(rec.ID, p.Attempt), esc)
 	if err != nil && ctx.Err() == nil {
 		// The attempt will time out and the ladder moves on; say why.
 		o.log.Error().Err(err).Str("incident", rec.ID).Str("agent", p.Rung).Msg("could not hand the attempt to the rung")
 	}
 	if err != nil {
-		if view != nil {
-			view.Close()
-		}
+		o.closeTools(tools)
 		return h, err
 	}
-	o.openTools(rec, view, viewErr, h.ResultsAfter)
+	tools.resultsAfter.Store(h.ResultsAfter)
 	if ws != nil {
 		o.auditShown(ctx, rec, ws)
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/razar/razar"
@@ -66,7 +67,7 @@ type deskEntry struct {
 	incident, rung, component string
 	attempt                   int
 	deadline                  time.Time
-	resultsAfter              uint64
+	resultsAfter              atomic.Uint64   // RAZAR_RESULTS held this much before the hand-over
 	earlier                   []razar.Attempt // the incident's settled attempts (summaries, Seq set)
 	view                      *workspace.View // nil when the workdir could not be opened
 	viewErr                   string
@@ -130,10 +131,16 @@ func fitEscalation(esc *bus.Escalation) {
 
 // openTools makes the pending attempt's tools servable until its deadline
 // or its answer, replacing the incident's earlier entry.
-func (o *Orchestrator) openTools(rec *bus.IncidentRecord, view *workspace.View, viewErr string, resultsAfter uint64) {
+//
+// It is called before the escalation is published, so a rung that calls
+// its tools the instant it has the escalation finds them open; resultsAfter
+// is what stream RAZAR_RESULTS held then, and handedOver sets what it held
+// at the hand-over itself.
+func (o *Orchestrator) openTools(rec *bus.IncidentRecord, view *workspace.View, viewErr string, resultsAfter uint64) *deskEntry {
 	p := rec.Pending
 	e := &deskEntry{incident: rec.ID, rung: p.Rung, component: rec.Component, attempt: p.Attempt, deadline: p.Deadline,
-		resultsAfter: resultsAfter, earlier: append([]razar.Attempt(nil), rec.Attempts...), view: view, viewErr: viewErr}
+		earlier: append([]razar.Attempt(nil), rec.Attempts...), view: view, viewErr: viewErr}
+	e.resultsAfter.Store(resultsAfter)
 	now := time.Now()
 	o.desk.mu.Lock()
 	defer o.desk.mu.Unlock()
@@ -150,6 +157,17 @@ func (o *Orchestrator) openTools(rec *bus.IncidentRecord, view *workspace.View, 
 			delete(o.desk.open, id)
 		}
 	}
+	return e
+}
+
+// closeTools closes e's tools, when the attempt was never handed over.
+func (o *Orchestrator) closeTools(e *deskEntry) {
+	o.desk.mu.Lock()
+	defer o.desk.mu.Unlock()
+	if o.desk.open[e.incident] == e {
+		delete(o.desk.open, e.incident)
+	}
+	e.close()
 }
 
 // auditShown records what the escalation showed its rung.
@@ -336,7 +354,7 @@ func (o *Orchestrator) pendingTools(ctx context.Context, incident, rung string) 
 	if r, _, err := o.store.Incident(ctx, incident); err != nil || r.Pending == nil || r.Pending.Attempt != e.attempt || r.Pending.Rung != rung {
 		return nil, fmt.Sprintf("attempt %d of incident %s is over: its tools are closed", e.attempt, incident)
 	}
-	if m, err := o.store.Next(ctx, want, e.resultsAfter+1); err != nil || m != nil {
+	if m, err := o.store.Next(ctx, want, e.resultsAfter.Load()+1); err != nil || m != nil {
 		return nil, fmt.Sprintf("attempt %d of incident %s has been answered: its tools are closed", e.attempt, incident)
 	}
 	return e, ""
