@@ -361,6 +361,47 @@ func ValidProtectGlob(glob string) error {
 	return nil
 }
 
+// GlobCovers reports whether glob, of ValidProtectGlob's syntax, matches
+// rel (a clean, slash-separated, workdir-relative path) or one of its
+// parent directories: what a protect glob protects and a context glob
+// names.
+func GlobCovers(glob, rel string) bool {
+	pat, name := strings.Split(glob, "/"), strings.Split(rel, "/")
+	for n := 1; n <= len(name); n++ {
+		if matchSegments(pat, name[:n]) {
+			return true
+		}
+	}
+	return false
+}
+
+// GlobMatches reports whether glob, of ValidProtectGlob's syntax, matches
+// rel itself: path.Match per segment, "**" for any number of segments.
+func GlobMatches(glob, rel string) bool {
+	return matchSegments(strings.Split(glob, "/"), strings.Split(rel, "/"))
+}
+
+func matchSegments(pat, name []string) bool {
+	for len(pat) > 0 {
+		if pat[0] == "**" {
+			for i := len(name); i >= 0; i-- {
+				if matchSegments(pat[1:], name[i:]) {
+					return true
+				}
+			}
+			return false
+		}
+		if len(name) == 0 {
+			return false
+		}
+		if ok, _ := path.Match(pat[0], name[0]); !ok {
+			return false
+		}
+		pat, name = pat[1:], name[1:]
+	}
+	return len(name) == 0
+}
+
 // LoadBootConfig reads and parses a boot config file.
 func LoadBootConfig(path string) (*BootConfig, error) {
 	data, err := os.ReadFile(path)

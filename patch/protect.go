@@ -34,35 +34,7 @@ func (p Protection) covers(rel string) bool {
 	if p.Glob == "" {
 		return rel == p.Path || strings.HasPrefix(rel, p.Path+"/")
 	}
-	pat, name := strings.Split(p.Glob, "/"), strings.Split(rel, "/")
-	for n := 1; n <= len(name); n++ {
-		if matchSegments(pat, name[:n]) {
-			return true
-		}
-	}
-	return false
-}
-
-// matchSegments matches a glob's segments against a path's.
-func matchSegments(pat, name []string) bool {
-	for len(pat) > 0 {
-		if pat[0] == "**" {
-			for i := len(name); i >= 0; i-- {
-				if matchSegments(pat[1:], name[i:]) {
-					return true
-				}
-			}
-			return false
-		}
-		if len(name) == 0 {
-			return false
-		}
-		if ok, _ := path.Match(pat[0], name[0]); !ok {
-			return false
-		}
-		pat, name = pat[1:], name[1:]
-	}
-	return len(name) == 0
+	return razar.GlobCovers(p.Glob, rel)
 }
 
 // Bounds on the scan of protected scripts.

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"unicode/utf8"
+
+	"github.com/razar/razar"
 )
 
 // DefaultDeny are the names no rung is ever shown, matched against every
@@ -83,40 +85,6 @@ func cleanRel(p string) (string, *refusal) {
 	return strings.Join(segs, "/"), nil
 }
 
-// globMatch reports whether a glob of razar.ValidProtectGlob's syntax
-// (path.Match per segment, "**" for any number of segments) matches rel
-// or one of its parent directories.
-func globMatch(glob, rel string) bool {
-	pat, name := strings.Split(glob, "/"), strings.Split(rel, "/")
-	for n := 1; n <= len(name); n++ {
-		if matchSegments(pat, name[:n]) {
-			return true
-		}
-	}
-	return false
-}
-
-func matchSegments(pat, name []string) bool {
-	for len(pat) > 0 {
-		if pat[0] == "**" {
-			for i := len(name); i >= 0; i-- {
-				if matchSegments(pat[1:], name[i:]) {
-					return true
-				}
-			}
-			return false
-		}
-		if len(name) == 0 {
-			return false
-		}
-		if ok, _ := path.Match(pat[0], name[0]); !ok {
-			return false
-		}
-		pat, name = pat[1:], name[1:]
-	}
-	return len(name) == 0
-}
-
 // denied says why rel may not be shown, or "" when it may: the
 // component's exclude globs first, then the default deny-list unless an
 // include glob names the path.
@@ -130,12 +98,12 @@ func (v *View) denied(rel string) string {
 		}
 	}
 	for _, g := range v.exclude {
-		if globMatch(g, rel) {
+		if razar.GlobCovers(g, rel) {
 			return fmt.Sprintf("context.exclude %q", g)
 		}
 	}
 	for _, g := range v.include {
-		if globMatch(g, rel) {
+		if razar.GlobCovers(g, rel) {
 			return ""
 		}
 	}

@@ -89,7 +89,7 @@ func (v *View) list(glob string) Answer {
 			if !strings.Contains(glob, "/") {
 				name = path.Base(f.Path)
 			}
-			if ok, _ := path.Match(glob, name); !ok && !(strings.Contains(glob, "/") && matchSegments(strings.Split(glob, "/"), strings.Split(f.Path, "/"))) {
+			if ok, _ := path.Match(glob, name); !ok && !(strings.Contains(glob, "/") && razar.GlobMatches(glob, f.Path)) {
 				continue
 			}
 		}
@@ -196,7 +196,7 @@ func (v *View) search(ctx context.Context, pattern, glob string) Answer {
 			if !strings.Contains(glob, "/") {
 				name = path.Base(f.Path)
 			}
-			if ok, _ := path.Match(glob, name); !ok && !matchSegments(strings.Split(glob, "/"), strings.Split(f.Path, "/")) {
+			if ok, _ := path.Match(glob, name); !ok && !razar.GlobMatches(glob, f.Path) {
 				continue
 			}
 		}

@@ -375,7 +375,7 @@ func (v *View) relevant(errText, logTail string) []candidate {
 	}
 	for _, g := range v.include {
 		for _, f := range v.files {
-			if globMatch(g, f.Path) {
+			if razar.GlobCovers(g, f.Path) {
 				add(f.Path, whyInclude)
 			}
 		}
