@@ -262,6 +262,7 @@ func (s *Supervisor) Boot(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	s.writeState()
+	s.stopRemoved(ctx)
 	if err := s.snapshotRoster(ctx); err != nil {
 		return err
 	}
