@@ -22,6 +22,7 @@ import (
 func TestChaosRecoveryPathLeavesNoOrphanAndLosesNothing(t *testing.T) {
 	t.Run("component_removed_while_detached_is_stopped_at_boot", removedWhileDetached)
 	t.Run("sigkill_during_reload_leaves_no_removed_component_running", killDuringReload)
+	t.Run("restart_resumes_attempt_without_waiting_out_redelivery", resumeWithoutRedeliveryWait)
 	t.Log("\n" + printTable())
 }
 
@@ -183,3 +184,33 @@ func killMarked(markers map[string]string) {
 	}
 }
 
+// resumeWithoutRedeliveryWait is finding 19: RAZAR is SIGKILLed while its
+// in-process rung k2 works on attempt 1 (timeout 25 s, shorter than the
+// consumer's 30 s ack wait), and booted again. The restart hands the
+// attempt back at once, so k2 runs it again within its deadline and heals
+// with attempt 1; waiting out the redelivery would have let attempt 1 time
+// out and taken a second attempt.
+func resumeWithoutRedeliveryWait(t *testing.T) {
+	script := "#!/bin/sh\ncat >/dev/null\necho run >> \"@HOME@/k2.runs\"\n" +
+		"if [ \"$(wc -l < \"@HOME@/k2.runs\")\" -le 1 ]; then\n" +
+		"  while kill -0 $PPID 2>/dev/null; do sleep 0.1; done; exit 1\nfi\n" +
+		"rm -f \"$RAZAR_WORKDIR/broken\"\necho '{\"status\": \"fixed\", \"summary\": \"fixed\"}'\n"
+	h, markers := chaosHome(t, `{"agents": [{"name": "k2", "backend": "exec", "command": ["sh", "agents/k2.sh"], "timeout": "25s"}]}`, 1,
+		map[string]string{"agents/k2.sh": script})
+	listen := fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(t))
+	first := boot(t, h, nil, "--nats-listen", listen)
+	bustest.Eventually(t, 60*time.Second, func() bool { return lines(filepath.Join(h, "k2.runs")) == 1 },
+		"k2 never started; output:\n%s", bustest.Lazy(func() string { return tail(first.out.String(), 6000) }))
+	first.kill(t)
+	second := boot(t, h, nil, "--nats-listen", listen)
+	st := live(t, h, "")
+	waitEnded(t, st, 1, 90*time.Second)
+	recs := incidents(st)
+	if len(recs) != 1 || recs[0].State != "healed" || len(recs[0].Attempts) != 1 {
+		t.Errorf("incidents after the kill: %s, want one healed by its first attempt (resumed, not timed out)", describe(recs))
+	}
+	if n := lines(filepath.Join(h, "k2.runs")); n != 2 {
+		t.Errorf("k2 ran %d times, want 2 (the attempt the kill cut short, then once again)", n)
+	}
+	finish(t, h, second, markers, 1)
+}

@@ -253,6 +253,15 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 	if err := d.orch.DeclareRungs(ctx); err != nil {
 		return nil, failed("%v", err)
 	}
+	if d.agentsInproc {
+		// The rungs of a RAZAR killed mid-attempt died with it: what they
+		// held goes back to the consumers now, not after AckWait.
+		if n, err := d.orch.HandBackAttempts(ctx); err != nil {
+			log.Warn().Err(err).Msg("could not hand back the attempts the last RAZAR's rungs held; they resume after the consumer's ack wait")
+		} else if n > 0 {
+			log.Info().Int("attempts", n).Msg("handed back the attempts the last RAZAR's rungs were working on")
+		}
+	}
 	stopWatch, err := d.orch.WatchRungs(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, failed("%v", err)
