@@ -23,6 +23,7 @@ func TestChaosRecoveryPathLeavesNoOrphanAndLosesNothing(t *testing.T) {
 	t.Run("component_removed_while_detached_is_stopped_at_boot", removedWhileDetached)
 	t.Run("sigkill_during_reload_leaves_no_removed_component_running", killDuringReload)
 	t.Run("restart_resumes_attempt_without_waiting_out_redelivery", resumeWithoutRedeliveryWait)
+	t.Run("clock_step_across_restart_does_not_stall_the_attempt", clockStepAcrossRestart)
 	t.Log("\n" + printTable())
 }
 
