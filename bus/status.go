@@ -59,12 +59,15 @@ type MissionState struct {
 	Components []ComponentView `json:"components"`
 	Quarantine []string        `json:"quarantine"`
 	Incidents  []string        `json:"open_incidents"`
+	// Store says why RAZAR cannot write its record store (a full state
+	// disk), empty while it can. The mission is not healthy meanwhile.
+	Store string `json:"store,omitempty"`
 }
 
 // Problem reports whether the mission needs an operator: halted, or some
 // component quarantined or failed. `razar status` exits 1 then.
 func (m *MissionState) Problem() bool {
-	if m.Health == HealthHalted || len(m.Quarantine) > 0 {
+	if m.Health == HealthHalted || len(m.Quarantine) > 0 || m.Store != "" {
 		return true
 	}
 	for _, c := range m.Components {

@@ -20,6 +20,7 @@ import (
 // its restart mid-attempt. Each scenario asserts what an operator would
 // see, then the invariants of Check and Procs.
 func TestChaosRecoveryPathLeavesNoOrphanAndLosesNothing(t *testing.T) {
+	t.Run("full_state_disk_alerts_and_recovers_in_place", fullStateDisk)
 	t.Run("component_removed_while_detached_is_stopped_at_boot", removedWhileDetached)
 	t.Run("sigkill_during_reload_leaves_no_removed_component_running", killDuringReload)
 	t.Run("restart_resumes_attempt_without_waiting_out_redelivery", resumeWithoutRedeliveryWait)

@@ -73,6 +73,11 @@ func (s *Supervisor) view() *bus.MissionState {
 			}
 		}
 	}
+	if s.cfg.StoreError != nil {
+		if err := s.cfg.StoreError(); err != nil {
+			st.Store = err.Error()
+		}
+	}
 	st.Health = health(st, halted)
 	sort.Slice(st.Components, func(i, j int) bool {
 		a, b := st.Components[i], st.Components[j]
@@ -88,10 +93,14 @@ func (s *Supervisor) view() *bus.MissionState {
 
 // health is the mission's health: halted while a halted boot's quarantine
 // stands, degraded while any component is quarantined, failed or being
-// repaired, else healthy. Stopped components are an operator's choice.
+// repaired, or while the record store cannot be written, else healthy.
+// Stopped components are an operator's choice.
 func health(st *bus.MissionState, halted bool) string {
 	if halted && len(st.Quarantine) > 0 {
 		return bus.HealthHalted
+	}
+	if st.Store != "" {
+		return bus.HealthDegraded
 	}
 	for _, c := range st.Components {
 		switch c.Status {

@@ -68,6 +68,9 @@ type Alerter interface {
 type Config struct {
 	// Home is the RAZAR home: logs/, quarantine/, config/ and state/ live under it.
 	Home string
+	// StoreError, when set, says why the record store cannot be written
+	// (nil while it can): the mission is not healthy meanwhile.
+	StoreError func() error
 	// Retries is --retries: local restarts of a crash loop before it is
 	// escalated. A crash counts until the component has run stably for
 	// StableAfter.

@@ -338,7 +338,11 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		return statusVerdict(view.Mission, component)
 	}
 	if view.Mission != nil {
-		fmt.Fprintf(c.stdout, "mission: %s\n\n", view.Mission.Health)
+		fmt.Fprintf(c.stdout, "mission: %s\n", view.Mission.Health)
+		if view.Mission.Store != "" {
+			fmt.Fprintf(c.stdout, "record store: %s\n", sanitize(view.Mission.Store))
+		}
+		fmt.Fprintln(c.stdout)
 		c.printComponents(view.Mission.Components)
 		fmt.Fprintln(c.stdout)
 	}

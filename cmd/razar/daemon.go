@@ -327,6 +327,7 @@ func (d *daemon) wire() error {
 	}
 	sup, err = supervisor.New(d.store, orch, d.boot.Load(), supervisor.Config{
 		Home:          c.home,
+		StoreError:    d.storeError,
 		Retries:       set.retries,
 		ProbeInterval: set.probeInterval,
 		Alerts:        d.alerts,
@@ -442,7 +443,7 @@ func (d *daemon) statusView(ctx context.Context, component string) (*bus.StatusV
 		return nil, err
 	}
 	incidents, rungs, err := d.orch.Status(ctx, component)
-	if err != nil {
+	if err != nil && mission.Store == "" {
 		return nil, err
 	}
 	view := &bus.StatusView{Host: d.host(), Mission: mission, Incidents: incidents, Agents: rungs}
@@ -487,6 +488,7 @@ func (d *daemon) Run(ctx context.Context) error {
 	if d.trust != nil {
 		g.Go(func() error { d.renewIdentities(gctx); return nil })
 	}
+	g.Go(func() error { d.watchStore(gctx); return nil })
 	hs := &http.Server{Handler: newHostGuard(d.set.metricsAddr, d.set.statusHosts, metricsMux(d.reg, d.set.pprof, d.statusPage)), ReadHeaderTimeout: 5 * time.Second}
 	g.Go(func() error {
 		if err := hs.Serve(d.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -73,6 +73,9 @@ func statusVerdict(m *bus.MissionState, component string) error {
 	if m.Health == "halted" {
 		why = append(why, "mission halted")
 	}
+	if m.Store != "" {
+		why = append(why, "record store: "+m.Store)
+	}
 	var quarantined, failedComps []string
 	if component == bus.AllComponents {
 		quarantined = append(quarantined, m.Quarantine...)
