@@ -112,6 +112,9 @@ func fullStateDisk(t *testing.T) {
 		out, err = cli(t, h, "status")
 		return err != nil && strings.Contains(out, "record store")
 	}, "razar status does not fail naming the record store while state/ is full:\n%s", bustest.Lazy(func() string { return out }))
+	stateFile := func() string { data, _ := os.ReadFile(filepath.Join(h, "logs/razar_state.json")); return string(data) }
+	bustest.Eventually(t, 30*time.Second, func() bool { return strings.Contains(stateFile(), `"store":`) },
+		"logs/razar_state.json does not say the record store is down:\n%s", bustest.Lazy(stateFile))
 	bustest.Eventually(t, 30*time.Second, func() bool { return strings.Contains(b.out.String(), "RAZAR cannot record") },
 		"no critical alert for the full state disk; output:\n%s", bustest.Lazy(func() string { return tail(b.out.String(), 6000) }))
 	// Let kimicho's 3 s run out while nothing can be stored.
@@ -125,6 +128,8 @@ func fullStateDisk(t *testing.T) {
 		out, _ = cli(t, h, "status")
 		return !strings.Contains(out, "record store")
 	}, "razar status still names the record store after the space returned:\n%s", bustest.Lazy(func() string { return out }))
+	bustest.Eventually(t, 30*time.Second, func() bool { return !strings.Contains(stateFile(), `"store":`) },
+		"logs/razar_state.json still says the record store is down:\n%s", bustest.Lazy(stateFile))
 	waitEnded(t, st, 1, 120*time.Second)
 	if recs := incidents(st); len(recs) != 1 || recs[0].State != "healed" {
 		t.Errorf("incidents after the full state disk: %s, want one healed", describe(recs))

@@ -151,6 +151,11 @@ func (s *Supervisor) writeState() {
 	s.flushState()
 }
 
+// StoreChanged records that the record store went down or came back
+// (Config.StoreError): logs/razar_state.json is rewritten, so what it
+// says of the mission's health agrees with `razar status`.
+func (s *Supervisor) StoreChanged() { s.writeState() }
+
 // flushState rewrites logs/razar_state.json atomically and puts each
 // component whose view changed into RAZAR_STATE.
 func (s *Supervisor) flushState() {

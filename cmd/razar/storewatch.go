@@ -43,12 +43,14 @@ func (d *daemon) watchStore(ctx context.Context) {
 				down = false
 				d.log.Info().Msg("the record store writes again")
 				d.alerts.ResolveNamed(ctx, storeAlert, bus.SeverityCritical, bus.SystemComponent, "")
+				d.sup.StoreChanged()
 			}
 			continue
 		}
 		if !down {
 			down = true
 			d.alerts.RaiseNamed(ctx, storeAlert, bus.SeverityCritical, bus.SystemComponent, "", "RAZAR cannot record: "+err.Error())
+			d.sup.StoreChanged()
 		}
 		if rerr := d.srv.Reenable(); rerr != nil {
 			d.log.Debug().Err(rerr).Msg("the record store is still down")
