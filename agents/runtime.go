@@ -260,6 +260,7 @@ func (r *Runtime) handle(ctx context.Context, d *jetstream.Delivery) {
 		_ = d.Term()
 		return
 	}
+	esc.Deadline = attemptDeadline(esc.Deadline, d.Time, time.Now())
 	if !time.Now().Before(esc.Deadline) {
 		log.Info().Time("deadline", esc.Deadline).Msg("attempt expired before this rung could take it; not answering")
 		_ = d.Ack()
@@ -360,6 +361,24 @@ func (r *Runtime) handle(ctx context.Context, d *jetstream.Delivery) {
 	}
 	_ = d.Ack()
 	log.Info().Str("status", string(res.Status)).Str("summary", firstLine(res.Summary)).Str("error", res.Error).Msg("attempt answered")
+}
+
+// attemptDeadline is when the rung stops working on an attempt whose
+// escalation says deadline and was stored at published (the stream's
+// time; zero when unknown), at now: the deadline, but never further than
+// the attempt's whole time (deadline less published) from now. After the
+// wall clock stepped back, a redelivered escalation's deadline lies as far
+// in the future as the step; the orchestrator gives up on the attempt
+// after its own time, and the rung must not hold a worker past it.
+func attemptDeadline(deadline, published, now time.Time) time.Time {
+	if published.IsZero() {
+		return deadline
+	}
+	whole := deadline.Sub(published)
+	if whole > 0 && deadline.Sub(now) > whole {
+		return now.Add(whole)
+	}
+	return deadline
 }
 
 // answered reports whether a result for this attempt (or a later one) is

@@ -104,6 +104,9 @@ type MissionState struct {
 	Components []ComponentView `json:"components"`
 	Quarantine []string        `json:"quarantine"`
 	Incidents  []string        `json:"open_incidents"`
+	// Store says why RAZAR cannot write its record store (a full state
+	// disk), empty while it can. The mission is not healthy meanwhile.
+	Store string `json:"store,omitempty"`
 	// Problems says, one line a component, why each component that is
 	// down is (ComponentView.Down); `razar status` exits 1 while any is.
 	Problems []string `json:"problems,omitempty"`
@@ -113,7 +116,8 @@ type MissionState struct {
 // component's state: the one rule behind `razar status`, the metric
 // razar_mission_health, the status page and logs/razar_state.json. Halted
 // while a halted cycle left a component down; degraded while any component
-// is down or being repaired (restarting, escalated); else healthy. A
+// is down or being repaired (restarting, escalated), or while the record
+// store cannot be written (Store); else healthy. A
 // component an operator stopped counts as up.
 func (m *MissionState) Assess() {
 	m.Problems = nil
@@ -138,7 +142,7 @@ func (m *MissionState) Assess() {
 			}
 			m.Next = fmt.Sprintf("fix %s, then %s, then %s", strings.Join(m.Quarantine, ", "), strings.Join(rel, ", "), m.Next)
 		}
-	case len(m.Problems) > 0 || repairing:
+	case len(m.Problems) > 0 || repairing || m.Store != "":
 		m.Health = HealthDegraded
 	default:
 		m.Health = HealthHealthy
@@ -148,7 +152,7 @@ func (m *MissionState) Assess() {
 // Problem reports whether the mission needs an operator: halted, or some
 // component down with nothing bringing it up. `razar status` exits 1 then.
 func (m *MissionState) Problem() bool {
-	return m.Health == HealthHalted || len(m.Problems) > 0 || len(m.Quarantine) > 0
+	return m.Health == HealthHalted || len(m.Problems) > 0 || len(m.Quarantine) > 0 || m.Store != ""
 }
 
 // StatusView is the data of a status reply: the host's components from the

@@ -72,3 +72,70 @@ func fill(t *testing.T, path string) {
 		}
 	}
 }
+
+// fullStateDisk is finding 13: state/ (the record store) is a 64 MiB
+// tmpfs, filled up while kimicho works on an attempt, so the attempt's
+// timeout and what follows cannot be stored. At once RAZAR raises the
+// critical alert and `razar status` exits 1 naming the record store;
+// when the space is freed RAZAR restarts its store in place (no RAZAR
+// restart), status is clear again, the incident heals, and every record
+// is on the stream and in logs/ once.
+func fullStateDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to mount a tmpfs on state/")
+	}
+	h, markers := chaosHome(t, ladderRoster, 1, map[string]string{"agents/kimicho.sh": hangScript, "agents/fix.sh": fixScript})
+	stateDir := filepath.Join(h, "state")
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", stateDir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs here (%v: %s)", err, bytes.TrimSpace(out))
+	}
+	t.Cleanup(func() { // after RAZAR stopped and the store was checked
+		if out, err := exec.Command("umount", stateDir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", stateDir, err, out)
+		}
+	})
+	// Limits that fit the small disk (the defaults reserve 2.3 GiB).
+	env := []string{"RAZAR_STREAM_MAX_BYTES=8MiB", "RAZAR_RESULTS_MAX_BYTES=4MiB", "RAZAR_STATE_MAX_BYTES=4MiB"}
+	b := boot(t, h, env, "--nats-listen", "127.0.0.1:0")
+	st := live(t, h, "")
+	bustest.Eventually(t, 60*time.Second, func() bool { return lines(filepath.Join(h, "kimicho.runs")) > 0 },
+		"kimicho never took an attempt; output:\n%s", bustest.Lazy(func() string { return tail(b.out.String(), 6000) }))
+	filler := filepath.Join(stateDir, "filler")
+	fill(t, filler)
+
+	var out string
+	bustest.Eventually(t, 30*time.Second, func() bool {
+		var err error
+		out, err = cli(t, h, "status")
+		return err != nil && strings.Contains(out, "record store")
+	}, "razar status does not fail naming the record store while state/ is full:\n%s", bustest.Lazy(func() string { return out }))
+	stateFile := func() string { data, _ := os.ReadFile(filepath.Join(h, "logs/razar_state.json")); return string(data) }
+	bustest.Eventually(t, 30*time.Second, func() bool { return strings.Contains(stateFile(), `"store":`) },
+		"logs/razar_state.json does not say the record store is down:\n%s", bustest.Lazy(stateFile))
+	bustest.Eventually(t, 30*time.Second, func() bool { return strings.Contains(b.out.String(), "RAZAR cannot record") },
+		"no critical alert for the full state disk; output:\n%s", bustest.Lazy(func() string { return tail(b.out.String(), 6000) }))
+	// Let kimicho's 3 s run out while nothing can be stored.
+	bustest.Eventually(t, 60*time.Second, func() bool { return strings.Contains(b.out.String(), "no space left") },
+		"no write to the full state disk failed: the scenario injected nothing; output:\n%s", bustest.Lazy(func() string { return tail(b.out.String(), 6000) }))
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	bustest.Eventually(t, 60*time.Second, func() bool {
+		out, _ = cli(t, h, "status")
+		return !strings.Contains(out, "record store")
+	}, "razar status still names the record store after the space returned:\n%s", bustest.Lazy(func() string { return out }))
+	bustest.Eventually(t, 30*time.Second, func() bool { return !strings.Contains(stateFile(), `"store":`) },
+		"logs/razar_state.json still says the record store is down:\n%s", bustest.Lazy(stateFile))
+	waitEnded(t, st, 1, 120*time.Second)
+	if recs := incidents(st); len(recs) != 1 || recs[0].State != "healed" {
+		t.Errorf("incidents after the full state disk: %s, want one healed", describe(recs))
+	}
+	if strings.Contains(b.out.String(), "RAZAR is up") && strings.Count(b.out.String(), "RAZAR is up") != 1 {
+		t.Errorf("RAZAR restarted during the scenario; output:\n%s", tail(b.out.String(), 6000))
+	}
+	finish(t, h, b, markers, 1)
+}

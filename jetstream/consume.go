@@ -337,3 +337,53 @@ func (s *Store) ConsumerNames(ctx context.Context) func(yield func(string) bool)
 		}
 	}
 }
+
+// ReleaseUnsettled hands back, for delivery now, every attempt consumer
+// agent_<rung> delivered that nobody settled: a RAZAR restarting after its
+// in-process rungs died with it calls it before it starts them again, so
+// the attempt the dead process was working on runs at once instead of
+// after the consumer's AckWait (finding 19 of issue 20: 30 s lost). It
+// naks each unsettled delivery by its stream sequence; a nak of one that
+// is not pending is ignored by the server. Only the owner of every reader
+// of the consumer may call it: an attempt a live `razar agent` process is
+// working on would be delivered twice. It returns how many deliveries it
+// handed back.
+func (s *Store) ReleaseUnsettled(ctx context.Context, rung string) (int, error) {
+	ctx, cancel := withDefaultTimeout(ctx, 10*time.Second)
+	defer cancel()
+	name := bus.ConsumerName(rung)
+	c, err := s.stream.Consumer(ctx, name)
+	if err != nil {
+		return 0, fmt.Errorf("consumer %s: %w", name, err)
+	}
+	info, err := c.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("consumer %s: %w", name, err)
+	}
+	if info.NumAckPending == 0 {
+		return 0, nil
+	}
+	n := 0
+	for seq := info.AckFloor.Stream + 1; seq <= info.Delivered.Stream; seq++ {
+		m, err := s.Next(ctx, bus.EscalateSubject(rung), seq)
+		if err != nil {
+			return n, err
+		}
+		if m == nil || m.Seq > info.Delivered.Stream {
+			break
+		}
+		seq = m.Seq
+		// The server checks the stream sequence against its pending list
+		// and the consumer sequence only for range: the last delivered is
+		// always in it.
+		ack := fmt.Sprintf("$JS.ACK.%s.%s.1.%d.%d.%d.0", info.Stream, name, m.Seq, info.Delivered.Consumer, time.Now().UnixNano())
+		if err := s.nc.Publish(ack, []byte("-NAK")); err != nil {
+			return n, fmt.Errorf("hand back attempt %d of %s: %w", m.Seq, name, err)
+		}
+		n++
+	}
+	if err := s.nc.FlushWithContext(ctx); err != nil {
+		return n, fmt.Errorf("hand back the attempts of %s: %w", name, err)
+	}
+	return n, nil
+}

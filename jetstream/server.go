@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/jwt/v2"
@@ -189,6 +191,14 @@ type Server struct {
 	ns      *server.Server
 	urlFile string
 	once    sync.Once
+	// storeDir and js are what JetStream was started with, so Reenable
+	// starts it again the same way.
+	storeDir string
+	js       server.JetStreamConfig
+	mu       sync.Mutex // serialises Reenable
+	// failed is the first store write failure the server logged since
+	// JetStream last started; nil while none.
+	failed *atomic.Pointer[string]
 }
 
 // StartServer starts an embedded nats-server with JetStream and waits until
@@ -263,14 +273,18 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded NATS on %s: %w", cfg.Listen, err)
 	}
-	ns.SetLoggerV2(&serverLog{log: cfg.Log.With().Str("subsystem", "nats-server").Logger()}, false, false, false)
+	failed := new(atomic.Pointer[string])
+	ns.SetLoggerV2(&serverLog{log: cfg.Log.With().Str("subsystem", "nats-server").Logger(), failed: failed}, false, false, false)
 	ns.Start()
 	if !ns.ReadyForConnections(cfg.ReadyTimeout) {
 		ns.Shutdown()
 		ns.WaitForShutdown()
 		return nil, fmt.Errorf("embedded NATS did not come up on %s within %v (port in use? another razar running? try --nats-listen 127.0.0.1:0 or --nats URL)", cfg.Listen, cfg.ReadyTimeout)
 	}
-	s := &Server{ns: ns, urlFile: cfg.URLFile}
+	s := &Server{ns: ns, urlFile: cfg.URLFile, storeDir: cfg.StoreDir, failed: failed}
+	if js := ns.JetStreamConfig(); js != nil {
+		s.js = *js
+	}
 	if cfg.URLFile != "" {
 		if err := WriteFileAtomic(cfg.URLFile, []byte(ns.ClientURL()+"\n"), 0o640); err != nil {
 			s.Shutdown()
@@ -297,6 +311,94 @@ func adoptOpenStore(storeDir, account string, log zerolog.Logger) error {
 	}
 	log.Info().Str("from", old).Str("to", next).Msg("moved the stream and bucket of the bus without identities into account RAZAR")
 	return nil
+}
+
+// ErrStoreDisabled is StoreError's sentinel: the embedded server cannot
+// write its store. A write that fails (a full disk) leaves the stream or
+// bucket it was for refusing every later write, and a clustered server
+// turns JetStream off: nothing can be recorded until Reenable succeeds.
+var ErrStoreDisabled = errors.New("the record store (JetStream) cannot write")
+
+// minFree is the room below which the store's filesystem counts as full;
+// minFreeToReenable the room it must have again before Reenable restarts
+// JetStream: less, and the first writes would fail again at once.
+const (
+	minFree           = 1 << 20
+	minFreeToReenable = 4 << 20
+)
+
+// writeFailure is what the server logs when a write to its store fails.
+func writeFailure(line string) bool {
+	return strings.Contains(line, "no space left") || strings.Contains(line, "Critical write error") ||
+		strings.Contains(line, "resources, will be DISABLED")
+}
+
+// StoreError is nil while the server's store can be written, else an
+// error wrapping ErrStoreDisabled that names the store's directory, the
+// room left on its filesystem and why: JetStream turned off, a write that
+// failed (the stream or bucket refuses writes from then on), or less than
+// 1 MiB free.
+func (s *Server) StoreError() error {
+	free, ferr := freeBytes(s.storeDir)
+	room := "unknown"
+	if ferr == nil {
+		room = fmt.Sprintf("%d KiB", free>>10)
+	}
+	why := ""
+	switch {
+	case !s.ns.JetStreamEnabled():
+		why = "JetStream is off after a write failed"
+	case s.failed.Load() != nil:
+		why = "a write failed: " + *s.failed.Load()
+	case ferr == nil && free < minFree:
+		why = "its filesystem is full"
+	default:
+		return nil
+	}
+	return fmt.Errorf("%w: %s (%s, %s free); RAZAR starts it again once there is room, without a restart (fix: free space on that filesystem)", ErrStoreDisabled, why, s.storeDir, room)
+}
+
+// Reenable restarts the server's JetStream after a write to its store
+// failed, once the store's filesystem has room again: the streams and the
+// bucket are read back from disk, so no stored record is lost, their
+// write errors are cleared, and clients keep their connections. It is nil
+// when the store can be written (already, or again); an error says what
+// still stops it.
+func (s *Server) Reenable() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.StoreError() == nil {
+		return nil
+	}
+	if n, err := freeBytes(s.storeDir); err != nil {
+		return fmt.Errorf("restart the record store: %w", err)
+	} else if n < minFreeToReenable {
+		return fmt.Errorf("restart the record store: %d KiB free in %s, want %d KiB", n>>10, s.storeDir, minFreeToReenable>>10)
+	}
+	if s.ns.JetStreamEnabled() && s.failed.Load() == nil {
+		return nil // the disk was full, but no write failed: nothing to restart
+	}
+	if s.ns.JetStreamEnabled() {
+		if err := s.ns.ShutdownJetStream(); err != nil {
+			return fmt.Errorf("restart the record store: stop JetStream: %w", err)
+		}
+	}
+	s.failed.Store(nil)
+	cfg := s.js
+	cfg.StoreDir = s.storeDir // EnableJetStream adds "jetstream" itself
+	if err := s.ns.EnableJetStream(&cfg); err != nil {
+		return fmt.Errorf("restart the record store in %s: %w", s.storeDir, err)
+	}
+	return nil
+}
+
+// freeBytes is the room an unprivileged writer has on dir's filesystem.
+func freeBytes(dir string) (uint64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, err
+	}
+	return st.Bavail * uint64(st.Bsize), nil
 }
 
 // ClientURL is the URL clients connect to.
@@ -335,12 +437,32 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 	return homedir.WriteAtomic(path, data, perm)
 }
 
-// serverLog routes nats-server's logger through zerolog.
-type serverLog struct{ log zerolog.Logger }
+// serverLog routes nats-server's logger through zerolog, and notes in
+// failed the first store write failure the server reports: the server
+// tells of one only in its log.
+type serverLog struct {
+	log    zerolog.Logger
+	failed *atomic.Pointer[string]
+}
+
+func (l *serverLog) note(format string, v ...any) {
+	if line := fmt.Sprintf(format, v...); writeFailure(line) {
+		l.failed.CompareAndSwap(nil, &line)
+	}
+}
 
 func (l *serverLog) Noticef(format string, v ...any) { l.log.Debug().Msgf(format, v...) }
-func (l *serverLog) Warnf(format string, v ...any)   { l.log.Warn().Msgf(format, v...) }
-func (l *serverLog) Fatalf(format string, v ...any)  { l.log.Error().Msgf(format, v...) }
-func (l *serverLog) Errorf(format string, v ...any)  { l.log.Error().Msgf(format, v...) }
-func (l *serverLog) Debugf(format string, v ...any)  { l.log.Trace().Msgf(format, v...) }
-func (l *serverLog) Tracef(format string, v ...any)  { l.log.Trace().Msgf(format, v...) }
+func (l *serverLog) Warnf(format string, v ...any) {
+	l.note(format, v...)
+	l.log.Warn().Msgf(format, v...)
+}
+func (l *serverLog) Fatalf(format string, v ...any) {
+	l.note(format, v...)
+	l.log.Error().Msgf(format, v...)
+}
+func (l *serverLog) Errorf(format string, v ...any) {
+	l.note(format, v...)
+	l.log.Error().Msgf(format, v...)
+}
+func (l *serverLog) Debugf(format string, v ...any) { l.log.Trace().Msgf(format, v...) }
+func (l *serverLog) Tracef(format string, v ...any) { l.log.Trace().Msgf(format, v...) }

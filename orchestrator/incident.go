@@ -290,9 +290,22 @@ func (o *Orchestrator) settle(ctx context.Context, rec *bus.IncidentRecord, rev 
 		// rather than wait out its deadline.
 		err = fmt.Errorf("the attempt could not be handed to %s: %w", p.Rung, sendErr)
 	} else {
-		res, err = o.waitResult(ctx, rec.ID, p.Attempt, p.Rung, p.Deadline, esc)
+		res, err = o.waitResult(ctx, rec.ID, p.Attempt, p.Rung, remaining(p, time.Now()), esc)
 	}
 	return o.conclude(ctx, rec, rev, res, err, escSeq == 0 && sendErr != nil, "")
+}
+
+// remaining is how long the pending attempt p still has at now: its
+// deadline less now, never more than its whole time (deadline less
+// start). The instants are the wall clock of the RAZAR that stored them:
+// while it runs, the wait is timed on the monotonic clock; across a
+// restart after the wall clock stepped back, the deadline would lie as far
+// in the future as the step (an hour's step: an incident open for an hour),
+// so the attempt gets at most its own time again; after a step forward it
+// times out early rather than late.
+func remaining(p *bus.Pending, now time.Time) time.Duration {
+	whole := p.Deadline.Sub(p.Started)
+	return max(0, min(p.Deadline.Sub(now), whole))
 }
 
 // conclude judges the pending attempt's answer (res), or why there is none

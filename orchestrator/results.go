@@ -87,8 +87,9 @@ func (r *results) done(incident string, w *resultWait) {
 	r.mu.Unlock()
 }
 
-// waitResult waits until the deadline for the answer to the pending
-// attempt. Only an answer counts that is on the pending rung's own
+// waitResult waits, for at most remaining (timed on the monotonic clock,
+// so a step of the wall clock does not move it), for the answer to the
+// pending attempt. Only an answer counts that is on the pending rung's own
 // subject, razar.result.<incident>.<rung>, was stored after the attempt's
 // escalation esc (a sequence of stream RAZAR_RESULTS past
 // esc.ResultsAfter, its last before the escalation), and names this incident,
@@ -99,11 +100,11 @@ func (r *results) done(incident string, w *resultWait) {
 // The wait is registered before the stream is looked at, so an answer is
 // either already stored (found by walking the subject from the escalation
 // on, with direct gets) or routed to it as it arrives.
-func (o *Orchestrator) waitResult(ctx context.Context, incident string, attempt int, rung string, deadline time.Time, esc jetstream.Handed) (*bus.Result, error) {
+func (o *Orchestrator) waitResult(ctx context.Context, incident string, attempt int, rung string, remaining time.Duration, esc jetstream.Handed) (*bus.Result, error) {
 	want := bus.ResultSubject(incident, rung)
 	w := o.results.wait(incident, want)
 	defer o.results.done(incident, w)
-	wctx, cancel := context.WithDeadline(ctx, deadline)
+	wctx, cancel := context.WithTimeout(ctx, remaining)
 	defer cancel()
 	escSeq, after := esc.Seq, esc.ResultsAfter
 	seen := after // the highest sequence judged
@@ -185,7 +186,7 @@ func (o *Orchestrator) waitResult(ctx context.Context, incident string, attempt 
 		return nil, ctx.Err()
 	}
 	if errors.Is(wctx.Err(), context.DeadlineExceeded) {
-		return nil, fmt.Errorf("no answer before the attempt's deadline (%s)", deadline.Format(time.RFC3339))
+		return nil, fmt.Errorf("no answer within the attempt's time (%s left when the wait began)", remaining.Round(time.Millisecond))
 	}
 	return nil, fmt.Errorf("waiting for the answer: %w", wctx.Err())
 }

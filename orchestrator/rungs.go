@@ -23,6 +23,29 @@ func (o *Orchestrator) DeclareRungs(ctx context.Context) error {
 	return o.declare(ctx, roster)
 }
 
+// HandBackAttempts hands back for delivery now the attempts every rung's
+// consumer delivered to a process that is gone without settling them
+// (jetstream.Store.ReleaseUnsettled), so a restart resumes the attempt a
+// killed RAZAR's rungs were working on at once, not after the consumer's
+// AckWait. Call it only when every rung runs in this process (`--agents
+// inproc`) and before any is started: a live `razar agent` process's
+// attempt would be run twice. It returns how many it handed back.
+func (o *Orchestrator) HandBackAttempts(ctx context.Context) (int, error) {
+	roster, err := o.cfg.Roster()
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for _, a := range roster.Agents {
+		n, err := o.store.ReleaseUnsettled(ctx, a.Name)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
 // declare declares the consumers of the roster's rungs this orchestrator
 // has not declared yet.
 func (o *Orchestrator) declare(ctx context.Context, roster *razar.Roster) error {

@@ -74,6 +74,11 @@ func (s *Supervisor) view() *bus.MissionState {
 			}
 		}
 	}
+	if s.cfg.StoreError != nil {
+		if err := s.cfg.StoreError(); err != nil {
+			st.Store = err.Error()
+		}
+	}
 	sort.Slice(st.Components, func(i, j int) bool {
 		a, b := st.Components[i], st.Components[j]
 		if a.Priority != b.Priority {
@@ -126,6 +131,11 @@ func (s *Supervisor) writeState() {
 	w.mu.Unlock()
 	s.flushState()
 }
+
+// StoreChanged records that the record store went down or came back
+// (Config.StoreError): logs/razar_state.json is rewritten, so what it
+// says of the mission's health agrees with `razar status`.
+func (s *Supervisor) StoreChanged() { s.writeState() }
 
 // flushState rewrites logs/razar_state.json atomically and puts each
 // component whose view changed into RAZAR_STATE.

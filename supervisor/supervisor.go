@@ -79,6 +79,9 @@ type Alerter interface {
 type Config struct {
 	// Home is the RAZAR home: logs/, quarantine/, config/ and state/ live under it.
 	Home string
+	// StoreError, when set, says why the record store cannot be written
+	// (nil while it can): the mission is not healthy meanwhile.
+	StoreError func() error
 	// Retries is --retries: local restarts of a crash loop before it is
 	// escalated. A crash counts until the component has run stably for
 	// StableAfter.
@@ -343,6 +346,7 @@ func (s *Supervisor) runCycle(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	s.writeState()
+	s.stopRemoved(ctx)
 	if err := s.snapshotRoster(ctx); err != nil {
 		return err
 	}

@@ -363,6 +363,9 @@ func (c *cli) status(ctx context.Context, args []string) error {
 			host = view.Host.Name
 		}
 		c.printMission(view.Mission, host, true)
+		if view.Mission.Store != "" {
+			fmt.Fprintf(c.stdout, "record store: %s\n", sanitize(view.Mission.Store))
+		}
 		c.printComponents(view.Mission.Components)
 		fmt.Fprintln(c.stdout)
 	}

@@ -256,6 +256,15 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 	if err := d.orch.DeclareRungs(ctx); err != nil {
 		return nil, failed("%v", err)
 	}
+	if d.agentsInproc {
+		// The rungs of a RAZAR killed mid-attempt died with it: what they
+		// held goes back to the consumers now, not after AckWait.
+		if n, err := d.orch.HandBackAttempts(ctx); err != nil {
+			log.Warn().Err(err).Msg("could not hand back the attempts the last RAZAR's rungs held; they resume after the consumer's ack wait")
+		} else if n > 0 {
+			log.Info().Int("attempts", n).Msg("handed back the attempts the last RAZAR's rungs were working on")
+		}
+	}
 	stopWatch, err := d.orch.WatchRungs(context.WithoutCancel(ctx))
 	if err != nil {
 		return nil, failed("%v", err)
@@ -326,6 +335,7 @@ func (d *daemon) wire() error {
 	}
 	sup, err = supervisor.New(d.store, orch, d.boot.Load(), supervisor.Config{
 		Home:          c.home,
+		StoreError:    d.storeError,
 		Retries:       set.retries,
 		ProbeInterval: set.probeInterval,
 		Alerts:        d.alerts,
@@ -497,7 +507,7 @@ func (d *daemon) statusView(ctx context.Context, component string) (*bus.StatusV
 		return nil, err
 	}
 	incidents, rungs, err := d.orch.Status(ctx, component)
-	if err != nil {
+	if err != nil && mission.Store == "" {
 		return nil, err
 	}
 	view := &bus.StatusView{Host: d.host(), Mission: mission, Incidents: incidents, Agents: rungs}
@@ -545,6 +555,7 @@ func (d *daemon) Run(ctx context.Context) error {
 	if d.trust != nil {
 		g.Go(func() error { d.renewIdentities(gctx); return nil })
 	}
+	g.Go(func() error { d.watchStore(gctx); return nil })
 	hs := &http.Server{Handler: newHostGuard(d.set.metricsAddr, d.set.statusHosts, metricsMux(d.reg, d.set.pprof, d.statusPage)), ReadHeaderTimeout: 5 * time.Second}
 	g.Go(func() error {
 		if err := hs.Serve(d.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

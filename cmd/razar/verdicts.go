@@ -81,6 +81,9 @@ func statusVerdict(m *bus.MissionState, component string) error {
 	if m.Health == bus.HealthHalted {
 		why = append(why, "mission halted")
 	}
+	if m.Store != "" {
+		why = append(why, "record store: "+m.Store)
+	}
 	byReason := map[string][]string{}
 	for _, v := range m.Components {
 		if component != bus.AllComponents && v.Name != component {
