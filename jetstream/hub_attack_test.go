@@ -101,7 +101,7 @@ func TestLeafHubCannotPausePullOrTakeOverARungsConsumer(t *testing.T) {
 		t.Fatal(err)
 	}
 	esc := &bus.Escalation{Incident: "inc-hub-1", Component: "web", Attempt: 1, Rung: "k2", Error: "boom", Deadline: time.Now().Add(time.Hour)}
-	if _, err := h.store.Escalate(ctx, bus.EscalateSubject("k2"), bus.EscalationMsgID(esc.Incident, 1), esc); err != nil {
+	if _, err := h.store.Escalate(ctx, bus.EscalateSubject("k2"), bus.EscalationMsgID(esc.Incident, 1), esc, 0); err != nil {
 		t.Fatal(err)
 	}
 

@@ -482,20 +482,17 @@ type Handed struct {
 	ResultsAfter uint64
 }
 
-// Escalate stores escalation p on subject with msgID, and returns where it
-// stands in stream RAZAR and what stream RAZAR_RESULTS held before it, so
-// the answer can be told from answers stored earlier: the two streams
-// number their messages apart. An escalation stored already (a re-send
-// after a crash, within DuplicateWindow) returns what was recorded with
-// the one stored first.
-func (s *Store) Escalate(ctx context.Context, subject, msgID string, p bus.Payload) (Handed, error) {
+// Escalate stores escalation p on subject with msgID, with after, what
+// stream RAZAR_RESULTS held before the hand-over (ResultsLastSeq), so the
+// answer can be told from answers stored earlier: the two streams number
+// their messages apart. It returns where the escalation stands in stream
+// RAZAR and the after it was stored with. An escalation stored already (a
+// re-send after a crash, within DuplicateWindow) returns what was recorded
+// with the one stored first.
+func (s *Store) Escalate(ctx context.Context, subject, msgID string, p bus.Payload, after uint64) (Handed, error) {
 	data, err := bus.Encode(p)
 	if err != nil {
 		return Handed{}, err
-	}
-	after, err := s.ResultsLastSeq(ctx)
-	if err != nil {
-		return Handed{}, fmt.Errorf("publish %s: %w", subject, err)
 	}
 	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
 	msg.Header.Set(ResultsAfterHeader, strconv.FormatUint(after, 10))

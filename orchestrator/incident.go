@@ -262,7 +262,7 @@ func (o *Orchestrator) sendEscalation(ctx context.Context, rec *bus.IncidentReco
 		return jetstream.Handed{}, err
 	}
 	tools := o.openTools(rec, view, viewErr, after)
-	h, err := o.store.Escalate(ctx, bus.EscalateSubject(p.Rung), bus.EscalationMsgID(rec.ID, p.Attempt), esc)
+	h, err := o.store.Escalate(ctx, bus.EscalateSubject(p.Rung), bus.EscalationMsgID(rec.ID, p.Attempt), esc, after)
 	if err != nil && ctx.Err() == nil {
 		// The attempt will time out and the ladder moves on; say why.
 		o.log.Error().Err(err).Str("incident", rec.ID).Str("agent", p.Rung).Msg("could not hand the attempt to the rung")
