@@ -186,7 +186,7 @@ func (o *Orchestrator) waitResult(ctx context.Context, incident string, attempt 
 		return nil, ctx.Err()
 	}
 	if errors.Is(wctx.Err(), context.DeadlineExceeded) {
-		return nil, fmt.Errorf("no answer within the attempt's time (%s left when the wait began)", remaining.Round(time.Millisecond))
+		return nil, fmt.Errorf("no answer before the attempt's deadline (%s left when the wait began)", remaining.Round(time.Millisecond))
 	}
 	return nil, fmt.Errorf("waiting for the answer: %w", wctx.Err())
 }
