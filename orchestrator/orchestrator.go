@@ -222,6 +222,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	o.prepareStaging() // before o.ctx is set, so no incident stages meanwhile
 	// The fix memory, before o.ctx is set too: no incident looks it up
 	// half replayed.
+	o.finishRollbacks(ctx) // what a killed rollback-patch left unfinished
 	if o.fixes != nil {
 		if err := o.replayFixes(ctx); err != nil && ctx.Err() == nil {
 			// Not fatal: the ladder works without it, and learns again.

@@ -89,6 +89,7 @@ func (s *Supervisor) Start(ctx context.Context, name string) error {
 	c.held, c.wantUp, c.crashes = false, true, 0
 	s.mu.Unlock()
 	s.removeHold(name)
+	s.cfg.Alerts.ResolveNamed(ctx, AlertRollbackHeld, bus.SeverityWarning, name, "")
 	err := s.startAndCheck(ctx, name)
 	if errors.Is(err, ErrHeld) {
 		return fmt.Errorf("%s was stopped again while it started", name)
@@ -102,6 +103,39 @@ func (s *Supervisor) Restart(ctx context.Context, name, actor string) error {
 		return err
 	}
 	return s.Start(ctx, name)
+}
+
+// AlertRollbackHeld is the warning alert of a component held stopped
+// because the code a rollback-patch restored failed its health check.
+const AlertRollbackHeld = "RazarRollbackHeld"
+
+// RestartRestored restarts a component whose files rollback-patch just
+// restored (patch id, by actor). The rollback is done whatever follows:
+// when the restored code starts healthy it is supervised as before;
+// when it fails its start or health check it is held stopped with that
+// reason (status, page, a warning alert, kept across RAZAR restarts),
+// never left failed, until `razar start` resumes supervision. Errors:
+// only an unknown component, or ctx ending.
+func (s *Supervisor) RestartRestored(ctx context.Context, name, actor, id string) (string, error) {
+	if err := s.Stop(ctx, name, actor); err != nil {
+		return "", err
+	}
+	err := s.Start(ctx, name)
+	if err == nil {
+		return "restarted and healthy", nil
+	}
+	if ctx.Err() != nil {
+		return "", err
+	}
+	reason := fmt.Sprintf("held stopped: the code restored by the rollback of patch %s did not start healthy: %v; fix it, then `razar start %s`", id, err, name)
+	if serr := s.stop(ctx, name, actor, true); serr != nil {
+		return "", serr
+	}
+	s.writeHoldReason(name, actor, reason)
+	s.setStatus(name, bus.StatusStopped, reason)
+	s.cfg.Alerts.RaiseNamed(ctx, AlertRollbackHeld, bus.SeverityWarning, name, "", reason)
+	s.log.Warn().Str("component", name).Str("patch", id).Str("actor", actor).Msg(reason)
+	return reason, nil
 }
 
 // Release lifts a component's quarantine; it stays stopped until started.
@@ -336,6 +370,9 @@ func (s *Supervisor) Register(l *bus.Lifecycle) {
 		return "started and healthy", s.Start(ctx, name)
 	}))
 	l.Handle(bus.VerbRestart, one(func(ctx context.Context, name string, req *bus.LifecycleRequest) (string, error) {
+		if req != nil && req.Patch != "" {
+			return s.RestartRestored(ctx, name, actorOf(req), req.Patch)
+		}
 		return "restarted and healthy", s.Restart(ctx, name, actorOf(req))
 	}))
 	l.Handle(bus.VerbRelease, one(func(ctx context.Context, name string, _ *bus.LifecycleRequest) (string, error) {

@@ -951,8 +951,19 @@ func (d *daemon) record(ctx context.Context, component string, req *bus.Lifecycl
 	rec.Actor = recordActor(req.Who, rec.Actor)
 	rec.ActorKey = req.ActorKey()
 	rec.Stamp(time.Now())
-	if err := d.store.Audit(ctx, rec, ""); err != nil {
+	msgID := ""
+	if rec.Event == bus.EventReverted && rec.PatchID != "" {
+		// One rollback, one record, however often a killed rollback-patch
+		// (or RAZAR's start) sends it again.
+		msgID = orchestrator.RevertedMsgID(rec.Component, rec.PatchID)
+	}
+	if err := d.store.Audit(ctx, rec, msgID); err != nil {
 		return nil, err
+	}
+	if msgID != "" {
+		if err := orchestrator.RollbackRecorded(d.c.home, rec.Component, rec.PatchID); err != nil {
+			d.log.Warn().Err(err).Str("component", rec.Component).Str("patch", rec.PatchID).Msg("reverted record written, but the rollback's note was not updated (its next start sends it again, deduplicated)")
+		}
 	}
 	if rec.Event == bus.EventReverted && rec.PatchID != "" && d.orch != nil {
 		// A rollback-patch: what the patch carried, the fix memory forgets.
