@@ -178,7 +178,9 @@ func TestRollbackKilledAtAnyMomentIsFinishedByRazarsStartOnceOnTheStream(t *test
 			f := newRollbackFixture(t)
 			m.cut(t, f)
 			o, err := New(env.Store, Config{Home: f.home, Roster: func() (*razar.Roster, error) { return &razar.Roster{}, nil },
-				Components: func() (*razar.BootConfig, error) { return &razar.BootConfig{Components: []razar.Component{f.comp}}, nil }})
+				Components: func() (*razar.BootConfig, error) {
+					return &razar.BootConfig{Components: []razar.Component{f.comp}}, nil
+				}})
 			if err != nil {
 				t.Fatal(err)
 			}
