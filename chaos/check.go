@@ -22,7 +22,7 @@ import (
 // line per violated invariant.
 type Report struct {
 	Incidents  int // incidents on the stream or in the bucket
-	EndedOnce  int // incidents with exactly one terminal record that the bucket agrees with
+	EndedOnce  int // incidents with exactly one terminal record per opening (reopenings count) that the bucket agrees with
 	Lost       int // mirrored records on the stream missing from logs/, or in logs/ but not on the stream
 	Duplicated int // a stream sequence twice in logs/, or a message id twice on the stream
 	Torn       int // logs/ lines that do not parse as JSON
@@ -52,6 +52,7 @@ func Check(ctx context.Context, st *jetstream.Store, home string) (*Report, erro
 	r := &Report{}
 	ends := map[string][]string{} // incident: terminal events on the stream
 	opened := map[string]bool{}
+	reopened := map[string]int{} // incident: its reopened records (a heal that did not hold)
 	ids := map[string]uint64{}         // message id: first sequence
 	onStream := map[uint64]bus.Event{} // sequence of every mirrored record
 	for seq := uint64(1); ; seq++ {
@@ -78,6 +79,9 @@ func Check(ctx context.Context, st *jetstream.Store, home string) (*Report, erro
 		}
 		if rec.Incident != "" && rec.Event == bus.EventOpened {
 			opened[rec.Incident] = true
+		}
+		if rec.Incident != "" && rec.Event == bus.EventReopened {
+			reopened[rec.Incident]++
 		}
 		if _, ok := terminal[rec.Event]; ok && rec.Incident != "" {
 			ends[rec.Incident] = append(ends[rec.Incident], string(rec.Event))
@@ -109,13 +113,16 @@ func Check(ctx context.Context, st *jetstream.Store, home string) (*Report, erro
 	for _, id := range sorted(all) {
 		e := ends[id]
 		state, inKV := kv[id]
+		// A reopened incident ends once more per reopening; the bucket
+		// agrees with its last end.
+		want := 1 + reopened[id]
 		switch {
-		case len(e) != 1:
-			r.problem("incident %s has %d terminal records on the stream (%s), want 1", id, len(e), strings.Join(e, ", "))
+		case len(e) != want:
+			r.problem("incident %s has %d terminal records on the stream (%s), want %d", id, len(e), strings.Join(e, ", "), want)
 		case !inKV:
-			r.problem("incident %s ended %s on the stream but has no bucket record", id, e[0])
-		case state != e[0]:
-			r.problem("incident %s ended %s on the stream but its bucket record says %s", id, e[0], state)
+			r.problem("incident %s ended %s on the stream but has no bucket record", id, e[len(e)-1])
+		case state != e[len(e)-1]:
+			r.problem("incident %s ended %s on the stream but its bucket record says %s", id, e[len(e)-1], state)
 		case !opened[id]:
 			r.problem("incident %s ended with no opened record on the stream", id)
 		default:

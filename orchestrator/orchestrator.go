@@ -48,6 +48,16 @@ type Config struct {
 	Backoff Backoff
 	// VerifyWindow is how long a fix has to make the health check pass. Default 10 s.
 	VerifyWindow time.Duration
+	// SettleWindow is RAZAR_SETTLE_WINDOW: a component failing again this
+	// soon after its incident healed reopens that incident (the fix did not
+	// hold) instead of opening a new one. Default DefaultSettleWindow;
+	// negative turns reopening off.
+	SettleWindow time.Duration
+	// MaxReopens is how often an incident is reopened; the failure after
+	// that ends it failed, which quarantines the component, so the paid
+	// rungs a component that never stays healed costs are bounded.
+	// Default DefaultMaxReopens.
+	MaxReopens int
 	// ApprovalWindow is how long a validated patch of a component with
 	// "approval": "manual" waits for `razar approve` (RAZAR_APPROVAL_WINDOW);
 	// zero: the attempt's timeout.
@@ -160,6 +170,12 @@ func New(store *jetstream.Store, cfg Config) (*Orchestrator, error) {
 	}
 	if cfg.VerifyWindow <= 0 {
 		cfg.VerifyWindow = 10 * time.Second
+	}
+	if cfg.SettleWindow == 0 {
+		cfg.SettleWindow = DefaultSettleWindow
+	}
+	if cfg.MaxReopens <= 0 {
+		cfg.MaxReopens = DefaultMaxReopens
 	}
 	if cfg.ValidateTimeout <= 0 {
 		cfg.ValidateTimeout = DefaultValidateTimeout
@@ -339,6 +355,9 @@ func (o *Orchestrator) Escalate(ctx context.Context, component, failure, cycle s
 	}
 	if id, _ := o.OpenIncident(component); id != "" {
 		return id, false, nil
+	}
+	if id, err := o.reopen(ctx, component, failure); id != "" || err != nil {
+		return id, id != "", err
 	}
 	roster, err := o.cfg.Roster()
 	if err != nil {

@@ -299,6 +299,7 @@ func (d *daemon) wire() error {
 		LongTask:          set.longTask,
 		TokenBudget:       int64(set.tokenBudget),
 		VerifyWindow:      set.verifyWindow,
+		SettleWindow:      set.settleWindow,
 		Retention:         set.retention,
 		ApprovalWindow:    set.approval,
 		Verify:            func(ctx context.Context, comp razar.Component) error { return sup.Verify(ctx, comp) },
@@ -704,6 +705,7 @@ func (d *daemon) reload(ctx context.Context) (string, error) {
 		"RAZAR_CHAKRA_ADDR/RAZAR_CHAKRA_PORT":        next.chakraAddr != d.set.chakraAddr,
 		"RAZAR_HEALTH_PROBE_INTERVAL":                next.probeInterval != d.set.probeInterval,
 		"RAZAR_VERIFY_WINDOW":                        next.verifyWindow != d.set.verifyWindow,
+		"RAZAR_SETTLE_WINDOW":                        next.settleWindow != d.set.settleWindow,
 		"RAZAR_ALERT_WEBHOOK/RAZAR_ALERTMANAGER_URL": next.webhook != d.set.webhook || next.alertmanager != d.set.alertmanager,
 	} {
 		if changed {
