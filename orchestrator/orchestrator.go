@@ -71,6 +71,10 @@ type Config struct {
 	Verify func(ctx context.Context, c razar.Component) error
 	// Display names a rung in records; default the roster's display name.
 	Display func(agent string) string
+	// Ended, when set, is called once an incident's run is over and
+	// OpenIncident no longer names it, so whoever shows open incidents
+	// (logs/razar_state.json) rewrites its view then.
+	Ended func(component, id string)
 	// Metrics, when set, are updated; see NewMetrics.
 	Metrics *Metrics
 	// FixMetrics, when set, count the fix memory's hits, misses and heals;
@@ -529,6 +533,9 @@ func (o *Orchestrator) start(id, component string, resumed bool) bool {
 			delete(o.ended, id)
 		}
 		o.mu.Unlock()
+		if o.cfg.Ended != nil {
+			o.cfg.Ended(component, id)
+		}
 		if o.cfg.Metrics != nil {
 			o.cfg.Metrics.Open.Dec()
 		}

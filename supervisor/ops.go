@@ -252,14 +252,24 @@ func (s *Supervisor) loadQuarantines() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for name, c := range s.comps {
-		data, err := os.ReadFile(s.quarantineFile(name))
-		if err != nil {
+		path := s.quarantineFile(name)
+		data, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		var q Quarantine
-		if json.Unmarshal(data, &q) == nil {
-			c.status, c.incident, c.lastError = bus.StatusQuarantined, q.Incident, q.Reason
+		if err == nil {
+			err = json.Unmarshal(data, &q)
 		}
+		if err != nil {
+			// A quarantine an operator did not lift stays: a damaged file
+			// is no release. Say why, where status shows it.
+			why := fmt.Sprintf("still quarantined: %s is unreadable (%v), and only `razar release %s` lifts a quarantine", filepath.Join("quarantine", name+".json"), err, name)
+			c.status, c.lastError = bus.StatusQuarantined, why
+			s.log.Error().Err(err).Str("component", name).Str("file", path).Msg("quarantine file unreadable; the component stays quarantined until `razar release " + name + "`")
+			continue
+		}
+		c.status, c.incident, c.lastError = bus.StatusQuarantined, q.Incident, q.Reason
 	}
 }
 

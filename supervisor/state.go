@@ -119,6 +119,11 @@ type stateWriter struct {
 // writeState records a status change: at once when nothing was written in
 // the last stateInterval, else in one trailing write that takes the latest
 // state. flushState writes now.
+// IncidentEnded rewrites logs/razar_state.json once the escalator no
+// longer names an incident open: the file lists only open incidents, also
+// when the incident ends after the component's own last change.
+func (s *Supervisor) IncidentEnded() { s.writeState() }
+
 func (s *Supervisor) writeState() {
 	w := &s.states
 	w.mu.Lock()

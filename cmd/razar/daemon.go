@@ -289,20 +289,25 @@ func (d *daemon) wire() error {
 	components := func() (*razar.BootConfig, error) { return d.boot.Load(), nil }
 	var sup *supervisor.Supervisor // the orchestrator verifies fixes through it, once it exists
 	orch, err := orchestrator.New(d.store, orchestrator.Config{
-		Alerts:            d.alerts,
-		Home:              c.home,
-		Roster:            func() (*razar.Roster, error) { return d.roster.Load(), nil },
-		Components:        components,
-		Threshold:         set.threshold,
-		WarnThreshold:     set.warn,
-		RemoteAttempts:    set.remoteAttempts,
-		LongTask:          set.longTask,
-		TokenBudget:       int64(set.tokenBudget),
-		VerifyWindow:      set.verifyWindow,
-		SettleWindow:      set.settleWindow,
-		Retention:         set.retention,
-		ApprovalWindow:    set.approval,
-		Verify:            func(ctx context.Context, comp razar.Component) error { return sup.Verify(ctx, comp) },
+		Alerts:         d.alerts,
+		Home:           c.home,
+		Roster:         func() (*razar.Roster, error) { return d.roster.Load(), nil },
+		Components:     components,
+		Threshold:      set.threshold,
+		WarnThreshold:  set.warn,
+		RemoteAttempts: set.remoteAttempts,
+		LongTask:       set.longTask,
+		TokenBudget:    int64(set.tokenBudget),
+		VerifyWindow:   set.verifyWindow,
+		SettleWindow:   set.settleWindow,
+		Retention:      set.retention,
+		ApprovalWindow: set.approval,
+		Verify:         func(ctx context.Context, comp razar.Component) error { return sup.Verify(ctx, comp) },
+		Ended: func(string, string) {
+			if sup != nil {
+				sup.IncidentEnded() // logs/razar_state.json no longer lists it
+			}
+		},
 		Display:           d.display,
 		Metrics:           metrics,
 		FixMetrics:        d.fixMetrics,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -42,6 +43,42 @@ func healedByPatch(t *testing.T, h string, env []string) *proc {
 		return string(data) == "new\n" && strings.Contains(out, "healthy")
 	}, "app was not healed by the patch")
 	return p
+}
+
+// TestStateFileListsNoIncidentOnceItHealed: logs/razar_state.json, which
+// an offline `razar status` reads, is rewritten when an incident ends, so
+// it never lists a healed incident as open.
+func TestStateFileListsNoIncidentOnceItHealed(t *testing.T) {
+	t.Parallel()
+	h := notesHome(t)
+	healedByPatch(t, h, nil)
+	var st struct {
+		Components []struct {
+			PID int `json:"pid"`
+		} `json:"components"`
+		Incidents []string `json:"open_incidents"`
+	}
+	// A second incident once the boot cycle is over, when nothing else
+	// rewrites the file (the next probe is 30 s away): app's code broken
+	// again and its process killed.
+	bustest.Eventually(t, 15*time.Second, func() bool {
+		data, _ := os.ReadFile(filepath.Join(h, "logs/razar_state.json"))
+		return json.Unmarshal(data, &st) == nil && len(st.Components) == 1 && st.Components[0].PID > 0
+	}, "no pid for app in logs/razar_state.json")
+	if err := os.WriteFile(filepath.Join(h, "app/notes.txt"), []byte("old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(st.Components[0].PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	bustest.Eventually(t, 60*time.Second, func() bool {
+		out, _ := razarAs(h, "operator", "audit", "--component", "app", "--json").Output()
+		return strings.Count(string(out), `"event":"healed"`) == 2
+	}, "the second incident never healed")
+	bustest.Eventually(t, 15*time.Second, func() bool {
+		data, err := os.ReadFile(filepath.Join(h, "logs/razar_state.json"))
+		return err == nil && json.Unmarshal(data, &st) == nil && st.Incidents != nil && len(st.Incidents) == 0
+	}, "logs/razar_state.json still lists incidents %v after the heal", bustest.Lazy(func() string { return strings.Join(st.Incidents, ",") }))
 }
 
 // runRazarQuiet is runRazar for a poll: no test helper failing on errors.
