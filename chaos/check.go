@@ -52,7 +52,7 @@ func Check(ctx context.Context, st *jetstream.Store, home string) (*Report, erro
 	r := &Report{}
 	ends := map[string][]string{} // incident: terminal events on the stream
 	opened := map[string]bool{}
-	reopened := map[string]int{} // incident: its reopened records (a heal that did not hold)
+	reopened := map[string]int{}       // incident: its reopened records (a heal that did not hold)
 	ids := map[string]uint64{}         // message id: first sequence
 	onStream := map[uint64]bus.Event{} // sequence of every mirrored record
 	for seq := uint64(1); ; seq++ {

@@ -360,9 +360,6 @@ func (o *Orchestrator) Escalate(ctx context.Context, component, failure, cycle s
 	if id, _ := o.OpenIncident(component); id != "" {
 		return id, false, nil
 	}
-	if id, err := o.reopen(ctx, component, failure); id != "" || err != nil {
-		return id, id != "", err
-	}
 	roster, err := o.cfg.Roster()
 	if err != nil {
 		return "", false, err

@@ -16,7 +16,9 @@ import (
 // opened again and goes on up the ladder from where it was (its attempts
 // counted as before); after MaxReopens reopenings the next failure ends it
 // failed, and the supervisor quarantines the component with its alert.
-// Without this, a component that fails right after each heal opens
+// Only the failures the supervisor sees reopen (Reopen); an operator's
+// `razar escalate` opens a new incident as before. Without this, a
+// component that fails right after each heal opens
 // incident after incident, each calling the paid rungs again.
 
 // Defaults of Config.SettleWindow and Config.MaxReopens.
@@ -25,13 +27,18 @@ const (
 	DefaultMaxReopens   = 3
 )
 
-// reopen opens again the incident of component that healed within the
+// Reopen opens again the incident of component that healed within the
 // settle window, with the new failure, and starts it; or ends it failed
 // when it was reopened MaxReopens times already. It returns "" when there
-// is no such incident.
-func (o *Orchestrator) reopen(ctx context.Context, component, failure string) (string, error) {
-	if o.cfg.SettleWindow < 0 {
+// is no such incident (Escalate then opens a new one), and the id of the
+// one open when there is one. The supervisor calls it for the failures it
+// sees; an operator's `razar escalate` always opens a new incident.
+func (o *Orchestrator) Reopen(ctx context.Context, component, failure string) (string, error) {
+	if o.cfg.SettleWindow < 0 || razar.ValidName(component) != nil {
 		return "", nil
+	}
+	if id, _ := o.OpenIncident(component); id != "" {
+		return id, nil
 	}
 	recs, err := o.store.Incidents(ctx, nil)
 	if err != nil {

@@ -39,6 +39,10 @@ import (
 )
 
 // boot is `razar boot`: parse the settings, build the daemon, run it.
+// The orchestrator reopens the incidents whose heal did not hold for the
+// supervisor.
+var _ supervisor.Reopener = (*orchestrator.Orchestrator)(nil)
+
 func (c *cli) boot(ctx context.Context, args []string) error {
 	set, err := c.bootFlags(args)
 	if err != nil {
