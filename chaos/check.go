@@ -131,6 +131,7 @@ func Check(ctx context.Context, st *jetstream.Store, home string) (*Report, erro
 	}
 
 	inLogs := map[uint64]string{}
+	offline := map[string]string{} // component/patch: the line of an offline rollback's record
 	for _, file := range []string{orchestrator.InvocationsFile, orchestrator.PatchesFile, orchestrator.PatchHistoryFile, orchestrator.DialoguesFile} {
 		paths, _ := filepath.Glob(filepath.Join(home, file) + "*")
 		for _, p := range paths {
@@ -139,7 +140,7 @@ func Check(ctx context.Context, st *jetstream.Store, home string) (*Report, erro
 					continue // not a rotated copy
 				}
 			}
-			if err := readLines(r, p, inLogs, onStream); err != nil {
+			if err := readLines(r, p, inLogs, offline, onStream); err != nil {
 				return nil, err
 			}
 		}
@@ -153,9 +154,10 @@ func Check(ctx context.Context, st *jetstream.Store, home string) (*Report, erro
 	return r, nil
 }
 
-// readLines adds the sequences of file's lines to inLogs and counts torn,
-// duplicated and unknown lines.
-func readLines(r *Report, path string, inLogs map[uint64]string, onStream map[uint64]bus.Event) error {
+// readLines adds the sequences of file's lines to inLogs (and offline
+// rollbacks' records to offline) and counts torn, duplicated and unknown
+// lines.
+func readLines(r *Report, path string, inLogs map[uint64]string, offline map[string]string, onStream map[uint64]bus.Event) error {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -179,6 +181,18 @@ func readLines(r *Report, path string, inLogs map[uint64]string, onStream map[ui
 		if err := json.Unmarshal(line, &rec); err != nil {
 			r.Torn++
 			r.problem("%s line %d is not JSON: %v", name, n, err)
+			continue
+		}
+		if rec.Seq == 0 && rec.Event == bus.EventReverted && rec.Incident == "" {
+			// `razar rollback-patch` with RAZAR stopped writes its record
+			// here only (orchestrator.RecordRollbackOffline): once per
+			// rollback, and never on the stream.
+			key := rec.Component + "/" + rec.PatchID
+			if prev, ok := offline[key]; ok {
+				r.Duplicated++
+				r.problem("the rollback of %s is in logs/ twice: %s and %s line %d", key, prev, name, n)
+			}
+			offline[key] = fmt.Sprintf("%s line %d", name, n)
 			continue
 		}
 		if prev, ok := inLogs[rec.Seq]; ok {
