@@ -59,7 +59,7 @@ func RevertedMsgID(component, id string) string {
 func RollbackPatch(home string, comp razar.Component, id, actor string) (*Rollback, error) {
 	dir := filepath.Join(home, PatchDir, comp.Name)
 	if pending := pendingRollback(dir); pending != "" && (id == "" || id == pending) {
-		return finishRollback(home, comp, pending, actor, true)
+		return finishRollback(home, comp, pending, true)
 	}
 	target, err := pickPatch(dir, id)
 	if err != nil {
@@ -75,12 +75,13 @@ func RollbackPatch(home string, comp razar.Component, id, actor string) (*Rollba
 	if err := saveNote(filepath.Join(dir, target), note); err != nil {
 		return nil, fmt.Errorf("roll back %s patch %s: its note was not written, nothing was changed: %w", comp.Name, target, err)
 	}
-	return finishRollback(home, comp, target, actor, false)
+	return finishRollback(home, comp, target, false)
 }
 
 // finishRollback restores the files of patch id (unless its note says they
-// are restored) and readies the reverted record.
-func finishRollback(home string, comp razar.Component, id, actor string, resumed bool) (*Rollback, error) {
+// are restored) and readies the reverted record, in the name of whoever
+// began the rollback (its note's actor).
+func finishRollback(home string, comp razar.Component, id string, resumed bool) (*Rollback, error) {
 	dir := filepath.Join(home, PatchDir, comp.Name, id)
 	note, err := readNote(dir)
 	if err != nil {
@@ -120,7 +121,6 @@ func finishRollback(home string, comp razar.Component, id, actor string, resumed
 	if roster, err := os.ReadFile(filepath.Join(home, razar.RosterFile)); err == nil {
 		rb.Snapshot = jetstream.WriteFileAtomic(filepath.Join(home, razar.RosterSnapshot), roster, 0o640) == nil
 	}
-	_ = actor // the note names who began the rollback
 	return rb, nil
 }
 
@@ -242,7 +242,7 @@ func (o *Orchestrator) finishRollbacks(ctx context.Context) {
 			log.Error().Err(err).Msg("an unfinished rollback not finished: the component is not in the boot config")
 			continue
 		}
-		rb, err := finishRollback(o.cfg.Home, comp, id, "", true)
+		rb, err := finishRollback(o.cfg.Home, comp, id, true)
 		if err != nil {
 			log.Error().Err(err).Msg("an unfinished rollback not finished")
 			continue
