@@ -122,7 +122,16 @@ type stateWriter struct {
 // IncidentEnded rewrites logs/razar_state.json once the escalator no
 // longer names an incident open: the file lists only open incidents, also
 // when the incident ends after the component's own last change.
-func (s *Supervisor) IncidentEnded() { s.writeState() }
+// After Close it does nothing: the file written at shutdown has the last
+// word.
+func (s *Supervisor) IncidentEnded() {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if !closed {
+		s.writeState()
+	}
+}
 
 func (s *Supervisor) writeState() {
 	w := &s.states
