@@ -73,6 +73,7 @@ func killRollback(t *testing.T, victim string, m time.Duration) {
 		// Well under the 2 minutes a CLI used to wait on a dead RAZAR.
 		rb.wait(t, 15*time.Second)
 		b = boot(t, h, nil, "--nats-listen", listen)
+		supervised(t, h, markers) // its orchestrator answers before the CLI runs again
 	}
 	again := start(t, h, nil, "rollback-patch", "app")
 	if code := again.wait(t, 60*time.Second); code != 0 && !strings.Contains(again.out.String(), "nothing to roll back") {

@@ -97,9 +97,11 @@ func (s *Supervisor) Start(ctx context.Context, name string) error {
 	return err
 }
 
-// Restart stops and starts a component.
+// Restart stops and starts a component. Its stop is not kept across a
+// RAZAR restart: a RAZAR killed between the two starts the component at
+// its next boot rather than holding it down.
 func (s *Supervisor) Restart(ctx context.Context, name, actor string) error {
-	if err := s.Stop(ctx, name, actor); err != nil {
+	if err := s.stop(ctx, name, actor, false); err != nil {
 		return err
 	}
 	return s.Start(ctx, name)
@@ -117,7 +119,7 @@ const AlertRollbackHeld = "RazarRollbackHeld"
 // never left failed, until `razar start` resumes supervision. Errors:
 // only an unknown component, or ctx ending.
 func (s *Supervisor) RestartRestored(ctx context.Context, name, actor, id string) (string, error) {
-	if err := s.Stop(ctx, name, actor); err != nil {
+	if err := s.stop(ctx, name, actor, false); err != nil {
 		return "", err
 	}
 	err := s.Start(ctx, name)
