@@ -111,6 +111,9 @@ type IncidentRecord struct {
 	// Tokens is what the rungs' models spent on the incident, every
 	// attempt's usage summed.
 	Tokens razar.Usage `json:"tokens,omitzero"`
+	// Reopened counts the times the incident healed and its component
+	// failed again within the settle window, which opened it again.
+	Reopened int `json:"reopened,omitempty"`
 }
 
 // Bounds of a stored incident, so no record outgrows the server's max

@@ -222,6 +222,7 @@ const (
 	EventHealed     Event = "healed"     // the incident ended with a fix that held
 	EventFailed     Event = "failed"     // the incident ended without one
 	EventAborted    Event = "aborted"    // an operator aborted the incident
+	EventReopened   Event = "reopened"   // a healed incident whose fix did not hold, opened again
 	EventLifecycle  Event = "lifecycle"  // an operator command
 	EventAlert      Event = "alert"      // a warning or critical alert
 	EventLate       Event = "late"       // a result that came after its attempt had ended

@@ -22,7 +22,7 @@ import (
 // line per violated invariant.
 type Report struct {
 	Incidents  int // incidents on the stream or in the bucket
-	EndedOnce  int // incidents with exactly one terminal record that the bucket agrees with
+	EndedOnce  int // incidents with exactly one terminal record per opening (reopenings count) that the bucket agrees with
 	Lost       int // mirrored records on the stream missing from logs/, or in logs/ but not on the stream
 	Duplicated int // a stream sequence twice in logs/, or a message id twice on the stream
 	Torn       int // logs/ lines that do not parse as JSON
@@ -52,6 +52,7 @@ func Check(ctx context.Context, st *jetstream.Store, home string) (*Report, erro
 	r := &Report{}
 	ends := map[string][]string{} // incident: terminal events on the stream
 	opened := map[string]bool{}
+	reopened := map[string]int{}       // incident: its reopened records (a heal that did not hold)
 	ids := map[string]uint64{}         // message id: first sequence
 	onStream := map[uint64]bus.Event{} // sequence of every mirrored record
 	for seq := uint64(1); ; seq++ {
@@ -78,6 +79,9 @@ func Check(ctx context.Context, st *jetstream.Store, home string) (*Report, erro
 		}
 		if rec.Incident != "" && rec.Event == bus.EventOpened {
 			opened[rec.Incident] = true
+		}
+		if rec.Incident != "" && rec.Event == bus.EventReopened {
+			reopened[rec.Incident]++
 		}
 		if _, ok := terminal[rec.Event]; ok && rec.Incident != "" {
 			ends[rec.Incident] = append(ends[rec.Incident], string(rec.Event))
@@ -109,13 +113,16 @@ func Check(ctx context.Context, st *jetstream.Store, home string) (*Report, erro
 	for _, id := range sorted(all) {
 		e := ends[id]
 		state, inKV := kv[id]
+		// A reopened incident ends once more per reopening; the bucket
+		// agrees with its last end.
+		want := 1 + reopened[id]
 		switch {
-		case len(e) != 1:
-			r.problem("incident %s has %d terminal records on the stream (%s), want 1", id, len(e), strings.Join(e, ", "))
+		case len(e) != want:
+			r.problem("incident %s has %d terminal records on the stream (%s), want %d", id, len(e), strings.Join(e, ", "), want)
 		case !inKV:
-			r.problem("incident %s ended %s on the stream but has no bucket record", id, e[0])
-		case state != e[0]:
-			r.problem("incident %s ended %s on the stream but its bucket record says %s", id, e[0], state)
+			r.problem("incident %s ended %s on the stream but has no bucket record", id, e[len(e)-1])
+		case state != e[len(e)-1]:
+			r.problem("incident %s ended %s on the stream but its bucket record says %s", id, e[len(e)-1], state)
 		case !opened[id]:
 			r.problem("incident %s ended with no opened record on the stream", id)
 		default:
@@ -124,6 +131,7 @@ func Check(ctx context.Context, st *jetstream.Store, home string) (*Report, erro
 	}
 
 	inLogs := map[uint64]string{}
+	offline := map[string]string{} // component/patch: the line of an offline rollback's record
 	for _, file := range []string{orchestrator.InvocationsFile, orchestrator.PatchesFile, orchestrator.PatchHistoryFile, orchestrator.DialoguesFile} {
 		paths, _ := filepath.Glob(filepath.Join(home, file) + "*")
 		for _, p := range paths {
@@ -132,7 +140,7 @@ func Check(ctx context.Context, st *jetstream.Store, home string) (*Report, erro
 					continue // not a rotated copy
 				}
 			}
-			if err := readLines(r, p, inLogs, onStream); err != nil {
+			if err := readLines(r, p, inLogs, offline, onStream); err != nil {
 				return nil, err
 			}
 		}
@@ -146,9 +154,10 @@ func Check(ctx context.Context, st *jetstream.Store, home string) (*Report, erro
 	return r, nil
 }
 
-// readLines adds the sequences of file's lines to inLogs and counts torn,
-// duplicated and unknown lines.
-func readLines(r *Report, path string, inLogs map[uint64]string, onStream map[uint64]bus.Event) error {
+// readLines adds the sequences of file's lines to inLogs (and offline
+// rollbacks' records to offline) and counts torn, duplicated and unknown
+// lines.
+func readLines(r *Report, path string, inLogs map[uint64]string, offline map[string]string, onStream map[uint64]bus.Event) error {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -172,6 +181,18 @@ func readLines(r *Report, path string, inLogs map[uint64]string, onStream map[ui
 		if err := json.Unmarshal(line, &rec); err != nil {
 			r.Torn++
 			r.problem("%s line %d is not JSON: %v", name, n, err)
+			continue
+		}
+		if rec.Seq == 0 && rec.Event == bus.EventReverted && rec.Incident == "" {
+			// `razar rollback-patch` with RAZAR stopped writes its record
+			// here only (orchestrator.RecordRollbackOffline): once per
+			// rollback, and never on the stream.
+			key := rec.Component + "/" + rec.PatchID
+			if prev, ok := offline[key]; ok {
+				r.Duplicated++
+				r.problem("the rollback of %s is in logs/ twice: %s and %s line %d", key, prev, name, n)
+			}
+			offline[key] = fmt.Sprintf("%s line %d", name, n)
 			continue
 		}
 		if prev, ok := inLogs[rec.Seq]; ok {

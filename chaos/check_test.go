@@ -83,6 +83,52 @@ func TestCheckCountsEveryBrokenInvariant(t *testing.T) {
 	}
 }
 
+// TestCheckWantsOneEndPerOpeningAndAnOfflineRollbackOnce: a reopened
+// incident (a heal that did not hold) must end once more, and its bucket
+// record agrees with its last end; an offline rollback's record (no
+// stream sequence) in patch_history.jsonl is fine once and counted twice.
+func TestCheckWantsOneEndPerOpeningAndAnOfflineRollbackOnce(t *testing.T) {
+	env := bustest.New(t)
+	ctx := context.Background()
+	home := t.TempDir()
+	audit := func(ev bus.Event, inc string, n int) {
+		if _, err := env.Store.AuditSeq(ctx, &bus.AuditRecord{Event: ev, Component: "web", Incident: inc}, bus.AuditMsgID(ev, inc, n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"inc-reopened", "inc-short"} {
+		audit(bus.EventOpened, id, 0)
+		audit(bus.EventHealed, id, 0)
+		audit(bus.EventReopened, id, 1)
+		now := time.Now().UTC()
+		if _, err := env.Store.CreateIncident(ctx, &bus.IncidentRecord{ID: id, Component: "web", Error: "down", State: razar.IncidentFailed, Opened: now, Updated: now}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	audit(bus.EventFailed, "inc-reopened", 1)
+	rollback, _ := json.Marshal(&bus.AuditRecord{Event: bus.EventReverted, Component: "web", PatchID: "p-1"})
+	file := filepath.Join(home, orchestrator.PatchHistoryFile)
+	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, append(append(rollback, '\n'), append(rollback, '\n')...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Check(ctx, env.Store, home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Incidents != 2 || r.EndedOnce != 1 || r.Duplicated != 1 || r.Lost != 0 {
+		t.Errorf("incidents %d, ended once %d, duplicated %d, lost %d; want 2, 1, 1, 0:\n%s", r.Incidents, r.EndedOnce, r.Duplicated, r.Lost, strings.Join(r.Problems, "\n"))
+	}
+	problems := strings.Join(r.Problems, "\n")
+	for _, want := range []string{"inc-short has 1 terminal records on the stream (healed), want 2", "the rollback of web/p-1 is in logs/ twice"} {
+		if !strings.Contains(problems, want) {
+			t.Errorf("no problem says %q:\n%s", want, problems)
+		}
+	}
+}
+
 // TestProcsCountsDoubledAndOrphanedProcesses: Procs finds a component's
 // processes by marker, one unsupervised is an orphan and a second doubled,
 // and after RAZAR stopped every live one is an orphan.

@@ -46,3 +46,23 @@ func LockStore(dir string) (unlock func(), err error) {
 		f.Close()
 	}, nil
 }
+
+// StoreHeld says whether a process holds dir's store lock (a RAZAR with its
+// embedded server runs there), and its pid when the lock file names one.
+// It takes no lock: a free lock is tried and let go at once. A CLI waiting
+// on a RAZAR polls it to notice within moments that RAZAR died under it.
+func StoreHeld(dir string) (pid int, held bool) {
+	f, err := os.OpenFile(filepath.Join(dir, LockFile), os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_SH|syscall.LOCK_NB); err == nil {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		return 0, false
+	}
+	b := make([]byte, 32)
+	n, _ := f.ReadAt(b, 0)
+	pid, _ = strconv.Atoi(strings.TrimSpace(string(b[:n])))
+	return pid, true
+}

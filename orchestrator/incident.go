@@ -497,7 +497,8 @@ func (o *Orchestrator) recordEnd(ctx context.Context, rec *bus.IncidentRecord) {
 		last := rec.Attempts[n-1]
 		r.Agent, r.AgentDisplay, r.Attempt, r.Summary = last.Rung, o.cfg.Display(last.Rung), last.Number, last.Summary
 	}
-	o.audit(ctx, r, bus.AuditMsgID(ev, rec.ID, 0))
+	// A reopened incident ends once more: each end has its own id.
+	o.audit(ctx, r, bus.AuditMsgID(ev, rec.ID, rec.Reopened))
 	l := o.log.Info()
 	if rec.State != razar.IncidentHealed {
 		l = o.log.Error()

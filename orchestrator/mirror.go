@@ -98,6 +98,7 @@ type mirrorFile struct {
 	f    *os.File
 	st   os.FileInfo // f's, to tell the path now names another file
 	last uint64      // highest sequence written to the file
+	cut  bool        // a torn last line was cut off when it was opened
 }
 
 // NewMirror returns a mirror writing under home.
@@ -165,7 +166,7 @@ func (m *Mirror) Run(ctx context.Context) error {
 	if err := m.store.DeleteConsumer(ctx, MirrorConsumer); err != nil {
 		m.log.Debug().Err(err).Msg("could not remove the consumer older releases mirrored through")
 	}
-	pos := m.position(ctx)
+	pos := m.repairAll(m.position(ctx))
 	m.done.Store(pos)
 	m.saved = pos
 	err := m.store.Tail(ctx, bus.AuditAll, pos+1, func(msg *jetstream.StoredMsg) error {
@@ -270,6 +271,7 @@ func (m *Mirror) file(path string) (*mirrorFile, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if cut > 0 {
+		mf.cut = true
 		m.log.Warn().Str("file", path).Int64("bytes", cut).Msg("cut off a torn last line (a crash mid-write); the stream still has its record")
 	}
 	st, err := f.Stat()
@@ -370,6 +372,28 @@ func (m *Mirror) position(ctx context.Context) uint64 {
 	if last, err := m.store.LastSeq(ctx); err == nil && pos > last {
 		m.log.Warn().Str("file", path).Uint64("position", pos).Uint64("stream_last", last).Msg("mirror position is past the stream's end (a new store?); mirroring the whole stream")
 		return 0
+	}
+	return pos
+}
+
+// repairAll opens each mirror file there is, which cuts off a torn last
+// line, and returns the position to mirror from: pos, or, when a file lost
+// a torn line, the last record whole in it, so the torn record is written
+// again from the stream (the others already in their files are skipped).
+func (m *Mirror) repairAll(pos uint64) uint64 {
+	for _, name := range []string{InvocationsFile, DialoguesFile, PatchesFile, PatchHistoryFile} {
+		path := filepath.Join(m.home, name)
+		if _, err := os.Lstat(path); err != nil {
+			continue
+		}
+		mf, err := m.file(path)
+		if err != nil {
+			continue // the first record for it says so, and retries
+		}
+		if mf.cut && mf.last < pos {
+			m.log.Warn().Str("file", name).Uint64("from", mf.last+1).Msg("mirroring again from the torn record on, so it is whole in logs/")
+			pos = mf.last
+		}
 	}
 	return pos
 }

@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -117,3 +118,57 @@ func (w *syncWriter) Write(p []byte) (int, error) {
 	return w.b.Write(p)
 }
 func (w *syncWriter) String() string { w.mu.Lock(); defer w.mu.Unlock(); return w.b.String() }
+
+// TestMirrorRewritesATornLastLineFromTheStreamAtStart: a mirror file whose
+// last line was torn while RAZAR was down (its position already past that
+// record) gets the record back, whole and once, when the mirror starts.
+func TestMirrorRewritesATornLastLineFromTheStreamAtStart(t *testing.T) {
+	env := bustest.New(t)
+	home := t.TempDir()
+	ctx := context.Background()
+	run := func() (stop func()) {
+		m := NewMirror(env.Store, home, zerolog.Nop())
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- m.Run(rctx) }()
+		return func() { cancel(); <-done }
+	}
+	stop := run()
+	for i := 1; i <= 3; i++ {
+		rec := &bus.AuditRecord{Event: bus.EventAttempt, Component: "web", Incident: "inc-1", Agent: "k2", Attempt: i, Outcome: "no_fix"}
+		if err := env.Store.Audit(ctx, rec, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	path := filepath.Join(home, InvocationsFile)
+	bustest.Eventually(t, 10*time.Second, func() bool {
+		pos, _ := os.ReadFile(filepath.Join(home, MirrorPosFile))
+		return strings.TrimSpace(string(pos)) == "3"
+	}, "the mirror never saved position 3")
+	stop()
+	data, err := os.ReadFile(path)
+	if err != nil || strings.Count(string(data), "\n") != 3 {
+		t.Fatalf("%s before the tear: %v\n%s", InvocationsFile, err, data)
+	}
+	if err := os.Truncate(path, int64(len(data)-15)); err != nil { // half of the last line, no newline
+		t.Fatal(err)
+	}
+
+	stop = run()
+	defer stop()
+	bustest.Eventually(t, 10*time.Second, func() bool {
+		data, _ := os.ReadFile(path)
+		lines := strings.Split(strings.TrimSuffix(string(data), "\n"), "\n")
+		if len(lines) != 3 || !strings.HasSuffix(string(data), "\n") {
+			return false
+		}
+		for i, l := range lines {
+			var r bus.AuditRecord
+			if json.Unmarshal([]byte(l), &r) != nil || r.Attempt != i+1 {
+				return false
+			}
+		}
+		return true
+	}, "%s does not hold attempts 1, 2, 3 whole and once after the start:\n%s", InvocationsFile,
+		bustest.Lazy(func() string { d, _ := os.ReadFile(path); return string(d) }))
+}

@@ -48,6 +48,16 @@ type Config struct {
 	Backoff Backoff
 	// VerifyWindow is how long a fix has to make the health check pass. Default 10 s.
 	VerifyWindow time.Duration
+	// SettleWindow is RAZAR_SETTLE_WINDOW: a component failing again this
+	// soon after its incident healed reopens that incident (the fix did not
+	// hold) instead of opening a new one. Default DefaultSettleWindow;
+	// negative turns reopening off.
+	SettleWindow time.Duration
+	// MaxReopens is how often an incident is reopened; the failure after
+	// that ends it failed, which quarantines the component, so the paid
+	// rungs a component that never stays healed costs are bounded.
+	// Default DefaultMaxReopens.
+	MaxReopens int
 	// ApprovalWindow is how long a validated patch of a component with
 	// "approval": "manual" waits for `razar approve` (RAZAR_APPROVAL_WINDOW);
 	// zero: the attempt's timeout.
@@ -61,6 +71,10 @@ type Config struct {
 	Verify func(ctx context.Context, c razar.Component) error
 	// Display names a rung in records; default the roster's display name.
 	Display func(agent string) string
+	// Ended, when set, is called once an incident's run is over and
+	// OpenIncident no longer names it, so whoever shows open incidents
+	// (logs/razar_state.json) rewrites its view then.
+	Ended func(component, id string)
 	// Metrics, when set, are updated; see NewMetrics.
 	Metrics *Metrics
 	// FixMetrics, when set, count the fix memory's hits, misses and heals;
@@ -185,6 +199,12 @@ func New(store *jetstream.Store, cfg Config) (*Orchestrator, error) {
 	if cfg.VerifyWindow <= 0 {
 		cfg.VerifyWindow = 10 * time.Second
 	}
+	if cfg.SettleWindow == 0 {
+		cfg.SettleWindow = DefaultSettleWindow
+	}
+	if cfg.MaxReopens <= 0 {
+		cfg.MaxReopens = DefaultMaxReopens
+	}
 	if cfg.ValidateTimeout <= 0 {
 		cfg.ValidateTimeout = DefaultValidateTimeout
 	}
@@ -246,6 +266,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	o.prepareStaging() // before o.ctx is set, so no incident stages meanwhile
 	// The fix memory, before o.ctx is set too: no incident looks it up
 	// half replayed.
+	o.finishRollbacks(ctx) // what a killed rollback-patch left unfinished
 	if o.fixes != nil {
 		if err := o.replayFixes(ctx); err != nil && ctx.Err() == nil {
 			// Not fatal: the ladder works without it, and learns again.
@@ -533,6 +554,9 @@ func (o *Orchestrator) start(id, component string, resumed bool) bool {
 			delete(o.ended, id)
 		}
 		o.mu.Unlock()
+		if o.cfg.Ended != nil {
+			o.cfg.Ended(component, id)
+		}
 		if o.cfg.Metrics != nil {
 			o.cfg.Metrics.Open.Dec()
 		}

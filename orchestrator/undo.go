@@ -41,16 +41,13 @@ type rollbackNote struct {
 	// Recorded is set once the fix memory has marked what the patch
 	// carried (or found nothing to mark).
 	Recorded bool `json:"recorded,omitempty"`
-}
-
-// writeRollbackNote leaves the note of patch id, rolled back by actor, in
-// its backup directory dir.
-func writeRollbackNote(dir, id, actor, diffSHA string) error {
-	data, err := json.Marshal(rollbackNote{V: 1, Patch: id, Actor: actor, Time: time.Now().UTC(), DiffSHA256: diffSHA})
-	if err != nil {
-		return err
-	}
-	return homedir.WriteAtomic(filepath.Join(dir, RollbackNote), data, 0o600)
+	// FilesPending is set from before the first file is touched until
+	// every file is restored; RecordPending from then until the reverted
+	// record (Record) is written. A note with either set is a rollback
+	// the next run or start finishes (rollback.go).
+	FilesPending  bool             `json:"files_pending,omitempty"`
+	RecordPending bool             `json:"record_pending,omitempty"`
+	Record        *bus.AuditRecord `json:"record,omitempty"`
 }
 
 // PatchRolledBack marks undone every remembered fix that component's patch
@@ -76,8 +73,8 @@ func (o *Orchestrator) PatchRolledBack(ctx context.Context, component, id string
 	if err := json.Unmarshal(data, &note); err != nil {
 		return fmt.Errorf("%s: %w", filepath.Join(dir, RollbackNote), err)
 	}
-	if note.Recorded {
-		return nil
+	if note.Recorded || note.FilesPending {
+		return nil // marked already, or not rolled back yet
 	}
 	// The boot scan and a live rollback may meet on one note: marking a
 	// fix undone twice is harmless (Carrying skips undone fixes, and the

@@ -359,6 +359,19 @@ func restoreEntry(root, backupDir string, e Entry) error {
 	return nil
 }
 
+// removeStaleTemps removes the temporary files writeAtomicFunc left beside
+// target when a process writing it was killed before its rename: a revert
+// run again leaves no such file behind in the workdir. Best effort.
+func removeStaleTemps(target string) {
+	dir, base := filepath.Split(target)
+	stale, _ := filepath.Glob(filepath.Join(dir, "."+base+".razar-*"))
+	for _, f := range stale {
+		if fi, err := os.Lstat(f); err == nil && fi.Mode().IsRegular() {
+			_ = os.Remove(f)
+		}
+	}
+}
+
 // removeEmptyDirs removes the directories dirs (relative to root, outermost
 // first) that are empty, innermost first. Best effort.
 func removeEmptyDirs(root string, dirs []string) {
@@ -454,6 +467,7 @@ func Revert(workdir, backupDir string) ([]FileChange, error) {
 		default:
 			fc.Op = OpModify
 		}
+		removeStaleTemps(join(root, e.Path))
 		if err := restoreEntry(root, backupDir, e); err != nil {
 			return nil, fmt.Errorf("patch %s: revert %s: %w (run Revert again once the cause is fixed)", m.PatchID, e.Path, err)
 		}

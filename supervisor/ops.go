@@ -90,6 +90,7 @@ func (s *Supervisor) Start(ctx context.Context, name string) error {
 	c.held, c.wantUp, c.crashes = false, true, 0
 	s.mu.Unlock()
 	s.removeHold(name)
+	s.cfg.Alerts.ResolveNamed(ctx, AlertRollbackHeld, bus.SeverityWarning, name, "")
 	err := s.startAndCheck(ctx, name)
 	if errors.Is(err, ErrHeld) {
 		return fmt.Errorf("%s was stopped again while it started", name)
@@ -100,12 +101,47 @@ func (s *Supervisor) Start(ctx context.Context, name string) error {
 	return err
 }
 
-// Restart stops and starts a component.
+// Restart stops and starts a component. Its stop is not kept across a
+// RAZAR restart: a RAZAR killed between the two starts the component at
+// its next boot rather than holding it down.
 func (s *Supervisor) Restart(ctx context.Context, name, actor string) error {
-	if err := s.Stop(ctx, name, actor); err != nil {
+	if err := s.stop(ctx, name, actor, false); err != nil {
 		return err
 	}
 	return s.Start(ctx, name)
+}
+
+// AlertRollbackHeld is the warning alert of a component held stopped
+// because the code a rollback-patch restored failed its health check.
+const AlertRollbackHeld = "RazarRollbackHeld"
+
+// RestartRestored restarts a component whose files rollback-patch just
+// restored (patch id, by actor). The rollback is done whatever follows:
+// when the restored code starts healthy it is supervised as before;
+// when it fails its start or health check it is held stopped with that
+// reason (status, page, a warning alert, kept across RAZAR restarts),
+// never left failed, until `razar start` resumes supervision. Errors:
+// only an unknown component, or ctx ending.
+func (s *Supervisor) RestartRestored(ctx context.Context, name, actor, id string) (string, error) {
+	if err := s.stop(ctx, name, actor, false); err != nil {
+		return "", err
+	}
+	err := s.Start(ctx, name)
+	if err == nil {
+		return "restarted and healthy", nil
+	}
+	if ctx.Err() != nil {
+		return "", err
+	}
+	reason := fmt.Sprintf("held stopped: the code restored by the rollback of patch %s did not start healthy: %v; fix it, then `razar start %s`", id, err, name)
+	if serr := s.stop(ctx, name, actor, true); serr != nil {
+		return "", serr
+	}
+	s.writeHoldReason(name, actor, reason)
+	s.setStatus(name, bus.StatusStopped, reason)
+	s.cfg.Alerts.RaiseNamed(ctx, AlertRollbackHeld, bus.SeverityWarning, name, "", reason)
+	s.log.Warn().Str("component", name).Str("patch", id).Str("actor", actor).Msg(reason)
+	return reason, nil
 }
 
 // Release lifts a component's quarantine; it stays stopped until started
@@ -216,14 +252,24 @@ func (s *Supervisor) loadQuarantines() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for name, c := range s.comps {
-		data, err := os.ReadFile(s.quarantineFile(name))
-		if err != nil {
+		path := s.quarantineFile(name)
+		data, err := os.ReadFile(path)
+		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		var q Quarantine
-		if json.Unmarshal(data, &q) == nil {
-			c.status, c.incident, c.lastError = bus.StatusQuarantined, q.Incident, q.Reason
+		if err == nil {
+			err = json.Unmarshal(data, &q)
 		}
+		if err != nil {
+			// A quarantine an operator did not lift stays: a damaged file
+			// is no release. Say why, where status shows it.
+			why := fmt.Sprintf("still quarantined: %s is unreadable (%v), and only `razar release %s` lifts a quarantine", filepath.Join("quarantine", name+".json"), err, name)
+			c.status, c.lastError = bus.StatusQuarantined, why
+			s.log.Error().Err(err).Str("component", name).Str("file", path).Msg("quarantine file unreadable; the component stays quarantined until `razar release " + name + "`")
+			continue
+		}
+		c.status, c.incident, c.lastError = bus.StatusQuarantined, q.Incident, q.Reason
 	}
 }
 
@@ -341,6 +387,9 @@ func (s *Supervisor) Register(l *bus.Lifecycle) {
 		return "started and healthy", s.Start(ctx, name)
 	}))
 	l.Handle(bus.VerbRestart, one(func(ctx context.Context, name string, req *bus.LifecycleRequest) (string, error) {
+		if req != nil && req.Patch != "" {
+			return s.RestartRestored(ctx, name, actorOf(req), req.Patch)
+		}
 		return "restarted and healthy", s.Restart(ctx, name, actorOf(req))
 	}))
 	l.Handle(bus.VerbRelease, one(func(ctx context.Context, name string, _ *bus.LifecycleRequest) (string, error) {

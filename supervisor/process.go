@@ -224,6 +224,18 @@ func (s *Supervisor) holdPath(name string) string {
 type hold struct {
 	Actor string    `json:"actor"`
 	Time  time.Time `json:"time"`
+	// Reason is why RAZAR, not an operator, holds it (a restored
+	// component that failed its health check), shown as its last error.
+	Reason string `json:"reason,omitempty"`
+}
+
+// writeHoldReason records an operator's stop with the reason RAZAR holds
+// it, so a RAZAR restart keeps both.
+func (s *Supervisor) writeHoldReason(name, actor, reason string) {
+	data, _ := json.Marshal(hold{Actor: actor, Time: time.Now().UTC(), Reason: reason})
+	if err := jetstream.WriteFileAtomic(s.holdPath(name), append(data, '\n'), 0o600); err != nil {
+		s.log.Warn().Err(err).Str("component", name).Msg("could not record why the component is held")
+	}
 }
 
 func (s *Supervisor) writeHold(name, actor string) {
@@ -248,8 +260,12 @@ func (s *Supervisor) loadHolds() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for name, c := range s.comps {
-		if _, err := os.Stat(s.holdPath(name)); err == nil {
+		if data, err := os.ReadFile(s.holdPath(name)); err == nil {
 			c.held = true
+			var h hold
+			if json.Unmarshal(data, &h) == nil && h.Reason != "" {
+				c.lastError = h.Reason
+			}
 		}
 	}
 }

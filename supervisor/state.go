@@ -109,6 +109,20 @@ type stateWriter struct {
 // writeState records a status change: at once when nothing was written in
 // the last stateInterval, else in one trailing write that takes the latest
 // state. flushState writes now.
+// IncidentEnded rewrites logs/razar_state.json once the escalator no
+// longer names an incident open: the file lists only open incidents, also
+// when the incident ends after the component's own last change.
+// After Close it does nothing: the file written at shutdown has the last
+// word.
+func (s *Supervisor) IncidentEnded() {
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if !closed {
+		s.writeState()
+	}
+}
+
 func (s *Supervisor) writeState() {
 	w := &s.states
 	w.mu.Lock()

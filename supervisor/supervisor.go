@@ -44,6 +44,14 @@ var ErrNotHalted = errors.New("no halted boot cycle to resume")
 // automatic start.
 var ErrHeld = errors.New("stopped by an operator")
 
+// Reopener is an Escalator that reopens an incident whose heal did not
+// hold: Reopen returns the incident it reopened (or ended, when the
+// component never stays healed) for a failure of component, or "" when
+// the component's last heal is not that recent.
+type Reopener interface {
+	Reopen(ctx context.Context, component, failure string) (id string, err error)
+}
+
 // Escalator is what the supervisor needs of the repair ladder. The
 // orchestrator satisfies it; the supervisor calls nothing else of it.
 type Escalator interface {
@@ -632,7 +640,17 @@ func (s *Supervisor) escalate(ctx context.Context, name, reason string) error {
 	if tail := s.rawOutput(name, p); tail != "" {
 		failure += "\n--- last output of " + name + " ---\n" + tail
 	}
-	id, _, err := s.esc.Escalate(ctx, name, failure, cycle)
+	// A failure the supervisor saw soon after a heal is that incident's
+	// fix not holding: reopened, not a new incident (an operator's
+	// `razar escalate` always opens one).
+	var id string
+	var err error
+	if r, ok := s.esc.(Reopener); ok {
+		id, err = r.Reopen(ctx, name, failure)
+	}
+	if id == "" && err == nil {
+		id, _, err = s.esc.Escalate(ctx, name, failure, cycle)
+	}
 	if err != nil {
 		s.setStatus(name, bus.StatusFailed, err.Error())
 		return fmt.Errorf("escalate %s: %w", name, err)

@@ -294,7 +294,7 @@ func (c *cli) lifecycle(ctx context.Context, verb bus.Verb, args []string) error
 	// start and restart wait for the component's start grace and probe.
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	rep, err := bus.Command(cctx, nc, verb, component, req)
+	rep, err := c.command(cctx, nc, verb, component, req)
 	if verb == bus.VerbRelease && errors.Is(err, bus.ErrNotRunning) {
 		return c.releaseOffline(pos[0])
 	}

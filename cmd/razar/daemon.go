@@ -39,6 +39,10 @@ import (
 )
 
 // boot is `razar boot`: parse the settings, build the daemon, run it.
+// The orchestrator reopens the incidents whose heal did not hold for the
+// supervisor.
+var _ supervisor.Reopener = (*orchestrator.Orchestrator)(nil)
+
 func (c *cli) boot(ctx context.Context, args []string) error {
 	set, err := c.bootFlags(args)
 	if err != nil {
@@ -306,19 +310,25 @@ func (d *daemon) wire() error {
 	components := func() (*razar.BootConfig, error) { return d.boot.Load(), nil }
 	var sup *supervisor.Supervisor // the orchestrator verifies fixes through it, once it exists
 	orch, err := orchestrator.New(d.store, orchestrator.Config{
-		Alerts:            d.alerts,
-		Home:              c.home,
-		Roster:            func() (*razar.Roster, error) { return d.roster.Load(), nil },
-		Components:        components,
-		Threshold:         set.threshold,
-		WarnThreshold:     set.warn,
-		RemoteAttempts:    set.remoteAttempts,
-		LongTask:          set.longTask,
-		TokenBudget:       int64(set.tokenBudget),
-		VerifyWindow:      set.verifyWindow,
-		Retention:         set.retention,
-		ApprovalWindow:    set.approval,
-		Verify:            func(ctx context.Context, comp razar.Component) error { return sup.Verify(ctx, comp) },
+		Alerts:         d.alerts,
+		Home:           c.home,
+		Roster:         func() (*razar.Roster, error) { return d.roster.Load(), nil },
+		Components:     components,
+		Threshold:      set.threshold,
+		WarnThreshold:  set.warn,
+		RemoteAttempts: set.remoteAttempts,
+		LongTask:       set.longTask,
+		TokenBudget:    int64(set.tokenBudget),
+		VerifyWindow:   set.verifyWindow,
+		SettleWindow:   set.settleWindow,
+		Retention:      set.retention,
+		ApprovalWindow: set.approval,
+		Verify:         func(ctx context.Context, comp razar.Component) error { return sup.Verify(ctx, comp) },
+		Ended: func(string, string) {
+			if sup != nil {
+				sup.IncidentEnded() // logs/razar_state.json no longer lists it
+			}
+		},
 		Display:           d.display,
 		Metrics:           metrics,
 		FixMetrics:        d.fixMetrics,
@@ -793,6 +803,7 @@ func (d *daemon) reload(ctx context.Context) (string, error) {
 		"RAZAR_CHAKRA_ADDR/RAZAR_CHAKRA_PORT":        next.chakraAddr != d.set.chakraAddr,
 		"RAZAR_HEALTH_PROBE_INTERVAL":                next.probeInterval != d.set.probeInterval,
 		"RAZAR_VERIFY_WINDOW":                        next.verifyWindow != d.set.verifyWindow,
+		"RAZAR_SETTLE_WINDOW":                        next.settleWindow != d.set.settleWindow,
 		"RAZAR_ALERT_WEBHOOK/RAZAR_ALERTMANAGER_URL": next.webhook != d.set.webhook || next.alertmanager != d.set.alertmanager,
 		"RAZAR_HOST/RAZAR_STATUS_URL":                next.hostName != d.set.hostName || next.statusURL != d.set.statusURL,
 	} {
@@ -1046,8 +1057,19 @@ func (d *daemon) record(ctx context.Context, component string, req *bus.Lifecycl
 	rec.Actor = recordActor(req.Who, rec.Actor)
 	rec.ActorKey = req.ActorKey()
 	rec.Stamp(time.Now())
-	if err := d.store.Audit(ctx, rec, ""); err != nil {
+	msgID := ""
+	if rec.Event == bus.EventReverted && rec.PatchID != "" {
+		// One rollback, one record, however often a killed rollback-patch
+		// (or RAZAR's start) sends it again.
+		msgID = orchestrator.RevertedMsgID(rec.Component, rec.PatchID)
+	}
+	if err := d.store.Audit(ctx, rec, msgID); err != nil {
 		return nil, err
+	}
+	if msgID != "" {
+		if err := orchestrator.RollbackRecorded(d.c.home, rec.Component, rec.PatchID); err != nil {
+			d.log.Warn().Err(err).Str("component", rec.Component).Str("patch", rec.PatchID).Msg("reverted record written, but the rollback's note was not updated (its next start sends it again, deduplicated)")
+		}
 	}
 	if rec.Event == bus.EventReverted && rec.PatchID != "" && d.orch != nil {
 		// A rollback-patch: what the patch carried, the fix memory forgets.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -53,6 +52,9 @@ func (c *cli) rollbackPatch(ctx context.Context, args []string) error {
 		}
 		return failed("%v", err)
 	}
+	if rb.Resumed {
+		fmt.Fprintf(c.stdout, "%s: finishing the rollback of patch %s an earlier run began\n", name, rb.Patch)
+	}
 	fmt.Fprintf(c.stdout, "%s: patch %s rolled back (%d file(s) restored)\n", name, rb.Patch, len(rb.Files))
 	if rb.Snapshot {
 		fmt.Fprintf(c.stdout, "boot snapshot %s updated from %s\n", supervisor.RosterSnapshot, rosterFile)
@@ -61,22 +63,27 @@ func (c *cli) rollbackPatch(ctx context.Context, args []string) error {
 	nc, err := c.connect(ctx, *natsURL, "razar-cli", c.cliLogger())
 	if err != nil {
 		// RAZAR is not running: the mirror is not there to write the record.
-		line, _ := json.Marshal(rec)
-		if err := orchestrator.AppendLine(c.path(orchestrator.PatchHistoryFile), line); err != nil {
-			return failed("record the rollback in %s: %v", orchestrator.PatchHistoryFile, err)
+		if err := orchestrator.RecordRollbackOffline(c.home, rec); err != nil {
+			return failed("files restored, but the rollback was not recorded in %s: %v (run `razar rollback-patch %s` again to record it)", orchestrator.PatchHistoryFile, err, name)
 		}
 		fmt.Fprintf(c.stdout, "recorded in %s; RAZAR is not running, so %s was not restarted\n", orchestrator.PatchHistoryFile, name)
 		return nil
 	}
 	defer nc.Close()
 	// The orchestrator writes the record: it is the only writer of the
-	// stream, and it names the identity that asked.
-	if _, err := bus.Command(ctx, nc, bus.VerbRecord, name, &bus.LifecycleRequest{Record: rec}); err != nil {
-		return failed("files restored, but the reverted record could not be written: %v", err)
+	// stream, and it names the identity that asked. Sent again (a run
+	// killed before its answer), the stream keeps one.
+	if orchestrator.PendingRollback(c.home, name, rb.Patch) {
+		if _, err := c.command(ctx, nc, bus.VerbRecord, name, &bus.LifecycleRequest{Record: rec}); err != nil {
+			return failed("files restored, but the reverted record could not be written: %v (run `razar rollback-patch %s` again, or RAZAR writes it at its next start)", err, name)
+		}
 	}
+	// The restored code may not be healthy: RAZAR then holds the
+	// component stopped, with the reason, and says so; the rollback is
+	// done either way.
 	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
-	rep, err := bus.Command(cctx, nc, bus.VerbRestart, name, &bus.LifecycleRequest{Actor: c.actor()})
+	rep, err := c.command(cctx, nc, bus.VerbRestart, name, &bus.LifecycleRequest{Actor: c.actor(), Patch: rb.Patch})
 	if err != nil {
 		return failed("files restored and recorded, but the restart failed: %v", err)
 	}

@@ -46,6 +46,7 @@ type settings struct {
 	statusHosts   []string // RAZAR_STATUS_HOSTS: more host names the metrics listener answers to (hostguard.go)
 	chakraAddr    string   // RAZAR_CHAKRA_ADDR / RAZAR_CHAKRA_PORT: the chakra heartbeat service
 	verifyWindow  time.Duration
+	settleWindow  time.Duration // RAZAR_SETTLE_WINDOW: a failure this soon after a heal reopens its incident
 	probeInterval time.Duration
 	webhook       string
 	alertmanager  string
@@ -205,6 +206,9 @@ func (c *cli) readVariables(s *settings) error {
 		return err
 	}
 	if s.verifyWindow, err = c.envDuration("RAZAR_VERIFY_WINDOW", 10*time.Second); err != nil {
+		return err
+	}
+	if s.settleWindow, err = c.envDuration("RAZAR_SETTLE_WINDOW", orchestrator.DefaultSettleWindow); err != nil {
 		return err
 	}
 	if s.probeInterval, err = c.envDuration("RAZAR_HEALTH_PROBE_INTERVAL", 30*time.Second); err != nil {
