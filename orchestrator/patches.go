@@ -15,6 +15,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/patch"
+	"github.com/razar/razar/workspace"
 )
 
 // PatchDir is where backups of applied patches live, relative to the home:
@@ -304,9 +305,33 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 	// and health-check programs, the component's protect globs), and it is
 	// validated in a private copy, without RAZAR's environment and, where
 	// the kernel allows, without network.
-	plan, err := patch.Check(c.Diff, comp.Workdir, patch.Limits{Protected: patch.ComponentProtections(comp)})
+	// A refusal quotes the nearest lines only of a file the rungs may be
+	// shown (the workspace's gate: not denied, no symlink), so the next
+	// rung can mend the hunk without a secret reaching it.
+	lim := patch.Limits{Protected: patch.ComponentProtections(comp)}
+	var gate *workspace.View
+	defer func() {
+		if gate != nil {
+			gate.Close()
+		}
+	}()
+	lim.Quote = func(p string) bool {
+		if gate == nil {
+			v, err := workspace.New(comp, o.cfg.Home, workspace.Options{Redact: o.redact})
+			if err != nil {
+				return false
+			}
+			gate = v
+		}
+		return gate.Shows(p)
+	}
+	plan, err := patch.Check(c.Diff, comp.Workdir, lim)
 	if err != nil {
-		return reject("rejected", reasonOf(err), "", nil)
+		reason := reasonOf(err)
+		if gate != nil {
+			reason = gate.Redact(reason) // the component's own secrets, from its env
+		}
+		return reject("rejected", reason, "", nil)
 	}
 	plan.ID = id // one id in the records, the backup directory and its manifest
 	placement = plan.Placement
