@@ -2,6 +2,7 @@ package razar
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -24,6 +25,11 @@ type shape struct {
 	suffix string
 	// secret, when set, decides on the match's secret part (after keep).
 	secret func(string) bool
+	// hints, when set, are strings one of which every match contains
+	// (lower-cased when fold): a text with none of them is not searched,
+	// so the expressions run only where a secret could be.
+	hints []string
+	fold  bool
 }
 
 func isBase32(c byte) bool { return c >= 'A' && c <= 'Z' || c >= '2' && c <= '7' }
@@ -68,38 +74,54 @@ var shapes = []shape{
 	// PEM private keys and NATS seed blocks, whole, in raw text or inside a
 	// JSON string (where the newlines are \n); a block cut before its END
 	// line loses everything that looks like its body.
-	{name: "private key block", re: regexp.MustCompile(
+	{name: "private key block", hints: []string{"-----BEGIN "}, re: regexp.MustCompile(
 		`-----BEGIN [A-Z0-9 ]*(?:PRIVATE KEY|NKEY SEED)-----(?:(?s:.*?)-----END [A-Z0-9 ]*(?:PRIVATE KEY|NKEY SEED)-*|(?:[A-Za-z0-9+/=:,. \t\r\n-]|\\[nrt])*)`)},
 	// NATS nkey seeds: "S" and the key type (user, account, operator,
 	// server, cluster, curve), then 56 more base32 characters.
 	{name: "NATS seed", re: regexp.MustCompile(`S[UAONCX][A-Z2-7]{56}`), lead: isBase32, trail: isBase32},
 	// JWTs: base64url header and payload, each a JSON object ("eyJ" is
 	// `{"`), and the signature.
-	{name: "JWT", re: regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*`)},
+	{name: "JWT", hints: []string{"eyJ"}, re: regexp.MustCompile(`eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*`)},
 	// An Authorization header's credential: after a scheme always, without
 	// one when it looks random (`authorization = get_token()` is code).
-	{name: "authorization header", re: regexp.MustCompile(`(?i)(authorization\\?["']?\s*[:=]\s*\\?["']?(?:bearer|basic|token|digest)\s+)[A-Za-z0-9\-._~+/]{4,}=*`), keep: 1},
-	{name: "authorization value", re: regexp.MustCompile(`(?i)(authorization\\?["']?\s*[:=]\s*\\?["']?)[A-Za-z0-9\-._~+/]{8,}=*`), keep: 1, secret: tokenLike},
+	{name: "authorization header", hints: []string{"authorization"}, fold: true, re: regexp.MustCompile(`(?i)(authorization\\?["']?\s*[:=]\s*\\?["']?(?:bearer|basic|token|digest)\s+)[A-Za-z0-9\-._~+/]{4,}=*`), keep: 1},
+	{name: "authorization value", hints: []string{"authorization"}, fold: true, re: regexp.MustCompile(`(?i)(authorization\\?["']?\s*[:=]\s*\\?["']?)[A-Za-z0-9\-._~+/]{8,}=*`), keep: 1, secret: tokenLike},
 	// The password of a URL's user information (scheme://user:password@host).
-	{name: "URL password", re: regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@`), keep: 1, suffix: "@", secret: notMasked},
+	{name: "URL password", hints: []string{"://"}, re: regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://[^/\s:@]+:)[^/\s@]+@`), keep: 1, suffix: "@", secret: notMasked},
 	// A bearer token anywhere else.
-	{name: "bearer token", re: regexp.MustCompile(`(?i)(\bbearer\s+)[A-Za-z0-9\-._~+/]{8,}=*`), keep: 1, secret: tokenLike},
+	{name: "bearer token", hints: []string{"bearer"}, fold: true, re: regexp.MustCompile(`(?i)(\bbearer\s+)[A-Za-z0-9\-._~+/]{8,}=*`), keep: 1, secret: tokenLike},
 	// API keys of the common providers.
-	{name: "sk- API key", re: regexp.MustCompile(`sk-[A-Za-z0-9_-]{20,}`), lead: isKeyChar, secret: mixed},
-	{name: "Stripe key", re: regexp.MustCompile(`[sr]k_(?:live|test)_[A-Za-z0-9]{10,}`), lead: isKeyChar},
-	{name: "GitHub token", re: regexp.MustCompile(`(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})`), lead: isKeyChar},
-	{name: "GitLab token", re: regexp.MustCompile(`glpat-[A-Za-z0-9_-]{20,}`), lead: isKeyChar},
-	{name: "AWS access key id", re: regexp.MustCompile(`(?:AKIA|ASIA)[A-Z0-9]{16}`), lead: isAlnum, trail: isAlnum},
-	{name: "Slack token", re: regexp.MustCompile(`xox[abposr]-[A-Za-z0-9-]{10,}`), lead: isKeyChar},
-	{name: "Google API key", re: regexp.MustCompile(`AIza[0-9A-Za-z_-]{35}`), lead: isKeyChar},
+	{name: "sk- API key", hints: []string{"sk-"}, re: regexp.MustCompile(`sk-[A-Za-z0-9_-]{20,}`), lead: isKeyChar, secret: mixed},
+	{name: "Stripe key", hints: []string{"k_live_", "k_test_"}, re: regexp.MustCompile(`[sr]k_(?:live|test)_[A-Za-z0-9]{10,}`), lead: isKeyChar},
+	{name: "GitHub token", hints: []string{"gh", "github_pat_"}, re: regexp.MustCompile(`(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})`), lead: isKeyChar},
+	{name: "GitLab token", hints: []string{"glpat-"}, re: regexp.MustCompile(`glpat-[A-Za-z0-9_-]{20,}`), lead: isKeyChar},
+	{name: "AWS access key id", hints: []string{"AKIA", "ASIA"}, re: regexp.MustCompile(`(?:AKIA|ASIA)[A-Z0-9]{16}`), lead: isAlnum, trail: isAlnum},
+	{name: "Slack token", hints: []string{"xox"}, re: regexp.MustCompile(`xox[abposr]-[A-Za-z0-9-]{10,}`), lead: isKeyChar},
+	{name: "Google API key", hints: []string{"AIza"}, re: regexp.MustCompile(`AIza[0-9A-Za-z_-]{35}`), lead: isKeyChar},
 }
 
 // ScrubShapes returns s with every secret shape replaced by Redacted. It is
 // what a nil Redactor does; a Redactor also replaces its known values and
 // patterns.
 func ScrubShapes(s string) string {
+	lower := "" // s lower-cased, made once when a folded hint needs it
 	for i := range shapes {
-		s = shapes[i].scrub(s)
+		sh := &shapes[i]
+		if len(sh.hints) > 0 {
+			in := s
+			if sh.fold {
+				if lower == "" {
+					lower = strings.ToLower(s)
+				}
+				in = lower
+			}
+			if !slices.ContainsFunc(sh.hints, func(h string) bool { return strings.Contains(in, h) }) {
+				continue
+			}
+		}
+		if t := sh.scrub(s); t != s {
+			s, lower = t, ""
+		}
 	}
 	return s
 }
