@@ -1,13 +1,9 @@
 package chaos
 
 import (
-	"bytes"
-	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -30,20 +26,13 @@ func fullLogsDisk(t *testing.T) {
 	if err := os.MkdirAll(logsDir, 0o750); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", logsDir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs here (%v: %s)", err, bytes.TrimSpace(out))
-	}
-	t.Cleanup(func() { // after RAZAR stopped: cleanups run last first
-		if out, err := exec.Command("umount", logsDir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", logsDir, err, out)
-		}
-	})
+	bustest.Tmpfs(t, logsDir, "size=1m") // unmounted after RAZAR stopped: cleanups run last first
 	b := boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
 	st := live(t, h, "")
 	bustest.Eventually(t, 60*time.Second, func() bool { return lines(filepath.Join(h, "kimicho.runs")) > 0 },
 		"kimicho never took an attempt; output:\n%s", bustest.Lazy(func() string { return tail(b.out.String(), 6000) }))
 	filler := filepath.Join(logsDir, "filler")
-	fill(t, filler)
+	bustest.FillDisk(t, filler)
 	waitEnded(t, st, 4, 90*time.Second)
 	if !strings.Contains(b.out.String(), "could not mirror audit record") {
 		t.Errorf("the mirror never hit the full disk: the scenario injected nothing; output:\n%s", tail(b.out.String(), 6000))
@@ -52,25 +41,6 @@ func fullLogsDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	finish(t, h, b, markers, 1)
-}
-
-// fill writes path until its filesystem has no room left.
-func fill(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	chunk := bytes.Repeat([]byte("x"), 4096)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			if errors.Is(err, syscall.ENOSPC) {
-				return
-			}
-			t.Fatal(err)
-		}
-	}
 }
 
 // fullStateDisk is finding 13: state/ (the record store) is a 64 MiB
@@ -89,14 +59,7 @@ func fullStateDisk(t *testing.T) {
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64m,mode=0700", "tmpfs", stateDir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs here (%v: %s)", err, bytes.TrimSpace(out))
-	}
-	t.Cleanup(func() { // after RAZAR stopped and the store was checked
-		if out, err := exec.Command("umount", stateDir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", stateDir, err, out)
-		}
-	})
+	bustest.Tmpfs(t, stateDir, "size=64m,mode=0700") // unmounted after RAZAR stopped and the store was checked
 	// Limits that fit the small disk (the defaults reserve 2.3 GiB).
 	env := []string{"RAZAR_STREAM_MAX_BYTES=8MiB", "RAZAR_RESULTS_MAX_BYTES=4MiB", "RAZAR_STATE_MAX_BYTES=4MiB"}
 	b := boot(t, h, env, "--nats-listen", "127.0.0.1:0")
@@ -104,7 +67,7 @@ func fullStateDisk(t *testing.T) {
 	bustest.Eventually(t, 60*time.Second, func() bool { return lines(filepath.Join(h, "kimicho.runs")) > 0 },
 		"kimicho never took an attempt; output:\n%s", bustest.Lazy(func() string { return tail(b.out.String(), 6000) }))
 	filler := filepath.Join(stateDir, "filler")
-	fill(t, filler)
+	bustest.FillDisk(t, filler)
 
 	var out string
 	bustest.Eventually(t, 30*time.Second, func() bool {

@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,37 +21,12 @@ import (
 // skipping the test where that cannot be done (not root, no mount).
 func smallDisk(t *testing.T, size string) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs")
-	}
 	dir := filepath.Join(t.TempDir(), "disk")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs here (%v: %s)", err, bytes.TrimSpace(out))
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", "-l", dir).Run() })
+	bustest.Tmpfs(t, dir, "size="+size)
 	return dir
-}
-
-// fillDisk writes path until its filesystem has no room left.
-func fillDisk(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	chunk := bytes.Repeat([]byte("x"), 4096)
-	for {
-		if _, err := f.Write(chunk); err != nil {
-			if errors.Is(err, syscall.ENOSPC) {
-				return
-			}
-			t.Fatal(err)
-		}
-	}
 }
 
 func TestFullStoreDiskDisablesTheStoreAndReenableBringsItBackWithEveryRecord(t *testing.T) {
@@ -91,7 +64,7 @@ func TestFullStoreDiskDisablesTheStoreAndReenableBringsItBackWithEveryRecord(t *
 		t.Fatalf("store error before the fill: %v", err)
 	}
 	filler := filepath.Join(disk, "filler")
-	fillDisk(t, filler)
+	bustest.FillDisk(t, filler)
 	// Write until a write fails.
 	var failure error
 	bustest.Eventually(t, 30*time.Second, func() bool {
