@@ -176,6 +176,9 @@ func (v *View) search(ctx context.Context, pattern, glob string) Answer {
 	if err != nil {
 		return refused(refuse(VerdictBad, "pattern %q is not an RE2 regular expression (%v); escape special characters or search a plain word", pattern, err), "")
 	}
+	// The whole-file check that skips a file without a match must read ^
+	// and $ at line boundaries, as the line-by-line match below does.
+	anyLine := regexp.MustCompile("(?m)" + pattern)
 	glob = strings.TrimPrefix(strings.TrimSpace(glob), "./")
 	if glob != "" {
 		if err := razar.ValidProtectGlob(glob); err != nil {
@@ -216,7 +219,7 @@ func (v *View) search(ctx context.Context, pattern, glob string) Answer {
 		}
 		scanned += len(text)
 		files++
-		if !re.MatchString(text) {
+		if !anyLine.MatchString(text) {
 			continue
 		}
 		for i, line := range strings.Split(text, "\n") {

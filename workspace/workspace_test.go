@@ -321,6 +321,15 @@ func TestSearchFindsLinesCapsMatchesAndExplainsABadPattern(t *testing.T) {
 	}
 }
 
+func TestSearchAnchoredPatternFindsLinesPastTheFirst(t *testing.T) {
+	h, c := home(t, map[string]string{"a.conf": "host=x\nport=1\n"}, "")
+	v := view(t, h, c)
+	a := v.Serve(context.Background(), razar.ToolRequest{Op: razar.ToolSearch, Pattern: `^port=`})
+	if !a.Reply.OK || len(a.Reply.Matches) != 1 || a.Reply.Matches[0] != (razar.Match{Path: "a.conf", Line: 2, Text: "port=1"}) {
+		t.Errorf("anchored search: %+v", a.Reply)
+	}
+}
+
 func TestLogTailsAndGreps(t *testing.T) {
 	var b strings.Builder
 	for i := 1; i <= 100; i++ {
