@@ -2,6 +2,7 @@ package razar_test
 
 import (
 	"fmt"
+	"github.com/razar/razar/bus"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -376,5 +377,287 @@ func TestDocRefCheckerCatches(t *testing.T) {
 	}
 	if got := slug("3.7 Agent status (KV agent.<name>)"); got != "37-agent-status-kv-agentname" {
 		t.Errorf("slug = %q", got)
+	}
+}
+
+// readmeExempt are the packages the README's table leaves out on purpose,
+// each with its reason. Keep it short: a newcomer reads the table to find
+// every room of the house.
+var readmeExempt = map[string]string{}
+
+// readmePackages returns the packages the README's "Layout" table names,
+// as paths from the module root ("." for the root), each with its line.
+func readmePackages(t *testing.T) map[string]int {
+	t.Helper()
+	d := parseMD(t, "README.md")
+	_, after, ok := strings.Cut(d.text, "\n## Layout\n")
+	if !ok {
+		t.Fatal("README.md has no \"## Layout\" section")
+	}
+	base := lineOf(d.text, len(d.text)-len(after))
+	if i := strings.Index(after, "\n#"); i >= 0 {
+		after = after[:i]
+	}
+	cell := regexp.MustCompile("`([^`]+)`")
+	out := map[string]int{}
+	for i, line := range strings.Split(after, "\n") {
+		if !strings.HasPrefix(line, "| `") {
+			continue
+		}
+		first := strings.Split(line, "|")[1]
+		for _, m := range cell.FindAllStringSubmatch(first, -1) {
+			p := strings.TrimSuffix(m[1], "/")
+			if p == "razar" && strings.Contains(first, "(root)") {
+				p = "."
+			}
+			if prev, dup := out[p]; dup {
+				t.Errorf("README.md:%d lists %s again (first at line %d)", base+i, p, prev)
+			}
+			out[p] = base + i
+		}
+	}
+	return out
+}
+
+// TestReadmePackageTable: the README's package table lists exactly the
+// module's packages (go list ./...), but for readmeExempt's.
+func TestReadmePackageTable(t *testing.T) {
+	listed := readmePackages(t)
+	var pkgs []string
+	for _, p := range strings.Fields(string(goList(t, "./..."))) {
+		rel := strings.TrimPrefix(strings.TrimPrefix(p, mod), "/")
+		if rel == "" {
+			rel = "."
+		}
+		pkgs = append(pkgs, rel)
+	}
+	for _, p := range pkgs {
+		_, exempt := readmeExempt[p]
+		switch _, ok := listed[p]; {
+		case !ok && !exempt:
+			t.Errorf("package %s is missing from README.md's Layout table: add a row saying what it owns", p)
+		case ok && exempt:
+			t.Errorf("package %s is in README.md's Layout table and in readmeExempt (%s): drop one", p, readmeExempt[p])
+		}
+	}
+	for p, line := range listed {
+		if !slices.Contains(pkgs, p) {
+			t.Errorf("README.md:%d lists %s, which go list ./... does not know", line, p)
+		}
+	}
+	for p := range readmeExempt {
+		if !slices.Contains(pkgs, p) {
+			t.Errorf("readmeExempt names %s, which go list ./... does not know", p)
+		}
+	}
+}
+
+// contractSection returns section n ("4") of docs/CONTRACT.md, from its
+// heading to the next section's.
+func contractSection(t *testing.T, n string) string {
+	t.Helper()
+	b, err := os.ReadFile("docs/CONTRACT.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	start := strings.Index(text, "\n## "+n+". ")
+	if start < 0 {
+		t.Fatalf("docs/CONTRACT.md has no section %s", n)
+	}
+	text = text[start+1:]
+	if end := strings.Index(text, "\n## "); end >= 0 {
+		text = text[:end]
+	}
+	return text
+}
+
+// placeholder turns every <token> of a subject into "<>", so a subject
+// the code builds and one the contract writes compare by shape.
+var placeholder = regexp.MustCompile(`<[^>]*>`)
+
+// contractSubjects are the subjects of the bus, built by bus/, by the
+// name of their builder: what docs/CONTRACT.md section 4 must list, no
+// more, no less.
+func contractSubjects() map[string]string {
+	return map[string]string{
+		"EscalateSubject":  bus.EscalateSubject("<agent>"),
+		"ResultSubject":    bus.ResultSubject("<incident>", "<rung>"),
+		"AuditSubject":     bus.AuditSubject("<component>", "<event>"),
+		"ContextSubject":   bus.ContextSubject("<incident>", "<rung>"),
+		"LifecycleSubject": bus.LifecycleSubject("<verb>", "<component>"),
+		"HandshakeSubject": bus.HandshakeSubject("<agent>"),
+		"HeartbeatSubject": bus.HeartbeatSubject("<component>"),
+		"AgentsReload":     bus.AgentsReload,
+		"AlertSubject":     bus.AlertSubject("<severity>"),
+		"ProbeSubject":     bus.ProbeSubject("<rung>"),
+	}
+}
+
+// subjectFilters are exported names of bus/ that build a wildcard, a
+// filter or a subject outside razar.>: not a subject of their own.
+var subjectFilters = map[string]string{
+	"EscalateAll": "wildcard", "ResultAll": "wildcard", "AuditAll": "wildcard", "LifecycleAll": "wildcard",
+	"HeartbeatAll": "wildcard", "AlertAll": "wildcard", "ProbeAll": "wildcard", "ContextAll": "wildcard",
+	"ResultsOf": "filter of one incident's results", "ContextOf": "a rung's permission on every incident",
+	"AuditComponent":       "filter of one component's records",
+	"AccountUpdateSubject": "the NATS server's own $SYS subject, not RAZAR's",
+	"ParseSubject":         "reads a subject, builds none",
+}
+
+// TestDocContractSubjects: docs/CONTRACT.md section 4 lists every subject
+// bus/ builds, on the stream it lives on, and no other; a new subject
+// builder in bus/ fails here until the contract names it.
+func TestDocContractSubjects(t *testing.T) {
+	want := contractSubjects()
+	// Every exported function or constant of bus/ built from Prefix is
+	// a subject above or a filter.
+	fset := token.NewFileSet()
+	files, err := filepath.Glob("bus/*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	builders := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		af, err := parser.ParseFile(fset, f, nil, parser.SkipObjectResolution)
+		if err != nil {
+			t.Fatal(err)
+		}
+		check := func(name string, body ast.Node) {
+			if !ast.IsExported(name) {
+				return
+			}
+			uses := false
+			ast.Inspect(body, func(n ast.Node) bool {
+				if id, ok := n.(*ast.Ident); ok && id.Name == "Prefix" {
+					uses = true
+				}
+				if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING && strings.Contains(lit.Value, "$SYS.") {
+					uses = true
+				}
+				return !uses
+			})
+			if !uses {
+				return
+			}
+			builders++
+			if _, ok := want[name]; !ok && subjectFilters[name] == "" {
+				t.Errorf("bus.%s (%s) builds a subject docs/CONTRACT.md section 4 does not list: add a row there and to contractSubjects", name, fset.Position(body.Pos()))
+			}
+		}
+		for _, d := range af.Decls {
+			switch d := d.(type) {
+			case *ast.FuncDecl:
+				if d.Recv == nil && d.Body != nil {
+					check(d.Name.Name, d.Body)
+				}
+			case *ast.GenDecl:
+				for _, sp := range d.Specs {
+					if vs, ok := sp.(*ast.ValueSpec); ok && d.Tok == token.CONST {
+						for i, n := range vs.Names {
+							if i < len(vs.Values) {
+								check(n.Name, vs.Values[i])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if builders < len(want) {
+		t.Fatalf("found %d subject builders in bus/, want at least %d: the scan is broken", builders, len(want))
+	}
+
+	row := regexp.MustCompile(`(?m)^\| (razar\.[^ |]+)[^|]*\| ([^|]+) \|`)
+	listed := map[string]string{} // shape -> kind cell
+	for _, m := range row.FindAllStringSubmatch(contractSection(t, "4"), -1) {
+		subj := strings.NewReplacer("&lt;", "<", "&gt;", ">").Replace(m[1])
+		listed[placeholder.ReplaceAllString(subj, "<>")] = m[2]
+	}
+	for name, subj := range want {
+		shape := placeholder.ReplaceAllString(subj, "<>")
+		kind, ok := listed[shape]
+		if !ok {
+			t.Errorf("docs/CONTRACT.md section 4 does not list %s (bus.%s)", subj, name)
+			continue
+		}
+		delete(listed, shape)
+		jet := strings.HasPrefix(kind, "JetStream")
+		stream := bus.StreamOf(subj)
+		switch {
+		case jet && !strings.Contains(kind, "stream "+stream+" ") && !strings.HasSuffix(kind, "stream "+stream):
+			t.Errorf("docs/CONTRACT.md section 4 says %s is %q; bus.StreamOf puts it in stream %s", subj, kind, stream)
+		case jet && !slices.ContainsFunc(append(bus.StreamSubjects, bus.ResultsStreamSubjects...), func(f string) bool { return subjectMatches(f, subj) }):
+			t.Errorf("docs/CONTRACT.md section 4 says %s is on JetStream; no stream captures it", subj)
+		case !jet && slices.ContainsFunc(append(bus.StreamSubjects, bus.ResultsStreamSubjects...), func(f string) bool { return subjectMatches(f, subj) }):
+			t.Errorf("docs/CONTRACT.md section 4 says %s is %q; a stream captures it", subj, kind)
+		}
+	}
+	for shape := range listed {
+		t.Errorf("docs/CONTRACT.md section 4 lists %s, which bus/ does not build", shape)
+	}
+	for _, name := range []string{bus.StreamName, bus.ResultsStreamName, bus.KVBucket, placeholder.ReplaceAllString(bus.ConsumerName("<name>"), "<name>")} {
+		if !strings.Contains(contractSection(t, "4"), name) {
+			t.Errorf("docs/CONTRACT.md section 4 does not name %s", name)
+		}
+	}
+}
+
+// subjectMatches reports whether NATS filter f (with * and >) matches
+// subject s token by token; a <placeholder> token is any one token.
+func subjectMatches(f, s string) bool {
+	ft, st := strings.Split(f, "."), strings.Split(s, ".")
+	for i, tok := range ft {
+		if tok == ">" {
+			return len(st) > i
+		}
+		if i >= len(st) || tok != "*" && tok != st[i] {
+			return false
+		}
+	}
+	return len(ft) == len(st)
+}
+
+// metricNameRe is a metric name RAZAR exports.
+var metricNameRe = regexp.MustCompile(`^(razar|chakra)_[a-z_]+[a-z]$`)
+
+// notMetrics are string literals of the sources shaped like a metric name
+// that are not one.
+var notMetrics = map[string]string{
+	"razar_home":   "a label every alert carries (docs/CONTRACT.md section 5)",
+	"razar_mirror": "the durable consumer older releases mirrored through",
+	"razar_share":  "a field of bench/corpus.json",
+}
+
+// TestDocContractMetrics: every metric name the sources define is in
+// docs/CONTRACT.md section 6, and every name there is defined in the
+// sources; an operator's dashboards and rules rely on that list.
+func TestDocContractMetrics(t *testing.T) {
+	code := map[string]string{}
+	for where, v := range goStrings(t) {
+		if metricNameRe.MatchString(v) && notMetrics[v] == "" && !strings.Contains(where, "_test.go") {
+			code[v] = where
+		}
+	}
+	if len(code) < 20 {
+		t.Fatalf("found %d metric names in the sources: the scan is broken", len(code))
+	}
+	sec := contractSection(t, "6")
+	doc := map[string]bool{}
+	for _, m := range regexp.MustCompile("`((?:razar|chakra)_[a-z_]+)").FindAllStringSubmatch(sec, -1) {
+		doc[m[1]] = true
+	}
+	for name, where := range code {
+		if !doc[name] {
+			t.Errorf("%s (%s) is not in docs/CONTRACT.md section 6", name, where)
+		}
+	}
+	for name := range doc {
+		if _, ok := code[name]; !ok {
+			t.Errorf("docs/CONTRACT.md section 6 names %s, which no source defines", name)
+		}
 	}
 }
