@@ -661,3 +661,59 @@ func TestDocContractMetrics(t *testing.T) {
 		}
 	}
 }
+
+// ruleRow is the row of docs/ARCHITECTURE.md's rules table that stands
+// for the rule of pkg: every internal package shares one row, every rung
+// another.
+func ruleRow(pkg string) string {
+	rel := strings.TrimPrefix(strings.TrimPrefix(pkg, mod), "/")
+	switch {
+	case rel == "":
+		return "razar"
+	case strings.HasPrefix(rel, "internal/"):
+		return "internal/*"
+	case strings.HasPrefix(rel, "agents/"):
+		return "agents/<rung>"
+	}
+	return rel
+}
+
+// TestDocArchitectureRules: docs/ARCHITECTURE.md's rules table has a row,
+// with its why, for every rule deps_test.go enforces, and no row for a
+// rule it does not: the table a newcomer reads is the one the build keeps.
+func TestDocArchitectureRules(t *testing.T) {
+	d := parseMD(t, "docs/ARCHITECTURE.md")
+	_, table, ok := strings.Cut(d.text, "| package | may import | must not import | why |\n")
+	if !ok {
+		t.Fatal("docs/ARCHITECTURE.md has no table headed | package | may import | must not import | why |")
+	}
+	rows := map[string]bool{}
+	for line := range strings.Lines(table) {
+		if !strings.HasPrefix(line, "|") {
+			break
+		}
+		cells := strings.Split(strings.TrimSpace(line), "|")
+		if len(cells) != 6 || strings.HasPrefix(cells[1], "---") {
+			continue
+		}
+		name := strings.Trim(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(cells[1]), "(root)")), "`")
+		if strings.TrimSpace(cells[4]) == "" {
+			t.Errorf("docs/ARCHITECTURE.md: the rule of %s has no why", name)
+		}
+		rows[name] = true
+	}
+	rules := map[string]bool{}
+	for _, r := range depRules(t) {
+		rules[ruleRow(r.pkg)] = true
+	}
+	for r := range rules {
+		if !rows[r] {
+			t.Errorf("deps_test.go has a rule for %s; docs/ARCHITECTURE.md's rules table has no row for it", r)
+		}
+	}
+	for r := range rows {
+		if !rules[r] {
+			t.Errorf("docs/ARCHITECTURE.md's rules table has a row for %s; deps_test.go has no rule for it", r)
+		}
+	}
+}
