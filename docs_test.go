@@ -717,3 +717,42 @@ func TestDocArchitectureRules(t *testing.T) {
 		}
 	}
 }
+
+// TestDocSubjectsExist: every razar.<kind>.… subject the Markdown files
+// name is of a kind bus/ builds, and every razar.lifecycle.<verb> a verb
+// it knows, so no doc sends an operator to a subject nobody serves.
+func TestDocSubjectsExist(t *testing.T) {
+	kinds := map[string]bool{}
+	for _, s := range contractSubjects() {
+		if kind, _, ok := bus.ParseSubject(s); ok {
+			kinds[kind] = true
+		}
+	}
+	// Words shaped like a subject that are file and host names.
+	notSubjects := map[string]bool{"rules": true, "ops": true}
+	subj := regexp.MustCompile(`\brazar\.([a-z_]+)\.([a-z_]+)?`)
+	found := 0
+	for _, rel := range markdownFiles(t) {
+		d := parseMD(t, rel)
+		for _, m := range subj.FindAllStringSubmatchIndex(d.text, -1) {
+			kind := d.text[m[2]:m[3]]
+			if notSubjects[kind] {
+				continue
+			}
+			found++
+			where := rel + ":" + strconv.Itoa(lineOf(d.text, m[0]))
+			if !kinds[kind] {
+				t.Errorf("%s: %s: bus/ builds no razar.%s.… subject", where, d.text[m[0]:m[1]], kind)
+				continue
+			}
+			if kind == "lifecycle" && m[4] >= 0 {
+				if verb := bus.Verb(d.text[m[4]:m[5]]); !slices.Contains(bus.Verbs, verb) {
+					t.Errorf("%s: %s: %q is not a lifecycle verb (bus.Verbs)", where, d.text[m[0]:m[1]], verb)
+				}
+			}
+		}
+	}
+	if found < 20 {
+		t.Fatalf("found %d subjects in the docs: the scan is broken", found)
+	}
+}
