@@ -152,8 +152,18 @@ func depGraph(t *testing.T, pkg string) graph {
 
 func depRules(t *testing.T) []depRule {
 	rules := []depRule{
+		// The domain says what the words mean (Task, Fix, Attempt, the
+		// Agent interface, the sentinels every layer matches on): every
+		// package imports it, so it may import nothing of RAZAR's and no
+		// module, or every layer would depend on everything.
 		{pkg: mod, stdlibOnly: true},
 		{
+			// The wire contract is what a rung in any language reads: the
+			// subjects, the payloads and the core NATS client that carries
+			// them. Streams, consumers and KV are jetstream's alone (the
+			// one importer of nats.go/jetstream and nats-server), so the
+			// contract cannot come to depend on how the record is stored;
+			// the orchestrator and the rungs sit above it, never below.
 			pkg:    pkgBus,
 			allow:  []string{mod, pkgAuth, natsGo, zerolog},
 			forbid: []string{pkgJS + "/...", pkgOrch + "/...", agentsTree, natsGoJS + "/...", natsSrvTree},
@@ -167,6 +177,9 @@ func depRules(t *testing.T) []depRule {
 			allow:  []string{natsJWT, natsNkeys, pkgInternal + "/homedir"},
 			forbid: []string{natsGo + "/...", natsSrvTree, pkgBus + "/...", pkgJS + "/..."},
 		},
+		// JetStream is storage and the embedded server: the orchestrator
+		// and the rungs use it, so it must not know either, or the record
+		// of truth would depend on who writes it.
 		{pkg: pkgJS, forbid: []string{pkgOrch + "/...", agentsTree}},
 		{
 			// The orchestrator reaches rungs only over the bus and the host
@@ -258,7 +271,11 @@ func depRules(t *testing.T) []depRule {
 	// RAZAR but the chat-completions API, so no RAZAR type can hand it
 	// what a real model would not be sent.
 	rules = append(rules, depRule{pkg: pkgInternal + "/standin", stdlibOnly: true})
-	// Every package under agents/, so a new one is covered the day it appears.
+	// Every package under agents/, so a new one is covered the day it
+	// appears. A rung answers escalations it takes from the bus: importing
+	// the orchestrator or the supervisor would let it judge its own patch
+	// or restart what it repairs, and one rung importing another would tie
+	// two repairers the ladder keeps apart.
 	listed := strings.Fields(string(goList(t, "./agents/...")))
 	for _, r := range rungs {
 		if !slices.Contains(listed, pkgAgents+"/"+r) {
