@@ -90,7 +90,7 @@ func newLoop(t *testing.T, roster []razar.AgentEntry, tweak func(*Config)) *loop
 		Threshold:    DefaultThreshold,
 		Home:         l.home,
 		Clock:        l.clk,
-		VerifyWindow: 300 * time.Millisecond,
+		VerifyWindow: time.Second, // a rejected fix waits it out; a healthy one passes at once
 		Metrics:      l.metrics,
 		FixMetrics:   l.fixm,
 		Log:          zerolog.Nop(),
