@@ -443,3 +443,25 @@ func TestRungConsumersAreDeclaredAndHandedBack(t *testing.T) {
 		t.Errorf("hand back: %d %v", n, err)
 	}
 }
+
+// TestHeartbeatsThatDoNotNameTheirSubjectAreIgnored: a rung reports on
+// its own heartbeat subject; a beat naming another rung, or a rung not on
+// the roster, changes no status.
+func TestHeartbeatsThatDoNotNameTheirSubjectAreIgnored(t *testing.T) {
+	l := newLoop(t, []razar.AgentEntry{execRung("crown", time.Minute), execRung("k2", time.Minute)}, nil)
+	for subject, name := range map[string]string{bus.HeartbeatSubject("k2"): "crown", bus.HeartbeatSubject("ghost"): "ghost"} {
+		data, err := bus.Encode(&bus.Heartbeat{Name: name, Kind_: "agent", Status: "unavailable", Time: time.Now().UTC()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.env.NC.Publish(subject, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.heartbeat("k2", true, "") // recorded after the beats before it were judged
+	for _, rung := range []string{"crown", "ghost"} {
+		if st, err := l.env.Store.AgentStatus(bg(t), rung); err == nil {
+			t.Errorf("%s's status was recorded from a beat on another subject: %+v", rung, st)
+		}
+	}
+}

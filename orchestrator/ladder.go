@@ -111,8 +111,8 @@ func newLadder(p bus.Policy, ready func(rung string) error, backoff Backoff) lad
 }
 
 // rounds bounds how often Next looks again after a change of phase: a
-// safety net (every decision that looks again leads to a step within two
-// rounds), so no cursor can make Next loop.
+// safety net (every decision that looks again leads to a step at the next
+// look or the one after), so that no cursor can make Next loop.
 func (l ladder) rounds() int { return 4 * (len(l.p.Local) + 2) }
 
 // begin: a new incident (an empty cursor) starts on the local stack's first pass.
