@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -41,16 +42,24 @@ func (d *toolDesk) as(rung string) {
 	d.who = auth.Identity{Name: rung, Role: auth.Rung}
 }
 
-// ask calls a context tool of incident as rung, as a rung's model does.
+// ask calls a context tool of incident as rung, as a rung's model does
+// (bus.Tools); askAs sends it as the identity of rung who.
 func (d *toolDesk) ask(incident, rung string, req razar.ToolRequest) razar.ToolReply {
-	d.as(rung)
-	data, err := bus.Encode(&bus.ContextRequest{ToolRequest: req})
-	if err != nil {
-		panic(err)
-	}
-	return d.raw(bus.ContextSubject(incident, rung), data)
+	return d.askAs(rung, incident, rung, req)
 }
 
+func (d *toolDesk) askAs(who, incident, rung string, req razar.ToolRequest) razar.ToolReply {
+	d.as(who)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rep, err := bus.Tools(d.l.env.NC, incident, rung).Call(ctx, req)
+	if err != nil {
+		return razar.ToolReply{Error: "no answer: " + err.Error()}
+	}
+	return rep
+}
+
+// raw sends data as it is: a request no rung's client would send.
 func (d *toolDesk) raw(subject string, data []byte) razar.ToolReply {
 	m, err := d.l.env.NATS.Request(subject, data, 10*time.Second)
 	if err != nil {
@@ -97,9 +106,7 @@ func TestContextToolsServeThePendingAttemptOnly(t *testing.T) {
 		ask("check valid", razar.ToolRequest{Op: razar.ToolCheck, Diff: diff})
 		ask("over budget", razar.ToolRequest{Op: razar.ToolRead, Path: "app.conf"})
 		calls = append(calls, call{"crown asks", d.ask(esc.Incident, "crown", razar.ToolRequest{Op: razar.ToolList})})
-		d.as("crown")
-		data, _ := bus.Encode(&bus.ContextRequest{ToolRequest: razar.ToolRequest{Op: razar.ToolList}})
-		calls = append(calls, call{"crown as k2", d.raw(bus.ContextSubject(esc.Incident, "k2"), data)})
+		calls = append(calls, call{"crown as k2", d.askAs("crown", esc.Incident, "k2", razar.ToolRequest{Op: razar.ToolList})})
 		d.as("k2")
 		calls = append(calls, call{"malformed", d.raw(bus.ContextSubject(esc.Incident, "k2"), []byte("{"))})
 		return l.heals("fixed the port")(esc)
