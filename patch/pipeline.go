@@ -172,10 +172,6 @@ func (p *Pipeline) Prepare(ctx context.Context) Prepared {
 	return out
 }
 
-// Weak says whether the operator allowed the weak sandbox
-// (RAZAR_SANDBOX=weak).
-func (p *Pipeline) Weak() bool { return p.cfg.Sandbox.Weak }
-
 // hold registers pend as waiting and returns the channel its decision
 // comes on.
 func (p *Pipeline) hold(pend Pending) chan bool {
