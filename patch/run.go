@@ -70,23 +70,38 @@ const (
 	EventResumed
 )
 
-// Event is one step of a Candidate's run, for its Observer.
+// Event is one step of a Candidate's run, for its Observer. Which fields
+// are set depends on Kind (see the EventKind values).
 type Event struct {
-	Kind      EventKind
-	Patch     string // the Candidate's ID
-	Step      string // the validation verdict: "passed", "rejected", "failed", "no validate command"
-	Reason    string
-	Output    string // the validate command's output tail, unscrubbed
-	Files     []FileChange
-	Placement []string // how the diff's hunks were placed, once checked
+	Kind  EventKind
+	Patch string // the Candidate's ID
+	// Step is the validation's verdict: "passed", "no validate command",
+	// "failed", or "rejected" for a diff refused before validation.
+	Step   string
+	Reason string // why the patch was rejected or reverted, or what a resume does next
+	Output string // the validate command's output tail, unscrubbed
+	// Files are the changes the patch makes, or a revert made.
+	Files []FileChange
+	// Placement notes how the diff's hunks were placed, once checked.
+	Placement []string
+	// Isolation is how the validate command was contained, once it ran.
 	Isolation Isolation
-	Err       error
-	Propose   bool
-	Health    bool
-	Resumed   bool
-	Progress  Progress
-	Pending   Pending
-	Hold      string
+	// Err is the error behind a rejection, or a revert that failed.
+	Err error
+	// Propose: the rejection comes before any EventProposed, so the
+	// proposal is to be noted with it.
+	Propose bool
+	// Health: the revert follows a failed health check.
+	Health bool
+	// Resumed: the patch was found applied after a restart.
+	Resumed bool
+	// Progress is what Resume found after a restart.
+	Progress Progress
+	// Pending is the held patch, for EventHeld and EventReleased.
+	Pending Pending
+	// Hold is why the patch is held when its component did not ask for
+	// approval.
+	Hold string
 }
 
 // Observer is told every step of a Candidate's run, in order, to publish
