@@ -128,17 +128,17 @@ type Orchestrator struct {
 	ctx     context.Context          // set by Run; incidents opened later run under it
 	ended   map[string]chan struct{} // incident -> closed when its goroutine ends, for Wait
 
-	approvals approvals
-	humans    humans                     // the pages of human rungs waiting for an answer
-	resumed   chan struct{}              // closed once Run has resumed the stored open incidents
-	results   *results                   // routes the rungs' answers to the waiting attempts
-	cycles    map[string]int             // boot cycle -> escalations so far, under mu
-	declared  map[string]bool            // rungs whose consumer this orchestrator declared, under mu
-	recent    map[string][]razar.Attempt // incident -> its newest full attempts, under mu
-	lines     map[string][]razar.Attempt // incident -> every finished attempt's summary (keepLine), under mu
-	fixes     *fixmem.Memory             // the fix memory; nil when off
-	pinMu     sync.Mutex                 // one write of PinnedKey at a time
-	desk      desk                       // the pending attempts' context tools (tools.go)
+	patches  *patch.Pipeline            // the patch store's states: stage, validate, hold, promote, resume
+	humans   humans                     // the pages of human rungs waiting for an answer
+	resumed  chan struct{}              // closed once Run has resumed the stored open incidents
+	results  *results                   // routes the rungs' answers to the waiting attempts
+	cycles   map[string]int             // boot cycle -> escalations so far, under mu
+	declared map[string]bool            // rungs whose consumer this orchestrator declared, under mu
+	recent   map[string][]razar.Attempt // incident -> its newest full attempts, under mu
+	lines    map[string][]razar.Attempt // incident -> every finished attempt's summary (keepLine), under mu
+	fixes    *fixmem.Memory             // the fix memory; nil when off
+	pinMu    sync.Mutex                 // one write of PinnedKey at a time
+	desk     desk                       // the pending attempts' context tools (tools.go)
 }
 
 type runner struct {
@@ -233,6 +233,12 @@ func New(store *jetstream.Store, cfg Config) (*Orchestrator, error) {
 	if o.cfg.Display == nil {
 		o.cfg.Display = o.rosterDisplay
 	}
+	p, err := patch.New(patch.Config{Home: cfg.Home, Sandbox: cfg.Sandbox, ValidateTimeout: cfg.ValidateTimeout,
+		ApprovalWindow: max(cfg.ApprovalWindow, 0), Verify: o.cfg.Verify, Clock: o.cfg.Clock})
+	if err != nil {
+		return nil, err
+	}
+	o.patches = p
 	return o, nil
 }
 

@@ -85,6 +85,26 @@ func historyReverted(t *testing.T, home string) int {
 	return n
 }
 
+// readNote reads the rollback journal in dir, as a killed run left it.
+func readNote(dir string) (patch.RollbackNote, error) {
+	var note patch.RollbackNote
+	data, err := os.ReadFile(filepath.Join(dir, RollbackNote))
+	if err != nil {
+		return note, err
+	}
+	return note, json.Unmarshal(data, &note)
+}
+
+// saveNote writes the rollback journal in dir as a run killed at some
+// moment leaves it.
+func saveNote(dir string, note patch.RollbackNote) error {
+	data, err := json.Marshal(note)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, RollbackNote), data, 0o600)
+}
+
 // killMoments are the states a SIGKILL can leave a rollback in, each made
 // by hand from a rollback run up to that moment.
 var killMoments = []struct {
@@ -92,12 +112,12 @@ var killMoments = []struct {
 	cut  func(t *testing.T, f *rollbackFixture)
 }{
 	{"after the note, before any file", func(t *testing.T, f *rollbackFixture) {
-		if err := saveNote(f.backup, rollbackNote{V: 1, Patch: f.id, Actor: "alice", Time: time.Now(), FilesPending: true}); err != nil {
+		if err := saveNote(f.backup, patch.RollbackNote{V: 1, Patch: f.id, Actor: "alice", Time: time.Now(), FilesPending: true}); err != nil {
 			t.Fatal(err)
 		}
 	}},
 	{"one file restored, a temporary file of the next left", func(t *testing.T, f *rollbackFixture) {
-		if err := saveNote(f.backup, rollbackNote{V: 1, Patch: f.id, Actor: "alice", Time: time.Now(), FilesPending: true}); err != nil {
+		if err := saveNote(f.backup, patch.RollbackNote{V: 1, Patch: f.id, Actor: "alice", Time: time.Now(), FilesPending: true}); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(filepath.Join(f.workdir, "b.conf"), []byte(f.before["b.conf"]), 0o644); err != nil {
@@ -108,7 +128,7 @@ var killMoments = []struct {
 		}
 	}},
 	{"files and manifest done, the note not yet", func(t *testing.T, f *rollbackFixture) {
-		if err := saveNote(f.backup, rollbackNote{V: 1, Patch: f.id, Actor: "alice", Time: time.Now(), FilesPending: true}); err != nil {
+		if err := saveNote(f.backup, patch.RollbackNote{V: 1, Patch: f.id, Actor: "alice", Time: time.Now(), FilesPending: true}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := patch.Revert(f.workdir, f.backup); err != nil {

@@ -2,12 +2,9 @@ package orchestrator
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -16,7 +13,6 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/fixmem"
-	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/patch"
 )
 
@@ -28,27 +24,8 @@ import (
 // recorded when it starts.
 
 // RollbackNote is the file RollbackPatch leaves in a rolled-back patch's
-// backup directory.
-const RollbackNote = "rollback.json"
-
-// rollbackNote is RollbackNote's content.
-type rollbackNote struct {
-	V          int       `json:"v"`
-	Patch      string    `json:"patch_id"`
-	Actor      string    `json:"actor"`
-	Time       time.Time `json:"time"`
-	DiffSHA256 string    `json:"diff_sha256,omitempty"`
-	// Recorded is set once the fix memory has marked what the patch
-	// carried (or found nothing to mark).
-	Recorded bool `json:"recorded,omitempty"`
-	// FilesPending is set from before the first file is touched until
-	// every file is restored; RecordPending from then until the reverted
-	// record (Record) is written. A note with either set is a rollback
-	// the next run or start finishes (rollback.go).
-	FilesPending  bool             `json:"files_pending,omitempty"`
-	RecordPending bool             `json:"record_pending,omitempty"`
-	Record        *bus.AuditRecord `json:"record,omitempty"`
-}
+// backup directory (patch.RollbackNote).
+const RollbackNote = patch.RollbackFile
 
 // PatchRolledBack marks undone every remembered fix that component's patch
 // id carried, once its rollback note says it was rolled back (a record of
@@ -58,40 +35,25 @@ func (o *Orchestrator) PatchRolledBack(ctx context.Context, component, id string
 	if o.fixes == nil || o.cfg.Home == "" {
 		return nil
 	}
-	if razar.ValidName(component) != nil || id == "" || filepath.Base(id) != id || id == "." || id == ".." {
-		return fmt.Errorf("%w: patch %q of %q is not a patch of the store", razar.ErrBadPayload, id, component)
-	}
-	dir := o.backupDir(component, id)
-	data, err := os.ReadFile(filepath.Join(dir, RollbackNote))
+	note, err := o.patches.RollbackNote(component, id)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	var note rollbackNote
-	if err := json.Unmarshal(data, &note); err != nil {
-		return fmt.Errorf("%s: %w", filepath.Join(dir, RollbackNote), err)
-	}
-	if note.Recorded || note.FilesPending {
+	if note.Forgotten || note.FilesPending {
 		return nil // marked already, or not rolled back yet
 	}
 	// The boot scan and a live rollback may meet on one note: marking a
 	// fix undone twice is harmless (Carrying skips undone fixes, and the
 	// records share a message id).
-	fixes := o.fixes.Carrying(component, note.DiffSHA256, id)
 	pinned := false
-	for _, f := range fixes {
-		r := &bus.AuditRecord{Event: bus.EventFixFailed, Component: component, Agent: MemoryRung, Signature: f.Signature, Fix: f.ID,
-			PatchID: id, Actor: note.Actor, Status: fixmem.StatusUndone,
-			Reason:  fmt.Sprintf("patch %s carrying it was rolled back by %s at %s (razar rollback-patch)", id, note.Actor, note.Time.Format(time.RFC3339)),
-			Message: "undone: never replayed for this signature, even if a rung writes it again; `razar fixes pin` brings it back"}
-		if err := o.recordFix(ctx, r, bus.AuditMsgID(bus.EventFixFailed, "undo-"+id+"-"+f.Signature+"-"+f.ID, 0)); err != nil {
+	for _, f := range o.fixes.Carrying(component, note.DiffSHA256, id) {
+		if err := o.markUndone(ctx, component, id, note, f); err != nil {
 			return err
 		}
 		pinned = pinned || f.Pinned
-		o.log.Warn().Str("component", component).Str("patch", id).Str("signature", f.Signature).Str("fix", f.ID).Str("actor", note.Actor).
-			Msg("remembered fix undone: its patch was rolled back; it is never replayed")
 	}
 	if pinned {
 		if err := o.savePinned(ctx); err != nil {
@@ -99,12 +61,22 @@ func (o *Orchestrator) PatchRolledBack(ctx context.Context, component, id string
 		}
 	}
 	o.fixMetric(func(*FixMetrics) {})
-	note.Recorded = true
-	data, err = json.Marshal(note)
-	if err != nil {
+	return o.patches.Forgotten(component, id, note)
+}
+
+// markUndone records remembered fix f undone: the patch id carrying it
+// was rolled back.
+func (o *Orchestrator) markUndone(ctx context.Context, component, id string, note patch.RollbackNote, f fixmem.Fix) error {
+	r := &bus.AuditRecord{Event: bus.EventFixFailed, Component: component, Agent: MemoryRung, Signature: f.Signature, Fix: f.ID,
+		PatchID: id, Actor: note.Actor, Status: fixmem.StatusUndone,
+		Reason:  fmt.Sprintf("patch %s carrying it was rolled back by %s at %s (razar rollback-patch)", id, note.Actor, note.Time.Format(time.RFC3339)),
+		Message: "undone: never replayed for this signature, even if a rung writes it again; `razar fixes pin` brings it back"}
+	if err := o.recordFix(ctx, r, bus.AuditMsgID(bus.EventFixFailed, "undo-"+id+"-"+f.Signature+"-"+f.ID, 0)); err != nil {
 		return err
 	}
-	return homedir.WriteAtomic(filepath.Join(dir, RollbackNote), data, 0o600)
+	o.log.Warn().Str("component", component).Str("patch", id).Str("signature", f.Signature).Str("fix", f.ID).Str("actor", note.Actor).
+		Msg("remembered fix undone: its patch was rolled back; it is never replayed")
+	return nil
 }
 
 // revertedFix marks failed the remembered fixes of rec's component whose
@@ -139,12 +111,9 @@ func (o *Orchestrator) recordRollbacks(ctx context.Context) {
 	if o.fixes == nil || o.cfg.Home == "" {
 		return
 	}
-	notes, _ := filepath.Glob(filepath.Join(o.cfg.Home, PatchDir, "*", "*", RollbackNote))
-	for _, n := range notes {
-		id := filepath.Base(filepath.Dir(n))
-		component := filepath.Base(filepath.Dir(filepath.Dir(n)))
-		if err := o.PatchRolledBack(ctx, component, id); err != nil && ctx.Err() == nil {
-			o.log.Error().Err(err).Str("component", component).Str("patch", id).Msg("a rolled-back patch's fixes not marked undone; tried again at the next start")
+	for _, ref := range o.patches.Rollbacks() {
+		if err := o.PatchRolledBack(ctx, ref.Component, ref.Patch); err != nil && ctx.Err() == nil {
+			o.log.Error().Err(err).Str("component", ref.Component).Str("patch", ref.Patch).Msg("a rolled-back patch's fixes not marked undone; tried again at the next start")
 		}
 	}
 }

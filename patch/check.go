@@ -123,18 +123,27 @@ func Check(diff, workdir string, lim Limits) (*Plan, error) {
 	}
 
 	p := &Plan{ID: NewID(), DiffSHA256: hashBytes([]byte(text)), Diff: diff, Placement: notes}
+	if err := p.addFiles(root, files, plain, lim); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// addFiles checks each file of the diff and adds it to p. A path may be
+// touched once, and not as a file and a directory in one diff.
+func (p *Plan) addFiles(root string, files []*gitdiff.File, plain bool, lim Limits) error {
 	seen := map[string]bool{}
 	for _, f := range files {
 		fc, c, err := checkFile(root, f, plain, lim)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		for _, name := range []string{fc.OldPath, fc.Path} {
 			if name == "" {
 				continue
 			}
 			if seen[name] {
-				return nil, reject("%s: touched more than once in one diff", name)
+				return reject("%s: touched more than once in one diff", name)
 			}
 			seen[name] = true
 		}
@@ -146,11 +155,11 @@ func Check(diff, workdir string, lim Limits) (*Plan, error) {
 	for name := range seen {
 		for d := path.Dir(name); d != "."; d = path.Dir(d) {
 			if seen[d] {
-				return nil, reject("%s: %s is touched as a file in the same diff", name, d)
+				return reject("%s: %s is touched as a file in the same diff", name, d)
 			}
 		}
 	}
-	return p, nil
+	return nil
 }
 
 // plainHeaders reports whether the diff's file headers are plain unified
@@ -174,8 +183,39 @@ func plainHeaders(diff string, files int) (bool, error) {
 
 // checkFile checks one file of the diff against the workdir at root.
 func checkFile(root string, f *gitdiff.File, plain bool, lim Limits) (FileChange, change, error) {
-	var fc FileChange
 	c := change{file: f}
+	fc, err := fileOp(f, plain)
+	if err != nil {
+		return fc, c, err
+	}
+	for _, n := range []string{fc.OldPath, fc.Path} {
+		if n == "" {
+			continue
+		}
+		if err := protected(n, lim); err != nil {
+			return fc, c, err
+		}
+	}
+	if err := checkContent(f, fc, &c); err != nil {
+		return fc, c, err
+	}
+	switch fc.Op {
+	case OpCreate:
+		err = absent(root, fc.Path)
+	case OpRename:
+		if fc.SHA256Before, err = sourceHash(root, fc.OldPath); err == nil {
+			err = absent(root, fc.Path)
+		}
+	default:
+		fc.SHA256Before, err = sourceHash(root, fc.Path)
+	}
+	return fc, c, err
+}
+
+// fileOp is what the diff does to file f, and the clean workdir paths it
+// names: in plain diffs without their a/ or b/.
+func fileOp(f *gitdiff.File, plain bool) (FileChange, error) {
+	var fc FileChange
 	name := func(n string) (string, error) {
 		if plain {
 			if rest, ok := strings.CutPrefix(n, "a/"); ok {
@@ -189,9 +229,9 @@ func checkFile(root string, f *gitdiff.File, plain bool, lim Limits) (FileChange
 	var err error
 	switch {
 	case f.IsCopy:
-		return fc, c, reject("%s: copy patches are not supported", show(f.NewName))
+		return fc, reject("%s: copy patches are not supported", show(f.NewName))
 	case f.IsNew && f.IsDelete:
-		return fc, c, reject("%s: both created and deleted", show(f.NewName))
+		return fc, reject("%s: both created and deleted", show(f.NewName))
 	case f.IsNew:
 		fc.Op = OpCreate
 		fc.Path, err = name(f.NewName)
@@ -212,24 +252,19 @@ func checkFile(root string, f *gitdiff.File, plain bool, lim Limits) (FileChange
 			}
 		}
 	}
-	if err != nil {
-		return fc, c, err
-	}
-	for _, n := range []string{fc.OldPath, fc.Path} {
-		if n == "" {
-			continue
-		}
-		if err := protected(n, lim); err != nil {
-			return fc, c, err
-		}
-	}
+	return fc, err
+}
 
+// checkContent refuses a binary patch, a mode other than a regular
+// file's, a malformed hunk or a change with nothing in it, and sets the
+// mode c gives its file.
+func checkContent(f *gitdiff.File, fc FileChange, c *change) error {
 	if f.IsBinary {
-		return fc, c, reject("%s: binary patch; only text diffs are accepted", fc.Path)
+		return reject("%s: binary patch; only text diffs are accepted", fc.Path)
 	}
 	for _, m := range []os.FileMode{f.OldMode, f.NewMode} {
 		if err := checkMode(fc.Path, m); err != nil {
-			return fc, c, err
+			return err
 		}
 	}
 	switch {
@@ -242,24 +277,13 @@ func checkFile(root string, f *gitdiff.File, plain bool, lim Limits) (FileChange
 	}
 	for i, frag := range f.TextFragments {
 		if err := frag.Validate(); err != nil {
-			return fc, c, reject("hunk %d of %s is malformed: %v", i+1, fc.Path, err)
+			return reject("hunk %d of %s is malformed: %v", i+1, fc.Path, err)
 		}
 	}
 	if fc.Op == OpModify && len(f.TextFragments) == 0 && c.exec == nil {
-		return fc, c, reject("%s: no changes", fc.Path)
+		return reject("%s: no changes", fc.Path)
 	}
-
-	switch fc.Op {
-	case OpCreate:
-		err = absent(root, fc.Path)
-	case OpRename:
-		if fc.SHA256Before, err = sourceHash(root, fc.OldPath); err == nil {
-			err = absent(root, fc.Path)
-		}
-	default:
-		fc.SHA256Before, err = sourceHash(root, fc.Path)
-	}
-	return fc, c, err
+	return nil
 }
 
 // checkMode refuses git modes other than regular files.

@@ -2,7 +2,10 @@
 // search/replace blocks) a rung's fix carries and gets it into a
 // component's workdir safely, or refuses it with a reason.
 //
-// It owns five steps, each a function the orchestrator calls in turn:
+// Its steps are functions, and Pipeline strings them together into the
+// patch store's states (below, "Pipeline"): the orchestrator calls one
+// Pipeline.Run per candidate diff and publishes what its Observer is told.
+// The steps:
 //
 //   - Check first places the rung's text: it turns a diff with wrong,
 //     missing or miscounted hunk headers, names without a/ and b/, context
@@ -63,6 +66,44 @@
 // and Promote check runs on the placed diff. Its work is bounded: line ids
 // and a rolling hash make each search linear in the file, and a budget of
 // lines scanned refuses a diff with more misplaced hunks than that allows.
+//
+// # Pipeline
+//
+// A Pipeline (New, with a Config validated at construction) owns the
+// states a rung's diff goes through in the patch store under the RAZAR
+// home (PatchDir, StagingDir). Run takes one Candidate, under its
+// AttemptID, through named steps:
+//
+//	resume    a backup for this id means a run before a restart got as far
+//	          as Promote, past the approval: settle it (Resume), verify a
+//	          patch found applied, stop at one found reverted, else
+//	          promote again without asking for approval again
+//	stage     refuse past the attempt's deadline; Check, then Stage
+//	validate  the component's validate command in the Sandbox, cut at the
+//	          deadline; the proposal is noted once validation has spoken
+//	approve   hold for an operator ("approval": "manual", or the
+//	          Candidate's Hold) until Decide, the approval window on the
+//	          injected clock, or RAZAR stopping (Pending lists the held)
+//	promote   Promote, with its backup and manifest
+//	verify    Config.Verify; a patch it fails is reverted at once
+//
+// Every step tells the Observer an Event (EventProposed, EventRejected,
+// EventHeld, EventReleased, EventApplied, EventReverted, EventResumed), in
+// order; the observer turns them into records, metrics and alerts, so this
+// package still knows nothing of the bus. Run returns razar.OutcomeHealed
+// or razar.OutcomeRejected and why. ResumeAt says which candidate of an
+// attempt a restarted RAZAR takes up; Prepare cleans the stages a killed
+// RAZAR left and probes the sandbox at start.
+//
+// The Pipeline also keeps the journal of `razar rollback-patch`
+// (Rollback): a RollbackNote (RollbackFile) is written in the patch's
+// backup directory before any file is touched, the files are restored,
+// and the note keeps the caller's reverted record (RecordFunc) until
+// RollbackRecorded; whoever is killed, the next Rollback or the next start
+// (Rollbacks, FinishRollback) finishes it, and the record is written once.
+// Forgotten notes that the fix memory marked undone what the patch
+// carried. A Pipeline over a home alone (Config{Home: home}) does this
+// with RAZAR stopped.
 //
 // Every refusal of the diff itself is a *RejectError wrapping ErrRejected;
 // a failed validate command a *ValidateError wrapping ErrValidationFailed;
@@ -154,8 +195,12 @@
 // Concurrency: the functions keep no shared state, but for the one
 // NetworkIsolation probe, and are safe to call concurrently on different
 // workdirs (and Sandbox.Validate on different directories: when RAZAR is
-// root it hands the directory to the sandbox's uid for the run). Two patches to the same workdir must not overlap: callers
-// serialise patches per component, from Check to Promote or Revert.
-// CleanStaging must not run while a patch is staged. A Plan is used by one
-// goroutine at a time.
+// root it hands the directory to the sandbox's uid for the run). Two
+// patches to the same workdir must not overlap: callers serialise patches
+// per component, from Check to Promote or Revert, and so Pipeline.Run and
+// Rollback per component. A Pipeline's only shared state is the set of
+// held patches, under its mutex: Pending and Decide are safe from any
+// goroutine while Runs wait. Run calls its Observer on the caller's
+// goroutine. CleanStaging (and Prepare) must not run while a patch is
+// staged. A Plan is used by one goroutine at a time.
 package patch

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -174,46 +175,12 @@ func (s *section) place(root string, lim Limits, budget *int, notes *[]string) e
 		return nil
 	}
 	name := sectionName(s)
-	src := relName(s.oldName, s.git)
-	if s.srPath != "" {
-		src = s.srPath
-	}
-	rel, err := cleanRel(src)
+	rel, fi, err := s.target(root, lim)
 	if err != nil {
 		return err
 	}
-	if err := protected(rel, lim); err != nil {
+	if done, err := s.placeMissing(name, rel, fi == nil, notes); done {
 		return err
-	}
-	fi, err := inspect(root, rel)
-	if err != nil {
-		return err
-	}
-	if s.srPath != "" {
-		s.srHeader(fi == nil)
-		if fi == nil {
-			if len(s.hunks) != 1 || len(s.hunks[0].old()) != 0 {
-				return reject("%s: does not exist in the workdir; to create it, send one search/replace block with an empty SEARCH", rel)
-			}
-			*notes = append(*notes, name+": created by a search/replace block with an empty SEARCH")
-			return s.fixCounts(notes)
-		}
-	}
-	if fi == nil && s.onlyAdds() && plainName(s.newName) != "/dev/null" {
-		// A model that means to create a file often writes it as a
-		// modification of the missing file.
-		for i, l := range s.header {
-			if strings.HasPrefix(l, "--- ") {
-				s.header[i] = "--- /dev/null"
-			}
-		}
-		if s.git && !s.has("new file mode") {
-			s.header = slices.Insert(s.header, 1, "new file mode 100644")
-		}
-		s.oldName = "/dev/null"
-		*notes = append(*notes, name+": does not exist; created")
-		s.fixCounts(notes)
-		return nil
 	}
 	if _, err := regularFile(root, rel); err != nil {
 		return err
@@ -225,7 +192,62 @@ func (s *section) place(root string, lim Limits, budget *int, notes *[]string) e
 	if err != nil {
 		return fmt.Errorf("patch: %s: %w", rel, err)
 	}
-	f := newFileText(string(data))
+	return s.placeHunks(newFileText(string(data)), name, rel, lim, budget, notes)
+}
+
+// target is the workdir file the section's hunks apply to, checked as
+// Check checks paths, and what is there (nil when nothing is).
+func (s *section) target(root string, lim Limits) (string, fs.FileInfo, error) {
+	src := relName(s.oldName, s.git)
+	if s.srPath != "" {
+		src = s.srPath
+	}
+	rel, err := cleanRel(src)
+	if err != nil {
+		return "", nil, err
+	}
+	if err := protected(rel, lim); err != nil {
+		return "", nil, err
+	}
+	fi, err := inspect(root, rel)
+	return rel, fi, err
+}
+
+// placeMissing settles a section whose file is missing (done): a
+// search/replace block with an empty SEARCH creates it, and so does a
+// modification that only adds lines, as a model that means to create a
+// file often writes it.
+func (s *section) placeMissing(name, rel string, missing bool, notes *[]string) (done bool, err error) {
+	if s.srPath != "" {
+		s.srHeader(missing)
+		if missing {
+			if len(s.hunks) != 1 || len(s.hunks[0].old()) != 0 {
+				return true, reject("%s: does not exist in the workdir; to create it, send one search/replace block with an empty SEARCH", rel)
+			}
+			*notes = append(*notes, name+": created by a search/replace block with an empty SEARCH")
+			return true, s.fixCounts(notes)
+		}
+	}
+	if !missing || !s.onlyAdds() || plainName(s.newName) == "/dev/null" {
+		return false, nil
+	}
+	for i, l := range s.header {
+		if strings.HasPrefix(l, "--- ") {
+			s.header[i] = "--- /dev/null"
+		}
+	}
+	if s.git && !s.has("new file mode") {
+		s.header = slices.Insert(s.header, 1, "new file mode 100644")
+	}
+	s.oldName = "/dev/null"
+	*notes = append(*notes, name+": does not exist; created")
+	s.fixCounts(notes)
+	return true, nil
+}
+
+// placeHunks places each hunk in f, the file's text, keeping the placed
+// ranges sorted in s.busy, and rewrites the section as placed.
+func (s *section) placeHunks(f *fileText, name, rel string, lim Limits, budget *int, notes *[]string) error {
 	for _, h := range s.hunks {
 		if err := f.placeHunk(h, s, name, rel, lim, budget, notes); err != nil {
 			return err
@@ -447,19 +469,7 @@ func (f *fileText) placeHunk(h *hunk, s *section, name, rel string, lim Limits, 
 	old := h.old()
 	n := len(f.lines)
 	if len(old) == 0 {
-		// Only added lines: nothing to find them by but the stated line.
-		switch {
-		case n == 0:
-			h.pos = 0
-		case h.stated && h.oldStart <= n && free(h.oldStart, 0, busy):
-			h.pos = h.oldStart
-		default:
-			if h.kind != "hunk" {
-				return reject("%s (%s) has an empty SEARCH, and %s is not empty: put in SEARCH the lines to replace, or the line to add after and that line again in REPLACE", h.name(name), h.firstLines(), name)
-			}
-			return reject("%s (%s) only adds lines and %s: include an unchanged line before or after them so it can be placed", h.name(name), h.firstLines(), map[bool]string{true: "its stated line is not in the file", false: "has no line numbers"}[h.stated])
-		}
-		return nil
+		return f.placeAdds(h, name, busy)
 	}
 	stated := h.oldStart - 1
 	wantExact, wantLoose := f.idsOf(old, false), f.idsOf(old, true)
@@ -495,6 +505,32 @@ func (f *fileText) placeHunk(h *hunk, s *section, name, rel string, lim Limits, 
 			return f.ambiguous(h, name, ms)
 		}
 	}
+	f.notePlaced(h, name, stated, tier == "loose", notes)
+	return nil
+}
+
+// placeAdds places a hunk with only added lines: nothing to find them by
+// but the stated line.
+func (f *fileText) placeAdds(h *hunk, name string, busy [][2]int) error {
+	n := len(f.lines)
+	switch {
+	case n == 0:
+		h.pos = 0
+	case h.stated && h.oldStart <= n && free(h.oldStart, 0, busy):
+		h.pos = h.oldStart
+	default:
+		if h.kind != "hunk" {
+			return reject("%s (%s) has an empty SEARCH, and %s is not empty: put in SEARCH the lines to replace, or the line to add after and that line again in REPLACE", h.name(name), h.firstLines(), name)
+		}
+		return reject("%s (%s) only adds lines and %s: include an unchanged line before or after them so it can be placed", h.name(name), h.firstLines(), map[bool]string{true: "its stated line is not in the file", false: "has no line numbers"}[h.stated])
+	}
+	return nil
+}
+
+// notePlaced notes how hunk h was placed when not exactly as written; a
+// hunk matched loosely (ignoring trailing whitespace and line endings)
+// has the lines it adds take the file's line endings.
+func (f *fileText) notePlaced(h *hunk, name string, stated int, loose bool, notes *[]string) {
 	switch {
 	case h.kind != "hunk":
 		*notes = append(*notes, fmt.Sprintf("%s placed at line %d", h.name(name), h.pos+1))
@@ -506,21 +542,20 @@ func (f *fileText) placeHunk(h *hunk, s *section, name, rel string, lim Limits, 
 	if o, nw := h.counts(); h.stated && (o != h.oldCount || nw != h.newCount) {
 		*notes = append(*notes, fmt.Sprintf("%s: line counts corrected (%s as written)", h.name(name), clip(h.header)))
 	}
-	if tier == "loose" {
-		*notes = append(*notes, h.name(name)+" matched ignoring trailing whitespace and line endings")
-		// Lines it adds take the file's line endings.
-		for i, l := range h.lines {
-			if l.op != '+' {
-				continue
-			}
-			if f.crlf && !strings.HasSuffix(l.text, "\r") {
-				h.lines[i].text += "\r"
-			} else if !f.crlf {
-				h.lines[i].text = strings.TrimSuffix(l.text, "\r")
-			}
+	if !loose {
+		return
+	}
+	*notes = append(*notes, h.name(name)+" matched ignoring trailing whitespace and line endings")
+	for i, l := range h.lines {
+		if l.op != '+' {
+			continue
+		}
+		if f.crlf && !strings.HasSuffix(l.text, "\r") {
+			h.lines[i].text += "\r"
+		} else if !f.crlf {
+			h.lines[i].text = strings.TrimSuffix(l.text, "\r")
 		}
 	}
-	return nil
 }
 
 // ambiguous refuses a hunk that matches more than one place.
@@ -541,11 +576,11 @@ func (f *fileText) ambiguous(h *hunk, name string, ms []int) error {
 		h.name(name), h.firstLines(), len(ms), more, name, strings.Join(at, ", "), where)
 }
 
-// noMatch refuses a hunk found nowhere, naming the nearest lines: the
-// window of the file where most of its lines are, found by letting each of
-// its lines vote for the starts it would give (lines found in many places
-// say nothing and do not vote).
-func (f *fileText) noMatch(h *hunk, name, rel string, want []int, lim Limits) error {
+// nearest is where the hunk h, whose unchanged and removed lines have
+// the loose ids want, comes closest to matching: the offset most of its
+// lines vote for (lines found at most 32 times in the file vote), ties to
+// the one closer to where it says it goes; and how many lines voted.
+func (f *fileText) nearest(h *hunk, want []int) (best, bestVotes int) {
 	occ := map[int][]int{}
 	for i, id := range f.looseFile {
 		if len(occ[id]) <= 32 {
@@ -561,12 +596,20 @@ func (f *fileText) noMatch(h *hunk, name, rel string, want []int, lim Limits) er
 			votes[x-j]++
 		}
 	}
-	best, bestVotes := 0, 0
 	for s, v := range votes {
 		if v > bestVotes || (v == bestVotes && closer(s, best, h)) {
 			best, bestVotes = s, v
 		}
 	}
+	return best, bestVotes
+}
+
+// noMatch refuses a hunk found nowhere, naming the nearest lines: the
+// window of the file where most of its lines are, found by letting each of
+// its lines vote for the starts it would give (lines found in many places
+// say nothing and do not vote).
+func (f *fileText) noMatch(h *hunk, name, rel string, want []int, lim Limits) error {
+	best, bestVotes := f.nearest(h, want)
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s (%s) does not match %s, exactly or ignoring trailing whitespace", h.name(name), h.firstLines(), name)
 	if bestVotes == 0 {
@@ -637,10 +680,27 @@ func clip(s string) string {
 func (s *section) rewrite(f *fileText, notes *[]string) error {
 	name := sectionName(s)
 	deleting := plainName(s.newName) == "/dev/null" || s.has("deleted file mode")
-	n := len(f.lines)
-	hs := slices.Clone(s.hunks)
+	merged := mergeTouching(s.hunks)
+	delta := 0
+	for k, h := range merged {
+		next := len(f.lines)
+		if k+1 < len(merged) {
+			next = merged[k+1].pos
+		}
+		delta = s.rewriteHunk(f, h, next, delta, deleting, name, notes)
+	}
+	if len(merged) < len(s.hunks) {
+		*notes = append(*notes, fmt.Sprintf("%s: %d hunks that touch were merged into %d", name, len(s.hunks), len(merged)))
+	}
+	s.hunks = merged
+	return nil
+}
+
+// mergeTouching sorts copies of hunks by place and merges the ones that
+// touch: [pos, pos+old) ranges that meet.
+func mergeTouching(hunks []*hunk) []*hunk {
+	hs := slices.Clone(hunks)
 	slices.SortStableFunc(hs, func(a, b *hunk) int { return a.pos - b.pos })
-	// Merge hunks that touch: [pos, pos+old) ranges that meet.
 	var merged []*hunk
 	for _, h := range hs {
 		if k := len(merged) - 1; k >= 0 {
@@ -655,67 +715,64 @@ func (s *section) rewrite(f *fileText, notes *[]string) error {
 		c.lines = slices.Clone(h.lines)
 		merged = append(merged, &c)
 	}
-	delta := 0
-	for k, h := range merged {
-		// Old lines as the file has them, their newline as the file has it.
-		x := h.pos
-		markedOld, markedNew := false, false
-		for i, l := range h.lines {
-			if l.op != '+' {
-				markedOld = markedOld || l.noEOL
-				h.lines[i].text = f.lines[x]
-				x++
-			}
-			if l.op != '-' {
-				markedNew = markedNew || l.noEOL
-			}
-			h.lines[i].noEOL = false
+	return merged
+}
+
+// rewriteHunk gives placed hunk h the file's own old lines and newlines,
+// an unchanged line to stand on when it would have no old or new lines
+// (next is where the following hunk starts), and its header; delta is how
+// many lines the hunks before it add, and the result how many with it.
+func (s *section) rewriteHunk(f *fileText, h *hunk, next, delta int, deleting bool, name string, notes *[]string) int {
+	n := len(f.lines)
+	// Old lines as the file has them, their newline as the file has it.
+	x := h.pos
+	markedOld, markedNew := false, false
+	for i, l := range h.lines {
+		if l.op != '+' {
+			markedOld = markedOld || l.noEOL
+			h.lines[i].text = f.lines[x]
+			x++
 		}
-		o, nw := h.counts()
-		end := h.pos + o
-		if (markedOld || markedNew) && end != n {
-			*notes = append(*notes, fmt.Sprintf("%s: \"\\ No newline at end of file\" ignored: the hunk does not reach the end of the file", h.name(name)))
+		if l.op != '-' {
+			markedNew = markedNew || l.noEOL
 		}
-		if !deleting && n > 0 && (o == 0 || nw == 0) && !(h.pos == 0 && end == n) {
-			// A hunk with no old lines, or none left, needs an unchanged
-			// line to stand on: git's reading of "-0,0" and "+0,0" is
-			// "create" and "delete the file".
-			next := len(f.lines)
-			if k+1 < len(merged) {
-				next = merged[k+1].pos
-			}
-			if end < next {
-				h.lines = append(h.lines, hline{op: ' ', text: f.lines[end]})
-				end++
-			} else {
-				h.pos--
-				h.lines = slices.Insert(h.lines, 0, hline{op: ' ', text: f.lines[h.pos]})
-			}
-			o, nw = h.counts()
-		}
-		if end == n {
-			s.lastLine(h, f, markedOld, markedNew, notes)
-			o, nw = h.counts()
-		}
-		oldStart, newStart := h.pos+1, h.pos+delta+1
-		if o == 0 {
-			oldStart = h.pos
-		}
-		if nw == 0 {
-			newStart = h.pos + delta
-		}
-		header := fmt.Sprintf("@@ -%s +%s @@", rng(oldStart, o), rng(newStart, nw))
-		if h.heading != "" {
-			header += " " + h.heading
-		}
-		h.header = header
-		delta += nw - o
+		h.lines[i].noEOL = false
 	}
-	if len(merged) < len(s.hunks) {
-		*notes = append(*notes, fmt.Sprintf("%s: %d hunks that touch were merged into %d", name, len(s.hunks), len(merged)))
+	o, nw := h.counts()
+	end := h.pos + o
+	if (markedOld || markedNew) && end != n {
+		*notes = append(*notes, fmt.Sprintf("%s: \"\\ No newline at end of file\" ignored: the hunk does not reach the end of the file", h.name(name)))
 	}
-	s.hunks = merged
-	return nil
+	if !deleting && n > 0 && (o == 0 || nw == 0) && !(h.pos == 0 && end == n) {
+		// A hunk with no old lines, or none left, needs an unchanged
+		// line to stand on: git's reading of "-0,0" and "+0,0" is
+		// "create" and "delete the file".
+		if end < next {
+			h.lines = append(h.lines, hline{op: ' ', text: f.lines[end]})
+			end++
+		} else {
+			h.pos--
+			h.lines = slices.Insert(h.lines, 0, hline{op: ' ', text: f.lines[h.pos]})
+		}
+		o, nw = h.counts()
+	}
+	if end == n {
+		s.lastLine(h, f, markedOld, markedNew, notes)
+		o, nw = h.counts()
+	}
+	oldStart, newStart := h.pos+1, h.pos+delta+1
+	if o == 0 {
+		oldStart = h.pos
+	}
+	if nw == 0 {
+		newStart = h.pos + delta
+	}
+	header := fmt.Sprintf("@@ -%s +%s @@", rng(oldStart, o), rng(newStart, nw))
+	if h.heading != "" {
+		header += " " + h.heading
+	}
+	h.header = header
+	return delta + nw - o
 }
 
 // lastLine settles the newline at the end of the file for a hunk that

@@ -139,10 +139,22 @@ func Promote(p *Plan, stageDir, workdir, backupDir string) error {
 	if err != nil {
 		return fmt.Errorf("patch %s: %w", p.ID, err)
 	}
+	m, err := p.backUp(root, backupDir, entries)
+	if err != nil {
+		return err
+	}
+	if p.afterManifest != nil {
+		p.afterManifest()
+	}
+	return p.swapAll(root, backupDir, m, swaps)
+}
 
-	// Backups, then the manifest, before anything in the workdir changes.
+// backUp copies every existing file entries touch into backupDir/files/
+// and writes the manifest, fsynced, in StatePromoting, before anything in
+// the workdir changes. It leaves no half-made backup behind.
+func (p *Plan) backUp(root, backupDir string, entries []Entry) (*Manifest, error) {
 	if err := mkdirSynced(backupDir); err != nil {
-		return fmt.Errorf("patch %s: backup: %w", p.ID, err)
+		return nil, fmt.Errorf("patch %s: backup: %w", p.ID, err)
 	}
 	backedUp := false
 	defer func() {
@@ -152,31 +164,9 @@ func Promote(p *Plan, stageDir, workdir, backupDir string) error {
 			os.Remove(backupDir)
 		}
 	}()
-	var dirs []string
-	seenDir := map[string]bool{}
-	for i := range entries {
-		e := &entries[i]
-		if !e.Existed {
-			for _, d := range missingDirs(root, e.Path) {
-				if !seenDir[d] {
-					seenDir[d] = true
-					dirs = append(dirs, d)
-				}
-			}
-			continue
-		}
-		e.Backup = "files/" + e.Path
-		dst := join(backupDir, e.Backup)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-			return fmt.Errorf("patch %s: backup: %w", p.ID, err)
-		}
-		h, err := copyAtomic(dst, join(root, e.Path), 0o600)
-		if err != nil {
-			return fmt.Errorf("patch %s: backup %s: %w", p.ID, e.Path, err)
-		}
-		if h != e.SHA256Before {
-			return fmt.Errorf("patch %s: %s changed while it was backed up (sha256 %s, was %s): %w", p.ID, e.Path, short(h), short(e.SHA256Before), ErrConflict)
-		}
+	dirs, err := p.backUpEntries(root, backupDir, entries)
+	if err != nil {
+		return nil, err
 	}
 	files := append([]FileChange(nil), p.Files...)
 	for i := range files {
@@ -195,13 +185,50 @@ func Promote(p *Plan, stageDir, workdir, backupDir string) error {
 	}
 	// The manifest is on disk, fsynced, before the first workdir file changes.
 	if err := writeManifest(backupDir, m); err != nil {
-		return fmt.Errorf("patch %s: backup manifest: %w", p.ID, err)
+		return nil, fmt.Errorf("patch %s: backup manifest: %w", p.ID, err)
 	}
 	backedUp = true
-	if p.afterManifest != nil {
-		p.afterManifest()
-	}
+	return m, nil
+}
 
+// backUpEntries copies each existing file of entries into backupDir,
+// setting its Backup, checking it still has the sha256 Check saw, and
+// returns the directories the patch's new files will need.
+func (p *Plan) backUpEntries(root, backupDir string, entries []Entry) ([]string, error) {
+	var dirs []string
+	seenDir := map[string]bool{}
+	for i := range entries {
+		e := &entries[i]
+		if !e.Existed {
+			for _, d := range missingDirs(root, e.Path) {
+				if !seenDir[d] {
+					seenDir[d] = true
+					dirs = append(dirs, d)
+				}
+			}
+			continue
+		}
+		e.Backup = "files/" + e.Path
+		dst := join(backupDir, e.Backup)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+			return nil, fmt.Errorf("patch %s: backup: %w", p.ID, err)
+		}
+		h, err := copyAtomic(dst, join(root, e.Path), 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("patch %s: backup %s: %w", p.ID, e.Path, err)
+		}
+		if h != e.SHA256Before {
+			return nil, fmt.Errorf("patch %s: %s changed while it was backed up (sha256 %s, was %s): %w", p.ID, e.Path, short(h), short(e.SHA256Before), ErrConflict)
+		}
+	}
+	return dirs, nil
+}
+
+// swapAll swaps each of m's entries in and marks m StateApplied. If a swap
+// fails it restores the files already swapped and removes the backup; if
+// even that fails it keeps the backup for Revert, and says so.
+func (p *Plan) swapAll(root, backupDir string, m *Manifest, swaps []swap) error {
+	entries := m.Entries
 	var done []int
 	var made []string
 	fail := func(failure error) error {
@@ -227,7 +254,7 @@ func Promote(p *Plan, stageDir, workdir, backupDir string) error {
 	if err := writeManifest(backupDir, m); err != nil {
 		return fail(fmt.Errorf("patch %s: backup manifest: %w", p.ID, err))
 	}
-	copy(p.Files, files)
+	copy(p.Files, m.Files)
 	return nil
 }
 
@@ -424,7 +451,42 @@ func Revert(workdir, backupDir string) ([]FileChange, error) {
 	if m.Workdir != root {
 		return nil, fmt.Errorf("patch %s was applied to %s, not %s", m.PatchID, m.Workdir, root)
 	}
+	current, err := m.revertable(root, backupDir)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]FileChange, 0, len(m.Entries))
+	// Newest first, so a rename's new name goes before its old one returns.
+	for i := len(m.Entries) - 1; i >= 0; i-- {
+		e := m.Entries[i]
+		fc := FileChange{Path: e.Path, SHA256Before: current[i], SHA256After: e.SHA256Before}
+		switch {
+		case !e.Existed:
+			fc.Op = OpDelete
+		case current[i] == "":
+			fc.Op = OpCreate
+		default:
+			fc.Op = OpModify
+		}
+		removeStaleTemps(join(root, e.Path))
+		if err := restoreEntry(root, backupDir, e); err != nil {
+			return nil, fmt.Errorf("patch %s: revert %s: %w (run Revert again once the cause is fixed)", m.PatchID, e.Path, err)
+		}
+		out = append(out, fc)
+	}
+	removeEmptyDirs(root, m.CreatedDirs)
+	slices.Reverse(out)
+	m.State, m.Reverted = StateReverted, time.Now().UTC()
+	if err := writeManifest(backupDir, m); err != nil {
+		return out, fmt.Errorf("patch %s: files restored, but the manifest was not updated: %w", m.PatchID, err)
+	}
+	return out, nil
+}
 
+// revertable checks, before Revert changes anything, that each path holds
+// what the patch left there or its pre-patch state, and that each backup
+// is intact; it returns each path's current sha256 ("" when absent).
+func (m *Manifest) revertable(root, backupDir string) ([]string, error) {
 	current := make([]string, len(m.Entries))
 	for i, e := range m.Entries {
 		fi, err := inspect(root, e.Path)
@@ -453,31 +515,5 @@ func Revert(workdir, backupDir string) ([]FileChange, error) {
 			}
 		}
 	}
-
-	out := make([]FileChange, 0, len(m.Entries))
-	// Newest first, so a rename's new name goes before its old one returns.
-	for i := len(m.Entries) - 1; i >= 0; i-- {
-		e := m.Entries[i]
-		fc := FileChange{Path: e.Path, SHA256Before: current[i], SHA256After: e.SHA256Before}
-		switch {
-		case !e.Existed:
-			fc.Op = OpDelete
-		case current[i] == "":
-			fc.Op = OpCreate
-		default:
-			fc.Op = OpModify
-		}
-		removeStaleTemps(join(root, e.Path))
-		if err := restoreEntry(root, backupDir, e); err != nil {
-			return nil, fmt.Errorf("patch %s: revert %s: %w (run Revert again once the cause is fixed)", m.PatchID, e.Path, err)
-		}
-		out = append(out, fc)
-	}
-	removeEmptyDirs(root, m.CreatedDirs)
-	slices.Reverse(out)
-	m.State, m.Reverted = StateReverted, time.Now().UTC()
-	if err := writeManifest(backupDir, m); err != nil {
-		return out, fmt.Errorf("patch %s: files restored, but the manifest was not updated: %w", m.PatchID, err)
-	}
-	return out, nil
+	return current, nil
 }

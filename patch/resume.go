@@ -212,14 +212,20 @@ func Resume(workdir, backupDir string) (Progress, error) {
 		}
 		return prog, nil
 	}
-	// StatePromoting, some or none swapped: put back the swapped ones,
-	// newest first, as Promote's own failure path does.
+	return prog, m.undoPromotion(root, backupDir, states)
+}
+
+// undoPromotion puts back the files a promotion cut short had swapped
+// (StatePromoting, some or none swapped), newest first, as Promote's own
+// failure path does, and removes the backup. It checks every backup it
+// needs first, and changes nothing if one is missing or damaged.
+func (m *Manifest) undoPromotion(root, backupDir string, states []pathState) error {
 	for i, e := range m.Entries {
 		if states[i].before || !e.Existed {
 			continue
 		}
 		if h, err := hashFile(join(backupDir, e.Backup)); err != nil || h != e.SHA256Before {
-			return prog, fmt.Errorf("patch %s: the backup of %s in %s is missing or damaged, so the promotion cut short cannot be undone; nothing was changed: restore %s by hand",
+			return fmt.Errorf("patch %s: the backup of %s in %s is missing or damaged, so the promotion cut short cannot be undone; nothing was changed: restore %s by hand",
 				m.PatchID, e.Path, backupDir, e.Path)
 		}
 	}
@@ -234,13 +240,13 @@ func Resume(workdir, backupDir string) (Progress, error) {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return prog, fmt.Errorf("patch %s: undoing a promotion cut short: %w (backup kept in %s; run Resume again once the cause is fixed)", m.PatchID, err, backupDir)
+		return fmt.Errorf("patch %s: undoing a promotion cut short: %w (backup kept in %s; run Resume again once the cause is fixed)", m.PatchID, err, backupDir)
 	}
 	removeEmptyDirs(root, m.CreatedDirs)
 	if err := os.RemoveAll(backupDir); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return prog, fmt.Errorf("patch %s: workdir restored, but its backup directory was not removed: %w", m.PatchID, err)
+		return fmt.Errorf("patch %s: workdir restored, but its backup directory was not removed: %w", m.PatchID, err)
 	}
-	return prog, nil
+	return nil
 }
 
 // fillAfter sets each FileChange's SHA256After from the entry of its path,

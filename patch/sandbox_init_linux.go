@@ -88,13 +88,30 @@ func sandboxInit() int {
 // read-only binds, /tmp, /dev, /proc and the copy, the host's root
 // detached (not hidden: gone from this namespace).
 func buildRoot(c *initConfig) error {
-	// Nothing done here may reach the host's mounts.
+	if err := pivotToScratch(); err != nil {
+		return err
+	}
+	const nr, old = "/newroot", "/oldroot"
+	if err := mount("tmpfs", nr, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
+		return err
+	}
+	if err := mountSystem(c, nr, old); err != nil {
+		return err
+	}
+	if err := bindCopy(c, nr, old); err != nil {
+		return err
+	}
+	return enterRoot(nr)
+}
+
+// pivotToScratch makes the mounts private, so nothing done here may reach
+// the host's, and makes a scratch tmpfs on /tmp the root for a moment,
+// with the host's root under it at /oldroot, whence the binds come
+// (bwrap's way), and the sandbox's own root at /newroot.
+func pivotToScratch() error {
 	if err := mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
 		return err
 	}
-	// A scratch tmpfs on /tmp becomes the root for a moment, with the
-	// host's root under it at /oldroot, whence the binds come (bwrap's
-	// way), and the sandbox's own root at /newroot.
 	if err := mount("tmpfs", "/tmp", "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0700"); err != nil {
 		return err
 	}
@@ -106,23 +123,22 @@ func buildRoot(c *initConfig) error {
 	if err := unix.PivotRoot("/tmp", "/tmp/oldroot"); err != nil {
 		return fmt.Errorf("pivot_root: %w", err)
 	}
-	if err := os.Chdir("/"); err != nil {
-		return err
-	}
-	const nr, old = "/newroot", "/oldroot"
-	if err := mount("tmpfs", nr, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=0755"); err != nil {
-		return err
-	}
-	// The private /tmp, before what may live under /tmp:
-	// a read-only path, the copy.
+	return os.Chdir("/")
+}
+
+// mountSystem mounts in the new root nr the private /tmp (before what may
+// live under /tmp: a read-only path, the copy), the system directories and
+// the operator's extra paths read-only from the host's root old, /dev and
+// /proc.
+func mountSystem(c *initConfig, nr, old string) error {
 	if err := os.MkdirAll(nr+sandboxTmp, 0o755); err != nil {
 		return err
 	}
 	if err := mount("tmpfs", nr+sandboxTmp, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, "mode=1777"); err != nil {
 		return err
 	}
-	// Read-only: the system directories and the operator's extra paths,
-	// each once (a path under one already bound is there already).
+	// Read-only: each path once (a path under one already bound is there
+	// already).
 	ro := append([]string(nil), c.ReadOnly...)
 	sort.Strings(ro)
 	var bound []string
@@ -147,10 +163,13 @@ func buildRoot(c *initConfig) error {
 	if err := os.MkdirAll(nr+"/proc", 0o755); err != nil {
 		return err
 	}
-	if err := mount("proc", nr+"/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
-		return err
-	}
-	// The copy, at its own path, the one writable tree.
+	return mount("proc", nr+"/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "")
+}
+
+// bindCopy binds the copy into the new root nr at its own path, the one
+// writable tree, and where the real workdir is, so that absolute paths
+// into it reach the copy.
+func bindCopy(c *initConfig, nr, old string) error {
 	if err := os.MkdirAll(nr+c.Dir, 0o755); err != nil {
 		return err
 	}
@@ -160,21 +179,22 @@ func buildRoot(c *initConfig) error {
 	if err := remount(nr+c.Dir, unix.MS_NOSUID|unix.MS_NODEV); err != nil {
 		return err
 	}
-	// And where the real workdir is, so that absolute paths into it
-	// reach the copy.
-	if c.Workdir != "" {
-		if err := os.MkdirAll(nr+c.Workdir, 0o755); err != nil {
-			return err
-		}
-		if err := mount(old+c.Dir, nr+c.Workdir, "", unix.MS_BIND, ""); err != nil {
-			return err
-		}
-		if err := remount(nr+c.Workdir, unix.MS_NOSUID|unix.MS_NODEV); err != nil {
-			return err
-		}
+	if c.Workdir == "" {
+		return nil
 	}
-	// Into the new root; the old one (the scratch tmpfs, and the host's
-	// root under it) is stacked on top by pivot_root and detached.
+	if err := os.MkdirAll(nr+c.Workdir, 0o755); err != nil {
+		return err
+	}
+	if err := mount(old+c.Dir, nr+c.Workdir, "", unix.MS_BIND, ""); err != nil {
+		return err
+	}
+	return remount(nr+c.Workdir, unix.MS_NOSUID|unix.MS_NODEV)
+}
+
+// enterRoot moves into the new root nr; the old one (the scratch tmpfs,
+// and the host's root under it) is stacked on top by pivot_root and
+// detached, and / and /dev are made read-only.
+func enterRoot(nr string) error {
 	if err := os.Chdir(nr); err != nil {
 		return err
 	}

@@ -45,87 +45,28 @@ func startSandboxed(ctx context.Context, s Sandbox, argv []string, dir string, e
 	if testRefusal != "" {
 		return nil, iso, done, testRefusal, nil
 	}
-	abs, err := filepath.Abs(dir)
-	if err == nil {
-		abs, err = filepath.EvalSymlinks(abs)
-	}
+	abs, err := sandboxDir(dir)
 	if err != nil {
-		return nil, iso, done, "", fmt.Errorf("chdir %s: %w", dir, err)
-	}
-	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
-		return nil, iso, done, "", fmt.Errorf("chdir %s: %w", dir, syscall.ENOTDIR)
-	}
-	for _, special := range []string{"/", sandboxTmp, "/proc", "/dev"} {
-		if abs == special || (special != "/" && special != sandboxTmp && within(abs, special)) {
-			return nil, iso, done, "", &SandboxError{Why: fmt.Sprintf("the directory to validate, %s, is one the sandbox makes its own (fix: validate a copy under the RAZAR home's state/staging)", abs)}
-		}
+		return nil, iso, done, "", err
 	}
 	ro, err := s.readOnly(abs)
 	if err != nil {
 		return nil, iso, done, "", &SandboxError{Why: err.Error()}
 	}
 	root := os.Getuid() == 0
-	uid, gid := os.Getuid(), os.Getgid()
-	if root {
-		if uid, gid, err = s.ids(); err != nil {
-			return nil, iso, done, "", &SandboxError{Why: err.Error()}
-		}
-		// The copy is the command's for the run, and RAZAR's again after.
-		restore, err := chownTree(abs, uid, gid)
-		if err != nil {
-			return nil, iso, done, "", fmt.Errorf("hand %s to uid %d for validation: %w", abs, uid, err)
-		}
-		done = restore
+	uid, gid, done, err := s.handCopy(abs, root)
+	if err != nil {
+		return nil, iso, func() {}, "", err
 	}
 	fail := func(why string) (*exec.Cmd, Isolation, func(), string, error) {
 		done()
 		return nil, Isolation{}, func() {}, why, nil
 	}
-
-	alias := ""
-	if s.Workdir != "" {
-		if w, err := filepath.EvalSymlinks(s.Workdir); err == nil && filepath.IsAbs(w) && aliasable(w, abs, ro) {
-			alias = w
-		}
-	}
-	prog := argv[0]
-	if strings.Contains(prog, "/") && !filepath.IsAbs(prog) {
-		prog = filepath.Join(abs, prog)
-	}
-	cfg := initConfig{
-		Dir:      abs,
-		Prog:     prog,
-		Argv:     argv,
-		Env:      dedupeEnv(append(append(pgcmd.BaseEnv(), "HOME="+sandboxTmp, "TMPDIR="+sandboxTmp), env...)),
-		ReadOnly: ro,
-		Workdir:  alias,
-		UID:      uid,
-		GID:      gid,
-		SetIDs:   root,
-	}
-	payload, err := json.Marshal(cfg)
+	payload, err := json.Marshal(s.initFor(abs, argv, env, ro, uid, gid, root))
 	if err != nil {
 		return fail("cannot encode the sandbox's configuration: " + err.Error())
 	}
-
-	// Root starts the init without a user namespace (its mounts need the
-	// host's root, which it drops before the command runs); where that is
-	// refused (a container without CAP_SYS_ADMIN), in one mapping root and
-	// the command's ids. Anyone else: in a user namespace of its own.
-	modes := []initMode{modeUserns}
-	if root {
-		modes = []initMode{modeRoot, modeRootUserns}
-	}
-	var (
-		started  *startedInit
-		startErr error
-	)
-	for _, mode := range modes {
-		started, startErr = startInit(ctx, mode, uid, gid, payload, out)
-		if startErr == nil || !refused(startErr) {
-			break
-		}
-	}
+	started, startErr := startInitAs(ctx, root, uid, gid, payload, out)
 	if startErr != nil {
 		if refused(startErr) {
 			return fail(refusal(startErr))
@@ -144,6 +85,96 @@ func startSandboxed(ctx context.Context, s Sandbox, argv []string, dir string, e
 	}
 	iso = Isolation{Sandboxed: true, UID: uid, GID: gid, Landlock: st.Landlock, NoLandlock: st.NoLandlock}
 	return started.Cmd, iso, done, "", nil
+}
+
+// sandboxDir is dir, absolute with symlinks resolved, checked to be a
+// directory the sandbox does not make its own.
+func sandboxDir(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err == nil {
+		abs, err = filepath.EvalSymlinks(abs)
+	}
+	if err != nil {
+		return "", fmt.Errorf("chdir %s: %w", dir, err)
+	}
+	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("chdir %s: %w", dir, syscall.ENOTDIR)
+	}
+	for _, special := range []string{"/", sandboxTmp, "/proc", "/dev"} {
+		if abs == special || (special != "/" && special != sandboxTmp && within(abs, special)) {
+			return "", &SandboxError{Why: fmt.Sprintf("the directory to validate, %s, is one the sandbox makes its own (fix: validate a copy under the RAZAR home's state/staging)", abs)}
+		}
+	}
+	return abs, nil
+}
+
+// handCopy is the ids the command runs as: RAZAR's own, or when RAZAR is
+// root the sandbox's, to whom the copy abs is handed for the run (done
+// hands it back to RAZAR; never nil).
+func (s Sandbox) handCopy(abs string, root bool) (uid, gid int, done func(), err error) {
+	uid, gid, done = os.Getuid(), os.Getgid(), func() {}
+	if !root {
+		return uid, gid, done, nil
+	}
+	if uid, gid, err = s.ids(); err != nil {
+		return 0, 0, done, &SandboxError{Why: err.Error()}
+	}
+	// The copy is the command's for the run, and RAZAR's again after.
+	restore, err := chownTree(abs, uid, gid)
+	if err != nil {
+		return 0, 0, done, fmt.Errorf("hand %s to uid %d for validation: %w", abs, uid, err)
+	}
+	return uid, gid, restore, nil
+}
+
+// initFor is what the sandbox's init is told: the copy abs, the
+// command, its environment, the read-only paths ro, the workdir shown
+// over the copy when it can be, and the ids to run as.
+func (s Sandbox) initFor(abs string, argv, env, ro []string, uid, gid int, root bool) initConfig {
+	alias := ""
+	if s.Workdir != "" {
+		if w, err := filepath.EvalSymlinks(s.Workdir); err == nil && filepath.IsAbs(w) && aliasable(w, abs, ro) {
+			alias = w
+		}
+	}
+	prog := argv[0]
+	if strings.Contains(prog, "/") && !filepath.IsAbs(prog) {
+		prog = filepath.Join(abs, prog)
+	}
+	return initConfig{
+		Dir:      abs,
+		Prog:     prog,
+		Argv:     argv,
+		Env:      dedupeEnv(append(append(pgcmd.BaseEnv(), "HOME="+sandboxTmp, "TMPDIR="+sandboxTmp), env...)),
+		ReadOnly: ro,
+		Workdir:  alias,
+		UID:      uid,
+		GID:      gid,
+		SetIDs:   root,
+	}
+}
+
+// startInitAs starts the sandbox's init. Root starts it without a user
+// namespace (its mounts need the host's root, which it drops before the
+// command runs); where that is refused (a container without
+// CAP_SYS_ADMIN), in one mapping root and the command's ids. Anyone else:
+// in a user namespace of its own.
+func startInitAs(ctx context.Context, root bool, uid, gid int, payload []byte, out io.Writer) (*startedInit, error) {
+	modes := []initMode{modeUserns}
+	if root {
+		modes = []initMode{modeRoot, modeRootUserns}
+	}
+	var (
+		started  *startedInit
+		startErr error
+	)
+	for _, mode := range modes {
+		started, startErr = startInit(ctx, mode, uid, gid, payload, out)
+		if startErr == nil || !refused(startErr) {
+			break
+		}
+	}
+	return started, startErr
 }
 
 // aliasable reports whether the copy dir may also be shown at workdir: not
@@ -207,7 +238,26 @@ func startInit(ctx context.Context, mode initMode, uid, gid int, payload []byte,
 	cmd.Stdout = out
 	cmd.Stderr = out
 	cmd.ExtraFiles = []*os.File{cfgR, stW} // fds 3 and 4
-	attr := cmd.SysProcAttr
+	setNamespaces(cmd.SysProcAttr, mode, uid, gid)
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	cfgR.Close()
+	stW.Close()
+	_, _ = cfgW.Write(payload) // an init that died unread says so below
+	cfgW.Close()
+	report, _ := io.ReadAll(io.LimitReader(stR, 64<<10))
+	s := &startedInit{Cmd: cmd, status: readStatus(report)}
+	if s.status.Setup != "" || s.status.Exec != "" || !s.status.Ready {
+		s.exit = cmd.Wait()
+	}
+	return s, nil
+}
+
+// setNamespaces gives the init its namespaces for mode: mount, PID and
+// network always, and a user namespace mapping the command's ids (and
+// root, for modeRootUserns) where mode says; it dies with RAZAR.
+func setNamespaces(attr *syscall.SysProcAttr, mode initMode, uid, gid int) {
 	attr.Pdeathsig = syscall.SIGKILL
 	attr.Cloneflags = syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET
 	switch mode {
@@ -226,35 +276,29 @@ func startInit(ctx context.Context, mode initMode, uid, gid int, payload []byte,
 		// command's.
 		attr.AmbientCaps = []uintptr{capSysAdmin, capSetpcap}
 	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	cfgR.Close()
-	stW.Close()
-	_, _ = cfgW.Write(payload) // an init that died unread says so below
-	cfgW.Close()
-	report, _ := io.ReadAll(io.LimitReader(stR, 64<<10))
-	s := &startedInit{Cmd: cmd}
+}
+
+// readStatus folds the init's status lines: ready (with its Landlock
+// verdict), and the last setup or exec failure it reported.
+func readStatus(report []byte) initStatus {
+	var out initStatus
 	for _, line := range bytes.Split(report, []byte("\n")) {
 		var st initStatus
 		if json.Unmarshal(line, &st) != nil {
 			continue
 		}
-		s.status.Ready = s.status.Ready || st.Ready
+		out.Ready = out.Ready || st.Ready
 		if st.Ready {
-			s.status.Landlock, s.status.NoLandlock = st.Landlock, st.NoLandlock
+			out.Landlock, out.NoLandlock = st.Landlock, st.NoLandlock
 		}
 		if st.Setup != "" {
-			s.status.Setup = st.Setup
+			out.Setup = st.Setup
 		}
 		if st.Exec != "" {
-			s.status.Exec = st.Exec
+			out.Exec = st.Exec
 		}
 	}
-	if s.status.Setup != "" || s.status.Exec != "" || !s.status.Ready {
-		s.exit = cmd.Wait()
-	}
-	return s, nil
+	return out
 }
 
 // dedupeEnv keeps the last of each KEY= in env, in the order of their first

@@ -73,55 +73,14 @@ func (p *Plan) stageOne(dir string, i int) error {
 	if fc.Op == OpRename {
 		src = fc.OldPath
 	}
-	var in io.ReaderAt = bytes.NewReader(nil)
-	var perm os.FileMode
-	if fc.Op != OpCreate {
-		fi, err := regularFile(dir, src)
-		if err != nil {
-			return fmt.Errorf("patch: stage: %w", err)
-		}
-		h, err := hashFile(join(dir, src))
-		if err != nil {
-			return fmt.Errorf("patch: stage: %w", err)
-		}
-		if h != fc.SHA256Before {
-			return fmt.Errorf("patch: stage: %s changed since Check (sha256 %s, was %s): %w", src, short(h), short(fc.SHA256Before), ErrConflict)
-		}
-		f, err := os.Open(join(dir, src))
-		if err != nil {
-			return fmt.Errorf("patch: stage: %w", err)
-		}
-		defer f.Close()
-		in = f
-		perm = fi.Mode().Perm()
-		if c.exec != nil {
-			perm = wantExec(perm, *c.exec)
-		}
-	} else {
-		if err := absent(dir, fc.Path); err != nil {
-			return err
-		}
-		perm = c.perm
+	in, perm, closeIn, err := p.stageSource(dir, i, src)
+	if err != nil {
+		return err
 	}
-
+	defer closeIn()
 	if fc.Op == OpDelete {
-		// Apply still checks the deleted lines against the file and that
-		// nothing is left after them.
-		var w errWriter
-		w.w = &nonEmpty{}
-		if err := gitdiff.Apply(&w, in, c.file); err != nil {
-			return applyErr(err, &w, src)
-		}
-		if w.w.(*nonEmpty).n > 0 {
-			return reject("%s: the deletion does not cover the whole file", src)
-		}
-		if err := os.Remove(join(dir, src)); err != nil {
-			return fmt.Errorf("patch: stage: %w", err)
-		}
-		c.staged, c.perm, c.isStaged = "", 0, true
-		return nil
+		return stageDelete(dir, src, in, c)
 	}
-
 	if err := os.MkdirAll(filepath.Dir(join(dir, fc.Path)), 0o755); err != nil {
 		return fmt.Errorf("patch: stage: %w", err)
 	}
@@ -144,6 +103,60 @@ func (p *Plan) stageOne(dir string, i int) error {
 		}
 	}
 	c.staged, c.perm, c.isStaged = h, perm, true
+	return nil
+}
+
+// stageSource opens the file the i-th change applies to (src, inside the
+// staging directory dir), checked against the sha256 Check saw, with the
+// mode the result gets; for a created file, an empty source, checked
+// absent. closeIn is never nil.
+func (p *Plan) stageSource(dir string, i int, src string) (in io.ReaderAt, perm os.FileMode, closeIn func(), err error) {
+	fc, c := p.Files[i], &p.changes[i]
+	noop := func() {}
+	if fc.Op == OpCreate {
+		if err := absent(dir, fc.Path); err != nil {
+			return nil, 0, noop, err
+		}
+		return bytes.NewReader(nil), c.perm, noop, nil
+	}
+	fi, err := regularFile(dir, src)
+	if err != nil {
+		return nil, 0, noop, fmt.Errorf("patch: stage: %w", err)
+	}
+	h, err := hashFile(join(dir, src))
+	if err != nil {
+		return nil, 0, noop, fmt.Errorf("patch: stage: %w", err)
+	}
+	if h != fc.SHA256Before {
+		return nil, 0, noop, fmt.Errorf("patch: stage: %s changed since Check (sha256 %s, was %s): %w", src, short(h), short(fc.SHA256Before), ErrConflict)
+	}
+	f, err := os.Open(join(dir, src))
+	if err != nil {
+		return nil, 0, noop, fmt.Errorf("patch: stage: %w", err)
+	}
+	perm = fi.Mode().Perm()
+	if c.exec != nil {
+		perm = wantExec(perm, *c.exec)
+	}
+	return f, perm, func() { f.Close() }, nil
+}
+
+// stageDelete removes src from the staging directory dir once the change
+// c, a deletion, covers it whole. Apply still checks the deleted lines
+// against the file and that nothing is left after them.
+func stageDelete(dir, src string, in io.ReaderAt, c *change) error {
+	var w errWriter
+	w.w = &nonEmpty{}
+	if err := gitdiff.Apply(&w, in, c.file); err != nil {
+		return applyErr(err, &w, src)
+	}
+	if w.w.(*nonEmpty).n > 0 {
+		return reject("%s: the deletion does not cover the whole file", src)
+	}
+	if err := os.Remove(join(dir, src)); err != nil {
+		return fmt.Errorf("patch: stage: %w", err)
+	}
+	c.staged, c.perm, c.isStaged = "", 0, true
 	return nil
 }
 

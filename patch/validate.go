@@ -108,16 +108,9 @@ func (s Sandbox) Validate(ctx context.Context, argv []string, dir string, env []
 	name := commandName(argv)
 	tctx, cancel := context.WithTimeoutCause(ctx, timeout, errValidateTimeout)
 	defer cancel()
-	// verdict is the context's, when it ended: it wins over what a killed
-	// process reported.
 	verdict := func(tail string) (Result, error, bool) {
-		switch {
-		case context.Cause(tctx) == errValidateTimeout:
-			return Result{Output: tail}, &ValidateError{Command: name, ExitCode: -1, TimedOut: true, Timeout: timeout, Err: context.DeadlineExceeded}, true
-		case ctx.Err() != nil:
-			return Result{Output: tail}, fmt.Errorf("validate %s: %w", name, context.Cause(ctx)), true
-		}
-		return Result{}, nil, false
+		r, ok, err := ctxVerdict(ctx, tctx, name, timeout, tail)
+		return r, err, ok
 	}
 
 	out := tailbuf.New(ValidateOutputTail)
@@ -159,7 +152,25 @@ func (s Sandbox) Validate(ctx context.Context, argv []string, dir string, env []
 		r.Isolation = iso
 		return r, err
 	}
-	res := Result{Output: tailText, Isolation: iso}
+	return exitResult(name, tailText, iso, waitErr)
+}
+
+// ctxVerdict is the verdict of the validation's contexts, when one ended
+// (ok): it wins over what a killed process reported. tctx is ctx with the
+// validation's timeout.
+func ctxVerdict(ctx, tctx context.Context, name string, timeout time.Duration, tail string) (r Result, ok bool, err error) {
+	switch {
+	case context.Cause(tctx) == errValidateTimeout:
+		return Result{Output: tail}, true, &ValidateError{Command: name, ExitCode: -1, TimedOut: true, Timeout: timeout, Err: context.DeadlineExceeded}
+	case ctx.Err() != nil:
+		return Result{Output: tail}, true, fmt.Errorf("validate %s: %w", name, context.Cause(ctx))
+	}
+	return Result{}, false, nil
+}
+
+// exitResult is the validation's result from how its command exited.
+func exitResult(name, tail string, iso Isolation, waitErr error) (Result, error) {
+	res := Result{Output: tail, Isolation: iso}
 	if waitErr == nil {
 		return res, nil
 	}
