@@ -16,9 +16,17 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
+	"github.com/razar/razar/agents/rotation"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream"
+)
+
+// The rotation verbs' limits and ids, as the running RAZAR answers them.
+const (
+	rotationTTL     = rotation.TTL
+	rotationWaitMax = rotation.WaitMax
+	rotationPrefix  = rotation.Prefix
 )
 
 // multiFlag collects a repeated string flag.
