@@ -137,7 +137,9 @@ func TestHostBootsServesReloadsAndShutsDown(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- hst.Run(ctx) }()
 	base := "http://" + hst.ln.Addr().String()
-	bustest.Eventually(t, 20*time.Second, func() bool { return strings.Contains(httpGet(base+"/metrics"), `razar_component_up{component="web"} 1`) },
+	bustest.Eventually(t, 20*time.Second, func() bool {
+		return strings.Contains(httpGet(base+"/metrics"), `razar_component_up{component="web"} 1`)
+	},
 		"web never came up:\n%s", log.String())
 	if page := httpGet(base + "/"); !strings.Contains(page, "web") || !strings.Contains(log.String(), "RAZAR is up") {
 		t.Errorf("the status page does not show web, or the log does not say RAZAR is up:\n%s\n%s", page, log.String())
