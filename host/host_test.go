@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"go.uber.org/goleak"
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/jetstream"
@@ -23,9 +25,12 @@ import (
 	"github.com/razar/razar/workspace"
 )
 
+// TestMain checks that a host leaves no goroutine behind once Run has
+// returned (but the embedded server's own, which outlive its Shutdown
+// briefly).
 func TestMain(m *testing.M) {
 	patch.SandboxMain() // the validation sandbox's init, when this binary was started as one
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/nats-io/nats-server/v2/server.(*Server).startGoRoutine.func1"))
 }
 
 // syncBuf is a log a host writes while a test reads it.
@@ -113,6 +118,29 @@ func TestOpenRefusesAComponentNamedLikeARung(t *testing.T) {
 	if !errors.As(err, &ce) || ce.Field != "components[0].name" {
 		t.Fatalf("Open: %v, want a ConfigError on components[0].name", err)
 	}
+}
+
+// An Open that fails half-way (the metrics port is taken, after the bus
+// and the store are up) says which variable fixes it and closes what it
+// opened: the store's lock is free for the next boot.
+func TestOpenThatFailsClosesWhatItOpened(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	h := testHome(t)
+	cfg := testConfig(h, io.Discard)
+	cfg.Variables.MetricsAddr = busy.Addr().String()
+	_, err = Open(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), "fix: set RAZAR_METRICS_ADDR or RAZAR_METRICS_PORT to a free port") {
+		t.Fatalf("Open on a busy metrics port: %v", err)
+	}
+	unlock, err := jetstream.LockStore(filepath.Join(h, stateDir))
+	if err != nil {
+		t.Fatalf("the store is still locked after a failed Open: %v", err)
+	}
+	unlock()
 }
 
 // A host opened on a home boots its component, serves the status page
