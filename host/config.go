@@ -31,7 +31,6 @@ type Config struct {
 	RemoteAttempts int  // --remote-attempts: attempts per rung turn
 	LongTask       bool // --long-task
 	Once           bool // --once: exit after the boot cycle
-	Strict         bool // --strict: a warning about the settings refuses a reload too
 
 	// NATSListen is the embedded server's HOST:PORT (--nats-listen).
 	NATSListen string

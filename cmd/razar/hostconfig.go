@@ -23,7 +23,7 @@ func (s *settings) hostConfig(c *cli) host.Config {
 	ver, rev, gov := buildInfo()
 	return host.Config{
 		Home: c.home, BootFile: s.config,
-		Retries: s.retries, RemoteAttempts: s.remoteAttempts, LongTask: s.longTask, Once: s.once, Strict: s.strict,
+		Retries: s.retries, RemoteAttempts: s.remoteAttempts, LongTask: s.longTask, Once: s.once,
 		NATSListen: s.natsListen, NATSURL: s.natsURL, OpenBusWarning: s.openBusWarning(),
 		AgentsMode: s.agentsMode, Replicas: s.replicas,
 		Leaf:      host.Leaf{URL: s.leaf.url, Creds: s.leaf.creds, Domain: s.leaf.domain, HubDomain: s.leaf.hubDomain},
