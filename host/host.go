@@ -123,7 +123,10 @@ func (h *Host) agentsInproc() bool { return h.cfg.AgentsMode == "inproc" }
 // homeError is a home that others could write: exit 2, as a bad config.
 type homeError struct{ err error }
 
-func (e *homeError) Error() string   { return e.err.Error() }
+// Error is the home check's own message.
+func (e *homeError) Error() string { return e.err.Error() }
+
+// Unwrap is the home check's error and razar.ErrInvalidConfig.
 func (e *homeError) Unwrap() []error { return []error{e.err, razar.ErrInvalidConfig} }
 
 // openConfigs checks the home, reads both config files and opens the log.

@@ -58,6 +58,8 @@ func canonicalHost(host string) string {
 	return strings.ToLower(strings.TrimSuffix(host, "."))
 }
 
+// ServeHTTP answers a request addressed to one of the listener's names,
+// and refuses any other with 421 Misdirected Request.
 func (g *hostGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.ok(r) {
 		g.next.ServeHTTP(w, r)

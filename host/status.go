@@ -131,6 +131,7 @@ type pageStatus struct{ h *Host }
 
 var _ statuspage.Status = pageStatus{}
 
+// StatusView is the status of every component, as `razar status` shows it.
 func (p pageStatus) StatusView(ctx context.Context) (*bus.StatusView, error) {
 	return p.h.statusView(ctx, bus.AllComponents)
 }

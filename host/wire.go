@@ -170,6 +170,7 @@ func (h *Host) detachVerb(context.Context, string, *bus.LifecycleRequest) (*bus.
 // metricsSource is what the host metrics read of the host.
 type metricsSource struct{ h *Host }
 
+// Approvals are the orchestrator's patches waiting, once it exists.
 func (s metricsSource) Approvals() ([]bus.PendingApproval, bool) {
 	if s.h.orch == nil {
 		return nil, false
@@ -177,6 +178,7 @@ func (s metricsSource) Approvals() ([]bus.PendingApproval, bool) {
 	return s.h.orch.Approvals(), true
 }
 
+// Mission is the supervisor's view, once it exists.
 func (s metricsSource) Mission() (*bus.MissionState, bool) {
 	if s.h.sup == nil {
 		return nil, false
@@ -185,6 +187,7 @@ func (s metricsSource) Mission() (*bus.MissionState, bool) {
 	return m, err == nil
 }
 
+// Rungs are the orchestrator's rungs, once it exists.
 func (s metricsSource) Rungs(ctx context.Context) ([]*bus.AgentStatus, bool) {
 	if s.h.orch == nil {
 		return nil, false

@@ -50,7 +50,10 @@ type ReplyError struct {
 	Err   error
 }
 
+// Error is the refusal's message.
 func (e *ReplyError) Error() string { return e.Err.Error() }
+
+// Unwrap is the refusal.
 func (e *ReplyError) Unwrap() error { return e.Err }
 
 func (r *Rotation) clean(s string) string {
