@@ -260,6 +260,34 @@ func depRules(t *testing.T) []depRule {
 			forbid: []string{pkgJS + "/...", pkgOrch + "/...", pkgSup + "/...", agentsTree, pkgPatch + "/...", natsGo + "/...", natsServer + "/..."},
 			via:    []string{pkgBus},
 		},
+		{
+			// The host is the daemon's life: it wires every layer below cmd
+			// and may import any of them, but never cmd, which fills its
+			// Config: an import back would put decisions in cmd again.
+			pkg:    mod + "/host",
+			forbid: []string{mod + "/cmd/..."},
+		},
+		{
+			// The host's scrape-time series read the supervisor and the
+			// orchestrator through the Source interface hostmetrics
+			// defines, so the collector is tested without either running;
+			// only the orchestrator's exported Metrics (for ZeroSeries) is
+			// imported, never the supervisor, a rung, a store or NATS.
+			pkg:    mod + "/hostmetrics",
+			allow:  []string{pkgBus, pkgOrch, promClient},
+			forbid: []string{pkgSup + "/...", agentsTree, mod + "/host", mod + "/cmd/...", natsGo + "/...", natsServer + "/..."},
+			via:    []string{pkgBus, pkgOrch, promClient},
+		},
+		{
+			// Key rotation is the agents side's: its verbs and workflow
+			// speak the bus and auth's approvals and read the rungs'
+			// roster, never the orchestrator or the supervisor that run
+			// beside them, nor the host that registers the verbs.
+			pkg:    pkgAgents + "/rotation",
+			allow:  []string{mod, pkgAgents, pkgAuth, pkgBus, pkgJS, zerolog},
+			forbid: []string{pkgOrch + "/...", pkgSup + "/...", mod + "/host", mod + "/cmd/..."},
+			via:    []string{pkgAgents, pkgAuth, pkgBus, pkgJS},
+		},
 	}
 	// Every package under internal/ is a leaf mechanism (a clock, a backoff,
 	// a process identity): importing RAZAR's layers would make it a cycle

@@ -92,7 +92,7 @@ func TestDashboardQueriesOnlySeriesRazarExports(t *testing.T) {
 		t.Fatalf("not a dashboard: %v", err)
 	}
 	defined := map[string]bool{}
-	for _, f := range []string{"orchestrator/metrics.go", "cmd/razar/hostmetrics.go", "chakra/chakra.go"} {
+	for _, f := range []string{"orchestrator/metrics.go", "hostmetrics/collector.go", "chakra/chakra.go"} {
 		src, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)

@@ -1,5 +1,8 @@
-// Package statuspage holds what the status page and the terminal show an
-// operator of one incident: every attempt with its rung, outcome, reason
+// Package statuspage is the status page of a running RAZAR (Page, served
+// at / on the metrics listener: the components by chakra layer, open
+// incidents at their rung, patches waiting for approval, the fix memory
+// and the latest escalations and patches) and what the page and the
+// terminal show an operator of one incident (/incident/<id>): every attempt with its rung, outcome, reason
 // and tokens, the files the rung was shown, the tool calls it made on
 // razar.context, and each candidate diff with how its hunks were placed.
 //
@@ -9,6 +12,10 @@
 // HTML (html/template: component output and rung text are untrusted) or as
 // plain text with terminal control characters stripped.
 //
-// The rest of the status page still lives in cmd/razar; it is meant to
-// move here.
+// Page reads the running RAZAR through the Status interface it defines
+// (the host satisfies it), the incidents through Source, and the newest
+// lines of two logs/ mirror files; it holds no state between requests.
+//
+// Concurrency: a Page serves requests concurrently; everything it reads
+// must be safe for concurrent use. It starts no goroutine.
 package statuspage

@@ -1,24 +1,26 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/user"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
+	"github.com/razar/razar/agents/rotation"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream"
+)
+
+// The rotation verbs' limit and ids, as the running RAZAR answers them.
+const (
+	rotationTTL    = rotation.TTL
+	rotationPrefix = rotation.Prefix
 )
 
 // multiFlag collects a repeated string flag.
@@ -116,60 +118,85 @@ func (c *cli) rotateKeys(ctx context.Context, args []string) error {
 		return c.rotateOffline(rosterPath, items, *dry, connErr)
 	}
 	defer nc.Close()
-
 	// RAZAR runs: the rungs' own environments decide, not this one's.
-	if len(data) > bus.MaxProbeRosterBytes {
-		return failed("the rotated roster is %d bytes, over the %d a probe carries; nothing changed", len(data), bus.MaxProbeRosterBytes)
-	}
-	names := make([]string, len(items))
-	for i, it := range items {
-		names[i] = it.Agent
-	}
-	answers, err := c.probeRungs(ctx, nc, names, data)
+	return c.rotateOnline(ctx, &rotation.Rotation{Conn: nc, Items: items, Roster: data, Clean: sanitize}, rosterPath, old, *dry, *wait)
+}
+
+// rotateOnline is rotate-keys with RAZAR running: the rotation's
+// workflow (agents/rotation), printed as it goes.
+func (c *cli) rotateOnline(ctx context.Context, r *rotation.Rotation, rosterPath string, old []byte, dry bool, wait time.Duration) error {
+	answers, err := r.Probe(ctx)
 	if err != nil {
-		return failed("ask the running rungs: %v; nothing changed", err)
+		return failed("%v", err)
 	}
 	var problems []string
-	for _, it := range items {
+	for _, it := range r.Items {
 		fmt.Fprintf(c.stdout, "%-10s %s -> %s\n", it.Agent, orDash(it.From), it.To())
-		problems = append(problems, c.printAnswers(it.Agent, answers[it.Agent], "cannot run with the rotated roster")...)
-	}
-	if *dry {
-		if len(problems) > 0 {
-			c.printProblems(problems)
-			c.printLiveKeyHint(items)
-			return failed("dry run: %d rotated rung process(es) would not load the new credential; nothing written", len(problems))
-		}
-		fmt.Fprintf(c.stdout, "dry run: every running process of the %d rotated rung(s) loads the new credential; nothing written\n", len(items))
-		return nil
+		problems = append(problems, c.printAnswers(r, it.Agent, answers[it.Agent], "cannot run with the rotated roster")...)
 	}
 	if len(problems) > 0 {
 		c.printProblems(problems)
-		c.printLiveKeyHint(items)
+		c.printLiveKeyHint(r.Items)
+		if dry {
+			return failed("dry run: %d rotated rung process(es) would not load the new credential; nothing written", len(problems))
+		}
 		return failed("refusing to apply: %d rotated rung process(es) would not load the new credential; nothing changed", len(problems))
 	}
-	approval, err := c.awaitRotationApproval(ctx, nc, items, data, *wait)
-	if err != nil {
-		return err
+	if dry {
+		fmt.Fprintf(c.stdout, "dry run: every running process of the %d rotated rung(s) loads the new credential; nothing written\n", len(r.Items))
+		return nil
 	}
-	if err := commitRoster(rosterPath, old, data); err != nil {
+	approval, err := r.Approve(ctx, wait, c.printOpened(wait), func(a auth.Identity) {
+		fmt.Fprintf(c.stdout, "approved by %s (%s)\n", sanitize(a.Name), a.Key)
+	})
+	if err != nil {
+		var re *rotation.ReplyError
+		if errors.As(err, &re) {
+			return replyErr(bus.AllComponents, re.Reply, re.Err)
+		}
+		return failed("%v", err)
+	}
+	if err := r.Commit(rosterPath, old); err != nil {
 		return failed("%v", err)
 	}
 	fmt.Fprintf(c.stdout, "roster rewritten (previous kept as %s)\n", filepath.Base(rosterPath)+".prev")
-	rec := c.rotationRecord(items, approval, "every running process of each rotated rung")
-	if _, err := bus.Command(ctx, nc, bus.VerbRecord, bus.AllComponents, &bus.LifecycleRequest{Record: rec}); err != nil {
+	return c.rotateReload(ctx, r, approval)
+}
+
+// printOpened prints how to approve an opened rotation.
+func (c *cli) printOpened(wait time.Duration) func(*rotation.Approval) {
+	return func(a *rotation.Approval) {
+		fmt.Fprintf(c.stdout, "rotation %s waits for %d operator identities (up to %v), each with their own identity:\n  razar --creds state/identities/<name>.creds approve rotation %s\n  (razar reject rotation %s ends it)\n", a.ID, auth.Required, wait, a.ID, a.ID)
+	}
+}
+
+// rotateReload records the committed rotation, has the rungs reload and
+// prints how each came back.
+func (c *cli) rotateReload(ctx context.Context, r *rotation.Rotation, approval *rotation.Approval) error {
+	if err := r.Record(ctx, approval, "every running process of each rotated rung", c.actor()); err != nil {
 		fmt.Fprintf(c.stderr, "razar: warning: could not record the rotation on the audit stream: %v\n", err)
 	}
-	sent := time.Now().Add(-time.Second) // tolerate a little clock skew
-	if err := nc.Publish(bus.AgentsReload, nil); err != nil || nc.Flush() != nil {
-		return failed("roster rewritten, but the reload could not be sent (%v): run `razar agents reload`", err)
+	sent, err := r.SendReload()
+	if err != nil {
+		return failed("%v", err)
 	}
 	fmt.Fprintf(c.stdout, "reload sent on %s\n", bus.AgentsReload)
-	store, err := jetstream.Bind(ctx, nc)
+	store, err := jetstream.Bind(ctx, r.Conn)
 	if err != nil {
 		return failed("roster rewritten and reload sent, but the rungs' status cannot be read (%v): check with `razar agents check`", err)
 	}
-	if bad := c.awaitReload(ctx, store, names, sent); bad > 0 {
+	bad := r.AwaitReload(ctx, store, sent, func(n string, st *bus.AgentStatus) {
+		if st == nil {
+			fmt.Fprintf(c.stdout, "%-10s no process answered the reload\n", n)
+			return
+		}
+		state := "ready"
+		if !st.Ready {
+			state = sanitize(st.Reason)
+		}
+		fmt.Fprintf(c.stdout, "%-10s reloaded on %s: %s\n", n, sanitize(st.Host), state)
+	})
+	if bad > 0 {
 		return failed("roster rewritten, but %d rotated rung(s) did not come back ready; `razar agents check` says why (the previous roster is %s.prev)", bad, rosterFile)
 	}
 	return nil
@@ -206,63 +233,6 @@ func (c *cli) rotateOffline(rosterPath string, items []agents.RotationItem, dry 
 	return nil
 }
 
-// rotationApproval is a rotation as the orchestrator answers about it.
-type rotationApproval struct {
-	auth.Request
-	State string `json:"state"`
-}
-
-// awaitRotationApproval opens the rotation of the rotated roster data on
-// the bus and waits, up to wait, for two operator identities to approve
-// it. A rejection, the end of its time or of wait is an error: nothing
-// changed.
-func (c *cli) awaitRotationApproval(ctx context.Context, nc *bus.Conn, items []agents.RotationItem, data []byte, wait time.Duration) (*rotationApproval, error) {
-	var plan []string
-	for _, it := range items {
-		plan = append(plan, fmt.Sprintf("%s: %s -> %s", it.Agent, orDash(it.From), it.To()))
-	}
-	sum := sha256.Sum256(data)
-	rep, err := bus.Command(ctx, nc, bus.VerbRotation, bus.AllComponents, &bus.LifecycleRequest{Summary: strings.Join(plan, "; "), Digest: hex.EncodeToString(sum[:])})
-	if err != nil {
-		return nil, replyErr(bus.AllComponents, rep, fmt.Errorf("open the rotation: %w; nothing changed", err))
-	}
-	var a rotationApproval
-	if err := json.Unmarshal(rep.Data, &a); err != nil || a.ID == "" {
-		return nil, failed("the orchestrator's answer to the rotation names no rotation; nothing changed")
-	}
-	fmt.Fprintf(c.stdout, "rotation %s waits for %d operator identities (up to %v), each with their own identity:\n  razar --creds state/identities/<name>.creds approve rotation %s\n  (razar reject rotation %s ends it)\n", a.ID, auth.Required, wait, a.ID, a.ID)
-	deadline := time.Now().Add(wait)
-	seen := 0
-	for a.State == "pending" {
-		if !time.Now().Before(deadline) {
-			return nil, failed("rotation %s: no second approval within %v; nothing changed", a.ID, wait)
-		}
-		wctx, cancel := context.WithTimeout(ctx, rotationWaitMax+5*time.Second)
-		rep, err := bus.Command(wctx, nc, bus.VerbRotationWait, bus.AllComponents, &bus.LifecycleRequest{Patch: a.ID})
-		cancel()
-		if ctx.Err() != nil {
-			return nil, failed("rotation %s: interrupted; nothing changed", a.ID)
-		}
-		if err != nil {
-			return nil, replyErr(bus.AllComponents, rep, fmt.Errorf("rotation %s: %w; nothing changed", a.ID, err))
-		}
-		if err := json.Unmarshal(rep.Data, &a); err != nil {
-			return nil, failed("rotation %s: %v; nothing changed", a.ID, err)
-		}
-		for ; seen < len(a.Approvers); seen++ {
-			fmt.Fprintf(c.stdout, "approved by %s (%s)\n", sanitize(a.Approvers[seen].Name), a.Approvers[seen].Key)
-		}
-	}
-	if a.State != "approved" {
-		who := ""
-		if a.Rejected != nil {
-			who = " by " + sanitize(a.Rejected.String())
-		}
-		return nil, failed("rotation %s %s%s; nothing changed", a.ID, a.State, who)
-	}
-	return &a, nil
-}
-
 // razarDown reports whether, after a failed connect, RAZAR is known not to
 // run from this home: no bus was named (--nats, $RAZAR_NATS_URL) and either
 // there is no state/nats.url or the store it belongs to is not locked by a
@@ -284,131 +254,27 @@ func (c *cli) razarDown(flagURL string) bool {
 	return true
 }
 
-// rotationRecord is the audit record of an applied rotation: who ran it
-// (the OS user and host), who approved it, what changed and how the new
-// credentials were checked.
-func (c *cli) rotationRecord(items []agents.RotationItem, approval *rotationApproval, checked string) *bus.AuditRecord {
-	type change struct {
-		Agent string `json:"agent"`
-		From  string `json:"from,omitempty"`
-		Env   string `json:"env,omitempty"`
-		File  string `json:"file,omitempty"`
-	}
-	var changes []string
-	data := struct {
-		// Rotation and Digest name the approved rotation; the orchestrator
-		// records its approvers (names and keys) from the approvals it
-		// received, not from this.
-		Rotation  string          `json:"rotation"`
-		Digest    string          `json:"digest"`
-		Approvers []auth.Identity `json:"approvers"`
-		// RunBy is the OS account of the process, from its uid (the
-		// actor comes from $USER, which the caller sets).
-		RunBy   string   `json:"run_by"`
-		Changes []change `json:"changes"`
-		Checked string   `json:"checked"`
-	}{Rotation: approval.ID, Digest: approval.Digest, Approvers: approval.Approvers, RunBy: osAccount(), Checked: checked}
-	var approved []string
-	for _, a := range approval.Approvers {
-		approved = append(approved, a.Name+" ("+a.Key+")")
-	}
-	for _, it := range items {
-		to := it.Env
-		if it.File != "" {
-			to = agents.FileRef + it.File
-		}
-		changes = append(changes, it.Agent+":"+to)
-		data.Changes = append(data.Changes, change{Agent: it.Agent, From: it.From, Env: it.Env, File: it.File})
-	}
-	raw, _ := json.Marshal(data)
-	rec := &bus.AuditRecord{Event: bus.EventRotation, Component: bus.SystemComponent, Actor: c.actor(), Status: "applied",
-		Message: fmt.Sprintf("credentials rotated: %s; rotation %s approved by %s; run by %s", strings.Join(changes, " "), approval.ID, strings.Join(approved, " and "), c.actor()),
-		Data:    raw}
-	rec.Stamp(time.Now())
-	return rec
-}
-
-// osAccount names the OS account this process runs as: "name (uid N)@host".
-func osAccount() string {
-	name := "?"
-	if u, err := user.Current(); err == nil {
-		name = u.Username
-	}
-	h, _ := os.Hostname()
-	return fmt.Sprintf("%s (uid %d)@%s", name, os.Getuid(), h)
-}
-
-// commitRoster replaces the roster with data, keeping old as .prev. It
-// refuses when the roster is no longer old (another change came in while
-// the rotation was checked), and a failure leaves both files as they were.
-func commitRoster(rosterPath string, old, data []byte) error {
-	cur, err := os.ReadFile(rosterPath)
-	if err != nil {
-		return fmt.Errorf("re-read %s: %v; nothing changed", rosterPath, err)
-	}
-	if !bytes.Equal(cur, old) {
-		return fmt.Errorf("%s changed while the rotation was checked; nothing changed (run it again)", rosterPath)
-	}
-	prev := rosterPath + ".prev"
-	oldPrev, prevErr := os.ReadFile(prev)
-	if err := jetstream.WriteFileAtomic(prev, old, 0o640); err != nil {
-		return fmt.Errorf("keep the previous roster: %v; nothing changed", err)
-	}
-	if err := jetstream.WriteFileAtomic(rosterPath, data, 0o640); err != nil {
-		if prevErr == nil {
-			_ = jetstream.WriteFileAtomic(prev, oldPrev, 0o640)
-		} else {
-			_ = os.Remove(prev)
-		}
-		return fmt.Errorf("rewrite %s: %v; nothing changed", rosterPath, err)
-	}
-	return nil
-}
-
 // probeRungs asks every process of each rung at once, with the candidate
 // roster (nil: the roster as it is), and returns the answers by rung.
 func (c *cli) probeRungs(ctx context.Context, nc *bus.Conn, names []string, candidate []byte) (map[string][]bus.ProbeReply, error) {
-	type result struct {
-		rung    string
-		answers []bus.ProbeReply
-		err     error
-	}
-	ch := make(chan result, len(names))
-	for _, n := range names {
-		go func() {
-			a, err := bus.Probe(ctx, nc, n, &bus.ProbeRequest{Roster: candidate}, 0)
-			ch <- result{n, a, err}
-		}()
-	}
-	out := map[string][]bus.ProbeReply{}
-	var errs []error
-	for range names {
-		r := <-ch
-		out[r.rung] = r.answers
-		errs = append(errs, r.err)
-	}
-	return out, errors.Join(errs...)
+	return rotation.ProbeRungs(ctx, nc, names, candidate)
 }
 
 // printAnswers prints one line per process of rung and returns one line
-// per problem: no process answers, or a process is not ready (what it
-// says, from the bus, made safe to print).
-func (c *cli) printAnswers(rung string, answers []bus.ProbeReply, notReady string) []string {
+// per problem (rotation.Rotation.Problems): no process answers, or a
+// process is not ready.
+func (c *cli) printAnswers(r *rotation.Rotation, rung string, answers []bus.ProbeReply, notReady string) []string {
 	if len(answers) == 0 {
 		fmt.Fprintf(c.stdout, "%-10s   no running process answers\n", "")
-		return []string{fmt.Sprintf("%s: no running process of the rung answers on %s (start `razar agent %s`, or `razar boot` with --agents inproc)", rung, bus.ProbeSubject(rung), rung)}
 	}
-	var problems []string
 	for _, a := range answers {
 		if a.Ready {
 			fmt.Fprintf(c.stdout, "%-10s   process %s: ready\n", "", sanitize(a.Host))
 			continue
 		}
-		reason := sanitize(c.redactor().Redact(a.Reason))
-		fmt.Fprintf(c.stdout, "%-10s   process %s: NOT READY: %s\n", "", sanitize(a.Host), reason)
-		problems = append(problems, fmt.Sprintf("%s: process %s %s, in its own environment: %s", rung, sanitize(a.Host), notReady, reason))
+		fmt.Fprintf(c.stdout, "%-10s   process %s: NOT READY: %s\n", "", sanitize(a.Host), sanitize(c.redactor().Redact(a.Reason)))
 	}
-	return problems
+	return r.Problems(rung, answers, notReady, c.redactor().Redact)
 }
 
 // printLiveKeyHint says, after running rungs refused a rotation to a new
@@ -432,39 +298,4 @@ func (c *cli) printProblems(problems []string) {
 	}
 }
 
-// awaitReload waits up to 5 s for each rung's readiness record to pass
-// sent, prints it, and returns how many did not come back ready.
-func (c *cli) awaitReload(ctx context.Context, store *jetstream.Store, names []string, sent time.Time) int {
-	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	bad := 0
-	for _, n := range names {
-		for {
-			st, err := store.AgentStatus(wctx, n)
-			if err == nil && st.Updated.After(sent) {
-				state := "ready"
-				if !st.Ready {
-					state, bad = sanitize(st.Reason), bad+1
-				}
-				fmt.Fprintf(c.stdout, "%-10s reloaded on %s: %s\n", n, sanitize(st.Host), state)
-				break
-			}
-			select {
-			case <-wctx.Done():
-				bad++
-				fmt.Fprintf(c.stdout, "%-10s no process answered the reload\n", n)
-			case <-time.After(100 * time.Millisecond):
-				continue
-			}
-			break
-		}
-	}
-	return bad
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
+func orDash(s string) string { return rotation.OrDash(s) }

@@ -43,7 +43,7 @@ type settings struct {
 	warn          int
 	tokenBudget   int // RAZAR_TOKEN_BUDGET: model tokens per incident, 0 none
 	metricsAddr   string
-	statusHosts   []string // RAZAR_STATUS_HOSTS: more host names the metrics listener answers to (hostguard.go)
+	statusHosts   []string // RAZAR_STATUS_HOSTS: more host names the metrics listener answers to (host/hostguard.go)
 	chakraAddr    string   // RAZAR_CHAKRA_ADDR / RAZAR_CHAKRA_PORT: the chakra heartbeat service
 	verifyWindow  time.Duration
 	settleWindow  time.Duration // RAZAR_SETTLE_WINDOW: a failure this soon after a heal reopens its incident

@@ -1,4 +1,4 @@
-package main
+package host
 
 import (
 	"fmt"
@@ -44,8 +44,8 @@ func newHostGuard(metricsAddr string, extra []string, next http.Handler) *hostGu
 	return g
 }
 
-// statusHosts splits RAZAR_STATUS_HOSTS into names.
-func statusHosts(v string) []string {
+// StatusHosts splits RAZAR_STATUS_HOSTS into names.
+func StatusHosts(v string) []string {
 	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
 }
 
@@ -58,6 +58,8 @@ func canonicalHost(host string) string {
 	return strings.ToLower(strings.TrimSuffix(host, "."))
 }
 
+// ServeHTTP answers a request addressed to one of the listener's names,
+// and refuses any other with 421 Misdirected Request.
 func (g *hostGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if g.ok(r) {
 		g.next.ServeHTTP(w, r)
@@ -92,4 +94,21 @@ func (g *hostGuard) ok(r *http.Request) bool {
 		}
 	}
 	return false
+}
+
+// sanitize makes a host name a client sent safe to echo: tabs and line
+// breaks become spaces; every other control character and the
+// bidirectional overrides are dropped.
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\t' || r == '\n' || r == '\u2028' || r == '\u2029':
+			return ' '
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			return -1
+		case (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') || r == '\u200e' || r == '\u200f' || r == '\u061c':
+			return -1
+		}
+		return r
+	}, s)
 }

@@ -1,4 +1,4 @@
-package main
+package host
 
 import (
 	"context"
@@ -12,11 +12,11 @@ const storeAlert = "RazarStoreFull"
 
 // storeError is why the embedded server cannot write the record store
 // (a full state disk), nil while it can or when RAZAR is on an external bus.
-func (d *daemon) storeError() error {
-	if d.srv == nil {
+func (h *Host) storeError() error {
+	if h.srv == nil {
 		return nil
 	}
-	return d.srv.StoreError()
+	return h.srv.StoreError()
 }
 
 // watchStore checks the record store every second until ctx ends: a store
@@ -24,8 +24,8 @@ func (d *daemon) storeError() error {
 // why and is not healthy: storeError), and once its filesystem has room
 // again the store is restarted in place (jetstream.Server.Reenable), its
 // records read back from disk, and the alert resolved: no RAZAR restart.
-func (d *daemon) watchStore(ctx context.Context) {
-	if d.srv == nil {
+func (h *Host) watchStore(ctx context.Context) {
+	if h.srv == nil {
 		return
 	}
 	t := time.NewTicker(time.Second)
@@ -37,25 +37,25 @@ func (d *daemon) watchStore(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		err := d.srv.StoreError()
+		err := h.srv.StoreError()
 		if err == nil {
 			if down {
 				down = false
-				d.log.Info().Msg("the record store writes again")
-				d.alerts.ResolveNamed(ctx, storeAlert, bus.SeverityCritical, bus.SystemComponent, "")
-				d.sup.StoreChanged()
+				h.log.Info().Msg("the record store writes again")
+				h.alerts.ResolveNamed(ctx, storeAlert, bus.SeverityCritical, bus.SystemComponent, "")
+				h.sup.StoreChanged()
 			}
 			continue
 		}
 		if !down {
 			down = true
-			d.alerts.RaiseNamed(ctx, storeAlert, bus.SeverityCritical, bus.SystemComponent, "", "RAZAR cannot record: "+err.Error())
-			d.sup.StoreChanged()
+			h.alerts.RaiseNamed(ctx, storeAlert, bus.SeverityCritical, bus.SystemComponent, "", "RAZAR cannot record: "+err.Error())
+			h.sup.StoreChanged()
 		}
-		if rerr := d.srv.Reenable(); rerr != nil {
-			d.log.Debug().Err(rerr).Msg("the record store is still down")
-		} else if d.srv.StoreError() == nil {
-			d.log.Info().Msg("restarted the record store after its disk had room again; every stored record was read back")
+		if rerr := h.srv.Reenable(); rerr != nil {
+			h.log.Debug().Err(rerr).Msg("the record store is still down")
+		} else if h.srv.StoreError() == nil {
+			h.log.Info().Msg("restarted the record store after its disk had room again; every stored record was read back")
 		}
 	}
 }

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+
+	"github.com/rs/zerolog"
+
+	"github.com/razar/razar"
+	"github.com/razar/razar/agents"
+	"github.com/razar/razar/agents/crown"
+	"github.com/razar/razar/bus"
+	"github.com/razar/razar/host"
+	"github.com/razar/razar/hostmetrics"
+	"github.com/razar/razar/jetstream"
+	"github.com/razar/razar/memory"
+	"github.com/razar/razar/orchestrator"
+)
+
+// hostConfig is the host.Config of `razar boot` with settings s: its
+// flags and variables, and what only cmd knows (the five rungs, the
+// memory bundle's records, how config/razar.env is re-read) as functions.
+func (s *settings) hostConfig(c *cli) host.Config {
+	ver, rev, gov := buildInfo()
+	return host.Config{
+		Home: c.home, BootFile: s.config,
+		Retries: s.retries, RemoteAttempts: s.remoteAttempts, LongTask: s.longTask, Once: s.once,
+		NATSListen: s.natsListen, NATSURL: s.natsURL, OpenBusWarning: s.openBusWarning(),
+		AgentsMode: s.agentsMode, Replicas: s.replicas,
+		Leaf:      host.Leaf{URL: s.leaf.url, Creds: s.leaf.creds, Domain: s.leaf.domain, HubDomain: s.leaf.hubDomain},
+		Variables: s.variables(),
+		Warnings:  s.warnings,
+
+		Logger:       c.daemonLogger,
+		Redactor:     c.redactor,
+		Creds:        c.credsFor,
+		ControlCreds: c.externalControlCreds,
+		NewRung: func(store *jetstream.Store, name string, log zerolog.Logger) (*agents.Runtime, error) {
+			return c.newRung(store, name, log, 0)
+		},
+		RungDisplay: func(name string) string { return rungFor(name).Display },
+		InitMemory: func(ctx context.Context, store *jetstream.Store, cfg *razar.MemoryConfig, log zerolog.Logger) {
+			c.initMemory(ctx, memory.SourceBoot, store, nil, cfg, log)
+		},
+		MemoryAudit: func(ctx context.Context, store *jetstream.Store, items int, actor string, log zerolog.Logger) *memory.AuditReport {
+			rep := runMemoryAudit(ctx, store, c.path(orchestrator.PatchDir), items, nil)
+			c.recordMemoryAudit(ctx, store, rep, actor, log)
+			return rep
+		},
+		Reread: func() (*host.Reread, error) { return c.reread(s) },
+		Build:  hostmetrics.Build{Version: ver, Revision: rev, GoVersion: gov},
+	}
+}
+
+// variables are the variable part of s, which a reload re-reads.
+func (s *settings) variables() host.Variables {
+	return host.Variables{
+		Threshold: s.threshold, Warn: s.warn, TokenBudget: s.tokenBudget,
+		MetricsAddr: s.metricsAddr, StatusHosts: s.statusHosts, ChakraAddr: s.chakraAddr,
+		VerifyWindow: s.verifyWindow, SettleWindow: s.settleWindow, ProbeInterval: s.probeInterval,
+		Webhook: s.webhook, Alertmanager: s.alertmanager, Limits: s.limits, Retention: s.retention,
+		Pprof: s.pprof, Approval: s.approval, Runbook: s.runbook, HostName: s.hostName, StatusURL: s.statusURL,
+		NoFixMemory: s.noFixMemory, ContextBytes: s.contextBytes, ContextCalls: s.contextCalls,
+		FixNewFiles: s.fixNewFiles, Sandbox: s.sandbox,
+	}
+}
+
+// reread re-reads config/razar.env and the variables for a reload of a
+// RAZAR booted with s. The env file's settings are installed; Undo puts
+// the old ones back.
+func (c *cli) reread(s *settings) (*host.Reread, error) {
+	env, err := c.readEnvFile()
+	if err != nil {
+		return nil, err
+	}
+	next := *s
+	restore := c.swapEnvFile(env)
+	undo := func() { c.swapEnvFile(restore) }
+	if err := c.readVariables(&next); err != nil {
+		undo()
+		return nil, err
+	}
+	r := &host.Reread{Variables: next.variables(), Warnings: c.configWarnings(&next), Undo: undo}
+	if s.strict {
+		r.StrictErr = strictErr(r.Warnings)
+	}
+	for name, v := range c.busVariables() {
+		if v != s.busEnv[name] {
+			r.BusChanged = append(r.BusChanged, name)
+		}
+	}
+	return r, nil
+}
+
+// statusHosts splits RAZAR_STATUS_HOSTS into names.
+func statusHosts(v string) []string { return host.StatusHosts(v) }
+
+// newRung builds the runtime of one rung, in this process.
+func (c *cli) newRung(store *jetstream.Store, name string, log zerolog.Logger, workers int) (*agents.Runtime, error) {
+	r := rungFor(name)
+	display := r.Display
+	if roster, err := razar.LoadRoster(c.path(rosterFile)); err == nil {
+		if e, err := roster.Agent(name); err == nil && e.Display != "" {
+			display = e.Display
+		}
+	}
+	var handshake func(context.Context, *bus.MissionBrief) *bus.HandshakeAck
+	if name == crown.Name {
+		handshake = crown.Handshake(c.home)
+	}
+	return agents.New(store, agents.Config{
+		Name: name, Display: display, Handshake: handshake, Workers: workers,
+		Load:  agents.RosterLoader(c.path(rosterFile), c.home, r, c.lookup),
+		Probe: agents.RosterProber(c.path(rosterFile), c.home, r, c.lookup),
+		Redactor: func() (*razar.Redactor, error) {
+			return (&redactors{c: c}).build()
+		},
+		Log: log.With().Str("subsystem", "agent").Logger(),
+	})
+}
