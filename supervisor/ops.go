@@ -11,7 +11,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
-	"github.com/razar/razar/jetstream"
+	"github.com/razar/razar/internal/homedir"
 )
 
 // errUnknown is the one error for a component not in boot_config.json.
@@ -220,7 +220,7 @@ func (s *Supervisor) quarantine(ctx context.Context, name string, rec *bus.Incid
 		Attempts: rec.Attempts, Time: time.Now().UTC()}
 	data, _ := json.MarshalIndent(q, "", "  ")
 	if err := os.MkdirAll(filepath.Dir(s.quarantineFile(name)), 0o750); err == nil {
-		err = jetstream.WriteFileAtomic(s.quarantineFile(name), append(data, '\n'), 0o640)
+		err = homedir.WriteAtomic(s.quarantineFile(name), append(data, '\n'), 0o640)
 		if err != nil {
 			s.log.Error().Err(err).Str("component", name).Msg("could not write the quarantine file")
 		}

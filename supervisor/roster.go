@@ -9,7 +9,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
-	"github.com/razar/razar/jetstream"
+	"github.com/razar/razar/internal/homedir"
 )
 
 // The roster and its boot snapshot, relative to the RAZAR home.
@@ -26,7 +26,7 @@ func (s *Supervisor) snapshotRoster(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("snapshot roster: %w", err)
 	}
-	if err := jetstream.WriteFileAtomic(filepath.Join(s.cfg.Home, RosterSnapshot), data, 0o640); err != nil {
+	if err := homedir.WriteAtomic(filepath.Join(s.cfg.Home, RosterSnapshot), data, 0o640); err != nil {
 		return fmt.Errorf("snapshot roster: %w", err)
 	}
 	// A new cycle starts from the roster on disk: every rung reads it afresh.
@@ -46,7 +46,7 @@ func (s *Supervisor) restoreRoster(ctx context.Context) error {
 	}
 	dst := filepath.Join(s.cfg.Home, RosterFile)
 	if cur, err := os.ReadFile(dst); err != nil || !bytes.Equal(cur, data) {
-		if err := jetstream.WriteFileAtomic(dst, data, 0o640); err != nil {
+		if err := homedir.WriteAtomic(dst, data, 0o640); err != nil {
 			return fmt.Errorf("restore %s: %w", dst, err)
 		}
 	}

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/razar/razar/bus"
-	"github.com/razar/razar/jetstream"
+	"github.com/razar/razar/internal/homedir"
 )
 
 // StateFile is logs/razar_state.json, relative to the home.
@@ -204,7 +204,7 @@ func writeStateFile(home string, st *bus.MissionState) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return err
 	}
-	return jetstream.WriteFileAtomic(path, append(data, '\n'), 0o640)
+	return homedir.WriteAtomic(path, append(data, '\n'), 0o640)
 }
 
 // ReadState reads logs/razar_state.json, the last state a RAZAR recorded.

@@ -226,7 +226,7 @@ func newDaemon(ctx context.Context, c *cli, set *settings) (_ *daemon, err error
 		}
 		// Every command in the home finds the bus there, as with the
 		// embedded server; without credentials: identities are files.
-		if err := jetstream.WriteFileAtomic(c.path(natsURLFile), []byte(stripUserinfo(set.natsURL)+"\n"), 0o640); err != nil {
+		if err := homedir.WriteAtomic(c.path(natsURLFile), []byte(stripUserinfo(set.natsURL)+"\n"), 0o640); err != nil {
 			return nil, failed("write %s: %v", c.path(natsURLFile), err)
 		}
 		d.closers = append(d.closers, func() { _ = os.Remove(c.path(natsURLFile)) })
