@@ -154,8 +154,9 @@ func depRules(t *testing.T) []depRule {
 	rules := []depRule{
 		{pkg: mod, stdlibOnly: true},
 		{
+			// internal/cut is the one way text is shortened (bus.Clip is it).
 			pkg:    pkgBus,
-			allow:  []string{mod, pkgAuth, natsGo, zerolog},
+			allow:  []string{mod, pkgAuth, natsGo, zerolog, pkgInternal + "/cut"},
 			forbid: []string{pkgJS + "/...", pkgOrch + "/...", agentsTree, natsGoJS + "/...", natsSrvTree},
 			via:    []string{pkgAuth},
 		},
@@ -183,10 +184,12 @@ func depRules(t *testing.T) []depRule {
 			// defines, so it must not import the orchestrator that satisfies
 			// it, nor a rung, nor talk NATS itself: bus and jetstream hold
 			// every subject and connection. It runs each component as its
-			// "user" through internal/runas, the one place that resolves one.
+			// "user" through internal/runas, the one place that resolves one,
+			// and writes its state files through internal/homedir, the one
+			// atomic writer.
 			pkg: pkgSup,
-			allow: []string{mod, pkgBus, pkgJS, zerolog, pkgInternal + "/backoff", pkgInternal + "/clock",
-				pkgInternal + "/logrot", pkgInternal + "/pgcmd", pkgInternal + "/probe", pkgInternal + "/proc", pkgInternal + "/runas"},
+			allow: []string{mod, pkgBus, pkgJS, zerolog, pkgInternal + "/backoff", pkgInternal + "/clock", pkgInternal + "/cut",
+				pkgInternal + "/homedir", pkgInternal + "/logrot", pkgInternal + "/pgcmd", pkgInternal + "/probe", pkgInternal + "/proc", pkgInternal + "/runas"},
 			forbid: []string{pkgOrch + "/...", agentsTree},
 			via:    []string{pkgJS, pkgBus},
 		},
@@ -223,7 +226,7 @@ func depRules(t *testing.T) []depRule {
 			// too), so it must not pull in the orchestrator, the supervisor
 			// or a rung, nor talk NATS itself.
 			pkg:    pkgMemory,
-			allow:  []string{mod, pkgBus, pkgJS, zerolog, pkgInternal + "/homedir", pkgInternal + "/probe"},
+			allow:  []string{mod, pkgBus, pkgJS, zerolog, pkgInternal + "/cut", pkgInternal + "/homedir", pkgInternal + "/probe"},
 			forbid: []string{pkgOrch + "/...", pkgSup + "/...", agentsTree, pkgPatch + "/..."},
 			via:    []string{pkgJS, pkgBus},
 		},
@@ -243,7 +246,7 @@ func depRules(t *testing.T) []depRule {
 			// connection, no store, no orchestrator, so a view is only
 			// ever a reading, and it can leave cmd (issue 21) as it is.
 			pkg:    mod + "/statuspage",
-			allow:  []string{mod, pkgBus},
+			allow:  []string{mod, pkgBus, pkgInternal + "/cut"},
 			forbid: []string{pkgJS + "/...", pkgOrch + "/...", pkgSup + "/...", agentsTree, pkgPatch + "/...", natsGo + "/...", natsServer + "/..."},
 			via:    []string{pkgBus},
 		},

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/razar/razar/internal/cut"
 	"github.com/razar/razar/internal/homedir"
 )
 
@@ -160,11 +161,12 @@ func parseTextfile(data []byte) (*textfile, error) {
 	return tf, nil
 }
 
+// clip shortens a line of the file to at most 60 bytes for a message.
 func clip(s string) string {
-	if len(s) > 60 {
-		return s[:57] + "..."
+	if len(s) <= 60 {
+		return s
 	}
-	return s
+	return cut.Head(s, 57, "...")
 }
 
 // invocations is the invocation count the file holds for source, or 0.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/cut"
 	"github.com/razar/razar/internal/homedir"
 )
 
@@ -226,7 +227,7 @@ func (s *Supervisor) quarantine(ctx context.Context, name string, rec *bus.Incid
 		}
 	}
 	s.setStatus(name, bus.StatusQuarantined, reason)
-	s.log.Error().Str("component", name).Str("incident", rec.ID).Str("reason", firstLine(reason)).
+	s.log.Error().Str("component", name).Str("incident", rec.ID).Str("reason", cut.FirstLine(reason)).
 		Msg("component quarantined; fix it, then `razar release " + name + "`")
 	return fmt.Errorf("%s: %s: %w", name, reason, ErrQuarantined)
 }

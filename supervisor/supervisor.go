@@ -17,6 +17,7 @@ import (
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/internal/backoff"
 	"github.com/razar/razar/internal/clock"
+	"github.com/razar/razar/internal/cut"
 	"github.com/razar/razar/internal/logrot"
 	"github.com/razar/razar/internal/probe"
 	"github.com/razar/razar/jetstream"
@@ -616,7 +617,7 @@ func (s *Supervisor) recoverSync(ctx context.Context, name, reason string) error
 		s.mu.Unlock()
 		s.writeState()
 		s.log.Warn().Str("component", name).Int("restart", n).Int("of", s.cfg.Retries).Stringer("backoff", d.Round(time.Millisecond)).
-			Str("reason", firstLine(reason)).Msg("restarting component")
+			Str("reason", cut.FirstLine(reason)).Msg("restarting component")
 		if !clock.Sleep(ctx, s.cfg.Clock, d) {
 			return ctx.Err()
 		}
@@ -934,13 +935,6 @@ func (s *Supervisor) audit(ctx context.Context, rec *bus.AuditRecord) {
 	if err := s.store.Audit(pctx, rec, ""); err != nil {
 		s.log.Error().Err(err).Str("event", string(rec.Event)).Str("component", rec.Component).Msg("could not publish audit record")
 	}
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 // plural is "1 restart", "3 restarts".

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/internal/cut"
 )
 
 const verifyMonitoringHelp = `Without --exporter it probes RAZAR's own /metrics (RAZAR_METRICS_ADDR), the
@@ -195,8 +196,8 @@ func probeMetrics(ctx context.Context, client *http.Client, ep monitoringEndpoin
 	if resp.StatusCode != http.StatusOK {
 		r.state = fmt.Sprintf("HTTP %d", resp.StatusCode)
 		r.detail = "answered " + resp.Status
-		if line := firstLine(strings.TrimSpace(string(body))); line != "" {
-			r.detail += ": " + clip(line, 100)
+		if line := cut.FirstLine(strings.TrimSpace(string(body))); line != "" {
+			r.detail += ": " + cut.Head(line, 100, "...")
 		}
 		return r
 	}
@@ -210,7 +211,7 @@ func probeMetrics(ctx context.Context, client *http.Client, ep monitoringEndpoin
 	}
 	fams, err := parseMetrics(resp.Header, body)
 	if err != nil {
-		r.state, r.detail = "unparseable", clip(firstLine(err.Error()), 160)
+		r.state, r.detail = "unparseable", cut.Head(cut.FirstLine(err.Error()), 160, "...")
 		return r
 	}
 	for _, f := range fams {
@@ -276,11 +277,4 @@ func noAnswer(err error, timeout time.Duration) string {
 		err = ue.Err
 	}
 	return err.Error()
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/cut"
 )
 
 // rotationTTL is how long a rotation waits for its two approvals.
@@ -102,7 +103,7 @@ func (d *daemon) registerRotations(l *bus.Lifecycle) {
 			}
 			msg := fmt.Sprintf("rotation %s rejected by %s: it will not be applied", r.ID, req.Who)
 			if approve {
-				msg = fmt.Sprintf("rotation %s (%s) approved by %s: %d of %d", r.ID, firstLine(r.What), req.Who, len(r.Approvers), auth.Required)
+				msg = fmt.Sprintf("rotation %s (%s) approved by %s: %d of %d", r.ID, cut.FirstLine(r.What), req.Who, len(r.Approvers), auth.Required)
 				if r.State(time.Now()) == "approved" {
 					d.recordRotationApproved(ctx, r)
 				}
@@ -124,7 +125,7 @@ func (d *daemon) recordRotationApproved(ctx context.Context, r auth.Request) {
 	}
 	rec := &bus.AuditRecord{Event: bus.EventRotation, Component: bus.SystemComponent, Status: "approved",
 		Actor: r.Approvers[len(r.Approvers)-1].Name, ActorKey: r.Approvers[len(r.Approvers)-1].Key,
-		Message: fmt.Sprintf("rotation %s approved by %s: %s", r.ID, strings.Join(names, " and "), firstLine(r.What)), Data: data}
+		Message: fmt.Sprintf("rotation %s approved by %s: %s", r.ID, strings.Join(names, " and "), cut.FirstLine(r.What)), Data: data}
 	rec.Stamp(time.Now())
 	if err := d.store.Audit(ctx, rec, ""); err != nil {
 		d.log.Error().Err(err).Str("rotation", r.ID).Msg("could not record a rotation's approval")
@@ -156,6 +157,6 @@ func (d *daemon) approvedRotation(_ context.Context, rec *bus.AuditRecord) error
 		names = append(names, a.Name+" ("+a.Key+")")
 	}
 	rec.Data = raw
-	rec.Message = fmt.Sprintf("credentials rotated: %s; rotation %s approved by %s", firstLine(r.What), r.ID, strings.Join(names, " and "))
+	rec.Message = fmt.Sprintf("credentials rotated: %s; rotation %s approved by %s", cut.FirstLine(r.What), r.ID, strings.Join(names, " and "))
 	return nil
 }
