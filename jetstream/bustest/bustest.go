@@ -13,6 +13,7 @@ import (
 
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/wait"
 	"github.com/razar/razar/jetstream"
 )
 
@@ -112,14 +113,11 @@ type Lazy func() string
 
 func (l Lazy) String() string { return l() }
 
-// Eventually polls cond until it is true or d passes, then fails the test with msg.
+// Eventually polls cond until it is true or d passes, then fails the test
+// with msg formatted with args ("condition not met within d: msg"). It is
+// internal/wait's Until, the one way a test waits for a condition; a test
+// that can say why it is still waiting uses wait.For.
 func Eventually(t testing.TB, d time.Duration, cond func() bool, msg string, args ...any) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v: "+msg, append([]any{d}, args...)...)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.Until(t, d, cond, msg, args...)
 }
