@@ -15,7 +15,8 @@ import (
 	"github.com/razar/razar/internal/homedir"
 )
 
-// MetricsFile is the node_exporter textfile the gauges go to, relative to the home.
+// MetricsFile is the node_exporter textfile the gauges go to, relative to
+// the home: razar.Home.BootMetrics, named here until cmd/razar names that.
 const MetricsFile = "monitoring/boot_metrics.prom"
 
 // The gauges of the runbook, in the order the file holds them.

@@ -245,7 +245,7 @@ type Quarantine struct {
 func (s *Supervisor) quarantineFile(name string) string { return quarantinePath(s.cfg.Home, name) }
 
 func quarantinePath(home, name string) string {
-	return filepath.Join(home, "quarantine", name+".json")
+	return razar.Home(home).QuarantineFile(name)
 }
 
 // loadQuarantines marks components that have a quarantine file.
@@ -265,7 +265,7 @@ func (s *Supervisor) loadQuarantines() {
 		if err != nil {
 			// A quarantine an operator did not lift stays: a damaged file
 			// is no release. Say why, where status shows it.
-			why := fmt.Sprintf("still quarantined: %s is unreadable (%v), and only `razar release %s` lifts a quarantine", filepath.Join("quarantine", name+".json"), err, name)
+			why := fmt.Sprintf("still quarantined: %s is unreadable (%v), and only `razar release %s` lifts a quarantine", razar.Home("").QuarantineFile(name), err, name)
 			c.status, c.lastError = bus.StatusQuarantined, why
 			s.log.Error().Err(err).Str("component", name).Str("file", path).Msg("quarantine file unreadable; the component stays quarantined until `razar release " + name + "`")
 			continue
@@ -336,7 +336,7 @@ func (s *Supervisor) halt(ctx context.Context, started []string) {
 func ReleaseOffline(home, name string) error {
 	path := quarantinePath(home, name)
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("%s is not quarantined (no %s): %w", name, filepath.Join("quarantine", name+".json"), razar.ErrNotFound)
+		return fmt.Errorf("%s is not quarantined (no %s): %w", name, razar.Home("").QuarantineFile(name), razar.ErrNotFound)
 	}
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("remove %s: %w", path, err)

@@ -168,7 +168,7 @@ func waitGone(p *process, d time.Duration) {
 }
 
 func (s *Supervisor) pidPath(name string) string {
-	return filepath.Join(s.cfg.Home, "state", "components", name+".json")
+	return razar.Home(s.cfg.Home).PIDFile(name)
 }
 
 // writePidFile records a launched process for adoption after a RAZAR restart.
@@ -217,7 +217,7 @@ func specHash(c razar.Component) string {
 // holdPath is state/components/<name>.stopped: an operator's stop, kept
 // across RAZAR restarts until `razar start`.
 func (s *Supervisor) holdPath(name string) string {
-	return filepath.Join(s.cfg.Home, "state", "components", name+".stopped")
+	return razar.Home(s.cfg.Home).ComponentHold(name)
 }
 
 // hold is what a .stopped file records.

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -236,7 +235,7 @@ func New(store *jetstream.Store, esc Escalator, boot *razar.BootConfig, cfg Conf
 	s := &Supervisor{cfg: cfg, store: store, esc: esc, log: cfg.Log, comps: map[string]*comp{}, ctx: ctx, cancel: cancel,
 		rot: logrot.NewRotator(cfg.LogMaxBytes, 5*time.Second)}
 	var err error
-	if s.markKey, err = logrot.EnsureMarkKey(filepath.Join(cfg.Home, logrot.MarkKeyFile)); err != nil {
+	if s.markKey, err = logrot.EnsureMarkKey(razar.Home(cfg.Home).LogMarkKey()); err != nil {
 		s.log.Warn().Err(err).Msg("start markers in the components' logs cannot be told from a component's copies")
 	}
 	s.setComponents(boot.Components)
@@ -888,7 +887,7 @@ func (s *Supervisor) setStatus(name, status, detail string) {
 }
 
 func (s *Supervisor) componentLog(name string) string {
-	return filepath.Join(s.cfg.Home, "logs", "components", name+".log")
+	return razar.Home(s.cfg.Home).ComponentLog(name)
 }
 
 // lastOutput quotes what p wrote, never an earlier run's lines, as

@@ -4,13 +4,13 @@ package bustest
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
+	"github.com/razar/razar"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/internal/wait"
@@ -33,7 +33,7 @@ type Env struct {
 func New(t testing.TB) *Env {
 	t.Helper()
 	dir := t.TempDir()
-	return NewAt(t, filepath.Join(dir, "state"), "127.0.0.1:-1")
+	return NewAt(t, razar.Home(dir).StateDir(), "127.0.0.1:-1")
 }
 
 // NewAt is New with a given store directory and listen address, so a test can
@@ -48,7 +48,7 @@ func NewAt(t testing.TB, storeDir, listen string) *Env {
 // connects as its orchestrator identity: the test reads what RAZAR stored.
 func OpenHome(t testing.TB, home string) *Env {
 	t.Helper()
-	tr, err := auth.Open(filepath.Join(home, "state", auth.Dir))
+	tr, err := auth.Open(razar.Home(home).Identities())
 	if err != nil {
 		t.Fatalf("identities of %s: %v", home, err)
 	}
@@ -56,7 +56,7 @@ func OpenHome(t testing.TB, home string) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return start(t, filepath.Join(home, "state"), "127.0.0.1:-1", st, tr.Path(string(auth.Orchestrator)))
+	return start(t, razar.Home(home).StateDir(), "127.0.0.1:-1", st, tr.Path(string(auth.Orchestrator)))
 }
 
 func start(t testing.TB, storeDir, listen string, trust *auth.ServerTrust, creds string) *Env {
