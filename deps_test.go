@@ -250,6 +250,16 @@ func depRules(t *testing.T) []depRule {
 			forbid: []string{pkgJS + "/...", pkgOrch + "/...", pkgSup + "/...", agentsTree, pkgPatch + "/...", natsGo + "/...", natsServer + "/..."},
 			via:    []string{pkgBus},
 		},
+		{
+			// Monitoring verification is an HTTP client of /metrics and
+			// nothing else: `razar verify-monitoring` runs it with RAZAR
+			// stopped, so it reaches for no bus, no store and no layer that
+			// runs, and reads a scrape with the Prometheus libraries alone.
+			pkg: mod + "/monitoring",
+			allow: []string{mod, pkgInternal + "/cut", "github.com/prometheus/client_model/go",
+				"github.com/prometheus/common/expfmt", "github.com/prometheus/common/model"},
+			forbid: []string{pkgBus + "/...", pkgJS + "/...", pkgOrch + "/...", pkgSup + "/...", agentsTree, pkgPatch + "/...", natsGo + "/...", natsServer + "/..."},
+		},
 	}
 	// Every package under internal/ is a leaf mechanism (a clock, a backoff,
 	// a process identity): importing RAZAR's layers would make it a cycle
