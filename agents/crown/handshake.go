@@ -35,12 +35,13 @@ func Handshake(home string) func(context.Context, *bus.MissionBrief) *bus.Handsh
 
 // Fingerprint digests a file: SHA-256 and last-modified time (RFC 3339, UTC).
 func Fingerprint(path string) (*bus.Fingerprint, error) {
+	name := razar.Home("").IdentitySummary() // as the ack and its errors name it
 	f, err := os.Open(path)
 	if err != nil {
 		if os.IsNotExist(err) {
-			return nil, fmt.Errorf("%s is missing", razar.Home("").IdentitySummary())
+			return nil, fmt.Errorf("%s is missing", name)
 		}
-		return nil, fmt.Errorf("%s: %v", razar.Home("").IdentitySummary(), err)
+		return nil, fmt.Errorf("%s: %v", name, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
@@ -49,7 +50,7 @@ func Fingerprint(path string) (*bus.Fingerprint, error) {
 	}
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return nil, fmt.Errorf("%s: %v", razar.Home("").IdentitySummary(), err)
+		return nil, fmt.Errorf("%s: %v", name, err)
 	}
-	return &bus.Fingerprint{SHA256: hex.EncodeToString(h.Sum(nil)), Modified: st.ModTime().UTC().Format(time.RFC3339), Path: razar.Home("").IdentitySummary()}, nil
+	return &bus.Fingerprint{SHA256: hex.EncodeToString(h.Sum(nil)), Modified: st.ModTime().UTC().Format(time.RFC3339), Path: name}, nil
 }
