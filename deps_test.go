@@ -164,8 +164,9 @@ func depRules(t *testing.T) []depRule {
 			// one importer of nats.go/jetstream and nats-server), so the
 			// contract cannot come to depend on how the record is stored;
 			// the orchestrator and the rungs sit above it, never below.
+			// internal/cut is the one way text is shortened (bus.Clip is it).
 			pkg:    pkgBus,
-			allow:  []string{mod, pkgAuth, natsGo, zerolog},
+			allow:  []string{mod, pkgAuth, natsGo, zerolog, pkgInternal + "/cut"},
 			forbid: []string{pkgJS + "/...", pkgOrch + "/...", agentsTree, natsGoJS + "/...", natsSrvTree},
 			via:    []string{pkgAuth},
 		},
@@ -196,10 +197,12 @@ func depRules(t *testing.T) []depRule {
 			// defines, so it must not import the orchestrator that satisfies
 			// it, nor a rung, nor talk NATS itself: bus and jetstream hold
 			// every subject and connection. It runs each component as its
-			// "user" through internal/runas, the one place that resolves one.
+			// "user" through internal/runas, the one place that resolves one,
+			// and writes its state files through internal/homedir, the one
+			// atomic writer.
 			pkg: pkgSup,
-			allow: []string{mod, pkgBus, pkgJS, zerolog, pkgInternal + "/backoff", pkgInternal + "/clock",
-				pkgInternal + "/logrot", pkgInternal + "/pgcmd", pkgInternal + "/probe", pkgInternal + "/proc", pkgInternal + "/runas"},
+			allow: []string{mod, pkgBus, pkgJS, zerolog, pkgInternal + "/backoff", pkgInternal + "/clock", pkgInternal + "/cut",
+				pkgInternal + "/homedir", pkgInternal + "/logrot", pkgInternal + "/pgcmd", pkgInternal + "/probe", pkgInternal + "/proc", pkgInternal + "/runas"},
 			forbid: []string{pkgOrch + "/...", agentsTree},
 			via:    []string{pkgJS, pkgBus},
 		},
@@ -236,7 +239,7 @@ func depRules(t *testing.T) []depRule {
 			// too), so it must not pull in the orchestrator, the supervisor
 			// or a rung, nor talk NATS itself.
 			pkg:    pkgMemory,
-			allow:  []string{mod, pkgBus, pkgJS, zerolog, pkgInternal + "/homedir", pkgInternal + "/probe"},
+			allow:  []string{mod, pkgBus, pkgJS, zerolog, pkgInternal + "/cut", pkgInternal + "/homedir", pkgInternal + "/probe"},
 			forbid: []string{pkgOrch + "/...", pkgSup + "/...", agentsTree, pkgPatch + "/..."},
 			via:    []string{pkgJS, pkgBus},
 		},
@@ -256,7 +259,7 @@ func depRules(t *testing.T) []depRule {
 			// connection, no store, no orchestrator, so a view is only
 			// ever a reading, and it can leave cmd (issue 21) as it is.
 			pkg:    mod + "/statuspage",
-			allow:  []string{mod, pkgBus},
+			allow:  []string{mod, pkgBus, pkgInternal + "/cut"},
 			forbid: []string{pkgJS + "/...", pkgOrch + "/...", pkgSup + "/...", agentsTree, pkgPatch + "/...", natsGo + "/...", natsServer + "/..."},
 			via:    []string{pkgBus},
 		},
@@ -287,6 +290,16 @@ func depRules(t *testing.T) []depRule {
 			allow:  []string{mod, pkgAgents, pkgAuth, pkgBus, pkgJS, zerolog},
 			forbid: []string{pkgOrch + "/...", pkgSup + "/...", mod + "/host", mod + "/cmd/..."},
 			via:    []string{pkgAgents, pkgAuth, pkgBus, pkgJS},
+		},
+		{
+			// Monitoring verification is an HTTP client of /metrics and
+			// nothing else: `razar verify-monitoring` runs it with RAZAR
+			// stopped, so it reaches for no bus, no store and no layer that
+			// runs, and reads a scrape with the Prometheus libraries alone.
+			pkg: mod + "/monitoring",
+			allow: []string{mod, pkgInternal + "/cut", "github.com/prometheus/client_model/go",
+				"github.com/prometheus/common/expfmt", "github.com/prometheus/common/model"},
+			forbid: []string{pkgBus + "/...", pkgJS + "/...", pkgOrch + "/...", pkgSup + "/...", agentsTree, pkgPatch + "/...", natsGo + "/...", natsServer + "/..."},
 		},
 	}
 	// Every package under internal/ is a leaf mechanism (a clock, a backoff,

@@ -11,6 +11,7 @@ import (
 	"github.com/openai/openai-go/v3/option"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/internal/cut"
 )
 
 // openAIMaxObjectFails bounds how many '{' that start no JSON value the
@@ -214,7 +215,7 @@ func parseChatReply(content string, candidates int) (razar.Fix, error) {
 func bareDiff(text string) (razar.Fix, bool) {
 	fix := func(diff string, at int) (razar.Fix, bool) {
 		summary := strings.TrimSpace(text[:at])
-		summary = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(firstLine(summary)), "```diff"))
+		summary = strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(cut.FirstLine(summary)), "```diff"))
 		if !strings.HasSuffix(diff, "\n") {
 			diff += "\n"
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/internal/cut"
 )
 
 // RotationEntry is one agent of a credential-rotation manifest: Env names
@@ -59,7 +60,7 @@ func LoadManifests(dir string) ([]Manifest, error) {
 		}
 		if ext != ".json" {
 			if data, err = yaml.YAMLToJSON(data); err != nil {
-				return nil, &razar.ConfigError{File: path, Msg: "not valid YAML: " + firstLine(err.Error()), Fix: "check the indentation and quoting"}
+				return nil, &razar.ConfigError{File: path, Msg: "not valid YAML: " + cut.FirstLine(err.Error()), Fix: "check the indentation and quoting"}
 			}
 		}
 		m, err := ParseManifest(path, data)

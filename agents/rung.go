@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/internal/cut"
 )
 
 // Rung is what one rung package contributes: its identity, role and
@@ -191,7 +192,7 @@ func WithFallback(primary, fallback razar.Agent) razar.Agent {
 		if ferr != nil {
 			return razar.Fix{}, fmt.Errorf("%v; fallback: %w", err, ferr)
 		}
-		fix.Summary = strings.TrimSpace(fix.Summary + " (LLM unavailable: " + firstLine(err.Error()) + ")")
+		fix.Summary = strings.TrimSpace(fix.Summary + " (LLM unavailable: " + cut.FirstLine(err.Error()) + ")")
 		return fix, nil
 	})
 }

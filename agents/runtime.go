@@ -13,6 +13,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/cut"
 	"github.com/razar/razar/jetstream"
 )
 
@@ -360,7 +361,7 @@ func (r *Runtime) handle(ctx context.Context, d *jetstream.Delivery) {
 		return
 	}
 	_ = d.Ack()
-	log.Info().Str("status", string(res.Status)).Str("summary", firstLine(res.Summary)).Str("error", res.Error).Msg("attempt answered")
+	log.Info().Str("status", string(res.Status)).Str("summary", cut.FirstLine(res.Summary)).Str("error", res.Error).Msg("attempt answered")
 }
 
 // attemptDeadline is when the rung stops working on an attempt whose
@@ -409,15 +410,6 @@ func safeRepair(ctx context.Context, a razar.Agent, t razar.Task) (fix razar.Fix
 		return razar.Fix{}, errors.New("no backend")
 	}
 	return a.Repair(ctx, t)
-}
-
-func firstLine(s string) string {
-	for i, c := range s {
-		if c == '\n' {
-			return s[:i]
-		}
-	}
-	return s
 }
 
 // latest is the later of a and b.

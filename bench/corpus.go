@@ -26,6 +26,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
+	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/internal/standin"
 	"github.com/razar/razar/orchestrator"
 	"github.com/razar/razar/patch"
@@ -641,28 +642,7 @@ func corpusBench(ctx context.Context, out string, o corpusOpts, w io.Writer) err
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(out, append(b, '\n'))
-}
-
-// writeFileAtomic writes name through a temporary file and a rename.
-func writeFileAtomic(name string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(name), ".corpus-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), name)
+	return homedir.WriteAtomic(out, append(b, '\n'), 0o644)
 }
 
 // historyPoint is what one attempt's request to the model weighed.

@@ -33,6 +33,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/orchestrator"
 	"github.com/razar/razar/patch"
@@ -182,10 +183,7 @@ func write(out string, results []Result) error {
 	if err := enc.Encode(results); err != nil {
 		return err
 	}
-	if err := os.WriteFile(out+".tmp", buf.Bytes(), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(out+".tmp", out); err != nil {
+	if err := homedir.WriteAtomic(out, buf.Bytes(), 0o644); err != nil {
 		return err
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)

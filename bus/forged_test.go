@@ -3,7 +3,6 @@ package bus_test
 import (
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nkeys"
 
+	"github.com/razar/razar"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
 )
@@ -41,7 +41,7 @@ func requestWithInfo(t *testing.T, nc *nats.Conn, info bus.RequestInfo) *bus.Lif
 // stop never runs; the home's own operator JWT in the same header is
 // recorded by name and public key.
 func TestLifecycleRefusesAJWTSignedByAForeignKeyClaimingTheAccount(t *testing.T) {
-	tr, err := auth.Open(filepath.Join(t.TempDir(), "state", auth.Dir))
+	tr, err := auth.Open(razar.Home(t.TempDir()).Identities())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func newToolsEnv(t *testing.T, rungs []razar.AgentEntry, calls int) *toolsEnv {
 	}
 	writeTree(t, filepath.Join(home, "logs", "components", "ledger.log"), "loading config/ledger.conf with key "+ctxKey+"\nerror: unknown key prot\n")
 
-	tr, err := auth.Open(filepath.Join(home, "state", auth.Dir))
+	tr, err := auth.Open(razar.Home(home).Identities())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func TestHandshakeRecordsTheFingerprintEveryBoot(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(b.home, "data"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(b.home, crown.IdentityFile), []byte(`{"mission": "razar"}`), 0o644); err != nil {
+	if err := os.WriteFile(razar.Home(b.home).IdentitySummary(), []byte(`{"mission": "razar"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	// Crown's rung starts only once the brief is on its way: the moment

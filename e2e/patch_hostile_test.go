@@ -14,7 +14,6 @@ import (
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/orchestrator"
-	"github.com/razar/razar/patch"
 	"github.com/razar/razar/supervisor"
 )
 
@@ -202,8 +201,8 @@ func TestPatchToADataFileTheValidatorReadsIsValidated(t *testing.T) {
 	if got := strings.Join(events(recs, bus.EventApplied, bus.EventRejected, bus.EventReverted), " "); got != "rejected:rejected applied:applied" {
 		t.Fatalf("patch history: %s", got)
 	}
-	if left, _ := os.ReadDir(filepath.Join(b.home, patch.StagingDir)); len(left) != 0 {
-		t.Errorf("stages left in %s: %v", patch.StagingDir, left)
+	if left, _ := os.ReadDir(razar.Home(b.home).Staging()); len(left) != 0 {
+		t.Errorf("stages left in %s: %v", razar.Home("").Staging(), left)
 	}
 }
 
@@ -212,7 +211,7 @@ func TestPatchToADataFileTheValidatorReadsIsValidated(t *testing.T) {
 // validator may leave it) is gone once the next orchestrator starts.
 func TestStagingLeftByAKilledRazarIsCleanedAtTheNextStart(t *testing.T) {
 	b := newBootMesh(t, []razar.Component{{Name: "app", Priority: 1, Command: sh("exec sleep 600")}}, fiveRungs(nil), orchestrator.Config{}, supervisor.Config{})
-	left := filepath.Join(b.home, patch.StagingDir, "p-20260101-000000-abcdef-123", "conf")
+	left := filepath.Join(razar.Home(b.home).Staging(), "p-20260101-000000-abcdef-123", "conf")
 	if err := os.MkdirAll(left, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +224,7 @@ func TestStagingLeftByAKilledRazarIsCleanedAtTheNextStart(t *testing.T) {
 	b.stopOrch() // as a killed RAZAR leaves it
 	b.stopOrch = b.startOrchestrator()
 	bustest.Eventually(t, 10*time.Second, func() bool {
-		ents, err := os.ReadDir(filepath.Join(b.home, patch.StagingDir))
+		ents, err := os.ReadDir(razar.Home(b.home).Staging())
 		return err == nil && len(ents) == 0
-	}, "the stale stage is still in %s", patch.StagingDir)
+	}, "the stale stage is still in %s", razar.Home("").Staging())
 }

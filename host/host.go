@@ -260,7 +260,7 @@ func (h *Host) joinExternal(ctx context.Context) error {
 	}
 	// Every command in the home finds the bus there, as with the
 	// embedded server; without credentials: identities are files.
-	if err := jetstream.WriteFileAtomic(h.path(natsURLFile), []byte(stripUserinfo(h.cfg.NATSURL)+"\n"), 0o640); err != nil {
+	if err := homedir.WriteAtomic(h.path(natsURLFile), []byte(stripUserinfo(h.cfg.NATSURL)+"\n"), 0o640); err != nil {
 		return fmt.Errorf("write %s: %v", h.path(natsURLFile), err)
 	}
 	h.closers = append(h.closers, func() { _ = os.Remove(h.path(natsURLFile)) })

@@ -286,7 +286,7 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		s.js = *js
 	}
 	if cfg.URLFile != "" {
-		if err := WriteFileAtomic(cfg.URLFile, []byte(ns.ClientURL()+"\n"), 0o640); err != nil {
+		if err := homedir.WriteAtomic(cfg.URLFile, []byte(ns.ClientURL()+"\n"), 0o640); err != nil {
 			s.Shutdown()
 			return nil, fmt.Errorf("write %s: %w", cfg.URLFile, err)
 		}
@@ -429,12 +429,6 @@ func ReadURLFile(path string) (string, error) {
 		return "", fmt.Errorf("%s is empty", path)
 	}
 	return string(b), nil
-}
-
-// WriteFileAtomic writes data to path atomically, never through a symlink;
-// see homedir.WriteAtomic.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	return homedir.WriteAtomic(path, data, perm)
 }
 
 // serverLog routes nats-server's logger through zerolog, and notes in

@@ -11,10 +11,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/razar/razar/internal/cut"
 	"github.com/razar/razar/internal/homedir"
 )
 
-// MetricsFile is the node_exporter textfile the gauges go to, relative to the home.
+// MetricsFile is the node_exporter textfile the gauges go to, relative to
+// the home: razar.Home.BootMetrics, named here until cmd/razar names that.
 const MetricsFile = "monitoring/boot_metrics.prom"
 
 // The gauges of the runbook, in the order the file holds them.
@@ -160,11 +162,12 @@ func parseTextfile(data []byte) (*textfile, error) {
 	return tf, nil
 }
 
+// clip shortens a line of the file to at most 60 bytes for a message.
 func clip(s string) string {
-	if len(s) > 60 {
-		return s[:57] + "..."
+	if len(s) <= 60 {
+		return s
 	}
-	return s
+	return cut.Head(s, 57, "...")
 }
 
 // invocations is the invocation count the file holds for source, or 0.

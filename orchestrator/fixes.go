@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -206,7 +205,7 @@ func (o *Orchestrator) fits(comp razar.Component, f fixmem.Fix) error {
 	if same {
 		return nil
 	}
-	_, cleanup, err := patch.Stage(plan, comp.Workdir, filepath.Join(o.cfg.Home, patch.StagingDir))
+	_, cleanup, err := patch.Stage(plan, comp.Workdir, razar.Home(o.cfg.Home).Staging())
 	cleanup()
 	if err != nil {
 		return fmt.Errorf("the files changed since it was learned and its diff does not apply: %s", reasonOf(err))

@@ -11,6 +11,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/cut"
 	"github.com/razar/razar/jetstream"
 )
 
@@ -220,7 +221,7 @@ func (o *Orchestrator) pageText(ctx context.Context, rec *bus.IncidentRecord, e 
 	c := rec.Component
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s: incident %s needs a person: %s holds attempt %d until %s.\n", c, rec.ID, e.DisplayName(), p.Attempt, p.Deadline.Format(time.RFC3339))
-	fmt.Fprintf(&b, "Failure: %s\n", firstLine(rec.Error))
+	fmt.Fprintf(&b, "Failure: %s\n", cut.FirstLine(rec.Error))
 	hist := o.history(ctx, rec)
 	if len(hist) == 0 {
 		b.WriteString("History: no attempt before this one.\n")
@@ -231,7 +232,7 @@ func (o *Orchestrator) pageText(ctx context.Context, rec *bus.IncidentRecord, e 
 		fmt.Fprintf(&b, "  %d. %s: %s", a.Number, o.cfg.Display(a.Rung), a.Outcome)
 		for _, s := range []string{a.Summary, a.Error, a.Reason} {
 			if s != "" {
-				fmt.Fprintf(&b, "; %s", firstLine(s))
+				fmt.Fprintf(&b, "; %s", cut.FirstLine(s))
 			}
 		}
 		b.WriteString("\n")

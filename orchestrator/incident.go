@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/internal/clock"
+	"github.com/razar/razar/internal/cut"
 	"github.com/razar/razar/jetstream"
 )
 
@@ -414,7 +414,7 @@ func (o *Orchestrator) recordAttempt(ctx context.Context, rec *bus.IncidentRecor
 		ev = o.log.Warn()
 	}
 	ev.Str("incident", rec.ID).Str("component", rec.Component).Str("agent", a.Rung).Int("attempt", a.Number).
-		Str("outcome", string(a.Outcome)).Str("error", firstLine(a.Error)).Str("reason", a.Reason).Msg("attempt finished")
+		Str("outcome", string(a.Outcome)).Str("error", cut.FirstLine(a.Error)).Str("reason", a.Reason).Msg("attempt finished")
 	if o.cfg.Metrics != nil {
 		o.cfg.Metrics.AttemptDuration.WithLabelValues(a.Rung).Observe(a.Finished.Sub(a.Started).Seconds())
 		if a.Failed() {
@@ -717,7 +717,7 @@ func (o *Orchestrator) history(ctx context.Context, rec *bus.IncidentRecord) []r
 }
 
 // clipped reports whether s carries bus.Clip's marker.
-func clipped(s string) bool { return strings.Contains(s, "…[razar: cut ") }
+func clipped(s string) bool { return cut.Marked(s) }
 
 // attemptLines returns every finished attempt of rec (the newest maxLines)
 // as its stored summary, oldest first: the stored incident keeps only the

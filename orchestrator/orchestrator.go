@@ -16,6 +16,7 @@ import (
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/fixmem"
 	"github.com/razar/razar/internal/clock"
+	"github.com/razar/razar/internal/cut"
 	"github.com/razar/razar/internal/probe"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/patch"
@@ -431,7 +432,7 @@ func (o *Orchestrator) Escalate(ctx context.Context, component, failure, cycle s
 		rec.ID = newIncidentID(now)
 	}
 	o.audit(ctx, &bus.AuditRecord{Event: bus.EventOpened, Component: component, Incident: rec.ID, Error: rec.Error}, bus.AuditMsgID(bus.EventOpened, rec.ID, 0))
-	o.log.Warn().Str("component", component).Str("incident", rec.ID).Str("error", firstLine(rec.Error)).Msg("incident opened: escalating to the repair ladder")
+	o.log.Warn().Str("component", component).Str("incident", rec.ID).Str("error", cut.FirstLine(rec.Error)).Msg("incident opened: escalating to the repair ladder")
 	if !o.start(rec.ID, component, false) {
 		return rec.ID, true, errors.New("orchestrator is not running; the incident will resume when it starts")
 	}
@@ -612,13 +613,4 @@ func newIncidentID(t time.Time) string {
 	var b [3]byte
 	_, _ = rand.Read(b[:])
 	return "inc-" + t.Format("20060102-150405") + "-" + hex.EncodeToString(b[:])
-}
-
-func firstLine(s string) string {
-	for i, c := range s {
-		if c == '\n' {
-			return s[:i]
-		}
-	}
-	return s
 }

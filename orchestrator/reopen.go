@@ -8,6 +8,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/cut"
 	"github.com/razar/razar/jetstream"
 )
 
@@ -84,7 +85,7 @@ func (o *Orchestrator) Reopen(ctx context.Context, component, failure string) (s
 			o.log.Error().Str("component", component).Str("incident", rec.ID).Int("reopened", rec.Reopened).Msg(reason)
 			return rec.ID, o.finish(ctx, rec.ID, razar.IncidentFailed, reason)
 		}
-		o.log.Warn().Str("component", component).Str("incident", rec.ID).Int("reopened", rec.Reopened).Str("error", firstLine(rec.Error)).Msg(why)
+		o.log.Warn().Str("component", component).Str("incident", rec.ID).Int("reopened", rec.Reopened).Str("error", cut.FirstLine(rec.Error)).Msg(why)
 		if !o.start(rec.ID, component, false) {
 			return rec.ID, fmt.Errorf("orchestrator is not running; the incident will resume when it starts")
 		}

@@ -11,7 +11,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
-	"github.com/razar/razar/jetstream"
+	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/patch"
 )
 
@@ -111,7 +111,7 @@ func rollbackOf(home string, prb *patch.Rollback, rr *revertedRecord) (*Rollback
 	// The runbook's next check is that the roster matches the boot
 	// snapshot: refresh the snapshot from the roster now in force.
 	if roster, err := os.ReadFile(filepath.Join(home, razar.RosterFile)); err == nil {
-		rb.Snapshot = jetstream.WriteFileAtomic(filepath.Join(home, razar.RosterSnapshot), roster, 0o640) == nil
+		rb.Snapshot = homedir.WriteAtomic(filepath.Join(home, razar.RosterSnapshot), roster, 0o640) == nil
 	}
 	return rb, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -434,7 +433,7 @@ func (o *Orchestrator) toolCheck(ctx context.Context, e *deskEntry, diff string)
 	for _, n := range plan.Placement {
 		a.Reply.Placement = append(a.Reply.Placement, o.redact(n))
 	}
-	stage, cleanup, err := patch.Stage(plan, comp.Workdir, filepath.Join(o.cfg.Home, patch.StagingDir))
+	stage, cleanup, err := patch.Stage(plan, comp.Workdir, razar.Home(o.cfg.Home).Staging())
 	defer cleanup()
 	if err != nil {
 		a.Reply.Text = o.redact(reasonOf(err))

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/razar/razar/internal/cut"
 )
 
 // Placement: a rung's text is turned into an exact diff before Check looks
@@ -665,12 +667,7 @@ func closer(s, best int, h *hunk) bool {
 }
 
 // clip shortens a line for a message.
-func clip(s string) string {
-	if len(s) <= quoteWidth {
-		return s
-	}
-	return s[:quoteWidth] + "..."
-}
+func clip(s string) string { return cut.Head(s, quoteWidth, "...") }
 
 // rewrite turns the placed hunks of a section into exact ones: in file
 // order, adjacent hunks merged, context and removed lines as the file has

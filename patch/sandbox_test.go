@@ -9,12 +9,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/razar/razar/internal/wait"
 )
 
 // helperEnv makes the test binary run a helper instead of the tests:
@@ -45,18 +46,6 @@ func runHelper(name string) int {
 		return 0
 	}
 	return 2
-}
-
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, d time.Duration, cond func() bool, format string, args ...any) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf(format, args...)
-		}
-		runtime.Gosched()
-	}
 }
 
 // liveProcs lists the live (not zombie) processes with their parent pid and
@@ -232,7 +221,7 @@ func TestValidatorLeavesNothingRunning(t *testing.T) {
 	if err != nil {
 		t.Fatalf("validate: %v\n%s", err, out)
 	}
-	eventually(t, 10*time.Second, func() bool { return len(inDir(t, dir)) == 0 }, "processes left running in the stage: %v", inDir(t, dir))
+	wait.Until(t, 10*time.Second, func() bool { return len(inDir(t, dir)) == 0 }, "processes left running in the stage: %v", inDir(t, dir))
 }
 
 // TestKilledRazarTakesItsValidatorDown: SIGKILL to the process running
@@ -261,12 +250,12 @@ func TestKilledRazarTakesItsValidatorDown(t *testing.T) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
-	eventually(t, 20*time.Second, func() bool {
+	wait.Until(t, 20*time.Second, func() bool {
 		_, err := os.Stat(filepath.Join(dir, "started"))
 		return err == nil
 	}, "the validator never started")
 	var tree []int
-	eventually(t, 10*time.Second, func() bool { tree = descendants(t, razar.Process.Pid); return len(tree) >= 2 }, "want the validator and its sleep under RAZAR, got %v", tree)
+	wait.Until(t, 10*time.Second, func() bool { tree = descendants(t, razar.Process.Pid); return len(tree) >= 2 }, "want the validator and its sleep under RAZAR, got %v", tree)
 	validator := -1
 	for _, pid := range tree {
 		if liveProcs(t)[pid].ppid == razar.Process.Pid {
@@ -279,7 +268,7 @@ func TestKilledRazarTakesItsValidatorDown(t *testing.T) {
 	}
 	_ = razar.Wait()
 	isolated, why := NetworkIsolation()
-	eventually(t, 10*time.Second, func() bool {
+	wait.Until(t, 10*time.Second, func() bool {
 		for _, pid := range tree {
 			if _, alive := liveProcs(t)[pid]; alive && (isolated || pid == validator) {
 				return false

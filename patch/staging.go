@@ -7,10 +7,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/razar/razar"
 )
 
 // StagingDir is where the orchestrator has Stage make its copies, relative
-// to the RAZAR home: one 0700 directory per patch under a 0700 root.
+// to the RAZAR home: one 0700 directory per patch under a 0700 root. It is
+// razar.Home.Staging, named here until the orchestrator's patch pipeline
+// names that.
 const StagingDir = "state/staging"
 
 // stagePrefix names a stage after its patch, so a leftover says whose it was.
@@ -26,7 +30,7 @@ func stagePrefix(id string) string {
 // symlink there is refused, wherever it points.
 func stagingRoot(staging string) error {
 	if staging == "" {
-		return errors.New("patch: stage: no staging directory (want <home>/" + StagingDir + ")")
+		return errors.New("patch: stage: no staging directory (want " + razar.Home("<home>").Staging() + ")")
 	}
 	if err := os.MkdirAll(staging, 0o700); err != nil {
 		return fmt.Errorf("patch: stage: %w", err)
@@ -46,13 +50,13 @@ func stagingRoot(staging string) error {
 	return nil
 }
 
-// CleanStaging removes every stage left under home's StagingDir, by a
+// CleanStaging removes every stage left under home's Staging directory, by a
 // RAZAR that was killed while it validated a patch, and returns how many it
 // removed. Call it when RAZAR starts, before any patch is staged: it does
 // not know which stages are in use. A missing StagingDir is not an error;
 // one that is a symlink is refused and left alone.
 func CleanStaging(home string) (int, error) {
-	staging := filepath.Join(home, StagingDir)
+	staging := razar.Home(home).Staging()
 	fi, err := os.Lstat(staging)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/internal/cut"
 )
 
 // WriteHTML writes the incident's view as a page that fits a phone. Every
@@ -21,7 +22,7 @@ func NotFound(w http.ResponseWriter, id, why string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNotFound)
-	_ = notFoundTemplate.Execute(w, struct{ ID, Why string }{clip(Clean(id), 64), why})
+	_ = notFoundTemplate.Execute(w, struct{ ID, Why string }{cut.Head(Clean(id), 64, "…"), why})
 }
 
 var funcs = template.FuncMap{

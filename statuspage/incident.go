@@ -9,6 +9,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/cut"
 )
 
 // Source is where an incident's view is read from: the incident's stored
@@ -127,7 +128,7 @@ type Event struct {
 // time to start a scan from.
 func Load(ctx context.Context, src Source, id string) (*Incident, error) {
 	if !bus.ValidToken(id) || len(id) > 128 {
-		return nil, fmt.Errorf("%q: %w (incident ids look like inc-20260102-150405-a1b2c3)", clip(id, 64), ErrBadID)
+		return nil, fmt.Errorf("%q: %w (incident ids look like inc-20260102-150405-a1b2c3)", cut.Head(id, 64, "…"), ErrBadID)
 	}
 	rec, _, err := src.Incident(ctx, id)
 	switch {
@@ -282,7 +283,7 @@ func Build(id string, rec *bus.IncidentRecord, recs []bus.AuditRecord) *Incident
 		switch r.Event {
 		case bus.EventOpened:
 			inc.Error, inc.Opened = r.Error, t
-			inc.Events = append(inc.Events, Event{t, "opened: " + firstLine(r.Error)})
+			inc.Events = append(inc.Events, Event{t, "opened: " + cut.FirstLine(r.Error)})
 		case bus.EventEscalation:
 			a := attempt(r.Attempt, r)
 			a.From = r.From
@@ -402,20 +403,4 @@ func who(r *bus.AuditRecord) string {
 		return r.AgentDisplay
 	}
 	return r.Agent
-}
-
-func firstLine(s string) string {
-	for i, c := range s {
-		if c == '\n' {
-			return s[:i]
-		}
-	}
-	return s
-}
-
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -11,7 +11,8 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
-	"github.com/razar/razar/jetstream"
+	"github.com/razar/razar/internal/cut"
+	"github.com/razar/razar/internal/homedir"
 )
 
 // errUnknown is the one error for a component not in boot_config.json.
@@ -220,13 +221,13 @@ func (s *Supervisor) quarantine(ctx context.Context, name string, rec *bus.Incid
 		Attempts: rec.Attempts, Time: time.Now().UTC()}
 	data, _ := json.MarshalIndent(q, "", "  ")
 	if err := os.MkdirAll(filepath.Dir(s.quarantineFile(name)), 0o750); err == nil {
-		err = jetstream.WriteFileAtomic(s.quarantineFile(name), append(data, '\n'), 0o640)
+		err = homedir.WriteAtomic(s.quarantineFile(name), append(data, '\n'), 0o640)
 		if err != nil {
 			s.log.Error().Err(err).Str("component", name).Msg("could not write the quarantine file")
 		}
 	}
 	s.setStatus(name, bus.StatusQuarantined, reason)
-	s.log.Error().Str("component", name).Str("incident", rec.ID).Str("reason", firstLine(reason)).
+	s.log.Error().Str("component", name).Str("incident", rec.ID).Str("reason", cut.FirstLine(reason)).
 		Msg("component quarantined; fix it, then `razar release " + name + "`")
 	return fmt.Errorf("%s: %s: %w", name, reason, ErrQuarantined)
 }
@@ -244,7 +245,7 @@ type Quarantine struct {
 func (s *Supervisor) quarantineFile(name string) string { return quarantinePath(s.cfg.Home, name) }
 
 func quarantinePath(home, name string) string {
-	return filepath.Join(home, "quarantine", name+".json")
+	return razar.Home(home).QuarantineFile(name)
 }
 
 // loadQuarantines marks components that have a quarantine file.
@@ -264,7 +265,7 @@ func (s *Supervisor) loadQuarantines() {
 		if err != nil {
 			// A quarantine an operator did not lift stays: a damaged file
 			// is no release. Say why, where status shows it.
-			why := fmt.Sprintf("still quarantined: %s is unreadable (%v), and only `razar release %s` lifts a quarantine", filepath.Join("quarantine", name+".json"), err, name)
+			why := fmt.Sprintf("still quarantined: %s is unreadable (%v), and only `razar release %s` lifts a quarantine", razar.Home("").QuarantineFile(name), err, name)
 			c.status, c.lastError = bus.StatusQuarantined, why
 			s.log.Error().Err(err).Str("component", name).Str("file", path).Msg("quarantine file unreadable; the component stays quarantined until `razar release " + name + "`")
 			continue
@@ -335,7 +336,7 @@ func (s *Supervisor) halt(ctx context.Context, started []string) {
 func ReleaseOffline(home, name string) error {
 	path := quarantinePath(home, name)
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("%s is not quarantined (no %s): %w", name, filepath.Join("quarantine", name+".json"), razar.ErrNotFound)
+		return fmt.Errorf("%s is not quarantined (no %s): %w", name, razar.Home("").QuarantineFile(name), razar.ErrNotFound)
 	}
 	if err := os.Remove(path); err != nil {
 		return fmt.Errorf("remove %s: %w", path, err)

@@ -13,11 +13,11 @@ import (
 	"time"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/internal/logrot"
 	"github.com/razar/razar/internal/pgcmd"
 	"github.com/razar/razar/internal/proc"
 	"github.com/razar/razar/internal/runas"
-	"github.com/razar/razar/jetstream"
 )
 
 // process is one running component. It runs in its own session (so its
@@ -168,7 +168,7 @@ func waitGone(p *process, d time.Duration) {
 }
 
 func (s *Supervisor) pidPath(name string) string {
-	return filepath.Join(s.cfg.Home, "state", "components", name+".json")
+	return razar.Home(s.cfg.Home).PIDFile(name)
 }
 
 // writePidFile records a launched process for adoption after a RAZAR restart.
@@ -177,7 +177,7 @@ func (s *Supervisor) writePidFile(spec razar.Component, p *process) {
 	data, _ := json.Marshal(pf)
 	path := s.pidPath(spec.Name)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err == nil {
-		err = jetstream.WriteFileAtomic(path, append(data, '\n'), 0o600)
+		err = homedir.WriteAtomic(path, append(data, '\n'), 0o600)
 		if err == nil {
 			return
 		}
@@ -217,7 +217,7 @@ func specHash(c razar.Component) string {
 // holdPath is state/components/<name>.stopped: an operator's stop, kept
 // across RAZAR restarts until `razar start`.
 func (s *Supervisor) holdPath(name string) string {
-	return filepath.Join(s.cfg.Home, "state", "components", name+".stopped")
+	return razar.Home(s.cfg.Home).ComponentHold(name)
 }
 
 // hold is what a .stopped file records.
@@ -233,7 +233,7 @@ type hold struct {
 // it, so a RAZAR restart keeps both.
 func (s *Supervisor) writeHoldReason(name, actor, reason string) {
 	data, _ := json.Marshal(hold{Actor: actor, Time: time.Now().UTC(), Reason: reason})
-	if err := jetstream.WriteFileAtomic(s.holdPath(name), append(data, '\n'), 0o600); err != nil {
+	if err := homedir.WriteAtomic(s.holdPath(name), append(data, '\n'), 0o600); err != nil {
 		s.log.Warn().Err(err).Str("component", name).Msg("could not record why the component is held")
 	}
 }
@@ -242,7 +242,7 @@ func (s *Supervisor) writeHold(name, actor string) {
 	data, _ := json.Marshal(hold{Actor: actor, Time: time.Now().UTC()})
 	path := s.holdPath(name)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err == nil {
-		if err = jetstream.WriteFileAtomic(path, append(data, '\n'), 0o600); err == nil {
+		if err = homedir.WriteAtomic(path, append(data, '\n'), 0o600); err == nil {
 			return
 		}
 	}

@@ -3,10 +3,10 @@ package supervisor
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 )
 
@@ -18,7 +18,7 @@ import (
 // given to another process is never signalled. Nothing else supervises
 // such a process, so leaving it would leave an orphan no status shows.
 func (s *Supervisor) stopRemoved(ctx context.Context) {
-	dir := filepath.Join(s.cfg.Home, "state", "components")
+	dir := razar.Home(s.cfg.Home).ComponentStates()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return

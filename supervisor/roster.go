@@ -5,14 +5,14 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
-	"github.com/razar/razar/jetstream"
+	"github.com/razar/razar/internal/homedir"
 )
 
-// The roster and its boot snapshot, relative to the RAZAR home.
+// The roster and its boot snapshot, relative to the RAZAR home: kept for
+// cmd/razar until it names razar.Home's Roster and RosterSnapshot.
 const (
 	RosterFile     = razar.RosterFile
 	RosterSnapshot = razar.RosterSnapshot
@@ -21,12 +21,12 @@ const (
 // snapshotRoster copies the roster to its .bak snapshot, atomically, at the
 // start of a boot cycle, and records it.
 func (s *Supervisor) snapshotRoster(ctx context.Context) error {
-	src := filepath.Join(s.cfg.Home, RosterFile)
+	src := razar.Home(s.cfg.Home).Roster()
 	data, err := os.ReadFile(src)
 	if err != nil {
 		return fmt.Errorf("snapshot roster: %w", err)
 	}
-	if err := jetstream.WriteFileAtomic(filepath.Join(s.cfg.Home, RosterSnapshot), data, 0o640); err != nil {
+	if err := homedir.WriteAtomic(razar.Home(s.cfg.Home).RosterSnapshot(), data, 0o640); err != nil {
 		return fmt.Errorf("snapshot roster: %w", err)
 	}
 	// A new cycle starts from the roster on disk: every rung reads it afresh.
@@ -39,14 +39,14 @@ func (s *Supervisor) snapshotRoster(ctx context.Context) error {
 // restoreRoster puts the snapshot back, byte for byte, and tells every rung
 // to drop its cached config.
 func (s *Supervisor) restoreRoster(ctx context.Context) error {
-	snap := filepath.Join(s.cfg.Home, RosterSnapshot)
+	snap := razar.Home(s.cfg.Home).RosterSnapshot()
 	data, err := os.ReadFile(snap)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", snap, err)
 	}
-	dst := filepath.Join(s.cfg.Home, RosterFile)
+	dst := razar.Home(s.cfg.Home).Roster()
 	if cur, err := os.ReadFile(dst); err != nil || !bytes.Equal(cur, data) {
-		if err := jetstream.WriteFileAtomic(dst, data, 0o640); err != nil {
+		if err := homedir.WriteAtomic(dst, data, 0o640); err != nil {
 			return fmt.Errorf("restore %s: %w", dst, err)
 		}
 	}

@@ -11,11 +11,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
-	"github.com/razar/razar/jetstream"
+	"github.com/razar/razar/internal/homedir"
 )
 
-// StateFile is logs/razar_state.json, relative to the home.
+// StateFile is logs/razar_state.json, relative to the home: kept for
+// cmd/razar until it names razar.Home.StateFile.
 const StateFile = "logs/razar_state.json"
 
 // View returns the state of every component, or of the one named
@@ -158,7 +160,7 @@ func (s *Supervisor) flushState() {
 	defer s.stateMu.Unlock()
 	st := s.view()
 	if err := writeStateFile(s.cfg.Home, st); err != nil {
-		s.log.Error().Err(err).Msg("could not write " + StateFile)
+		s.log.Error().Err(err).Msg("could not write " + razar.Home("").StateFile())
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -200,22 +202,22 @@ func writeStateFile(home string, st *bus.MissionState) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(home, StateFile)
+	path := razar.Home(home).StateFile()
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return err
 	}
-	return jetstream.WriteFileAtomic(path, append(data, '\n'), 0o640)
+	return homedir.WriteAtomic(path, append(data, '\n'), 0o640)
 }
 
 // ReadState reads logs/razar_state.json, the last state a RAZAR recorded.
 func ReadState(home string) (*bus.MissionState, error) {
-	data, err := os.ReadFile(filepath.Join(home, StateFile))
+	data, err := os.ReadFile(razar.Home(home).StateFile())
 	if err != nil {
 		return nil, err
 	}
 	var st bus.MissionState
 	if err := json.Unmarshal(data, &st); err != nil {
-		return nil, fmt.Errorf("%s: %w", StateFile, err)
+		return nil, fmt.Errorf("%s: %w", razar.Home("").StateFile(), err)
 	}
 	return &st, nil
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/internal/backoff"
 	"github.com/razar/razar/internal/clock"
+	"github.com/razar/razar/internal/cut"
 	"github.com/razar/razar/internal/logrot"
 	"github.com/razar/razar/internal/probe"
 	"github.com/razar/razar/jetstream"
@@ -235,7 +235,7 @@ func New(store *jetstream.Store, esc Escalator, boot *razar.BootConfig, cfg Conf
 	s := &Supervisor{cfg: cfg, store: store, esc: esc, log: cfg.Log, comps: map[string]*comp{}, ctx: ctx, cancel: cancel,
 		rot: logrot.NewRotator(cfg.LogMaxBytes, 5*time.Second)}
 	var err error
-	if s.markKey, err = logrot.EnsureMarkKey(filepath.Join(cfg.Home, logrot.MarkKeyFile)); err != nil {
+	if s.markKey, err = logrot.EnsureMarkKey(razar.Home(cfg.Home).LogMarkKey()); err != nil {
 		s.log.Warn().Err(err).Msg("start markers in the components' logs cannot be told from a component's copies")
 	}
 	s.setComponents(boot.Components)
@@ -616,7 +616,7 @@ func (s *Supervisor) recoverSync(ctx context.Context, name, reason string) error
 		s.mu.Unlock()
 		s.writeState()
 		s.log.Warn().Str("component", name).Int("restart", n).Int("of", s.cfg.Retries).Stringer("backoff", d.Round(time.Millisecond)).
-			Str("reason", firstLine(reason)).Msg("restarting component")
+			Str("reason", cut.FirstLine(reason)).Msg("restarting component")
 		if !clock.Sleep(ctx, s.cfg.Clock, d) {
 			return ctx.Err()
 		}
@@ -887,7 +887,7 @@ func (s *Supervisor) setStatus(name, status, detail string) {
 }
 
 func (s *Supervisor) componentLog(name string) string {
-	return filepath.Join(s.cfg.Home, "logs", "components", name+".log")
+	return razar.Home(s.cfg.Home).ComponentLog(name)
 }
 
 // lastOutput quotes what p wrote, never an earlier run's lines, as
@@ -934,13 +934,6 @@ func (s *Supervisor) audit(ctx context.Context, rec *bus.AuditRecord) {
 	if err := s.store.Audit(pctx, rec, ""); err != nil {
 		s.log.Error().Err(err).Str("event", string(rec.Event)).Str("component", rec.Component).Msg("could not publish audit record")
 	}
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 // plural is "1 restart", "3 restarts".

@@ -18,6 +18,7 @@ import (
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/internal/clock"
 	"github.com/razar/razar/internal/proc"
+	"github.com/razar/razar/internal/wait"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/supervisor"
 )
@@ -205,22 +206,6 @@ func (h *host) comp(name string) bus.ComponentView {
 	return v.Components[0]
 }
 
-// eventually polls cond, failing with the reason cond last gave.
-func eventually(t *testing.T, cond func() error) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		err := cond()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within 15s: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // advanceWhen waits until the code under test waits for exactly d on the
 // fake clock, then moves the clock by d.
 func (h *host) advanceWhen(d time.Duration) {
@@ -302,7 +287,7 @@ func TestStopDuringStartGraceHoldsThroughTheBootCycle(t *testing.T) {
 	if !h.clk.WaitFor(ctx, func(d time.Duration) bool { return d == time.Second }) {
 		t.Fatal("a never entered its start grace")
 	}
-	eventually(t, func() error {
+	wait.For(t, 15*time.Second, func() error {
 		if h.starts("a") != 1 {
 			return errors.New("a has not run yet")
 		}
@@ -338,7 +323,7 @@ func TestStopDuringTheFirstProbeHolds(t *testing.T) {
 		supervisor.Config{Retries: 3})
 	done := h.bootAsync()
 	h.advanceWhen(time.Second)
-	eventually(t, func() error {
+	wait.For(t, 15*time.Second, func() error {
 		if _, err := os.Stat(filepath.Join(h.workdir, "probing")); err != nil {
 			return errors.New("the first probe has not started")
 		}
@@ -365,7 +350,7 @@ func TestStopDuringARestartBackoffHolds(t *testing.T) {
 	// a exits in its grace; the supervisor waits 1 s before restarting it.
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	eventually(t, func() error {
+	wait.For(t, 15*time.Second, func() error {
 		if c := h.comp("a"); c.Status != bus.StatusRestarting || c.Backoff != "1s" || c.NextRestart.IsZero() {
 			return fmt.Errorf("a is %+v, want restarting with a 1s backoff and its next restart", c)
 		}
@@ -388,7 +373,7 @@ func TestStopMidIncidentAbortsItAndHolds(t *testing.T) {
 		supervisor.Config{Retries: 0})
 	done := h.bootAsync()
 	h.advanceWhen(time.Second)
-	eventually(t, func() error {
+	wait.For(t, 15*time.Second, func() error {
 		if id, _ := h.lad.OpenIncident("a"); id == "" {
 			return errors.New("no incident opened")
 		}
@@ -462,14 +447,14 @@ func TestCrashLoopPastTheGraceIsEscalated(t *testing.T) {
 	for i, d := range []time.Duration{time.Second, 2 * time.Second, 4 * time.Second} {
 		h.advanceWhen(d) // backoff before restart i+1
 		h.advanceWhen(time.Second)
-		eventually(t, func() error {
+		wait.For(t, 15*time.Second, func() error {
 			if c := h.comp("a"); c.Restarts != i+1 {
 				return fmt.Errorf("restart %d: %+v", i+1, c)
 			}
 			return nil
 		})
 	}
-	eventually(t, func() error {
+	wait.For(t, 15*time.Second, func() error {
 		if got := h.lad.failures(); len(got) != 1 {
 			return fmt.Errorf("escalations %q, want one after 3 restarts", got)
 		}
@@ -506,7 +491,7 @@ func TestAStableRunStartsANewRestartBudget(t *testing.T) {
 		crash()
 		h.advanceWhen(time.Second) // always the first backoff: the budget started over
 		h.advanceWhen(time.Second) // grace
-		eventually(t, func() error {
+		wait.For(t, 15*time.Second, func() error {
 			if c := h.comp("a"); c.Restarts != i || c.Status != bus.StatusHealthy || c.Crashes != 1 {
 				return fmt.Errorf("after crash %d: %+v", i, c)
 			}
@@ -531,7 +516,7 @@ func TestHandOpenedIncidentThatFailsQuarantines(t *testing.T) {
 		t.Fatalf("escalate: %v %v", isNew, err)
 	}
 	h.lad.end("a", razar.IncidentFailed)
-	eventually(t, func() error {
+	wait.For(t, 15*time.Second, func() error {
 		if c := h.comp("a"); c.Status != bus.StatusQuarantined || c.Incident != id || c.PID != 0 {
 			return fmt.Errorf("a: %+v", c)
 		}
@@ -624,7 +609,7 @@ func TestDetachedComponentsAreAdoptedWithoutARestart(t *testing.T) {
 	}
 	h.advanceWhen(time.Second) // backoff
 	h.advanceWhen(time.Second) // grace
-	eventually(t, func() error {
+	wait.For(t, 15*time.Second, func() error {
 		if c := h.comp("a"); c.PID == pid || c.PID == 0 || c.Status != bus.StatusHealthy || c.Adopted {
 			return fmt.Errorf("a after its adopted process died: %+v", c)
 		}
@@ -663,7 +648,7 @@ func TestAReusedPidIsNeverAdopted(t *testing.T) {
 	if err := h.wait(done); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, func() error {
+	wait.For(t, 15*time.Second, func() error {
 		if h.starts("a") != 1 {
 			return fmt.Errorf("a started %d times, want once", h.starts("a"))
 		}
@@ -698,7 +683,7 @@ func TestReloadTouchesOnlyWhatChanged(t *testing.T) {
 	if fmt.Sprint(rep.Added, rep.Removed, rep.Changed, rep.Unchanged) != "[add] [drop] [change] [keep]" {
 		t.Fatalf("report %+v", rep)
 	}
-	eventually(t, func() error {
+	wait.For(t, 15*time.Second, func() error {
 		h.clk.Advance(time.Second) // the graces of the two starts
 		m, _ := h.sup.View("")
 		got := map[string]bus.ComponentView{}
@@ -736,7 +721,7 @@ func TestAbortDuringBootQuarantinesAndTheBootGoesOn(t *testing.T) {
 	}, supervisor.Config{Retries: 0})
 	done := h.bootAsync()
 	h.advanceWhen(time.Second)
-	eventually(t, func() error {
+	wait.For(t, 15*time.Second, func() error {
 		if id, _ := h.lad.OpenIncident("a"); id == "" {
 			return errors.New("no incident opened")
 		}
@@ -852,7 +837,7 @@ func TestLastOutputIsThisRunsOnly(t *testing.T) {
 	if err := h.wait(done); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, func() error {
+	wait.For(t, 15*time.Second, func() error {
 		data, _ := os.ReadFile(filepath.Join(h.home, "logs/components/a.log"))
 		if !strings.Contains(string(data), "stale line") {
 			return errors.New("the first run has not written its line")
@@ -945,7 +930,7 @@ func TestHealthyComponentsBeatAtStartAndAfterEachPassingProbe(t *testing.T) {
 		want := sentinels + 1
 		mu.Unlock()
 		bus.Beat(h.env.NC, &bus.Heartbeat{Name: "sentinel", Kind_: "component"})
-		eventually(t, func() error {
+		wait.For(t, 15*time.Second, func() error {
 			mu.Lock()
 			defer mu.Unlock()
 			if sentinels < want {
@@ -976,7 +961,7 @@ func TestHealthyComponentsBeatAtStartAndAfterEachPassingProbe(t *testing.T) {
 	defer func() { cancel(); <-supDone }()
 	for i := 2; i <= 3; i++ {
 		h.advanceWhen(30 * time.Second)
-		eventually(t, func() error {
+		wait.For(t, 15*time.Second, func() error {
 			if n := count(); n != i {
 				return fmt.Errorf("%d heartbeats, want %d after %d passing periodic probes", n, i, i-1)
 			}
@@ -988,7 +973,7 @@ func TestHealthyComponentsBeatAtStartAndAfterEachPassingProbe(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.advanceWhen(30 * time.Second)
-	eventually(t, func() error {
+	wait.For(t, 15*time.Second, func() error {
 		if st := h.comp("a").Status; st == bus.StatusHealthy {
 			return errors.New("a is still healthy after a failing probe")
 		}

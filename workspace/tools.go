@@ -265,7 +265,7 @@ func (v *View) log(lines int, pattern string) Answer {
 		lines = LogLines
 	}
 	lines = min(lines, MaxLogLines)
-	rel := "logs/components/" + v.comp.Name + ".log"
+	rel := razar.Home("").ComponentLog(v.comp.Name)
 	f, err := os.OpenFile(v.logPath, os.O_RDONLY|nofollow, 0)
 	if err != nil {
 		return Answer{Reply: razar.ToolReply{Text: "(the log is empty: the component has written nothing yet)"}, Path: rel}

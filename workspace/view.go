@@ -41,9 +41,6 @@ const (
 	fileShare = 2
 )
 
-// homeDirs are the RAZAR home's own directories.
-var homeDirs = []string{"state", "config", "secrets", "logs", "quarantine", "data", "monitoring"}
-
 // Options configure a View. The zero value works: the default budget and
 // no redaction (a caller that has secrets passes Redact).
 type Options struct {
@@ -90,15 +87,15 @@ func New(comp razar.Component, home string, opt Options) (*View, error) {
 	}
 	v := &View{comp: comp, home: home, workdir: comp.Workdir, root: root, budget: opt.Budget, redact: opt.Redact, now: opt.Now}
 	if home != "" {
-		v.logPath = filepath.Join(home, "logs", "components", comp.Name+".log")
+		v.logPath = razar.Home(home).ComponentLog(comp.Name)
 	}
 	// A workdir that holds the RAZAR home (a component without a workdir
 	// runs in the home) never shows RAZAR's own files: its identities and
 	// their seeds, razar.env, the store, other components' logs.
 	if home != "" {
 		if rel, err := filepath.Rel(comp.Workdir, home); err == nil && (rel == "." || filepath.IsLocal(rel)) {
-			for _, d := range homeDirs {
-				v.hidden = append(v.hidden, path.Join(filepath.ToSlash(rel), d))
+			for _, d := range razar.Home(rel).Dirs() {
+				v.hidden = append(v.hidden, filepath.ToSlash(d))
 			}
 		}
 	}

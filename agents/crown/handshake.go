@@ -7,14 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
+	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 )
-
-// IdentityFile is the identity summary Crown fingerprints, relative to the home.
-const IdentityFile = "data/identity.json"
 
 // Capabilities are what Crown tells RAZAR it can do.
 var capabilities = []string{"triage", "runbook:port-in-use", "runbook:missing-file", "runbook:permission-denied", "runbook:stale-pid-or-lock"}
@@ -26,7 +23,7 @@ func Handshake(home string) func(context.Context, *bus.MissionBrief) *bus.Handsh
 	return func(_ context.Context, brief *bus.MissionBrief) *bus.HandshakeAck {
 		ack := &bus.HandshakeAck{Agent: Name, Ack: true, Capabilities: capabilities, Time: time.Now().UTC(),
 			Message: fmt.Sprintf("Crown acknowledges boot cycle %s: %d components, %d open incidents", brief.Cycle, len(brief.Components), len(brief.OpenIncidents))}
-		fp, err := Fingerprint(filepath.Join(home, IdentityFile))
+		fp, err := Fingerprint(razar.Home(home).IdentitySummary())
 		if err != nil {
 			ack.IdentityError = err.Error()
 		} else {
@@ -38,12 +35,13 @@ func Handshake(home string) func(context.Context, *bus.MissionBrief) *bus.Handsh
 
 // Fingerprint digests a file: SHA-256 and last-modified time (RFC 3339, UTC).
 func Fingerprint(path string) (*bus.Fingerprint, error) {
+	name := razar.Home("").IdentitySummary() // as the ack and its errors name it
 	f, err := os.Open(path)
 	if err != nil {
 		if os.IsNotExist(err) {
-			return nil, fmt.Errorf("%s is missing", IdentityFile)
+			return nil, fmt.Errorf("%s is missing", name)
 		}
-		return nil, fmt.Errorf("%s: %v", IdentityFile, err)
+		return nil, fmt.Errorf("%s: %v", name, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
@@ -52,7 +50,7 @@ func Fingerprint(path string) (*bus.Fingerprint, error) {
 	}
 	h := sha256.New()
 	if _, err := io.Copy(h, f); err != nil {
-		return nil, fmt.Errorf("%s: %v", IdentityFile, err)
+		return nil, fmt.Errorf("%s: %v", name, err)
 	}
-	return &bus.Fingerprint{SHA256: hex.EncodeToString(h.Sum(nil)), Modified: st.ModTime().UTC().Format(time.RFC3339), Path: IdentityFile}, nil
+	return &bus.Fingerprint{SHA256: hex.EncodeToString(h.Sum(nil)), Modified: st.ModTime().UTC().Format(time.RFC3339), Path: name}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/razar/razar/agents"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/jetstream"
 )
 
@@ -216,12 +217,12 @@ func CommitRoster(rosterPath string, old, data []byte) error {
 	}
 	prev := rosterPath + ".prev"
 	oldPrev, prevErr := os.ReadFile(prev)
-	if err := jetstream.WriteFileAtomic(prev, old, 0o640); err != nil {
+	if err := homedir.WriteAtomic(prev, old, 0o640); err != nil {
 		return fmt.Errorf("keep the previous roster: %v; nothing changed", err)
 	}
-	if err := jetstream.WriteFileAtomic(rosterPath, data, 0o640); err != nil {
+	if err := homedir.WriteAtomic(rosterPath, data, 0o640); err != nil {
 		if prevErr == nil {
-			_ = jetstream.WriteFileAtomic(prev, oldPrev, 0o640)
+			_ = homedir.WriteAtomic(prev, oldPrev, 0o640)
 		} else {
 			_ = os.Remove(prev)
 		}

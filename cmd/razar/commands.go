@@ -16,6 +16,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/cut"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/statuspage"
 	"github.com/razar/razar/supervisor"
@@ -155,7 +156,7 @@ func (c *cli) printRecord(r *bus.AuditRecord, asJSON bool) {
 	var line string
 	switch r.Event {
 	case bus.EventOpened:
-		line = fmt.Sprintf("opened %s: %s", r.Incident, firstLine(r.Error))
+		line = fmt.Sprintf("opened %s: %s", r.Incident, cut.FirstLine(r.Error))
 	case bus.EventEscalation:
 		line = fmt.Sprintf("escalation %d: %s → %s (attempt %d, pass %d)", r.Escalations, r.From, who, r.Attempt, r.Pass)
 	case bus.EventSkipped:
@@ -163,13 +164,13 @@ func (c *cli) printRecord(r *bus.AuditRecord, asJSON bool) {
 	case bus.EventAttempt:
 		line = fmt.Sprintf("attempt %d by %s: %s", r.Attempt, who, r.Outcome)
 		if r.Summary != "" {
-			line += ": " + firstLine(r.Summary)
+			line += ": " + cut.FirstLine(r.Summary)
 		}
 		if r.Error != "" {
-			line += " (" + firstLine(r.Error) + ")"
+			line += " (" + cut.FirstLine(r.Error) + ")"
 		}
 		if r.Reason != "" {
-			line += " [" + firstLine(r.Reason) + "]"
+			line += " [" + cut.FirstLine(r.Reason) + "]"
 		}
 	case bus.EventHealed:
 		line = fmt.Sprintf("HEALED by %s after %d failed attempts, %d escalations", who, r.Failed, r.Escalations)
@@ -188,15 +189,15 @@ func (c *cli) printRecord(r *bus.AuditRecord, asJSON bool) {
 			line += " patch " + r.PatchID
 		}
 		if r.Error != "" {
-			line += ": " + firstLine(r.Error)
+			line += ": " + cut.FirstLine(r.Error)
 		}
 	case bus.EventPatch:
 		line = fmt.Sprintf("patch %s from %s: validation %s", r.PatchID, who, r.Validation)
 		if r.Summary != "" {
-			line += ": " + firstLine(r.Summary)
+			line += ": " + cut.FirstLine(r.Summary)
 		}
 		if n := len(r.Placement); n > 0 {
-			line += fmt.Sprintf(" (placed: %s", firstLine(r.Placement[0]))
+			line += fmt.Sprintf(" (placed: %s", cut.FirstLine(r.Placement[0]))
 			if n > 1 {
 				line += fmt.Sprintf("; %d more notes", n-1)
 			}
@@ -207,17 +208,17 @@ func (c *cli) printRecord(r *bus.AuditRecord, asJSON bool) {
 	case bus.EventApplied:
 		line = fmt.Sprintf("patch %s from %s applied (%d file(s))", r.PatchID, who, len(r.Files))
 		if r.Summary != "" {
-			line += ": " + firstLine(r.Summary)
+			line += ": " + cut.FirstLine(r.Summary)
 		}
 	case bus.EventRejected:
-		line = fmt.Sprintf("patch %s from %s rejected: %s", r.PatchID, who, firstLine(r.Reason))
+		line = fmt.Sprintf("patch %s from %s rejected: %s", r.PatchID, who, cut.FirstLine(r.Reason))
 	case bus.EventReverted:
-		line = fmt.Sprintf("patch %s reverted: %s", r.PatchID, firstLine(r.Reason))
+		line = fmt.Sprintf("patch %s reverted: %s", r.PatchID, cut.FirstLine(r.Reason))
 		if r.Actor != "" {
 			line += " (by " + r.Actor + ")"
 		}
 	case bus.EventRotation:
-		line = fmt.Sprintf("credentials rotated by %s: %s", r.Actor, firstLine(r.Message))
+		line = fmt.Sprintf("credentials rotated by %s: %s", r.Actor, cut.FirstLine(r.Message))
 	case bus.EventShown:
 		paths := make([]string, 0, len(r.Shown))
 		for _, f := range r.Shown {
@@ -230,20 +231,13 @@ func (c *cli) printRecord(r *bus.AuditRecord, asJSON bool) {
 	case bus.EventContext:
 		line = fmt.Sprintf("tool call by %s (attempt %d): %s %s: %s, %d bytes", who, r.Attempt, r.Op, r.Path, r.Verdict, r.Bytes)
 	default:
-		line = strings.TrimSpace(fmt.Sprintf("%s %s %s", r.Event, r.Status, firstLine(r.Message)))
+		line = strings.TrimSpace(fmt.Sprintf("%s %s %s", r.Event, r.Status, cut.FirstLine(r.Message)))
 		if r.Reason != "" {
-			line += ": " + firstLine(r.Reason)
+			line += ": " + cut.FirstLine(r.Reason)
 		}
 	}
 	// Every field but the time may come from a rung or a component.
 	fmt.Fprintf(c.stdout, "%s %-14s %s\n", sanitize(ts), sanitize(r.Component), sanitize(line))
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }
 
 // lifecycle sends one lifecycle verb about one component (approve and
@@ -386,7 +380,7 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		if !a.Ready {
 			state = "unavailable"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", sanitize(a.Name), state, sanitize(firstLine(a.Reason)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", sanitize(a.Name), state, sanitize(cut.FirstLine(a.Reason)))
 	}
 	tw.Flush()
 	fmt.Fprintln(c.stdout)
@@ -405,7 +399,7 @@ func (c *cli) status(ctx context.Context, args []string) error {
 		case r.State == razar.IncidentOpen && r.LastRung != "":
 			rung = "between attempts (last: " + r.LastRung + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", sanitize(r.ID), sanitize(r.Component), sanitize(string(r.State)), r.Earlier+len(r.Attempts), sanitize(rung), r.Opened.Local().Format(time.DateTime), sanitize(firstLine(r.Reason)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", sanitize(r.ID), sanitize(r.Component), sanitize(string(r.State)), r.Earlier+len(r.Attempts), sanitize(rung), r.Opened.Local().Format(time.DateTime), sanitize(cut.FirstLine(r.Reason)))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -441,7 +435,7 @@ func (c *cli) printComponents(comps []bus.ComponentView) {
 	fmt.Fprintln(tw, "COMPONENT\tSTATUS\tPID\tRESTARTS\tLAST EXIT\tINCIDENT\tDETAIL")
 	for _, v := range comps {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", sanitize(v.Name), sanitize(componentState(v)), pidText(v), restartsText(v),
-			sanitize(orDash(v.LastExit)), sanitize(orDash(v.Incident)), sanitize(firstLine(v.LastError)))
+			sanitize(orDash(v.LastExit)), sanitize(orDash(v.Incident)), sanitize(cut.FirstLine(v.LastError)))
 	}
 	tw.Flush()
 }

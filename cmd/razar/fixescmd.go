@@ -10,6 +10,7 @@ import (
 
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/fixmem"
+	"github.com/razar/razar/internal/cut"
 )
 
 const fixesHelp = `The fix memory (docs/FIXES.md): when an incident heals with a patch that
@@ -92,7 +93,7 @@ func (c *cli) fixes(ctx context.Context, name string, args []string) error {
 				pin = " pinned"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%d of %d usable%s\t%s\t%s\n", e.Signature, sanitize(e.Component), e.Usable, e.Fixes, pin,
-				e.Learned.Local().Format(time.DateTime), sanitize(clipText(e.Failure, 80)))
+				e.Learned.Local().Format(time.DateTime), sanitize(cut.Head(e.Failure, 80, "…")))
 		}
 		return tw.Flush()
 	case name == "show":
@@ -107,11 +108,11 @@ func (c *cli) fixes(ctx context.Context, name string, args []string) error {
 			state := "usable"
 			switch {
 			case f.Undone:
-				state = "undone " + f.FailedAt.Local().Format(time.DateTime) + ": " + sanitize(firstLine(f.FailedReason)) + "; never replayed unless pinned again"
+				state = "undone " + f.FailedAt.Local().Format(time.DateTime) + ": " + sanitize(cut.FirstLine(f.FailedReason)) + "; never replayed unless pinned again"
 			case f.Pinned:
 				state = "pinned by " + sanitize(f.PinnedBy)
 			case f.Failed:
-				state = "failed " + f.FailedAt.Local().Format(time.DateTime) + ": " + sanitize(firstLine(f.FailedReason))
+				state = "failed " + f.FailedAt.Local().Format(time.DateTime) + ": " + sanitize(cut.FirstLine(f.FailedReason))
 			}
 			fmt.Fprintf(c.stdout, "fix %s (%s)\n  written by %s for %s, learned %s\n  failure: %s\n", f.ID, state, sanitize(f.Rung), sanitize(f.Incident),
 				f.Learned.Local().Format(time.DateTime), sanitize(f.Failure))
@@ -126,13 +127,6 @@ func (c *cli) fixes(ctx context.Context, name string, args []string) error {
 	}
 	fmt.Fprintln(c.stdout, rep.Message)
 	return nil
-}
-
-func clipText(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 func short(h string) string {

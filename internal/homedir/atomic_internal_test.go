@@ -9,6 +9,12 @@ import (
 	"testing"
 )
 
+// tempOpenFlags are the flags google/renameio opens its temp file with
+// (openTempFile in renameio/v2 tempfile.go); WriteAtomic's guarantee that
+// no planted name is ever opened rests on them. Checked again on each
+// renameio upgrade.
+const tempOpenFlags = os.O_RDWR | os.O_CREATE | os.O_EXCL
+
 // TestTempNameCannotBePrePlanted: whatever another user plants under the
 // temp name WriteAtomic picks (a link to a file of theirs, a dangling
 // link, a file) makes that name fail; nothing is opened through it.
@@ -25,14 +31,14 @@ func TestTempNameCannotBePrePlanted(t *testing.T) {
 		"dangling link": func(p string) error { return os.Symlink(dangling, p) },
 		"file":          func(p string) error { return os.WriteFile(p, want, 0o666) },
 	} {
-		p := filepath.Join(dir, ".razar_state.json.tmp-"+filepath.Base(name))
+		p := filepath.Join(dir, ".razar_state.json"+filepath.Base(name))
 		if err := plant(p); err != nil {
 			t.Fatal(err)
 		}
-		f, err := openNew(p)
+		f, err := os.OpenFile(p, tempOpenFlags, 0o600)
 		if err == nil {
 			f.Close()
-			t.Fatalf("%s: openNew opened a planted name", name)
+			t.Fatalf("%s: the temp file's open opened a planted name", name)
 		}
 		if !errors.Is(err, fs.ErrExist) {
 			t.Fatalf("%s: error %v, want fs.ErrExist (so another name is tried)", name, err)

@@ -8,11 +8,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io/fs"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/google/renameio/v2"
 )
 
 // ErrSymlink is wrapped by OpenAppend's error when path is a symlink.
@@ -85,39 +87,45 @@ func shellQuote(s string) string {
 
 // WriteAtomic writes data to a temp file beside path, syncs it and renames
 // it over path, so a crash leaves the old file or the new one, never half.
-// The new file has mode perm: pass 0o600 or 0o640 for files of the home.
+// It creates path's directory (0750) when missing. The new file has mode
+// perm exactly, whatever the umask: pass 0o600 or 0o640 for files of the
+// home. It is the one atomic file writer of RAZAR: every file replaced
+// whole goes through it (or WriteAtomicFunc).
 //
 // It never writes through a symlink: the temp file gets a fresh random name
-// and is created with O_EXCL|O_NOFOLLOW, so nothing planted under that name
-// (a file, a link, even a dangling one) is opened, and the rename replaces a
-// link at path instead of following it.
+// and is created with O_CREAT|O_EXCL, which fails on anything already under
+// that name (a file, a link, even a dangling one) and never follows it; the
+// rename replaces a link at path instead of following it.
 func WriteAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return err
 	}
-	f, err := createTemp(dir, "."+filepath.Base(path)+".tmp-")
+	return WriteAtomicFunc(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// WriteAtomicFunc is WriteAtomic for content written by fill, streamed
+// into the temp file, and without creating path's directory. When fill or
+// any step fails the temp file is removed, path is left as it was, and the
+// error comes back.
+//
+// The temp file and its rename are google/renameio's PendingFile, kept in
+// path's own directory (never os.TempDir, which other users can write);
+// after the rename the directory is synced too, so the rename survives a
+// crash.
+func WriteAtomicFunc(path string, perm os.FileMode, fill func(io.Writer) error) error {
+	dir := filepath.Dir(path)
+	f, err := renameio.NewPendingFile(path, renameio.WithTempDir(dir), renameio.WithStaticPermissions(perm))
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
+	defer f.Cleanup()
+	if err := fill(f); err != nil {
 		return err
 	}
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
+	if err := f.CloseAtomicallyReplace(); err != nil {
 		return err
 	}
 	// Make the rename itself durable; a failure here loses nothing written.
@@ -126,26 +134,6 @@ func WriteAtomic(path string, data []byte, perm os.FileMode) error {
 		d.Close()
 	}
 	return nil
-}
-
-// createTemp creates a new, empty file (0600) named prefix and a random
-// suffix in dir, trying another name while one is taken.
-func createTemp(dir, prefix string) (*os.File, error) {
-	for range 100 {
-		f, err := openNew(filepath.Join(dir, prefix+rand.Text()))
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		return f, err
-	}
-	return nil, fmt.Errorf("create a temp file in %s: every name tried was taken", dir)
-}
-
-// openNew creates name for writing, failing with fs.ErrExist when anything
-// at all is there already, a symlink included: it never opens an existing
-// file or follows a link.
-func openNew(name string) (*os.File, error) {
-	return os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
 }
 
 // ID returns the identity of a RAZAR home, kept in file (state/home.id):

@@ -2,6 +2,7 @@ package homedir_test
 
 import (
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -180,5 +181,81 @@ func TestHomeIDIsStablePerHomeAndDistinctBetweenHomes(t *testing.T) {
 	}
 	if _, err := homedir.ID(a); err == nil || !strings.Contains(err.Error(), a) || !strings.Contains(err.Error(), "fix:") {
 		t.Fatalf("ID of a garbage file: %v, want an error naming %s and the fix", err, a)
+	}
+}
+
+// TestWriteAtomicReplacesAPlantedSymlinkInsteadOfFollowingIt: a link
+// planted at logs/razar_state.json (or a quarantine file) is replaced by the
+// new file; the file it pointed at is untouched.
+func TestWriteAtomicReplacesAPlantedSymlinkInsteadOfFollowingIt(t *testing.T) {
+	vpath, want := victim(t)
+	home := t.TempDir()
+	path := filepath.Join(home, "logs", "razar_state.json")
+	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(vpath, path); err != nil {
+		t.Fatal(err)
+	}
+	if err := homedir.WriteAtomic(path, []byte(`{"health":"healthy"}`+"\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(vpath); string(got) != string(want) {
+		t.Fatalf("victim changed: %q", got)
+	}
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("%s is %v (%v), want a regular file", path, fi.Mode(), err)
+	}
+	if fi.Mode().Perm() != 0o640 {
+		t.Fatalf("mode %v, want 0640", fi.Mode().Perm())
+	}
+	if got, _ := os.ReadFile(path); string(got) != `{"health":"healthy"}`+"\n" {
+		t.Fatalf("content %q", got)
+	}
+	left, _ := filepath.Glob(filepath.Join(home, "logs", ".razar_state.json*"))
+	if len(left) != 0 {
+		t.Fatalf("temp files left: %q", left)
+	}
+}
+
+// TestWriteAtomicGivesTheModeWhateverTheUmaskAndCreatesTheDirectory: the
+// file gets perm exactly (0644 for a textfile under umask 077, too), in a
+// directory made on the way.
+func TestWriteAtomicGivesTheModeWhateverTheUmaskAndCreatesTheDirectory(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	path := filepath.Join(t.TempDir(), "state", "x.prom")
+	if err := homedir.WriteAtomic(path, []byte("a 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
+		t.Fatalf("stat %v %v, want mode 0644", fi, err)
+	}
+}
+
+// TestWriteAtomicFuncLeavesTheOldFileWhenFillFails: a failed fill keeps
+// the old content and leaves no temp file behind.
+func TestWriteAtomicFuncLeavesTheOldFileWhenFillFails(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "roster.json")
+	if err := homedir.WriteAtomic(path, []byte("old\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("boom")
+	err := homedir.WriteAtomicFunc(path, 0o640, func(w io.Writer) error {
+		if _, err := w.Write([]byte("half")); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("error %v, want fill's", err)
+	}
+	if got, _ := os.ReadFile(path); string(got) != "old\n" {
+		t.Fatalf("content %q, want the old file", got)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".roster.json*")); len(left) != 0 {
+		t.Fatalf("temp files left: %q", left)
 	}
 }

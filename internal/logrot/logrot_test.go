@@ -16,23 +16,11 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/razar/razar/internal/wait"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// eventually fails the test unless cond holds before the deadline.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", within, what)
-		}
-		<-tick.C
-	}
-}
 
 func read(t *testing.T, path string) string {
 	t.Helper()
@@ -85,10 +73,10 @@ func (c *echoChild) say(t *testing.T, log, line string) {
 		t.Fatal(err)
 	}
 	want := line + "\nerr:" + line + "\n"
-	eventually(t, 5*time.Second, "the child's echo of "+line+" never reached the file", func() bool {
+	wait.Until(t, 5*time.Second, func() bool {
 		b, _ := os.ReadFile(log)
 		return bytes.HasSuffix(b, []byte(want))
-	})
+	}, "the child's echo of %s never reached the file", line)
 }
 
 func TestChildWritesThroughOpen(t *testing.T) {
@@ -349,10 +337,10 @@ func TestRotator(t *testing.T) {
 	}
 	rotatedTo := func(p string, n int, s string) {
 		t.Helper()
-		eventually(t, 5*time.Second, fmt.Sprintf("%s was not rotated %d times", p, n), func() bool {
+		wait.Until(t, 5*time.Second, func() bool {
 			b, _ := os.ReadFile(p + ".1")
 			return rotations(p) == n && Size(p) == 0 && string(b) == s+"\nerr:"+s+"\n"
-		})
+		}, "%s was not rotated %d times", p, n)
 	}
 	r.Add(a)
 	r.Add(b)

@@ -37,7 +37,8 @@ const MarkerPrefix = "--- razar "
 const ForgedPrefix = "[written by the component] "
 
 // MarkKeyFile is where the key of the start markers lives, relative to
-// the RAZAR home: state/, readable by RAZAR's user only.
+// the RAZAR home: state/, readable by RAZAR's user only. It is
+// razar.Home.LogMarkKey, named here until cmd/razar names that.
 const MarkKeyFile = "state/components/.logmark.key"
 
 // markKeyLen is the key's size in bytes.

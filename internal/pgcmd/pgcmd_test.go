@@ -2,11 +2,15 @@ package pgcmd
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/razar/razar/internal/wait"
 )
 
 func TestRelativePathResolvesAgainstDir(t *testing.T) {
@@ -39,21 +43,23 @@ func TestCancelKillsTheGroup(t *testing.T) {
 		t.Fatal(err)
 	}
 	var child string
-	deadline := time.Now().Add(5 * time.Second)
-	for child == "" && time.Now().Before(deadline) {
+	wait.For(t, 5*time.Second, func() error {
 		b, _ := os.ReadFile(filepath.Join(dir, "child"))
-		child = strings.TrimSpace(string(b))
-	}
+		if child = strings.TrimSpace(string(b)); child == "" {
+			return errors.New("the script never wrote its child's pid")
+		}
+		return nil
+	})
 	cancel()
 	_ = cmd.Wait()
-	for time.Now().Before(deadline.Add(5 * time.Second)) {
+	wait.For(t, 10*time.Second, func() error {
 		if _, err := os.Stat("/proc/" + child); os.IsNotExist(err) {
-			return
+			return nil
 		}
 		stat, _ := os.ReadFile("/proc/" + child + "/stat")
 		if i := strings.LastIndexByte(string(stat), ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-			return
+			return nil
 		}
-	}
-	t.Fatalf("child %s outlived the cancelled group", child)
+		return fmt.Errorf("child %s outlived the cancelled group", child)
+	})
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/internal/wait"
 )
 
 // writeProbeScript writes an executable sh script into dir.
@@ -156,7 +157,7 @@ wait`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	probeEventually(t, 10*time.Second, func() bool { return !probeAlive(pid) },
+	wait.Until(t, 10*time.Second, func() bool { return !probeAlive(pid) },
 		"child %d of a timed-out probe is still running", pid)
 }
 
@@ -175,20 +176,6 @@ func probeAlive(pid int) bool {
 		return s[i+2] != 'Z' && s[i+2] != 'X'
 	}
 	return true
-}
-
-// probeEventually polls cond until it holds or the deadline passes.
-func probeEventually(t *testing.T, within time.Duration, cond func() bool, format string, args ...any) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf(format, args...)
-		}
-		<-tick.C
-	}
 }
 
 func TestProbeCommandCancelled(t *testing.T) {

@@ -14,24 +14,12 @@ import (
 
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
+
+	"github.com/razar/razar/internal/wait"
 )
 
 // Every goroutine Watch starts returns.
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// eventually fails the test unless cond holds before the deadline.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %v: %s", within, what)
-		}
-		<-tick.C
-	}
-}
 
 // closedWithin reports whether ch is closed before d passes.
 func closedWithin(ch <-chan struct{}, d time.Duration) bool {
@@ -126,10 +114,10 @@ func TestIdentifyOddCommandName(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	eventually(t, 5*time.Second, "the child's comm never became its odd name", func() bool {
+	wait.Until(t, 5*time.Second, func() bool {
 		b, _ := os.ReadFile("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/stat")
 		return strings.Contains(string(b), "(a) (b c) d)")
-	})
+	}, "the child's comm never became its odd name")
 	id := identify(t, cmd.Process.Pid)
 	// Misparsed, the start would be some other field: the child started
 	// after this test process, and no earlier than a tick before now.
@@ -169,7 +157,7 @@ func TestAliveFalseForZombie(t *testing.T) {
 	cmd := startSleep(t)
 	id := identify(t, cmd.Process.Pid)
 	_ = cmd.Process.Kill()
-	eventually(t, 5*time.Second, "Alive() stayed true after SIGKILL", func() bool { return !id.Alive() })
+	wait.Until(t, 5*time.Second, func() bool { return !id.Alive() }, "Alive() stayed true after SIGKILL")
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(id.PID) + "/stat")
 	if err != nil {
 		t.Fatalf("the unreaped child left /proc: %v", err)

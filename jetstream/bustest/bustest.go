@@ -4,15 +4,16 @@ package bustest
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/rs/zerolog"
 
+	"github.com/razar/razar"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/wait"
 	"github.com/razar/razar/jetstream"
 )
 
@@ -32,7 +33,7 @@ type Env struct {
 func New(t testing.TB) *Env {
 	t.Helper()
 	dir := t.TempDir()
-	return NewAt(t, filepath.Join(dir, "state"), "127.0.0.1:-1")
+	return NewAt(t, razar.Home(dir).StateDir(), "127.0.0.1:-1")
 }
 
 // NewAt is New with a given store directory and listen address, so a test can
@@ -47,7 +48,7 @@ func NewAt(t testing.TB, storeDir, listen string) *Env {
 // connects as its orchestrator identity: the test reads what RAZAR stored.
 func OpenHome(t testing.TB, home string) *Env {
 	t.Helper()
-	tr, err := auth.Open(filepath.Join(home, "state", auth.Dir))
+	tr, err := auth.Open(razar.Home(home).Identities())
 	if err != nil {
 		t.Fatalf("identities of %s: %v", home, err)
 	}
@@ -55,7 +56,7 @@ func OpenHome(t testing.TB, home string) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return start(t, filepath.Join(home, "state"), "127.0.0.1:-1", st, tr.Path(string(auth.Orchestrator)))
+	return start(t, razar.Home(home).StateDir(), "127.0.0.1:-1", st, tr.Path(string(auth.Orchestrator)))
 }
 
 func start(t testing.TB, storeDir, listen string, trust *auth.ServerTrust, creds string) *Env {
@@ -112,14 +113,11 @@ type Lazy func() string
 
 func (l Lazy) String() string { return l() }
 
-// Eventually polls cond until it is true or d passes, then fails the test with msg.
+// Eventually polls cond until it is true or d passes, then fails the test
+// with msg formatted with args ("condition not met within d: msg"). It is
+// internal/wait's Until, the one way a test waits for a condition; a test
+// that can say why it is still waiting uses wait.For.
 func Eventually(t testing.TB, d time.Duration, cond func() bool, msg string, args ...any) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met within %v: "+msg, append([]any{d}, args...)...)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	wait.Until(t, d, cond, msg, args...)
 }
