@@ -10,6 +10,9 @@ import (
 	"regexp"
 	"strings"
 
+	"mvdan.cc/sh/v3/expand"
+	"mvdan.cc/sh/v3/syntax"
+
 	"github.com/razar/razar"
 )
 
@@ -64,7 +67,9 @@ const (
 //   - best effort, the files a protected shell script or makefile runs or
 //     reads as code: every command line's program given with a slash
 //     (". ./lib.sh", "source lib.sh", "./helper", "sh tools/x.sh", a
-//     recipe's "./check.sh"), a makefile's include lines, recursively up
+//     recipe's "./check.sh", a command in a here-document fed to a shell;
+//     scripts are read with mvdan.cc/sh's parser, so a here-document fed
+//     to anything else is data), a makefile's include lines, recursively up
 //     to 8 levels and 64 files; `$(dirname "$0")/x` resolves to the
 //     script's directory, other paths built from variables are not
 //     followed. Scripts of the other interpreters are not scanned (their
@@ -588,7 +593,7 @@ func (pr *protector) shellCommands(text, script, dir string, o origin, depth int
 	if script != "" {
 		scriptDir = join(pr.root, path.Dir(script))
 	}
-	for _, words := range shellSplit(text) {
+	for _, words := range shellWords(text) {
 		for i, w := range words {
 			words[i] = scriptRelative.ReplaceAllLiteralString(w, scriptDir+"/")
 		}
@@ -639,137 +644,162 @@ func skipKeywords(words []string) []string {
 	return nil
 }
 
-// shellSplit splits shell text into its simple commands' words, quotes
-// removed: good enough to find what a script runs, not a shell parser.
-// Command substitutions are split as commands of their own and kept in
-// their word as written; redirection targets are dropped.
-func shellSplit(s string) [][]string {
+// shellWords parses shell text with mvdan.cc/sh's parser and returns its
+// simple commands' words, in the order a shell starts them: a command
+// substitution's commands ($(..), `..`, <(..)) before the command whose
+// word holds it, and the body of a here-document fed to a shell reading
+// commands from stdin ("sh <<EOF") before that shell. Literal words come
+// back as the shell passes them (quotes and escapes removed, $'..'
+// decoded); a word with expansions keeps them as written ("$0",
+// `$(dirname "$0")/lib.sh`). Assignments before a command are words of
+// their own ("A=1"); redirections, comments, here-document bodies fed to
+// anything else and the headers of for, case and select name no command.
+// Statements after a syntax error are left out: a shell stops there too.
+// The parser reads bash, the widest of the shells a script names, so a
+// script for sh, dash or ksh parses too.
+func shellWords(text string) [][]string {
+	p := syntax.NewParser(syntax.Variant(syntax.LangBash))
 	var cmds [][]string
-	var words []string
-	var cur strings.Builder
-	inWord, redirect := false, false
-	endWord := func() {
-		if inWord {
-			if redirect {
-				redirect = false
-			} else {
-				words = append(words, cur.String())
-			}
+	for stmt, err := range p.StmtsSeq(strings.NewReader(text)) {
+		if err != nil {
+			break
 		}
-		cur.Reset()
-		inWord = false
+		cmds = appendCommands(cmds, text, stmt)
 	}
-	endCmd := func() {
-		endWord()
-		redirect = false
-		if len(words) > 0 {
-			cmds = append(cmds, words)
-		}
-		words = nil
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '\\':
-			if i+1 < len(s) {
-				i++
-				if s[i] != '\n' {
-					cur.WriteByte(s[i])
-					inWord = true
-				}
-			}
-		case c == '\'':
-			j := strings.IndexByte(s[i+1:], '\'')
-			if j < 0 {
-				j = len(s) - i - 1
-			}
-			cur.WriteString(s[i+1 : i+1+j])
-			i += j + 1
-			inWord = true
-		case c == '"':
-			i++
-			for ; i < len(s) && s[i] != '"'; i++ {
-				switch {
-				case s[i] == '\\' && i+1 < len(s) && strings.IndexByte("\"\\$`\n", s[i+1]) >= 0:
-					i++
-					if s[i] != '\n' {
-						cur.WriteByte(s[i])
-					}
-				case s[i] == '$' && i+1 < len(s) && s[i+1] == '(':
-					inner, n := parenthesised(s[i+1:])
-					cmds = append(cmds, shellSplit(inner)...)
-					cur.WriteString("$(" + inner + ")")
-					i += 1 + n
-				default:
-					cur.WriteByte(s[i])
-				}
-			}
-			inWord = true
-		case c == '$' && i+1 < len(s) && s[i+1] == '(':
-			inner, n := parenthesised(s[i+1:])
-			cmds = append(cmds, shellSplit(inner)...)
-			cur.WriteString("$(" + inner + ")")
-			i += 1 + n
-			inWord = true
-		case c == '`':
-			j := strings.IndexByte(s[i+1:], '`')
-			if j < 0 {
-				j = len(s) - i - 1
-			}
-			inner := s[i+1 : i+1+j]
-			cmds = append(cmds, shellSplit(inner)...)
-			cur.WriteString("`" + inner + "`")
-			i += j + 1
-			inWord = true
-		case c == '#' && !inWord:
-			for i+1 < len(s) && s[i+1] != '\n' {
-				i++
-			}
-		case c == ' ' || c == '\t' || c == '\r':
-			endWord()
-		case c == '\n' || c == ';' || c == '&' || c == '|' || c == '(' || c == ')':
-			endCmd()
-		case c == '<' || c == '>':
-			if inWord && isDigits(cur.String()) {
-				cur.Reset() // 2>file: the fd is no word
-				inWord = false
-			}
-			endWord()
-			redirect = true
-			for i+1 < len(s) && (s[i+1] == '>' || s[i+1] == '<' || s[i+1] == '&' || s[i+1] == '|') {
-				i++
-			}
-		default:
-			cur.WriteByte(c)
-			inWord = true
-		}
-	}
-	endCmd()
 	return cmds
 }
 
-func isDigits(s string) bool {
-	return s != "" && strings.Trim(s, "0123456789") == ""
+// appendCommands appends the simple commands under node, children first.
+func appendCommands(cmds [][]string, src string, node syntax.Node) [][]string {
+	var stack []syntax.Node
+	syntax.Walk(node, func(n syntax.Node) bool {
+		if n != nil {
+			stack = append(stack, n)
+			if stmt, ok := n.(*syntax.Stmt); ok {
+				if body := shellHeredoc(src, stmt); body != "" {
+					cmds = append(cmds, shellWords(body)...)
+				}
+			}
+			return true
+		}
+		top := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if call, ok := top.(*syntax.CallExpr); ok {
+			if words := callWords(src, call); len(words) > 0 {
+				cmds = append(cmds, words)
+			}
+		}
+		return true
+	})
+	return cmds
 }
 
-// parenthesised returns the text inside the parentheses s starts with and
-// the index in s of the closing one.
-func parenthesised(s string) (string, int) {
-	depth := 0
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case '(':
-			depth++
-		case ')':
-			depth--
-			if depth == 0 {
-				return s[1:i], i
+// callWords returns a simple command's assignments and words.
+func callWords(src string, call *syntax.CallExpr) []string {
+	words := make([]string, 0, len(call.Assigns)+len(call.Args))
+	for _, a := range call.Assigns {
+		words = append(words, source(src, a))
+	}
+	for _, w := range call.Args {
+		words = append(words, wordText(src, w.Parts))
+	}
+	return words
+}
+
+// shellHeredoc returns the body of the here-document stmt feeds to a
+// shell that reads its commands from stdin ("sh <<EOF", "bash -s <<EOF"),
+// or "".
+func shellHeredoc(src string, stmt *syntax.Stmt) string {
+	call, ok := stmt.Cmd.(*syntax.CallExpr)
+	if !ok || len(call.Args) == 0 {
+		return ""
+	}
+	args := make([]string, len(call.Args))
+	for i, w := range call.Args {
+		args[i] = wordText(src, w.Parts)
+	}
+	if !isShell(path.Base(args[0])) {
+		return ""
+	}
+	if script, text := shellOperand(args[1:]); script != "" || text != "" {
+		return ""
+	}
+	for _, r := range stmt.Redirs {
+		if (r.Op == syntax.Hdoc || r.Op == syntax.DashHdoc) && r.Hdoc != nil {
+			// A literal part's End runs past the body to the delimiter:
+			// take its Value.
+			var b strings.Builder
+			for _, p := range r.Hdoc.Parts {
+				if lit, ok := p.(*syntax.Lit); ok {
+					b.WriteString(lit.Value)
+				} else {
+					b.WriteString(source(src, p))
+				}
 			}
-		case '\\':
-			i++
+			return b.String()
 		}
 	}
-	return s[1:], len(s) - 1
+	return ""
+}
+
+// wordText resolves a word's parts the way the shell passes a literal
+// word: quotes and escapes removed, $'..' decoded. Expansions ($x, ${x},
+// $(..), `..`, $((..))) stay as written.
+func wordText(src string, parts []syntax.WordPart) string {
+	var b strings.Builder
+	for _, p := range parts {
+		switch p := p.(type) {
+		case *syntax.Lit:
+			b.WriteString(unescape(p.Value, ""))
+		case *syntax.SglQuoted:
+			if p.Dollar {
+				s, _, _ := expand.Format(nil, p.Value, nil)
+				b.WriteString(s)
+			} else {
+				b.WriteString(p.Value)
+			}
+		case *syntax.DblQuoted:
+			for _, q := range p.Parts {
+				if lit, ok := q.(*syntax.Lit); ok {
+					b.WriteString(unescape(lit.Value, "\"$`\\\n"))
+				} else {
+					b.WriteString(source(src, q))
+				}
+			}
+		default:
+			b.WriteString(source(src, p))
+		}
+	}
+	return b.String()
+}
+
+// unescape removes the backslashes of s that quote the next byte: any byte
+// when special is "" (outside quotes), else only the bytes in special
+// (inside double quotes). A backslash before a newline goes with it.
+func unescape(s, special string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) && (special == "" || strings.IndexByte(special, s[i+1]) >= 0) {
+			i++
+			if s[i] == '\n' {
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// source returns the text of node as written in src.
+func source(src string, node syntax.Node) string {
+	start, end := int(node.Pos().Offset()), int(node.End().Offset())
+	if start < 0 || end > len(src) || start > end {
+		return ""
+	}
+	return src[start:end]
 }
 
 // scanMake protects what the makefile rel includes and what its recipes

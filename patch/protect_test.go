@@ -110,6 +110,15 @@ func TestProtectionsCoverProgramsNotTheirData(t *testing.T) {
 			free: []string{"app.conf"},
 		},
 		{
+			name: "a script's here-documents: data for cat, commands for sh",
+			files: map[string]string{
+				"check.sh*": "#!/bin/sh\ncat <<EOF\nusage: ./usage.sh\nEOF\nsh <<'EOF'\n./inner.sh\nEOF\n$'./quoted.sh' app.conf\n",
+			},
+			validate: []string{"sh", "./check.sh"},
+			want:     map[string]string{"check.sh": "the validate script", "inner.sh": "a file check.sh runs", "quoted.sh": "a file check.sh runs"},
+			free:     []string{"usage.sh", "app.conf"},
+		},
+		{
 			name: "a script run directly, by its shebang",
 			files: map[string]string{"check*": "#!/usr/bin/env bash\nset -e\nif ./tools/lint.sh; then bash tools/more.sh; fi\n", "tools/lint.sh*": "exit 0\n",
 				"tools/more.sh": ". ./deep.sh\n", "deep.sh": "true\n"},
@@ -380,11 +389,45 @@ func TestProtectGlobMatching(t *testing.T) {
 	}
 }
 
-func TestShellSplit(t *testing.T) {
-	got := shellSplit("A=1 ./a 'x y' \"q \\\"z\\\"\" 2>/dev/null | b >out; c && d\n# ./not\ne $(./f g) `./h` \\\n  cont\n")
+func TestShellWords(t *testing.T) {
+	got := shellWords("A=1 ./a 'x y' \"q \\\"z\\\"\" 2>/dev/null | b >out; c && d\n# ./not\ne $(./f g) `./h` \\\n  cont\n")
 	want := `[[A=1 ./a x y q "z"] [b] [c] [d] [./f g] [./h] [e $(./f g) ` + "`./h`" + ` cont]]`
 	if fmt.Sprint(got) != want {
-		t.Errorf("shellSplit =\n%v\nwant\n%s", got, want)
+		t.Errorf("shellWords =\n%v\nwant\n%s", got, want)
+	}
+}
+
+// TestShellWordsParsesWhatASplitterMisread: texts a hand-written splitter
+// read wrong (here-documents read as commands, $'..' kept as written, a
+// ")" or "#" inside quotes ending a substitution), read as the shell does.
+func TestShellWordsParsesWhatASplitterMisread(t *testing.T) {
+	type cmds = [][]string
+	tests := []struct {
+		name, text string
+		want       cmds
+	}{
+		{"a here-document is data", "cat <<EOF >out\n./not-run arg\nEOF\n./next\n", cmds{{"cat"}, {"./next"}}},
+		{"a quoted here-document delimiter", "cat <<-'EOF'\n\t$(./not-run)\n\tEOF\n", cmds{{"cat"}}},
+		{"a here-document fed to a shell runs", "sh -e <<EOF\n./run.sh a\nEOF\n", cmds{{"./run.sh", "a"}, {"sh", "-e"}}},
+		{"a here-string is data", "grep -q x <<< './not-run'\n", cmds{{"grep", "-q", "x"}}},
+		{"ANSI-C quoting", `$'./a\x2esh' $'\'q\''`, cmds{{"./a.sh", "'q'"}}},
+		{"a parenthesis in quotes inside $(..)", `x=$(echo ")" ; ./y) ./z`,
+			cmds{{"echo", ")"}, {"./y"}, {`x=$(echo ")" ; ./y)`, "./z"}}},
+		{"a comment inside $(..)", "v=$(./a # it's )\n)\n./b\n", cmds{{"./a"}, {"v=$(./a # it's )\n)"}, {"./b"}}},
+		{"# inside a word is no comment", "./a#b c#d # ./e\n", cmds{{"./a#b", "c#d"}}},
+		{"line continuations", "./a \\\n  b \"c\\\nd\"\n", cmds{{"./a", "b", "cd"}}},
+		{"arithmetic is no command", "n=$((1+2)); ./a $((n*2))", cmds{{"n=$((1+2))"}, {"./a", "$((n*2))"}}},
+		{"process substitution runs", "diff <(./a) b", cmds{{"./a"}, {"diff", "<(./a)", "b"}}},
+		{"function bodies, case arms, loops", "f() { ./a; }\ncase $1 in x) ./b ;; esac\nfor i in ./c; do ./d; done",
+			cmds{{"./a"}, {"./b"}, {"./d"}}},
+		{"a syntax error stops the reading", "./a\n./b 'unterminated\n./c\n", cmds{{"./a"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := shellWords(tt.text); fmt.Sprintf("%q", got) != fmt.Sprintf("%q", tt.want) {
+				t.Errorf("shellWords(%q) =\n%q\nwant\n%q", tt.text, got, tt.want)
+			}
+		})
 	}
 }
 
