@@ -41,6 +41,33 @@ func TestBenchWritesARatioForEveryMeasurement(t *testing.T) {
 		if r.Value < 0 || r.Baseline <= 0 || r.Ratio < 0 || r.Goal == "" {
 			t.Errorf("result %+v lacks a value, a baseline, a ratio or a goal", r)
 		}
+		if r.Rounds != 1 || r.RatioMin > r.Ratio || r.Ratio > r.RatioMax {
+			t.Errorf("result %+v: want 1 round and min <= ratio <= max", r)
+		}
+	}
+}
+
+// TestFigureIsTheMedianOfItsRoundsRatios: a figure's ratio is the median
+// of its rounds' ratios (each round's value over that round's baseline,
+// not one median over another), with the lowest and highest as its
+// spread, and the goal judged on the median.
+func TestFigureIsTheMedianOfItsRoundsRatios(t *testing.T) {
+	f := &figure{name: "x", unit: "ms", goal: "<= 3", bound: 3}
+	// A machine that slows down: both sides of a round move together.
+	for _, r := range [][2]float64{{1, 2.5}, {4, 10}, {2, 7}, {0.5, 1.5}, {8, 16}} {
+		f.add(r[0], r[1])
+	}
+	r := f.result()
+	if r.Rounds != 5 || r.Ratio != 2.5 || r.RatioMin != 2 || r.RatioMax != 3.5 || !r.Met {
+		t.Errorf("result %+v, want 5 rounds, ratio 2.5 (of 2.5 2.5 3.5 3 2), min 2, max 3.5, met", r)
+	}
+	if r.Value != 7 || r.Baseline != 2 {
+		t.Errorf("value %v, baseline %v: want the medians 7 and 2", r.Value, r.Baseline)
+	}
+	low := &figure{name: "y", goal: ">= 0.25", bound: 0.25, atLeast: true}
+	low.add(100, 20)
+	if r := low.result(); r.Met || r.Ratio != 0.2 {
+		t.Errorf("lower-bound figure %+v: want ratio 0.2, not met", r)
 	}
 }
 
