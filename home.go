@@ -40,6 +40,10 @@ func (h Home) BootConfig() string { return h.join("config", "boot_config.json") 
 // Roster is config/razar_ai_agents.json, the agent roster in ladder order.
 func (h Home) Roster() string { return h.join(RosterFile) }
 
+// RosterPrev is config/razar_ai_agents.json.prev, the roster as it was
+// before the last `razar rotate-keys --apply` rewrote it.
+func (h Home) RosterPrev() string { return h.join(RosterFile + ".prev") }
+
 // RosterSnapshot is config/razar_ai_agents.bak, the roster as the boot
 // cycle found it, restored when a boot halts.
 func (h Home) RosterSnapshot() string { return h.join(RosterSnapshot) }
