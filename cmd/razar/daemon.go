@@ -28,12 +28,14 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
 	"github.com/razar/razar/agents/crown"
+	"github.com/razar/razar/alert"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/chakra"
 	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/memory"
+	"github.com/razar/razar/mirror"
 	"github.com/razar/razar/orchestrator"
 	"github.com/razar/razar/supervisor"
 )
@@ -86,12 +88,12 @@ type daemon struct {
 	boot   atomic.Pointer[razar.BootConfig]
 	roster atomic.Pointer[razar.Roster]
 
-	alerts  *orchestrator.Alerter
+	alerts  *alert.Alerter
 	metrics *orchestrator.Metrics
 	orch    *orchestrator.Orchestrator
 	sup     *supervisor.Supervisor
 	lc      *bus.Lifecycle
-	mirror  *orchestrator.Mirror
+	mirror  *mirror.Mirror
 
 	// fixMetrics count the fix memory's hits, misses and heals (status page too).
 	fixMetrics *orchestrator.FixMetrics
@@ -302,7 +304,7 @@ func (d *daemon) wire() error {
 	if err != nil {
 		return err
 	}
-	d.alerts = orchestrator.NewAlerter(d.store, log.With().Str("subsystem", "alerts").Logger()).WithSinks(orchestrator.AlertSinks{
+	d.alerts = alert.New(d.store, log.With().Str("subsystem", "alerts").Logger()).WithSinks(alert.Sinks{
 		Webhook: set.webhook, Alertmanager: set.alertmanager, Runbook: set.runbook,
 		Host: set.hostName, Home: homeID, StatusURL: d.statusURL(), StateFile: c.path(alertsFile),
 	})
@@ -386,7 +388,7 @@ func (d *daemon) wire() error {
 		}
 		return &bus.LifecycleReply{Message: "RAZAR is exiting and leaves the components running; `razar boot` here adopts them"}, nil
 	})
-	d.mirror = orchestrator.NewMirror(d.store, c.home, log.With().Str("subsystem", "mirror").Logger())
+	d.mirror = mirror.New(d.store, c.home, log.With().Str("subsystem", "mirror").Logger())
 	return nil
 }
 
