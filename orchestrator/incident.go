@@ -356,10 +356,7 @@ func (o *Orchestrator) conclude(ctx context.Context, rec *bus.IncidentRecord, re
 			learned = held
 		}
 	}
-	a.Error = bus.Clip(o.redact(a.Error), bus.MaxErrorBytes)
-	a.Summary = bus.Clip(o.redact(a.Summary), bus.MaxSummaryBytes)
-	a.Diff = bus.Clip(o.redact(a.Diff), bus.MaxDiffBytes)
-	a.Reason = bus.Clip(o.redact(a.Reason), bus.MaxErrorBytes)
+	bus.ScrubAttempt(&a, o.redact)
 	var usage razar.Usage
 	if res != nil && res.Usage != nil {
 		usage = *res.Usage

@@ -409,9 +409,10 @@ func (o *Orchestrator) Escalate(ctx context.Context, component, failure, cycle s
 	now := time.Now().UTC()
 	rec := &bus.IncidentRecord{
 		ID: newIncidentID(now), Component: component,
-		Error: bus.Clip(o.redact(failure), bus.MaxErrorBytes), State: razar.IncidentOpen,
+		Error: failure, State: razar.IncidentOpen,
 		Opened: now, Updated: now, Policy: pol, Workdir: comp.Workdir, Cycle: cycle,
 	}
+	rec.Scrub(o.redact)
 	// The id's random part is short, for people to read: at thousands of
 	// incidents a second two can draw the same one, and the store's
 	// create-only put says so. Draw again.
