@@ -97,6 +97,12 @@ func (r *LifecycleRequest) Scrub(redact func(string) string) {
 	}
 }
 
+// Scrub redacts why a lifecycle request was refused. Its message and data
+// are RAZAR's own answer.
+func (r *LifecycleReply) Scrub(redact func(string) string) {
+	scrubTexts(redact, freeText{&r.Error, 0})
+}
+
 // Scrub passes every free text of the record through redact: error,
 // summary, diff, reason, message, status, outcome, validation, output
 // tail, and the raw data (kept only while it stays valid JSON, else

@@ -18,6 +18,8 @@ var notFreeText = map[string][]string{
 	"Result":      {"Incident", "Rung", "Status", "Host"},
 	"AgentStatus": {"Name", "Display", "Host"},
 	"ProbeReply":  {"Rung", "Host"},
+	// A reply's message is RAZAR's own answer to the command.
+	"LifecycleReply": {"Component", "Code", "Incident", "Message"},
 	"IncidentRecord": {"ID", "Component", "State", "LastRung", "Workdir", "Cycle",
 		"Pending.Rung", "Pending.AckedBy", "Pending.Fix",
 		"Attempts[].Rung", "Attempts[].Outcome", "Attempts[].DiffSHA256", "Attempts[].Actor",
@@ -119,6 +121,7 @@ func TestScrubCoversEveryStringField(t *testing.T) {
 		{"Result", &Result{}, func(v any) { v.(*Result).Scrub(redact) }},
 		{"AgentStatus", &AgentStatus{}, func(v any) { v.(*AgentStatus).Scrub(redact) }},
 		{"ProbeReply", &ProbeReply{}, func(v any) { v.(*ProbeReply).Scrub(redact) }},
+		{"LifecycleReply", &LifecycleReply{}, func(v any) { v.(*LifecycleReply).Scrub(redact) }},
 		{"IncidentRecord", &IncidentRecord{}, func(v any) { v.(*IncidentRecord).Scrub(redact) }},
 		{"ComponentView", &ComponentView{}, func(v any) { v.(*ComponentView).Scrub(redact) }},
 		{"LifecycleRequest", &LifecycleRequest{}, func(v any) { v.(*LifecycleRequest).Scrub(redact) }},
