@@ -248,20 +248,20 @@ func (a *Alerter) Raise(ctx context.Context, sev bus.Severity, component, incide
 // RaiseNamed is Raise with the alertname Alertmanager routes on; "" derives
 // it (RazarBootHalted, RazarIncidentFailed, RazarEscalationWarning, RazarAlert).
 func (a *Alerter) RaiseNamed(ctx context.Context, name string, sev bus.Severity, component, incident, msg string) {
-	if a.Redact != nil {
-		msg = a.Redact(msg)
-	} else {
-		msg = razar.ScrubShapes(msg)
-	}
-	ev := a.log.Warn()
-	if sev == bus.SeverityCritical {
-		ev = a.log.Error()
-	}
-	ev.Str("severity", string(sev)).Str("component", component).Str("incident", incident).Msg(msg)
 	name = alertName(name, sev, incident)
 	now := time.Now().UTC()
 	m := bus.AlertMsg{Severity: sev, Message: msg, Component: component, Incident: incident, Time: now,
 		Name: name, Status: "firing", Runbook: a.sinks.Runbook + "#" + strings.ToLower(name)}
+	redact := a.Redact
+	if redact == nil {
+		redact = razar.ScrubShapes
+	}
+	m.Scrub(redact)
+	ev := a.log.Warn()
+	if sev == bus.SeverityCritical {
+		ev = a.log.Error()
+	}
+	ev.Str("severity", string(sev)).Str("component", component).Str("incident", incident).Msg(m.Message)
 	a.stamp(&m)
 	fp := m.Fingerprint
 	// One alert per cause: a raise of a firing one updates its text, and

@@ -97,6 +97,12 @@ func (r *LifecycleRequest) Scrub(redact func(string) string) {
 	}
 }
 
+// Scrub redacts an alert's message; its names, labels and links are
+// RAZAR's own.
+func (a *AlertMsg) Scrub(redact func(string) string) {
+	scrubTexts(redact, freeText{&a.Message, 0})
+}
+
 // Scrub redacts why a lifecycle request was refused. Its message and data
 // are RAZAR's own answer.
 func (r *LifecycleReply) Scrub(redact func(string) string) {

@@ -18,6 +18,7 @@ var notFreeText = map[string][]string{
 	"Result":      {"Incident", "Rung", "Status", "Host"},
 	"AgentStatus": {"Name", "Display", "Host"},
 	"ProbeReply":  {"Rung", "Host"},
+	"AlertMsg":    {"Severity", "Component", "Incident", "Name", "Status", "Fingerprint", "Runbook", "Host", "Home", "GeneratorURL"},
 	// A reply's message is RAZAR's own answer to the command.
 	"LifecycleReply": {"Component", "Code", "Incident", "Message"},
 	"IncidentRecord": {"ID", "Component", "State", "LastRung", "Workdir", "Cycle",
@@ -122,6 +123,7 @@ func TestScrubCoversEveryStringField(t *testing.T) {
 		{"AgentStatus", &AgentStatus{}, func(v any) { v.(*AgentStatus).Scrub(redact) }},
 		{"ProbeReply", &ProbeReply{}, func(v any) { v.(*ProbeReply).Scrub(redact) }},
 		{"LifecycleReply", &LifecycleReply{}, func(v any) { v.(*LifecycleReply).Scrub(redact) }},
+		{"AlertMsg", &AlertMsg{}, func(v any) { v.(*AlertMsg).Scrub(redact) }},
 		{"IncidentRecord", &IncidentRecord{}, func(v any) { v.(*IncidentRecord).Scrub(redact) }},
 		{"ComponentView", &ComponentView{}, func(v any) { v.(*ComponentView).Scrub(redact) }},
 		{"LifecycleRequest", &LifecycleRequest{}, func(v any) { v.(*LifecycleRequest).Scrub(redact) }},
