@@ -18,7 +18,6 @@ import (
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/fixmem"
 	"github.com/razar/razar/mirror"
-	"github.com/razar/razar/orchestrator"
 )
 
 // statusPage serves the status page at / on the metrics listener: the
@@ -66,7 +65,7 @@ func (d *daemon) statusPage(w http.ResponseWriter, r *http.Request) {
 	}
 	page.Fixes = d.fixMemoryView()
 	page.Escalations = recentRecords(d.c.path(mirror.InvocationsFile), 10)
-	page.Patches = recentRecords(d.c.path(orchestrator.PatchHistoryFile), 10)
+	page.Patches = recentRecords(d.c.path(mirror.PatchHistoryFile), 10)
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	if err := statusTemplate.Execute(w, page); err != nil {
