@@ -32,6 +32,8 @@ const (
 	pkgMemory   = mod + "/memory"
 	pkgFixmem   = mod + "/fixmem"
 	pkgWS       = mod + "/workspace"
+	pkgAlert    = mod + "/alert"
+	pkgMirror   = mod + "/mirror"
 	natsJWT     = "github.com/nats-io/jwt/v2"
 	natsNkeys   = "github.com/nats-io/nkeys"
 	agentsTree  = pkgAgents + "/..."
@@ -186,8 +188,11 @@ func depRules(t *testing.T) []depRule {
 			// The orchestrator reaches rungs only over the bus and the host
 			// only through the Verify callback cmd wires: importing either
 			// would let it call their internals again.
+			// Alerts and the logs/ mirror are the host's, driven through
+			// the Alerter interface the orchestrator defines: importing
+			// them would make it the god package it was split from.
 			pkg:    pkgOrch,
-			forbid: []string{agentsTree, natsSrvTree, pkgSup + "/..."},
+			forbid: []string{agentsTree, natsSrvTree, pkgSup + "/...", pkgAlert + "/...", pkgMirror + "/..."},
 			// The orchestrator may use jetstream, the one package that embeds
 			// nats-server; its subtest pins jetstream's own dependencies.
 			via: []string{pkgJS},
@@ -204,6 +209,29 @@ func depRules(t *testing.T) []depRule {
 			allow: []string{mod, pkgBus, pkgJS, zerolog, pkgInternal + "/backoff", pkgInternal + "/clock", pkgInternal + "/cut",
 				pkgInternal + "/homedir", pkgInternal + "/logrot", pkgInternal + "/pgcmd", pkgInternal + "/probe", pkgInternal + "/proc", pkgInternal + "/runas"},
 			forbid: []string{pkgOrch + "/...", agentsTree},
+			via:    []string{pkgJS, pkgBus},
+		},
+		{
+			// Alerts are a sink of the record: they publish on the bus,
+			// audit on the stream and post to a webhook and Alertmanager.
+			// The orchestrator and the supervisor drive them through
+			// interfaces of their own, so alert must not import either (a
+			// cycle), nor a rung, the patch engine or the log mirror.
+			pkg:    pkgAlert,
+			allow:  []string{mod, pkgBus, pkgJS, zerolog, pkgInternal + "/backoff", pkgInternal + "/homedir"},
+			forbid: []string{pkgOrch + "/...", pkgSup + "/...", agentsTree, pkgPatch + "/...", pkgMirror + "/..."},
+			via:    []string{pkgJS, pkgBus},
+		},
+		{
+			// The log mirror only reads the audit stream and writes logs/:
+			// nothing in RAZAR depends on its files, so it must not reach
+			// the orchestrator, the supervisor, a rung, the patch engine or
+			// the alerts, and it keeps its files whole through internal/jsonl,
+			// the one writer an offline rollback shares with it.
+			pkg: pkgMirror,
+			allow: []string{mod, pkgBus, pkgJS, zerolog, pkgInternal + "/backoff", pkgInternal + "/clock",
+				pkgInternal + "/homedir", pkgInternal + "/jsonl", pkgInternal + "/logrot"},
+			forbid: []string{pkgOrch + "/...", pkgSup + "/...", agentsTree, pkgPatch + "/...", pkgAlert + "/..."},
 			via:    []string{pkgJS, pkgBus},
 		},
 		{

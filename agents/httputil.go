@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/internal/backoff"
 )
 
 // Defaults of the remote backends (OpenAI and HTTP).
@@ -26,13 +27,13 @@ const (
 	// 5xx or a connection error within one attempt when its config says nothing.
 	DefaultMaxRetries = 4
 
-	// remoteFirstBackoff is the wait before the first retry; each later wait
-	// doubles, up to remoteMaxBackoff. A Retry-After header replaces it.
-	remoteFirstBackoff = 200 * time.Millisecond
-	remoteMaxBackoff   = 10 * time.Second
 	// remoteErrorBody is how much of a non-2xx body is read for its message.
 	remoteErrorBody = 4 << 10
 )
+
+// remoteBackoff paces a remote backend's retries: 200 ms before the first,
+// each later wait twice as long, up to 10 s. A Retry-After header replaces it.
+var remoteBackoff = backoff.Backoff{Base: 200 * time.Millisecond, Max: 10 * time.Second}
 
 // StatusError is a remote agent's answer with an HTTP status other than 2xx.
 // It names the endpoint's host, never the URL's credentials or the token.
@@ -271,7 +272,6 @@ func attemptContext(ctx context.Context, t razar.Task) (_ context.Context, cance
 // context.DeadlineExceeded, "timed out after <limit>") or ctx's error, with
 // the last try's error for context.
 func (r *remote) retry(ctx context.Context, limit time.Duration, try func(context.Context) error) error {
-	backoff := remoteFirstBackoff
 	var last error
 	for tries := 1; ; tries++ {
 		err := try(ctx)
@@ -294,8 +294,7 @@ func (r *remote) retry(ctx context.Context, limit time.Duration, try func(contex
 		if tries > r.maxRetries {
 			return fmt.Errorf("%w (gave up after %s)", err, triesText(tries))
 		}
-		wait := backoff
-		backoff = min(2*backoff, remoteMaxBackoff)
+		wait := remoteBackoff.For(tries)
 		if isStatus && se.hasRetryAfter {
 			wait = se.retryAfter
 		}

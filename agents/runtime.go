@@ -215,7 +215,8 @@ func (r *Runtime) probe(ctx context.Context, data []byte) *bus.ProbeReply {
 		r.mu.Lock()
 		red := r.redactor
 		r.mu.Unlock()
-		rep.Ready, rep.Reason = false, bus.Clip(red.Redact(err.Error()), bus.MaxErrorBytes)
+		rep.Ready, rep.Reason = false, err.Error()
+		rep.Scrub(red.Redact)
 	}
 	r.log.Debug().Bool("candidate", rep.Candidate).Bool("ready", rep.Ready).Str("reason", rep.Reason).Msg("readiness probe answered")
 	return rep
@@ -342,14 +343,11 @@ func (r *Runtime) handle(ctx context.Context, d *jetstream.Delivery) {
 					continue
 				}
 				total += len(c.Diff)
-				res.Candidates = append(res.Candidates, razar.Candidate{
-					Summary: bus.Clip(red.Redact(c.Summary), bus.MaxSummaryBytes), Diff: red.Redact(c.Diff)})
+				res.Candidates = append(res.Candidates, razar.Candidate{Summary: c.Summary, Diff: c.Diff})
 			}
 		}
 	}
-	res.Summary = bus.Clip(red.Redact(res.Summary), bus.MaxSummaryBytes)
-	res.Diff = bus.Clip(red.Redact(res.Diff), bus.MaxDiffBytes)
-	res.Error = bus.Clip(red.Redact(res.Error), bus.MaxErrorBytes)
+	res.Scrub(red.Redact)
 	// Until the attempt's deadline (at least 10 s): on a cluster the
 	// stream may be electing a leader for longer than 10 s, and an answer
 	// not stored means the attempt runs again.

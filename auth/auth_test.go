@@ -12,7 +12,7 @@ import (
 
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
-	"github.com/razar/razar/orchestrator"
+	"github.com/razar/razar/mirror"
 )
 
 func openTrust(t *testing.T) (*auth.Trust, string) {
@@ -154,7 +154,7 @@ func TestPermissionSubjectsMatchBus(t *testing.T) {
 		t.Errorf("the lifecycle listener may not serve %s", bus.ContextAll)
 	}
 	r := auth.Permissions(auth.Observer, "observer", []string{"extra"})
-	for _, want := range []string{"$JS.API.CONSUMER.MSG.NEXT.RAZAR." + bus.ConsumerName("extra"), "$JS.API.CONSUMER.MSG.NEXT.RAZAR." + orchestrator.MirrorConsumer} {
+	for _, want := range []string{"$JS.API.CONSUMER.MSG.NEXT.RAZAR." + bus.ConsumerName("extra"), "$JS.API.CONSUMER.MSG.NEXT.RAZAR." + mirror.Consumer} {
 		if !slices.Contains(r.Pub.Deny, want) {
 			t.Errorf("the observer is not kept off %s", want)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/alert"
 	"github.com/razar/razar/orchestrator"
 	"github.com/razar/razar/supervisor"
 )
@@ -49,7 +50,7 @@ func boot(n int) (bootResult, error) {
 	}
 	sup, err := supervisor.New(m.store, m.orch, cfg, supervisor.Config{
 		Home: home, HandshakeWait: time.Millisecond, StopGrace: time.Second,
-		Alerts: orchestrator.NewAlerter(m.store, zerolog.Nop()), Log: zerolog.Nop(),
+		Alerts: alert.New(m.store, zerolog.Nop()), Log: zerolog.Nop(),
 	})
 	if err != nil {
 		return r, err

@@ -242,12 +242,11 @@ func Command(ctx context.Context, c *Conn, verb Verb, component string, req *Lif
 	// it: its texts leave without the shapes of secrets (a seed pasted
 	// into `razar escalate --error`).
 	scrubbed := *req
-	scrubbed.Error, scrubbed.Summary = razar.ScrubShapes(scrubbed.Error), razar.ScrubShapes(scrubbed.Summary)
 	if scrubbed.Record != nil {
-		rec := *scrubbed.Record
-		rec.Scrub(razar.ScrubShapes)
+		rec := *scrubbed.Record // the caller's record stays as it was
 		scrubbed.Record = &rec
 	}
+	scrubbed.Scrub(razar.ScrubShapes)
 	body, err := Encode(&scrubbed)
 	if err != nil {
 		return nil, err

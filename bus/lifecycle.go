@@ -103,7 +103,7 @@ func (l *Lifecycle) serve(ctx context.Context, m *Request) {
 	_, toks, _ := ParseSubject(m.Subject)
 	rep := &LifecycleReply{}
 	respond := func() {
-		rep.Error = l.cfg.Redact(rep.Error)
+		rep.Scrub(l.cfg.Redact)
 		if data, err := Encode(rep); err == nil {
 			_ = m.Respond(data)
 		}
@@ -171,7 +171,7 @@ func (l *Lifecycle) serve(ctx context.Context, m *Request) {
 	if !verb.ReadOnly() && verb != VerbRecord { // a record request is its own record
 		actor := actorOf(req.Who, req.Actor)
 		l.audit(ctx, &AuditRecord{Event: EventLifecycle, Component: auditComponent(component), Incident: rep.Incident, PatchID: req.Patch,
-			Verb: string(verb), Actor: actor, ActorKey: req.ActorKey(), Status: map[bool]string{true: "ok", false: "refused"}[rep.OK], Error: l.cfg.Redact(rep.Error)})
+			Verb: string(verb), Actor: actor, ActorKey: req.ActorKey(), Status: map[bool]string{true: "ok", false: "refused"}[rep.OK], Error: rep.Error})
 		ev := log.Info()
 		if !rep.OK {
 			ev = log.Warn().Str("error", l.cfg.Redact(rep.Error))
@@ -186,6 +186,7 @@ func (l *Lifecycle) serve(ctx context.Context, m *Request) {
 var ErrForbidden = errors.New("forbidden")
 
 func (l *Lifecycle) audit(ctx context.Context, rec *AuditRecord) {
+	rec.Scrub(l.cfg.Redact)
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := l.cfg.Audit(pctx, rec); err != nil {

@@ -205,24 +205,6 @@ type PatchFile struct {
 // Kind implements Payload.
 func (*AuditRecord) Kind() string { return "audit" }
 
-// Scrub passes every free text of the record through scrub: error,
-// summary, diff, reason, message, status, outcome, validation, output
-// tail, and the raw data (kept only while it stays valid JSON, else
-// dropped). Names, ids, hashes and times are RAZAR's own and left as they are.
-func (a *AuditRecord) Scrub(scrub func(string) string) {
-	for _, f := range []*string{&a.Error, &a.Summary, &a.Diff, &a.Reason, &a.Message, &a.Status, &a.Outcome, &a.Validation, &a.OutputTail} {
-		*f = scrub(*f)
-	}
-	if len(a.Data) > 0 {
-		if d := scrub(string(a.Data)); d != string(a.Data) {
-			a.Data = nil
-			if json.Valid([]byte(d)) {
-				a.Data = json.RawMessage(d)
-			}
-		}
-	}
-}
-
 // Check implements Payload.
 func (a *AuditRecord) Check() error {
 	switch {

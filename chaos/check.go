@@ -15,7 +15,7 @@ import (
 
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream"
-	"github.com/razar/razar/orchestrator"
+	"github.com/razar/razar/mirror"
 )
 
 // Report is what Check found: the counts a chaos table row shows and one
@@ -86,7 +86,7 @@ func Check(ctx context.Context, st *jetstream.Store, home string) (*Report, erro
 		if _, ok := terminal[rec.Event]; ok && rec.Incident != "" {
 			ends[rec.Incident] = append(ends[rec.Incident], string(rec.Event))
 		}
-		if orchestrator.MirrorFile(rec.Event) != "" {
+		if mirror.File(rec.Event) != "" {
 			onStream[msg.Seq] = rec.Event
 		}
 	}
@@ -132,7 +132,7 @@ func Check(ctx context.Context, st *jetstream.Store, home string) (*Report, erro
 
 	inLogs := map[uint64]string{}
 	offline := map[string]string{} // component/patch: the line of an offline rollback's record
-	for _, file := range []string{orchestrator.InvocationsFile, orchestrator.PatchesFile, orchestrator.PatchHistoryFile, orchestrator.DialoguesFile} {
+	for _, file := range []string{mirror.InvocationsFile, mirror.PatchesFile, mirror.PatchHistoryFile, mirror.DialoguesFile} {
 		paths, _ := filepath.Glob(filepath.Join(home, file) + "*")
 		for _, p := range paths {
 			if p != filepath.Join(home, file) {

@@ -12,6 +12,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream/bustest"
+	"github.com/razar/razar/mirror"
 	"github.com/razar/razar/orchestrator"
 )
 
@@ -55,7 +56,7 @@ func TestCheckCountsEveryBrokenInvariant(t *testing.T) {
 		b, _ := json.Marshal(&bus.AuditRecord{Event: bus.EventAttempt, Component: "web", Incident: "inc-ok", Seq: seq})
 		return string(b) + "\n"
 	}
-	file := filepath.Join(home, orchestrator.InvocationsFile)
+	file := filepath.Join(home, mirror.InvocationsFile)
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/internal/clock"
 	"github.com/razar/razar/jetstream/bustest"
+	"github.com/razar/razar/mirror"
 	"github.com/razar/razar/orchestrator"
 )
 
@@ -94,12 +95,12 @@ func clockJumps(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stopWatch()
-	mirror := orchestrator.NewMirror(env.Store, home, zerolog.Nop())
+	mir := mirror.New(env.Store, home, zerolog.Nop())
 	octx, ocancel := context.WithCancel(ctx)
 	mctx, mcancel := context.WithCancel(ctx)
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = o.Run(octx) }()
-	go func() { defer wg.Done(); _ = mirror.Run(mctx) }()
+	go func() { defer wg.Done(); _ = mir.Run(mctx) }()
 	rctx, rcancel := context.WithCancel(ctx)
 	for _, r := range roster.Agents {
 		rt, err := agents.New(env.Store, agents.Config{Name: r.Name, AckWait: 30 * time.Second, Heartbeat: time.Hour, Log: zerolog.Nop(),
@@ -143,7 +144,7 @@ func clockJumps(t *testing.T) {
 	}
 	ocancel()
 	rcancel()
-	mirror.Flush(10 * time.Second)
+	mir.Flush(10 * time.Second)
 	mcancel()
 	r, err := Check(context.Background(), env.Store, home)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/alert"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/orchestrator"
@@ -40,7 +41,7 @@ func TestAnIncidentThatHealsResolvesItsWarning(t *testing.T) {
 		return razar.Fix{Status: razar.StatusFixed, Summary: "healed"}, nil
 	})
 	env := bustest.New(t)
-	alerts := orchestrator.NewAlerter(env.Store, zerolog.Nop()).WithSinks(orchestrator.AlertSinks{Webhook: hook.URL, Timeout: 2 * time.Second})
+	alerts := alert.New(env.Store, zerolog.Nop()).WithSinks(alert.Sinks{Webhook: hook.URL, Timeout: 2 * time.Second})
 	defer alerts.Close()
 	m = newMeshOn(t, env, fiveRungs(map[string]rung{"k2": {backend: fix}}), orchestrator.Config{Threshold: 9, WarnThreshold: 1, Alerts: alerts})
 	rec := m.escalate("web: down")

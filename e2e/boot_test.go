@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/alert"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/orchestrator"
@@ -95,7 +96,7 @@ func newBootMesh(t *testing.T, comps []razar.Component, rungs []rung, cfg orches
 	scfg.Home = home
 	scfg.Clock = sl
 	scfg.HandshakeWait = 200 * time.Millisecond
-	scfg.Alerts = orchestrator.NewAlerter(m.env.Store, zerolog.Nop())
+	scfg.Alerts = alert.New(m.env.Store, zerolog.Nop())
 	if scfg.StopGrace == 0 {
 		scfg.StopGrace = 2 * time.Second
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/alert"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/orchestrator"
@@ -41,7 +42,7 @@ func humanMesh(t *testing.T, timeout, ackTimeout time.Duration) (*mesh, func() [
 		return razar.Fix{Status: razar.StatusFixed, Summary: "healed"}, nil
 	})
 	env := bustest.New(t)
-	alerts := orchestrator.NewAlerter(env.Store, zerolog.Nop()).WithSinks(orchestrator.AlertSinks{Webhook: hook.URL, Timeout: 2 * time.Second})
+	alerts := alert.New(env.Store, zerolog.Nop()).WithSinks(alert.Sinks{Webhook: hook.URL, Timeout: 2 * time.Second})
 	t.Cleanup(alerts.Close)
 	m = newMeshOn(t, env, []rung{
 		{name: "oncall", human: true, timeout: timeout, ackTimeout: ackTimeout},

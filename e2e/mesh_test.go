@@ -16,6 +16,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
+	"github.com/razar/razar/alert"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/orchestrator"
@@ -86,6 +87,9 @@ func newMeshOn(t testing.TB, env *bustest.Env, rungs []rung, cfg orchestrator.Co
 	}
 	if cfg.Backoff == (orchestrator.Backoff{}) {
 		cfg.Backoff = orchestrator.Backoff{Base: 5 * time.Millisecond, Max: 20 * time.Millisecond}
+	}
+	if cfg.Alerts == nil {
+		cfg.Alerts = alert.New(env.Store, zerolog.Nop()) // as the host wires it: on the bus and the audit stream
 	}
 	m.cfg = cfg
 	m.stopOrch = m.startOrchestrator()

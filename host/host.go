@@ -16,11 +16,13 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents/rotation"
+	"github.com/razar/razar/alert"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/chakra"
 	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/jetstream"
+	"github.com/razar/razar/mirror"
 	"github.com/razar/razar/orchestrator"
 	"github.com/razar/razar/supervisor"
 )
@@ -59,12 +61,12 @@ type Host struct {
 	boot   atomic.Pointer[razar.BootConfig]
 	roster atomic.Pointer[razar.Roster]
 
-	alerts  *orchestrator.Alerter
+	alerts  *alert.Alerter
 	metrics *orchestrator.Metrics
 	orch    *orchestrator.Orchestrator
 	sup     *supervisor.Supervisor
 	lc      *bus.Lifecycle
-	mirror  *orchestrator.Mirror
+	mirror  *mirror.Mirror
 
 	// fixMetrics count the fix memory's hits, misses and heals (status page too).
 	fixMetrics *orchestrator.FixMetrics

@@ -7,7 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/razar/razar/orchestrator"
+	"github.com/razar/razar/mirror"
 	"github.com/razar/razar/statuspage"
 )
 
@@ -34,8 +34,8 @@ func (h *Host) metricsHandler() http.Handler {
 	page := &statuspage.Page{
 		Status:      pageStatus{h},
 		Incidents:   h.store,
-		Escalations: h.path(orchestrator.InvocationsFile),
-		Patches:     h.path(orchestrator.PatchHistoryFile),
+		Escalations: h.path(mirror.InvocationsFile),
+		Patches:     h.path(mirror.PatchHistoryFile),
 		Warn: func(err error, msg, incident string) {
 			ev := h.log.Warn().Err(err)
 			if incident != "" {

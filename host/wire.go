@@ -8,10 +8,12 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents/rotation"
+	"github.com/razar/razar/alert"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/chakra"
 	"github.com/razar/razar/hostmetrics"
 	"github.com/razar/razar/internal/homedir"
+	"github.com/razar/razar/mirror"
 	"github.com/razar/razar/orchestrator"
 	"github.com/razar/razar/supervisor"
 )
@@ -34,7 +36,7 @@ func (h *Host) wire() error {
 	if err := h.wireLifecycle(); err != nil {
 		return err
 	}
-	h.mirror = orchestrator.NewMirror(h.store, h.cfg.Home, h.log.With().Str("subsystem", "mirror").Logger())
+	h.mirror = mirror.New(h.store, h.cfg.Home, h.log.With().Str("subsystem", "mirror").Logger())
 	return nil
 }
 
@@ -59,7 +61,7 @@ func (h *Host) wireAlerts() error {
 		return err
 	}
 	v := h.cfg.Variables
-	h.alerts = orchestrator.NewAlerter(h.store, h.log.With().Str("subsystem", "alerts").Logger()).WithSinks(orchestrator.AlertSinks{
+	h.alerts = alert.New(h.store, h.log.With().Str("subsystem", "alerts").Logger()).WithSinks(alert.Sinks{
 		Webhook: v.Webhook, Alertmanager: v.Alertmanager, Runbook: v.Runbook,
 		Host: v.HostName, Home: homeID, StatusURL: h.statusURL(), StateFile: h.path(alertsFile),
 	})

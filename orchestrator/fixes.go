@@ -331,10 +331,7 @@ func (o *Orchestrator) settleMemory(ctx context.Context, rec *bus.IncidentRecord
 		}
 	}
 	a.Finished = time.Now().UTC()
-	a.Error = bus.Clip(o.redact(a.Error), bus.MaxErrorBytes)
-	a.Summary = bus.Clip(o.redact(a.Summary), bus.MaxSummaryBytes)
-	a.Diff = bus.Clip(o.redact(a.Diff), bus.MaxDiffBytes)
-	a.Reason = bus.Clip(o.redact(a.Reason), bus.MaxErrorBytes)
+	bus.ScrubAttempt(&a, o.redact)
 	if a.Failed() {
 		// Counted toward T, without using up the first rung's turn.
 		rec.Cursor.Failed++

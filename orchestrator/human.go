@@ -154,6 +154,7 @@ func (o *Orchestrator) humanTurn(ctx context.Context, rec *bus.IncidentRecord, r
 				}
 				a.reply <- humanReply{msg: "resolved by " + a.actor + ": verifying the fix (health check), then the incident heals or the ladder moves on"}
 				res := &bus.Result{Incident: rec.ID, Attempt: p.Attempt, Rung: p.Rung, Status: razar.StatusFixed, Summary: summary}
+				res.Scrub(o.redact)
 				return o.conclude(ctx, rec, rev, res, nil, false, a.actor)
 			case bus.VerbPass:
 				a.reply <- humanReply{msg: "passed by " + a.actor + ": the next rung takes the incident"}
@@ -182,7 +183,7 @@ func (o *Orchestrator) Answer(ctx context.Context, component string, verb bus.Ve
 	}
 	reply := make(chan humanReply, 1)
 	select {
-	case pg.ch <- humanAnswer{verb: verb, actor: actor, summary: bus.Clip(o.redact(summary), bus.MaxSummaryBytes), reply: reply}:
+	case pg.ch <- humanAnswer{verb: verb, actor: actor, summary: summary, reply: reply}:
 	case <-pg.done:
 		return id, "", fmt.Errorf("the page of incident %s ended before the %s arrived (answered, timed out or aborted): see `razar status %s`", id, verb, component)
 	case <-ctx.Done():

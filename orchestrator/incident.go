@@ -197,7 +197,7 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 		}
 		if w := rec.Policy.WarnThreshold; w > 0 {
 			if n := o.cycleEscalations(rec); n >= w {
-				o.cfg.Alerts.Raise(ctx, bus.SeverityWarning, rec.Component, rec.ID,
+				o.cfg.Alerts.RaiseNamed(ctx, "", bus.SeverityWarning, rec.Component, rec.ID,
 					fmt.Sprintf("%s: escalation %d of this cycle (RAZAR_ESCALATION_WARNING_THRESHOLD=%d) hands incident %s to %s after %d failed attempts",
 						rec.Component, n, w, rec.ID, o.cfg.Display(step.Rung), rec.Cursor.Failed))
 			}
@@ -356,10 +356,7 @@ func (o *Orchestrator) conclude(ctx context.Context, rec *bus.IncidentRecord, re
 			learned = held
 		}
 	}
-	a.Error = bus.Clip(o.redact(a.Error), bus.MaxErrorBytes)
-	a.Summary = bus.Clip(o.redact(a.Summary), bus.MaxSummaryBytes)
-	a.Diff = bus.Clip(o.redact(a.Diff), bus.MaxDiffBytes)
-	a.Reason = bus.Clip(o.redact(a.Reason), bus.MaxErrorBytes)
+	bus.ScrubAttempt(&a, o.redact)
 	var usage razar.Usage
 	if res != nil && res.Usage != nil {
 		usage = *res.Usage
@@ -509,7 +506,7 @@ func (o *Orchestrator) recordEnd(ctx context.Context, rec *bus.IncidentRecord) {
 		o.cfg.Metrics.Incidents.WithLabelValues(rec.Component, string(rec.State)).Inc()
 	}
 	if rec.State == razar.IncidentFailed {
-		o.cfg.Alerts.Raise(ctx, bus.SeverityCritical, rec.Component, rec.ID,
+		o.cfg.Alerts.RaiseNamed(ctx, "", bus.SeverityCritical, rec.Component, rec.ID,
 			fmt.Sprintf("%s: incident %s failed: %s", rec.Component, rec.ID, rec.Reason))
 	}
 }

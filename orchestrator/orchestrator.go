@@ -88,8 +88,9 @@ type Config struct {
 	// that adds files or executable bits is replayed only once an operator
 	// approves it (NewFilesApprove, the default) or never (NewFilesNever).
 	FixMemoryNewFiles NewFilesPolicy
-	// Alerts receives warning and critical alerts; default publishes them on the bus.
-	Alerts *Alerter
+	// Alerts receives warning and critical alerts (package alert's
+	// Alerter); default logs them only.
+	Alerts Alerter
 	// Home is the RAZAR home; patch backups go under its state/patches.
 	Home string
 	// ValidateTimeout bounds a component's validate command. Default 2 min.
@@ -229,7 +230,7 @@ func New(store *jetstream.Store, cfg Config) (*Orchestrator, error) {
 		o.cfg.Verify = o.probeUntilHealthy
 	}
 	if o.cfg.Alerts == nil {
-		o.cfg.Alerts = NewAlerter(store, cfg.Log)
+		o.cfg.Alerts = logAlerts{log: o.log, redact: o.redact}
 	}
 	if o.cfg.Display == nil {
 		o.cfg.Display = o.rosterDisplay
@@ -415,9 +416,10 @@ func (o *Orchestrator) Escalate(ctx context.Context, component, failure, cycle s
 	now := time.Now().UTC()
 	rec := &bus.IncidentRecord{
 		ID: newIncidentID(now), Component: component,
-		Error: bus.Clip(o.redact(failure), bus.MaxErrorBytes), State: razar.IncidentOpen,
+		Error: failure, State: razar.IncidentOpen,
 		Opened: now, Updated: now, Policy: pol, Workdir: comp.Workdir, Cycle: cycle,
 	}
+	rec.Scrub(o.redact)
 	// The id's random part is short, for people to read: at thousands of
 	// incidents a second two can draw the same one, and the store's
 	// create-only put says so. Draw again.

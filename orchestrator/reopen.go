@@ -69,7 +69,8 @@ func (o *Orchestrator) Reopen(ctx context.Context, component, failure string) (s
 		healed := rec.Reason
 		rec.State, rec.Reason, rec.Pending = razar.IncidentOpen, "", nil
 		rec.Reopened++
-		rec.Error = bus.Clip(o.redact(failure), bus.MaxErrorBytes)
+		rec.Error = failure
+		rec.Scrub(o.redact)
 		if _, err := o.store.UpdateIncident(ctx, rec, rev); errors.Is(err, jetstream.ErrConflict) {
 			continue
 		} else if err != nil {

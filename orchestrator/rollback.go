@@ -12,6 +12,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/internal/homedir"
+	"github.com/razar/razar/internal/jsonl"
 	"github.com/razar/razar/patch"
 )
 
@@ -140,7 +141,7 @@ func RecordRollbackOffline(home string, rec *bus.AuditRecord) error {
 		if err != nil {
 			return err
 		}
-		if err := AppendLine(path, line); err != nil {
+		if err := jsonl.Append(path, line); err != nil {
 			return err
 		}
 	}

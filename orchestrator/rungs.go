@@ -112,7 +112,8 @@ func (o *Orchestrator) WatchRungs(ctx context.Context) (stop func(), err error) 
 		}
 		st := &bus.AgentStatus{Name: e.Name, Display: e.Display, Ready: hb.Status == "ready", Host: hb.Host, Updated: hb.Time}
 		if !st.Ready {
-			st.Reason = bus.Clip(o.redact(hb.Detail), bus.MaxErrorBytes)
+			st.Reason = hb.Detail
+			st.Scrub(o.redact)
 		}
 		if st.Updated.IsZero() || time.Since(st.Updated).Abs() > time.Minute {
 			st.Updated = time.Now().UTC()

@@ -387,7 +387,7 @@ func (o *Orchestrator) toolAttempt(ctx context.Context, e *deskEntry, n int) wor
 		}
 		full.Summary, full.Error, full.Diff, full.Reason = r.Summary, r.Error, r.Diff, r.Reason
 	}
-	full.Summary, full.Error, full.Diff, full.Reason = o.redact(full.Summary), o.redact(full.Error), o.redact(full.Diff), o.redact(full.Reason)
+	bus.ScrubAttempt(&full, o.redact)
 	return workspace.Answer{Verdict: workspace.VerdictOK, Path: fmt.Sprintf("attempt %d", n),
 		Bytes: len(full.Summary) + len(full.Error) + len(full.Diff) + len(full.Reason), Reply: razar.ToolReply{OK: true, Attempt: &full}}
 }

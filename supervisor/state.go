@@ -68,6 +68,7 @@ func (s *Supervisor) view() *bus.MissionState {
 	s.mu.Unlock()
 	for i := range st.Components {
 		v := &st.Components[i]
+		v.Scrub(s.cfg.Redact)
 		if id, rung := s.esc.OpenIncident(v.Name); id != "" {
 			st.Incidents = append(st.Incidents, id)
 			if v.Status == bus.StatusEscalated {

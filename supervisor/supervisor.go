@@ -180,7 +180,7 @@ type comp struct {
 	lastProbe   time.Time
 	// probesPassed and probesFailed count health checks since RAZAR started.
 	probesPassed, probesFailed int
-	lastError                  string
+	lastError                  string // as it came: the status view scrubs it (bus.ComponentView.Scrub)
 	wantUp                     bool
 	recovering                 bool
 	cancelRecov                context.CancelFunc
@@ -500,7 +500,7 @@ func (s *Supervisor) startAndCheck(ctx context.Context, name string) error {
 	spec := c.spec
 	p, err := launch(spec, s.componentLog(name), logrot.StartMarker(s.markKey, name, s.cfg.Clock.Now()))
 	if err != nil {
-		c.status, c.lastError, c.healthy = bus.StatusFailed, s.cfg.Redact(err.Error()), time.Time{}
+		c.status, c.lastError, c.healthy = bus.StatusFailed, err.Error(), time.Time{}
 		s.mu.Unlock()
 		s.writeState()
 		return err
@@ -552,7 +552,7 @@ func (s *Supervisor) startFailed(name string, err error) error {
 		s.mu.Unlock()
 		return ErrHeld
 	}
-	c.status, c.lastError, c.healthy = bus.StatusFailed, bus.Clip(s.cfg.Redact(err.Error()), 2048), time.Time{}
+	c.status, c.lastError, c.healthy = bus.StatusFailed, err.Error(), time.Time{}
 	s.mu.Unlock()
 	s.writeState()
 	return err
@@ -611,7 +611,7 @@ func (s *Supervisor) recoverSync(ctx context.Context, name, reason string) error
 		c.restarts++
 		n := c.crashes
 		d := s.cfg.Backoff.Jittered(s.cfg.Backoff.For(n), s.cfg.Jitter)
-		c.status, c.lastError = bus.StatusRestarting, bus.Clip(s.cfg.Redact(reason), 2048)
+		c.status, c.lastError = bus.StatusRestarting, reason
 		c.nextRestart, c.backoff = now.Add(d), d
 		s.mu.Unlock()
 		s.writeState()
@@ -879,7 +879,7 @@ func (s *Supervisor) setStatus(name, status, detail string) {
 			c.healthy = time.Time{}
 		}
 		if detail != "" && status != bus.StatusHealthy {
-			c.lastError = bus.Clip(s.cfg.Redact(detail), 2048)
+			c.lastError = detail
 		}
 	}
 	s.mu.Unlock()

@@ -1,5 +1,8 @@
 // Package backoff is RAZAR's one capped exponential backoff: local restarts
-// of a crashing component and --long-task attempts both wait by it.
+// of a crashing component, --long-task attempts, a remote backend's retries,
+// the log mirror's write retries and alert deliveries all wait by it. It
+// only computes waits; the caller sleeps (on its own clock). A Backoff is a
+// value: safe to share between goroutines.
 package backoff
 
 import (
@@ -13,7 +16,8 @@ type Backoff struct {
 }
 
 // For returns the wait before the n-th retry (n from 1): Base, 2×Base, ...
-// never more than Max. It is 0 for n ≤ 0 or a zero Base.
+// never more than Max. It is 0 for n ≤ 0 or a zero Base; a zero Max means
+// no growth (Base every time).
 func (b Backoff) For(n int) time.Duration {
 	if n <= 0 || b.Base <= 0 {
 		return 0

@@ -1,4 +1,4 @@
-package orchestrator
+package alert
 
 import (
 	"context"
@@ -85,7 +85,7 @@ func TestAlertsReachWebhookAndAlertmanager(t *testing.T) {
 	defer hook.Close()
 
 	env := bustest.New(t)
-	a := NewAlerter(env.Store, zerolog.Nop()).WithSinks(AlertSinks{Webhook: hook.URL, Alertmanager: am, Timeout: 2 * time.Second})
+	a := New(env.Store, zerolog.Nop()).WithSinks(Sinks{Webhook: hook.URL, Alertmanager: am, Timeout: 2 * time.Second})
 	a.RaiseNamed(context.Background(), "RazarBootHalted", bus.SeverityCritical, bus.SystemComponent, "", haltMessage)
 	a.Close()
 
@@ -157,7 +157,7 @@ func TestHealedIncidentResolvesItsAlertInAlertmanager(t *testing.T) {
 	}))
 	defer hook.Close()
 	env := bustest.New(t)
-	a := NewAlerter(env.Store, zerolog.Nop()).WithSinks(AlertSinks{Webhook: hook.URL, Alertmanager: am, Timeout: 2 * time.Second})
+	a := New(env.Store, zerolog.Nop()).WithSinks(Sinks{Webhook: hook.URL, Alertmanager: am, Timeout: 2 * time.Second})
 	defer a.Close()
 	ctx := context.Background()
 	a.Raise(ctx, bus.SeverityWarning, "web", "inc-1", "web: escalation 3 of this cycle")
@@ -205,7 +205,7 @@ func TestABurstOfWarningsForOneIncidentIsOneAlert(t *testing.T) {
 	}))
 	defer hook.Close()
 	env := bustest.New(t)
-	a := NewAlerter(env.Store, zerolog.Nop()).WithSinks(AlertSinks{Webhook: hook.URL, Timeout: 2 * time.Second})
+	a := New(env.Store, zerolog.Nop()).WithSinks(Sinks{Webhook: hook.URL, Timeout: 2 * time.Second})
 	for i := 1; i <= 6; i++ {
 		a.Raise(context.Background(), bus.SeverityWarning, "web", "inc-1", fmt.Sprintf("web: escalation %d", i))
 	}
@@ -241,7 +241,7 @@ func homeAlerter(t *testing.T, env *bustest.Env, am, host, home string) *Alerter
 	if err != nil {
 		t.Fatal(err)
 	}
-	return NewAlerter(env.Store, zerolog.Nop()).WithSinks(AlertSinks{Alertmanager: am, Timeout: 2 * time.Second,
+	return New(env.Store, zerolog.Nop()).WithSinks(Sinks{Alertmanager: am, Timeout: 2 * time.Second,
 		Host: host, Home: id, StatusURL: "http://" + host + ":9360/", StateFile: filepath.Join(home, "state", "alerts.json")})
 }
 

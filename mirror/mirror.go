@@ -1,7 +1,6 @@
-package orchestrator
+package mirror
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,12 +18,15 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/backoff"
+	"github.com/razar/razar/internal/clock"
 	"github.com/razar/razar/internal/homedir"
+	"github.com/razar/razar/internal/jsonl"
 	"github.com/razar/razar/internal/logrot"
 	"github.com/razar/razar/jetstream"
 )
 
-// Mirror files under logs/, relative to the RAZAR home.
+// The files of the mirror under logs/, relative to the RAZAR home.
 const (
 	InvocationsFile  = "logs/razar_ai_invocations.json"
 	PatchesFile      = "logs/razar_ai_patches.json"
@@ -32,8 +34,8 @@ const (
 	DialoguesFile    = "logs/razar_crown_dialogues.json"
 )
 
-// MirrorFile says which logs/ file mirrors an audit event, or "" for none.
-func MirrorFile(ev bus.Event) string {
+// File says which logs/ file mirrors an audit event, or "" for none.
+func File(ev bus.Event) string {
 	switch ev {
 	case bus.EventAttempt, bus.EventSkipped, bus.EventEscalation:
 		return InvocationsFile
@@ -61,7 +63,7 @@ func MirrorFile(ev bus.Event) string {
 // which is read once when the file is opened, so a record already in the
 // file (a replay after a crash) is not written twice. The position in the
 // whole stream, past records of no file, is kept in logs/.mirror.seq
-// (MirrorPosFile), written atomically whenever the mirror has caught up,
+// (PosFile), written atomically whenever the mirror has caught up,
 // after the files are synced; it only saves the replay of what is already
 // mirrored, so a lost or stale one costs time, never a record. A restart,
 // after any outage, goes on from there.
@@ -76,19 +78,18 @@ type Mirror struct {
 	home  string
 	log   zerolog.Logger
 
-	// retryMin and retryMax bound the backoff between attempts to write
-	// a record.
-	retryMin, retryMax time.Duration
+	// retry paces the attempts to write a record.
+	retry backoff.Backoff
 	// write appends b to f; tests replace it to fail.
 	write func(f *os.File, b []byte) (int, error)
 
 	// MaxBytes is the size past which a file is rotated (renamed to
 	// <file>.1, the older ones shifted to .2 and .3, the oldest dropped)
-	// and a new one started. Default DefaultMirrorMaxBytes; 0 never.
+	// and a new one started. Default DefaultMaxBytes; 0 never.
 	MaxBytes int64
 
 	files map[string]*mirrorFile // by path; only Run's goroutine
-	saved uint64                 // position last written to MirrorPosFile
+	saved uint64                 // position last written to PosFile
 	done  atomic.Uint64          // highest stream sequence handled
 }
 
@@ -101,24 +102,23 @@ type mirrorFile struct {
 	cut  bool        // a torn last line was cut off when it was opened
 }
 
-// NewMirror returns a mirror writing under home.
-func NewMirror(store *jetstream.Store, home string, log zerolog.Logger) *Mirror {
+// New returns a mirror writing under home.
+func New(store *jetstream.Store, home string, log zerolog.Logger) *Mirror {
 	return &Mirror{
 		store:    store,
 		home:     home,
 		log:      log,
-		retryMin: 100 * time.Millisecond,
-		retryMax: 5 * time.Second,
+		retry:    backoff.Backoff{Base: 100 * time.Millisecond, Max: 5 * time.Second},
 		write:    (*os.File).Write,
 		files:    map[string]*mirrorFile{},
-		MaxBytes: DefaultMirrorMaxBytes,
+		MaxBytes: DefaultMaxBytes,
 	}
 }
 
-// DefaultMirrorMaxBytes bounds each logs/ mirror file; three rotated ones
+// DefaultMaxBytes bounds each logs/ mirror file; three rotated ones
 // are kept beside it, so tail and jq see the recent record and the disk a
 // bounded amount. The stream keeps the whole record.
-const DefaultMirrorMaxBytes = 64 << 20
+const DefaultMaxBytes = 64 << 20
 
 // mirrorKeep is how many rotated files are kept.
 const mirrorKeep = 3
@@ -135,13 +135,13 @@ func (m *Mirror) rotate(mf *mirrorFile) {
 	m.log.Info().Str("file", mf.path).Int64("max_bytes", m.MaxBytes).Msg("rotated a mirror file")
 }
 
-// MirrorPosFile, relative to the RAZAR home, keeps the sequence up to
-// which the stream is mirrored.
-const MirrorPosFile = "logs/.mirror.seq"
+// PosFile, relative to the RAZAR home, keeps the sequence up to which the
+// stream is mirrored.
+const PosFile = "logs/.mirror.seq"
 
-// MirrorConsumer is the durable consumer releases before this one read the
-// audit records through. Run deletes it: the mirror keeps its own position.
-const MirrorConsumer = "razar_mirror"
+// Consumer is the durable consumer releases before this one read the audit
+// records through. Run deletes it: the mirror keeps its own position.
+const Consumer = "razar_mirror"
 
 // Flush waits, at most timeout, until every record stored so far is in the
 // files: a clean shutdown leaves logs/ complete. It needs Run running.
@@ -163,7 +163,7 @@ func (m *Mirror) Flush(timeout time.Duration) {
 // Run mirrors records until ctx ends.
 func (m *Mirror) Run(ctx context.Context) error {
 	defer m.close()
-	if err := m.store.DeleteConsumer(ctx, MirrorConsumer); err != nil {
+	if err := m.store.DeleteConsumer(ctx, Consumer); err != nil {
 		m.log.Debug().Err(err).Msg("could not remove the consumer older releases mirrored through")
 	}
 	pos := m.repairAll(m.position(ctx))
@@ -190,7 +190,7 @@ func (m *Mirror) mirror(ctx context.Context, msg *jetstream.StoredMsg) error {
 		m.log.Warn().Err(err).Str("subject", msg.Subject).Uint64("seq", msg.Seq).Msg("skipped a malformed audit record: no file can hold it")
 		return nil
 	}
-	file := MirrorFile(rec.Event)
+	file := File(rec.Event)
 	if file == "" {
 		return nil
 	}
@@ -201,7 +201,6 @@ func (m *Mirror) mirror(ctx context.Context, msg *jetstream.StoredMsg) error {
 		return nil
 	}
 	path := filepath.Join(m.home, file)
-	delay := m.retryMin
 	var since time.Time
 	for attempt := 1; ; attempt++ {
 		err := m.append(path, msg.Seq, line)
@@ -217,10 +216,9 @@ func (m *Mirror) mirror(ctx context.Context, msg *jetstream.StoredMsg) error {
 			m.log.Warn().Err(err).Str("file", file).Uint64("seq", msg.Seq).
 				Msg("could not mirror audit record; retrying until it is written (the stream keeps it and those after it)")
 		}
-		if !sleepCtx(ctx, delay) {
+		if !sleepCtx(ctx, m.retry.For(attempt)) {
 			return ctx.Err()
 		}
-		delay = min(2*delay, m.retryMax)
 	}
 }
 
@@ -234,7 +232,7 @@ func (m *Mirror) append(path string, seq uint64, line []byte) error {
 	if seq <= mf.last {
 		return nil
 	}
-	if err := writeLine(mf.f, mf.path, line, m.write); err != nil {
+	if err := jsonl.WriteLine(mf.f, mf.path, line, m.write); err != nil {
 		mf.drop()
 		return err
 	}
@@ -265,7 +263,7 @@ func (m *Mirror) file(path string) (*mirrorFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	last, cut, err := repairTail(f)
+	last, cut, err := jsonl.RepairTail(f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -283,32 +281,6 @@ func (m *Mirror) file(path string) (*mirrorFile, error) {
 	// A rotated file starts empty: what went before is in the old one.
 	mf.last = max(mf.last, last)
 	return mf, nil
-}
-
-// writeLine appends line and its newline to f, the file at path, in one
-// call of write. A failed or short write is cut back to the size before
-// it, so no torn line stays.
-func writeLine(f *os.File, path string, line []byte, write func(*os.File, []byte) (int, error)) error {
-	st, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("append to %s: %w", path, err)
-	}
-	buf := make([]byte, 0, len(line)+1)
-	buf = append(append(buf, line...), '\n')
-	n, err := write(f, buf)
-	if err == nil && n != len(buf) {
-		err = io.ErrShortWrite
-	}
-	if err == nil {
-		return nil
-	}
-	if n > 0 {
-		if terr := f.Truncate(st.Size()); terr != nil {
-			// Reopening repairs the tail.
-			return fmt.Errorf("append to %s: %w (and cutting back the partial line: %v)", path, err, terr)
-		}
-	}
-	return fmt.Errorf("append to %s: %w", path, err)
 }
 
 // drop closes the file; the next write reopens it.
@@ -336,7 +308,7 @@ func (m *Mirror) checkpoint() {
 			return
 		}
 	}
-	path := filepath.Join(m.home, MirrorPosFile)
+	path := filepath.Join(m.home, PosFile)
 	if err := homedir.WriteAtomic(path, []byte(strconv.FormatUint(pos, 10)+"\n"), 0o640); err != nil {
 		m.log.Warn().Err(err).Str("file", path).Msg("could not keep the mirror position; a restart replays from the previous one, writing nothing twice")
 		return
@@ -356,7 +328,7 @@ func (m *Mirror) close() {
 // skipping what it holds) when there is none or it is past the stream's
 // end (a new store).
 func (m *Mirror) position(ctx context.Context) uint64 {
-	path := filepath.Join(m.home, MirrorPosFile)
+	path := filepath.Join(m.home, PosFile)
 	b, err := readNoFollow(path, 64)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0
@@ -408,79 +380,5 @@ func readNoFollow(path string, limit int64) ([]byte, error) {
 	return io.ReadAll(io.LimitReader(f, limit))
 }
 
-// AppendLine appends one line to a JSON-lines file in a single write, creating
-// the file (0640) and its directory (0750), for a writer that does not run
-// a Mirror (`razar patch` while RAZAR is down). A torn last line (a crash
-// mid-write) is cut off first, and a failed write is cut back: the file
-// holds whole lines only. A symlink at path is refused, never written
-// through (the error names the file and says to remove the link).
-func AppendLine(path string, line []byte) error {
-	f, err := homedir.OpenAppend(path, 0o640)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if _, _, err := repairTail(f); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	return writeLine(f, path, line, (*os.File).Write)
-}
-
-// tailWindow is how much of a file's end repairTail reads: several times
-// the largest record (bus.Clip bounds every field).
-const tailWindow = 512 << 10
-
-// repairTail cuts a torn tail off f: a last line without its newline, or
-// one that is not JSON, as a crash mid-write leaves. It returns the highest
-// "seq" of the lines in f's last tailWindow bytes and how many bytes it cut.
-func repairTail(f *os.File) (last uint64, cut int64, err error) {
-	st, err := f.Stat()
-	if err != nil {
-		return 0, 0, err
-	}
-	off := max(st.Size()-tailWindow, 0)
-	buf := make([]byte, st.Size()-off)
-	if _, err := f.ReadAt(buf, off); err != nil && !errors.Is(err, io.EOF) {
-		return 0, 0, err
-	}
-	end := wholeLines(buf, off > 0)
-	if end < 0 {
-		return 0, 0, fmt.Errorf("the last %d KiB hold no line end: not a JSON-lines file (fix: move it aside, RAZAR starts a new one and fills it from the stream)", tailWindow>>10)
-	}
-	if end < len(buf) {
-		if err := f.Truncate(off + int64(end)); err != nil {
-			return 0, 0, fmt.Errorf("cut off the torn last line: %w", err)
-		}
-	}
-	for line := range bytes.Lines(buf[:end]) {
-		var v struct {
-			Seq uint64 `json:"seq"`
-		}
-		if json.Unmarshal(line, &v) == nil && v.Seq > last {
-			last = v.Seq
-		}
-	}
-	return last, int64(len(buf) - end), nil
-}
-
-// wholeLines returns the length of buf's prefix that ends in a whole JSON
-// (or blank) line, or -1 when there is none and buf does not start the
-// file (clipped): what precedes it is unknown.
-func wholeLines(buf []byte, clipped bool) int {
-	end := len(buf)
-	for end > 0 {
-		i := bytes.LastIndexByte(buf[:end-1], '\n')
-		if i < 0 && clipped {
-			if buf[end-1] == '\n' {
-				return end // one line longer than the window: leave it
-			}
-			return -1
-		}
-		line := bytes.TrimSpace(buf[i+1 : end])
-		if buf[end-1] == '\n' && (len(line) == 0 || json.Valid(line)) {
-			return end
-		}
-		end = i + 1
-	}
-	return end
-}
+// sleepCtx waits d on the wall clock or until ctx ends; it reports whether d passed.
+func sleepCtx(ctx context.Context, d time.Duration) bool { return clock.Sleep(ctx, clock.Real{}, d) }

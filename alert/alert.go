@@ -1,4 +1,4 @@
-package orchestrator
+package alert
 
 import (
 	"bytes"
@@ -18,11 +18,12 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/backoff"
 	"github.com/razar/razar/jetstream"
 )
 
-// AlertSinks are the optional external receivers of alerts.
-type AlertSinks struct {
+// Sinks are the optional external receivers of alerts.
+type Sinks struct {
 	// Webhook receives each alert as a JSON POST (RAZAR_ALERT_WEBHOOK).
 	Webhook string
 	// Alertmanager is the base URL of an Alertmanager; alerts go to its v2
@@ -73,7 +74,7 @@ type Alerter struct {
 
 	store *jetstream.Store
 	log   zerolog.Logger
-	sinks AlertSinks
+	sinks Sinks
 	wg    sync.WaitGroup
 
 	mu     sync.Mutex
@@ -89,14 +90,14 @@ type firing struct {
 	sent time.Time // last external delivery
 }
 
-// NewAlerter returns an Alerter publishing through store.
-func NewAlerter(store *jetstream.Store, log zerolog.Logger) *Alerter {
+// New returns an Alerter publishing through store.
+func New(store *jetstream.Store, log zerolog.Logger) *Alerter {
 	return &Alerter{store: store, log: log, active: map[string]*firing{}, stop: make(chan struct{}),
-		sinks: AlertSinks{Runbook: DefaultRunbook}}
+		sinks: Sinks{Runbook: DefaultRunbook}}
 }
 
 // WithSinks adds external receivers. Call before the first Raise.
-func (a *Alerter) WithSinks(s AlertSinks) *Alerter {
+func (a *Alerter) WithSinks(s Sinks) *Alerter {
 	if s.Timeout <= 0 {
 		s.Timeout = 5 * time.Second
 	}
@@ -247,20 +248,20 @@ func (a *Alerter) Raise(ctx context.Context, sev bus.Severity, component, incide
 // RaiseNamed is Raise with the alertname Alertmanager routes on; "" derives
 // it (RazarBootHalted, RazarIncidentFailed, RazarEscalationWarning, RazarAlert).
 func (a *Alerter) RaiseNamed(ctx context.Context, name string, sev bus.Severity, component, incident, msg string) {
-	if a.Redact != nil {
-		msg = a.Redact(msg)
-	} else {
-		msg = razar.ScrubShapes(msg)
-	}
-	ev := a.log.Warn()
-	if sev == bus.SeverityCritical {
-		ev = a.log.Error()
-	}
-	ev.Str("severity", string(sev)).Str("component", component).Str("incident", incident).Msg(msg)
 	name = alertName(name, sev, incident)
 	now := time.Now().UTC()
 	m := bus.AlertMsg{Severity: sev, Message: msg, Component: component, Incident: incident, Time: now,
 		Name: name, Status: "firing", Runbook: a.sinks.Runbook + "#" + strings.ToLower(name)}
+	redact := a.Redact
+	if redact == nil {
+		redact = razar.ScrubShapes
+	}
+	m.Scrub(redact)
+	ev := a.log.Warn()
+	if sev == bus.SeverityCritical {
+		ev = a.log.Error()
+	}
+	ev.Str("severity", string(sev)).Str("component", component).Str("incident", incident).Msg(m.Message)
 	a.stamp(&m)
 	fp := m.Fingerprint
 	// One alert per cause: a raise of a firing one updates its text, and
@@ -365,6 +366,10 @@ func (a *Alerter) toAM(m *bus.AlertMsg, ended time.Time) amAlert {
 		StartsAt: m.Time, EndsAt: ends, GeneratorURL: m.GeneratorURL}
 }
 
+// deliveryBackoff paces the retries of one delivery: 200 ms, 400 ms, ...
+// up to 5 s (one default Timeout).
+var deliveryBackoff = backoff.Backoff{Base: 200 * time.Millisecond, Max: 5 * time.Second}
+
 // deliver POSTs body to url in the background, retrying with backoff.
 func (a *Alerter) deliver(sink, url string, body []byte) {
 	a.wg.Add(1)
@@ -376,7 +381,7 @@ func (a *Alerter) deliver(sink, url string, body []byte) {
 				return
 			}
 			if try < a.sinks.Tries {
-				time.Sleep(time.Duration(try) * 200 * time.Millisecond)
+				time.Sleep(deliveryBackoff.For(try))
 			}
 		}
 		a.log.Error().Err(last).Str("sink", sink).Int("tries", a.sinks.Tries).Msg("alert not delivered")

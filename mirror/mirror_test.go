@@ -1,10 +1,9 @@
-package orchestrator
+package mirror
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,27 +14,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/razar/razar/bus"
-	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/jetstream/bustest"
 )
-
-func TestAppendLineCutsOffATornLine(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "logs", "x.json")
-	if err := AppendLine(path, []byte(`{"a":1}`)); err != nil {
-		t.Fatal(err)
-	}
-	// A crash elsewhere left half a line.
-	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	_, _ = f.Write([]byte(`{"b":`))
-	f.Close()
-	if err := AppendLine(path, []byte(`{"c":3}`)); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := os.ReadFile(path)
-	if string(got) != "{\"a\":1}\n{\"c\":3}\n" {
-		t.Fatalf("file:\n%q", got)
-	}
-}
 
 // plantLink makes home/rel a symlink to a victim file outside the home, as
 // another user who could write logs/ would, and returns the victim's path
@@ -57,21 +37,6 @@ func plantLink(t *testing.T, home, rel string) (string, []byte) {
 	return victim, content
 }
 
-func TestAppendLineNeverWritesThroughAPlantedSymlink(t *testing.T) {
-	home := t.TempDir()
-	victim, want := plantLink(t, home, InvocationsFile)
-	err := AppendLine(filepath.Join(home, InvocationsFile), []byte(`{"event":"attempt"}`))
-	if err == nil {
-		t.Fatal("AppendLine wrote through a symlink")
-	}
-	if !errors.Is(err, homedir.ErrSymlink) || !strings.Contains(err.Error(), InvocationsFile) || !strings.Contains(err.Error(), "remove the symlink") {
-		t.Fatalf("error %q: want one naming %s and the fix", err, InvocationsFile)
-	}
-	if got, _ := os.ReadFile(victim); !bytes.Equal(got, want) {
-		t.Fatalf("victim changed: %q", got)
-	}
-}
-
 // TestMirrorRefusesAPlantedLinkThenCatchesUpOnceItIsRemoved: the mirror
 // reports the link, leaves its target alone, and mirrors the record once the
 // operator removes the link: the stream keeps it meanwhile.
@@ -80,7 +45,7 @@ func TestMirrorRefusesAPlantedLinkThenCatchesUpOnceItIsRemoved(t *testing.T) {
 	home := t.TempDir()
 	victim, want := plantLink(t, home, InvocationsFile)
 	logs := &syncWriter{}
-	m := NewMirror(env.Store, home, zerolog.New(logs))
+	m := New(env.Store, home, zerolog.New(logs))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
@@ -127,7 +92,7 @@ func TestMirrorRewritesATornLastLineFromTheStreamAtStart(t *testing.T) {
 	home := t.TempDir()
 	ctx := context.Background()
 	run := func() (stop func()) {
-		m := NewMirror(env.Store, home, zerolog.Nop())
+		m := New(env.Store, home, zerolog.Nop())
 		rctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
 		go func() { done <- m.Run(rctx) }()
@@ -142,7 +107,7 @@ func TestMirrorRewritesATornLastLineFromTheStreamAtStart(t *testing.T) {
 	}
 	path := filepath.Join(home, InvocationsFile)
 	bustest.Eventually(t, 10*time.Second, func() bool {
-		pos, _ := os.ReadFile(filepath.Join(home, MirrorPosFile))
+		pos, _ := os.ReadFile(filepath.Join(home, PosFile))
 		return strings.TrimSpace(string(pos)) == "3"
 	}, "the mirror never saved position 3")
 	stop()

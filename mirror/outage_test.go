@@ -1,4 +1,4 @@
-package orchestrator
+package mirror
 
 import (
 	"bufio"
@@ -20,6 +20,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/backoff"
+	"github.com/razar/razar/internal/jsonl"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/jetstream/bustest"
 )
@@ -28,7 +30,7 @@ import (
 // for Run to return.
 func runMirror(t *testing.T, m *Mirror) (stop func()) {
 	t.Helper()
-	m.retryMin, m.retryMax = 5*time.Millisecond, 50*time.Millisecond
+	m.retry = backoff.Backoff{Base: 5 * time.Millisecond, Max: 50 * time.Millisecond}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()
@@ -129,7 +131,7 @@ func TestMirrorLosesNoRecordThroughALongWriteOutage(t *testing.T) {
 	home := t.TempDir()
 	path := filepath.Join(home, InvocationsFile)
 	logs := &syncWriter{}
-	m := NewMirror(env.Store, home, zerolog.New(logs))
+	m := New(env.Store, home, zerolog.New(logs))
 	var full atomic.Bool
 	var failed atomic.Int64
 	m.write = func(f *os.File, b []byte) (int, error) {
@@ -175,7 +177,7 @@ func TestMirrorLosesNoRecordWhileItsPathIsADirectory(t *testing.T) {
 	home := t.TempDir()
 	path := filepath.Join(home, InvocationsFile)
 	logs := &syncWriter{}
-	runMirror(t, NewMirror(env.Store, home, zerolog.New(logs)))
+	runMirror(t, New(env.Store, home, zerolog.New(logs)))
 
 	publishAttempts(t, env.Store, "before", 3)
 	waitMirrored(t, path, incidents("before", 3))
@@ -204,7 +206,7 @@ func TestMirrorCutsATornTailAtStartAndWritesNothingTwice(t *testing.T) {
 	env := bustest.New(t)
 	home := t.TempDir()
 	path := filepath.Join(home, InvocationsFile)
-	stop := runMirror(t, NewMirror(env.Store, home, zerolog.Nop()))
+	stop := runMirror(t, New(env.Store, home, zerolog.Nop()))
 	publishAttempts(t, env.Store, "first", 3)
 	waitMirrored(t, path, incidents("first", 3))
 	stop()
@@ -217,12 +219,12 @@ func TestMirrorCutsATornTailAtStartAndWritesNothingTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if err := os.Remove(filepath.Join(home, MirrorPosFile)); err != nil {
+	if err := os.Remove(filepath.Join(home, PosFile)); err != nil {
 		t.Fatal(err)
 	}
 	publishAttempts(t, env.Store, "second", 3)
 	logs := &syncWriter{}
-	runMirror(t, NewMirror(env.Store, home, zerolog.New(logs)))
+	runMirror(t, New(env.Store, home, zerolog.New(logs)))
 	waitMirrored(t, path, append(incidents("first", 3), incidents("second", 3)...))
 	if !strings.Contains(logs.String(), "cut off a torn last line") {
 		t.Errorf("the cut was not logged; log:\n%s", logs)
@@ -233,13 +235,13 @@ func TestMirrorCutsATornTailAtStartAndWritesNothingTwice(t *testing.T) {
 // not JSON (a crash that extended the file before writing it) is cut too.
 func TestMirrorCutsAnInvalidLastLineAtStart(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "logs", "x.json")
-	if err := AppendLine(path, []byte(`{"seq":1}`)); err != nil {
+	if err := jsonl.Append(path, []byte(`{"seq":1}`)); err != nil {
 		t.Fatal(err)
 	}
 	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	_, _ = f.Write([]byte("\x00\x00\x00\n"))
 	f.Close()
-	if err := AppendLine(path, []byte(`{"seq":2}`)); err != nil {
+	if err := jsonl.Append(path, []byte(`{"seq":2}`)); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := os.ReadFile(path); string(got) != "{\"seq\":1}\n{\"seq\":2}\n" {
@@ -254,7 +256,7 @@ func TestMirrorRestartCatchesUpFromItsKeptPosition(t *testing.T) {
 	env := bustest.New(t)
 	home := t.TempDir()
 	path := filepath.Join(home, InvocationsFile)
-	m := NewMirror(env.Store, home, zerolog.Nop())
+	m := New(env.Store, home, zerolog.Nop())
 	stop := runMirror(t, m)
 	publishAttempts(t, env.Store, "first", 4)
 	waitMirrored(t, path, incidents("first", 4))
@@ -266,7 +268,7 @@ func TestMirrorRestartCatchesUpFromItsKeptPosition(t *testing.T) {
 	if err := env.Store.Audit(ctx, &bus.AuditRecord{Event: bus.EventOpened, Component: "web", Incident: "x"}, ""); err != nil {
 		t.Fatal(err)
 	}
-	m2 := NewMirror(env.Store, home, zerolog.Nop())
+	m2 := New(env.Store, home, zerolog.Nop())
 	runMirror(t, m2)
 	m2.Flush(20 * time.Second)
 	waitMirrored(t, path, append(incidents("first", 4), incidents("second", 4)...))
@@ -275,10 +277,10 @@ func TestMirrorRestartCatchesUpFromItsKeptPosition(t *testing.T) {
 		t.Fatal(err)
 	}
 	bustest.Eventually(t, 10*time.Second, func() bool {
-		b, _ := os.ReadFile(filepath.Join(home, MirrorPosFile))
+		b, _ := os.ReadFile(filepath.Join(home, PosFile))
 		pos, _ := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 		return pos == last
-	}, "%s never said %d", MirrorPosFile, last)
+	}, "%s never said %d", PosFile, last)
 }
 
 // TestMirrorFlushReturnsOnlyWhenEveryStoredRecordIsInTheFiles: what Flush
@@ -286,7 +288,7 @@ func TestMirrorRestartCatchesUpFromItsKeptPosition(t *testing.T) {
 func TestMirrorFlushReturnsOnlyWhenEveryStoredRecordIsInTheFiles(t *testing.T) {
 	env := bustest.New(t)
 	home := t.TempDir()
-	m := NewMirror(env.Store, home, zerolog.Nop())
+	m := New(env.Store, home, zerolog.Nop())
 	runMirror(t, m)
 	publishAttempts(t, env.Store, "r", 30)
 	m.Flush(20 * time.Second)
@@ -319,7 +321,7 @@ func TestMirrorLosesNoRecordWhenTheFilesystemIsFull(t *testing.T) {
 	env := bustest.New(t)
 	path := filepath.Join(home, InvocationsFile)
 	logs := &syncWriter{}
-	stop := runMirror(t, NewMirror(env.Store, home, zerolog.New(logs)))
+	stop := runMirror(t, New(env.Store, home, zerolog.New(logs)))
 	defer stop() // before the unmount
 
 	publishAttempts(t, env.Store, "before", 2)
@@ -364,7 +366,7 @@ func fill(t *testing.T, path string) {
 func TestMirrorRotatesFullFilesKeepingTheNewestRecordsInOrder(t *testing.T) {
 	env := bustest.New(t)
 	home := t.TempDir()
-	m := NewMirror(env.Store, home, zerolog.Nop())
+	m := New(env.Store, home, zerolog.Nop())
 	m.MaxBytes = 4 << 10
 	runMirror(t, m)
 	publishAttempts(t, env.Store, "r", 200)

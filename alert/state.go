@@ -1,4 +1,4 @@
-package orchestrator
+package alert
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"github.com/razar/razar/internal/homedir"
 )
 
-// alertsFile is the form of AlertSinks.StateFile: the alerts open when it
+// alertsFile is the form of Sinks.StateFile: the alerts open when it
 // was written, so the next run can settle them.
 type alertsFile struct {
 	V      int            `json:"v"`
@@ -39,7 +39,7 @@ func (a *Alerter) save() {
 	}
 }
 
-// Reconcile settles the alerts an earlier run left open (AlertSinks.StateFile):
+// Reconcile settles the alerts an earlier run left open (Sinks.StateFile):
 // each one whose cause lasts (lasts reports true) is firing again, re-sent
 // and resolved like any other; each one whose cause ended while RAZAR was
 // stopped (a quarantine released offline, an incident ended) is resolved
