@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/alert"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/internal/clock"
 	"github.com/razar/razar/jetstream"
@@ -94,6 +95,7 @@ func newLoop(t *testing.T, roster []razar.AgentEntry, tweak func(*Config)) *loop
 		Metrics:      l.metrics,
 		FixMetrics:   l.fixm,
 		Log:          zerolog.Nop(),
+		Alerts:       alert.New(l.env.Store, zerolog.Nop()),
 		Ended: func(_, id string) {
 			l.mu.Lock()
 			defer l.mu.Unlock()

@@ -11,7 +11,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/razar/razar"
+	"github.com/razar/razar/alert"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream/bustest"
 )
@@ -45,6 +48,7 @@ func newPatchOrchestrator(t *testing.T, validate []string) *patchOrchestrator {
 		Components: func() (*razar.BootConfig, error) { return &razar.BootConfig{Components: []razar.Component{comp}}, nil },
 		Verify:     func(context.Context, razar.Component) error { return po.unhealthy },
 		Display:    func(agent string) string { return agent },
+		Alerts:     alert.New(po.env.Store, zerolog.Nop()),
 	})
 	if err != nil {
 		t.Fatal(err)
