@@ -132,7 +132,7 @@ func Check(ctx context.Context, st *jetstream.Store, home string) (*Report, erro
 
 	inLogs := map[uint64]string{}
 	offline := map[string]string{} // component/patch: the line of an offline rollback's record
-	for _, file := range []string{mirror.InvocationsFile, mirror.PatchesFile, mirror.PatchHistoryFile, mirror.DialoguesFile} {
+	for _, file := range mirror.Files() {
 		paths, _ := filepath.Glob(filepath.Join(home, file) + "*")
 		for _, p := range paths {
 			if p != filepath.Join(home, file) {

@@ -12,8 +12,6 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream/bustest"
-	"github.com/razar/razar/mirror"
-	"github.com/razar/razar/orchestrator"
 )
 
 // TestCheckCountsEveryBrokenInvariant plants each fault Check looks for
@@ -56,7 +54,7 @@ func TestCheckCountsEveryBrokenInvariant(t *testing.T) {
 		b, _ := json.Marshal(&bus.AuditRecord{Event: bus.EventAttempt, Component: "web", Incident: "inc-ok", Seq: seq})
 		return string(b) + "\n"
 	}
-	file := filepath.Join(home, mirror.InvocationsFile)
+	file := razar.Home(home).Invocations()
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +106,7 @@ func TestCheckWantsOneEndPerOpeningAndAnOfflineRollbackOnce(t *testing.T) {
 	}
 	audit(bus.EventFailed, "inc-reopened", 1)
 	rollback, _ := json.Marshal(&bus.AuditRecord{Event: bus.EventReverted, Component: "web", PatchID: "p-1"})
-	file := filepath.Join(home, orchestrator.PatchHistoryFile)
+	file := razar.Home(home).PatchHistory()
 	if err := os.MkdirAll(filepath.Dir(file), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -145,7 +145,7 @@ func TestKilledAfterTheAppliedRecordTheRestartedOrchestratorHealsWithoutReapplyi
 			}, "no applied record")
 			cm.stopOrch() // the crash
 
-			backup := filepath.Join(cm.home, orchestrator.PatchDir, "web", first.PatchID)
+			backup := filepath.Join(razar.Home(cm.home).Patches(), "web", first.PatchID)
 			if m, err := patch.ReadManifest(backup); err != nil || m.State != patch.StateApplied {
 				t.Fatalf("manifest at the crash: %+v, %v", m, err)
 			}
@@ -192,7 +192,7 @@ func TestKilledAfterTheAppliedRecordTheRestartedOrchestratorHealsWithoutReapplyi
 			if len(patches) != 1 || patches[0] != "applied:"+first.PatchID {
 				t.Errorf("patch records: %v, want one applied record for %s", patches, first.PatchID)
 			}
-			dirs, _ := os.ReadDir(filepath.Join(cm.home, orchestrator.PatchDir, "web"))
+			dirs, _ := os.ReadDir(filepath.Join(razar.Home(cm.home).Patches(), "web"))
 			if len(dirs) != 1 || dirs[0].Name() != first.PatchID {
 				t.Errorf("backups: %v, want only %s", dirs, first.PatchID)
 			}

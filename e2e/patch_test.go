@@ -104,7 +104,7 @@ func TestPatchAppliedAndHolds(t *testing.T) {
 			if len(r.Files) != 1 || r.Files[0].Path != "app.conf" || r.Files[0].SHA256Before == "" || r.Files[0].SHA256After == "" || r.Files[0].SHA256Before == r.Files[0].SHA256After {
 				t.Fatalf("applied record files: %+v", r.Files)
 			}
-			m, err := patch.ReadManifest(filepath.Join(b.home, orchestrator.PatchDir, "app", r.PatchID))
+			m, err := patch.ReadManifest(filepath.Join(razar.Home(b.home).Patches(), "app", r.PatchID))
 			if err != nil {
 				t.Fatalf("no backup for %s: %v", r.PatchID, err)
 			}

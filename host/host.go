@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,7 +116,8 @@ func Open(ctx context.Context, cfg Config) (_ *Host, err error) {
 }
 
 // path is rel in the home.
-func (h *Host) path(rel string) string { return filepath.Join(h.cfg.Home, rel) }
+// home is the layout of the RAZAR home the host runs.
+func (h *Host) home() razar.Home { return razar.Home(h.cfg.Home) }
 
 // agentsInproc: the host runs and reconciles the rungs.
 func (h *Host) agentsInproc() bool { return h.cfg.AgentsMode == "inproc" }
@@ -135,7 +135,7 @@ func (e *homeError) Unwrap() []error { return []error{e.err, razar.ErrInvalidCon
 func (h *Host) openConfigs() error {
 	// Whoever else can write the home or state/ could plant the links and
 	// files RAZAR trusts: refuse before touching anything.
-	homeWarnings, err := homedir.Check(h.cfg.Home, h.path(stateDir))
+	homeWarnings, err := homedir.Check(h.cfg.Home, h.home().StateDir())
 	if err != nil {
 		return &homeError{err}
 	}
@@ -174,7 +174,7 @@ func (h *Host) openBus(ctx context.Context) error {
 		}
 		url = h.srv.ClientURL()
 		orchCreds, ctrlCreds = h.trust.Path(string(auth.Orchestrator)), h.trust.ControlPath()
-		h.log.Info().Str("url", url).Str("store", h.path(stateDir)).Str("identities", h.path(identitiesDir)).Msg("embedded NATS with JetStream is up; anonymous clients are refused")
+		h.log.Info().Str("url", url).Str("store", h.home().StateDir()).Str("identities", h.home().Identities()).Msg("embedded NATS with JetStream is up; anonymous clients are refused")
 	}
 	if err := h.connect(ctx, url, orchCreds, ctrlCreds); err != nil {
 		return err
@@ -192,12 +192,12 @@ func (h *Host) openBus(ctx context.Context) error {
 // startServer locks the store, opens the identities and starts the
 // embedded server, a leaf node of a hub with Config.Leaf.
 func (h *Host) startServer() error {
-	unlock, err := jetstream.LockStore(h.path(stateDir))
+	unlock, err := jetstream.LockStore(h.home().StateDir())
 	if err != nil {
 		if errors.Is(err, jetstream.ErrStoreLocked) {
 			return fmt.Errorf("RAZAR is already running in %s: %v (talk to it with `razar status`, or stop it first)", h.cfg.Home, err)
 		}
-		return fmt.Errorf("lock %s: %v", h.path(stateDir), err)
+		return fmt.Errorf("lock %s: %v", h.home().StateDir(), err)
 	}
 	h.closers = append(h.closers, unlock)
 	st, err := h.openTrust(h.roster.Load())
@@ -205,7 +205,7 @@ func (h *Host) startServer() error {
 		return err
 	}
 	sc := jetstream.ServerConfig{
-		StoreDir: h.path(stateDir), Listen: h.cfg.NATSListen, URLFile: h.path(natsURLFile), Log: h.log, Trust: st,
+		StoreDir: h.home().StateDir(), Listen: h.cfg.NATSListen, URLFile: h.home().NATSURLFile(), Log: h.log, Trust: st,
 	}
 	l := h.cfg.Leaf
 	if l.URL != "" {
@@ -262,10 +262,10 @@ func (h *Host) joinExternal(ctx context.Context) error {
 	}
 	// Every command in the home finds the bus there, as with the
 	// embedded server; without credentials: identities are files.
-	if err := homedir.WriteAtomic(h.path(natsURLFile), []byte(stripUserinfo(h.cfg.NATSURL)+"\n"), 0o640); err != nil {
-		return fmt.Errorf("write %s: %v", h.path(natsURLFile), err)
+	if err := homedir.WriteAtomic(h.home().NATSURLFile(), []byte(stripUserinfo(h.cfg.NATSURL)+"\n"), 0o640); err != nil {
+		return fmt.Errorf("write %s: %v", h.home().NATSURLFile(), err)
 	}
-	h.closers = append(h.closers, func() { _ = os.Remove(h.path(natsURLFile)) })
+	h.closers = append(h.closers, func() { _ = os.Remove(h.home().NATSURLFile()) })
 	return nil
 }
 

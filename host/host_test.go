@@ -48,7 +48,7 @@ func testHome(t *testing.T) string {
 	h := t.TempDir()
 	for p, content := range map[string]string{
 		razar.RosterFile: `{"agents": [{"name": "crown", "backend": "builtin"}]}`,
-		bootConfigFile: `{"components": [{"name": "web", "priority": 1, "command": ["sleep", "600"], "workdir": "web",
+		razar.Home("").BootConfig(): `{"components": [{"name": "web", "priority": 1, "command": ["sleep", "600"], "workdir": "web",
 			"start_grace": "200ms", "health_check": {"command": ["true"]}}]}`,
 		"web/.keep": "",
 	} {
@@ -77,7 +77,7 @@ func testConfig(h string, log io.Writer) Config {
 		ContextBytes: workspace.DefaultBudget, ContextCalls: orchestrator.DefaultContextCalls, FixNewFiles: orchestrator.NewFilesApprove,
 	}
 	return Config{
-		Home: h, BootFile: filepath.Join(h, bootConfigFile), Retries: 3, RemoteAttempts: 1,
+		Home: h, BootFile: razar.Home(h).BootConfig(), Retries: 3, RemoteAttempts: 1,
 		NATSListen: "127.0.0.1:-1", AgentsMode: "external", Replicas: 1, Variables: v,
 		Logger: func(string) (zerolog.Logger, func(), error) {
 			return zerolog.New(log).With().Timestamp().Logger(), func() {}, nil
@@ -110,7 +110,7 @@ func TestOpenRefusesAnIncompleteConfig(t *testing.T) {
 // refuses the boot config with a ConfigError naming the field.
 func TestOpenRefusesAComponentNamedLikeARung(t *testing.T) {
 	h := testHome(t)
-	if err := os.WriteFile(filepath.Join(h, bootConfigFile), []byte(`{"components": [{"name": "crown", "priority": 1, "command": ["true"]}]}`), 0o644); err != nil {
+	if err := os.WriteFile(razar.Home(h).BootConfig(), []byte(`{"components": [{"name": "crown", "priority": 1, "command": ["true"]}]}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, err := Open(context.Background(), testConfig(h, io.Discard))
@@ -136,7 +136,7 @@ func TestOpenThatFailsClosesWhatItOpened(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "fix: set RAZAR_METRICS_ADDR or RAZAR_METRICS_PORT to a free port") {
 		t.Fatalf("Open on a busy metrics port: %v", err)
 	}
-	unlock, err := jetstream.LockStore(filepath.Join(h, stateDir))
+	unlock, err := jetstream.LockStore(razar.Home(h).StateDir())
 	if err != nil {
 		t.Fatalf("the store is still locked after a failed Open: %v", err)
 	}
@@ -177,7 +177,7 @@ func TestHostBootsServesReloadsAndShutsDown(t *testing.T) {
 		t.Errorf("Reload: %q, %v", msg, err)
 	}
 	// A reload that fails changes nothing: the variables it read are undone.
-	if err := os.WriteFile(filepath.Join(h, bootConfigFile), []byte(`{"components": [`), 0o644); err != nil {
+	if err := os.WriteFile(razar.Home(h).BootConfig(), []byte(`{"components": [`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := hst.Reload(ctx); !errors.Is(err, razar.ErrInvalidConfig) || undone != 1 {
@@ -195,7 +195,7 @@ func TestHostBootsServesReloadsAndShutsDown(t *testing.T) {
 	if !strings.Contains(log.String(), "shutting down: components, rungs, orchestrator, bus") {
 		t.Errorf("no orderly shutdown in the log:\n%s", log.String())
 	}
-	unlock, err := jetstream.LockStore(filepath.Join(h, stateDir))
+	unlock, err := jetstream.LockStore(razar.Home(h).StateDir())
 	if err != nil {
 		t.Fatalf("the store is still locked after Run: %v", err)
 	}

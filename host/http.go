@@ -7,7 +7,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/razar/razar/mirror"
 	"github.com/razar/razar/statuspage"
 )
 
@@ -34,8 +33,8 @@ func (h *Host) metricsHandler() http.Handler {
 	page := &statuspage.Page{
 		Status:      pageStatus{h},
 		Incidents:   h.store,
-		Escalations: h.path(mirror.InvocationsFile),
-		Patches:     h.path(mirror.PatchHistoryFile),
+		Escalations: h.home().Invocations(),
+		Patches:     h.home().PatchHistory(),
 		Warn: func(err error, msg, incident string) {
 			ev := h.log.Warn().Err(err)
 			if incident != "" {

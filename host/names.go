@@ -40,7 +40,7 @@ func distinctNames(boot *razar.BootConfig, roster *razar.Roster) error {
 	}
 	for i, c := range boot.Components {
 		if _, err := roster.Agent(c.Name); err == nil {
-			return &razar.ConfigError{File: bootConfigFile, Field: fmt.Sprintf("components[%d].name", i),
+			return &razar.ConfigError{File: razar.Home("").BootConfig(), Field: fmt.Sprintf("components[%d].name", i),
 				Msg: fmt.Sprintf("%q is also the name of a rung in %s: the two would share razar.heartbeat.%s", c.Name, razar.RosterFile, c.Name),
 				Fix: "rename the component"}
 		}

@@ -13,7 +13,7 @@ import (
 // openTrust opens the home's identities (state/identities/), mints the
 // missing standard ones, and returns what the embedded server trusts.
 func (h *Host) openTrust(roster *razar.Roster) (*auth.ServerTrust, error) {
-	trust, err := auth.Open(h.path(identitiesDir))
+	trust, err := auth.Open(h.home().Identities())
 	if err != nil {
 		return nil, fmt.Errorf("%v", err)
 	}
@@ -25,7 +25,7 @@ func (h *Host) openTrust(roster *razar.Roster) (*auth.ServerTrust, error) {
 		return nil, fmt.Errorf("%v", err)
 	}
 	if len(done.Minted) > 0 {
-		h.log.Info().Strs("identities", done.Minted).Str("dir", h.path(identitiesDir)).Msg("minted NATS identities")
+		h.log.Info().Strs("identities", done.Minted).Str("dir", h.home().Identities()).Msg("minted NATS identities")
 	}
 	if len(done.Renewed) > 0 {
 		h.log.Info().Strs("identities", done.Renewed).Msg("renewed people's standard identities that were about to expire (same keys, new expiry)")

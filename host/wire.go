@@ -56,14 +56,14 @@ func (h *Host) wireMetrics() {
 
 // wireAlerts builds the alerter: webhook, Alertmanager, the host's labels.
 func (h *Host) wireAlerts() error {
-	homeID, err := homedir.ID(h.path(homeIDFile))
+	homeID, err := homedir.ID(h.home().IDFile())
 	if err != nil {
 		return err
 	}
 	v := h.cfg.Variables
 	h.alerts = alert.New(h.store, h.log.With().Str("subsystem", "alerts").Logger()).WithSinks(alert.Sinks{
 		Webhook: v.Webhook, Alertmanager: v.Alertmanager, Runbook: v.Runbook,
-		Host: v.HostName, Home: homeID, StatusURL: h.statusURL(), StateFile: h.path(alertsFile),
+		Host: v.HostName, Home: homeID, StatusURL: h.statusURL(), StateFile: h.home().Alerts(),
 	})
 	h.alerts.Redact = h.redact
 	return nil

@@ -17,6 +17,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/internal/backoff"
 	"github.com/razar/razar/internal/clock"
@@ -26,25 +27,26 @@ import (
 	"github.com/razar/razar/jetstream"
 )
 
-// The files of the mirror under logs/, relative to the RAZAR home.
-const (
-	InvocationsFile  = "logs/razar_ai_invocations.json"
-	PatchesFile      = "logs/razar_ai_patches.json"
-	PatchHistoryFile = "logs/patch_history.jsonl"
-	DialoguesFile    = "logs/razar_crown_dialogues.json"
-)
+// Files are the mirror's files under logs/, relative to the RAZAR home
+// (razar.Home names them).
+func Files() []string {
+	h := razar.Home("")
+	return []string{h.Invocations(), h.Dialogues(), h.PatchProposals(), h.PatchHistory()}
+}
 
-// File says which logs/ file mirrors an audit event, or "" for none.
+// File says which logs/ file, relative to the RAZAR home, mirrors an audit
+// event, or "" for none.
 func File(ev bus.Event) string {
+	h := razar.Home("")
 	switch ev {
 	case bus.EventAttempt, bus.EventSkipped, bus.EventEscalation:
-		return InvocationsFile
+		return h.Invocations()
 	case bus.EventHandshake:
-		return DialoguesFile
+		return h.Dialogues()
 	case bus.EventPatch, bus.EventPending:
-		return PatchesFile
+		return h.PatchProposals()
 	case bus.EventApplied, bus.EventRejected, bus.EventReverted:
-		return PatchHistoryFile
+		return h.PatchHistory()
 	}
 	return ""
 }
@@ -63,7 +65,7 @@ func File(ev bus.Event) string {
 // which is read once when the file is opened, so a record already in the
 // file (a replay after a crash) is not written twice. The position in the
 // whole stream, past records of no file, is kept in logs/.mirror.seq
-// (PosFile), written atomically whenever the mirror has caught up,
+// (logs/.mirror.seq), written atomically whenever the mirror has caught up,
 // after the files are synced; it only saves the replay of what is already
 // mirrored, so a lost or stale one costs time, never a record. A restart,
 // after any outage, goes on from there.
@@ -89,7 +91,7 @@ type Mirror struct {
 	MaxBytes int64
 
 	files map[string]*mirrorFile // by path; only Run's goroutine
-	saved uint64                 // position last written to PosFile
+	saved uint64                 // position last written to logs/.mirror.seq
 	done  atomic.Uint64          // highest stream sequence handled
 }
 
@@ -134,10 +136,6 @@ func (m *Mirror) rotate(mf *mirrorFile) {
 	}
 	m.log.Info().Str("file", mf.path).Int64("max_bytes", m.MaxBytes).Msg("rotated a mirror file")
 }
-
-// PosFile, relative to the RAZAR home, keeps the sequence up to which the
-// stream is mirrored.
-const PosFile = "logs/.mirror.seq"
 
 // Consumer is the durable consumer releases before this one read the audit
 // records through. Run deletes it: the mirror keeps its own position.
@@ -308,7 +306,7 @@ func (m *Mirror) checkpoint() {
 			return
 		}
 	}
-	path := filepath.Join(m.home, PosFile)
+	path := razar.Home(m.home).MirrorPos()
 	if err := homedir.WriteAtomic(path, []byte(strconv.FormatUint(pos, 10)+"\n"), 0o640); err != nil {
 		m.log.Warn().Err(err).Str("file", path).Msg("could not keep the mirror position; a restart replays from the previous one, writing nothing twice")
 		return
@@ -328,7 +326,7 @@ func (m *Mirror) close() {
 // skipping what it holds) when there is none or it is past the stream's
 // end (a new store).
 func (m *Mirror) position(ctx context.Context) uint64 {
-	path := filepath.Join(m.home, PosFile)
+	path := razar.Home(m.home).MirrorPos()
 	b, err := readNoFollow(path, 64)
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0
@@ -353,7 +351,7 @@ func (m *Mirror) position(ctx context.Context) uint64 {
 // a torn line, the last record whole in it, so the torn record is written
 // again from the stream (the others already in their files are skipped).
 func (m *Mirror) repairAll(pos uint64) uint64 {
-	for _, name := range []string{InvocationsFile, DialoguesFile, PatchesFile, PatchHistoryFile} {
+	for _, name := range Files() {
 		path := filepath.Join(m.home, name)
 		if _, err := os.Lstat(path); err != nil {
 			continue

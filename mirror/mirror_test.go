@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream/bustest"
 )
@@ -43,7 +44,7 @@ func plantLink(t *testing.T, home, rel string) (string, []byte) {
 func TestMirrorRefusesAPlantedLinkThenCatchesUpOnceItIsRemoved(t *testing.T) {
 	env := bustest.New(t)
 	home := t.TempDir()
-	victim, want := plantLink(t, home, InvocationsFile)
+	victim, want := plantLink(t, home, razar.Home("").Invocations())
 	logs := &syncWriter{}
 	m := New(env.Store, home, zerolog.New(logs))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -60,13 +61,13 @@ func TestMirrorRefusesAPlantedLinkThenCatchesUpOnceItIsRemoved(t *testing.T) {
 	if got, _ := os.ReadFile(victim); !bytes.Equal(got, want) {
 		t.Fatalf("victim changed: %q", got)
 	}
-	if err := os.Remove(filepath.Join(home, InvocationsFile)); err != nil {
+	if err := os.Remove(razar.Home(home).Invocations()); err != nil {
 		t.Fatal(err)
 	}
 	bustest.Eventually(t, 10*time.Second, func() bool {
-		b, err := os.ReadFile(filepath.Join(home, InvocationsFile))
+		b, err := os.ReadFile(razar.Home(home).Invocations())
 		return err == nil && strings.Contains(string(b), `"incident":"inc-1"`)
-	}, "the record never reached %s once the link was gone", InvocationsFile)
+	}, "the record never reached %s once the link was gone", razar.Home("").Invocations())
 	if got, _ := os.ReadFile(victim); !bytes.Equal(got, want) {
 		t.Fatalf("victim changed: %q", got)
 	}
@@ -105,15 +106,15 @@ func TestMirrorRewritesATornLastLineFromTheStreamAtStart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	path := filepath.Join(home, InvocationsFile)
+	path := razar.Home(home).Invocations()
 	bustest.Eventually(t, 10*time.Second, func() bool {
-		pos, _ := os.ReadFile(filepath.Join(home, PosFile))
+		pos, _ := os.ReadFile(razar.Home(home).MirrorPos())
 		return strings.TrimSpace(string(pos)) == "3"
 	}, "the mirror never saved position 3")
 	stop()
 	data, err := os.ReadFile(path)
 	if err != nil || strings.Count(string(data), "\n") != 3 {
-		t.Fatalf("%s before the tear: %v\n%s", InvocationsFile, err, data)
+		t.Fatalf("%s before the tear: %v\n%s", razar.Home("").Invocations(), err, data)
 	}
 	if err := os.Truncate(path, int64(len(data)-15)); err != nil { // half of the last line, no newline
 		t.Fatal(err)
@@ -134,6 +135,6 @@ func TestMirrorRewritesATornLastLineFromTheStreamAtStart(t *testing.T) {
 			}
 		}
 		return true
-	}, "%s does not hold attempts 1, 2, 3 whole and once after the start:\n%s", InvocationsFile,
+	}, "%s does not hold attempts 1, 2, 3 whole and once after the start:\n%s", razar.Home("").Invocations(),
 		bustest.Lazy(func() string { d, _ := os.ReadFile(path); return string(d) }))
 }

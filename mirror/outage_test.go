@@ -19,6 +19,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/internal/backoff"
 	"github.com/razar/razar/internal/jsonl"
@@ -129,7 +130,7 @@ func incidents(prefix string, n int) []string {
 func TestMirrorLosesNoRecordThroughALongWriteOutage(t *testing.T) {
 	env := bustest.New(t)
 	home := t.TempDir()
-	path := filepath.Join(home, InvocationsFile)
+	path := razar.Home(home).Invocations()
 	logs := &syncWriter{}
 	m := New(env.Store, home, zerolog.New(logs))
 	var full atomic.Bool
@@ -175,7 +176,7 @@ func TestMirrorLosesNoRecordThroughALongWriteOutage(t *testing.T) {
 func TestMirrorLosesNoRecordWhileItsPathIsADirectory(t *testing.T) {
 	env := bustest.New(t)
 	home := t.TempDir()
-	path := filepath.Join(home, InvocationsFile)
+	path := razar.Home(home).Invocations()
 	logs := &syncWriter{}
 	runMirror(t, New(env.Store, home, zerolog.New(logs)))
 
@@ -205,7 +206,7 @@ func TestMirrorLosesNoRecordWhileItsPathIsADirectory(t *testing.T) {
 func TestMirrorCutsATornTailAtStartAndWritesNothingTwice(t *testing.T) {
 	env := bustest.New(t)
 	home := t.TempDir()
-	path := filepath.Join(home, InvocationsFile)
+	path := razar.Home(home).Invocations()
 	stop := runMirror(t, New(env.Store, home, zerolog.Nop()))
 	publishAttempts(t, env.Store, "first", 3)
 	waitMirrored(t, path, incidents("first", 3))
@@ -219,7 +220,7 @@ func TestMirrorCutsATornTailAtStartAndWritesNothingTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if err := os.Remove(filepath.Join(home, PosFile)); err != nil {
+	if err := os.Remove(razar.Home(home).MirrorPos()); err != nil {
 		t.Fatal(err)
 	}
 	publishAttempts(t, env.Store, "second", 3)
@@ -255,7 +256,7 @@ func TestMirrorCutsAnInvalidLastLineAtStart(t *testing.T) {
 func TestMirrorRestartCatchesUpFromItsKeptPosition(t *testing.T) {
 	env := bustest.New(t)
 	home := t.TempDir()
-	path := filepath.Join(home, InvocationsFile)
+	path := razar.Home(home).Invocations()
 	m := New(env.Store, home, zerolog.Nop())
 	stop := runMirror(t, m)
 	publishAttempts(t, env.Store, "first", 4)
@@ -277,10 +278,10 @@ func TestMirrorRestartCatchesUpFromItsKeptPosition(t *testing.T) {
 		t.Fatal(err)
 	}
 	bustest.Eventually(t, 10*time.Second, func() bool {
-		b, _ := os.ReadFile(filepath.Join(home, PosFile))
+		b, _ := os.ReadFile(razar.Home(home).MirrorPos())
 		pos, _ := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
 		return pos == last
-	}, "%s never said %d", PosFile, last)
+	}, "%s never said %d", razar.Home("").MirrorPos(), last)
 }
 
 // TestMirrorFlushReturnsOnlyWhenEveryStoredRecordIsInTheFiles: what Flush
@@ -292,7 +293,7 @@ func TestMirrorFlushReturnsOnlyWhenEveryStoredRecordIsInTheFiles(t *testing.T) {
 	runMirror(t, m)
 	publishAttempts(t, env.Store, "r", 30)
 	m.Flush(20 * time.Second)
-	recs, err := mirrored(filepath.Join(home, InvocationsFile))
+	recs, err := mirrored(razar.Home(home).Invocations())
 	if err != nil || len(recs) != 30 {
 		t.Fatalf("after Flush the file holds %d records (%v), want 30", len(recs), err)
 	}
@@ -319,7 +320,7 @@ func TestMirrorLosesNoRecordWhenTheFilesystemIsFull(t *testing.T) {
 		}
 	})
 	env := bustest.New(t)
-	path := filepath.Join(home, InvocationsFile)
+	path := razar.Home(home).Invocations()
 	logs := &syncWriter{}
 	stop := runMirror(t, New(env.Store, home, zerolog.New(logs)))
 	defer stop() // before the unmount
@@ -370,7 +371,7 @@ func TestMirrorRotatesFullFilesKeepingTheNewestRecordsInOrder(t *testing.T) {
 	m.MaxBytes = 4 << 10
 	runMirror(t, m)
 	publishAttempts(t, env.Store, "r", 200)
-	path := filepath.Join(home, InvocationsFile)
+	path := razar.Home(home).Invocations()
 	var all []bus.AuditRecord
 	bustest.Eventually(t, 20*time.Second, func() bool {
 		all = nil

@@ -14,10 +14,6 @@ import (
 	"github.com/razar/razar/workspace"
 )
 
-// PatchDir is where backups of applied patches live, relative to the home:
-// state/patches/<component>/<patch-id>/.
-const PatchDir = patch.PatchDir
-
 // DefaultValidateTimeout bounds a component's validate command.
 const DefaultValidateTimeout = patch.DefaultValidateTimeout
 

@@ -135,7 +135,7 @@ func RollbackRecorded(home, component, id string) error {
 // with RAZAR stopped to logs/patch_history.jsonl, once: a line for its
 // patch there already (a run killed before it noted the record) is kept.
 func RecordRollbackOffline(home string, rec *bus.AuditRecord) error {
-	path := filepath.Join(home, PatchHistoryFile)
+	path := razar.Home(home).PatchHistory()
 	if !historyHas(path, rec.Component, rec.PatchID) {
 		line, err := json.Marshal(rec)
 		if err != nil {
@@ -200,7 +200,7 @@ func (o *Orchestrator) finishRollback(ctx context.Context, ref patch.PatchRef) {
 		log.Error().Err(err).Msg("an unfinished rollback not finished")
 		return
 	}
-	if historyHas(filepath.Join(o.cfg.Home, PatchHistoryFile), component, id) {
+	if historyHas(razar.Home(o.cfg.Home).PatchHistory(), component, id) {
 		// Recorded while RAZAR was stopped; only the note lagged.
 		_ = o.patches.RollbackRecorded(component, id)
 		return

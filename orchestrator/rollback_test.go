@@ -47,7 +47,7 @@ func newRollbackFixture(t *testing.T) *rollbackFixture {
 	}
 	defer cleanup()
 	f.id = patch.NewID()
-	f.backup = filepath.Join(f.home, PatchDir, "web", f.id)
+	f.backup = filepath.Join(razar.Home(f.home).Patches(), "web", f.id)
 	if err := patch.Promote(plan, stage, f.workdir, f.backup); err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func (f *rollbackFixture) assertRestored(t *testing.T) {
 // historyReverted counts the reverted lines of logs/patch_history.jsonl.
 func historyReverted(t *testing.T, home string) int {
 	t.Helper()
-	data, _ := os.ReadFile(filepath.Join(home, PatchHistoryFile))
+	data, _ := os.ReadFile(razar.Home(home).PatchHistory())
 	n := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
 		var r bus.AuditRecord
@@ -176,7 +176,7 @@ func TestRollbackKilledAtAnyMomentIsFinishedByTheNextRunAndRecordedOnce(t *testi
 				t.Fatal(err)
 			}
 			if n := historyReverted(t, f.home); n != 1 {
-				t.Fatalf("%d reverted lines in %s, want 1", n, PatchHistoryFile)
+				t.Fatalf("%d reverted lines in %s, want 1", n, razar.Home("").PatchHistory())
 			}
 			if PendingRollback(f.home, "web", f.id) {
 				t.Fatal("the rollback is still pending after it was recorded")

@@ -71,7 +71,7 @@
 //
 // A Pipeline (New, with a Config validated at construction) owns the
 // states a rung's diff goes through in the patch store under the RAZAR
-// home (PatchDir, StagingDir). Run takes one Candidate, under its
+// home (razar.Home.Patches, StagingDir). Run takes one Candidate, under its
 // AttemptID, through named steps:
 //
 //	resume    a backup for this id means a run before a restart got as far

@@ -13,13 +13,9 @@ import (
 	"github.com/razar/razar/internal/clock"
 )
 
-// PatchDir is where backups of applied patches live, relative to the RAZAR
-// home: state/patches/<component>/<patch-id>/.
-const PatchDir = "state/patches"
-
 // Config configures a Pipeline.
 type Config struct {
-	// Home is the RAZAR home: backups go under its PatchDir, stages under
+	// Home is the RAZAR home: backups go under its Home.Patches(), stages under
 	// its StagingDir. Empty: the Pipeline has no store (Ready says so), and
 	// only its approvals work.
 	Home string
@@ -101,7 +97,7 @@ func (p *Pipeline) Ready(comp razar.Component) bool {
 
 // BackupDir is where the backup of component's patch id lives.
 func (p *Pipeline) BackupDir(component, id string) string {
-	return filepath.Join(p.cfg.Home, PatchDir, component, id)
+	return filepath.Join(razar.Home(p.cfg.Home).Patches(), component, id)
 }
 
 // ResumeAt is the index in ids (one attempt's candidates, in order) of the

@@ -84,7 +84,7 @@ type PatchRef struct{ Component, Patch string }
 // finished first, whatever id names. Errors: ErrNothingToRevert,
 // razar.ErrNotFound for a patch id that is not in the store.
 func (p *Pipeline) Rollback(comp razar.Component, id, actor string, record RecordFunc) (*Rollback, error) {
-	dir := filepath.Join(p.cfg.Home, PatchDir, comp.Name)
+	dir := filepath.Join(razar.Home(p.cfg.Home).Patches(), comp.Name)
 	if pending := pendingRollback(dir); pending != "" && (id == "" || id == pending) {
 		return p.finishRollback(comp, pending, true, record)
 	}
@@ -179,7 +179,7 @@ func pendingRollback(dir string) string {
 // Rollbacks lists the patches of the store with a RollbackNote, finished
 // or not, in path order.
 func (p *Pipeline) Rollbacks() []PatchRef {
-	notes, _ := filepath.Glob(filepath.Join(p.cfg.Home, PatchDir, "*", "*", RollbackFile))
+	notes, _ := filepath.Glob(filepath.Join(razar.Home(p.cfg.Home).Patches(), "*", "*", RollbackFile))
 	out := make([]PatchRef, 0, len(notes))
 	for _, n := range notes {
 		out = append(out, PatchRef{Component: filepath.Base(filepath.Dir(filepath.Dir(n))), Patch: filepath.Base(filepath.Dir(n))})

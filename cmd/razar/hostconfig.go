@@ -13,7 +13,6 @@ import (
 	"github.com/razar/razar/hostmetrics"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/memory"
-	"github.com/razar/razar/orchestrator"
 )
 
 // hostConfig is the host.Config of `razar boot` with settings s: its
@@ -42,7 +41,7 @@ func (s *settings) hostConfig(c *cli) host.Config {
 			c.initMemory(ctx, memory.SourceBoot, store, nil, cfg, log)
 		},
 		MemoryAudit: func(ctx context.Context, store *jetstream.Store, items int, actor string, log zerolog.Logger) *memory.AuditReport {
-			rep := runMemoryAudit(ctx, store, c.path(orchestrator.PatchDir), items, nil)
+			rep := runMemoryAudit(ctx, store, razar.Home(c.home).Patches(), items, nil)
 			c.recordMemoryAudit(ctx, store, rep, actor, log)
 			return rep
 		},

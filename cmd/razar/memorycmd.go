@@ -18,7 +18,6 @@ import (
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/memory"
-	"github.com/razar/razar/orchestrator"
 )
 
 const memoryHelp = `memory init checks every memory layer: stream RAZAR, bucket RAZAR_STATE, the
@@ -111,7 +110,7 @@ func neverBooted(c *cli) bool {
 // initMemory runs one initialization pass and records it in
 // monitoring/boot_metrics.prom and on log.
 func (c *cli) initMemory(ctx context.Context, source string, store *jetstream.Store, storeErr error, cfg *razar.MemoryConfig, log zerolog.Logger) *memory.Result {
-	r := memory.Initialize(ctx, source, memory.Layers(store, storeErr, c.path(orchestrator.PatchDir), c.home, cfg))
+	r := memory.Initialize(ctx, source, memory.Layers(store, storeErr, razar.Home(c.home).Patches(), c.home, cfg))
 	if err := memory.WriteMetrics(c.path(memory.MetricsFile), r, func(w string) { log.Warn().Msg(w) }); err != nil {
 		r.Err = errors.Join(r.Err, err)
 		log.Error().Err(err).Str("file", memory.MetricsFile).Msg("could not write the memory gauges")
@@ -197,7 +196,7 @@ func (c *cli) memoryAuditOffline(ctx context.Context, items int) (*memory.AuditR
 		return nil, err
 	}
 	defer closeLog()
-	rep := runMemoryAudit(ctx, store, c.path(orchestrator.PatchDir), items, c.progress().bar)
+	rep := runMemoryAudit(ctx, store, razar.Home(c.home).Patches(), items, c.progress().bar)
 	c.recordMemoryAudit(ctx, store, rep, c.actor(), log)
 	return rep, nil
 }

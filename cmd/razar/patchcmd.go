@@ -64,9 +64,9 @@ func (c *cli) rollbackPatch(ctx context.Context, args []string) error {
 	if err != nil {
 		// RAZAR is not running: the mirror is not there to write the record.
 		if err := orchestrator.RecordRollbackOffline(c.home, rec); err != nil {
-			return failed("files restored, but the rollback was not recorded in %s: %v (run `razar rollback-patch %s` again to record it)", orchestrator.PatchHistoryFile, err, name)
+			return failed("files restored, but the rollback was not recorded in %s: %v (run `razar rollback-patch %s` again to record it)", razar.Home("").PatchHistory(), err, name)
 		}
-		fmt.Fprintf(c.stdout, "recorded in %s; RAZAR is not running, so %s was not restarted\n", orchestrator.PatchHistoryFile, name)
+		fmt.Fprintf(c.stdout, "recorded in %s; RAZAR is not running, so %s was not restarted\n", razar.Home("").PatchHistory(), name)
 		return nil
 	}
 	defer nc.Close()
