@@ -8,13 +8,14 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
@@ -45,6 +46,11 @@ type cli struct {
 	envFile  map[string]string // config/razar.env as last read
 	envErr   error             // why it could not be read
 	envSaid  bool              // envErr has been reported
+
+	cmd        *cobra.Command                      // the command running
+	declaring  *pflag.FlagSet                      // set: the cli only learns an entry's flags (root.go's legacy)
+	completing bool                                // cobra completes a command line
+	kids       map[*cobra.Command][]*cobra.Command // each command's subcommands, in help order
 }
 
 // envFileName is the optional settings file of CONTRACT section 1.
@@ -148,80 +154,73 @@ func rungFor(name string) agents.Rung {
 	return agents.Generic(name)
 }
 
-// newFlags makes the flag set of the command name (as in the command
-// table, "agents check"). It reports errors as usage errors, not exits,
-// prints --help to stdout, and defines the global --home, so the home may
-// be given among the command's flags.
-func (c *cli) newFlags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet("razar "+name, flag.ContinueOnError)
-	fs.SetOutput(flagOutput{w: c.stdout})
-	fs.Usage = func() {} // parseFlags prints the help, and only for --help
-	fs.Func("home", homeUsage, func(v string) error {
-		if v == "" {
-			return errors.New("needs a directory")
-		}
-		c.home = v
-		return nil
-	})
-	fs.Func("creds", credsUsage, func(v string) error {
-		if v == "" {
-			return errors.New("needs a creds file")
-		}
-		c.creds = v
-		return nil
-	})
+// flagSet is the flag set of an entry that parses its own arguments
+// (root.go's legacy): a pflag set whose Var takes a flag.Value too.
+type flagSet struct {
+	*pflag.FlagSet
+	c *cli
+}
+
+// Var defines a flag of a flag.Value (one without pflag's Type).
+func (fs *flagSet) Var(v flag.Value, name, usage string) {
+	fs.FlagSet.Var(stdValue{v}, name, usage)
+}
+
+// stdValue is a flag.Value as a pflag.Value.
+type stdValue struct{ flag.Value }
+
+func (stdValue) Type() string { return "value" }
+
+// newFlags makes the flag set of the command name ("agents check") for an
+// entry that parses its own arguments. It defines the global --home and
+// --creds, so they may be given among the command's flags.
+func (c *cli) newFlags(name string) *flagSet {
+	fs := &flagSet{FlagSet: pflag.NewFlagSet("razar "+name, pflag.ContinueOnError), c: c}
+	fs.SetOutput(io.Discard) // parseFlags returns pflag's messages as one-line errors
+	fs.Usage = func() {}
+	if c.declaring == nil {
+		fs.FlagSet.Var(&nonEmpty{dst: &c.home, what: "a directory"}, "home", homeUsage)
+		fs.FlagSet.Var(&nonEmpty{dst: &c.creds, what: "a creds file"}, "creds", credsUsage)
+	}
 	return fs
 }
 
-const credsUsage = "NATS identity `FILE` to connect as (default $RAZAR_CREDS, else state/identities/<role>.creds: operator for commands, the rung's own for `razar agent`, orchestrator for `razar boot --nats`)"
+// errDeclared stops an entry run only to learn its flags.
+var errDeclared = errors.New("flags declared")
 
 // parseFlags parses args, letting flags and positional arguments mix. On
 // -h or --help it prints the command's help and returns an error that run
-// turns into exit 0.
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				printHelp(fs)
-				return nil, &exitError{code: 0, err: errHelp}
-			}
-			if msg := durationFlagErr(fs, err); msg != "" {
-				return nil, usageErr("%s: %s", strings.TrimPrefix(fs.Name(), "razar "), msg)
-			}
-			return nil, usageErr("%s: %v (run '%s --help' for its flags)", strings.TrimPrefix(fs.Name(), "razar "), err, fs.Name())
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+// turns into exit 0. On a cli that only learns an entry's flags, it hands
+// them over and returns errDeclared.
+func parseFlags(fs *flagSet, args []string) ([]string, error) {
+	c := fs.c
+	if c.declaring != nil {
+		c.declaring.AddFlagSet(fs.FlagSet)
+		return nil, errDeclared
 	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			if c.cmd != nil {
+				c.printHelp(c.cmd, nil)
+			}
+			return nil, &exitError{code: 0, err: errHelp}
+		}
+		if c.cmd != nil {
+			return nil, flagError(c.cmd, err)
+		}
+		return nil, usageErr("%s: %v", strings.TrimPrefix(fs.Name(), "razar "), err)
+	}
+	return fs.Args(), nil
 }
 
-// badValue matches the flag package's error for a value it could not parse.
-var badValue = regexp.MustCompile(`^invalid value "(.*)" for flag -(\S+): `)
+// errHelp is returned, inside an exitError with code 0, by parseFlags
+// once it printed a command's help: the command stops there and run
+// returns nil.
+var errHelp = errors.New("help printed")
 
-// durationFlagErr explains a bad value of a duration flag in words (the
-// flag package says only "parse error"), or returns "" for any other error.
-func durationFlagErr(fs *flag.FlagSet, err error) string {
-	m := badValue.FindStringSubmatch(err.Error())
-	if m == nil {
-		return ""
-	}
-	f := fs.Lookup(m[2])
-	if f == nil {
-		return ""
-	}
-	g, ok := f.Value.(flag.Getter)
-	if !ok {
-		return ""
-	}
-	if _, ok := g.Get().(time.Duration); !ok {
-		return ""
-	}
-	return fmt.Sprintf("--%s %q is not a duration: use a number and a unit, e.g. 90s, 5m, 1h", m[2], m[1])
+func isHelp(err error) bool {
+	var ee *exitError
+	return errors.As(err, &ee) && ee.code == 0 && errors.Is(ee.err, errHelp)
 }
 
 // daemonLogger logs JSON lines to logs/razar.log and a console view to stderr.

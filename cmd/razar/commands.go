@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -688,7 +687,7 @@ func (c *cli) releaseOffline(name string) error {
 
 // reload asks the running RAZAR to re-read config/ and config/razar.env.
 func (c *cli) reload(ctx context.Context, args []string) error {
-	return c.daemonVerbWith(ctx, "reload", bus.VerbReload, args, func(fs *flag.FlagSet) func() error {
+	return c.daemonVerbWith(ctx, "reload", bus.VerbReload, args, func(fs *flagSet) func() error {
 		strict := fs.Bool("strict", false, "refuse to send the reload (exit 2) when config/razar.env sets a variable RAZAR does not read or RAZAR_ESCALATION_WARNING_THRESHOLD=0 (a RAZAR booted with --strict refuses such a reload itself)")
 		return func() error {
 			if !*strict {
@@ -739,7 +738,7 @@ func (c *cli) daemonVerb(ctx context.Context, name string, verb bus.Verb, args [
 
 // daemonVerbWith is daemonVerb with more flags: more defines them and
 // returns a check run once they are parsed, before anything is sent.
-func (c *cli) daemonVerbWith(ctx context.Context, name string, verb bus.Verb, args []string, more func(*flag.FlagSet) func() error) error {
+func (c *cli) daemonVerbWith(ctx context.Context, name string, verb bus.Verb, args []string, more func(*flagSet) func() error) error {
 	fs := c.newFlags(name)
 	natsURL := fs.String("nats", "", "NATS `URL`")
 	var check func() error

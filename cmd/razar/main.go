@@ -1,7 +1,7 @@
 // Command razar boots a host's components, heals them, and escalates what it
 // cannot heal up a ladder of repair agents over a NATS JetStream mesh.
 //
-// Run `razar help` for the commands; they are listed in table.go.
+// Run `razar help` for the commands; root.go builds them.
 package main
 
 import (
@@ -12,6 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/spf13/cobra"
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/patch"
@@ -69,22 +71,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if home == "" {
 		home = "."
 	}
-	env := newCLI(home, stdout, stderr, os.LookupEnv)
-	rest, help, err := env.takeGlobals(args)
-	if err != nil {
-		return err
-	}
-	switch {
-	case help:
-		err = env.help(ctx, rest)
-	case len(rest) == 0:
-		fmt.Fprint(stderr, usageText())
-		return usageErr("no command given")
-	case rest[0] == "--version" || rest[0] == "-version":
-		err = env.dispatch(ctx, append([]string{"version"}, rest[1:]...))
-	default:
-		err = env.dispatch(ctx, rest)
-	}
+	c := newCLI(home, stdout, stderr, os.LookupEnv)
+	c.completing = len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd)
+	root := c.newRoot()
+	root.SetArgs(append([]string{}, singleDash(root, args)...))
+	err := root.ExecuteContext(ctx)
 	if isHelp(err) {
 		return nil
 	}
