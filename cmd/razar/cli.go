@@ -26,9 +26,11 @@ import (
 	"github.com/razar/razar/agents/rstar"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/ctl"
 	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/internal/logrot"
 	"github.com/razar/razar/jetstream"
+	"github.com/razar/razar/memory"
 )
 
 // cli is what every command shares: the home, the streams, the environment.
@@ -203,7 +205,7 @@ func parseFlags(fs *flagSet, args []string) ([]string, error) {
 			if c.cmd != nil {
 				c.printHelp(c.cmd, nil)
 			}
-			return nil, &exitError{code: 0, err: errHelp}
+			return nil, &exitError{Code: 0, Err: errHelp}
 		}
 		if c.cmd != nil {
 			return nil, flagError(c.cmd, err)
@@ -220,7 +222,7 @@ var errHelp = errors.New("help printed")
 
 func isHelp(err error) bool {
 	var ee *exitError
-	return errors.As(err, &ee) && ee.code == 0 && errors.Is(ee.err, errHelp)
+	return errors.As(err, &ee) && ee.Code == 0 && errors.Is(ee.Err, errHelp)
 }
 
 // daemonLogger logs JSON lines to logs/razar.log and a console view to stderr.
@@ -249,92 +251,6 @@ func (c *cli) daemonLogger(name string) (zerolog.Logger, func(), error) {
 	return log, func() { f.Close() }, nil
 }
 
-// cliLogger logs warnings and worse to stderr, for one-shot commands.
-func (c *cli) cliLogger() zerolog.Logger {
-	return zerolog.New(zerolog.ConsoleWriter{Out: c.stderr, TimeFormat: "15:04:05", NoColor: true}).Level(zerolog.WarnLevel).With().Timestamp().Logger()
-}
-
-// busURL finds the bus: --nats, else $RAZAR_NATS_URL, else state/nats.url
-// of a running `razar boot` in this home.
-func (c *cli) busURL(flagURL string) (string, error) {
-	if flagURL != "" {
-		return flagURL, nil
-	}
-	if u := c.getenv("RAZAR_NATS_URL"); u != "" {
-		return u, nil
-	}
-	u, err := jetstream.ReadURLFile(c.path(natsURLFile))
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			if err := c.homeExists(); err != nil {
-				return "", err
-			}
-			return "", failed("RAZAR is not running in %s (no %s): start it with `razar boot`, or pass --nats URL", c.home, natsURLFile)
-		}
-		return "", failed("read %s: %v", c.path(natsURLFile), err)
-	}
-	return u, nil
-}
-
-// homeExists says, as a usage error, that the home is missing or not a
-// directory: "not running" would send the operator looking for a RAZAR
-// that was never there.
-func (c *cli) homeExists() error {
-	fi, err := os.Stat(c.home)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return usageErr("the RAZAR home %s does not exist (fix: --home DIR of the directory holding config/, or set RAZAR_HOME; run razar from that directory to use it as the home)", c.home)
-	case err != nil:
-		return usageErr("the RAZAR home %s cannot be read: %v (fix: --home DIR of a home RAZAR's user can read)", c.home, errors.Unwrap(err))
-	case !fi.IsDir():
-		return usageErr("the RAZAR home %s is not a directory (fix: --home DIR of the directory holding config/)", c.home)
-	}
-	return nil
-}
-
-// connect dials the bus within a short deadline, as the operator identity
-// (or --creds).
-func (c *cli) connect(ctx context.Context, flagURL, name string, log zerolog.Logger) (*bus.Conn, error) {
-	return c.connectAs(ctx, flagURL, name, string(auth.Operator), log)
-}
-
-// connectAs dials the bus as identity ident of the home, unless --creds or
-// $RAZAR_CREDS names another. A bus without authentication takes a
-// connection without identity when the home has none.
-func (c *cli) connectAs(ctx context.Context, flagURL, name, ident string, log zerolog.Logger, opts ...bus.ConnOption) (*bus.Conn, error) {
-	url, err := c.busURL(flagURL)
-	if err != nil {
-		return nil, err
-	}
-	if creds := c.credsFor(ident); creds != "" {
-		opts = append(opts, bus.WithCreds(creds))
-	}
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	nc, err := bus.Connect(cctx, url, name, log, opts...)
-	if err != nil {
-		return nil, failed("%v", err)
-	}
-	return nc, nil
-}
-
-// credsFor is the creds file to connect as identity ident: --creds, else
-// $RAZAR_CREDS, else state/identities/<ident>.creds when it exists, else
-// none.
-func (c *cli) credsFor(ident string) string {
-	if c.creds != "" {
-		return c.creds
-	}
-	if v := c.getenv("RAZAR_CREDS"); v != "" {
-		return v
-	}
-	p := filepath.Join(c.path(identitiesDir), ident+".creds")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	return ""
-}
-
 // envInt reads a non-negative integer setting, or def when unset.
 func (c *cli) envInt(name string, def int) (int, error) {
 	v := strings.TrimSpace(c.getenv(name))
@@ -346,25 +262,6 @@ func (c *cli) envInt(name string, def int) (int, error) {
 		return 0, &razar.ConfigError{File: "env", Field: name, Msg: fmt.Sprintf("%q is not a whole number ≥ 0", v), Fix: fmt.Sprintf("unset it for the default %d, or set a number", def)}
 	}
 	return n, nil
-}
-
-func (c *cli) actor() string {
-	u := c.getenv("USER")
-	if u == "" {
-		u = "operator"
-	}
-	h, _ := os.Hostname()
-	return u + "@" + h
-}
-
-// loadBoot reads the boot config with workdirs resolved against home.
-func loadBoot(path, home string) (*razar.BootConfig, error) {
-	cfg, err := razar.LoadBootConfig(path)
-	if err != nil {
-		return nil, err
-	}
-	cfg.ResolvePaths(home)
-	return cfg, nil
 }
 
 // envDuration reads a positive duration setting ("10s"), or def when unset.
@@ -396,3 +293,67 @@ func shortDuration(d time.Duration) string {
 	}
 	return s
 }
+
+// client is the operator's client of the home as the flags left it.
+func (c *cli) client() *ctl.Client {
+	return &ctl.Client{Home: c.home, Creds: c.creds, Stdout: c.stdout, Stderr: c.stderr,
+		Getenv: c.getenv, Lookup: c.lookup, Redactor: c.redactor, RungFor: rungFor, DaemonLogger: c.daemonLogger}
+}
+
+// What the daemon's and the rotation's code (daemon.go, rotate.go,
+// monitoring.go) still calls on the cli: each is ctl's.
+
+// cliLogger logs warnings and worse to stderr, for one-shot commands.
+func (c *cli) cliLogger() zerolog.Logger { return c.client().Logger() }
+
+// connect dials the bus as the operator identity (or --creds).
+func (c *cli) connect(ctx context.Context, flagURL, name string, log zerolog.Logger) (*bus.Conn, error) {
+	return c.client().Connect(ctx, flagURL, name, log)
+}
+
+// credsFor is the creds file to connect as identity ident.
+func (c *cli) credsFor(ident string) string { return c.client().CredsFor(ident) }
+
+// actor is who runs the command, for the record.
+func (c *cli) actor() string { return c.client().Actor() }
+
+// externalControlCreds is the lifecycle listener's identity on an external bus.
+func (c *cli) externalControlCreds() string { return c.client().ExternalControlCreds() }
+
+// initMemory runs one initialization pass of the memory layers.
+func (c *cli) initMemory(ctx context.Context, source string, store *jetstream.Store, storeErr error, cfg *razar.MemoryConfig, log zerolog.Logger) *memory.Result {
+	return ctl.InitMemory(ctx, c.home, source, store, storeErr, cfg, log)
+}
+
+// recordMemoryAudit records a memory audit of the home's stores.
+func (c *cli) recordMemoryAudit(ctx context.Context, store *jetstream.Store, rep *memory.AuditReport, actor string, log zerolog.Logger) {
+	ctl.RecordMemoryAudit(ctx, c.home, store, rep, actor, log)
+}
+
+// runMemoryAudit audits RAZAR's store layers.
+func runMemoryAudit(ctx context.Context, store *jetstream.Store, patchDir string, items int, progress memory.Progress) *memory.AuditReport {
+	return ctl.RunMemoryAudit(ctx, store, patchDir, items, progress)
+}
+
+// loadBoot reads the boot config with workdirs resolved against home.
+func loadBoot(path, home string) (*razar.BootConfig, error) { return ctl.LoadBoot(path, home) }
+
+// parseAge reads a Go duration or a whole number of days ("30d").
+func parseAge(v string) (time.Duration, error) { return ctl.ParseAge(v) }
+
+func sanitize(s string) string { return ctl.Sanitize(s) }
+
+func replyErr(component string, rep *bus.LifecycleReply, err error) error {
+	return ctl.ReplyErr(component, rep, err)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// printTail prints the last n lines of f, made safe for a terminal (the
+// status page reads the logs/ mirror with it).
+func printTail(w io.Writer, f *os.File, n int) (int64, error) { return ctl.PrintTail(w, f, n) }

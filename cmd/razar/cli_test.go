@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/ctl"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/supervisor"
 )
@@ -231,13 +232,13 @@ func TestRefusedRepliesMapToExitCodesByTheirCode(t *testing.T) {
 		{nil, 1},                   // no reply at all
 	} {
 		var stderr bytes.Buffer
-		code := exitCode(replyErr("nope", tt.rep, err), &stderr)
+		code := exitCode(ctl.ReplyErr("nope", tt.rep, err), &stderr)
 		if code != tt.code {
 			t.Errorf("reply %+v: exit %d, want %d", tt.rep, code, tt.code)
 		}
 		if tt.rep != nil && tt.rep.Code == bus.CodeNotFound {
 			var local bytes.Buffer
-			exitCode(unknownComponent("nope"), &local)
+			exitCode(ctl.UnknownComponent("nope"), &local)
 			if stderr.String() != local.String() {
 				t.Errorf("not_found from the orchestrator %q differs from the local check %q", stderr.String(), local.String())
 			}
@@ -275,7 +276,7 @@ func TestStatusVerdictFailsOnHaltQuarantineAndFailure(t *testing.T) {
 		{"named one healthy, mission halted", &bus.MissionState{Health: "halted", Components: comps("healthy")}, "web", "mission halted"},
 		{"no mission in the reply", nil, bus.AllComponents, ""},
 	} {
-		err := statusVerdict(tt.m, tt.component)
+		err := ctl.StatusVerdict(tt.m, tt.component)
 		var stderr bytes.Buffer
 		code := exitCode(err, &stderr)
 		switch {

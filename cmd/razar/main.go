@@ -16,25 +16,16 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/ctl"
 	"github.com/razar/razar/patch"
 )
 
-// exitError carries an exit status with its one-line message.
-type exitError struct {
-	code int
-	err  error
-}
+// exitError carries an exit status with its one-line message (ctl's).
+type exitError = ctl.ExitError
 
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
+func usageErr(format string, a ...any) error { return ctl.UsageError(format, a...) }
 
-func usageErr(format string, a ...any) error {
-	return &exitError{code: 2, err: fmt.Errorf(format, a...)}
-}
-
-func failed(format string, a ...any) error {
-	return &exitError{code: 1, err: fmt.Errorf(format, a...)}
-}
+func failed(format string, a ...any) error { return ctl.Failed(format, a...) }
 
 func main() {
 	// First: when Validate started this binary as the validation
@@ -54,10 +45,10 @@ func exitCode(err error, stderr io.Writer) int {
 	var ee *exitError
 	switch {
 	case errors.As(err, &ee):
-		if ee.code == 0 {
+		if ee.Code == 0 {
 			return 0 // help was asked for and printed
 		}
-		code = ee.code
+		code = ee.Code
 	case errors.Is(err, razar.ErrInvalidConfig):
 		code = 2
 	}

@@ -46,7 +46,7 @@ func (c *cli) newRoot() *cobra.Command {
 	root.RunE = func(cmd *cobra.Command, args []string) error {
 		switch {
 		case *version:
-			return c.versionCmd(cmd.Context(), args)
+			return c.printVersion(args)
 		case len(args) == 0:
 			fmt.Fprint(c.stderr, c.usageText(root))
 			return usageErr("no command given")
@@ -62,61 +62,43 @@ func (c *cli) newRoot() *cobra.Command {
 	return root
 }
 
-// addCommands adds every command but help, completion and man.
+// addCommands adds every command but help, completion and man. boot,
+// verify-monitoring and rotate-keys parse their own arguments (legacy).
 func (c *cli) addCommands(root *cobra.Command) {
-	add := func(parent *cobra.Command, name, args, desc, more string, run entry) *cobra.Command {
-		return c.adopt(parent, c.legacy(name, args, desc, more, run))
-	}
-	add(root, "boot", "[flags]", "boot the components, run the bus, the rungs and the orchestrator", bootHelp, (*cli).boot)
-	add(root, "reload", "", "re-read config/ and config/razar.env (also SIGHUP); a reload that fails changes nothing", "", (*cli).reload)
-	add(root, "detach", "", "exit RAZAR and leave the components running, for an upgrade; `razar boot` adopts them", "", (*cli).detach)
-	add(root, "agent", "<name> [--nats URL] [--creds F]", "run one rung as its own process", "", (*cli).agent).ValidArgsFunction = c.completeRungs
-	identity := c.group(root, "identity")
-	add(identity, "add", "<name> --role operator|observer|rung [--expires 90d]", "mint a NATS identity (state/identities/<name>.creds)", identityHelp, (*cli).identityAdd)
-	add(identity, "list", "", "the home's NATS identities: role, public key, expiry, revoked", identityHelp, (*cli).identityList)
-	add(identity, "revoke", "<name|public-key>", "end an identity at once, without a restart", identityHelp, (*cli).identityRevoke)
-	withComponent := func(cmd *cobra.Command) { cmd.ValidArgsFunction = c.completeComponents }
-	withComponent(add(root, "escalate", "<component> --error TEXT", "open an incident by hand and follow it; exit 0 healed, 1 failed", "", (*cli).escalate))
+	c.adopt(root, c.legacy("boot", "[flags]", "boot the components, run the bus, the rungs and the orchestrator", bootHelp, (*cli).boot))
+	c.adopt(root, c.daemonVerbCmd("reload", "re-read config/ and config/razar.env (also SIGHUP); a reload that fails changes nothing", "", bus.VerbReload))
+	c.adopt(root, c.daemonVerbCmd("detach", "exit RAZAR and leave the components running, for an upgrade; `razar boot` adopts them", "", bus.VerbDetach))
+	c.adopt(root, c.agentCmd())
+	c.identityCmds(c.group(root, "identity"))
+	c.adopt(root, c.escalateCmd())
 	for _, v := range []struct {
-		verb       bus.Verb
-		args, desc string
+		verb bus.Verb
+		desc string
 	}{
-		{bus.VerbStop, "<component>", "stop a component; it stays stopped until `razar start`"},
-		{bus.VerbStart, "<component>", "start a component and wait until it is healthy"},
-		{bus.VerbRestart, "<component>", "restart a component and wait until it is healthy"},
-		{bus.VerbAbort, "<component>", "abort the component's open incident"},
-		{bus.VerbRelease, "<component>", "lift a component's quarantine (then start it); works with RAZAR stopped too"},
+		{bus.VerbStop, "stop a component; it stays stopped until `razar start`"},
+		{bus.VerbStart, "start a component and wait until it is healthy"},
+		{bus.VerbRestart, "restart a component and wait until it is healthy"},
+		{bus.VerbAbort, "abort the component's open incident"},
+		{bus.VerbRelease, "lift a component's quarantine (then start it); works with RAZAR stopped too"},
 	} {
-		withComponent(add(root, string(v.verb), v.args, v.desc, "", verb(v.verb)))
+		c.adopt(root, c.lifecycleCmd(v.verb, "<component>", v.desc, ""))
 	}
-	add(root, "resume", "", "take a halted boot cycle on from where it stopped, in priority order (release what is quarantined first)", resumeHelp, (*cli).resume)
-	withComponent(add(root, "status", "[<component>] [--json]", "components, incidents and rungs; exit 1 if halted or a component is down", statusHelp, (*cli).status))
-	add(root, "audit", "[--since 1h|RFC3339] [--component C] [--incident ID] [--json]", "replay the audit trail from JetStream; --incident: each attempt, what its rung saw and did", "", (*cli).audit)
-	withComponent(add(root, "logs", "<component> [-f] [-n N]", "a component's output (logs/components/<name>.log), -f to follow it", "", (*cli).logs))
-	agents := c.group(root, "agents")
-	add(agents, "check", "[--local]", "each running rung process: ready, or why not; exit 1 if a remote rung cannot run", "", (*cli).agentsCheck)
-	add(agents, "reload", "", "every running rung drops cached config and credentials", "", (*cli).agentsReload)
-	add(root, "verify-monitoring", "[--exporter URL]...", "probe the /metrics endpoints (RAZAR, chakra, node exporter, cAdvisor, GPU); exit 1 on any gap", verifyMonitoringHelp, (*cli).verifyMonitoring)
-	add(root, "rotate-keys", "--secrets-dir DIR (--dry-run | --apply [--wait 30m])", "rotate remote rungs' credentials from manifests, once two operator identities approve", rotateHelp, (*cli).rotateKeys)
-	withComponent(add(root, "approve", "<component> <patch-id> | rotation <rotation-id>", "promote a validated patch held for approval, or approve a credential rotation as this identity", "", verb(bus.VerbApprove)))
-	withComponent(add(root, "reject", "<component> <patch-id> | rotation <rotation-id>", "discard a validated patch held for approval, or end a credential rotation", "", verb(bus.VerbReject)))
-	withComponent(add(root, "ack", "<component> [--summary TEXT]", "acknowledge a human rung's page: the ladder waits (up to the rung's ack_timeout)", humanHelp, verb(bus.VerbAck)))
-	withComponent(add(root, "resolve", "<component> [--summary TEXT]", "answer a human rung's page: fixed by hand, RAZAR verifies it", humanHelp, verb(bus.VerbResolve)))
-	withComponent(add(root, "pass", "<component> [--summary TEXT]", "answer a human rung's page: hand the incident on to the next rung", humanHelp, verb(bus.VerbPass)))
-	withComponent(add(root, "rollback-patch", "<component> [--patch ID]", "restore the files of the last applied patch (or the one named)", "", (*cli).rollbackPatch))
-	memory := c.group(root, "memory")
-	add(memory, "init", "[--source boot_orchestrator|bootstrap_memory|bootstrap_world]", "check every memory layer; write the gauges to monitoring/boot_metrics.prom", memoryHelp, (*cli).memoryInit)
-	add(memory, "audit", "[--items N]", "write N items (default 10000) through every store layer, read them back, verify their SHA-256", memoryHelp, (*cli).memoryAudit)
-	fixes := c.group(root, "fixes")
-	add(fixes, "list", "[--json]", "the fix memory: failure signatures with a remembered fix", fixesHelp, fixesVerb("list"))
-	add(fixes, "show", "<signature> [--json]", "a signature's remembered fixes: diff, file hashes, who wrote it", fixesHelp, fixesVerb("show"))
-	add(fixes, "forget", "<signature>", "drop a signature's fixes: its next occurrence climbs the ladder (operator)", fixesHelp, fixesVerb("forget"))
-	add(fixes, "pin", "<signature> [--fix ID]", "make a remembered fix a permanent rule, tried first (operator)", fixesHelp, fixesVerb("pin"))
-	add(root, "version", "", "print the version, the commit and the Go version (also `razar --version`)", "", (*cli).versionCmd)
-}
-
-func verb(v bus.Verb) entry {
-	return func(c *cli, ctx context.Context, args []string) error { return c.lifecycle(ctx, v, args) }
+	c.adopt(root, c.daemonVerbCmd("resume", "take a halted boot cycle on from where it stopped, in priority order (release what is quarantined first)", resumeHelp, bus.VerbResume))
+	c.adopt(root, c.statusCmd())
+	c.adopt(root, c.auditCmd())
+	c.adopt(root, c.logsCmd())
+	c.agentsCmds(c.group(root, "agents"))
+	c.adopt(root, c.legacy("verify-monitoring", "[--exporter URL]...", "probe the /metrics endpoints (RAZAR, chakra, node exporter, cAdvisor, GPU); exit 1 on any gap", verifyMonitoringHelp, (*cli).verifyMonitoring))
+	c.adopt(root, c.legacy("rotate-keys", "--secrets-dir DIR (--dry-run | --apply [--wait 30m])", "rotate remote rungs' credentials from manifests, once two operator identities approve", rotateHelp, (*cli).rotateKeys))
+	c.adopt(root, c.lifecycleCmd(bus.VerbApprove, "<component> <patch-id> | rotation <rotation-id>", "promote a validated patch held for approval, or approve a credential rotation as this identity", ""))
+	c.adopt(root, c.lifecycleCmd(bus.VerbReject, "<component> <patch-id> | rotation <rotation-id>", "discard a validated patch held for approval, or end a credential rotation", ""))
+	c.adopt(root, c.lifecycleCmd(bus.VerbAck, "<component> [--summary TEXT]", "acknowledge a human rung's page: the ladder waits (up to the rung's ack_timeout)", humanHelp))
+	c.adopt(root, c.lifecycleCmd(bus.VerbResolve, "<component> [--summary TEXT]", "answer a human rung's page: fixed by hand, RAZAR verifies it", humanHelp))
+	c.adopt(root, c.lifecycleCmd(bus.VerbPass, "<component> [--summary TEXT]", "answer a human rung's page: hand the incident on to the next rung", humanHelp))
+	c.adopt(root, c.rollbackCmd())
+	c.memoryCmds(c.group(root, "memory"))
+	c.fixesCmds(c.group(root, "fixes"))
+	c.adopt(root, c.versionCmd())
 }
 
 // command makes a command typed as name, whose usage line goes on with
