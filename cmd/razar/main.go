@@ -65,7 +65,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	c := newCLI(home, stdout, stderr, os.LookupEnv)
 	c.completing = len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd)
 	root := c.newRoot()
-	root.SetArgs(append([]string{}, singleDash(root, args)...))
+	args = singleDash(root, args)
+	if a := leadingUnknown(root, args); a != "" && !c.completing {
+		return c.unknownCommand(root, a)
+	}
+	root.SetArgs(append([]string{}, args...))
 	err := root.ExecuteContext(ctx)
 	if isHelp(err) {
 		return nil

@@ -480,6 +480,31 @@ func singleDash(root *cobra.Command, args []string) []string {
 	return out
 }
 
+// leadingUnknown is a flag before the command that razar does not know
+// ("razar --bogus status"), which is a typo of a command as before cobra;
+// "" when there is none.
+func leadingUnknown(root *cobra.Command, args []string) string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if !strings.HasPrefix(a, "-") || a == "--" {
+			return ""
+		}
+		name, _, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		f := root.Flags().Lookup(name)
+		if f == nil {
+			f = root.PersistentFlags().Lookup(name)
+		}
+		switch {
+		case f == nil && (name == "h" || name == "help"):
+		case f == nil:
+			return a
+		case f.Value.Type() != "bool" && !hasVal:
+			i++ // its value
+		}
+	}
+	return ""
+}
+
 const homeUsage = "the `DIR` of the RAZAR home (default $RAZAR_HOME, else the current directory)"
 
 const credsUsage = "NATS identity `FILE` to connect as (default $RAZAR_CREDS, else state/identities/<role>.creds: operator for commands, the rung's own for `razar agent`, orchestrator for `razar boot --nats`)"
