@@ -42,4 +42,3 @@ func TestAuditLinesNamePatchesReasonsAndActors(t *testing.T) {
 		t.Errorf("audit still prints the event twice:\n%s", got)
 	}
 }
-
