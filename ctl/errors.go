@@ -8,7 +8,10 @@ type ExitError struct {
 	Err  error
 }
 
+// Error is the one line main prints after "razar: ".
 func (e *ExitError) Error() string { return e.Err.Error() }
+
+// Unwrap is the error inside, for errors.Is and errors.As.
 func (e *ExitError) Unwrap() error { return e.Err }
 
 // UsageError is a bad command line: exit 2.
