@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -42,12 +41,7 @@ type cli struct {
 	lookup         razar.Lookup        // likewise, telling unset from empty
 	secrets        *redactors
 
-	osLookup razar.Lookup // the process environment alone
-	envMu    sync.RWMutex
-	envRead  bool              // config/razar.env has been read
-	envFile  map[string]string // config/razar.env as last read
-	envErr   error             // why it could not be read
-	envSaid  bool              // envErr has been reported
+	env *ctl.Env // the environment, then config/razar.env
 
 	cmd        *cobra.Command                      // the command running
 	declaring  *pflag.FlagSet                      // set: the cli only learns an entry's flags (root.go's legacy)
@@ -56,65 +50,28 @@ type cli struct {
 }
 
 // envFileName is the optional settings file of CONTRACT section 1.
-const envFileName = "config/razar.env"
+const envFileName = ctl.EnvFile
 
 // newCLI returns the shared state of one command over home, with the
 // process environment looked up through osLookup. config/razar.env is read
 // at the first look-up, once flags have settled the home.
 func newCLI(home string, stdout, stderr io.Writer, osLookup razar.Lookup) *cli {
-	c := &cli{home: home, stdout: stdout, stderr: stderr, osLookup: osLookup}
-	c.lookup = func(key string) (string, bool) {
-		if v, ok := c.osLookup(key); ok {
-			return v, true // a variable set in the environment wins
-		}
-		c.envMu.Lock()
-		defer c.envMu.Unlock()
-		c.readEnvFileLocked()
-		if c.envErr != nil && !c.envSaid {
-			c.envSaid = true
-			fmt.Fprintf(c.stderr, "razar: warning: %v; its settings are ignored\n", c.envErr)
-		}
-		v, ok := c.envFile[key]
-		return v, ok
-	}
-	c.getenv = func(key string) string { v, _ := c.lookup(key); return v }
+	c := &cli{home: home, stdout: stdout, stderr: stderr}
+	c.env = ctl.NewEnv(func() string { return c.home }, osLookup, func() io.Writer { return c.stderr })
+	c.lookup, c.getenv = c.env.Lookup, c.env.Getenv
 	c.secrets = &redactors{c: c}
 	return c
 }
 
 // readEnvFile reads config/razar.env; a missing file is no settings.
-func (c *cli) readEnvFile() (map[string]string, error) {
-	return razar.LoadEnvFile(c.path(envFileName))
-}
-
-// readEnvFileLocked reads config/razar.env once; c.envMu must be held. A
-// broken file gives no settings and its error in envErr.
-func (c *cli) readEnvFileLocked() {
-	if c.envRead {
-		return
-	}
-	c.envRead = true
-	c.envFile, c.envErr = c.readEnvFile()
-}
+func (c *cli) readEnvFile() (map[string]string, error) { return c.env.ReadFile() }
 
 // envFileErr says why config/razar.env could not be read: `razar boot`
 // refuses to start on a broken file.
-func (c *cli) envFileErr() error {
-	c.envMu.Lock()
-	defer c.envMu.Unlock()
-	c.readEnvFileLocked()
-	c.envSaid = true // the caller reports it
-	return c.envErr
-}
+func (c *cli) envFileErr() error { return c.env.FileErr() }
 
 // swapEnvFile installs env as config/razar.env's settings and returns the old ones.
-func (c *cli) swapEnvFile(env map[string]string) map[string]string {
-	c.envMu.Lock()
-	defer c.envMu.Unlock()
-	old := c.envFile
-	c.envFile, c.envRead, c.envErr = env, true, nil
-	return old
-}
+func (c *cli) swapEnvFile(env map[string]string) map[string]string { return c.env.Swap(env) }
 
 // redactor returns the current secrets redactor of the home.
 func (c *cli) redactor() *razar.Redactor {

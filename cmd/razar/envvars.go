@@ -179,9 +179,10 @@ func (s *settings) settingWarnings() []string {
 // the settings s read from c: unknown variables in config/razar.env and
 // values the runbook advises against. --strict makes them exit 2.
 func (c *cli) configWarnings(s *settings) []string {
-	c.envMu.RLock()
-	env := c.envFile
-	c.envMu.RUnlock()
+	var env map[string]string
+	if c.env != nil {
+		env = c.env.File()
+	}
 	roster, _ := razar.LoadRoster(c.path(rosterFile)) // a bad roster is reported on its own
 	out := unknownVariableWarnings(env, roster)
 	return append(out, s.settingWarnings()...)
