@@ -18,6 +18,13 @@ COMMIT := $(shell git rev-parse HEAD 2>/dev/null)$(shell git diff --quiet HEAD 2
 build:
 	$(GO) build -ldflags "-X main.commit=$(COMMIT)" -o $(BIN)/razar ./cmd/razar
 
+# man: a page per command, dist/man/razar*.1, from the CLI's own help
+# (the hidden `razar man --dir DIR`).
+.PHONY: man
+man: build
+	mkdir -p dist/man
+	$(BIN)/razar man --dir dist/man
+
 # The nats CLI (interop tests) and, from Debian's packages, what the other
 # tests drive: promtool and prometheus, Alertmanager, node_exporter,
 # chromium, jq and curl; systemd-analyze for dist/razar.service.

@@ -8,13 +8,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
@@ -25,9 +25,11 @@ import (
 	"github.com/razar/razar/agents/rstar"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/ctl"
 	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/internal/logrot"
 	"github.com/razar/razar/jetstream"
+	"github.com/razar/razar/memory"
 )
 
 // cli is what every command shares: the home, the streams, the environment.
@@ -39,74 +41,37 @@ type cli struct {
 	lookup         razar.Lookup        // likewise, telling unset from empty
 	secrets        *redactors
 
-	osLookup razar.Lookup // the process environment alone
-	envMu    sync.RWMutex
-	envRead  bool              // config/razar.env has been read
-	envFile  map[string]string // config/razar.env as last read
-	envErr   error             // why it could not be read
-	envSaid  bool              // envErr has been reported
+	env *ctl.Env // the environment, then config/razar.env
+
+	cmd        *cobra.Command                      // the command running
+	declaring  *pflag.FlagSet                      // set: the cli only learns an entry's flags (root.go's legacy)
+	completing bool                                // cobra completes a command line
+	kids       map[*cobra.Command][]*cobra.Command // each command's subcommands, in help order
 }
 
 // envFileName is the optional settings file of CONTRACT section 1.
-const envFileName = "config/razar.env"
+const envFileName = ctl.EnvFile
 
 // newCLI returns the shared state of one command over home, with the
 // process environment looked up through osLookup. config/razar.env is read
 // at the first look-up, once flags have settled the home.
 func newCLI(home string, stdout, stderr io.Writer, osLookup razar.Lookup) *cli {
-	c := &cli{home: home, stdout: stdout, stderr: stderr, osLookup: osLookup}
-	c.lookup = func(key string) (string, bool) {
-		if v, ok := c.osLookup(key); ok {
-			return v, true // a variable set in the environment wins
-		}
-		c.envMu.Lock()
-		defer c.envMu.Unlock()
-		c.readEnvFileLocked()
-		if c.envErr != nil && !c.envSaid {
-			c.envSaid = true
-			fmt.Fprintf(c.stderr, "razar: warning: %v; its settings are ignored\n", c.envErr)
-		}
-		v, ok := c.envFile[key]
-		return v, ok
-	}
-	c.getenv = func(key string) string { v, _ := c.lookup(key); return v }
+	c := &cli{home: home, stdout: stdout, stderr: stderr}
+	c.env = ctl.NewEnv(func() string { return c.home }, osLookup, func() io.Writer { return c.stderr })
+	c.lookup, c.getenv = c.env.Lookup, c.env.Getenv
 	c.secrets = &redactors{c: c}
 	return c
 }
 
 // readEnvFile reads config/razar.env; a missing file is no settings.
-func (c *cli) readEnvFile() (map[string]string, error) {
-	return razar.LoadEnvFile(c.path(envFileName))
-}
-
-// readEnvFileLocked reads config/razar.env once; c.envMu must be held. A
-// broken file gives no settings and its error in envErr.
-func (c *cli) readEnvFileLocked() {
-	if c.envRead {
-		return
-	}
-	c.envRead = true
-	c.envFile, c.envErr = c.readEnvFile()
-}
+func (c *cli) readEnvFile() (map[string]string, error) { return c.env.ReadFile() }
 
 // envFileErr says why config/razar.env could not be read: `razar boot`
 // refuses to start on a broken file.
-func (c *cli) envFileErr() error {
-	c.envMu.Lock()
-	defer c.envMu.Unlock()
-	c.readEnvFileLocked()
-	c.envSaid = true // the caller reports it
-	return c.envErr
-}
+func (c *cli) envFileErr() error { return c.env.FileErr() }
 
 // swapEnvFile installs env as config/razar.env's settings and returns the old ones.
-func (c *cli) swapEnvFile(env map[string]string) map[string]string {
-	c.envMu.Lock()
-	defer c.envMu.Unlock()
-	old := c.envFile
-	c.envFile, c.envRead, c.envErr = env, true, nil
-	return old
-}
+func (c *cli) swapEnvFile(env map[string]string) map[string]string { return c.env.Swap(env) }
 
 // redactor returns the current secrets redactor of the home.
 func (c *cli) redactor() *razar.Redactor {
@@ -148,80 +113,73 @@ func rungFor(name string) agents.Rung {
 	return agents.Generic(name)
 }
 
-// newFlags makes the flag set of the command name (as in the command
-// table, "agents check"). It reports errors as usage errors, not exits,
-// prints --help to stdout, and defines the global --home, so the home may
-// be given among the command's flags.
-func (c *cli) newFlags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet("razar "+name, flag.ContinueOnError)
-	fs.SetOutput(flagOutput{w: c.stdout})
-	fs.Usage = func() {} // parseFlags prints the help, and only for --help
-	fs.Func("home", homeUsage, func(v string) error {
-		if v == "" {
-			return errors.New("needs a directory")
-		}
-		c.home = v
-		return nil
-	})
-	fs.Func("creds", credsUsage, func(v string) error {
-		if v == "" {
-			return errors.New("needs a creds file")
-		}
-		c.creds = v
-		return nil
-	})
+// flagSet is the flag set of an entry that parses its own arguments
+// (root.go's legacy): a pflag set whose Var takes a flag.Value too.
+type flagSet struct {
+	*pflag.FlagSet
+	c *cli
+}
+
+// Var defines a flag of a flag.Value (one without pflag's Type).
+func (fs *flagSet) Var(v flag.Value, name, usage string) {
+	fs.FlagSet.Var(stdValue{v}, name, usage)
+}
+
+// stdValue is a flag.Value as a pflag.Value.
+type stdValue struct{ flag.Value }
+
+func (stdValue) Type() string { return "value" }
+
+// newFlags makes the flag set of the command name ("agents check") for an
+// entry that parses its own arguments. It defines the global --home and
+// --creds, so they may be given among the command's flags.
+func (c *cli) newFlags(name string) *flagSet {
+	fs := &flagSet{FlagSet: pflag.NewFlagSet("razar "+name, pflag.ContinueOnError), c: c}
+	fs.SetOutput(io.Discard) // parseFlags returns pflag's messages as one-line errors
+	fs.Usage = func() {}
+	if c.declaring == nil {
+		fs.FlagSet.Var(&nonEmpty{dst: &c.home, what: "a directory"}, "home", homeUsage)
+		fs.FlagSet.Var(&nonEmpty{dst: &c.creds, what: "a creds file"}, "creds", credsUsage)
+	}
 	return fs
 }
 
-const credsUsage = "NATS identity `FILE` to connect as (default $RAZAR_CREDS, else state/identities/<role>.creds: operator for commands, the rung's own for `razar agent`, orchestrator for `razar boot --nats`)"
+// errDeclared stops an entry run only to learn its flags.
+var errDeclared = errors.New("flags declared")
 
 // parseFlags parses args, letting flags and positional arguments mix. On
 // -h or --help it prints the command's help and returns an error that run
-// turns into exit 0.
-func parseFlags(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				printHelp(fs)
-				return nil, &exitError{code: 0, err: errHelp}
-			}
-			if msg := durationFlagErr(fs, err); msg != "" {
-				return nil, usageErr("%s: %s", strings.TrimPrefix(fs.Name(), "razar "), msg)
-			}
-			return nil, usageErr("%s: %v (run '%s --help' for its flags)", strings.TrimPrefix(fs.Name(), "razar "), err, fs.Name())
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+// turns into exit 0. On a cli that only learns an entry's flags, it hands
+// them over and returns errDeclared.
+func parseFlags(fs *flagSet, args []string) ([]string, error) {
+	c := fs.c
+	if c.declaring != nil {
+		c.declaring.AddFlagSet(fs.FlagSet)
+		return nil, errDeclared
 	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			if c.cmd != nil {
+				c.printHelp(c.cmd, nil)
+			}
+			return nil, &exitError{Code: 0, Err: errHelp}
+		}
+		if c.cmd != nil {
+			return nil, flagError(c.cmd, err)
+		}
+		return nil, usageErr("%s: %v", strings.TrimPrefix(fs.Name(), "razar "), err)
+	}
+	return fs.Args(), nil
 }
 
-// badValue matches the flag package's error for a value it could not parse.
-var badValue = regexp.MustCompile(`^invalid value "(.*)" for flag -(\S+): `)
+// errHelp is returned, inside an exitError with code 0, by parseFlags
+// once it printed a command's help: the command stops there and run
+// returns nil.
+var errHelp = errors.New("help printed")
 
-// durationFlagErr explains a bad value of a duration flag in words (the
-// flag package says only "parse error"), or returns "" for any other error.
-func durationFlagErr(fs *flag.FlagSet, err error) string {
-	m := badValue.FindStringSubmatch(err.Error())
-	if m == nil {
-		return ""
-	}
-	f := fs.Lookup(m[2])
-	if f == nil {
-		return ""
-	}
-	g, ok := f.Value.(flag.Getter)
-	if !ok {
-		return ""
-	}
-	if _, ok := g.Get().(time.Duration); !ok {
-		return ""
-	}
-	return fmt.Sprintf("--%s %q is not a duration: use a number and a unit, e.g. 90s, 5m, 1h", m[2], m[1])
+func isHelp(err error) bool {
+	var ee *exitError
+	return errors.As(err, &ee) && ee.Code == 0 && errors.Is(ee.Err, errHelp)
 }
 
 // daemonLogger logs JSON lines to logs/razar.log and a console view to stderr.
@@ -250,92 +208,6 @@ func (c *cli) daemonLogger(name string) (zerolog.Logger, func(), error) {
 	return log, func() { f.Close() }, nil
 }
 
-// cliLogger logs warnings and worse to stderr, for one-shot commands.
-func (c *cli) cliLogger() zerolog.Logger {
-	return zerolog.New(zerolog.ConsoleWriter{Out: c.stderr, TimeFormat: "15:04:05", NoColor: true}).Level(zerolog.WarnLevel).With().Timestamp().Logger()
-}
-
-// busURL finds the bus: --nats, else $RAZAR_NATS_URL, else state/nats.url
-// of a running `razar boot` in this home.
-func (c *cli) busURL(flagURL string) (string, error) {
-	if flagURL != "" {
-		return flagURL, nil
-	}
-	if u := c.getenv("RAZAR_NATS_URL"); u != "" {
-		return u, nil
-	}
-	u, err := jetstream.ReadURLFile(c.path(natsURLFile))
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			if err := c.homeExists(); err != nil {
-				return "", err
-			}
-			return "", failed("RAZAR is not running in %s (no %s): start it with `razar boot`, or pass --nats URL", c.home, natsURLFile)
-		}
-		return "", failed("read %s: %v", c.path(natsURLFile), err)
-	}
-	return u, nil
-}
-
-// homeExists says, as a usage error, that the home is missing or not a
-// directory: "not running" would send the operator looking for a RAZAR
-// that was never there.
-func (c *cli) homeExists() error {
-	fi, err := os.Stat(c.home)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		return usageErr("the RAZAR home %s does not exist (fix: --home DIR of the directory holding config/, or set RAZAR_HOME; run razar from that directory to use it as the home)", c.home)
-	case err != nil:
-		return usageErr("the RAZAR home %s cannot be read: %v (fix: --home DIR of a home RAZAR's user can read)", c.home, errors.Unwrap(err))
-	case !fi.IsDir():
-		return usageErr("the RAZAR home %s is not a directory (fix: --home DIR of the directory holding config/)", c.home)
-	}
-	return nil
-}
-
-// connect dials the bus within a short deadline, as the operator identity
-// (or --creds).
-func (c *cli) connect(ctx context.Context, flagURL, name string, log zerolog.Logger) (*bus.Conn, error) {
-	return c.connectAs(ctx, flagURL, name, string(auth.Operator), log)
-}
-
-// connectAs dials the bus as identity ident of the home, unless --creds or
-// $RAZAR_CREDS names another. A bus without authentication takes a
-// connection without identity when the home has none.
-func (c *cli) connectAs(ctx context.Context, flagURL, name, ident string, log zerolog.Logger, opts ...bus.ConnOption) (*bus.Conn, error) {
-	url, err := c.busURL(flagURL)
-	if err != nil {
-		return nil, err
-	}
-	if creds := c.credsFor(ident); creds != "" {
-		opts = append(opts, bus.WithCreds(creds))
-	}
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	nc, err := bus.Connect(cctx, url, name, log, opts...)
-	if err != nil {
-		return nil, failed("%v", err)
-	}
-	return nc, nil
-}
-
-// credsFor is the creds file to connect as identity ident: --creds, else
-// $RAZAR_CREDS, else state/identities/<ident>.creds when it exists, else
-// none.
-func (c *cli) credsFor(ident string) string {
-	if c.creds != "" {
-		return c.creds
-	}
-	if v := c.getenv("RAZAR_CREDS"); v != "" {
-		return v
-	}
-	p := filepath.Join(c.path(identitiesDir), ident+".creds")
-	if _, err := os.Stat(p); err == nil {
-		return p
-	}
-	return ""
-}
-
 // envInt reads a non-negative integer setting, or def when unset.
 func (c *cli) envInt(name string, def int) (int, error) {
 	v := strings.TrimSpace(c.getenv(name))
@@ -347,25 +219,6 @@ func (c *cli) envInt(name string, def int) (int, error) {
 		return 0, &razar.ConfigError{File: "env", Field: name, Msg: fmt.Sprintf("%q is not a whole number ≥ 0", v), Fix: fmt.Sprintf("unset it for the default %d, or set a number", def)}
 	}
 	return n, nil
-}
-
-func (c *cli) actor() string {
-	u := c.getenv("USER")
-	if u == "" {
-		u = "operator"
-	}
-	h, _ := os.Hostname()
-	return u + "@" + h
-}
-
-// loadBoot reads the boot config with workdirs resolved against home.
-func loadBoot(path, home string) (*razar.BootConfig, error) {
-	cfg, err := razar.LoadBootConfig(path)
-	if err != nil {
-		return nil, err
-	}
-	cfg.ResolvePaths(home)
-	return cfg, nil
 }
 
 // envDuration reads a positive duration setting ("10s"), or def when unset.
@@ -397,3 +250,67 @@ func shortDuration(d time.Duration) string {
 	}
 	return s
 }
+
+// client is the operator's client of the home as the flags left it.
+func (c *cli) client() *ctl.Client {
+	return &ctl.Client{Home: c.home, Creds: c.creds, Stdout: c.stdout, Stderr: c.stderr,
+		Getenv: c.getenv, Lookup: c.lookup, Redactor: c.redactor, RungFor: rungFor, DaemonLogger: c.daemonLogger}
+}
+
+// What the daemon's and the rotation's code (daemon.go, rotate.go,
+// monitoring.go) still calls on the cli: each is ctl's.
+
+// cliLogger logs warnings and worse to stderr, for one-shot commands.
+func (c *cli) cliLogger() zerolog.Logger { return c.client().Logger() }
+
+// connect dials the bus as the operator identity (or --creds).
+func (c *cli) connect(ctx context.Context, flagURL, name string, log zerolog.Logger) (*bus.Conn, error) {
+	return c.client().Connect(ctx, flagURL, name, log)
+}
+
+// credsFor is the creds file to connect as identity ident.
+func (c *cli) credsFor(ident string) string { return c.client().CredsFor(ident) }
+
+// actor is who runs the command, for the record.
+func (c *cli) actor() string { return c.client().Actor() }
+
+// externalControlCreds is the lifecycle listener's identity on an external bus.
+func (c *cli) externalControlCreds() string { return c.client().ExternalControlCreds() }
+
+// initMemory runs one initialization pass of the memory layers.
+func (c *cli) initMemory(ctx context.Context, source string, store *jetstream.Store, storeErr error, cfg *razar.MemoryConfig, log zerolog.Logger) *memory.Result {
+	return ctl.InitMemory(ctx, c.home, source, store, storeErr, cfg, log)
+}
+
+// recordMemoryAudit records a memory audit of the home's stores.
+func (c *cli) recordMemoryAudit(ctx context.Context, store *jetstream.Store, rep *memory.AuditReport, actor string, log zerolog.Logger) {
+	ctl.RecordMemoryAudit(ctx, c.home, store, rep, actor, log)
+}
+
+// runMemoryAudit audits RAZAR's store layers.
+func runMemoryAudit(ctx context.Context, store *jetstream.Store, patchDir string, items int, progress memory.Progress) *memory.AuditReport {
+	return ctl.RunMemoryAudit(ctx, store, patchDir, items, progress)
+}
+
+// loadBoot reads the boot config with workdirs resolved against home.
+func loadBoot(path, home string) (*razar.BootConfig, error) { return ctl.LoadBoot(path, home) }
+
+// parseAge reads a Go duration or a whole number of days ("30d").
+func parseAge(v string) (time.Duration, error) { return ctl.ParseAge(v) }
+
+func sanitize(s string) string { return ctl.Sanitize(s) }
+
+func replyErr(component string, rep *bus.LifecycleReply, err error) error {
+	return ctl.ReplyErr(component, rep, err)
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// printTail prints the last n lines of f, made safe for a terminal (the
+// status page reads the logs/ mirror with it).
+func printTail(w io.Writer, f *os.File, n int) (int64, error) { return ctl.PrintTail(w, f, n) }

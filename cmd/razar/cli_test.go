@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/ctl"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/supervisor"
 )
@@ -136,23 +139,27 @@ func TestBoolFlagsShowNoValueEvenWhenTheirUsageQuotesACommand(t *testing.T) {
 }
 
 func TestEveryCommandHasHelpThatExitsZero(t *testing.T) {
-	for _, cmd := range commands {
-		if cmd.run == nil {
+	c := newCLI(".", io.Discard, io.Discard, os.LookupEnv)
+	root := c.newRoot()
+	top := c.usageText(root)
+	for _, cmd := range c.rows(root) {
+		if cmd.Name() == "help" {
 			continue
 		}
-		words := strings.Fields(cmd.name)
+		name := synopsisName(cmd)
+		words := strings.Fields(name)
 		out, stderr, code := runCLI(t, append(words, "--help")...)
-		if code != 0 || stderr != "" || !strings.HasPrefix(out, "Usage: "+cmd.usageLine()+"\n\n"+unquoteCode(cmd.desc)+"\n") {
-			t.Errorf("razar %s --help: exit %d, stderr %q:\n%s", cmd.name, code, stderr, out)
+		if code != 0 || stderr != "" || !strings.HasPrefix(out, "Usage: razar "+synopsis(cmd)+"\n\n"+unquoteCode(cmd.Short)+"\n") {
+			t.Errorf("razar %s --help: exit %d, stderr %q:\n%s", name, code, stderr, out)
 		}
 		if strings.Contains(out+stderr, "help shown") || strings.Contains(out+stderr, "help printed") {
-			t.Errorf("razar %s --help reports the help as an error:\n%s%s", cmd.name, out, stderr)
+			t.Errorf("razar %s --help reports the help as an error:\n%s%s", name, out, stderr)
 		}
 		if via, _, _ := runCLI(t, append([]string{"help"}, words...)...); via != out {
-			t.Errorf("razar help %s differs from razar %s --help", cmd.name, cmd.name)
+			t.Errorf("razar help %s differs from razar %s --help", name, name)
 		}
-		if !strings.Contains(usageText(), "  "+cmd.name) {
-			t.Errorf("razar help does not list %s", cmd.name)
+		if !strings.Contains(top, "  "+name) {
+			t.Errorf("razar help does not list %s", name)
 		}
 	}
 	for _, args := range [][]string{{"help"}, {"--help"}, {"-h"}, {"help", "agents"}, {"agents", "--help"}} {
@@ -225,13 +232,13 @@ func TestRefusedRepliesMapToExitCodesByTheirCode(t *testing.T) {
 		{nil, 1},                   // no reply at all
 	} {
 		var stderr bytes.Buffer
-		code := exitCode(replyErr("nope", tt.rep, err), &stderr)
+		code := exitCode(ctl.ReplyErr("nope", tt.rep, err), &stderr)
 		if code != tt.code {
 			t.Errorf("reply %+v: exit %d, want %d", tt.rep, code, tt.code)
 		}
 		if tt.rep != nil && tt.rep.Code == bus.CodeNotFound {
 			var local bytes.Buffer
-			exitCode(unknownComponent("nope"), &local)
+			exitCode(ctl.UnknownComponent("nope"), &local)
 			if stderr.String() != local.String() {
 				t.Errorf("not_found from the orchestrator %q differs from the local check %q", stderr.String(), local.String())
 			}
@@ -269,7 +276,7 @@ func TestStatusVerdictFailsOnHaltQuarantineAndFailure(t *testing.T) {
 		{"named one healthy, mission halted", &bus.MissionState{Health: "halted", Components: comps("healthy")}, "web", "mission halted"},
 		{"no mission in the reply", nil, bus.AllComponents, ""},
 	} {
-		err := statusVerdict(tt.m, tt.component)
+		err := ctl.StatusVerdict(tt.m, tt.component)
 		var stderr bytes.Buffer
 		code := exitCode(err, &stderr)
 		switch {
@@ -310,6 +317,13 @@ func TestStatusOfARunningHaltedMissionExitsOne(t *testing.T) {
 	}
 	if out, _, code := runCLI(t, "--home", h, "status", "--json"); code != 1 || !strings.Contains(out, `"health":"halted"`) {
 		t.Fatalf("status --json of a halted mission: exit %d\n%s", code, out)
+	}
+	// Completion asks the running RAZAR for its components, not the file.
+	if err := os.Rename(filepath.Join(h, "config/boot_config.json"), filepath.Join(h, "boot_config.json.aside")); err != nil {
+		t.Fatal(err)
+	}
+	if out, stderr, _ := runCLI(t, "__complete", "--home", h, "restart", ""); !strings.Contains(out, "web\n") {
+		t.Errorf("completion with RAZAR running did not offer its component web:\n%s%s", out, stderr)
 	}
 }
 

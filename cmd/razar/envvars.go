@@ -179,9 +179,10 @@ func (s *settings) settingWarnings() []string {
 // the settings s read from c: unknown variables in config/razar.env and
 // values the runbook advises against. --strict makes them exit 2.
 func (c *cli) configWarnings(s *settings) []string {
-	c.envMu.RLock()
-	env := c.envFile
-	c.envMu.RUnlock()
+	var env map[string]string
+	if c.env != nil {
+		env = c.env.File()
+	}
 	roster, _ := razar.LoadRoster(c.path(rosterFile)) // a bad roster is reported on its own
 	out := unknownVariableWarnings(env, roster)
 	return append(out, s.settingWarnings()...)
@@ -193,4 +194,31 @@ func strictErr(warnings []string) error {
 		return nil
 	}
 	return usageErr("--strict: %s (fix them, or drop --strict to run with the warnings)", strings.Join(warnings, "; "))
+}
+
+// editDistance is the optimal string alignment distance: insertions,
+// deletions, substitutions and transpositions of neighbours cost 1.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	d := make([][]int, len(ra)+1)
+	for i := range d {
+		d[i] = make([]int, len(rb)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(ra)][len(rb)]
 }

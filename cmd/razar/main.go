@@ -1,7 +1,7 @@
 // Command razar boots a host's components, heals them, and escalates what it
 // cannot heal up a ladder of repair agents over a NATS JetStream mesh.
 //
-// Run `razar help` for the commands; they are listed in table.go.
+// Run `razar help` for the commands; root.go builds them.
 package main
 
 import (
@@ -13,26 +13,19 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/spf13/cobra"
+
 	"github.com/razar/razar"
+	"github.com/razar/razar/ctl"
 	"github.com/razar/razar/patch"
 )
 
-// exitError carries an exit status with its one-line message.
-type exitError struct {
-	code int
-	err  error
-}
+// exitError carries an exit status with its one-line message (ctl's).
+type exitError = ctl.ExitError
 
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
+func usageErr(format string, a ...any) error { return ctl.UsageError(format, a...) }
 
-func usageErr(format string, a ...any) error {
-	return &exitError{code: 2, err: fmt.Errorf(format, a...)}
-}
-
-func failed(format string, a ...any) error {
-	return &exitError{code: 1, err: fmt.Errorf(format, a...)}
-}
+func failed(format string, a ...any) error { return ctl.Failed(format, a...) }
 
 func main() {
 	// First: when Validate started this binary as the validation
@@ -52,10 +45,10 @@ func exitCode(err error, stderr io.Writer) int {
 	var ee *exitError
 	switch {
 	case errors.As(err, &ee):
-		if ee.code == 0 {
+		if ee.Code == 0 {
 			return 0 // help was asked for and printed
 		}
-		code = ee.code
+		code = ee.Code
 	case errors.Is(err, razar.ErrInvalidConfig):
 		code = 2
 	}
@@ -69,22 +62,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if home == "" {
 		home = "."
 	}
-	env := newCLI(home, stdout, stderr, os.LookupEnv)
-	rest, help, err := env.takeGlobals(args)
-	if err != nil {
-		return err
+	c := newCLI(home, stdout, stderr, os.LookupEnv)
+	c.completing = len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd)
+	root := c.newRoot()
+	args = singleDash(root, args)
+	if a := leadingUnknown(root, args); a != "" && !c.completing {
+		return c.unknownCommand(root, a)
 	}
-	switch {
-	case help:
-		err = env.help(ctx, rest)
-	case len(rest) == 0:
-		fmt.Fprint(stderr, usageText())
-		return usageErr("no command given")
-	case rest[0] == "--version" || rest[0] == "-version":
-		err = env.dispatch(ctx, append([]string{"version"}, rest[1:]...))
-	default:
-		err = env.dispatch(ctx, rest)
-	}
+	root.SetArgs(append([]string{}, args...))
+	err := root.ExecuteContext(ctx)
 	if isHelp(err) {
 		return nil
 	}

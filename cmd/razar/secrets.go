@@ -1,99 +1,32 @@
 package main
 
 import (
-	"encoding/json"
-	"errors"
 	"io"
-	"os"
 	"regexp"
-	"slices"
-	"strings"
 	"sync"
-	"time"
 
 	"github.com/razar/razar"
-	"github.com/razar/razar/agents"
+	"github.com/razar/razar/ctl"
 )
 
-// redactors builds the Redactor of a home's roster and environment. It
-// re-reads the roster when its file changes (a rotation names new
-// variables) and the keys on every call (config/razar.env, a rewritten
-// V_FILE), rebuilding the redactor only when either changed.
+// redactors is the home's ctl.Secrets, made at first use: the home is
+// the cli's once flags have settled it.
 type redactors struct {
-	c *cli
-
-	mu       sync.Mutex
-	read     bool      // the roster has been read at least once
-	mtime    time.Time // of the roster as last read
-	size     int64
-	roster   *razar.Roster // whose variables hold secrets; never nil once read
-	patterns []string
-	values   []string // the keys red was built with
-	red      *razar.Redactor
+	c    *cli
+	once sync.Once
+	s    *ctl.Secrets
 }
 
-// get returns the current redactor. It never redacts less than the known
-// keys: a roster that cannot be read or parsed (a "redact" pattern that does
-// not compile) keeps the keys of every variable it can still find, and the
-// patterns that compile. The problem itself is reported where the roster is
-// loaded: `razar boot` and `razar reload` refuse it, and a rung will not run.
-func (r *redactors) get() *razar.Redactor {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	st, err := os.Stat(r.c.path(rosterFile))
-	changed := !r.read || err != nil || !st.ModTime().Equal(r.mtime) || st.Size() != r.size
-	if changed {
-		r.roster, r.patterns, _ = r.loadRoster()
-		r.read = true
-		if err == nil {
-			r.mtime, r.size = st.ModTime(), st.Size()
-		}
-	}
-	values := agents.SecretValues(r.roster, rungFor, r.c.home, r.c.lookup)
-	if r.red != nil && !changed && slices.Equal(values, r.values) {
-		return r.red
-	}
-	red, _ := razar.NewRedactor(values, r.patterns) // never nil; skips a bad pattern
-	r.red, r.values = red, values
-	return red
+func (r *redactors) secrets() *ctl.Secrets {
+	r.once.Do(func() { r.s = ctl.NewSecrets(func() string { return r.c.home }, r.c.lookup, rungs(), rungFor) })
+	return r.s
 }
 
-// build returns a fresh redactor and, when the roster could not be read or
-// a pattern did not compile, why: a rung that cannot redact as configured
-// must not run. The redactor redacts all it can even then.
-func (r *redactors) build() (*razar.Redactor, error) {
-	roster, patterns, err := r.loadRoster()
-	red, perr := razar.NewRedactor(agents.SecretValues(roster, rungFor, r.c.home, r.c.lookup), patterns)
-	return red, errors.Join(err, perr)
-}
+// get returns the current redactor.
+func (r *redactors) get() *razar.Redactor { return r.secrets().Redactor() }
 
-// loadRoster reads the roster for its secrets: the agents whose variables
-// hold keys and the redact patterns. When the roster does not parse it
-// falls back to what a lenient read of the file still yields. Either way
-// the rung packages' own variables are added, so a key exported for RAZAR
-// is redacted even when the roster does not list its rung.
-func (r *redactors) loadRoster() (*razar.Roster, []string, error) {
-	path := r.c.path(rosterFile)
-	roster, err := razar.LoadRoster(path)
-	if err != nil {
-		roster = &razar.Roster{}
-		if data, rerr := os.ReadFile(path); rerr == nil {
-			// Partly filled on a type error; nothing on a syntax error.
-			_ = json.Unmarshal(data, roster)
-		}
-		for i := range roster.Agents {
-			roster.Agents[i].Name = strings.ToLower(roster.Agents[i].Name)
-		}
-	}
-	patterns := agents.RedactPatterns(roster)
-	all := &razar.Roster{Agents: append([]razar.AgentEntry(nil), roster.Agents...)}
-	for _, rung := range rungs() {
-		if _, ferr := roster.Agent(rung.Name); ferr != nil {
-			all.Agents = append(all.Agents, razar.AgentEntry{Name: rung.Name})
-		}
-	}
-	return all, patterns, err
-}
+// build returns a fresh redactor and why the roster could not be read.
+func (r *redactors) build() (*razar.Redactor, error) { return r.secrets().Build() }
 
 // emptyField is a string field with no value in a zerolog JSON line, such
 // as "error":"": noise at 3 a.m. Inside a JSON string every quote is

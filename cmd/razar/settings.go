@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/razar/razar"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/orchestrator"
@@ -188,6 +190,22 @@ const defaultChakraAddr = "127.0.0.1:8000"
 // readVariables fills the variable part of s from c's environment. The
 // first bad value is a *razar.ConfigError naming it.
 func (c *cli) readVariables(s *settings) error {
+	for _, read := range []func(*settings) error{c.readLadderVars, c.readStoreVars, c.readRepairVars} {
+		if err := read(s); err != nil {
+			return err
+		}
+	}
+	s.webhook = c.getenv("RAZAR_ALERT_WEBHOOK")
+	s.alertmanager = c.getenv("RAZAR_ALERTMANAGER_URL")
+	if s.natsURL == "" {
+		s.natsURL = c.getenv("RAZAR_NATS_URL")
+	}
+	return nil
+}
+
+// readLadderVars reads the ladder's thresholds, the listeners and the
+// supervisor's windows.
+func (c *cli) readLadderVars(s *settings) error {
 	var err error
 	if s.threshold, err = c.envInt("RAZAR_RSTAR_THRESHOLD", orchestrator.DefaultThreshold); err != nil {
 		return err
@@ -214,6 +232,13 @@ func (c *cli) readVariables(s *settings) error {
 	if s.probeInterval, err = c.envDuration("RAZAR_HEALTH_PROBE_INTERVAL", 30*time.Second); err != nil {
 		return err
 	}
+	return nil
+}
+
+// readStoreVars reads the store's limits and retention, the approval
+// window and what alerts say of this host.
+func (c *cli) readStoreVars(s *settings) error {
+	var err error
 	if s.limits, err = c.storeLimits(); err != nil {
 		return err
 	}
@@ -235,6 +260,13 @@ func (c *cli) readVariables(s *settings) error {
 	if s.statusURL, err = c.statusURL(); err != nil {
 		return err
 	}
+	return nil
+}
+
+// readRepairVars reads what a repair may see and do: the context budgets,
+// the fix memory and the sandbox.
+func (c *cli) readRepairVars(s *settings) error {
+	var err error
 	if s.contextBytes, err = c.envInt("RAZAR_CONTEXT_BYTES", workspace.DefaultBudget); err != nil {
 		return err
 	}
@@ -263,11 +295,6 @@ func (c *cli) readVariables(s *settings) error {
 	}
 	if s.sandbox, err = c.sandbox(); err != nil {
 		return err
-	}
-	s.webhook = c.getenv("RAZAR_ALERT_WEBHOOK")
-	s.alertmanager = c.getenv("RAZAR_ALERTMANAGER_URL")
-	if s.natsURL == "" {
-		s.natsURL = c.getenv("RAZAR_NATS_URL")
 	}
 	return nil
 }
@@ -330,26 +357,6 @@ func (c *cli) envSize(name string, def, most int64) (int64, error) {
 		return 0, bad
 	}
 	return n * unit, nil
-}
-
-// parseAge reads a Go duration or a whole number of days ("30d"); -1 is
-// forever.
-func parseAge(v string) (time.Duration, error) {
-	if v == "-1" {
-		return -1, nil
-	}
-	if days, ok := strings.CutSuffix(v, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n <= 0 || n > 100*365 {
-			return 0, fmt.Errorf("bad age %q", v)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("bad age %q", v)
-	}
-	return d, nil
 }
 
 // hostName is RAZAR_HOST, else the machine's hostname: the name alerts
@@ -417,6 +424,22 @@ func (c *cli) listenAddr(addrVar, portVar, def string) (string, error) {
 func (c *cli) bootFlags(args []string) (*settings, error) {
 	s := &settings{}
 	fs := c.newFlags("boot")
+	defineBootFlags(fs.FlagSet, s)
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) > 0 {
+		return nil, usageErr("boot takes no arguments, got %q", pos[0])
+	}
+	if err := c.checkBootFlags(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// defineBootFlags defines `razar boot`'s flags on fs, into s.
+func defineBootFlags(fs *pflag.FlagSet, s *settings) {
 	fs.StringVar(&s.config, "config", "", "boot config `file` (default config/boot_config.json in the home)")
 	fs.IntVar(&s.retries, "retries", 3, "local restarts of a crash loop before it is escalated")
 	fs.IntVar(&s.remoteAttempts, "remote-attempts", 1, "attempts per rung turn")
@@ -432,53 +455,52 @@ func (c *cli) bootFlags(args []string) (*settings, error) {
 	fs.StringVar(&s.leaf.domain, "leaf-domain", "", "this host's JetStream domain `NAME`: its stream stays local, the hub reaches it by $JS.NAME.API (default $RAZAR_LEAF_DOMAIN, else the hostname)")
 	fs.StringVar(&s.leaf.hubDomain, "leaf-hub-domain", "", "the hub's JetStream domain `NAME`, where RAZAR declares stream RAZAR_<leaf-domain> sourcing this host's records; none: declare nothing (default $RAZAR_LEAF_HUB_DOMAIN, else hub)")
 	fs.StringVar(&s.agentsMode, "agents", "inproc", "`MODE` inproc: run every rung in this process; external: run none (start them with `razar agent`)")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return nil, err
-	}
-	if len(pos) > 0 {
-		return nil, usageErr("boot takes no arguments, got %q", pos[0])
-	}
+}
+
+// checkBootFlags checks boot's flags, reads the variables and fills in
+// what the flags left to them.
+func (c *cli) checkBootFlags(s *settings) error {
 	if s.agentsMode != "inproc" && s.agentsMode != "external" {
-		return nil, usageErr("--agents %q: use inproc or external", s.agentsMode)
+		return usageErr("--agents %q: use inproc or external", s.agentsMode)
 	}
 	if s.retries < 0 || s.remoteAttempts < 1 {
-		return nil, usageErr("--retries must be ≥ 0 and --remote-attempts ≥ 1")
+		return usageErr("--retries must be ≥ 0 and --remote-attempts ≥ 1")
 	}
 	if s.config == "" {
 		s.config = c.path(bootConfigFile)
 	}
 	if err := c.envFileErr(); err != nil {
-		return nil, err
+		return err
 	}
 	if err := c.readVariables(s); err != nil {
-		return nil, err
+		return err
 	}
 	s.warnings = c.configWarnings(s)
 	if s.strict {
 		if err := strictErr(s.warnings); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if s.replicas == 0 {
+		var err error
 		if s.replicas, err = c.envInt("RAZAR_REPLICAS", 1); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if s.replicas < 1 || s.replicas > 5 {
-		return nil, usageErr("--replicas %d: JetStream takes 1 to 5 replicas", s.replicas)
+		return usageErr("--replicas %d: JetStream takes 1 to 5 replicas", s.replicas)
 	}
 	if s.replicas > 1 && s.natsURL == "" {
-		return nil, usageErr("--replicas %d: the embedded server is one node and holds one replica (fix: --nats URL of a NATS cluster of at least %d servers, or --replicas 1)", s.replicas, s.replicas)
+		return usageErr("--replicas %d: the embedded server is one node and holds one replica (fix: --nats URL of a NATS cluster of at least %d servers, or --replicas 1)", s.replicas, s.replicas)
 	}
 	if err := c.leafFlags(s, os.Hostname); err != nil {
-		return nil, err
+		return err
 	}
 	s.busEnv = c.busVariables()
 	if s.natsURL == "" && !s.natsInsecure && !loopbackListen(s.natsListen) {
-		return nil, usageErr("--nats-listen %s: the embedded NATS server has no TLS, and whoever reaches the bus can stop components and apply patches (fix: listen on 127.0.0.1, the default; use --nats for a TLS cluster; or add --nats-listen-insecure to expose it anyway)", s.natsListen)
+		return usageErr("--nats-listen %s: the embedded NATS server has no TLS, and whoever reaches the bus can stop components and apply patches (fix: listen on 127.0.0.1, the default; use --nats for a TLS cluster; or add --nats-listen-insecure to expose it anyway)", s.natsListen)
 	}
-	return s, nil
+	return nil
 }
 
 // loopbackListen reports whether a HOST:PORT listens on loopback only. An

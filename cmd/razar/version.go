@@ -6,6 +6,8 @@ import (
 	"runtime"
 	"runtime/debug"
 	"strings"
+
+	"github.com/spf13/cobra"
 )
 
 // version is the release, stamped at build time with
@@ -75,13 +77,14 @@ func versionLine(ver, revision, goVersion string) string {
 }
 
 // versionCmd is `razar version` (and `razar --version`).
-func (c *cli) versionCmd(_ context.Context, args []string) error {
-	fs := c.newFlags("version")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) > 0 {
+func (c *cli) versionCmd() *cobra.Command {
+	return c.native("version", "", "print the version, the commit and the Go version (also `razar --version`)", "", func(_ context.Context, args []string) error {
+		return c.printVersion(args)
+	})
+}
+
+func (c *cli) printVersion(args []string) error {
+	if len(args) > 0 {
 		return usageErr("version takes no arguments")
 	}
 	fmt.Fprintln(c.stdout, versionLine(buildInfo()))

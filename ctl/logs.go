@@ -1,4 +1,4 @@
-package main
+package ctl
 
 import (
 	"bufio"
@@ -14,44 +14,33 @@ import (
 	"github.com/razar/razar/internal/logrot"
 )
 
-// logs prints the tail of a component's output (logs/components/<name>.log)
-// and, with -f, follows it across RAZAR's copy-truncate rotations.
-func (c *cli) logs(ctx context.Context, args []string) error {
-	fs := c.newFlags("logs")
-	n := fs.Int("n", 50, "print the last `N` lines (0: all)")
-	follow := fs.Bool("f", false, "keep printing what the component writes, until interrupted")
-	pos, err := parseFlags(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageErr("usage: razar logs <component> [-f] [-n N]")
-	}
-	name := pos[0]
+// LogsOptions are `razar logs`'s.
+type LogsOptions struct {
+	Lines     int  // -n: the last N lines (0: all)
+	Follow    bool // -f: keep printing what the component writes
+	Component string
+}
+
+// Logs prints the tail of a component's output
+// (logs/components/<name>.log) and, with Follow, follows it across
+// RAZAR's copy-truncate rotations until ctx ends.
+func (c *Client) Logs(ctx context.Context, o LogsOptions) error {
+	name := o.Component
 	if err := c.checkComponent(name); err != nil {
 		return err
 	}
-	if *n < 0 {
+	if o.Lines < 0 {
 		return usageErr("-n must be 0 or more")
 	}
-	path := c.path(filepath.Join("logs", "components", name+".log"))
+	path := c.Path(filepath.Join("logs", "components", name+".log"))
 	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) && !*follow {
+	if errors.Is(err, os.ErrNotExist) && !o.Follow {
 		return failed("%s has written nothing yet (no %s)", name, path)
 	}
-	// RAZAR's start markers are told from the component's copies by their
-	// mark; without the key none can be, and every one is shown as the
-	// component's, which the first such line explains.
-	key, kerr := logrot.ReadMarkKey(c.path(logrot.MarkKeyFile))
-	out := &logWriter{w: c.stdout, marks: &logrot.Markers{Key: key, Name: name}}
-	if kerr != nil {
-		out.unverified = func() {
-			fmt.Fprintf(c.stderr, "razar: %v: RAZAR's start markers cannot be verified and are shown as the component's\n", kerr)
-		}
-	}
+	out := c.logWriter(name)
 	var offset int64
 	if err == nil {
-		offset, err = printTail(out, f, *n)
+		offset, err = PrintTail(out, f, o.Lines)
 		f.Close()
 		if err == nil {
 			err = out.Flush()
@@ -60,15 +49,37 @@ func (c *cli) logs(ctx context.Context, args []string) error {
 			return failed("read %s: %v", path, err)
 		}
 	}
-	if !*follow {
+	if !o.Follow {
 		return nil
 	}
+	follow(ctx, path, offset, out)
+	return nil
+}
+
+// logWriter is where a component's lines go. RAZAR's start markers are
+// told from the component's copies by their mark; without the key none
+// can be, and every one is shown as the component's, which the first such
+// line explains.
+func (c *Client) logWriter(name string) *logWriter {
+	key, kerr := logrot.ReadMarkKey(c.Path(logrot.MarkKeyFile))
+	out := &logWriter{w: c.Stdout, marks: &logrot.Markers{Key: key, Name: name}}
+	if kerr != nil {
+		out.unverified = func() {
+			fmt.Fprintf(c.Stderr, "razar: %v: RAZAR's start markers cannot be verified and are shown as the component's\n", kerr)
+		}
+	}
+	return out
+}
+
+// follow copies what is written to path from offset on, until ctx ends;
+// a file shorter than offset was rotated (copied aside and truncated).
+func follow(ctx context.Context, path string, offset int64, out io.Writer) {
 	t := time.NewTicker(200 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
-			return nil
+			return
 		case <-t.C:
 		}
 		st, err := os.Stat(path)
@@ -95,49 +106,53 @@ func (c *cli) logs(ctx context.Context, args []string) error {
 	}
 }
 
-// printTail prints the last n lines of f (all when n is 0), made safe for
+// PrintTail prints the last n lines of f (all when n is 0), made safe for
 // a terminal, and returns the offset it read to.
-func printTail(w io.Writer, f *os.File, n int) (int64, error) {
+func PrintTail(w io.Writer, f *os.File, n int) (int64, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return 0, err
 	}
 	size := st.Size()
-	// Read back from the end in blocks until n newlines are in hand.
-	start := int64(0)
-	if n > 0 {
-		const block = 64 << 10
-		buf := make([]byte, 0)
-		for start = size; start > 0 && bytes.Count(buf, []byte{'\n'}) <= n; {
-			step := min(int64(block), start)
-			start -= step
-			chunk := make([]byte, step)
-			if _, err := f.ReadAt(chunk, start); err != nil && !errors.Is(err, io.EOF) {
-				return 0, err
-			}
-			buf = append(chunk, buf...)
-		}
-		lines := bytes.SplitAfter(buf, []byte{'\n'})
-		if len(lines) > 0 && len(lines[len(lines)-1]) == 0 {
-			lines = lines[:len(lines)-1]
-		}
-		if len(lines) > n {
-			lines = lines[len(lines)-n:]
-		}
-		sw := sanitizingWriter{w: w}
-		for _, l := range lines {
-			if _, err := sw.Write(l); err != nil {
-				return 0, err
-			}
-		}
-		return size, nil
+	if n == 0 {
+		m, err := io.Copy(sanitizingWriter{w: w}, bufio.NewReader(f))
+		return m, err
 	}
-	if _, err := f.Seek(start, io.SeekStart); err != nil {
+	lines, err := lastLines(f, size, n)
+	if err != nil {
 		return 0, err
 	}
-	r := bufio.NewReader(f)
-	m, err := io.Copy(sanitizingWriter{w: w}, r)
-	return start + m, err
+	sw := sanitizingWriter{w: w}
+	for _, l := range lines {
+		if _, err := sw.Write(l); err != nil {
+			return 0, err
+		}
+	}
+	return size, nil
+}
+
+// lastLines reads back from the end of f in blocks until n newlines are
+// in hand, and returns the last n lines.
+func lastLines(f *os.File, size int64, n int) ([][]byte, error) {
+	const block = 64 << 10
+	buf := make([]byte, 0)
+	for start := size; start > 0 && bytes.Count(buf, []byte{'\n'}) <= n; {
+		step := min(int64(block), start)
+		start -= step
+		chunk := make([]byte, step)
+		if _, err := f.ReadAt(chunk, start); err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		buf = append(chunk, buf...)
+	}
+	lines := bytes.SplitAfter(buf, []byte{'\n'})
+	if len(lines) > 0 && len(lines[len(lines)-1]) == 0 {
+		lines = lines[:len(lines)-1]
+	}
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return lines, nil
 }
 
 // logWriter writes a component's output whole line by whole line, made
@@ -176,7 +191,7 @@ func (l *logWriter) lines(p []byte) error {
 			continue
 		}
 		body, nl := bytes.CutSuffix(line, []byte{'\n'})
-		text := l.marks.Line(sanitize(string(body)))
+		text := l.marks.Line(Sanitize(string(body)))
 		if l.marks.Flagged > 0 && l.unverified != nil {
 			l.unverified()
 			l.unverified = nil
@@ -202,7 +217,7 @@ func (s sanitizingWriter) Write(p []byte) (int, error) {
 			continue
 		}
 		nl := bytes.HasSuffix(line, []byte{'\n'})
-		text := sanitize(string(bytes.TrimSuffix(line, []byte{'\n'})))
+		text := Sanitize(string(bytes.TrimSuffix(line, []byte{'\n'})))
 		if nl {
 			text += "\n"
 		}

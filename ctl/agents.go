@@ -1,4 +1,4 @@
-package main
+package ctl
 
 import (
 	"context"
@@ -13,35 +13,25 @@ import (
 	"github.com/razar/razar/jetstream"
 )
 
-// agentsCheck prints one line per rung and fails when a remote rung cannot
+// AgentsCheck prints one line per rung and fails when a remote rung cannot
 // run. With RAZAR running, the lines are the running rungs' own view: every
 // process of every rung is asked (razar.agents.probe.<rung>) whether it can
 // build its backend from the roster, in its own environment. Otherwise the
 // check can only be made in this command's environment, and it says so.
-func (c *cli) agentsCheck(ctx context.Context, args []string) error {
-	fs := c.newFlags("agents check")
-	natsURL := fs.String("nats", "", "NATS `URL` of the running RAZAR")
-	local := fs.Bool("local", false, "check in this shell's environment only, without asking the running rungs")
-	pos, err := parseFlags(fs, args)
+func (c *Client) AgentsCheck(ctx context.Context, natsURL string, local bool) error {
+	roster, err := razar.LoadRoster(c.Path(RosterFile))
 	if err != nil {
 		return err
 	}
-	if len(pos) > 0 {
-		return usageErr("agents check takes no arguments, got %q", pos[0])
-	}
-	roster, err := razar.LoadRoster(c.path(rosterFile))
-	if err != nil {
-		return err
-	}
-	if *local {
+	if local {
 		return c.agentsCheckLocal(roster)
 	}
-	nc, err := c.connect(ctx, *natsURL, "razar-cli", c.cliLogger())
+	nc, err := c.Connect(ctx, natsURL, "razar-cli", c.Logger())
 	if err != nil {
-		if !c.razarDown(*natsURL) {
+		if !c.RazarDown(natsURL) {
 			return failed("%v: the running rungs cannot be asked (--local checks this shell's environment instead)", err)
 		}
-		fmt.Fprintf(c.stderr, "razar: note: %v\nrazar: note: the running rungs could not be asked; this is this shell's view (its environment), not theirs\n", err)
+		fmt.Fprintf(c.Stderr, "razar: note: %v\nrazar: note: the running rungs could not be asked; this is this shell's view (its environment), not theirs\n", err)
 		return c.agentsCheckLocal(roster)
 	}
 	defer nc.Close()
@@ -49,18 +39,27 @@ func (c *cli) agentsCheck(ctx context.Context, args []string) error {
 	for i, e := range roster.Agents {
 		names[i] = e.Name
 	}
-	answers, err := c.probeRungs(ctx, nc, names, nil)
+	answers, err := ProbeRungs(ctx, nc, names, nil)
 	if err != nil {
 		return failed("ask the running rungs: %v", err)
 	}
-	fmt.Fprintln(c.stdout, "the running rungs' view: each process checked the roster in its own environment")
+	fmt.Fprintln(c.Stdout, "the running rungs' view: each process checked the roster in its own environment")
+	if bad := c.printProbes(roster, answers); bad > 0 {
+		return failed("%d remote rung(s) cannot run on every process; they will be skipped where they cannot", bad)
+	}
+	return nil
+}
+
+// printProbes prints a line per process of each rung and returns how many
+// remote rungs cannot run on every process.
+func (c *Client) printProbes(roster *razar.Roster, answers map[string][]bus.ProbeReply) int {
 	bad := 0
-	tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(c.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUNG\tDISPLAY\tBACKEND\tPROCESS\tSTATE")
 	for _, e := range roster.Agents {
 		display := e.Display
 		if display == "" {
-			display = rungFor(e.Name).Display
+			display = c.RungFor(e.Name).Display
 		}
 		got := answers[e.Name]
 		if len(got) == 0 {
@@ -74,35 +73,32 @@ func (c *cli) agentsCheck(ctx context.Context, args []string) error {
 		for _, a := range got {
 			state := "ready"
 			if !a.Ready {
-				state, down = sanitize(c.redactor().Redact(a.Reason)), true
+				state, down = Sanitize(c.Redactor().Redact(a.Reason)), true
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, display, e.Backend, sanitize(a.Host), state)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, display, e.Backend, Sanitize(a.Host), state)
 		}
 		if down && agents.Remote(e.Backend) {
 			bad++
 		}
 	}
 	tw.Flush()
-	if bad > 0 {
-		return failed("%d remote rung(s) cannot run on every process; they will be skipped where they cannot", bad)
-	}
-	return nil
+	return bad
 }
 
 // agentsCheckLocal is agents check in this command's own environment.
-func (c *cli) agentsCheckLocal(roster *razar.Roster) error {
+func (c *Client) agentsCheckLocal(roster *razar.Roster) error {
 	missing := 0
-	tw := tabwriter.NewWriter(c.stdout, 2, 4, 2, ' ', 0)
+	tw := tabwriter.NewWriter(c.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUNG\tDISPLAY\tBACKEND\tSTATE (this shell's environment)")
 	for _, e := range roster.Agents {
-		r := rungFor(e.Name)
+		r := c.RungFor(e.Name)
 		display := e.Display
 		if display == "" {
 			display = r.Display
 		}
 		state := "ready"
-		if _, err := agents.Build(r, e, c.home, c.lookup); err != nil {
-			state = c.redactor().Redact(err.Error())
+		if _, err := agents.Build(r, e, c.Home, c.Lookup); err != nil {
+			state = c.Redactor().Redact(err.Error())
 			var ce *razar.AgentCredentialError
 			if errors.As(err, &ce) && agents.Remote(e.Backend) {
 				missing++
@@ -117,19 +113,14 @@ func (c *cli) agentsCheckLocal(roster *razar.Roster) error {
 	return nil
 }
 
-// agentsReload tells every running rung to drop its cached config and
+// AgentsReload tells every running rung to drop its cached config and
 // credentials, then reports each rung's readiness as it comes back.
-func (c *cli) agentsReload(ctx context.Context, args []string) error {
-	fs := c.newFlags("agents reload")
-	natsURL := fs.String("nats", "", "NATS `URL`")
-	if _, err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	roster, err := razar.LoadRoster(c.path(rosterFile))
+func (c *Client) AgentsReload(ctx context.Context, natsURL string) error {
+	roster, err := razar.LoadRoster(c.Path(RosterFile))
 	if err != nil {
 		return err
 	}
-	nc, err := c.connect(ctx, *natsURL, "razar-cli", c.cliLogger())
+	nc, err := c.Connect(ctx, natsURL, "razar-cli", c.Logger())
 	if err != nil {
 		return err
 	}
@@ -145,28 +136,33 @@ func (c *cli) agentsReload(ctx context.Context, args []string) error {
 	if err := nc.Flush(); err != nil {
 		return failed("publish %s: %v", bus.AgentsReload, err)
 	}
-	fmt.Fprintf(c.stdout, "reload sent on %s\n", bus.AgentsReload)
+	fmt.Fprintf(c.Stdout, "reload sent on %s\n", bus.AgentsReload)
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	for _, e := range roster.Agents {
-		for {
-			st, err := store.AgentStatus(wctx, e.Name)
-			if err == nil && st.Updated.After(sent) {
-				state := "ready"
-				if !st.Ready {
-					state = st.Reason
-				}
-				fmt.Fprintf(c.stdout, "%-10s reloaded on %s: %s\n", e.Name, st.Host, state)
-				break
-			}
-			select {
-			case <-wctx.Done():
-				fmt.Fprintf(c.stdout, "%-10s no process answered the reload\n", e.Name)
-			case <-time.After(100 * time.Millisecond):
-				continue
-			}
-			break
-		}
+		c.awaitRung(wctx, store, e.Name, sent)
 	}
 	return nil
+}
+
+// awaitRung prints the status rung reports after sent, or that none came
+// before ctx ended.
+func (c *Client) awaitRung(ctx context.Context, store *jetstream.Store, rung string, sent time.Time) {
+	for {
+		st, err := store.AgentStatus(ctx, rung)
+		if err == nil && st.Updated.After(sent) {
+			state := "ready"
+			if !st.Ready {
+				state = st.Reason
+			}
+			fmt.Fprintf(c.Stdout, "%-10s reloaded on %s: %s\n", rung, st.Host, state)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			fmt.Fprintf(c.Stdout, "%-10s no process answered the reload\n", rung)
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }

@@ -1,4 +1,4 @@
-package main
+package ctl
 
 import (
 	"context"
@@ -23,12 +23,12 @@ func (e errRazarGone) Error() string {
 	return who + " stopped while this command waited for its answer; start it again with `razar boot` and check with `razar status`"
 }
 
-// command is bus.Command, given up within moments when the RAZAR of this
+// Command is bus.Command, given up within moments when the RAZAR of this
 // home dies while the command waits: the store lock it holds while it runs
 // (state/razar.lock) is polled. A RAZAR on an external NATS server holds no
 // such lock, and its commands wait out their deadline as before.
-func (c *cli) command(ctx context.Context, nc *bus.Conn, verb bus.Verb, component string, req *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
-	pid, held := jetstream.StoreHeld(c.path(stateDir))
+func (c *Client) Command(ctx context.Context, nc *bus.Conn, verb bus.Verb, component string, req *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
+	pid, held := jetstream.StoreHeld(c.Path(StateDir))
 	if !held {
 		return bus.Command(ctx, nc, verb, component, req)
 	}
@@ -42,7 +42,7 @@ func (c *cli) command(ctx context.Context, nc *bus.Conn, verb bus.Verb, componen
 			case <-wctx.Done():
 				return
 			case <-t.C:
-				if _, still := jetstream.StoreHeld(c.path(stateDir)); !still {
+				if _, still := jetstream.StoreHeld(c.Path(StateDir)); !still {
 					cancel(errRazarGone{pid})
 					return
 				}
