@@ -15,6 +15,7 @@ import (
 
 const (
 	mod         = "github.com/razar/razar"
+	pkgConfig   = mod + "/config"
 	natsGo      = "github.com/nats-io/nats.go"
 	natsGoJS    = "github.com/nats-io/nats.go/jetstream"
 	natsServer  = "github.com/nats-io/nats-server"
@@ -379,6 +380,24 @@ func depRules(t *testing.T) []depRule {
 			}
 		}
 		rules = append(rules, rule)
+	}
+	// config reads the operator's files and says what is wrong in them:
+	// bytes in, values or a *razar.ConfigError out. Nearly every package
+	// imports it, so anything it pulled in (a connection, a store, a
+	// process) would reach them all, and its parsers are fuzzed on bytes
+	// alone.
+	rules = append(rules, depRule{
+		pkg:    pkgConfig,
+		allow:  []string{mod},
+		forbid: []string{pkgBus + "/...", pkgJS + "/...", pkgOrch + "/...", pkgSup + "/...", agentsTree, pkgPatch + "/...", pkgWS + "/...", pkgInternal + "/...", natsGo + "/...", natsServer + "/..."},
+	})
+	// config is the domain's parsing and imports nothing but the domain,
+	// so a package allowed the domain may read the operator's files too:
+	// the boot config's Component, the roster's AgentEntry.
+	for i, r := range rules {
+		if slices.Contains(r.allow, mod) && r.pkg != pkgConfig && !slices.Contains(r.allow, pkgConfig) {
+			rules[i].allow = append(r.allow, pkgConfig)
+		}
 	}
 	return rules
 }

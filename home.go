@@ -33,7 +33,7 @@ func (h Home) Dirs() []string {
 	return []string{h.StateDir(), h.join("config"), h.Secrets(), h.Logs(), h.Quarantine(), h.join("data"), h.Monitoring()}
 }
 
-// BootConfig is config/boot_config.json, the components to boot (the
+// config.BootConfig is config/boot_config.json, the components to boot (the
 // --config flag names another).
 func (h Home) BootConfig() string { return h.join("config", "boot_config.json") }
 

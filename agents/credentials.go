@@ -12,12 +12,13 @@ import (
 	"strings"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 )
 
 // Resolved is a roster entry with its ${VAR} references expanded: what a
 // backend needs to run. Token and Env are secrets: never log them.
 type Resolved struct {
-	Entry    razar.AgentEntry
+	Entry    config.AgentEntry
 	Endpoint string
 	Token    string
 	Command  []string
@@ -31,7 +32,7 @@ type Resolved struct {
 
 // Remote reports whether a backend calls a service over the network.
 func Remote(backend string) bool {
-	return backend == razar.BackendOpenAI || backend == razar.BackendHTTP
+	return backend == config.BackendOpenAI || backend == config.BackendHTTP
 }
 
 // CredentialVars lists the variables a roster entry's credential is read
@@ -39,9 +40,9 @@ func Remote(backend string) bool {
 // KIMI2_API_KEY, airstar AIRSTAR_API_KEY, rstar RSTAR_API_KEY) for a remote
 // backend. A rotated roster names the new variable in its auth, so the
 // old one is no longer needed.
-func CredentialVars(r Rung, e razar.AgentEntry) []string {
+func CredentialVars(r Rung, e config.AgentEntry) []string {
 	if e.Auth != nil && e.Auth.Token != "" {
-		return razar.VarsIn(e.Auth.Token)
+		return config.VarsIn(e.Auth.Token)
 	}
 	if Remote(e.Backend) && r.CredentialEnv != "" {
 		return []string{r.CredentialEnv}
@@ -114,7 +115,7 @@ const CredentialsDirectoryEnv = "CREDENTIALS_DIRECTORY"
 // v may also be a file reference (FileRef + path, from "${file:PATH}" in
 // auth.token): the key is then the content of that file inside home, with
 // the same checks, and errors name auth.token and the file.
-func Credential(agent, v, home string, lookup razar.Lookup) (string, error) {
+func Credential(agent, v, home string, lookup config.Lookup) (string, error) {
 	if rel, ok := strings.CutPrefix(v, FileRef); ok {
 		return fileCredential(agent, rel, home, lookup)
 	}
@@ -148,7 +149,7 @@ func Credential(agent, v, home string, lookup razar.Lookup) (string, error) {
 // home has no such file, the credential of that name systemd loaded; or
 // an absolute path. A file outside the home must meet the rule sshd
 // applies to a private key (ReadKeyFile).
-func fileCredential(agent, ref, home string, lookup razar.Lookup) (string, error) {
+func fileCredential(agent, ref, home string, lookup config.Lookup) (string, error) {
 	if err := ValidKeyPath(ref); err != nil {
 		return "", &razar.AgentCredentialError{Agent: agent, EnvVar: fileRefField, Path: ref, Reason: "the path " + err.Error(),
 			Fix: "name a file inside the home, e.g. " + FileRefToken("secrets/"+agent+".key") + ", or an absolute path"}
@@ -170,7 +171,7 @@ func fileCredential(agent, ref, home string, lookup razar.Lookup) (string, error
 
 // keyFileOf reads the key file a roster or manifest names by ref (valid by
 // ValidKeyPath): see fileCredential for where it is looked up.
-func keyFileOf(ref, home string, lookup razar.Lookup) (key, path string, err error) {
+func keyFileOf(ref, home string, lookup config.Lookup) (key, path string, err error) {
 	if filepath.IsAbs(ref) {
 		key, err = ReadKeyFile(ref)
 		return key, ref, err
@@ -191,7 +192,7 @@ func keyFileOf(ref, home string, lookup razar.Lookup) (key, path string, err err
 
 // credentialsDirectory is $CREDENTIALS_DIRECTORY when it is set to an
 // absolute path, else "".
-func credentialsDirectory(lookup razar.Lookup) string {
+func credentialsDirectory(lookup config.Lookup) string {
 	if lookup == nil {
 		return ""
 	}
@@ -298,7 +299,7 @@ func osErrText(err error) string {
 // credentialValues is every key credential variable v yields, for the
 // redactor: V's and V_FILE's, even when they disagree or the rung cannot
 // run for another reason.
-func credentialValues(v, home string, lookup razar.Lookup) []string {
+func credentialValues(v, home string, lookup config.Lookup) []string {
 	var out []string
 	if rel, ok := strings.CutPrefix(v, FileRef); ok {
 		if ValidKeyPath(rel) == nil {
@@ -327,7 +328,7 @@ func credentialValues(v, home string, lookup razar.Lookup) []string {
 // credential variables and its rung's own variable when that is set; a key
 // from a file reference (${file:PATH}) is passed as the rung's own variable.
 // Errors never contain a secret's value.
-func Resolve(r Rung, e razar.AgentEntry, home string, lookup razar.Lookup) (Resolved, error) {
+func Resolve(r Rung, e config.AgentEntry, home string, lookup config.Lookup) (Resolved, error) {
 	res := Resolved{Entry: e, CredentialVars: CredentialVars(r, e)}
 	keys := map[string]string{}
 	for _, v := range res.CredentialVars {
@@ -337,7 +338,7 @@ func Resolve(r Rung, e razar.AgentEntry, home string, lookup razar.Lookup) (Reso
 		}
 		keys[v] = key
 	}
-	if e.Backend == razar.BackendExec {
+	if e.Backend == config.BackendExec {
 		// A script sees its variables; a key from a file reference has no
 		// variable, so it travels as the rung's own (KIMI2_API_KEY for k2).
 		env := map[string]string{}
@@ -385,7 +386,7 @@ func Resolve(r Rung, e razar.AgentEntry, home string, lookup razar.Lookup) (Reso
 	}
 	switch {
 	case e.Auth != nil && e.Auth.Token != "":
-		tok, err := razar.Expand(e.Name, e.Auth.Token, credLookup)
+		tok, err := config.Expand(e.Name, e.Auth.Token, credLookup)
 		if err != nil {
 			return res, err
 		}
@@ -401,7 +402,7 @@ func Resolve(r Rung, e razar.AgentEntry, home string, lookup razar.Lookup) (Reso
 		endpoint = "${" + r.EndpointEnv + "}"
 	}
 	if endpoint != "" {
-		ep, err := razar.Expand(e.Name, endpoint, lookup)
+		ep, err := config.Expand(e.Name, endpoint, lookup)
 		if err != nil {
 			var ce *razar.AgentCredentialError
 			if asCred(err, &ce) {
@@ -425,7 +426,7 @@ func Resolve(r Rung, e razar.AgentEntry, home string, lookup razar.Lookup) (Reso
 		}
 	}
 	for _, a := range e.Command {
-		v, err := razar.Expand(e.Name, a, lookup)
+		v, err := config.Expand(e.Name, a, lookup)
 		if err != nil {
 			return res, err
 		}
@@ -459,7 +460,7 @@ func redactURL(s string) string {
 // uses, for a razar.Redactor: the rungs' own variables and every ${VAR} an
 // auth names, each as set and as read from its V_FILE (relative to home),
 // read afresh on every call.
-func SecretValues(roster *razar.Roster, rungFor func(string) Rung, home string, lookup razar.Lookup) []string {
+func SecretValues(roster *config.Roster, rungFor func(string) Rung, home string, lookup config.Lookup) []string {
 	seen := map[string]bool{}
 	var out []string
 	add := func(v string) {
@@ -486,7 +487,7 @@ func SecretValues(roster *razar.Roster, rungFor func(string) Rung, home string, 
 }
 
 // RedactPatterns returns every "redact" pattern of the roster.
-func RedactPatterns(roster *razar.Roster) []string {
+func RedactPatterns(roster *config.Roster) []string {
 	var out []string
 	for _, e := range roster.Agents {
 		out = append(out, e.Redact...)

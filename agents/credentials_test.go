@@ -8,9 +8,10 @@ import (
 	"testing"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 )
 
-func lookupOf(env map[string]string) razar.Lookup {
+func lookupOf(env map[string]string) config.Lookup {
 	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 }
 
@@ -20,30 +21,30 @@ func TestResolveCredentials(t *testing.T) {
 	const secret = "sk-planted-secret-4242"
 	tests := []struct {
 		name    string
-		entry   razar.AgentEntry
+		entry   config.AgentEntry
 		env     map[string]string
 		wantVar string // credential error naming this variable
 		empty   bool
 		wantErr string // other error text
 		token   string
 	}{
-		{"default variable set", razar.AgentEntry{Name: "k2", Backend: "openai", Endpoint: "http://k2:8000/v1"},
+		{"default variable set", config.AgentEntry{Name: "k2", Backend: "openai", Endpoint: "http://k2:8000/v1"},
 			map[string]string{"KIMI2_API_KEY": secret}, "", false, "", secret},
-		{"default variable unset", razar.AgentEntry{Name: "k2", Backend: "openai", Endpoint: "http://k2:8000/v1"},
+		{"default variable unset", config.AgentEntry{Name: "k2", Backend: "openai", Endpoint: "http://k2:8000/v1"},
 			nil, "KIMI2_API_KEY", false, "", ""},
-		{"default variable empty", razar.AgentEntry{Name: "k2", Backend: "openai", Endpoint: "http://k2:8000/v1"},
+		{"default variable empty", config.AgentEntry{Name: "k2", Backend: "openai", Endpoint: "http://k2:8000/v1"},
 			map[string]string{"KIMI2_API_KEY": ""}, "KIMI2_API_KEY", true, "", ""},
-		{"auth names a rotated variable", razar.AgentEntry{Name: "k2", Backend: "openai", Endpoint: "http://k2/v1",
-			Auth: &razar.AgentAuth{Type: "bearer", Token: "${KIMI2_API_KEY_2026_12}"}},
+		{"auth names a rotated variable", config.AgentEntry{Name: "k2", Backend: "openai", Endpoint: "http://k2/v1",
+			Auth: &config.AgentAuth{Type: "bearer", Token: "${KIMI2_API_KEY_2026_12}"}},
 			map[string]string{"KIMI2_API_KEY_2026_12": secret}, "", false, "", secret},
-		{"rotated variable missing", razar.AgentEntry{Name: "k2", Backend: "openai", Endpoint: "http://k2/v1",
-			Auth: &razar.AgentAuth{Type: "bearer", Token: "${KIMI2_API_KEY_2026_12}"}},
+		{"rotated variable missing", config.AgentEntry{Name: "k2", Backend: "openai", Endpoint: "http://k2/v1",
+			Auth: &config.AgentAuth{Type: "bearer", Token: "${KIMI2_API_KEY_2026_12}"}},
 			map[string]string{"KIMI2_API_KEY": secret}, "KIMI2_API_KEY_2026_12", false, "", ""},
-		{"endpoint from its variable", razar.AgentEntry{Name: "k2", Backend: "http", Endpoint: "${KIMI2_ENDPOINT}"},
+		{"endpoint from its variable", config.AgentEntry{Name: "k2", Backend: "http", Endpoint: "${KIMI2_ENDPOINT}"},
 			map[string]string{"KIMI2_API_KEY": secret}, "", false, "no endpoint: KIMI2_ENDPOINT is unset", ""},
-		{"endpoint not a URL", razar.AgentEntry{Name: "k2", Backend: "http", Endpoint: "k2:8000"},
+		{"endpoint not a URL", config.AgentEntry{Name: "k2", Backend: "http", Endpoint: "k2:8000"},
 			map[string]string{"KIMI2_API_KEY": secret}, "", false, "not an http(s) URL", ""},
-		{"local exec needs no key", razar.AgentEntry{Name: "k2", Backend: "exec", Command: []string{"./fix.sh"}},
+		{"local exec needs no key", config.AgentEntry{Name: "k2", Backend: "exec", Command: []string{"./fix.sh"}},
 			nil, "", false, "", ""},
 	}
 	for _, tt := range tests {
@@ -91,7 +92,7 @@ func TestRotationPlanAndManifests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	roster, err := razar.ParseRoster("r.json", []byte(`{"agents": [
+	roster, err := config.ParseRoster("r.json", []byte(`{"agents": [
 		{"name": "crown", "backend": "builtin"},
 		{"name": "k2", "backend": "openai", "endpoint": "http://old/v1", "auth": {"type": "bearer", "token": "${KIMI2_API_KEY}"}},
 		{"name": "airstar", "backend": "http", "endpoint": "http://air/v1"}]}`))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 )
 
 // writeFile writes body to home/rel, making its directory.
@@ -81,7 +82,7 @@ func TestKeyFileIsReadAtEveryLoad(t *testing.T) {
 func TestBlankKeyFileIsAnEmptyCredential(t *testing.T) {
 	home := t.TempDir()
 	path := writeFile(t, home, "secrets/k2.key", " \n\t\n")
-	entry := razar.AgentEntry{Name: "k2", Backend: "openai", Endpoint: "http://k2/v1"}
+	entry := config.AgentEntry{Name: "k2", Backend: "openai", Endpoint: "http://k2/v1"}
 	_, err := Resolve(k2Rung, entry, home, lookupOf(map[string]string{"KIMI2_API_KEY_FILE": "secrets/k2.key"}))
 	ce := credErr(t, err, "KIMI2_API_KEY_FILE")
 	if !ce.Empty || ce.Path != path || !strings.Contains(err.Error(), "empty") || !strings.Contains(err.Error(), path) {
@@ -96,7 +97,7 @@ func TestBlankKeyFileIsAnEmptyCredential(t *testing.T) {
 
 func TestUnreadableKeyFileNamesTheVariableAndPathNotTheContent(t *testing.T) {
 	home := t.TempDir()
-	entry := razar.AgentEntry{Name: "k2", Backend: "openai", Endpoint: "http://k2/v1"}
+	entry := config.AgentEntry{Name: "k2", Backend: "openai", Endpoint: "http://k2/v1"}
 	missing := filepath.Join(home, "secrets/none.key")
 	_, err := Resolve(k2Rung, entry, home, lookupOf(map[string]string{"KIMI2_API_KEY_FILE": "secrets/none.key"}))
 	credErr(t, err, "KIMI2_API_KEY_FILE")
@@ -127,7 +128,7 @@ func TestUnreadableKeyFileNamesTheVariableAndPathNotTheContent(t *testing.T) {
 func TestKeyAndKeyFileMustAgree(t *testing.T) {
 	home := t.TempDir()
 	writeFile(t, home, "secrets/k2.key", "sk-from-the-file\n")
-	entry := razar.AgentEntry{Name: "k2", Backend: "openai", Endpoint: "http://k2/v1"}
+	entry := config.AgentEntry{Name: "k2", Backend: "openai", Endpoint: "http://k2/v1"}
 	same := lookupOf(map[string]string{"KIMI2_API_KEY": "sk-from-the-file", "KIMI2_API_KEY_FILE": "secrets/k2.key"})
 	if res, err := Resolve(k2Rung, entry, home, same); err != nil || res.Token != "sk-from-the-file" {
 		t.Fatalf("same key twice: %q %v", res.Token, err)
@@ -148,8 +149,8 @@ func TestKeyAndKeyFileMustAgree(t *testing.T) {
 func TestAuthTokenVariableFromItsFile(t *testing.T) {
 	home := t.TempDir()
 	abs := writeFile(t, home, "elsewhere/rotated.key", "sk-rotated-from-file\n")
-	entry := razar.AgentEntry{Name: "k2", Backend: "openai", Endpoint: "http://k2/v1",
-		Auth: &razar.AgentAuth{Type: "bearer", Token: "${KIMI2_API_KEY_2026_12}"}}
+	entry := config.AgentEntry{Name: "k2", Backend: "openai", Endpoint: "http://k2/v1",
+		Auth: &config.AgentAuth{Type: "bearer", Token: "${KIMI2_API_KEY_2026_12}"}}
 	res, err := Resolve(k2Rung, entry, t.TempDir(), lookupOf(map[string]string{"KIMI2_API_KEY_2026_12_FILE": abs}))
 	if err != nil || res.Token != "sk-rotated-from-file" {
 		t.Fatalf("token %q, %v", res.Token, err)
@@ -162,7 +163,7 @@ func TestSecretValuesIncludeFileKeys(t *testing.T) {
 	home := t.TempDir()
 	writeFile(t, home, "secrets/k2.key", "sk-k2-from-file\n")
 	writeFile(t, home, "secrets/rot.key", "sk-rotated-from-file")
-	roster, err := razar.ParseRoster("r.json", []byte(`{"agents": [
+	roster, err := config.ParseRoster("r.json", []byte(`{"agents": [
 		{"name": "k2", "backend": "openai", "endpoint": "http://k2/v1"},
 		{"name": "airstar", "backend": "openai", "endpoint": "http://a/v1", "auth": {"type": "bearer", "token": "${AIR_ROTATED}"}}]}`))
 	if err != nil {
@@ -210,7 +211,7 @@ func TestExecRungSeesOnlyItsOwnKey(t *testing.T) {
 	rosterPath := writeRoster(t, home, `{"agents": [
 		{"name": "k2", "backend": "exec", "command": ["sh", "agents/env.sh"]},
 		{"name": "airstar", "backend": "exec", "command": ["sh", "agents/env.sh"]}]}`)
-	run := func(r Rung, lookup razar.Lookup) map[string]string {
+	run := func(r Rung, lookup config.Lookup) map[string]string {
 		t.Helper()
 		agent, err := RosterLoader(rosterPath, home, r, lookup)(context.Background())
 		if err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/pgcmd"
 	"github.com/razar/razar/internal/tailbuf"
 )
@@ -85,7 +86,7 @@ type execReply struct {
 // reply. A valid reply is used even when the script exits non-zero.
 //
 // The script runs in its own process group, killed as a whole when ctx ends;
-// with no deadline on ctx, t.Deadline applies, else razar.DefaultAgentTimeout.
+// with no deadline on ctx, t.Deadline applies, else config.DefaultAgentTimeout.
 //
 // Every error names the agent. Repair fails when the command is empty
 // (wrapping razar.ErrInvalidConfig) or cannot start; when the deadline passes
@@ -101,7 +102,7 @@ func (e *Exec) Repair(ctx context.Context, t razar.Task) (razar.Fix, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		deadline := t.Deadline
 		if deadline.IsZero() {
-			deadline = time.Now().Add(razar.DefaultAgentTimeout)
+			deadline = time.Now().Add(config.DefaultAgentTimeout)
 		}
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithDeadline(ctx, deadline)

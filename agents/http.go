@@ -64,7 +64,7 @@ func NewHTTP(cfg HTTPConfig) (*HTTPAgent, error) {
 // so a whole bus.Result is fine (its "error" becomes the summary when that
 // is empty).
 //
-// With no deadline on ctx, t.Deadline applies, else razar.DefaultAgentTimeout.
+// With no deadline on ctx, t.Deadline applies, else config.DefaultAgentTimeout.
 // A 429, a 5xx or a connection error is retried (200 ms, doubling, or the
 // server's Retry-After) while a retry can start before the deadline.
 //

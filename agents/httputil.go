@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/backoff"
 )
 
@@ -246,14 +247,14 @@ func (b *boundedBody) Read(p []byte) (int, error) {
 func (b *boundedBody) Close() error { return b.rc.Close() }
 
 // attemptContext gives ctx the attempt's deadline when it has none: the
-// task's, else razar.DefaultAgentTimeout from now. limit is the time left,
+// task's, else config.DefaultAgentTimeout from now. limit is the time left,
 // for "timed out after ..." errors.
 func attemptContext(ctx context.Context, t razar.Task) (_ context.Context, cancel context.CancelFunc, limit time.Duration) {
 	cancel = func() {}
 	if _, ok := ctx.Deadline(); !ok {
 		deadline := t.Deadline
 		if deadline.IsZero() {
-			deadline = time.Now().Add(razar.DefaultAgentTimeout)
+			deadline = time.Now().Add(config.DefaultAgentTimeout)
 		}
 		ctx, cancel = context.WithDeadline(ctx, deadline)
 	}

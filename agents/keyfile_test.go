@@ -6,13 +6,13 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 )
 
 // k2FileEntry is k2 reading its key from the file reference path.
-func k2FileEntry(path string) razar.AgentEntry {
-	return razar.AgentEntry{Name: "k2", Backend: "openai", Endpoint: "http://k2/v1",
-		Auth: &razar.AgentAuth{Type: "bearer", Token: FileRefToken(path)}}
+func k2FileEntry(path string) config.AgentEntry {
+	return config.AgentEntry{Name: "k2", Backend: "openai", Endpoint: "http://k2/v1",
+		Auth: &config.AgentAuth{Type: "bearer", Token: FileRefToken(path)}}
 }
 
 // keyAt writes key to dir/name with mode, returning the path.
@@ -148,12 +148,12 @@ func TestKeyFileInCredentialsDirectoryOpenToOthersIsRefused(t *testing.T) {
 // checks the file by the same rule before anything is written.
 func TestRotationManifestWithAnAbsoluteKeyFile(t *testing.T) {
 	home := t.TempDir()
-	roster, err := razar.ParseRoster("r.json", []byte(`{"agents": [
+	roster, err := config.ParseRoster("r.json", []byte(`{"agents": [
 		{"name": "k2", "backend": "openai", "endpoint": "http://k2/v1", "auth": {"type": "bearer", "token": "${KIMI2_API_KEY}"}}]}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan := func(p string) ([]RotationItem, *razar.Roster, error) {
+	plan := func(p string) ([]RotationItem, *config.Roster, error) {
 		m, err := ParseManifest("k2.json", []byte(`{"agents": [{"name": "k2", "file": "`+p+`"}]}`))
 		if err != nil {
 			return nil, nil, err

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 )
 
 // A roster whose auth.token is ${file:PATH} sends the key that file holds,
@@ -54,8 +55,8 @@ func TestFileReferenceOutsideTheHomeOrMissingIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	entry := func(token string) razar.AgentEntry {
-		return razar.AgentEntry{Name: "k2", Backend: "openai", Endpoint: "http://k2/v1", Auth: &razar.AgentAuth{Type: "bearer", Token: token}}
+	entry := func(token string) config.AgentEntry {
+		return config.AgentEntry{Name: "k2", Backend: "openai", Endpoint: "http://k2/v1", Auth: &config.AgentAuth{Type: "bearer", Token: token}}
 	}
 	for _, path := range []string{rel, "secrets/../../k2.key"} {
 		_, err := Resolve(k2Rung, entry(FileRefToken(path)), home, lookupOf(nil))
@@ -81,8 +82,8 @@ func TestFileReferenceOutsideTheHomeOrMissingIsRefused(t *testing.T) {
 func TestFileReferenceKeyReachesAnExecScriptAsTheRungVariable(t *testing.T) {
 	home := t.TempDir()
 	writeFile(t, home, "secrets/k2.key", "sk-exec-file-ref-5555\n")
-	e := razar.AgentEntry{Name: "k2", Backend: "exec", Command: []string{"sh", "k2.sh"},
-		Auth: &razar.AgentAuth{Type: "bearer", Token: FileRefToken("secrets/k2.key")}}
+	e := config.AgentEntry{Name: "k2", Backend: "exec", Command: []string{"sh", "k2.sh"},
+		Auth: &config.AgentAuth{Type: "bearer", Token: FileRefToken("secrets/k2.key")}}
 	res, err := Resolve(k2Rung, e, home, lookupOf(map[string]string{"KIMI2_API_KEY": "sk-old-variable-key"}))
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +91,7 @@ func TestFileReferenceKeyReachesAnExecScriptAsTheRungVariable(t *testing.T) {
 	if strings.Join(res.Env, " ") != "KIMI2_API_KEY=sk-exec-file-ref-5555" {
 		t.Fatalf("exec env = %q, want only KIMI2_API_KEY with the file's key", res.Env)
 	}
-	roster := &razar.Roster{Agents: []razar.AgentEntry{e}}
+	roster := &config.Roster{Agents: []config.AgentEntry{e}}
 	if got := strings.Join(SecretValues(roster, func(string) Rung { return k2Rung }, home, lookupOf(nil)), " "); !strings.Contains(got, "sk-exec-file-ref-5555") {
 		t.Fatalf("SecretValues %q lacks the file reference's key", got)
 	}
@@ -105,7 +106,7 @@ func TestRotationManifestWithFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	roster, err := razar.ParseRoster("r.json", []byte(`{"agents": [
+	roster, err := config.ParseRoster("r.json", []byte(`{"agents": [
 		{"name": "k2", "backend": "openai", "endpoint": "http://k2/v1", "auth": {"type": "bearer", "token": "${KIMI2_API_KEY}"}}]}`))
 	if err != nil {
 		t.Fatal(err)

@@ -104,7 +104,7 @@ func refusesTools(se *StatusError) bool {
 // calling tools past its turns fails the attempt. A server that refuses
 // the tools parameter gets the workspace-only prompt, one completion.
 //
-// With no deadline on ctx, t.Deadline applies, else razar.DefaultAgentTimeout.
+// With no deadline on ctx, t.Deadline applies, else config.DefaultAgentTimeout.
 // A 429, a 5xx or a connection error is retried (200 ms, doubling, or the
 // server's Retry-After) while a retry can start before the deadline.
 //

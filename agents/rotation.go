@@ -13,6 +13,7 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/cut"
 )
 
@@ -134,8 +135,8 @@ func (it RotationItem) To() string {
 // ${file:PATH} (FileRef), which every process of the rung reads itself.
 // The items say how the new credentials load here, in lookup's
 // environment; a running rung's own environment is asked with a probe.
-func PlanRotation(roster *razar.Roster, mans []Manifest, rungFor func(string) Rung, home string, lookup razar.Lookup) (*razar.Roster, []RotationItem, error) {
-	next := &razar.Roster{Agents: append([]razar.AgentEntry(nil), roster.Agents...)}
+func PlanRotation(roster *config.Roster, mans []Manifest, rungFor func(string) Rung, home string, lookup config.Lookup) (*config.Roster, []RotationItem, error) {
+	next := &config.Roster{Agents: append([]config.AgentEntry(nil), roster.Agents...)}
 	seen := map[string]string{}
 	var items []RotationItem
 	for _, m := range mans {
@@ -165,7 +166,7 @@ func PlanRotation(roster *razar.Roster, mans []Manifest, rungFor func(string) Ru
 						Fix: fmt.Sprintf(`give %s a key of its own (a variable or file only it uses), or, if the two rungs really share one key, say so with "shared_key": true in this entry`, e.Name)}
 				}
 			}
-			auth := razar.AgentAuth{Type: "bearer", Token: "${" + source + "}"}
+			auth := config.AgentAuth{Type: "bearer", Token: "${" + source + "}"}
 			if e.Auth != nil && e.Auth.Type != "" {
 				auth.Type = e.Auth.Type
 			}
@@ -197,7 +198,7 @@ func PlanRotation(roster *razar.Roster, mans []Manifest, rungFor func(string) Ru
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := razar.ParseRoster("rotated roster", data); err != nil {
+	if _, err := config.ParseRoster("rotated roster", data); err != nil {
 		return nil, nil, err
 	}
 	sort.Slice(items, func(i, j int) bool { return items[i].Agent < items[j].Agent })
@@ -208,7 +209,7 @@ func PlanRotation(roster *razar.Roster, mans []Manifest, rungFor func(string) Ru
 // its roster entry reads, its rung's own variable (RSTAR_API_KEY for
 // rstar, whatever the roster says), or the one a manifest rotates it to.
 // A variable's V_FILE counts as the variable.
-func keyOwner(roster *razar.Roster, mans []Manifest, rungFor func(string) Rung, rung, source string) (string, bool) {
+func keyOwner(roster *config.Roster, mans []Manifest, rungFor func(string) Rung, rung, source string) (string, bool) {
 	norm := func(v string) string { return strings.TrimSuffix(v, FileSuffix) }
 	want := norm(source)
 	for _, e := range roster.Agents {
@@ -238,7 +239,7 @@ func keyOwner(roster *razar.Roster, mans []Manifest, rungFor func(string) Rung, 
 }
 
 // MarshalRoster writes a roster as config/razar_ai_agents.json does.
-func MarshalRoster(r *razar.Roster) ([]byte, error) {
+func MarshalRoster(r *config.Roster) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/cut"
 )
 
@@ -37,13 +38,13 @@ func Generic(name string) Rung { return Rung{Name: name, Display: name} }
 // Build makes the backend a roster entry asks for. A backend this build
 // cannot run fails with an error wrapping razar.ErrRungUnavailable, so the
 // ladder skips the rung instead of counting an attempt.
-func Build(r Rung, e razar.AgentEntry, home string, lookup razar.Lookup) (razar.Agent, error) {
+func Build(r Rung, e config.AgentEntry, home string, lookup config.Lookup) (razar.Agent, error) {
 	res, err := Resolve(r, e, home, lookup)
 	if err != nil {
 		return nil, err
 	}
 	switch e.Backend {
-	case razar.BackendBuiltin:
+	case config.BackendBuiltin:
 		if r.Builtin == nil {
 			return nil, fmt.Errorf("%w: agent %s has no builtin backend (fix: use exec, openai or http in the roster)", razar.ErrRungUnavailable, e.Name)
 		}
@@ -58,7 +59,7 @@ func Build(r Rung, e razar.AgentEntry, home string, lookup razar.Lookup) (razar.
 			}
 		}
 		return r.Builtin, nil
-	case razar.BackendExec:
+	case config.BackendExec:
 		return NewExec(e.Name, res.Command, home, res.Env), nil
 	default:
 		return buildRemote(r, res)
@@ -69,9 +70,9 @@ func Build(r Rung, e razar.AgentEntry, home string, lookup razar.Lookup) (razar.
 // reload) it reads the roster at rosterPath afresh and builds the backend,
 // so nothing is cached across a reload. Relative exec commands resolve
 // against home.
-func RosterLoader(rosterPath, home string, r Rung, lookup razar.Lookup) Loader {
+func RosterLoader(rosterPath, home string, r Rung, lookup config.Lookup) Loader {
 	return func(context.Context) (razar.Agent, error) {
-		roster, err := razar.LoadRoster(rosterPath)
+		roster, err := config.LoadRoster(rosterPath)
 		if err != nil {
 			return nil, err
 		}
@@ -83,7 +84,7 @@ func RosterLoader(rosterPath, home string, r Rung, lookup razar.Lookup) Loader {
 	}
 }
 
-func rosterEntry(roster *razar.Roster, r Rung, file string) (razar.AgentEntry, error) {
+func rosterEntry(roster *config.Roster, r Rung, file string) (config.AgentEntry, error) {
 	e, err := roster.Agent(r.Name)
 	if err != nil {
 		return e, fmt.Errorf("%w: %v (fix: add it to %s)", razar.ErrRungUnavailable, err, file)
@@ -104,18 +105,18 @@ type Prober func(ctx context.Context, candidate []byte) error
 // names, so a candidate roster cannot make the answer carry a secret
 // (an endpoint of "${SOME_SECRET}" fails to parse, and the error would
 // quote it).
-func RosterProber(rosterPath, home string, r Rung, lookup razar.Lookup) Prober {
+func RosterProber(rosterPath, home string, r Rung, lookup config.Lookup) Prober {
 	return func(_ context.Context, candidate []byte) error {
 		var (
-			roster *razar.Roster
+			roster *config.Roster
 			err    error
 			file   = filepath.Base(rosterPath)
 		)
 		if len(candidate) == 0 {
-			roster, err = razar.LoadRoster(rosterPath)
+			roster, err = config.LoadRoster(rosterPath)
 		} else {
 			file = "candidate roster"
-			roster, err = razar.ParseRoster(file, candidate)
+			roster, err = config.ParseRoster(file, candidate)
 		}
 		if err != nil {
 			return err
@@ -138,15 +139,15 @@ func RosterProber(rosterPath, home string, r Rung, lookup razar.Lookup) Prober {
 // entryValues is the value of every variable an entry refers to (its
 // ${VAR}s anywhere, its rung's own variables) and of every key file it
 // names, each as set and as read from its V_FILE.
-func entryValues(r Rung, e razar.AgentEntry, home string, lookup razar.Lookup) []string {
+func entryValues(r Rung, e config.AgentEntry, home string, lookup config.Lookup) []string {
 	vars := []string{r.CredentialEnv, r.EndpointEnv}
-	vars = append(vars, razar.VarsIn(e.Endpoint)...)
+	vars = append(vars, config.VarsIn(e.Endpoint)...)
 	vars = append(vars, CredentialVars(r, e)...)
 	if e.Auth != nil {
-		vars = append(vars, razar.VarsIn(e.Auth.Token)...)
+		vars = append(vars, config.VarsIn(e.Auth.Token)...)
 	}
 	for _, a := range e.Command {
-		vars = append(vars, razar.VarsIn(a)...)
+		vars = append(vars, config.VarsIn(a)...)
 	}
 	var out []string
 	for _, v := range vars {
@@ -161,13 +162,13 @@ func entryValues(r Rung, e razar.AgentEntry, home string, lookup razar.Lookup) [
 func buildRemote(r Rung, res Resolved) (razar.Agent, error) {
 	e := res.Entry
 	switch e.Backend {
-	case razar.BackendOpenAI:
+	case config.BackendOpenAI:
 		n := e.Candidates
 		if n == 0 {
 			n = r.Candidates
 		}
 		return NewOpenAI(OpenAIConfig{Name: e.Name, Endpoint: res.Endpoint, Model: e.Model, Token: res.Token, Role: r.Role, Candidates: n, MaxTurns: e.MaxTurns})
-	case razar.BackendHTTP:
+	case config.BackendHTTP:
 		return NewHTTP(HTTPConfig{Name: e.Name, Endpoint: res.Endpoint, Token: res.Token})
 	}
 	return nil, fmt.Errorf("%w: agent %s: backend %q: %w", razar.ErrRungUnavailable, e.Name, e.Backend, errNotBuilt)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/alert"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/orchestrator"
 	"github.com/razar/razar/supervisor"
 )
@@ -41,9 +42,9 @@ func boot(n int) (bootResult, error) {
 	if err := os.WriteFile(filepath.Join(home, "config/razar_ai_agents.json"), []byte(`{"agents": [{"name": "crown", "backend": "builtin"}]}`+"\n"), 0o644); err != nil {
 		return r, err
 	}
-	cfg := &razar.BootConfig{}
+	cfg := &config.BootConfig{}
 	for i := 0; i < n; i++ {
-		cfg.Components = append(cfg.Components, razar.Component{
+		cfg.Components = append(cfg.Components, config.Component{
 			Name: fmt.Sprintf("b%d", i), Priority: 1, Command: []string{"sleep", "60"}, Workdir: m.dir,
 			StartGrace: razar.Duration(bootGrace), HealthCheck: &razar.HealthCheck{Command: []string{"true"}},
 		})

@@ -37,6 +37,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/orchestrator"
@@ -335,8 +336,8 @@ type mesh struct {
 	*env
 	orch   *orchestrator.Orchestrator
 	stop   func()
-	boot   *razar.BootConfig
-	roster *razar.Roster
+	boot   *config.BootConfig
+	roster *config.Roster
 }
 
 func newMesh(components int, fixer string, cfg orchestrator.Config) (*mesh, error) {
@@ -361,16 +362,16 @@ func newMeshOf(components int, agent func(rung string) razar.Agent, cfg orchestr
 	if err != nil {
 		return nil, err
 	}
-	m := &mesh{env: e, boot: &razar.BootConfig{}, roster: &razar.Roster{}}
+	m := &mesh{env: e, boot: &config.BootConfig{}, roster: &config.Roster{}}
 	for i := 0; i < components; i++ {
-		m.boot.Components = append(m.boot.Components, razar.Component{Name: fmt.Sprintf("c%d", i), Command: []string{"true"}, Workdir: e.dir})
+		m.boot.Components = append(m.boot.Components, config.Component{Name: fmt.Sprintf("c%d", i), Command: []string{"true"}, Workdir: e.dir})
 	}
 	for _, n := range ladder {
-		m.roster.Agents = append(m.roster.Agents, razar.AgentEntry{Name: n, Backend: razar.BackendExec, Takeover: n == "rstar", Timeout: razar.Duration(30 * time.Second)})
+		m.roster.Agents = append(m.roster.Agents, config.AgentEntry{Name: n, Backend: config.BackendExec, Takeover: n == "rstar", Timeout: razar.Duration(30 * time.Second)})
 	}
-	cfg.Roster = func() (*razar.Roster, error) { return m.roster, nil }
-	cfg.Components = func() (*razar.BootConfig, error) { return m.boot, nil }
-	cfg.Verify = func(context.Context, razar.Component) error { return nil }
+	cfg.Roster = func() (*config.Roster, error) { return m.roster, nil }
+	cfg.Components = func() (*config.BootConfig, error) { return m.boot, nil }
+	cfg.Verify = func(context.Context, config.Component) error { return nil }
 	cfg.Log = zerolog.Nop()
 	o, err := orchestrator.New(e.store, cfg)
 	if err != nil {

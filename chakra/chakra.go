@@ -27,7 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/clock"
 )
 
@@ -78,7 +78,7 @@ func (s *Service) Window() time.Duration { return s.window }
 // SetComponents sets which chakra each component beats for, from a boot
 // config. A chakra no longer configured is forgotten; one still configured
 // keeps its beats, so a reload does not break alignment.
-func (s *Service) SetComponents(comps []razar.Component) {
+func (s *Service) SetComponents(comps []config.Component) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.of = map[string]string{}

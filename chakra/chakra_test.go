@@ -8,15 +8,15 @@ import (
 	"testing"
 	"time"
 
-	"github.com/razar/razar"
 	"github.com/razar/razar/chakra"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/clock"
 )
 
 var t0 = time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)
 
 // comps: a is root, b and c are heart, d has no chakra.
-var comps = []razar.Component{
+var comps = []config.Component{
 	{Name: "a", Chakra: "root"},
 	{Name: "b", Chakra: "heart"},
 	{Name: "c", Chakra: "heart"},
@@ -136,7 +136,7 @@ func TestAReloadForgetsRemovedChakrasAndKeepsTheBeatsOfTheOthers(t *testing.T) {
 	s.Beat("a")
 	s.Beat("b")
 	// b moves to throat and heart goes away; root keeps its beat.
-	s.SetComponents([]razar.Component{{Name: "a", Chakra: "root"}, {Name: "b", Chakra: "throat"}})
+	s.SetComponents([]config.Component{{Name: "a", Chakra: "root"}, {Name: "b", Chakra: "throat"}})
 	wantSeries(t, s,
 		`chakra_alignment 0`,
 		`chakra_pulse_hz{chakra="root"} 0.1`,
@@ -145,7 +145,7 @@ func TestAReloadForgetsRemovedChakrasAndKeepsTheBeatsOfTheOthers(t *testing.T) {
 
 func TestWithNoChakraConfiguredNothingIsOutOfAlignment(t *testing.T) {
 	s := chakra.New(chakra.Config{Clock: clock.NewFake(t0)})
-	s.SetComponents([]razar.Component{{Name: "d"}})
+	s.SetComponents([]config.Component{{Name: "d"}})
 	wantSeries(t, s, `chakra_alignment 1`)
 	if code, _ := get(t, s.Handler(), "/healthz"); code != http.StatusOK {
 		t.Fatalf("/healthz with no chakra configured: %d, want 200", code)

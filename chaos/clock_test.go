@@ -15,6 +15,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/clock"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/mirror"
@@ -40,18 +41,18 @@ func clockJumps(t *testing.T) {
 	jump := func(d time.Duration) { clk.Advance(d); jumps.Add(1) }
 	env := bustest.New(t)
 	home := t.TempDir()
-	boot := &razar.BootConfig{}
+	boot := &config.BootConfig{}
 	for i := 1; i <= n; i++ {
 		dir := filepath.Join(home, fmt.Sprintf("c%d", i))
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		boot.Components = append(boot.Components, razar.Component{Name: fmt.Sprintf("c%d", i), Command: []string{"true"}, Workdir: dir,
+		boot.Components = append(boot.Components, config.Component{Name: fmt.Sprintf("c%d", i), Command: []string{"true"}, Workdir: dir,
 			HealthCheck: &razar.HealthCheck{Command: []string{"test", "-f", "healed"}}})
 	}
-	roster := &razar.Roster{}
+	roster := &config.Roster{}
 	for _, r := range []string{"crown", "rstar"} {
-		roster.Agents = append(roster.Agents, razar.AgentEntry{Name: r, Backend: razar.BackendExec, Takeover: r == "rstar", Timeout: razar.Duration(20 * time.Second)})
+		roster.Agents = append(roster.Agents, config.AgentEntry{Name: r, Backend: config.BackendExec, Takeover: r == "rstar", Timeout: razar.Duration(20 * time.Second)})
 	}
 	var calls sync.Map // incident: rstar calls so far
 	backend := func(rung string) razar.Agent {
@@ -77,8 +78,8 @@ func clockJumps(t *testing.T) {
 	o, err := orchestrator.New(env.Store, orchestrator.Config{
 		Threshold: 1, LongTask: true, Clock: clk, VerifyWindow: 200 * time.Millisecond,
 		Backoff:    orchestrator.Backoff{Base: 30 * time.Minute, Max: 2 * time.Hour},
-		Roster:     func() (*razar.Roster, error) { return roster, nil },
-		Components: func() (*razar.BootConfig, error) { return boot, nil },
+		Roster:     func() (*config.Roster, error) { return roster, nil },
+		Components: func() (*config.BootConfig, error) { return boot, nil },
 		Log:        zerolog.Nop(),
 	})
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/orchestrator"
 )
@@ -32,9 +33,9 @@ func clockStepAcrossRestart(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	boot := &razar.BootConfig{Components: []razar.Component{{Name: "c1", Command: []string{"true"}, Workdir: dir,
+	boot := &config.BootConfig{Components: []config.Component{{Name: "c1", Command: []string{"true"}, Workdir: dir,
 		HealthCheck: &razar.HealthCheck{Command: []string{"test", "-f", "healed"}}}}}
-	roster := &razar.Roster{Agents: []razar.AgentEntry{{Name: "k2", Backend: razar.BackendExec, Timeout: razar.Duration(4 * time.Second)}}}
+	roster := &config.Roster{Agents: []config.AgentEntry{{Name: "k2", Backend: config.BackendExec, Timeout: razar.Duration(4 * time.Second)}}}
 	started := make(chan struct{}, 1)
 	backend := razar.AgentFunc(func(ctx context.Context, task razar.Task) (razar.Fix, error) {
 		if task.Attempt == 1 {
@@ -53,8 +54,8 @@ func clockStepAcrossRestart(t *testing.T) {
 	newOrch := func() *orchestrator.Orchestrator {
 		o, err := orchestrator.New(env.Store, orchestrator.Config{
 			Threshold: orchestrator.DefaultThreshold, VerifyWindow: 200 * time.Millisecond,
-			Roster:     func() (*razar.Roster, error) { return roster, nil },
-			Components: func() (*razar.BootConfig, error) { return boot, nil },
+			Roster:     func() (*config.Roster, error) { return roster, nil },
+			Components: func() (*config.BootConfig, error) { return boot, nil },
 			Log:        zerolog.Nop(),
 		})
 		if err != nil {

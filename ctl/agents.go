@@ -10,6 +10,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/jetstream"
 )
 
@@ -19,7 +20,7 @@ import (
 // build its backend from the roster, in its own environment. Otherwise the
 // check can only be made in this command's environment, and it says so.
 func (c *Client) AgentsCheck(ctx context.Context, natsURL string, local bool) error {
-	roster, err := razar.LoadRoster(c.Path(RosterFile))
+	roster, err := config.LoadRoster(c.Path(RosterFile))
 	if err != nil {
 		return err
 	}
@@ -52,7 +53,7 @@ func (c *Client) AgentsCheck(ctx context.Context, natsURL string, local bool) er
 
 // printProbes prints a line per process of each rung and returns how many
 // remote rungs cannot run on every process.
-func (c *Client) printProbes(roster *razar.Roster, answers map[string][]bus.ProbeReply) int {
+func (c *Client) printProbes(roster *config.Roster, answers map[string][]bus.ProbeReply) int {
 	bad := 0
 	tw := tabwriter.NewWriter(c.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUNG\tDISPLAY\tBACKEND\tPROCESS\tSTATE")
@@ -86,7 +87,7 @@ func (c *Client) printProbes(roster *razar.Roster, answers map[string][]bus.Prob
 }
 
 // agentsCheckLocal is agents check in this command's own environment.
-func (c *Client) agentsCheckLocal(roster *razar.Roster) error {
+func (c *Client) agentsCheckLocal(roster *config.Roster) error {
 	missing := 0
 	tw := tabwriter.NewWriter(c.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUNG\tDISPLAY\tBACKEND\tSTATE (this shell's environment)")
@@ -116,7 +117,7 @@ func (c *Client) agentsCheckLocal(roster *razar.Roster) error {
 // AgentsReload tells every running rung to drop its cached config and
 // credentials, then reports each rung's readiness as it comes back.
 func (c *Client) AgentsReload(ctx context.Context, natsURL string) error {
-	roster, err := razar.LoadRoster(c.Path(RosterFile))
+	roster, err := config.LoadRoster(c.Path(RosterFile))
 	if err != nil {
 		return err
 	}

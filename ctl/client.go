@@ -17,6 +17,7 @@ import (
 	"github.com/razar/razar/agents"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/jetstream"
 )
 
@@ -39,7 +40,7 @@ type Client struct {
 	// Getenv reads a variable: the environment, then config/razar.env.
 	Getenv func(string) string
 	// Lookup is Getenv telling unset from empty.
-	Lookup razar.Lookup
+	Lookup config.Lookup
 	// Redactor is the home's current secrets redactor.
 	Redactor func() *razar.Redactor
 	// RungFor is the rung package of a roster name (a generic rung for
@@ -202,8 +203,8 @@ func ProbeRungs(ctx context.Context, nc *bus.Conn, names []string, candidate []b
 }
 
 // LoadBoot reads the boot config at path with workdirs resolved against home.
-func LoadBoot(path, home string) (*razar.BootConfig, error) {
-	cfg, err := razar.LoadBootConfig(path)
+func LoadBoot(path, home string) (*config.BootConfig, error) {
+	cfg, err := config.LoadBootConfig(path)
 	if err != nil {
 		return nil, err
 	}
@@ -232,7 +233,7 @@ func ParseAge(v string) (time.Duration, error) {
 }
 
 // AgentNames lists the roster's rungs, for an error that says which exist.
-func AgentNames(r *razar.Roster) string {
+func AgentNames(r *config.Roster) string {
 	var n []string
 	for _, a := range r.Agents {
 		n = append(n, a.Name)

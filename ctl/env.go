@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"sync"
 
-	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 )
 
 // EnvFile is the optional settings file of docs/CONTRACT.md section 1.
@@ -18,7 +18,7 @@ const EnvFile = "config/razar.env"
 // It is safe for concurrent use.
 type Env struct {
 	home func() string    // the home, as the flags leave it
-	os   razar.Lookup     // the process environment alone
+	os   config.Lookup    // the process environment alone
 	warn func() io.Writer // where a broken file is reported, once
 
 	mu   sync.RWMutex
@@ -31,7 +31,7 @@ type Env struct {
 // NewEnv returns the variables of the home home() names, looked up in the
 // process environment through osLookup first. A config/razar.env that
 // cannot be read is reported once on warn() and gives no settings.
-func NewEnv(home func() string, osLookup razar.Lookup, warn func() io.Writer) *Env {
+func NewEnv(home func() string, osLookup config.Lookup, warn func() io.Writer) *Env {
 	return &Env{home: home, os: osLookup, warn: warn}
 }
 
@@ -56,7 +56,7 @@ func (e *Env) Getenv(key string) string { v, _ := e.Lookup(key); return v }
 
 // ReadFile reads config/razar.env afresh; a missing file is no settings.
 func (e *Env) ReadFile() (map[string]string, error) {
-	return razar.LoadEnvFile(filepath.Join(e.home(), EnvFile))
+	return config.LoadEnvFile(filepath.Join(e.home(), EnvFile))
 }
 
 // readLocked reads config/razar.env once; e.mu must be held. A broken

@@ -9,9 +9,9 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/razar/razar"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 )
 
 // IdentityAddOptions are `razar identity add`'s.
@@ -57,7 +57,7 @@ func (c *Client) IdentityAdd(_ context.Context, o IdentityAddOptions) error {
 // roster (a rung identity is named after its rung) and the reserved names,
 // and returns it with the roster's rungs.
 func (c *Client) identityName(name string, r auth.Role) (string, []string, error) {
-	roster, rerr := razar.LoadRoster(c.Path(RosterFile))
+	roster, rerr := config.LoadRoster(c.Path(RosterFile))
 	var rungs []string
 	if rerr == nil {
 		for _, a := range roster.Agents {

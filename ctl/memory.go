@@ -16,6 +16,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/memory"
 )
@@ -91,7 +92,7 @@ func (c *Client) neverBooted() bool {
 
 // InitMemory runs one initialization pass of home's memory layers and
 // records it in monitoring/boot_metrics.prom and on log.
-func InitMemory(ctx context.Context, home, source string, store *jetstream.Store, storeErr error, cfg *razar.MemoryConfig, log zerolog.Logger) *memory.Result {
+func InitMemory(ctx context.Context, home, source string, store *jetstream.Store, storeErr error, cfg *config.MemoryConfig, log zerolog.Logger) *memory.Result {
 	r := memory.Initialize(ctx, source, memory.Layers(store, storeErr, razar.Home(home).Patches(), home, cfg))
 	if err := memory.WriteMetrics(filepath.Join(home, memory.MetricsFile), r, func(w string) { log.Warn().Msg(w) }); err != nil {
 		r.Err = errors.Join(r.Err, err)

@@ -12,12 +12,13 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
+	"github.com/razar/razar/config"
 )
 
 // NewSecrets returns the secrets of the home home() names: the keys of
 // every rung of its roster and of rungs (looked up through lookup, rung
 // packages by rungFor) and the roster's redact patterns.
-func NewSecrets(home func() string, lookup razar.Lookup, rungs []agents.Rung, rungFor func(string) agents.Rung) *Secrets {
+func NewSecrets(home func() string, lookup config.Lookup, rungs []agents.Rung, rungFor func(string) agents.Rung) *Secrets {
 	return &Secrets{home: home, lookup: lookup, rungs: rungs, rungFor: rungFor}
 }
 
@@ -28,7 +29,7 @@ func NewSecrets(home func() string, lookup razar.Lookup, rungs []agents.Rung, ru
 // for concurrent use.
 type Secrets struct {
 	home    func() string
-	lookup  razar.Lookup
+	lookup  config.Lookup
 	rungs   []agents.Rung // the rung packages, whose own variables are always secrets
 	rungFor func(string) agents.Rung
 
@@ -36,7 +37,7 @@ type Secrets struct {
 	read     bool      // the roster has been read at least once
 	mtime    time.Time // of the roster as last read
 	size     int64
-	roster   *razar.Roster // whose variables hold secrets; never nil once read
+	roster   *config.Roster // whose variables hold secrets; never nil once read
 	patterns []string
 	values   []string // the keys red was built with
 	red      *razar.Redactor
@@ -82,11 +83,11 @@ func (r *Secrets) Build() (*razar.Redactor, error) {
 // falls back to what a lenient read of the file still yields. Either way
 // the rung packages' own variables are added, so a key exported for RAZAR
 // is redacted even when the roster does not list its rung.
-func (r *Secrets) loadRoster() (*razar.Roster, []string, error) {
+func (r *Secrets) loadRoster() (*config.Roster, []string, error) {
 	path := filepath.Join(r.home(), RosterFile)
-	roster, err := razar.LoadRoster(path)
+	roster, err := config.LoadRoster(path)
 	if err != nil {
-		roster = &razar.Roster{}
+		roster = &config.Roster{}
 		if data, rerr := os.ReadFile(path); rerr == nil {
 			// Partly filled on a type error; nothing on a syntax error.
 			_ = json.Unmarshal(data, roster)
@@ -96,10 +97,10 @@ func (r *Secrets) loadRoster() (*razar.Roster, []string, error) {
 		}
 	}
 	patterns := agents.RedactPatterns(roster)
-	all := &razar.Roster{Agents: append([]razar.AgentEntry(nil), roster.Agents...)}
+	all := &config.Roster{Agents: append([]config.AgentEntry(nil), roster.Agents...)}
 	for _, rung := range r.rungs {
 		if _, ferr := roster.Agent(rung.Name); ferr != nil {
-			all.Agents = append(all.Agents, razar.AgentEntry{Name: rung.Name})
+			all.Agents = append(all.Agents, config.AgentEntry{Name: rung.Name})
 		}
 	}
 	return all, patterns, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 )
 
 // One error, one exit code, one message, in every command.
@@ -29,7 +30,7 @@ func (c *Client) checkComponent(name string) error {
 	if err := razar.ValidName(name); err != nil {
 		return usageErr("component: %v", err)
 	}
-	cfg, err := razar.LoadBootConfig(c.Path(BootConfigFile))
+	cfg, err := config.LoadBootConfig(c.Path(BootConfigFile))
 	if err != nil {
 		return nil
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/alert"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/orchestrator"
 	"github.com/razar/razar/supervisor"
@@ -67,7 +68,7 @@ func (s *sleepLog) all() []time.Duration {
 
 const rosterJSON = `{"agents": [{"name": "crown", "backend": "builtin"}, {"name": "kimicho", "backend": "exec", "command": ["x"]}]}` + "\n"
 
-func newBootMesh(t *testing.T, comps []razar.Component, rungs []rung, cfg orchestrator.Config, scfg supervisor.Config) *bootMesh {
+func newBootMesh(t *testing.T, comps []config.Component, rungs []rung, cfg orchestrator.Config, scfg supervisor.Config) *bootMesh {
 	t.Helper()
 	m := newMesh(t, rungs, cfg)
 	home := t.TempDir()
@@ -85,11 +86,11 @@ func newBootMesh(t *testing.T, comps []razar.Component, rungs []rung, cfg orches
 			comps[i].StartGrace = razar.Duration(100 * time.Millisecond)
 		}
 	}
-	m.boot = &razar.BootConfig{Components: comps}
+	m.boot = &config.BootConfig{Components: comps}
 	m.cfg.Home = home
 	// The orchestrator verifies fixes through the supervisor, as cmd wires it.
 	var sup *supervisor.Supervisor
-	m.cfg.Verify = func(ctx context.Context, c razar.Component) error { return sup.Verify(ctx, c) }
+	m.cfg.Verify = func(ctx context.Context, c config.Component) error { return sup.Verify(ctx, c) }
 	m.stopOrch()
 	m.stopOrch = m.startOrchestrator()
 	sl := &sleepLog{}
@@ -126,7 +127,7 @@ func (b *bootMesh) view() *bus.MissionState {
 
 func TestBootOrderByPriority(t *testing.T) {
 	start := func(name string) []string { return sh("echo " + name + " >> order; exec sleep 600") }
-	b := newBootMesh(t, []razar.Component{
+	b := newBootMesh(t, []config.Component{
 		{Name: "d", Priority: 3, Command: start("d")},
 		{Name: "b", Priority: 2, Command: start("b")},
 		{Name: "a", Priority: 1, Command: start("a")},
@@ -154,7 +155,7 @@ func TestBootOrderByPriority(t *testing.T) {
 }
 
 func TestBootHaltsQuarantinesAndRestoresRoster(t *testing.T) {
-	b := newBootMesh(t, []razar.Component{
+	b := newBootMesh(t, []config.Component{
 		{Name: "ok", Priority: 1, Command: sh("exec sleep 600")},
 		{Name: "bad", Priority: 2, Command: sh("echo cannot open config >&2; exit 3")},
 		{Name: "never", Priority: 3, Command: sh("touch never-started; exec sleep 600")},
@@ -239,7 +240,7 @@ func TestBootHaltsQuarantinesAndRestoresRoster(t *testing.T) {
 }
 
 func TestSupervisionRestartsAnExitedComponent(t *testing.T) {
-	b := newBootMesh(t, []razar.Component{{Name: "web", Priority: 1, Command: sh("exec sleep 600")}},
+	b := newBootMesh(t, []config.Component{{Name: "web", Priority: 1, Command: sh("exec sleep 600")}},
 		fiveRungs(nil), orchestrator.Config{}, supervisor.Config{Retries: 2})
 	if err := b.sup.Boot(context.Background()); err != nil {
 		t.Fatal(err)
@@ -255,7 +256,7 @@ func TestSupervisionRestartsAnExitedComponent(t *testing.T) {
 }
 
 func TestPeriodicProbeFailureRestarts(t *testing.T) {
-	b := newBootMesh(t, []razar.Component{{Name: "web", Priority: 1, Command: sh("exec sleep 600"),
+	b := newBootMesh(t, []config.Component{{Name: "web", Priority: 1, Command: sh("exec sleep 600"),
 		HealthCheck: &razar.HealthCheck{Command: sh("test ! -f broken")}}},
 		fiveRungs(nil), orchestrator.Config{}, supervisor.Config{Retries: 2, ProbeInterval: 50 * time.Millisecond})
 	broken := filepath.Join(b.workdir, "broken")
@@ -279,7 +280,7 @@ func TestPeriodicProbeFailureRestarts(t *testing.T) {
 }
 
 func TestCloseLeavesNoProcess(t *testing.T) {
-	b := newBootMesh(t, []razar.Component{
+	b := newBootMesh(t, []config.Component{
 		// A component that forks a child and ignores SIGTERM: the group is killed.
 		{Name: "stubborn", Priority: 1, Command: sh("trap '' TERM; sleep 600 & echo $! > child; wait")},
 	}, fiveRungs(nil), orchestrator.Config{}, supervisor.Config{StopGrace: 200 * time.Millisecond})
@@ -312,7 +313,7 @@ func TestBackoffResetsAfterAHealthyRun(t *testing.T) {
 		{"reset", time.Nanosecond, time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			b := newBootMesh(t, []razar.Component{{Name: "web", Priority: 1, Command: sh("exec sleep 600")}},
+			b := newBootMesh(t, []config.Component{{Name: "web", Priority: 1, Command: sh("exec sleep 600")}},
 				fiveRungs(nil), orchestrator.Config{}, supervisor.Config{Retries: 3, StableAfter: tc.resetAfter, Jitter: -1})
 			if err := b.sup.Boot(context.Background()); err != nil {
 				t.Fatal(err)

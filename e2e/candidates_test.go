@@ -10,6 +10,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/supervisor"
 )
 
@@ -56,8 +57,8 @@ func TestFortyCandidatesInOneAnswerCostAtMostThreeValidations(t *testing.T) {
 		t.Fatalf("boot: %v, want halted (no candidate validates)", err)
 	}
 	att, patches := kimichoAttempt(t, b)
-	if len(patches) != razar.DefaultCandidates {
-		t.Fatalf("%d candidates staged and validated, want %d (the default cap)", len(patches), razar.DefaultCandidates)
+	if len(patches) != config.DefaultCandidates {
+		t.Fatalf("%d candidates staged and validated, want %d (the default cap)", len(patches), config.DefaultCandidates)
 	}
 	for i, p := range patches {
 		if want := fmt.Sprintf("try %d", i+1); p.Summary != want || p.Validation != "failed" {

@@ -16,6 +16,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/orchestrator"
@@ -40,7 +41,7 @@ type toolsEnv struct {
 	orch    *orchestrator.Orchestrator
 }
 
-func newToolsEnv(t *testing.T, rungs []razar.AgentEntry, calls int) *toolsEnv {
+func newToolsEnv(t *testing.T, rungs []config.AgentEntry, calls int) *toolsEnv {
 	t.Helper()
 	home := t.TempDir()
 	wd := filepath.Join(home, "services", "ledger")
@@ -89,14 +90,14 @@ func newToolsEnv(t *testing.T, rungs []razar.AgentEntry, calls int) *toolsEnv {
 	}
 	ctrl := e.dial(tr.ControlPath(), "")
 	red, _ := razar.NewRedactor([]string{ctxKey}, nil)
-	roster := &razar.Roster{Agents: rungs}
-	boot := &razar.BootConfig{Components: []razar.Component{{
+	roster := &config.Roster{Agents: rungs}
+	boot := &config.BootConfig{Components: []config.Component{{
 		Name: "ledger", Command: []string{"sh", "./run.sh"}, Workdir: wd, Validate: []string{"sh", "./check.sh"},
 		HealthCheck: &razar.HealthCheck{Command: []string{"false"}},
 	}}}
 	o, err := orchestrator.New(e.store, orchestrator.Config{
-		Roster:       func() (*razar.Roster, error) { return roster, nil },
-		Components:   func() (*razar.BootConfig, error) { return boot, nil },
+		Roster:       func() (*config.Roster, error) { return roster, nil },
+		Components:   func() (*config.BootConfig, error) { return boot, nil },
 		Home:         home,
 		ContextCalls: calls,
 		Redactor:     func() *razar.Redactor { return red },
@@ -246,9 +247,9 @@ func noLeak(t *testing.T, what string, x any) {
 }
 
 func TestContextToolsServeTheirRungAndRefuseEveryOtherRoute(t *testing.T) {
-	e := newToolsEnv(t, []razar.AgentEntry{
-		{Name: "k2", Backend: razar.BackendExec, Timeout: razar.Duration(time.Hour)},
-		{Name: "airstar", Backend: razar.BackendExec, Timeout: razar.Duration(time.Hour)},
+	e := newToolsEnv(t, []config.AgentEntry{
+		{Name: "k2", Backend: config.BackendExec, Timeout: razar.Duration(time.Hour)},
+		{Name: "airstar", Backend: config.BackendExec, Timeout: razar.Duration(time.Hour)},
 	}, 16)
 	id := e.openIncident("k2")
 	shown := e.waitShown(id, "k2", 1)
@@ -425,9 +426,9 @@ func TestContextToolsServeTheirRungAndRefuseEveryOtherRoute(t *testing.T) {
 }
 
 func TestContextToolsCloseAtTheAttemptsDeadline(t *testing.T) {
-	e := newToolsEnv(t, []razar.AgentEntry{
-		{Name: "k2", Backend: razar.BackendExec, Timeout: razar.Duration(6 * time.Second)},
-		{Name: "airstar", Backend: razar.BackendExec, Timeout: razar.Duration(time.Hour)},
+	e := newToolsEnv(t, []config.AgentEntry{
+		{Name: "k2", Backend: config.BackendExec, Timeout: razar.Duration(6 * time.Second)},
+		{Name: "airstar", Backend: config.BackendExec, Timeout: razar.Duration(time.Hour)},
 	}, 0)
 	id := e.openIncident("k2")
 	k2 := e.rung("k2")

@@ -22,6 +22,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/standin"
 	"github.com/razar/razar/orchestrator"
 )
@@ -100,10 +101,10 @@ func openaiRung(t *testing.T, name, endpoint string, maxTurns int) rung {
 
 // corpusCase is one case of examples/corpus: its component as the corpus's
 // boot_config.json gives it, on a copy of its workdir.
-func corpusCase(t *testing.T, name, workdir string) razar.Component {
+func corpusCase(t *testing.T, name, workdir string) config.Component {
 	t.Helper()
 	src := filepath.Join("..", "examples", "corpus")
-	cfg, err := razar.LoadBootConfig(filepath.Join(src, "config", "boot_config.json"))
+	cfg, err := config.LoadBootConfig(filepath.Join(src, "config", "boot_config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func corpusCase(t *testing.T, name, workdir string) razar.Component {
 		}
 	}
 	t.Fatalf("no case %s in examples/corpus/config/boot_config.json", name)
-	return razar.Component{}
+	return config.Component{}
 }
 
 func copyTree(t *testing.T, src, dst string) {
@@ -145,7 +146,7 @@ func copyTree(t *testing.T, src, dst string) {
 
 // failureOf starts the component's command once in its workdir and returns
 // what it said as it failed, as the supervisor would report it.
-func failureOf(t *testing.T, c razar.Component) string {
+func failureOf(t *testing.T, c config.Component) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -160,7 +161,7 @@ func failureOf(t *testing.T, c razar.Component) string {
 
 // healCase escalates the case's failure on a mesh whose one rung is an
 // openai backend on model, and returns the incident and its audit.
-func healCase(t *testing.T, name string, model *modelRecorder, maxTurns int, red *razar.Redactor, plant func(home, workdir string)) (*bus.IncidentRecord, []bus.AuditRecord, razar.Component) {
+func healCase(t *testing.T, name string, model *modelRecorder, maxTurns int, red *razar.Redactor, plant func(home, workdir string)) (*bus.IncidentRecord, []bus.AuditRecord, config.Component) {
 	t.Helper()
 	home := t.TempDir()
 	cfg := orchestrator.Config{Home: home, VerifyWindow: 5 * time.Second} // room for python3 to start on a loaded machine

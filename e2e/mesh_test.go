@@ -18,6 +18,7 @@ import (
 	"github.com/razar/razar/agents"
 	"github.com/razar/razar/alert"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/orchestrator"
 	"github.com/razar/razar/patch"
@@ -46,8 +47,8 @@ type mesh struct {
 	t        testing.TB
 	env      *bustest.Env
 	workdir  string
-	roster   *razar.Roster
-	boot     *razar.BootConfig
+	roster   *config.Roster
+	boot     *config.BootConfig
 	cfg      orchestrator.Config
 	orch     *orchestrator.Orchestrator
 	stopOrch func()
@@ -68,20 +69,20 @@ func newMesh(t testing.TB, rungs []rung, cfg orchestrator.Config) *mesh {
 func newMeshOn(t testing.TB, env *bustest.Env, rungs []rung, cfg orchestrator.Config) *mesh {
 	t.Helper()
 	m := &mesh{t: t, env: env, workdir: t.TempDir()}
-	m.roster = &razar.Roster{}
+	m.roster = &config.Roster{}
 	for _, r := range rungs {
-		e := razar.AgentEntry{Name: r.name, Backend: razar.BackendExec, Takeover: r.takeover, Timeout: razar.Duration(r.timeout)}
+		e := config.AgentEntry{Name: r.name, Backend: config.BackendExec, Takeover: r.takeover, Timeout: razar.Duration(r.timeout)}
 		if r.human {
-			e.Backend, e.AckTimeout = razar.BackendHuman, razar.Duration(r.ackTimeout)
+			e.Backend, e.AckTimeout = config.BackendHuman, razar.Duration(r.ackTimeout)
 		}
 		m.roster.Agents = append(m.roster.Agents, e)
 	}
-	m.boot = &razar.BootConfig{Components: []razar.Component{{
+	m.boot = &config.BootConfig{Components: []config.Component{{
 		Name: "web", Command: []string{"true"}, Workdir: m.workdir,
 		HealthCheck: &razar.HealthCheck{Command: []string{"test", "-f", "healed"}},
 	}}}
-	cfg.Roster = func() (*razar.Roster, error) { return m.roster, nil }
-	cfg.Components = func() (*razar.BootConfig, error) { return m.boot, nil }
+	cfg.Roster = func() (*config.Roster, error) { return m.roster, nil }
+	cfg.Components = func() (*config.BootConfig, error) { return m.boot, nil }
 	if cfg.VerifyWindow == 0 {
 		cfg.VerifyWindow = 200 * time.Millisecond
 	}
@@ -463,7 +464,7 @@ func TestLongTaskWithoutATakeoverHealsFromTheLocalStack(t *testing.T) {
 	})
 	m := newMesh(t, fiveRungs(map[string]rung{"rstar": {unavailable: missing}, "airstar": {backend: airstar}}),
 		orchestrator.Config{Threshold: 4, LongTask: true})
-	m.cfg.Verify = func(context.Context, razar.Component) error {
+	m.cfg.Verify = func(context.Context, config.Component) error {
 		mu.Lock()
 		defer mu.Unlock()
 		if calls >= 3 {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/orchestrator"
 	"github.com/razar/razar/patch"
@@ -41,7 +42,7 @@ func newCrashMesh(t *testing.T) *crashMesh {
 	}
 	m.boot.Components[0].HealthCheck = &razar.HealthCheck{Command: []string{"grep", "-q", "^port=8080$", "app.conf"}}
 	m.cfg.Home = cm.home
-	m.cfg.Verify = func(ctx context.Context, _ razar.Component) error {
+	m.cfg.Verify = func(ctx context.Context, _ config.Component) error {
 		<-ctx.Done() // killed before the health check could answer
 		return ctx.Err()
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/orchestrator"
 	"github.com/razar/razar/supervisor"
@@ -37,7 +38,7 @@ func rewrite(name, old, new string) string {
 // hostileMesh boots comp, whose workdir holds files (a name ending in "*"
 // is executable), with kimicho answering fix and every other rung finding
 // nothing; one pass of the ladder (T = 0).
-func hostileMesh(t *testing.T, comp razar.Component, files map[string]string, fix razar.Fix) *bootMesh {
+func hostileMesh(t *testing.T, comp config.Component, files map[string]string, fix razar.Fix) *bootMesh {
 	t.Helper()
 	for name, body := range files {
 		perm := os.FileMode(0o644)
@@ -49,7 +50,7 @@ func hostileMesh(t *testing.T, comp razar.Component, files map[string]string, fi
 		}
 	}
 	comp.Name, comp.Priority = "app", 1
-	return newBootMesh(t, []razar.Component{comp}, fiveRungs(map[string]rung{"kimicho": {backend: answer(fix)}}), orchestrator.Config{Threshold: 0}, supervisor.Config{})
+	return newBootMesh(t, []config.Component{comp}, fiveRungs(map[string]rung{"kimicho": {backend: answer(fix)}}), orchestrator.Config{Threshold: 0}, supervisor.Config{})
 }
 
 // incidentRecords are the audit records of the mesh's one incident.
@@ -76,7 +77,7 @@ func TestHostileRungCannotRewriteTheCodeThatJudgesIt(t *testing.T) {
 	health := "#!/bin/sh\ngrep -q '^port=8080$' app.conf\n"
 	tests := []struct {
 		name   string
-		comp   func(workdir string) razar.Component
+		comp   func(workdir string) config.Component
 		files  map[string]string
 		target string // the file the hostile diff rewrites
 		old    string
@@ -84,40 +85,40 @@ func TestHostileRungCannotRewriteTheCodeThatJudgesIt(t *testing.T) {
 	}{
 		{
 			name: "validator sh -c ./check.sh",
-			comp: func(string) razar.Component {
-				return razar.Component{Command: sh(needs8080), Validate: []string{"sh", "-c", "./check.sh"}}
+			comp: func(string) config.Component {
+				return config.Component{Command: sh(needs8080), Validate: []string{"sh", "-c", "./check.sh"}}
 			},
 			files: map[string]string{"check.sh*": checkSh}, target: "check.sh", old: checkSh,
 			want: "patch rejected: check.sh: protected path: the validate program (validate: sh -c ./check.sh)",
 		},
 		{
 			name: "validator by absolute path",
-			comp: func(w string) razar.Component {
-				return razar.Component{Command: sh(needs8080), Validate: []string{filepath.Join(w, "check.sh")}}
+			comp: func(w string) config.Component {
+				return config.Component{Command: sh(needs8080), Validate: []string{filepath.Join(w, "check.sh")}}
 			},
 			files: map[string]string{"check.sh*": checkSh}, target: "check.sh", old: checkSh,
 			want: "patch rejected: check.sh: protected path: the validate program",
 		},
 		{
 			name: "file the validate script sources",
-			comp: func(string) razar.Component {
-				return razar.Component{Command: sh(needs8080), Validate: []string{"sh", "./check.sh"}}
+			comp: func(string) config.Component {
+				return config.Component{Command: sh(needs8080), Validate: []string{"sh", "./check.sh"}}
 			},
 			files: map[string]string{"check.sh": sourcing, "lib.sh": lib}, target: "lib.sh", old: lib,
 			want: "patch rejected: lib.sh: protected path: a file check.sh sources (validate: sh ./check.sh)",
 		},
 		{
 			name: "Makefile behind make check",
-			comp: func(string) razar.Component {
-				return razar.Component{Command: sh(needs8080), Validate: []string{"make", "check"}}
+			comp: func(string) config.Component {
+				return config.Component{Command: sh(needs8080), Validate: []string{"make", "check"}}
 			},
 			files: map[string]string{"Makefile": makefile}, target: "Makefile", old: makefile,
 			want: "patch rejected: Makefile: protected path: the validate makefile (validate: make check)",
 		},
 		{
 			name: "health-check script",
-			comp: func(string) razar.Component {
-				return razar.Component{Command: sh("exec sleep 600"), HealthCheck: &razar.HealthCheck{Command: []string{"sh", "./health.sh"}}}
+			comp: func(string) config.Component {
+				return config.Component{Command: sh("exec sleep 600"), HealthCheck: &razar.HealthCheck{Command: []string{"sh", "./health.sh"}}}
 			},
 			files: map[string]string{"health.sh": health}, target: "health.sh", old: health,
 			want: "patch rejected: health.sh: protected path: the health-check script (health-check: sh ./health.sh)",
@@ -171,7 +172,7 @@ func TestHostileRungCannotRewriteTheCodeThatJudgesIt(t *testing.T) {
 func TestPatchToADataFileTheValidatorReadsIsValidated(t *testing.T) {
 	workdir := t.TempDir()
 	conf := "port=bad\n"
-	b := hostileMesh(t, razar.Component{
+	b := hostileMesh(t, config.Component{
 		Workdir:  workdir,
 		Command:  sh("grep -q '^port=ok$' app.conf || { echo bad port >&2; exit 1; }; exec sleep 600"),
 		Validate: []string{"grep", "-q", "port=ok", "app.conf"},
@@ -210,7 +211,7 @@ func TestPatchToADataFileTheValidatorReadsIsValidated(t *testing.T) {
 // state/staging (RAZAR killed mid-validation; read-only inside, as a
 // validator may leave it) is gone once the next orchestrator starts.
 func TestStagingLeftByAKilledRazarIsCleanedAtTheNextStart(t *testing.T) {
-	b := newBootMesh(t, []razar.Component{{Name: "app", Priority: 1, Command: sh("exec sleep 600")}}, fiveRungs(nil), orchestrator.Config{}, supervisor.Config{})
+	b := newBootMesh(t, []config.Component{{Name: "app", Priority: 1, Command: sh("exec sleep 600")}}, fiveRungs(nil), orchestrator.Config{}, supervisor.Config{})
 	left := filepath.Join(razar.Home(b.home).Staging(), "p-20260101-000000-abcdef-123", "conf")
 	if err := os.MkdirAll(left, 0o700); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/orchestrator"
 	"github.com/razar/razar/patch"
 	"github.com/razar/razar/supervisor"
@@ -115,7 +116,7 @@ func TestHostileTestFileCannotEscapeValidation(t *testing.T) {
 		}
 		return razar.Fix{Status: razar.StatusFixed, Summary: "add a test", Diff: diff}, nil
 	})
-	b := newBootMesh(t, []razar.Component{{
+	b := newBootMesh(t, []config.Component{{
 		Name: "app", Priority: 1, Workdir: workdir,
 		Command:     sh("grep -q '^port=ok$' app.conf || { echo bad port >&2; exit 1; }; exec sleep 600"),
 		HealthCheck: &razar.HealthCheck{Command: []string{"sh", "./health.sh"}},
@@ -212,7 +213,7 @@ func TestPatchIsRefusedWhenTheSandboxCannotBeBuilt(t *testing.T) {
 		t.Fatal(err)
 	}
 	fix := razar.Fix{Status: razar.StatusFixed, Summary: "right value", Diff: rewrite("app.conf", conf, "port=ok\n")}
-	b := newBootMesh(t, []razar.Component{{
+	b := newBootMesh(t, []config.Component{{
 		Name: "app", Priority: 1, Workdir: workdir,
 		Command:  sh("grep -q '^port=ok$' app.conf || { echo bad port >&2; exit 1; }; exec sleep 600"),
 		Validate: sh("echo validator ran; grep -q port=ok app.conf"),

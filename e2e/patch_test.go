@@ -14,6 +14,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/clock"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/orchestrator"
@@ -54,7 +55,7 @@ func treeHash(t *testing.T, dir string) string {
 // app.conf and validates with check.sh; kimicho answers with diff.
 func patchMesh(t *testing.T, kimicho razar.Agent, approval string, T int) *bootMesh {
 	t.Helper()
-	b := newBootMesh(t, []razar.Component{{
+	b := newBootMesh(t, []config.Component{{
 		Name: "app", Priority: 1, Approval: approval,
 		Command:  sh("grep -q '^port=8080$' app.conf || { echo wrong port >&2; exit 1; }; exec sleep 600"),
 		Validate: []string{"sh", "./check.sh"},
@@ -236,7 +237,7 @@ func TestManualApproval(t *testing.T) {
 // clock, not the wall's; the workdir is untouched.
 func TestApprovalWindowPassesOnTheInjectedClock(t *testing.T) {
 	clk := clock.NewFake(time.Now())
-	b := newBootMesh(t, []razar.Component{{
+	b := newBootMesh(t, []config.Component{{
 		Name: "app", Priority: 1, Approval: "manual",
 		Command:  sh("grep -q '^port=8080$' app.conf || { echo wrong port >&2; exit 1; }; exec sleep 600"),
 		Validate: []string{"sh", "./check.sh"},

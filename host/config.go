@@ -10,6 +10,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/hostmetrics"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/memory"
@@ -69,7 +70,7 @@ type Config struct {
 	// RungDisplay names a rung the roster gives no display; optional.
 	RungDisplay func(name string) string
 	// InitMemory runs the memory bundle's boot pass; optional.
-	InitMemory func(ctx context.Context, store *jetstream.Store, cfg *razar.MemoryConfig, log zerolog.Logger)
+	InitMemory func(ctx context.Context, store *jetstream.Store, cfg *config.MemoryConfig, log zerolog.Logger)
 	// MemoryAudit runs and records `razar memory audit` for a CLI;
 	// optional (without it the verb is refused).
 	MemoryAudit func(ctx context.Context, store *jetstream.Store, items int, actor string, log zerolog.Logger) *memory.AuditReport

@@ -19,6 +19,7 @@ import (
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/chakra"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/mirror"
@@ -57,8 +58,8 @@ type Host struct {
 	chakra   *chakra.Service // the chakra heartbeat service, fed from razar.heartbeat.*
 	chakraLn net.Listener
 
-	boot   atomic.Pointer[razar.BootConfig]
-	roster atomic.Pointer[razar.Roster]
+	boot   atomic.Pointer[config.BootConfig]
+	roster atomic.Pointer[config.Roster]
 
 	alerts  *alert.Alerter
 	metrics *orchestrator.Metrics

@@ -7,10 +7,11 @@ import (
 	"strings"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/orchestrator"
 )
 
-func rosterNames(r *razar.Roster) []string {
+func rosterNames(r *config.Roster) []string {
 	var out []string
 	for _, a := range r.Agents {
 		out = append(out, strings.ToLower(a.Name))
@@ -18,7 +19,7 @@ func rosterNames(r *razar.Roster) []string {
 	return out
 }
 
-func componentNames(b *razar.BootConfig) []string {
+func componentNames(b *config.BootConfig) []string {
 	var out []string
 	for _, c := range b.Components {
 		out = append(out, c.Name)
@@ -30,7 +31,7 @@ func componentNames(b *razar.BootConfig) []string {
 // razar.heartbeat.<name>, which the rung's identity may publish, so the
 // rung could beat for the component. It refuses a rung named "memory" too:
 // that is the rung name of attempts made with a remembered fix.
-func distinctNames(boot *razar.BootConfig, roster *razar.Roster) error {
+func distinctNames(boot *config.BootConfig, roster *config.Roster) error {
 	for i, a := range roster.Agents {
 		if a.Name == orchestrator.MemoryRung {
 			return &razar.ConfigError{File: razar.RosterFile, Field: fmt.Sprintf("agents[%d].name", i),
@@ -64,8 +65,8 @@ func stripUserinfo(urls string) string {
 }
 
 // loadBoot reads the boot config with workdirs resolved against home.
-func loadBoot(path, home string) (*razar.BootConfig, error) {
-	cfg, err := razar.LoadBootConfig(path)
+func loadBoot(path, home string) (*config.BootConfig, error) {
+	cfg, err := config.LoadBootConfig(path)
 	if err != nil {
 		return nil, err
 	}
@@ -76,12 +77,12 @@ func loadBoot(path, home string) (*razar.BootConfig, error) {
 // loadConfigs reads and checks the boot config and the roster, and each
 // component's user: the warnings are about components that run as
 // RAZAR's own user.
-func loadConfigs(bootFile, home string) (*razar.BootConfig, *razar.Roster, []string, error) {
+func loadConfigs(bootFile, home string) (*config.BootConfig, *config.Roster, []string, error) {
 	boot, err := loadBoot(bootFile, home)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	roster, err := razar.LoadRoster(filepath.Join(home, razar.RosterFile))
+	roster, err := config.LoadRoster(filepath.Join(home, razar.RosterFile))
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -5,8 +5,8 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/hostmetrics"
 )
 
@@ -80,7 +80,7 @@ func (h *Host) later(next *Reread) []string {
 // rungs' consumers and, in process, the rungs themselves. The ladder's
 // thresholds are the orchestrator's already; h.cfg stays as booted (Run
 // reads it without the reload lock).
-func (h *Host) apply(ctx context.Context, boot *razar.BootConfig, roster *razar.Roster) {
+func (h *Host) apply(ctx context.Context, boot *config.BootConfig, roster *config.Roster) {
 	h.boot.Store(boot)
 	if h.trust != nil {
 		if _, err := h.trust.Ensure(rosterNames(roster)); err != nil {

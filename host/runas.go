@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/runas"
 )
 
@@ -16,7 +17,7 @@ import (
 // root), is a *razar.ConfigError naming the component and the fix. It
 // returns one warning per component that runs as RAZAR's own user, which
 // can then act as RAZAR.
-func checkRunAs(file string, boot *razar.BootConfig) (warnings []string, err error) {
+func checkRunAs(file string, boot *config.BootConfig) (warnings []string, err error) {
 	for i, c := range boot.Components {
 		who, err := runas.Resolve(c.User, c.Group)
 		if err != nil {

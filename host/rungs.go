@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/razar/razar"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/jetstream"
 )
 
@@ -62,8 +62,8 @@ func (h *Host) startRung(name string) error {
 // reconcileRungs starts the in-process rungs a reloaded roster adds and
 // stops those it drops. A human rung has no process: a rung that turns
 // human stops, one that stops being human starts.
-func (h *Host) reconcileRungs(old, next *razar.Roster) {
-	runs := func(r *razar.Roster) map[string]bool {
+func (h *Host) reconcileRungs(old, next *config.Roster) {
+	runs := func(r *config.Roster) map[string]bool {
 		out := map[string]bool{}
 		for _, e := range r.Agents {
 			if !e.Human() {

@@ -5,14 +5,14 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/razar/razar"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 )
 
 // openTrust opens the home's identities (state/identities/), mints the
 // missing standard ones, and returns what the embedded server trusts.
-func (h *Host) openTrust(roster *razar.Roster) (*auth.ServerTrust, error) {
+func (h *Host) openTrust(roster *config.Roster) (*auth.ServerTrust, error) {
 	trust, err := auth.Open(h.home().Identities())
 	if err != nil {
 		return nil, fmt.Errorf("%v", err)

@@ -6,11 +6,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/razar/razar"
 	"github.com/razar/razar/agents/rotation"
 	"github.com/razar/razar/alert"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/chakra"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/hostmetrics"
 	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/mirror"
@@ -74,7 +74,7 @@ func (h *Host) wireAlerts() error {
 func (h *Host) wireOrchestrator() error {
 	var sup *supervisor.Supervisor // the orchestrator verifies fixes through it, once it exists
 	cfg := h.orchestratorConfig()
-	cfg.Verify = func(ctx context.Context, comp razar.Component) error { return sup.Verify(ctx, comp) }
+	cfg.Verify = func(ctx context.Context, comp config.Component) error { return sup.Verify(ctx, comp) }
 	cfg.Ended = func(string, string) {
 		if sup != nil {
 			sup.IncidentEnded() // logs/razar_state.json no longer lists it
@@ -108,8 +108,8 @@ func (h *Host) orchestratorConfig() orchestrator.Config {
 	return orchestrator.Config{
 		Alerts:            h.alerts,
 		Home:              h.cfg.Home,
-		Roster:            func() (*razar.Roster, error) { return h.roster.Load(), nil },
-		Components:        func() (*razar.BootConfig, error) { return h.boot.Load(), nil },
+		Roster:            func() (*config.Roster, error) { return h.roster.Load(), nil },
+		Components:        func() (*config.BootConfig, error) { return h.boot.Load(), nil },
 		Threshold:         v.Threshold,
 		WarnThreshold:     v.Warn,
 		RemoteAttempts:    h.cfg.RemoteAttempts,

@@ -11,8 +11,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/probe"
 	"github.com/razar/razar/jetstream"
 )
@@ -38,7 +38,7 @@ const AuditDir = ".memory-audit"
 // Layers are the layers of the bundle: the stream and the bucket (when
 // store is nil, they fail with storeErr), the patch store at patchDir, and
 // cfg's memory layers, probed like health checks with home as workdir.
-func Layers(store *jetstream.Store, storeErr error, patchDir, home string, cfg *razar.MemoryConfig) []Layer {
+func Layers(store *jetstream.Store, storeErr error, patchDir, home string, cfg *config.MemoryConfig) []Layer {
 	if storeErr == nil && store == nil {
 		storeErr = errors.New("no store")
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/fixmem"
 	"github.com/razar/razar/patch"
 )
@@ -187,7 +188,7 @@ func (o *Orchestrator) learn(ctx context.Context, rec *bus.IncidentRecord, a raz
 // fits reports whether remembered fix f can be tried on the component's
 // files now: nil when the files it touches still have its before-hashes,
 // or its diff applies cleanly anyway; else why not.
-func (o *Orchestrator) fits(comp razar.Component, f fixmem.Fix) error {
+func (o *Orchestrator) fits(comp config.Component, f fixmem.Fix) error {
 	plan, err := patch.Check(f.Diff, comp.Workdir, patch.Limits{Protected: patch.ComponentProtections(comp)})
 	if err != nil {
 		return fmt.Errorf("its diff no longer applies: %s", reasonOf(err))
@@ -278,7 +279,7 @@ func (o *Orchestrator) fromMemory(ctx context.Context, rec *bus.IncidentRecord, 
 		return nil, 0, true, nil
 	}
 	now := time.Now().UTC()
-	timeout := razar.DefaultAgentTimeout
+	timeout := config.DefaultAgentTimeout
 	if o.cfg.ApprovalWindow > timeout && (comp.Approval == "manual" || hold) {
 		timeout = o.cfg.ApprovalWindow
 	}

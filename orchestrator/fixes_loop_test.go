@@ -10,6 +10,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/fixmem"
 )
 
@@ -18,8 +19,8 @@ const portFix = "--- a/app.conf\n+++ b/app.conf\n@@ -1 +1 @@\n-port=abc\n+port=8
 // portLoop: web is healthy when app.conf says port=8080; crown answers
 // every escalation with the patch that says so.
 func portLoop(t *testing.T, tweak func(*Config)) *loop {
-	l := newLoop(t, []razar.AgentEntry{execRung("crown", 20*time.Second)}, tweak)
-	l.setComponent(func(c *razar.Component) {
+	l := newLoop(t, []config.AgentEntry{execRung("crown", 20*time.Second)}, tweak)
+	l.setComponent(func(c *config.Component) {
 		c.HealthCheck = &razar.HealthCheck{Command: []string{"grep", "-q", "port=8080", "app.conf"}}
 	})
 	l.answer("crown", func(*bus.Escalation) *bus.Result {
@@ -113,7 +114,7 @@ func TestFixMemoryLearnsReplaysAndForgets(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.writeConf("port=abc\n")
-	l.setComponent(func(c *razar.Component) {
+	l.setComponent(func(c *config.Component) {
 		c.HealthCheck = &razar.HealthCheck{Command: []string{"grep", "-q", "port=9090", "app.conf"}}
 	})
 	id = l.escalate(failure)

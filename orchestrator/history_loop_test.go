@@ -7,6 +7,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/jetstream/bustest"
 )
 
@@ -16,7 +17,7 @@ import (
 // restart from the attempt records on the stream.
 func TestEscalationsListEveryEarlierAttempt(t *testing.T) {
 	const restartAt = bus.MaxStoredAttempts + 4 // attempts 1-4 are no longer stored by then
-	l := newLoop(t, []razar.AgentEntry{execRung("crown", time.Minute)}, func(c *Config) { c.Threshold = restartAt + 2 })
+	l := newLoop(t, []config.AgentEntry{execRung("crown", time.Minute)}, func(c *Config) { c.Threshold = restartAt + 2 })
 	release := make(chan struct{})
 	freed := false
 	free := func() {

@@ -11,6 +11,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/cut"
 	"github.com/razar/razar/jetstream"
 )
@@ -97,10 +98,10 @@ type passedError struct{ actor, summary string }
 func (e *passedError) Error() string { return "passed by " + e.actor }
 
 // humanEntry returns the roster entry of rung when it is a human rung.
-func (o *Orchestrator) humanEntry(rung string) (razar.AgentEntry, bool) {
+func (o *Orchestrator) humanEntry(rung string) (config.AgentEntry, bool) {
 	roster, err := o.cfg.Roster()
 	if err != nil {
-		return razar.AgentEntry{}, false
+		return config.AgentEntry{}, false
 	}
 	e, err := roster.Agent(rung)
 	return e, err == nil && e.Human()
@@ -109,7 +110,7 @@ func (o *Orchestrator) humanEntry(rung string) (razar.AgentEntry, bool) {
 // humanTurn is the pending attempt of a human rung: page, wait for an
 // answer or the deadline, and settle the attempt as conclude does any
 // rung's answer.
-func (o *Orchestrator) humanTurn(ctx context.Context, rec *bus.IncidentRecord, rev uint64, e razar.AgentEntry) error {
+func (o *Orchestrator) humanTurn(ctx context.Context, rec *bus.IncidentRecord, rev uint64, e config.AgentEntry) error {
 	pg := o.humans.open(rec.ID)
 	defer o.humans.close(rec.ID, pg)
 	o.cfg.Alerts.RaiseNamed(ctx, HumanPage, bus.SeverityCritical, rec.Component, rec.ID, o.pageText(ctx, rec, e))
@@ -217,7 +218,7 @@ func (o *Orchestrator) answerVerb(verb bus.Verb) bus.VerbHandler {
 
 // pageText is what a human rung's page says: the incident, its history
 // with the patches proposed, and the commands that answer it.
-func (o *Orchestrator) pageText(ctx context.Context, rec *bus.IncidentRecord, e razar.AgentEntry) string {
+func (o *Orchestrator) pageText(ctx context.Context, rec *bus.IncidentRecord, e config.AgentEntry) string {
 	p := rec.Pending
 	c := rec.Component
 	var b strings.Builder

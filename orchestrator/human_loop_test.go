@@ -15,6 +15,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/jetstream/bustest"
 )
 
@@ -75,7 +76,7 @@ func (l *loop) command(verb bus.Verb, req *bus.LifecycleRequest) (*bus.Lifecycle
 // humanLadder: crown proposes a patch that does not help, then oncall (a
 // person) is paged, then k2 heals.
 func humanLadder(t *testing.T) (*loop, *operatorDesk) {
-	l := newLoop(t, []razar.AgentEntry{
+	l := newLoop(t, []config.AgentEntry{
 		execRung("crown", 20*time.Second), humanRung("oncall", time.Hour, 10*time.Minute), execRung("k2", 20*time.Second),
 	}, nil)
 	l.answer("crown", func(*bus.Escalation) *bus.Result {
@@ -185,7 +186,7 @@ func TestHumanRungResolve(t *testing.T) {
 // TestAnswersAndVerbsSayWhatIsWrong: who may answer a page, and what a
 // verb says when there is nothing to answer or decide.
 func TestAnswersAndVerbsSayWhatIsWrong(t *testing.T) {
-	l := newLoop(t, []razar.AgentEntry{execRung("crown", time.Minute)}, nil)
+	l := newLoop(t, []config.AgentEntry{execRung("crown", time.Minute)}, nil)
 	l.answer("crown", silent)
 	desk := l.lifecycle()
 	if _, err := l.command(bus.VerbAck, nil); err == nil || !strings.Contains(err.Error(), "no open incident for web") {

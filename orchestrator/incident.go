@@ -10,6 +10,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/clock"
 	"github.com/razar/razar/internal/cut"
 	"github.com/razar/razar/jetstream"
@@ -160,7 +161,7 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 			return nil, 0, err
 		}
 	}
-	timeout := razar.DefaultAgentTimeout
+	timeout := config.DefaultAgentTimeout
 	if roster, err := o.cfg.Roster(); err == nil {
 		if e, err := roster.Agent(step.Rung); err == nil {
 			timeout = e.AttemptTimeout()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/jetstream/bustest"
 )
 
@@ -14,7 +15,7 @@ import (
 // verified by the health check, the incident heals, and every step is on
 // the audit stream and in the metrics.
 func TestIncidentHealedOnTheFirstRung(t *testing.T) {
-	l := newLoop(t, []razar.AgentEntry{execRung("crown", 20*time.Second), takeoverRung("rstar", 20*time.Second)}, nil)
+	l := newLoop(t, []config.AgentEntry{execRung("crown", 20*time.Second), takeoverRung("rstar", 20*time.Second)}, nil)
 	l.answer("crown", l.heals("restarted the worker"))
 	id := l.escalate("web: connection refused on :8080")
 	rec := l.wait(id)
@@ -62,7 +63,7 @@ func listing(w *razar.Workspace) []string {
 // fix whose health check fails; at T failed attempts the takeover rung
 // gets it, with the whole history, and heals it.
 func TestIncidentClimbsTheLadder(t *testing.T) {
-	l := newLoop(t, []razar.AgentEntry{
+	l := newLoop(t, []config.AgentEntry{
 		execRung("crown", 20*time.Second), execRung("kimicho", 20*time.Second), execRung("k2", 300*time.Millisecond),
 		execRung("airstar", 20*time.Second), takeoverRung("rstar", 20*time.Second),
 	}, func(c *Config) { c.Threshold = 4 })
@@ -103,7 +104,7 @@ func TestIncidentClimbsTheLadder(t *testing.T) {
 // rung's turn the incident fails, a critical alert fires, and the failure
 // stays (the supervisor quarantines the component on it).
 func TestIncidentFailsAfterTheLastRung(t *testing.T) {
-	l := newLoop(t, []razar.AgentEntry{execRung("crown", 20*time.Second), takeoverRung("rstar", 20*time.Second)},
+	l := newLoop(t, []config.AgentEntry{execRung("crown", 20*time.Second), takeoverRung("rstar", 20*time.Second)},
 		func(c *Config) { c.Threshold = 2 })
 	l.answer("crown", says(razar.StatusNoFix, "no idea"))
 	l.answer("rstar", says(razar.StatusNoFix, "nor I"))

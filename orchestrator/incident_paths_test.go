@@ -12,6 +12,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/jetstream/bustest"
 )
 
@@ -25,7 +26,7 @@ func bg(t *testing.T) context.Context {
 // while a rung holds the attempt ends the incident aborted, the attempt
 // with it, and a second abort finds nothing open.
 func TestAbortEndsTheIncidentAndCutsTheAttemptShort(t *testing.T) {
-	l := newLoop(t, []razar.AgentEntry{execRung("crown", time.Minute)}, nil)
+	l := newLoop(t, []config.AgentEntry{execRung("crown", time.Minute)}, nil)
 	l.answer("crown", silent)
 	id := l.escalate("web: down")
 	l.pending(id, "crown")
@@ -53,8 +54,8 @@ func TestAbortEndsTheIncidentAndCutsTheAttemptShort(t *testing.T) {
 // skipped with its reason, counted, recorded; the ladder goes on.
 func TestARungThatCannotRunIsSkipped(t *testing.T) {
 	night := takeoverRung("rstar", 20*time.Second)
-	night.Schedule = &razar.Schedule{From: "01:00", To: "02:00"} // the fake clock says 15:00 UTC
-	l := newLoop(t, []razar.AgentEntry{execRung("k2", 20*time.Second), execRung("airstar", 20*time.Second), night},
+	night.Schedule = &config.Schedule{From: "01:00", To: "02:00"} // the fake clock says 15:00 UTC
+	l := newLoop(t, []config.AgentEntry{execRung("k2", 20*time.Second), execRung("airstar", 20*time.Second), night},
 		func(c *Config) { c.Threshold = 1 })
 	l.heartbeat("k2", false, "credential variable K2_API_KEY is unset")
 	l.answer("airstar", says(razar.StatusNoFix, "not mine"))
@@ -94,7 +95,7 @@ func TestARungThatCannotRunIsSkipped(t *testing.T) {
 // to run, the incident waits (on the fake clock), says when it tries
 // again, and heals once the rung is back, after the extended backoff.
 func TestLongTaskWaitsForARungToComeBack(t *testing.T) {
-	l := newLoop(t, []razar.AgentEntry{execRung("crown", 20*time.Second)}, func(c *Config) {
+	l := newLoop(t, []config.AgentEntry{execRung("crown", 20*time.Second)}, func(c *Config) {
 		c.LongTask, c.Threshold = true, 3
 	})
 	l.heartbeat("crown", false, "no endpoint")
@@ -127,7 +128,7 @@ func TestLongTaskWaitsForARungToComeBack(t *testing.T) {
 // TestTokenBudgetEndsTheLadder: once the rungs' models have spent the
 // incident's token budget, no rung is asked again.
 func TestTokenBudgetEndsTheLadder(t *testing.T) {
-	l := newLoop(t, []razar.AgentEntry{execRung("crown", 20*time.Second)}, func(c *Config) { c.TokenBudget = 1000 })
+	l := newLoop(t, []config.AgentEntry{execRung("crown", 20*time.Second)}, func(c *Config) { c.TokenBudget = 1000 })
 	l.answer("crown", func(*bus.Escalation) *bus.Result {
 		return &bus.Result{Status: razar.StatusNoFix, Summary: "thought hard", Usage: &razar.Usage{Prompt: 800, Completion: 300}}
 	})
@@ -143,7 +144,7 @@ func TestTokenBudgetEndsTheLadder(t *testing.T) {
 // TestEscalationWarningCountsTheCycle: at RAZAR_ESCALATION_WARNING_THRESHOLD
 // escalations of one boot cycle a warning alert names the hand-over.
 func TestEscalationWarningCountsTheCycle(t *testing.T) {
-	l := newLoop(t, []razar.AgentEntry{execRung("crown", 20*time.Second), execRung("k2", time.Minute)}, func(c *Config) {
+	l := newLoop(t, []config.AgentEntry{execRung("crown", 20*time.Second), execRung("k2", time.Minute)}, func(c *Config) {
 		c.WarnThreshold = 3
 	})
 	l.answer("crown", says(razar.StatusNoFix, "no"))
@@ -175,7 +176,7 @@ func TestEscalationWarningCountsTheCycle(t *testing.T) {
 // holds the attempt, the next orchestrator on the same store resumes it:
 // the answer the rung gives then counts, once.
 func TestARestartedOrchestratorResumesTheOpenIncident(t *testing.T) {
-	l := newLoop(t, []razar.AgentEntry{execRung("crown", time.Minute)}, nil)
+	l := newLoop(t, []config.AgentEntry{execRung("crown", time.Minute)}, nil)
 	release := make(chan struct{})
 	heal := l.heals("fixed after the restart")
 	l.answer("crown", func(esc *bus.Escalation) *bus.Result {
@@ -212,7 +213,7 @@ func TestARestartedOrchestratorResumesTheOpenIncident(t *testing.T) {
 // an incident that does not exist are ignored; the ones that answer no
 // question are deleted from the stream; the right answer heals.
 func TestAnswersThatDoNotCountAreIgnoredAndSwept(t *testing.T) {
-	l := newLoop(t, []razar.AgentEntry{execRung("crown", time.Minute), execRung("k2", time.Minute)}, nil)
+	l := newLoop(t, []config.AgentEntry{execRung("crown", time.Minute), execRung("k2", time.Minute)}, nil)
 	ready := make(chan *bus.Escalation, 1)
 	l.answer("crown", func(esc *bus.Escalation) *bus.Result { ready <- esc; return nil })
 	id := l.escalate("web: down")
@@ -255,7 +256,7 @@ func TestAnswersThatDoNotCountAreIgnoredAndSwept(t *testing.T) {
 // the incident is opened again and climbs on; past MaxReopens it fails,
 // so no more rungs are paid for a fix that never holds.
 func TestReopenWhenTheFixDoesNotHold(t *testing.T) {
-	l := newLoop(t, []razar.AgentEntry{execRung("crown", 20*time.Second)}, func(c *Config) { c.MaxReopens = 1 })
+	l := newLoop(t, []config.AgentEntry{execRung("crown", 20*time.Second)}, func(c *Config) { c.MaxReopens = 1 })
 	l.answer("crown", l.heals("restarted"))
 	ctx := bg(t)
 	if id, err := l.o().Reopen(ctx, "web", "web: down"); id != "" || err != nil {
@@ -286,7 +287,7 @@ func TestReopenWhenTheFixDoesNotHold(t *testing.T) {
 
 // TestReopenOff: a negative settle window turns reopening off.
 func TestReopenOff(t *testing.T) {
-	l := newLoop(t, []razar.AgentEntry{execRung("crown", 20*time.Second)}, func(c *Config) { c.SettleWindow = -1 })
+	l := newLoop(t, []config.AgentEntry{execRung("crown", 20*time.Second)}, func(c *Config) { c.SettleWindow = -1 })
 	l.answer("crown", l.heals("restarted"))
 	l.wait(l.escalate("web: down"))
 	if id, err := l.o().Reopen(bg(t), "web", "web: down"); id != "" || err != nil {
@@ -296,7 +297,7 @@ func TestReopenOff(t *testing.T) {
 
 // TestEscalateAndWaitSayWhatIsWrong: the errors of the incident verbs.
 func TestEscalateAndWaitSayWhatIsWrong(t *testing.T) {
-	l := newLoop(t, []razar.AgentEntry{execRung("crown", time.Minute)}, nil)
+	l := newLoop(t, []config.AgentEntry{execRung("crown", time.Minute)}, nil)
 	l.answer("crown", silent)
 	ctx := bg(t)
 	if _, _, err := l.o().Escalate(ctx, "Web Server", "x", ""); err == nil || !strings.HasPrefix(err.Error(), "component: ") {
@@ -336,7 +337,7 @@ func TestEscalateAndWaitSayWhatIsWrong(t *testing.T) {
 // TestEscalateBeforeRun: an incident opened before the orchestrator runs
 // is stored, and says it resumes when it starts.
 func TestEscalateBeforeRun(t *testing.T) {
-	l := newLoop(t, []razar.AgentEntry{execRung("crown", time.Minute)}, nil)
+	l := newLoop(t, []config.AgentEntry{execRung("crown", time.Minute)}, nil)
 	o, err := New(l.env.Store, l.cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -375,7 +376,7 @@ func TestNewRefusesABadConfig(t *testing.T) {
 // TestSetThresholdsAppliesToNewIncidents: a reload's ladder settings are
 // the policy of the incidents opened after it.
 func TestSetThresholdsAppliesToNewIncidents(t *testing.T) {
-	l := newLoop(t, []razar.AgentEntry{execRung("crown", time.Minute), takeoverRung("rstar", time.Minute)}, nil)
+	l := newLoop(t, []config.AgentEntry{execRung("crown", time.Minute), takeoverRung("rstar", time.Minute)}, nil)
 	l.answer("crown", silent)
 	if err := l.o().SetThresholds(Thresholds{Threshold: 2, WarnThreshold: 1, RemoteAttempts: 2, LongTask: true, TokenBudget: 50}); err != nil {
 		t.Fatal(err)
@@ -398,7 +399,7 @@ func TestSetThresholdsAppliesToNewIncidents(t *testing.T) {
 // TestRetentionExpiresEndedIncidents: ended incidents older than the
 // retention leave RAZAR_STATE; open and recent ones stay.
 func TestRetentionExpiresEndedIncidents(t *testing.T) {
-	l := newLoop(t, []razar.AgentEntry{execRung("crown", time.Minute)}, func(c *Config) { c.Retention = time.Hour })
+	l := newLoop(t, []config.AgentEntry{execRung("crown", time.Minute)}, func(c *Config) { c.Retention = time.Hour })
 	ctx := bg(t)
 	old := time.Now().Add(-2 * time.Hour).UTC()
 	for _, r := range []*bus.IncidentRecord{
@@ -427,7 +428,7 @@ func TestRetentionExpiresEndedIncidents(t *testing.T) {
 // rung's consumer (again after a reload); HandBackAttempts finds none
 // unsettled on a fresh store.
 func TestRungConsumersAreDeclaredAndHandedBack(t *testing.T) {
-	l := newLoop(t, []razar.AgentEntry{execRung("crown", time.Minute)}, nil)
+	l := newLoop(t, []config.AgentEntry{execRung("crown", time.Minute)}, nil)
 	l.setRoster(execRung("crown", time.Minute), execRung("k2", time.Minute))
 	if err := l.o().DeclareRungs(bg(t)); err != nil {
 		t.Fatal(err)
@@ -448,7 +449,7 @@ func TestRungConsumersAreDeclaredAndHandedBack(t *testing.T) {
 // its own heartbeat subject; a beat naming another rung, or a rung not on
 // the roster, changes no status.
 func TestHeartbeatsThatDoNotNameTheirSubjectAreIgnored(t *testing.T) {
-	l := newLoop(t, []razar.AgentEntry{execRung("crown", time.Minute), execRung("k2", time.Minute)}, nil)
+	l := newLoop(t, []config.AgentEntry{execRung("crown", time.Minute), execRung("k2", time.Minute)}, nil)
 	for subject, name := range map[string]string{bus.HeartbeatSubject("k2"): "crown", bus.HeartbeatSubject("ghost"): "ghost"} {
 		data, err := bus.Encode(&bus.Heartbeat{Name: name, Kind_: "agent", Status: "unavailable", Time: time.Now().UTC()})
 		if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/alert"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/clock"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/jetstream/bustest"
@@ -42,8 +43,8 @@ type loop struct {
 	cfg     Config
 
 	mu       sync.Mutex
-	roster   *razar.Roster
-	boot     *razar.BootConfig
+	roster   *config.Roster
+	boot     *config.BootConfig
 	orch     *Orchestrator
 	stopOrch func()
 	got      map[string][]*bus.Escalation // rung -> the escalations it took
@@ -52,23 +53,23 @@ type loop struct {
 }
 
 // rungs of a test roster.
-func execRung(name string, timeout time.Duration) razar.AgentEntry {
-	return razar.AgentEntry{Name: name, Backend: razar.BackendExec, Timeout: razar.Duration(timeout)}
+func execRung(name string, timeout time.Duration) config.AgentEntry {
+	return config.AgentEntry{Name: name, Backend: config.BackendExec, Timeout: razar.Duration(timeout)}
 }
 
-func takeoverRung(name string, timeout time.Duration) razar.AgentEntry {
+func takeoverRung(name string, timeout time.Duration) config.AgentEntry {
 	e := execRung(name, timeout)
 	e.Takeover = true
 	return e
 }
 
-func humanRung(name string, timeout, ack time.Duration) razar.AgentEntry {
-	return razar.AgentEntry{Name: name, Backend: razar.BackendHuman, Timeout: razar.Duration(timeout), AckTimeout: razar.Duration(ack)}
+func humanRung(name string, timeout, ack time.Duration) config.AgentEntry {
+	return config.AgentEntry{Name: name, Backend: config.BackendHuman, Timeout: razar.Duration(timeout), AckTimeout: razar.Duration(ack)}
 }
 
 // newLoop starts an orchestrator over roster on a fresh server; tweak, when
 // set, changes the Config first.
-func newLoop(t *testing.T, roster []razar.AgentEntry, tweak func(*Config)) *loop {
+func newLoop(t *testing.T, roster []config.AgentEntry, tweak func(*Config)) *loop {
 	t.Helper()
 	l := &loop{t: t, env: bustest.New(t), clk: clock.NewFake(time.Date(2026, 12, 7, 15, 0, 0, 0, time.UTC)),
 		home: t.TempDir(), reg: prometheus.NewRegistry(), got: map[string][]*bus.Escalation{}}
@@ -79,15 +80,15 @@ func newLoop(t *testing.T, roster []razar.AgentEntry, tweak func(*Config)) *loop
 	if err := os.WriteFile(filepath.Join(l.workdir, "app.conf"), []byte("port=abc\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	l.roster = &razar.Roster{Agents: roster}
-	l.boot = &razar.BootConfig{Components: []razar.Component{{
+	l.roster = &config.Roster{Agents: roster}
+	l.boot = &config.BootConfig{Components: []config.Component{{
 		Name: "web", Command: []string{"true"}, Workdir: l.workdir,
 		HealthCheck: &razar.HealthCheck{Command: []string{"test", "-f", "healed"}},
 	}}}
 	l.metrics, l.fixm = NewMetrics(l.reg), NewFixMetrics(l.reg)
 	l.cfg = Config{
-		Roster:       func() (*razar.Roster, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.roster, nil },
-		Components:   func() (*razar.BootConfig, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.boot, nil },
+		Roster:       func() (*config.Roster, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.roster, nil },
+		Components:   func() (*config.BootConfig, error) { l.mu.Lock(); defer l.mu.Unlock(); return l.boot, nil },
 		Threshold:    DefaultThreshold,
 		Home:         l.home,
 		Clock:        l.clk,
@@ -361,19 +362,19 @@ func (l *loop) ended(id string) bool {
 }
 
 // setRoster replaces the roster, as a reload does.
-func (l *loop) setRoster(agents ...razar.AgentEntry) {
+func (l *loop) setRoster(agents ...config.AgentEntry) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.roster = &razar.Roster{Agents: agents}
+	l.roster = &config.Roster{Agents: agents}
 }
 
 // setComponent changes web's entry in the boot config.
-func (l *loop) setComponent(f func(*razar.Component)) {
+func (l *loop) setComponent(f func(*config.Component)) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	c := l.boot.Components[0]
 	f(&c)
-	l.boot = &razar.BootConfig{Components: []razar.Component{c}}
+	l.boot = &config.BootConfig{Components: []config.Component{c}}
 }
 
 func isNotFound(err error) bool { return errors.Is(err, razar.ErrNotFound) }

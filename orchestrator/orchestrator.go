@@ -14,6 +14,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/fixmem"
 	"github.com/razar/razar/internal/clock"
 	"github.com/razar/razar/internal/cut"
@@ -31,9 +32,9 @@ const (
 // Config configures an Orchestrator. Roster and Components are required.
 type Config struct {
 	// Roster returns the current agent roster, read when an incident opens.
-	Roster func() (*razar.Roster, error)
+	Roster func() (*config.Roster, error)
 	// Components returns the current boot config, for health checks.
-	Components func() (*razar.BootConfig, error)
+	Components func() (*config.BootConfig, error)
 	// Threshold is RAZAR_RSTAR_THRESHOLD (T). Use DefaultThreshold for the default.
 	Threshold int
 	// WarnThreshold is RAZAR_ESCALATION_WARNING_THRESHOLD (W); 0 disables.
@@ -69,7 +70,7 @@ type Config struct {
 	Retention time.Duration
 	// Verify checks that a component is healthy after a fix; default runs its
 	// health_check with Probe, retrying within VerifyWindow.
-	Verify func(ctx context.Context, c razar.Component) error
+	Verify func(ctx context.Context, c config.Component) error
 	// Display names a rung in records; default the roster's display name.
 	Display func(agent string) string
 	// Ended, when set, is called once an incident's run is over and
@@ -584,7 +585,7 @@ func (o *Orchestrator) rosterDisplay(agent string) string {
 
 // probeUntilHealthy runs the component's health check until it passes or
 // VerifyWindow ends, and returns the last failure.
-func (o *Orchestrator) probeUntilHealthy(ctx context.Context, c razar.Component) error {
+func (o *Orchestrator) probeUntilHealthy(ctx context.Context, c config.Component) error {
 	if c.HealthCheck == nil {
 		return errors.New("component has no health_check, so no fix can be verified (fix: add one to boot_config.json)")
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/patch"
 	"github.com/razar/razar/workspace"
 )
@@ -52,10 +53,10 @@ type answerBounds struct {
 }
 
 // boundsFor are the bounds of the pending attempt p of rung: its roster
-// entry's candidates (razar.DefaultCandidates when it has none) and its
+// entry's candidates (config.DefaultCandidates when it has none) and its
 // deadline.
 func (o *Orchestrator) boundsFor(p *bus.Pending) answerBounds {
-	b := answerBounds{limit: razar.DefaultCandidates, deadline: p.Deadline, window: p.Deadline.Sub(p.Started)}
+	b := answerBounds{limit: config.DefaultCandidates, deadline: p.Deadline, window: p.Deadline.Sub(p.Started)}
 	if roster, err := o.cfg.Roster(); err == nil {
 		if e, err := roster.Agent(p.Rung); err == nil {
 			b.limit = e.CandidateLimit()
@@ -136,24 +137,24 @@ func (o *Orchestrator) limitCandidates(rec *bus.IncidentRecord, a razar.Attempt,
 		return cands, ""
 	}
 	refused = fmt.Sprintf("candidates %d to %d refused: at most %d alternatives of one answer are staged and validated (the roster's \"candidates\" for %s, default %d, cap %d)",
-		b.limit+1, len(cands), b.limit, a.Rung, razar.DefaultCandidates, razar.MaxCandidates)
+		b.limit+1, len(cands), b.limit, a.Rung, config.DefaultCandidates, config.MaxCandidates)
 	o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Str("agent", a.Rung).Int("candidates", len(cands)).Int("limit", b.limit).Msg("answer over its candidate limit: the rest refused")
 	return cands[:b.limit], refused
 }
 
 // patchTarget is the component a patch goes to, from the boot config in
 // force, or why there is none to patch.
-func (o *Orchestrator) patchTarget(name string) (razar.Component, string) {
+func (o *Orchestrator) patchTarget(name string) (config.Component, string) {
 	boot, err := o.cfg.Components()
 	if err != nil {
-		return razar.Component{}, "cannot read the boot config to apply the patch: " + err.Error()
+		return config.Component{}, "cannot read the boot config to apply the patch: " + err.Error()
 	}
 	comp, err := boot.Component(name)
 	if err != nil {
-		return razar.Component{}, err.Error()
+		return config.Component{}, err.Error()
 	}
 	if !o.patches.Ready(comp) {
-		return razar.Component{}, "patch rejected: no workdir to patch"
+		return config.Component{}, "patch rejected: no workdir to patch"
 	}
 	return comp, ""
 }
@@ -172,7 +173,7 @@ func (o *Orchestrator) backupDir(component, id string) string {
 // after a crash the attempt finds what its earlier run promoted, and the
 // records it sends again carry the message ids the stream already holds
 // and are dropped.
-func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a razar.Attempt, comp razar.Component, c razar.Candidate, i int, b answerBounds) (razar.Outcome, string) {
+func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a razar.Attempt, comp config.Component, c razar.Candidate, i int, b answerBounds) (razar.Outcome, string) {
 	id := patch.AttemptID(rec.ID, a.Number, i, a.Started)
 	gate := &quoteGate{o: o, comp: comp}
 	defer gate.close()
@@ -189,7 +190,7 @@ func (o *Orchestrator) tryPatch(ctx context.Context, rec *bus.IncidentRecord, a 
 // can mend the hunk without a secret reaching it.
 type quoteGate struct {
 	o    *Orchestrator
-	comp razar.Component
+	comp config.Component
 	view *workspace.View
 }
 
@@ -227,7 +228,7 @@ type patchRecorder struct {
 	o    *Orchestrator
 	rec  *bus.IncidentRecord
 	a    razar.Attempt
-	comp razar.Component
+	comp config.Component
 	c    razar.Candidate
 	id   string
 	base bus.AuditRecord
@@ -235,7 +236,7 @@ type patchRecorder struct {
 
 var _ patch.Observer = (*patchRecorder)(nil)
 
-func (o *Orchestrator) newPatchRecorder(rec *bus.IncidentRecord, a razar.Attempt, comp razar.Component, c razar.Candidate, id string) *patchRecorder {
+func (o *Orchestrator) newPatchRecorder(rec *bus.IncidentRecord, a razar.Attempt, comp config.Component, c razar.Candidate, id string) *patchRecorder {
 	return &patchRecorder{o: o, rec: rec, a: a, comp: comp, c: c, id: id,
 		base: bus.AuditRecord{Component: rec.Component, Incident: rec.ID, Agent: a.Rung, AgentDisplay: o.cfg.Display(a.Rung),
 			Attempt: a.Number, Pass: a.Pass, PatchID: id}}

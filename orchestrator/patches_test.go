@@ -16,6 +16,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/alert"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/jetstream/bustest"
 )
 
@@ -42,13 +43,15 @@ func newPatchOrchestrator(t *testing.T, validate []string) *patchOrchestrator {
 	if err := os.WriteFile(filepath.Join(po.workdir, "app.conf"), []byte("port=abc\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	comp := razar.Component{Name: "web", Workdir: po.workdir, Validate: validate}
+	comp := config.Component{Name: "web", Workdir: po.workdir, Validate: validate}
 	o, err := New(po.env.Store, Config{Home: home,
-		Roster:     func() (*razar.Roster, error) { return &razar.Roster{}, nil },
-		Components: func() (*razar.BootConfig, error) { return &razar.BootConfig{Components: []razar.Component{comp}}, nil },
-		Verify:     func(context.Context, razar.Component) error { return po.unhealthy },
-		Display:    func(agent string) string { return agent },
-		Alerts:     alert.New(po.env.Store, zerolog.Nop()),
+		Roster: func() (*config.Roster, error) { return &config.Roster{}, nil },
+		Components: func() (*config.BootConfig, error) {
+			return &config.BootConfig{Components: []config.Component{comp}}, nil
+		},
+		Verify:  func(context.Context, config.Component) error { return po.unhealthy },
+		Display: func(agent string) string { return agent },
+		Alerts:  alert.New(po.env.Store, zerolog.Nop()),
 	})
 	if err != nil {
 		t.Fatal(err)

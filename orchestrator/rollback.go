@@ -11,6 +11,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/internal/jsonl"
 	"github.com/razar/razar/patch"
@@ -59,7 +60,7 @@ func patchStore(home string) *patch.Pipeline {
 // names. It works whether RAZAR runs or not. Errors:
 // patch.ErrNothingToRevert, razar.ErrNotFound for a patch id that does not
 // exist under state/.
-func RollbackPatch(home string, comp razar.Component, id, actor string) (*Rollback, error) {
+func RollbackPatch(home string, comp config.Component, id, actor string) (*Rollback, error) {
 	rec := &revertedRecord{}
 	prb, err := patchStore(home).Rollback(comp, id, actor, rec.make)
 	if err != nil {
@@ -70,7 +71,7 @@ func RollbackPatch(home string, comp razar.Component, id, actor string) (*Rollba
 
 // finishRollback finishes the rollback of comp's patch id a killed run
 // left.
-func finishRollback(home string, comp razar.Component, id string) (*Rollback, error) {
+func finishRollback(home string, comp config.Component, id string) (*Rollback, error) {
 	rec := &revertedRecord{}
 	prb, err := patchStore(home).FinishRollback(comp, id, rec.make)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/patch"
 )
@@ -19,7 +20,7 @@ import (
 // patch changing both: what each kill moment of a rollback starts from.
 type rollbackFixture struct {
 	home, workdir, id, backup string
-	comp                      razar.Component
+	comp                      config.Component
 	before                    map[string]string
 }
 
@@ -35,7 +36,7 @@ func newRollbackFixture(t *testing.T) *rollbackFixture {
 			t.Fatal(err)
 		}
 	}
-	f.comp = razar.Component{Name: "web", Workdir: f.workdir}
+	f.comp = config.Component{Name: "web", Workdir: f.workdir}
 	diff := "--- a/a.conf\n+++ b/a.conf\n@@ -1 +1 @@\n-port=abc\n+port=8080\n--- a/b.conf\n+++ b/b.conf\n@@ -1 +1 @@\n-host=\n+host=localhost\n"
 	plan, err := patch.Check(diff, f.workdir, patch.Limits{})
 	if err != nil {
@@ -197,9 +198,9 @@ func TestRollbackKilledAtAnyMomentIsFinishedByRazarsStartOnceOnTheStream(t *test
 			env := bustest.New(t)
 			f := newRollbackFixture(t)
 			m.cut(t, f)
-			o, err := New(env.Store, Config{Home: f.home, Roster: func() (*razar.Roster, error) { return &razar.Roster{}, nil },
-				Components: func() (*razar.BootConfig, error) {
-					return &razar.BootConfig{Components: []razar.Component{f.comp}}, nil
+			o, err := New(env.Store, Config{Home: f.home, Roster: func() (*config.Roster, error) { return &config.Roster{}, nil },
+				Components: func() (*config.BootConfig, error) {
+					return &config.BootConfig{Components: []config.Component{f.comp}}, nil
 				}})
 			if err != nil {
 				t.Fatal(err)

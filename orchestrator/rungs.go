@@ -4,8 +4,8 @@ import (
 	"context"
 	"time"
 
-	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 )
 
 // DeclareRungs declares the durable consumer of every rung of the roster,
@@ -48,7 +48,7 @@ func (o *Orchestrator) HandBackAttempts(ctx context.Context) (int, error) {
 
 // declare declares the consumers of the roster's rungs this orchestrator
 // has not declared yet.
-func (o *Orchestrator) declare(ctx context.Context, roster *razar.Roster) error {
+func (o *Orchestrator) declare(ctx context.Context, roster *config.Roster) error {
 	for _, a := range roster.Agents {
 		o.mu.Lock()
 		done := o.declared[a.Name]

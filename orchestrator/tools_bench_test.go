@@ -13,6 +13,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/jetstream/bustest"
 	"github.com/razar/razar/orchestrator"
 )
@@ -31,11 +32,11 @@ func BenchmarkContextRead(b *testing.B) {
 	if err := os.WriteFile(filepath.Join(wd, "app.conf"), []byte(strings.Repeat("key = value\n", 170)), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	roster := &razar.Roster{Agents: []razar.AgentEntry{{Name: "k2", Backend: razar.BackendExec, Timeout: razar.Duration(time.Hour)}}}
-	boot := &razar.BootConfig{Components: []razar.Component{{Name: "web", Command: []string{"true"}, Workdir: wd}}}
+	roster := &config.Roster{Agents: []config.AgentEntry{{Name: "k2", Backend: config.BackendExec, Timeout: razar.Duration(time.Hour)}}}
+	boot := &config.BootConfig{Components: []config.Component{{Name: "web", Command: []string{"true"}, Workdir: wd}}}
 	o, err := orchestrator.New(env.Store, orchestrator.Config{
-		Roster:       func() (*razar.Roster, error) { return roster, nil },
-		Components:   func() (*razar.BootConfig, error) { return boot, nil },
+		Roster:       func() (*config.Roster, error) { return roster, nil },
+		Components:   func() (*config.BootConfig, error) { return boot, nil },
 		Home:         home,
 		ContextCalls: 1 << 30,
 		Log:          zerolog.Nop(),

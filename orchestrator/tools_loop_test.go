@@ -12,6 +12,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 )
 
 // toolDesk serves the context tools on the loop's bus; requests come from
@@ -80,7 +81,7 @@ func (d *toolDesk) raw(subject string, data []byte) razar.ToolReply {
 // the attempt is answered the tools are closed.
 func TestContextToolsServeThePendingAttemptOnly(t *testing.T) {
 	diff := "--- a/app.conf\n+++ b/app.conf\n@@ -1 +1 @@\n-port=abc\n+port=8080\n"
-	l := newLoop(t, []razar.AgentEntry{execRung("crown", 20*time.Second), execRung("k2", 20*time.Second)},
+	l := newLoop(t, []config.AgentEntry{execRung("crown", 20*time.Second), execRung("k2", 20*time.Second)},
 		func(c *Config) { c.ContextCalls = 9 })
 	d := l.serveTools()
 	l.answer("crown", func(*bus.Escalation) *bus.Result {
@@ -102,7 +103,7 @@ func TestContextToolsServeThePendingAttemptOnly(t *testing.T) {
 		ask("attempt 2", razar.ToolRequest{Op: razar.ToolAttempt, Attempt: 2})
 		ask("check, no validate", razar.ToolRequest{Op: razar.ToolCheck, Diff: diff})
 		ask("check, no diff", razar.ToolRequest{Op: razar.ToolCheck})
-		l.setComponent(func(c *razar.Component) { c.Validate = []string{"true"} })
+		l.setComponent(func(c *config.Component) { c.Validate = []string{"true"} })
 		ask("check", razar.ToolRequest{Op: razar.ToolCheck, Diff: "--- a/nope.conf\n+++ b/nope.conf\n@@ -1 +1 @@\n-a\n+b\n"})
 		ask("check valid", razar.ToolRequest{Op: razar.ToolCheck, Diff: diff})
 		ask("over budget", razar.ToolRequest{Op: razar.ToolRead, Path: "app.conf"})
@@ -178,8 +179,8 @@ func TestContextToolsServeThePendingAttemptOnly(t *testing.T) {
 // opened still gets its escalation; the file tools say why they cannot
 // serve, and the earlier attempts are still served.
 func TestContextToolsWithoutAWorkdir(t *testing.T) {
-	l := newLoop(t, []razar.AgentEntry{execRung("crown", 20*time.Second)}, nil)
-	l.setComponent(func(c *razar.Component) { c.Workdir = "/nonexistent/web" })
+	l := newLoop(t, []config.AgentEntry{execRung("crown", 20*time.Second)}, nil)
+	l.setComponent(func(c *config.Component) { c.Workdir = "/nonexistent/web" })
 	d := l.serveTools()
 	var rep razar.ToolReply
 	l.answer("crown", func(esc *bus.Escalation) *bus.Result {

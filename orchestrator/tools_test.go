@@ -8,6 +8,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 )
 
 // TestEscalationWithAWorkspaceStaysUnderTheMaxPayload: the largest history
@@ -19,9 +20,9 @@ func TestEscalationWithAWorkspaceStaysUnderTheMaxPayload(t *testing.T) {
 	for i := range 50 {
 		hist = append(hist, razar.Attempt{Number: i + 1, Rung: "k2", Outcome: razar.OutcomeRejected, Diff: bus.Clip(huge, bus.MaxDiffBytes)})
 	}
-	w := &razar.Workspace{Entry: razar.WorkspaceEntry{Name: "web", Command: []string{"x"}}, LogTail: strings.Repeat("log\n", 2000), Budget: razar.MaxContextBudget}
+	w := &razar.Workspace{Entry: razar.WorkspaceEntry{Name: "web", Command: []string{"x"}}, LogTail: strings.Repeat("log\n", 2000), Budget: config.MaxContextBudget}
 	for i := range 20 {
-		text := bus.Clip(huge, razar.MaxContextBudget/4)
+		text := bus.Clip(huge, config.MaxContextBudget/4)
 		w.Files = append(w.Files, razar.FileText{Path: fmt.Sprintf("f%d", i), Bytes: len(text), Text: text})
 	}
 	for i := range 500 {

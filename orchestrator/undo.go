@@ -12,6 +12,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/fixmem"
 	"github.com/razar/razar/patch"
 )
@@ -137,7 +138,7 @@ var modeLine = regexp.MustCompile(`^(?:new file mode|new mode) ([0-7]{6})\s*$`)
 // ("" when nothing does): the files its diff creates (from Check's plan,
 // when it applies; else from its stored file list) and the files it gives
 // an executable mode.
-func addsCode(comp razar.Component, f fixmem.Fix) string {
+func addsCode(comp config.Component, f fixmem.Fix) string {
 	var created, exec []string
 	if plan, err := patch.Check(f.Diff, comp.Workdir, patch.Limits{Protected: patch.ComponentProtections(comp)}); err == nil {
 		for _, fc := range plan.Files {

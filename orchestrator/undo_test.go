@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/fixmem"
 	"github.com/razar/razar/jetstream/bustest"
 )
@@ -20,7 +21,7 @@ func TestAddsCodeNamesNewFilesAndExecutableBits(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "run.sh"), []byte("#!/bin/sh\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	comp := razar.Component{Name: "web", Workdir: dir}
+	comp := config.Component{Name: "web", Workdir: dir}
 	tests := []struct{ name, diff, want string }{
 		{"a modified file", "--- a/app.conf\n+++ b/app.conf\n@@ -1 +1 @@\n-port=abc\n+port=8080\n", ""},
 		{"a new file", "--- /dev/null\n+++ b/backdoor.sh\n@@ -0,0 +1 @@\n+echo owned\n", "adds backdoor.sh"},
@@ -49,8 +50,8 @@ func TestPatchRolledBackRefusesAPatchIDOutOfTheStore(t *testing.T) {
 	if err := os.WriteFile(outside, []byte(`{"v":1,"patch_id":"x","actor":"mallory"}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	o, err := New(env.Store, Config{Home: home, Roster: func() (*razar.Roster, error) { return &razar.Roster{}, nil },
-		Components: func() (*razar.BootConfig, error) { return &razar.BootConfig{}, nil }})
+	o, err := New(env.Store, Config{Home: home, Roster: func() (*config.Roster, error) { return &config.Roster{}, nil },
+		Components: func() (*config.BootConfig, error) { return &config.BootConfig{}, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}

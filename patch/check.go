@@ -10,6 +10,7 @@ import (
 	"github.com/bluekeyes/go-gitdiff/gitdiff"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 )
 
 // limits returns lim with defaults filled in and Protected cleaned, or an
@@ -30,7 +31,7 @@ func (lim Limits) withDefaults() (Limits, error) {
 		case p.Glob != "" && p.Path != "":
 			return lim, fmt.Errorf("patch limits: protection %q/%q sets both Path and Glob: %w", p.Path, p.Glob, razar.ErrInvalidConfig)
 		case p.Glob != "":
-			if err := razar.ValidProtectGlob(p.Glob); err != nil {
+			if err := config.ValidProtectGlob(p.Glob); err != nil {
 				return lim, fmt.Errorf("patch limits: protect glob: %v: %w", err, razar.ErrInvalidConfig)
 			}
 		default:

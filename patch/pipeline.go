@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/clock"
 )
 
@@ -30,7 +31,7 @@ type Config struct {
 	ApprovalWindow time.Duration
 	// Verify checks a component's health once a patch is promoted; a
 	// patch it fails is reverted. Nil: every promoted patch holds.
-	Verify func(ctx context.Context, c razar.Component) error
+	Verify func(ctx context.Context, c config.Component) error
 	// Clock drives the approval window. Default clock.Real.
 	Clock clock.Clock
 }
@@ -84,14 +85,14 @@ func New(cfg Config) (*Pipeline, error) {
 		cfg.Clock = clock.Real{}
 	}
 	if cfg.Verify == nil {
-		cfg.Verify = func(context.Context, razar.Component) error { return nil }
+		cfg.Verify = func(context.Context, config.Component) error { return nil }
 	}
 	return &Pipeline{cfg: cfg, held: map[string]held{}}, nil
 }
 
 // Ready says whether comp's patches can be taken through the pipeline:
 // there is a store (Config.Home) and a workdir to patch.
-func (p *Pipeline) Ready(comp razar.Component) bool {
+func (p *Pipeline) Ready(comp config.Component) bool {
 	return p.cfg.Home != "" && comp.Workdir != ""
 }
 

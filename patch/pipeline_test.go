@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/clock"
 )
 
@@ -58,7 +59,7 @@ func (s *steps) last(k EventKind) Event {
 // Pipeline over them whose health check fails while unhealthy is set.
 type pipelineFixture struct {
 	home, workdir, before string
-	comp                  razar.Component
+	comp                  config.Component
 	clock                 *clock.Fake
 	p                     *Pipeline
 	unhealthy             error
@@ -68,9 +69,9 @@ func newPipelineFixture(t *testing.T, validate []string, approval string) *pipel
 	t.Helper()
 	f := &pipelineFixture{home: t.TempDir(), workdir: newWorkdir(t), clock: clock.NewFake(time.Date(2026, 12, 7, 15, 0, 0, 0, time.UTC))}
 	f.before = digest(t, f.workdir)
-	f.comp = razar.Component{Name: "web", Workdir: f.workdir, Validate: validate, Approval: approval}
+	f.comp = config.Component{Name: "web", Workdir: f.workdir, Validate: validate, Approval: approval}
 	p, err := New(Config{Home: f.home, Sandbox: Sandbox{Weak: true}, Clock: f.clock,
-		Verify: func(context.Context, razar.Component) error { return f.unhealthy }})
+		Verify: func(context.Context, config.Component) error { return f.unhealthy }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +361,7 @@ func TestNewRefusesAnInvalidConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Ready(razar.Component{Name: "web", Workdir: "/srv/web"}) {
+	if p.Ready(config.Component{Name: "web", Workdir: "/srv/web"}) {
 		t.Error("a pipeline without a home is ready to patch")
 	}
 	if err := p.Decide("web", "p-none", true); !errors.Is(err, razar.ErrNotFound) {

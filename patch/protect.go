@@ -13,7 +13,7 @@ import (
 	"mvdan.cc/sh/v3/expand"
 	"mvdan.cc/sh/v3/syntax"
 
-	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 )
 
 // Protection is one rule of Limits.Protected: workdir paths no patch may
@@ -22,7 +22,7 @@ type Protection struct {
 	// Path is a clean, slash-separated, workdir-relative path: a file, or a
 	// directory and everything under it. Empty when Glob is set.
 	Path string
-	// Glob is a pattern over slash paths with razar.ValidProtectGlob's
+	// Glob is a pattern over slash paths with config.ValidProtectGlob's
 	// syntax (path.Match per segment, "**" for any number of segments); a
 	// path is protected when the glob matches it or one of its parent
 	// directories.
@@ -37,7 +37,7 @@ func (p Protection) covers(rel string) bool {
 	if p.Glob == "" {
 		return rel == p.Path || strings.HasPrefix(rel, p.Path+"/")
 	}
-	return razar.GlobCovers(p.Glob, rel)
+	return config.GlobCovers(p.Glob, rel)
 }
 
 // Bounds on the scan of protected scripts.
@@ -76,7 +76,7 @@ const (
 //     imports are not followed);
 //   - the file the component's env names in BASH_ENV, which bash sources
 //     before any script;
-//   - each of c.Protect, a glob (razar.ValidProtectGlob).
+//   - each of c.Protect, a glob (config.ValidProtectGlob).
 //
 // Data files are never protected by the first three rules: an argument of
 // a program that is not an interpreter ("app.conf" in
@@ -85,7 +85,7 @@ const (
 // protected path that is a symlink, or goes through one, protects its
 // target inside the workdir too. Paths outside the workdir are left out:
 // Check never lets a patch touch them anyway.
-func ComponentProtections(c razar.Component) []Protection {
+func ComponentProtections(c config.Component) []Protection {
 	pr := &protector{root: filepath.Clean(c.Workdir), seen: map[string]bool{}, scanned: map[string]bool{}}
 	if abs, err := filepath.Abs(pr.root); err == nil {
 		pr.root = abs

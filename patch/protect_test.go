@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 )
 
 // writeTree makes files (name -> content; a name ending in "*" is made
@@ -224,7 +225,7 @@ func TestProtectionsCoverProgramsNotTheirData(t *testing.T) {
 				}
 				return out
 			}
-			c := razar.Component{Name: "app", Workdir: dir, Validate: sub(tt.validate), Protect: tt.protect}
+			c := config.Component{Name: "app", Workdir: dir, Validate: sub(tt.validate), Protect: tt.protect}
 			c.Env = tt.env
 			if tt.health != nil {
 				c.HealthCheck = &razar.HealthCheck{Command: sub(tt.health)}
@@ -256,7 +257,7 @@ func TestProtectionsCoverProgramsNotTheirData(t *testing.T) {
 func TestProtectionFollowsSymlinks(t *testing.T) {
 	dir := writeTree(t, map[string]string{"real/check.sh*": portCheck, "app.conf": appConf2})
 	symlink(t, "real/check.sh", filepath.Join(dir, "check.sh"))
-	prots := ComponentProtections(razar.Component{Workdir: dir, Validate: []string{"sh", "./check.sh"}})
+	prots := ComponentProtections(config.Component{Workdir: dir, Validate: []string{"sh", "./check.sh"}})
 	if why := whyOf(prots, "real/check.sh"); !strings.Contains(why, "through symlink check.sh") {
 		t.Fatalf("real/check.sh protected as %q", why)
 	}
@@ -303,7 +304,7 @@ func TestHostileDiffCannotRewriteItsJudge(t *testing.T) {
 			for i, a := range tt.validate {
 				tt.validate[i] = strings.ReplaceAll(a, "$W", dir)
 			}
-			c := razar.Component{Name: "app", Workdir: dir, Validate: tt.validate}
+			c := config.Component{Name: "app", Workdir: dir, Validate: tt.validate}
 			if tt.health != nil {
 				c.HealthCheck = &razar.HealthCheck{Command: tt.health}
 			}
@@ -334,7 +335,7 @@ func TestHostileDiffCannotRewriteItsJudge(t *testing.T) {
 // right one passes.
 func TestDataFileTheValidatorReadsIsPatchedAndValidated(t *testing.T) {
 	dir := writeTree(t, map[string]string{"app.conf": "port=bad\n"})
-	c := razar.Component{Name: "app", Workdir: dir, Validate: []string{"grep", "-q", "port=ok", "app.conf"}}
+	c := config.Component{Name: "app", Workdir: dir, Validate: []string{"grep", "-q", "port=ok", "app.conf"}}
 	lim := Limits{Protected: ComponentProtections(c)}
 	for _, tt := range []struct {
 		value string
@@ -372,7 +373,7 @@ func TestProtectGlobMatching(t *testing.T) {
 		{`\*`, []string{"*"}, []string{"x"}},
 	}
 	for _, tt := range tests {
-		if err := razar.ValidProtectGlob(tt.glob); err != nil {
+		if err := config.ValidProtectGlob(tt.glob); err != nil {
 			t.Errorf("ValidProtectGlob(%q): %v", tt.glob, err)
 		}
 		p := Protection{Glob: tt.glob}
@@ -446,7 +447,7 @@ func FuzzComponentProtections(f *testing.F) {
 				t.Fatal(err)
 			}
 		}
-		c := razar.Component{Workdir: dir, Validate: []string{"sh", "-c", text},
+		c := config.Component{Workdir: dir, Validate: []string{"sh", "-c", text},
 			HealthCheck: &razar.HealthCheck{Command: []string{"make", "-f", "Makefile"}}}
 		for _, p := range ComponentProtections(c) {
 			if p.Glob != "" || p.Why == "" {

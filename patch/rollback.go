@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/homedir"
 )
 
@@ -83,7 +84,7 @@ type PatchRef struct{ Component, Patch string }
 // its reverted record with record. A rollback of comp left unfinished is
 // finished first, whatever id names. Errors: ErrNothingToRevert,
 // razar.ErrNotFound for a patch id that is not in the store.
-func (p *Pipeline) Rollback(comp razar.Component, id, actor string, record RecordFunc) (*Rollback, error) {
+func (p *Pipeline) Rollback(comp config.Component, id, actor string, record RecordFunc) (*Rollback, error) {
 	dir := filepath.Join(razar.Home(p.cfg.Home).Patches(), comp.Name)
 	if pending := pendingRollback(dir); pending != "" && (id == "" || id == pending) {
 		return p.finishRollback(comp, pending, true, record)
@@ -107,14 +108,14 @@ func (p *Pipeline) Rollback(comp razar.Component, id, actor string, record Recor
 
 // FinishRollback finishes the unfinished rollback of comp's patch id, as
 // Rollback does for one a killed run left.
-func (p *Pipeline) FinishRollback(comp razar.Component, id string, record RecordFunc) (*Rollback, error) {
+func (p *Pipeline) FinishRollback(comp config.Component, id string, record RecordFunc) (*Rollback, error) {
 	return p.finishRollback(comp, id, true, record)
 }
 
 // finishRollback restores the files of patch id (unless its note says they
 // are restored) and readies the reverted record, in the name of whoever
 // began the rollback (its note's actor).
-func (p *Pipeline) finishRollback(comp razar.Component, id string, resumed bool, record RecordFunc) (*Rollback, error) {
+func (p *Pipeline) finishRollback(comp config.Component, id string, resumed bool, record RecordFunc) (*Rollback, error) {
 	dir := p.BackupDir(comp.Name, id)
 	note, err := readNote(dir)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 )
 
 // Candidate is one diff to take through the Pipeline.
@@ -18,7 +19,7 @@ type Candidate struct {
 	ID string
 	// Component is what the diff patches: its workdir, validate command,
 	// env and approval setting.
-	Component razar.Component
+	Component config.Component
 	// Incident and Rung name where the diff comes from, for Pending.
 	Incident, Rung string
 	// Diff is the rung's untrusted text.

@@ -9,8 +9,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/proc"
 )
 
@@ -70,7 +70,7 @@ func (s *Supervisor) tryAdopt(ctx context.Context, name string) bool {
 // (a component with an open incident at boot is followed, not adopted, and
 // its fix's verification restarts it), and any that no pid file names (a
 // RAZAR killed between starting a process and writing its pid file).
-func (s *Supervisor) stopLeftBehind(name string, spec razar.Component) {
+func (s *Supervisor) stopLeftBehind(name string, spec config.Component) {
 	var ids []proc.ID
 	if pf := s.readPidFile(name); pf != nil && pf.ID.Alive() {
 		ids = append(ids, pf.ID)

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 )
 
 // A component is launched the way boot launches it (launch: its own
@@ -26,7 +26,7 @@ func TestComponentSeesItsDeclaredEnvAndNoneOfRazars(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	dir := t.TempDir()
-	c := razar.Component{Name: "web", Command: []string{"env"}, Workdir: dir, Env: map[string]string{"LOG_LEVEL": "info"}}
+	c := config.Component{Name: "web", Command: []string{"env"}, Workdir: dir, Env: map[string]string{"LOG_LEVEL": "info"}}
 	logPath := filepath.Join(dir, "web.log")
 	p, err := launch(c, logPath, "")
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/internal/logrot"
 	"github.com/razar/razar/internal/pgcmd"
@@ -51,7 +52,7 @@ type pidFile struct {
 // component running as another user writes its log without any right on
 // the file; its workdir it must reach (and write, if it writes there) by
 // its own rights.
-func launch(c razar.Component, logPath, marker string) (*process, error) {
+func launch(c config.Component, logPath, marker string) (*process, error) {
 	who, err := runas.Resolve(c.User, c.Group)
 	if err != nil {
 		return nil, fmt.Errorf("start %s: %w (fix: set an existing \"user\"/\"group\" in boot_config.json, and run RAZAR as root to switch users)", c.Name, err)
@@ -172,7 +173,7 @@ func (s *Supervisor) pidPath(name string) string {
 }
 
 // writePidFile records a launched process for adoption after a RAZAR restart.
-func (s *Supervisor) writePidFile(spec razar.Component, p *process) {
+func (s *Supervisor) writePidFile(spec config.Component, p *process) {
 	pf := pidFile{Component: spec.Name, ID: p.id, Spec: specHash(spec), LogFrom: p.logFrom, Started: p.started.UTC()}
 	data, _ := json.Marshal(pf)
 	path := s.pidPath(spec.Name)
@@ -208,7 +209,7 @@ func (s *Supervisor) readPidFile(name string) *pidFile {
 
 // specHash identifies a boot_config entry: a changed entry is restarted on
 // reload and not adopted as it was.
-func specHash(c razar.Component) string {
+func specHash(c config.Component) string {
 	data, _ := json.Marshal(c)
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:8])

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/supervisor"
 )
 
@@ -16,8 +16,8 @@ import (
 // RAZAR restart a stays quarantined and unstarted, its status naming the
 // file and `razar release a`; the release then lifts it.
 func TestAnUnreadableQuarantineFileKeepsTheQuarantineAndSaysWhy(t *testing.T) {
-	comps := func() []razar.Component {
-		return []razar.Component{{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600")}}
+	comps := func() []config.Component {
+		return []config.Component{{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600")}}
 	}
 	h := newHost(t, comps(), supervisor.Config{})
 	h.sup.Close()

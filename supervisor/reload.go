@@ -7,8 +7,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 )
 
 // ReloadReport says what a reload did to the components.
@@ -42,9 +42,9 @@ func (r ReloadReport) String() string {
 // quarantined or being repaired only takes the new entry for its next
 // start. Starts run in the supervisor's goroutines: Reload does not wait
 // for them.
-func (s *Supervisor) Reload(ctx context.Context, boot *razar.BootConfig) ReloadReport {
+func (s *Supervisor) Reload(ctx context.Context, boot *config.BootConfig) ReloadReport {
 	var rep ReloadReport
-	next := map[string]razar.Component{}
+	next := map[string]config.Component{}
 	for _, c := range boot.Components {
 		next[c.Name] = c
 	}

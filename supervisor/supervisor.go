@@ -14,6 +14,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/backoff"
 	"github.com/razar/razar/internal/clock"
 	"github.com/razar/razar/internal/cut"
@@ -166,7 +167,7 @@ type Supervisor struct {
 
 type comp struct {
 	op          sync.Mutex // serialises (re)starts: supervision, operators and fix verification
-	spec        razar.Component
+	spec        config.Component
 	proc        *process
 	status      string
 	held        bool // an operator stopped it: nothing starts it but `razar start`
@@ -188,7 +189,7 @@ type comp struct {
 
 // New returns a supervisor for the components of boot that asks esc for
 // repairs. Errors wrap razar.ErrInvalidConfig.
-func New(store *jetstream.Store, esc Escalator, boot *razar.BootConfig, cfg Config) (*Supervisor, error) {
+func New(store *jetstream.Store, esc Escalator, boot *config.BootConfig, cfg Config) (*Supervisor, error) {
 	if store == nil || esc == nil || boot == nil {
 		return nil, fmt.Errorf("%w: supervisor: store, escalator and boot config are required", razar.ErrInvalidConfig)
 	}
@@ -248,7 +249,7 @@ func New(store *jetstream.Store, esc Escalator, boot *razar.BootConfig, cfg Conf
 
 // setComponents adds the components of a boot config it does not know and
 // updates the specs of those it does; the boot order follows the config.
-func (s *Supervisor) setComponents(specs []razar.Component) {
+func (s *Supervisor) setComponents(specs []config.Component) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.order = s.order[:0]
@@ -344,7 +345,7 @@ func (s *Supervisor) Resume(ctx context.Context, done func(error)) (string, erro
 // halts when one cannot be healed.
 func (s *Supervisor) runCycle(ctx context.Context) error {
 	s.mu.Lock()
-	var specs []razar.Component
+	var specs []config.Component
 	for _, name := range s.order {
 		c := s.comps[name]
 		specs = append(specs, c.spec)
@@ -365,7 +366,7 @@ func (s *Supervisor) runCycle(ctx context.Context) error {
 		return err
 	}
 
-	groups := map[int][]razar.Component{}
+	groups := map[int][]config.Component{}
 	var prios []int
 	for _, c := range specs {
 		if _, ok := groups[c.Priority]; !ok {
@@ -558,7 +559,7 @@ func (s *Supervisor) startFailed(name string, err error) error {
 	return err
 }
 
-func (s *Supervisor) probe(ctx context.Context, spec razar.Component) error {
+func (s *Supervisor) probe(ctx context.Context, spec config.Component) error {
 	if spec.HealthCheck == nil {
 		return nil // no probe: running through its grace is healthy
 	}
@@ -707,7 +708,7 @@ func (s *Supervisor) follow(ctx context.Context, name, id string) error {
 // Verify is the orchestrator's check that a fix holds: relaunch the
 // component and see it through its start grace and probe. A component an
 // operator holds stopped is not started, and the fix is not verified.
-func (s *Supervisor) Verify(ctx context.Context, c razar.Component) error {
+func (s *Supervisor) Verify(ctx context.Context, c config.Component) error {
 	s.mu.Lock()
 	cc, managed := s.comps[c.Name]
 	if managed {
@@ -789,7 +790,7 @@ func (s *Supervisor) startRecovery(name, reason string) {
 func (s *Supervisor) Supervise(ctx context.Context) {
 	for clock.Sleep(ctx, s.cfg.Clock, s.cfg.ProbeInterval) {
 		s.mu.Lock()
-		var due []razar.Component
+		var due []config.Component
 		for _, name := range s.order {
 			c := s.comps[name]
 			if c.wantUp && !c.held && c.status == bus.StatusHealthy && !c.recovering {

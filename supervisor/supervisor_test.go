@@ -16,6 +16,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/clock"
 	"github.com/razar/razar/internal/proc"
 	"github.com/razar/razar/internal/wait"
@@ -157,7 +158,7 @@ type host struct {
 
 const roster = `{"agents": [{"name": "crown", "backend": "builtin"}]}` + "\n"
 
-func newHost(t *testing.T, comps []razar.Component, cfg supervisor.Config) *host {
+func newHost(t *testing.T, comps []config.Component, cfg supervisor.Config) *host {
 	t.Helper()
 	h := &host{t: t, home: t.TempDir(), workdir: t.TempDir(), clk: clock.NewFake(time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)), lad: newLadder()}
 	if err := os.MkdirAll(filepath.Join(h.home, "config"), 0o755); err != nil {
@@ -179,7 +180,7 @@ func newHost(t *testing.T, comps []razar.Component, cfg supervisor.Config) *host
 }
 
 // start makes a supervisor over comps on the host's home, as a new RAZAR would.
-func (h *host) start(comps []razar.Component) *supervisor.Supervisor {
+func (h *host) start(comps []config.Component) *supervisor.Supervisor {
 	h.t.Helper()
 	for i := range comps {
 		if comps[i].Workdir == "" {
@@ -189,7 +190,7 @@ func (h *host) start(comps []razar.Component) *supervisor.Supervisor {
 			comps[i].StartGrace = razar.Duration(time.Second)
 		}
 	}
-	sup, err := supervisor.New(h.env.Store, h.lad, &razar.BootConfig{Components: comps}, h.cfg)
+	sup, err := supervisor.New(h.env.Store, h.lad, &config.BootConfig{Components: comps}, h.cfg)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -277,7 +278,7 @@ func counted(name, rest string) []string {
 }
 
 func TestStopDuringStartGraceHoldsThroughTheBootCycle(t *testing.T) {
-	h := newHost(t, []razar.Component{
+	h := newHost(t, []config.Component{
 		{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600")},
 		{Name: "b", Priority: 2, Command: counted("b", "exec sleep 600")},
 	}, supervisor.Config{Retries: 3})
@@ -317,7 +318,7 @@ func TestStopDuringStartGraceHoldsThroughTheBootCycle(t *testing.T) {
 }
 
 func TestStopDuringTheFirstProbeHolds(t *testing.T) {
-	h := newHost(t, []razar.Component{{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600"),
+	h := newHost(t, []config.Component{{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600"),
 		// The probe blocks until the test lets it pass.
 		HealthCheck: &razar.HealthCheck{Command: sh("touch probing; while [ ! -f pass ]; do sleep 0.02; done"), Timeout: razar.Duration(20 * time.Second)}}},
 		supervisor.Config{Retries: 3})
@@ -344,7 +345,7 @@ func TestStopDuringTheFirstProbeHolds(t *testing.T) {
 }
 
 func TestStopDuringARestartBackoffHolds(t *testing.T) {
-	h := newHost(t, []razar.Component{{Name: "a", Priority: 1, Command: counted("a", "exit 1")}},
+	h := newHost(t, []config.Component{{Name: "a", Priority: 1, Command: counted("a", "exit 1")}},
 		supervisor.Config{Retries: 3})
 	done := h.bootAsync()
 	// a exits in its grace; the supervisor waits 1 s before restarting it.
@@ -369,7 +370,7 @@ func TestStopDuringARestartBackoffHolds(t *testing.T) {
 }
 
 func TestStopMidIncidentAbortsItAndHolds(t *testing.T) {
-	h := newHost(t, []razar.Component{{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600"), HealthCheck: unhealthy}},
+	h := newHost(t, []config.Component{{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600"), HealthCheck: unhealthy}},
 		supervisor.Config{Retries: 0})
 	done := h.bootAsync()
 	h.advanceWhen(time.Second)
@@ -402,7 +403,7 @@ func TestStopMidIncidentAbortsItAndHolds(t *testing.T) {
 }
 
 func TestStopWhileWaitingForItsBootTurnHolds(t *testing.T) {
-	h := newHost(t, []razar.Component{
+	h := newHost(t, []config.Component{
 		{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600")},
 		{Name: "b", Priority: 2, Command: counted("b", "exec sleep 600")},
 	}, supervisor.Config{})
@@ -437,7 +438,7 @@ func TestStopWhileWaitingForItsBootTurnHolds(t *testing.T) {
 // and probe, then crashes, again and again, is restarted --retries times
 // with a growing backoff and then handed to the ladder, not restarted forever.
 func TestCrashLoopPastTheGraceIsEscalated(t *testing.T) {
-	h := newHost(t, []razar.Component{{Name: "a", Priority: 1, Command: counted("a", "sleep 0.2; echo crashing; exit 4")}},
+	h := newHost(t, []config.Component{{Name: "a", Priority: 1, Command: counted("a", "sleep 0.2; echo crashing; exit 4")}},
 		supervisor.Config{Retries: 3})
 	done := h.bootAsync()
 	h.advanceWhen(time.Second) // grace: it is healthy
@@ -477,7 +478,7 @@ func TestCrashLoopPastTheGraceIsEscalated(t *testing.T) {
 // TestAStableRunStartsANewRestartBudget: a crash after the component ran
 // stably for StableAfter is a new failure: its backoff and budget start over.
 func TestAStableRunStartsANewRestartBudget(t *testing.T) {
-	h := newHost(t, []razar.Component{{Name: "a", Priority: 1,
+	h := newHost(t, []config.Component{{Name: "a", Priority: 1,
 		Command: counted("a", "while [ ! -f crash ]; do sleep 0.02; done; rm crash; exit 1")}},
 		supervisor.Config{Retries: 1, StableAfter: 10 * time.Minute})
 	done := h.bootAsync()
@@ -504,7 +505,7 @@ func TestAStableRunStartsANewRestartBudget(t *testing.T) {
 }
 
 func TestHandOpenedIncidentThatFailsQuarantines(t *testing.T) {
-	h := newHost(t, []razar.Component{{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600")}}, supervisor.Config{})
+	h := newHost(t, []config.Component{{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600")}}, supervisor.Config{})
 	done := h.bootAsync()
 	h.advanceWhen(time.Second)
 	if err := h.wait(done); err != nil {
@@ -549,7 +550,7 @@ func TestHandOpenedIncidentThatFailsQuarantines(t *testing.T) {
 // quarantine but starts nothing, so the state file still says halted, with
 // the component down and the next step, until the cycle goes on.
 func TestHaltedMissionStaysHaltedAfterAnOfflineRelease(t *testing.T) {
-	h := newHost(t, []razar.Component{{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600"), HealthCheck: unhealthy}}, supervisor.Config{Retries: 0})
+	h := newHost(t, []config.Component{{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600"), HealthCheck: unhealthy}}, supervisor.Config{Retries: 0})
 	h.lad.verdict = razar.IncidentFailed
 	done := h.bootAsync()
 	h.advanceWhen(time.Second)
@@ -580,8 +581,8 @@ func TestHaltedMissionStaysHaltedAfterAnOfflineRelease(t *testing.T) {
 // (or dies) leaves its components running; the next one adopts each by pid
 // and start time, probes it, and restarts none that is healthy.
 func TestDetachedComponentsAreAdoptedWithoutARestart(t *testing.T) {
-	comps := func() []razar.Component {
-		return []razar.Component{{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600"),
+	comps := func() []config.Component {
+		return []config.Component{{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600"),
 			HealthCheck: &razar.HealthCheck{Command: sh("true")}}}
 	}
 	h := newHost(t, comps(), supervisor.Config{Retries: 3})
@@ -624,7 +625,7 @@ func TestDetachedComponentsAreAdoptedWithoutARestart(t *testing.T) {
 // process (its start time differs) is not adopted, and that process is not
 // signalled.
 func TestAReusedPidIsNeverAdopted(t *testing.T) {
-	h := newHost(t, []razar.Component{{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600")}}, supervisor.Config{})
+	h := newHost(t, []config.Component{{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600")}}, supervisor.Config{})
 	stranger, err := os.StartProcess("/bin/sleep", []string{"sleep", "600"}, &os.ProcAttr{})
 	if err != nil {
 		t.Fatal(err)
@@ -666,20 +667,20 @@ func TestAReusedPidIsNeverAdopted(t *testing.T) {
 // TestReloadTouchesOnlyWhatChanged: a new component starts, a removed one
 // stops, a changed one restarts, an unchanged one keeps its process.
 func TestReloadTouchesOnlyWhatChanged(t *testing.T) {
-	spec := func(name string, env map[string]string) razar.Component {
-		return razar.Component{Name: name, Priority: 1, Command: counted(name, "exec sleep 600"), Env: env,
+	spec := func(name string, env map[string]string) config.Component {
+		return config.Component{Name: name, Priority: 1, Command: counted(name, "exec sleep 600"), Env: env,
 			Workdir: "", StartGrace: razar.Duration(time.Second)}
 	}
-	h := newHost(t, []razar.Component{spec("keep", nil), spec("change", map[string]string{"V": "1"}), spec("drop", nil)}, supervisor.Config{})
+	h := newHost(t, []config.Component{spec("keep", nil), spec("change", map[string]string{"V": "1"}), spec("drop", nil)}, supervisor.Config{})
 	if err := h.bootTicking(); err != nil {
 		t.Fatal(err)
 	}
 	keep, change, drop := h.comp("keep").PID, h.comp("change").PID, h.comp("drop").PID
-	next := []razar.Component{spec("keep", nil), spec("change", map[string]string{"V": "2"}), spec("add", nil)}
+	next := []config.Component{spec("keep", nil), spec("change", map[string]string{"V": "2"}), spec("add", nil)}
 	for i := range next {
 		next[i].Workdir = h.workdir
 	}
-	rep := h.sup.Reload(context.Background(), &razar.BootConfig{Components: next})
+	rep := h.sup.Reload(context.Background(), &config.BootConfig{Components: next})
 	if fmt.Sprint(rep.Added, rep.Removed, rep.Changed, rep.Unchanged) != "[add] [drop] [change] [keep]" {
 		t.Fatalf("report %+v", rep)
 	}
@@ -715,7 +716,7 @@ func TestReloadTouchesOnlyWhatChanged(t *testing.T) {
 // the cycle goes on to the next priority, nothing is rolled back and no
 // halt is paged.
 func TestAbortDuringBootQuarantinesAndTheBootGoesOn(t *testing.T) {
-	h := newHost(t, []razar.Component{
+	h := newHost(t, []config.Component{
 		{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600"), HealthCheck: unhealthy},
 		{Name: "b", Priority: 2, Command: counted("b", "exec sleep 600")},
 	}, supervisor.Config{Retries: 0})
@@ -758,7 +759,7 @@ func TestAbortDuringBootQuarantinesAndTheBootGoesOn(t *testing.T) {
 // component the halt left down, lower priority first, leaves alone what an
 // operator stopped, and resolves the halt's page.
 func TestResumeTakesTheHaltedCycleOnInPriorityOrder(t *testing.T) {
-	h := newHost(t, []razar.Component{
+	h := newHost(t, []config.Component{
 		{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600")},
 		{Name: "b", Priority: 2, Command: counted("b", "if [ -f fixed ]; then exec sleep 600; fi; exit 3")},
 		{Name: "c", Priority: 3, Command: counted("c", "exec sleep 600")},
@@ -829,7 +830,7 @@ func TestResumeTakesTheHaltedCycleOnInPriorityOrder(t *testing.T) {
 // TestLastOutputIsThisRunsOnly: the failure a restart or the ladder is
 // given quotes what the failing run wrote, never an earlier run's lines.
 func TestLastOutputIsThisRunsOnly(t *testing.T) {
-	h := newHost(t, []razar.Component{{Name: "a", Priority: 1,
+	h := newHost(t, []config.Component{{Name: "a", Priority: 1,
 		Command:     counted("a", `if [ ! -f ran ]; then touch ran; echo "first run: stale line"; exec sleep 600; fi; echo "second run: bad config"; exit 2`),
 		HealthCheck: &razar.HealthCheck{Command: sh("while [ ! -f ran ]; do sleep 0.02; done"), Timeout: razar.Duration(20 * time.Second)}}}, supervisor.Config{Retries: 0})
 	done := h.bootAsync()
@@ -856,8 +857,8 @@ func TestLastOutputIsThisRunsOnly(t *testing.T) {
 // TestAStopHoldsAcrossARazarRestart: an operator's stop is kept on disk; the
 // next RAZAR on the home leaves the component down until `razar start`.
 func TestAStopHoldsAcrossARazarRestart(t *testing.T) {
-	comps := func() []razar.Component {
-		return []razar.Component{{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600")}}
+	comps := func() []config.Component {
+		return []config.Component{{Name: "a", Priority: 1, Command: counted("a", "exec sleep 600")}}
 	}
 	h := newHost(t, comps(), supervisor.Config{})
 	if err := h.bootTicking(); err != nil {
@@ -894,7 +895,7 @@ func TestAStopHoldsAcrossARazarRestart(t *testing.T) {
 // and after each passing periodic probe, and falls silent once a probe
 // fails: the chakra service measures its pulse from exactly these.
 func TestHealthyComponentsBeatAtStartAndAfterEachPassingProbe(t *testing.T) {
-	h := newHost(t, []razar.Component{{Name: "a", Priority: 1, Chakra: "root", Command: sh("exec sleep 600"),
+	h := newHost(t, []config.Component{{Name: "a", Priority: 1, Chakra: "root", Command: sh("exec sleep 600"),
 		HealthCheck: &razar.HealthCheck{Command: sh("test ! -f broken")}}},
 		supervisor.Config{Retries: 3, ProbeInterval: 30 * time.Second, Host: "node-1"})
 	var mu sync.Mutex

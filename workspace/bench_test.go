@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/workspace"
 )
 
@@ -30,7 +30,7 @@ func BenchmarkBuild10k(b *testing.B) {
 			}
 		}
 	}
-	comp := razar.Component{Name: "big", Command: []string{"python3", "pkg00/f000.py"}, Workdir: wd}
+	comp := config.Component{Name: "big", Command: []string{"python3", "pkg00/f000.py"}, Workdir: wd}
 	b.Run("baseline", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {

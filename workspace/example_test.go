@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/workspace"
 )
 
@@ -30,7 +31,7 @@ func ExampleView_Serve() {
 			panic(err)
 		}
 	}
-	v, err := workspace.New(razar.Component{Name: "ledger", Workdir: dir}, "", workspace.Options{})
+	v, err := workspace.New(config.Component{Name: "ledger", Workdir: dir}, "", workspace.Options{})
 	if err != nil {
 		panic(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/workspace"
 )
 
@@ -41,7 +42,7 @@ func FuzzRead(f *testing.F) {
 	if err := os.Symlink(filepath.Join(wd, "ok.txt"), filepath.Join(wd, "okay.txt")); err != nil {
 		f.Fatal(err)
 	}
-	v, err := workspace.New(razar.Component{Name: "w", Command: []string{"x"}, Workdir: wd}, h, workspace.Options{})
+	v, err := workspace.New(config.Component{Name: "w", Command: []string{"x"}, Workdir: wd}, h, workspace.Options{})
 	if err != nil {
 		f.Fatal(err)
 	}

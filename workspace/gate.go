@@ -12,7 +12,7 @@ import (
 	"syscall"
 	"unicode/utf8"
 
-	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 )
 
 // DefaultDeny are the names no rung is ever shown, matched against every
@@ -98,12 +98,12 @@ func (v *View) denied(rel string) string {
 		}
 	}
 	for _, g := range v.exclude {
-		if razar.GlobCovers(g, rel) {
+		if config.GlobCovers(g, rel) {
 			return fmt.Sprintf("context.exclude %q", g)
 		}
 	}
 	for _, g := range v.include {
-		if razar.GlobCovers(g, rel) {
+		if config.GlobCovers(g, rel) {
 			return ""
 		}
 	}

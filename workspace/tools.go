@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 )
 
 // Bounds of one tool call, after SWE-agent's file viewer and search (a
@@ -77,7 +78,7 @@ func (v *View) Serve(ctx context.Context, req razar.ToolRequest) Answer {
 func (v *View) list(glob string) Answer {
 	glob = strings.TrimPrefix(strings.TrimSpace(glob), "./")
 	if glob != "" {
-		if err := razar.ValidProtectGlob(glob); err != nil {
+		if err := config.ValidProtectGlob(glob); err != nil {
 			return refused(refuse(VerdictBad, "glob %s; use a workdir-relative glob such as \"*.yaml\" or \"conf/**\", or none for everything", err), glob)
 		}
 	}
@@ -89,7 +90,7 @@ func (v *View) list(glob string) Answer {
 			if !strings.Contains(glob, "/") {
 				name = path.Base(f.Path)
 			}
-			if ok, _ := path.Match(glob, name); !ok && !(strings.Contains(glob, "/") && razar.GlobMatches(glob, f.Path)) {
+			if ok, _ := path.Match(glob, name); !ok && !(strings.Contains(glob, "/") && config.GlobMatches(glob, f.Path)) {
 				continue
 			}
 		}
@@ -181,7 +182,7 @@ func (v *View) search(ctx context.Context, pattern, glob string) Answer {
 	anyLine := regexp.MustCompile("(?m)" + pattern)
 	glob = strings.TrimPrefix(strings.TrimSpace(glob), "./")
 	if glob != "" {
-		if err := razar.ValidProtectGlob(glob); err != nil {
+		if err := config.ValidProtectGlob(glob); err != nil {
 			return refused(refuse(VerdictBad, "glob %s; use a workdir-relative glob such as \"*.yaml\", or none", err), glob)
 		}
 	}
@@ -199,7 +200,7 @@ func (v *View) search(ctx context.Context, pattern, glob string) Answer {
 			if !strings.Contains(glob, "/") {
 				name = path.Base(f.Path)
 			}
-			if ok, _ := path.Match(glob, name); !ok && !razar.GlobMatches(glob, f.Path) {
+			if ok, _ := path.Match(glob, name); !ok && !config.GlobMatches(glob, f.Path) {
 				continue
 			}
 		}

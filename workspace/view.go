@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/logrot"
 )
 
@@ -24,7 +25,7 @@ const (
 	DefaultBudget = 32 << 10
 	// MaxBudget is the largest budget a component or the host may set: the
 	// escalation must stay well under the server's max payload.
-	MaxBudget = razar.MaxContextBudget
+	MaxBudget = config.MaxContextBudget
 	// MaxListing is how many entries the listing shows.
 	MaxListing = 500
 	// LogTailBytes is how much of the log's end an escalation carries.
@@ -56,7 +57,7 @@ type Options struct {
 
 // View is one component's workdir seen through the gate. Make it with New.
 type View struct {
-	comp    razar.Component
+	comp    config.Component
 	home    string
 	workdir string
 	root    *os.Root
@@ -77,7 +78,7 @@ type View struct {
 // lists it through the gate. home is the RAZAR home, where the log lives.
 // Close releases the workdir. Errors: no workdir, or one that cannot be
 // opened.
-func New(comp razar.Component, home string, opt Options) (*View, error) {
+func New(comp config.Component, home string, opt Options) (*View, error) {
 	if comp.Workdir == "" {
 		return nil, fmt.Errorf("component %s has no workdir to show", comp.Name)
 	}
@@ -372,7 +373,7 @@ func (v *View) relevant(errText, logTail string) []candidate {
 	}
 	for _, g := range v.include {
 		for _, f := range v.files {
-			if razar.GlobCovers(g, f.Path) {
+			if config.GlobCovers(g, f.Path) {
 				add(f.Path, whyInclude)
 			}
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/workspace"
 )
 
@@ -19,7 +20,7 @@ import (
 const plantedKey = "sk-live-PLANTED-0123456789abcdef"
 
 // home makes a RAZAR home with a component's workdir and log.
-func home(t *testing.T, files map[string]string, log string) (string, razar.Component) {
+func home(t *testing.T, files map[string]string, log string) (string, config.Component) {
 	t.Helper()
 	h := t.TempDir()
 	wd := filepath.Join(h, "services", "ledger")
@@ -32,7 +33,7 @@ func home(t *testing.T, files map[string]string, log string) (string, razar.Comp
 	if log != "" {
 		write(t, filepath.Join(h, "logs", "components", "ledger.log"), log)
 	}
-	return h, razar.Component{Name: "ledger", Command: []string{"sh", "./run.sh", "--config=config/ledger.conf"}, Workdir: wd,
+	return h, config.Component{Name: "ledger", Command: []string{"sh", "./run.sh", "--config=config/ledger.conf"}, Workdir: wd,
 		Validate: []string{"./check.sh"}, Env: map[string]string{"LEDGER_KEY": plantedKey, "LOG_LEVEL": "info"},
 		HealthCheck: &razar.HealthCheck{TCP: "127.0.0.1:8450"}}
 }
@@ -55,7 +56,7 @@ func redactor(t *testing.T) func(string) string {
 	return r.Redact
 }
 
-func view(t *testing.T, h string, c razar.Component) *workspace.View {
+func view(t *testing.T, h string, c config.Component) *workspace.View {
 	t.Helper()
 	v, err := workspace.New(c, h, workspace.Options{Redact: redactor(t)})
 	if err != nil {
@@ -120,7 +121,7 @@ func TestBuildStaysWithinTheByteBudget(t *testing.T) {
 		files[fmt.Sprintf("conf/part%02d.yaml", i)] = strings.Repeat(fmt.Sprintf("key%d: value\n", i), 200)
 	}
 	h, c := home(t, files, "")
-	c.Context = &razar.ContextConfig{MaxBytes: 8000}
+	c.Context = &config.ContextConfig{MaxBytes: 8000}
 	w := view(t, h, c).Build("boom")
 	total := 0
 	for _, f := range w.Files {
@@ -265,7 +266,7 @@ func TestReadRefusesPathsOutsideTheWorkdirSymlinksBinariesAndLargeFiles(t *testi
 
 func TestContextIncludeLiftsTheDenyListAndExcludeHidesMore(t *testing.T) {
 	h, c := home(t, map[string]string{"tokenizer.json": "{\"vocab\": 1}\n", "private/notes.txt": "LEAK_PRIVATE\n", "app.yaml": "a: 1\n"}, "")
-	c.Context = &razar.ContextConfig{Include: []string{"tokenizer.json"}, Exclude: []string{"private"}}
+	c.Context = &config.ContextConfig{Include: []string{"tokenizer.json"}, Exclude: []string{"private"}}
 	v := view(t, h, c)
 	w := v.Build("")
 	if len(w.Files) == 0 || w.Files[0].Path != "tokenizer.json" || w.Files[0].Why != "context.include" {
@@ -424,8 +425,8 @@ func TestAWorkdirHoldingTheHomeNeverShowsRAZARsOwnFiles(t *testing.T) {
 	} {
 		write(t, filepath.Join(h, p), text)
 	}
-	c := razar.Component{Name: "tool", Command: []string{"python3", "app.py"}, Workdir: h,
-		Context: &razar.ContextConfig{Include: []string{"config/**", "state/**"}}}
+	c := config.Component{Name: "tool", Command: []string{"python3", "app.py"}, Workdir: h,
+		Context: &config.ContextConfig{Include: []string{"config/**", "state/**"}}}
 	v := view(t, h, c)
 	b, _ := json.Marshal(v.Build("error in config/razar.env and state/nats.url"))
 	if strings.Contains(string(b), "LEAK_") || strings.Contains(string(b), "razar.env") {

@@ -7,9 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/razar/razar"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/ctl"
 	"github.com/razar/razar/jetstream"
 )
@@ -32,7 +32,7 @@ func (c *cli) agentCmd() *cobra.Command {
 
 // agent runs the rung name of the roster on the bus until ctx ends.
 func (c *cli) agent(ctx context.Context, name, natsURL string, workers int) error {
-	roster, err := razar.LoadRoster(c.path(rosterFile))
+	roster, err := config.LoadRoster(c.path(rosterFile))
 	if err != nil {
 		return err
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/razar/razar/agents/rstar"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/ctl"
 	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/internal/logrot"
@@ -38,7 +39,7 @@ type cli struct {
 	creds          string // --creds: the NATS identity to connect as
 	stdout, stderr io.Writer
 	getenv         func(string) string // the environment, then config/razar.env
-	lookup         razar.Lookup        // likewise, telling unset from empty
+	lookup         config.Lookup       // likewise, telling unset from empty
 	secrets        *redactors
 
 	env *ctl.Env // the environment, then config/razar.env
@@ -55,7 +56,7 @@ const envFileName = ctl.EnvFile
 // newCLI returns the shared state of one command over home, with the
 // process environment looked up through osLookup. config/razar.env is read
 // at the first look-up, once flags have settled the home.
-func newCLI(home string, stdout, stderr io.Writer, osLookup razar.Lookup) *cli {
+func newCLI(home string, stdout, stderr io.Writer, osLookup config.Lookup) *cli {
 	c := &cli{home: home, stdout: stdout, stderr: stderr}
 	c.env = ctl.NewEnv(func() string { return c.home }, osLookup, func() io.Writer { return c.stderr })
 	c.lookup, c.getenv = c.env.Lookup, c.env.Getenv
@@ -278,7 +279,7 @@ func (c *cli) actor() string { return c.client().Actor() }
 func (c *cli) externalControlCreds() string { return c.client().ExternalControlCreds() }
 
 // initMemory runs one initialization pass of the memory layers.
-func (c *cli) initMemory(ctx context.Context, source string, store *jetstream.Store, storeErr error, cfg *razar.MemoryConfig, log zerolog.Logger) *memory.Result {
+func (c *cli) initMemory(ctx context.Context, source string, store *jetstream.Store, storeErr error, cfg *config.MemoryConfig, log zerolog.Logger) *memory.Result {
 	return ctl.InitMemory(ctx, c.home, source, store, storeErr, cfg, log)
 }
 
@@ -293,7 +294,7 @@ func runMemoryAudit(ctx context.Context, store *jetstream.Store, patchDir string
 }
 
 // loadBoot reads the boot config with workdirs resolved against home.
-func loadBoot(path, home string) (*razar.BootConfig, error) { return ctl.LoadBoot(path, home) }
+func loadBoot(path, home string) (*config.BootConfig, error) { return ctl.LoadBoot(path, home) }
 
 // parseAge reads a Go duration or a whole number of days ("30d").
 func parseAge(v string) (time.Duration, error) { return ctl.ParseAge(v) }

@@ -11,8 +11,8 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 
-	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 )
 
 // completionCmd is `razar completion bash|zsh|fish`: the shell's
@@ -73,7 +73,7 @@ func (c *cli) completeComponents(cmd *cobra.Command, args []string, _ string) ([
 	if names := c.runningComponents(cmd.Context()); len(names) > 0 {
 		return names, cobra.ShellCompDirectiveNoFileComp
 	}
-	cfg, err := razar.LoadBootConfig(c.path(bootConfigFile))
+	cfg, err := config.LoadBootConfig(c.path(bootConfigFile))
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
@@ -117,7 +117,7 @@ func (c *cli) completeRungs(_ *cobra.Command, args []string, _ string) ([]cobra.
 	if len(args) > 0 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	roster, err := razar.LoadRoster(c.path(rosterFile))
+	roster, err := config.LoadRoster(c.path(rosterFile))
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}

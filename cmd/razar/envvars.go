@@ -6,8 +6,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
+	"github.com/razar/razar/config"
 )
 
 // variables is the one list of the RAZAR_ settings RAZAR reads from the
@@ -65,7 +65,7 @@ var variables = []string{
 // knownVariables is every name config/razar.env may set to some effect:
 // variables, each rung's credential and endpoint variables (and a
 // credential's V_FILE), and the ${VAR}s the roster names. roster may be nil.
-func knownVariables(roster *razar.Roster) map[string]bool {
+func knownVariables(roster *config.Roster) map[string]bool {
 	known := map[string]bool{}
 	for _, v := range variables {
 		known[v] = true
@@ -85,12 +85,12 @@ func knownVariables(roster *razar.Roster) map[string]bool {
 			for _, v := range agents.CredentialVars(r, e) {
 				cred(v)
 			}
-			refs := razar.VarsIn(e.Endpoint)
+			refs := config.VarsIn(e.Endpoint)
 			if e.Auth != nil {
-				refs = append(refs, razar.VarsIn(e.Auth.Token)...)
+				refs = append(refs, config.VarsIn(e.Auth.Token)...)
 			}
 			for _, a := range e.Command {
-				refs = append(refs, razar.VarsIn(a)...)
+				refs = append(refs, config.VarsIn(a)...)
 			}
 			for _, v := range refs {
 				if !strings.HasPrefix(v, agents.FileRef) {
@@ -110,7 +110,7 @@ func knownVariables(roster *razar.Roster) map[string]bool {
 // RAZAR does not read, with the known one nearest to it: a typo
 // (RAZAR_RSTAR_TRESHOLD) would otherwise leave the default in force
 // without a word. Values are never quoted: the file holds secrets.
-func unknownVariableWarnings(env map[string]string, roster *razar.Roster) []string {
+func unknownVariableWarnings(env map[string]string, roster *config.Roster) []string {
 	known := knownVariables(roster)
 	names := make([]string, 0, len(known))
 	for k := range known {
@@ -183,7 +183,7 @@ func (c *cli) configWarnings(s *settings) []string {
 	if c.env != nil {
 		env = c.env.File()
 	}
-	roster, _ := razar.LoadRoster(c.path(rosterFile)) // a bad roster is reported on its own
+	roster, _ := config.LoadRoster(c.path(rosterFile)) // a bad roster is reported on its own
 	out := unknownVariableWarnings(env, roster)
 	return append(out, s.settingWarnings()...)
 }

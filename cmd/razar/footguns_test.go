@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/orchestrator"
 )
 
@@ -86,8 +86,8 @@ func TestEveryVariableTheCodeReadsIsKnown(t *testing.T) {
 }
 
 func TestAnUnknownVariableInRazarEnvNamesTheNearestKnownOne(t *testing.T) {
-	roster := &razar.Roster{Agents: []razar.AgentEntry{{Name: "k2", Backend: razar.BackendOpenAI,
-		Auth: &razar.AgentAuth{Type: "bearer", Token: "${KIMI2_API_KEY_2026_12}"}}}}
+	roster := &config.Roster{Agents: []config.AgentEntry{{Name: "k2", Backend: config.BackendOpenAI,
+		Auth: &config.AgentAuth{Type: "bearer", Token: "${KIMI2_API_KEY_2026_12}"}}}}
 	env := map[string]string{
 		"RAZAR_RSTAR_TRESHOLD":          "5", // the typo measured
 		"RAZAR_RSTAR_THRESHOLD":         "9", // known
@@ -242,7 +242,7 @@ func TestVerifyMonitoringRefusesAnUnknownExporterNameWithTheNearest(t *testing.T
 // docs/RUNBOOK.md and `razar help boot` state them, follow from the
 // shipped roster's local rungs and T's default; no "three passes" is left.
 func TestDocsSayWhatTMeansWithTheShippedRoster(t *testing.T) {
-	roster, err := razar.LoadRoster("../../examples/demo/config/razar_ai_agents.json")
+	roster, err := config.LoadRoster("../../examples/demo/config/razar_ai_agents.json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/razar/razar/agents"
 	"github.com/razar/razar/agents/crown"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/host"
 	"github.com/razar/razar/hostmetrics"
 	"github.com/razar/razar/jetstream"
@@ -37,7 +38,7 @@ func (s *settings) hostConfig(c *cli) host.Config {
 			return c.newRung(store, name, log, 0)
 		},
 		RungDisplay: func(name string) string { return rungFor(name).Display },
-		InitMemory: func(ctx context.Context, store *jetstream.Store, cfg *razar.MemoryConfig, log zerolog.Logger) {
+		InitMemory: func(ctx context.Context, store *jetstream.Store, cfg *config.MemoryConfig, log zerolog.Logger) {
 			c.initMemory(ctx, memory.SourceBoot, store, nil, cfg, log)
 		},
 		MemoryAudit: func(ctx context.Context, store *jetstream.Store, items int, actor string, log zerolog.Logger) *memory.AuditReport {
@@ -97,7 +98,7 @@ func statusHosts(v string) []string { return host.StatusHosts(v) }
 func (c *cli) newRung(store *jetstream.Store, name string, log zerolog.Logger, workers int) (*agents.Runtime, error) {
 	r := rungFor(name)
 	display := r.Display
-	if roster, err := razar.LoadRoster(c.path(rosterFile)); err == nil {
+	if roster, err := config.LoadRoster(c.path(rosterFile)); err == nil {
 		if e, err := roster.Agent(name); err == nil && e.Display != "" {
 			display = e.Display
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/razar/razar/agents/rotation"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/jetstream"
 )
 
@@ -93,7 +94,7 @@ func (c *cli) rotateKeys(ctx context.Context, args []string) error {
 	if err != nil {
 		return &razar.ConfigError{File: rosterPath, Msg: err.Error(), Fix: "create the roster (see docs/CONTRACT.md section 2)"}
 	}
-	roster, err := razar.ParseRoster(rosterPath, old)
+	roster, err := config.ParseRoster(rosterPath, old)
 	if err != nil {
 		return err
 	}

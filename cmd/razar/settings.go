@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/orchestrator"
 	"github.com/razar/razar/patch"
@@ -270,9 +271,9 @@ func (c *cli) readRepairVars(s *settings) error {
 	if s.contextBytes, err = c.envInt("RAZAR_CONTEXT_BYTES", workspace.DefaultBudget); err != nil {
 		return err
 	}
-	if s.contextBytes == 0 || s.contextBytes > razar.MaxContextBudget {
+	if s.contextBytes == 0 || s.contextBytes > config.MaxContextBudget {
 		return &razar.ConfigError{File: "env", Field: "RAZAR_CONTEXT_BYTES", Msg: fmt.Sprintf("%d is out of range", s.contextBytes),
-			Fix: fmt.Sprintf("unset it for the default %d, or set a byte budget from 1 to %d", workspace.DefaultBudget, razar.MaxContextBudget)}
+			Fix: fmt.Sprintf("unset it for the default %d, or set a byte budget from 1 to %d", workspace.DefaultBudget, config.MaxContextBudget)}
 	}
 	if s.contextCalls, err = c.envInt("RAZAR_CONTEXT_CALLS", orchestrator.DefaultContextCalls); err != nil {
 		return err

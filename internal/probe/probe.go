@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/razar/razar"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/internal/pgcmd"
 	"github.com/razar/razar/internal/runas"
 	"github.com/razar/razar/internal/tailbuf"
@@ -56,7 +57,7 @@ func Probe(ctx context.Context, hc razar.HealthCheck, workdir string, env []stri
 // Component runs c's health check as c's own processes run: in its
 // workdir, with its env, as its "user" and "group" (internal/runas) when
 // set. A user that cannot be resolved fails the probe with the reason.
-func Component(ctx context.Context, c razar.Component) error {
+func Component(ctx context.Context, c config.Component) error {
 	if c.HealthCheck == nil {
 		return fmt.Errorf("health check: none: %w", razar.ErrInvalidConfig)
 	}

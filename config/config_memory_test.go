@@ -1,9 +1,11 @@
-package razar
+package config
 
 import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/razar/razar"
 )
 
 func TestBootConfigMemoryLayersParseEveryProbeKind(t *testing.T) {
@@ -37,7 +39,7 @@ func TestBootConfigMemoryErrorsNameTheField(t *testing.T) {
 		{`{"layer": []}`, "memory"},
 	} {
 		_, err := ParseBootConfig("boot_config.json", []byte(`{"components": [], "memory": `+tt.doc+`}`))
-		var ce *ConfigError
+		var ce *razar.ConfigError
 		if !errors.As(err, &ce) || !strings.HasPrefix(ce.Field, tt.field) || ce.Fix == "" {
 			t.Errorf("%s: error %v, want a config error on field %q with a fix", tt.doc, err, tt.field)
 		}

@@ -1,4 +1,4 @@
-package razar
+package config
 
 import (
 	"testing"

@@ -1,4 +1,4 @@
-package razar
+package config
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/razar/razar"
 )
 
 // contractBoot and contractRoster are the examples of CONTRACT.md section 2,
@@ -38,7 +40,7 @@ const contractRoster = `{"agents": [
 // demoConfigs returns the files of examples/demo/config by base name.
 func demoConfigs(t testing.TB) map[string][]byte {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join("examples", "demo", "config", "*.json"))
+	paths, err := filepath.Glob(filepath.Join("..", "examples", "demo", "config", "*.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +65,7 @@ func checkBootConfig(t testing.TB, cfg *BootConfig) {
 	t.Helper()
 	seen := map[string]bool{}
 	for i, c := range cfg.Components {
-		if err := ValidName(c.Name); err != nil {
+		if err := razar.ValidName(c.Name); err != nil {
 			t.Errorf("components[%d]: accepted invalid name: %v", i, err)
 		}
 		if seen[c.Name] {
@@ -104,7 +106,7 @@ func checkRoster(t testing.TB, r *Roster) {
 	seen := map[string]bool{}
 	takeovers := 0
 	for i, a := range r.Agents {
-		if err := ValidName(a.Name); err != nil {
+		if err := razar.ValidName(a.Name); err != nil {
 			t.Errorf("agents[%d]: accepted invalid name: %v", i, err)
 		}
 		if seen[a.Name] {
@@ -165,7 +167,7 @@ func TestParseBootConfigValid(t *testing.T) {
 				Command:     []string{"./bin/router", "--port", "8101"},
 				Workdir:     "services/router",
 				Env:         map[string]string{"LOG_LEVEL": "info"},
-				HealthCheck: &HealthCheck{HTTP: "http://127.0.0.1:8101/ready"},
+				HealthCheck: &razar.HealthCheck{HTTP: "http://127.0.0.1:8101/ready"},
 				Validate:    []string{"./check_config.sh"},
 				Chakra:      "root",
 			}}},
@@ -184,11 +186,11 @@ func TestParseBootConfigValid(t *testing.T) {
 			  {"name": "e-1_x", "priority": -3, "command": ["./e"], "approval": "auto", "start_grace": 1.5}
 			]}`,
 			want: &BootConfig{Components: []Component{
-				{Name: "a", Command: []string{"./a"}, HealthCheck: &HealthCheck{Command: []string{"./probe", "--quick"}}},
-				{Name: "b", Command: []string{"./b"}, HealthCheck: &HealthCheck{Command: []string{"./probe"}, Timeout: Duration(2 * time.Second)}},
-				{Name: "c", Command: []string{"./c"}, HealthCheck: &HealthCheck{HTTP: "http://127.0.0.1:1/ready"}},
-				{Name: "d", Command: []string{"./d"}, HealthCheck: &HealthCheck{TCP: "127.0.0.1:5432"}, Approval: "manual"},
-				{Name: "e-1_x", Priority: -3, Command: []string{"./e"}, Approval: "auto", StartGrace: Duration(1500 * time.Millisecond)},
+				{Name: "a", Command: []string{"./a"}, HealthCheck: &razar.HealthCheck{Command: []string{"./probe", "--quick"}}},
+				{Name: "b", Command: []string{"./b"}, HealthCheck: &razar.HealthCheck{Command: []string{"./probe"}, Timeout: razar.Duration(2 * time.Second)}},
+				{Name: "c", Command: []string{"./c"}, HealthCheck: &razar.HealthCheck{HTTP: "http://127.0.0.1:1/ready"}},
+				{Name: "d", Command: []string{"./d"}, HealthCheck: &razar.HealthCheck{TCP: "127.0.0.1:5432"}, Approval: "manual"},
+				{Name: "e-1_x", Priority: -3, Command: []string{"./e"}, Approval: "auto", StartGrace: razar.Duration(1500 * time.Millisecond)},
 			}},
 		},
 		{
@@ -230,43 +232,18 @@ func TestParseBootConfigEmptyList(t *testing.T) {
 	}
 }
 
-func TestHealthCheckKind(t *testing.T) {
-	tests := []struct {
-		input string
-		kind  string
-	}{
-		{`["./probe"]`, "command"},
-		{`{"command": ["./probe"]}`, "command"},
-		{`{"http": "http://h/ready"}`, "http"},
-		{`{"tcp": "h:1"}`, "tcp"},
-	}
-	for _, tt := range tests {
-		var hc HealthCheck
-		if err := json.Unmarshal([]byte(tt.input), &hc); err != nil {
-			t.Errorf("%s: %v", tt.input, err)
-			continue
-		}
-		if got := hc.Kind(); got != tt.kind {
-			t.Errorf("%s: Kind() = %q, want %q", tt.input, got, tt.kind)
-		}
-	}
-	if got := (HealthCheck{}).Kind(); got != "" {
-		t.Errorf("zero HealthCheck: Kind() = %q, want empty", got)
-	}
-}
-
-// wantConfigError asserts err is a *ConfigError for file that wraps
-// ErrInvalidConfig, whose Field contains field and whose message contains
+// wantConfigError asserts err is a *razar.ConfigError for file that wraps
+// razar.ErrInvalidConfig, whose Field contains field and whose message contains
 // field and every one of msg.
 func wantConfigError(t *testing.T, err error, file, field string, msg ...string) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("accepted; want an error naming %q", field)
 	}
-	if !errors.Is(err, ErrInvalidConfig) {
+	if !errors.Is(err, razar.ErrInvalidConfig) {
 		t.Errorf("errors.Is(%v, ErrInvalidConfig) = false", err)
 	}
-	var ce *ConfigError
+	var ce *razar.ConfigError
 	if !errors.As(err, &ce) {
 		t.Fatalf("error %T is not a *ConfigError: %v", err, err)
 	}
@@ -375,7 +352,7 @@ func TestBootConfigComponent(t *testing.T) {
 	if err != nil || c.Priority != 1 {
 		t.Errorf("Component(crown_router) = %+v, %v", c, err)
 	}
-	if _, err := cfg.Component("Crown_Router"); !errors.Is(err, ErrNotFound) {
+	if _, err := cfg.Component("Crown_Router"); !errors.Is(err, razar.ErrNotFound) {
 		t.Errorf("component names are exact: Component(Crown_Router) error = %v, want ErrNotFound", err)
 	}
 }
@@ -388,13 +365,13 @@ func TestLoadConfigMissingFile(t *testing.T) {
 	} {
 		p := filepath.Join(dir, name+".json")
 		err := load(p)
-		if !errors.Is(err, ErrInvalidConfig) || !strings.HasPrefix(err.Error(), p+": ") {
+		if !errors.Is(err, razar.ErrInvalidConfig) || !strings.HasPrefix(err.Error(), p+": ") {
 			t.Errorf("%s: load of a missing file: %v, want a config error naming %s", name, err, p)
 		}
 		if err := os.WriteFile(p, []byte("{"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := load(p); !errors.Is(err, ErrInvalidConfig) || !strings.HasPrefix(err.Error(), p+": ") {
+		if err := load(p); !errors.Is(err, razar.ErrInvalidConfig) || !strings.HasPrefix(err.Error(), p+": ") {
 			t.Errorf("%s: load of a broken file: %v, want a config error naming %s", name, err, p)
 		}
 	}
@@ -435,8 +412,8 @@ func TestParseRosterValid(t *testing.T) {
 			  {"name": "K2", "backend": "http", "endpoint": "http://127.0.0.1:9/fix", "timeout": "2m", "candidates": 3}
 			]}`,
 			want: &Roster{Agents: []AgentEntry{
-				{Name: "local", Backend: BackendExec, Command: []string{"./fix.sh"}, Timeout: Duration(90 * time.Second), Redact: []string{"sk-[a-z0-9]+"}},
-				{Name: "k2", Backend: BackendHTTP, Endpoint: "http://127.0.0.1:9/fix", Timeout: Duration(2 * time.Minute), Candidates: 3},
+				{Name: "local", Backend: BackendExec, Command: []string{"./fix.sh"}, Timeout: razar.Duration(90 * time.Second), Redact: []string{"sk-[a-z0-9]+"}},
+				{Name: "k2", Backend: BackendHTTP, Endpoint: "http://127.0.0.1:9/fix", Timeout: razar.Duration(2 * time.Minute), Candidates: 3},
 			}},
 		},
 	}
@@ -494,18 +471,18 @@ func TestRosterAgentCaseInsensitive(t *testing.T) {
 	if a, err := r.Agent("CROWN"); err != nil || a.DisplayName() != "crown" {
 		t.Errorf("Agent(CROWN) = %+v, %v; want crown, displayed by its name", a, err)
 	}
-	if _, err := r.Agent("rstar"); !errors.Is(err, ErrNotFound) {
+	if _, err := r.Agent("rstar"); !errors.Is(err, razar.ErrNotFound) {
 		t.Errorf("Agent(rstar) error = %v, want ErrNotFound", err)
 	}
 }
 
 func TestAgentAttemptTimeout(t *testing.T) {
 	tests := []struct {
-		timeout Duration
+		timeout razar.Duration
 		want    time.Duration
 	}{
 		{0, DefaultAgentTimeout},
-		{Duration(5 * time.Second), 5 * time.Second},
+		{razar.Duration(5 * time.Second), 5 * time.Second},
 	}
 	for _, tt := range tests {
 		if got := (AgentEntry{Timeout: tt.timeout}).AttemptTimeout(); got != tt.want {
@@ -596,7 +573,7 @@ func TestDurationJSON(t *testing.T) {
 		{`{"s": 1}`, 0, "duration"},
 	}
 	for _, tt := range tests {
-		var d Duration
+		var d razar.Duration
 		err := strictDecode([]byte(tt.input), &d) // as the config files are read
 		switch {
 		case err != nil && strings.Contains(err.Error(), "time.Duration"):
@@ -609,22 +586,6 @@ func TestDurationJSON(t *testing.T) {
 			t.Errorf("%s: accepted as %v, want an error", tt.input, time.Duration(d))
 		case tt.wantErr != "" && !strings.Contains(err.Error(), tt.wantErr):
 			t.Errorf("%s: error %q does not say %q", tt.input, err, tt.wantErr)
-		}
-	}
-}
-
-func TestDurationMarshalRoundTrip(t *testing.T) {
-	for _, d := range []time.Duration{0, 1500 * time.Millisecond, 90 * time.Second, 26 * time.Hour} {
-		b, err := json.Marshal(Duration(d))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := `"` + d.String() + `"`; string(b) != want {
-			t.Errorf("Marshal(%v) = %s, want %s", d, b, want)
-		}
-		var back Duration
-		if err := json.Unmarshal(b, &back); err != nil || time.Duration(back) != d {
-			t.Errorf("round trip of %v: %v, %v", d, time.Duration(back), err)
 		}
 	}
 }
@@ -688,14 +649,14 @@ func TestExpand(t *testing.T) {
 			if got != "" {
 				t.Errorf("returned %q with the error; want nothing", got)
 			}
-			var ce *AgentCredentialError
+			var ce *razar.AgentCredentialError
 			if !errors.As(err, &ce) {
 				t.Fatalf("error %T is not *AgentCredentialError: %v", err, err)
 			}
 			if ce.Agent != "k2" || ce.EnvVar != tt.envVar || ce.Empty != tt.empty {
 				t.Errorf("error = %+v, want agent k2, var %s, empty %v", *ce, tt.envVar, tt.empty)
 			}
-			if !errors.Is(err, ErrRungUnavailable) {
+			if !errors.Is(err, razar.ErrRungUnavailable) {
 				t.Errorf("errors.Is(err, ErrRungUnavailable) = false")
 			}
 			msg := err.Error()
@@ -742,7 +703,7 @@ func TestExpandContractRoster(t *testing.T) {
 	}
 	delete(env, "RSTAR_API_KEY")
 	rs, _ := r.Agent("rstar")
-	if _, err := Expand(rs.Name, rs.Auth.Token, mapLookup(env)); !errors.Is(err, ErrRungUnavailable) {
+	if _, err := Expand(rs.Name, rs.Auth.Token, mapLookup(env)); !errors.Is(err, razar.ErrRungUnavailable) {
 		t.Errorf("rstar without its key: error = %v, want ErrRungUnavailable", err)
 	}
 }
@@ -838,8 +799,8 @@ func reparse[T any](t *testing.T, v *T, parse func(string, []byte) (*T, error)) 
 // checkParseError asserts the shape every parse error must have.
 func checkParseError(t *testing.T, err error, file string) {
 	t.Helper()
-	var ce *ConfigError
-	if !errors.Is(err, ErrInvalidConfig) || !errors.As(err, &ce) || ce.File != file {
+	var ce *razar.ConfigError
+	if !errors.Is(err, razar.ErrInvalidConfig) || !errors.As(err, &ce) || ce.File != file {
 		t.Fatalf("error is not a *ConfigError for %s wrapping ErrInvalidConfig: %T %v", file, err, err)
 	}
 }

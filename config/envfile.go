@@ -1,4 +1,4 @@
-package razar
+package config
 
 import (
 	"errors"
@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/razar/razar"
 )
 
 // envFix is the fix every razar.env syntax error points to.
@@ -20,7 +22,7 @@ const envFix = `write KEY=VALUE, VALUE bare, 'single-quoted' (taken as is) or "d
 // follow. KEY matches [A-Za-z_][A-Za-z0-9_]*. A later KEY replaces an
 // earlier one.
 //
-// A bad line is a *ConfigError (wrapping ErrInvalidConfig) with File file
+// A bad line is a *razar.ConfigError (wrapping razar.ErrInvalidConfig) with File file
 // and Field "line N". Errors never quote a value: the file holds secrets.
 func ParseEnvFile(file string, data []byte) (map[string]string, error) {
 	env := map[string]string{}
@@ -30,7 +32,7 @@ func ParseEnvFile(file string, data []byte) (map[string]string, error) {
 		n++
 		key, value, ok, msg := parseEnvLine(line)
 		if msg != "" {
-			return nil, &ConfigError{File: file, Field: "line " + strconv.Itoa(n), Msg: msg, Fix: envFix}
+			return nil, &razar.ConfigError{File: file, Field: "line " + strconv.Itoa(n), Msg: msg, Fix: envFix}
 		}
 		if ok {
 			env[key] = value
@@ -41,14 +43,14 @@ func ParseEnvFile(file string, data []byte) (map[string]string, error) {
 
 // LoadEnvFile reads and parses an env file (see ParseEnvFile). A missing
 // file is no error: it gives an empty map. Any other read failure is a
-// *ConfigError.
+// *razar.ConfigError.
 func LoadEnvFile(path string) (map[string]string, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return map[string]string{}, nil
 	}
 	if err != nil {
-		return nil, &ConfigError{File: path, Msg: errText(err), Fix: "make it readable by RAZAR's user, or remove it"}
+		return nil, &razar.ConfigError{File: path, Msg: errText(err), Fix: "make it readable by RAZAR's user, or remove it"}
 	}
 	return ParseEnvFile(path, data)
 }

@@ -1,127 +1,34 @@
-package razar
+package config
 
 import (
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"math"
 	"os"
 	"path"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/razar/razar"
 )
-
-// Duration is a time.Duration that reads and writes as a Go duration string ("60s").
-type Duration time.Duration
-
-// UnmarshalJSON accepts "90s", "2m" or a number of seconds.
-func (d *Duration) UnmarshalJSON(b []byte) error {
-	// A *json.UnmarshalTypeError makes encoding/json name the field.
-	bad := func(what string) error {
-		return &json.UnmarshalTypeError{Value: what, Type: reflect.TypeOf(time.Duration(0))}
-	}
-	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		var n float64
-		if err2 := json.Unmarshal(b, &n); err2 != nil {
-			return bad(string(b))
-		}
-		ns := n * float64(time.Second)
-		if ns < 0 || ns >= math.MaxInt64 {
-			return bad(fmt.Sprintf("%v seconds (negative or too long)", n))
-		}
-		*d = Duration(ns)
-		return nil
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return bad(fmt.Sprintf("%q", s))
-	}
-	if v < 0 {
-		return bad(fmt.Sprintf("%q (negative)", s))
-	}
-	*d = Duration(v)
-	return nil
-}
-
-// MarshalJSON writes the duration as a string.
-func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
-
-// HealthCheck is one of the three probe kinds. Exactly one field is set.
-type HealthCheck struct {
-	Command []string `json:"command,omitempty"`
-	HTTP    string   `json:"http,omitempty"`
-	TCP     string   `json:"tcp,omitempty"`
-	Timeout Duration `json:"timeout,omitempty"`
-}
-
-// Kind names the probe kind: "command", "http", "tcp", or "" when none is set.
-func (h HealthCheck) Kind() string {
-	switch {
-	case len(h.Command) > 0:
-		return "command"
-	case h.HTTP != "":
-		return "http"
-	case h.TCP != "":
-		return "tcp"
-	}
-	return ""
-}
-
-// UnmarshalJSON accepts the object form or a bare command array.
-func (h *HealthCheck) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) > 0 && b[0] == '[' {
-		var cmd []string
-		if err := json.Unmarshal(b, &cmd); err != nil {
-			return fmt.Errorf("health_check: a bare array must hold strings only")
-		}
-		if len(cmd) == 0 {
-			return fmt.Errorf("health_check: a bare array must not be empty")
-		}
-		*h = HealthCheck{Command: cmd}
-		return nil
-	}
-	type plain HealthCheck
-	var p plain
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		return fmt.Errorf("health_check: want {\"command\": [...]}, {\"http\": URL} or {\"tcp\": \"host:port\"}: %v", JSONError(b, err))
-	}
-	*h = HealthCheck(p)
-	n := 0
-	for _, set := range []bool{len(h.Command) > 0, h.HTTP != "", h.TCP != ""} {
-		if set {
-			n++
-		}
-	}
-	if n != 1 {
-		return fmt.Errorf("health_check: set exactly one of command, http, tcp (got %d)", n)
-	}
-	return nil
-}
 
 // Component is one entry of config/boot_config.json.
 type Component struct {
-	Name        string            `json:"name"`
-	Priority    int               `json:"priority"`
-	Command     []string          `json:"command"`
-	Workdir     string            `json:"workdir,omitempty"`
-	Env         map[string]string `json:"env,omitempty"`
-	HealthCheck *HealthCheck      `json:"health_check,omitempty"`
-	Validate    []string          `json:"validate,omitempty"`
-	Chakra      string            `json:"chakra,omitempty"`
-	StartGrace  Duration          `json:"start_grace,omitempty"`
-	Approval    string            `json:"approval,omitempty"`
+	Name        string             `json:"name"`
+	Priority    int                `json:"priority"`
+	Command     []string           `json:"command"`
+	Workdir     string             `json:"workdir,omitempty"`
+	Env         map[string]string  `json:"env,omitempty"`
+	HealthCheck *razar.HealthCheck `json:"health_check,omitempty"`
+	Validate    []string           `json:"validate,omitempty"`
+	Chakra      string             `json:"chakra,omitempty"`
+	StartGrace  razar.Duration     `json:"start_grace,omitempty"`
+	Approval    string             `json:"approval,omitempty"`
 	// Protect lists globs of workdir files no patch may touch, on top of the
 	// validate and health-check programs, which are always protected. See
 	// ValidProtectGlob for the syntax.
@@ -186,36 +93,36 @@ type MemoryConfig struct {
 // MemoryLayer is one memory layer: a name and the probe that says it is
 // ready, of the health-check kinds (command, http, tcp).
 type MemoryLayer struct {
-	Name  string      `json:"name"`
-	Probe HealthCheck `json:"probe"`
+	Name  string            `json:"name"`
+	Probe razar.HealthCheck `json:"probe"`
 }
 
 // ReservedMemoryLayers are the names of RAZAR's own memory layers, which a
 // configured layer may not take.
 var ReservedMemoryLayers = []string{"stream", "state", "patches"}
 
-// Component returns the named component, or ErrNotFound.
+// Component returns the named component, or razar.ErrNotFound.
 func (c *BootConfig) Component(name string) (Component, error) {
 	for _, comp := range c.Components {
 		if comp.Name == name {
 			return comp, nil
 		}
 	}
-	return Component{}, fmt.Errorf("%q: %w (fix: check config/boot_config.json, or `razar status` for the list)", name, ErrUnknownComponent)
+	return Component{}, fmt.Errorf("%q: %w (fix: check config/boot_config.json, or `razar status` for the list)", name, razar.ErrUnknownComponent)
 }
 
 // ParseBootConfig decodes and validates a boot config. file names the source in errors.
-// Errors are *ConfigError naming the component, the field and the fix.
+// Errors are *razar.ConfigError naming the component, the field and the fix.
 func ParseBootConfig(file string, data []byte) (*BootConfig, error) {
 	var top struct {
 		Components []json.RawMessage `json:"components"`
 		Memory     json.RawMessage   `json:"memory"`
 	}
 	if err := strictDecode(data, &top); err != nil {
-		return nil, &ConfigError{File: file, Msg: err.Error(), Fix: `the file must be {"components": [...]}, with an optional "memory": {"layers": [...]}`}
+		return nil, &razar.ConfigError{File: file, Msg: err.Error(), Fix: `the file must be {"components": [...]}, with an optional "memory": {"layers": [...]}`}
 	}
 	if top.Components == nil {
-		return nil, &ConfigError{File: file, Field: "components", Msg: "missing", Fix: `add "components": [...]`}
+		return nil, &razar.ConfigError{File: file, Field: "components", Msg: "missing", Fix: `add "components": [...]`}
 	}
 	// Not nil, so an accepted empty list writes back as [] rather than null.
 	cfg := &BootConfig{Components: []Component{}}
@@ -225,33 +132,33 @@ func ParseBootConfig(file string, data []byte) (*BootConfig, error) {
 		var c Component
 		if err := strictDecode(raw, &c); err != nil {
 			field += nameHint(raw)
-			return nil, &ConfigError{File: file, Field: field, Msg: err.Error(), Fix: "see docs/CONTRACT.md section 2 for the component fields"}
+			return nil, &razar.ConfigError{File: file, Field: field, Msg: err.Error(), Fix: "see docs/CONTRACT.md section 2 for the component fields"}
 		}
 		if c.Name != "" {
 			field += " (" + c.Name + ")"
 		}
-		if err := ValidName(c.Name); err != nil {
-			return nil, &ConfigError{File: file, Field: field + ".name", Msg: err.Error(), Fix: "rename the component"}
+		if err := razar.ValidName(c.Name); err != nil {
+			return nil, &razar.ConfigError{File: file, Field: field + ".name", Msg: err.Error(), Fix: "rename the component"}
 		}
 		if j, dup := seen[c.Name]; dup {
-			return nil, &ConfigError{File: file, Field: field + ".name", Msg: fmt.Sprintf("duplicate of components[%d]", j), Fix: "give each component a unique name"}
+			return nil, &razar.ConfigError{File: file, Field: field + ".name", Msg: fmt.Sprintf("duplicate of components[%d]", j), Fix: "give each component a unique name"}
 		}
 		seen[c.Name] = i
 		if len(c.Command) == 0 || c.Command[0] == "" {
-			return nil, &ConfigError{File: file, Field: field + ".command", Msg: "missing", Fix: `set "command": ["./bin/x", "--flag"]`}
+			return nil, &razar.ConfigError{File: file, Field: field + ".command", Msg: "missing", Fix: `set "command": ["./bin/x", "--flag"]`}
 		}
 		if c.Approval != "" && c.Approval != "auto" && c.Approval != "manual" {
-			return nil, &ConfigError{File: file, Field: field + ".approval", Msg: fmt.Sprintf("%q is not auto or manual", c.Approval), Fix: `use "auto" (default) or "manual"`}
+			return nil, &razar.ConfigError{File: file, Field: field + ".approval", Msg: fmt.Sprintf("%q is not auto or manual", c.Approval), Fix: `use "auto" (default) or "manual"`}
 		}
 		for _, f := range []struct{ name, v string }{{"user", c.User}, {"group", c.Group}} {
 			if f.v != "" && (strings.TrimSpace(f.v) != f.v || strings.ContainsAny(f.v, ": \t\n/")) {
-				return nil, &ConfigError{File: file, Field: field + "." + f.name, Msg: fmt.Sprintf("%q is not a %s name or id", f.v, f.name),
+				return nil, &razar.ConfigError{File: file, Field: field + "." + f.name, Msg: fmt.Sprintf("%q is not a %s name or id", f.v, f.name),
 					Fix: fmt.Sprintf(`set "%s" to an existing %s's name or numeric id, such as "razar-web" or "1001"`, f.name, f.name)}
 			}
 		}
 		for j, g := range c.Protect {
 			if err := ValidProtectGlob(g); err != nil {
-				return nil, &ConfigError{File: file, Field: fmt.Sprintf("%s.protect[%d]", field, j), Msg: err.Error(),
+				return nil, &razar.ConfigError{File: file, Field: fmt.Sprintf("%s.protect[%d]", field, j), Msg: err.Error(),
 					Fix: `write a path relative to the workdir, "*", "?" and "[...]" within a segment, "**" as a whole segment: "secrets/**", "conf/*.key", "bin"`}
 			}
 		}
@@ -282,12 +189,12 @@ func checkContext(file, field string, c *ContextConfig) error {
 	}{{"include", c.Include}, {"exclude", c.Exclude}} {
 		for j, g := range l.globs {
 			if err := ValidProtectGlob(g); err != nil {
-				return &ConfigError{File: file, Field: fmt.Sprintf("%s.context.%s[%d]", field, l.name, j), Msg: err.Error(), Fix: fix}
+				return &razar.ConfigError{File: file, Field: fmt.Sprintf("%s.context.%s[%d]", field, l.name, j), Msg: err.Error(), Fix: fix}
 			}
 		}
 	}
 	if c.MaxBytes < 0 || c.MaxBytes > MaxContextBudget {
-		return &ConfigError{File: file, Field: field + ".context.max_bytes", Msg: fmt.Sprintf("%d is out of range", c.MaxBytes),
+		return &razar.ConfigError{File: file, Field: field + ".context.max_bytes", Msg: fmt.Sprintf("%d is out of range", c.MaxBytes),
 			Fix: fmt.Sprintf("set a byte budget from 1 to %d, or leave it out for the default (32768, RAZAR_CONTEXT_BYTES)", MaxContextBudget)}
 	}
 	return nil
@@ -300,7 +207,7 @@ func parseMemory(file string, data []byte) (*MemoryConfig, error) {
 		Layers []json.RawMessage `json:"layers"`
 	}
 	if err := strictDecode(data, &top); err != nil {
-		return nil, &ConfigError{File: file, Field: "memory", Msg: err.Error(), Fix: fix}
+		return nil, &razar.ConfigError{File: file, Field: "memory", Msg: err.Error(), Fix: fix}
 	}
 	mem := &MemoryConfig{Layers: []MemoryLayer{}}
 	seen := map[string]int{}
@@ -308,23 +215,23 @@ func parseMemory(file string, data []byte) (*MemoryConfig, error) {
 		field := fmt.Sprintf("memory.layers[%d]", i)
 		var l MemoryLayer
 		if err := strictDecode(raw, &l); err != nil {
-			return nil, &ConfigError{File: file, Field: field + nameHint(raw), Msg: err.Error(), Fix: fix}
+			return nil, &razar.ConfigError{File: file, Field: field + nameHint(raw), Msg: err.Error(), Fix: fix}
 		}
 		if l.Name != "" {
 			field += " (" + l.Name + ")"
 		}
-		if err := ValidName(l.Name); err != nil {
-			return nil, &ConfigError{File: file, Field: field + ".name", Msg: err.Error(), Fix: "rename the layer"}
+		if err := razar.ValidName(l.Name); err != nil {
+			return nil, &razar.ConfigError{File: file, Field: field + ".name", Msg: err.Error(), Fix: "rename the layer"}
 		}
 		if slices.Contains(ReservedMemoryLayers, l.Name) {
-			return nil, &ConfigError{File: file, Field: field + ".name", Msg: fmt.Sprintf("%q is one of RAZAR's own layers (%s)", l.Name, strings.Join(ReservedMemoryLayers, ", ")), Fix: "rename the layer"}
+			return nil, &razar.ConfigError{File: file, Field: field + ".name", Msg: fmt.Sprintf("%q is one of RAZAR's own layers (%s)", l.Name, strings.Join(ReservedMemoryLayers, ", ")), Fix: "rename the layer"}
 		}
 		if j, dup := seen[l.Name]; dup {
-			return nil, &ConfigError{File: file, Field: field + ".name", Msg: fmt.Sprintf("duplicate of memory.layers[%d]", j), Fix: "give each layer a unique name"}
+			return nil, &razar.ConfigError{File: file, Field: field + ".name", Msg: fmt.Sprintf("duplicate of memory.layers[%d]", j), Fix: "give each layer a unique name"}
 		}
 		seen[l.Name] = i
 		if l.Probe.Kind() == "" {
-			return nil, &ConfigError{File: file, Field: field + ".probe", Msg: "missing", Fix: fix}
+			return nil, &razar.ConfigError{File: file, Field: field + ".probe", Msg: "missing", Fix: fix}
 		}
 		mem.Layers = append(mem.Layers, l)
 	}
@@ -406,7 +313,7 @@ func matchSegments(pat, name []string) bool {
 func LoadBootConfig(path string) (*BootConfig, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &ConfigError{File: path, Msg: errText(err), Fix: "create it or pass --config"}
+		return nil, &razar.ConfigError{File: path, Msg: errText(err), Fix: "create it or pass --config"}
 	}
 	return ParseBootConfig(path, data)
 }
@@ -420,15 +327,15 @@ type AgentAuth struct {
 // AgentEntry is one entry of config/razar_ai_agents.json, as written: ${VAR}
 // references are kept unexpanded so the entry can be logged and rewritten.
 type AgentEntry struct {
-	Name       string     `json:"name"`
-	Display    string     `json:"display,omitempty"`
-	Backend    string     `json:"backend"`
-	Endpoint   string     `json:"endpoint,omitempty"`
-	Model      string     `json:"model,omitempty"`
-	Auth       *AgentAuth `json:"auth,omitempty"`
-	Command    []string   `json:"command,omitempty"`
-	Timeout    Duration   `json:"timeout,omitempty"`
-	Candidates int        `json:"candidates,omitempty"`
+	Name       string         `json:"name"`
+	Display    string         `json:"display,omitempty"`
+	Backend    string         `json:"backend"`
+	Endpoint   string         `json:"endpoint,omitempty"`
+	Model      string         `json:"model,omitempty"`
+	Auth       *AgentAuth     `json:"auth,omitempty"`
+	Command    []string       `json:"command,omitempty"`
+	Timeout    razar.Duration `json:"timeout,omitempty"`
+	Candidates int            `json:"candidates,omitempty"`
 	// MaxTurns bounds an openai rung's tool turns per attempt
 	// (agents.DefaultMaxTurns when 0; -1 offers no tools).
 	MaxTurns int      `json:"max_turns,omitempty"`
@@ -439,7 +346,7 @@ type AgentEntry struct {
 	Schedule *Schedule `json:"schedule,omitempty"`
 	// AckTimeout is how long an acknowledged page of a human rung holds
 	// the ladder (DefaultAckTimeout); only for backend human.
-	AckTimeout Duration `json:"ack_timeout,omitempty"`
+	AckTimeout razar.Duration `json:"ack_timeout,omitempty"`
 }
 
 // Human reports whether the entry is a person on call (backend human):
@@ -511,14 +418,14 @@ type Roster struct {
 	Agents []AgentEntry `json:"agents"`
 }
 
-// Agent returns the entry whose name matches name case-insensitively, or ErrNotFound.
+// Agent returns the entry whose name matches name case-insensitively, or razar.ErrNotFound.
 func (r *Roster) Agent(name string) (AgentEntry, error) {
 	for _, a := range r.Agents {
 		if strings.EqualFold(a.Name, name) {
 			return a, nil
 		}
 	}
-	return AgentEntry{}, fmt.Errorf("agent %q: %w in roster", name, ErrNotFound)
+	return AgentEntry{}, fmt.Errorf("agent %q: %w in roster", name, razar.ErrNotFound)
 }
 
 // Takeover returns the takeover rung, if any.
@@ -550,10 +457,10 @@ func ParseRoster(file string, data []byte) (*Roster, error) {
 		Agents []json.RawMessage `json:"agents"`
 	}
 	if err := strictDecode(data, &top); err != nil {
-		return nil, &ConfigError{File: file, Msg: err.Error(), Fix: `the file must be {"agents": [...]}`}
+		return nil, &razar.ConfigError{File: file, Msg: err.Error(), Fix: `the file must be {"agents": [...]}`}
 	}
 	if len(top.Agents) == 0 {
-		return nil, &ConfigError{File: file, Field: "agents", Msg: "no agents", Fix: "list at least one rung, in ladder order"}
+		return nil, &razar.ConfigError{File: file, Field: "agents", Msg: "no agents", Fix: "list at least one rung, in ladder order"}
 	}
 	r := &Roster{}
 	seen := map[string]int{}
@@ -563,24 +470,24 @@ func ParseRoster(file string, data []byte) (*Roster, error) {
 		var a AgentEntry
 		if err := strictDecode(raw, &a); err != nil {
 			field += strings.ToLower(nameHint(raw))
-			return nil, &ConfigError{File: file, Field: field, Msg: err.Error(), Fix: "see docs/CONTRACT.md section 2 for the agent fields"}
+			return nil, &razar.ConfigError{File: file, Field: field, Msg: err.Error(), Fix: "see docs/CONTRACT.md section 2 for the agent fields"}
 		}
 		a.Name = strings.ToLower(a.Name)
 		if a.Name != "" {
 			field += " (" + a.Name + ")"
 		}
-		if err := ValidName(a.Name); err != nil {
-			return nil, &ConfigError{File: file, Field: field + ".name", Msg: err.Error(), Fix: "rename the agent"}
+		if err := razar.ValidName(a.Name); err != nil {
+			return nil, &razar.ConfigError{File: file, Field: field + ".name", Msg: err.Error(), Fix: "rename the agent"}
 		}
 		if j, dup := seen[a.Name]; dup {
-			return nil, &ConfigError{File: file, Field: field + ".name", Msg: fmt.Sprintf("duplicate of agents[%d]", j), Fix: "list each rung once"}
+			return nil, &razar.ConfigError{File: file, Field: field + ".name", Msg: fmt.Sprintf("duplicate of agents[%d]", j), Fix: "list each rung once"}
 		}
 		seen[a.Name] = i
 		switch a.Backend {
 		case BackendBuiltin, BackendOpenAI, BackendHTTP:
 		case BackendExec:
 			if len(a.Command) == 0 {
-				return nil, &ConfigError{File: file, Field: field + ".command", Msg: "missing for the exec backend", Fix: `set "command": ["./agent.sh"]`}
+				return nil, &razar.ConfigError{File: file, Field: field + ".command", Msg: "missing for the exec backend", Fix: `set "command": ["./agent.sh"]`}
 			}
 		case BackendHuman:
 			for _, f := range []struct {
@@ -588,57 +495,57 @@ func ParseRoster(file string, data []byte) (*Roster, error) {
 				set  bool
 			}{{"command", len(a.Command) > 0}, {"endpoint", a.Endpoint != ""}, {"model", a.Model != ""}, {"auth", a.Auth != nil}, {"candidates", a.Candidates != 0}} {
 				if f.set {
-					return nil, &ConfigError{File: file, Field: field + "." + f.name, Msg: "set for the human backend, which runs nothing: its turn pages an operator",
+					return nil, &razar.ConfigError{File: file, Field: field + "." + f.name, Msg: "set for the human backend, which runs nothing: its turn pages an operator",
 						Fix: `remove it; a human rung has name, display, backend, timeout (how long the page waits for an answer), ack_timeout, schedule and takeover`}
 				}
 			}
 		case "":
-			return nil, &ConfigError{File: file, Field: field + ".backend", Msg: "missing", Fix: "set backend to builtin, exec, openai, http or human"}
+			return nil, &razar.ConfigError{File: file, Field: field + ".backend", Msg: "missing", Fix: "set backend to builtin, exec, openai, http or human"}
 		default:
-			return nil, &ConfigError{File: file, Field: field + ".backend", Msg: fmt.Sprintf("unknown backend %q", a.Backend), Fix: "use builtin, exec, openai, http or human"}
+			return nil, &razar.ConfigError{File: file, Field: field + ".backend", Msg: fmt.Sprintf("unknown backend %q", a.Backend), Fix: "use builtin, exec, openai, http or human"}
 		}
 		if a.AckTimeout != 0 && a.Backend != BackendHuman {
-			return nil, &ConfigError{File: file, Field: field + ".ack_timeout", Msg: fmt.Sprintf("only for the human backend, not %s", a.Backend),
+			return nil, &razar.ConfigError{File: file, Field: field + ".ack_timeout", Msg: fmt.Sprintf("only for the human backend, not %s", a.Backend),
 				Fix: "remove it, or set backend to human"}
 		}
 		if a.Schedule != nil {
 			if err := a.Schedule.Check(); err != nil {
 				f, msg, _ := strings.Cut(err.Error(), ": ")
-				return nil, &ConfigError{File: file, Field: field + ".schedule." + f, Msg: msg,
+				return nil, &razar.ConfigError{File: file, Field: field + ".schedule." + f, Msg: msg,
 					Fix: `write "schedule": {"days": "mon-fri", "from": "09:00", "to": "18:00", "tz": "Europe/Berlin"} (days and tz optional: every day, UTC)`}
 			}
 		}
 		if a.Takeover {
 			if takeover >= 0 {
-				return nil, &ConfigError{File: file, Field: field + ".takeover", Msg: fmt.Sprintf("agents[%d] is already the takeover rung", takeover), Fix: "mark one rung only"}
+				return nil, &razar.ConfigError{File: file, Field: field + ".takeover", Msg: fmt.Sprintf("agents[%d] is already the takeover rung", takeover), Fix: "mark one rung only"}
 			}
 			takeover = i
 		}
 		if a.MaxTurns != 0 && a.Backend != BackendOpenAI && a.Backend != BackendBuiltin {
-			return nil, &ConfigError{File: file, Field: field + ".max_turns", Msg: fmt.Sprintf("only for the openai backend, not %s", a.Backend),
+			return nil, &razar.ConfigError{File: file, Field: field + ".max_turns", Msg: fmt.Sprintf("only for the openai backend, not %s", a.Backend),
 				Fix: "remove it: only an openai rung takes tool turns"}
 		}
 		if a.MaxTurns < -1 {
-			return nil, &ConfigError{File: file, Field: field + ".max_turns", Msg: fmt.Sprintf("%d is below -1", a.MaxTurns),
+			return nil, &razar.ConfigError{File: file, Field: field + ".max_turns", Msg: fmt.Sprintf("%d is below -1", a.MaxTurns),
 				Fix: "use a positive count of tool turns, or -1 to offer the model no tools"}
 		}
 		if a.Candidates < 0 {
-			return nil, &ConfigError{File: file, Field: field + ".candidates", Msg: "negative", Fix: "use a positive count"}
+			return nil, &razar.ConfigError{File: file, Field: field + ".candidates", Msg: "negative", Fix: "use a positive count"}
 		}
 		if a.Candidates > MaxCandidates {
-			return nil, &ConfigError{File: file, Field: field + ".candidates", Msg: fmt.Sprintf("%d is over the cap of %d alternatives RAZAR stages and validates per answer", a.Candidates, MaxCandidates),
+			return nil, &razar.ConfigError{File: file, Field: field + ".candidates", Msg: fmt.Sprintf("%d is over the cap of %d alternatives RAZAR stages and validates per answer", a.Candidates, MaxCandidates),
 				Fix: fmt.Sprintf("use 1 to %d", MaxCandidates)}
 		}
 		for j, p := range a.Redact {
 			f := fmt.Sprintf("%s.redact[%d]", field, j)
 			re, err := regexp.Compile(p)
 			if err != nil {
-				return nil, &ConfigError{File: file, Field: f,
+				return nil, &razar.ConfigError{File: file, Field: f,
 					Msg: fmt.Sprintf("pattern %q does not compile: %s", p, strings.TrimPrefix(err.Error(), "error parsing regexp: ")),
 					Fix: `write a Go (RE2) regular expression; in JSON a literal ( is "\\(" and \S is "\\S"`}
 			}
 			if re.MatchString("") {
-				return nil, &ConfigError{File: file, Field: f, Msg: fmt.Sprintf("pattern %q matches empty text, so it would redact between every character", p),
+				return nil, &razar.ConfigError{File: file, Field: f, Msg: fmt.Sprintf("pattern %q matches empty text, so it would redact between every character", p),
 					Fix: `make it match the secret itself and never nothing: "token=\\S+", not "\\S*" or "(token)?"`}
 			}
 		}
@@ -651,7 +558,7 @@ func ParseRoster(file string, data []byte) (*Roster, error) {
 func LoadRoster(path string) (*Roster, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, &ConfigError{File: path, Msg: errText(err), Fix: "create the roster (see docs/CONTRACT.md section 2)"}
+		return nil, &razar.ConfigError{File: path, Msg: errText(err), Fix: "create the roster (see docs/CONTRACT.md section 2)"}
 	}
 	return ParseRoster(path, data)
 }
@@ -660,7 +567,7 @@ func LoadRoster(path string) (*Roster, error) {
 type Lookup func(key string) (string, bool)
 
 // Expand replaces every ${VAR} in s. A variable that is unset or empty makes
-// it fail with *AgentCredentialError naming agent and variable; the error never
+// it fail with *razar.AgentCredentialError naming agent and variable; the error never
 // contains a value.
 func Expand(agent, s string, lookup Lookup) (string, error) {
 	var b strings.Builder
@@ -678,7 +585,7 @@ func Expand(agent, s string, lookup Lookup) (string, error) {
 		name := s[i+2 : i+j]
 		v, ok := lookup(name)
 		if !ok || v == "" {
-			return "", &AgentCredentialError{Agent: agent, EnvVar: name, Empty: ok}
+			return "", &razar.AgentCredentialError{Agent: agent, EnvVar: name, Empty: ok}
 		}
 		b.WriteString(s[:i])
 		b.WriteString(v)
@@ -713,75 +620,12 @@ func strictDecode(data []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return JSONError(data, err)
+		return razar.JSONError(data, err)
 	}
 	if dec.More() {
 		return errors.New("trailing data after the JSON document")
 	}
 	return nil
-}
-
-// JSONError says in words what is wrong with data, which failed to decode
-// with err: a syntax error names its line and column (not a byte offset),
-// a value of the wrong type names its field and what it should be (not a
-// Go type), the end of data inside the document says so.
-func JSONError(data []byte, err error) error {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &se):
-		line, col := LineColumn(data, int(se.Offset)-1)
-		return fmt.Errorf("not valid JSON at line %d, column %d: %s", line, col, strings.TrimPrefix(se.Error(), "json: "))
-	case errors.As(err, &te):
-		field := te.Field
-		if field == "" {
-			return fmt.Errorf("want %s, got %s", typeWords(te.Type), te.Value)
-		}
-		return fmt.Errorf("field %q: want %s, got %s", field, typeWords(te.Type), te.Value)
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		line, col := LineColumn(data, len(data))
-		return fmt.Errorf("not valid JSON: the text ends at line %d, column %d inside the document (a missing closing } or ]?)", line, col)
-	case errors.Is(err, io.EOF):
-		return errors.New("empty: no JSON document")
-	}
-	return errors.New(strings.TrimPrefix(err.Error(), "json: "))
-}
-
-// LineColumn is the 1-based line and column (in characters) of byte
-// offset off of data; an offset past the end is the end.
-func LineColumn(data []byte, off int) (line, col int) {
-	off = max(min(off, len(data)), 0)
-	before := data[:off]
-	line = 1 + bytes.Count(before, []byte{'\n'})
-	start := bytes.LastIndexByte(before, '\n') + 1
-	return line, utf8.RuneCount(before[start:]) + 1
-}
-
-// typeWords names a JSON value of Go type t as an operator writes it.
-func typeWords(t reflect.Type) string {
-	if t == nil {
-		return "another value"
-	}
-	if t == reflect.TypeOf(time.Duration(0)) || t == reflect.TypeOf(Duration(0)) {
-		return "a duration (a number and a unit, e.g. 90s, 5m, 1h)"
-	}
-	switch t.Kind() {
-	case reflect.String:
-		return "a string"
-	case reflect.Bool:
-		return "true or false"
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return "a whole number"
-	case reflect.Float32, reflect.Float64:
-		return "a number"
-	case reflect.Slice, reflect.Array:
-		return "a list [...]"
-	case reflect.Map, reflect.Struct:
-		return "an object {...}"
-	case reflect.Pointer:
-		return typeWords(t.Elem())
-	}
-	return "another value"
 }
 
 // nameHint is " (name)" for an entry that failed strict decoding but still

@@ -1,9 +1,11 @@
-package razar
+package config
 
 import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/razar/razar"
 )
 
 // A roster "redact" pattern that would not redact as written is refused when
@@ -19,8 +21,8 @@ func TestRosterRefusesBadRedactPatterns(t *testing.T) {
 		data := `{"agents": [{"name": "crown", "backend": "builtin"},
 			{"name": "K2", "backend": "exec", "command": ["./fix.sh"], "redact": ["sk-[a-z0-9]+", "` + tt.pattern + `"]}]}`
 		_, err := ParseRoster("config/razar_ai_agents.json", []byte(data))
-		var ce *ConfigError
-		if !errors.As(err, &ce) || !errors.Is(err, ErrInvalidConfig) {
+		var ce *razar.ConfigError
+		if !errors.As(err, &ce) || !errors.Is(err, razar.ErrInvalidConfig) {
 			t.Fatalf("pattern %q: err = %v, want a *ConfigError", tt.pattern, err)
 		}
 		if ce.File != "config/razar_ai_agents.json" || ce.Field != tt.field || !strings.Contains(ce.Msg, tt.msg) || ce.Fix == "" {
