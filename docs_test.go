@@ -680,7 +680,11 @@ func ruleRow(pkg string) string {
 	case strings.HasPrefix(rel, "internal/"):
 		return "internal/*"
 	case strings.HasPrefix(rel, "agents/"):
-		return "agents/<rung>"
+		// A rung's package (or one under it) shares the rungs' row;
+		// agents/rotation is not a rung and has a rule of its own.
+		if rung, _, _ := strings.Cut(strings.TrimPrefix(rel, "agents/"), "/"); slices.Contains(rungs, rung) {
+			return "agents/<rung>"
+		}
 	}
 	return rel
 }
