@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"os"
 	"sort"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/tailfile"
 )
 
 // Status is what the status page reads of the running RAZAR at each
@@ -192,12 +192,16 @@ func recentRecords(path string, n int) []bus.AuditRecord {
 		return nil
 	}
 	defer f.Close()
-	tail, err := tailLines(f, n)
+	st, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	tail, err := tailfile.Lines(f, st.Size(), n)
 	if err != nil {
 		return nil
 	}
 	var out []bus.AuditRecord
-	sc := bufio.NewScanner(bytes.NewReader(tail))
+	sc := bufio.NewScanner(bytes.NewReader(bytes.Join(tail, nil)))
 	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
 	for sc.Scan() {
 		var r bus.AuditRecord
@@ -210,32 +214,4 @@ func recentRecords(path string, n int) []bus.AuditRecord {
 		out[i], out[j] = out[j], out[i]
 	}
 	return out
-}
-
-// tailLines returns the last n (> 0) lines of f, read back from its end
-// in blocks until n newlines are in hand.
-func tailLines(f *os.File, n int) ([]byte, error) {
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	const block = 64 << 10
-	var buf []byte
-	for start := st.Size(); start > 0 && bytes.Count(buf, []byte{'\n'}) <= n; {
-		step := min(int64(block), start)
-		start -= step
-		chunk := make([]byte, step)
-		if _, err := f.ReadAt(chunk, start); err != nil && !errors.Is(err, io.EOF) {
-			return nil, err
-		}
-		buf = append(chunk, buf...)
-	}
-	lines := bytes.SplitAfter(buf, []byte{'\n'})
-	if len(lines) > 0 && len(lines[len(lines)-1]) == 0 {
-		lines = lines[:len(lines)-1]
-	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return bytes.Join(lines, nil), nil
 }
