@@ -316,7 +316,7 @@ func depRules(t *testing.T) []depRule {
 			// roster, never the orchestrator or the supervisor that run
 			// beside them, nor the host that registers the verbs.
 			pkg:    pkgAgents + "/rotation",
-			allow:  []string{mod, pkgAgents, pkgAuth, pkgBus, pkgJS, zerolog, pkgInternal + "/homedir"},
+			allow:  []string{mod, pkgAgents, pkgAuth, pkgBus, pkgJS, zerolog, pkgInternal + "/cut", pkgInternal + "/homedir"},
 			forbid: []string{pkgOrch + "/...", pkgSup + "/...", mod + "/host", mod + "/cmd/..."},
 			via:    []string{pkgAgents, pkgAuth, pkgBus, pkgJS},
 		},

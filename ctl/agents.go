@@ -11,6 +11,7 @@ import (
 	"github.com/razar/razar/agents"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/config"
+	"github.com/razar/razar/internal/cut"
 	"github.com/razar/razar/jetstream"
 )
 
@@ -74,9 +75,9 @@ func (c *Client) printProbes(roster *config.Roster, answers map[string][]bus.Pro
 		for _, a := range got {
 			state := "ready"
 			if !a.Ready {
-				state, down = Sanitize(c.Redactor().Redact(a.Reason)), true
+				state, down = cut.Sanitize(c.Redactor().Redact(a.Reason)), true
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, display, e.Backend, Sanitize(a.Host), state)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, display, e.Backend, cut.Sanitize(a.Host), state)
 		}
 		if down && agents.Remote(e.Backend) {
 			bad++

@@ -9,6 +9,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/cut"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/supervisor"
 )
@@ -55,7 +56,7 @@ func (c *Client) Lifecycle(ctx context.Context, verb bus.Verb, o LifecycleOption
 		msg += " " + rep.Incident
 	}
 	if component == bus.AllComponents {
-		fmt.Fprintln(c.Stdout, Sanitize(msg))
+		fmt.Fprintln(c.Stdout, cut.Sanitize(msg))
 		return nil
 	}
 	fmt.Fprintf(c.Stdout, "%s: %s\n", rep.Component, msg)

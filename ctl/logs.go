@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/razar/razar/internal/cut"
 	"github.com/razar/razar/internal/logrot"
 	"github.com/razar/razar/internal/tailfile"
 )
@@ -168,7 +169,7 @@ func (l *logWriter) lines(p []byte) error {
 			continue
 		}
 		body, nl := bytes.CutSuffix(line, []byte{'\n'})
-		text := l.marks.Line(Sanitize(string(body)))
+		text := l.marks.Line(cut.Sanitize(string(body)))
 		if l.marks.Flagged > 0 && l.unverified != nil {
 			l.unverified()
 			l.unverified = nil
@@ -194,7 +195,7 @@ func (s sanitizingWriter) Write(p []byte) (int, error) {
 			continue
 		}
 		nl := bytes.HasSuffix(line, []byte{'\n'})
-		text := Sanitize(string(bytes.TrimSuffix(line, []byte{'\n'})))
+		text := cut.Sanitize(string(bytes.TrimSuffix(line, []byte{'\n'})))
 		if nl {
 			text += "\n"
 		}

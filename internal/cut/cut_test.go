@@ -60,3 +60,11 @@ func TestMiddleKeepsHeadAndTailAndMarksTheCut(t *testing.T) {
 		t.Fatalf("Middle with no room for the marker = %q", got)
 	}
 }
+
+func TestSanitizeKeepsALineOnItsLine(t *testing.T) {
+	t.Parallel()
+	got := cut.Sanitize("a\tb\nc\x1b[2J\rd\u202eе\xff")
+	if strings.ContainsAny(got, "\t\n\r\x1b\u202e") || !strings.HasPrefix(got, "a b c[2Jd") || !strings.HasSuffix(got, "\ufffd") {
+		t.Errorf("Sanitize = %q", got)
+	}
+}
