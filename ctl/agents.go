@@ -7,6 +7,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/razar/razar/agents/rotation"
+
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
 	"github.com/razar/razar/bus"
@@ -41,7 +43,7 @@ func (c *Client) AgentsCheck(ctx context.Context, natsURL string, local bool) er
 	for i, e := range roster.Agents {
 		names[i] = e.Name
 	}
-	answers, err := ProbeRungs(ctx, nc, names, nil)
+	answers, err := rotation.ProbeRungs(ctx, nc, names, nil)
 	if err != nil {
 		return failed("ask the running rungs: %v", err)
 	}

@@ -11,6 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/razar/razar/agents/rotation"
+
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/internal/cut"
@@ -154,7 +156,7 @@ func (c *Client) printComponents(comps []bus.ComponentView) {
 	fmt.Fprintln(tw, "COMPONENT\tSTATUS\tPID\tRESTARTS\tLAST EXIT\tINCIDENT\tDETAIL")
 	for _, v := range comps {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cut.Sanitize(v.Name), cut.Sanitize(componentState(v)), pidText(v), restartsText(v),
-			cut.Sanitize(orDash(v.LastExit)), cut.Sanitize(orDash(v.Incident)), cut.Sanitize(cut.FirstLine(v.LastError)))
+			cut.Sanitize(rotation.OrDash(v.LastExit)), cut.Sanitize(rotation.OrDash(v.Incident)), cut.Sanitize(cut.FirstLine(v.LastError)))
 	}
 	tw.Flush()
 }
@@ -197,13 +199,6 @@ func restartsText(v bus.ComponentView) string {
 		return fmt.Sprintf("%d (loop: %d)", v.Restarts, v.Crashes)
 	}
 	return fmt.Sprint(v.Restarts)
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // lastState prints logs/razar_state.json when RAZAR does not answer, and
