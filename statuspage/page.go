@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/razar/razar/internal/cut"
+
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/internal/tailfile"
@@ -205,7 +207,7 @@ func recentRecords(path string, n int) []bus.AuditRecord {
 	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
 	for sc.Scan() {
 		var r bus.AuditRecord
-		if json.Unmarshal([]byte(Clean(sc.Text())), &r) == nil {
+		if json.Unmarshal([]byte(cut.Clean(sc.Text())), &r) == nil {
 			out = append(out, r)
 		}
 	}

@@ -68,3 +68,11 @@ func TestSanitizeKeepsALineOnItsLine(t *testing.T) {
 		t.Errorf("Sanitize = %q", got)
 	}
 }
+
+func TestCleanKeepsLinesAndDropsWhatHidesText(t *testing.T) {
+	t.Parallel()
+	in := "line one\tcol\nc\x1b[2J\rd\u202ee\u2028f\u0085g\xff\ufffdh\n"
+	if got, want := cut.Clean(in), "line one\tcol\nc[2Jdefgh\n"; got != want {
+		t.Errorf("Clean = %q, want %q", got, want)
+	}
+}

@@ -1,6 +1,18 @@
 package cut
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// hidden reports whether r is a character that changes how a terminal or a
+// page shows text rather than showing itself: a control character (C0,
+// DEL, C1: escape sequences, carriage returns) or a bidirectional control
+// that reorders what is shown. It is the one list Sanitize and Clean drop.
+func hidden(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r)
+}
 
 // Sanitize makes text from a component, a rung or a client safe to print
 // on one line of an operator's terminal or to echo back: tabs and line
@@ -13,9 +25,23 @@ func Sanitize(s string) string {
 		switch {
 		case r == '\t' || r == '\n' || r == '\u2028' || r == '\u2029':
 			return ' '
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+		case hidden(r):
 			return -1
-		case (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') || r == '\u200e' || r == '\u200f' || r == '\u061c':
+		}
+		return r
+	}, s)
+}
+
+// Clean makes untrusted text that keeps its lines (a log tail, a diff)
+// safe to show: newlines and tabs stay; every other control character,
+// the bidirectional controls, U+2028 and U+2029, and invalid UTF-8 (and
+// U+FFFD itself) are dropped.
+func Clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\t':
+			return r
+		case r == utf8.RuneError || r == '\u2028' || r == '\u2029' || hidden(r):
 			return -1
 		}
 		return r
