@@ -288,7 +288,7 @@ func depRules(t *testing.T) []depRule {
 			// connection, no store, no orchestrator, so a view is only
 			// ever a reading, and it can leave cmd (issue 21) as it is.
 			pkg:    mod + "/statuspage",
-			allow:  []string{mod, pkgBus, pkgInternal + "/cut"},
+			allow:  []string{mod, pkgBus, pkgInternal + "/cut", pkgInternal + "/tailfile"},
 			forbid: []string{pkgJS + "/...", pkgOrch + "/...", pkgSup + "/...", agentsTree, pkgPatch + "/...", natsGo + "/...", natsServer + "/..."},
 			via:    []string{pkgBus},
 		},
@@ -316,7 +316,7 @@ func depRules(t *testing.T) []depRule {
 			// roster, never the orchestrator or the supervisor that run
 			// beside them, nor the host that registers the verbs.
 			pkg:    pkgAgents + "/rotation",
-			allow:  []string{mod, pkgAgents, pkgAuth, pkgBus, pkgJS, zerolog, pkgInternal + "/homedir"},
+			allow:  []string{mod, pkgAgents, pkgAuth, pkgBus, pkgJS, zerolog, pkgInternal + "/cut", pkgInternal + "/homedir"},
 			forbid: []string{pkgOrch + "/...", pkgSup + "/...", mod + "/host", mod + "/cmd/..."},
 			via:    []string{pkgAgents, pkgAuth, pkgBus, pkgJS},
 		},
@@ -340,7 +340,7 @@ func depRules(t *testing.T) []depRule {
 			// machinery could act where only the daemon may, and it must
 			// not talk NATS past bus and jetstream.
 			pkg: mod + "/ctl",
-			allow: []string{mod, pkgAgents, pkgAuth, pkgBus, pkgFixmem, pkgInternal + "/logrot", pkgJS, pkgMemory, pkgOrch,
+			allow: []string{mod, pkgAgents, pkgAgents + "/rotation", pkgAuth, pkgBus, pkgFixmem, pkgInternal + "/cut", pkgInternal + "/logrot", pkgInternal + "/tailfile", pkgJS, pkgMemory, pkgOrch,
 				pkgPatch, mod + "/statuspage", pkgSup, zerolog},
 			forbid: []string{mod + "/host/...", mod + "/hostmetrics/...", mod + "/cmd/...", natsGo + "/...", natsServer + "/...",
 				pkgAgents + "/crown/...", pkgAgents + "/kimicho/...", pkgAgents + "/k2/...", pkgAgents + "/airstar/...", pkgAgents + "/rstar/..."},

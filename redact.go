@@ -138,7 +138,7 @@ func (r *Redactor) Task(t Task) Task {
 	t.Error = r.Redact(t.Error)
 	h := make([]Attempt, len(t.History))
 	for i, a := range t.History {
-		a.Error, a.Summary, a.Diff, a.Reason = r.Redact(a.Error), r.Redact(a.Summary), r.Redact(a.Diff), r.Redact(a.Reason)
+		a.redact(r)
 		h[i] = a
 	}
 	t.History = h
@@ -176,8 +176,45 @@ func (rt redactedTools) Call(ctx context.Context, req ToolRequest) (ToolReply, e
 	}
 	if a := rep.Attempt; a != nil {
 		c := *a
-		c.Error, c.Summary, c.Diff, c.Reason = rt.r.Redact(c.Error), rt.r.Redact(c.Summary), rt.r.Redact(c.Diff), rt.r.Redact(c.Reason)
+		c.redact(rt.r)
 		rep.Attempt = &c
 	}
 	return rep, err
+}
+
+// TextKind is what a free text of the domain holds, so that each writer
+// bounds each kind its own way (bus clips an error, a summary and a diff
+// to different sizes; the domain knows no wire bounds).
+type TextKind int
+
+const (
+	// ErrorText is why something failed or was refused.
+	ErrorText TextKind = iota
+	// SummaryText is what a rung says it did.
+	SummaryText
+	// DiffText is a patch.
+	DiffText
+)
+
+// Text is one free text of a domain value: the field, and what it holds.
+type Text struct {
+	Field *string
+	Kind  TextKind
+}
+
+// Texts lists the attempt's free texts, the ones that come from a rung or
+// a component rather than from RAZAR itself: its error, summary, diff and
+// reason. It is the one list every scrubber of an attempt walks
+// (Redactor.Task and its tools' replies here, bus.ScrubAttempt where an
+// attempt is recorded or sent); a test in bus proves every other string
+// field of Attempt is not free text.
+func (a *Attempt) Texts() []Text {
+	return []Text{{&a.Error, ErrorText}, {&a.Summary, SummaryText}, {&a.Diff, DiffText}, {&a.Reason, ErrorText}}
+}
+
+// redact passes every free text of a through r.
+func (a *Attempt) redact(r *Redactor) {
+	for _, t := range a.Texts() {
+		*t.Field = r.Redact(*t.Field)
+	}
 }

@@ -100,3 +100,44 @@ func TestBadPatternKeepsRedactingSecrets(t *testing.T) {
 		t.Fatalf("Redact = %q", got)
 	}
 }
+
+// Every free text of an attempt (Attempt.Texts, the list bus.ScrubAttempt
+// walks too) is redacted in a task's history and in an attempt a tool
+// returns, and nothing else of the attempt changes.
+func TestRedactorTaskRedactsEveryAttemptText(t *testing.T) {
+	const secret = "sk-live-abcdef"
+	r, err := NewRedactor([]string{secret}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := Attempt{Rung: "k2", DiffSHA256: "ab"}
+	texts := a.Texts()
+	if len(texts) == 0 {
+		t.Fatal("Attempt.Texts lists nothing")
+	}
+	for _, f := range texts {
+		*f.Field = "x " + secret
+	}
+	check := func(where string, got Attempt) {
+		t.Helper()
+		for i, f := range got.Texts() {
+			if *f.Field != "x "+Redacted {
+				t.Errorf("%s: text %d of the attempt = %q, want it redacted", where, i, *f.Field)
+			}
+		}
+		if got.Rung != "k2" || got.DiffSHA256 != "ab" {
+			t.Errorf("%s: names or hashes changed: %+v", where, got)
+		}
+	}
+	task := r.Task(Task{History: []Attempt{a}})
+	check("history", task.History[0])
+	task = r.Task(Task{Tools: ToolsFunc(func(context.Context, ToolRequest) (ToolReply, error) {
+		c := a
+		return ToolReply{OK: true, Attempt: &c}, nil
+	})})
+	rep, _ := task.Tools.Call(context.Background(), ToolRequest{Op: ToolRead})
+	check("tool reply", *rep.Attempt)
+	if *a.Texts()[0].Field != "x "+secret {
+		t.Error("Task changed the caller's attempt")
+	}
+}

@@ -35,17 +35,18 @@ func scrubTexts(redact func(string) string, texts ...freeText) {
 	}
 }
 
-// attemptTexts is the list of an attempt's free texts.
-func attemptTexts(a *razar.Attempt) []freeText {
-	return []freeText{{&a.Error, MaxErrorBytes}, {&a.Summary, MaxSummaryBytes}, {&a.Diff, MaxDiffBytes}, {&a.Reason, MaxErrorBytes}}
-}
+// textBounds are the bytes each kind of a domain value's free text may
+// keep on the wire.
+var textBounds = map[razar.TextKind]int{razar.ErrorText: MaxErrorBytes, razar.SummaryText: MaxSummaryBytes, razar.DiffText: MaxDiffBytes}
 
-// ScrubAttempt redacts and clips the free texts of attempt a (its error,
-// summary, diff and reason) before it is recorded or sent. It is a function,
-// not a method: Attempt is a type of the domain package, which knows no
-// wire bounds.
+// ScrubAttempt redacts and clips the free texts of attempt a, the ones its
+// own list names (razar.Attempt.Texts: error, summary, diff and reason),
+// before it is recorded or sent. It is a function, not a method: Attempt
+// is a type of the domain package, which knows no wire bounds.
 func ScrubAttempt(a *razar.Attempt, redact func(string) string) {
-	scrubTexts(redact, attemptTexts(a)...)
+	for _, t := range a.Texts() {
+		scrubTexts(redact, freeText{t.Field, textBounds[t.Kind]})
+	}
 }
 
 // Scrub redacts and clips the free texts of a rung's answer: its summary,

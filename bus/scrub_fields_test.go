@@ -180,3 +180,14 @@ func TestScrubClipsAfterRedacting(t *testing.T) {
 		t.Fatal("a candidate's diff was cut: a cut diff no longer applies")
 	}
 }
+
+// Every kind of a domain text has its wire bound, so no attempt text is
+// sent unclipped because its kind was added after the bounds were.
+func TestEveryAttemptTextHasABound(t *testing.T) {
+	var a razar.Attempt
+	for _, f := range a.Texts() {
+		if textBounds[f.Kind] <= 0 {
+			t.Errorf("razar.TextKind %d has no bound in textBounds", f.Kind)
+		}
+	}
+}

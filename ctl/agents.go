@@ -7,10 +7,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/razar/razar/agents/rotation"
+
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/config"
+	"github.com/razar/razar/internal/cut"
 	"github.com/razar/razar/jetstream"
 )
 
@@ -40,7 +43,7 @@ func (c *Client) AgentsCheck(ctx context.Context, natsURL string, local bool) er
 	for i, e := range roster.Agents {
 		names[i] = e.Name
 	}
-	answers, err := ProbeRungs(ctx, nc, names, nil)
+	answers, err := rotation.ProbeRungs(ctx, nc, names, nil)
 	if err != nil {
 		return failed("ask the running rungs: %v", err)
 	}
@@ -74,9 +77,9 @@ func (c *Client) printProbes(roster *config.Roster, answers map[string][]bus.Pro
 		for _, a := range got {
 			state := "ready"
 			if !a.Ready {
-				state, down = Sanitize(c.Redactor().Redact(a.Reason)), true
+				state, down = cut.Sanitize(c.Redactor().Redact(a.Reason)), true
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, display, e.Backend, Sanitize(a.Host), state)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, display, e.Backend, cut.Sanitize(a.Host), state)
 		}
 		if down && agents.Remote(e.Backend) {
 			bad++

@@ -2,7 +2,6 @@ package ctl
 
 import (
 	"errors"
-	"strings"
 	"testing"
 
 	"github.com/razar/razar/bus"
@@ -93,13 +92,5 @@ func TestFixesArgumentsAreCheckedBeforeTheBusIsAsked(t *testing.T) {
 		if err == nil && len(tt.args) == 1 && req.Signature != tt.args[0] {
 			t.Errorf("fixes %s %q: signature %q", tt.name, tt.args, req.Signature)
 		}
-	}
-}
-
-func TestSanitizeKeepsALineOnItsLine(t *testing.T) {
-	t.Parallel()
-	got := Sanitize("a\tb\nc\x1b[2J\rd\u202eе\xff")
-	if strings.ContainsAny(got, "\t\n\r\x1b\u202e") || !strings.HasPrefix(got, "a b c[2Jd") || !strings.HasSuffix(got, "\ufffd") {
-		t.Errorf("Sanitize = %q", got)
 	}
 }

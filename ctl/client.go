@@ -177,31 +177,6 @@ func (c *Client) notRunning(err error) bool {
 	return errors.Is(statErr, os.ErrNotExist) || errors.Is(err, bus.ErrNotRunning)
 }
 
-// ProbeRungs asks every process of each rung at once, with the candidate
-// roster (nil: the roster as it is), and returns the answers by rung.
-func ProbeRungs(ctx context.Context, nc *bus.Conn, names []string, candidate []byte) (map[string][]bus.ProbeReply, error) {
-	type result struct {
-		rung    string
-		answers []bus.ProbeReply
-		err     error
-	}
-	ch := make(chan result, len(names))
-	for _, n := range names {
-		go func() {
-			a, err := bus.Probe(ctx, nc, n, &bus.ProbeRequest{Roster: candidate}, 0)
-			ch <- result{n, a, err}
-		}()
-	}
-	out := map[string][]bus.ProbeReply{}
-	var errs []error
-	for range names {
-		r := <-ch
-		out[r.rung] = r.answers
-		errs = append(errs, r.err)
-	}
-	return out, errors.Join(errs...)
-}
-
 // LoadBoot reads the boot config at path with workdirs resolved against home.
 func LoadBoot(path, home string) (*config.BootConfig, error) {
 	cfg, err := config.LoadBootConfig(path)

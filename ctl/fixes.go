@@ -10,6 +10,7 @@ import (
 
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/fixmem"
+	"github.com/razar/razar/internal/cut"
 )
 
 // FixesOptions are `razar fixes list|show|forget|pin`'s.
@@ -89,8 +90,8 @@ func (c *Client) printFixList(data []byte) error {
 		if e.Pinned {
 			pin = " pinned"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d of %d usable%s\t%s\t%s\n", e.Signature, Sanitize(e.Component), e.Usable, e.Fixes, pin,
-			e.Learned.Local().Format(time.DateTime), Sanitize(clipText(e.Failure, 80)))
+		fmt.Fprintf(tw, "%s\t%s\t%d of %d usable%s\t%s\t%s\n", e.Signature, cut.Sanitize(e.Component), e.Usable, e.Fixes, pin,
+			e.Learned.Local().Format(time.DateTime), cut.Sanitize(clipText(e.Failure, 80)))
 	}
 	return tw.Flush()
 }
@@ -105,13 +106,13 @@ func (c *Client) printFixes(data []byte) error {
 		if i > 0 {
 			fmt.Fprintln(c.Stdout)
 		}
-		fmt.Fprintf(c.Stdout, "fix %s (%s)\n  written by %s for %s, learned %s\n  failure: %s\n", f.ID, fixState(f), Sanitize(f.Rung), Sanitize(f.Incident),
-			f.Learned.Local().Format(time.DateTime), Sanitize(f.Failure))
+		fmt.Fprintf(c.Stdout, "fix %s (%s)\n  written by %s for %s, learned %s\n  failure: %s\n", f.ID, fixState(f), cut.Sanitize(f.Rung), cut.Sanitize(f.Incident),
+			f.Learned.Local().Format(time.DateTime), cut.Sanitize(f.Failure))
 		for _, pf := range f.Files {
-			fmt.Fprintf(c.Stdout, "  %s %s  %s -> %s\n", pf.Op, Sanitize(pf.Path), short(pf.SHA256Before), short(pf.SHA256After))
+			fmt.Fprintf(c.Stdout, "  %s %s  %s -> %s\n", pf.Op, cut.Sanitize(pf.Path), short(pf.SHA256Before), short(pf.SHA256After))
 		}
 		for _, l := range strings.Split(strings.TrimRight(f.Diff, "\n"), "\n") {
-			fmt.Fprintf(c.Stdout, "  | %s\n", Sanitize(l))
+			fmt.Fprintf(c.Stdout, "  | %s\n", cut.Sanitize(l))
 		}
 	}
 	return nil
@@ -121,11 +122,11 @@ func (c *Client) printFixes(data []byte) error {
 func fixState(f fixmem.Fix) string {
 	switch {
 	case f.Undone:
-		return "undone " + f.FailedAt.Local().Format(time.DateTime) + ": " + Sanitize(firstLine(f.FailedReason)) + "; never replayed unless pinned again"
+		return "undone " + f.FailedAt.Local().Format(time.DateTime) + ": " + cut.Sanitize(cut.FirstLine(f.FailedReason)) + "; never replayed unless pinned again"
 	case f.Pinned:
-		return "pinned by " + Sanitize(f.PinnedBy)
+		return "pinned by " + cut.Sanitize(f.PinnedBy)
 	case f.Failed:
-		return "failed " + f.FailedAt.Local().Format(time.DateTime) + ": " + Sanitize(firstLine(f.FailedReason))
+		return "failed " + f.FailedAt.Local().Format(time.DateTime) + ": " + cut.Sanitize(cut.FirstLine(f.FailedReason))
 	}
 	return "usable"
 }

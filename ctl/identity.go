@@ -12,6 +12,7 @@ import (
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/config"
+	"github.com/razar/razar/internal/cut"
 )
 
 // IdentityAddOptions are `razar identity add`'s.
@@ -108,7 +109,7 @@ func (c *Client) IdentityList(context.Context) error {
 	fmt.Fprintln(tw, "NAME\tROLE\tKEY\tEXPIRES\tREVOKED")
 	for _, e := range list {
 		if e.Err != nil {
-			fmt.Fprintf(tw, "%s\t?\t-\t-\t-\t%s\n", Sanitize(e.Name), Sanitize(e.Err.Error()))
+			fmt.Fprintf(tw, "%s\t?\t-\t-\t-\t%s\n", cut.Sanitize(e.Name), cut.Sanitize(e.Err.Error()))
 			continue
 		}
 		expires := "never"
@@ -122,7 +123,7 @@ func (c *Client) IdentityList(context.Context) error {
 		if !e.Revoked.IsZero() {
 			revoked = e.Revoked.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", Sanitize(e.Name), Sanitize(string(e.Role)), e.Key, expires, revoked)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cut.Sanitize(e.Name), cut.Sanitize(string(e.Role)), e.Key, expires, revoked)
 	}
 	return tw.Flush()
 }

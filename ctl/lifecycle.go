@@ -7,14 +7,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/razar/razar/agents/rotation"
+
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/cut"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/supervisor"
 )
-
-// rotationPrefix begins every credential rotation's id (rot-...), as the daemon mints them.
-const rotationPrefix = "rot-"
 
 // LifecycleOptions are a lifecycle verb's: stop, start, restart, abort,
 // release, approve, reject, ack, resolve, pass.
@@ -55,7 +55,7 @@ func (c *Client) Lifecycle(ctx context.Context, verb bus.Verb, o LifecycleOption
 		msg += " " + rep.Incident
 	}
 	if component == bus.AllComponents {
-		fmt.Fprintln(c.Stdout, Sanitize(msg))
+		fmt.Fprintln(c.Stdout, cut.Sanitize(msg))
 		return nil
 	}
 	fmt.Fprintf(c.Stdout, "%s: %s\n", rep.Component, msg)
@@ -69,7 +69,7 @@ func (c *Client) lifecycleRequest(verb bus.Verb, o LifecycleOptions) (bus.Verb, 
 	req := &bus.LifecycleRequest{Actor: c.Actor(), Summary: o.Summary}
 	pos := o.Args
 	switch {
-	case (verb == bus.VerbApprove || verb == bus.VerbReject) && len(pos) == 2 && pos[0] == "rotation" && strings.HasPrefix(pos[1], rotationPrefix):
+	case (verb == bus.VerbApprove || verb == bus.VerbReject) && len(pos) == 2 && pos[0] == "rotation" && strings.HasPrefix(pos[1], rotation.Prefix):
 		// razar approve|reject rotation <rot-id>: a credential rotation.
 		req.Patch = pos[1]
 		rot := map[bus.Verb]bus.Verb{bus.VerbApprove: bus.VerbApproveRotation, bus.VerbReject: bus.VerbRejectRotation}[verb]

@@ -11,7 +11,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/razar/razar/internal/cut"
 	"github.com/razar/razar/internal/logrot"
+	"github.com/razar/razar/internal/tailfile"
 )
 
 // LogsOptions are `razar logs`'s.
@@ -118,7 +120,7 @@ func PrintTail(w io.Writer, f *os.File, n int) (int64, error) {
 		m, err := io.Copy(sanitizingWriter{w: w}, bufio.NewReader(f))
 		return m, err
 	}
-	lines, err := lastLines(f, size, n)
+	lines, err := tailfile.Lines(f, size, n)
 	if err != nil {
 		return 0, err
 	}
@@ -129,30 +131,6 @@ func PrintTail(w io.Writer, f *os.File, n int) (int64, error) {
 		}
 	}
 	return size, nil
-}
-
-// lastLines reads back from the end of f in blocks until n newlines are
-// in hand, and returns the last n lines.
-func lastLines(f *os.File, size int64, n int) ([][]byte, error) {
-	const block = 64 << 10
-	buf := make([]byte, 0)
-	for start := size; start > 0 && bytes.Count(buf, []byte{'\n'}) <= n; {
-		step := min(int64(block), start)
-		start -= step
-		chunk := make([]byte, step)
-		if _, err := f.ReadAt(chunk, start); err != nil && !errors.Is(err, io.EOF) {
-			return nil, err
-		}
-		buf = append(chunk, buf...)
-	}
-	lines := bytes.SplitAfter(buf, []byte{'\n'})
-	if len(lines) > 0 && len(lines[len(lines)-1]) == 0 {
-		lines = lines[:len(lines)-1]
-	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return lines, nil
 }
 
 // logWriter writes a component's output whole line by whole line, made
@@ -191,7 +169,7 @@ func (l *logWriter) lines(p []byte) error {
 			continue
 		}
 		body, nl := bytes.CutSuffix(line, []byte{'\n'})
-		text := l.marks.Line(Sanitize(string(body)))
+		text := l.marks.Line(cut.Sanitize(string(body)))
 		if l.marks.Flagged > 0 && l.unverified != nil {
 			l.unverified()
 			l.unverified = nil
@@ -217,7 +195,7 @@ func (s sanitizingWriter) Write(p []byte) (int, error) {
 			continue
 		}
 		nl := bytes.HasSuffix(line, []byte{'\n'})
-		text := Sanitize(string(bytes.TrimSuffix(line, []byte{'\n'})))
+		text := cut.Sanitize(string(bytes.TrimSuffix(line, []byte{'\n'})))
 		if nl {
 			text += "\n"
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/cut"
 )
 
 // PrintRecord prints one audit record as a line an operator can read, or
@@ -18,7 +19,7 @@ func (c *Client) PrintRecord(r *bus.AuditRecord, asJSON bool) {
 		return
 	}
 	// Every field but the time may come from a rung or a component.
-	fmt.Fprintf(c.Stdout, "%s %-14s %s\n", Sanitize(recordTime(r.TimestampISO)), Sanitize(r.Component), Sanitize(recordLine(r)))
+	fmt.Fprintf(c.Stdout, "%s %-14s %s\n", cut.Sanitize(recordTime(r.TimestampISO)), cut.Sanitize(r.Component), cut.Sanitize(recordLine(r)))
 }
 
 // recordTime is a record's time as a timeline shows it: today's by the
@@ -47,7 +48,7 @@ func who(r *bus.AuditRecord) string {
 func recordLine(r *bus.AuditRecord) string {
 	switch r.Event {
 	case bus.EventOpened:
-		return fmt.Sprintf("opened %s: %s", r.Incident, firstLine(r.Error))
+		return fmt.Sprintf("opened %s: %s", r.Incident, cut.FirstLine(r.Error))
 	case bus.EventEscalation:
 		return fmt.Sprintf("escalation %d: %s → %s (attempt %d, pass %d)", r.Escalations, r.From, who(r), r.Attempt, r.Pass)
 	case bus.EventSkipped:
@@ -68,7 +69,7 @@ func recordLine(r *bus.AuditRecord) string {
 	case bus.EventLifecycle:
 		return lifecycleLine(r)
 	case bus.EventRotation:
-		return fmt.Sprintf("credentials rotated by %s: %s", r.Actor, firstLine(r.Message))
+		return fmt.Sprintf("credentials rotated by %s: %s", r.Actor, cut.FirstLine(r.Message))
 	case bus.EventShown:
 		return shownLine(r)
 	case bus.EventContext:
@@ -77,9 +78,9 @@ func recordLine(r *bus.AuditRecord) string {
 	if line, ok := patchLine(r); ok {
 		return line
 	}
-	line := strings.TrimSpace(fmt.Sprintf("%s %s %s", r.Event, r.Status, firstLine(r.Message)))
+	line := strings.TrimSpace(fmt.Sprintf("%s %s %s", r.Event, r.Status, cut.FirstLine(r.Message)))
 	if r.Reason != "" {
-		line += ": " + firstLine(r.Reason)
+		line += ": " + cut.FirstLine(r.Reason)
 	}
 	return line
 }
@@ -87,13 +88,13 @@ func recordLine(r *bus.AuditRecord) string {
 func attemptLine(r *bus.AuditRecord) string {
 	line := fmt.Sprintf("attempt %d by %s: %s", r.Attempt, who(r), r.Outcome)
 	if r.Summary != "" {
-		line += ": " + firstLine(r.Summary)
+		line += ": " + cut.FirstLine(r.Summary)
 	}
 	if r.Error != "" {
-		line += " (" + firstLine(r.Error) + ")"
+		line += " (" + cut.FirstLine(r.Error) + ")"
 	}
 	if r.Reason != "" {
-		line += " [" + firstLine(r.Reason) + "]"
+		line += " [" + cut.FirstLine(r.Reason) + "]"
 	}
 	return line
 }
@@ -104,7 +105,7 @@ func lifecycleLine(r *bus.AuditRecord) string {
 		line += " patch " + r.PatchID
 	}
 	if r.Error != "" {
-		line += ": " + firstLine(r.Error)
+		line += ": " + cut.FirstLine(r.Error)
 	}
 	return line
 }
@@ -128,10 +129,10 @@ func patchLine(r *bus.AuditRecord) (string, bool) {
 	case bus.EventPatch:
 		line := fmt.Sprintf("patch %s from %s: validation %s", r.PatchID, who(r), r.Validation)
 		if r.Summary != "" {
-			line += ": " + firstLine(r.Summary)
+			line += ": " + cut.FirstLine(r.Summary)
 		}
 		if n := len(r.Placement); n > 0 {
-			line += fmt.Sprintf(" (placed: %s", firstLine(r.Placement[0]))
+			line += fmt.Sprintf(" (placed: %s", cut.FirstLine(r.Placement[0]))
 			if n > 1 {
 				line += fmt.Sprintf("; %d more notes", n-1)
 			}
@@ -143,13 +144,13 @@ func patchLine(r *bus.AuditRecord) (string, bool) {
 	case bus.EventApplied:
 		line := fmt.Sprintf("patch %s from %s applied (%d file(s))", r.PatchID, who(r), len(r.Files))
 		if r.Summary != "" {
-			line += ": " + firstLine(r.Summary)
+			line += ": " + cut.FirstLine(r.Summary)
 		}
 		return line, true
 	case bus.EventRejected:
-		return fmt.Sprintf("patch %s from %s rejected: %s", r.PatchID, who(r), firstLine(r.Reason)), true
+		return fmt.Sprintf("patch %s from %s rejected: %s", r.PatchID, who(r), cut.FirstLine(r.Reason)), true
 	case bus.EventReverted:
-		line := fmt.Sprintf("patch %s reverted: %s", r.PatchID, firstLine(r.Reason))
+		line := fmt.Sprintf("patch %s reverted: %s", r.PatchID, cut.FirstLine(r.Reason))
 		if r.Actor != "" {
 			line += " (by " + r.Actor + ")"
 		}
@@ -158,29 +159,6 @@ func patchLine(r *bus.AuditRecord) (string, bool) {
 	return "", false
 }
 
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
-}
-
-// Sanitize makes text from a component or a rung safe to print on the
-// operator's terminal: tabs and line breaks become spaces, so it stays on
-// its line and in its column; every other control character (escape
-// sequences, carriage returns, C1 controls) and the bidirectional
-// overrides that reorder what is shown are dropped; invalid UTF-8 shows as
-// U+FFFD.
-func Sanitize(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\t' || r == '\n' || r == '\u2028' || r == '\u2029':
-			return ' '
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
-			return -1
-		case (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') || r == '\u200e' || r == '\u200f' || r == '\u061c':
-			return -1
-		}
-		return r
-	}, s)
-}
+// Sanitize is cut.Sanitize, kept for cmd/razar's callers until they call
+// it directly.
+func Sanitize(s string) string { return cut.Sanitize(s) }

@@ -11,8 +11,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/razar/razar/agents/rotation"
+
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/cut"
 	"github.com/razar/razar/supervisor"
 )
 
@@ -74,7 +77,7 @@ func (c *Client) printView(view *bus.StatusView) error {
 		}
 		c.printMission(view.Mission, host, true)
 		if view.Mission.Store != "" {
-			fmt.Fprintf(c.Stdout, "record store: %s\n", Sanitize(view.Mission.Store))
+			fmt.Fprintf(c.Stdout, "record store: %s\n", cut.Sanitize(view.Mission.Store))
 		}
 		c.printComponents(view.Mission.Components)
 		fmt.Fprintln(c.Stdout)
@@ -83,8 +86,8 @@ func (c *Client) printView(view *bus.StatusView) error {
 		tw := tabwriter.NewWriter(c.Stdout, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "WAITING FOR APPROVAL\tRUNG\tUNTIL\tRUN")
 		for _, p := range view.Approvals {
-			fmt.Fprintf(tw, "%s %s\t%s\t%s\trazar approve %s %s (or reject)\n", Sanitize(p.Component), Sanitize(p.Patch), Sanitize(p.Rung),
-				p.Until.Local().Format(time.DateTime), Sanitize(p.Component), Sanitize(p.Patch))
+			fmt.Fprintf(tw, "%s %s\t%s\t%s\trazar approve %s %s (or reject)\n", cut.Sanitize(p.Component), cut.Sanitize(p.Patch), cut.Sanitize(p.Rung),
+				p.Until.Local().Format(time.DateTime), cut.Sanitize(p.Component), cut.Sanitize(p.Patch))
 		}
 		tw.Flush()
 		fmt.Fprintln(c.Stdout)
@@ -96,7 +99,7 @@ func (c *Client) printView(view *bus.StatusView) error {
 		if !a.Ready {
 			state = "unavailable"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", Sanitize(a.Name), state, Sanitize(firstLine(a.Reason)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", cut.Sanitize(a.Name), state, cut.Sanitize(cut.FirstLine(a.Reason)))
 	}
 	tw.Flush()
 	fmt.Fprintln(c.Stdout)
@@ -120,7 +123,7 @@ func (c *Client) printIncidents(incidents []*bus.IncidentRecord) error {
 		case r.State == razar.IncidentOpen && r.LastRung != "":
 			rung = "between attempts (last: " + r.LastRung + ")"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", Sanitize(r.ID), Sanitize(r.Component), Sanitize(string(r.State)), r.Earlier+len(r.Attempts), Sanitize(rung), r.Opened.Local().Format(time.DateTime), Sanitize(firstLine(r.Reason)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", cut.Sanitize(r.ID), cut.Sanitize(r.Component), cut.Sanitize(string(r.State)), r.Earlier+len(r.Attempts), cut.Sanitize(rung), r.Opened.Local().Format(time.DateTime), cut.Sanitize(cut.FirstLine(r.Reason)))
 	}
 	return tw.Flush()
 }
@@ -133,16 +136,16 @@ func (c *Client) printMission(m *bus.MissionState, host string, running bool) {
 	if host != "" {
 		line += " (host " + host + ")"
 	}
-	fmt.Fprintln(c.Stdout, Sanitize(line))
+	fmt.Fprintln(c.Stdout, cut.Sanitize(line))
 	for _, p := range m.Problems {
-		fmt.Fprintln(c.Stdout, "  down: "+Sanitize(p))
+		fmt.Fprintln(c.Stdout, "  down: "+cut.Sanitize(p))
 	}
 	if m.Health == bus.HealthHalted {
 		next := m.Next
 		if !running {
 			next = "release what is quarantined (`razar release <component>`), then `razar boot` starts a new cycle"
 		}
-		fmt.Fprintf(c.Stdout, "boot cycle %s halted; next: %s\n", Sanitize(m.Halted), Sanitize(next))
+		fmt.Fprintf(c.Stdout, "boot cycle %s halted; next: %s\n", cut.Sanitize(m.Halted), cut.Sanitize(next))
 	}
 	fmt.Fprintln(c.Stdout)
 }
@@ -152,8 +155,8 @@ func (c *Client) printComponents(comps []bus.ComponentView) {
 	tw := tabwriter.NewWriter(c.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "COMPONENT\tSTATUS\tPID\tRESTARTS\tLAST EXIT\tINCIDENT\tDETAIL")
 	for _, v := range comps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", Sanitize(v.Name), Sanitize(componentState(v)), pidText(v), restartsText(v),
-			Sanitize(orDash(v.LastExit)), Sanitize(orDash(v.Incident)), Sanitize(firstLine(v.LastError)))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cut.Sanitize(v.Name), cut.Sanitize(componentState(v)), pidText(v), restartsText(v),
+			cut.Sanitize(rotation.OrDash(v.LastExit)), cut.Sanitize(rotation.OrDash(v.Incident)), cut.Sanitize(cut.FirstLine(v.LastError)))
 	}
 	tw.Flush()
 }
@@ -196,13 +199,6 @@ func restartsText(v bus.ComponentView) string {
 		return fmt.Sprintf("%d (loop: %d)", v.Restarts, v.Crashes)
 	}
 	return fmt.Sprint(v.Restarts)
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // lastState prints logs/razar_state.json when RAZAR does not answer, and

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/razar/razar/internal/cut"
 )
 
 // hostGuard answers only requests addressed to one of the metrics
@@ -70,7 +72,7 @@ func (g *hostGuard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusMisdirectedRequest)
 	fmt.Fprintf(w, "razar: this listener does not answer to the host name %q (a guard against DNS rebinding).\n"+
 		"Open it by the address it listens on (http://127.0.0.1:PORT/), or add the name to RAZAR_STATUS_HOSTS and run razar boot again.\n",
-		sanitize(canonicalHost(r.Host)))
+		cut.Sanitize(canonicalHost(r.Host)))
 }
 
 func (g *hostGuard) ok(r *http.Request) bool {
@@ -94,21 +96,4 @@ func (g *hostGuard) ok(r *http.Request) bool {
 		}
 	}
 	return false
-}
-
-// sanitize makes a host name a client sent safe to echo: tabs and line
-// breaks become spaces; every other control character and the
-// bidirectional overrides are dropped.
-func sanitize(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\t' || r == '\n' || r == '\u2028' || r == '\u2029':
-			return ' '
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
-			return -1
-		case (r >= '\u202a' && r <= '\u202e') || (r >= '\u2066' && r <= '\u2069') || r == '\u200e' || r == '\u200f' || r == '\u061c':
-			return -1
-		}
-		return r
-	}, s)
 }

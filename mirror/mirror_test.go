@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -15,28 +14,9 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/homedir/homedirtest"
 	"github.com/razar/razar/jetstream/bustest"
 )
-
-// plantLink makes home/rel a symlink to a victim file outside the home, as
-// another user who could write logs/ would, and returns the victim's path
-// and content.
-func plantLink(t *testing.T, home, rel string) (string, []byte) {
-	t.Helper()
-	victim := filepath.Join(t.TempDir(), "victim")
-	content := []byte("the victim's own content\n")
-	if err := os.WriteFile(victim, content, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	link := filepath.Join(home, rel)
-	if err := os.MkdirAll(filepath.Dir(link), 0o750); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(victim, link); err != nil {
-		t.Fatal(err)
-	}
-	return victim, content
-}
 
 // TestMirrorRefusesAPlantedLinkThenCatchesUpOnceItIsRemoved: the mirror
 // reports the link, leaves its target alone, and mirrors the record once the
@@ -44,7 +24,7 @@ func plantLink(t *testing.T, home, rel string) (string, []byte) {
 func TestMirrorRefusesAPlantedLinkThenCatchesUpOnceItIsRemoved(t *testing.T) {
 	env := bustest.New(t)
 	home := t.TempDir()
-	victim, want := plantLink(t, home, razar.Home("").Invocations())
+	victim, want := homedirtest.PlantLink(t, razar.Home(home).Invocations())
 	logs := &syncWriter{}
 	m := New(env.Store, home, zerolog.New(logs))
 	ctx, cancel := context.WithCancel(context.Background())

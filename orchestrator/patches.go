@@ -281,7 +281,7 @@ func (pr *patchRecorder) record(ctx context.Context, ev bus.Event, mutate func(*
 // propose records the proposal: the diff and what its validation said.
 func (pr *patchRecorder) propose(ctx context.Context, e patch.Event) {
 	pr.record(ctx, bus.EventPatch, func(r *bus.AuditRecord) {
-		r.Summary, r.Diff, r.Validation, r.Reason, r.OutputTail, r.Files = pr.c.Summary, pr.c.Diff, e.Step, e.Reason, pr.o.redact(e.Output), patchFiles(e.Files)
+		r.Summary, r.Diff, r.Validation, r.Reason, r.OutputTail, r.Files = pr.c.Summary, pr.c.Diff, e.Step, e.Reason, e.Output, patchFiles(e.Files)
 		r.Placement = e.Placement
 		sandboxNote(r, e.Isolation)
 	})

@@ -22,14 +22,14 @@ func NotFound(w http.ResponseWriter, id, why string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNotFound)
-	_ = notFoundTemplate.Execute(w, struct{ ID, Why string }{cut.Head(Clean(id), 64, "…"), why})
+	_ = notFoundTemplate.Execute(w, struct{ ID, Why string }{cut.Head(cut.Clean(id), 64, "…"), why})
 }
 
 var funcs = template.FuncMap{
 	"when":   when,
 	"tokens": func(u *razar.Usage) string { return tokens(u) },
 	"short":  short,
-	"clean":  Clean,
+	"clean":  cut.Clean,
 	"total":  Total,
 	"pending": func(s string) string {
 		if s == "" {

@@ -6,15 +6,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"os"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/razar/razar/internal/cut"
+
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/tailfile"
 )
 
 // Status is what the status page reads of the running RAZAR at each
@@ -192,16 +194,20 @@ func recentRecords(path string, n int) []bus.AuditRecord {
 		return nil
 	}
 	defer f.Close()
-	tail, err := tailLines(f, n)
+	st, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	tail, err := tailfile.Lines(f, st.Size(), n)
 	if err != nil {
 		return nil
 	}
 	var out []bus.AuditRecord
-	sc := bufio.NewScanner(bytes.NewReader(tail))
+	sc := bufio.NewScanner(bytes.NewReader(bytes.Join(tail, nil)))
 	sc.Buffer(make([]byte, 0, 64<<10), 4<<20)
 	for sc.Scan() {
 		var r bus.AuditRecord
-		if json.Unmarshal([]byte(Clean(sc.Text())), &r) == nil {
+		if json.Unmarshal([]byte(cut.Clean(sc.Text())), &r) == nil {
 			out = append(out, r)
 		}
 	}
@@ -210,32 +216,4 @@ func recentRecords(path string, n int) []bus.AuditRecord {
 		out[i], out[j] = out[j], out[i]
 	}
 	return out
-}
-
-// tailLines returns the last n (> 0) lines of f, read back from its end
-// in blocks until n newlines are in hand.
-func tailLines(f *os.File, n int) ([]byte, error) {
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	const block = 64 << 10
-	var buf []byte
-	for start := st.Size(); start > 0 && bytes.Count(buf, []byte{'\n'}) <= n; {
-		step := min(int64(block), start)
-		start -= step
-		chunk := make([]byte, step)
-		if _, err := f.ReadAt(chunk, start); err != nil && !errors.Is(err, io.EOF) {
-			return nil, err
-		}
-		buf = append(chunk, buf...)
-	}
-	lines := bytes.SplitAfter(buf, []byte{'\n'})
-	if len(lines) > 0 && len(lines[len(lines)-1]) == 0 {
-		lines = lines[:len(lines)-1]
-	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return bytes.Join(lines, nil), nil
 }

@@ -5,7 +5,8 @@ import (
 	"io"
 	"strings"
 	"time"
-	"unicode"
+
+	"github.com/razar/razar/internal/cut"
 
 	"github.com/razar/razar"
 )
@@ -130,7 +131,7 @@ func (p *printer) line(format string, args ...any) {
 	}
 	for i, a := range args {
 		if s, ok := a.(string); ok {
-			args[i] = strings.ReplaceAll(Clean(s), "\n", " ")
+			args[i] = strings.ReplaceAll(cut.Clean(s), "\n", " ")
 		}
 	}
 	_, p.err = fmt.Fprintf(p.w, format+"\n", args...)
@@ -138,7 +139,7 @@ func (p *printer) line(format string, args ...any) {
 
 // block prints a text after a label, its further lines under it.
 func (p *printer) block(label, text string) {
-	lines := strings.Split(strings.TrimRight(Clean(text), "\n"), "\n")
+	lines := strings.Split(strings.TrimRight(cut.Clean(text), "\n"), "\n")
 	p.line("%s%s", label, lines[0])
 	pad := strings.Repeat(" ", len([]rune(label)))
 	for _, l := range lines[1:] {
@@ -150,27 +151,11 @@ func (p *printer) block(label, text string) {
 
 // indented prints every line of text after prefix.
 func (p *printer) indented(prefix, text string) {
-	for _, l := range strings.Split(strings.TrimRight(Clean(text), "\n"), "\n") {
+	for _, l := range strings.Split(strings.TrimRight(cut.Clean(text), "\n"), "\n") {
 		if p.err == nil {
 			_, p.err = fmt.Fprintln(p.w, prefix+l)
 		}
 	}
-}
-
-// Clean strips control characters (but newline and tab) from untrusted
-// text, and invalid UTF-8.
-func Clean(s string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r == '\n' || r == '\t':
-			return r
-		case r == unicode.ReplacementChar || unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
-			return -1
-		case unicode.Is(unicode.Bidi_Control, r):
-			return -1
-		}
-		return r
-	}, s)
 }
 
 func when(t time.Time) string {

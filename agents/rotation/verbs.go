@@ -13,6 +13,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/internal/cut"
 )
 
 // TTL is how long a rotation waits for its two approvals.
@@ -134,7 +135,7 @@ func (v *Verbs) decide(approve bool) bus.VerbHandler {
 		}
 		msg := fmt.Sprintf("rotation %s rejected by %s: it will not be applied", r.ID, req.Who)
 		if approve {
-			msg = fmt.Sprintf("rotation %s (%s) approved by %s: %d of %d", r.ID, firstLine(r.What), req.Who, len(r.Approvers), auth.Required)
+			msg = fmt.Sprintf("rotation %s (%s) approved by %s: %d of %d", r.ID, cut.FirstLine(r.What), req.Who, len(r.Approvers), auth.Required)
 			if r.State(time.Now()) == "approved" {
 				v.recordApproved(ctx, r)
 			}
@@ -150,7 +151,7 @@ func (v *Verbs) recordApproved(ctx context.Context, r auth.Request) {
 	last := r.Approvers[len(r.Approvers)-1]
 	rec := &bus.AuditRecord{Event: bus.EventRotation, Component: bus.SystemComponent, Status: "approved",
 		Actor: last.Name, ActorKey: last.Key,
-		Message: fmt.Sprintf("rotation %s approved by %s: %s", r.ID, approverNames(r), firstLine(r.What)), Data: data}
+		Message: fmt.Sprintf("rotation %s approved by %s: %s", r.ID, approverNames(r), cut.FirstLine(r.What)), Data: data}
 	rec.Stamp(time.Now())
 	if err := v.audit(ctx, rec); err != nil {
 		v.log.Error().Err(err).Str("rotation", r.ID).Msg("could not record a rotation's approval")
@@ -179,7 +180,7 @@ func (v *Verbs) Approved(rec *bus.AuditRecord) error {
 		return err
 	}
 	rec.Data = raw
-	rec.Message = fmt.Sprintf("credentials rotated: %s; rotation %s approved by %s", firstLine(r.What), r.ID, approverNames(r))
+	rec.Message = fmt.Sprintf("credentials rotated: %s; rotation %s approved by %s", cut.FirstLine(r.What), r.ID, approverNames(r))
 	return nil
 }
 
@@ -190,11 +191,4 @@ func approverNames(r auth.Request) string {
 		names = append(names, a.Name+" ("+a.Key+")")
 	}
 	return strings.Join(names, " and ")
-}
-
-func firstLine(s string) string {
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		return s[:i]
-	}
-	return s
 }

@@ -60,3 +60,19 @@ func TestMiddleKeepsHeadAndTailAndMarksTheCut(t *testing.T) {
 		t.Fatalf("Middle with no room for the marker = %q", got)
 	}
 }
+
+func TestSanitizeKeepsALineOnItsLine(t *testing.T) {
+	t.Parallel()
+	got := cut.Sanitize("a\tb\nc\x1b[2J\rd\u202eе\xff")
+	if strings.ContainsAny(got, "\t\n\r\x1b\u202e") || !strings.HasPrefix(got, "a b c[2Jd") || !strings.HasSuffix(got, "\ufffd") {
+		t.Errorf("Sanitize = %q", got)
+	}
+}
+
+func TestCleanKeepsLinesAndDropsWhatHidesText(t *testing.T) {
+	t.Parallel()
+	in := "line one\tcol\nc\x1b[2J\rd\u202ee\u2028f\u0085g\xff\ufffdh\n"
+	if got, want := cut.Clean(in), "line one\tcol\nc[2Jdefgh\n"; got != want {
+		t.Errorf("Clean = %q, want %q", got, want)
+	}
+}

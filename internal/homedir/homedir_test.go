@@ -10,28 +10,12 @@ import (
 	"testing"
 
 	"github.com/razar/razar/internal/homedir"
+	"github.com/razar/razar/internal/homedir/homedirtest"
 )
 
-// victim is a file outside the home that the attacker wants RAZAR to write.
-func victim(t *testing.T) (path string, content []byte) {
-	t.Helper()
-	path = filepath.Join(t.TempDir(), "victim")
-	content = []byte("the victim's own content\n")
-	if err := os.WriteFile(path, content, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path, content
-}
-
 func TestOpenAppendRefusesAPlantedSymlinkAndLeavesItsTargetAlone(t *testing.T) {
-	vpath, want := victim(t)
 	path := filepath.Join(t.TempDir(), "logs", "razar.log")
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(vpath, path); err != nil {
-		t.Fatal(err)
-	}
+	vpath, want := homedirtest.PlantLink(t, path)
 	f, err := homedir.OpenAppend(path, 0o640)
 	if err == nil {
 		f.Close()
@@ -188,15 +172,9 @@ func TestHomeIDIsStablePerHomeAndDistinctBetweenHomes(t *testing.T) {
 // planted at logs/razar_state.json (or a quarantine file) is replaced by the
 // new file; the file it pointed at is untouched.
 func TestWriteAtomicReplacesAPlantedSymlinkInsteadOfFollowingIt(t *testing.T) {
-	vpath, want := victim(t)
 	home := t.TempDir()
 	path := filepath.Join(home, "logs", "razar_state.json")
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(vpath, path); err != nil {
-		t.Fatal(err)
-	}
+	vpath, want := homedirtest.PlantLink(t, path)
 	if err := homedir.WriteAtomic(path, []byte(`{"health":"healthy"}`+"\n"), 0o640); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/razar/razar/internal/homedir"
+	"github.com/razar/razar/internal/homedir/homedirtest"
 )
 
 func TestAppendCutsOffATornLine(t *testing.T) {
@@ -29,30 +30,10 @@ func TestAppendCutsOffATornLine(t *testing.T) {
 	}
 }
 
-// plantLink makes home/rel a symlink to a victim file outside the home, as
-// another user who could write logs/ would, and returns the victim's path
-// and content.
-func plantLink(t *testing.T, home, rel string) (string, []byte) {
-	t.Helper()
-	victim := filepath.Join(t.TempDir(), "victim")
-	content := []byte("the victim's own content\n")
-	if err := os.WriteFile(victim, content, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	link := filepath.Join(home, rel)
-	if err := os.MkdirAll(filepath.Dir(link), 0o750); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink(victim, link); err != nil {
-		t.Fatal(err)
-	}
-	return victim, content
-}
-
 func TestAppendNeverWritesThroughAPlantedSymlink(t *testing.T) {
 	const rel = "logs/razar_ai_invocations.json"
 	home := t.TempDir()
-	victim, want := plantLink(t, home, rel)
+	victim, want := homedirtest.PlantLink(t, filepath.Join(home, rel))
 	err := Append(filepath.Join(home, rel), []byte(`{"event":"attempt"}`))
 	if err == nil {
 		t.Fatal("Append wrote through a symlink")
