@@ -116,57 +116,92 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 	case StepFail:
 		return nil, 0, o.finishRec(ctx, rec, rev, razar.IncidentFailed, step.Reason)
 	case StepSkip:
-		rec.Cursor = cur
-		rec.AddSkip(bus.Skip{Rung: step.Rung, Pass: step.Pass, Reason: step.Reason, Time: time.Now().UTC()})
-		if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
-			return nil, 0, err
-		}
-		n := rec.Skipped
-		o.audit(ctx, &bus.AuditRecord{
-			Event: bus.EventSkipped, Component: rec.Component, Incident: rec.ID,
-			Agent: step.Rung, AgentDisplay: o.cfg.Display(step.Rung), Pass: step.Pass,
-			Status: "skipped", Error: step.Reason, Failed: rec.Cursor.Failed,
-		}, bus.AuditMsgID(bus.EventSkipped, rec.ID, n))
-		o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Str("agent", step.Rung).Str("reason", step.Reason).Msg("rung skipped: it cannot run")
-		if o.cfg.Metrics != nil {
-			o.cfg.Metrics.Skipped.WithLabelValues(rec.Component, step.Rung).Inc()
-		}
-		return nil, 0, nil
+		return nil, 0, o.skipRung(ctx, rec, rev, step, cur)
 	case StepWait:
-		// --long-task and no rung could run: store the cursor, then pause
-		// before the ladder looks at the rungs again.
-		rec.Cursor = cur
-		if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
-			return nil, 0, err
-		}
-		o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Stringer("wait", step.Backoff).Str("reason", step.Reason).Msg("long task: no rung can run")
-		o.setNext(rec.ID, o.cfg.Clock.Now().Add(step.Backoff))
-		defer o.setNext(rec.ID, time.Time{})
-		if !clock.Sleep(ctx, o.cfg.Clock, step.Backoff) {
-			return nil, 0, ctx.Err()
-		}
-		return nil, 0, nil
+		return nil, 0, o.waitForRungs(ctx, rec, rev, step, cur)
 	}
 	// StepAttempt.
-	if step.Backoff > 0 {
-		o.log.Info().Str("incident", rec.ID).Stringer("backoff", step.Backoff).Str("agent", step.Rung).Msg("long task: waiting before the next attempt")
-		o.setNext(rec.ID, o.cfg.Clock.Now().Add(step.Backoff))
-		slept := clock.Sleep(ctx, o.cfg.Clock, step.Backoff)
-		o.setNext(rec.ID, time.Time{})
-		if !slept {
-			return nil, 0, ctx.Err()
-		}
-		// An operator may have aborted while we waited: take it from the top.
-		if cur, _, err := o.store.Incident(ctx, rec.ID); err != nil || cur.State.Final() {
-			return nil, 0, err
-		}
+	if ok, err := o.backOff(ctx, rec, step); !ok {
+		return nil, 0, err
 	}
-	timeout := config.DefaultAgentTimeout
+	return o.startAttempt(ctx, rec, rev, step, cur)
+}
+
+// skipRung stores the cursor past a rung that cannot run, and records the
+// skip.
+func (o *Orchestrator) skipRung(ctx context.Context, rec *bus.IncidentRecord, rev uint64, step Step, cur bus.Cursor) error {
+	rec.Cursor = cur
+	rec.AddSkip(bus.Skip{Rung: step.Rung, Pass: step.Pass, Reason: step.Reason, Time: time.Now().UTC()})
+	if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
+		return err
+	}
+	n := rec.Skipped
+	o.audit(ctx, &bus.AuditRecord{
+		Event: bus.EventSkipped, Component: rec.Component, Incident: rec.ID,
+		Agent: step.Rung, AgentDisplay: o.cfg.Display(step.Rung), Pass: step.Pass,
+		Status: "skipped", Error: step.Reason, Failed: rec.Cursor.Failed,
+	}, bus.AuditMsgID(bus.EventSkipped, rec.ID, n))
+	o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Str("agent", step.Rung).Str("reason", step.Reason).Msg("rung skipped: it cannot run")
+	if o.cfg.Metrics != nil {
+		o.cfg.Metrics.Skipped.WithLabelValues(rec.Component, step.Rung).Inc()
+	}
+	return nil
+}
+
+// waitForRungs is --long-task when no rung could run: it stores the
+// cursor, then pauses before the ladder looks at the rungs again.
+func (o *Orchestrator) waitForRungs(ctx context.Context, rec *bus.IncidentRecord, rev uint64, step Step, cur bus.Cursor) error {
+	rec.Cursor = cur
+	if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
+		return err
+	}
+	o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Stringer("wait", step.Backoff).Str("reason", step.Reason).Msg("long task: no rung can run")
+	o.setNext(rec.ID, o.cfg.Clock.Now().Add(step.Backoff))
+	defer o.setNext(rec.ID, time.Time{})
+	if !clock.Sleep(ctx, o.cfg.Clock, step.Backoff) {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// backOff waits out the backoff --long-task puts before an attempt. It
+// says whether the attempt may start: not when ctx ended (its error), the
+// incident could not be read (that error) or an operator ended it while
+// we waited (no error: the loop takes it from the top).
+func (o *Orchestrator) backOff(ctx context.Context, rec *bus.IncidentRecord, step Step) (bool, error) {
+	if step.Backoff <= 0 {
+		return true, nil
+	}
+	o.log.Info().Str("incident", rec.ID).Stringer("backoff", step.Backoff).Str("agent", step.Rung).Msg("long task: waiting before the next attempt")
+	o.setNext(rec.ID, o.cfg.Clock.Now().Add(step.Backoff))
+	slept := clock.Sleep(ctx, o.cfg.Clock, step.Backoff)
+	o.setNext(rec.ID, time.Time{})
+	if !slept {
+		return false, ctx.Err()
+	}
+	// An operator may have aborted while we waited: take it from the top.
+	if cur, _, err := o.store.Incident(ctx, rec.ID); err != nil || cur.State.Final() {
+		return false, err
+	}
+	return true, nil
+}
+
+// attemptTimeout is rung's attempt timeout from the roster, or the
+// default when the roster or the rung cannot be read.
+func (o *Orchestrator) attemptTimeout(rung string) time.Duration {
 	if roster, err := o.cfg.Roster(); err == nil {
-		if e, err := roster.Agent(step.Rung); err == nil {
-			timeout = e.AttemptTimeout()
+		if e, err := roster.Agent(rung); err == nil {
+			return e.AttemptTimeout()
 		}
 	}
+	return config.DefaultAgentTimeout
+}
+
+// startAttempt stores the pending attempt step asks for, and records the
+// hand-over when it goes to another rung than the last; runIncident then
+// hands the attempt over.
+func (o *Orchestrator) startAttempt(ctx context.Context, rec *bus.IncidentRecord, rev uint64, step Step, cur bus.Cursor) (*bus.IncidentRecord, uint64, error) {
+	timeout := o.attemptTimeout(step.Rung)
 	now := time.Now().UTC()
 	from := rec.LastRung
 	handOver := from != step.Rung
@@ -183,31 +218,38 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 	}
 	o.setRung(rec.ID, step.Rung)
 	if handOver {
-		if from == "" {
-			from = "razar"
-		}
-		o.audit(ctx, &bus.AuditRecord{
-			Event: bus.EventEscalation, Component: rec.Component, Incident: rec.ID,
-			Agent: step.Rung, AgentDisplay: o.cfg.Display(step.Rung), Attempt: number, Pass: step.Pass,
-			Status: "escalated", From: from, To: step.Rung, Escalations: rec.Escalations, Failed: rec.Cursor.Failed,
-		}, bus.AuditMsgID(bus.EventEscalation, rec.ID, rec.Escalations))
-		o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Str("from", from).Str("to", step.Rung).Int("escalations", rec.Escalations).Msg("escalation")
-		if o.cfg.Metrics != nil {
-			o.cfg.Metrics.Escalations.WithLabelValues(rec.Component).Inc()
-			o.cfg.Metrics.HandOvers.WithLabelValues(from, step.Rung).Inc()
-		}
-		if w := rec.Policy.WarnThreshold; w > 0 {
-			if n := o.cycleEscalations(rec); n >= w {
-				o.cfg.Alerts.RaiseNamed(ctx, "", bus.SeverityWarning, rec.Component, rec.ID,
-					fmt.Sprintf("%s: escalation %d of this cycle (RAZAR_ESCALATION_WARNING_THRESHOLD=%d) hands incident %s to %s after %d failed attempts",
-						rec.Component, n, w, rec.ID, o.cfg.Display(step.Rung), rec.Cursor.Failed))
-			}
-		}
+		o.handedOver(ctx, rec, from, step, number)
 	}
 	if number > 1 && o.cfg.Metrics != nil {
 		o.cfg.Metrics.Retries.WithLabelValues(rec.Component, step.Rung).Inc()
 	}
-	return rec, nrev, nil // runIncident hands the attempt over
+	return rec, nrev, nil
+}
+
+// handedOver records an escalation from rung from (empty: RAZAR itself)
+// to step's rung, and warns when the cycle's escalations reach the
+// policy's threshold.
+func (o *Orchestrator) handedOver(ctx context.Context, rec *bus.IncidentRecord, from string, step Step, number int) {
+	if from == "" {
+		from = "razar"
+	}
+	o.audit(ctx, &bus.AuditRecord{
+		Event: bus.EventEscalation, Component: rec.Component, Incident: rec.ID,
+		Agent: step.Rung, AgentDisplay: o.cfg.Display(step.Rung), Attempt: number, Pass: step.Pass,
+		Status: "escalated", From: from, To: step.Rung, Escalations: rec.Escalations, Failed: rec.Cursor.Failed,
+	}, bus.AuditMsgID(bus.EventEscalation, rec.ID, rec.Escalations))
+	o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Str("from", from).Str("to", step.Rung).Int("escalations", rec.Escalations).Msg("escalation")
+	if o.cfg.Metrics != nil {
+		o.cfg.Metrics.Escalations.WithLabelValues(rec.Component).Inc()
+		o.cfg.Metrics.HandOvers.WithLabelValues(from, step.Rung).Inc()
+	}
+	if w := rec.Policy.WarnThreshold; w > 0 {
+		if n := o.cycleEscalations(rec); n >= w {
+			o.cfg.Alerts.RaiseNamed(ctx, "", bus.SeverityWarning, rec.Component, rec.ID,
+				fmt.Sprintf("%s: escalation %d of this cycle (RAZAR_ESCALATION_WARNING_THRESHOLD=%d) hands incident %s to %s after %d failed attempts",
+					rec.Component, n, w, rec.ID, o.cfg.Display(step.Rung), rec.Cursor.Failed))
+		}
+	}
 }
 
 // cycleEscalations counts the escalations of rec's boot or repair cycle,
