@@ -8,6 +8,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/config"
@@ -22,13 +24,7 @@ import (
 // re-send after a crash harmless.
 func (o *Orchestrator) runIncident(ctx context.Context, id string, resumed bool) {
 	log := o.log.With().Str("incident", id).Logger()
-	// The pending attempt's escalation and where it was stored: only an
-	// answer stored after it counts.
-	var sent struct {
-		attempt int
-		esc     jetstream.Handed
-		err     error // why the escalation could not be stored
-	}
+	var sent sentEscalation
 	// The record advance just stored, so the hand-over does not read it
 	// back from the bucket.
 	var next *bus.IncidentRecord
@@ -50,54 +46,60 @@ func (o *Orchestrator) runIncident(ctx context.Context, id string, resumed bool)
 		if rec.State.Final() {
 			return
 		}
-		// The rung holding the incident now: the pending attempt's, or
-		// none between attempts.
 		if rec.Pending != nil {
-			o.setRung(rec.ID, rec.Pending.Rung)
-		} else {
-			o.setRung(rec.ID, "")
-		}
-		if rec.Pending != nil && rec.Pending.Rung == MemoryRung {
-			// A remembered fix: no rung to hand it to (fixes.go).
+			o.attend(ctx, log, rec, rev, &sent, resumed)
 			resumed = false
-			if err := o.settleMemory(ctx, rec, rev); err != nil && ctx.Err() == nil && !errors.Is(err, jetstream.ErrConflict) {
-				log.Error().Err(err).Msg("cannot record attempt; retrying")
-				sleepCtx(ctx, time.Second)
-			}
 			continue
 		}
-		if rec.Pending != nil {
-			if e, ok := o.humanEntry(rec.Pending.Rung); ok {
-				// A person's turn: paged and answered here, not on the bus.
-				resumed = false
-				sent.attempt, sent.esc, sent.err = rec.Pending.Attempt, jetstream.Handed{}, nil
-				if err := o.humanTurn(ctx, rec, rev, e); err != nil && ctx.Err() == nil && !errors.Is(err, jetstream.ErrConflict) {
-					log.Error().Err(err).Msg("cannot record attempt; retrying")
-					sleepCtx(ctx, time.Second)
-				}
-				continue
-			}
-			if resumed || sent.attempt != rec.Pending.Attempt {
-				// Hand the attempt over. After a crash the escalation may not
-				// have reached the stream: its message id makes sending it
-				// again harmless, and the stream answers with the sequence of
-				// the one stored first.
-				resumed = false
-				sent.attempt = rec.Pending.Attempt
-				sent.esc, sent.err = o.sendEscalation(ctx, rec)
-			}
-			if err := o.settle(ctx, rec, rev, sent.esc, sent.err); err != nil && ctx.Err() == nil && !errors.Is(err, jetstream.ErrConflict) {
-				log.Error().Err(err).Msg("cannot record attempt; retrying")
-				sleepCtx(ctx, time.Second)
-			}
-			continue
-		}
+		// No rung holds the incident between attempts.
+		o.setRung(rec.ID, "")
 		resumed = false
-		var err2 error
-		if next, nextRev, err2 = o.advance(ctx, rec, rev); err2 != nil && ctx.Err() == nil && !errors.Is(err2, jetstream.ErrConflict) {
-			log.Error().Err(err2).Msg("cannot advance incident; retrying")
-			sleepCtx(ctx, time.Second)
-		}
+		next, nextRev, err = o.advance(ctx, rec, rev)
+		o.retryLater(ctx, log, err, "cannot advance incident; retrying")
+	}
+}
+
+// sentEscalation is the pending attempt's escalation and where it was
+// stored: only an answer stored after it counts.
+type sentEscalation struct {
+	attempt int
+	esc     jetstream.Handed
+	err     error // why the escalation could not be stored
+}
+
+// attend takes rec's pending attempt one step: a remembered fix is
+// settled (fixes.go), a person's turn paged and answered here, not on the
+// bus, and a rung's attempt handed over, once, and its answer settled.
+// resumed says the attempt was pending when RAZAR started.
+func (o *Orchestrator) attend(ctx context.Context, log zerolog.Logger, rec *bus.IncidentRecord, rev uint64, sent *sentEscalation, resumed bool) {
+	o.setRung(rec.ID, rec.Pending.Rung)
+	if rec.Pending.Rung == MemoryRung {
+		o.retryLater(ctx, log, o.settleMemory(ctx, rec, rev), "cannot record attempt; retrying")
+		return
+	}
+	if e, ok := o.humanEntry(rec.Pending.Rung); ok {
+		*sent = sentEscalation{attempt: rec.Pending.Attempt}
+		o.retryLater(ctx, log, o.humanTurn(ctx, rec, rev, e), "cannot record attempt; retrying")
+		return
+	}
+	if resumed || sent.attempt != rec.Pending.Attempt {
+		// Hand the attempt over. After a crash the escalation may not
+		// have reached the stream: its message id makes sending it
+		// again harmless, and the stream answers with the sequence of
+		// the one stored first.
+		sent.attempt = rec.Pending.Attempt
+		sent.esc, sent.err = o.sendEscalation(ctx, rec)
+	}
+	o.retryLater(ctx, log, o.settle(ctx, rec, rev, sent.esc, sent.err), "cannot record attempt; retrying")
+}
+
+// retryLater logs err as msg and pauses a second before the incident loop
+// tries again; not when err is nil, ctx ended, or err is a lost
+// compare-and-set (the loop reads the record again at once).
+func (o *Orchestrator) retryLater(ctx context.Context, log zerolog.Logger, err error, msg string) {
+	if err != nil && ctx.Err() == nil && !errors.Is(err, jetstream.ErrConflict) {
+		log.Error().Err(err).Msg(msg)
+		sleepCtx(ctx, time.Second)
 	}
 }
 
