@@ -362,8 +362,48 @@ func (o *Orchestrator) conclude(ctx context.Context, rec *bus.IncidentRecord, re
 		return ctx.Err()
 	}
 	a := razar.Attempt{Number: p.Attempt, Rung: p.Rung, Pass: p.Pass, Started: p.Started, Finished: time.Now().UTC(), Actor: actor}
+	learned, err := o.judge(ctx, rec, &a, res, err, notSent)
+	if err != nil {
+		return err
+	}
+	bus.ScrubAttempt(&a, o.redact)
+	var usage razar.Usage
+	if res != nil && res.Usage != nil {
+		usage = *res.Usage
+	}
+	rec.Tokens = rec.Tokens.Add(usage)
+	rec.Cursor = Record(rec.Cursor, a.Failed())
+	// The attempt's record, with its full texts, goes to the stream first;
+	// the stored incident keeps a summary pointing at it. A crash between
+	// the two re-sends the record, which its message id makes harmless.
+	seq := o.recordAttempt(ctx, rec, a, usage)
+	o.remember(rec.ID, a)
+	line := bus.SummarizeAttempt(a, seq)
+	o.keepLine(rec.ID, line)
+	rec.AddAttempt(line)
+	rec.Pending = nil
+	if a.Outcome == razar.OutcomeHealed {
+		rec.State, rec.Reason = razar.IncidentHealed, o.healedBy(a)
+	}
+	if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
+		return err
+	}
+	if learned != "" && rec.State == razar.IncidentHealed {
+		o.learn(ctx, rec, a, learned)
+	}
+	if rec.State.Final() {
+		o.recordEnd(ctx, rec)
+	}
+	return nil
+}
+
+// judge fills a's outcome from the pending attempt's answer res, or from
+// err, why there is none (notSent: the attempt never reached the rung). A
+// fix is applied and checked here. It returns the patch that healed and
+// held, unredacted, for the fix memory, and ctx's error if it ended while
+// the fix was checked.
+func (o *Orchestrator) judge(ctx context.Context, rec *bus.IncidentRecord, a *razar.Attempt, res *bus.Result, err error, notSent bool) (string, error) {
 	var passed *passedError
-	var learned string // the patch that healed and held, unredacted, for the fix memory
 	switch {
 	case err != nil && notSent:
 		a.Outcome = razar.OutcomeError
@@ -392,48 +432,24 @@ func (o *Orchestrator) conclude(ctx context.Context, rec *bus.IncidentRecord, re
 			a.Diff = res.Candidates[0].Diff
 		}
 		var held string
-		a.Outcome, a.Reason, held = o.applyFix(ctx, rec, a, res, o.boundsFor(p))
+		a.Outcome, a.Reason, held = o.applyFix(ctx, rec, *a, res, o.boundsFor(rec.Pending))
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return "", ctx.Err()
 		}
 		if held != "" {
 			a.Diff = held // the history shows the patch that held
-			learned = held
+			return held, nil
 		}
 	}
-	bus.ScrubAttempt(&a, o.redact)
-	var usage razar.Usage
-	if res != nil && res.Usage != nil {
-		usage = *res.Usage
+	return "", nil
+}
+
+// healedBy is the reason of an incident attempt a healed.
+func (o *Orchestrator) healedBy(a razar.Attempt) string {
+	if a.Actor != "" {
+		return fmt.Sprintf("%s (%s) fixed it by hand on attempt %d", a.Actor, o.cfg.Display(a.Rung), a.Number)
 	}
-	rec.Tokens = rec.Tokens.Add(usage)
-	rec.Cursor = Record(rec.Cursor, a.Failed())
-	// The attempt's record, with its full texts, goes to the stream first;
-	// the stored incident keeps a summary pointing at it. A crash between
-	// the two re-sends the record, which its message id makes harmless.
-	seq := o.recordAttempt(ctx, rec, a, usage)
-	o.remember(rec.ID, a)
-	line := bus.SummarizeAttempt(a, seq)
-	o.keepLine(rec.ID, line)
-	rec.AddAttempt(line)
-	rec.Pending = nil
-	if a.Outcome == razar.OutcomeHealed {
-		rec.State = razar.IncidentHealed
-		rec.Reason = fmt.Sprintf("%s fixed it on attempt %d", o.cfg.Display(a.Rung), a.Number)
-		if a.Actor != "" {
-			rec.Reason = fmt.Sprintf("%s (%s) fixed it by hand on attempt %d", a.Actor, o.cfg.Display(a.Rung), a.Number)
-		}
-	}
-	if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
-		return err
-	}
-	if learned != "" && rec.State == razar.IncidentHealed {
-		o.learn(ctx, rec, a, learned)
-	}
-	if rec.State.Final() {
-		o.recordEnd(ctx, rec)
-	}
-	return nil
+	return fmt.Sprintf("%s fixed it on attempt %d", o.cfg.Display(a.Rung), a.Number)
 }
 
 // recordAttempt publishes the attempt's audit record, with the tokens its
