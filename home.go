@@ -2,17 +2,6 @@ package razar
 
 import "path/filepath"
 
-// Paths of the RAZAR home that more than one layer names (docs/CONTRACT.md
-// section 1), relative to the home. Home.Roster and Home.RosterSnapshot
-// join them to a home.
-const (
-	// RosterFile is the agent roster, in ladder order.
-	RosterFile = "config/razar_ai_agents.json"
-	// RosterSnapshot is the roster as the boot cycle found it, restored
-	// when a boot halts.
-	RosterSnapshot = "config/razar_ai_agents.bak"
-)
-
 // Home is a RAZAR home directory, and its methods are the one list of the
 // paths in it (docs/CONTRACT.md section 1, "The RAZAR home"): a path of the
 // home that is not a method here does not exist. Each method returns the
@@ -38,15 +27,15 @@ func (h Home) Dirs() []string {
 func (h Home) BootConfig() string { return h.join("config", "boot_config.json") }
 
 // Roster is config/razar_ai_agents.json, the agent roster in ladder order.
-func (h Home) Roster() string { return h.join(RosterFile) }
+func (h Home) Roster() string { return h.join("config", "razar_ai_agents.json") }
 
 // RosterPrev is config/razar_ai_agents.json.prev, the roster as it was
 // before the last `razar rotate-keys --apply` rewrote it.
-func (h Home) RosterPrev() string { return h.join(RosterFile + ".prev") }
+func (h Home) RosterPrev() string { return h.join("config", "razar_ai_agents.json.prev") }
 
 // RosterSnapshot is config/razar_ai_agents.bak, the roster as the boot
 // cycle found it, restored when a boot halts.
-func (h Home) RosterSnapshot() string { return h.join(RosterSnapshot) }
+func (h Home) RosterSnapshot() string { return h.join("config", "razar_ai_agents.bak") }
 
 // EnvFile is config/razar.env, the optional KEY=VALUE settings read at
 // boot and by `razar reload`.

@@ -72,10 +72,12 @@ const (
 )
 
 // Dir is the identities directory under the home's state/.
+//
+// Deprecated: use razar.Home(h).Identities().
 const Dir = "identities"
 
 // TrustRoot is the trust root's directory under the home's state/,
-// beside Dir.
+// beside the identities (razar.Home.Identities).
 const TrustRoot = "trust"
 
 // legacyTrustDir is where homes before the trust root kept the seeds:

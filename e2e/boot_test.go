@@ -148,7 +148,7 @@ func TestBootOrderByPriority(t *testing.T) {
 	}
 	// logs/razar_state.json says the same, written atomically.
 	var st bus.MissionState
-	data, err := os.ReadFile(filepath.Join(b.home, supervisor.StateFile))
+	data, err := os.ReadFile(razar.Home(b.home).StateFile())
 	if err != nil || json.Unmarshal(data, &st) != nil || st.Health != "healthy" || len(st.Components) != 4 {
 		t.Fatalf("state file: %v %s", err, data)
 	}

@@ -137,7 +137,7 @@ func TestHostileTestFileCannotEscapeValidation(t *testing.T) {
 	}
 	// The roster snapshot RAZAR itself writes at boot lives in config/
 	// too: it is made first, so that config/ is then RAZAR's alone to change.
-	if err := os.WriteFile(filepath.Join(home, razar.RosterSnapshot), []byte(rosterJSON), 0o644); err != nil {
+	if err := os.WriteFile(razar.Home(home).RosterSnapshot(), []byte(rosterJSON), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	watched := []string{workdir, filepath.Join(home, "config"), filepath.Join(home, "state", "identities")}

@@ -47,7 +47,7 @@ func testHome(t *testing.T) string {
 	t.Helper()
 	h := t.TempDir()
 	for p, content := range map[string]string{
-		razar.RosterFile: `{"agents": [{"name": "crown", "backend": "builtin"}]}`,
+		razar.Home("").Roster(): `{"agents": [{"name": "crown", "backend": "builtin"}]}`,
 		razar.Home("").BootConfig(): `{"components": [{"name": "web", "priority": 1, "command": ["sleep", "600"], "workdir": "web",
 			"start_grace": "200ms", "health_check": {"command": ["true"]}}]}`,
 		"web/.keep": "",

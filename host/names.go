@@ -3,7 +3,6 @@ package host
 import (
 	"fmt"
 	neturl "net/url"
-	"path/filepath"
 	"strings"
 
 	"github.com/razar/razar"
@@ -34,7 +33,7 @@ func componentNames(b *config.BootConfig) []string {
 func distinctNames(boot *config.BootConfig, roster *config.Roster) error {
 	for i, a := range roster.Agents {
 		if a.Name == orchestrator.MemoryRung {
-			return &razar.ConfigError{File: razar.RosterFile, Field: fmt.Sprintf("agents[%d].name", i),
+			return &razar.ConfigError{File: razar.Home("").Roster(), Field: fmt.Sprintf("agents[%d].name", i),
 				Msg: fmt.Sprintf("%q is the rung name of attempts made with a remembered fix (docs/FIXES.md): records could not tell the two apart", a.Name),
 				Fix: "rename the rung"}
 		}
@@ -42,7 +41,7 @@ func distinctNames(boot *config.BootConfig, roster *config.Roster) error {
 	for i, c := range boot.Components {
 		if _, err := roster.Agent(c.Name); err == nil {
 			return &razar.ConfigError{File: razar.Home("").BootConfig(), Field: fmt.Sprintf("components[%d].name", i),
-				Msg: fmt.Sprintf("%q is also the name of a rung in %s: the two would share razar.heartbeat.%s", c.Name, razar.RosterFile, c.Name),
+				Msg: fmt.Sprintf("%q is also the name of a rung in %s: the two would share razar.heartbeat.%s", c.Name, razar.Home("").Roster(), c.Name),
 				Fix: "rename the component"}
 		}
 	}
@@ -82,7 +81,7 @@ func loadConfigs(bootFile, home string) (*config.BootConfig, *config.Roster, []s
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	roster, err := config.LoadRoster(filepath.Join(home, razar.RosterFile))
+	roster, err := config.LoadRoster(razar.Home(home).Roster())
 	if err != nil {
 		return nil, nil, nil, err
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/razar/razar"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream"
@@ -29,7 +30,7 @@ func TestUpgradeKeepsTheRecordOfABusWithoutIdentities(t *testing.T) {
 	}
 	old.Close()
 
-	tr, err := auth.Open(filepath.Join(state, auth.Dir))
+	tr, err := auth.Open(razar.Home(home).Identities())
 	if err != nil {
 		t.Fatal(err)
 	}

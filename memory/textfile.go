@@ -16,7 +16,9 @@ import (
 )
 
 // MetricsFile is the node_exporter textfile the gauges go to, relative to
-// the home: razar.Home.BootMetrics, named here until cmd/razar names that.
+// the home.
+//
+// Deprecated: use razar.Home(h).BootMetrics().
 const MetricsFile = "monitoring/boot_metrics.prom"
 
 // The gauges of the runbook, in the order the file holds them.

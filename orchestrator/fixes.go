@@ -222,61 +222,14 @@ func (o *Orchestrator) fits(comp config.Component, f fixmem.Fix) error {
 // memory: it is off, this is not the incident's first step, or nothing is
 // remembered for the signature.
 func (o *Orchestrator) fromMemory(ctx context.Context, rec *bus.IncidentRecord, rev uint64) (next *bus.IncidentRecord, nrev uint64, handled bool, err error) {
-	if o.fixes == nil || rec.Cursor.Phase != "" || rec.Earlier+len(rec.Attempts) > 0 {
+	comp, sig, cands, ok := o.remembered(rec)
+	if !ok {
 		return nil, 0, false, nil
 	}
-	var cands []fixmem.Fix
-	var sig string
-	if o.fixes.Len() > 0 { // an empty memory costs no normalising
-		sig = fixmem.Signature(rec.Component, rec.Error)
-		cands = o.fixes.Candidates(sig)
-	}
-	if len(cands) == 0 {
-		o.fixMetric(func(m *FixMetrics) { m.Misses.Inc() })
-		return nil, 0, false, nil
-	}
-	boot, err := o.cfg.Components()
-	if err != nil {
-		return nil, 0, false, nil // the ladder reports the broken config
-	}
-	comp, err := boot.Component(rec.Component)
-	if err != nil || comp.Workdir == "" || o.cfg.Home == "" {
-		return nil, 0, false, nil
-	}
-	var pick *fixmem.Fix
-	var stale, refused []string
-	hold := false
-	for i := range cands {
-		if err := o.fits(comp, cands[i]); err != nil {
-			stale = append(stale, fmt.Sprintf("fix %s: %v", cands[i].ID, err))
-			continue
-		}
-		if adds := addsCode(comp, cands[i]); adds != "" {
-			if o.cfg.FixMemoryNewFiles == NewFilesNever {
-				refused = append(refused, fmt.Sprintf("fix %s %s: never replayed (RAZAR_FIX_MEMORY_NEW_FILES=never)", cands[i].ID, adds))
-				continue
-			}
-			hold = true
-		}
-		pick = &cands[i]
-		break
-	}
+	pick, hold, stale, refused := o.pickFix(comp, cands)
 	rec.Cursor = bus.Cursor{Phase: "local", Pass: 1} // the memory's turn is taken, whatever comes of it
 	if pick == nil {
-		reason := fmt.Sprintf("remembered fixes of %s are stale: %s", sig, strings.Join(stale, "; "))
-		if len(refused) > 0 {
-			reason = fmt.Sprintf("remembered fixes of %s not tried: %s", sig, strings.Join(append(refused, stale...), "; "))
-		}
-		rec.AddSkip(bus.Skip{Rung: MemoryRung, Pass: 1, Reason: bus.Clip(reason, bus.MaxErrorBytes), Time: time.Now().UTC()})
-		if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
-			return nil, 0, true, err
-		}
-		o.audit(ctx, &bus.AuditRecord{Event: bus.EventSkipped, Component: rec.Component, Incident: rec.ID,
-			Agent: MemoryRung, AgentDisplay: MemoryRung, Pass: 1, Status: "skipped", Error: reason, Signature: sig},
-			bus.AuditMsgID(bus.EventSkipped, rec.ID, rec.Skipped))
-		o.log.Info().Str("incident", rec.ID).Str("component", rec.Component).Str("signature", sig).Str("reason", reason).Msg("remembered fix skipped: the files changed since")
-		o.fixMetric(func(m *FixMetrics) { m.Stale.Add(float64(len(stale))); m.Misses.Inc() })
-		return nil, 0, true, nil
+		return nil, 0, true, o.skipMemory(ctx, rec, rev, sig, stale, refused)
 	}
 	now := time.Now().UTC()
 	timeout := config.DefaultAgentTimeout
@@ -295,6 +248,74 @@ func (o *Orchestrator) fromMemory(ctx context.Context, rec *bus.IncidentRecord, 
 	return rec, nrev, true, nil
 }
 
+// remembered returns the component of rec, the signature of its failure
+// and the fixes remembered for it. ok is false when the memory has no
+// say: it is off, this is not the incident's first step, nothing is
+// remembered (a miss), or the component has no workdir to patch.
+func (o *Orchestrator) remembered(rec *bus.IncidentRecord) (comp config.Component, sig string, cands []fixmem.Fix, ok bool) {
+	if o.fixes == nil || rec.Cursor.Phase != "" || rec.Earlier+len(rec.Attempts) > 0 {
+		return comp, "", nil, false
+	}
+	if o.fixes.Len() > 0 { // an empty memory costs no normalising
+		sig = fixmem.Signature(rec.Component, rec.Error)
+		cands = o.fixes.Candidates(sig)
+	}
+	if len(cands) == 0 {
+		o.fixMetric(func(m *FixMetrics) { m.Misses.Inc() })
+		return comp, "", nil, false
+	}
+	boot, err := o.cfg.Components()
+	if err != nil {
+		return comp, "", nil, false // the ladder reports the broken config
+	}
+	comp, err = boot.Component(rec.Component)
+	if err != nil || comp.Workdir == "" || o.cfg.Home == "" {
+		return comp, "", nil, false
+	}
+	return comp, sig, cands, true
+}
+
+// pickFix returns the first of cands that fits comp's files, and hold
+// when it adds code, so an operator approves its replay. stale says why
+// the fixes before it did not fit, refused which ones add code that
+// RAZAR_FIX_MEMORY_NEW_FILES=never forbids.
+func (o *Orchestrator) pickFix(comp config.Component, cands []fixmem.Fix) (pick *fixmem.Fix, hold bool, stale, refused []string) {
+	for i := range cands {
+		if err := o.fits(comp, cands[i]); err != nil {
+			stale = append(stale, fmt.Sprintf("fix %s: %v", cands[i].ID, err))
+			continue
+		}
+		if adds := addsCode(comp, cands[i]); adds != "" {
+			if o.cfg.FixMemoryNewFiles == NewFilesNever {
+				refused = append(refused, fmt.Sprintf("fix %s %s: never replayed (RAZAR_FIX_MEMORY_NEW_FILES=never)", cands[i].ID, adds))
+				continue
+			}
+			hold = true
+		}
+		return &cands[i], hold, stale, refused
+	}
+	return nil, false, stale, refused
+}
+
+// skipMemory stores and records the memory's turn skipped: none of the
+// fixes remembered for sig could be tried, stale and refused say why.
+func (o *Orchestrator) skipMemory(ctx context.Context, rec *bus.IncidentRecord, rev uint64, sig string, stale, refused []string) error {
+	reason := fmt.Sprintf("remembered fixes of %s are stale: %s", sig, strings.Join(stale, "; "))
+	if len(refused) > 0 {
+		reason = fmt.Sprintf("remembered fixes of %s not tried: %s", sig, strings.Join(append(refused, stale...), "; "))
+	}
+	rec.AddSkip(bus.Skip{Rung: MemoryRung, Pass: 1, Reason: bus.Clip(reason, bus.MaxErrorBytes), Time: time.Now().UTC()})
+	if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
+		return err
+	}
+	o.audit(ctx, &bus.AuditRecord{Event: bus.EventSkipped, Component: rec.Component, Incident: rec.ID,
+		Agent: MemoryRung, AgentDisplay: MemoryRung, Pass: 1, Status: "skipped", Error: reason, Signature: sig},
+		bus.AuditMsgID(bus.EventSkipped, rec.ID, rec.Skipped))
+	o.log.Info().Str("incident", rec.ID).Str("component", rec.Component).Str("signature", sig).Str("reason", reason).Msg("remembered fix skipped: the files changed since")
+	o.fixMetric(func(m *FixMetrics) { m.Stale.Add(float64(len(stale))); m.Misses.Inc() })
+	return nil
+}
+
 // settleMemory takes the pending memory attempt's fix through the patch
 // pipeline (protected paths, sandboxed validation, approval, verification,
 // revert) and stores the finished attempt. It counts towards
@@ -307,29 +328,8 @@ func (o *Orchestrator) settleMemory(ctx context.Context, rec *bus.IncidentRecord
 	f, ok := o.fixes.Fix(sig, p.Fix)
 	if !ok {
 		a.Outcome, a.Error = razar.OutcomeError, fmt.Sprintf("remembered fix %s of %s is gone (forgotten meanwhile)", p.Fix, sig)
-	} else {
-		a.Summary = fmt.Sprintf("remembered fix %s of %s, written by %s for %s on %s", f.ID, sig, o.cfg.Display(f.Rung), f.Incident, f.Learned.Format(time.RFC3339))
-		a.Diff = f.Diff
-		res := &bus.Result{Incident: rec.ID, Attempt: a.Number, Rung: MemoryRung, Status: razar.StatusFixed, Summary: a.Summary, Diff: f.Diff}
-		b := answerBounds{limit: 1, deadline: p.Deadline, window: p.Deadline.Sub(p.Started)}
-		var adds string
-		if boot, err := o.cfg.Components(); err == nil {
-			if comp, err := boot.Component(rec.Component); err == nil {
-				adds = addsCode(comp, f)
-			}
-		}
-		switch {
-		case adds != "" && o.cfg.FixMemoryNewFiles == NewFilesNever:
-			a.Outcome, a.Reason = razar.OutcomeRejected, fmt.Sprintf("remembered fix %s %s: never replayed (RAZAR_FIX_MEMORY_NEW_FILES=never)", f.ID, adds)
-		default:
-			if adds != "" {
-				b.hold = fmt.Sprintf("remembered fix %s %s: an operator approves its replay (RAZAR_FIX_MEMORY_NEW_FILES=approve)", f.ID, adds)
-			}
-			a.Outcome, a.Reason, _ = o.applyFix(ctx, rec, a, res, b)
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
+	} else if err := o.replay(ctx, rec, &a, f, sig); err != nil {
+		return err
 	}
 	a.Finished = time.Now().UTC()
 	bus.ScrubAttempt(&a, o.redact)
@@ -354,20 +354,55 @@ func (o *Orchestrator) settleMemory(ctx context.Context, rec *bus.IncidentRecord
 	case a.Outcome == razar.OutcomeHealed:
 		o.fixMetric(func(m *FixMetrics) { m.Heals.Inc() })
 	case ok:
-		r := &bus.AuditRecord{Event: bus.EventFixFailed, Component: rec.Component, Incident: rec.ID, Agent: MemoryRung,
-			Attempt: a.Number, Signature: sig, Fix: f.ID, Status: "failed", Reason: firstNonEmpty(a.Reason, a.Error),
-			Message: "not tried again for this signature until it heals an incident anew"}
-		if f.Pinned {
-			r.Message = "pinned: kept, and tried again next time"
-		}
-		if err := o.recordFix(ctx, r, bus.AuditMsgID(bus.EventFixFailed, rec.ID, a.Number)); err != nil {
-			o.log.Error().Err(err).Str("incident", rec.ID).Msg("failed fix not marked")
-		}
+		o.markFixFailed(ctx, rec, a, f, sig)
 	}
 	if rec.State.Final() {
 		o.recordEnd(ctx, rec)
 	}
 	return nil
+}
+
+// replay takes the remembered fix f of sig through the patch pipeline as
+// the pending attempt a, and fills a's outcome. A fix that adds code is
+// refused or held for approval, as RAZAR_FIX_MEMORY_NEW_FILES says. It
+// returns ctx's error if ctx ended meanwhile.
+func (o *Orchestrator) replay(ctx context.Context, rec *bus.IncidentRecord, a *razar.Attempt, f fixmem.Fix, sig string) error {
+	p := rec.Pending
+	a.Summary = fmt.Sprintf("remembered fix %s of %s, written by %s for %s on %s", f.ID, sig, o.cfg.Display(f.Rung), f.Incident, f.Learned.Format(time.RFC3339))
+	a.Diff = f.Diff
+	res := &bus.Result{Incident: rec.ID, Attempt: a.Number, Rung: MemoryRung, Status: razar.StatusFixed, Summary: a.Summary, Diff: f.Diff}
+	b := answerBounds{limit: 1, deadline: p.Deadline, window: p.Deadline.Sub(p.Started)}
+	var adds string
+	if boot, err := o.cfg.Components(); err == nil {
+		if comp, err := boot.Component(rec.Component); err == nil {
+			adds = addsCode(comp, f)
+		}
+	}
+	switch {
+	case adds != "" && o.cfg.FixMemoryNewFiles == NewFilesNever:
+		a.Outcome, a.Reason = razar.OutcomeRejected, fmt.Sprintf("remembered fix %s %s: never replayed (RAZAR_FIX_MEMORY_NEW_FILES=never)", f.ID, adds)
+	default:
+		if adds != "" {
+			b.hold = fmt.Sprintf("remembered fix %s %s: an operator approves its replay (RAZAR_FIX_MEMORY_NEW_FILES=approve)", f.ID, adds)
+		}
+		a.Outcome, a.Reason, _ = o.applyFix(ctx, rec, *a, res, b)
+	}
+	return ctx.Err()
+}
+
+// markFixFailed records that the remembered fix f of sig failed attempt
+// a, so it is not tried again for sig until it heals anew (unless it is
+// pinned).
+func (o *Orchestrator) markFixFailed(ctx context.Context, rec *bus.IncidentRecord, a razar.Attempt, f fixmem.Fix, sig string) {
+	r := &bus.AuditRecord{Event: bus.EventFixFailed, Component: rec.Component, Incident: rec.ID, Agent: MemoryRung,
+		Attempt: a.Number, Signature: sig, Fix: f.ID, Status: "failed", Reason: firstNonEmpty(a.Reason, a.Error),
+		Message: "not tried again for this signature until it heals an incident anew"}
+	if f.Pinned {
+		r.Message = "pinned: kept, and tried again next time"
+	}
+	if err := o.recordFix(ctx, r, bus.AuditMsgID(bus.EventFixFailed, rec.ID, a.Number)); err != nil {
+		o.log.Error().Err(err).Str("incident", rec.ID).Msg("failed fix not marked")
+	}
 }
 
 func firstNonEmpty(s ...string) string {

@@ -8,6 +8,8 @@ import (
 	"sort"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/config"
@@ -22,13 +24,7 @@ import (
 // re-send after a crash harmless.
 func (o *Orchestrator) runIncident(ctx context.Context, id string, resumed bool) {
 	log := o.log.With().Str("incident", id).Logger()
-	// The pending attempt's escalation and where it was stored: only an
-	// answer stored after it counts.
-	var sent struct {
-		attempt int
-		esc     jetstream.Handed
-		err     error // why the escalation could not be stored
-	}
+	var sent sentEscalation
 	// The record advance just stored, so the hand-over does not read it
 	// back from the bucket.
 	var next *bus.IncidentRecord
@@ -50,54 +46,60 @@ func (o *Orchestrator) runIncident(ctx context.Context, id string, resumed bool)
 		if rec.State.Final() {
 			return
 		}
-		// The rung holding the incident now: the pending attempt's, or
-		// none between attempts.
 		if rec.Pending != nil {
-			o.setRung(rec.ID, rec.Pending.Rung)
-		} else {
-			o.setRung(rec.ID, "")
-		}
-		if rec.Pending != nil && rec.Pending.Rung == MemoryRung {
-			// A remembered fix: no rung to hand it to (fixes.go).
+			o.attend(ctx, log, rec, rev, &sent, resumed)
 			resumed = false
-			if err := o.settleMemory(ctx, rec, rev); err != nil && ctx.Err() == nil && !errors.Is(err, jetstream.ErrConflict) {
-				log.Error().Err(err).Msg("cannot record attempt; retrying")
-				sleepCtx(ctx, time.Second)
-			}
 			continue
 		}
-		if rec.Pending != nil {
-			if e, ok := o.humanEntry(rec.Pending.Rung); ok {
-				// A person's turn: paged and answered here, not on the bus.
-				resumed = false
-				sent.attempt, sent.esc, sent.err = rec.Pending.Attempt, jetstream.Handed{}, nil
-				if err := o.humanTurn(ctx, rec, rev, e); err != nil && ctx.Err() == nil && !errors.Is(err, jetstream.ErrConflict) {
-					log.Error().Err(err).Msg("cannot record attempt; retrying")
-					sleepCtx(ctx, time.Second)
-				}
-				continue
-			}
-			if resumed || sent.attempt != rec.Pending.Attempt {
-				// Hand the attempt over. After a crash the escalation may not
-				// have reached the stream: its message id makes sending it
-				// again harmless, and the stream answers with the sequence of
-				// the one stored first.
-				resumed = false
-				sent.attempt = rec.Pending.Attempt
-				sent.esc, sent.err = o.sendEscalation(ctx, rec)
-			}
-			if err := o.settle(ctx, rec, rev, sent.esc, sent.err); err != nil && ctx.Err() == nil && !errors.Is(err, jetstream.ErrConflict) {
-				log.Error().Err(err).Msg("cannot record attempt; retrying")
-				sleepCtx(ctx, time.Second)
-			}
-			continue
-		}
+		// No rung holds the incident between attempts.
+		o.setRung(rec.ID, "")
 		resumed = false
-		var err2 error
-		if next, nextRev, err2 = o.advance(ctx, rec, rev); err2 != nil && ctx.Err() == nil && !errors.Is(err2, jetstream.ErrConflict) {
-			log.Error().Err(err2).Msg("cannot advance incident; retrying")
-			sleepCtx(ctx, time.Second)
-		}
+		next, nextRev, err = o.advance(ctx, rec, rev)
+		o.retryLater(ctx, log, err, "cannot advance incident; retrying")
+	}
+}
+
+// sentEscalation is the pending attempt's escalation and where it was
+// stored: only an answer stored after it counts.
+type sentEscalation struct {
+	attempt int
+	esc     jetstream.Handed
+	err     error // why the escalation could not be stored
+}
+
+// attend takes rec's pending attempt one step: a remembered fix is
+// settled (fixes.go), a person's turn paged and answered here, not on the
+// bus, and a rung's attempt handed over, once, and its answer settled.
+// resumed says the attempt was pending when RAZAR started.
+func (o *Orchestrator) attend(ctx context.Context, log zerolog.Logger, rec *bus.IncidentRecord, rev uint64, sent *sentEscalation, resumed bool) {
+	o.setRung(rec.ID, rec.Pending.Rung)
+	if rec.Pending.Rung == MemoryRung {
+		o.retryLater(ctx, log, o.settleMemory(ctx, rec, rev), "cannot record attempt; retrying")
+		return
+	}
+	if e, ok := o.humanEntry(rec.Pending.Rung); ok {
+		*sent = sentEscalation{attempt: rec.Pending.Attempt}
+		o.retryLater(ctx, log, o.humanTurn(ctx, rec, rev, e), "cannot record attempt; retrying")
+		return
+	}
+	if resumed || sent.attempt != rec.Pending.Attempt {
+		// Hand the attempt over. After a crash the escalation may not
+		// have reached the stream: its message id makes sending it
+		// again harmless, and the stream answers with the sequence of
+		// the one stored first.
+		sent.attempt = rec.Pending.Attempt
+		sent.esc, sent.err = o.sendEscalation(ctx, rec)
+	}
+	o.retryLater(ctx, log, o.settle(ctx, rec, rev, sent.esc, sent.err), "cannot record attempt; retrying")
+}
+
+// retryLater logs err as msg and pauses a second before the incident loop
+// tries again; not when err is nil, ctx ended, or err is a lost
+// compare-and-set (the loop reads the record again at once).
+func (o *Orchestrator) retryLater(ctx context.Context, log zerolog.Logger, err error, msg string) {
+	if err != nil && ctx.Err() == nil && !errors.Is(err, jetstream.ErrConflict) {
+		log.Error().Err(err).Msg(msg)
+		sleepCtx(ctx, time.Second)
 	}
 }
 
@@ -116,57 +118,92 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 	case StepFail:
 		return nil, 0, o.finishRec(ctx, rec, rev, razar.IncidentFailed, step.Reason)
 	case StepSkip:
-		rec.Cursor = cur
-		rec.AddSkip(bus.Skip{Rung: step.Rung, Pass: step.Pass, Reason: step.Reason, Time: time.Now().UTC()})
-		if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
-			return nil, 0, err
-		}
-		n := rec.Skipped
-		o.audit(ctx, &bus.AuditRecord{
-			Event: bus.EventSkipped, Component: rec.Component, Incident: rec.ID,
-			Agent: step.Rung, AgentDisplay: o.cfg.Display(step.Rung), Pass: step.Pass,
-			Status: "skipped", Error: step.Reason, Failed: rec.Cursor.Failed,
-		}, bus.AuditMsgID(bus.EventSkipped, rec.ID, n))
-		o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Str("agent", step.Rung).Str("reason", step.Reason).Msg("rung skipped: it cannot run")
-		if o.cfg.Metrics != nil {
-			o.cfg.Metrics.Skipped.WithLabelValues(rec.Component, step.Rung).Inc()
-		}
-		return nil, 0, nil
+		return nil, 0, o.skipRung(ctx, rec, rev, step, cur)
 	case StepWait:
-		// --long-task and no rung could run: store the cursor, then pause
-		// before the ladder looks at the rungs again.
-		rec.Cursor = cur
-		if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
-			return nil, 0, err
-		}
-		o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Stringer("wait", step.Backoff).Str("reason", step.Reason).Msg("long task: no rung can run")
-		o.setNext(rec.ID, o.cfg.Clock.Now().Add(step.Backoff))
-		defer o.setNext(rec.ID, time.Time{})
-		if !clock.Sleep(ctx, o.cfg.Clock, step.Backoff) {
-			return nil, 0, ctx.Err()
-		}
-		return nil, 0, nil
+		return nil, 0, o.waitForRungs(ctx, rec, rev, step, cur)
 	}
 	// StepAttempt.
-	if step.Backoff > 0 {
-		o.log.Info().Str("incident", rec.ID).Stringer("backoff", step.Backoff).Str("agent", step.Rung).Msg("long task: waiting before the next attempt")
-		o.setNext(rec.ID, o.cfg.Clock.Now().Add(step.Backoff))
-		slept := clock.Sleep(ctx, o.cfg.Clock, step.Backoff)
-		o.setNext(rec.ID, time.Time{})
-		if !slept {
-			return nil, 0, ctx.Err()
-		}
-		// An operator may have aborted while we waited: take it from the top.
-		if cur, _, err := o.store.Incident(ctx, rec.ID); err != nil || cur.State.Final() {
-			return nil, 0, err
-		}
+	if ok, err := o.backOff(ctx, rec, step); !ok {
+		return nil, 0, err
 	}
-	timeout := config.DefaultAgentTimeout
+	return o.startAttempt(ctx, rec, rev, step, cur)
+}
+
+// skipRung stores the cursor past a rung that cannot run, and records the
+// skip.
+func (o *Orchestrator) skipRung(ctx context.Context, rec *bus.IncidentRecord, rev uint64, step Step, cur bus.Cursor) error {
+	rec.Cursor = cur
+	rec.AddSkip(bus.Skip{Rung: step.Rung, Pass: step.Pass, Reason: step.Reason, Time: time.Now().UTC()})
+	if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
+		return err
+	}
+	n := rec.Skipped
+	o.audit(ctx, &bus.AuditRecord{
+		Event: bus.EventSkipped, Component: rec.Component, Incident: rec.ID,
+		Agent: step.Rung, AgentDisplay: o.cfg.Display(step.Rung), Pass: step.Pass,
+		Status: "skipped", Error: step.Reason, Failed: rec.Cursor.Failed,
+	}, bus.AuditMsgID(bus.EventSkipped, rec.ID, n))
+	o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Str("agent", step.Rung).Str("reason", step.Reason).Msg("rung skipped: it cannot run")
+	if o.cfg.Metrics != nil {
+		o.cfg.Metrics.Skipped.WithLabelValues(rec.Component, step.Rung).Inc()
+	}
+	return nil
+}
+
+// waitForRungs is --long-task when no rung could run: it stores the
+// cursor, then pauses before the ladder looks at the rungs again.
+func (o *Orchestrator) waitForRungs(ctx context.Context, rec *bus.IncidentRecord, rev uint64, step Step, cur bus.Cursor) error {
+	rec.Cursor = cur
+	if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
+		return err
+	}
+	o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Stringer("wait", step.Backoff).Str("reason", step.Reason).Msg("long task: no rung can run")
+	o.setNext(rec.ID, o.cfg.Clock.Now().Add(step.Backoff))
+	defer o.setNext(rec.ID, time.Time{})
+	if !clock.Sleep(ctx, o.cfg.Clock, step.Backoff) {
+		return ctx.Err()
+	}
+	return nil
+}
+
+// backOff waits out the backoff --long-task puts before an attempt. It
+// says whether the attempt may start: not when ctx ended (its error), the
+// incident could not be read (that error) or an operator ended it while
+// we waited (no error: the loop takes it from the top).
+func (o *Orchestrator) backOff(ctx context.Context, rec *bus.IncidentRecord, step Step) (bool, error) {
+	if step.Backoff <= 0 {
+		return true, nil
+	}
+	o.log.Info().Str("incident", rec.ID).Stringer("backoff", step.Backoff).Str("agent", step.Rung).Msg("long task: waiting before the next attempt")
+	o.setNext(rec.ID, o.cfg.Clock.Now().Add(step.Backoff))
+	slept := clock.Sleep(ctx, o.cfg.Clock, step.Backoff)
+	o.setNext(rec.ID, time.Time{})
+	if !slept {
+		return false, ctx.Err()
+	}
+	// An operator may have aborted while we waited: take it from the top.
+	if cur, _, err := o.store.Incident(ctx, rec.ID); err != nil || cur.State.Final() {
+		return false, err
+	}
+	return true, nil
+}
+
+// attemptTimeout is rung's attempt timeout from the roster, or the
+// default when the roster or the rung cannot be read.
+func (o *Orchestrator) attemptTimeout(rung string) time.Duration {
 	if roster, err := o.cfg.Roster(); err == nil {
-		if e, err := roster.Agent(step.Rung); err == nil {
-			timeout = e.AttemptTimeout()
+		if e, err := roster.Agent(rung); err == nil {
+			return e.AttemptTimeout()
 		}
 	}
+	return config.DefaultAgentTimeout
+}
+
+// startAttempt stores the pending attempt step asks for, and records the
+// hand-over when it goes to another rung than the last; runIncident then
+// hands the attempt over.
+func (o *Orchestrator) startAttempt(ctx context.Context, rec *bus.IncidentRecord, rev uint64, step Step, cur bus.Cursor) (*bus.IncidentRecord, uint64, error) {
+	timeout := o.attemptTimeout(step.Rung)
 	now := time.Now().UTC()
 	from := rec.LastRung
 	handOver := from != step.Rung
@@ -183,31 +220,38 @@ func (o *Orchestrator) advance(ctx context.Context, rec *bus.IncidentRecord, rev
 	}
 	o.setRung(rec.ID, step.Rung)
 	if handOver {
-		if from == "" {
-			from = "razar"
-		}
-		o.audit(ctx, &bus.AuditRecord{
-			Event: bus.EventEscalation, Component: rec.Component, Incident: rec.ID,
-			Agent: step.Rung, AgentDisplay: o.cfg.Display(step.Rung), Attempt: number, Pass: step.Pass,
-			Status: "escalated", From: from, To: step.Rung, Escalations: rec.Escalations, Failed: rec.Cursor.Failed,
-		}, bus.AuditMsgID(bus.EventEscalation, rec.ID, rec.Escalations))
-		o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Str("from", from).Str("to", step.Rung).Int("escalations", rec.Escalations).Msg("escalation")
-		if o.cfg.Metrics != nil {
-			o.cfg.Metrics.Escalations.WithLabelValues(rec.Component).Inc()
-			o.cfg.Metrics.HandOvers.WithLabelValues(from, step.Rung).Inc()
-		}
-		if w := rec.Policy.WarnThreshold; w > 0 {
-			if n := o.cycleEscalations(rec); n >= w {
-				o.cfg.Alerts.RaiseNamed(ctx, "", bus.SeverityWarning, rec.Component, rec.ID,
-					fmt.Sprintf("%s: escalation %d of this cycle (RAZAR_ESCALATION_WARNING_THRESHOLD=%d) hands incident %s to %s after %d failed attempts",
-						rec.Component, n, w, rec.ID, o.cfg.Display(step.Rung), rec.Cursor.Failed))
-			}
-		}
+		o.handedOver(ctx, rec, from, step, number)
 	}
 	if number > 1 && o.cfg.Metrics != nil {
 		o.cfg.Metrics.Retries.WithLabelValues(rec.Component, step.Rung).Inc()
 	}
-	return rec, nrev, nil // runIncident hands the attempt over
+	return rec, nrev, nil
+}
+
+// handedOver records an escalation from rung from (empty: RAZAR itself)
+// to step's rung, and warns when the cycle's escalations reach the
+// policy's threshold.
+func (o *Orchestrator) handedOver(ctx context.Context, rec *bus.IncidentRecord, from string, step Step, number int) {
+	if from == "" {
+		from = "razar"
+	}
+	o.audit(ctx, &bus.AuditRecord{
+		Event: bus.EventEscalation, Component: rec.Component, Incident: rec.ID,
+		Agent: step.Rung, AgentDisplay: o.cfg.Display(step.Rung), Attempt: number, Pass: step.Pass,
+		Status: "escalated", From: from, To: step.Rung, Escalations: rec.Escalations, Failed: rec.Cursor.Failed,
+	}, bus.AuditMsgID(bus.EventEscalation, rec.ID, rec.Escalations))
+	o.log.Warn().Str("incident", rec.ID).Str("component", rec.Component).Str("from", from).Str("to", step.Rung).Int("escalations", rec.Escalations).Msg("escalation")
+	if o.cfg.Metrics != nil {
+		o.cfg.Metrics.Escalations.WithLabelValues(rec.Component).Inc()
+		o.cfg.Metrics.HandOvers.WithLabelValues(from, step.Rung).Inc()
+	}
+	if w := rec.Policy.WarnThreshold; w > 0 {
+		if n := o.cycleEscalations(rec); n >= w {
+			o.cfg.Alerts.RaiseNamed(ctx, "", bus.SeverityWarning, rec.Component, rec.ID,
+				fmt.Sprintf("%s: escalation %d of this cycle (RAZAR_ESCALATION_WARNING_THRESHOLD=%d) hands incident %s to %s after %d failed attempts",
+					rec.Component, n, w, rec.ID, o.cfg.Display(step.Rung), rec.Cursor.Failed))
+		}
+	}
 }
 
 // cycleEscalations counts the escalations of rec's boot or repair cycle,
@@ -318,8 +362,48 @@ func (o *Orchestrator) conclude(ctx context.Context, rec *bus.IncidentRecord, re
 		return ctx.Err()
 	}
 	a := razar.Attempt{Number: p.Attempt, Rung: p.Rung, Pass: p.Pass, Started: p.Started, Finished: time.Now().UTC(), Actor: actor}
+	learned, err := o.judge(ctx, rec, &a, res, err, notSent)
+	if err != nil {
+		return err
+	}
+	bus.ScrubAttempt(&a, o.redact)
+	var usage razar.Usage
+	if res != nil && res.Usage != nil {
+		usage = *res.Usage
+	}
+	rec.Tokens = rec.Tokens.Add(usage)
+	rec.Cursor = Record(rec.Cursor, a.Failed())
+	// The attempt's record, with its full texts, goes to the stream first;
+	// the stored incident keeps a summary pointing at it. A crash between
+	// the two re-sends the record, which its message id makes harmless.
+	seq := o.recordAttempt(ctx, rec, a, usage)
+	o.remember(rec.ID, a)
+	line := bus.SummarizeAttempt(a, seq)
+	o.keepLine(rec.ID, line)
+	rec.AddAttempt(line)
+	rec.Pending = nil
+	if a.Outcome == razar.OutcomeHealed {
+		rec.State, rec.Reason = razar.IncidentHealed, o.healedBy(a)
+	}
+	if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
+		return err
+	}
+	if learned != "" && rec.State == razar.IncidentHealed {
+		o.learn(ctx, rec, a, learned)
+	}
+	if rec.State.Final() {
+		o.recordEnd(ctx, rec)
+	}
+	return nil
+}
+
+// judge fills a's outcome from the pending attempt's answer res, or from
+// err, why there is none (notSent: the attempt never reached the rung). A
+// fix is applied and checked here. It returns the patch that healed and
+// held, unredacted, for the fix memory, and ctx's error if it ended while
+// the fix was checked.
+func (o *Orchestrator) judge(ctx context.Context, rec *bus.IncidentRecord, a *razar.Attempt, res *bus.Result, err error, notSent bool) (string, error) {
 	var passed *passedError
-	var learned string // the patch that healed and held, unredacted, for the fix memory
 	switch {
 	case err != nil && notSent:
 		a.Outcome = razar.OutcomeError
@@ -348,48 +432,24 @@ func (o *Orchestrator) conclude(ctx context.Context, rec *bus.IncidentRecord, re
 			a.Diff = res.Candidates[0].Diff
 		}
 		var held string
-		a.Outcome, a.Reason, held = o.applyFix(ctx, rec, a, res, o.boundsFor(p))
+		a.Outcome, a.Reason, held = o.applyFix(ctx, rec, *a, res, o.boundsFor(rec.Pending))
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return "", ctx.Err()
 		}
 		if held != "" {
 			a.Diff = held // the history shows the patch that held
-			learned = held
+			return held, nil
 		}
 	}
-	bus.ScrubAttempt(&a, o.redact)
-	var usage razar.Usage
-	if res != nil && res.Usage != nil {
-		usage = *res.Usage
+	return "", nil
+}
+
+// healedBy is the reason of an incident attempt a healed.
+func (o *Orchestrator) healedBy(a razar.Attempt) string {
+	if a.Actor != "" {
+		return fmt.Sprintf("%s (%s) fixed it by hand on attempt %d", a.Actor, o.cfg.Display(a.Rung), a.Number)
 	}
-	rec.Tokens = rec.Tokens.Add(usage)
-	rec.Cursor = Record(rec.Cursor, a.Failed())
-	// The attempt's record, with its full texts, goes to the stream first;
-	// the stored incident keeps a summary pointing at it. A crash between
-	// the two re-sends the record, which its message id makes harmless.
-	seq := o.recordAttempt(ctx, rec, a, usage)
-	o.remember(rec.ID, a)
-	line := bus.SummarizeAttempt(a, seq)
-	o.keepLine(rec.ID, line)
-	rec.AddAttempt(line)
-	rec.Pending = nil
-	if a.Outcome == razar.OutcomeHealed {
-		rec.State = razar.IncidentHealed
-		rec.Reason = fmt.Sprintf("%s fixed it on attempt %d", o.cfg.Display(a.Rung), a.Number)
-		if a.Actor != "" {
-			rec.Reason = fmt.Sprintf("%s (%s) fixed it by hand on attempt %d", a.Actor, o.cfg.Display(a.Rung), a.Number)
-		}
-	}
-	if _, err := o.store.UpdateIncident(ctx, rec, rev); err != nil {
-		return err
-	}
-	if learned != "" && rec.State == razar.IncidentHealed {
-		o.learn(ctx, rec, a, learned)
-	}
-	if rec.State.Final() {
-		o.recordEnd(ctx, rec)
-	}
-	return nil
+	return fmt.Sprintf("%s fixed it on attempt %d", o.cfg.Display(a.Rung), a.Number)
 }
 
 // recordAttempt publishes the attempt's audit record, with the tokens its

@@ -159,6 +159,7 @@ func TestEscalationWarningCountsTheCycle(t *testing.T) {
 		l.pending(id, "k2")
 		_, _ = l.o().Abort(bg(t), "web", "test")
 		l.wait(id)
+		l.released(id)
 		ids = append(ids, id)
 	}
 	a := l.alerted("", "firing", ids[1])
@@ -318,6 +319,7 @@ func TestEscalateAndWaitSayWhatIsWrong(t *testing.T) {
 		t.Fatal(err)
 	}
 	l.wait(id)
+	l.released(id)
 	// A second incident, and the list is newest first.
 	id2 := l.escalate("web: down again")
 	recs, err := l.o().Incidents(ctx)

@@ -270,6 +270,15 @@ func (l *loop) wait(id string) *bus.IncidentRecord {
 	return rec
 }
 
+// released waits until incident id's loop has let go of its component
+// (Config.Ended). Wait returns once the record is final, which is before
+// that: a new incident of the component waits for released, or Escalate
+// may still find the ended one open.
+func (l *loop) released(id string) {
+	l.t.Helper()
+	bustest.Eventually(l.t, 5*time.Second, func() bool { return l.ended(id) }, "incident %s's loop never let go of its component", id)
+}
+
 // pending waits until incident id's pending attempt is rung's.
 func (l *loop) pending(id, rung string) {
 	l.t.Helper()

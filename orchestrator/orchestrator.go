@@ -187,36 +187,9 @@ func New(store *jetstream.Store, cfg Config) (*Orchestrator, error) {
 	if store == nil {
 		return nil, fmt.Errorf("%w: orchestrator: no store", razar.ErrInvalidConfig)
 	}
-	if cfg.Roster == nil || cfg.Components == nil {
-		return nil, fmt.Errorf("%w: orchestrator: Roster and Components are required", razar.ErrInvalidConfig)
-	}
-	if cfg.Threshold < 0 || cfg.WarnThreshold < 0 || cfg.RemoteAttempts < 0 {
-		return nil, fmt.Errorf("%w: thresholds and --remote-attempts must not be negative", razar.ErrInvalidConfig)
-	}
-	if cfg.RemoteAttempts == 0 {
-		cfg.RemoteAttempts = 1
-	}
-	if cfg.Backoff == (Backoff{}) {
-		cfg.Backoff = DefaultLongTaskBackoff
-	}
-	if cfg.VerifyWindow <= 0 {
-		cfg.VerifyWindow = 10 * time.Second
-	}
-	if cfg.SettleWindow == 0 {
-		cfg.SettleWindow = DefaultSettleWindow
-	}
-	if cfg.MaxReopens <= 0 {
-		cfg.MaxReopens = DefaultMaxReopens
-	}
-	if cfg.ValidateTimeout <= 0 {
-		cfg.ValidateTimeout = DefaultValidateTimeout
-	}
-	switch cfg.FixMemoryNewFiles {
-	case "":
-		cfg.FixMemoryNewFiles = NewFilesApprove
-	case NewFilesApprove, NewFilesNever:
-	default:
-		return nil, fmt.Errorf("%w: RAZAR_FIX_MEMORY_NEW_FILES %q: want approve or never", razar.ErrInvalidConfig, cfg.FixMemoryNewFiles)
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	o := &Orchestrator{cfg: cfg, store: store, log: cfg.Log, running: map[string]*runner{}, ended: map[string]chan struct{}{}, resumed: make(chan struct{}),
 		results: newResults(cfg.Log), cycles: map[string]int{}, declared: map[string]bool{},
@@ -243,6 +216,44 @@ func New(store *jetstream.Store, cfg Config) (*Orchestrator, error) {
 	}
 	o.patches = p
 	return o, nil
+}
+
+// withDefaults checks cfg and returns it with the defaults of the fields
+// it leaves zero that need no Orchestrator. Errors wrap
+// razar.ErrInvalidConfig.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Roster == nil || cfg.Components == nil {
+		return cfg, fmt.Errorf("%w: orchestrator: Roster and Components are required", razar.ErrInvalidConfig)
+	}
+	if cfg.Threshold < 0 || cfg.WarnThreshold < 0 || cfg.RemoteAttempts < 0 {
+		return cfg, fmt.Errorf("%w: thresholds and --remote-attempts must not be negative", razar.ErrInvalidConfig)
+	}
+	if cfg.RemoteAttempts == 0 {
+		cfg.RemoteAttempts = 1
+	}
+	if cfg.Backoff == (Backoff{}) {
+		cfg.Backoff = DefaultLongTaskBackoff
+	}
+	if cfg.VerifyWindow <= 0 {
+		cfg.VerifyWindow = 10 * time.Second
+	}
+	if cfg.SettleWindow == 0 {
+		cfg.SettleWindow = DefaultSettleWindow
+	}
+	if cfg.MaxReopens <= 0 {
+		cfg.MaxReopens = DefaultMaxReopens
+	}
+	if cfg.ValidateTimeout <= 0 {
+		cfg.ValidateTimeout = DefaultValidateTimeout
+	}
+	switch cfg.FixMemoryNewFiles {
+	case "":
+		cfg.FixMemoryNewFiles = NewFilesApprove
+	case NewFilesApprove, NewFilesNever:
+	default:
+		return cfg, fmt.Errorf("%w: RAZAR_FIX_MEMORY_NEW_FILES %q: want approve or never", razar.ErrInvalidConfig, cfg.FixMemoryNewFiles)
+	}
+	return cfg, nil
 }
 
 // Thresholds are the settings of the ladder a new incident takes as its
@@ -397,16 +408,7 @@ func (o *Orchestrator) Escalate(ctx context.Context, component, failure, cycle s
 	if err != nil {
 		return "", false, err
 	}
-	o.mu.Lock()
-	pol := bus.Policy{Threshold: o.cfg.Threshold, RemoteAttempts: o.cfg.RemoteAttempts, LongTask: o.cfg.LongTask, WarnThreshold: o.cfg.WarnThreshold,
-		TokenBudget: o.cfg.TokenBudget}
-	o.mu.Unlock()
-	for _, a := range roster.Local() {
-		pol.Local = append(pol.Local, a.Name)
-	}
-	if t, ok := roster.Takeover(); ok {
-		pol.Takeover = t.Name
-	}
+	pol := o.policy(roster)
 	// Every rung's durable consumer exists before the first attempt, so an
 	// attempt for a rung with no process yet waits on the stream for it.
 	// Declared once per rung (DeclareRungs does it at start and reload),
@@ -421,18 +423,8 @@ func (o *Orchestrator) Escalate(ctx context.Context, component, failure, cycle s
 		Opened: now, Updated: now, Policy: pol, Workdir: comp.Workdir, Cycle: cycle,
 	}
 	rec.Scrub(o.redact)
-	// The id's random part is short, for people to read: at thousands of
-	// incidents a second two can draw the same one, and the store's
-	// create-only put says so. Draw again.
-	for tries := 0; ; tries++ {
-		_, err := o.store.CreateIncident(ctx, rec)
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, jetstream.ErrConflict) || tries == 9 {
-			return "", false, err
-		}
-		rec.ID = newIncidentID(now)
+	if err := o.create(ctx, rec, now); err != nil {
+		return "", false, err
 	}
 	o.audit(ctx, &bus.AuditRecord{Event: bus.EventOpened, Component: component, Incident: rec.ID, Error: rec.Error}, bus.AuditMsgID(bus.EventOpened, rec.ID, 0))
 	o.log.Warn().Str("component", component).Str("incident", rec.ID).Str("error", cut.FirstLine(rec.Error)).Msg("incident opened: escalating to the repair ladder")
@@ -440,6 +432,39 @@ func (o *Orchestrator) Escalate(ctx context.Context, component, failure, cycle s
 		return rec.ID, true, errors.New("orchestrator is not running; the incident will resume when it starts")
 	}
 	return rec.ID, true, nil
+}
+
+// policy is the ladder an incident opened now climbs: the thresholds in
+// force and roster's rungs.
+func (o *Orchestrator) policy(roster *config.Roster) bus.Policy {
+	o.mu.Lock()
+	pol := bus.Policy{Threshold: o.cfg.Threshold, RemoteAttempts: o.cfg.RemoteAttempts, LongTask: o.cfg.LongTask, WarnThreshold: o.cfg.WarnThreshold,
+		TokenBudget: o.cfg.TokenBudget}
+	o.mu.Unlock()
+	for _, a := range roster.Local() {
+		pol.Local = append(pol.Local, a.Name)
+	}
+	if t, ok := roster.Takeover(); ok {
+		pol.Takeover = t.Name
+	}
+	return pol
+}
+
+// create stores rec, a new incident opened at now. The id's random part
+// is short, for people to read: at thousands of incidents a second two
+// can draw the same one, and the store's create-only put says so. Draw
+// again, up to ten times.
+func (o *Orchestrator) create(ctx context.Context, rec *bus.IncidentRecord, now time.Time) error {
+	for tries := 0; ; tries++ {
+		_, err := o.store.CreateIncident(ctx, rec)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrConflict) || tries == 9 {
+			return err
+		}
+		rec.ID = newIncidentID(now)
+	}
 }
 
 // Abort ends the open incident of component as aborted. It returns the

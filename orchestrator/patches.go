@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -356,7 +355,7 @@ func (o *Orchestrator) prepareStaging() {
 	case got.CleanErr != nil:
 		o.log.Error().Err(got.CleanErr).Msg("stale patch staging dirs not removed")
 	case got.Removed > 0:
-		o.log.Info().Int("dirs", got.Removed).Str("dir", filepath.Join(o.cfg.Home, patch.StagingDir)).Msg("removed patch staging dirs left by an earlier run")
+		o.log.Info().Int("dirs", got.Removed).Str("dir", razar.Home(o.cfg.Home).Staging()).Msg("removed patch staging dirs left by an earlier run")
 	}
 	iso, err := got.Isolation, got.ProbeErr
 	switch {

@@ -106,81 +106,15 @@ func (o *Orchestrator) waitResult(ctx context.Context, incident string, attempt 
 	defer o.results.done(incident, w)
 	wctx, cancel := context.WithTimeout(ctx, remaining)
 	defer cancel()
-	escSeq, after := esc.Seq, esc.ResultsAfter
-	seen := after // the highest sequence judged
-	judge := func(seq uint64, data []byte) *bus.Result {
-		if seq != 0 && seq <= seen && escSeq != 0 {
-			return nil // judged already (walked, then routed), or stored before the escalation
-		}
-		seen = max(seen, seq)
-		ignore := func(why string) *bus.Result {
-			o.log.Warn().Str("incident", incident).Int("attempt", attempt).Str("subject", want).Uint64("seq", seq).
-				Str("why", why).Msg("ignored an answer")
-			return nil
-		}
-		var r bus.Result
-		if err := bus.Decode(data, &r); err != nil {
-			return ignore("malformed: " + err.Error())
-		}
-		switch {
-		case r.Attempt > 0 && r.Attempt < attempt:
-			o.log.Debug().Str("incident", incident).Int("attempt", r.Attempt).Uint64("seq", seq).Msg("ignoring an answer to an earlier attempt")
-			return nil
-		case r.Incident != incident || r.Rung != rung:
-			return ignore(fmt.Sprintf("names incident %q and rung %q, not its own subject's", r.Incident, r.Rung))
-		case r.Attempt != attempt:
-			return ignore(fmt.Sprintf("answers attempt %d; attempt %d is pending", r.Attempt, attempt))
-		case escSeq == 0 || seq <= after:
-			return ignore(fmt.Sprintf("stored before the attempt's escalation (sequence %d of stream %s, which held %d before the escalation)", seq, bus.ResultsStreamName, after))
-		}
-		return &r
-	}
-	// walk judges what the stream holds on the subject after the last
-	// sequence judged.
-	walk := func() (*bus.Result, error) {
-		for from := seen + 1; ; {
-			m, err := o.store.Next(wctx, want, from)
-			if err != nil || m == nil {
-				return nil, err
-			}
-			if r := judge(m.Seq, m.Data); r != nil {
-				return r, nil
-			}
-			from = m.Seq + 1
-		}
-	}
-	if escSeq == 0 {
+	j := &answers{o: o, incident: incident, attempt: attempt, rung: rung, want: want,
+		escSeq: esc.Seq, after: esc.ResultsAfter, seen: esc.ResultsAfter}
+	if esc.Seq == 0 {
 		// The escalation was not stored: nothing can count. Report early
 		// answers all the same, then wait out the deadline.
-		seen = 0
+		j.seen = 0
 	}
-	// The walk reads by direct gets, which on a cluster any replica
-	// answers: one that lags may not hold an answer the router passed on
-	// before this wait registered. Walking again each second finds it
-	// once the replica has it, instead of at the attempt's deadline.
-	poll := time.NewTicker(time.Second)
-	defer poll.Stop()
-	for {
-		if r, err := walk(); r != nil {
-			return r, nil
-		} else if err != nil && wctx.Err() == nil {
-			o.log.Warn().Err(err).Str("incident", incident).Msg("could not read the stored answers; waiting for new ones")
-		}
-		select {
-		case m := <-w.ch:
-			if r := judge(m.seq, m.data); r != nil {
-				return r, nil
-			}
-			continue
-		case <-w.missed:
-			// Too many answers at once: the walk above reads them all.
-			w = o.rewait(incident, want, w)
-			continue
-		case <-poll.C:
-			continue
-		case <-wctx.Done():
-		}
-		break
+	if r := o.watch(wctx, j, w); r != nil {
+		return r, nil
 	}
 	if ctx.Err() != nil {
 		return nil, ctx.Err()
@@ -189,6 +123,97 @@ func (o *Orchestrator) waitResult(ctx context.Context, incident string, attempt 
 		return nil, fmt.Errorf("no answer before the attempt's deadline (%s left when the wait began)", remaining.Round(time.Millisecond))
 	}
 	return nil, fmt.Errorf("waiting for the answer: %w", wctx.Err())
+}
+
+// watch judges the stored answers, then each one routed to w, until one
+// counts or wctx ends (nil).
+func (o *Orchestrator) watch(wctx context.Context, j *answers, w *resultWait) *bus.Result {
+	// The walk reads by direct gets, which on a cluster any replica
+	// answers: one that lags may not hold an answer the router passed on
+	// before this wait registered. Walking again each second finds it
+	// once the replica has it, instead of at the attempt's deadline.
+	poll := time.NewTicker(time.Second)
+	defer poll.Stop()
+	for {
+		if r, err := j.walk(wctx); r != nil {
+			return r
+		} else if err != nil && wctx.Err() == nil {
+			o.log.Warn().Err(err).Str("incident", j.incident).Msg("could not read the stored answers; waiting for new ones")
+		}
+		select {
+		case m := <-w.ch:
+			if r := j.judge(m.seq, m.data); r != nil {
+				return r
+			}
+		case <-w.missed:
+			// Too many answers at once: the walk above reads them all.
+			w = o.rewait(j.incident, j.want, w)
+		case <-poll.C:
+		case <-wctx.Done():
+			return nil
+		}
+	}
+}
+
+// answers judges the answers to one pending attempt: attempt of incident
+// by rung, on subject want. escSeq is the escalation's sequence (0: not
+// stored) and after the results stream's last sequence before it.
+type answers struct {
+	o        *Orchestrator
+	incident string
+	attempt  int
+	rung     string
+	want     string
+	escSeq   uint64
+	after    uint64
+	seen     uint64 // the highest sequence judged
+}
+
+// judge returns the answer stored at seq if it counts, and nil for one
+// judged already, stored before the escalation, or not this attempt's.
+func (j *answers) judge(seq uint64, data []byte) *bus.Result {
+	if seq != 0 && seq <= j.seen && j.escSeq != 0 {
+		return nil // judged already (walked, then routed), or stored before the escalation
+	}
+	j.seen = max(j.seen, seq)
+	var r bus.Result
+	if err := bus.Decode(data, &r); err != nil {
+		return j.ignore(seq, "malformed: "+err.Error())
+	}
+	switch {
+	case r.Attempt > 0 && r.Attempt < j.attempt:
+		j.o.log.Debug().Str("incident", j.incident).Int("attempt", r.Attempt).Uint64("seq", seq).Msg("ignoring an answer to an earlier attempt")
+		return nil
+	case r.Incident != j.incident || r.Rung != j.rung:
+		return j.ignore(seq, fmt.Sprintf("names incident %q and rung %q, not its own subject's", r.Incident, r.Rung))
+	case r.Attempt != j.attempt:
+		return j.ignore(seq, fmt.Sprintf("answers attempt %d; attempt %d is pending", r.Attempt, j.attempt))
+	case j.escSeq == 0 || seq <= j.after:
+		return j.ignore(seq, fmt.Sprintf("stored before the attempt's escalation (sequence %d of stream %s, which held %d before the escalation)", seq, bus.ResultsStreamName, j.after))
+	}
+	return &r
+}
+
+// ignore logs why the answer at seq does not count.
+func (j *answers) ignore(seq uint64, why string) *bus.Result {
+	j.o.log.Warn().Str("incident", j.incident).Int("attempt", j.attempt).Str("subject", j.want).Uint64("seq", seq).
+		Str("why", why).Msg("ignored an answer")
+	return nil
+}
+
+// walk judges what the stream holds on the subject after the last
+// sequence judged.
+func (j *answers) walk(ctx context.Context) (*bus.Result, error) {
+	for from := j.seen + 1; ; {
+		m, err := j.o.store.Next(ctx, j.want, from)
+		if err != nil || m == nil {
+			return nil, err
+		}
+		if r := j.judge(m.Seq, m.Data); r != nil {
+			return r, nil
+		}
+		from = m.Seq + 1
+	}
 }
 
 // rewait replaces a wait whose channel overflowed with a fresh one.

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
@@ -112,8 +111,8 @@ func rollbackOf(home string, prb *patch.Rollback, rr *revertedRecord) (*Rollback
 	}
 	// The runbook's next check is that the roster matches the boot
 	// snapshot: refresh the snapshot from the roster now in force.
-	if roster, err := os.ReadFile(filepath.Join(home, razar.RosterFile)); err == nil {
-		rb.Snapshot = homedir.WriteAtomic(filepath.Join(home, razar.RosterSnapshot), roster, 0o640) == nil
+	if roster, err := os.ReadFile(razar.Home(home).Roster()); err == nil {
+		rb.Snapshot = homedir.WriteAtomic(razar.Home(home).RosterSnapshot(), roster, 0o640) == nil
 	}
 	return rb, nil
 }

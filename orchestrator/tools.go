@@ -12,6 +12,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/patch"
 	"github.com/razar/razar/workspace"
 )
@@ -222,108 +223,146 @@ func (o *Orchestrator) ServeContext(c *bus.Conn, identify func(bus.RequestInfo) 
 // serveTool answers one tool call: who asks, whether the attempt is
 // pending, the budget, then the op; every call is audited.
 func (o *Orchestrator) serveTool(ctx context.Context, m *bus.Request, identify func(bus.RequestInfo) (auth.Identity, error)) {
-	rec := &bus.AuditRecord{Event: bus.EventContext, Component: bus.SystemComponent, Status: "refused"}
-	var a workspace.Answer
-	var asked string  // the path or glob the request named, for the record
-	budgeted := false // the call counted against an attempt's budget
-	respond := func() {
-		if a.Path == "" {
-			a.Path = asked
-		}
-		a.Reply.Error = o.redact(a.Reply.Error)
-		if !a.Reply.OK && a.Reply.Error == "" {
-			a.Reply.Error = "refused"
-		}
-		if data, err := bus.Encode(&bus.ContextReply{ToolReply: a.Reply}); err == nil {
-			_ = m.Respond(data)
-		}
-		rec.Verdict, rec.Path, rec.Bytes = a.Verdict, o.redact(a.Path), a.Bytes
-		if a.Reply.OK {
-			rec.Status = "ok"
-		} else {
-			rec.Reason = a.Reply.Error
-		}
-		if !budgeted {
-			record, first := o.desk.recordRefusal(rec.Agent, time.Now())
-			if first {
-				o.log.Warn().Str("rung", rec.Agent).Int("per_minute", maxUnbudgetedRefusals).
-					Msg("context tools: too many refused calls outside any attempt; answering the rest of this minute's without a record")
-			}
-			if !record {
-				return
-			}
-		}
-		o.audit(ctx, rec, "")
-	}
-	refuse := func(verdict, format string, args ...any) {
-		a = workspace.Answer{Verdict: verdict, Reply: razar.ToolReply{Error: fmt.Sprintf(format, args...)}}
-		respond()
-	}
-	_, toks, _ := bus.ParseSubject(m.Subject)
-	if len(toks) != 2 || !bus.ValidToken(toks[0]) || !bus.ValidToken(toks[1]) {
-		refuse(workspace.VerdictBad, "subject %s: want razar.context.<incident>.<rung>", m.Subject)
+	c := &toolCall{o: o, m: m, rec: &bus.AuditRecord{Event: bus.EventContext, Component: bus.SystemComponent, Status: "refused"}}
+	e, req, ok := o.admitTool(ctx, c, identify)
+	if !ok {
 		return
 	}
-	incident, rung := toks[0], toks[1]
-	rec.Incident, rec.Agent = incident, rung
-	var req bus.ContextRequest
-	if err := bus.Decode(m.Data, &req); err != nil {
-		refuse(workspace.VerdictBad, "%v", err)
-		return
-	}
-	rec.Op = req.Op
-	asked = req.Path
-	if asked == "" {
-		asked = req.Glob
-	}
-	if identify != nil {
-		id, err := identify(m.Requester)
-		if err == nil && (id.Role != auth.Rung || id.Name != rung) {
-			err = fmt.Errorf("identity %s may not use the tools of rung %s", id, rung)
-		}
-		if err != nil {
-			rec.Actor = id.Name
-			refuse("refused: identity", "refused: %v", err)
-			return
-		}
-		rec.Actor = id.Name
-	}
-	e, why := o.pendingTools(ctx, incident, rung)
-	if e == nil {
-		refuse("refused: not pending", "%s", why)
-		return
-	}
-	rec.Component, rec.Attempt, rec.AgentDisplay = e.component, e.attempt, o.cfg.Display(rung)
-	limit := o.cfg.ContextCalls
-	if limit <= 0 {
-		limit = DefaultContextCalls
-	}
-	e.mu.Lock()
-	e.calls++
-	left := limit - e.calls
-	e.mu.Unlock()
-	budgeted = true
+	c.rec.Component, c.rec.Attempt, c.rec.AgentDisplay = e.component, e.attempt, o.cfg.Display(c.rec.Agent)
+	left, limit := o.spendCall(e)
+	c.budgeted = true
 	if left < 0 {
-		refuse("refused: over the call budget", "the call budget of this attempt (%d calls) is spent: answer now with your fix, or no_fix", limit)
+		c.refuse(ctx, "refused: over the call budget", "the call budget of this attempt (%d calls) is spent: answer now with your fix, or no_fix", limit)
 		return
 	}
 	// A call ends with the attempt: its deadline bounds a search or a check.
 	cctx, cancel := context.WithDeadline(ctx, e.deadline)
 	defer cancel()
+	a := o.runTool(cctx, e, req)
+	a.Reply.CallsLeft = left
+	c.respond(ctx, a)
+}
+
+// toolCall is one tool call being answered, and its audit record.
+type toolCall struct {
+	o        *Orchestrator
+	m        *bus.Request
+	rec      *bus.AuditRecord
+	asked    string // the path or glob the request named, for the record
+	budgeted bool   // the call counted against an attempt's budget
+}
+
+// respond answers the call with a and audits it; a call outside any
+// attempt's budget is audited only while such refusals are few.
+func (c *toolCall) respond(ctx context.Context, a workspace.Answer) {
+	o, rec := c.o, c.rec
+	if a.Path == "" {
+		a.Path = c.asked
+	}
+	a.Reply.Error = o.redact(a.Reply.Error)
+	if !a.Reply.OK && a.Reply.Error == "" {
+		a.Reply.Error = "refused"
+	}
+	if data, err := bus.Encode(&bus.ContextReply{ToolReply: a.Reply}); err == nil {
+		_ = c.m.Respond(data)
+	}
+	rec.Verdict, rec.Path, rec.Bytes = a.Verdict, o.redact(a.Path), a.Bytes
+	if a.Reply.OK {
+		rec.Status = "ok"
+	} else {
+		rec.Reason = a.Reply.Error
+	}
+	if !c.budgeted {
+		record, first := o.desk.recordRefusal(rec.Agent, time.Now())
+		if first {
+			o.log.Warn().Str("rung", rec.Agent).Int("per_minute", maxUnbudgetedRefusals).
+				Msg("context tools: too many refused calls outside any attempt; answering the rest of this minute's without a record")
+		}
+		if !record {
+			return
+		}
+	}
+	o.audit(ctx, rec, "")
+}
+
+// refuse answers the call with a refusal: verdict, and the error format
+// and args make.
+func (c *toolCall) refuse(ctx context.Context, verdict, format string, args ...any) {
+	c.respond(ctx, toolRefusal(verdict, format, args...))
+}
+
+// toolRefusal is the answer that refuses a call: verdict, and the error
+// format and args make.
+func toolRefusal(verdict, format string, args ...any) workspace.Answer {
+	return workspace.Answer{Verdict: verdict, Reply: razar.ToolReply{Error: fmt.Sprintf(format, args...)}}
+}
+
+// admitTool reads the call's subject and request, checks who asks and
+// that their attempt is pending, and returns that attempt's entry. When
+// any of that fails it refuses the call and returns false.
+func (o *Orchestrator) admitTool(ctx context.Context, c *toolCall, identify func(bus.RequestInfo) (auth.Identity, error)) (*deskEntry, bus.ContextRequest, bool) {
+	var req bus.ContextRequest
+	_, toks, _ := bus.ParseSubject(c.m.Subject)
+	if len(toks) != 2 || !bus.ValidToken(toks[0]) || !bus.ValidToken(toks[1]) {
+		c.refuse(ctx, workspace.VerdictBad, "subject %s: want razar.context.<incident>.<rung>", c.m.Subject)
+		return nil, req, false
+	}
+	incident, rung := toks[0], toks[1]
+	c.rec.Incident, c.rec.Agent = incident, rung
+	if err := bus.Decode(c.m.Data, &req); err != nil {
+		c.refuse(ctx, workspace.VerdictBad, "%v", err)
+		return nil, req, false
+	}
+	c.rec.Op = req.Op
+	c.asked = req.Path
+	if c.asked == "" {
+		c.asked = req.Glob
+	}
+	if identify != nil {
+		id, err := identify(c.m.Requester)
+		if err == nil && (id.Role != auth.Rung || id.Name != rung) {
+			err = fmt.Errorf("identity %s may not use the tools of rung %s", id, rung)
+		}
+		c.rec.Actor = id.Name
+		if err != nil {
+			c.refuse(ctx, "refused: identity", "refused: %v", err)
+			return nil, req, false
+		}
+	}
+	e, why := o.pendingTools(ctx, incident, rung)
+	if e == nil {
+		c.refuse(ctx, "refused: not pending", "%s", why)
+		return nil, req, false
+	}
+	return e, req, true
+}
+
+// spendCall counts one call against e's attempt, and returns how many
+// calls are left (negative: over the budget) and the budget.
+func (o *Orchestrator) spendCall(e *deskEntry) (left, limit int) {
+	limit = o.cfg.ContextCalls
+	if limit <= 0 {
+		limit = DefaultContextCalls
+	}
+	e.mu.Lock()
+	e.calls++
+	left = limit - e.calls
+	e.mu.Unlock()
+	return left, limit
+}
+
+// runTool answers req's op for e's attempt.
+func (o *Orchestrator) runTool(ctx context.Context, e *deskEntry, req bus.ContextRequest) workspace.Answer {
 	switch req.Op {
 	case razar.ToolAttempt:
-		a = o.toolAttempt(cctx, e, req.Attempt)
+		return o.toolAttempt(ctx, e, req.Attempt)
 	case razar.ToolCheck:
-		a = o.toolCheck(cctx, e, req.Diff)
-	default:
-		if e.view == nil {
-			a = workspace.Answer{Verdict: workspace.VerdictMissing, Reply: razar.ToolReply{Error: "the workdir cannot be shown: " + e.viewErr}}
-			break
-		}
-		a = e.view.Serve(cctx, req.ToolRequest)
+		return o.toolCheck(ctx, e, req.Diff)
 	}
-	a.Reply.CallsLeft = left
-	respond()
+	if e.view == nil {
+		return workspace.Answer{Verdict: workspace.VerdictMissing, Reply: razar.ToolReply{Error: "the workdir cannot be shown: " + e.viewErr}}
+	}
+	return e.view.Serve(ctx, req.ToolRequest)
 }
 
 // pendingTools returns the tools of rung's pending attempt on incident,
@@ -397,25 +436,9 @@ func (o *Orchestrator) toolAttempt(ctx context.Context, e *deskEntry, n int) wor
 // through (patch.Check, Stage, Validate), within the attempt's deadline.
 // Nothing is promoted.
 func (o *Orchestrator) toolCheck(ctx context.Context, e *deskEntry, diff string) workspace.Answer {
-	refuse := func(verdict, format string, args ...any) workspace.Answer {
-		return workspace.Answer{Verdict: verdict, Reply: razar.ToolReply{Error: fmt.Sprintf(format, args...)}}
-	}
-	if strings.TrimSpace(diff) == "" {
-		return refuse(workspace.VerdictBad, "no diff: give the unified diff to check")
-	}
-	if len(diff) > bus.MaxDiffBytes {
-		return refuse(workspace.VerdictBad, "the diff is %d bytes, over the %d-byte limit: propose a smaller one", len(diff), bus.MaxDiffBytes)
-	}
-	boot, err := o.cfg.Components()
-	if err != nil {
-		return refuse(workspace.VerdictNotServed, "validation is not possible now: the boot config cannot be read")
-	}
-	comp, err := boot.Component(e.component)
-	if err != nil || o.cfg.Home == "" || comp.Workdir == "" {
-		return refuse(workspace.VerdictNotServed, "validation is not possible: component %s has no workdir to patch", e.component)
-	}
-	if len(comp.Validate) == 0 {
-		return refuse(workspace.VerdictNotServed, "validation is not possible: component %s has no validate command; answer with the diff and RAZAR places it and runs the health check", e.component)
+	comp, refused := o.checkTarget(e, diff)
+	if refused != nil {
+		return *refused
 	}
 	e.check.Lock() // one staged copy per attempt at a time
 	defer e.check.Unlock()
@@ -440,27 +463,59 @@ func (o *Orchestrator) toolCheck(ctx context.Context, e *deskEntry, diff string)
 		return a
 	}
 	a.Reply.Applied = true
+	a.Reply.Text, a.Reply.Validated = o.validateCheck(ctx, comp, stage)
+	if e.view != nil { // the component's own secrets, from its env
+		a.Reply.Text = e.view.Redact(a.Reply.Text)
+	}
+	return a
+}
+
+// checkTarget is the component a check of diff for e's attempt patches,
+// or the refusal that says why diff cannot be checked.
+func (o *Orchestrator) checkTarget(e *deskEntry, diff string) (config.Component, *workspace.Answer) {
+	refuse := func(verdict, format string, args ...any) (config.Component, *workspace.Answer) {
+		a := toolRefusal(verdict, format, args...)
+		return config.Component{}, &a
+	}
+	if strings.TrimSpace(diff) == "" {
+		return refuse(workspace.VerdictBad, "no diff: give the unified diff to check")
+	}
+	if len(diff) > bus.MaxDiffBytes {
+		return refuse(workspace.VerdictBad, "the diff is %d bytes, over the %d-byte limit: propose a smaller one", len(diff), bus.MaxDiffBytes)
+	}
+	boot, err := o.cfg.Components()
+	if err != nil {
+		return refuse(workspace.VerdictNotServed, "validation is not possible now: the boot config cannot be read")
+	}
+	comp, err := boot.Component(e.component)
+	if err != nil || o.cfg.Home == "" || comp.Workdir == "" {
+		return refuse(workspace.VerdictNotServed, "validation is not possible: component %s has no workdir to patch", e.component)
+	}
+	if len(comp.Validate) == 0 {
+		return refuse(workspace.VerdictNotServed, "validation is not possible: component %s has no validate command; answer with the diff and RAZAR places it and runs the health check", e.component)
+	}
+	return comp, nil
+}
+
+// validateCheck runs comp's validate command on stage in the sandbox a
+// real patch is validated in (tryPatch), within ctx's deadline, and says
+// what came of it for the rung, and whether it passed.
+func (o *Orchestrator) validateCheck(ctx context.Context, comp config.Component, stage string) (string, bool) {
 	timeout := o.cfg.ValidateTimeout
 	if d, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(d))
 	}
-	// The same sandbox a real patch is validated in (tryPatch).
 	sb := o.cfg.Sandbox
 	sb.Workdir = comp.Workdir
 	res, err := sb.Validate(ctx, comp.Validate, stage, comp.EnvList(), timeout)
 	switch {
 	case err == nil:
-		a.Reply.Validated = true
-		a.Reply.Text = "the diff places and the validate command passes"
+		return "the diff places and the validate command passes", true
 	case errors.Is(err, patch.ErrSandboxRefused):
-		a.Reply.Text = "validation is not possible on this host: the sandbox cannot be built; answer with the diff"
+		return "validation is not possible on this host: the sandbox cannot be built; answer with the diff", false
 	case errors.Is(err, patch.ErrValidationFailed):
-		a.Reply.Text = o.redact("validation failed: " + err.Error() + "\n" + res.Output)
+		return o.redact("validation failed: " + err.Error() + "\n" + res.Output), false
 	default:
-		a.Reply.Text = o.redact("validation did not finish: " + err.Error())
+		return o.redact("validation did not finish: " + err.Error()), false
 	}
-	if e.view != nil { // the component's own secrets, from its env
-		a.Reply.Text = e.view.Redact(a.Reply.Text)
-	}
-	return a
 }

@@ -20,7 +20,7 @@
 //     Protection covers (ComponentProtections lists a component's). It
 //     only reads.
 //   - Stage copies the workdir into a private directory under the RAZAR
-//     home (StagingDir, 0700, one 0700 directory per patch) and applies
+//     home (razar.Home.Staging, 0700, one 0700 directory per patch) and applies
 //     the placed diff there, exactly.
 //     CleanStaging removes what a killed RAZAR left there.
 //   - Validate runs the component's validate command (or any check a rung
@@ -71,7 +71,7 @@
 //
 // A Pipeline (New, with a Config validated at construction) owns the
 // states a rung's diff goes through in the patch store under the RAZAR
-// home (razar.Home.Patches, StagingDir). Run takes one Candidate, under its
+// home (razar.Home.Patches, razar.Home.Staging). Run takes one Candidate, under its
 // AttemptID, through named steps:
 //
 //	resume    a backup for this id means a run before a restart got as far

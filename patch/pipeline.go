@@ -17,7 +17,7 @@ import (
 // Config configures a Pipeline.
 type Config struct {
 	// Home is the RAZAR home: backups go under its Home.Patches(), stages under
-	// its StagingDir. Empty: the Pipeline has no store (Ready says so), and
+	// its Home.Staging(). Empty: the Pipeline has no store (Ready says so), and
 	// only its approvals work.
 	Home string
 	// Sandbox is where validate commands run (the zero value is the
@@ -146,7 +146,7 @@ func (p *Pipeline) Decide(component, id string, approve bool) error {
 
 // Prepared is what Prepare found.
 type Prepared struct {
-	// Removed is how many stages a killed RAZAR left under StagingDir were
+	// Removed is how many stages a killed RAZAR left under Home.Staging() were
 	// removed; CleanErr why they were not.
 	Removed  int
 	CleanErr error
@@ -158,7 +158,7 @@ type Prepared struct {
 }
 
 // Prepare runs before any patch is staged: it removes the stages a killed
-// RAZAR left under StagingDir, and probes how validate commands will be
+// RAZAR left under Home.Staging(), and probes how validate commands will be
 // contained on this host. It must not run while a patch is staged.
 func (p *Pipeline) Prepare(ctx context.Context) Prepared {
 	var out Prepared

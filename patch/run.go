@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/razar/razar"
@@ -250,7 +249,7 @@ func (r *run) stageDiff(ctx context.Context) *verdict {
 	}
 	plan.ID = r.c.ID // one id in the records, the backup directory and its manifest
 	r.plan = plan
-	stage, cleanup, err := Stage(plan, workdir, filepath.Join(r.p.cfg.Home, StagingDir))
+	stage, cleanup, err := Stage(plan, workdir, razar.Home(r.p.cfg.Home).Staging())
 	r.cleanup = cleanup
 	if err != nil {
 		return r.reject(ctx, "rejected", Reason(err), "", plan.Files, err)

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	llsys "github.com/landlock-lsm/go-landlock/landlock/syscall"
+
+	"github.com/razar/razar"
 )
 
 // plantedSeed stands for the account seed a hostile validator goes after.
@@ -52,7 +54,7 @@ func fakeHome(t *testing.T) (home, workdir string) {
 			t.Fatal(err)
 		}
 	}
-	if err := os.MkdirAll(filepath.Join(home, StagingDir), 0o700); err != nil {
+	if err := os.MkdirAll(razar.Home(home).Staging(), 0o700); err != nil {
 		t.Fatal(err)
 	}
 	return home, workdir
@@ -152,7 +154,7 @@ func stageHostile(t *testing.T) (home, workdir, stage string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stage, cleanup, err := Stage(plan, workdir, filepath.Join(home, StagingDir))
+	stage, cleanup, err := Stage(plan, workdir, razar.Home(home).Staging())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +172,7 @@ func stageHostile(t *testing.T) (home, workdir, stage string) {
 // capabilities, while it could still write its copy and /tmp.
 func TestHostileTestFileSeesOnlyItsCopy(t *testing.T) {
 	home, workdir, stage := stageHostile(t)
-	homeBefore := snapshot(t, home, filepath.Join(home, StagingDir))
+	homeBefore := snapshot(t, home, razar.Home(home).Staging())
 	workBefore := snapshot(t, workdir, "")
 
 	res, err := Sandbox{}.Validate(context.Background(), []string{"./check.sh"}, stage, nil, 30*time.Second)
@@ -180,7 +182,7 @@ func TestHostileTestFileSeesOnlyItsCopy(t *testing.T) {
 	t.Logf("the hostile test file's report:\n%s", res.Output)
 	t.Logf("isolation: %s", res.Isolation)
 
-	sameSnapshot(t, "the RAZAR home", homeBefore, snapshot(t, home, filepath.Join(home, StagingDir)))
+	sameSnapshot(t, "the RAZAR home", homeBefore, snapshot(t, home, razar.Home(home).Staging()))
 	sameSnapshot(t, "the real workdir", workBefore, snapshot(t, workdir, ""))
 	for _, leak := range []string{plantedSeed, "PLANTEDOPERATORJWT", "sk-kimi2-planted"} {
 		if strings.Contains(res.Output, leak) {
@@ -258,7 +260,7 @@ func TestRefusedSandboxFailsClosed(t *testing.T) {
 // nothing runs.
 func TestSandboxSettingsThatWouldExposeTheHomeAreRefused(t *testing.T) {
 	home, _ := fakeHome(t)
-	dir := filepath.Join(home, StagingDir, "p-1")
+	dir := filepath.Join(razar.Home(home).Staging(), "p-1")
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}

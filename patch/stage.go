@@ -12,7 +12,7 @@ import (
 )
 
 // Stage copies workdir into a fresh private directory under staging
-// (normally <home>/StagingDir; made 0700 if missing, and each stage is its
+// (normally razar.Home(home).Staging(); made 0700 if missing, and each stage is its
 // own 0700 directory named after the plan), applies the plan there and
 // returns that directory with a cleanup func that removes it, even when
 // what ran in it made parts of it read-only. Regular files and directories

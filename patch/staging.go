@@ -11,12 +11,6 @@ import (
 	"github.com/razar/razar"
 )
 
-// StagingDir is where the orchestrator has Stage make its copies, relative
-// to the RAZAR home: one 0700 directory per patch under a 0700 root. It is
-// razar.Home.Staging, named here until the orchestrator's patch pipeline
-// names that.
-const StagingDir = "state/staging"
-
 // stagePrefix names a stage after its patch, so a leftover says whose it was.
 func stagePrefix(id string) string {
 	if id == "" || strings.ContainsAny(id, `/\`) || strings.HasPrefix(id, ".") {
@@ -53,7 +47,7 @@ func stagingRoot(staging string) error {
 // CleanStaging removes every stage left under home's Staging directory, by a
 // RAZAR that was killed while it validated a patch, and returns how many it
 // removed. Call it when RAZAR starts, before any patch is staged: it does
-// not know which stages are in use. A missing StagingDir is not an error;
+// not know which stages are in use. A missing Staging directory is not an error;
 // one that is a symlink is refused and left alone.
 func CleanStaging(home string) (int, error) {
 	staging := razar.Home(home).Staging()

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/razar/razar"
 )
 
 // TestStageIsPrivateAndCleanedUp: stages live under the staging root, which
@@ -64,7 +66,7 @@ func TestCleanStagingRemovesWhatAKilledRazarLeft(t *testing.T) {
 	if n, err := CleanStaging(home); n != 0 || err != nil {
 		t.Fatalf("CleanStaging of a home without staging: %d, %v", n, err)
 	}
-	staging := filepath.Join(home, StagingDir)
+	staging := razar.Home(home).Staging()
 	for _, d := range []string{"p-20260101-000000-aaaaaa-1", "p-20260101-000001-bbbbbb-2/sub/locked"} {
 		if err := os.MkdirAll(filepath.Join(staging, d), 0o700); err != nil {
 			t.Fatal(err)
@@ -94,7 +96,7 @@ func TestCleanStagingRemovesWhatAKilledRazarLeft(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(home2, "state"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	symlink(t, outside, filepath.Join(home2, StagingDir))
+	symlink(t, outside, razar.Home(home2).Staging())
 	outBefore := digest(t, outside)
 	if _, err := CleanStaging(home2); err == nil {
 		t.Error("CleanStaging followed a symlinked staging root")

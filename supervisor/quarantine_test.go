@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/config"
 	"github.com/razar/razar/supervisor"
@@ -36,7 +37,7 @@ func TestAnUnreadableQuarantineFileKeepsTheQuarantineAndSaysWhy(t *testing.T) {
 	_ = h.bootTicking() // halts, as with any quarantined component; it rewrites the state file
 	st, err := supervisor.ReadState(h.home)
 	if err != nil || !containsQuarantined(st, "a") {
-		t.Fatalf("%s does not list a as quarantined: %+v", supervisor.StateFile, st)
+		t.Fatalf("%s does not list a as quarantined: %+v", razar.Home("").StateFile(), st)
 	}
 	if n := h.starts("a"); n != 0 {
 		t.Fatalf("a started %d times while quarantined", n)

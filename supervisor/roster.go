@@ -11,12 +11,10 @@ import (
 	"github.com/razar/razar/internal/homedir"
 )
 
-// The roster and its boot snapshot, relative to the RAZAR home: kept for
-// cmd/razar until it names razar.Home's Roster and RosterSnapshot.
-const (
-	RosterFile     = razar.RosterFile
-	RosterSnapshot = razar.RosterSnapshot
-)
+// RosterSnapshot is config/razar_ai_agents.bak, relative to the RAZAR home.
+//
+// Deprecated: use razar.Home(h).RosterSnapshot().
+const RosterSnapshot = "config/razar_ai_agents.bak"
 
 // snapshotRoster copies the roster to its .bak snapshot, atomically, at the
 // start of a boot cycle, and records it.
@@ -31,8 +29,8 @@ func (s *Supervisor) snapshotRoster(ctx context.Context) error {
 	}
 	// A new cycle starts from the roster on disk: every rung reads it afresh.
 	_ = s.store.Conn().Publish(bus.AgentsReload, nil)
-	s.audit(ctx, &bus.AuditRecord{Event: bus.EventSnapshot, Component: bus.SystemComponent, Message: "roster snapshot taken: " + RosterSnapshot})
-	s.log.Info().Str("snapshot", RosterSnapshot).Msg("roster snapshot taken for this boot cycle")
+	s.audit(ctx, &bus.AuditRecord{Event: bus.EventSnapshot, Component: bus.SystemComponent, Message: "roster snapshot taken: " + razar.Home("").RosterSnapshot()})
+	s.log.Info().Str("snapshot", razar.Home("").RosterSnapshot()).Msg("roster snapshot taken for this boot cycle")
 	return nil
 }
 
@@ -51,7 +49,7 @@ func (s *Supervisor) restoreRoster(ctx context.Context) error {
 		}
 	}
 	_ = s.store.Conn().Publish(bus.AgentsReload, nil)
-	s.audit(ctx, &bus.AuditRecord{Event: bus.EventRestore, Component: bus.SystemComponent, Message: "roster restored from " + RosterSnapshot})
-	s.log.Warn().Str("snapshot", RosterSnapshot).Msg("roster restored from the boot snapshot")
+	s.audit(ctx, &bus.AuditRecord{Event: bus.EventRestore, Component: bus.SystemComponent, Message: "roster restored from " + razar.Home("").RosterSnapshot()})
+	s.log.Warn().Str("snapshot", razar.Home("").RosterSnapshot()).Msg("roster restored from the boot snapshot")
 	return nil
 }

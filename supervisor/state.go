@@ -16,8 +16,9 @@ import (
 	"github.com/razar/razar/internal/homedir"
 )
 
-// StateFile is logs/razar_state.json, relative to the home: kept for
-// cmd/razar until it names razar.Home.StateFile.
+// StateFile is logs/razar_state.json, relative to the RAZAR home.
+//
+// Deprecated: use razar.Home(h).StateFile().
 const StateFile = "logs/razar_state.json"
 
 // View returns the state of every component, or of the one named

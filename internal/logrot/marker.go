@@ -22,7 +22,7 @@ import (
 // output reads as runs in time. The component writes the same file, so the
 // tag is what tells RAZAR's line from a copy the component printed: an
 // HMAC of the name and time under a key only RAZAR's user can read
-// (MarkKeyFile under the home). A component without that key cannot make
+// (razar.Home.LogMarkKey). A component without that key cannot make
 // a line that verifies; readers (razar logs, the output tail a rung is
 // shown) mark every other line that looks like a marker as the component's.
 //
@@ -37,8 +37,9 @@ const MarkerPrefix = "--- razar "
 const ForgedPrefix = "[written by the component] "
 
 // MarkKeyFile is where the key of the start markers lives, relative to
-// the RAZAR home: state/, readable by RAZAR's user only. It is
-// razar.Home.LogMarkKey, named here until cmd/razar names that.
+// the RAZAR home: state/, readable by RAZAR's user only.
+//
+// Deprecated: use razar.Home(h).LogMarkKey().
 const MarkKeyFile = "state/components/.logmark.key"
 
 // markKeyLen is the key's size in bytes.

@@ -7,11 +7,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/razar/razar"
 )
 
 // The key is made once, 0600 under a 0700 directory, and read back the same.
 func TestEnsureMarkKeyMakesAPrivateKeyOnce(t *testing.T) {
-	path := filepath.Join(t.TempDir(), MarkKeyFile)
+	path := razar.Home(t.TempDir()).LogMarkKey()
 	if _, err := ReadMarkKey(path); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("ReadMarkKey of a missing key: %v", err)
 	}
