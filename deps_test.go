@@ -335,16 +335,16 @@ func depRules(t *testing.T) []depRule {
 			// over the bus (bus, jetstream's client side, auth) and, with
 			// RAZAR stopped, the home's files through the offline verbs the
 			// orchestrator and the supervisor export (rollback-patch,
-			// release). Its own imports are pinned, and it must never pull
+			// release); rotate-keys prints agents/rotation's workflow. Its own imports are pinned, and it must never pull
 			// in the daemon (host), a rung or cmd: a client that ran RAZAR's
 			// machinery could act where only the daemon may, and it must
 			// not talk NATS past bus and jetstream.
 			pkg: mod + "/ctl",
-			allow: []string{mod, pkgAgents, pkgAuth, pkgBus, pkgFixmem, pkgInternal + "/logrot", pkgJS, pkgMemory, pkgOrch,
+			allow: []string{mod, pkgAgents, pkgAgents + "/rotation", pkgAuth, pkgBus, pkgFixmem, pkgInternal + "/logrot", pkgJS, pkgMemory, pkgOrch,
 				pkgPatch, mod + "/statuspage", pkgSup, zerolog},
 			forbid: []string{mod + "/host/...", mod + "/hostmetrics/...", mod + "/cmd/...", natsGo + "/...", natsServer + "/...",
 				pkgAgents + "/crown/...", pkgAgents + "/kimicho/...", pkgAgents + "/k2/...", pkgAgents + "/airstar/...", pkgAgents + "/rstar/..."},
-			via: []string{pkgAgents, pkgAuth, pkgBus, pkgFixmem, pkgJS, pkgMemory, pkgOrch, pkgPatch, mod + "/statuspage", pkgSup},
+			via: []string{pkgAgents, pkgAgents + "/rotation", pkgAuth, pkgBus, pkgFixmem, pkgJS, pkgMemory, pkgOrch, pkgPatch, mod + "/statuspage", pkgSup},
 		},
 	}
 	// Every package under internal/ is a leaf mechanism (a clock, a backoff,

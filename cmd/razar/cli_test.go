@@ -16,7 +16,6 @@ import (
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/ctl"
 	"github.com/razar/razar/jetstream/bustest"
-	"github.com/razar/razar/supervisor"
 )
 
 // runCLI runs razar in-process, as main does, with no bus in reach.
@@ -51,7 +50,7 @@ func TestHomeFlagIsAcceptedBeforeAndAfterTheCommand(t *testing.T) {
 }
 
 func TestHomeFlagAmongAStatusCommandsFlagsReadsThatHome(t *testing.T) {
-	h := home(t, crownRoster, map[string]string{supervisor.StateFile: `{"health": "healthy", "components": [{"name": "web", "status": "healthy"}]}`})
+	h := home(t, crownRoster, map[string]string{"logs/razar_state.json": `{"health": "healthy", "components": [{"name": "web", "status": "healthy"}]}`})
 	out, stderr, code := runCLI(t, "status", "--home", h, "--json")
 	if code != 1 || !strings.Contains(out, `"health": "healthy"`) || !strings.Contains(stderr, "not running in "+h) {
 		t.Fatalf("status --home H --json: exit %d\n%s%s", code, out, stderr)
@@ -289,7 +288,7 @@ func TestStatusVerdictFailsOnHaltQuarantineAndFailure(t *testing.T) {
 }
 
 func TestStatusOfAHaltedMissionWithoutRazarPrintsItAndExitsOne(t *testing.T) {
-	h := home(t, crownRoster, map[string]string{supervisor.StateFile: `{"updated": "2026-11-26T12:44:25Z", "health": "halted",
+	h := home(t, crownRoster, map[string]string{"logs/razar_state.json": `{"updated": "2026-11-26T12:44:25Z", "health": "halted",
 		"components": [{"name": "web", "status": "stopped", "restarts": 0, "last_error": "stopped: boot halted"}], "quarantine": [], "open_incidents": []}`})
 	out, stderr, code := runCLI(t, "--home", h, "status")
 	if code != 1 || !strings.Contains(out, "last recorded state") || !strings.Contains(out, "stopped: boot halted") {

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 
+	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/config"
 )
@@ -73,7 +74,7 @@ func (c *cli) completeComponents(cmd *cobra.Command, args []string, _ string) ([
 	if names := c.runningComponents(cmd.Context()); len(names) > 0 {
 		return names, cobra.ShellCompDirectiveNoFileComp
 	}
-	cfg, err := config.LoadBootConfig(c.path(bootConfigFile))
+	cfg, err := config.LoadBootConfig(razar.Home(c.home).BootConfig())
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
@@ -117,7 +118,7 @@ func (c *cli) completeRungs(_ *cobra.Command, args []string, _ string) ([]cobra.
 	if len(args) > 0 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	roster, err := config.LoadRoster(c.path(rosterFile))
+	roster, err := config.LoadRoster(razar.Home(c.home).Roster())
 	if err != nil {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}

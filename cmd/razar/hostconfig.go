@@ -14,6 +14,8 @@ import (
 	"github.com/razar/razar/hostmetrics"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/memory"
+	"github.com/razar/razar/orchestrator"
+	"github.com/razar/razar/patch"
 )
 
 // hostConfig is the host.Config of `razar boot` with settings s: its
@@ -51,16 +53,21 @@ func (s *settings) hostConfig(c *cli) host.Config {
 	}
 }
 
-// variables are the variable part of s, which a reload re-reads.
+// variables are the variable part of s, which a reload re-reads, in the
+// types of the packages that use them.
 func (s *settings) variables() host.Variables {
+	v, l, sb := s.vars, s.vars.Limits, s.vars.Sandbox
 	return host.Variables{
-		Threshold: s.threshold, Warn: s.warn, TokenBudget: s.tokenBudget,
-		MetricsAddr: s.metricsAddr, StatusHosts: s.statusHosts, ChakraAddr: s.chakraAddr,
-		VerifyWindow: s.verifyWindow, SettleWindow: s.settleWindow, ProbeInterval: s.probeInterval,
-		Webhook: s.webhook, Alertmanager: s.alertmanager, Limits: s.limits, Retention: s.retention,
-		Pprof: s.pprof, Approval: s.approval, Runbook: s.runbook, HostName: s.hostName, StatusURL: s.statusURL,
-		NoFixMemory: s.noFixMemory, ContextBytes: s.contextBytes, ContextCalls: s.contextCalls,
-		FixNewFiles: s.fixNewFiles, Sandbox: s.sandbox,
+		Threshold: v.Threshold, Warn: v.Warn, TokenBudget: v.TokenBudget,
+		MetricsAddr: v.MetricsAddr, StatusHosts: host.StatusHosts(v.StatusHosts), ChakraAddr: v.ChakraAddr,
+		VerifyWindow: v.VerifyWindow, SettleWindow: v.SettleWindow, ProbeInterval: v.ProbeInterval,
+		Webhook: v.Webhook, Alertmanager: v.Alertmanager, Retention: v.Retention,
+		Limits: jetstream.Limits{StreamMaxBytes: l.StreamMaxBytes, StreamMaxMsgSize: l.StreamMaxMsgSize, StreamMaxAge: l.StreamMaxAge,
+			ResultsMaxBytes: l.ResultsMaxBytes, StateMaxBytes: l.StateMaxBytes, StateMaxValueSize: l.StateMaxValueSize},
+		Pprof: v.Pprof, Approval: v.Approval, Runbook: v.Runbook, HostName: v.HostName, StatusURL: v.StatusURL,
+		NoFixMemory: v.NoFixMemory, ContextBytes: v.ContextBytes, ContextCalls: v.ContextCalls,
+		FixNewFiles: orchestrator.NewFilesPolicy(v.FixNewFiles),
+		Sandbox:     patch.Sandbox{Weak: sb.Weak, UID: sb.UID, GID: sb.GID, ReadOnly: sb.ReadOnly},
 	}
 }
 
@@ -91,14 +98,11 @@ func (c *cli) reread(s *settings) (*host.Reread, error) {
 	return r, nil
 }
 
-// statusHosts splits RAZAR_STATUS_HOSTS into names.
-func statusHosts(v string) []string { return host.StatusHosts(v) }
-
 // newRung builds the runtime of one rung, in this process.
 func (c *cli) newRung(store *jetstream.Store, name string, log zerolog.Logger, workers int) (*agents.Runtime, error) {
 	r := rungFor(name)
 	display := r.Display
-	if roster, err := config.LoadRoster(c.path(rosterFile)); err == nil {
+	if roster, err := config.LoadRoster(razar.Home(c.home).Roster()); err == nil {
 		if e, err := roster.Agent(name); err == nil && e.Display != "" {
 			display = e.Display
 		}
@@ -109,8 +113,8 @@ func (c *cli) newRung(store *jetstream.Store, name string, log zerolog.Logger, w
 	}
 	return agents.New(store, agents.Config{
 		Name: name, Display: display, Handshake: handshake, Workers: workers,
-		Load:  agents.RosterLoader(c.path(rosterFile), c.home, r, c.lookup),
-		Probe: agents.RosterProber(c.path(rosterFile), c.home, r, c.lookup),
+		Load:  agents.RosterLoader(razar.Home(c.home).Roster(), c.home, r, c.lookup),
+		Probe: agents.RosterProber(razar.Home(c.home).Roster(), c.home, r, c.lookup),
 		Redactor: func() (*razar.Redactor, error) {
 			return (&redactors{c: c}).build()
 		},

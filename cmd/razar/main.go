@@ -70,9 +70,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return c.unknownCommand(root, a)
 	}
 	root.SetArgs(append([]string{}, args...))
-	err := root.ExecuteContext(ctx)
-	if isHelp(err) {
-		return nil
-	}
-	return err
+	return root.ExecuteContext(ctx)
 }

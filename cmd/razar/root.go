@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -13,13 +12,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 )
-
-// entry is a command that parses its own arguments with c.newFlags and
-// parseFlags (boot, rotate-keys, verify-monitoring): it must call
-// parseFlags before it does anything else, so the tree can learn its flags
-// by running it on a cli that stops there.
-type entry func(c *cli, ctx context.Context, args []string) error
 
 // newRoot builds the command tree: `razar help` lists the commands in the
 // order they are added here.
@@ -62,10 +56,9 @@ func (c *cli) newRoot() *cobra.Command {
 	return root
 }
 
-// addCommands adds every command but help, completion and man. boot,
-// verify-monitoring and rotate-keys parse their own arguments (legacy).
+// addCommands adds every command but help, completion and man.
 func (c *cli) addCommands(root *cobra.Command) {
-	c.adopt(root, c.legacy("boot", "[flags]", "boot the components, run the bus, the rungs and the orchestrator", bootHelp, (*cli).boot))
+	c.adopt(root, c.bootCmd())
 	c.adopt(root, c.daemonVerbCmd("reload", "re-read config/ and config/razar.env (also SIGHUP); a reload that fails changes nothing", "", bus.VerbReload))
 	c.adopt(root, c.daemonVerbCmd("detach", "exit RAZAR and leave the components running, for an upgrade; `razar boot` adopts them", "", bus.VerbDetach))
 	c.adopt(root, c.agentCmd())
@@ -88,8 +81,8 @@ func (c *cli) addCommands(root *cobra.Command) {
 	c.adopt(root, c.auditCmd())
 	c.adopt(root, c.logsCmd())
 	c.agentsCmds(c.group(root, "agents"))
-	c.adopt(root, c.legacy("verify-monitoring", "[--exporter URL]...", "probe the /metrics endpoints (RAZAR, chakra, node exporter, cAdvisor, GPU); exit 1 on any gap", verifyMonitoringHelp, (*cli).verifyMonitoring))
-	c.adopt(root, c.legacy("rotate-keys", "--secrets-dir DIR (--dry-run | --apply [--wait 30m])", "rotate remote rungs' credentials from manifests, once two operator identities approve", rotateHelp, (*cli).rotateKeys))
+	c.adopt(root, c.verifyMonitoringCmd())
+	c.adopt(root, c.rotateCmd())
 	c.adopt(root, c.lifecycleCmd(bus.VerbApprove, "<component> <patch-id> | rotation <rotation-id>", "promote a validated patch held for approval, or approve a credential rotation as this identity", ""))
 	c.adopt(root, c.lifecycleCmd(bus.VerbReject, "<component> <patch-id> | rotation <rotation-id>", "discard a validated patch held for approval, or end a credential rotation", ""))
 	c.adopt(root, c.lifecycleCmd(bus.VerbAck, "<component> [--summary TEXT]", "acknowledge a human rung's page: the ladder waits (up to the rung's ack_timeout)", humanHelp))
@@ -111,22 +104,6 @@ func command(name, args, desc, more string) *cobra.Command {
 		Args:                  cobra.ArbitraryArgs, // each command says what it takes
 		DisableFlagsInUseLine: true,
 	}
-}
-
-// legacy wires an entry that parses its own arguments: cobra passes them
-// through untouched (but while it completes a command line, when it parses
-// them itself), and the flags the entry defines are learned by running it
-// on a cli that stops at parseFlags, for help, completion and man pages.
-func (c *cli) legacy(name, args, desc, more string, run entry) *cobra.Command {
-	cmd := command(name, args, desc, more)
-	cmd.DisableFlagParsing = !c.completing
-	d := &cli{home: c.home, stdout: io.Discard, stderr: io.Discard, declaring: cmd.Flags()}
-	_ = run(d, context.Background(), nil)
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c.cmd = cmd
-		return run(c, cmd.Context(), args)
-	}
-	return cmd
 }
 
 // group makes the command of a group of subcommands (razar agents ...):
@@ -374,7 +351,7 @@ func closest(typed string, names []string) []string {
 		if len(typed) >= 2 && strings.HasPrefix(n, typed) {
 			return 0
 		}
-		return editDistance(typed, n)
+		return config.EditDistance(typed, n)
 	}
 	best := 3
 	for _, n := range names {
