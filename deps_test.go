@@ -353,6 +353,11 @@ func depRules(t *testing.T) []depRule {
 	for _, p := range strings.Fields(string(goList(t, "./internal/..."))) {
 		rules = append(rules, depRule{pkg: p, forbid: []string{pkgBus + "/...", pkgJS + "/...", pkgOrch + "/...", pkgSup + "/...", agentsTree, pkgPatch + "/...", natsGo + "/...", natsServer + "/..."}})
 	}
+	// clihelp is how the CLI's cobra tree reads (help, flag errors,
+	// did-you-mean): presentation only, so it takes cobra, pflag and
+	// config's edit distance and nothing that runs, and cmd/razar keeps
+	// every command's wording and wiring.
+	rules = append(rules, depRule{pkg: pkgInternal + "/clihelp", allow: []string{pkgConfig, "github.com/spf13/cobra", "github.com/spf13/pflag"}})
 	// The stand-in model plays a remote model: it must know nothing of
 	// RAZAR but the chat-completions API, so no RAZAR type can hand it
 	// what a real model would not be sent.

@@ -1,13 +1,10 @@
 package main
 
 import (
-	"context"
 	"io"
-	"os"
 	"time"
 
 	"github.com/rs/zerolog"
-	"github.com/spf13/cobra"
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/agents"
@@ -16,13 +13,11 @@ import (
 	"github.com/razar/razar/agents/k2"
 	"github.com/razar/razar/agents/kimicho"
 	"github.com/razar/razar/agents/rstar"
-	"github.com/razar/razar/bus"
 	"github.com/razar/razar/config"
 	"github.com/razar/razar/ctl"
+	"github.com/razar/razar/internal/clihelp"
 	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/internal/logrot"
-	"github.com/razar/razar/jetstream"
-	"github.com/razar/razar/memory"
 )
 
 // cli is what every command shares: the home, the streams, the environment.
@@ -34,11 +29,8 @@ type cli struct {
 	lookup         config.Lookup       // likewise, telling unset from empty
 	secrets        *redactors
 
-	env *ctl.Env // the environment, then config/razar.env
-
-	cmd        *cobra.Command                      // the command running
-	completing bool                                // cobra completes a command line
-	kids       map[*cobra.Command][]*cobra.Command // each command's subcommands, in help order
+	env  *ctl.Env      // the environment, then config/razar.env
+	tree *clihelp.Tree // the command tree's listing, help and errors
 }
 
 // newCLI returns the shared state of one command over home, with the
@@ -49,18 +41,9 @@ func newCLI(home string, stdout, stderr io.Writer, osLookup config.Lookup) *cli 
 	c.env = ctl.NewEnv(func() string { return c.home }, osLookup, func() io.Writer { return c.stderr })
 	c.lookup, c.getenv = c.env.Lookup, c.env.Getenv
 	c.secrets = &redactors{c: c}
+	c.tree = &clihelp.Tree{Usage: usageErr, Top: c.usageText, Needs: map[string]string{"home": "a directory", "creds": "a creds file"}}
 	return c
 }
-
-// readEnvFile reads config/razar.env; a missing file is no settings.
-func (c *cli) readEnvFile() (map[string]string, error) { return c.env.ReadFile() }
-
-// envFileErr says why config/razar.env could not be read: `razar boot`
-// refuses to start on a broken file.
-func (c *cli) envFileErr() error { return c.env.FileErr() }
-
-// swapEnvFile installs env as config/razar.env's settings and returns the old ones.
-func (c *cli) swapEnvFile(env map[string]string) map[string]string { return c.env.Swap(env) }
 
 // redactor returns the current secrets redactor of the home.
 func (c *cli) redactor() *razar.Redactor {
@@ -116,51 +99,3 @@ func (c *cli) client() *ctl.Client {
 	return &ctl.Client{Home: c.home, Creds: c.creds, Stdout: c.stdout, Stderr: c.stderr,
 		Getenv: c.getenv, Lookup: c.lookup, Redactor: c.redactor, RungFor: rungFor, DaemonLogger: c.daemonLogger}
 }
-
-// What the daemon's and the rotation's code (daemon.go, rotate.go,
-// monitoring.go) still calls on the cli: each is ctl's.
-
-// cliLogger logs warnings and worse to stderr, for one-shot commands.
-func (c *cli) cliLogger() zerolog.Logger { return c.client().Logger() }
-
-// connect dials the bus as the operator identity (or --creds).
-func (c *cli) connect(ctx context.Context, flagURL, name string, log zerolog.Logger) (*bus.Conn, error) {
-	return c.client().Connect(ctx, flagURL, name, log)
-}
-
-// credsFor is the creds file to connect as identity ident.
-func (c *cli) credsFor(ident string) string { return c.client().CredsFor(ident) }
-
-// actor is who runs the command, for the record.
-func (c *cli) actor() string { return c.client().Actor() }
-
-// externalControlCreds is the lifecycle listener's identity on an external bus.
-func (c *cli) externalControlCreds() string { return c.client().ExternalControlCreds() }
-
-// initMemory runs one initialization pass of the memory layers.
-func (c *cli) initMemory(ctx context.Context, source string, store *jetstream.Store, storeErr error, cfg *config.MemoryConfig, log zerolog.Logger) *memory.Result {
-	return ctl.InitMemory(ctx, c.home, source, store, storeErr, cfg, log)
-}
-
-// recordMemoryAudit records a memory audit of the home's stores.
-func (c *cli) recordMemoryAudit(ctx context.Context, store *jetstream.Store, rep *memory.AuditReport, actor string, log zerolog.Logger) {
-	ctl.RecordMemoryAudit(ctx, c.home, store, rep, actor, log)
-}
-
-// runMemoryAudit audits RAZAR's store layers.
-func runMemoryAudit(ctx context.Context, store *jetstream.Store, patchDir string, items int, progress memory.Progress) *memory.AuditReport {
-	return ctl.RunMemoryAudit(ctx, store, patchDir, items, progress)
-}
-
-// loadBoot reads the boot config with workdirs resolved against home.
-func loadBoot(path, home string) (*config.BootConfig, error) { return ctl.LoadBoot(path, home) }
-
-func sanitize(s string) string { return ctl.Sanitize(s) }
-
-func replyErr(component string, rep *bus.LifecycleReply, err error) error {
-	return ctl.ReplyErr(component, rep, err)
-}
-
-// printTail prints the last n lines of f, made safe for a terminal (the
-// status page reads the logs/ mirror with it).
-func printTail(w io.Writer, f *os.File, n int) (int64, error) { return ctl.PrintTail(w, f, n) }

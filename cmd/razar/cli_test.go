@@ -8,13 +8,13 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/ctl"
+	"github.com/razar/razar/internal/clihelp"
 	"github.com/razar/razar/jetstream/bustest"
 )
 
@@ -84,29 +84,6 @@ func TestVersionNamesTheCommitAndTheGoVersion(t *testing.T) {
 	}
 }
 
-func TestBuildInfoReadsTheVCSStampAndTheLinkerVersion(t *testing.T) {
-	t.Parallel()
-	bi := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
-		{Key: "vcs.revision", Value: "abc1234def5678abc1234def5678abc1234def56"}, {Key: "vcs.modified", Value: "true"}}}
-	ver, rev, gov := parseBuildInfo("", bi)
-	if ver != "devel" || rev != "abc1234def5678abc1234def5678abc1234def56-dirty" || gov != "go1.26.8" {
-		t.Fatalf("parseBuildInfo = %q %q %q", ver, rev, gov)
-	}
-	if got, want := versionLine(ver, rev, gov), "razar devel (commit abc1234-dirty, go1.26.8)"; got != want {
-		t.Errorf("versionLine = %q, want %q", got, want)
-	}
-	bi.Main.Version = "v0.2.0"
-	if ver, _, _ := parseBuildInfo("", bi); ver != "v0.2.0" {
-		t.Errorf("module version: got %q", ver)
-	}
-	if ver, _, _ := parseBuildInfo("v0.3.1", bi); ver != "v0.3.1" {
-		t.Errorf("-X main.version=v0.3.1 should win over the module version: got %q", ver)
-	}
-	if ver, rev, gov := parseBuildInfo("", nil); ver != "devel" || rev != "unknown" || gov != runtime.Version() {
-		t.Errorf("no build info: %q %q %q", ver, rev, gov)
-	}
-}
-
 func TestEscalateHelpShowsArgumentsAndFlagsAndExitsZero(t *testing.T) {
 	for _, args := range [][]string{{"escalate", "--help"}, {"escalate", "-h"}, {"help", "escalate"}} {
 		out, stderr, code := runCLI(t, args...)
@@ -141,14 +118,14 @@ func TestEveryCommandHasHelpThatExitsZero(t *testing.T) {
 	c := newCLI(".", io.Discard, io.Discard, os.LookupEnv)
 	root := c.newRoot()
 	top := c.usageText(root)
-	for _, cmd := range c.rows(root) {
+	for _, cmd := range c.tree.Rows(root) {
 		if cmd.Name() == "help" {
 			continue
 		}
-		name := synopsisName(cmd)
+		name := clihelp.SynopsisName(cmd)
 		words := strings.Fields(name)
 		out, stderr, code := runCLI(t, append(words, "--help")...)
-		if code != 0 || stderr != "" || !strings.HasPrefix(out, "Usage: razar "+synopsis(cmd)+"\n\n"+unquoteCode(cmd.Short)+"\n") {
+		if code != 0 || stderr != "" || !strings.HasPrefix(out, "Usage: razar "+clihelp.Synopsis(cmd)+"\n\n"+clihelp.UnquoteCode(cmd.Short)+"\n") {
 			t.Errorf("razar %s --help: exit %d, stderr %q:\n%s", name, code, stderr, out)
 		}
 		if strings.Contains(out+stderr, "help shown") || strings.Contains(out+stderr, "help printed") {

@@ -10,8 +10,8 @@ import (
 	"github.com/razar/razar/agents/crown"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/config"
+	"github.com/razar/razar/ctl"
 	"github.com/razar/razar/host"
-	"github.com/razar/razar/hostmetrics"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/memory"
 	"github.com/razar/razar/orchestrator"
@@ -22,7 +22,6 @@ import (
 // flags and variables, and what only cmd knows (the five rungs, the
 // memory bundle's records, how config/razar.env is re-read) as functions.
 func (s *settings) hostConfig(c *cli) host.Config {
-	ver, rev, gov := buildInfo()
 	return host.Config{
 		Home: c.home, BootFile: s.config,
 		Retries: s.retries, RemoteAttempts: s.remoteAttempts, LongTask: s.longTask, Once: s.once,
@@ -34,22 +33,22 @@ func (s *settings) hostConfig(c *cli) host.Config {
 
 		Logger:       c.daemonLogger,
 		Redactor:     c.redactor,
-		Creds:        c.credsFor,
-		ControlCreds: c.externalControlCreds,
+		Creds:        func(ident string) string { return c.client().CredsFor(ident) },
+		ControlCreds: func() string { return c.client().ExternalControlCreds() },
 		NewRung: func(store *jetstream.Store, name string, log zerolog.Logger) (*agents.Runtime, error) {
 			return c.newRung(store, name, log, 0)
 		},
 		RungDisplay: func(name string) string { return rungFor(name).Display },
 		InitMemory: func(ctx context.Context, store *jetstream.Store, cfg *config.MemoryConfig, log zerolog.Logger) {
-			c.initMemory(ctx, memory.SourceBoot, store, nil, cfg, log)
+			ctl.InitMemory(ctx, c.home, memory.SourceBoot, store, nil, cfg, log)
 		},
 		MemoryAudit: func(ctx context.Context, store *jetstream.Store, items int, actor string, log zerolog.Logger) *memory.AuditReport {
-			rep := runMemoryAudit(ctx, store, razar.Home(c.home).Patches(), items, nil)
-			c.recordMemoryAudit(ctx, store, rep, actor, log)
+			rep := ctl.RunMemoryAudit(ctx, store, razar.Home(c.home).Patches(), items, nil)
+			ctl.RecordMemoryAudit(ctx, c.home, store, rep, actor, log)
 			return rep
 		},
 		Reread: func() (*host.Reread, error) { return c.reread(s) },
-		Build:  hostmetrics.Build{Version: ver, Revision: rev, GoVersion: gov},
+		Build:  buildInfo(),
 	}
 }
 
@@ -75,13 +74,13 @@ func (s *settings) variables() host.Variables {
 // RAZAR booted with s. The env file's settings are installed; Undo puts
 // the old ones back.
 func (c *cli) reread(s *settings) (*host.Reread, error) {
-	env, err := c.readEnvFile()
+	env, err := c.env.ReadFile()
 	if err != nil {
 		return nil, err
 	}
 	next := *s
-	restore := c.swapEnvFile(env)
-	undo := func() { c.swapEnvFile(restore) }
+	restore := c.env.Swap(env)
+	undo := func() { c.env.Swap(restore) }
 	if err := c.readVariables(&next); err != nil {
 		undo()
 		return nil, err

@@ -162,7 +162,7 @@ func (c *cli) checkBootFlags(s *settings) error {
 	if s.config == "" {
 		s.config = razar.Home(c.home).BootConfig()
 	}
-	if err := c.envFileErr(); err != nil {
+	if err := c.env.FileErr(); err != nil {
 		return err
 	}
 	if err := c.readVariables(s); err != nil {
