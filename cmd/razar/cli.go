@@ -27,7 +27,7 @@ type cli struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string // the environment, then config/razar.env
 	lookup         config.Lookup       // likewise, telling unset from empty
-	secrets        *redactors
+	secrets        *ctl.Secrets        // the home's, read at first use, once flags have settled the home
 
 	env  *ctl.Env      // the environment, then config/razar.env
 	tree *clihelp.Tree // the command tree's listing, help and errors
@@ -40,17 +40,17 @@ func newCLI(home string, stdout, stderr io.Writer, osLookup config.Lookup) *cli 
 	c := &cli{home: home, stdout: stdout, stderr: stderr}
 	c.env = ctl.NewEnv(func() string { return c.home }, osLookup, func() io.Writer { return c.stderr })
 	c.lookup, c.getenv = c.env.Lookup, c.env.Getenv
-	c.secrets = &redactors{c: c}
+	c.secrets = c.newSecrets()
 	c.tree = &clihelp.Tree{Usage: usageErr, Top: c.usageText, Needs: map[string]string{"home": "a directory", "creds": "a creds file"}}
 	return c
 }
 
 // redactor returns the current secrets redactor of the home.
-func (c *cli) redactor() *razar.Redactor {
-	if c.secrets == nil {
-		c.secrets = &redactors{c: c}
-	}
-	return c.secrets.get()
+func (c *cli) redactor() *razar.Redactor { return c.secrets.Redactor() }
+
+// newSecrets are the secrets of the home, whichever the flags settle.
+func (c *cli) newSecrets() *ctl.Secrets {
+	return ctl.NewSecrets(func() string { return c.home }, c.lookup, rungs(), rungFor)
 }
 
 // rungs lists the five rung packages; a roster agent not among them runs as

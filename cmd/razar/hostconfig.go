@@ -112,11 +112,9 @@ func (c *cli) newRung(store *jetstream.Store, name string, log zerolog.Logger, w
 	}
 	return agents.New(store, agents.Config{
 		Name: name, Display: display, Handshake: handshake, Workers: workers,
-		Load:  agents.RosterLoader(razar.Home(c.home).Roster(), c.home, r, c.lookup),
-		Probe: agents.RosterProber(razar.Home(c.home).Roster(), c.home, r, c.lookup),
-		Redactor: func() (*razar.Redactor, error) {
-			return (&redactors{c: c}).build()
-		},
-		Log: log.With().Str("subsystem", "agent").Logger(),
+		Load:     agents.RosterLoader(razar.Home(c.home).Roster(), c.home, r, c.lookup),
+		Probe:    agents.RosterProber(razar.Home(c.home).Roster(), c.home, r, c.lookup),
+		Redactor: func() (*razar.Redactor, error) { return c.newSecrets().Build() },
+		Log:      log.With().Str("subsystem", "agent").Logger(),
 	})
 }
