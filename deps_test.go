@@ -335,7 +335,7 @@ func depRules(t *testing.T) []depRule {
 			// over the bus (bus, jetstream's client side, auth) and, with
 			// RAZAR stopped, the home's files through the offline verbs the
 			// orchestrator and the supervisor export (rollback-patch,
-			// release). Its own imports are pinned, and it must never pull
+			// release); rotate-keys prints agents/rotation's workflow. Its own imports are pinned, and it must never pull
 			// in the daemon (host), a rung or cmd: a client that ran RAZAR's
 			// machinery could act where only the daemon may, and it must
 			// not talk NATS past bus and jetstream.
@@ -344,7 +344,7 @@ func depRules(t *testing.T) []depRule {
 				pkgPatch, mod + "/statuspage", pkgSup, zerolog},
 			forbid: []string{mod + "/host/...", mod + "/hostmetrics/...", mod + "/cmd/...", natsGo + "/...", natsServer + "/...",
 				pkgAgents + "/crown/...", pkgAgents + "/kimicho/...", pkgAgents + "/k2/...", pkgAgents + "/airstar/...", pkgAgents + "/rstar/..."},
-			via: []string{pkgAgents, pkgAuth, pkgBus, pkgFixmem, pkgJS, pkgMemory, pkgOrch, pkgPatch, mod + "/statuspage", pkgSup},
+			via: []string{pkgAgents, pkgAgents + "/rotation", pkgAuth, pkgBus, pkgFixmem, pkgJS, pkgMemory, pkgOrch, pkgPatch, mod + "/statuspage", pkgSup},
 		},
 	}
 	// Every package under internal/ is a leaf mechanism (a clock, a backoff,
@@ -353,6 +353,11 @@ func depRules(t *testing.T) []depRule {
 	for _, p := range strings.Fields(string(goList(t, "./internal/..."))) {
 		rules = append(rules, depRule{pkg: p, forbid: []string{pkgBus + "/...", pkgJS + "/...", pkgOrch + "/...", pkgSup + "/...", agentsTree, pkgPatch + "/...", natsGo + "/...", natsServer + "/..."}})
 	}
+	// clihelp is how the CLI's cobra tree reads (help, flag errors,
+	// did-you-mean): presentation only, so it takes cobra, pflag and
+	// config's edit distance and nothing that runs, and cmd/razar keeps
+	// every command's wording and wiring.
+	rules = append(rules, depRule{pkg: pkgInternal + "/clihelp", allow: []string{pkgConfig, "github.com/spf13/cobra", "github.com/spf13/pflag"}})
 	// The stand-in model plays a remote model: it must know nothing of
 	// RAZAR but the chat-completions API, so no RAZAR type can hand it
 	// what a real model would not be sent.

@@ -3,11 +3,9 @@ package ctl
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -189,23 +187,7 @@ func LoadBoot(path, home string) (*config.BootConfig, error) {
 
 // ParseAge reads a Go duration or a whole number of days ("30d"); -1 is
 // forever.
-func ParseAge(v string) (time.Duration, error) {
-	if v == "-1" {
-		return -1, nil
-	}
-	if days, ok := strings.CutSuffix(v, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n <= 0 || n > 100*365 {
-			return 0, fmt.Errorf("bad age %q", v)
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("bad age %q", v)
-	}
-	return d, nil
-}
+func ParseAge(v string) (time.Duration, error) { return config.ParseAge(v) }
 
 // AgentNames lists the roster's rungs, for an error that says which exist.
 func AgentNames(r *config.Roster) string {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/razar/razar"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/config"
@@ -32,13 +33,13 @@ func (c *cli) agentCmd() *cobra.Command {
 
 // agent runs the rung name of the roster on the bus until ctx ends.
 func (c *cli) agent(ctx context.Context, name, natsURL string, workers int) error {
-	roster, err := config.LoadRoster(c.path(rosterFile))
+	roster, err := config.LoadRoster(razar.Home(c.home).Roster())
 	if err != nil {
 		return err
 	}
 	e, err := roster.Agent(name)
 	if err != nil {
-		return usageErr("agent %q is not in %s (fix: add it to the roster, or pick one of %s)", name, c.path(rosterFile), ctl.AgentNames(roster))
+		return usageErr("agent %q is not in %s (fix: add it to the roster, or pick one of %s)", name, razar.Home(c.home).Roster(), ctl.AgentNames(roster))
 	}
 	if e.Human() {
 		return usageErr("agent %q is a human rung (backend human): no process runs it; RAZAR pages on its turn, and `razar ack|resolve|pass <component>` answers", name)

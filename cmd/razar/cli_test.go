@@ -8,15 +8,14 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
-	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/ctl"
+	"github.com/razar/razar/internal/clihelp"
 	"github.com/razar/razar/jetstream/bustest"
-	"github.com/razar/razar/supervisor"
 )
 
 // runCLI runs razar in-process, as main does, with no bus in reach.
@@ -51,7 +50,7 @@ func TestHomeFlagIsAcceptedBeforeAndAfterTheCommand(t *testing.T) {
 }
 
 func TestHomeFlagAmongAStatusCommandsFlagsReadsThatHome(t *testing.T) {
-	h := home(t, crownRoster, map[string]string{supervisor.StateFile: `{"health": "healthy", "components": [{"name": "web", "status": "healthy"}]}`})
+	h := home(t, crownRoster, map[string]string{"logs/razar_state.json": `{"health": "healthy", "components": [{"name": "web", "status": "healthy"}]}`})
 	out, stderr, code := runCLI(t, "status", "--home", h, "--json")
 	if code != 1 || !strings.Contains(out, `"health": "healthy"`) || !strings.Contains(stderr, "not running in "+h) {
 		t.Fatalf("status --home H --json: exit %d\n%s%s", code, out, stderr)
@@ -82,29 +81,6 @@ func TestVersionNamesTheCommitAndTheGoVersion(t *testing.T) {
 	}
 	if again, _, _ := runCLI(t, "version"); again != out {
 		t.Errorf("razar version %q differs from razar --version %q", again, out)
-	}
-}
-
-func TestBuildInfoReadsTheVCSStampAndTheLinkerVersion(t *testing.T) {
-	t.Parallel()
-	bi := &debug.BuildInfo{GoVersion: "go1.26.8", Main: debug.Module{Version: "(devel)"}, Settings: []debug.BuildSetting{
-		{Key: "vcs.revision", Value: "abc1234def5678abc1234def5678abc1234def56"}, {Key: "vcs.modified", Value: "true"}}}
-	ver, rev, gov := parseBuildInfo("", bi)
-	if ver != "devel" || rev != "abc1234def5678abc1234def5678abc1234def56-dirty" || gov != "go1.26.8" {
-		t.Fatalf("parseBuildInfo = %q %q %q", ver, rev, gov)
-	}
-	if got, want := versionLine(ver, rev, gov), "razar devel (commit abc1234-dirty, go1.26.8)"; got != want {
-		t.Errorf("versionLine = %q, want %q", got, want)
-	}
-	bi.Main.Version = "v0.2.0"
-	if ver, _, _ := parseBuildInfo("", bi); ver != "v0.2.0" {
-		t.Errorf("module version: got %q", ver)
-	}
-	if ver, _, _ := parseBuildInfo("v0.3.1", bi); ver != "v0.3.1" {
-		t.Errorf("-X main.version=v0.3.1 should win over the module version: got %q", ver)
-	}
-	if ver, rev, gov := parseBuildInfo("", nil); ver != "devel" || rev != "unknown" || gov != runtime.Version() {
-		t.Errorf("no build info: %q %q %q", ver, rev, gov)
 	}
 }
 
@@ -142,14 +118,14 @@ func TestEveryCommandHasHelpThatExitsZero(t *testing.T) {
 	c := newCLI(".", io.Discard, io.Discard, os.LookupEnv)
 	root := c.newRoot()
 	top := c.usageText(root)
-	for _, cmd := range c.rows(root) {
+	for _, cmd := range c.tree.Rows(root) {
 		if cmd.Name() == "help" {
 			continue
 		}
-		name := synopsisName(cmd)
+		name := clihelp.SynopsisName(cmd)
 		words := strings.Fields(name)
 		out, stderr, code := runCLI(t, append(words, "--help")...)
-		if code != 0 || stderr != "" || !strings.HasPrefix(out, "Usage: razar "+synopsis(cmd)+"\n\n"+unquoteCode(cmd.Short)+"\n") {
+		if code != 0 || stderr != "" || !strings.HasPrefix(out, "Usage: razar "+clihelp.Synopsis(cmd)+"\n\n"+clihelp.UnquoteCode(cmd.Short)+"\n") {
 			t.Errorf("razar %s --help: exit %d, stderr %q:\n%s", name, code, stderr, out)
 		}
 		if strings.Contains(out+stderr, "help shown") || strings.Contains(out+stderr, "help printed") {
@@ -289,7 +265,7 @@ func TestStatusVerdictFailsOnHaltQuarantineAndFailure(t *testing.T) {
 }
 
 func TestStatusOfAHaltedMissionWithoutRazarPrintsItAndExitsOne(t *testing.T) {
-	h := home(t, crownRoster, map[string]string{supervisor.StateFile: `{"updated": "2026-11-26T12:44:25Z", "health": "halted",
+	h := home(t, crownRoster, map[string]string{"logs/razar_state.json": `{"updated": "2026-11-26T12:44:25Z", "health": "halted",
 		"components": [{"name": "web", "status": "stopped", "restarts": 0, "last_error": "stopped: boot halted"}], "quarantine": [], "open_incidents": []}`})
 	out, stderr, code := runCLI(t, "--home", h, "status")
 	if code != 1 || !strings.Contains(out, "last recorded state") || !strings.Contains(out, "stopped: boot halted") {

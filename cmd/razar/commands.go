@@ -8,6 +8,7 @@ import (
 
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/ctl"
+	"github.com/razar/razar/internal/clihelp"
 	"github.com/razar/razar/memory"
 )
 
@@ -17,11 +18,8 @@ import (
 // native makes a command whose flags cobra parses into what flags binds;
 // run gets the positional arguments.
 func (c *cli) native(name, args, desc, more string, run func(ctx context.Context, args []string) error) *cobra.Command {
-	cmd := command(name, args, desc, more)
-	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		c.cmd = cmd
-		return run(cmd.Context(), args)
-	}
+	cmd := clihelp.Command(name, args, desc, more)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error { return run(cmd.Context(), args) }
 	return cmd
 }
 
@@ -62,7 +60,7 @@ func (c *cli) daemonVerbCmd(name, desc, more string, verb bus.Verb) *cobra.Comma
 // strictReload is reload --strict's check of the settings, before
 // anything is sent.
 func (c *cli) strictReload() error {
-	if err := c.envFileErr(); err != nil {
+	if err := c.env.FileErr(); err != nil {
 		return err
 	}
 	s := &settings{}
@@ -183,8 +181,8 @@ func (c *cli) agentsCmds(g *cobra.Command) {
 		return c.client().AgentsReload(ctx, natsURL)
 	})
 	reload.Flags().StringVar(&natsURL, "nats", "", natsUsage)
-	c.adopt(g, check)
-	c.adopt(g, reload)
+	c.tree.Adopt(g, check)
+	c.tree.Adopt(g, reload)
 }
 
 func (c *cli) identityCmds(g *cobra.Command) {
@@ -210,9 +208,9 @@ func (c *cli) identityCmds(g *cobra.Command) {
 		return c.client().IdentityRevoke(ctx, args[0], natsURL)
 	})
 	revoke.Flags().StringVar(&natsURL, "nats", "", "NATS `URL` of the running RAZAR (default state/nats.url)")
-	c.adopt(g, addCmd)
-	c.adopt(g, list)
-	c.adopt(g, revoke)
+	c.tree.Adopt(g, addCmd)
+	c.tree.Adopt(g, list)
+	c.tree.Adopt(g, revoke)
 }
 
 func (c *cli) memoryCmds(g *cobra.Command) {
@@ -236,8 +234,8 @@ func (c *cli) memoryCmds(g *cobra.Command) {
 	})
 	audit.Flags().IntVar(&au.Items, "items", memory.DefaultAuditItems, "items to write through each layer")
 	audit.Flags().StringVar(&au.NATS, "nats", "", natsUsage)
-	c.adopt(g, initCmd)
-	c.adopt(g, audit)
+	c.tree.Adopt(g, initCmd)
+	c.tree.Adopt(g, audit)
 }
 
 func (c *cli) fixesCmds(g *cobra.Command) {
@@ -257,6 +255,6 @@ func (c *cli) fixesCmds(g *cobra.Command) {
 		if f.name == "pin" {
 			cmd.Flags().StringVar(&o.Fix, "fix", "", "the fix `ID` to pin (default the newest)")
 		}
-		c.adopt(g, cmd)
+		c.tree.Adopt(g, cmd)
 	}
 }

@@ -1,25 +1,20 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"io"
 	"strings"
-	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"github.com/spf13/cobra/doc"
 
-	"github.com/razar/razar/bus"
-	"github.com/razar/razar/config"
+	"github.com/razar/razar/internal/clihelp"
 )
 
 // completionCmd is `razar completion bash|zsh|fish`: the shell's
 // completion script, which asks `razar __complete` for commands, flags and
 // the running RAZAR's component names.
 func (c *cli) completionCmd() *cobra.Command {
-	cmd := command("completion", "bash|zsh|fish", "print the shell completion script: commands, flags and the running RAZAR's components",
+	cmd := clihelp.Command("completion", "bash|zsh|fish", "print the shell completion script: commands, flags and the running RAZAR's components",
 		"Load it in the shell, e.g.\n\n  source <(razar completion bash)\n  razar completion zsh > \"${fpath[1]}/_razar\"\n  razar completion fish > ~/.config/fish/completions/razar.fish\n")
 	cmd.ValidArgs = []string{"bash", "zsh", "fish"}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -43,7 +38,7 @@ func (c *cli) completionCmd() *cobra.Command {
 // manCmd is the hidden `razar man --dir DIR`: a man page per command
 // (make man writes them to dist/man).
 func (c *cli) manCmd() *cobra.Command {
-	cmd := command("man", "--dir DIR", "write a man page per command into DIR", "")
+	cmd := clihelp.Command("man", "--dir DIR", "write a man page per command into DIR", "")
 	cmd.Hidden = true
 	dir := cmd.Flags().String("dir", "", "`DIR` to write the pages into (required)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
@@ -63,53 +58,13 @@ func (c *cli) manCmd() *cobra.Command {
 }
 
 // completeComponents completes a component name: the running RAZAR's
-// components when it answers within a moment, else those of
-// config/boot_config.json. It never says why it found none.
+// components, else those of config/boot_config.json (ctl.ComponentNames).
 func (c *cli) completeComponents(cmd *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
 	if len(args) > 0 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
 	c.stderr = io.Discard // nothing a shell would print under the prompt
-	if names := c.runningComponents(cmd.Context()); len(names) > 0 {
-		return names, cobra.ShellCompDirectiveNoFileComp
-	}
-	cfg, err := config.LoadBootConfig(c.path(bootConfigFile))
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	var names []string
-	for _, comp := range cfg.Components {
-		names = append(names, comp.Name)
-	}
-	return names, cobra.ShellCompDirectiveNoFileComp
-}
-
-// runningComponents asks the running RAZAR for its components, as
-// `razar status --json` does, within a short deadline.
-func (c *cli) runningComponents(ctx context.Context) []string {
-	if ctx == nil {
-		ctx = context.Background()
-	}
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	nc, err := c.connect(ctx, "", "razar-complete", zerolog.Nop())
-	if err != nil {
-		return nil
-	}
-	defer nc.Close()
-	rep, err := bus.Command(ctx, nc, bus.VerbStatus, bus.AllComponents, nil)
-	if err != nil {
-		return nil
-	}
-	var view bus.StatusView
-	if json.Unmarshal(rep.Data, &view) != nil || view.Mission == nil {
-		return nil
-	}
-	var names []string
-	for _, v := range view.Mission.Components {
-		names = append(names, v.Name)
-	}
-	return names
+	return c.client().ComponentNames(cmd.Context()), cobra.ShellCompDirectiveNoFileComp
 }
 
 // completeRungs completes a rung name from the roster.
@@ -117,15 +72,7 @@ func (c *cli) completeRungs(_ *cobra.Command, args []string, _ string) ([]cobra.
 	if len(args) > 0 {
 		return nil, cobra.ShellCompDirectiveNoFileComp
 	}
-	roster, err := config.LoadRoster(c.path(rosterFile))
-	if err != nil {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	var names []string
-	for _, a := range roster.Agents {
-		names = append(names, a.Name)
-	}
-	return names, cobra.ShellCompDirectiveNoFileComp
+	return c.client().RungNames(), cobra.ShellCompDirectiveNoFileComp
 }
 
 // escapeMarkdown escapes the angle brackets of the help texts under cmd,

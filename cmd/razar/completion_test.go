@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/razar/razar/internal/clihelp"
 )
 
 func TestCompletionScriptsForEveryShell(t *testing.T) {
@@ -58,14 +60,14 @@ func TestManPagesHaveAPagePerCommand(t *testing.T) {
 	}
 	c := newCLI(".", io.Discard, io.Discard, os.LookupEnv)
 	root := c.newRoot()
-	for _, cmd := range append(c.rows(root), root) {
+	for _, cmd := range append(c.tree.Rows(root), root) {
 		if cmd.Name() == "help" {
 			continue
 		}
-		page := filepath.Join(dir, strings.ReplaceAll(strings.TrimSpace("razar "+synopsisName(cmd)), " ", "-")+".1")
+		page := filepath.Join(dir, strings.ReplaceAll(strings.TrimSpace("razar "+clihelp.SynopsisName(cmd)), " ", "-")+".1")
 		b, err := os.ReadFile(page)
 		if err != nil {
-			t.Errorf("no man page for %q: %v", synopsisName(cmd), err)
+			t.Errorf("no man page for %q: %v", clihelp.SynopsisName(cmd), err)
 			continue
 		}
 		if !strings.Contains(string(b), ".TH \"RAZAR\" \"1\"") || !strings.Contains(string(b), "SYNOPSIS") {

@@ -95,7 +95,7 @@ func TestContextSettingsOutOfRangeAreConfigErrorsNamingTheVariable(t *testing.T)
 	}
 	c := &cli{getenv: func(string) string { return "" }}
 	var s settings
-	if err := c.readVariables(&s); err != nil || s.contextBytes != 32<<10 || s.contextCalls != 40 {
-		t.Errorf("defaults: %d bytes, %d calls, %v", s.contextBytes, s.contextCalls, err)
+	if err := c.readVariables(&s); err != nil || s.vars.ContextBytes != 32<<10 || s.vars.ContextCalls != 40 {
+		t.Errorf("defaults: %d bytes, %d calls, %v", s.vars.ContextBytes, s.vars.ContextCalls, err)
 	}
 }

@@ -15,7 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/razar/razar"
 	"github.com/razar/razar/config"
+	"github.com/razar/razar/ctl"
 	"github.com/razar/razar/orchestrator"
 )
 
@@ -76,12 +78,12 @@ func TestEveryVariableTheCodeReadsIsKnown(t *testing.T) {
 		t.Fatalf("found only %d RAZAR_ names under %s: the scan is broken", len(found), root)
 	}
 	for v, where := range found {
-		if _, skip := notSettings[v]; !skip && !slices.Contains(variables, v) {
-			t.Errorf("%s reads %s, which the list of known variables (envvars.go) lacks: config/razar.env would call it a typo", where, v)
+		if _, skip := notSettings[v]; !skip && !slices.Contains(config.Variables, v) {
+			t.Errorf("%s reads %s, which the list of known variables (config/variables.go) lacks: config/razar.env would call it a typo", where, v)
 		}
 	}
-	if !slices.IsSorted(variables) {
-		t.Error("variables is not sorted")
+	if !slices.IsSorted(config.Variables) {
+		t.Error("config.Variables is not sorted")
 	}
 }
 
@@ -97,7 +99,7 @@ func TestAnUnknownVariableInRazarEnvNamesTheNearestKnownOne(t *testing.T) {
 		"COMPLETELY_UNRELATED_SETTING":  "x", // nothing near it
 		"RAZAR_ESCALATION_WARN_THRESHO": "1", // a cut-off name
 	}
-	got := strings.Join(unknownVariableWarnings(env, roster), "\n")
+	got := strings.Join(config.UnknownVariableWarnings(env, ctl.KnownVariables(roster, rungs(), rungFor)), "\n")
 	for _, want := range []string{
 		"RAZAR_RSTAR_TRESHOLD, which RAZAR does not read: it is ignored; did you mean RAZAR_RSTAR_THRESHOLD?",
 		"COMPLETELY_UNRELATED_SETTING, which RAZAR does not read: it is ignored (the settings are listed in README.md",
@@ -123,8 +125,8 @@ func TestBootStrictRefusesATypoInRazarEnvWithExitTwo(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, "did you mean RAZAR_RSTAR_THRESHOLD?") {
 		t.Fatalf("exit %d, want 2 naming the variable meant:\n%s", code, stderr)
 	}
-	if _, err := os.Stat(filepath.Join(h, natsURLFile)); !os.IsNotExist(err) {
-		t.Errorf("a refused boot started the bus anyway (%s: %v)", natsURLFile, err)
+	if _, err := os.Stat(razar.Home(h).NATSURLFile()); !os.IsNotExist(err) {
+		t.Errorf("a refused boot started the bus anyway (%s: %v)", "state/nats.url", err)
 	}
 }
 
@@ -283,7 +285,7 @@ func TestReloadAnswersWithTheWarningAboutATypo(t *testing.T) {
 	t.Parallel()
 	h := home(t, crownRoster, nil)
 	boot(t, h, nil, "--nats-listen", "127.0.0.1:0")
-	if err := os.WriteFile(filepath.Join(h, envFileName), []byte(typoEnv), 0o600); err != nil {
+	if err := os.WriteFile(razar.Home(h).EnvFile(), []byte(typoEnv), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	out, code := runRazar(t, h, nil, "reload")
@@ -301,8 +303,8 @@ func TestReloadOfAStrictRazarRefusesATypoAndChangesNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write(envFileName, typoEnv)
-	write(bootConfigFile, twoComponents)
+	write("config/razar.env", typoEnv)
+	write("config/boot_config.json", twoComponents)
 	out, code := runRazar(t, h, nil, "reload")
 	if code == 0 || !strings.Contains(out, "--strict") || !strings.Contains(out, "did you mean RAZAR_RSTAR_THRESHOLD?") {
 		t.Fatalf("reload: exit %d, want a refusal naming the typo:\n%s", code, out)
@@ -310,7 +312,7 @@ func TestReloadOfAStrictRazarRefusesATypoAndChangesNothing(t *testing.T) {
 	if st, _ := runRazar(t, h, nil, "status", "--json"); strings.Contains(st, `"extra"`) {
 		t.Fatalf("a refused reload started the new component:\n%s", st)
 	}
-	write(envFileName, "RAZAR_RSTAR_THRESHOLD=5\n")
+	write("config/razar.env", "RAZAR_RSTAR_THRESHOLD=5\n")
 	if out, code := runRazar(t, h, nil, "reload"); code != 0 {
 		t.Fatalf("reload with the typo fixed: exit %d\n%s", code, out)
 	}
@@ -322,13 +324,13 @@ func TestReloadOfAStrictRazarRefusesATypoAndChangesNothing(t *testing.T) {
 // razar reload --strict checks config/razar.env before it sends anything:
 // with a typo it is exit 2 even before it looks for a running RAZAR.
 func TestReloadStrictRefusesATypoBeforeSending(t *testing.T) {
-	h := home(t, crownRoster, map[string]string{envFileName: typoEnv})
+	h := home(t, crownRoster, map[string]string{"config/razar.env": typoEnv})
 	_, stderr, code := runCLI(t, "--home", h, "reload", "--strict")
 	if code != 2 || !strings.Contains(stderr, "did you mean RAZAR_RSTAR_THRESHOLD?") || strings.Contains(stderr, "not running") {
 		t.Fatalf("exit %d, want 2 naming the typo before any connection:\n%s", code, stderr)
 	}
 	// Without the typo it goes on to the bus, where no RAZAR runs: exit 1.
-	if err := os.WriteFile(filepath.Join(h, envFileName), []byte("RAZAR_RSTAR_THRESHOLD=5\n"), 0o600); err != nil {
+	if err := os.WriteFile(razar.Home(h).EnvFile(), []byte("RAZAR_RSTAR_THRESHOLD=5\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if _, stderr, code := runCLI(t, "--home", h, "reload", "--strict"); code != 1 || !strings.Contains(stderr, "not running") {

@@ -17,6 +17,7 @@ import (
 	natsjs "github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
+	"github.com/razar/razar"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream/bustest"
@@ -226,7 +227,7 @@ func forgedIssuerJWTIsRefusedAtConnect(t *testing.T, h, url string, _ natsjs.Jet
 // expiry, and one minted with --expires 2s once its time is up, cannot
 // connect; the stop it would send never happens.
 func expiredIdentityIsRefusedAtConnect(t *testing.T, h, url string, _ natsjs.JetStream) {
-	tr, err := auth.Open(filepath.Join(h, "state", auth.Dir))
+	tr, err := auth.Open(razar.Home(h).Identities())
 	if err != nil {
 		t.Fatal(err)
 	}

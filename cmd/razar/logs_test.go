@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/razar/razar"
 )
 
 // TestDaemonLogReadsWellAt3AM: no empty fields, durations as durations, on
@@ -22,7 +24,7 @@ func TestDaemonLogReadsWellAt3AM(t *testing.T) {
 	}
 	log.Warn().Str("component", "web").Str("error", "").Stringer("backoff", 1100*time.Millisecond).Msg("restarting component")
 	closeLog()
-	file, err := os.ReadFile(filepath.Join(home, razarLogFile))
+	file, err := os.ReadFile(razar.Home(home).RazarLog())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +52,7 @@ func TestDaemonLogRefusesAPlantedSymlink(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(home, "logs"), 0o750); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Symlink(victim, filepath.Join(home, razarLogFile)); err != nil {
+	if err := os.Symlink(victim, razar.Home(home).RazarLog()); err != nil {
 		t.Fatal(err)
 	}
 	var console bytes.Buffer
@@ -60,8 +62,8 @@ func TestDaemonLogRefusesAPlantedSymlink(t *testing.T) {
 		closeLog()
 		t.Fatal("daemonLogger opened logs/razar.log through a symlink")
 	}
-	if msg := err.Error(); !strings.Contains(msg, razarLogFile) || !strings.Contains(msg, "remove the symlink") || strings.Contains(msg, "\n") {
-		t.Fatalf("error %q: want one line naming %s and the fix", msg, razarLogFile)
+	if msg := err.Error(); !strings.Contains(msg, "logs/razar.log") || !strings.Contains(msg, "remove the symlink") || strings.Contains(msg, "\n") {
+		t.Fatalf("error %q: want one line naming %s and the fix", msg, "logs/razar.log")
 	}
 	if got, _ := os.ReadFile(victim); !bytes.Equal(got, want) {
 		t.Fatalf("victim changed: %q", got)

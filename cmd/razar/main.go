@@ -17,6 +17,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/ctl"
+	"github.com/razar/razar/internal/clihelp"
 	"github.com/razar/razar/patch"
 )
 
@@ -63,16 +64,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		home = "."
 	}
 	c := newCLI(home, stdout, stderr, os.LookupEnv)
-	c.completing = len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd)
+	completing := len(args) > 0 && (args[0] == cobra.ShellCompRequestCmd || args[0] == cobra.ShellCompNoDescRequestCmd)
 	root := c.newRoot()
-	args = singleDash(root, args)
-	if a := leadingUnknown(root, args); a != "" && !c.completing {
-		return c.unknownCommand(root, a)
+	args = clihelp.SingleDash(root, args)
+	if a := clihelp.LeadingUnknown(root, args); a != "" && !completing {
+		return c.tree.UnknownCommand(root, a)
 	}
 	root.SetArgs(append([]string{}, args...))
-	err := root.ExecuteContext(ctx)
-	if isHelp(err) {
-		return nil
-	}
-	return err
+	return root.ExecuteContext(ctx)
 }

@@ -61,7 +61,7 @@ func TestLogRedactionSurvivesABadRoster(t *testing.T) {
 	if got, want := c.redactor().Redact(in), "k2 sent [REDACTED], airstar [REDACTED], rstar [REDACTED], [REDACTED]"; got != want {
 		t.Fatalf("Redact = %q, want %q", got, want)
 	}
-	red, err := c.secrets.build()
+	red, err := c.secrets.Build()
 	if err == nil || !strings.Contains(err.Error(), "redact") {
 		t.Fatalf("build of a bad roster: err %v, want it reported", err)
 	}

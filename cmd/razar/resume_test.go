@@ -96,7 +96,7 @@ func expectViews(t *testing.T, h string, port int, step, health string, code int
 		case v.pageHealth != health:
 			why = fmt.Errorf("the status page says %q, want %q", v.pageHealth, health)
 		case v.state == nil || v.state.Health != health:
-			why = fmt.Errorf("%s says %+v, want %q", supervisor.StateFile, v.state, health)
+			why = fmt.Errorf("%s says %+v, want %q", "logs/razar_state.json", v.state, health)
 		default:
 			why = nil
 			if check != nil {
@@ -149,7 +149,7 @@ func TestHaltFixReleaseStartResumeEveryViewTellsTheTruth(t *testing.T) {
 		t.Fatalf("the status page of a halt lacks the host or the next step:\n%s", v.page)
 	}
 	if v.state.Next == "" || v.state.Halted == "" || v.state.Host != hostname {
-		t.Fatalf("%s of a halt: %+v", supervisor.StateFile, v.state)
+		t.Fatalf("%s of a halt: %+v", "logs/razar_state.json", v.state)
 	}
 
 	// 2. Resume is refused while ledger is quarantined, and starts nothing.

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/razar/razar/internal/clihelp"
 )
 
 // TestOneDashLongFlagsAreTakenAsBefore: Go's flag package took -home and
@@ -23,7 +25,7 @@ func TestOneDashLongFlagsAreTakenAsBefore(t *testing.T) {
 		{[]string{"status", "--", "-json"}, []string{"status", "--", "-json"}},
 		{[]string{"status", "-bogus"}, []string{"status", "-bogus"}},
 	} {
-		if got := singleDash(root, tt.in); !slices.Equal(got, tt.want) {
+		if got := clihelp.SingleDash(root, tt.in); !slices.Equal(got, tt.want) {
 			t.Errorf("singleDash(%q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}

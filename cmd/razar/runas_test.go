@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/internal/logrot"
 	"github.com/razar/razar/jetstream/bustest"
@@ -156,7 +157,7 @@ func TestComponentCannotForgeRazarsStartMarker(t *testing.T) {
 		out = string(b)
 		return strings.Contains(out, forged)
 	}, "razar logs never showed the component's line:\n%s", bustest.Lazy(func() string { return out }))
-	key, err := logrot.ReadMarkKey(filepath.Join(h, logrot.MarkKeyFile))
+	key, err := logrot.ReadMarkKey(razar.Home(h).LogMarkKey())
 	if err != nil {
 		t.Fatal(err)
 	}

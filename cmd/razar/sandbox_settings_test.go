@@ -38,7 +38,9 @@ func TestSandboxSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		c := &cli{home: "/srv/razar", getenv: func(k string) string { return tt.env[k] }}
-		got, err := c.sandbox()
+		var s settings
+		err := c.readVariables(&s)
+		got := s.variables().Sandbox
 		var ce *razar.ConfigError
 		switch {
 		case tt.bad != "":

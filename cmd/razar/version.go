@@ -3,11 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
-	"runtime"
 	"runtime/debug"
-	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/razar/razar/hostmetrics"
 )
 
 // version is the release, stamped at build time with
@@ -21,59 +21,11 @@ var version = ""
 // does so.
 var commit = ""
 
-// buildInfo says what this binary is: its version, the commit it was
-// built from (the full hash, "-dirty" when the tree had changes, "unknown"
-// when the build recorded none) and the Go version that built it.
-func buildInfo() (ver, revision, goVersion string) {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		bi = nil
-	}
-	return parseBuildInfo(version, bi)
-}
-
-func parseBuildInfo(stamped string, bi *debug.BuildInfo) (ver, revision, goVersion string) {
-	ver, revision, goVersion = stamped, "unknown", runtime.Version()
-	if commit != "" {
-		revision = commit
-	}
-	if bi != nil {
-		if bi.GoVersion != "" {
-			goVersion = bi.GoVersion
-		}
-		if ver == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-			ver = bi.Main.Version
-		}
-		dirty := false
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				revision = s.Value
-			case "vcs.modified":
-				dirty = s.Value == "true"
-			}
-		}
-		if dirty && revision != "unknown" {
-			revision += "-dirty"
-		}
-	}
-	if ver == "" {
-		ver = "devel"
-	}
-	return ver, revision, goVersion
-}
-
-// versionLine is what `razar --version` prints:
-// razar v1.2.3 (commit abc1234, go1.26.8).
-func versionLine(ver, revision, goVersion string) string {
-	hash, dirty, _ := strings.Cut(revision, "-")
-	if len(hash) > 7 {
-		hash = hash[:7]
-	}
-	if dirty != "" {
-		hash += "-" + dirty
-	}
-	return fmt.Sprintf("razar %s (commit %s, %s)", ver, hash, goVersion)
+// buildInfo says what this binary is: its version, commit and Go
+// version (hostmetrics.ReadBuild).
+func buildInfo() hostmetrics.Build {
+	bi, _ := debug.ReadBuildInfo()
+	return hostmetrics.ReadBuild(version, commit, bi)
 }
 
 // versionCmd is `razar version` (and `razar --version`).
@@ -87,6 +39,6 @@ func (c *cli) printVersion(args []string) error {
 	if len(args) > 0 {
 		return usageErr("version takes no arguments")
 	}
-	fmt.Fprintln(c.stdout, versionLine(buildInfo()))
+	fmt.Fprintln(c.stdout, buildInfo().Line())
 	return nil
 }
