@@ -71,11 +71,6 @@ const (
 	AccountSystem  = "SYS"
 )
 
-// Dir is the identities directory under the home's state/.
-//
-// Deprecated: use razar.Home(h).Identities().
-const Dir = "identities"
-
 // TrustRoot is the trust root's directory under the home's state/,
 // beside the identities (razar.Home.Identities).
 const TrustRoot = "trust"

@@ -23,7 +23,7 @@ import (
 // build its backend from the roster, in its own environment. Otherwise the
 // check can only be made in this command's environment, and it says so.
 func (c *Client) AgentsCheck(ctx context.Context, natsURL string, local bool) error {
-	roster, err := config.LoadRoster(c.Path(RosterFile))
+	roster, err := config.LoadRoster(c.home().Roster())
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func (c *Client) agentsCheckLocal(roster *config.Roster) error {
 // AgentsReload tells every running rung to drop its cached config and
 // credentials, then reports each rung's readiness as it comes back.
 func (c *Client) AgentsReload(ctx context.Context, natsURL string) error {
-	roster, err := config.LoadRoster(c.Path(RosterFile))
+	roster, err := config.LoadRoster(c.home().Roster())
 	if err != nil {
 		return err
 	}

@@ -104,8 +104,8 @@ func (o AuditOptions) check() (time.Time, string, error) {
 // read after the fact.
 func (c *Client) OpenStore(ctx context.Context, natsURL, name string) (*jetstream.Store, func(), error) {
 	if natsURL == "" && c.Getenv("RAZAR_NATS_URL") == "" {
-		_, noURL := os.Stat(c.Path(NATSURLFile))
-		_, noStore := os.Stat(filepath.Join(c.Path(StateDir), "jetstream"))
+		_, noURL := os.Stat(c.home().NATSURLFile())
+		_, noStore := os.Stat(filepath.Join(c.home().StateDir(), "jetstream"))
 		if errors.Is(noURL, os.ErrNotExist) && noStore == nil {
 			return c.openOffline(ctx, name)
 		}
@@ -126,7 +126,7 @@ func (c *Client) OpenStore(ctx context.Context, natsURL, name string) (*jetstrea
 // with RAZAR stopped: this command holds the store, as its owner.
 func (c *Client) openOffline(ctx context.Context, name string) (_ *jetstream.Store, _ func(), err error) {
 	log := c.Logger()
-	unlock, err := jetstream.LockStore(c.Path(StateDir))
+	unlock, err := jetstream.LockStore(c.home().StateDir())
 	if err != nil {
 		return nil, nil, failed("%v: RAZAR runs here without state/nats.url; pass --nats URL", err)
 	}
@@ -145,9 +145,9 @@ func (c *Client) openOffline(ctx context.Context, name string) (_ *jetstream.Sto
 	if err != nil {
 		return nil, nil, err
 	}
-	srv, err := jetstream.StartServer(jetstream.ServerConfig{StoreDir: c.Path(StateDir), Listen: "127.0.0.1:0", Log: log, Trust: st})
+	srv, err := jetstream.StartServer(jetstream.ServerConfig{StoreDir: c.home().StateDir(), Listen: "127.0.0.1:0", Log: log, Trust: st})
 	if err != nil {
-		return nil, nil, failed("read the store in %s: %v", c.Path(StateDir), err)
+		return nil, nil, failed("read the store in %s: %v", c.home().StateDir(), err)
 	}
 	undo = append(undo, srv.Shutdown)
 	nc, err := c.ConnectAs(ctx, srv.ClientURL(), name, string(auth.Orchestrator), log)

@@ -19,15 +19,6 @@ import (
 	"github.com/razar/razar/jetstream"
 )
 
-// Paths of docs/CONTRACT.md section 1, relative to the home.
-const (
-	BootConfigFile = "config/boot_config.json"
-	RosterFile     = "config/razar_ai_agents.json"
-	StateDir       = "state"
-	IdentitiesDir  = StateDir + "/" + auth.Dir
-	NATSURLFile    = "state/nats.url"
-)
-
 // Client is the operator's side of one RAZAR home.
 type Client struct {
 	Home   string    // the RAZAR home
@@ -51,6 +42,9 @@ type Client struct {
 
 // Path is rel inside the home.
 func (c *Client) Path(rel string) string { return filepath.Join(c.Home, rel) }
+
+// home is the layout of the RAZAR home the client works on.
+func (c *Client) home() razar.Home { return razar.Home(c.Home) }
 
 // Logger logs warnings and worse to Stderr, for one-shot commands.
 func (c *Client) Logger() zerolog.Logger {
@@ -76,15 +70,15 @@ func (c *Client) BusURL(flagURL string) (string, error) {
 	if u := c.Getenv("RAZAR_NATS_URL"); u != "" {
 		return u, nil
 	}
-	u, err := jetstream.ReadURLFile(c.Path(NATSURLFile))
+	u, err := jetstream.ReadURLFile(c.home().NATSURLFile())
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			if err := c.HomeExists(); err != nil {
 				return "", err
 			}
-			return "", failed("RAZAR is not running in %s (no %s): start it with `razar boot`, or pass --nats URL", c.Home, NATSURLFile)
+			return "", failed("RAZAR is not running in %s (no %s): start it with `razar boot`, or pass --nats URL", c.Home, razar.Home("").NATSURLFile())
 		}
-		return "", failed("read %s: %v", c.Path(NATSURLFile), err)
+		return "", failed("read %s: %v", c.home().NATSURLFile(), err)
 	}
 	return u, nil
 }
@@ -141,7 +135,7 @@ func (c *Client) CredsFor(ident string) string {
 	if v := c.Getenv("RAZAR_CREDS"); v != "" {
 		return v
 	}
-	p := filepath.Join(c.Path(IdentitiesDir), ident+".creds")
+	p := filepath.Join(c.home().Identities(), ident+".creds")
 	if _, err := os.Stat(p); err == nil {
 		return p
 	}
@@ -158,10 +152,10 @@ func (c *Client) RazarDown(flagURL string) bool {
 	if flagURL != "" || c.Getenv("RAZAR_NATS_URL") != "" {
 		return false
 	}
-	if _, err := os.Stat(c.Path(NATSURLFile)); errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(c.home().NATSURLFile()); errors.Is(err, os.ErrNotExist) {
 		return true
 	}
-	unlock, err := jetstream.LockStore(c.Path(StateDir))
+	unlock, err := jetstream.LockStore(c.home().StateDir())
 	if err != nil {
 		return false
 	}
@@ -171,7 +165,7 @@ func (c *Client) RazarDown(flagURL string) bool {
 
 // notRunning reports whether err says no RAZAR runs in the home.
 func (c *Client) notRunning(err error) bool {
-	_, statErr := os.Stat(c.Path(NATSURLFile))
+	_, statErr := os.Stat(c.home().NATSURLFile())
 	return errors.Is(statErr, os.ErrNotExist) || errors.Is(err, bus.ErrNotRunning)
 }
 

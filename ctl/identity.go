@@ -41,7 +41,7 @@ func (c *Client) IdentityAdd(_ context.Context, o IdentityAddOptions) error {
 	if err != nil {
 		return err
 	}
-	trust, err := auth.Open(c.Path(IdentitiesDir))
+	trust, err := auth.Open(c.home().Identities())
 	if err != nil {
 		return failed("%v", err)
 	}
@@ -58,7 +58,7 @@ func (c *Client) IdentityAdd(_ context.Context, o IdentityAddOptions) error {
 // roster (a rung identity is named after its rung) and the reserved names,
 // and returns it with the roster's rungs.
 func (c *Client) identityName(name string, r auth.Role) (string, []string, error) {
-	roster, rerr := config.LoadRoster(c.Path(RosterFile))
+	roster, rerr := config.LoadRoster(c.home().Roster())
 	var rungs []string
 	if rerr == nil {
 		for _, a := range roster.Agents {
@@ -70,7 +70,7 @@ func (c *Client) identityName(name string, r auth.Role) (string, []string, error
 			return "", nil, rerr
 		}
 		if _, err := roster.Agent(name); err != nil {
-			return "", nil, usageErr("rung %q is not in %s: a rung identity is named after its rung (one of %s)", name, c.Path(RosterFile), AgentNames(roster))
+			return "", nil, usageErr("rung %q is not in %s: a rung identity is named after its rung (one of %s)", name, c.home().Roster(), AgentNames(roster))
 		}
 		name = strings.ToLower(name)
 	}
@@ -92,7 +92,7 @@ func reserved(name string) bool {
 // IdentityList prints the identities of the home: name, role, public
 // key, expiry and revocation.
 func (c *Client) IdentityList(context.Context) error {
-	dir := c.Path(IdentitiesDir)
+	dir := c.home().Identities()
 	if !auth.HasTrust(dir) {
 		return failed("no identities in %s yet: the first `razar boot` mints them", dir)
 	}
@@ -133,7 +133,7 @@ func (c *Client) IdentityList(context.Context) error {
 // account's new JWT is handed to the running server, which refuses the
 // identity from then on and closes its open connections.
 func (c *Client) IdentityRevoke(ctx context.Context, name, natsURL string) error {
-	dir := c.Path(IdentitiesDir)
+	dir := c.home().Identities()
 	if !auth.HasTrust(dir) {
 		return failed("no identities in %s: nothing to revoke (an external bus's identities are revoked where they were signed, e.g. `nsc revocations add-user`)", dir)
 	}
@@ -178,11 +178,11 @@ func (c *Client) IdentityRevoke(ctx context.Context, name, natsURL string) error
 // where homes before the trust root kept it (state/identities/.trust/),
 // with a warning to move it.
 func (c *Client) ExternalControlCreds() string {
-	p := auth.ControlPath(c.Path(IdentitiesDir))
+	p := auth.ControlPath(c.home().Identities())
 	if _, err := os.Stat(p); err == nil {
 		return p
 	}
-	old := auth.LegacyControlPath(c.Path(IdentitiesDir))
+	old := auth.LegacyControlPath(c.home().Identities())
 	if _, err := os.Stat(old); err == nil {
 		fmt.Fprintf(c.Stderr, "razar: warning: SECURITY: %s is inside the identities directory, which operators hand out; move it: mkdir -m 700 -p %s && mv %s %s\n", old, filepath.Dir(p), old, p)
 		return old
@@ -194,10 +194,10 @@ func (c *Client) ExternalControlCreds() string {
 // the store while RAZAR is stopped. A home that never booted has none to
 // read, so it is an error, not a fresh set of keys.
 func (c *Client) offlineTrust() (*auth.ServerTrust, error) {
-	if !auth.HasTrust(c.Path(IdentitiesDir)) {
-		return nil, failed("no identities in %s: the store was not written by this RAZAR home's `razar boot`", c.Path(IdentitiesDir))
+	if !auth.HasTrust(c.home().Identities()) {
+		return nil, failed("no identities in %s: the store was not written by this RAZAR home's `razar boot`", c.home().Identities())
 	}
-	t, err := auth.Open(c.Path(IdentitiesDir))
+	t, err := auth.Open(c.home().Identities())
 	if err != nil {
 		return nil, failed("%v", err)
 	}

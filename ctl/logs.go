@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/razar/razar/internal/cut"
@@ -34,7 +33,7 @@ func (c *Client) Logs(ctx context.Context, o LogsOptions) error {
 	if o.Lines < 0 {
 		return usageErr("-n must be 0 or more")
 	}
-	path := c.Path(filepath.Join("logs", "components", name+".log"))
+	path := c.home().ComponentLog(name)
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) && !o.Follow {
 		return failed("%s has written nothing yet (no %s)", name, path)
@@ -63,7 +62,7 @@ func (c *Client) Logs(ctx context.Context, o LogsOptions) error {
 // can be, and every one is shown as the component's, which the first such
 // line explains.
 func (c *Client) logWriter(name string) *logWriter {
-	key, kerr := logrot.ReadMarkKey(c.Path(logrot.MarkKeyFile))
+	key, kerr := logrot.ReadMarkKey(c.home().LogMarkKey())
 	out := &logWriter{w: c.Stdout, marks: &logrot.Markers{Key: key, Name: name}}
 	if kerr != nil {
 		out.unverified = func() {

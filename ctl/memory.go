@@ -36,7 +36,7 @@ func (c *Client) MemoryInit(ctx context.Context, o MemoryInitOptions) error {
 		return usageErr("--source: %v", err)
 	}
 	if o.Config == "" {
-		o.Config = c.Path(BootConfigFile)
+		o.Config = c.home().BootConfig()
 	}
 	boot, err := LoadBoot(o.Config, c.Home)
 	if err != nil {
@@ -49,7 +49,7 @@ func (c *Client) MemoryInit(ctx context.Context, o MemoryInitOptions) error {
 		if err := c.HomeExists(); err != nil {
 			return err
 		}
-		return failed("memory init: RAZAR has never run in %s (no %s, no %s): its stream and state layers do not exist yet, so nothing was checked or written (fix: `razar boot` first, or --nats URL of the bus RAZAR uses)", c.Home, NATSURLFile, StateDir+"/jetstream")
+		return failed("memory init: RAZAR has never run in %s (no %s, no %s): its stream and state layers do not exist yet, so nothing was checked or written (fix: `razar boot` first, or --nats URL of the bus RAZAR uses)", c.Home, razar.Home("").NATSURLFile(), razar.Home("").StateDir()+"/jetstream")
 	}
 	log, closeLog, err := c.DaemonLogger("memory")
 	if err != nil {
@@ -72,7 +72,7 @@ func (c *Client) MemoryInit(ctx context.Context, o MemoryInitOptions) error {
 		}
 		fmt.Fprintln(c.Stdout, line)
 	}
-	fmt.Fprintf(c.Stdout, "%d of %d layers ready in %.3fs (source %s); gauges in %s\n", r.Ready(), len(r.Layers), r.Duration.Seconds(), r.Source, memory.MetricsFile)
+	fmt.Fprintf(c.Stdout, "%d of %d layers ready in %.3fs (source %s); gauges in %s\n", r.Ready(), len(r.Layers), r.Duration.Seconds(), r.Source, razar.Home("").BootMetrics())
 	if r.Errored() {
 		return failed("memory init: %d of %d layers failed", r.Failed(), len(r.Layers))
 	}
@@ -82,7 +82,7 @@ func (c *Client) MemoryInit(ctx context.Context, o MemoryInitOptions) error {
 // neverBooted reports whether RAZAR has never run in c's home: no bus
 // address of a running RAZAR and no store of a stopped one.
 func (c *Client) neverBooted() bool {
-	for _, p := range []string{c.Path(NATSURLFile), filepath.Join(c.Path(StateDir), "jetstream")} {
+	for _, p := range []string{c.home().NATSURLFile(), filepath.Join(c.home().StateDir(), "jetstream")} {
 		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
 			return false
 		}
@@ -94,9 +94,9 @@ func (c *Client) neverBooted() bool {
 // records it in monitoring/boot_metrics.prom and on log.
 func InitMemory(ctx context.Context, home, source string, store *jetstream.Store, storeErr error, cfg *config.MemoryConfig, log zerolog.Logger) *memory.Result {
 	r := memory.Initialize(ctx, source, memory.Layers(store, storeErr, razar.Home(home).Patches(), home, cfg))
-	if err := memory.WriteMetrics(filepath.Join(home, memory.MetricsFile), r, func(w string) { log.Warn().Msg(w) }); err != nil {
+	if err := memory.WriteMetrics(razar.Home(home).BootMetrics(), r, func(w string) { log.Warn().Msg(w) }); err != nil {
 		r.Err = errors.Join(r.Err, err)
-		log.Error().Err(err).Str("file", memory.MetricsFile).Msg("could not write the memory gauges")
+		log.Error().Err(err).Str("file", razar.Home("").BootMetrics()).Msg("could not write the memory gauges")
 	}
 	r.Log(log)
 	return r
@@ -188,8 +188,8 @@ func RecordMemoryAudit(ctx context.Context, home string, store *jetstream.Store,
 	if err := store.Audit(ctx, memoryRecord(rep, actor), ""); err != nil {
 		log.Error().Err(err).Msg("could not record the memory audit")
 	}
-	if err := memory.WriteAuditMetrics(filepath.Join(home, memory.MetricsFile), rep, time.Now(), func(w string) { log.Warn().Msg(w) }); err != nil {
-		log.Error().Err(err).Str("file", memory.MetricsFile).Msg("could not write the memory audit gauges")
+	if err := memory.WriteAuditMetrics(razar.Home(home).BootMetrics(), rep, time.Now(), func(w string) { log.Warn().Msg(w) }); err != nil {
+		log.Error().Err(err).Str("file", razar.Home("").BootMetrics()).Msg("could not write the memory audit gauges")
 	}
 	layers := zerolog.Dict()
 	for _, l := range rep.Layers {

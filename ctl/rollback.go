@@ -10,7 +10,6 @@ import (
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/orchestrator"
 	"github.com/razar/razar/patch"
-	"github.com/razar/razar/supervisor"
 )
 
 // RollbackOptions are `razar rollback-patch`'s.
@@ -30,7 +29,7 @@ func (c *Client) RollbackPatch(ctx context.Context, o RollbackOptions) error {
 		return usageErr("component: %v", err)
 	}
 	if o.Config == "" {
-		o.Config = c.Path(BootConfigFile)
+		o.Config = c.home().BootConfig()
 	}
 	boot, err := LoadBoot(o.Config, c.Home)
 	if err != nil {
@@ -54,7 +53,7 @@ func (c *Client) RollbackPatch(ctx context.Context, o RollbackOptions) error {
 	}
 	fmt.Fprintf(c.Stdout, "%s: patch %s rolled back (%d file(s) restored)\n", name, rb.Patch, len(rb.Files))
 	if rb.Snapshot {
-		fmt.Fprintf(c.Stdout, "boot snapshot %s updated from %s\n", supervisor.RosterSnapshot, RosterFile)
+		fmt.Fprintf(c.Stdout, "boot snapshot %s updated from %s\n", razar.Home("").RosterSnapshot(), razar.Home("").Roster())
 	}
 	return c.recordRollback(ctx, name, rb, o.NATS)
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -51,7 +50,7 @@ type Secrets struct {
 func (r *Secrets) Redactor() *razar.Redactor {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	st, err := os.Stat(filepath.Join(r.home(), RosterFile))
+	st, err := os.Stat(razar.Home(r.home()).Roster())
 	changed := !r.read || err != nil || !st.ModTime().Equal(r.mtime) || st.Size() != r.size
 	if changed {
 		r.roster, r.patterns, _ = r.loadRoster()
@@ -84,7 +83,7 @@ func (r *Secrets) Build() (*razar.Redactor, error) {
 // the rung packages' own variables are added, so a key exported for RAZAR
 // is redacted even when the roster does not list its rung.
 func (r *Secrets) loadRoster() (*config.Roster, []string, error) {
-	path := filepath.Join(r.home(), RosterFile)
+	path := razar.Home(r.home()).Roster()
 	roster, err := config.LoadRoster(path)
 	if err != nil {
 		roster = &config.Roster{}

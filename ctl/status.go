@@ -16,7 +16,6 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/internal/cut"
-	"github.com/razar/razar/supervisor"
 )
 
 // StatusOptions are `razar status`'s.
@@ -204,7 +203,7 @@ func restartsText(v bus.ComponentView) string {
 // lastState prints logs/razar_state.json when RAZAR does not answer, and
 // returns why it could not ask, with what that state says (still exit 1).
 func (c *Client) lastState(component string, asJSON bool, why error) error {
-	data, err := os.ReadFile(c.Path(supervisor.StateFile))
+	data, err := os.ReadFile(c.home().StateFile())
 	if err != nil {
 		return why
 	}
@@ -216,7 +215,7 @@ func (c *Client) lastState(component string, asJSON bool, why error) error {
 		fmt.Fprintln(c.Stdout, strings.TrimSpace(string(data)))
 		return notRunningVerdict(why, &st, component)
 	}
-	fmt.Fprintf(c.Stdout, "RAZAR is not answering; last recorded state (%s, updated %s):\n\n", supervisor.StateFile, st.Updated.Local().Format(time.DateTime))
+	fmt.Fprintf(c.Stdout, "RAZAR is not answering; last recorded state (%s, updated %s):\n\n", razar.Home("").StateFile(), st.Updated.Local().Format(time.DateTime))
 	c.printMission(&st, st.Host, false)
 	var comps []bus.ComponentView
 	for _, v := range st.Components {

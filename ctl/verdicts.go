@@ -18,7 +18,7 @@ import (
 // is not configured, whether the CLI found that out itself or the
 // orchestrator said so (code not_found).
 func UnknownComponent(name string) error {
-	return usageErr("unknown component %q (fix: check %s, or 'razar status' for the list)", name, BootConfigFile)
+	return usageErr("unknown component %q (fix: check %s, or 'razar status' for the list)", name, razar.Home("").BootConfig())
 }
 
 // checkComponent vets a component named on the command line before the
@@ -30,7 +30,7 @@ func (c *Client) checkComponent(name string) error {
 	if err := razar.ValidName(name); err != nil {
 		return usageErr("component: %v", err)
 	}
-	cfg, err := config.LoadBootConfig(c.Path(BootConfigFile))
+	cfg, err := config.LoadBootConfig(c.home().BootConfig())
 	if err != nil {
 		return nil
 	}

@@ -28,7 +28,7 @@ func (e errRazarGone) Error() string {
 // (state/razar.lock) is polled. A RAZAR on an external NATS server holds no
 // such lock, and its commands wait out their deadline as before.
 func (c *Client) Command(ctx context.Context, nc *bus.Conn, verb bus.Verb, component string, req *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
-	pid, held := jetstream.StoreHeld(c.Path(StateDir))
+	pid, held := jetstream.StoreHeld(c.home().StateDir())
 	if !held {
 		return bus.Command(ctx, nc, verb, component, req)
 	}
@@ -42,7 +42,7 @@ func (c *Client) Command(ctx context.Context, nc *bus.Conn, verb bus.Verb, compo
 			case <-wctx.Done():
 				return
 			case <-t.C:
-				if _, still := jetstream.StoreHeld(c.Path(StateDir)); !still {
+				if _, still := jetstream.StoreHeld(c.home().StateDir()); !still {
 					cancel(errRazarGone{pid})
 					return
 				}

@@ -15,12 +15,6 @@ import (
 	"github.com/razar/razar/internal/homedir"
 )
 
-// MetricsFile is the node_exporter textfile the gauges go to, relative to
-// the home.
-//
-// Deprecated: use razar.Home(h).BootMetrics().
-const MetricsFile = "monitoring/boot_metrics.prom"
-
 // The gauges of the runbook, in the order the file holds them.
 const (
 	MetricDuration    = "razar_memory_init_duration_seconds"

@@ -11,11 +11,6 @@ import (
 	"github.com/razar/razar/internal/homedir"
 )
 
-// RosterSnapshot is config/razar_ai_agents.bak, relative to the RAZAR home.
-//
-// Deprecated: use razar.Home(h).RosterSnapshot().
-const RosterSnapshot = "config/razar_ai_agents.bak"
-
 // snapshotRoster copies the roster to its .bak snapshot, atomically, at the
 // start of a boot cycle, and records it.
 func (s *Supervisor) snapshotRoster(ctx context.Context) error {

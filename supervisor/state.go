@@ -16,11 +16,6 @@ import (
 	"github.com/razar/razar/internal/homedir"
 )
 
-// StateFile is logs/razar_state.json, relative to the RAZAR home.
-//
-// Deprecated: use razar.Home(h).StateFile().
-const StateFile = "logs/razar_state.json"
-
 // View returns the state of every component, or of the one named
 // (razar.ErrNotFound when there is no such component).
 func (s *Supervisor) View(component string) (*bus.MissionState, error) {

@@ -36,12 +36,6 @@ const MarkerPrefix = "--- razar "
 // not RAZAR's when a reader shows it.
 const ForgedPrefix = "[written by the component] "
 
-// MarkKeyFile is where the key of the start markers lives, relative to
-// the RAZAR home: state/, readable by RAZAR's user only.
-//
-// Deprecated: use razar.Home(h).LogMarkKey().
-const MarkKeyFile = "state/components/.logmark.key"
-
 // markKeyLen is the key's size in bytes.
 const markKeyLen = 32
 
