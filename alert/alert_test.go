@@ -5,11 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,55 +16,17 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/razar/razar/alert/alerttest"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/internal/homedir"
 	"github.com/razar/razar/jetstream/bustest"
 )
 
-// startAlertmanager runs Debian's prometheus-alertmanager on a loopback port
-// with a temp store, stopped at cleanup, and returns its base URL.
-func startAlertmanager(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("prometheus-alertmanager")
-	if err != nil {
-		t.Fatal("prometheus-alertmanager is missing: run `make tools` (Debian package prometheus-alertmanager)")
-	}
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "alertmanager.yml")
-	if err := os.WriteFile(cfg, []byte("route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--cluster.listen-address=")
-	out := &strings.Builder{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	base := "http://" + addr
-	bustest.Eventually(t, 20*time.Second, func() bool {
-		resp, err := http.Get(base + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	}, "alertmanager did not come up")
-	return base
-}
-
 // haltMessage is the supervisor's boot-halt alert, exactly as operators grep for it.
 const haltMessage = "Boot sequence halted; configuration rolled back to safe defaults"
 
 func TestAlertsReachWebhookAndAlertmanager(t *testing.T) {
-	am := startAlertmanager(t)
+	am := alerttest.Alertmanager(t)
 	got := make(chan bus.AlertMsg, 10)
 	var fails int
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -144,7 +104,7 @@ func amAlerts(t *testing.T, am string) []struct {
 // lists it as active; the webhook got the firing and the resolved post,
 // with one fingerprint.
 func TestHealedIncidentResolvesItsAlertInAlertmanager(t *testing.T) {
-	am := startAlertmanager(t)
+	am := alerttest.Alertmanager(t)
 	var mu sync.Mutex
 	var posts []bus.AlertMsg
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -251,7 +211,7 @@ func homeAlerter(t *testing.T, env *bustest.Env, am, host, home string) *Alerter
 // home and status page; when one RAZAR resolves its own, the other two
 // stay active.
 func TestTwoRazarsOnOneAlertmanagerNeverResolveEachOthersAlert(t *testing.T) {
-	am := startAlertmanager(t)
+	am := alerttest.Alertmanager(t)
 	env := bustest.New(t)
 	ctx := context.Background()
 	one := homeAlerter(t, env, am, "node-1", t.TempDir())
@@ -293,7 +253,7 @@ func TestTwoRazarsOnOneAlertmanagerNeverResolveEachOthersAlert(t *testing.T) {
 // Alertmanager and keeps the other firing, and the open-alerts file says
 // so.
 func TestNextBootResolvesAnAlertWhoseCauseEndedWhileStopped(t *testing.T) {
-	am := startAlertmanager(t)
+	am := alerttest.Alertmanager(t)
 	env := bustest.New(t)
 	ctx := context.Background()
 	home := t.TempDir()

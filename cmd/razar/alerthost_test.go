@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/razar/razar/alert/alerttest"
 	"github.com/razar/razar/jetstream/bustest"
 )
 
@@ -20,7 +21,7 @@ import (
 // active.
 func TestTwoHomesOnOneAlertmanagerAndAnOfflineReleaseResolvedAtNextBoot(t *testing.T) {
 	t.Parallel()
-	am := amServer(t)
+	am := alerttest.Alertmanager(t)
 	roster := `{"agents": [{"name": "crown", "backend": "builtin"}]}`
 	homes := map[string]string{"node-a": home(t, roster, map[string]string{"web/broken": ""}), "node-b": home(t, roster, map[string]string{"web/broken": ""})}
 	env := func(host string) []string {

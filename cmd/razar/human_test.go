@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/razar/razar/alert/alerttest"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/jetstream/bustest"
 )
@@ -28,40 +29,6 @@ func humanRoster(extra string) string {
   {"name": "oncall", "display": "on-call human", "backend": "human"` + extra + `},
   {"name": "k2", "display": "K2 Coder", "backend": "exec", "command": ["sh", "agents/fix.sh"], "timeout": "10s"}
 ]}`
-}
-
-// amServer runs Debian's prometheus-alertmanager on a loopback port with a
-// temp store, stopped at cleanup, and returns its base URL.
-func amServer(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("prometheus-alertmanager")
-	if err != nil {
-		t.Fatal("prometheus-alertmanager is missing: run `make tools` (Debian package prometheus-alertmanager)")
-	}
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "alertmanager.yml")
-	if err := os.WriteFile(cfg, []byte("route:\n  receiver: blackhole\nreceivers:\n  - name: blackhole\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", bustest.FreePort(t))
-	cmd := exec.Command(bin, "--config.file="+cfg, "--storage.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+addr, "--cluster.listen-address=")
-	out := &syncBuf{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	base := "http://" + addr
-	bustest.Eventually(t, 20*time.Second, func() bool {
-		resp, err := http.Get(base + "/-/ready")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	}, "alertmanager did not come up: %s", out)
-	return base
 }
 
 type amAlert struct {
@@ -145,7 +112,7 @@ func auditAttempts(t *testing.T, h string) (attempts []string, all []bus.AuditRe
 // the page is resolved in Alertmanager.
 func TestHumanPageReachesAlertmanagerAndAnOperatorsResolveHeals(t *testing.T) {
 	t.Parallel()
-	am := amServer(t)
+	am := alerttest.Alertmanager(t)
 	h := home(t, humanRoster(`, "timeout": "60s"`), map[string]string{"agents/fix.sh": fixScript})
 	boot(t, h, []string{"RAZAR_ALERTMANAGER_URL=" + am}, "--nats-listen", "127.0.0.1:0")
 	alice := mintIdentity(t, h, "alice", "operator")
