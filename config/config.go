@@ -466,54 +466,19 @@ func ParseRoster(file string, data []byte) (*Roster, error) {
 	seen := map[string]int{}
 	takeover := -1
 	for i, raw := range top.Agents {
-		field := fmt.Sprintf("agents[%d]", i)
-		var a AgentEntry
-		if err := strictDecode(raw, &a); err != nil {
-			field += strings.ToLower(nameHint(raw))
-			return nil, &razar.ConfigError{File: file, Field: field, Msg: err.Error(), Fix: "see docs/CONTRACT.md section 2 for the agent fields"}
+		a, field, err := decodeAgent(file, i, raw)
+		if err != nil {
+			return nil, err
 		}
-		a.Name = strings.ToLower(a.Name)
-		if a.Name != "" {
-			field += " (" + a.Name + ")"
-		}
-		if err := razar.ValidName(a.Name); err != nil {
-			return nil, &razar.ConfigError{File: file, Field: field + ".name", Msg: err.Error(), Fix: "rename the agent"}
-		}
-		if j, dup := seen[a.Name]; dup {
-			return nil, &razar.ConfigError{File: file, Field: field + ".name", Msg: fmt.Sprintf("duplicate of agents[%d]", j), Fix: "list each rung once"}
+		if err := checkAgentName(file, field, a.Name, seen); err != nil {
+			return nil, err
 		}
 		seen[a.Name] = i
-		switch a.Backend {
-		case BackendBuiltin, BackendOpenAI, BackendHTTP:
-		case BackendExec:
-			if len(a.Command) == 0 {
-				return nil, &razar.ConfigError{File: file, Field: field + ".command", Msg: "missing for the exec backend", Fix: `set "command": ["./agent.sh"]`}
-			}
-		case BackendHuman:
-			for _, f := range []struct {
-				name string
-				set  bool
-			}{{"command", len(a.Command) > 0}, {"endpoint", a.Endpoint != ""}, {"model", a.Model != ""}, {"auth", a.Auth != nil}, {"candidates", a.Candidates != 0}} {
-				if f.set {
-					return nil, &razar.ConfigError{File: file, Field: field + "." + f.name, Msg: "set for the human backend, which runs nothing: its turn pages an operator",
-						Fix: `remove it; a human rung has name, display, backend, timeout (how long the page waits for an answer), ack_timeout, schedule and takeover`}
-				}
-			}
-		case "":
-			return nil, &razar.ConfigError{File: file, Field: field + ".backend", Msg: "missing", Fix: "set backend to builtin, exec, openai, http or human"}
-		default:
-			return nil, &razar.ConfigError{File: file, Field: field + ".backend", Msg: fmt.Sprintf("unknown backend %q", a.Backend), Fix: "use builtin, exec, openai, http or human"}
+		if err := checkAgentBackend(file, field, a); err != nil {
+			return nil, err
 		}
-		if a.AckTimeout != 0 && a.Backend != BackendHuman {
-			return nil, &razar.ConfigError{File: file, Field: field + ".ack_timeout", Msg: fmt.Sprintf("only for the human backend, not %s", a.Backend),
-				Fix: "remove it, or set backend to human"}
-		}
-		if a.Schedule != nil {
-			if err := a.Schedule.Check(); err != nil {
-				f, msg, _ := strings.Cut(err.Error(), ": ")
-				return nil, &razar.ConfigError{File: file, Field: field + ".schedule." + f, Msg: msg,
-					Fix: `write "schedule": {"days": "mon-fri", "from": "09:00", "to": "18:00", "tz": "Europe/Berlin"} (days and tz optional: every day, UTC)`}
-			}
+		if err := checkAgentSchedule(file, field, a); err != nil {
+			return nil, err
 		}
 		if a.Takeover {
 			if takeover >= 0 {
@@ -521,37 +486,138 @@ func ParseRoster(file string, data []byte) (*Roster, error) {
 			}
 			takeover = i
 		}
-		if a.MaxTurns != 0 && a.Backend != BackendOpenAI && a.Backend != BackendBuiltin {
-			return nil, &razar.ConfigError{File: file, Field: field + ".max_turns", Msg: fmt.Sprintf("only for the openai backend, not %s", a.Backend),
-				Fix: "remove it: only an openai rung takes tool turns"}
+		if err := checkAgentCounts(file, field, a); err != nil {
+			return nil, err
 		}
-		if a.MaxTurns < -1 {
-			return nil, &razar.ConfigError{File: file, Field: field + ".max_turns", Msg: fmt.Sprintf("%d is below -1", a.MaxTurns),
-				Fix: "use a positive count of tool turns, or -1 to offer the model no tools"}
-		}
-		if a.Candidates < 0 {
-			return nil, &razar.ConfigError{File: file, Field: field + ".candidates", Msg: "negative", Fix: "use a positive count"}
-		}
-		if a.Candidates > MaxCandidates {
-			return nil, &razar.ConfigError{File: file, Field: field + ".candidates", Msg: fmt.Sprintf("%d is over the cap of %d alternatives RAZAR stages and validates per answer", a.Candidates, MaxCandidates),
-				Fix: fmt.Sprintf("use 1 to %d", MaxCandidates)}
-		}
-		for j, p := range a.Redact {
-			f := fmt.Sprintf("%s.redact[%d]", field, j)
-			re, err := regexp.Compile(p)
-			if err != nil {
-				return nil, &razar.ConfigError{File: file, Field: f,
-					Msg: fmt.Sprintf("pattern %q does not compile: %s", p, strings.TrimPrefix(err.Error(), "error parsing regexp: ")),
-					Fix: `write a Go (RE2) regular expression; in JSON a literal ( is "\\(" and \S is "\\S"`}
-			}
-			if re.MatchString("") {
-				return nil, &razar.ConfigError{File: file, Field: f, Msg: fmt.Sprintf("pattern %q matches empty text, so it would redact between every character", p),
-					Fix: `make it match the secret itself and never nothing: "token=\\S+", not "\\S*" or "(token)?"`}
-			}
+		if err := checkAgentRedact(file, field, a.Redact); err != nil {
+			return nil, err
 		}
 		r.Agents = append(r.Agents, a)
 	}
 	return r, nil
+}
+
+// decodeAgent decodes agents[i], lower-cases its name and returns the
+// field label errors about it carry: "agents[i] (name)".
+func decodeAgent(file string, i int, raw json.RawMessage) (AgentEntry, string, error) {
+	field := fmt.Sprintf("agents[%d]", i)
+	var a AgentEntry
+	if err := strictDecode(raw, &a); err != nil {
+		field += strings.ToLower(nameHint(raw))
+		return a, field, &razar.ConfigError{File: file, Field: field, Msg: err.Error(), Fix: "see docs/CONTRACT.md section 2 for the agent fields"}
+	}
+	a.Name = strings.ToLower(a.Name)
+	if a.Name != "" {
+		field += " (" + a.Name + ")"
+	}
+	return a, field, nil
+}
+
+// checkAgentName refuses an invalid name or one an earlier rung already
+// has (seen maps names to their index).
+func checkAgentName(file, field, name string, seen map[string]int) error {
+	if err := razar.ValidName(name); err != nil {
+		return &razar.ConfigError{File: file, Field: field + ".name", Msg: err.Error(), Fix: "rename the agent"}
+	}
+	if j, dup := seen[name]; dup {
+		return &razar.ConfigError{File: file, Field: field + ".name", Msg: fmt.Sprintf("duplicate of agents[%d]", j), Fix: "list each rung once"}
+	}
+	return nil
+}
+
+// checkAgentBackend refuses a missing or unknown backend, an exec rung
+// without a command, a human rung with fields only a running agent uses,
+// and ack_timeout on anything but a human rung.
+func checkAgentBackend(file, field string, a AgentEntry) error {
+	switch a.Backend {
+	case BackendBuiltin, BackendOpenAI, BackendHTTP:
+	case BackendExec:
+		if len(a.Command) == 0 {
+			return &razar.ConfigError{File: file, Field: field + ".command", Msg: "missing for the exec backend", Fix: `set "command": ["./agent.sh"]`}
+		}
+	case BackendHuman:
+		if err := checkHumanFields(file, field, a); err != nil {
+			return err
+		}
+	case "":
+		return &razar.ConfigError{File: file, Field: field + ".backend", Msg: "missing", Fix: "set backend to builtin, exec, openai, http or human"}
+	default:
+		return &razar.ConfigError{File: file, Field: field + ".backend", Msg: fmt.Sprintf("unknown backend %q", a.Backend), Fix: "use builtin, exec, openai, http or human"}
+	}
+	if a.AckTimeout != 0 && a.Backend != BackendHuman {
+		return &razar.ConfigError{File: file, Field: field + ".ack_timeout", Msg: fmt.Sprintf("only for the human backend, not %s", a.Backend),
+			Fix: "remove it, or set backend to human"}
+	}
+	return nil
+}
+
+// checkHumanFields refuses a human rung that sets a field only a running
+// agent uses: the first one set, in a fixed order, is named.
+func checkHumanFields(file, field string, a AgentEntry) error {
+	for _, f := range []struct {
+		name string
+		set  bool
+	}{{"command", len(a.Command) > 0}, {"endpoint", a.Endpoint != ""}, {"model", a.Model != ""}, {"auth", a.Auth != nil}, {"candidates", a.Candidates != 0}} {
+		if f.set {
+			return &razar.ConfigError{File: file, Field: field + "." + f.name, Msg: "set for the human backend, which runs nothing: its turn pages an operator",
+				Fix: `remove it; a human rung has name, display, backend, timeout (how long the page waits for an answer), ack_timeout, schedule and takeover`}
+		}
+	}
+	return nil
+}
+
+// checkAgentSchedule refuses a schedule that does not check out, naming the
+// schedule's own field.
+func checkAgentSchedule(file, field string, a AgentEntry) error {
+	if a.Schedule == nil {
+		return nil
+	}
+	if err := a.Schedule.Check(); err != nil {
+		f, msg, _ := strings.Cut(err.Error(), ": ")
+		return &razar.ConfigError{File: file, Field: field + ".schedule." + f, Msg: msg,
+			Fix: `write "schedule": {"days": "mon-fri", "from": "09:00", "to": "18:00", "tz": "Europe/Berlin"} (days and tz optional: every day, UTC)`}
+	}
+	return nil
+}
+
+// checkAgentCounts refuses max_turns outside an openai or builtin rung or
+// below -1, and a candidates count that is negative or over MaxCandidates.
+func checkAgentCounts(file, field string, a AgentEntry) error {
+	if a.MaxTurns != 0 && a.Backend != BackendOpenAI && a.Backend != BackendBuiltin {
+		return &razar.ConfigError{File: file, Field: field + ".max_turns", Msg: fmt.Sprintf("only for the openai backend, not %s", a.Backend),
+			Fix: "remove it: only an openai rung takes tool turns"}
+	}
+	if a.MaxTurns < -1 {
+		return &razar.ConfigError{File: file, Field: field + ".max_turns", Msg: fmt.Sprintf("%d is below -1", a.MaxTurns),
+			Fix: "use a positive count of tool turns, or -1 to offer the model no tools"}
+	}
+	if a.Candidates < 0 {
+		return &razar.ConfigError{File: file, Field: field + ".candidates", Msg: "negative", Fix: "use a positive count"}
+	}
+	if a.Candidates > MaxCandidates {
+		return &razar.ConfigError{File: file, Field: field + ".candidates", Msg: fmt.Sprintf("%d is over the cap of %d alternatives RAZAR stages and validates per answer", a.Candidates, MaxCandidates),
+			Fix: fmt.Sprintf("use 1 to %d", MaxCandidates)}
+	}
+	return nil
+}
+
+// checkAgentRedact refuses a redact pattern that does not compile or that
+// matches empty text.
+func checkAgentRedact(file, field string, patterns []string) error {
+	for j, p := range patterns {
+		f := fmt.Sprintf("%s.redact[%d]", field, j)
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return &razar.ConfigError{File: file, Field: f,
+				Msg: fmt.Sprintf("pattern %q does not compile: %s", p, strings.TrimPrefix(err.Error(), "error parsing regexp: ")),
+				Fix: `write a Go (RE2) regular expression; in JSON a literal ( is "\\(" and \S is "\\S"`}
+		}
+		if re.MatchString("") {
+			return &razar.ConfigError{File: file, Field: f, Msg: fmt.Sprintf("pattern %q matches empty text, so it would redact between every character", p),
+				Fix: `make it match the secret itself and never nothing: "token=\\S+", not "\\S*" or "(token)?"`}
+		}
+	}
+	return nil
 }
 
 // LoadRoster reads and parses a roster file.
