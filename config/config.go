@@ -128,41 +128,15 @@ func ParseBootConfig(file string, data []byte) (*BootConfig, error) {
 	cfg := &BootConfig{Components: []Component{}}
 	seen := map[string]int{}
 	for i, raw := range top.Components {
-		field := fmt.Sprintf("components[%d]", i)
-		var c Component
-		if err := strictDecode(raw, &c); err != nil {
-			field += nameHint(raw)
-			return nil, &razar.ConfigError{File: file, Field: field, Msg: err.Error(), Fix: "see docs/CONTRACT.md section 2 for the component fields"}
+		c, field, err := decodeComponent(file, i, raw)
+		if err != nil {
+			return nil, err
 		}
-		if c.Name != "" {
-			field += " (" + c.Name + ")"
-		}
-		if err := razar.ValidName(c.Name); err != nil {
-			return nil, &razar.ConfigError{File: file, Field: field + ".name", Msg: err.Error(), Fix: "rename the component"}
-		}
-		if j, dup := seen[c.Name]; dup {
-			return nil, &razar.ConfigError{File: file, Field: field + ".name", Msg: fmt.Sprintf("duplicate of components[%d]", j), Fix: "give each component a unique name"}
+		if err := checkComponentName(file, field, c.Name, seen); err != nil {
+			return nil, err
 		}
 		seen[c.Name] = i
-		if len(c.Command) == 0 || c.Command[0] == "" {
-			return nil, &razar.ConfigError{File: file, Field: field + ".command", Msg: "missing", Fix: `set "command": ["./bin/x", "--flag"]`}
-		}
-		if c.Approval != "" && c.Approval != "auto" && c.Approval != "manual" {
-			return nil, &razar.ConfigError{File: file, Field: field + ".approval", Msg: fmt.Sprintf("%q is not auto or manual", c.Approval), Fix: `use "auto" (default) or "manual"`}
-		}
-		for _, f := range []struct{ name, v string }{{"user", c.User}, {"group", c.Group}} {
-			if f.v != "" && (strings.TrimSpace(f.v) != f.v || strings.ContainsAny(f.v, ": \t\n/")) {
-				return nil, &razar.ConfigError{File: file, Field: field + "." + f.name, Msg: fmt.Sprintf("%q is not a %s name or id", f.v, f.name),
-					Fix: fmt.Sprintf(`set "%s" to an existing %s's name or numeric id, such as "razar-web" or "1001"`, f.name, f.name)}
-			}
-		}
-		for j, g := range c.Protect {
-			if err := ValidProtectGlob(g); err != nil {
-				return nil, &razar.ConfigError{File: file, Field: fmt.Sprintf("%s.protect[%d]", field, j), Msg: err.Error(),
-					Fix: `write a path relative to the workdir, "*", "?" and "[...]" within a segment, "**" as a whole segment: "secrets/**", "conf/*.key", "bin"`}
-			}
-		}
-		if err := checkContext(file, field, c.Context); err != nil {
+		if err := checkComponent(file, field, c); err != nil {
 			return nil, err
 		}
 		cfg.Components = append(cfg.Components, c)
@@ -175,6 +149,57 @@ func ParseBootConfig(file string, data []byte) (*BootConfig, error) {
 		cfg.Memory = mem
 	}
 	return cfg, nil
+}
+
+// decodeComponent decodes components[i] and returns the field label errors
+// about it carry: "components[i] (name)".
+func decodeComponent(file string, i int, raw json.RawMessage) (Component, string, error) {
+	field := fmt.Sprintf("components[%d]", i)
+	var c Component
+	if err := strictDecode(raw, &c); err != nil {
+		field += nameHint(raw)
+		return c, field, &razar.ConfigError{File: file, Field: field, Msg: err.Error(), Fix: "see docs/CONTRACT.md section 2 for the component fields"}
+	}
+	if c.Name != "" {
+		field += " (" + c.Name + ")"
+	}
+	return c, field, nil
+}
+
+// checkComponentName refuses an invalid name or one an earlier component
+// already has (seen maps names to their index).
+func checkComponentName(file, field, name string, seen map[string]int) error {
+	if err := razar.ValidName(name); err != nil {
+		return &razar.ConfigError{File: file, Field: field + ".name", Msg: err.Error(), Fix: "rename the component"}
+	}
+	if j, dup := seen[name]; dup {
+		return &razar.ConfigError{File: file, Field: field + ".name", Msg: fmt.Sprintf("duplicate of components[%d]", j), Fix: "give each component a unique name"}
+	}
+	return nil
+}
+
+// checkComponent refuses a component without a command, with an unknown
+// approval, a malformed user or group, a bad protect glob or a bad context.
+func checkComponent(file, field string, c Component) error {
+	if len(c.Command) == 0 || c.Command[0] == "" {
+		return &razar.ConfigError{File: file, Field: field + ".command", Msg: "missing", Fix: `set "command": ["./bin/x", "--flag"]`}
+	}
+	if c.Approval != "" && c.Approval != "auto" && c.Approval != "manual" {
+		return &razar.ConfigError{File: file, Field: field + ".approval", Msg: fmt.Sprintf("%q is not auto or manual", c.Approval), Fix: `use "auto" (default) or "manual"`}
+	}
+	for _, f := range []struct{ name, v string }{{"user", c.User}, {"group", c.Group}} {
+		if f.v != "" && (strings.TrimSpace(f.v) != f.v || strings.ContainsAny(f.v, ": \t\n/")) {
+			return &razar.ConfigError{File: file, Field: field + "." + f.name, Msg: fmt.Sprintf("%q is not a %s name or id", f.v, f.name),
+				Fix: fmt.Sprintf(`set "%s" to an existing %s's name or numeric id, such as "razar-web" or "1001"`, f.name, f.name)}
+		}
+	}
+	for j, g := range c.Protect {
+		if err := ValidProtectGlob(g); err != nil {
+			return &razar.ConfigError{File: file, Field: fmt.Sprintf("%s.protect[%d]", field, j), Msg: err.Error(),
+				Fix: `write a path relative to the workdir, "*", "?" and "[...]" within a segment, "**" as a whole segment: "secrets/**", "conf/*.key", "bin"`}
+		}
+	}
+	return checkContext(file, field, c.Context)
 }
 
 // checkContext validates a component's "context".
