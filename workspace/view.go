@@ -337,44 +337,15 @@ var pathLike = regexp.MustCompile(`[A-Za-z0-9_.~/+-]*[A-Za-z0-9_]\.[A-Za-z0-9]{1
 // tail, in context.include, run by the command, validator or health
 // check, then small text files by relevance.
 func (v *View) relevant(errText, logTail string) []candidate {
-	byPath := make(map[string]razar.FileInfo, len(v.files))
-	byBase := map[string][]string{}
-	for _, f := range v.files {
-		byPath[f.Path] = f
-		b := path.Base(f.Path)
-		byBase[b] = append(byBase[b], f.Path)
-	}
-	seen := map[string]bool{}
-	var out []candidate
-	add := func(p, why string) {
-		if f, ok := byPath[p]; ok && !seen[p] && f.Size <= MaxFileBytes {
-			seen[p] = true
-			out = append(out, candidate{path: p, why: why, mod: f.Modified})
-		}
-	}
+	pk := newPicker(v.files)
 	// Named in the error first, then in the log, newest mention first.
 	for _, text := range []string{errText, logTail} {
-		words := pathLike.FindAllString(text, -1)
-		for i := len(words) - 1; i >= 0; i-- {
-			w := strings.Trim(words[i], "./")
-			if abs := filepath.ToSlash(v.workdir) + "/"; strings.HasPrefix(words[i], abs) {
-				w = strings.TrimPrefix(words[i], abs)
-			}
-			if _, ok := byPath[w]; ok {
-				add(w, whyNamed)
-				continue
-			}
-			if ps := byBase[path.Base(w)]; len(ps) > 0 && len(ps) <= 3 {
-				for _, p := range ps {
-					add(p, whyNamed)
-				}
-			}
-		}
+		pk.addNamed(text, v.workdir)
 	}
 	for _, g := range v.include {
 		for _, f := range v.files {
 			if config.GlobCovers(g, f.Path) {
-				add(f.Path, whyInclude)
+				pk.add(f.Path, whyInclude)
 			}
 		}
 	}
@@ -382,19 +353,83 @@ func (v *View) relevant(errText, logTail string) []candidate {
 		argv []string
 		why  string
 	}{{v.comp.Command, whyCommand}, {v.comp.Validate, whyValidate}, {healthArgv(v.comp.HealthCheck), whyHealth}} {
-		for _, a := range run.argv {
-			if rel, r := cleanRel(a); r == nil && rel != "." {
-				add(rel, run.why)
-			}
-			// "python app.py --config=conf/app.yaml"
-			if _, val, ok := strings.Cut(a, "="); ok {
-				if rel, r := cleanRel(val); r == nil && rel != "." {
-					add(rel, run.why)
-				}
+		pk.addArgv(run.argv, run.why)
+	}
+	return append(pk.out, v.scoredRest(pk.seen)...)
+}
+
+// picker collects the files relevant picks by name, in order, each once.
+type picker struct {
+	byPath map[string]razar.FileInfo
+	byBase map[string][]string
+	seen   map[string]bool
+	out    []candidate
+}
+
+func newPicker(files []razar.FileInfo) *picker {
+	pk := &picker{
+		byPath: make(map[string]razar.FileInfo, len(files)),
+		byBase: map[string][]string{},
+		seen:   map[string]bool{},
+	}
+	for _, f := range files {
+		pk.byPath[f.Path] = f
+		b := path.Base(f.Path)
+		pk.byBase[b] = append(pk.byBase[b], f.Path)
+	}
+	return pk
+}
+
+// add picks p for why unless it is not in the view, already picked or
+// over MaxFileBytes.
+func (pk *picker) add(p, why string) {
+	if f, ok := pk.byPath[p]; ok && !pk.seen[p] && f.Size <= MaxFileBytes {
+		pk.seen[p] = true
+		pk.out = append(pk.out, candidate{path: p, why: why, mod: f.Modified})
+	}
+}
+
+// addNamed picks the files text names, newest mention first: by path
+// (relative, or absolute under workdir), else by base name when at most
+// three files share it.
+func (pk *picker) addNamed(text, workdir string) {
+	words := pathLike.FindAllString(text, -1)
+	for i := len(words) - 1; i >= 0; i-- {
+		w := strings.Trim(words[i], "./")
+		if abs := filepath.ToSlash(workdir) + "/"; strings.HasPrefix(words[i], abs) {
+			w = strings.TrimPrefix(words[i], abs)
+		}
+		if _, ok := pk.byPath[w]; ok {
+			pk.add(w, whyNamed)
+			continue
+		}
+		if ps := pk.byBase[path.Base(w)]; len(ps) > 0 && len(ps) <= 3 {
+			for _, p := range ps {
+				pk.add(p, whyNamed)
 			}
 		}
 	}
-	// The rest, scored.
+}
+
+// addArgv picks the files an argv names, as an argument or as the value of
+// a "--flag=value" argument.
+func (pk *picker) addArgv(argv []string, why string) {
+	for _, a := range argv {
+		if rel, r := cleanRel(a); r == nil && rel != "." {
+			pk.add(rel, why)
+		}
+		// "python app.py --config=conf/app.yaml"
+		if _, val, ok := strings.Cut(a, "="); ok {
+			if rel, r := cleanRel(val); r == nil && rel != "." {
+				pk.add(rel, why)
+			}
+		}
+	}
+}
+
+// scoredRest scores the small text files not already picked and orders
+// them best first, then newest, then by path.
+func (v *View) scoredRest(seen map[string]bool) []candidate {
 	var rest []candidate
 	newest := time.Time{}
 	for _, f := range v.files {
@@ -410,20 +445,7 @@ func (v *View) relevant(errText, logTail string) []candidate {
 		if score <= 0 {
 			continue
 		}
-		if !newest.IsZero() && newest.Sub(f.Modified) < time.Hour {
-			score += 2
-		}
-		if v.now().Sub(f.Modified) < 24*time.Hour {
-			score++
-		}
-		if f.Size < 4<<10 {
-			score++
-		}
-		score -= strings.Count(f.Path, "/")
-		if noisy(f.Path) {
-			score -= 5
-		}
-		rest = append(rest, candidate{path: f.Path, why: why, score: score, mod: f.Modified})
+		rest = append(rest, candidate{path: f.Path, why: why, score: score + v.scoreAdjust(f, newest), mod: f.Modified})
 	}
 	sort.SliceStable(rest, func(i, j int) bool {
 		if rest[i].score != rest[j].score {
@@ -434,7 +456,27 @@ func (v *View) relevant(errText, logTail string) []candidate {
 		}
 		return rest[i].path < rest[j].path
 	})
-	return append(out, rest...)
+	return rest
+}
+
+// scoreAdjust adjusts a file's kind score: up for recent and small, down for
+// depth and noise.
+func (v *View) scoreAdjust(f razar.FileInfo, newest time.Time) int {
+	score := 0
+	if !newest.IsZero() && newest.Sub(f.Modified) < time.Hour {
+		score += 2
+	}
+	if v.now().Sub(f.Modified) < 24*time.Hour {
+		score++
+	}
+	if f.Size < 4<<10 {
+		score++
+	}
+	score -= strings.Count(f.Path, "/")
+	if noisy(f.Path) {
+		score -= 5
+	}
+	return score
 }
 
 func healthArgv(h *razar.HealthCheck) []string {
