@@ -170,41 +170,20 @@ func (v *View) read(p string, from, to int) Answer {
 // search answers the lines of the workdir's text files that match an RE2
 // pattern, capped at MaxMatches, SearchBytes scanned and SearchTime.
 func (v *View) search(ctx context.Context, pattern, glob string) Answer {
-	if pattern == "" {
-		return refused(refuse(VerdictBad, "no pattern: give an RE2 regular expression, such as \"port\\\\s*=\""), "")
-	}
-	re, err := regexp.Compile(pattern)
-	if err != nil {
-		return refused(refuse(VerdictBad, "pattern %q is not an RE2 regular expression (%v); escape special characters or search a plain word", pattern, err), "")
-	}
-	// The whole-file check that skips a file without a match must read ^
-	// and $ at line boundaries, as the line-by-line match below does.
-	anyLine := regexp.MustCompile("(?m)" + pattern)
-	glob = strings.TrimPrefix(strings.TrimSpace(glob), "./")
-	if glob != "" {
-		if err := config.ValidProtectGlob(glob); err != nil {
-			return refused(refuse(VerdictBad, "glob %s; use a workdir-relative glob such as \"*.yaml\", or none", err), glob)
-		}
+	q, r := newSearchQuery(pattern, glob)
+	if r != nil {
+		return refused(r, q.glob)
 	}
 	ctx, cancel := context.WithTimeout(ctx, SearchTime)
 	defer cancel()
-	a := Answer{Path: glob}
+	a := Answer{Path: q.glob}
 	scanned, files, cut := 0, 0, ""
 	for _, f := range v.files {
 		if ctx.Err() != nil {
 			cut = "the search ran out of time"
 			break
 		}
-		if glob != "" {
-			name := f.Path
-			if !strings.Contains(glob, "/") {
-				name = path.Base(f.Path)
-			}
-			if ok, _ := path.Match(glob, name); !ok && !config.GlobMatches(glob, f.Path) {
-				continue
-			}
-		}
-		if f.Size > MaxFileBytes || noisy(f.Path) {
+		if !q.covers(f) {
 			continue
 		}
 		if scanned+int(f.Size) > SearchBytes {
@@ -220,22 +199,7 @@ func (v *View) search(ctx context.Context, pattern, glob string) Answer {
 		}
 		scanned += len(text)
 		files++
-		if !anyLine.MatchString(text) {
-			continue
-		}
-		for i, line := range strings.Split(text, "\n") {
-			if !re.MatchString(line) {
-				continue
-			}
-			if len(a.Reply.Matches) == MaxMatches {
-				cut = fmt.Sprintf("more than %d matches", MaxMatches)
-				break
-			}
-			m := razar.Match{Path: f.Path, Line: i + 1, Text: clipLine(v.redact(line))}
-			a.Reply.Matches = append(a.Reply.Matches, m)
-			a.Bytes += len(m.Text)
-		}
-		if cut != "" {
+		if cut = v.matchLines(&a, q, f.Path, text); cut != "" {
 			break
 		}
 	}
@@ -247,6 +211,70 @@ func (v *View) search(ctx context.Context, pattern, glob string) Answer {
 		a.Reply.Text = fmt.Sprintf("no line matches %q in %d text files; try a shorter pattern or `list`", pattern, files)
 	}
 	return a
+}
+
+// searchQuery is a checked search: the line pattern, the same pattern for
+// a whole file, and the workdir-relative glob ("" for every file).
+type searchQuery struct {
+	re, anyLine *regexp.Regexp
+	glob        string
+}
+
+// newSearchQuery compiles pattern and checks glob, or refuses them; a
+// refused glob comes back in the query's glob.
+func newSearchQuery(pattern, glob string) (searchQuery, *refusal) {
+	if pattern == "" {
+		return searchQuery{}, refuse(VerdictBad, "no pattern: give an RE2 regular expression, such as \"port\\\\s*=\"")
+	}
+	re, err := regexp.Compile(pattern)
+	if err != nil {
+		return searchQuery{}, refuse(VerdictBad, "pattern %q is not an RE2 regular expression (%v); escape special characters or search a plain word", pattern, err)
+	}
+	// The whole-file check that skips a file without a match must read ^
+	// and $ at line boundaries, as the line-by-line match below does.
+	q := searchQuery{re: re, anyLine: regexp.MustCompile("(?m)" + pattern)}
+	q.glob = strings.TrimPrefix(strings.TrimSpace(glob), "./")
+	if q.glob != "" {
+		if err := config.ValidProtectGlob(q.glob); err != nil {
+			return q, refuse(VerdictBad, "glob %s; use a workdir-relative glob such as \"*.yaml\", or none", err)
+		}
+	}
+	return q, nil
+}
+
+// covers reports whether the search reads f: within the glob (by base name
+// when the glob has no slash), not over MaxFileBytes and not noisy.
+func (q searchQuery) covers(f razar.FileInfo) bool {
+	if q.glob != "" {
+		name := f.Path
+		if !strings.Contains(q.glob, "/") {
+			name = path.Base(f.Path)
+		}
+		if ok, _ := path.Match(q.glob, name); !ok && !config.GlobMatches(q.glob, f.Path) {
+			return false
+		}
+	}
+	return f.Size <= MaxFileBytes && !noisy(f.Path)
+}
+
+// matchLines adds text's matching lines, redacted and clipped, to a; it
+// returns why it stopped early ("" when it did not).
+func (v *View) matchLines(a *Answer, q searchQuery, file, text string) string {
+	if !q.anyLine.MatchString(text) {
+		return ""
+	}
+	for i, line := range strings.Split(text, "\n") {
+		if !q.re.MatchString(line) {
+			continue
+		}
+		if len(a.Reply.Matches) == MaxMatches {
+			return fmt.Sprintf("more than %d matches", MaxMatches)
+		}
+		m := razar.Match{Path: file, Line: i + 1, Text: clipLine(v.redact(line))}
+		a.Reply.Matches = append(a.Reply.Matches, m)
+		a.Bytes += len(m.Text)
+	}
+	return ""
 }
 
 // log answers the tail of the component's log, or its lines matching a
@@ -267,26 +295,62 @@ func (v *View) log(lines int, pattern string) Answer {
 	}
 	lines = min(lines, MaxLogLines)
 	rel := razar.Home("").ComponentLog(v.comp.Name)
+	b, early := v.readLogTail(rel)
+	if early != nil {
+		return *early
+	}
+	all := logLines(b, re)
+	keep := lines
+	if re != nil {
+		keep = min(lines, MaxMatches)
+	}
+	a := Answer{Path: rel}
+	if len(all) > keep {
+		all = all[len(all)-keep:]
+		a.Reply.Truncated = true
+	}
+	text, cut := lastReplyBytes(v.redact(strings.Join(all, "\n")))
+	if cut {
+		a.Reply.Truncated = true
+	}
+	if text == "" && re != nil {
+		text = fmt.Sprintf("(no line of the log matches %q)", pattern)
+	}
+	a.Reply.Text, a.Bytes = text, len(text)
+	return a
+}
+
+// readLogTail reads the last logScanBytes of the log from a whole line on,
+// without NULs and as valid UTF-8; or the answer to give instead (rel is
+// the log's path in it).
+func (v *View) readLogTail(rel string) ([]byte, *Answer) {
 	f, err := os.OpenFile(v.logPath, os.O_RDONLY|nofollow, 0)
 	if err != nil {
-		return Answer{Reply: razar.ToolReply{Text: "(the log is empty: the component has written nothing yet)"}, Path: rel}
+		return nil, &Answer{Reply: razar.ToolReply{Text: "(the log is empty: the component has written nothing yet)"}, Path: rel}
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() {
-		return refused(refuse(VerdictMissing, "the log of %s cannot be read", v.comp.Name), rel)
+		a := refused(refuse(VerdictMissing, "the log of %s cannot be read", v.comp.Name), rel)
+		return nil, &a
 	}
 	start := max(0, st.Size()-logScanBytes)
 	b, err := io.ReadAll(io.NewSectionReader(f, start, st.Size()-start))
 	if err != nil {
-		return refused(refuse(VerdictMissing, "the log of %s cannot be read", v.comp.Name), rel)
+		a := refused(refuse(VerdictMissing, "the log of %s cannot be read", v.comp.Name), rel)
+		return nil, &a
 	}
 	if start > 0 {
 		if i := bytes.IndexByte(b, '\n'); i >= 0 {
 			b = b[i+1:]
 		}
 	}
-	b = bytes.ToValidUTF8(bytes.ReplaceAll(b, []byte{0}, nil), []byte("\uFFFD"))
+	return bytes.ToValidUTF8(bytes.ReplaceAll(b, []byte{0}, nil), []byte("\uFFFD")), nil
+}
+
+// logLines splits b into clipped lines, only those re matches when re is
+// not nil.
+func logLines(b []byte, re *regexp.Regexp) []string {
 	var all []string
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
@@ -297,28 +361,20 @@ func (v *View) log(lines int, pattern string) Answer {
 		}
 		all = append(all, clipLine(line))
 	}
-	keep := lines
-	if re != nil {
-		keep = min(lines, MaxMatches)
+	return all
+}
+
+// lastReplyBytes keeps the whole lines within the last ReplyBytes of text,
+// reporting whether it cut.
+func lastReplyBytes(text string) (string, bool) {
+	if len(text) <= ReplyBytes {
+		return text, false
 	}
-	a := Answer{Path: rel}
-	if len(all) > keep {
-		all = all[len(all)-keep:]
-		a.Reply.Truncated = true
+	text = text[len(text)-ReplyBytes:]
+	if i := strings.IndexByte(text, '\n'); i >= 0 {
+		text = text[i+1:]
 	}
-	text := v.redact(strings.Join(all, "\n"))
-	if len(text) > ReplyBytes {
-		text = text[len(text)-ReplyBytes:]
-		if i := strings.IndexByte(text, '\n'); i >= 0 {
-			text = text[i+1:]
-		}
-		a.Reply.Truncated = true
-	}
-	if text == "" && re != nil {
-		text = fmt.Sprintf("(no line of the log matches %q)", pattern)
-	}
-	a.Reply.Text, a.Bytes = text, len(text)
-	return a
+	return text, true
 }
 
 func clipLine(s string) string {
