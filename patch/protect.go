@@ -258,22 +258,7 @@ func (pr *protector) command(argv []string, dir string, o origin, depth int) {
 	if depth > maxScanDepth {
 		return
 	}
-	for len(argv) > 0 {
-		skip, ok := wrappers[path.Base(argv[0])]
-		if !ok {
-			break
-		}
-		if strings.Contains(argv[0], "/") {
-			if rel, ok := pr.resolve(argv[0], dir); ok {
-				pr.add(rel, o.why("program"))
-			}
-		}
-		n := skip(argv[1:])
-		if n >= len(argv[1:]) {
-			return
-		}
-		argv = argv[1+n:]
-	}
+	argv = pr.unwrap(argv, dir, o)
 	if len(argv) == 0 || argv[0] == "" {
 		return
 	}
@@ -287,31 +272,9 @@ func (pr *protector) command(argv []string, dir string, o origin, depth int) {
 	name := path.Base(filepath.ToSlash(prog))
 	switch {
 	case isShell(name):
-		script, text := shellOperand(args)
-		switch {
-		case text != "":
-			pr.shellText(text, dir, o, depth+1)
-		case script != "":
-			if rel, ok := pr.resolve(script, dir); ok {
-				pr.add(rel, o.why("script"))
-				pr.scanShell(rel, dir, o, depth+1)
-			}
-		}
+		pr.shellRun(args, dir, o, depth)
 	case pythonName.MatchString(name):
-		script, module := pythonOperand(args)
-		if script != "" {
-			if rel, ok := pr.resolve(script, dir); ok {
-				pr.add(rel, o.why("script"))
-			}
-		}
-		if module != "" {
-			top, _, _ := strings.Cut(module, ".")
-			for _, p := range []string{top, top + ".py"} {
-				if rel, ok := pr.resolve(p, dir); ok {
-					pr.add(rel, o.why("script"))
-				}
-			}
-		}
+		pr.pythonRun(args, dir, o)
 	case name == "perl" || name == "ruby" || name == "node" || name == "nodejs":
 		if script := scriptOperand(name, args); script != "" {
 			if rel, ok := pr.resolve(script, dir); ok {
@@ -319,22 +282,85 @@ func (pr *protector) command(argv []string, dir string, o origin, depth int) {
 			}
 		}
 	case name == "make" || name == "gmake":
-		files, mdir := makeOperands(args)
-		if mdir != "" {
-			d, ok := pr.resolve(mdir, dir)
-			if !ok {
-				return // runs outside the workdir
-			}
-			dir = d
+		pr.makeRun(args, dir, o, depth)
+	}
+}
+
+// unwrap strips the wrappers argv starts with (env, nice, ...), protecting
+// each one given by path, and returns the command they run: nil when they
+// run none.
+func (pr *protector) unwrap(argv []string, dir string, o origin) []string {
+	for len(argv) > 0 {
+		skip, ok := wrappers[path.Base(argv[0])]
+		if !ok {
+			break
 		}
-		if len(files) == 0 {
-			files = []string{"GNUmakefile", "makefile", "Makefile"}
-		}
-		for _, f := range files {
-			if rel, ok := pr.resolve(f, dir); ok {
-				pr.add(rel, o.why("makefile"))
-				pr.scanMake(rel, dir, o, depth+1)
+		if strings.Contains(argv[0], "/") {
+			if rel, ok := pr.resolve(argv[0], dir); ok {
+				pr.add(rel, o.why("program"))
 			}
+		}
+		n := skip(argv[1:])
+		if n >= len(argv[1:]) {
+			return nil
+		}
+		argv = argv[1+n:]
+	}
+	return argv
+}
+
+// shellRun protects what a shell with args runs: its -c text, or its
+// script and what that script runs.
+func (pr *protector) shellRun(args []string, dir string, o origin, depth int) {
+	script, text := shellOperand(args)
+	switch {
+	case text != "":
+		pr.shellText(text, dir, o, depth+1)
+	case script != "":
+		if rel, ok := pr.resolve(script, dir); ok {
+			pr.add(rel, o.why("script"))
+			pr.scanShell(rel, dir, o, depth+1)
+		}
+	}
+}
+
+// pythonRun protects the script or the -m module's top package (as a
+// directory or a .py file) a python with args runs.
+func (pr *protector) pythonRun(args []string, dir string, o origin) {
+	script, module := pythonOperand(args)
+	if script != "" {
+		if rel, ok := pr.resolve(script, dir); ok {
+			pr.add(rel, o.why("script"))
+		}
+	}
+	if module != "" {
+		top, _, _ := strings.Cut(module, ".")
+		for _, p := range []string{top, top + ".py"} {
+			if rel, ok := pr.resolve(p, dir); ok {
+				pr.add(rel, o.why("script"))
+			}
+		}
+	}
+}
+
+// makeRun protects the makefiles a make with args reads (its -f files, or
+// the default names, in its -C directory) and what their recipes run.
+func (pr *protector) makeRun(args []string, dir string, o origin, depth int) {
+	files, mdir := makeOperands(args)
+	if mdir != "" {
+		d, ok := pr.resolve(mdir, dir)
+		if !ok {
+			return // runs outside the workdir
+		}
+		dir = d
+	}
+	if len(files) == 0 {
+		files = []string{"GNUmakefile", "makefile", "Makefile"}
+	}
+	for _, f := range files {
+		if rel, ok := pr.resolve(f, dir); ok {
+			pr.add(rel, o.why("makefile"))
+			pr.scanMake(rel, dir, o, depth+1)
 		}
 	}
 }
