@@ -240,159 +240,223 @@ func stamp(r *bus.AuditRecord) time.Time {
 // Build assembles the view of incident id from its stored record (nil when
 // it has expired) and its audit records, oldest first.
 func Build(id string, rec *bus.IncidentRecord, recs []bus.AuditRecord) *Incident {
-	inc := &Incident{ID: id, State: "open"}
-	byNumber := map[int]*Attempt{}
-	attempt := func(n int, r *bus.AuditRecord) *Attempt {
-		a := byNumber[n]
-		if a == nil {
-			a = &Attempt{Number: n}
-			byNumber[n] = a
-		}
-		if r != nil {
-			if r.Agent != "" && a.Rung == "" {
-				a.Rung = r.Agent
-			}
-			if r.AgentDisplay != "" && a.Display == "" {
-				a.Display = r.AgentDisplay
-			}
-			if r.Pass != 0 && a.Pass == 0 {
-				a.Pass = r.Pass
-			}
-			if t := stamp(r); a.Started.IsZero() || (!t.IsZero() && t.Before(a.Started)) {
-				a.Started = t
-			}
-		}
-		return a
-	}
-	patches := map[string]*Patch{}
-	patchOf := func(a *Attempt, id string) *Patch {
-		p := patches[id]
-		if p == nil {
-			p = &Patch{ID: id}
-			patches[id] = p
-			a.Patches = append(a.Patches, p)
-		}
-		return p
+	b := &builder{
+		inc:      &Incident{ID: id, State: "open"},
+		byNumber: map[int]*Attempt{},
+		patches:  map[string]*Patch{},
 	}
 	for i := range recs {
-		r := &recs[i]
-		t := stamp(r)
-		if inc.Component == "" && r.Component != bus.SystemComponent {
-			inc.Component = r.Component
-		}
-		switch r.Event {
-		case bus.EventOpened:
-			inc.Error, inc.Opened = r.Error, t
-			inc.Events = append(inc.Events, Event{t, "opened: " + cut.FirstLine(r.Error)})
-		case bus.EventEscalation:
-			a := attempt(r.Attempt, r)
-			a.From = r.From
-		case bus.EventShown:
-			a := attempt(r.Attempt, r)
-			a.Shown, a.ShownBytes = r.Shown, r.Bytes
-		case bus.EventContext:
-			if r.Attempt == 0 {
-				inc.Events = append(inc.Events, Event{t, fmt.Sprintf("tool call %s %s by %s outside any attempt: %s", r.Op, r.Path, r.Agent, r.Verdict)})
-				continue
-			}
-			a := attempt(r.Attempt, r)
-			a.Calls = append(a.Calls, Call{Time: t, Op: r.Op, Path: r.Path, Bytes: r.Bytes, Verdict: r.Verdict, Reason: r.Reason})
-		case bus.EventAttempt, bus.EventLate:
-			if r.Event == bus.EventLate {
-				inc.Events = append(inc.Events, Event{t, fmt.Sprintf("late answer from %s to attempt %d: %s", who(r), r.Attempt, r.Outcome)})
-				continue
-			}
-			a := attempt(r.Attempt, r)
-			a.Outcome, a.Summary, a.Error, a.Reason, a.Diff, a.Usage, a.Ended = r.Outcome, r.Summary, r.Error, r.Reason, r.Diff, r.Usage, t
-		case bus.EventPatch:
-			p := patchOf(attempt(r.Attempt, r), r.PatchID)
-			p.Summary, p.Diff, p.Validation, p.Reason, p.Placement, p.Files, p.OutputTail, p.Note =
-				r.Summary, r.Diff, r.Validation, r.Reason, r.Placement, r.Files, r.OutputTail, r.Message
-		case bus.EventPending, bus.EventApplied, bus.EventRejected, bus.EventReverted:
-			if r.PatchID == "" || r.Attempt == 0 {
-				inc.Events = append(inc.Events, Event{t, fmt.Sprintf("%s %s: %s", r.Event, r.PatchID, r.Reason)})
-				continue
-			}
-			p := patchOf(attempt(r.Attempt, r), r.PatchID)
-			text := string(r.Event)
-			if r.Reason != "" {
-				text += ": " + r.Reason
-			} else if r.Event == bus.EventPending && r.Message != "" {
-				text += ": " + r.Message
-			}
-			if r.Actor != "" {
-				text += " (by " + r.Actor + ")"
-			}
-			p.Steps = append(p.Steps, Event{t, text})
-		case bus.EventSkipped:
-			inc.Events = append(inc.Events, Event{t, fmt.Sprintf("skipped %s (pass %d): %s", who(r), r.Pass, r.Error)})
-		case bus.EventHealed, bus.EventFailed, bus.EventAborted:
-			inc.State, inc.Reason = r.Status, r.Reason
-			if inc.State == "" {
-				inc.State = string(r.Event)
-			}
-			inc.Events = append(inc.Events, Event{t, string(r.Event) + ": " + r.Reason})
-		case bus.EventAlert:
-			text := fmt.Sprintf("alert %s: %s", r.Severity, r.Message)
-			if r.Status == "resolved" {
-				text = "alert resolved: " + r.Reason
-			}
-			inc.Events = append(inc.Events, Event{t, text})
-		case bus.EventLifecycle:
-			text := fmt.Sprintf("%s by %s: %s", r.Verb, r.Actor, r.Status)
-			if r.Error != "" {
-				text += ": " + r.Error
-			}
-			inc.Events = append(inc.Events, Event{t, text})
-		default:
-			text := string(r.Event)
-			for _, s := range []string{r.Status, r.Reason, r.Message} {
-				if s != "" {
-					text += ": " + s
-					break
-				}
-			}
-			inc.Events = append(inc.Events, Event{t, text})
-		}
+		b.record(&recs[i])
 	}
 	if rec != nil {
-		inc.Stored = true
-		inc.Component, inc.State, inc.Reason, inc.Error, inc.Opened, inc.Tokens, inc.Pending =
-			rec.Component, string(rec.State), rec.Reason, rec.Error, rec.Opened, rec.Tokens, rec.Pending
-		// An attempt whose record the scan did not reach still has its
-		// summary in the stored incident.
-		for _, s := range rec.Attempts {
-			if _, ok := byNumber[s.Number]; ok {
-				continue
-			}
-			a := attempt(s.Number, nil)
-			a.Rung, a.Pass, a.Outcome, a.Summary, a.Error, a.Reason, a.Diff, a.Started, a.Ended =
-				s.Rung, s.Pass, string(s.Outcome), s.Summary, s.Error, s.Reason, s.Diff, s.Started, s.Finished
-		}
-		if p := rec.Pending; p != nil {
-			a := attempt(p.Attempt, nil)
-			if a.Rung == "" {
-				a.Rung, a.Pass, a.Started = p.Rung, p.Pass, p.Started
-			}
-		}
+		b.adopt(rec)
 	} else {
-		var sum razar.Usage
-		for _, a := range byNumber {
-			if a.Usage != nil {
-				sum = sum.Add(*a.Usage)
-			}
-		}
-		inc.Tokens = sum
+		b.inc.Tokens = b.spent()
 	}
-	delete(byNumber, 0) // records of no attempt are in Events
-	for _, a := range byNumber {
+	b.listAttempts()
+	return b.inc
+}
+
+// builder is the state of one Build: the view so far and its attempts and
+// patches by number and id.
+type builder struct {
+	inc      *Incident
+	byNumber map[int]*Attempt
+	patches  map[string]*Patch
+}
+
+// attempt is attempt n, made on first sight; r, when not nil, fills in what
+// the attempt does not know yet (its rung, pass and earliest start).
+func (b *builder) attempt(n int, r *bus.AuditRecord) *Attempt {
+	a := b.byNumber[n]
+	if a == nil {
+		a = &Attempt{Number: n}
+		b.byNumber[n] = a
+	}
+	if r != nil {
+		if r.Agent != "" && a.Rung == "" {
+			a.Rung = r.Agent
+		}
+		if r.AgentDisplay != "" && a.Display == "" {
+			a.Display = r.AgentDisplay
+		}
+		if r.Pass != 0 && a.Pass == 0 {
+			a.Pass = r.Pass
+		}
+		if t := stamp(r); a.Started.IsZero() || (!t.IsZero() && t.Before(a.Started)) {
+			a.Started = t
+		}
+	}
+	return a
+}
+
+// patchOf is patch id, added to attempt a on first sight.
+func (b *builder) patchOf(a *Attempt, id string) *Patch {
+	p := b.patches[id]
+	if p == nil {
+		p = &Patch{ID: id}
+		b.patches[id] = p
+		a.Patches = append(a.Patches, p)
+	}
+	return p
+}
+
+// event adds a line to the incident's own events.
+func (b *builder) event(t time.Time, text string) {
+	b.inc.Events = append(b.inc.Events, Event{t, text})
+}
+
+// record folds one audit record into the view: into its attempt or patch
+// when it belongs to one, else into the incident's events.
+func (b *builder) record(r *bus.AuditRecord) {
+	t := stamp(r)
+	if b.inc.Component == "" && r.Component != bus.SystemComponent {
+		b.inc.Component = r.Component
+	}
+	switch r.Event {
+	case bus.EventOpened:
+		b.inc.Error, b.inc.Opened = r.Error, t
+		b.event(t, "opened: "+cut.FirstLine(r.Error))
+	case bus.EventEscalation, bus.EventShown, bus.EventContext, bus.EventAttempt:
+		b.attemptRecord(r, t)
+	case bus.EventPatch:
+		p := b.patchOf(b.attempt(r.Attempt, r), r.PatchID)
+		p.Summary, p.Diff, p.Validation, p.Reason, p.Placement, p.Files, p.OutputTail, p.Note =
+			r.Summary, r.Diff, r.Validation, r.Reason, r.Placement, r.Files, r.OutputTail, r.Message
+	case bus.EventPending, bus.EventApplied, bus.EventRejected, bus.EventReverted:
+		b.patchStep(r, t)
+	case bus.EventHealed, bus.EventFailed, bus.EventAborted:
+		b.inc.State, b.inc.Reason = r.Status, r.Reason
+		if b.inc.State == "" {
+			b.inc.State = string(r.Event)
+		}
+		b.event(t, string(r.Event)+": "+r.Reason)
+	default:
+		b.event(t, eventText(r))
+	}
+}
+
+// attemptRecord folds a record of what an attempt did into that attempt;
+// a tool call outside any attempt is an incident event.
+func (b *builder) attemptRecord(r *bus.AuditRecord, t time.Time) {
+	switch r.Event {
+	case bus.EventEscalation:
+		a := b.attempt(r.Attempt, r)
+		a.From = r.From
+	case bus.EventShown:
+		a := b.attempt(r.Attempt, r)
+		a.Shown, a.ShownBytes = r.Shown, r.Bytes
+	case bus.EventContext:
+		if r.Attempt == 0 {
+			b.event(t, fmt.Sprintf("tool call %s %s by %s outside any attempt: %s", r.Op, r.Path, r.Agent, r.Verdict))
+			return
+		}
+		a := b.attempt(r.Attempt, r)
+		a.Calls = append(a.Calls, Call{Time: t, Op: r.Op, Path: r.Path, Bytes: r.Bytes, Verdict: r.Verdict, Reason: r.Reason})
+	case bus.EventAttempt:
+		a := b.attempt(r.Attempt, r)
+		a.Outcome, a.Summary, a.Error, a.Reason, a.Diff, a.Usage, a.Ended = r.Outcome, r.Summary, r.Error, r.Reason, r.Diff, r.Usage, t
+	}
+}
+
+// patchStep adds a patch's pending, applied, rejected or reverted step to
+// it; one that names no patch or attempt is an incident event.
+func (b *builder) patchStep(r *bus.AuditRecord, t time.Time) {
+	if r.PatchID == "" || r.Attempt == 0 {
+		b.event(t, fmt.Sprintf("%s %s: %s", r.Event, r.PatchID, r.Reason))
+		return
+	}
+	p := b.patchOf(b.attempt(r.Attempt, r), r.PatchID)
+	text := string(r.Event)
+	if r.Reason != "" {
+		text += ": " + r.Reason
+	} else if r.Event == bus.EventPending && r.Message != "" {
+		text += ": " + r.Message
+	}
+	if r.Actor != "" {
+		text += " (by " + r.Actor + ")"
+	}
+	p.Steps = append(p.Steps, Event{t, text})
+}
+
+// eventText is the line of a record that is only an incident event: a late
+// answer, a skipped rung, an alert, an operator's command, or any other.
+func eventText(r *bus.AuditRecord) string {
+	switch r.Event {
+	case bus.EventLate:
+		return fmt.Sprintf("late answer from %s to attempt %d: %s", who(r), r.Attempt, r.Outcome)
+	case bus.EventSkipped:
+		return fmt.Sprintf("skipped %s (pass %d): %s", who(r), r.Pass, r.Error)
+	case bus.EventAlert:
+		if r.Status == "resolved" {
+			return "alert resolved: " + r.Reason
+		}
+		return fmt.Sprintf("alert %s: %s", r.Severity, r.Message)
+	case bus.EventLifecycle:
+		text := fmt.Sprintf("%s by %s: %s", r.Verb, r.Actor, r.Status)
+		if r.Error != "" {
+			text += ": " + r.Error
+		}
+		return text
+	}
+	text := string(r.Event)
+	for _, s := range []string{r.Status, r.Reason, r.Message} {
+		if s != "" {
+			text += ": " + s
+			break
+		}
+	}
+	return text
+}
+
+// adopt takes the stored incident as the truth for its fields, and adds
+// the attempts (finished or pending) whose records the scan did not reach.
+func (b *builder) adopt(rec *bus.IncidentRecord) {
+	inc := b.inc
+	inc.Stored = true
+	inc.Component, inc.State, inc.Reason, inc.Error, inc.Opened, inc.Tokens, inc.Pending =
+		rec.Component, string(rec.State), rec.Reason, rec.Error, rec.Opened, rec.Tokens, rec.Pending
+	// An attempt whose record the scan did not reach still has its
+	// summary in the stored incident.
+	for _, s := range rec.Attempts {
+		if _, ok := b.byNumber[s.Number]; ok {
+			continue
+		}
+		a := b.attempt(s.Number, nil)
+		a.Rung, a.Pass, a.Outcome, a.Summary, a.Error, a.Reason, a.Diff, a.Started, a.Ended =
+			s.Rung, s.Pass, string(s.Outcome), s.Summary, s.Error, s.Reason, s.Diff, s.Started, s.Finished
+	}
+	if p := rec.Pending; p != nil {
+		a := b.attempt(p.Attempt, nil)
+		if a.Rung == "" {
+			a.Rung, a.Pass, a.Started = p.Rung, p.Pass, p.Started
+		}
+	}
+}
+
+// spent is the tokens of the attempts seen, summed: an expired incident's
+// only count.
+func (b *builder) spent() razar.Usage {
+	var sum razar.Usage
+	for _, a := range b.byNumber {
+		if a.Usage != nil {
+			sum = sum.Add(*a.Usage)
+		}
+	}
+	return sum
+}
+
+// listAttempts puts the attempts into the view by number, each shown by
+// its rung's name when it has no display name.
+func (b *builder) listAttempts() {
+	delete(b.byNumber, 0) // records of no attempt are in Events
+	for _, a := range b.byNumber {
 		if a.Display == "" {
 			a.Display = a.Rung
 		}
-		inc.Attempts = append(inc.Attempts, a)
+		b.inc.Attempts = append(b.inc.Attempts, a)
 	}
-	sort.Slice(inc.Attempts, func(i, j int) bool { return inc.Attempts[i].Number < inc.Attempts[j].Number })
-	return inc
+	sort.Slice(b.inc.Attempts, func(i, j int) bool { return b.inc.Attempts[i].Number < b.inc.Attempts[j].Number })
 }
 
 // Total is the sum of a usage's prompt and completion tokens.

@@ -18,6 +18,18 @@ import (
 // stripped: it must not drive the operator's terminal.
 func WriteText(w io.Writer, inc *Incident) error {
 	p := &printer{w: w}
+	p.header(inc)
+	for _, a := range inc.Attempts {
+		p.line("")
+		p.attempt(a)
+	}
+	p.events(inc.Events)
+	return p.err
+}
+
+// header prints what the incident is, why it ended, and how the view was
+// built.
+func (p *printer) header(inc *Incident) {
 	p.line("incident %s · %s · %s", inc.ID, inc.Component, inc.State)
 	if inc.Reason != "" {
 		p.line("  why: %s", inc.Reason)
@@ -32,91 +44,113 @@ func WriteText(w io.Writer, inc *Incident) error {
 	if inc.Truncated {
 		p.line("  (cut short: more than %d records; `razar audit --incident %s --json` prints them all)", MaxRecords, inc.ID)
 	}
-	for _, a := range inc.Attempts {
-		p.line("")
-		outcome := a.Outcome
-		if outcome == "" {
-			outcome = "pending"
+}
+
+// attempt prints one attempt: its heading and texts, the files it was
+// shown, its tool calls, and its patches or its unplaced diff.
+func (p *printer) attempt(a *Attempt) {
+	outcome := a.Outcome
+	if outcome == "" {
+		outcome = "pending"
+	}
+	rung := a.Display
+	if a.Rung != "" && a.Rung != a.Display {
+		rung += " (" + a.Rung + ")"
+	}
+	p.line("── attempt %d · %s · pass %d · %s · tokens %s", a.Number, rung, a.Pass, outcome, tokens(a.Usage))
+	if a.From != "" {
+		p.line("   handed over from %s at %s", a.From, when(a.Started))
+	}
+	if a.Summary != "" {
+		p.block("   summary: ", a.Summary)
+	}
+	if a.Error != "" {
+		p.block("   error: ", a.Error)
+	}
+	if a.Reason != "" {
+		p.block("   reason: ", a.Reason)
+	}
+	p.shown(a)
+	p.calls(a.Calls)
+	for _, pt := range a.Patches {
+		p.patch(pt)
+	}
+	if len(a.Patches) == 0 && a.Diff != "" {
+		p.line("   diff (not placed):")
+		p.indented("     ", a.Diff)
+	}
+}
+
+// shown prints the file texts the attempt's rung was shown.
+func (p *printer) shown(a *Attempt) {
+	if len(a.Shown) == 0 {
+		p.line("   shown: no file texts")
+		return
+	}
+	p.line("   shown: %d file(s), %d bytes", len(a.Shown), a.ShownBytes)
+	for _, f := range a.Shown {
+		p.line("     %s  %d bytes  sha256 %s%s  %s", f.Path, f.Bytes, short(f.SHA256), trunc(f.Truncated), f.Why)
+	}
+}
+
+// calls prints an attempt's tool calls, with the reason of each one not ok.
+func (p *printer) calls(calls []Call) {
+	if len(calls) == 0 {
+		p.line("   tool calls: none")
+		return
+	}
+	p.line("   tool calls: %d", len(calls))
+	for _, c := range calls {
+		target := c.Path
+		if target == "" {
+			target = "-"
 		}
-		rung := a.Display
-		if a.Rung != "" && a.Rung != a.Display {
-			rung += " (" + a.Rung + ")"
-		}
-		p.line("── attempt %d · %s · pass %d · %s · tokens %s", a.Number, rung, a.Pass, outcome, tokens(a.Usage))
-		if a.From != "" {
-			p.line("   handed over from %s at %s", a.From, when(a.Started))
-		}
-		if a.Summary != "" {
-			p.block("   summary: ", a.Summary)
-		}
-		if a.Error != "" {
-			p.block("   error: ", a.Error)
-		}
-		if a.Reason != "" {
-			p.block("   reason: ", a.Reason)
-		}
-		if len(a.Shown) == 0 {
-			p.line("   shown: no file texts")
-		} else {
-			p.line("   shown: %d file(s), %d bytes", len(a.Shown), a.ShownBytes)
-			for _, f := range a.Shown {
-				p.line("     %s  %d bytes  sha256 %s%s  %s", f.Path, f.Bytes, short(f.SHA256), trunc(f.Truncated), f.Why)
-			}
-		}
-		if len(a.Calls) == 0 {
-			p.line("   tool calls: none")
-		} else {
-			p.line("   tool calls: %d", len(a.Calls))
-			for _, c := range a.Calls {
-				target := c.Path
-				if target == "" {
-					target = "-"
-				}
-				p.line("     %s %s %s → %s, %d bytes", when(c.Time), c.Op, target, c.Verdict, c.Bytes)
-				if c.Reason != "" && c.Verdict != "ok" {
-					p.block("       ", c.Reason)
-				}
-			}
-		}
-		for _, pt := range a.Patches {
-			p.line("   patch %s: validation %s", pt.ID, pt.Validation)
-			if pt.Reason != "" {
-				p.block("     reason: ", pt.Reason)
-			}
-			if pt.Note != "" {
-				p.line("     note: %s", pt.Note)
-			}
-			for _, n := range pt.Placement {
-				p.line("     placement: %s", n)
-			}
-			if len(pt.Placement) == 0 && pt.Diff != "" {
-				p.line("     placement: every hunk applied as written")
-			}
-			for _, s := range pt.Steps {
-				p.line("     %s %s", when(s.Time), s.Text)
-			}
-			if pt.OutputTail != "" {
-				p.line("     validator output:")
-				p.indented("       | ", pt.OutputTail)
-			}
-			if pt.Diff != "" {
-				p.line("     diff:")
-				p.indented("       ", pt.Diff)
-			}
-		}
-		if len(a.Patches) == 0 && a.Diff != "" {
-			p.line("   diff (not placed):")
-			p.indented("     ", a.Diff)
+		p.line("     %s %s %s → %s, %d bytes", when(c.Time), c.Op, target, c.Verdict, c.Bytes)
+		if c.Reason != "" && c.Verdict != "ok" {
+			p.block("       ", c.Reason)
 		}
 	}
-	if len(inc.Events) > 0 {
-		p.line("")
-		p.line("── the incident")
-		for _, e := range inc.Events {
-			p.line("   %s %s", when(e.Time), e.Text)
-		}
+}
+
+// patch prints one candidate patch: its validation, placement notes,
+// steps, validator output and diff.
+func (p *printer) patch(pt *Patch) {
+	p.line("   patch %s: validation %s", pt.ID, pt.Validation)
+	if pt.Reason != "" {
+		p.block("     reason: ", pt.Reason)
 	}
-	return p.err
+	if pt.Note != "" {
+		p.line("     note: %s", pt.Note)
+	}
+	for _, n := range pt.Placement {
+		p.line("     placement: %s", n)
+	}
+	if len(pt.Placement) == 0 && pt.Diff != "" {
+		p.line("     placement: every hunk applied as written")
+	}
+	for _, s := range pt.Steps {
+		p.line("     %s %s", when(s.Time), s.Text)
+	}
+	if pt.OutputTail != "" {
+		p.line("     validator output:")
+		p.indented("       | ", pt.OutputTail)
+	}
+	if pt.Diff != "" {
+		p.line("     diff:")
+		p.indented("       ", pt.Diff)
+	}
+}
+
+// events prints the incident's records that belong to no attempt.
+func (p *printer) events(events []Event) {
+	if len(events) == 0 {
+		return
+	}
+	p.line("")
+	p.line("── the incident")
+	for _, e := range events {
+		p.line("   %s %s", when(e.Time), e.Text)
+	}
 }
 
 type printer struct {

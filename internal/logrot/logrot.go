@@ -95,6 +95,13 @@ func Rotate(path string, max int64) (rotated bool, err error) {
 	if st.Size() <= max {
 		return false, nil
 	}
+	return copyTruncate(path, src, st.Mode().Perm())
+}
+
+// copyTruncate copies src, the open file at path, to path+".1" through a
+// temporary file made durable and renamed, then copies what was written
+// meanwhile and truncates src. On error src is left untruncated.
+func copyTruncate(path string, src *os.File, perm os.FileMode) (rotated bool, err error) {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".rotating-*")
 	if err != nil {
 		return false, fmt.Errorf("rotate %s: %w", path, err)
@@ -107,7 +114,7 @@ func Rotate(path string, max int64) (rotated bool, err error) {
 		}
 	}()
 	fail := func(err error) (bool, error) { return false, fmt.Errorf("rotate %s: %w", path, err) }
-	if err := tmp.Chmod(st.Mode().Perm()); err != nil {
+	if err := tmp.Chmod(perm); err != nil {
 		return fail(err)
 	}
 	// The bulk: copied and made durable before the original loses it.

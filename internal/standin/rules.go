@@ -350,18 +350,36 @@ func unified(f *file, e edit, sloppy bool) string {
 	case e.mode:
 		return fmt.Sprintf("diff --git a/%s b/%s\nold mode 100644\nnew mode 100755\n", e.path, e.path)
 	case e.create:
-		var b strings.Builder
-		fmt.Fprintf(&b, "--- /dev/null\n+++ b/%s\n", e.path)
-		if sloppy {
-			b.WriteString("@@ ... @@\n")
-		} else {
-			fmt.Fprintf(&b, "@@ -0,0 +%s @@\n", span(1, len(e.add)))
-		}
-		for _, l := range e.add {
-			b.WriteString("+" + l + "\n")
-		}
-		return b.String()
+		return creation(e, sloppy)
 	}
+	return around(f, e).diff(e, sloppy)
+}
+
+// creation is the diff that makes file e.path with e.add as its text.
+func creation(e edit, sloppy bool) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "--- /dev/null\n+++ b/%s\n", e.path)
+	if sloppy {
+		b.WriteString("@@ ... @@\n")
+	} else {
+		fmt.Fprintf(&b, "@@ -0,0 +%s @@\n", span(1, len(e.add)))
+	}
+	for _, l := range e.add {
+		b.WriteString("+" + l + "\n")
+	}
+	return b.String()
+}
+
+// hunk is the text of an edit in place: the context lines before it from
+// line first, the lines it removes, and the context lines after it.
+type hunk struct {
+	first                  int
+	before, removed, after []string
+}
+
+// around is e's hunk in f, with as much context as f.full allows and no
+// line RAZAR redacted as context.
+func around(f *file, e edit) hunk {
 	lines := known(f)
 	ctx := 0
 	if f.full {
@@ -376,27 +394,33 @@ func unified(f *file, e edit, sloppy bool) string {
 		}
 		first--
 	}
-	var before, removed, after []string
+	h := hunk{first: first}
 	for n := first; n < e.line; n++ {
-		before = append(before, lines[n])
+		h.before = append(h.before, lines[n])
 	}
 	for n := e.line; n < e.line+e.del; n++ {
-		removed = append(removed, lines[n])
+		h.removed = append(h.removed, lines[n])
 	}
 	for n := e.line + e.del; n < e.line+e.del+ctx; n++ {
 		if !usable(n) {
 			break
 		}
-		after = append(after, lines[n])
+		h.after = append(h.after, lines[n])
 	}
-	oldN := len(before) + len(removed) + len(after)
-	newN := len(before) + len(e.add) + len(after)
-	oldStart, newStart := first, first
+	return h
+}
+
+// diff writes the hunk as a unified diff that replaces its removed lines
+// with e.add; an empty side starts one line before the hunk.
+func (h hunk) diff(e edit, sloppy bool) string {
+	oldN := len(h.before) + len(h.removed) + len(h.after)
+	newN := len(h.before) + len(e.add) + len(h.after)
+	oldStart, newStart := h.first, h.first
 	if oldN == 0 {
-		oldStart = first - 1
+		oldStart = h.first - 1
 	}
 	if newN == 0 {
-		newStart = first - 1
+		newStart = h.first - 1
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "--- a/%s\n+++ b/%s\n", e.path, e.path)
@@ -405,16 +429,16 @@ func unified(f *file, e edit, sloppy bool) string {
 	} else {
 		fmt.Fprintf(&b, "@@ -%s +%s @@\n", span(oldStart, oldN), span(newStart, newN))
 	}
-	for _, l := range before {
+	for _, l := range h.before {
 		b.WriteString(" " + l + "\n")
 	}
-	for _, l := range removed {
+	for _, l := range h.removed {
 		b.WriteString("-" + l + "\n")
 	}
 	for _, l := range e.add {
 		b.WriteString("+" + l + "\n")
 	}
-	for _, l := range after {
+	for _, l := range h.after {
 		b.WriteString(" " + l + "\n")
 	}
 	return b.String()
