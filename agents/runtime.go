@@ -129,19 +129,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 	}
 	defer stopReload()
 	if r.cfg.Handshake != nil {
-		stop, err := bus.Serve(nc, bus.HandshakeSubject(r.cfg.Name), func(m *bus.Request) {
-			var brief bus.MissionBrief
-			if err := bus.Decode(m.Data, &brief); err != nil {
-				r.log.Warn().Err(err).Msg("dropped a malformed mission brief")
-				return
-			}
-			ack := r.cfg.Handshake(ctx, &brief)
-			ack.Agent = r.cfg.Name
-			if data, err := bus.Encode(ack); err == nil {
-				_ = m.Respond(data)
-			}
-			r.log.Info().Str("cycle", brief.Cycle).Int("components", len(brief.Components)).Msg("mission brief acknowledged")
-		})
+		stop, err := bus.Serve(nc, bus.HandshakeSubject(r.cfg.Name), func(m *bus.Request) { r.handshake(ctx, m) })
 		if err != nil {
 			return fmt.Errorf("agent %s: %w", r.cfg.Name, err)
 		}
@@ -166,6 +154,22 @@ func (r *Runtime) Run(ctx context.Context) error {
 		return fmt.Errorf("agent %s: %w", r.cfg.Name, err)
 	}
 	return nil
+}
+
+// handshake acknowledges one mission brief with what the rung's
+// Handshake answers.
+func (r *Runtime) handshake(ctx context.Context, m *bus.Request) {
+	var brief bus.MissionBrief
+	if err := bus.Decode(m.Data, &brief); err != nil {
+		r.log.Warn().Err(err).Msg("dropped a malformed mission brief")
+		return
+	}
+	ack := r.cfg.Handshake(ctx, &brief)
+	ack.Agent = r.cfg.Name
+	if data, err := bus.Encode(ack); err == nil {
+		_ = m.Respond(data)
+	}
+	r.log.Info().Str("cycle", brief.Cycle).Int("components", len(brief.Components)).Msg("mission brief acknowledged")
 }
 
 // Ready reports nil when the rung can run, else why not.
