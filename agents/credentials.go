@@ -330,54 +330,97 @@ func credentialValues(v, home string, lookup config.Lookup) []string {
 // Errors never contain a secret's value.
 func Resolve(r Rung, e config.AgentEntry, home string, lookup config.Lookup) (Resolved, error) {
 	res := Resolved{Entry: e, CredentialVars: CredentialVars(r, e)}
-	keys := map[string]string{}
-	for _, v := range res.CredentialVars {
-		key, err := Credential(e.Name, v, home, lookup)
+	keys, err := readKeys(e, res.CredentialVars, home, lookup)
+	if err != nil {
+		return res, err
+	}
+	if e.Backend == config.BackendExec {
+		env, err := execEnv(r, e, res.CredentialVars, keys, home, lookup)
 		if err != nil {
 			return res, err
 		}
+		res.Env = env
+	}
+	if err := resolveToken(&res, keys, lookup); err != nil {
+		return res, err
+	}
+	if e.Auth != nil && e.Auth.Type != "" && e.Auth.Type != "bearer" {
+		return res, fmt.Errorf("%w: agent %s: auth type %q is not supported (fix: use \"bearer\")", razar.ErrRungUnavailable, e.Name, e.Auth.Type)
+	}
+	if err := resolveEndpoint(&res, r, lookup); err != nil {
+		return res, err
+	}
+	for _, a := range e.Command {
+		v, err := config.Expand(e.Name, a, lookup)
+		if err != nil {
+			return res, err
+		}
+		res.Command = append(res.Command, v)
+	}
+	return res, nil
+}
+
+// readKeys reads the key behind each credential variable, by variable.
+func readKeys(e config.AgentEntry, vars []string, home string, lookup config.Lookup) (map[string]string, error) {
+	keys := map[string]string{}
+	for _, v := range vars {
+		key, err := Credential(e.Name, v, home, lookup)
+		if err != nil {
+			return nil, err
+		}
 		keys[v] = key
 	}
-	if e.Backend == config.BackendExec {
-		// A script sees its variables; a key from a file reference has no
-		// variable, so it travels as the rung's own (KIMI2_API_KEY for k2).
-		env := map[string]string{}
-		fileKey := ""
-		for _, v := range res.CredentialVars {
-			if strings.HasPrefix(v, FileRef) {
-				if fileKey == "" {
-					fileKey = keys[v]
-				}
-				continue
+	return keys, nil
+}
+
+// execEnv is the environment, sorted NAME=value lines, an exec rung's
+// script sees. A script sees its variables; a key from a file reference
+// has no variable, so it travels as the rung's own (KIMI2_API_KEY for k2).
+func execEnv(r Rung, e config.AgentEntry, vars []string, keys map[string]string, home string, lookup config.Lookup) ([]string, error) {
+	env := map[string]string{}
+	fileKey := ""
+	for _, v := range vars {
+		if strings.HasPrefix(v, FileRef) {
+			if fileKey == "" {
+				fileKey = keys[v]
 			}
-			env[v] = keys[v]
+			continue
 		}
+		env[v] = keys[v]
+	}
+	switch {
+	case r.CredentialEnv == "" || env[r.CredentialEnv] != "":
+	case fileKey != "":
+		env[r.CredentialEnv] = fileKey
+	default:
+		// The rung's own key, for a script that calls its model itself;
+		// optional, but a V_FILE that cannot be read is an error.
+		key, err := Credential(e.Name, r.CredentialEnv, home, lookup)
+		var ce *razar.AgentCredentialError
 		switch {
-		case r.CredentialEnv == "" || env[r.CredentialEnv] != "":
-		case fileKey != "":
-			env[r.CredentialEnv] = fileKey
-		default:
-			// The rung's own key, for a script that calls its model itself;
-			// optional, but a V_FILE that cannot be read is an error.
-			key, err := Credential(e.Name, r.CredentialEnv, home, lookup)
-			var ce *razar.AgentCredentialError
-			switch {
-			case err == nil:
-				env[r.CredentialEnv] = key
-			case !asCred(err, &ce) || ce.Path != "" || ce.Reason != "":
-				return res, err
-			}
-		}
-		names := make([]string, 0, len(env))
-		for v := range env {
-			names = append(names, v)
-		}
-		sort.Strings(names)
-		for _, v := range names {
-			res.Env = append(res.Env, v+"="+env[v])
+		case err == nil:
+			env[r.CredentialEnv] = key
+		case !asCred(err, &ce) || ce.Path != "" || ce.Reason != "":
+			return nil, err
 		}
 	}
-	// ${VAR}s that are credentials expand to the key Credential read.
+	names := make([]string, 0, len(env))
+	for v := range env {
+		names = append(names, v)
+	}
+	sort.Strings(names)
+	var lines []string
+	for _, v := range names {
+		lines = append(lines, v+"="+env[v])
+	}
+	return lines, nil
+}
+
+// resolveToken sets the bearer token: the roster's auth token, whose
+// ${VAR}s that are credentials expand to the key Credential read, or else
+// the rung's only key.
+func resolveToken(res *Resolved, keys map[string]string, lookup config.Lookup) error {
+	e := res.Entry
 	credLookup := func(k string) (string, bool) {
 		if key, ok := keys[k]; ok {
 			return key, true
@@ -388,15 +431,19 @@ func Resolve(r Rung, e config.AgentEntry, home string, lookup config.Lookup) (Re
 	case e.Auth != nil && e.Auth.Token != "":
 		tok, err := config.Expand(e.Name, e.Auth.Token, credLookup)
 		if err != nil {
-			return res, err
+			return err
 		}
 		res.Token = tok
 	case len(res.CredentialVars) == 1:
 		res.Token = keys[res.CredentialVars[0]]
 	}
-	if e.Auth != nil && e.Auth.Type != "" && e.Auth.Type != "bearer" {
-		return res, fmt.Errorf("%w: agent %s: auth type %q is not supported (fix: use \"bearer\")", razar.ErrRungUnavailable, e.Name, e.Auth.Type)
-	}
+	return nil
+}
+
+// resolveEndpoint sets the endpoint, the roster's or the rung's endpoint
+// variable for a remote backend, and checks a remote one is an http(s) URL.
+func resolveEndpoint(res *Resolved, r Rung, lookup config.Lookup) error {
+	e := res.Entry
 	endpoint := e.Endpoint
 	if endpoint == "" && Remote(e.Backend) && r.EndpointEnv != "" {
 		endpoint = "${" + r.EndpointEnv + "}"
@@ -410,29 +457,22 @@ func Resolve(r Rung, e config.AgentEntry, home string, lookup config.Lookup) (Re
 				if ce.Empty {
 					state = "empty"
 				}
-				return res, fmt.Errorf("%w: agent %s: no endpoint: %s is %s (fix: export %s)", razar.ErrRungUnavailable, e.Name, ce.EnvVar, state, ce.EnvVar)
+				return fmt.Errorf("%w: agent %s: no endpoint: %s is %s (fix: export %s)", razar.ErrRungUnavailable, e.Name, ce.EnvVar, state, ce.EnvVar)
 			}
-			return res, err
+			return err
 		}
 		res.Endpoint = ep
 	}
 	if Remote(e.Backend) {
 		if res.Endpoint == "" {
-			return res, fmt.Errorf("%w: agent %s: no endpoint (fix: set \"endpoint\" in the roster)", razar.ErrRungUnavailable, e.Name)
+			return fmt.Errorf("%w: agent %s: no endpoint (fix: set \"endpoint\" in the roster)", razar.ErrRungUnavailable, e.Name)
 		}
 		u, err := url.Parse(res.Endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return res, fmt.Errorf("%w: agent %s: endpoint %q is not an http(s) URL", razar.ErrRungUnavailable, e.Name, redactURL(res.Endpoint))
+			return fmt.Errorf("%w: agent %s: endpoint %q is not an http(s) URL", razar.ErrRungUnavailable, e.Name, redactURL(res.Endpoint))
 		}
 	}
-	for _, a := range e.Command {
-		v, err := config.Expand(e.Name, a, lookup)
-		if err != nil {
-			return res, err
-		}
-		res.Command = append(res.Command, v)
-	}
-	return res, nil
+	return nil
 }
 
 func asCred(err error, target **razar.AgentCredentialError) bool {

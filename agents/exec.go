@@ -99,21 +99,41 @@ func (e *Exec) Repair(ctx context.Context, t razar.Task) (razar.Fix, error) {
 	if len(e.command) == 0 || e.command[0] == "" {
 		return razar.Fix{}, fmt.Errorf("exec agent %s: %w: no command", e.name, razar.ErrInvalidConfig)
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		deadline := t.Deadline
-		if deadline.IsZero() {
-			deadline = time.Now().Add(config.DefaultAgentTimeout)
-		}
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, deadline)
-		defer cancel()
-	}
+	ctx, cancel := withTaskDeadline(ctx, t)
+	defer cancel()
 	dl, _ := ctx.Deadline()
 	limit := max(time.Until(dl), 0).Round(time.Millisecond)
 
+	cmd, stdout, stderr, err := e.script(ctx, t, dl)
+	if err != nil {
+		return razar.Fix{}, err
+	}
+	if err := cmd.Start(); err != nil {
+		return razar.Fix{}, e.startErr(ctx, limit, err)
+	}
+	waitErr := cmd.Wait()
+	return e.reply(ctx, limit, stdout, stderr, waitErr)
+}
+
+// withTaskDeadline bounds ctx by the task's deadline (or the default agent
+// timeout) when ctx has none of its own.
+func withTaskDeadline(ctx context.Context, t razar.Task) (context.Context, context.CancelFunc) {
+	if _, ok := ctx.Deadline(); ok {
+		return ctx, func() {}
+	}
+	deadline := t.Deadline
+	if deadline.IsZero() {
+		deadline = time.Now().Add(config.DefaultAgentTimeout)
+	}
+	return context.WithDeadline(ctx, deadline)
+}
+
+// script prepares the command for task t: the escalation on its stdin, the
+// attempt's RAZAR_* variables, and bounded buffers for its output.
+func (e *Exec) script(ctx context.Context, t razar.Task, dl time.Time) (*exec.Cmd, *execLimited, *tailbuf.Buffer, error) {
 	dir, err := filepath.Abs(e.dir)
 	if err != nil {
-		return razar.Fix{}, fmt.Errorf("exec agent %s: dir: %w", e.name, err)
+		return nil, nil, nil, fmt.Errorf("exec agent %s: dir: %w", e.name, err)
 	}
 	// The component's workdir when the escalation names one, else the rung's dir.
 	workdir := t.Workdir
@@ -124,12 +144,12 @@ func (e *Exec) Repair(ctx context.Context, t razar.Task) (razar.Fix, error) {
 	esc := bus.EscalationOf(t, dl)
 	payload, err := bus.Encode(esc)
 	if err != nil {
-		return razar.Fix{}, fmt.Errorf("exec agent %s: %w", e.name, err)
+		return nil, nil, nil, fmt.Errorf("exec agent %s: %w", e.name, err)
 	}
 
 	cmd, err := pgcmd.Command(ctx, e.command, e.dir, e.env, execWaitDelay)
 	if err != nil {
-		return razar.Fix{}, fmt.Errorf("exec agent %s: %w", e.name, err)
+		return nil, nil, nil, fmt.Errorf("exec agent %s: %w", e.name, err)
 	}
 	cmd.Env = append(cmd.Env, // last, so they win over any entry of env
 		"RAZAR_INCIDENT="+t.Incident,
@@ -143,19 +163,26 @@ func (e *Exec) Repair(ctx context.Context, t razar.Task) (razar.Fix, error) {
 	stderr := tailbuf.New(execStderrTail)
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
+	return cmd, stdout, stderr, nil
+}
 
-	if err := cmd.Start(); err != nil {
-		if ctx.Err() != nil {
-			return razar.Fix{}, e.ctxErr(ctx, limit)
-		}
-		var pe *os.PathError
-		if errors.As(err, &pe) {
-			err = pe.Err
-		}
-		return razar.Fix{}, fmt.Errorf("exec agent %s: start %s: %w", e.name, e.command[0], err)
+// startErr says why the script did not start: the deadline, or the
+// start error without its path wrapping.
+func (e *Exec) startErr(ctx context.Context, limit time.Duration, err error) error {
+	if ctx.Err() != nil {
+		return e.ctxErr(ctx, limit)
 	}
-	waitErr := cmd.Wait()
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return fmt.Errorf("exec agent %s: start %s: %w", e.name, e.command[0], err)
+}
 
+// reply reads the finished script's answer, or says why there is none:
+// an oversized reply, the deadline, its exit with stderr's tail, pipes
+// that outlived it, or a reply that does not parse.
+func (e *Exec) reply(ctx context.Context, limit time.Duration, stdout *execLimited, stderr *tailbuf.Buffer, waitErr error) (razar.Fix, error) {
 	switch {
 	case stdout.over: // the cause, even if the script then outlived the deadline
 		return razar.Fix{}, fmt.Errorf("exec agent %s: reply over 1 MiB", e.name)

@@ -145,6 +145,56 @@ type chatSession struct {
 // run converses until the model answers; with tools it may take turns.
 func (s *chatSession) run(ctx context.Context, tools bool) (razar.Fix, error) {
 	o := s.o
+	params := s.opening(tools)
+	var turns toolTurns
+	checked := map[string]string{} // diff -> why it did not hold ("" it did)
+	for {
+		comp, err := s.complete(ctx, params)
+		if err != nil {
+			return razar.Fix{}, err
+		}
+		msg := comp.Choices[0].Message
+		if len(msg.ToolCalls) > 0 && tools {
+			if err := s.toolTurn(ctx, &params, msg, &turns, checked); err != nil {
+				return razar.Fix{}, err
+			}
+			continue
+		}
+		fix, err := finalAnswer(comp, o.candidates)
+		if err != nil {
+			if !tools || turns.used >= o.maxTurns {
+				return razar.Fix{}, err
+			}
+			turns.used++
+			params.Messages = append(params.Messages, assistantParam(msg),
+				openai.UserMessage(fmt.Sprintf("RAZAR could not read your answer: %v. Answer with only the JSON object {\"status\", \"summary\", \"diff\"}.", err)))
+			continue
+		}
+		if !tools || fix.Status != razar.StatusFixed || strings.TrimSpace(fix.Diff) == "" || turns.used >= o.maxTurns {
+			return fix, nil
+		}
+		why := s.diffVerdict(ctx, fix.Diff, checked)
+		if why == "" {
+			return fix, nil
+		}
+		turns.used++
+		params.Messages = append(params.Messages, assistantParam(msg),
+			openai.UserMessage("RAZAR placed your diff in a staged copy of the workdir and it did not hold: "+why+
+				"\nCorrect it (read the file again if you need to) and answer again with the JSON object."))
+	}
+}
+
+// toolTurns counts one conversation's turns: used is how many the model
+// took, pastBudget that it already called tools after they were spent.
+type toolTurns struct {
+	used       int
+	pastBudget bool
+}
+
+// opening is the conversation's first request: the system prompt (the
+// tools one with tools) and the task.
+func (s *chatSession) opening(tools bool) openai.ChatCompletionNewParams {
+	o := s.o
 	system := o.system
 	if tools {
 		system = o.systemTools
@@ -159,69 +209,52 @@ func (s *chatSession) run(ctx context.Context, tools bool) (razar.Fix, error) {
 	if tools {
 		params.Tools = openAITools
 	}
-	turns, pastBudget := 0, false
-	checked := map[string]string{} // diff -> why it did not hold ("" it did)
-	for {
-		comp, err := s.complete(ctx, params)
-		if err != nil {
-			return razar.Fix{}, err
+	return params
+}
+
+// toolTurn answers the model's tool calls in msg: runs them while turns
+// are left, else tells it once to answer now, and fails when it keeps
+// calling.
+func (s *chatSession) toolTurn(ctx context.Context, params *openai.ChatCompletionNewParams, msg openai.ChatCompletionMessage, turns *toolTurns, checked map[string]string) error {
+	o := s.o
+	params.Messages = append(params.Messages, assistantParam(msg))
+	if turns.used >= o.maxTurns {
+		if turns.pastBudget {
+			return fmt.Errorf("the model kept calling tools after its %d tool turns were spent", o.maxTurns)
 		}
-		msg := comp.Choices[0].Message
-		if len(msg.ToolCalls) > 0 && tools {
-			params.Messages = append(params.Messages, assistantParam(msg))
-			if turns >= o.maxTurns {
-				if pastBudget {
-					return razar.Fix{}, fmt.Errorf("the model kept calling tools after its %d tool turns were spent", o.maxTurns)
-				}
-				pastBudget = true
-				for _, c := range msg.ToolCalls {
-					params.Messages = append(params.Messages, openai.ToolMessage(
-						fmt.Sprintf("not run: your %d tool turns are spent; answer now with the JSON object", o.maxTurns), c.ID))
-				}
-				continue
-			}
-			turns++
-			for _, c := range msg.ToolCalls {
-				text, err := s.call(ctx, c, checked)
-				if err != nil {
-					return razar.Fix{}, err
-				}
-				params.Messages = append(params.Messages, openai.ToolMessage(text, c.ID))
-			}
-			continue
+		turns.pastBudget = true
+		for _, c := range msg.ToolCalls {
+			params.Messages = append(params.Messages, openai.ToolMessage(
+				fmt.Sprintf("not run: your %d tool turns are spent; answer now with the JSON object", o.maxTurns), c.ID))
 		}
-		fix, err := finalAnswer(comp, o.candidates)
-		if err != nil {
-			if !tools || turns >= o.maxTurns {
-				return razar.Fix{}, err
-			}
-			turns++
-			params.Messages = append(params.Messages, assistantParam(msg),
-				openai.UserMessage(fmt.Sprintf("RAZAR could not read your answer: %v. Answer with only the JSON object {\"status\", \"summary\", \"diff\"}.", err)))
-			continue
-		}
-		if !tools || fix.Status != razar.StatusFixed || strings.TrimSpace(fix.Diff) == "" || turns >= o.maxTurns {
-			return fix, nil
-		}
-		why, ok := checked[fix.Diff]
-		if !ok {
-			if dl, has := ctx.Deadline(); has && time.Until(dl) < checkMargin {
-				return fix, nil // no time to check: RAZAR judges it as it is
-			}
-			rep, err := s.t.Tools.Call(ctx, razar.ToolRequest{Op: razar.ToolCheck, Diff: fix.Diff})
-			if err != nil || !rep.OK {
-				return fix, nil // no answer, or refused: RAZAR judges it as it is
-			}
-			why = checkVerdict(rep)
-		}
-		if why == "" {
-			return fix, nil
-		}
-		turns++
-		params.Messages = append(params.Messages, assistantParam(msg),
-			openai.UserMessage("RAZAR placed your diff in a staged copy of the workdir and it did not hold: "+why+
-				"\nCorrect it (read the file again if you need to) and answer again with the JSON object."))
+		return nil
 	}
+	turns.used++
+	for _, c := range msg.ToolCalls {
+		text, err := s.call(ctx, c, checked)
+		if err != nil {
+			return err
+		}
+		params.Messages = append(params.Messages, openai.ToolMessage(text, c.ID))
+	}
+	return nil
+}
+
+// diffVerdict is why the answered diff did not hold, from the model's own
+// check of it or a check RAZAR runs now; "" when it held, or when there is
+// no time or no answer to check it: RAZAR then judges it as it is.
+func (s *chatSession) diffVerdict(ctx context.Context, diff string, checked map[string]string) string {
+	if why, ok := checked[diff]; ok {
+		return why
+	}
+	if dl, has := ctx.Deadline(); has && time.Until(dl) < checkMargin {
+		return "" // no time to check
+	}
+	rep, err := s.t.Tools.Call(ctx, razar.ToolRequest{Op: razar.ToolCheck, Diff: diff})
+	if err != nil || !rep.OK {
+		return "" // no answer, or refused
+	}
+	return checkVerdict(rep)
 }
 
 // complete is one chat completion, retried, its usage counted.

@@ -145,50 +145,9 @@ func PlanRotation(roster *config.Roster, mans []Manifest, rungFor func(string) R
 				return nil, nil, &razar.ConfigError{File: m.File, Field: a.Name, Msg: "also rotated in " + prev, Fix: "rotate each agent in one manifest"}
 			}
 			seen[a.Name] = m.File
-			idx := -1
-			for i, e := range next.Agents {
-				if e.Name == a.Name {
-					idx = i
-				}
-			}
-			if idx < 0 {
-				return nil, nil, &razar.ConfigError{File: m.File, Field: a.Name, Msg: "not in the roster", Fix: "rotate only agents listed in config/razar_ai_agents.json"}
-			}
-			e := next.Agents[idx]
-			source := a.Env
-			if a.File != "" {
-				source = FileRef + a.File
-			}
-			if !a.SharedKey {
-				if other, ok := keyOwner(roster, mans, rungFor, e.Name, source); ok {
-					return nil, nil, &razar.ConfigError{File: m.File, Field: fmt.Sprintf("agents[%d] (%s).%s", i, a.Name, map[bool]string{true: "file", false: "env"}[a.File != ""]),
-						Msg: fmt.Sprintf("%s holds rung %s's key: %s would be handed %s's key", strings.TrimPrefix(source, FileRef), other, e.Name, other),
-						Fix: fmt.Sprintf(`give %s a key of its own (a variable or file only it uses), or, if the two rungs really share one key, say so with "shared_key": true in this entry`, e.Name)}
-				}
-			}
-			auth := config.AgentAuth{Type: "bearer", Token: "${" + source + "}"}
-			if e.Auth != nil && e.Auth.Type != "" {
-				auth.Type = e.Auth.Type
-			}
-			from := strings.Join(CredentialVars(rungFor(e.Name), e), ",")
-			e.Auth = &auth
-			if a.Endpoint != "" {
-				e.Endpoint = a.Endpoint
-			}
-			if a.Model != "" {
-				e.Model = a.Model
-			}
-			if a.Display != "" {
-				e.Display = a.Display
-			}
-			if a.Timeout > 0 {
-				e.Timeout = a.Timeout
-			}
-			next.Agents[idx] = e
-			_, kerr := Credential(e.Name, source, home, lookup)
-			item := RotationItem{Agent: e.Name, Env: a.Env, File: a.File, Set: kerr == nil, From: from}
-			if _, err := Build(rungFor(e.Name), e, home, lookup); err != nil && !errors.Is(err, errNotBuilt) {
-				item.Err = err
+			item, err := rotateOne(roster, next, mans, m.File, i, a, rungFor, home, lookup)
+			if err != nil {
+				return nil, nil, err
 			}
 			items = append(items, item)
 		}
@@ -203,6 +162,78 @@ func PlanRotation(roster *config.Roster, mans []Manifest, rungFor func(string) R
 	}
 	sort.Slice(items, func(i, j int) bool { return items[i].Agent < items[j].Agent })
 	return next, items, nil
+}
+
+// rotateOne applies entry a (the i-th of manifest file) to its agent in
+// next and reports the result: whether the new key is set and whether the
+// rotated agent builds. It refuses an agent not in the roster and a key
+// another rung holds unless the entry says the key is shared.
+func rotateOne(roster, next *config.Roster, mans []Manifest, file string, i int, a RotationEntry, rungFor func(string) Rung, home string, lookup config.Lookup) (RotationItem, error) {
+	idx := agentIndex(next, a.Name)
+	if idx < 0 {
+		return RotationItem{}, &razar.ConfigError{File: file, Field: a.Name, Msg: "not in the roster", Fix: "rotate only agents listed in config/razar_ai_agents.json"}
+	}
+	e := next.Agents[idx]
+	source := a.Env
+	if a.File != "" {
+		source = FileRef + a.File
+	}
+	if !a.SharedKey {
+		if other, ok := keyOwner(roster, mans, rungFor, e.Name, source); ok {
+			return RotationItem{}, keyClash(file, i, a, e.Name, source, other)
+		}
+	}
+	from := strings.Join(CredentialVars(rungFor(e.Name), e), ",")
+	e = rotated(e, a, source)
+	next.Agents[idx] = e
+	_, kerr := Credential(e.Name, source, home, lookup)
+	item := RotationItem{Agent: e.Name, Env: a.Env, File: a.File, Set: kerr == nil, From: from}
+	if _, err := Build(rungFor(e.Name), e, home, lookup); err != nil && !errors.Is(err, errNotBuilt) {
+		item.Err = err
+	}
+	return item, nil
+}
+
+// agentIndex is the index of the (last) roster entry named name, or -1.
+func agentIndex(r *config.Roster, name string) int {
+	idx := -1
+	for i, e := range r.Agents {
+		if e.Name == name {
+			idx = i
+		}
+	}
+	return idx
+}
+
+// keyClash is the error for entry a (the i-th of manifest file) handing
+// agent the key source that rung other already holds.
+func keyClash(file string, i int, a RotationEntry, agent, source, other string) error {
+	return &razar.ConfigError{File: file, Field: fmt.Sprintf("agents[%d] (%s).%s", i, a.Name, map[bool]string{true: "file", false: "env"}[a.File != ""]),
+		Msg: fmt.Sprintf("%s holds rung %s's key: %s would be handed %s's key", strings.TrimPrefix(source, FileRef), other, agent, other),
+		Fix: fmt.Sprintf(`give %s a key of its own (a variable or file only it uses), or, if the two rungs really share one key, say so with "shared_key": true in this entry`, agent)}
+}
+
+// rotated is roster entry e with entry a applied: a bearer token (or the
+// entry's own auth type) read from source, and what a overrides.
+func rotated(e config.AgentEntry, a RotationEntry, source string) config.AgentEntry {
+	auth := config.AgentAuth{Type: "bearer", Token: "${" + source + "}"}
+	if e.Auth != nil && e.Auth.Type != "" {
+		auth.Type = e.Auth.Type
+	}
+	e.Auth = &auth
+	if a.Endpoint != "" {
+		e.Endpoint = a.Endpoint
+	}
+	if a.Model != "" {
+		e.Model = a.Model
+	}
+	if a.Display != "" {
+		e.Display = a.Display
+	}
+	if a.Timeout > 0 {
+		e.Timeout = a.Timeout
+	}
+	return e
 }
 
 // keyOwner returns another rung whose key source is: the variable or file

@@ -129,19 +129,7 @@ func (r *Runtime) Run(ctx context.Context) error {
 	}
 	defer stopReload()
 	if r.cfg.Handshake != nil {
-		stop, err := bus.Serve(nc, bus.HandshakeSubject(r.cfg.Name), func(m *bus.Request) {
-			var brief bus.MissionBrief
-			if err := bus.Decode(m.Data, &brief); err != nil {
-				r.log.Warn().Err(err).Msg("dropped a malformed mission brief")
-				return
-			}
-			ack := r.cfg.Handshake(ctx, &brief)
-			ack.Agent = r.cfg.Name
-			if data, err := bus.Encode(ack); err == nil {
-				_ = m.Respond(data)
-			}
-			r.log.Info().Str("cycle", brief.Cycle).Int("components", len(brief.Components)).Msg("mission brief acknowledged")
-		})
+		stop, err := bus.Serve(nc, bus.HandshakeSubject(r.cfg.Name), func(m *bus.Request) { r.handshake(ctx, m) })
 		if err != nil {
 			return fmt.Errorf("agent %s: %w", r.cfg.Name, err)
 		}
@@ -166,6 +154,22 @@ func (r *Runtime) Run(ctx context.Context) error {
 		return fmt.Errorf("agent %s: %w", r.cfg.Name, err)
 	}
 	return nil
+}
+
+// handshake acknowledges one mission brief with what the rung's
+// Handshake answers.
+func (r *Runtime) handshake(ctx context.Context, m *bus.Request) {
+	var brief bus.MissionBrief
+	if err := bus.Decode(m.Data, &brief); err != nil {
+		r.log.Warn().Err(err).Msg("dropped a malformed mission brief")
+		return
+	}
+	ack := r.cfg.Handshake(ctx, &brief)
+	ack.Agent = r.cfg.Name
+	if data, err := bus.Encode(ack); err == nil {
+		_ = m.Respond(data)
+	}
+	r.log.Info().Str("cycle", brief.Cycle).Int("components", len(brief.Components)).Msg("mission brief acknowledged")
 }
 
 // Ready reports nil when the rung can run, else why not.
@@ -250,30 +254,9 @@ func (r *Runtime) heartbeats(ctx context.Context) {
 }
 
 func (r *Runtime) handle(ctx context.Context, d *jetstream.Delivery) {
-	var esc bus.Escalation
-	if err := bus.Decode(d.Data, &esc); err != nil {
-		r.log.Warn().Err(err).Str("subject", d.Subject).Uint64("seq", d.Seq).Msg("dropped a malformed escalation")
-		_ = d.Term()
+	esc, log, ok := r.admit(ctx, d)
+	if !ok {
 		return
-	}
-	log := r.log.With().Str("incident", esc.Incident).Int("attempt", esc.Attempt).Str("component", esc.Component).Logger()
-	if esc.Rung != r.cfg.Name {
-		log.Warn().Str("rung", esc.Rung).Msg("dropped an escalation addressed to another rung")
-		_ = d.Term()
-		return
-	}
-	esc.Deadline = attemptDeadline(esc.Deadline, d.Time, time.Now())
-	if !time.Now().Before(esc.Deadline) {
-		log.Info().Time("deadline", esc.Deadline).Msg("attempt expired before this rung could take it; not answering")
-		_ = d.Ack()
-		return
-	}
-	if d.Delivered > 1 {
-		if r.answered(ctx, &esc) {
-			log.Info().Uint64("delivered", d.Delivered).Msg("redelivered attempt already answered; acknowledging")
-			_ = d.Ack()
-			return
-		}
 	}
 
 	r.mu.Lock()
@@ -284,69 +267,135 @@ func (r *Runtime) handle(ctx context.Context, d *jetstream.Delivery) {
 	if loadErr != nil {
 		res.Status, res.Error = razar.StatusError, fmt.Sprintf("rung cannot run: %v", loadErr)
 	} else {
-		actx, cancel := context.WithDeadline(ctx, esc.Deadline)
-		done := make(chan struct{})
-		go func() { // keep the attempt ours while a slow backend works
-			t := time.NewTicker(r.cfg.AckWait / 3)
-			defer t.Stop()
-			for {
-				select {
-				case <-done:
-					return
-				case <-t.C:
-					_ = d.InProgress()
-				}
-			}
-		}()
-		log.Info().Int("pass", esc.Pass).Msg("attempt started")
-		task := red.Task(esc.Task())
-		// The rung's context tools for this attempt, on
-		// razar.context.<incident>.<rung>, for every backend.
-		task.Tools = bus.Tools(r.store.Conn(), esc.Incident, r.cfg.Name)
-		fix, err := safeRepair(actx, backend, task)
-		expired := actx.Err() != nil
-		close(done)
-		cancel()
-		if ctx.Err() != nil {
-			// Shutting down: let another process of this rung take it.
-			_ = d.Nak(0)
+		fix, settled, err := r.attempt(ctx, d, esc, log, backend, red)
+		if settled {
 			return
 		}
-		if expired {
-			// Past the deadline the orchestrator has already counted a timeout;
-			// an answer now would only be ignored.
-			log.Warn().Time("deadline", esc.Deadline).Msg("attempt ran past its deadline; not answering")
+		fillResult(res, fix, err, log)
+	}
+	r.answer(ctx, d, esc, res, red, log)
+}
+
+// admit decodes an escalation and decides whether this rung works on it:
+// not when it is malformed, addressed to another rung, already expired or
+// (redelivered) already answered. Each refusal settles the delivery.
+func (r *Runtime) admit(ctx context.Context, d *jetstream.Delivery) (*bus.Escalation, zerolog.Logger, bool) {
+	var esc bus.Escalation
+	if err := bus.Decode(d.Data, &esc); err != nil {
+		r.log.Warn().Err(err).Str("subject", d.Subject).Uint64("seq", d.Seq).Msg("dropped a malformed escalation")
+		_ = d.Term()
+		return nil, zerolog.Logger{}, false
+	}
+	log := r.log.With().Str("incident", esc.Incident).Int("attempt", esc.Attempt).Str("component", esc.Component).Logger()
+	if esc.Rung != r.cfg.Name {
+		log.Warn().Str("rung", esc.Rung).Msg("dropped an escalation addressed to another rung")
+		_ = d.Term()
+		return nil, log, false
+	}
+	esc.Deadline = attemptDeadline(esc.Deadline, d.Time, time.Now())
+	if !time.Now().Before(esc.Deadline) {
+		log.Info().Time("deadline", esc.Deadline).Msg("attempt expired before this rung could take it; not answering")
+		_ = d.Ack()
+		return nil, log, false
+	}
+	if d.Delivered > 1 {
+		if r.answered(ctx, &esc) {
+			log.Info().Uint64("delivered", d.Delivered).Msg("redelivered attempt already answered; acknowledging")
 			_ = d.Ack()
-			return
-		}
-		if fix.Usage != (razar.Usage{}) {
-			// What the model spent counts whether or not it answered well.
-			u := fix.Usage
-			res.Usage = &u
-		}
-		switch {
-		case err != nil:
-			res.Status, res.Error = razar.StatusError, err.Error()
-		case !fix.Status.Valid():
-			res.Status, res.Error = razar.StatusError, fmt.Sprintf("backend answered status %q, want fixed, no_fix or error", fix.Status)
-		case len(fix.Diff) > bus.MaxDiffBytes:
-			res.Status, res.Summary = razar.StatusError, fix.Summary
-			res.Error = fmt.Sprintf("patch of %d bytes is over the %d-byte limit; propose a smaller one", len(fix.Diff), bus.MaxDiffBytes)
-		default:
-			res.Status, res.Summary, res.Diff = fix.Status, fix.Summary, fix.Diff
-			// Candidates share the message with the diff: keep them under the
-			// server's max payload, dropping (never cutting) what does not fit.
-			total := len(res.Diff)
-			for _, c := range fix.Candidates {
-				if len(c.Diff) > bus.MaxDiffBytes || total+len(c.Diff) > maxCandidateBytes {
-					log.Warn().Int("bytes", len(c.Diff)).Msg("dropped a candidate patch that does not fit in one result")
-					continue
-				}
-				total += len(c.Diff)
-				res.Candidates = append(res.Candidates, razar.Candidate{Summary: c.Summary, Diff: c.Diff})
-			}
+			return nil, log, false
 		}
 	}
+	return &esc, log, true
+}
+
+// attempt runs the backend on the escalation until its deadline. settled
+// reports that the delivery was already settled (shutting down, or past
+// the deadline) and there is nothing to answer.
+func (r *Runtime) attempt(ctx context.Context, d *jetstream.Delivery, esc *bus.Escalation, log zerolog.Logger, backend razar.Agent, red *razar.Redactor) (fix razar.Fix, settled bool, err error) {
+	actx, cancel := context.WithDeadline(ctx, esc.Deadline)
+	done := r.keepInProgress(d)
+	log.Info().Int("pass", esc.Pass).Msg("attempt started")
+	task := red.Task(esc.Task())
+	// The rung's context tools for this attempt, on
+	// razar.context.<incident>.<rung>, for every backend.
+	task.Tools = bus.Tools(r.store.Conn(), esc.Incident, r.cfg.Name)
+	fix, err = safeRepair(actx, backend, task)
+	expired := actx.Err() != nil
+	close(done)
+	cancel()
+	if ctx.Err() != nil {
+		// Shutting down: let another process of this rung take it.
+		_ = d.Nak(0)
+		return fix, true, err
+	}
+	if expired {
+		// Past the deadline the orchestrator has already counted a timeout;
+		// an answer now would only be ignored.
+		log.Warn().Time("deadline", esc.Deadline).Msg("attempt ran past its deadline; not answering")
+		_ = d.Ack()
+		return fix, true, err
+	}
+	return fix, false, err
+}
+
+// keepInProgress keeps the attempt ours while a slow backend works, until
+// the returned channel is closed.
+func (r *Runtime) keepInProgress(d *jetstream.Delivery) chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(r.cfg.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				_ = d.InProgress()
+			}
+		}
+	}()
+	return done
+}
+
+// fillResult turns what the backend answered into the result: its usage,
+// and its status, summary and patches, or why they cannot be sent.
+func fillResult(res *bus.Result, fix razar.Fix, err error, log zerolog.Logger) {
+	if fix.Usage != (razar.Usage{}) {
+		// What the model spent counts whether or not it answered well.
+		u := fix.Usage
+		res.Usage = &u
+	}
+	switch {
+	case err != nil:
+		res.Status, res.Error = razar.StatusError, err.Error()
+	case !fix.Status.Valid():
+		res.Status, res.Error = razar.StatusError, fmt.Sprintf("backend answered status %q, want fixed, no_fix or error", fix.Status)
+	case len(fix.Diff) > bus.MaxDiffBytes:
+		res.Status, res.Summary = razar.StatusError, fix.Summary
+		res.Error = fmt.Sprintf("patch of %d bytes is over the %d-byte limit; propose a smaller one", len(fix.Diff), bus.MaxDiffBytes)
+	default:
+		res.Status, res.Summary, res.Diff = fix.Status, fix.Summary, fix.Diff
+		addCandidates(res, fix.Candidates, log)
+	}
+}
+
+// addCandidates adds the candidate patches that fit: candidates share the
+// message with the diff, so they stay under the server's max payload,
+// dropping (never cutting) what does not fit.
+func addCandidates(res *bus.Result, cands []razar.Candidate, log zerolog.Logger) {
+	total := len(res.Diff)
+	for _, c := range cands {
+		if len(c.Diff) > bus.MaxDiffBytes || total+len(c.Diff) > maxCandidateBytes {
+			log.Warn().Int("bytes", len(c.Diff)).Msg("dropped a candidate patch that does not fit in one result")
+			continue
+		}
+		total += len(c.Diff)
+		res.Candidates = append(res.Candidates, razar.Candidate{Summary: c.Summary, Diff: c.Diff})
+	}
+}
+
+// answer scrubs and publishes the result, then settles the delivery.
+func (r *Runtime) answer(ctx context.Context, d *jetstream.Delivery, esc *bus.Escalation, res *bus.Result, red *razar.Redactor, log zerolog.Logger) {
 	res.Scrub(red.Redact)
 	// Until the attempt's deadline (at least 10 s): on a cluster the
 	// stream may be electing a leader for longer than 10 s, and an answer
