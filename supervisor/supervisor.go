@@ -835,37 +835,59 @@ func (s *Supervisor) startRecovery(name, reason string) {
 // a failed probe starts the same restart-then-escalate path as an exit.
 func (s *Supervisor) Supervise(ctx context.Context) {
 	for clock.Sleep(ctx, s.cfg.Clock, s.cfg.ProbeInterval) {
-		s.mu.Lock()
-		var due []config.Component
-		for _, name := range s.order {
-			c := s.comps[name]
-			if c.wantUp && !c.held && c.status == bus.StatusHealthy && !c.recovering {
-				due = append(due, c.spec)
-			}
-		}
-		s.mu.Unlock()
-		for _, spec := range due {
-			err := s.probe(ctx, spec)
-			if ctx.Err() != nil {
+		for _, spec := range s.dueForProbe() {
+			if !s.probeHealthy(ctx, spec) {
 				return
-			}
-			s.mu.Lock()
-			c := s.comps[spec.Name]
-			still := c != nil && c.wantUp && !c.held && c.status == bus.StatusHealthy && !c.recovering
-			if c != nil {
-				c.lastProbe = s.cfg.Clock.Now()
-			}
-			s.mu.Unlock()
-			if err == nil && still {
-				s.heartbeat(spec.Name, bus.StatusHealthy, 0)
-			}
-			if err != nil && still {
-				s.log.Warn().Err(err).Str("component", spec.Name).Msg("periodic health check failed")
-				s.startRecovery(spec.Name, fmt.Sprintf("%s health check failed: %v", spec.Name, err))
 			}
 		}
 		s.writeState()
 	}
+}
+
+// probedPeriodically says whether c is one the periodic probe watches: a
+// healthy component meant to be up, not held and not being recovered.
+func (c *comp) probedPeriodically() bool {
+	return c.wantUp && !c.held && c.status == bus.StatusHealthy && !c.recovering
+}
+
+// dueForProbe returns the specs of the components probed this round, in
+// roster order.
+func (s *Supervisor) dueForProbe() []config.Component {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var due []config.Component
+	for _, name := range s.order {
+		c := s.comps[name]
+		if c.probedPeriodically() {
+			due = append(due, c.spec)
+		}
+	}
+	return due
+}
+
+// probeHealthy probes one component: a pass is a heartbeat, a failure
+// starts its recovery, unless it changed state meanwhile. It returns false
+// once ctx has ended.
+func (s *Supervisor) probeHealthy(ctx context.Context, spec config.Component) bool {
+	err := s.probe(ctx, spec)
+	if ctx.Err() != nil {
+		return false
+	}
+	s.mu.Lock()
+	c := s.comps[spec.Name]
+	still := c != nil && c.probedPeriodically()
+	if c != nil {
+		c.lastProbe = s.cfg.Clock.Now()
+	}
+	s.mu.Unlock()
+	if err == nil && still {
+		s.heartbeat(spec.Name, bus.StatusHealthy, 0)
+	}
+	if err != nil && still {
+		s.log.Warn().Err(err).Str("component", spec.Name).Msg("periodic health check failed")
+		s.startRecovery(spec.Name, fmt.Sprintf("%s health check failed: %v", spec.Name, err))
+	}
+	return true
 }
 
 // Close stops every recovery and every component process (SIGTERM, then
