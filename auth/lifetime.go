@@ -289,34 +289,40 @@ func (t *Trust) moveLegacy() error {
 		return err
 	}
 	for _, de := range des {
-		from, to := filepath.Join(old, de.Name()), filepath.Join(t.root, de.Name())
-		if !de.Type().IsRegular() {
-			return fmt.Errorf("%s is not a regular file (fix: remove it, then boot again)", from)
-		}
-		if cur, err := os.ReadFile(to); err == nil {
-			prev, err := os.ReadFile(from)
-			if err != nil {
-				return err
-			}
-			if string(prev) != string(cur) {
-				return fmt.Errorf("%s and %s differ: two trust roots (fix: keep the one this home's identities were signed with, remove the other)", from, to)
-			}
-			if err := os.Remove(from); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := os.Chmod(from, 0o600); err != nil {
+		if err := t.moveLegacyFile(old, de); err != nil {
 			return err
 		}
-		if err := os.Rename(from, to); err != nil {
-			return fmt.Errorf("move %s to the trust root %s: %w", from, t.root, err)
-		}
-		t.moved = append(t.moved, de.Name())
 	}
 	if err := os.Remove(old); err != nil {
 		return fmt.Errorf("trust root moved to %s, but %s stays: %w", t.root, old, err)
 	}
+	return nil
+}
+
+// moveLegacyFile moves one file of the old trust directory into the trust
+// root. A copy already there must be the same: the old one is then removed.
+func (t *Trust) moveLegacyFile(old string, de os.DirEntry) error {
+	from, to := filepath.Join(old, de.Name()), filepath.Join(t.root, de.Name())
+	if !de.Type().IsRegular() {
+		return fmt.Errorf("%s is not a regular file (fix: remove it, then boot again)", from)
+	}
+	if cur, err := os.ReadFile(to); err == nil {
+		prev, err := os.ReadFile(from)
+		if err != nil {
+			return err
+		}
+		if string(prev) != string(cur) {
+			return fmt.Errorf("%s and %s differ: two trust roots (fix: keep the one this home's identities were signed with, remove the other)", from, to)
+		}
+		return os.Remove(from)
+	}
+	if err := os.Chmod(from, 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(from, to); err != nil {
+		return fmt.Errorf("move %s to the trust root %s: %w", from, t.root, err)
+	}
+	t.moved = append(t.moved, de.Name())
 	return nil
 }
 
