@@ -77,57 +77,20 @@ func (t *Trust) Revoke(name string, now time.Time) (Revocation, error) {
 	var r Revocation
 	path := ""
 	if nkeys.IsValidPublicUserKey(name) {
-		r = Revocation{Name: "?", Key: name}
-		for _, e := range t.entries() {
-			if e.Key == name {
-				r.Name, r.Role, path = e.Name, e.Role, e.Path
-			}
-		}
+		r, path = t.revocationByKey(name)
 	} else {
-		if err := ValidName(name); err != nil {
-			return Revocation{}, err
-		}
-		path = t.Path(name)
-		if name == "control" {
-			path = t.ControlPath()
-		}
-		b, err := os.ReadFile(path)
-		if errors.Is(err, os.ErrNotExist) {
-			for _, e := range list {
-				if e.Name == name {
-					return e, nil // already revoked, file gone
-				}
-			}
-			return Revocation{}, fmt.Errorf("%w %q: %s does not exist (`razar identity list` shows them; a public key U... revokes an identity whose file is gone)", ErrUnknownIdentity, name, path)
-		}
+		var already bool
+		r, path, already, err = t.revocationByName(name, list)
 		if err != nil {
 			return Revocation{}, err
 		}
-		tok, err := jwt.ParseDecoratedJWT(b)
-		if err != nil {
-			return Revocation{}, fmt.Errorf("%s is not a NATS creds file: %w", path, err)
+		if already {
+			return r, nil // already revoked, file gone
 		}
-		uc, err := jwt.DecodeUserClaims(tok)
-		if err != nil {
-			return Revocation{}, fmt.Errorf("%s: %w", path, err)
-		}
-		id, _ := identityOf(uc)
-		r = Revocation{Name: name, Role: id.Role, Key: uc.Subject}
 	}
 	r.At = now.UTC().Truncate(time.Second)
-	known := false
-	for _, e := range list {
-		known = known || e.Key == r.Key
-	}
-	if !known {
-		list = append(list, r)
-		data, err := json.MarshalIndent(list, "", "  ")
-		if err != nil {
-			return Revocation{}, err
-		}
-		if err := homedir.WriteAtomic(filepath.Join(t.root, revokedFile), append(data, '\n'), 0o600); err != nil {
-			return Revocation{}, fmt.Errorf("write the revocation list: %w", err)
-		}
+	if err := t.recordRevocation(list, r); err != nil {
+		return Revocation{}, err
 	}
 	if path != "" {
 		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -135,6 +98,73 @@ func (t *Trust) Revoke(name string, now time.Time) (Revocation, error) {
 		}
 	}
 	return r, nil
+}
+
+// revocationByKey revokes a public user key: named after the identity file
+// holding it, if one does ("?" and no file otherwise).
+func (t *Trust) revocationByKey(key string) (Revocation, string) {
+	r := Revocation{Name: "?", Key: key}
+	path := ""
+	for _, e := range t.entries() {
+		if e.Key == key {
+			r.Name, r.Role, path = e.Name, e.Role, e.Path
+		}
+	}
+	return r, path
+}
+
+// revocationByName reads the identity file name and returns its
+// revocation and path. An identity whose file is gone but that list holds
+// is already revoked: that entry, with already true.
+func (t *Trust) revocationByName(name string, list []Revocation) (r Revocation, path string, already bool, err error) {
+	if err := ValidName(name); err != nil {
+		return Revocation{}, "", false, err
+	}
+	path = t.Path(name)
+	if name == "control" {
+		path = t.ControlPath()
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		for _, e := range list {
+			if e.Name == name {
+				return e, "", true, nil
+			}
+		}
+		return Revocation{}, "", false, fmt.Errorf("%w %q: %s does not exist (`razar identity list` shows them; a public key U... revokes an identity whose file is gone)", ErrUnknownIdentity, name, path)
+	}
+	if err != nil {
+		return Revocation{}, "", false, err
+	}
+	tok, err := jwt.ParseDecoratedJWT(b)
+	if err != nil {
+		return Revocation{}, "", false, fmt.Errorf("%s is not a NATS creds file: %w", path, err)
+	}
+	uc, err := jwt.DecodeUserClaims(tok)
+	if err != nil {
+		return Revocation{}, "", false, fmt.Errorf("%s: %w", path, err)
+	}
+	id, _ := identityOf(uc)
+	return Revocation{Name: name, Role: id.Role, Key: uc.Subject}, path, false, nil
+}
+
+// recordRevocation adds r to the revocation list on disk unless its key is
+// there already.
+func (t *Trust) recordRevocation(list []Revocation, r Revocation) error {
+	for _, e := range list {
+		if e.Key == r.Key {
+			return nil
+		}
+	}
+	list = append(list, r)
+	data, err := json.MarshalIndent(list, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := homedir.WriteAtomic(filepath.Join(t.root, revokedFile), append(data, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write the revocation list: %w", err)
+	}
+	return nil
 }
 
 // Entry is one identity as `razar identity list` shows it.
@@ -259,34 +289,40 @@ func (t *Trust) moveLegacy() error {
 		return err
 	}
 	for _, de := range des {
-		from, to := filepath.Join(old, de.Name()), filepath.Join(t.root, de.Name())
-		if !de.Type().IsRegular() {
-			return fmt.Errorf("%s is not a regular file (fix: remove it, then boot again)", from)
-		}
-		if cur, err := os.ReadFile(to); err == nil {
-			prev, err := os.ReadFile(from)
-			if err != nil {
-				return err
-			}
-			if string(prev) != string(cur) {
-				return fmt.Errorf("%s and %s differ: two trust roots (fix: keep the one this home's identities were signed with, remove the other)", from, to)
-			}
-			if err := os.Remove(from); err != nil {
-				return err
-			}
-			continue
-		}
-		if err := os.Chmod(from, 0o600); err != nil {
+		if err := t.moveLegacyFile(old, de); err != nil {
 			return err
 		}
-		if err := os.Rename(from, to); err != nil {
-			return fmt.Errorf("move %s to the trust root %s: %w", from, t.root, err)
-		}
-		t.moved = append(t.moved, de.Name())
 	}
 	if err := os.Remove(old); err != nil {
 		return fmt.Errorf("trust root moved to %s, but %s stays: %w", t.root, old, err)
 	}
+	return nil
+}
+
+// moveLegacyFile moves one file of the old trust directory into the trust
+// root. A copy already there must be the same: the old one is then removed.
+func (t *Trust) moveLegacyFile(old string, de os.DirEntry) error {
+	from, to := filepath.Join(old, de.Name()), filepath.Join(t.root, de.Name())
+	if !de.Type().IsRegular() {
+		return fmt.Errorf("%s is not a regular file (fix: remove it, then boot again)", from)
+	}
+	if cur, err := os.ReadFile(to); err == nil {
+		prev, err := os.ReadFile(from)
+		if err != nil {
+			return err
+		}
+		if string(prev) != string(cur) {
+			return fmt.Errorf("%s and %s differ: two trust roots (fix: keep the one this home's identities were signed with, remove the other)", from, to)
+		}
+		return os.Remove(from)
+	}
+	if err := os.Chmod(from, 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(from, to); err != nil {
+		return fmt.Errorf("move %s to the trust root %s: %w", from, t.root, err)
+	}
+	t.moved = append(t.moved, de.Name())
 	return nil
 }
 

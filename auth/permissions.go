@@ -54,56 +54,69 @@ func Permissions(role Role, name string, rungs []string) jwt.Permissions {
 		p.Pub.Deny.Add(">")
 		p.Resp = &jwt.ResponsePermission{MaxMsgs: 1, Expires: 10 * time.Minute}
 	case Rung:
-		c := consumerName(name)
-		p.Pub.Allow.Add(
-			"$JS.API.STREAM.INFO."+stream,
-			"$JS.API.CONSUMER.INFO."+stream+"."+c,
-			"$JS.API.CONSUMER.MSG.NEXT."+stream+"."+c,
-			"$JS.ACK."+stream+"."+c+".>",
-			// Its answers live in stream RAZAR_RESULTS: it reads back its
-			// own, and nothing of stream RAZAR but its consumer.
-			"$JS.API.STREAM.INFO."+resultsStream,
-			"$JS.API.DIRECT.GET."+resultsStream+".razar.result.*."+name,
-			"razar.result.*."+name,
-			"razar.heartbeat."+name,
-			"razar.context.*."+name, // its tools (bus.ContextOf), answered on its inbox
-		)
-		p.Sub.Allow.Add(
-			InboxPrefix(name)+".>",
-			"razar.agents.probe."+name,
-			"razar.agents.reload",
-			"razar.handshake."+name,
-		)
-		p.Resp = &jwt.ResponsePermission{MaxMsgs: 1, Expires: time.Minute}
+		rungPermissions(&p, name)
 	case Operator, Observer:
-		p.Sub.Allow.Add("razar.>", "_INBOX.>")
-		p.Pub.Allow.Add(readAPI...)
-		if role == Operator {
-			p.Pub.Allow.Add("razar.lifecycle.>", "razar.agents.probe.*", "razar.agents.reload")
-		} else {
-			p.Pub.Allow.Add("razar.lifecycle.status.>", "razar.lifecycle.fixes.>") // the read-only verbs (bus.Verb.ReadOnly)
-			// The fix memory's operator verbs reach the lifecycle server,
-			// which refuses an observer with code forbidden and records the
-			// refusal: `razar fixes forget` says why instead of timing out.
-			p.Pub.Allow.Add("razar.lifecycle.fix_forget.>", "razar.lifecycle.fix_pin.>")
-		}
-		// The read API lets a reader make and pull consumers of its own;
-		// RAZAR's durable ones stay out of reach.
-		durables := []string{mirrorDurable}
-		for _, r := range append(append([]string(nil), LadderRungs...), rungs...) {
-			durables = append(durables, consumerName(r))
-		}
-		for _, d := range durables {
-			p.Pub.Deny.Add(
-				"$JS.API.CONSUMER.CREATE."+stream+"."+d,
-				"$JS.API.CONSUMER.CREATE."+stream+"."+d+".>",
-				"$JS.API.CONSUMER.MSG.NEXT."+stream+"."+d,
-				"$JS.API.CONSUMER.DELETE."+stream+"."+d,
-				"$JS.ACK."+stream+"."+d+".>",
-			)
-		}
+		readerPermissions(&p, role, rungs)
 	}
 	return p
+}
+
+// rungPermissions lets rung name take its work, answer it, beat and use
+// its tools, and nothing else.
+func rungPermissions(p *jwt.Permissions, name string) {
+	c := consumerName(name)
+	p.Pub.Allow.Add(
+		"$JS.API.STREAM.INFO."+stream,
+		"$JS.API.CONSUMER.INFO."+stream+"."+c,
+		"$JS.API.CONSUMER.MSG.NEXT."+stream+"."+c,
+		"$JS.ACK."+stream+"."+c+".>",
+		// Its answers live in stream RAZAR_RESULTS: it reads back its
+		// own, and nothing of stream RAZAR but its consumer.
+		"$JS.API.STREAM.INFO."+resultsStream,
+		"$JS.API.DIRECT.GET."+resultsStream+".razar.result.*."+name,
+		"razar.result.*."+name,
+		"razar.heartbeat."+name,
+		"razar.context.*."+name, // its tools (bus.ContextOf), answered on its inbox
+	)
+	p.Sub.Allow.Add(
+		InboxPrefix(name)+".>",
+		"razar.agents.probe."+name,
+		"razar.agents.reload",
+		"razar.handshake."+name,
+	)
+	p.Resp = &jwt.ResponsePermission{MaxMsgs: 1, Expires: time.Minute}
+}
+
+// readerPermissions lets an operator or observer read everything and send
+// the lifecycle verbs its role may, keeping RAZAR's durable consumers
+// (the ladder's rungs, rungs, and the mirror's) out of reach.
+func readerPermissions(p *jwt.Permissions, role Role, rungs []string) {
+	p.Sub.Allow.Add("razar.>", "_INBOX.>")
+	p.Pub.Allow.Add(readAPI...)
+	if role == Operator {
+		p.Pub.Allow.Add("razar.lifecycle.>", "razar.agents.probe.*", "razar.agents.reload")
+	} else {
+		p.Pub.Allow.Add("razar.lifecycle.status.>", "razar.lifecycle.fixes.>") // the read-only verbs (bus.Verb.ReadOnly)
+		// The fix memory's operator verbs reach the lifecycle server,
+		// which refuses an observer with code forbidden and records the
+		// refusal: `razar fixes forget` says why instead of timing out.
+		p.Pub.Allow.Add("razar.lifecycle.fix_forget.>", "razar.lifecycle.fix_pin.>")
+	}
+	// The read API lets a reader make and pull consumers of its own;
+	// RAZAR's durable ones stay out of reach.
+	durables := []string{mirrorDurable}
+	for _, r := range append(append([]string(nil), LadderRungs...), rungs...) {
+		durables = append(durables, consumerName(r))
+	}
+	for _, d := range durables {
+		p.Pub.Deny.Add(
+			"$JS.API.CONSUMER.CREATE."+stream+"."+d,
+			"$JS.API.CONSUMER.CREATE."+stream+"."+d+".>",
+			"$JS.API.CONSUMER.MSG.NEXT."+stream+"."+d,
+			"$JS.API.CONSUMER.DELETE."+stream+"."+d,
+			"$JS.ACK."+stream+"."+d+".>",
+		)
+	}
 }
 
 // readAPI is the JetStream API a reader needs for `nats stream info|view|get`,

@@ -115,11 +115,32 @@ func Connect(ctx context.Context, url, name string, log zerolog.Logger, options 
 		o(&co)
 	}
 	conn := &Conn{}
+	opts := append([]nats.Option{nats.Name(name)}, eventHandlers(conn, log)...)
+	if co.creds != "" {
+		if _, err := os.Stat(co.creds); err != nil {
+			return nil, fmt.Errorf("connect to NATS: identity %w (fix: --creds FILE, or run from the RAZAR home whose first boot minted state/identities/)", err)
+		}
+		opts = append(opts, nats.UserCredentials(co.creds))
+	}
+	if co.inbox != "" {
+		opts = append(opts, nats.CustomInboxPrefix(co.inbox))
+	}
+	nc, err := dialUntilUp(ctx, url, co.creds, opts)
+	if err != nil {
+		return nil, err
+	}
+	conn.nc = nc
+	return conn, nil
+}
+
+// eventHandlers reconnects for ever and logs the connection's losses,
+// returns (with how long the bus was gone) and asynchronous errors, which
+// also go to conn.onError.
+func eventHandlers(conn *Conn, log zerolog.Logger) []nats.Option {
 	// down is when the connection was lost (Unix nanoseconds), 0 while up:
 	// the reconnect line says how long the bus was gone.
 	var down atomic.Int64
-	opts := []nats.Option{
-		nats.Name(name),
+	return []nats.Option{
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
@@ -144,21 +165,17 @@ func Connect(ctx context.Context, url, name string, log zerolog.Logger, options 
 			conn.onError(err)
 		}),
 	}
-	if co.creds != "" {
-		if _, err := os.Stat(co.creds); err != nil {
-			return nil, fmt.Errorf("connect to NATS: identity %w (fix: --creds FILE, or run from the RAZAR home whose first boot minted state/identities/)", err)
-		}
-		opts = append(opts, nats.UserCredentials(co.creds))
-	}
-	if co.inbox != "" {
-		opts = append(opts, nats.CustomInboxPrefix(co.inbox))
-	}
+}
+
+// dialUntilUp connects, retrying until ctx ends; a URL that does not parse
+// and an identity the bus refuses end it at once. Errors show the URL
+// without its credentials.
+func dialUntilUp(ctx context.Context, url, creds string, opts []nats.Option) (*nats.Conn, error) {
 	shown := RedactURL(url)
 	for {
 		nc, err := nats.Connect(url, opts...)
 		if err == nil {
-			conn.nc = nc
-			return conn, nil
+			return nc, nil
 		}
 		var ue *neturl.Error
 		if errors.As(err, &ue) {
@@ -168,8 +185,8 @@ func Connect(ctx context.Context, url, name string, log zerolog.Logger, options 
 		}
 		if errors.Is(err, nats.ErrAuthorization) || errors.Is(err, nats.ErrAuthExpired) || errors.Is(err, nats.ErrAuthRevoked) {
 			who := "without an identity"
-			if co.creds != "" {
-				who = "as " + co.creds
+			if creds != "" {
+				who = "as " + creds
 			}
 			return nil, fmt.Errorf("connect to NATS at %s %s: %w (fix: use an identity of this bus: --creds state/identities/<role>.creds, or `razar identity add`)", shown, who, err)
 		}

@@ -99,66 +99,102 @@ func (l *Lifecycle) Run(ctx context.Context) error {
 }
 
 func (l *Lifecycle) serve(ctx context.Context, m *Request) {
-	log := l.cfg.Log
-	_, toks, _ := ParseSubject(m.Subject)
-	rep := &LifecycleReply{}
-	respond := func() {
-		rep.Scrub(l.cfg.Redact)
-		if data, err := Encode(rep); err == nil {
-			_ = m.Respond(data)
-		}
-	}
-	if len(toks) != 2 {
-		rep.Error, rep.Code = fmt.Sprintf("subject %s: want razar.lifecycle.<verb>.<component>", m.Subject), CodeBadRequest
-		log.Warn().Str("subject", m.Subject).Msg("malformed lifecycle subject")
-		respond()
-		return
-	}
-	verb, component := Verb(toks[0]), toks[1]
-	rep.Component = component
-	var req LifecycleRequest
-	if err := Decode(m.Data, &req); err != nil {
-		rep.Error, rep.Code = err.Error(), CodeBadRequest
-		log.Warn().Err(err).Str("subject", m.Subject).Msg("malformed lifecycle request")
-		respond()
-		return
-	}
-	if l.cfg.Identify != nil {
-		id, err := l.cfg.Identify(m.Requester)
-		if err == nil && !verb.ReadOnly() && id.Role != auth.Operator && id.Role != auth.Orchestrator {
-			err = fmt.Errorf("identity %s may not %s: lifecycle commands need an operator identity", id, verb)
-		}
-		if err != nil {
-			rep.Error, rep.Code = "refused: "+err.Error(), CodeForbidden
-			log.Warn().Str("subject", m.Subject).Str("account", m.Requester.Account).Str("user", m.Requester.User).Str("why", err.Error()).Msg("lifecycle request refused")
-			if !verb.ReadOnly() {
-				l.audit(ctx, &AuditRecord{Event: EventLifecycle, Component: auditComponent(component), Verb: string(verb),
-					Actor: actorOf(&id, ""), ActorKey: id.Key, Status: "refused", Error: rep.Error})
-			}
-			respond()
-			return
-		}
-		req.Who = &id
-	}
-	if component != AllComponents {
-		if err := razar.ValidName(component); err != nil {
-			rep.Error, rep.Code = "component "+err.Error(), CodeBadRequest
-			respond()
-			return
-		}
-	}
-	l.mu.Lock()
-	h, ok := l.handlers[verb]
-	known := l.verbsLocked()
-	l.mu.Unlock()
-	if !ok {
-		rep.Error, rep.Code = fmt.Sprintf("unknown verb %q: use one of %v", verb, known), CodeBadRequest
-		respond()
+	call, refused := l.admit(ctx, m)
+	if refused != nil {
+		l.respond(m, refused)
 		return
 	}
 	hctx, cancel := context.WithTimeout(ctx, l.cfg.Timeout)
 	defer cancel()
-	got, err := h(hctx, component, &req)
+	l.respond(m, l.run(ctx, hctx, call))
+}
+
+// lifecycleCall is one admitted lifecycle request: its verb, component,
+// decoded body and the handler that runs it.
+type lifecycleCall struct {
+	verb      Verb
+	component string
+	req       LifecycleRequest
+	handle    VerbHandler
+}
+
+// respond scrubs rep and sends it as m's reply.
+func (l *Lifecycle) respond(m *Request, rep *LifecycleReply) {
+	rep.Scrub(l.cfg.Redact)
+	if data, err := Encode(rep); err == nil {
+		_ = m.Respond(data)
+	}
+}
+
+// admit parses and checks m: its subject, its body, who sent it, the
+// component's name and the verb. A request refused gets the reply to send.
+func (l *Lifecycle) admit(ctx context.Context, m *Request) (*lifecycleCall, *LifecycleReply) {
+	log := l.cfg.Log
+	_, toks, _ := ParseSubject(m.Subject)
+	rep := &LifecycleReply{}
+	if len(toks) != 2 {
+		rep.Error, rep.Code = fmt.Sprintf("subject %s: want razar.lifecycle.<verb>.<component>", m.Subject), CodeBadRequest
+		log.Warn().Str("subject", m.Subject).Msg("malformed lifecycle subject")
+		return nil, rep
+	}
+	call := &lifecycleCall{verb: Verb(toks[0]), component: toks[1]}
+	rep.Component = call.component
+	if err := Decode(m.Data, &call.req); err != nil {
+		rep.Error, rep.Code = err.Error(), CodeBadRequest
+		log.Warn().Err(err).Str("subject", m.Subject).Msg("malformed lifecycle request")
+		return nil, rep
+	}
+	if l.cfg.Identify != nil {
+		if !l.identify(ctx, m, call, rep) {
+			return nil, rep
+		}
+	}
+	if call.component != AllComponents {
+		if err := razar.ValidName(call.component); err != nil {
+			rep.Error, rep.Code = "component "+err.Error(), CodeBadRequest
+			return nil, rep
+		}
+	}
+	l.mu.Lock()
+	h, ok := l.handlers[call.verb]
+	known := l.verbsLocked()
+	l.mu.Unlock()
+	if !ok {
+		rep.Error, rep.Code = fmt.Sprintf("unknown verb %q: use one of %v", call.verb, known), CodeBadRequest
+		return nil, rep
+	}
+	call.handle = h
+	return call, nil
+}
+
+// identify names who sent m into call.req.Who. A sender not known, or not
+// an operator asking for more than a look, is refused: the refusal goes
+// into rep, the log and, for a changing verb, the audit trail.
+func (l *Lifecycle) identify(ctx context.Context, m *Request, call *lifecycleCall, rep *LifecycleReply) bool {
+	verb := call.verb
+	id, err := l.cfg.Identify(m.Requester)
+	if err == nil && !verb.ReadOnly() && id.Role != auth.Operator && id.Role != auth.Orchestrator {
+		err = fmt.Errorf("identity %s may not %s: lifecycle commands need an operator identity", id, verb)
+	}
+	if err != nil {
+		rep.Error, rep.Code = "refused: "+err.Error(), CodeForbidden
+		l.cfg.Log.Warn().Str("subject", m.Subject).Str("account", m.Requester.Account).Str("user", m.Requester.User).Str("why", err.Error()).Msg("lifecycle request refused")
+		if !verb.ReadOnly() {
+			l.audit(ctx, &AuditRecord{Event: EventLifecycle, Component: auditComponent(call.component), Verb: string(verb),
+				Actor: actorOf(&id, ""), ActorKey: id.Key, Status: "refused", Error: rep.Error})
+		}
+		return false
+	}
+	call.req.Who = &id
+	return true
+}
+
+// run calls the handler under hctx and records a changing command in the
+// audit trail and the log.
+func (l *Lifecycle) run(ctx, hctx context.Context, call *lifecycleCall) *LifecycleReply {
+	verb, component, req := call.verb, call.component, &call.req
+	rep := &LifecycleReply{Component: component}
+	got, err := call.handle(hctx, component, req)
 	if got != nil {
 		rep = got
 		rep.Component = component
@@ -172,13 +208,13 @@ func (l *Lifecycle) serve(ctx context.Context, m *Request) {
 		actor := actorOf(req.Who, req.Actor)
 		l.audit(ctx, &AuditRecord{Event: EventLifecycle, Component: auditComponent(component), Incident: rep.Incident, PatchID: req.Patch,
 			Verb: string(verb), Actor: actor, ActorKey: req.ActorKey(), Status: map[bool]string{true: "ok", false: "refused"}[rep.OK], Error: rep.Error})
-		ev := log.Info()
+		ev := l.cfg.Log.Info()
 		if !rep.OK {
-			ev = log.Warn().Str("error", l.cfg.Redact(rep.Error))
+			ev = l.cfg.Log.Warn().Str("error", l.cfg.Redact(rep.Error))
 		}
 		ev.Str("verb", string(verb)).Str("component", component).Str("actor", actor).Bool("ok", rep.OK).Msg("lifecycle command")
 	}
-	respond()
+	return rep
 }
 
 // ErrForbidden is wrapped by a handler's error when the requester's

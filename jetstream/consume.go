@@ -215,32 +215,44 @@ func (s *Store) Scan(ctx context.Context, filter string, since time.Time, follow
 		return fmt.Errorf("scan %s: %w", filter, err)
 	}
 	if !follow {
-		for {
-			batch, err := c.Fetch(256, jetstream.FetchMaxWait(500*time.Millisecond))
+		return scanStored(c, filter, fn)
+	}
+	return scanFollow(ctx, c, filter, fn)
+}
+
+// scanStored hands fn the messages stored now, in batches, and returns at
+// the last one (or when a batch comes back empty).
+func scanStored(c jetstream.Consumer, filter string, fn func(seq uint64, subject string, data []byte) error) error {
+	for {
+		batch, err := c.Fetch(256, jetstream.FetchMaxWait(500*time.Millisecond))
+		if err != nil {
+			return fmt.Errorf("scan %s: %w", filter, err)
+		}
+		n := 0
+		last := false
+		for msg := range batch.Messages() {
+			n++
+			md, err := msg.Metadata()
 			if err != nil {
-				return fmt.Errorf("scan %s: %w", filter, err)
+				continue
 			}
-			n := 0
-			last := false
-			for msg := range batch.Messages() {
-				n++
-				md, err := msg.Metadata()
-				if err != nil {
-					continue
-				}
-				if err := fn(md.Sequence.Stream, msg.Subject(), msg.Data()); err != nil {
-					return err
-				}
-				last = md.NumPending == 0
+			if err := fn(md.Sequence.Stream, msg.Subject(), msg.Data()); err != nil {
+				return err
 			}
-			if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
-				return fmt.Errorf("scan %s: %w", filter, err)
-			}
-			if n == 0 || last {
-				return nil
-			}
+			last = md.NumPending == 0
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("scan %s: %w", filter, err)
+		}
+		if n == 0 || last {
+			return nil
 		}
 	}
+}
+
+// scanFollow hands fn every message, stored and new, until ctx ends or fn
+// fails.
+func scanFollow(ctx context.Context, c jetstream.Consumer, filter string, fn func(seq uint64, subject string, data []byte) error) error {
 	it, err := c.Messages()
 	if err != nil {
 		return fmt.Errorf("scan %s: %w", filter, err)

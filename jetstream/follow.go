@@ -19,25 +19,8 @@ import (
 // that ended before the subscription. It returns the final incident
 // record, or ctx's error with the incident still going on.
 func (s *Store) FollowIncident(ctx context.Context, component string, open func(context.Context) (string, error), each func(*bus.AuditRecord)) (*bus.IncidentRecord, error) {
-	var mu sync.Mutex
-	var incident string
-	var held []*bus.AuditRecord
-	recs := make(chan *bus.AuditRecord, 256)
-	sub, err := s.nc.Subscribe(bus.AuditComponent(component), func(m *nats.Msg) {
-		var r bus.AuditRecord
-		if bus.Decode(m.Data, &r) != nil {
-			return
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		if incident == "" {
-			held = append(held, &r) // until open says which incident is ours
-			return
-		}
-		if r.Incident == incident {
-			recs <- &r
-		}
-	})
+	f := &incidentFilter{recs: make(chan *bus.AuditRecord, 256)}
+	sub, err := s.nc.Subscribe(bus.AuditComponent(component), f.receive)
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to %s: %w", bus.AuditComponent(component), err)
 	}
@@ -46,16 +29,53 @@ func (s *Store) FollowIncident(ctx context.Context, component string, open func(
 	if err != nil {
 		return nil, err
 	}
-	mu.Lock()
-	incident = id
-	for _, r := range held {
+	f.adopt(id)
+	return s.followUntilEnd(ctx, id, f.recs, each)
+}
+
+// incidentFilter passes on one incident's audit records. Until the
+// incident is known it holds every record; adopt then lets the held ones
+// of that incident through.
+type incidentFilter struct {
+	mu       sync.Mutex
+	incident string
+	held     []*bus.AuditRecord
+	recs     chan *bus.AuditRecord
+}
+
+// receive is the subscription's handler.
+func (f *incidentFilter) receive(m *nats.Msg) {
+	var r bus.AuditRecord
+	if bus.Decode(m.Data, &r) != nil {
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.incident == "" {
+		f.held = append(f.held, &r) // until open says which incident is ours
+		return
+	}
+	if r.Incident == f.incident {
+		f.recs <- &r
+	}
+}
+
+// adopt names the incident followed and passes on its held records.
+func (f *incidentFilter) adopt(id string) {
+	f.mu.Lock()
+	f.incident = id
+	for _, r := range f.held {
 		if r.Incident == id {
-			recs <- r
+			f.recs <- r
 		}
 	}
-	held = nil
-	mu.Unlock()
+	f.held = nil
+	f.mu.Unlock()
+}
 
+// followUntilEnd hands each record of incident id to each until the
+// incident is final, seen by an ending record or by the periodic check.
+func (s *Store) followUntilEnd(ctx context.Context, id string, recs <-chan *bus.AuditRecord, each func(*bus.AuditRecord)) (*bus.IncidentRecord, error) {
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
 	for {
@@ -78,16 +98,21 @@ func (s *Store) FollowIncident(ctx context.Context, component string, open func(
 				continue
 			}
 			// Ended: let the records still in flight go out first.
-			for {
-				select {
-				case r := <-recs:
-					each(r)
-					continue
-				case <-time.After(500 * time.Millisecond):
-				}
-				break
-			}
+			drainRecords(recs, each)
 			return rec, nil
 		}
+	}
+}
+
+// drainRecords hands on records until none has come for half a second.
+func drainRecords(recs <-chan *bus.AuditRecord, each func(*bus.AuditRecord)) {
+	for {
+		select {
+		case r := <-recs:
+			each(r)
+			continue
+		case <-time.After(500 * time.Millisecond):
+		}
+		break
 	}
 }

@@ -143,47 +143,51 @@ func moveResults(ctx context.Context, js jetstream.JetStream, replicas int, logf
 		logf("upgrading the store: moving the rungs' answers from stream %s to stream %s", bus.StreamName, bus.ResultsStreamName)
 	}
 	if !moving {
-		copyCfg := jetstream.StreamConfig{
-			Name:        bus.ResultsStreamName,
-			Description: "RAZAR rungs' answers, being moved from stream " + bus.StreamName,
-			Storage:     jetstream.FileStorage,
-			Retention:   jetstream.LimitsPolicy,
-			MaxAge:      rc.MaxAge,
-			MaxBytes:    -1,
-			MaxMsgSize:  rc.MaxMsgSize,
-			// No duplicate window: two answers with one message id, stored
-			// in RAZAR apart, are both copied.
-			Replicas: replicas,
-			Sources:  []*jetstream.StreamSource{{Name: bus.StreamName, FilterSubject: bus.ResultAll}},
-		}
-		if res, err = js.CreateOrUpdateStream(ctx, copyCfg); err != nil {
-			return held{}, fmt.Errorf("upgrade: copy the answers of stream %s into stream %s: %w", bus.StreamName, bus.ResultsStreamName, err)
-		}
-		rc.Subjects = slices.DeleteFunc(slices.Clone(rc.Subjects), func(s string) bool { return s == bus.ResultAll })
-		if _, err := js.UpdateStream(ctx, rc); err != nil {
-			return held{}, fmt.Errorf("upgrade: stop stream %s capturing %s: %w", bus.StreamName, bus.ResultAll, err)
+		if res, err = startCopy(ctx, js, rc, replicas); err != nil {
+			return held{}, err
 		}
 	}
+	return finishMove(ctx, rec, res, logf)
+}
+
+// startCopy creates RAZAR_RESULTS sourcing the answers of stream RAZAR, then
+// stops RAZAR capturing them, so the copy has an end.
+func startCopy(ctx context.Context, js jetstream.JetStream, rc jetstream.StreamConfig, replicas int) (jetstream.Stream, error) {
+	copyCfg := jetstream.StreamConfig{
+		Name:        bus.ResultsStreamName,
+		Description: "RAZAR rungs' answers, being moved from stream " + bus.StreamName,
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      rc.MaxAge,
+		MaxBytes:    -1,
+		MaxMsgSize:  rc.MaxMsgSize,
+		// No duplicate window: two answers with one message id, stored
+		// in RAZAR apart, are both copied.
+		Replicas: replicas,
+		Sources:  []*jetstream.StreamSource{{Name: bus.StreamName, FilterSubject: bus.ResultAll}},
+	}
+	res, err := js.CreateOrUpdateStream(ctx, copyCfg)
+	if err != nil {
+		return nil, fmt.Errorf("upgrade: copy the answers of stream %s into stream %s: %w", bus.StreamName, bus.ResultsStreamName, err)
+	}
+	rc.Subjects = slices.DeleteFunc(slices.Clone(rc.Subjects), func(s string) bool { return s == bus.ResultAll })
+	if _, err := js.UpdateStream(ctx, rc); err != nil {
+		return nil, fmt.Errorf("upgrade: stop stream %s capturing %s: %w", bus.StreamName, bus.ResultAll, err)
+	}
+	return res, nil
+}
+
+// finishMove waits until RAZAR_RESULTS holds every answer stream RAZAR
+// holds, removes them from RAZAR, and reports what RAZAR_RESULTS holds.
+func finishMove(ctx context.Context, rec, res jetstream.Stream, logf func(string, ...any)) (held, error) {
 	// RAZAR takes no new answers now: the copy is done when it holds as
 	// many as RAZAR does.
 	want, _, err := countResults(ctx, rec)
 	if err != nil {
 		return held{}, err
 	}
-	for {
-		info, err := res.Info(ctx)
-		if err != nil {
-			return held{}, fmt.Errorf("upgrade: stream %s: %w", bus.ResultsStreamName, err)
-		}
-		if info.State.Msgs >= want {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return held{}, fmt.Errorf("upgrade: stream %s holds %d of the %d answers of stream %s: %w (the next start goes on with it)",
-				bus.ResultsStreamName, info.State.Msgs, want, bus.StreamName, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
+	if err := waitCopied(ctx, res, want); err != nil {
+		return held{}, err
 	}
 	if want > 0 {
 		if err := rec.Purge(ctx, jetstream.WithPurgeSubject(bus.ResultAll)); err != nil {
@@ -202,6 +206,25 @@ func moveResults(ctx context.Context, js jetstream.JetStream, replicas int, logf
 		logf("upgraded the store: stream %s holds the rungs' %d answers", bus.ResultsStreamName, n)
 	}
 	return held{bytes: int64(info.State.Bytes), perSubject: int64(most), moved: true}, nil
+}
+
+// waitCopied polls RAZAR_RESULTS until it holds want answers, or ctx ends.
+func waitCopied(ctx context.Context, res jetstream.Stream, want uint64) error {
+	for {
+		info, err := res.Info(ctx)
+		if err != nil {
+			return fmt.Errorf("upgrade: stream %s: %w", bus.ResultsStreamName, err)
+		}
+		if info.State.Msgs >= want {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("upgrade: stream %s holds %d of the %d answers of stream %s: %w (the next start goes on with it)",
+				bus.ResultsStreamName, info.State.Msgs, want, bus.StreamName, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // countResults counts the answers st holds, and the most on one subject.

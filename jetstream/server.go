@@ -207,26 +207,66 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	if cfg.StoreDir == "" {
 		return nil, errors.New("embedded NATS: no store directory")
 	}
+	cfg = cfg.withDefaults()
+	host, port, err := listenHostPort(cfg.Listen)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.StoreDir, 0o700); err != nil {
+		return nil, fmt.Errorf("embedded NATS store %s: %w", cfg.StoreDir, err)
+	}
+	opts, err := serverOptions(cfg, host, port)
+	if err != nil {
+		return nil, err
+	}
+	ns, failed, err := startNATS(cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{ns: ns, urlFile: cfg.URLFile, storeDir: cfg.StoreDir, failed: failed}
+	if js := ns.JetStreamConfig(); js != nil {
+		s.js = *js
+	}
+	if cfg.URLFile != "" {
+		if err := homedir.WriteAtomic(cfg.URLFile, []byte(ns.ClientURL()+"\n"), 0o640); err != nil {
+			s.Shutdown()
+			return nil, fmt.Errorf("write %s: %w", cfg.URLFile, err)
+		}
+	}
+	return s, nil
+}
+
+// withDefaults fills the listen address and the ready timeout left unset.
+func (cfg ServerConfig) withDefaults() ServerConfig {
 	if cfg.Listen == "" {
 		cfg.Listen = DefaultListen
 	}
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = 10 * time.Second
 	}
-	host, portStr, err := net.SplitHostPort(cfg.Listen)
+	return cfg
+}
+
+// listenHostPort splits --nats-listen into the server's host and port; port
+// 0 becomes -1, nats-server's "pick a free port".
+func listenHostPort(listen string) (string, int, error) {
+	host, portStr, err := net.SplitHostPort(listen)
 	if err != nil {
-		return nil, fmt.Errorf("--nats-listen %q: want HOST:PORT: %w", cfg.Listen, err)
+		return "", 0, fmt.Errorf("--nats-listen %q: want HOST:PORT: %w", listen, err)
 	}
 	port, err := strconv.Atoi(portStr)
 	if err != nil {
-		return nil, fmt.Errorf("--nats-listen %q: port is not a number", cfg.Listen)
+		return "", 0, fmt.Errorf("--nats-listen %q: port is not a number", listen)
 	}
 	if port == 0 {
 		port = -1
 	}
-	if err := os.MkdirAll(cfg.StoreDir, 0o700); err != nil {
-		return nil, fmt.Errorf("embedded NATS store %s: %w", cfg.StoreDir, err)
-	}
+	return host, port, nil
+}
+
+// serverOptions builds the embedded server's options: the base, then the
+// identities, the JetStream domain and the leaf remote when configured.
+func serverOptions(cfg ServerConfig, host string, port int) (*server.Options, error) {
 	opts := &server.Options{
 		ServerName:            "razar",
 		Host:                  host,
@@ -237,21 +277,9 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		DisableShortFirstPing: true,
 	}
 	if t := cfg.Trust; t != nil {
-		if err := adoptOpenStore(cfg.StoreDir, t.RAZAR, cfg.Log); err != nil {
+		if err := trustOptions(opts, cfg, t); err != nil {
 			return nil, err
 		}
-		res := &server.MemAccResolver{}
-		for pub, tok := range t.Accounts {
-			if err := res.Store(pub, tok); err != nil {
-				return nil, fmt.Errorf("embedded NATS: load account %s: %w", pub, err)
-			}
-		}
-		opts.TrustedOperators = []*jwt.OperatorClaims{t.Operator}
-		opts.AccountResolver = res
-		opts.SystemAccount = t.SystemAccount
-		// A reader's JWT, with its deny list, makes a CONNECT line longer
-		// than the default 4 KiB.
-		opts.MaxControlLine = 64 << 10
 	}
 	if cfg.Domain != "" {
 		if err := ValidDomain(cfg.Domain); err != nil {
@@ -269,9 +297,36 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 		}
 		opts.LeafNode.Remotes = []*server.RemoteLeafOpts{r}
 	}
+	return opts, nil
+}
+
+// trustOptions adopts a store opened without identities and loads the
+// operator, its accounts and the system account into opts.
+func trustOptions(opts *server.Options, cfg ServerConfig, t *auth.ServerTrust) error {
+	if err := adoptOpenStore(cfg.StoreDir, t.RAZAR, cfg.Log); err != nil {
+		return err
+	}
+	res := &server.MemAccResolver{}
+	for pub, tok := range t.Accounts {
+		if err := res.Store(pub, tok); err != nil {
+			return fmt.Errorf("embedded NATS: load account %s: %w", pub, err)
+		}
+	}
+	opts.TrustedOperators = []*jwt.OperatorClaims{t.Operator}
+	opts.AccountResolver = res
+	opts.SystemAccount = t.SystemAccount
+	// A reader's JWT, with its deny list, makes a CONNECT line longer
+	// than the default 4 KiB.
+	opts.MaxControlLine = 64 << 10
+	return nil
+}
+
+// startNATS starts the server with its log routed to cfg.Log and waits for
+// it to accept connections, shutting it down if it does not in time.
+func startNATS(cfg ServerConfig, opts *server.Options) (*server.Server, *atomic.Pointer[string], error) {
 	ns, err := server.NewServer(opts)
 	if err != nil {
-		return nil, fmt.Errorf("embedded NATS on %s: %w", cfg.Listen, err)
+		return nil, nil, fmt.Errorf("embedded NATS on %s: %w", cfg.Listen, err)
 	}
 	failed := new(atomic.Pointer[string])
 	ns.SetLoggerV2(&serverLog{log: cfg.Log.With().Str("subsystem", "nats-server").Logger(), failed: failed}, false, false, false)
@@ -279,19 +334,9 @@ func StartServer(cfg ServerConfig) (*Server, error) {
 	if !ns.ReadyForConnections(cfg.ReadyTimeout) {
 		ns.Shutdown()
 		ns.WaitForShutdown()
-		return nil, fmt.Errorf("embedded NATS did not come up on %s within %v (port in use? another razar running? try --nats-listen 127.0.0.1:0 or --nats URL)", cfg.Listen, cfg.ReadyTimeout)
+		return nil, nil, fmt.Errorf("embedded NATS did not come up on %s within %v (port in use? another razar running? try --nats-listen 127.0.0.1:0 or --nats URL)", cfg.Listen, cfg.ReadyTimeout)
 	}
-	s := &Server{ns: ns, urlFile: cfg.URLFile, storeDir: cfg.StoreDir, failed: failed}
-	if js := ns.JetStreamConfig(); js != nil {
-		s.js = *js
-	}
-	if cfg.URLFile != "" {
-		if err := homedir.WriteAtomic(cfg.URLFile, []byte(ns.ClientURL()+"\n"), 0o640); err != nil {
-			s.Shutdown()
-			return nil, fmt.Errorf("write %s: %w", cfg.URLFile, err)
-		}
-	}
-	return s, nil
+	return ns, failed, nil
 }
 
 // adoptOpenStore moves the JetStream data of a home that ran before

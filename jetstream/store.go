@@ -183,17 +183,29 @@ func Open(ctx context.Context, conn *bus.Conn, opts ...Option) (*Store, error) {
 			return nil, err
 		}
 	}
-	var stream, results jetstream.Stream
-	var limits Limits
+	stream, results, limits, err := declareUntilUp(ctx, nc, js, o, replicas)
+	if err != nil {
+		return nil, err
+	}
+	kv, err := declareState(ctx, js, limits, replicas)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{conn: conn, nc: nc, js: js, stream: stream, results: results, kv: kv, declares: true, replicas: replicas}, nil
+}
+
+// declareUntilUp declares the streams, retrying while JetStream starts up
+// after a restart or a cluster election, and while a node still joining
+// leaves the replicas unplaced for a moment.
+func declareUntilUp(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, o openOptions, replicas int) (stream, results jetstream.Stream, limits Limits, err error) {
 	var placing time.Time // since when JetStream has refused to place the replicas
-	// Retry while JetStream starts up after a restart or a cluster election.
 	for {
 		limits, err = o.effective(ctx, js)
 		if err == nil {
 			stream, results, err = declareStreams(ctx, js, limits, replicas, o.log)
 		}
 		if err == nil {
-			break
+			return stream, results, limits, nil
 		}
 		if placementFailed(err) {
 			// JetStream, not the client's view of the cluster, says
@@ -202,20 +214,25 @@ func Open(ctx context.Context, conn *bus.Conn, opts ...Option) (*Store, error) {
 			if placing.IsZero() {
 				placing = time.Now()
 			} else if time.Since(placing) > placementGrace {
-				return nil, replicasError(nc, replicas, err)
+				return nil, nil, Limits{}, replicasError(nc, replicas, err)
 			}
 		}
 		if ctx.Err() != nil {
 			if placementFailed(err) {
-				return nil, replicasError(nc, replicas, err)
+				return nil, nil, Limits{}, replicasError(nc, replicas, err)
 			}
-			return nil, err
+			return nil, nil, Limits{}, err
 		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// declareState declares the KV bucket of component, incident and agent
+// state; on a cluster it returns a handle that reads from the leader.
+func declareState(ctx context.Context, js jetstream.JetStream, limits Limits, replicas int) (jetstream.KeyValue, error) {
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 		Bucket:       bus.KVBucket,
 		Description:  "RAZAR component, incident and agent state",
@@ -233,7 +250,7 @@ func Open(ctx context.Context, conn *bus.Conn, opts ...Option) (*Store, error) {
 			return nil, err
 		}
 	}
-	return &Store{conn: conn, nc: nc, js: js, stream: stream, results: results, kv: kv, declares: true, replicas: replicas}, nil
+	return kv, nil
 }
 
 // leaderReads turns direct gets off for the bucket of a replicated store

@@ -369,66 +369,79 @@ func without(list []string, s string) []string {
 // Register adds the supervisor's verbs to l: stop, start, restart, release,
 // resume (the halted boot cycle, component bus.AllComponents) and escalate (an incident opened by hand is followed like any other).
 func (s *Supervisor) Register(l *bus.Lifecycle) {
-	one := func(f func(ctx context.Context, name string, req *bus.LifecycleRequest) (string, error)) bus.VerbHandler {
-		return func(ctx context.Context, component string, req *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
-			if component == bus.AllComponents {
-				return nil, bus.ErrAllComponents
-			}
-			msg, err := f(ctx, component, req)
-			if err != nil {
-				return nil, err
-			}
-			return &bus.LifecycleReply{Message: msg}, nil
-		}
-	}
-	l.Handle(bus.VerbStop, one(func(ctx context.Context, name string, req *bus.LifecycleRequest) (string, error) {
+	l.Handle(bus.VerbStop, oneComponent(func(ctx context.Context, name string, req *bus.LifecycleRequest) (string, error) {
 		return "stopped; it stays down until `razar start " + name + "`", s.Stop(ctx, name, actorOf(req))
 	}))
-	l.Handle(bus.VerbStart, one(func(ctx context.Context, name string, _ *bus.LifecycleRequest) (string, error) {
+	l.Handle(bus.VerbStart, oneComponent(func(ctx context.Context, name string, _ *bus.LifecycleRequest) (string, error) {
 		return "started and healthy", s.Start(ctx, name)
 	}))
-	l.Handle(bus.VerbRestart, one(func(ctx context.Context, name string, req *bus.LifecycleRequest) (string, error) {
+	l.Handle(bus.VerbRestart, oneComponent(func(ctx context.Context, name string, req *bus.LifecycleRequest) (string, error) {
 		if req != nil && req.Patch != "" {
 			return s.RestartRestored(ctx, name, actorOf(req), req.Patch)
 		}
 		return "restarted and healthy", s.Restart(ctx, name, actorOf(req))
 	}))
-	l.Handle(bus.VerbRelease, one(func(ctx context.Context, name string, _ *bus.LifecycleRequest) (string, error) {
-		if err := s.Release(ctx, name); err != nil {
-			return "", err
-		}
-		if st := s.view(); st.Health == bus.HealthHalted {
-			return "quarantine lifted; next: " + st.Next + " (the halted boot cycle goes on; `razar start " + name + "` starts this one alone)", nil
-		}
-		return "quarantine lifted; start it with `razar start " + name + "`", nil
-	}))
-	l.Handle(bus.VerbResume, func(ctx context.Context, component string, _ *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
-		if component != bus.AllComponents {
-			return nil, fmt.Errorf("resume takes the whole halted boot cycle on, not one component: `razar resume`")
-		}
-		cycle, err := s.Resume(ctx, nil)
-		if err != nil {
-			return nil, err
-		}
-		return &bus.LifecycleReply{Message: "resuming boot cycle " + cycle + ": its components come up in priority order; `razar status` follows it"}, nil
-	})
-	l.Handle(bus.VerbEscalate, func(ctx context.Context, component string, req *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
+	l.Handle(bus.VerbRelease, oneComponent(s.releaseVerb))
+	l.Handle(bus.VerbResume, s.resumeVerb)
+	l.Handle(bus.VerbEscalate, s.escalateVerb)
+}
+
+// oneComponent makes f, which answers with a message, a handler for a verb
+// that takes one component, refusing bus.AllComponents.
+func oneComponent(f func(ctx context.Context, name string, req *bus.LifecycleRequest) (string, error)) bus.VerbHandler {
+	return func(ctx context.Context, component string, req *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
 		if component == bus.AllComponents {
 			return nil, bus.ErrAllComponents
 		}
-		if req.Error == "" {
-			return nil, errors.New(`escalate needs the failure text: {"error": "..."}`)
-		}
-		id, isNew, err := s.EscalateByHand(ctx, component, s.cfg.Redact(req.Error))
+		msg, err := f(ctx, component, req)
 		if err != nil {
-			return &bus.LifecycleReply{Incident: id}, err
+			return nil, err
 		}
-		msg := "incident opened"
-		if !isNew {
-			msg = "an incident is already open for this component; following it"
-		}
-		return &bus.LifecycleReply{Incident: id, Message: msg}, nil
-	})
+		return &bus.LifecycleReply{Message: msg}, nil
+	}
+}
+
+// releaseVerb lifts name's quarantine and says what comes next.
+func (s *Supervisor) releaseVerb(ctx context.Context, name string, _ *bus.LifecycleRequest) (string, error) {
+	if err := s.Release(ctx, name); err != nil {
+		return "", err
+	}
+	if st := s.view(); st.Health == bus.HealthHalted {
+		return "quarantine lifted; next: " + st.Next + " (the halted boot cycle goes on; `razar start " + name + "` starts this one alone)", nil
+	}
+	return "quarantine lifted; start it with `razar start " + name + "`", nil
+}
+
+// resumeVerb takes the halted boot cycle on; it takes no single component.
+func (s *Supervisor) resumeVerb(ctx context.Context, component string, _ *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
+	if component != bus.AllComponents {
+		return nil, fmt.Errorf("resume takes the whole halted boot cycle on, not one component: `razar resume`")
+	}
+	cycle, err := s.Resume(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &bus.LifecycleReply{Message: "resuming boot cycle " + cycle + ": its components come up in priority order; `razar status` follows it"}, nil
+}
+
+// escalateVerb opens an incident for component by hand, or follows the
+// one already open.
+func (s *Supervisor) escalateVerb(ctx context.Context, component string, req *bus.LifecycleRequest) (*bus.LifecycleReply, error) {
+	if component == bus.AllComponents {
+		return nil, bus.ErrAllComponents
+	}
+	if req.Error == "" {
+		return nil, errors.New(`escalate needs the failure text: {"error": "..."}`)
+	}
+	id, isNew, err := s.EscalateByHand(ctx, component, s.cfg.Redact(req.Error))
+	if err != nil {
+		return &bus.LifecycleReply{Incident: id}, err
+	}
+	msg := "incident opened"
+	if !isNew {
+		msg = "an incident is already open for this component; following it"
+	}
+	return &bus.LifecycleReply{Incident: id, Message: msg}, nil
 }
 
 func actorOf(req *bus.LifecycleRequest) string {

@@ -43,41 +43,9 @@ func (r ReloadReport) String() string {
 // start. Starts run in the supervisor's goroutines: Reload does not wait
 // for them.
 func (s *Supervisor) Reload(ctx context.Context, boot *config.BootConfig) ReloadReport {
-	var rep ReloadReport
-	next := map[string]config.Component{}
-	for _, c := range boot.Components {
-		next[c.Name] = c
-	}
-	s.mu.Lock()
-	for name, c := range s.comps {
-		if _, ok := next[name]; !ok {
-			rep.Removed = append(rep.Removed, name)
-			continue
-		}
-		if specHash(c.spec) == specHash(next[name]) {
-			rep.Unchanged = append(rep.Unchanged, name)
-		} else {
-			rep.Changed = append(rep.Changed, name)
-		}
-	}
-	for name := range next {
-		if _, ok := s.comps[name]; !ok {
-			rep.Added = append(rep.Added, name)
-		}
-	}
-	s.mu.Unlock()
-	for _, l := range [][]string{rep.Added, rep.Removed, rep.Changed, rep.Unchanged} {
-		sort.Strings(l)
-	}
-
+	rep := s.compareRoster(boot.Components)
 	for _, name := range rep.Removed {
-		if err := s.stop(ctx, name, "a reload", false); err != nil {
-			s.log.Warn().Err(err).Str("component", name).Msg("could not stop a removed component")
-		}
-		s.mu.Lock()
-		delete(s.comps, name)
-		s.mu.Unlock()
-		s.rot.Remove(s.componentLog(name))
+		s.removeComponent(ctx, name)
 	}
 	s.setComponents(boot.Components)
 	for _, name := range rep.Changed {
@@ -101,6 +69,50 @@ func (s *Supervisor) Reload(ctx context.Context, boot *config.BootConfig) Reload
 	s.writeState()
 	s.log.Info().Str("components", rep.String()).Msg("boot config reloaded")
 	return rep
+}
+
+// compareRoster sorts the components of the new roster into added,
+// removed, changed and unchanged against the running ones, each sorted.
+func (s *Supervisor) compareRoster(components []config.Component) ReloadReport {
+	var rep ReloadReport
+	next := map[string]config.Component{}
+	for _, c := range components {
+		next[c.Name] = c
+	}
+	s.mu.Lock()
+	for name, c := range s.comps {
+		if _, ok := next[name]; !ok {
+			rep.Removed = append(rep.Removed, name)
+			continue
+		}
+		if specHash(c.spec) == specHash(next[name]) {
+			rep.Unchanged = append(rep.Unchanged, name)
+		} else {
+			rep.Changed = append(rep.Changed, name)
+		}
+	}
+	for name := range next {
+		if _, ok := s.comps[name]; !ok {
+			rep.Added = append(rep.Added, name)
+		}
+	}
+	s.mu.Unlock()
+	for _, l := range [][]string{rep.Added, rep.Removed, rep.Changed, rep.Unchanged} {
+		sort.Strings(l)
+	}
+	return rep
+}
+
+// removeComponent stops a component the roster no longer lists and forgets
+// it and its log.
+func (s *Supervisor) removeComponent(ctx context.Context, name string) {
+	if err := s.stop(ctx, name, "a reload", false); err != nil {
+		s.log.Warn().Err(err).Str("component", name).Msg("could not stop a removed component")
+	}
+	s.mu.Lock()
+	delete(s.comps, name)
+	s.mu.Unlock()
+	s.rot.Remove(s.componentLog(name))
 }
 
 // startAsync (re)starts a component in a supervisor goroutine, healing it

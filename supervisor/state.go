@@ -41,37 +41,14 @@ func (s *Supervisor) view() *bus.MissionState {
 	st := &bus.MissionState{Updated: time.Now().UTC(), Host: s.cfg.Host, Cycle: s.cycle, Halted: s.haltedCycle,
 		Components: []bus.ComponentView{}, Quarantine: []string{}, Incidents: []string{}}
 	for name, c := range s.comps {
-		v := bus.ComponentView{Name: name, Priority: c.spec.Priority, Chakra: c.spec.Chakra, Status: c.status, Held: c.held,
-			Restarts: c.restarts, Crashes: c.crashes, LastExit: c.lastExit, NextRestart: c.nextRestart,
-			LastProbe: c.lastProbe, LastError: c.lastError, Incident: c.incident,
-			ProbesPassed: c.probesPassed, ProbesFailed: c.probesFailed}
-		if c.status == bus.StatusHealthy {
-			v.Since = c.healthy
-		}
-		if c.backoff > 0 && c.status == bus.StatusRestarting {
-			v.Backoff = c.backoff.Round(time.Millisecond).String()
-		} else {
-			v.NextRestart = time.Time{}
-		}
-		if c.proc != nil && c.proc.running() {
-			v.PID, v.Adopted = c.proc.id.PID, c.proc.adopted
-		}
 		if c.status == bus.StatusQuarantined {
 			st.Quarantine = append(st.Quarantine, name)
 		}
-		st.Components = append(st.Components, v)
+		st.Components = append(st.Components, c.viewLocked(name))
 	}
 	s.mu.Unlock()
 	for i := range st.Components {
-		v := &st.Components[i]
-		v.Scrub(s.cfg.Redact)
-		if id, rung := s.esc.OpenIncident(v.Name); id != "" {
-			st.Incidents = append(st.Incidents, id)
-			if v.Status == bus.StatusEscalated {
-				v.Rung = rung
-				v.NextAttempt = s.esc.NextAttempt(v.Name)
-			}
-		}
+		s.addIncident(st, &st.Components[i])
 	}
 	if s.cfg.StoreError != nil {
 		if err := s.cfg.StoreError(); err != nil {
@@ -89,6 +66,39 @@ func (s *Supervisor) view() *bus.MissionState {
 	sort.Strings(st.Incidents)
 	st.Assess()
 	return st
+}
+
+// viewLocked is c's line of the mission state; s.mu is held.
+func (c *comp) viewLocked(name string) bus.ComponentView {
+	v := bus.ComponentView{Name: name, Priority: c.spec.Priority, Chakra: c.spec.Chakra, Status: c.status, Held: c.held,
+		Restarts: c.restarts, Crashes: c.crashes, LastExit: c.lastExit, NextRestart: c.nextRestart,
+		LastProbe: c.lastProbe, LastError: c.lastError, Incident: c.incident,
+		ProbesPassed: c.probesPassed, ProbesFailed: c.probesFailed}
+	if c.status == bus.StatusHealthy {
+		v.Since = c.healthy
+	}
+	if c.backoff > 0 && c.status == bus.StatusRestarting {
+		v.Backoff = c.backoff.Round(time.Millisecond).String()
+	} else {
+		v.NextRestart = time.Time{}
+	}
+	if c.proc != nil && c.proc.running() {
+		v.PID, v.Adopted = c.proc.id.PID, c.proc.adopted
+	}
+	return v
+}
+
+// addIncident scrubs v and adds its open incident, if any, to st; an
+// escalated component's line gets the rung working on it and its next try.
+func (s *Supervisor) addIncident(st *bus.MissionState, v *bus.ComponentView) {
+	v.Scrub(s.cfg.Redact)
+	if id, rung := s.esc.OpenIncident(v.Name); id != "" {
+		st.Incidents = append(st.Incidents, id)
+		if v.Status == bus.StatusEscalated {
+			v.Rung = rung
+			v.NextAttempt = s.esc.NextAttempt(v.Name)
+		}
+	}
 }
 
 // stateInterval is how often, at most, logs/razar_state.json and the

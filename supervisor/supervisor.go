@@ -344,16 +344,7 @@ func (s *Supervisor) Resume(ctx context.Context, done func(error)) (string, erro
 // order, leaving alone those that run and those an operator holds, and
 // halts when one cannot be healed.
 func (s *Supervisor) runCycle(ctx context.Context) error {
-	s.mu.Lock()
-	var specs []config.Component
-	for _, name := range s.order {
-		c := s.comps[name]
-		specs = append(specs, c.spec)
-		if c.status == bus.StatusStopped && !c.held {
-			c.status = bus.StatusWaiting
-		}
-	}
-	s.mu.Unlock()
+	specs := s.markWaiting()
 	s.writeState()
 	s.stopRemoved(ctx)
 	if err := s.snapshotRoster(ctx); err != nil {
@@ -366,6 +357,39 @@ func (s *Supervisor) runCycle(ctx context.Context) error {
 		return err
 	}
 
+	groups, prios := byPriority(specs)
+	var started []string
+	for _, p := range prios {
+		if err := s.bringUpGroup(ctx, groups[p], &started); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	s.cycle = "" // repairs after boot are each a cycle of their own
+	s.mu.Unlock()
+	s.writeState()
+	return nil
+}
+
+// markWaiting returns the components' specs in roster order and marks the
+// stopped ones not held as waiting for the cycle.
+func (s *Supervisor) markWaiting() []config.Component {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var specs []config.Component
+	for _, name := range s.order {
+		c := s.comps[name]
+		specs = append(specs, c.spec)
+		if c.status == bus.StatusStopped && !c.held {
+			c.status = bus.StatusWaiting
+		}
+	}
+	return specs
+}
+
+// byPriority groups specs by priority, keeping their order in each group,
+// and returns the priorities in ascending order.
+func byPriority(specs []config.Component) (map[int][]config.Component, []int) {
 	groups := map[int][]config.Component{}
 	var prios []int
 	for _, c := range specs {
@@ -375,43 +399,44 @@ func (s *Supervisor) runCycle(ctx context.Context) error {
 		groups[c.Priority] = append(groups[c.Priority], c)
 	}
 	sort.Ints(prios)
-	var started []string
-	for _, p := range prios {
-		var wg sync.WaitGroup
-		errs := make([]error, len(groups[p]))
-		for i, c := range groups[p] {
-			if s.isUp(c.Name) {
-				continue // running already: an operator started it since a halt
-			}
-			started = append(started, c.Name)
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				errs[i] = s.bringUp(ctx, c.Name)
-			}()
+	return groups, prios
+}
+
+// bringUpGroup brings up the components of one priority not up already,
+// in parallel, adding their names to started. A component that cannot be
+// brought up halts the boot (ErrBootHalted); one whose incident an
+// operator aborted stays quarantined and the boot goes on.
+func (s *Supervisor) bringUpGroup(ctx context.Context, group []config.Component, started *[]string) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(group))
+	for i, c := range group {
+		if s.isUp(c.Name) {
+			continue // running already: an operator started it since a halt
 		}
-		wg.Wait()
-		if ctx.Err() != nil {
-			return ctx.Err()
+		*started = append(*started, c.Name)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.bringUp(ctx, c.Name)
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	for i, err := range errs {
+		if errors.Is(err, ErrAborted) {
+			// The operator took the incident: the component stays
+			// quarantined and the cycle goes on.
+			s.log.Warn().Str("component", group[i].Name).Msg("incident aborted by an operator: component quarantined, boot goes on")
+			continue
 		}
-		for i, err := range errs {
-			if errors.Is(err, ErrAborted) {
-				// The operator took the incident: the component stays
-				// quarantined and the cycle goes on.
-				s.log.Warn().Str("component", groups[p][i].Name).Msg("incident aborted by an operator: component quarantined, boot goes on")
-				continue
-			}
-			if err != nil {
-				s.log.Error().Err(err).Str("component", groups[p][i].Name).Msg("component could not be brought up")
-				s.halt(ctx, started)
-				return ErrBootHalted
-			}
+		if err != nil {
+			s.log.Error().Err(err).Str("component", group[i].Name).Msg("component could not be brought up")
+			s.halt(ctx, *started)
+			return ErrBootHalted
 		}
 	}
-	s.mu.Lock()
-	s.cycle = "" // repairs after boot are each a cycle of their own
-	s.mu.Unlock()
-	s.writeState()
 	return nil
 }
 
@@ -482,6 +507,16 @@ func (s *Supervisor) startAndCheck(ctx context.Context, name string) error {
 	c.op.Lock()
 	defer c.op.Unlock()
 
+	s.stopPrevious(name, c)
+	p, spec, err := s.launchComp(name, c)
+	if err != nil {
+		return err
+	}
+	return s.awaitHealthy(ctx, name, c, p, spec)
+}
+
+// stopPrevious stops c's process, or one a previous RAZAR left behind.
+func (s *Supervisor) stopPrevious(name string, c *comp) {
 	s.mu.Lock()
 	old := c.proc
 	c.proc = nil
@@ -491,12 +526,18 @@ func (s *Supervisor) startAndCheck(ctx context.Context, name string) error {
 	} else {
 		s.stopLeftBehind(name, c.spec)
 	}
+}
+
+// launchComp starts c's process unless c is held or the supervisor closed
+// (ErrHeld), records it as booting and watches for its exit. It returns the
+// spec it was started with.
+func (s *Supervisor) launchComp(name string, c *comp) (*process, config.Component, error) {
 	s.mu.Lock()
 	// Checked and launched under one lock: a stop either comes first and
 	// nothing starts, or comes after and finds the process to stop.
 	if c.held || s.closed {
 		s.mu.Unlock()
-		return ErrHeld
+		return nil, config.Component{}, ErrHeld
 	}
 	spec := c.spec
 	p, err := launch(spec, s.componentLog(name), logrot.StartMarker(s.markKey, name, s.cfg.Clock.Now()))
@@ -504,7 +545,7 @@ func (s *Supervisor) startAndCheck(ctx context.Context, name string) error {
 		c.status, c.lastError, c.healthy = bus.StatusFailed, err.Error(), time.Time{}
 		s.mu.Unlock()
 		s.writeState()
-		return err
+		return nil, config.Component{}, err
 	}
 	c.proc, c.status, c.healthy = p, bus.StatusBooting, time.Time{}
 	s.mu.Unlock()
@@ -512,7 +553,12 @@ func (s *Supervisor) startAndCheck(ctx context.Context, name string) error {
 	s.writeState()
 	s.log.Info().Str("component", name).Int("pid", p.id.PID).Msg("component started")
 	s.watchExit(name, p)
+	return p, spec, nil
+}
 
+// awaitHealthy waits out p's start grace, probes it, and records c healthy
+// if p still runs and is still c's process. spec is what p runs.
+func (s *Supervisor) awaitHealthy(ctx context.Context, name string, c *comp, p *process, spec config.Component) error {
 	grace := time.Duration(spec.StartGrace)
 	if grace <= 0 {
 		grace = s.cfg.StartGrace
@@ -789,37 +835,59 @@ func (s *Supervisor) startRecovery(name, reason string) {
 // a failed probe starts the same restart-then-escalate path as an exit.
 func (s *Supervisor) Supervise(ctx context.Context) {
 	for clock.Sleep(ctx, s.cfg.Clock, s.cfg.ProbeInterval) {
-		s.mu.Lock()
-		var due []config.Component
-		for _, name := range s.order {
-			c := s.comps[name]
-			if c.wantUp && !c.held && c.status == bus.StatusHealthy && !c.recovering {
-				due = append(due, c.spec)
-			}
-		}
-		s.mu.Unlock()
-		for _, spec := range due {
-			err := s.probe(ctx, spec)
-			if ctx.Err() != nil {
+		for _, spec := range s.dueForProbe() {
+			if !s.probeHealthy(ctx, spec) {
 				return
-			}
-			s.mu.Lock()
-			c := s.comps[spec.Name]
-			still := c != nil && c.wantUp && !c.held && c.status == bus.StatusHealthy && !c.recovering
-			if c != nil {
-				c.lastProbe = s.cfg.Clock.Now()
-			}
-			s.mu.Unlock()
-			if err == nil && still {
-				s.heartbeat(spec.Name, bus.StatusHealthy, 0)
-			}
-			if err != nil && still {
-				s.log.Warn().Err(err).Str("component", spec.Name).Msg("periodic health check failed")
-				s.startRecovery(spec.Name, fmt.Sprintf("%s health check failed: %v", spec.Name, err))
 			}
 		}
 		s.writeState()
 	}
+}
+
+// probedPeriodically says whether c is one the periodic probe watches: a
+// healthy component meant to be up, not held and not being recovered.
+func (c *comp) probedPeriodically() bool {
+	return c.wantUp && !c.held && c.status == bus.StatusHealthy && !c.recovering
+}
+
+// dueForProbe returns the specs of the components probed this round, in
+// roster order.
+func (s *Supervisor) dueForProbe() []config.Component {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var due []config.Component
+	for _, name := range s.order {
+		c := s.comps[name]
+		if c.probedPeriodically() {
+			due = append(due, c.spec)
+		}
+	}
+	return due
+}
+
+// probeHealthy probes one component: a pass is a heartbeat, a failure
+// starts its recovery, unless it changed state meanwhile. It returns false
+// once ctx has ended.
+func (s *Supervisor) probeHealthy(ctx context.Context, spec config.Component) bool {
+	err := s.probe(ctx, spec)
+	if ctx.Err() != nil {
+		return false
+	}
+	s.mu.Lock()
+	c := s.comps[spec.Name]
+	still := c != nil && c.probedPeriodically()
+	if c != nil {
+		c.lastProbe = s.cfg.Clock.Now()
+	}
+	s.mu.Unlock()
+	if err == nil && still {
+		s.heartbeat(spec.Name, bus.StatusHealthy, 0)
+	}
+	if err != nil && still {
+		s.log.Warn().Err(err).Str("component", spec.Name).Msg("periodic health check failed")
+		s.startRecovery(spec.Name, fmt.Sprintf("%s health check failed: %v", spec.Name, err))
+	}
+	return true
 }
 
 // Close stops every recovery and every component process (SIGTERM, then
