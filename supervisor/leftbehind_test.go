@@ -1,9 +1,13 @@
 package supervisor
 
 import (
+	"fmt"
 	"os/exec"
 	"syscall"
 	"testing"
+	"time"
+
+	"github.com/razar/razar/internal/wait"
 )
 
 // TestLeftBehindFindsOnlyTheComponentsOwnGroupLeaders: a process started
@@ -19,10 +23,14 @@ func TestLeftBehindFindsOnlyTheComponentsOwnGroupLeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL); _ = cmd.Wait() })
-	got := leftBehind("web", dir)
-	if len(got) != 1 || got[0].PID != cmd.Process.Pid {
-		t.Fatalf("leftBehind(web, its workdir) = %v, want pid %d alone", got, cmd.Process.Pid)
-	}
+	// Start returns once the kernel has begun the exec, which may be before
+	// /proc shows the new program's environment: wait for it to settle.
+	wait.For(t, 5*time.Second, func() error {
+		if got := leftBehind("web", dir); len(got) != 1 || got[0].PID != cmd.Process.Pid {
+			return fmt.Errorf("leftBehind(web, its workdir) = %v, want pid %d alone", got, cmd.Process.Pid)
+		}
+		return nil
+	})
 	if got := leftBehind("api", dir); len(got) != 0 {
 		t.Errorf("leftBehind(api) found %v: another component's process", got)
 	}
