@@ -334,6 +334,17 @@ func matchSegments(pat, name []string) bool {
 	return len(name) == 0
 }
 
+// LoadBoot reads and checks the boot config at path and resolves each
+// component's relative paths against the RAZAR home.
+func LoadBoot(path, home string) (*BootConfig, error) {
+	cfg, err := LoadBootConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ResolvePaths(home)
+	return cfg, nil
+}
+
 // LoadBootConfig reads and parses a boot config file.
 func LoadBootConfig(path string) (*BootConfig, error) {
 	data, err := os.ReadFile(path)

@@ -10,6 +10,7 @@ import (
 	"github.com/razar/razar"
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/jetstream"
 	"github.com/razar/razar/statuspage"
 )
@@ -77,7 +78,7 @@ func (c *Client) Audit(ctx context.Context, o AuditOptions) error {
 func (o AuditOptions) check() (time.Time, string, error) {
 	var from time.Time
 	if o.Since != "" {
-		if d, err := ParseAge(o.Since); err == nil && d > 0 {
+		if d, err := config.ParseAge(o.Since); err == nil && d > 0 {
 			from = time.Now().Add(-d) // 1h, 90m, 2d
 		} else if t, err := time.Parse(time.RFC3339, o.Since); err == nil {
 			from = t

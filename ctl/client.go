@@ -169,20 +169,6 @@ func (c *Client) notRunning(err error) bool {
 	return errors.Is(statErr, os.ErrNotExist) || errors.Is(err, bus.ErrNotRunning)
 }
 
-// LoadBoot reads the boot config at path with workdirs resolved against home.
-func LoadBoot(path, home string) (*config.BootConfig, error) {
-	cfg, err := config.LoadBootConfig(path)
-	if err != nil {
-		return nil, err
-	}
-	cfg.ResolvePaths(home)
-	return cfg, nil
-}
-
-// ParseAge reads a Go duration or a whole number of days ("30d"); -1 is
-// forever.
-func ParseAge(v string) (time.Duration, error) { return config.ParseAge(v) }
-
 // AgentNames lists the roster's rungs, for an error that says which exist.
 func AgentNames(r *config.Roster) string {
 	var n []string

@@ -25,7 +25,7 @@ type IdentityAddOptions struct {
 // IdentityAdd mints a NATS identity of the home
 // (state/identities/<name>.creds) and prints where it is.
 func (c *Client) IdentityAdd(_ context.Context, o IdentityAddOptions) error {
-	life, err := ParseAge(o.Expires)
+	life, err := config.ParseAge(o.Expires)
 	if err != nil || life <= 0 || life > auth.MaxExpiry {
 		return usageErr("--expires %q: want a positive age of at most 730d, such as 30d or 12h (an identity that never ends cannot be minted by hand)", o.Expires)
 	}

@@ -38,7 +38,7 @@ func (c *Client) MemoryInit(ctx context.Context, o MemoryInitOptions) error {
 	if o.Config == "" {
 		o.Config = c.home().BootConfig()
 	}
-	boot, err := LoadBoot(o.Config, c.Home)
+	boot, err := config.LoadBoot(o.Config, c.Home)
 	if err != nil {
 		return err
 	}

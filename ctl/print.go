@@ -158,7 +158,3 @@ func patchLine(r *bus.AuditRecord) (string, bool) {
 	}
 	return "", false
 }
-
-// Sanitize is cut.Sanitize, kept for cmd/razar's callers until they call
-// it directly.
-func Sanitize(s string) string { return cut.Sanitize(s) }

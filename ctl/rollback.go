@@ -8,6 +8,7 @@ import (
 
 	"github.com/razar/razar"
 	"github.com/razar/razar/bus"
+	"github.com/razar/razar/config"
 	"github.com/razar/razar/orchestrator"
 	"github.com/razar/razar/patch"
 )
@@ -31,7 +32,7 @@ func (c *Client) RollbackPatch(ctx context.Context, o RollbackOptions) error {
 	if o.Config == "" {
 		o.Config = c.home().BootConfig()
 	}
-	boot, err := LoadBoot(o.Config, c.Home)
+	boot, err := config.LoadBoot(o.Config, c.Home)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/razar/razar/auth"
 	"github.com/razar/razar/bus"
 	"github.com/razar/razar/config"
+	"github.com/razar/razar/internal/cut"
 	"github.com/razar/razar/jetstream"
 )
 
@@ -81,7 +82,7 @@ func (c *Client) RotateKeys(ctx context.Context, o RotateOptions) error {
 	}
 	defer nc.Close()
 	// RAZAR runs: the rungs' own environments decide, not this one's.
-	return c.rotateOnline(ctx, &rotation.Rotation{Conn: nc, Items: items, Roster: data, Clean: Sanitize}, rosterPath, old, o.DryRun, o.Wait)
+	return c.rotateOnline(ctx, &rotation.Rotation{Conn: nc, Items: items, Roster: data, Clean: cut.Sanitize}, rosterPath, old, o.DryRun, o.Wait)
 }
 
 // rotateOnline is rotate-keys with RAZAR running: the rotation's
@@ -111,7 +112,7 @@ func (c *Client) rotateOnline(ctx context.Context, r *rotation.Rotation, rosterP
 		return nil
 	}
 	approval, err := r.Approve(ctx, wait, c.printOpened(wait), func(a auth.Identity) {
-		fmt.Fprintf(c.Stdout, "approved by %s (%s)\n", Sanitize(a.Name), a.Key)
+		fmt.Fprintf(c.Stdout, "approved by %s (%s)\n", cut.Sanitize(a.Name), a.Key)
 	})
 	if err != nil {
 		var re *rotation.ReplyError
@@ -156,9 +157,9 @@ func (c *Client) rotateReload(ctx context.Context, r *rotation.Rotation, approva
 		}
 		state := "ready"
 		if !st.Ready {
-			state = Sanitize(st.Reason)
+			state = cut.Sanitize(st.Reason)
 		}
-		fmt.Fprintf(c.Stdout, "%-10s reloaded on %s: %s\n", n, Sanitize(st.Host), state)
+		fmt.Fprintf(c.Stdout, "%-10s reloaded on %s: %s\n", n, cut.Sanitize(st.Host), state)
 	})
 	if bad > 0 {
 		return failed("roster rewritten, but %d rotated rung(s) did not come back ready; `razar agents check` says why (the previous roster is %s)", bad, razar.Home("").RosterPrev())
@@ -206,10 +207,10 @@ func (c *Client) printAnswers(r *rotation.Rotation, rung string, answers []bus.P
 	}
 	for _, a := range answers {
 		if a.Ready {
-			fmt.Fprintf(c.Stdout, "%-10s   process %s: ready\n", "", Sanitize(a.Host))
+			fmt.Fprintf(c.Stdout, "%-10s   process %s: ready\n", "", cut.Sanitize(a.Host))
 			continue
 		}
-		fmt.Fprintf(c.Stdout, "%-10s   process %s: NOT READY: %s\n", "", Sanitize(a.Host), Sanitize(c.Redactor().Redact(a.Reason)))
+		fmt.Fprintf(c.Stdout, "%-10s   process %s: NOT READY: %s\n", "", cut.Sanitize(a.Host), cut.Sanitize(c.Redactor().Redact(a.Reason)))
 	}
 	return r.Problems(rung, answers, notReady, c.Redactor().Redact)
 }

@@ -63,21 +63,11 @@ func stripUserinfo(urls string) string {
 	return strings.Join(out, ",")
 }
 
-// loadBoot reads the boot config with workdirs resolved against home.
-func loadBoot(path, home string) (*config.BootConfig, error) {
-	cfg, err := config.LoadBootConfig(path)
-	if err != nil {
-		return nil, err
-	}
-	cfg.ResolvePaths(home)
-	return cfg, nil
-}
-
 // loadConfigs reads and checks the boot config and the roster, and each
 // component's user: the warnings are about components that run as
 // RAZAR's own user.
 func loadConfigs(bootFile, home string) (*config.BootConfig, *config.Roster, []string, error) {
-	boot, err := loadBoot(bootFile, home)
+	boot, err := config.LoadBoot(bootFile, home)
 	if err != nil {
 		return nil, nil, nil, err
 	}
